@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+// ckpt: the userspace side. Folders say what each module does:
+//   CCkptUAPI      the kernel's UAPI header (kernel-patch/include/uapi/linux/ckpt.h) + netlink headers
+//   CNetlink       libnl-genl-3 (control path: family resolution, sink registration, commands)
+//   CCkptShims     C helpers Swift cannot express: CRC-32C with SSE4.2, libnl iteration macros
+//   CkptProtocol   the wire codec: netlink datagrams <-> typed stream events (zero-copy decode)
+//   CkptImage      the on-disk image format: append-only writer, random-access reader, verifier
+//   CkptTransport  sockets: NETLINK_USERSOCK and generic netlink, behind typed wrappers
+//   CkptListener   `ckpt listen`: buffer pool, reassembler, image sink, backpressure
+//   CkptReplay     `ckpt replay`: an image streamed back to the kernel (or re-emitted to a listener)
+//   CkptInject     `ckpt inject`: synthetic streams with faults
+//   CkptCLI        the subcommands; `ckpt` is a thin @main over it
+import PackageDescription
+
+let package = Package(
+    name: "ckpt",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ckpt", targets: ["ckpt"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CCkptUAPI", path: "Sources/CCkptUAPI"),
+        .systemLibrary(
+            name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-genl-3.0",
+            providers: [.apt(["libnl-genl-3-dev"])]),
+        .target(name: "CCkptShims", dependencies: ["CNetlink"], path: "Sources/CCkptShims"),
+        .target(name: "CkptProtocol", dependencies: ["CCkptUAPI", "CCkptShims"]),
+        .target(
+            name: "CkptImage",
+            dependencies: ["CkptProtocol", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(
+            name: "CkptTransport",
+            dependencies: [
+                "CkptProtocol", "CNetlink", "CCkptShims", "CCkptUAPI",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .target(
+            name: "CkptListener",
+            dependencies: [
+                "CkptProtocol", "CkptImage", "CkptTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .target(name: "CkptReplay", dependencies: ["CkptProtocol", "CkptImage", "CkptTransport"]),
+        .target(name: "CkptInject", dependencies: ["CkptProtocol", "CkptImage", "CkptTransport"]),
+        .target(
+            name: "CkptCLI",
+            dependencies: [
+                "CkptProtocol", "CkptImage", "CkptTransport", "CkptListener", "CkptReplay",
+                "CkptInject",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(name: "ckpt", dependencies: ["CkptCLI"]),
+        .testTarget(name: "CkptProtocolTests", dependencies: ["CkptProtocol", "CCkptUAPI"]),
+        .testTarget(name: "CkptImageTests", dependencies: ["CkptImage", "CkptProtocol"]),
+        .testTarget(
+            name: "CkptListenerTests",
+            dependencies: ["CkptListener", "CkptProtocol", "CkptImage", "CkptTransport"]),
+        .testTarget(name: "CkptCLITests", dependencies: ["CkptCLI"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/* Do not edit directly, auto-generated from: */
+/*	Documentation/netlink/specs/ckpt.yaml */
+/* YNL-GEN uapi header */
+/*
+ * ckpt: checkpoint a task into a record stream for userspace, and restore from one
+ * ================================================================================
+ *
+ * This header is generated from Documentation/netlink/specs/ckpt.yaml by tools/ynl-regen;
+ * this comment comes from Documentation/netlink/ckpt-protocol.txt. Edit those, not this.
+ *
+ * The generic-netlink family "ckpt" (CKPT_FAMILY_NAME, version CKPT_FAMILY_VERSION) hands
+ * a stopped task's state to userspace as a stream of netlink messages, instead of writing
+ * an image file from inside the kernel, and takes such an image back to restore memory.
+ * All integers are in host byte order (netlink's rule); u64 attributes are 8-byte aligned
+ * with CKPT_A_PAD / CKPT_A_META_PAD. Every request is strictly validated: unknown
+ * attributes, unknown flag bits and out-of-range values are rejected, and every rejection
+ * carries an extack message naming the attribute and the reason.
+ *
+ * Roles
+ * -----
+ *   sink        a privileged listener (`ckpt listen`) that registered its socket with
+ *               CKPT_CMD_SINK_REGISTER. One per network namespace. It only receives.
+ *   requester   any socket that sends CKPT_CMD_CHECKPOINT or the restart commands, with
+ *               CKPT_CAP = CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over the target (see
+ *               the module's SECURITY.md for the exact rules and the in-tree difference).
+ *
+ * Checkpoint: who sends what, in which order
+ * ------------------------------------------
+ *   requester -> kernel   CKPT_CMD_CHECKPOINT  { CKPT_A_PID, [CKPT_A_CHECKPOINT_FLAGS],
+ *                                                [CKPT_A_TIMEOUT_MS] }
+ *   kernel -> sink        CKPT_CMD_STREAM_BEGIN { CKPT_A_CRID, CKPT_A_SEQ = 0, CKPT_A_PID }
+ *   kernel -> sink        CKPT_CMD_RECORD       (one per record fragment, see below)
+ *   kernel -> sink        CKPT_CMD_STREAM_END   { CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_RECORDS,
+ *                                                CKPT_A_BYTES, CKPT_A_CHECKSUM }
+ *                     or  CKPT_CMD_STREAM_ABORT { CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_REASON,
+ *                                                [CKPT_A_MESSAGE] }
+ *   kernel -> requester   reply { CKPT_A_CRID, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM }
+ *                         (or an error with extack; on abort the error is the abort's errno)
+ *
+ * The pid is resolved in the requester's pid namespace; pids and ids inside records are
+ * translated into the requester's namespaces too. The crid is unique per boot and never
+ * reused. Every stream message carries the crid and a sequence number that starts at 0 and
+ * grows by one per message with no gap, so the sink detects any loss (for example ENOBUFS)
+ * as a gap and attributes it to the stream.
+ *
+ * Backpressure: the stream is sent from the requester's context with a blocking
+ * netlink_unicast() to the sink (as kauditd does), never with genlmsg_unicast(), which
+ * drops into a full socket. When the sink's receive queue is full the requester sleeps;
+ * a slow sink slows the checkpoint and loses nothing. The wait is killable and bounded by
+ * CKPT_A_TIMEOUT_MS; the family has parallel_ops, so no genl lock is held while waiting,
+ * and no lock of the target (its mmap lock included) is held across a send: a message is
+ * filled, the lock dropped, then the message sent. Kernel memory per stream is one message
+ * buffer, whatever the size of the task. If the sink goes away, the timeout passes or the
+ * requester is killed, the stream ends with CKPT_CMD_STREAM_ABORT when the sink can still
+ * receive it, and a stopped-by-us task is resumed on every path.
+ *
+ * Records
+ * -------
+ * A stream is a sequence of records. Each record has a type (enum ckpt_record_type), an
+ * id (CKPT_A_REC_ID, >= 1, strictly increasing within the stream) and a parent id
+ * (CKPT_A_REC_PARENT, 0 for a root). The nesting is explicit and ordered like a
+ * depth-first walk: a record's parent must be open, that is the most recent record at
+ * its depth or above; opening a child of an outer record closes the deeper ones. Depth is
+ * at most CKPT_DEPTH_MAX. The tree of a stream:
+ *
+ *   header                          meta: arch, page-size, release, time-ns
+ *   task                            meta: pid, tgid, ppid, comm, uid, gid, euid, egid
+ *     regs           (per thread)   meta: tid          data: struct user_regs_struct
+ *     mm                            meta: start-code .. env-end
+ *       vma          (per mapping)  meta: start, end, vm-flags, pgoff, [path]
+ *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
+ *     file           (per fd)       meta: fd, f-flags, pos, [path]
+ *   trailer                         meta: nr-threads, nr-vmas, nr-pages-total, nr-files
+ *
+ * Only present pages of private writable mappings are sent, in runs of at most
+ * CKPT_PAGES_RUN_MAX contiguous pages: an untouched 1 GiB mapping costs one vma record.
+ *
+ * Fragments: a record's data may be larger than one message. Every fragment of a record
+ * is one CKPT_CMD_RECORD message:
+ *
+ *   CKPT_CMD_RECORD
+ *     CKPT_A_CRID         u64  stream
+ *     CKPT_A_SEQ          u32  message sequence number
+ *     CKPT_A_REC_TYPE     u32  enum ckpt_record_type  (same in every fragment)
+ *     CKPT_A_REC_ID       u32                          (same in every fragment)
+ *     CKPT_A_REC_PARENT   u32                          (same in every fragment)
+ *     CKPT_A_DATA_LEN     u64  total data bytes of the record (same in every fragment)
+ *     CKPT_A_DATA_OFFSET  u64  where this fragment's data goes
+ *     CKPT_A_META         nest (first fragment only, data-offset 0)
+ *       CKPT_A_META_*          the fields of the record type, and no others
+ *     CKPT_A_DATA         binary, at most CKPT_DATA_MAX bytes (absent when data-len is 0)
+ *
+ * The fragments of one record are consecutive in the stream, in order: the first has
+ * data-offset 0, each next one starts where the previous ended, and the last ends at
+ * data-len. A receiver writes each fragment where it belongs and never needs the whole
+ * record in memory. A record with no data is one message with no CKPT_A_DATA.
+ *
+ * The stream's CKPT_A_BYTES is the sum over records of the CKPT_A_META payload length plus
+ * data-len; CKPT_A_CHECKSUM is the CRC-32C (Castagnoli, initial value ~0, final xor ~0) of
+ * the same bytes in stream order: each record's CKPT_A_META payload, then its data. The sink
+ * accepts a stream only if its record count, bytes and checksum equal the end message's.
+ *
+ * Restart
+ * -------
+ *   requester -> kernel   CKPT_CMD_RESTART_BEGIN  { CKPT_A_PID, [CKPT_A_RESTART_FLAGS] }
+ *                         reply { CKPT_A_RSID }
+ *   requester -> kernel   CKPT_CMD_RESTART_RECORD { CKPT_A_RSID, CKPT_A_SEQ, record fragment
+ *                                                   attributes exactly as in CKPT_CMD_RECORD }
+ *                         each acknowledged (NLM_F_ACK); a client may keep a window of
+ *                         requests outstanding and match acks by nlmsg_seq
+ *   requester -> kernel   CKPT_CMD_RESTART_COMMIT { CKPT_A_RSID, CKPT_A_SEQ, CKPT_A_RECORDS,
+ *                                                   CKPT_A_BYTES, CKPT_A_CHECKSUM }
+ *                         reply { CKPT_A_RECORDS, CKPT_A_BYTES }
+ *   requester -> kernel   CKPT_CMD_RESTART_ABORT  { CKPT_A_RSID }   (optional; closing the
+ *                                                   socket drops its sessions too)
+ *
+ * The target must be stopped. Restart trusts nothing: every fragment is checked on arrival
+ * (sequence, nesting, ids, lengths, required meta fields, page alignment, that the image's
+ * arch and page size are this machine's, that every vma equals the target's mapping at the
+ * same place, and that pages lie inside their vma, which must be private and writable).
+ * The first failure rejects the message with an extack naming the record and field, and
+ * fails the session. Page data is staged in the kernel (bounded by the module's
+ * restart_max_mib); only CKPT_CMD_RESTART_COMMIT, after the counts and checksum match,
+ * writes it into the target, so nothing is touched unless the whole image validated. With
+ * CKPT_RESTART_FLAGS_VALIDATE_ONLY the commit writes nothing. Restart never creates tasks,
+ * maps memory, changes credentials or file descriptors: it restores the contents of
+ * existing private writable mappings of a task the caller may checkpoint.
+ *
+ * Statistics: CKPT_CMD_STATS_GET replies { CKPT_A_STATS { CKPT_A_STATS_* u64 counters } }.
+ *
+ * Errors (with an extack message every time)
+ * ------------------------------------------
+ *   EINVAL      malformed request: missing or bad attribute, bad flags, bad nesting,
+ *               bad sequence, counts or checksum that do not match
+ *   EPERM       the caller lacks CKPT_CAP over the target (or the namespace, for the sink)
+ *   EACCES      the ptrace-equivalent access check refused the target
+ *   ESRCH       no such pid in the caller's pid namespace, or it exited
+ *   EBUSY       target not stopped (and no stop flag), a sink already registered, or the
+ *               target already in a checkpoint or restart
+ *   ENOTCONN    checkpoint without a registered sink
+ *   ENOENT      unknown restart session, or unregistering a socket that is not the sink
+ *   EOPNOTSUPP  kernel threads, and tasks of another architecture or ABI
+ *   ENOSPC      restart image larger than restart_max_mib
+ *   ETIMEDOUT   the sink did not drain within the timeout (stream aborted)
+ *   EPIPE       the sink went away mid-stream (stream aborted)
+ *   EINTR       the requester was interrupted (stream aborted)
+ *
+ * Over NETLINK_USERSOCK (synthetic streams and replay into a listener, no kernel module)
+ * the same messages are sent with nlmsg_type CKPT_USERSOCK_TYPE instead of the family id,
+ * followed by the same struct genlmsghdr.
+ */
+
+#ifndef _UAPI_LINUX_CKPT_H
+#define _UAPI_LINUX_CKPT_H
+
+#define CKPT_FAMILY_NAME	"ckpt"
+#define CKPT_FAMILY_VERSION	1
+
+#define CKPT_DATA_MAX		65531
+#define CKPT_DEPTH_MAX		8
+#define CKPT_PAGES_RUN_MAX	256
+#define CKPT_RECORD_DATA_MAX	16777216
+#define CKPT_USERSOCK_TYPE	16
+
+/**
+ * enum ckpt_record_type - What a record describes; it decides which meta
+ *   attributes it carries.
+ * @CKPT_RECORD_TYPE_UNSPEC: Never sent; rejected.
+ * @CKPT_RECORD_TYPE_HEADER: First record of every stream, a root. Meta: arch,
+ *   page-size, release, time-ns. No data.
+ * @CKPT_RECORD_TYPE_TASK: The task, a root. Meta: pid, tgid, ppid (as seen in
+ *   the requester's pid namespace), comm, uid, gid, euid, egid. No data.
+ * @CKPT_RECORD_TYPE_REGS: One thread's general registers, child of task. Meta:
+ *   tid. Data: the architecture's ptrace user_regs_struct (216 bytes on
+ *   x86-64).
+ * @CKPT_RECORD_TYPE_MM: The address-space layout, child of task. Meta:
+ *   start-code .. env-end. No data.
+ * @CKPT_RECORD_TYPE_VMA: One mapping, child of mm. Meta: start, end, vm-flags,
+ *   pgoff, and path when file-backed. No data.
+ * @CKPT_RECORD_TYPE_PAGES: A run of present pages of a private writable
+ *   mapping, child of the vma that holds them. Meta: addr, nr-pages. Data:
+ *   nr-pages pages.
+ * @CKPT_RECORD_TYPE_FILE: One open file descriptor, child of task. Meta: fd,
+ *   f-flags, pos, and path when it has one. No data.
+ * @CKPT_RECORD_TYPE_TRAILER: Last record of every stream, a root. Meta:
+ *   nr-threads, nr-vmas, nr-pages, nr-files. No data.
+ */
+enum ckpt_record_type {
+	CKPT_RECORD_TYPE_UNSPEC,
+	CKPT_RECORD_TYPE_HEADER,
+	CKPT_RECORD_TYPE_TASK,
+	CKPT_RECORD_TYPE_REGS,
+	CKPT_RECORD_TYPE_MM,
+	CKPT_RECORD_TYPE_VMA,
+	CKPT_RECORD_TYPE_PAGES,
+	CKPT_RECORD_TYPE_FILE,
+	CKPT_RECORD_TYPE_TRAILER,
+};
+
+/**
+ * enum ckpt_checkpoint_flags - Flags of a checkpoint request.
+ * @CKPT_CHECKPOINT_FLAGS_STOP: Stop the task (SIGSTOP) before reading it and
+ *   resume it (SIGCONT) afterwards, on every path. Without it the task must
+ *   already be stopped.
+ */
+enum ckpt_checkpoint_flags {
+	CKPT_CHECKPOINT_FLAGS_STOP = 1,
+
+	/* private: */
+	CKPT_CHECKPOINT_FLAGS_MASK = 1,
+};
+
+/**
+ * enum ckpt_restart_flags - Flags of a restart session.
+ * @CKPT_RESTART_FLAGS_VALIDATE_ONLY: Validate every record and the trailer
+ *   against the target and answer, but write nothing into the target.
+ */
+enum ckpt_restart_flags {
+	CKPT_RESTART_FLAGS_VALIDATE_ONLY = 1,
+
+	/* private: */
+	CKPT_RESTART_FLAGS_MASK = 1,
+};
+
+/**
+ * enum ckpt_abort_reason - Why a stream ended without a verified end.
+ * @CKPT_ABORT_REASON_UNSPEC: Never sent.
+ * @CKPT_ABORT_REASON_SINK_GONE: The capture sink's socket closed mid-stream.
+ * @CKPT_ABORT_REASON_SINK_TIMEOUT: The sink did not drain within the request's
+ *   timeout.
+ * @CKPT_ABORT_REASON_TASK_EXITED: The task exited while it was being read.
+ * @CKPT_ABORT_REASON_INTERRUPTED: The requester was killed or interrupted
+ *   while the stream waited.
+ * @CKPT_ABORT_REASON_FAULT: Reading the task failed (memory or state no longer
+ *   accessible).
+ * @CKPT_ABORT_REASON_NOMEM: The kernel could not allocate a message buffer.
+ * @CKPT_ABORT_REASON_UNLOAD: The module is being unloaded.
+ */
+enum ckpt_abort_reason {
+	CKPT_ABORT_REASON_UNSPEC,
+	CKPT_ABORT_REASON_SINK_GONE,
+	CKPT_ABORT_REASON_SINK_TIMEOUT,
+	CKPT_ABORT_REASON_TASK_EXITED,
+	CKPT_ABORT_REASON_INTERRUPTED,
+	CKPT_ABORT_REASON_FAULT,
+	CKPT_ABORT_REASON_NOMEM,
+	CKPT_ABORT_REASON_UNLOAD,
+};
+
+enum {
+	CKPT_A_PAD = 1,
+	CKPT_A_PID,
+	CKPT_A_CHECKPOINT_FLAGS,
+	CKPT_A_RESTART_FLAGS,
+	CKPT_A_TIMEOUT_MS,
+	CKPT_A_CRID,
+	CKPT_A_SEQ,
+	CKPT_A_REC_TYPE,
+	CKPT_A_REC_ID,
+	CKPT_A_REC_PARENT,
+	CKPT_A_DATA_LEN,
+	CKPT_A_DATA_OFFSET,
+	CKPT_A_META,
+	CKPT_A_DATA,
+	CKPT_A_RECORDS,
+	CKPT_A_BYTES,
+	CKPT_A_CHECKSUM,
+	CKPT_A_REASON,
+	CKPT_A_MESSAGE,
+	CKPT_A_RSID,
+	CKPT_A_STATS,
+
+	__CKPT_A_MAX,
+	CKPT_A_MAX = (__CKPT_A_MAX - 1)
+};
+
+enum {
+	CKPT_A_META_PAD = 1,
+	CKPT_A_META_ARCH,
+	CKPT_A_META_PAGE_SIZE,
+	CKPT_A_META_RELEASE,
+	CKPT_A_META_TIME_NS,
+	CKPT_A_META_PID,
+	CKPT_A_META_TGID,
+	CKPT_A_META_PPID,
+	CKPT_A_META_COMM,
+	CKPT_A_META_UID,
+	CKPT_A_META_GID,
+	CKPT_A_META_EUID,
+	CKPT_A_META_EGID,
+	CKPT_A_META_TID,
+	CKPT_A_META_START_CODE,
+	CKPT_A_META_END_CODE,
+	CKPT_A_META_START_DATA,
+	CKPT_A_META_END_DATA,
+	CKPT_A_META_START_BRK,
+	CKPT_A_META_BRK,
+	CKPT_A_META_START_STACK,
+	CKPT_A_META_ARG_START,
+	CKPT_A_META_ARG_END,
+	CKPT_A_META_ENV_START,
+	CKPT_A_META_ENV_END,
+	CKPT_A_META_START,
+	CKPT_A_META_END,
+	CKPT_A_META_VM_FLAGS,
+	CKPT_A_META_PGOFF,
+	CKPT_A_META_PATH,
+	CKPT_A_META_ADDR,
+	CKPT_A_META_NR_PAGES,
+	CKPT_A_META_FD,
+	CKPT_A_META_F_FLAGS,
+	CKPT_A_META_POS,
+	CKPT_A_META_NR_THREADS,
+	CKPT_A_META_NR_VMAS,
+	CKPT_A_META_NR_PAGES_TOTAL,
+	CKPT_A_META_NR_FILES,
+
+	__CKPT_A_META_MAX,
+	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
+};
+
+enum {
+	CKPT_A_STATS_PAD = 1,
+	CKPT_A_STATS_STREAMS,
+	CKPT_A_STATS_RECORDS,
+	CKPT_A_STATS_BYTES,
+	CKPT_A_STATS_ABORTS,
+	CKPT_A_STATS_WAIT_NS,
+	CKPT_A_STATS_RESTARTS,
+	CKPT_A_STATS_RESTART_REJECTS,
+
+	__CKPT_A_STATS_MAX,
+	CKPT_A_STATS_MAX = (__CKPT_A_STATS_MAX - 1)
+};
+
+enum {
+	CKPT_CMD_SINK_REGISTER = 1,
+	CKPT_CMD_SINK_UNREGISTER,
+	CKPT_CMD_CHECKPOINT,
+	CKPT_CMD_STREAM_BEGIN,
+	CKPT_CMD_RECORD,
+	CKPT_CMD_STREAM_END,
+	CKPT_CMD_STREAM_ABORT,
+	CKPT_CMD_RESTART_BEGIN,
+	CKPT_CMD_RESTART_RECORD,
+	CKPT_CMD_RESTART_COMMIT,
+	CKPT_CMD_RESTART_ABORT,
+	CKPT_CMD_STATS_GET,
+
+	__CKPT_CMD_MAX,
+	CKPT_CMD_MAX = (__CKPT_CMD_MAX - 1)
+};
+
+#endif /* _UAPI_LINUX_CKPT_H */
