@@ -1,0 +1,42 @@
+import CCkptShims
+
+/// CRC-32C (Castagnoli), the checksum of streams (`CKPT_A_CHECKSUM`) and of image files.
+///
+/// Initial value ~0, final xor ~0, as iSCSI and ext4 use it; `CRC32C.checksum(Array("123456789".utf8))`
+/// is `0xE3069283`. Updates run on the SSE4.2 instruction when the CPU has it
+/// (`ckpt_crc32c_update` in CCkptShims), so checksumming never bounds capture speed.
+public struct CRC32C: Sendable, Equatable {
+    /// The running register, before the final xor.
+    @usableFromInline var register: UInt32 = ~0
+
+    public init() {}
+
+    /// Feeds `bytes`. O(n), no allocation.
+    @inlinable
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        register = ckpt_crc32c_update(register, base, bytes.count)
+    }
+
+    public mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// The checksum of everything fed so far. Feeding may continue afterwards.
+    public var value: UInt32 { ~register }
+
+    /// One-shot checksum of `bytes`.
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        var crc = CRC32C()
+        crc.update(bytes)
+        return crc.value
+    }
+
+    /// True when updates use the CPU's crc32 instruction.
+    public static var isHardwareAccelerated: Bool { ckpt_crc32c_is_hardware() != 0 }
+
+    /// The portable table implementation alone: the reference for tests.
+    public static func portableChecksum(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { ~ckpt_crc32c_update_portable(~0, $0.baseAddress, $0.count) }
+    }
+}

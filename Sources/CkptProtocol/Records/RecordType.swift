@@ -1,0 +1,68 @@
+import CCkptUAPI
+
+/// What a record describes (`enum ckpt_record_type` in the UAPI header).
+///
+/// The raw values come from the header; this file only names them and states where each
+/// type may stand in the record tree.
+public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
+    case header
+    case task
+    case regs
+    case mm
+    case vma
+    case pages
+    case file
+    case trailer
+
+    public init?(rawValue: UInt32) {
+        switch rawValue {
+        case CKPT_RECORD_TYPE_HEADER.rawValue: self = .header
+        case CKPT_RECORD_TYPE_TASK.rawValue: self = .task
+        case CKPT_RECORD_TYPE_REGS.rawValue: self = .regs
+        case CKPT_RECORD_TYPE_MM.rawValue: self = .mm
+        case CKPT_RECORD_TYPE_VMA.rawValue: self = .vma
+        case CKPT_RECORD_TYPE_PAGES.rawValue: self = .pages
+        case CKPT_RECORD_TYPE_FILE.rawValue: self = .file
+        case CKPT_RECORD_TYPE_TRAILER.rawValue: self = .trailer
+        default: return nil
+        }
+    }
+
+    public var rawValue: UInt32 {
+        switch self {
+        case .header: CKPT_RECORD_TYPE_HEADER.rawValue
+        case .task: CKPT_RECORD_TYPE_TASK.rawValue
+        case .regs: CKPT_RECORD_TYPE_REGS.rawValue
+        case .mm: CKPT_RECORD_TYPE_MM.rawValue
+        case .vma: CKPT_RECORD_TYPE_VMA.rawValue
+        case .pages: CKPT_RECORD_TYPE_PAGES.rawValue
+        case .file: CKPT_RECORD_TYPE_FILE.rawValue
+        case .trailer: CKPT_RECORD_TYPE_TRAILER.rawValue
+        }
+    }
+
+    /// The type a record of this type must be a child of; `nil` for roots.
+    /// header, task, trailer are roots; regs, mm, file sit under task; vma under mm;
+    /// pages under vma (the tree drawn in the header's protocol comment).
+    public var parentType: RecordType? {
+        switch self {
+        case .header, .task, .trailer: nil
+        case .regs, .mm, .file: .task
+        case .vma: .mm
+        case .pages: .vma
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .header: "header"
+        case .task: "task"
+        case .regs: "regs"
+        case .mm: "mm"
+        case .vma: "vma"
+        case .pages: "pages"
+        case .file: "file"
+        case .trailer: "trailer"
+        }
+    }
+}
