@@ -1,1 +1,4 @@
 import CkptCLI
+
+// Everything lives in CkptCLI, so tests can drive the same commands.
+Ckpt.main()
