@@ -16,4 +16,19 @@ int ckpt_crc32c_is_hardware(void);
 /* The portable table implementation alone: the reference the tests compare against. */
 uint32_t ckpt_crc32c_update_portable(uint32_t crc, const void *data, size_t len);
 
+/* recvmmsg(2) batches (recvmmsg.c): Swift cannot see struct mmsghdr / recvmmsg(),
+ * which glibc declares only under _GNU_SOURCE. An opaque vector of n slots, each one
+ * iovec; ckpt_mmsg_recv returns recvmmsg's result (-1 with errno set on failure). */
+struct ckpt_mmsg_vec;
+struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n);
+void ckpt_mmsg_free(struct ckpt_mmsg_vec *v);
+void ckpt_mmsg_set(struct ckpt_mmsg_vec *v, unsigned int i, void *base, size_t len);
+int ckpt_mmsg_recv(int fd, struct ckpt_mmsg_vec *v, int flags);
+size_t ckpt_mmsg_len(const struct ckpt_mmsg_vec *v, unsigned int i);
+int ckpt_mmsg_flags(const struct ckpt_mmsg_vec *v, unsigned int i);
+
+/* Bytes of heap in use (glibc mallinfo2().uordblks; heap.c): lets tests prove a hot
+ * path allocates nothing. <malloc.h> is not part of the Swift Glibc module. */
+size_t ckpt_heap_in_use(void);
+
 #endif

@@ -1,0 +1,118 @@
+/// The attributes of one region (a message or a nest), indexed by type, after a strict walk.
+///
+/// Holds slices of the datagram (no copy) and each attribute's header offset for errors.
+/// Lives on the stack: about 1 KiB, no allocation. `parse` enforces, in stream order:
+///
+/// 1. framing (`NetlinkAttributeReader`);
+/// 2. flags: `NLA_F_NET_BYTEORDER` never; `NLA_F_NESTED` exactly on nests; a nest flag on
+///    an attribute inside a nest (depth >= 1) is `.nestingTooDeep`: ckpt's tree is 2 deep;
+/// 3. type known in the set and in `allowed`, else `.unknownAttribute`;
+/// 4. no type twice (`CKPT_A_*_PAD` excepted), else `.duplicateAttribute`;
+/// 5. value size: u32 4, u64 8, pad 0, string NUL-terminated without interior NUL and
+///    within its maximum.
+public struct AttributeTable {
+    public static let capacity = 48
+    public private(set) var present = AttributeMask()
+    private var values = InlineArray<48, UnsafeRawBufferPointer>(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
+    private var offsets = InlineArray<48, Int>(repeating: 0)
+
+    public init() {}
+
+    /// Walks `region` (at `baseOffset` in the datagram). On error, attributes read before
+    /// the bad one stay in the table (callers use them to name the stream).
+    public mutating func parse(
+        _ region: UnsafeRawBufferPointer, baseOffset: Int, container: StaticString,
+        schema: [AttributeSpec?], allowed: AttributeMask, depth: Int
+    ) throws(ProtocolError) {
+        var reader = NetlinkAttributeReader(region, baseOffset: baseOffset, container: container)
+        while let attr = try reader.next() {
+            if attr.flags & NetlinkLayout.netByteOrderFlag != 0 {
+                throw ProtocolError(
+                    .badAttributeFlags, field: "\(AttributeSchema.name(schema, attr.type)): NLA_F_NET_BYTEORDER",
+                    offset: attr.offset)
+            }
+            if attr.isNested, depth >= 1 {
+                throw ProtocolError(
+                    .nestingTooDeep, field: AttributeSchema.name(schema, attr.type), offset: attr.offset,
+                    value: UInt64(depth + 1), limit: 1)
+            }
+            let index = Int(attr.type)
+            guard index < schema.count, index < Self.capacity, let spec = schema[index], allowed.contains(attr.type)
+            else {
+                throw ProtocolError(
+                    .unknownAttribute, field: "\(container): \(AttributeSchema.name(schema, attr.type))",
+                    offset: attr.offset, value: UInt64(attr.type))
+            }
+            try Self.check(attr, spec)
+            if case .pad = spec.kind { continue }
+            if present.contains(attr.type) {
+                throw ProtocolError(.duplicateAttribute, field: "\(spec.name)", offset: attr.offset,
+                                    value: UInt64(attr.type))
+            }
+            present.insert(attr.type)
+            values[index] = attr.value
+            offsets[index] = attr.offset
+        }
+    }
+
+    private static func check(_ attr: NetlinkAttribute, _ spec: AttributeSpec) throws(ProtocolError) {
+        let isNest: Bool
+        if case .nest = spec.kind { isNest = true } else { isNest = false }
+        if attr.isNested != isNest {
+            throw ProtocolError(
+                .badAttributeFlags, field: "\(spec.name): NLA_F_NESTED", offset: attr.offset,
+                value: UInt64(attr.flags), limit: isNest ? UInt64(NetlinkLayout.nestedFlag) : 0)
+        }
+        let size = attr.value.count
+        func expect(_ n: Int) throws(ProtocolError) {
+            if size != n {
+                throw ProtocolError(.badAttributeSize, field: "\(spec.name)", offset: attr.offset,
+                                    value: UInt64(size), limit: UInt64(n))
+            }
+        }
+        switch spec.kind {
+        case .pad: try expect(0)
+        case .u32: try expect(4)
+        case .u64: try expect(8)
+        case .binary, .nest: break
+        case let .string(maxLength):
+            let nul = attr.value.firstIndex(of: 0)
+            guard size >= 1, nul == size - 1 else {
+                throw ProtocolError(.badString, field: "\(spec.name)", offset: attr.offset,
+                                    value: UInt64(nul ?? size), limit: UInt64(size > 0 ? size - 1 : 0))
+            }
+            if size - 1 > maxLength {
+                throw ProtocolError(.badString, field: "\(spec.name)", offset: attr.offset,
+                                    value: UInt64(size - 1), limit: UInt64(maxLength))
+            }
+        }
+    }
+
+    @inlinable public func has(_ type: Int) -> Bool { present.contains(UInt16(type)) }
+    /// The value of `type` (empty when absent).
+    public func value(_ type: Int) -> UnsafeRawBufferPointer { values[type] }
+    /// The datagram offset of `type`'s header (0 when absent).
+    public func offset(_ type: Int) -> Int { offsets[type] }
+    /// A u32 value (size already checked); 0 when absent.
+    public func u32(_ type: Int) -> UInt32 { has(type) ? values[type].u32(at: 0) : 0 }
+    /// A u64 value (size already checked); 0 when absent.
+    public func u64(_ type: Int) -> UInt64 { has(type) ? values[type].u64(at: 0) : 0 }
+    /// A string's bytes without the NUL (checked), empty when absent.
+    public func stringBytes(_ type: Int) -> UnsafeRawBufferPointer {
+        guard has(type) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        let v = values[type]
+        return UnsafeRawBufferPointer(rebasing: v[v.startIndex..<(v.endIndex - 1)])
+    }
+    public func string(_ type: Int) -> String? {
+        has(type) ? String(decoding: stringBytes(type), as: UTF8.self) : nil
+    }
+
+    /// Throws `.missingAttribute` for the lowest-numbered type of `required` that is absent;
+    /// `offset` is the container's header (the message or the nest).
+    public func require(_ required: AttributeMask, schema: [AttributeSpec?], offset: Int) throws(ProtocolError) {
+        if let missing = required.subtracting(present).first {
+            throw ProtocolError(.missingAttribute, field: AttributeSchema.name(schema, missing), offset: offset,
+                                value: UInt64(missing))
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import CCkptUAPI
+
+/// Which top-level attributes each ckpt message may carry (`allowed`) and must carry
+/// (`required`), per command and direction: the `operations:` of the YNL spec.
+/// `CKPT_A_PAD` is allowed wherever a u64 may follow it. Conditional rules (meta only in
+/// a first fragment, data only when data-len > 0) are the record decoder's.
+public struct CommandSchema: Sendable {
+    public var required: AttributeMask
+    public var optional: AttributeMask
+    public var allowed: AttributeMask { required.union(optional) }
+
+    static let pad = AttributeMask(CKPT_A_PAD)
+
+    // Kernel -> sink.
+    public static let streamBegin = CommandSchema(
+        required: AttributeMask(CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_PID), optional: pad)
+    public static let record = CommandSchema(
+        required: AttributeMask(
+            CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_REC_TYPE, CKPT_A_REC_ID, CKPT_A_REC_PARENT, CKPT_A_DATA_LEN,
+            CKPT_A_DATA_OFFSET),
+        optional: AttributeMask(CKPT_A_PAD, CKPT_A_META, CKPT_A_DATA))
+    public static let streamEnd = CommandSchema(
+        required: AttributeMask(CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM),
+        optional: pad)
+    public static let streamAbort = CommandSchema(
+        required: AttributeMask(CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_REASON),
+        optional: AttributeMask(CKPT_A_PAD, CKPT_A_MESSAGE))
+
+    // Requester -> kernel (no pad: the kernel's strict policies reject it).
+    public static let checkpointRequest = CommandSchema(
+        required: AttributeMask(CKPT_A_PID), optional: AttributeMask(CKPT_A_CHECKPOINT_FLAGS, CKPT_A_TIMEOUT_MS))
+    public static let restartBeginRequest = CommandSchema(
+        required: AttributeMask(CKPT_A_PID), optional: AttributeMask(CKPT_A_RESTART_FLAGS))
+    public static let restartRecordRequest = CommandSchema(
+        required: AttributeMask(
+            CKPT_A_RSID, CKPT_A_SEQ, CKPT_A_REC_TYPE, CKPT_A_REC_ID, CKPT_A_REC_PARENT, CKPT_A_DATA_LEN,
+            CKPT_A_DATA_OFFSET),
+        optional: AttributeMask(CKPT_A_META, CKPT_A_DATA))
+    public static let restartCommitRequest = CommandSchema(
+        required: AttributeMask(CKPT_A_RSID, CKPT_A_SEQ, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM),
+        optional: AttributeMask())
+    public static let restartAbortRequest = CommandSchema(required: AttributeMask(CKPT_A_RSID), optional: AttributeMask())
+    public static let emptyRequest = CommandSchema(required: AttributeMask(), optional: AttributeMask())
+
+    // Kernel -> requester replies (u64s padded like every kernel message).
+    public static let checkpointReply = CommandSchema(
+        required: AttributeMask(CKPT_A_CRID, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM), optional: pad)
+    public static let restartBeginReply = CommandSchema(required: AttributeMask(CKPT_A_RSID), optional: pad)
+    public static let restartCommitReply = CommandSchema(
+        required: AttributeMask(CKPT_A_RECORDS, CKPT_A_BYTES), optional: pad)
+    public static let statsReply = CommandSchema(required: AttributeMask(CKPT_A_STATS), optional: pad)
+
+    /// The request schema of a command (what a kernel, or a fake one, accepts).
+    public static func request(_ command: UInt8) -> CommandSchema? {
+        switch Int(command) {
+        case CKPT_CMD_SINK_REGISTER, CKPT_CMD_SINK_UNREGISTER, CKPT_CMD_STATS_GET: emptyRequest
+        case CKPT_CMD_CHECKPOINT: checkpointRequest
+        case CKPT_CMD_RESTART_BEGIN: restartBeginRequest
+        case CKPT_CMD_RESTART_RECORD: restartRecordRequest
+        case CKPT_CMD_RESTART_COMMIT: restartCommitRequest
+        case CKPT_CMD_RESTART_ABORT: restartAbortRequest
+        default: nil
+        }
+    }
+
+    /// The reply schema of a command, nil for commands answered by an ack only.
+    public static func reply(_ command: UInt8) -> CommandSchema? {
+        switch Int(command) {
+        case CKPT_CMD_CHECKPOINT: checkpointReply
+        case CKPT_CMD_RESTART_BEGIN: restartBeginReply
+        case CKPT_CMD_RESTART_COMMIT: restartCommitReply
+        case CKPT_CMD_STATS_GET: statsReply
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import CCkptUAPI
+
+/// The kernel's side of requests, for fake kernels in tests and the harness: replies
+/// (u64s padded as `nla_put_u64_64bit` does) and acks/errors with extack.
+extension MessageEncoder {
+    @discardableResult
+    public func checkpointReply(_ reply: CheckpointReply, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
+        let start = begin(CKPT_CMD_CHECKPOINT, header, defaultFlags: 0, into: b)
+        b.appendU64(CKPT_A_CRID, reply.crid, padType: Self.pad)
+        b.appendU64(CKPT_A_RECORDS, reply.summary.records, padType: Self.pad)
+        b.appendU64(CKPT_A_BYTES, reply.summary.bytes, padType: Self.pad)
+        b.appendU32(CKPT_A_CHECKSUM, reply.summary.checksum)
+        return b.endMessage(start)
+    }
+
+    @discardableResult
+    public func restartBeginReply(rsid: UInt32, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
+        let start = begin(CKPT_CMD_RESTART_BEGIN, header, defaultFlags: 0, into: b)
+        b.appendU32(CKPT_A_RSID, rsid)
+        return b.endMessage(start)
+    }
+
+    @discardableResult
+    public func restartCommitReply(_ reply: RestartCommitReply, header: MessageHeader = .init(),
+                                   into b: MessageBuffer) -> Range<Int> {
+        let start = begin(CKPT_CMD_RESTART_COMMIT, header, defaultFlags: 0, into: b)
+        b.appendU64(CKPT_A_RECORDS, reply.records, padType: Self.pad)
+        b.appendU64(CKPT_A_BYTES, reply.bytes, padType: Self.pad)
+        return b.endMessage(start)
+    }
+
+    @discardableResult
+    public func statsReply(_ s: CkptStats, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
+        let start = begin(CKPT_CMD_STATS_GET, header, defaultFlags: 0, into: b)
+        let nest = b.beginNest(CKPT_A_STATS)
+        let pad = Int(CKPT_A_STATS_PAD)
+        b.appendU64(CKPT_A_STATS_STREAMS, s.streams, padType: pad)
+        b.appendU64(CKPT_A_STATS_RECORDS, s.records, padType: pad)
+        b.appendU64(CKPT_A_STATS_BYTES, s.bytes, padType: pad)
+        b.appendU64(CKPT_A_STATS_ABORTS, s.aborts, padType: pad)
+        b.appendU64(CKPT_A_STATS_WAIT_NS, s.waitNs, padType: pad)
+        b.appendU64(CKPT_A_STATS_RESTARTS, s.restarts, padType: pad)
+        b.appendU64(CKPT_A_STATS_RESTART_REJECTS, s.restartRejects, padType: pad)
+        b.endNest(nest)
+        return b.endMessage(start)
+    }
+
+    /// `NLMSG_ERROR` answering `request` (whose header is echoed, capped as with
+    /// `NETLINK_CAP_ACK`): `error` 0 is an ack; a negative errno is a failure, optionally
+    /// with extack TLVs (`NLMSGERR_ATTR_MSG`, `NLMSGERR_ATTR_OFFS`), as `netlink_ack` builds it.
+    ///
+    /// ```
+    ///  | nlmsghdr type NLMSG_ERROR flags NLM_F_CAPPED [| NLM_F_ACK_TLVS] seq = request's |
+    ///  | error i32 | request's nlmsghdr (16) | [MSG string] [OFFS u32] |
+    /// ```
+    @discardableResult
+    public static func ack(
+        _ request: NetlinkMessage, error: Int32 = 0, message: String? = nil, attributeOffset: UInt32? = nil,
+        into b: MessageBuffer
+    ) -> Range<Int> {
+        let hasTLVs = error != 0 && (message != nil || attributeOffset != nil)
+        var flags = UInt16(NLM_F_CAPPED)
+        if hasTLVs { flags |= UInt16(NLM_F_ACK_TLVS) }
+        let start = b.beginMessage(type: UInt16(NLMSG_ERROR), flags: flags, seq: request.seq, portID: request.portID)
+        b.appendInteger(error)
+        // The echoed header, with the request's own length.
+        b.appendInteger(UInt32(NetlinkLayout.messageHeaderSize + request.payload.count))
+        b.appendInteger(request.type)
+        b.appendInteger(request.flags)
+        b.appendInteger(request.seq)
+        b.appendInteger(request.portID)
+        if hasTLVs {
+            if let message { b.appendString(Int(NLMSGERR_ATTR_MSG.rawValue), message) }
+            if let attributeOffset { b.appendU32(Int(NLMSGERR_ATTR_OFFS.rawValue), attributeOffset) }
+        }
+        return b.endMessage(start)
+    }
+}

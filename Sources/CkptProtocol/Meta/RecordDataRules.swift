@@ -1,0 +1,89 @@
+import CCkptUAPI
+
+/// A record whose data-len (or addresses) contradict its meta or the stream's header.
+public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A record type without data declared data.
+    case unexpectedData(id: UInt32, type: RecordType, dataLength: UInt64)
+    /// pages: data-len != nr-pages * page-size.
+    case pagesLength(id: UInt32, dataLength: UInt64, nrPages: UInt32, pageSize: UInt32)
+    /// regs: data-len is not the architecture's `user_regs_struct` size.
+    case regsLength(id: UInt32, dataLength: UInt64, expected: UInt64, arch: String)
+    /// A record that needs the page size came before the header record.
+    case noHeader(id: UInt32, type: RecordType)
+    /// An address that must be page aligned is not.
+    case unaligned(id: UInt32, field: String, value: UInt64, pageSize: UInt32)
+    /// vma: start >= end.
+    case emptyRange(id: UInt32, start: UInt64, end: UInt64)
+
+    public var description: String {
+        switch self {
+        case let .unexpectedData(id, type, n): "record \(id): a \(type) record carries no data, but data-len is \(n)"
+        case let .pagesLength(id, n, pages, size):
+            "record \(id): pages data-len \(n) != nr-pages \(pages) * page-size \(size)"
+        case let .regsLength(id, n, expected, arch): "record \(id): regs data-len \(n), \(arch) needs \(expected)"
+        case let .noHeader(id, type): "record \(id): \(type) record before the header record (page size unknown)"
+        case let .unaligned(id, field, v, size): "record \(id): \(field) 0x\(String(v, radix: 16)) not aligned to page size \(size)"
+        case let .emptyRange(id, start, end): "record \(id): vma start 0x\(String(start, radix: 16)) >= end 0x\(String(end, radix: 16))"
+        }
+    }
+}
+
+/// The per-stream semantic checks of record data lengths and addresses, given what the
+/// header record said. Used by the reassembler (and the image verifier) on each record's
+/// first fragment, after its meta decoded:
+///
+/// - header: remembers arch and page size (no data);
+/// - pages: data-len == nr-pages * page-size, addr page aligned;
+/// - regs: data-len == `regsSize(arch:)` when the arch is known (216 on x86_64), > 0 otherwise;
+/// - vma: start < end, both page aligned;
+/// - task, mm, vma, file, header, trailer: data-len 0.
+///
+/// O(1), no allocation (besides error descriptions).
+public struct RecordDataRules: Sendable {
+    public private(set) var pageSize: UInt32?
+    public private(set) var arch: String?
+
+    public init() {}
+
+    /// `sizeof(struct user_regs_struct)` by `uname -m`, for the arches we know.
+    public static func regsSize(arch: String) -> UInt64? {
+        switch arch {
+        case "x86_64": 216  // 27 registers of 8 bytes (arch/x86/include/asm/user_64.h)
+        default: nil
+        }
+    }
+
+    public mutating func check(id: UInt32, meta: RecordMeta, dataLength: UInt64) throws(RecordDataViolation) {
+        switch meta {
+        case let .header(h):
+            try noData(id, .header, dataLength)
+            pageSize = h.pageSize
+            arch = h.arch
+        case let .pages(p):
+            guard let pageSize else { throw .noHeader(id: id, type: .pages) }
+            if dataLength != UInt64(p.nrPages) * UInt64(pageSize) {
+                throw .pagesLength(id: id, dataLength: dataLength, nrPages: p.nrPages, pageSize: pageSize)
+            }
+            if p.addr % UInt64(pageSize) != 0 { throw .unaligned(id: id, field: "addr", value: p.addr, pageSize: pageSize) }
+        case .regs:
+            let arch = arch ?? ""
+            if let expected = Self.regsSize(arch: arch) {
+                if dataLength != expected { throw .regsLength(id: id, dataLength: dataLength, expected: expected, arch: arch) }
+            } else if dataLength == 0 {
+                throw .regsLength(id: id, dataLength: 0, expected: 1, arch: arch)
+            }
+        case let .vma(v):
+            try noData(id, .vma, dataLength)
+            guard let pageSize else { throw .noHeader(id: id, type: .vma) }
+            if v.start >= v.end { throw .emptyRange(id: id, start: v.start, end: v.end) }
+            if v.start % UInt64(pageSize) != 0 { throw .unaligned(id: id, field: "start", value: v.start, pageSize: pageSize) }
+            if v.end % UInt64(pageSize) != 0 { throw .unaligned(id: id, field: "end", value: v.end, pageSize: pageSize) }
+        case .task, .mm, .file, .trailer:
+            try noData(id, meta.type, dataLength)
+        }
+    }
+
+    private func noData(_ id: UInt32, _ type: RecordType, _ n: UInt64) throws(RecordDataViolation) {
+        if n != 0 { throw .unexpectedData(id: id, type: type, dataLength: n) }
+    }
+}

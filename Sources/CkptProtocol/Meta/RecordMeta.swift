@@ -1,0 +1,170 @@
+/// The typed fields of a record: the `CKPT_A_META` nest, one struct per `RecordType`.
+///
+/// Which fields each type requires (and that it carries no others) is `MetaSchema`;
+/// decoding is `RecordMeta(type:payload:)`, encoding `RecordMeta.encode(into:padded:)`.
+public enum RecordMeta: Equatable, Sendable {
+    case header(HeaderMeta)
+    case task(TaskMeta)
+    case regs(RegsMeta)
+    case mm(MMMeta)
+    case vma(VMAMeta)
+    case pages(PagesMeta)
+    case file(FileMeta)
+    case trailer(TrailerMeta)
+
+    public var type: RecordType {
+        switch self {
+        case .header: .header
+        case .task: .task
+        case .regs: .regs
+        case .mm: .mm
+        case .vma: .vma
+        case .pages: .pages
+        case .file: .file
+        case .trailer: .trailer
+        }
+    }
+}
+
+/// First record of a stream: where the image came from.
+public struct HeaderMeta: Equatable, Sendable {
+    /// `uname -m` of the source machine, e.g. "x86_64".
+    public var arch: String
+    /// Page size in bytes (a power of two).
+    public var pageSize: UInt32
+    /// `uname -r` of the source kernel.
+    public var release: String
+    /// CLOCK_REALTIME when the checkpoint began, ns.
+    public var timeNs: UInt64
+
+    public init(arch: String, pageSize: UInt32, release: String, timeNs: UInt64) {
+        self.arch = arch
+        self.pageSize = pageSize
+        self.release = release
+        self.timeNs = timeNs
+    }
+}
+
+/// The task (ids as seen in the requester's namespaces).
+public struct TaskMeta: Equatable, Sendable {
+    public var pid: UInt32
+    public var tgid: UInt32
+    public var ppid: UInt32
+    /// At most 15 bytes.
+    public var comm: String
+    public var uid: UInt32
+    public var gid: UInt32
+    public var euid: UInt32
+    public var egid: UInt32
+
+    public init(pid: UInt32, tgid: UInt32, ppid: UInt32, comm: String, uid: UInt32, gid: UInt32, euid: UInt32, egid: UInt32) {
+        self.pid = pid
+        self.tgid = tgid
+        self.ppid = ppid
+        self.comm = comm
+        self.uid = uid
+        self.gid = gid
+        self.euid = euid
+        self.egid = egid
+    }
+}
+
+/// One thread's registers; the data is the arch's `user_regs_struct`.
+public struct RegsMeta: Equatable, Sendable {
+    public var tid: UInt32
+    public init(tid: UInt32) { self.tid = tid }
+}
+
+/// The address-space layout (`struct mm_struct` fields).
+public struct MMMeta: Equatable, Sendable {
+    public var startCode: UInt64
+    public var endCode: UInt64
+    public var startData: UInt64
+    public var endData: UInt64
+    public var startBrk: UInt64
+    public var brk: UInt64
+    public var startStack: UInt64
+    public var argStart: UInt64
+    public var argEnd: UInt64
+    public var envStart: UInt64
+    public var envEnd: UInt64
+
+    public init(
+        startCode: UInt64, endCode: UInt64, startData: UInt64, endData: UInt64, startBrk: UInt64, brk: UInt64,
+        startStack: UInt64, argStart: UInt64, argEnd: UInt64, envStart: UInt64, envEnd: UInt64
+    ) {
+        self.startCode = startCode
+        self.endCode = endCode
+        self.startData = startData
+        self.endData = endData
+        self.startBrk = startBrk
+        self.brk = brk
+        self.startStack = startStack
+        self.argStart = argStart
+        self.argEnd = argEnd
+        self.envStart = envStart
+        self.envEnd = envEnd
+    }
+}
+
+/// One mapping.
+public struct VMAMeta: Equatable, Sendable {
+    public var start: UInt64
+    public var end: UInt64
+    /// The kernel's `vm_flags` (VM_READ 0x1, VM_WRITE 0x2, VM_EXEC 0x4, VM_SHARED 0x8, ...).
+    public var vmFlags: UInt64
+    /// Offset in the file, in pages.
+    public var pgoff: UInt64
+    /// Backing file, when file-backed.
+    public var path: String?
+
+    public init(start: UInt64, end: UInt64, vmFlags: UInt64, pgoff: UInt64, path: String? = nil) {
+        self.start = start
+        self.end = end
+        self.vmFlags = vmFlags
+        self.pgoff = pgoff
+        self.path = path
+    }
+}
+
+/// A run of present pages; the data is `nrPages * pageSize` bytes.
+public struct PagesMeta: Equatable, Sendable {
+    public var addr: UInt64
+    /// 1 ... CKPT_PAGES_RUN_MAX.
+    public var nrPages: UInt32
+
+    public init(addr: UInt64, nrPages: UInt32) {
+        self.addr = addr
+        self.nrPages = nrPages
+    }
+}
+
+/// One open file descriptor.
+public struct FileMeta: Equatable, Sendable {
+    public var fd: UInt32
+    public var fFlags: UInt32
+    public var pos: UInt64
+    public var path: String?
+
+    public init(fd: UInt32, fFlags: UInt32, pos: UInt64, path: String? = nil) {
+        self.fd = fd
+        self.fFlags = fFlags
+        self.pos = pos
+        self.path = path
+    }
+}
+
+/// Last record of a stream: the sender's counts.
+public struct TrailerMeta: Equatable, Sendable {
+    public var nrThreads: UInt32
+    public var nrVMAs: UInt32
+    public var nrPagesTotal: UInt64
+    public var nrFiles: UInt32
+
+    public init(nrThreads: UInt32, nrVMAs: UInt32, nrPagesTotal: UInt64, nrFiles: UInt32) {
+        self.nrThreads = nrThreads
+        self.nrVMAs = nrVMAs
+        self.nrPagesTotal = nrPagesTotal
+        self.nrFiles = nrFiles
+    }
+}

@@ -1,0 +1,120 @@
+import CCkptUAPI
+
+extension RecordMeta {
+    /// Decodes a `CKPT_A_META` payload (the nest's value, as `RecordFragment.meta` holds it)
+    /// of a record of `type`, after `MetaSchema.validate`. `offset` is the datagram offset
+    /// of the `CKPT_A_META` header, for errors (pass 0 when decoding a payload on its own:
+    /// offsets are then relative to 4 bytes before the payload).
+    /// Allocates only for the strings (arch, release, comm, path).
+    public init(type: RecordType, payload: UnsafeRawBufferPointer, offset: Int = 0) throws(ProtocolError) {
+        let t = try MetaSchema.validate(type, payload: payload, offset: offset)
+        func u32(_ a: Int) -> UInt32 { t.u32(a) }
+        func u64(_ a: Int) -> UInt64 { t.u64(a) }
+        func str(_ a: Int) -> String { t.string(a) ?? "" }
+        switch type {
+        case .header:
+            self = .header(HeaderMeta(
+                arch: str(CKPT_A_META_ARCH), pageSize: u32(CKPT_A_META_PAGE_SIZE),
+                release: str(CKPT_A_META_RELEASE), timeNs: u64(CKPT_A_META_TIME_NS)))
+        case .task:
+            self = .task(TaskMeta(
+                pid: u32(CKPT_A_META_PID), tgid: u32(CKPT_A_META_TGID), ppid: u32(CKPT_A_META_PPID),
+                comm: str(CKPT_A_META_COMM), uid: u32(CKPT_A_META_UID), gid: u32(CKPT_A_META_GID),
+                euid: u32(CKPT_A_META_EUID), egid: u32(CKPT_A_META_EGID)))
+        case .regs:
+            self = .regs(RegsMeta(tid: u32(CKPT_A_META_TID)))
+        case .mm:
+            self = .mm(MMMeta(
+                startCode: u64(CKPT_A_META_START_CODE), endCode: u64(CKPT_A_META_END_CODE),
+                startData: u64(CKPT_A_META_START_DATA), endData: u64(CKPT_A_META_END_DATA),
+                startBrk: u64(CKPT_A_META_START_BRK), brk: u64(CKPT_A_META_BRK),
+                startStack: u64(CKPT_A_META_START_STACK), argStart: u64(CKPT_A_META_ARG_START),
+                argEnd: u64(CKPT_A_META_ARG_END), envStart: u64(CKPT_A_META_ENV_START),
+                envEnd: u64(CKPT_A_META_ENV_END)))
+        case .vma:
+            self = .vma(VMAMeta(
+                start: u64(CKPT_A_META_START), end: u64(CKPT_A_META_END), vmFlags: u64(CKPT_A_META_VM_FLAGS),
+                pgoff: u64(CKPT_A_META_PGOFF), path: t.string(CKPT_A_META_PATH)))
+        case .pages:
+            self = .pages(PagesMeta(addr: u64(CKPT_A_META_ADDR), nrPages: u32(CKPT_A_META_NR_PAGES)))
+        case .file:
+            self = .file(FileMeta(
+                fd: u32(CKPT_A_META_FD), fFlags: u32(CKPT_A_META_F_FLAGS), pos: u64(CKPT_A_META_POS),
+                path: t.string(CKPT_A_META_PATH)))
+        case .trailer:
+            self = .trailer(TrailerMeta(
+                nrThreads: u32(CKPT_A_META_NR_THREADS), nrVMAs: u32(CKPT_A_META_NR_VMAS),
+                nrPagesTotal: u64(CKPT_A_META_NR_PAGES_TOTAL), nrFiles: u32(CKPT_A_META_NR_FILES)))
+        }
+    }
+
+    /// Appends the meta fields as attributes (the nest's payload, without the nest header)
+    /// in `CKPT_A_META_*` order.
+    ///
+    /// - Parameter padded: insert `CKPT_A_META_PAD` before u64s that would not be 8-aligned,
+    ///   as the kernel does in stream messages. Requests to the kernel (restart-record) must
+    ///   use `false`: the kernel's strict policy rejects pad attributes.
+    ///
+    /// The payload bytes feed the stream checksum; `MessageEncoder` always starts the
+    /// payload at an 8-aligned offset, so a payload encoded on its own at offset 0 of a
+    /// buffer (`encodedPayload`) is byte-identical to the one in the message.
+    public func encode(into b: MessageBuffer, padded: Bool) {
+        let pad: Int? = padded ? Int(CKPT_A_META_PAD) : nil
+        switch self {
+        case let .header(m):
+            b.appendString(Int(CKPT_A_META_ARCH), m.arch)
+            b.appendU32(Int(CKPT_A_META_PAGE_SIZE), m.pageSize)
+            b.appendString(Int(CKPT_A_META_RELEASE), m.release)
+            b.appendU64(Int(CKPT_A_META_TIME_NS), m.timeNs, padType: pad)
+        case let .task(m):
+            b.appendU32(Int(CKPT_A_META_PID), m.pid)
+            b.appendU32(Int(CKPT_A_META_TGID), m.tgid)
+            b.appendU32(Int(CKPT_A_META_PPID), m.ppid)
+            b.appendString(Int(CKPT_A_META_COMM), m.comm)
+            b.appendU32(Int(CKPT_A_META_UID), m.uid)
+            b.appendU32(Int(CKPT_A_META_GID), m.gid)
+            b.appendU32(Int(CKPT_A_META_EUID), m.euid)
+            b.appendU32(Int(CKPT_A_META_EGID), m.egid)
+        case let .regs(m):
+            b.appendU32(Int(CKPT_A_META_TID), m.tid)
+        case let .mm(m):
+            b.appendU64(Int(CKPT_A_META_START_CODE), m.startCode, padType: pad)
+            b.appendU64(Int(CKPT_A_META_END_CODE), m.endCode, padType: pad)
+            b.appendU64(Int(CKPT_A_META_START_DATA), m.startData, padType: pad)
+            b.appendU64(Int(CKPT_A_META_END_DATA), m.endData, padType: pad)
+            b.appendU64(Int(CKPT_A_META_START_BRK), m.startBrk, padType: pad)
+            b.appendU64(Int(CKPT_A_META_BRK), m.brk, padType: pad)
+            b.appendU64(Int(CKPT_A_META_START_STACK), m.startStack, padType: pad)
+            b.appendU64(Int(CKPT_A_META_ARG_START), m.argStart, padType: pad)
+            b.appendU64(Int(CKPT_A_META_ARG_END), m.argEnd, padType: pad)
+            b.appendU64(Int(CKPT_A_META_ENV_START), m.envStart, padType: pad)
+            b.appendU64(Int(CKPT_A_META_ENV_END), m.envEnd, padType: pad)
+        case let .vma(m):
+            b.appendU64(Int(CKPT_A_META_START), m.start, padType: pad)
+            b.appendU64(Int(CKPT_A_META_END), m.end, padType: pad)
+            b.appendU64(Int(CKPT_A_META_VM_FLAGS), m.vmFlags, padType: pad)
+            b.appendU64(Int(CKPT_A_META_PGOFF), m.pgoff, padType: pad)
+            if let path = m.path { b.appendString(Int(CKPT_A_META_PATH), path) }
+        case let .pages(m):
+            b.appendU64(Int(CKPT_A_META_ADDR), m.addr, padType: pad)
+            b.appendU32(Int(CKPT_A_META_NR_PAGES), m.nrPages)
+        case let .file(m):
+            b.appendU32(Int(CKPT_A_META_FD), m.fd)
+            b.appendU32(Int(CKPT_A_META_F_FLAGS), m.fFlags)
+            b.appendU64(Int(CKPT_A_META_POS), m.pos, padType: pad)
+            if let path = m.path { b.appendString(Int(CKPT_A_META_PATH), path) }
+        case let .trailer(m):
+            b.appendU32(Int(CKPT_A_META_NR_THREADS), m.nrThreads)
+            b.appendU32(Int(CKPT_A_META_NR_VMAS), m.nrVMAs)
+            b.appendU64(Int(CKPT_A_META_NR_PAGES_TOTAL), m.nrPagesTotal, padType: pad)
+            b.appendU32(Int(CKPT_A_META_NR_FILES), m.nrFiles)
+        }
+    }
+
+    /// The payload on its own (allocates; for tests, the injector and replay).
+    public func encodedPayload(padded: Bool = true) -> [UInt8] {
+        let b = MessageBuffer(capacity: 512)
+        encode(into: b, padded: padded)
+        return Array(b.bytes)
+    }
+}

@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCkptUAPI
+import CNetlink
+import CkptProtocol
+import SystemPackage
+
+/// The control path to the `ckpt` generic netlink family: family resolution through
+/// libnl-genl-3 (`genl_ctrl_resolve`), then requests built by `MessageEncoder`, sent and
+/// answered on the same socket with raw `sendto`/`recvmsg` and decoded by CkptProtocol
+/// (replies with `ReplyDecoder`, errors with `NetlinkErrorMessage`, extack included).
+///
+/// ```
+///  GenlClient ── nl_sock (libnl: connect, resolve) ── fd ── NetlinkSocket (raw send/receive)
+///     request:  [nlmsghdr seq=N flags=REQUEST|ACK][genlmsghdr][attrs]  ──> kernel
+///     answer:   [reply seq=N]? then [NLMSG_ERROR seq=N error=0 | -errno + extack TLVs]
+/// ```
+///
+/// The socket that sends `CKPT_CMD_SINK_REGISTER` becomes the sink: after `registerSink()`
+/// the listener reads the stream from `socket` (raw `recvmsg` into its pool). Requests on
+/// a sink socket skip stream messages while they wait (nlmsg_seq does not match), so do
+/// not mix requests and stream reading on one socket while a stream may be flowing.
+///
+/// Never send `CKPT_CMD_CHECKPOINT` from the sink's own socket: the kernel streams to the
+/// sink inside the requester's `sendto`, which would then wait on a queue nobody reads
+/// until the request's timeout. Use one client as sink and another as requester.
+///
+/// Sockets are enabled for `NETLINK_EXT_ACK` and `NETLINK_CAP_ACK`. Not thread-safe.
+public final class GenlClient {
+    private let nl: OpaquePointer
+    /// The libnl socket's descriptor, for raw I/O and poll (owned by libnl, closed in deinit).
+    public let socket: NetlinkSocket
+    /// The family id the controller assigned: the `nlmsg_type` of every ckpt message.
+    public let familyID: UInt16
+    public let familyName: String
+    /// Encoder for this family's messages.
+    public var encoder: MessageEncoder { MessageEncoder(messageType: familyID) }
+    /// Longest wait, in ms, for each next datagram of an answer (-1: forever; a checkpoint
+    /// request is answered only after the whole stream has been sent). Expiry is `.timedOut`.
+    public var timeoutMilliseconds: Int32 = -1
+
+    private let requestBuffer = MessageBuffer(capacity: 64 * 1024 + 4096)
+    private let receiveBuffer: UnsafeMutableRawBufferPointer
+    private var lastSeq: UInt32
+
+    /// Connects a generic netlink socket and resolves `family`.
+    /// Throws `.familyNotFound` when the kernel has no such family (module not loaded).
+    public init(family: String = CKPT_FAMILY_NAME, receiveBufferSize: Int = 64 * 1024 + 4096) throws(TransportError) {
+        guard let nl = nl_socket_alloc() else { throw .libnl(call: "nl_socket_alloc", code: -NLE_NOMEM, message: "out of memory") }
+        let connected = genl_connect(nl)
+        if connected < 0 {
+            nl_socket_free(nl)
+            throw Self.libnlError("genl_connect", connected)
+        }
+        let id = genl_ctrl_resolve(nl, family)
+        if id < 0 {
+            nl_socket_free(nl)
+            if -id == NLE_OBJ_NOTFOUND { throw .familyNotFound(family) }
+            throw Self.libnlError("genl_ctrl_resolve(\(family))", id)
+        }
+        self.nl = nl
+        familyID = UInt16(id)
+        familyName = family
+        socket = NetlinkSocket(borrowing: nl_socket_get_fd(nl))
+        receiveBuffer = .allocate(byteCount: receiveBufferSize, alignment: 8)
+        lastSeq = UInt32(truncatingIfNeeded: time(nil)) & 0x00ff_ffff
+        try socket.setExtendedAck(true)
+        try socket.setCappedAck(true)
+    }
+
+    deinit {
+        receiveBuffer.deallocate()
+        nl_socket_free(nl)
+    }
+
+    /// The socket's netlink port id (the sink's port after `registerSink`).
+    public var portID: UInt32 { nl_socket_get_local_port(nl) }
+
+    static func libnlError(_ call: String, _ code: Int32) -> TransportError {
+        .libnl(call: call, code: code, message: String(cString: nl_geterror(code)))
+    }
+
+    /// A fresh nlmsg_seq (never 0).
+    func nextSeq() -> UInt32 {
+        lastSeq &+= 1
+        if lastSeq == 0 { lastSeq = 1 }
+        return lastSeq
+    }
+
+    // MARK: requests
+
+    /// Sends the request `build` writes (given the header to use: nlmsg_seq assigned here)
+    /// and waits for its answer: each reply message with that seq goes to `reply`, then
+    /// the ack ends the wait (without NLM_F_ACK in the request, the first reply does).
+    /// An error answer throws `.kernel` with errno and extack.
+    public func transact(
+        _ build: (MessageHeader, MessageBuffer) -> Void,
+        reply: (NetlinkMessage) throws(ProtocolError) -> Void = { _ throws(ProtocolError) in }
+    ) throws(TransportError) {
+        let seq = try send(build)
+        let flags = requestBuffer.bytes.loadUnaligned(fromByteOffset: 6, as: UInt16.self)
+        var pending = [seq]
+        try awaitAcks(&pending, until: 0, replyEnds: flags & UInt16(NLM_F_ACK) == 0, reply: reply)
+    }
+
+    /// Sends one request without waiting; returns its nlmsg_seq.
+    public func send(_ build: (MessageHeader, MessageBuffer) -> Void) throws(TransportError) -> UInt32 {
+        let seq = nextSeq()
+        requestBuffer.removeAll()
+        build(MessageHeader(seq: seq, portID: 0), requestBuffer)
+        try socket.send(requestBuffer.bytes, toPort: 0)
+        return seq
+    }
+
+    /// Receives until at most `until` of the `pending` seqs remain unacknowledged.
+    /// Acks for seqs not pending are ignored; so are messages of other seqs. With
+    /// `replyEnds` (a request sent without NLM_F_ACK) a reply answers its request.
+    func awaitAcks(
+        _ pending: inout [UInt32], until remaining: Int, replyEnds: Bool = false,
+        reply: (NetlinkMessage) throws(ProtocolError) -> Void = { _ throws(ProtocolError) in }
+    ) throws(TransportError) {
+        while pending.count > remaining {
+            guard let received = try socket.receive(into: receiveBuffer, timeoutMilliseconds: timeoutMilliseconds) else {
+                if timeoutMilliseconds < 0 { continue }  // a signal: keep waiting
+                throw .timedOut("an answer from family \(familyName)")
+            }
+            guard received.senderPort == 0 else { continue }  // only the kernel answers requests
+            var reader = NetlinkMessageReader(UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<received.count]))
+            var failure: NetlinkErrorMessage?
+            do throws(ProtocolError) {
+                while failure == nil, let m = try reader.next() {
+                    if m.type == UInt16(NLMSG_ERROR) {
+                        let e = try NetlinkErrorMessage(m)
+                        guard let i = pending.firstIndex(of: e.requestSeq) else { continue }
+                        pending.remove(at: i)
+                        if !e.isAck { failure = e }
+                    } else if let i = pending.firstIndex(of: m.seq), m.type == familyID {
+                        try reply(m)
+                        if replyEnds { pending.remove(at: i) }
+                    }
+                }
+            } catch {
+                throw .protocolViolation(error)
+            }
+            if let e = failure {
+                throw .kernel(errno: Errno(rawValue: e.errno), message: e.message,
+                              attributeOffset: e.attributeOffset, requestSeq: e.requestSeq)
+            }
+        }
+    }
+
+    // MARK: ckpt commands
+
+    /// `CKPT_CMD_SINK_REGISTER`: this socket becomes the namespace's capture sink.
+    public func registerSink() throws(TransportError) {
+        try transact { h, b in encoder.sinkRegister(header: h, into: b) }
+    }
+
+    /// `CKPT_CMD_SINK_UNREGISTER`.
+    public func unregisterSink() throws(TransportError) {
+        try transact { h, b in encoder.sinkUnregister(header: h, into: b) }
+    }
+
+    /// `CKPT_CMD_CHECKPOINT`: returns after the whole stream went to the sink.
+    public func checkpoint(pid: UInt32, flags: UInt32 = 0, timeoutMs: UInt32 = 0) throws(TransportError) -> CheckpointReply {
+        var result: CheckpointReply?
+        try transact({ h, b in encoder.checkpoint(pid: pid, flags: flags, timeoutMs: timeoutMs, header: h, into: b) }) {
+            (m: NetlinkMessage) throws(ProtocolError) in result = try ReplyDecoder.checkpoint(m)
+        }
+        guard let result else { throw .protocolViolation(Self.noReply(CKPT_CMD_CHECKPOINT)) }
+        return result
+    }
+
+    /// `CKPT_CMD_STATS_GET`.
+    public func stats() throws(TransportError) -> CkptStats {
+        var result: CkptStats?
+        try transact({ h, b in encoder.statsGet(header: h, into: b) }) {
+            (m: NetlinkMessage) throws(ProtocolError) in result = try ReplyDecoder.stats(m)
+        }
+        guard let result else { throw .protocolViolation(Self.noReply(CKPT_CMD_STATS_GET)) }
+        return result
+    }
+
+    /// `CKPT_CMD_RESTART_BEGIN`: returns the session id.
+    public func restartBegin(pid: UInt32, flags: UInt32 = 0) throws(TransportError) -> UInt32 {
+        var result: UInt32?
+        try transact({ h, b in encoder.restartBegin(pid: pid, flags: flags, header: h, into: b) }) {
+            (m: NetlinkMessage) throws(ProtocolError) in result = try ReplyDecoder.restartBegin(m)
+        }
+        guard let result else { throw .protocolViolation(Self.noReply(CKPT_CMD_RESTART_BEGIN)) }
+        return result
+    }
+
+    /// `CKPT_CMD_RESTART_COMMIT`.
+    public func restartCommit(rsid: UInt32, seq: UInt32, summary: StreamSummary) throws(TransportError) -> RestartCommitReply {
+        var result: RestartCommitReply?
+        try transact({ h, b in encoder.restartCommit(rsid: rsid, seq: seq, summary: summary, header: h, into: b) }) {
+            (m: NetlinkMessage) throws(ProtocolError) in result = try ReplyDecoder.restartCommit(m)
+        }
+        guard let result else { throw .protocolViolation(Self.noReply(CKPT_CMD_RESTART_COMMIT)) }
+        return result
+    }
+
+    /// `CKPT_CMD_RESTART_ABORT`.
+    public func restartAbort(rsid: UInt32) throws(TransportError) {
+        try transact { h, b in encoder.restartAbort(rsid: rsid, header: h, into: b) }
+    }
+
+    static func noReply(_ command: Int) -> ProtocolError {
+        ProtocolError(.missingAttribute, field: "reply to \(MessageFraming.commandName(UInt8(command)))", offset: 0)
+    }
+}

@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCkptUAPI
+import SystemPackage
+
+/// One small wrapper per system call (swift-system style): each retries EINTR where that
+/// is right, turns -1 into a typed `Errno`, and names its C function. The rest of
+/// CkptTransport never touches `errno` or raw socket structs.
+///
+/// Errno policy (swift-nio's): EBADF and EFAULT mean a bug in this process (a closed
+/// descriptor, a bad pointer) and trap; every other errno becomes `TransportError.system`.
+enum Sys {
+    @inline(__always)
+    static func check(_ call: String, _ detail: @autoclosure () -> String, _ e: Int32) -> TransportError {
+        if e == EBADF || e == EFAULT {
+            preconditionFailure("\(call)(\(detail())): \(Errno(rawValue: e)): a programming error (closed descriptor or bad pointer)")
+        }
+        return .system(call: call, errno: Errno(rawValue: e), detail: detail())
+    }
+
+    /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)`.
+    static func netlinkSocket(protocol proto: Int32) throws(TransportError) -> Int32 {
+        let fd = Glibc.socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), proto)
+        if fd < 0 { throw check("socket", "AF_NETLINK, \(proto)", errno) }
+        return fd
+    }
+
+    /// `bind(fd, sockaddr_nl{nl_pid: portID, nl_groups: groups})`.
+    static func bind(_ fd: Int32, portID: UInt32, groups: UInt32) throws(TransportError) {
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        address.nl_pid = portID
+        address.nl_groups = groups
+        let r = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+            }
+        }
+        if r != 0 { throw check("bind", "netlink port \(portID)", errno) }
+    }
+
+    /// `getsockname(fd)`: the bound `sockaddr_nl`'s `nl_pid`.
+    static func localPortID(_ fd: Int32) throws(TransportError) -> UInt32 {
+        var address = sockaddr_nl()
+        var length = socklen_t(MemoryLayout<sockaddr_nl>.size)
+        let r = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.getsockname(fd, $0, &length) }
+        }
+        if r != 0 { throw check("getsockname", "fd \(fd)", errno) }
+        return address.nl_pid
+    }
+
+    /// `setsockopt(fd, level, name, &int, sizeof(int))`.
+    static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32, _ what: String) throws(TransportError) {
+        var v = value
+        if Glibc.setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            throw check("setsockopt", what, errno)
+        }
+    }
+
+    /// `getsockopt(fd, level, name, &int, &len)`.
+    static func getOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ what: String) throws(TransportError) -> Int32 {
+        var v: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if Glibc.getsockopt(fd, level, name, &v, &length) != 0 { throw check("getsockopt", what, errno) }
+        return v
+    }
+
+    /// `recvmsg(fd, {name: sockaddr_nl, iov: [buffer]}, flags | MSG_TRUNC)`; retries EINTR.
+    /// Returns the datagram's full length (MSG_TRUNC makes netlink report it even when it
+    /// did not fit) and the sender's port, or nil on EAGAIN. ENOBUFS is `.overrun`.
+    static func receiveMessage(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: Int32
+    ) throws(TransportError) -> (length: Int, sender: UInt32)? {
+        var address = sockaddr_nl()
+        var iov = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+        while true {
+            let n = withUnsafeMutablePointer(to: &address) { addr in
+                withUnsafeMutablePointer(to: &iov) { iovp in
+                    var msg = msghdr()
+                    msg.msg_name = UnsafeMutableRawPointer(addr)
+                    msg.msg_namelen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+                    msg.msg_iov = iovp
+                    msg.msg_iovlen = 1
+                    return Glibc.recvmsg(fd, &msg, flags | Int32(MSG_TRUNC))
+                }
+            }
+            if n >= 0 { return (n, address.nl_pid) }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: return nil
+            case ENOBUFS: throw .overrun
+            case let e: throw check("recvmsg", "fd \(fd)", e)
+            }
+        }
+    }
+
+    /// `sendto(fd, bytes, flags, sockaddr_nl{nl_pid: port, nl_groups: groups})`; retries EINTR. Returns false on
+    /// EAGAIN (only with MSG_DONTWAIT).
+    static func send(
+        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, toPort port: UInt32, groups: UInt32 = 0, flags: Int32
+    ) throws(TransportError) -> Bool {
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        address.nl_pid = port
+        address.nl_groups = groups
+        while true {
+            let n = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.sendto(fd, bytes.baseAddress, bytes.count, flags, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+                }
+            }
+            if n >= 0 { return true }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: return false
+            case let e: throw check("sendto", "netlink port \(port), \(bytes.count) bytes", e)
+            }
+        }
+    }
+
+    /// `poll({fd, POLLIN}, 1, timeout)`. True when readable (or in error: the next receive
+    /// says which). EINTR returns false so a caller's loop can look at its stop flag.
+    static func pollReadable(_ fd: Int32, timeoutMilliseconds: Int32) throws(TransportError) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let r = Glibc.poll(&p, 1, timeoutMilliseconds)
+        if r < 0 {
+            if errno == EINTR { return false }
+            throw check("poll", "fd \(fd)", errno)
+        }
+        if p.revents & Int16(POLLNVAL) != 0 { preconditionFailure("poll(fd \(fd)): POLLNVAL, descriptor not open") }
+        return r > 0
+    }
+
+    /// `close(fd)`. EINTR is not retried (Linux closes the descriptor anyway).
+    static func close(_ fd: Int32) {
+        if Glibc.close(fd) != 0, errno == EBADF { preconditionFailure("close(\(fd)): EBADF, closed twice") }
+    }
+}

@@ -1,0 +1,80 @@
+import CCkptUAPI
+import Testing
+@testable import CkptProtocol
+
+let usersockType = UInt16(CKPT_USERSOCK_TYPE)
+
+/// Decodes `bytes` as one datagram; returns comparable copies of the events.
+func decodeAll(_ bytes: [UInt8], type: UInt16 = usersockType) throws -> [EventValue] {
+    var events: [EventValue] = []
+    try bytes.withUnsafeBytes { raw in
+        try StreamDecoder().decode(datagram: raw, expectedType: type) { events.append(EventValue($0)) }
+    }
+    return events
+}
+
+/// The ProtocolError decoding `bytes` throws (nil if it decodes).
+func decodeError(_ bytes: [UInt8], type: UInt16 = usersockType) -> ProtocolError? {
+    do {
+        _ = try decodeAll(bytes, type: type)
+        return nil
+    } catch let e as ProtocolError {
+        return e
+    } catch {
+        Issue.record("unexpected error \(error)")
+        return nil
+    }
+}
+
+/// Builds one message with the low-level writer.
+func message(
+    command: Int = CKPT_CMD_STREAM_BEGIN, type: UInt16 = usersockType, version: UInt8 = 1,
+    _ attrs: (MessageBuffer) -> Void
+) -> [UInt8] {
+    let b = MessageBuffer()
+    let start = b.beginMessage(type: type, flags: 0, seq: 0, portID: 0)
+    b.appendGenlHeader(command: UInt8(command), version: version)
+    attrs(b)
+    b.endMessage(start)
+    return Array(b.bytes)
+}
+
+func metaBytes(_ meta: RecordMeta, padded: Bool = true) -> [UInt8] { meta.encodedPayload(padded: padded) }
+
+let sampleHeader = RecordMeta.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12.0", timeNs: 1_700_000_000_000_000_000))
+let sampleTask = RecordMeta.task(TaskMeta(pid: 100, tgid: 100, ppid: 1, comm: "sleep", uid: 0, gid: 0, euid: 0, egid: 0))
+let sampleRegs = RecordMeta.regs(RegsMeta(tid: 100))
+let sampleMM = RecordMeta.mm(MMMeta(startCode: 0x400000, endCode: 0x401000, startData: 0x600000, endData: 0x601000,
+                                    startBrk: 0x602000, brk: 0x623000, startStack: 0x7ffc0000, argStart: 0x7ffc1000,
+                                    argEnd: 0x7ffc1010, envStart: 0x7ffc1010, envEnd: 0x7ffc1ff0))
+let sampleVMA = RecordMeta.vma(VMAMeta(start: 0x600000, end: 0x602000, vmFlags: 0x3, pgoff: 0, path: "/usr/bin/sleep"))
+let sampleAnonVMA = RecordMeta.vma(VMAMeta(start: 0x7f0000000000, end: 0x7f0000004000, vmFlags: 0x3, pgoff: 0))
+let samplePages = RecordMeta.pages(PagesMeta(addr: 0x600000, nrPages: 2))
+let sampleFile = RecordMeta.file(FileMeta(fd: 1, fFlags: 2, pos: 77, path: "/dev/null"))
+let sampleTrailer = RecordMeta.trailer(TrailerMeta(nrThreads: 1, nrVMAs: 1, nrPagesTotal: 2, nrFiles: 1))
+let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMM, sampleVMA, sampleAnonVMA, samplePages, sampleFile, sampleTrailer]
+
+/// Appends the attributes of a valid first fragment of a regs record, with overrides.
+func recordAttrs(
+    _ b: MessageBuffer, recType: UInt32 = RecordType.regs.rawValue, id: UInt32 = 3, parent: UInt32 = 2,
+    dataLength: UInt64 = 8, dataOffset: UInt64 = 0, meta: [UInt8]? = metaBytes(sampleRegs),
+    data: [UInt8]? = [1, 2, 3, 4, 5, 6, 7, 8], skip: Int? = nil
+) {
+    if let meta, skip != CKPT_A_META {
+        let n = b.beginNest(CKPT_A_META)
+        b.appendRaw(meta)
+        b.endNest(n)
+    }
+    if skip != CKPT_A_CRID { b.appendU64(CKPT_A_CRID, 9, padType: CKPT_A_PAD) }
+    if skip != CKPT_A_SEQ { b.appendU32(CKPT_A_SEQ, 5) }
+    if skip != CKPT_A_REC_TYPE { b.appendU32(CKPT_A_REC_TYPE, recType) }
+    if skip != CKPT_A_REC_ID { b.appendU32(CKPT_A_REC_ID, id) }
+    if skip != CKPT_A_REC_PARENT { b.appendU32(CKPT_A_REC_PARENT, parent) }
+    if skip != CKPT_A_DATA_LEN { b.appendU64(CKPT_A_DATA_LEN, dataLength, padType: CKPT_A_PAD) }
+    if skip != CKPT_A_DATA_OFFSET { b.appendU64(CKPT_A_DATA_OFFSET, dataOffset, padType: CKPT_A_PAD) }
+    if let data { data.withUnsafeBytes { b.appendAttribute(CKPT_A_DATA, $0) } }
+}
+
+func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
+}

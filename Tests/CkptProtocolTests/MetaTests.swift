@@ -1,0 +1,147 @@
+import CCkptUAPI
+import Testing
+@testable import CkptProtocol
+
+/// "Each type requires its subset and carries no others", and the data-length rules.
+@Suite struct MetaTests {
+    /// Re-encodes `meta` without the attribute of type `drop`.
+    func payload(_ meta: RecordMeta, dropping drop: Int? = nil, adding extra: ((MessageBuffer) -> Void)? = nil) -> [UInt8] {
+        let full = metaBytes(meta, padded: false)
+        let b = MessageBuffer()
+        full.withUnsafeBytes { raw in
+            var reader = NetlinkAttributeReader(raw, baseOffset: 0, container: "meta")
+            while let a = try! reader.next() {
+                if Int(a.type) == drop { continue }
+                b.appendAttribute(Int(a.type), a.value)
+            }
+        }
+        extra?(b)
+        return Array(b.bytes)
+    }
+
+    func decode(_ type: RecordType, _ bytes: [UInt8]) -> ProtocolError? {
+        do {
+            _ = try bytes.withUnsafeBytes { try RecordMeta(type: type, payload: $0) }
+            return nil
+        } catch let error as ProtocolError {
+            return error
+        } catch {
+            Issue.record("\(error)")
+            return nil
+        }
+    }
+
+    @Test func everyRequiredFieldOfEveryTypeIsRequired() {
+        for meta in allSampleMetas {
+            var reader = AttributeMask(bits: MetaSchema.required(meta.type).bits)
+            while let t = reader.first {
+                reader.bits &= ~(1 << UInt64(t))
+                let e = decode(meta.type, payload(meta, dropping: Int(t)))
+                #expect(e?.kind == .missingAttribute, "\(meta.type) without \(AttributeSchema.metaName(t))")
+                #expect(e?.field == AttributeSchema.metaName(t))
+            }
+        }
+    }
+
+    @Test func everyTypeRejectsEveryForeignField() {
+        for meta in allSampleMetas {
+            let allowed = MetaSchema.required(meta.type).union(MetaSchema.optional(meta.type))
+            for t in 1...CKPT_A_META_MAX where !allowed.contains(UInt16(t)) {
+                let e = decode(meta.type, payload(meta) { b in
+                    switch AttributeSchema.meta[t]!.kind {
+                    case .u64: b.appendU64(t, 1, padType: nil)
+                    case .string: b.appendString(t, "x")
+                    default: b.appendU32(t, 1)
+                    }
+                })
+                #expect(e?.kind == .unknownAttribute, "\(meta.type) with \(AttributeSchema.metaName(UInt16(t)))")
+            }
+        }
+    }
+
+    @Test func optionalPathMayBeAbsent() throws {
+        #expect(decode(.vma, payload(sampleVMA, dropping: CKPT_A_META_PATH)) == nil)
+        #expect(decode(.file, payload(sampleFile, dropping: CKPT_A_META_PATH)) == nil)
+    }
+
+    @Test func paddedAndUnpaddedPayloadsDecodeTheSame() throws {
+        let padded = try metaBytes(sampleMM).withUnsafeBytes { try RecordMeta(type: .mm, payload: $0) }
+        let unpadded = try metaBytes(sampleMM, padded: false).withUnsafeBytes { try RecordMeta(type: .mm, payload: $0) }
+        #expect(padded == unpadded)
+        #expect(metaBytes(sampleMM).count > metaBytes(sampleMM, padded: false).count)
+    }
+
+    // MARK: RecordDataRules
+
+    @Test func dataRulesAcceptAConsistentStream() throws {
+        var rules = RecordDataRules()
+        try rules.check(id: 1, meta: sampleHeader, dataLength: 0)
+        #expect(rules.pageSize == 4096 && rules.arch == "x86_64")
+        try rules.check(id: 2, meta: sampleTask, dataLength: 0)
+        try rules.check(id: 3, meta: sampleRegs, dataLength: 216)
+        try rules.check(id: 4, meta: sampleMM, dataLength: 0)
+        try rules.check(id: 5, meta: sampleVMA, dataLength: 0)
+        try rules.check(id: 6, meta: samplePages, dataLength: 2 * 4096)
+        try rules.check(id: 7, meta: sampleFile, dataLength: 0)
+        try rules.check(id: 8, meta: sampleTrailer, dataLength: 0)
+    }
+
+    func headerRules() throws -> RecordDataRules {
+        var r = RecordDataRules()
+        try r.check(id: 1, meta: sampleHeader, dataLength: 0)
+        return r
+    }
+
+    @Test func pagesLengthMustMatchPageSize() throws {
+        var r = try headerRules()
+        #expect(throws: RecordDataViolation.pagesLength(id: 6, dataLength: 4096, nrPages: 2, pageSize: 4096)) {
+            try r.check(id: 6, meta: samplePages, dataLength: 4096)
+        }
+    }
+
+    @Test func pagesBeforeHeader() {
+        var r = RecordDataRules()
+        #expect(throws: RecordDataViolation.noHeader(id: 6, type: .pages)) { try r.check(id: 6, meta: samplePages, dataLength: 8192) }
+    }
+
+    @Test func pagesAddressUnaligned() throws {
+        var r = try headerRules()
+        #expect(throws: RecordDataViolation.unaligned(id: 6, field: "addr", value: 0x600010, pageSize: 4096)) {
+            try r.check(id: 6, meta: .pages(PagesMeta(addr: 0x600010, nrPages: 1)), dataLength: 4096)
+        }
+    }
+
+    @Test func regsLengthOnX86_64() throws {
+        var r = try headerRules()
+        #expect(throws: RecordDataViolation.regsLength(id: 3, dataLength: 200, expected: 216, arch: "x86_64")) {
+            try r.check(id: 3, meta: sampleRegs, dataLength: 200)
+        }
+    }
+
+    @Test func recordsWithoutDataHaveZeroLength() throws {
+        var r = try headerRules()
+        for meta in [sampleTask, sampleMM, sampleVMA, sampleFile, sampleTrailer] {
+            #expect(throws: RecordDataViolation.unexpectedData(id: 9, type: meta.type, dataLength: 1)) {
+                try r.check(id: 9, meta: meta, dataLength: 1)
+            }
+        }
+        var fresh = RecordDataRules()
+        #expect(throws: RecordDataViolation.unexpectedData(id: 1, type: .header, dataLength: 4)) {
+            try fresh.check(id: 1, meta: sampleHeader, dataLength: 4)
+        }
+    }
+
+    @Test func vmaRangeAndAlignment() throws {
+        var r = try headerRules()
+        #expect(throws: RecordDataViolation.emptyRange(id: 5, start: 0x2000, end: 0x2000)) {
+            try r.check(id: 5, meta: .vma(VMAMeta(start: 0x2000, end: 0x2000, vmFlags: 3, pgoff: 0)), dataLength: 0)
+        }
+        #expect(throws: RecordDataViolation.unaligned(id: 5, field: "end", value: 0x2100, pageSize: 4096)) {
+            try r.check(id: 5, meta: .vma(VMAMeta(start: 0x1000, end: 0x2100, vmFlags: 3, pgoff: 0)), dataLength: 0)
+        }
+    }
+
+    @Test func violationsDescribeThemselves() {
+        #expect(RecordDataViolation.pagesLength(id: 6, dataLength: 1, nrPages: 2, pageSize: 4096).description.contains("nr-pages"))
+    }
+}
