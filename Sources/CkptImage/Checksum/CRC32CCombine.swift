@@ -1,0 +1,75 @@
+import CkptProtocol
+
+/// CRC-32C of a concatenation from the CRCs of its parts, so a byte is checksummed once
+/// even when it belongs to several checksummed ranges (a record's data is in the record's
+/// CRC, the file's CRC and the stream checksum).
+///
+/// `combine(crc(A), crc(B), len(B)) == crc(A ++ B)`: zlib's `crc32_combine` (polynomial
+/// arithmetic modulo P over GF(2)), for the Castagnoli polynomial. O(log len(B)) small
+/// multiplications, no table but the 64 powers x^(2^k) built once.
+enum CRC32CCombine {
+    /// The reflected Castagnoli polynomial.
+    static let poly: UInt32 = 0x82F6_3B78
+
+    /// a(x) * b(x) mod P(x), bit-reflected (x^0 is bit 31).
+    @inline(__always)
+    static func multiply(_ a: UInt32, _ b: UInt32) -> UInt32 {
+        var a = a, b = b, product: UInt32 = 0
+        while a != 0 {
+            if a & 0x8000_0000 != 0 { product ^= b }
+            a <<= 1
+            b = b & 1 != 0 ? (b >> 1) ^ poly : b >> 1
+        }
+        return product
+    }
+
+    /// x^(2^k) mod P for k in 0..<64.
+    static let powers: [UInt32] = {
+        var table = [UInt32](repeating: 0, count: 64)
+        var p: UInt32 = 1 << 30  // x^1
+        for k in 0..<64 {
+            table[k] = p
+            p = multiply(p, p)
+        }
+        return table
+    }()
+
+    /// x^(8 * n) mod P: the operator that shifts a CRC register past n zero bytes.
+    static func shiftOperator(bytes n: UInt64) -> UInt32 {
+        var p: UInt32 = 1 << 31  // x^0
+        var n = n, k = 3
+        while n != 0 {
+            if n & 1 != 0 { p = multiply(powers[k & 63], p) }
+            n >>= 1
+            k += 1
+        }
+        return p
+    }
+
+    /// CRC-32C of A ++ B, given crc(A), crc(B) and the length of B.
+    static func combine(_ crcA: UInt32, _ crcB: UInt32, lengthB: UInt64) -> UInt32 {
+        lengthB == 0 ? crcA : multiply(shiftOperator(bytes: lengthB), crcA) ^ crcB
+    }
+}
+
+/// A CRC-32C that can be extended by a part whose CRC is already known, and by bytes.
+/// Starts as the CRC of nothing (0).
+struct CombinedCRC {
+    private(set) var value: UInt32 = 0
+    private(set) var length: UInt64 = 0
+
+    init() {}
+
+    /// Appends a part of `length` bytes whose CRC-32C is `crc`.
+    mutating func append(crc: UInt32, length: UInt64) {
+        value = CRC32CCombine.combine(value, crc, lengthB: length)
+        self.length += length
+    }
+
+    /// Appends bytes (checksummed here: use for small parts).
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        var c = CRC32C()
+        c.update(bytes)
+        append(crc: c.value, length: UInt64(bytes.count))
+    }
+}

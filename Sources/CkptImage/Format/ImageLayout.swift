@@ -1,0 +1,127 @@
+/// The on-disk layout of an image, in one place. docs/image-format.md draws it; the
+/// numbers here are the only definition in code (every reader and writer uses them).
+///
+/// ```
+/// File    := FileHeader Record* Index Trailer        little-endian, every part 8-aligned
+/// Record  := RecordHeader(32) meta pad8 data pad8 RecordFooter(8)
+/// Index   := IndexHeader(8) IndexEntry(32)*           one entry per record, in id order
+/// Trailer := 64 bytes, the last of the file
+/// ```
+public enum ImageLayout {
+    /// The version this code writes and the only one it reads.
+    public static let formatVersion: UInt32 = 1
+
+    // MARK: File header
+
+    /// "CKPTIMG\0".
+    public static let fileMagic: [UInt8] = Array("CKPTIMG".utf8) + [0]
+    /// magic(8) version(4) header_len(4) flags(4) header_crc(4); fields follow.
+    public static let fileHeaderFixedSize = 24
+    /// A header is at most this long (its fields are a few names and numbers).
+    public static let fileHeaderMaxSize = 64 * 1024
+    enum FileHeaderOffset {
+        static let magic = 0, version = 8, length = 12, flags = 16, crc = 20, fields = 24
+    }
+    /// A header field: tag u32, length u32 (value bytes), value, zero pad to 8.
+    static let fieldHeaderSize = 8
+    /// Tag bit 31: a reader that does not know the tag must refuse the file. Other unknown
+    /// tags are skipped.
+    static let fieldCritical: UInt32 = 1 << 31
+    enum FieldTag {
+        static let crid: UInt32 = 1  // u64
+        static let pid: UInt32 = 2  // u32
+        static let captureStartNs: UInt32 = 3  // u64, CLOCK_REALTIME ns
+        static let host: UInt32 = 4  // UTF-8, no NUL, 1 ... 255 bytes
+    }
+    static let hostMaxBytes = 255
+
+    // MARK: Records
+
+    /// "CKRH" as bytes: 0x48524B43 read as a little-endian u32.
+    public static let recordMagic: UInt32 = 0x4852_4B43
+    /// "CKRE".
+    public static let recordEndMagic: UInt32 = 0x4552_4B43
+    public static let recordHeaderSize = 32
+    public static let recordFooterSize = 8
+    enum RecordOffset {
+        static let magic = 0, type = 4, flags = 6, id = 8, parent = 12, dataLength = 16, metaLength = 24, crc = 28
+    }
+    /// A `CKPT_A_META` payload fits one netlink attribute (`nla_len` is a u16).
+    public static let metaMaxLength = 65535 - 4
+
+    // MARK: Index
+
+    /// "CKIX".
+    public static let indexMagic: UInt32 = 0x5849_4B43
+    /// magic u32, entry size u32.
+    public static let indexHeaderSize = 8
+    public static let indexEntrySize = 32
+    enum IndexOffset {
+        static let id = 0, parent = 4, type = 8, flags = 10, metaLength = 12, offset = 16, dataLength = 24
+    }
+
+    // MARK: Trailer
+
+    /// "CKPTEND\0".
+    public static let trailerMagic: [UInt8] = Array("CKPTEND".utf8) + [0]
+    public static let trailerSize = 64
+    enum TrailerOffset {
+        static let magic = 0, version = 8, length = 12, indexOffset = 16, indexCount = 24
+        static let records = 32, bytes = 40, checksum = 48, indexCRC = 52, fileCRC = 56, crc = 60
+    }
+
+    // MARK: Arithmetic
+
+    /// `n` rounded up to a multiple of 8.
+    @inline(__always)
+    public static func align8(_ n: UInt64) -> UInt64 { (n &+ 7) & ~7 }
+    @inline(__always)
+    static func align8(_ n: Int) -> Int { (n + 7) & ~7 }
+
+    /// The bytes a record occupies, header to footer. Nil when it does not fit a u64.
+    public static func recordSize(metaLength: UInt32, dataLength: UInt64) -> UInt64? {
+        guard dataLength <= UInt64.max - 64 - 65536 else { return nil }
+        return UInt64(recordHeaderSize) + align8(UInt64(metaLength)) + align8(dataLength) + UInt64(recordFooterSize)
+    }
+
+    /// Offset of a record's data from its header's first byte.
+    static func dataStart(metaLength: UInt32) -> UInt64 {
+        UInt64(recordHeaderSize) + align8(UInt64(metaLength))
+    }
+
+    static let zeros = [UInt8](repeating: 0, count: 8)
+}
+
+// MARK: Little-endian access
+
+extension UnsafeRawBufferPointer {
+    @inline(__always) func le16(_ at: Int) -> UInt16 { UInt16(littleEndian: loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
+    @inline(__always) func le32(_ at: Int) -> UInt32 { UInt32(littleEndian: loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+    @inline(__always) func le64(_ at: Int) -> UInt64 { UInt64(littleEndian: loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+    /// True when every byte of `range` is zero.
+    func allZero(_ range: Range<Int>) -> Bool {
+        for i in range where self[i] != 0 { return false }
+        return true
+    }
+}
+
+extension UnsafeMutableRawBufferPointer {
+    @inline(__always) func put16(_ v: UInt16, _ at: Int) { storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt16.self) }
+    @inline(__always) func put32(_ v: UInt32, _ at: Int) { storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt32.self) }
+    @inline(__always) func put64(_ v: UInt64, _ at: Int) { storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt64.self) }
+}
+
+extension Array where Element == UInt8 {
+    mutating func append32(_ v: UInt32) { Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) } }
+    mutating func append64(_ v: UInt64) { Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) } }
+    mutating func append16(_ v: UInt16) { Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) } }
+    mutating func padTo8() { while count % 8 != 0 { append(0) } }
+}
+
+/// `Array.withUnsafeBytes` keeping a typed `ImageError` (the standard one is `rethrows`).
+func withBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(ImageError) -> R) throws(ImageError) -> R {
+    let result: Result<R, ImageError> = a.withUnsafeBytes { b in
+        do throws(ImageError) { return .success(try body(b)) } catch { return .failure(error) }
+    }
+    return try result.get()
+}

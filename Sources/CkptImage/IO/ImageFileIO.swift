@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SystemPackage
+
+/// The image code's only system calls, each retrying `EINTR` and failing with an
+/// `ImageError.io` that names the operation, the path and the file offset.
+///
+/// Errno policy (swift-nio's): `EFAULT` means we passed a bad pointer, a bug: it traps.
+/// Everything else (`ENOSPC`, `EIO`, `EACCES`, `EBADF` from a caller's descriptor, ...)
+/// becomes an error the caller handles.
+enum ImageFileIO {
+    /// A `writev(2)`: bytes written, or -errno. A parameter so tests can inject short
+    /// writes, `EINTR` and errors.
+    typealias Writev = (_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int32) -> Int
+
+    static let systemWritev: Writev = { fd, iov, count in
+        let n = writev(fd, iov, count)
+        return n < 0 ? -Int(errno) : n
+    }
+
+    /// Writes every byte of `parts`, in order, with `writev(2)` at the descriptor's current
+    /// position, continuing after short writes and retrying `EINTR`. `offset` is the file
+    /// offset of the first byte, for errors. `parts` is the caller's scratch (not
+    /// allocated here); it is consumed.
+    static func writeAll(
+        _ fd: FileDescriptor, _ parts: UnsafeMutableBufferPointer<iovec>, count: Int, offset: UInt64, path: String,
+        writev call: Writev = systemWritev
+    ) throws(ImageError) {
+        var first = 0
+        var written: UInt64 = 0
+        // Skip empty parts: a writev of only empty iovecs would return 0 forever.
+        while first < count, parts[first].iov_len == 0 { first += 1 }
+        while first < count {
+            let n = call(fd.rawValue, parts.baseAddress! + first, Int32(count - first))
+            if n < 0 {
+                let e = Errno(rawValue: Int32(-n))
+                if e == .interrupted { continue }
+                precondition(e != .badAddress, "writev: EFAULT, a bad buffer was passed (a bug)")
+                throw .io(operation: "write", path: path, offset: offset + written, errno: e)
+            }
+            if n == 0 {
+                // Not for regular files with a non-empty iovec; treat as out of space.
+                throw .io(operation: "write", path: path, offset: offset + written, errno: .noSpace)
+            }
+            written += UInt64(n)
+            var left = n
+            while first < count, left >= parts[first].iov_len {
+                left -= parts[first].iov_len
+                first += 1
+            }
+            if left > 0 {
+                parts[first].iov_base = parts[first].iov_base! + left
+                parts[first].iov_len -= left
+            }
+            while first < count, parts[first].iov_len == 0 { first += 1 }
+        }
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset` (`pread(2)`), looping over short reads
+    /// until the buffer is full or the file ends. Returns the bytes read.
+    static func read(
+        _ fd: FileDescriptor, at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, path: String
+    ) throws(ImageError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n: Int
+            do {
+                n = try fd.read(
+                    fromAbsoluteOffset: Int64(offset) + Int64(done),
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), retryOnInterrupt: true)
+            } catch {
+                throw .io(operation: "read", path: path, offset: offset + UInt64(done), errno: errnoOf(error))
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    static func open(_ path: String) throws(ImageError) -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
+        } catch {
+            throw .io(operation: "open", path: path, offset: 0, errno: errnoOf(error))
+        }
+    }
+
+    /// The file's size (`fstat(2)`).
+    static func size(_ fd: FileDescriptor, path: String) throws(ImageError) -> UInt64 {
+        var st = stat()
+        if fstat(fd.rawValue, &st) != 0 {
+            throw .io(operation: "fstat", path: path, offset: 0, errno: Errno(rawValue: errno))
+        }
+        return UInt64(st.st_size)
+    }
+}
+
+/// swift-system throws untyped errors that are always `Errno`.
+private func errnoOf(_ error: any Error) -> Errno { (error as? Errno) ?? .ioError }

@@ -1,0 +1,180 @@
+import CkptProtocol
+
+/// Walks records in file order from the first one, checking each completely: header
+/// (magic, CRC, fields), that it fits, meta and data padding, footer magic and CRC, and
+/// (optionally) the tree rules. The verifier, the partial scanner and the reader's
+/// iterator all walk with it, so they agree on what a good record is.
+///
+/// Pull-based, one record at a time: `begin()` reads a header and meta, `readData(into:)`
+/// reads data the caller wants, `finish()` reads (and checksums) the rest, the footer, and
+/// accounts for the record. Every data byte is checksummed exactly once.
+struct RecordWalker {
+    enum Mode {
+        /// A complete image: records end exactly at `end` (the index offset).
+        case complete(end: UInt64)
+        /// A `.partial`/`.failed` file: records run to the end of the file or to an index.
+        case partial
+    }
+
+    let file: ImageFile
+    let mode: Mode
+    var checkTree = true
+    /// Feed `summary` (a second pass over data; the verifier and scanner want it).
+    var summarize = true
+
+    private(set) var offset: UInt64
+    private(set) var tree = RecordTreeRules()
+    private(set) var summary = StreamSummaryBuilder()
+    /// CRC-32C of the file from byte 0 to `offset` (the header's bytes must be fed first).
+    var fileCRC = CombinedCRC()
+    /// The walk met an index header (partial mode).
+    private(set) var reachedIndex = false
+    private(set) var lastGoodID: UInt32?
+
+    /// The open record.
+    private(set) var current: ImageIndexEntry?
+    private var dataRead: UInt64 = 0
+    private var crc = CRC32C()
+    private var metaPadOK = true
+    private var meta: UnsafeMutableRawBufferPointer
+
+    init(file: ImageFile, start: UInt64, mode: Mode) {
+        self.file = file
+        self.mode = mode
+        offset = start
+        meta = .allocate(byteCount: ImageLayout.metaMaxLength + 8, alignment: 8)
+    }
+
+    /// Frees the meta buffer (a struct has no deinit; owners call this once).
+    func release() { meta.deallocate() }
+
+    private var end: UInt64 {
+        switch mode {
+        case let .complete(end): end
+        case .partial: file.size
+        }
+    }
+
+    private var path: String { file.path }
+
+    private func structure(_ e: ImageIndexEntry) -> String { "record \(e.id) (\(e.type))" }
+
+    private var after: String { lastGoodID.map { "record header after record \($0)" } ?? "first record header" }
+
+    /// Reads the next record's header and meta. Nil at the end of the records. The meta
+    /// view is valid until the next `begin()`.
+    mutating func begin() throws(ImageError) -> (entry: ImageIndexEntry, meta: UnsafeRawBufferPointer)? {
+        precondition(current == nil, "RecordWalker.begin with a record open")
+        let left = end - offset
+        if left == 0 { return nil }
+        let headerSize = ImageLayout.recordHeaderSize
+        if case .partial = mode, left >= 4 {
+            let magic = try file.bytes(at: offset, count: 4, structure: after, recordID: nil).le32(0)
+            if magic == ImageLayout.indexMagic {
+                reachedIndex = true
+                return nil
+            }
+        }
+        if case .complete = mode, left < UInt64(headerSize) {
+            throw .badField(path: path, offset: offset, recordID: nil, field: after,
+                            expected: "\(headerSize) bytes before the index at \(end)", found: "\(left) bytes")
+        }
+        let hb = try file.bytes(at: offset, count: headerSize, structure: after, recordID: nil)
+        let h = try ImageRecordHeader.decode(hb, offset: offset, path: path)
+        let entry = ImageIndexEntry(h, offset: offset)
+        var c = CRC32C()
+        c.update(hb)
+        let size = entry.recordSize
+        guard size <= left else {
+            switch mode {
+            case .partial:
+                throw .truncated(path: path, offset: offset, recordID: h.id, structure: structure(entry), needed: size, available: left)
+            case .complete:
+                throw .badField(path: path, offset: offset + UInt64(ImageLayout.RecordOffset.dataLength), recordID: h.id,
+                                field: "record length (meta \(h.metaLength), data \(h.dataLength))",
+                                expected: "at most \(left) bytes, the rest of the records before the index",
+                                found: "\(size) bytes")
+            }
+        }
+        let m = Int(h.metaLength), padded = ImageLayout.align8(m)
+        if padded > 0 {
+            let mb = try file.bytes(at: entry.metaOffset, count: padded, structure: structure(entry), recordID: h.id)
+            c.update(mb)
+            UnsafeMutableRawBufferPointer(rebasing: meta[0..<padded]).copyMemory(from: mb)
+            metaPadOK = mb.allZero(m..<padded)
+        } else {
+            metaPadOK = true
+        }
+        let metaView = UnsafeRawBufferPointer(rebasing: meta[0..<m])
+        if summarize { summary.beginRecord(meta: metaView) }
+        crc = c
+        dataRead = 0
+        current = entry
+        return (entry, metaView)
+    }
+
+    /// Reads the open record's next data bytes into `out` (as many as fit and remain).
+    /// Returns the count, 0 when all data was read.
+    mutating func readData(into out: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
+        guard let e = current else { preconditionFailure("RecordWalker.readData without an open record") }
+        let n = Int(min(UInt64(out.count), e.dataLength - dataRead))
+        if n == 0 { return 0 }
+        let dest = UnsafeMutableRawBufferPointer(rebasing: out[0..<n])
+        try file.read(at: e.dataOffset + dataRead, into: dest, structure: structure(e), recordID: e.id)
+        consume(UnsafeRawBufferPointer(dest))
+        return n
+    }
+
+    private mutating func consume(_ bytes: UnsafeRawBufferPointer) {
+        crc.update(bytes)
+        if summarize { summary.data(bytes) }
+        dataRead += UInt64(bytes.count)
+    }
+
+    /// Reads what is left of the open record (data, pad, footer), checks it, and accounts
+    /// for it.
+    mutating func finish() throws(ImageError) -> ImageIndexEntry {
+        guard let e = current else { preconditionFailure("RecordWalker.finish without an open record") }
+        while dataRead < e.dataLength {
+            let n = Int(min(UInt64(ImageFile.windowSize), e.dataLength - dataRead))
+            let chunk = try file.bytes(at: e.dataOffset + dataRead, count: n, structure: structure(e), recordID: e.id)
+            consume(chunk)
+        }
+        let pad = Int(ImageLayout.align8(e.dataLength) - e.dataLength)
+        let footerAt = e.dataOffset + e.dataLength
+        let tail = try file.bytes(at: footerAt, count: pad + ImageLayout.recordFooterSize, structure: structure(e), recordID: e.id)
+        crc.update(UnsafeRawBufferPointer(rebasing: tail[0..<pad]))
+        let endMagic = tail.le32(pad + 4), stored = tail.le32(pad)
+        let footer = UnsafeRawBufferPointer(rebasing: tail[pad...])
+        guard endMagic == ImageLayout.recordEndMagic else {
+            throw .badMagic(path: path, offset: footerAt + UInt64(pad) + 4, recordID: e.id, structure: "\(structure(e)) footer",
+                            expected: UInt64(ImageLayout.recordEndMagic), found: UInt64(endMagic))
+        }
+        guard stored == crc.value else {
+            throw .checksumMismatch(path: path, offset: e.offset, recordID: e.id, structure: structure(e), stored: stored, computed: crc.value)
+        }
+        guard metaPadOK else {
+            throw .badField(path: path, offset: e.metaOffset + UInt64(e.metaLength), recordID: e.id, field: "meta padding", expected: "zero bytes", found: "non-zero")
+        }
+        guard tail.allZero(0..<pad) else {
+            throw .badField(path: path, offset: footerAt, recordID: e.id, field: "data padding", expected: "zero bytes", found: "non-zero")
+        }
+        if checkTree {
+            do { try tree.accept(id: e.id, parent: e.parent, type: e.type) } catch {
+                throw .nesting(path: path, offset: e.offset, violation: error)
+            }
+        }
+        fileCRC.append(crc: stored, length: e.recordSize - UInt64(ImageLayout.recordFooterSize))
+        fileCRC.append(footer)
+        offset += e.recordSize
+        current = nil
+        lastGoodID = e.id
+        return e
+    }
+
+    /// `begin` + `finish`: the next whole record, checked. Nil at the end.
+    mutating func next() throws(ImageError) -> ImageIndexEntry? {
+        guard try begin() != nil else { return nil }
+        return try finish()
+    }
+}

@@ -1,0 +1,298 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CkptProtocol
+import SystemPackage
+
+/// Writes an image append-only while its stream arrives: the file header at `init`, each
+/// record as its fragments come (`beginRecord`, `appendData` per fragment, `endRecord`),
+/// then the index and trailer at `finish`. The listener never holds a record in memory.
+///
+/// Hot path, per fragment: one `writev(2)` of (the record's header and meta, if not yet
+/// written) + the fragment, straight from the caller's buffer + (padding and footer, if this
+/// fragment completes the record). No copy of fragment data, no allocation: the header
+/// scratch and iovecs are allocated once. The fragment is checksummed once; the record's,
+/// the file's and the stream's CRC-32C are all derived from that one pass (`CRC32CCombine`).
+///
+/// `beginRecord` writes nothing: the record's header and meta go out with its first
+/// fragment (or, for a record without data, at `endRecord`). Every other call has its bytes
+/// in the file (not synced) when it returns; after `endRecord`, the whole record. So a
+/// stream that fails between records, or between `beginRecord` and the first fragment,
+/// leaves a file that ends cleanly after the previous record.
+///
+/// Memory: the index is kept in memory until `finish`, 32 bytes per record (a 1 GiB image of
+/// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 64 KiB scratch.
+///
+/// Writes go to the descriptor's current position (the start of an empty file, or a
+/// pipe: the writer never seeks). It does not own or close the descriptor, and does not
+/// fsync: the caller fsyncs, then renames `<crid>.partial` to `<crid>.ckpt`.
+///
+/// After any error the writer is failed: every later call throws `.misuse` naming the
+/// first error. The file's sound part (what `PartialImageScanner` reads) ends after the
+/// last complete record.
+/// Not thread-safe: one writer, one thread at a time.
+public final class ImageWriter {
+    /// The file's name in errors (`fd N` when made from a bare descriptor).
+    public let path: String
+    private let fd: FileDescriptor
+
+    /// Bytes in the file so far (a begun record's header and meta count once written).
+    public private(set) var bytesWritten: UInt64 = 0
+    /// Complete records written.
+    public var recordsWritten: UInt64 { UInt64(index.count / ImageLayout.indexEntrySize) }
+
+    /// The stream totals of the complete records written so far (record count, meta + data
+    /// bytes, their CRC-32C), from the writer's single pass over the data: the listener can
+    /// compare `CKPT_CMD_STREAM_END` with this instead of checksumming the data again.
+    /// `finish` requires the sender's summary to equal it.
+    public var streamSummary: StreamSummary {
+        StreamSummary(records: recordsWritten, bytes: streamBytes, checksum: streamCRC.value)
+    }
+
+    private enum State {
+        case idle
+        /// Between beginRecord and endRecord; `footerWritten` once the last byte went out.
+        case inRecord(footerWritten: Bool)
+        case finished
+        case failed(ImageError)
+    }
+    private var state = State.idle
+
+    /// The open record and where it starts.
+    private var record = ImageIndexEntry(id: 0, parent: 0, type: .header, metaLength: 0, offset: 0, dataLength: 0)
+    private var dataWritten: UInt64 = 0
+    private var lastID: UInt32 = 0
+    /// CRC-32C of the open record's header + meta + pad, and of its meta alone.
+    private var headCRC: UInt32 = 0
+    private var metaCRC: UInt32 = 0
+    /// CRC-32C of the open record's data so far.
+    private var dataCRC = CRC32C()
+
+    private var fileCRC = CombinedCRC()
+    private var streamCRC = CombinedCRC()
+    private var streamBytes: UInt64 = 0
+    /// The index entries, encoded, in record order.
+    private var index: [UInt8] = []
+
+    /// Record header + meta + pad: written with the first fragment (or at endRecord).
+    private let scratch: UnsafeMutableRawBufferPointer
+    private var pending = 0
+    /// Data pad + footer.
+    private let tail: UnsafeMutableRawBufferPointer
+    private let iov: UnsafeMutableBufferPointer<iovec>
+    /// The system call; tests replace it (short writes, EINTR, errors).
+    private let writevCall: ImageFileIO.Writev
+
+    /// Writes the file header. Errors are `.io` with the errno (`fd N` as the path).
+    public convenience init(fd: FileDescriptor, header: ImageHeader) throws(ImageError) {
+        try self.init(fd: fd, header: header, path: "fd \(fd.rawValue)")
+    }
+
+    /// Writes the file header; `path` names the file in errors.
+    public convenience init(fd: FileDescriptor, header: ImageHeader, path: String) throws(ImageError) {
+        try self.init(fd: fd, header: header, path: path, writev: ImageFileIO.systemWritev)
+    }
+
+    init(fd: FileDescriptor, header: ImageHeader, path: String, writev: @escaping ImageFileIO.Writev) throws(ImageError) {
+        writevCall = writev
+        self.fd = fd
+        self.path = path
+        scratch = .allocate(byteCount: ImageLayout.recordHeaderSize + ImageLayout.align8(ImageLayout.metaMaxLength), alignment: 8)
+        tail = .allocate(byteCount: 16, alignment: 8)
+        iov = .allocate(capacity: 4)
+        index.reserveCapacity(1024 * ImageLayout.indexEntrySize)
+        let bytes = header.encoded()
+        try withBytes(bytes) { (b) throws(ImageError) in
+            try write(b, nil, nil)
+            fileCRC.append(b)
+        }
+    }
+
+    deinit {
+        scratch.deallocate()
+        tail.deallocate()
+        iov.deallocate()
+    }
+
+    /// Starts a record: `meta` is its `CKPT_A_META` payload as received (copied here; at most
+    /// `ImageLayout.metaMaxLength` bytes), `dataLength` the total its fragments will bring.
+    /// Ids must strictly increase (the index is searched by id). Writes nothing yet.
+    public func beginRecord(type: RecordType, id: UInt32, parent: UInt32, meta: UnsafeRawBufferPointer, dataLength: UInt64) throws(ImageError) {
+        try expectIdle("beginRecord", id: id)
+        guard id > lastID else {
+            throw fail(.misuse(path: path, offset: bytesWritten, recordID: id, call: "beginRecord",
+                               expected: "a record id above \(lastID) (ids strictly increase)", found: "\(id)"))
+        }
+        guard meta.count <= ImageLayout.metaMaxLength else {
+            throw fail(.misuse(path: path, offset: bytesWritten, recordID: id, call: "beginRecord",
+                               expected: "meta of at most \(ImageLayout.metaMaxLength) bytes", found: "\(meta.count) bytes"))
+        }
+        guard ImageLayout.recordSize(metaLength: UInt32(meta.count), dataLength: dataLength) != nil else {
+            throw fail(.misuse(path: path, offset: bytesWritten, recordID: id, call: "beginRecord",
+                               expected: "a data length that fits a file", found: "\(dataLength)"))
+        }
+        record = ImageIndexEntry(id: id, parent: parent, type: type, metaLength: UInt32(meta.count), offset: bytesWritten, dataLength: dataLength)
+        ImageRecordHeader(type: type, id: id, parent: parent, metaLength: UInt32(meta.count), dataLength: dataLength).encode(into: scratch)
+        let h = ImageLayout.recordHeaderSize
+        if meta.count > 0 { UnsafeMutableRawBufferPointer(rebasing: scratch[h..<(h + meta.count)]).copyMemory(from: meta) }
+        pending = h + ImageLayout.align8(meta.count)
+        scratch[(h + meta.count)..<pending].initializeMemory(as: UInt8.self, repeating: 0)
+        var c = CRC32C()
+        c.update(UnsafeRawBufferPointer(rebasing: scratch[0..<pending]))
+        headCRC = c.value
+        c = CRC32C()
+        c.update(meta)
+        metaCRC = c.value
+        dataCRC = CRC32C()
+        dataWritten = 0
+        lastID = id
+        state = .inRecord(footerWritten: false)
+    }
+
+    /// Appends the next fragment of the open record's data, written straight from `bytes`.
+    /// The fragments must add up to the record's `dataLength`. O(bytes.count), no allocation.
+    public func appendData(_ bytes: UnsafeRawBufferPointer) throws(ImageError) {
+        guard case .inRecord(false) = state else { throw misuseOutsideRecord("appendData") }
+        guard UInt64(bytes.count) <= record.dataLength - dataWritten else {
+            throw fail(.misuse(path: path, offset: bytesWritten, recordID: record.id, call: "appendData",
+                               expected: "at most \(record.dataLength - dataWritten) more data bytes (data length \(record.dataLength))",
+                               found: "\(bytes.count)"))
+        }
+        if bytes.count == 0 { return }
+        dataCRC.update(bytes)
+        dataWritten += UInt64(bytes.count)
+        let last = dataWritten == record.dataLength
+        let tailCount = last ? buildTail() : 0
+        try write(UnsafeRawBufferPointer(rebasing: scratch[0..<pending]), bytes, UnsafeRawBufferPointer(rebasing: tail[0..<tailCount]))
+        pending = 0
+        if last { recordComplete() }
+    }
+
+    /// Closes the open record; its data must be complete. A record without data is written
+    /// here, whole, in one write.
+    public func endRecord() throws(ImageError) {
+        guard case let .inRecord(footerWritten) = state else { throw misuseOutsideRecord("endRecord") }
+        guard footerWritten || record.dataLength == 0 else {
+            throw fail(.misuse(path: path, offset: bytesWritten, recordID: record.id, call: "endRecord",
+                               expected: "\(record.dataLength) data bytes", found: "\(dataWritten)"))
+        }
+        if !footerWritten {
+            let n = buildTail()
+            try write(UnsafeRawBufferPointer(rebasing: scratch[0..<pending]), UnsafeRawBufferPointer(rebasing: tail[0..<n]), nil)
+            pending = 0
+            recordComplete()
+        }
+        state = .idle
+    }
+
+    /// Writes the index and the trailer, which makes the image complete. `summary` is the
+    /// sender's (`CKPT_CMD_STREAM_END`); it must equal what was written (record count, meta +
+    /// data bytes, their CRC-32C), else `.summaryMismatch` and no trailer. No fsync.
+    public func finish(summary: StreamSummary) throws(ImageError) {
+        try expectIdle("finish", id: nil)
+        let records = recordsWritten, mine = streamSummary
+        for (field, expected, found) in [("records", summary.records, records), ("bytes", summary.bytes, mine.bytes),
+                                         ("checksum", UInt64(summary.checksum), UInt64(mine.checksum))] where expected != found {
+            throw fail(.summaryMismatch(path: path, offset: bytesWritten, field: field, expected: expected, found: found))
+        }
+        let indexOffset = bytesWritten
+        var indexCRC = CombinedCRC()
+        let indexHeader = tail
+        indexHeader.put32(ImageLayout.indexMagic, 0)
+        indexHeader.put32(UInt32(ImageLayout.indexEntrySize), 4)
+        let h = UnsafeRawBufferPointer(rebasing: indexHeader[0..<ImageLayout.indexHeaderSize])
+        indexCRC.append(h)
+        index.withUnsafeBytes { indexCRC.append($0) }
+        fileCRC.append(crc: indexCRC.value, length: indexCRC.length)
+        let trailer = ImageTrailer(
+            indexOffset: indexOffset, indexCount: records, summary: summary, indexCRC: indexCRC.value, fileCRC: fileCRC.value)
+        let trailerBytes = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<ImageLayout.trailerSize])
+        trailer.encode(into: trailerBytes)
+        try withBytes(index) { (entries) throws(ImageError) in
+            try write(h, entries, UnsafeRawBufferPointer(trailerBytes))
+        }
+        state = .finished
+    }
+
+    // MARK: Internals
+
+    /// Data pad + footer into `tail`; returns their length. The record's CRC covers header,
+    /// meta, pads and data: combined from `headCRC` and the data's CRC, no second pass.
+    private func buildTail() -> Int {
+        let pad = Int(ImageLayout.align8(record.dataLength) - record.dataLength)
+        tail[0..<8].initializeMemory(as: UInt8.self, repeating: 0)
+        var data = dataCRC
+        if pad > 0 { data.update(UnsafeRawBufferPointer(rebasing: tail[0..<pad])) }
+        let body = CRC32CCombine.combine(headCRC, data.value, lengthB: record.dataLength + UInt64(pad))
+        tail.put32(body, pad)
+        tail.put32(ImageLayout.recordEndMagic, pad + 4)
+        return pad + ImageLayout.recordFooterSize
+    }
+
+    /// The open record is in the file: account for it (file and stream CRCs, index).
+    private func recordComplete() {
+        let bodyLength = record.recordSize - UInt64(ImageLayout.recordFooterSize)
+        let pad = Int(ImageLayout.align8(record.dataLength) - record.dataLength)
+        let footer = UnsafeRawBufferPointer(rebasing: tail[pad..<(pad + ImageLayout.recordFooterSize)])
+        fileCRC.append(crc: footer.le32(0), length: bodyLength)  // the footer's CRC is the body's
+        fileCRC.append(footer)
+        streamCRC.append(crc: metaCRC, length: UInt64(record.metaLength))
+        streamCRC.append(crc: dataCRC.value, length: record.dataLength)
+        streamBytes += UInt64(record.metaLength) + record.dataLength
+        let at = index.count
+        index.append(contentsOf: repeatElement(0, count: ImageLayout.indexEntrySize))
+        index.withUnsafeMutableBytes { record.encode(into: UnsafeMutableRawBufferPointer(rebasing: $0[at...])) }
+        state = .inRecord(footerWritten: true)
+    }
+
+    /// Up to three parts in one writev; bytesWritten advances only on success.
+    /// No allocation: the iovecs live in `iov`.
+    private func write(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer?, _ c: UnsafeRawBufferPointer?) throws(ImageError) {
+        var n = 0
+        var total = 0
+        func add(_ part: UnsafeRawBufferPointer?) {
+            guard let part, let base = part.baseAddress, part.count > 0 else { return }
+            iov[n] = iovec(iov_base: UnsafeMutableRawPointer(mutating: base), iov_len: part.count)
+            n += 1
+            total += part.count
+        }
+        add(a)
+        add(b)
+        add(c)
+        do {
+            try ImageFileIO.writeAll(fd, iov, count: n, offset: bytesWritten, path: path, writev: writevCall)
+        } catch {
+            throw fail(error)
+        }
+        bytesWritten += UInt64(total)
+    }
+
+    private func fail(_ error: ImageError) -> ImageError {
+        state = .failed(error)
+        return error
+    }
+
+    private func expectIdle(_ call: String, id: UInt32?) throws(ImageError) {
+        switch state {
+        case .idle: return
+        case .inRecord:
+            throw fail(.misuse(path: path, offset: bytesWritten, recordID: id, call: call,
+                               expected: "no open record", found: "record \(record.id) still open (endRecord not called)"))
+        case .finished, .failed: throw misuseOutsideRecord(call)
+        }
+    }
+
+    private func misuseOutsideRecord(_ call: String) -> ImageError {
+        let found: String
+        switch state {
+        case .idle: found = "no open record"
+        case .inRecord: found = "record \(record.id) with all its \(record.dataLength) data bytes written"
+        case .finished: found = "a finished image"
+        case let .failed(first): return .misuse(path: path, offset: bytesWritten, recordID: nil, call: call,
+                                                expected: "a writer that has not failed", found: "it failed: \(first)")
+        }
+        return fail(.misuse(path: path, offset: bytesWritten, recordID: nil, call: call, expected: "an open record", found: found))
+    }
+}
