@@ -47,7 +47,12 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(name: "CkptReplay", dependencies: ["CkptProtocol", "CkptImage", "CkptTransport"]),
-        .target(name: "CkptInject", dependencies: ["CkptProtocol", "CkptImage", "CkptTransport"]),
+        .target(
+            name: "CkptInject",
+            dependencies: [
+                "CkptProtocol", "CkptImage", "CkptTransport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         .target(
             name: "CkptCLI",
             dependencies: [
@@ -57,12 +62,30 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "ckpt", dependencies: ["CkptCLI"]),
-        .testTarget(name: "CkptProtocolTests", dependencies: ["CkptProtocol", "CCkptUAPI"]),
+        .testTarget(name: "CkptProtocolTests", dependencies: ["CkptProtocol", "CCkptUAPI", "CCkptShims"]),
+        .testTarget(
+            name: "CkptTransportTests",
+            dependencies: [
+                "CkptTransport", "CkptProtocol", "CCkptUAPI",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         .testTarget(name: "CkptImageTests", dependencies: ["CkptImage", "CkptProtocol"]),
         .testTarget(
             name: "CkptListenerTests",
-            dependencies: ["CkptListener", "CkptProtocol", "CkptImage", "CkptTransport"]),
-        .testTarget(name: "CkptCLITests", dependencies: ["CkptCLI"]),
+            dependencies: [
+                "CkptListener", "CkptProtocol", "CkptImage", "CkptTransport", "CCkptUAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .testTarget(
+            name: "CkptCLITests",
+            dependencies: [
+                "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .testTarget(
+            name: "CkptInjectTests",
+            dependencies: ["CkptInject", "CkptProtocol", "CkptImage", "CkptTransport", "CkptListener", "CCkptUAPI"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -12,10 +12,12 @@ public struct Ckpt: ParsableCommand {
 
             Typical use (as root):
               ckpt listen --dir /var/lib/ckpt &        # record live checkpoints
-              ckpt checkpoint 1234 --stop              # checkpoint pid 1234
+              ckpt checkpoint 1234 --stop --wait /var/lib/ckpt   # checkpoint pid 1234
               ckpt list /var/lib/ckpt                  # what was captured
+              ckpt show /var/lib/ckpt/1.ckpt           # its record tree
               ckpt verify /var/lib/ckpt/1.ckpt         # check an image end to end
-              ckpt replay /var/lib/ckpt/1.ckpt --pid 1234   # restore its memory
+              ckpt replay /var/lib/ckpt/1.ckpt --pid 1234   # restore it (pid stopped)
+              ckpt stats                               # kernel and listener counters
 
             Exit codes: 0 success, 1 the operation failed (the message says why),
             64 usage error, 65 bad input data (corrupt or truncated image),
@@ -23,6 +25,14 @@ public struct Ckpt: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
+            ListenCommand.self,
+            CheckpointCommand.self,
+            ListCommand.self,
+            ShowCommand.self,
+            VerifyCommand.self,
+            ReplayCommand.self,
+            StatsCommand.self,
+            InjectCommand.self,
         ]
     )
 

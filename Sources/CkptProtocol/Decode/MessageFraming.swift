@@ -19,7 +19,7 @@ public enum MessageFraming {
             let error = try NetlinkErrorMessage(message)
             if error.isAck { return false }
             throw ProtocolError(.errorMessage, field: "nlmsgerr.error", offset: message.offset,
-                                value: UInt64(error.errno), message: error.message)
+                                value: UInt64(UInt32(bitPattern: error.errno)), message: error.message)
         case NLMSG_OVERRUN:
             throw ProtocolError(.overrun, field: "nlmsghdr.nlmsg_type", offset: message.offset,
                                 value: UInt64(message.type))

@@ -25,7 +25,7 @@ public struct NetlinkErrorMessage: Equatable, Sendable {
 
     public var isAck: Bool { error == 0 }
     /// The positive errno (0 for an ack).
-    public var errno: Int32 { -error }
+    public var errno: Int32 { 0 &- error }
 
     /// Parses `message`, which must be of type `NLMSG_ERROR`. Unknown extack TLVs are
     /// skipped (the kernel adds new ones); malformed framing is a `ProtocolError`.

@@ -145,6 +145,7 @@
  *   ETIMEDOUT   the sink did not drain within the timeout (stream aborted)
  *   EPIPE       the sink went away mid-stream (stream aborted)
  *   EINTR       the requester was interrupted (stream aborted)
+ *   ESHUTDOWN   the module was unloaded mid-stream (stream aborted, reason unload)
  *
  * Over NETLINK_USERSOCK (synthetic streams and replay into a listener, no kernel module)
  * the same messages are sent with nlmsg_type CKPT_USERSOCK_TYPE instead of the family id,

@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import CCkptUAPI
+import CkptProtocol
+import CkptReplay
+import CkptTransport
+
+/// `ckpt checkpoint PID`: asks the kernel (`CKPT_CMD_CHECKPOINT`) to stream a checkpoint of
+/// PID to the registered listener, prints the crid and the stream's totals, and with
+/// `--wait DIR` waits until the listener has published the image (or failed it).
+public struct CheckpointCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Checkpoint a process: the kernel streams it to the running `ckpt listen`.",
+        discussion: """
+            The kernel reads the task and streams its records to the capture sink (`ckpt listen`, which must be running in this network namespace); the request returns when the whole stream has been sent. The first line of output is `crid N records R bytes B checksum 0xC`.
+
+            The task must be stopped, or pass --stop: the kernel then stops it (SIGSTOP) for the checkpoint and resumes it afterwards on every path.
+
+            Examples:
+              ckpt checkpoint 1234 --stop                      # prints `crid 7 records 9 ...`
+              ckpt checkpoint 1234 --stop --wait /var/lib/ckpt # ... and `image /var/lib/ckpt/7.ckpt`
+              kill -STOP 1234; ckpt checkpoint 1234; kill -CONT 1234
+
+            Exit codes: 0 checkpointed (and with --wait, the image is published); 1 the kernel refused (no such pid, not permitted, not stopped, no listener), the capture failed (its reason is printed) or --wait timed out; 64 usage; 69 the ckpt module is not loaded; 74 netlink failed.
+            """)
+
+    @Argument(help: "The process to checkpoint (in this pid namespace).")
+    var pid: Int32
+
+    @Flag(help: "Stop the process for the checkpoint and resume it afterwards (else it must already be stopped).")
+    var stop = false
+
+    @Option(help: ArgumentHelp("Give up when the listener does not drain the stream for this long (the kernel's default when absent).", valueName: "ms"))
+    var timeoutMs: UInt32?
+
+    @Option(help: ArgumentHelp("Wait until the listener writing to DIR has published the image (DIR/<crid>.ckpt) or failed it.", valueName: "dir"))
+    var wait: String?
+
+    @Option(help: ArgumentHelp("With --wait: seconds to wait for the image.", valueName: "seconds"))
+    var waitTimeout: Double = 30
+
+    public init() {}
+
+    public func validate() throws {
+        guard pid > 0 else { throw ValidationError("PID must be a positive process id") }
+        if let timeoutMs, timeoutMs == 0 { throw ValidationError("--timeout-ms must be positive") }
+        guard waitTimeout > 0 else { throw ValidationError("--wait-timeout must be positive") }
+    }
+
+    public func run() throws {
+        let command = "checkpoint"
+        let before: Set<String>
+        if let dir = wait {
+            switch directoryNames(dir) {
+            case let .success(names): before = Set(names)
+            case let .failure(error): throw failure(command, "--wait \(dir): \(error)", CkptExit.ioError)
+            }
+        } else {
+            before = []
+        }
+        let client = try openFamily(command)
+        let flags = stop ? UInt32(CKPT_CHECKPOINT_FLAGS_STOP.rawValue) : 0
+        let reply: CheckpointReply
+        do throws(TransportError) {
+            reply = try client.checkpoint(pid: UInt32(pid), flags: flags, timeoutMs: timeoutMs ?? 0)
+        } catch {
+            throw failure(command, Self.explain(error, pid: pid), error.errno == nil ? CkptExit.ioError : CkptExit.failed)
+        }
+        emit("crid \(reply.crid) records \(reply.summary.records) bytes \(reply.summary.bytes) checksum \(Format.checksum(reply.summary.checksum))")
+        if let dir = wait { try waitForImage(dir: dir, crid: reply.crid, existing: before) }
+    }
+
+    /// The kernel's refusal in words an operator can act on, with its extack text.
+    static func explain(_ error: TransportError, pid: Int32) -> String {
+        guard case let .kernel(errno, message, _, _) = error else { return "\(error)" }
+        let extack = message.map { " (kernel: \($0))" } ?? ""
+        switch errno {
+        case .noSuchProcess: return "no such process: pid \(pid)\(extack)"
+        case .notPermitted, .permissionDenied:
+            return "not permitted to checkpoint pid \(pid): needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over it (\(errno.shortName))\(extack)"
+        case .resourceBusy: return "pid \(pid) is not stopped: pass --stop (or it is already being checkpointed or restored)\(extack)"
+        case .socketNotConnected: return "no listener registered: start `ckpt listen` first\(extack)"
+        case .timedOut: return "the listener did not drain the stream in time; the stream was aborted\(extack)"
+        case .brokenPipe: return "the listener went away mid-stream; the stream was aborted\(extack)"
+        default: return "the kernel refused the checkpoint: \(error.kernelText ?? "\(error)")"
+        }
+    }
+
+    /// Polls DIR for a new `<crid>.ckpt` (or `<crid>-N.ckpt`) or `<crid>.failed`: names that
+    /// were there before the request belong to an earlier boot's stream with the same crid.
+    private func waitForImage(dir: String, crid: UInt64, existing: Set<String>) throws {
+        let command = "checkpoint"
+        let deadline = monotonicSeconds() + waitTimeout
+        func mine(_ name: String, _ ext: String) -> Bool {
+            guard !existing.contains(name), name.hasSuffix(ext) else { return false }
+            let stem = name.dropLast(ext.count)
+            if stem == "\(crid)" { return true }
+            guard stem.hasPrefix("\(crid)-") else { return false }
+            return UInt64(stem.dropFirst("\(crid)-".count)) != nil
+        }
+        while true {
+            guard case let .success(names) = directoryNames(dir) else {
+                throw failure(command, "--wait \(dir): the directory is gone", CkptExit.ioError)
+            }
+            if let image = names.filter({ mine($0, ".ckpt") }).sorted().first {
+                emit("image \(dir)/\(image)")
+                return
+            }
+            if let failed = names.filter({ mine($0, ".failed") }).sorted().first {
+                let path = dir + "/" + failed
+                var reason: String?
+                // The listener writes the reason right after the rename.
+                for _ in 0..<20 {
+                    reason = readTextFile(path + ".reason")
+                    if reason != nil { break }
+                    usleep(50_000)
+                }
+                let text = reason.map { $0.split(separator: "\n").joined(separator: "; ") } ?? "no reason file"
+                throw failure(command, "capture of crid \(crid) failed: \(text) (bytes kept in \(path))", CkptExit.failed)
+            }
+            if monotonicSeconds() > deadline {
+                throw failure(command, "no image for crid \(crid) in \(dir) after \(waitTimeout) s: is `ckpt listen --dir \(dir)` the running listener?",
+                              CkptExit.failed)
+            }
+            usleep(50_000)
+        }
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

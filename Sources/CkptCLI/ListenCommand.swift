@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import CkptListener
+import Logging
+
+/// `ckpt listen`: the capture sink. Records every checkpoint stream the kernel (or, with
+/// `--usersock`, any local sender) sends into an image file in `--dir`. docs/listener.md is
+/// the operator's guide: flags, files, logs, status line, stats, exit codes.
+public struct ListenCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "listen",
+        abstract: "Record checkpoint streams into image files (the capture sink).",
+        discussion: """
+            Each stream is written to DIR/<crid>.partial as it arrives and, once its end verifies (record count, bytes, CRC-32C), fsynced and renamed to DIR/<crid>.ckpt, never replacing a file (<crid>-1.ckpt... when taken). A failed stream keeps its bytes as DIR/<crid>.failed with the reason in DIR/<crid>.failed.reason. Leftover .partial files found at start are marked failed. Counters: DIR/.ckpt-listen.stats (JSON, rewritten every second).
+
+            SIGTERM/SIGINT: stop reading, fail the streams in flight as interrupted (bytes kept), exit 0.
+
+            Exit codes: 0 stopped cleanly; 1 streams failed and --strict was given; 64 usage; 69 the ckpt family is unavailable or refused the sink; 74 the directory or socket is unusable. See docs/listener.md.
+            """)
+
+    @Option(help: "Directory for images (created, mode 0700, if missing).")
+    var dir: String = "/var/lib/ckpt"
+
+    @Flag(help: "Listen on a NETLINK_USERSOCK socket instead of the ckpt genl family; prints 'usersock port N' as the first line of stdout.")
+    var usersock = false
+
+    @Option(help: "Receive buffers in the pool (the memory bound).")
+    var poolBuffers: Int = 64
+
+    @Option(help: "Bytes per pool buffer; below 69632 a maximal message may truncate.")
+    var bufferSize: Int = 64 * 1024 + 4096
+
+    @Option(help: "Socket receive buffer in bytes (SO_RCVBUFFORCE when root).")
+    var socketBuffer: Int = 4 * 1024 * 1024
+
+    @Option(help: "Streams in flight at once; more are refused.")
+    var maxStreams: Int = 256
+
+    @Option(help: "Fail a stream as abandoned after this many seconds without a message.")
+    var streamTimeout: Double = 60
+
+    @Option(help: "Exit after this many seconds with nothing in flight and nothing received.")
+    var idleTimeout: Double?
+
+    @Option(help: "Exit after this many streams have settled (completed or failed).")
+    var exitAfter: Int?
+
+    @Option(help: "One-line status on stderr every second: auto (when stderr is a terminal), always, never.")
+    var status: StatusMode = .auto
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Flag(help: "Exit 1 if any stream failed.")
+    var strict = false
+
+    enum StatusMode: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
+
+    public init() {}
+
+    public func validate() throws {
+        guard poolBuffers >= 1, poolBuffers <= 65536 else { throw ValidationError("--pool-buffers must be 1 ... 65536") }
+        guard bufferSize >= 4096, bufferSize <= 16 << 20 else { throw ValidationError("--buffer-size must be 4096 ... 16 MiB") }
+        guard socketBuffer >= 4096 else { throw ValidationError("--socket-buffer must be at least 4096") }
+        guard maxStreams >= 1 else { throw ValidationError("--max-streams must be at least 1") }
+        guard streamTimeout > 0 else { throw ValidationError("--stream-timeout must be positive") }
+        if let idleTimeout, idleTimeout <= 0 { throw ValidationError("--idle-timeout must be positive") }
+        if let exitAfter, exitAfter < 1 { throw ValidationError("--exit-after must be at least 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+    }
+
+    public func run() throws {
+        let statusLine = status == .always || (status == .auto && isatty(STDERR_FILENO) == 1)
+        let logger = Self.bootstrapLogging(level: Logger.Level(rawValue: logLevel)!, statusLine: statusLine)
+        var configuration = ListenerConfiguration(directory: dir)
+        configuration.poolBuffers = poolBuffers
+        configuration.bufferSize = bufferSize
+        configuration.socketReceiveBuffer = socketBuffer
+        configuration.maxStreams = maxStreams
+        configuration.streamTimeoutNs = UInt64(streamTimeout * 1e9)
+        configuration.idleTimeoutNs = idleTimeout.map { UInt64($0 * 1e9) }
+        configuration.exitAfter = exitAfter
+        configuration.statusLine = statusLine
+        if bufferSize < 64 * 1024 + 4096 {
+            logger.warning("--buffer-size below 69632: a maximal message will truncate and fail its stream")
+        }
+
+        // Signals are taken by a sigwait thread, never by a handler: block them before any
+        // thread starts so every thread inherits the mask.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        if mkdir(dir, 0o700) != 0, errno != EEXIST {
+            let error = ListenerFileError("create directory", dir, errno: errno)
+            logger.critical("cannot create the image directory", metadata: ["error": "\(error)"])
+            throw CkptExit.ioError
+        }
+        let source: DatagramSource
+        do {
+            if usersock {
+                source = try NetlinkSource.usersock(receiveBuffer: socketBuffer)
+            } else {
+                source = try NetlinkSource.genlSink(receiveBuffer: socketBuffer)
+            }
+        } catch let error as SinkUnavailable {
+            logger.critical("cannot become the capture sink", metadata: ["error": "\(error)"])
+            throw CkptExit.unavailable
+        } catch {
+            logger.critical("cannot open the socket", metadata: ["error": "\(error)"])
+            throw CkptExit.ioError
+        }
+        let listener: Listener
+        do {
+            listener = try Listener(configuration: configuration, source: source, logger: logger,
+                                    makeWriter: ImageWriters.standard)
+        } catch {
+            logger.critical("cannot use the image directory", metadata: ["error": "\(error)"])
+            throw CkptExit.ioError
+        }
+        if usersock, let socket = source as? NetlinkSource {
+            // The first line of stdout, flushed, once everything that can fail at start has
+            // not: tests and injectors wait for it, then send (the socket queues meanwhile).
+            print("usersock port \(socket.portID)")
+            fflush(stdout)
+        }
+        // A detached thread: it lives until the process exits.
+        _ = SignalWaiter(signals: signals, logger: logger) { listener.requestStop() }
+        let outcome = listener.run()
+        if case let .socketError(what) = outcome.reason {
+            logger.critical("stopped on a socket error", metadata: ["error": "\(what)"])
+            throw CkptExit.ioError
+        }
+        if strict, outcome.stats.failed > 0 { throw CkptExit.failed }
+    }
+
+    /// Set before logging is bootstrapped: whether log lines must first clear the status line.
+    nonisolated(unsafe) private static var clearsStatusLine = false
+    private static let loggingOnce: Void = {
+        let clear = clearsStatusLine
+        LoggingSystem.bootstrap { label in
+            let handler = StreamLogHandler.standardError(label: label)
+            return clear ? StatusLineClearingHandler(handler) : handler
+        }
+    }()
+
+    /// swift-log to stderr, structured metadata (`crid=7 file=7.ckpt ...`) on each line.
+    static func bootstrapLogging(level: Logger.Level, statusLine: Bool) -> Logger {
+        clearsStatusLine = statusLine
+        _ = loggingOnce
+        var logger = Logger(label: "ckpt.listen")
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// Clears the status line (`\r` + erase line) before each log line, so the two share
+/// stderr; the status line is redrawn at the next second.
+private struct StatusLineClearingHandler: LogHandler {
+    var inner: StreamLogHandler
+    init(_ inner: StreamLogHandler) { self.inner = inner }
+
+    var logLevel: Logger.Level {
+        get { inner.logLevel }
+        set { inner.logLevel = newValue }
+    }
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        fputs("\r\u{1B}[K", stderr)
+        inner.log(event: event)
+    }
+}
+
+/// Waits for SIGINT/SIGTERM (blocked in every thread) and asks the listener to stop.
+/// A second signal while stopping is logged; the listener is already settling.
+private final class SignalWaiter {
+    init(signals: sigset_t, logger: Logger, _ stop: @escaping @Sendable () -> Void) {
+        var thread = pthread_t()
+        final class Context {
+            let signals: sigset_t
+            let logger: Logger
+            let stop: @Sendable () -> Void
+            init(_ s: sigset_t, _ l: Logger, _ f: @escaping @Sendable () -> Void) { signals = s; logger = l; stop = f }
+        }
+        let context = Unmanaged.passRetained(Context(signals, logger, stop)).toOpaque()
+        pthread_create(&thread, nil, { raw in
+            let context = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
+            var set = context.signals
+            var count = 0
+            while true {
+                var signal: Int32 = 0
+                guard sigwait(&set, &signal) == 0 else { continue }
+                count += 1
+                context.logger.notice(count == 1 ? "signal received: stopping" : "signal received: already stopping",
+                                      metadata: ["signal": "\(signal == SIGINT ? "SIGINT" : "SIGTERM")"])
+                context.stop()
+            }
+        }, context)
+        pthread_detach(thread)
+    }
+}

@@ -1,0 +1,144 @@
+import ArgumentParser
+import CkptImage
+import CkptReplay
+import CkptTransport
+
+/// `ckpt replay IMAGE --pid PID`: restores an image's memory into a stopped process through
+/// the kernel's restart commands; `--usersock PORT` re-emits it as a capture stream instead.
+public struct ReplayCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Restore an image into a stopped process, or re-emit it into a listener.",
+        discussion: """
+            The image is verified first (as `ckpt verify` does); then a restart session is opened for PID (restart-begin), every record is sent in fragments with up to --window requests awaiting the kernel's ack at a time (restart-record), and restart-commit makes the kernel write the staged pages. The kernel checks everything on arrival (architecture, page size, that each vma matches the target's mapping, that pages lie in private writable mappings) and writes nothing unless the whole image validated. On a rejection the session is aborted and the kernel's reason (extack) is printed.
+
+            The target must be stopped (kill -STOP PID) and its mappings must match the image's: the same process, or a fresh instance of the same program started with ASLR off (setarch -R). Restart restores memory contents only: it never creates tasks, maps memory, or changes registers or files.
+
+            --usersock PORT sends the image instead as a capture stream (stream-begin, records, stream-end, nlmsg_type CKPT_USERSOCK_TYPE) to a NETLINK_USERSOCK listener such as `ckpt listen --usersock`, blocking while it is full. No kernel module needed: the listener writes an image with the same records and checksum.
+
+            Examples:
+              kill -STOP 1234; ckpt replay /var/lib/ckpt/7.ckpt --pid 1234; kill -CONT 1234
+              ckpt replay /var/lib/ckpt/7.ckpt --pid 1234 --validate-only   # check, write nothing
+              ckpt listen --usersock --dir /tmp/copy --exit-after 1 &       # prints `usersock port N`
+              ckpt replay /var/lib/ckpt/7.ckpt --usersock N
+
+            Exit codes: 0 restored (or validated, or re-emitted); 1 the kernel rejected the image or the target (message says why), or no image with that crid; 64 usage; 65 the image is damaged, truncated or of another format version; 69 the ckpt module is not loaded; 74 the file cannot be read or the socket failed (no listener on that port).
+            """)
+
+    @Argument(help: "The image file, or a crid looked up in --dir.")
+    var imageArgument: String
+
+    @OptionGroup var location: ImageLocationOptions
+
+    @Option(help: "The stopped process to restore into (in this pid namespace).")
+    var pid: Int32?
+
+    @Option(help: ArgumentHelp("Re-emit the image as a capture stream to this NETLINK_USERSOCK port instead of restoring it.", valueName: "port"))
+    var usersock: UInt32?
+
+    @Flag(help: "With --pid: have the kernel validate every record against the target, and write nothing.")
+    var validateOnly = false
+
+    @Option(help: "With --pid: restart-record requests awaiting an ack at once (1 ... 1024).")
+    var window: Int = 32
+
+    @Option(help: ArgumentHelp("With --usersock: the crid of the re-emitted stream (default: the image's).", valueName: "crid"))
+    var crid: UInt64?
+
+    @Flag(help: "Do not verify the image before sending it (records are still checked as they are read).")
+    var noVerify = false
+
+    @OptionGroup var progress: ProgressOptions
+
+    public init() {}
+
+    public func validate() throws {
+        switch (pid, usersock) {
+        case (nil, nil): throw ValidationError("give --pid PID (restore) or --usersock PORT (re-emit)")
+        case (.some, .some): throw ValidationError("--pid and --usersock exclude each other")
+        default: break
+        }
+        if let pid, pid <= 0 { throw ValidationError("--pid must be a positive process id") }
+        if usersock != nil, validateOnly { throw ValidationError("--validate-only needs --pid (the kernel validates)") }
+        if pid != nil, crid != nil { throw ValidationError("--crid needs --usersock") }
+        guard window >= 1, window <= 1024 else { throw ValidationError("--window must be 1 ... 1024") }
+    }
+
+    public func run() throws {
+        let command = "replay"
+        let image = try location.path(imageArgument, command: command)
+        if !noVerify {
+            let bar = ProgressBar(label: "verifying", enabled: progress.enabled)
+            do throws(ImageError) { _ = try verifyImage(path: image) { bar.update($0, $1) } } catch {
+                bar.finish()
+                throw failure(command, "\(image): FAILED at \(error.location): \(error.reason)", error.exitCode)
+            }
+            bar.finish()
+        }
+        let reader: ImageReader
+        do throws(ImageError) { reader = try ImageReader(path: image) } catch {
+            throw failure(command, "\(image): \(error.reason)", error.exitCode)
+        }
+        let bar = ProgressBar(label: "replaying", enabled: progress.enabled)
+        if let port = usersock {
+            let replayer: StreamReplayer
+            do throws(TransportError) { replayer = try StreamReplayer(usersockPort: port) } catch {
+                throw failure(command, "cannot open a NETLINK_USERSOCK socket: \(error)", CkptExit.ioError)
+            }
+            do throws(ReplayError) {
+                let r = try replayer.replay(reader, crid: crid) { bar.update($0, $1) }
+                bar.finish()
+                emit("replayed \(image) as crid \(r.crid) to usersock port \(port): \(r.summary.records) records, "
+                     + "\(r.summary.bytes) bytes, checksum \(Format.checksum(r.summary.checksum)), \(r.messages) messages")
+            } catch {
+                bar.finish()
+                throw failure(command, Self.explain(error, port: port), Self.exitCode(error))
+            }
+            return
+        }
+        let target = pid!
+        let client = try openFamily(command)
+        let replayer = RestartReplayer(link: GenlRestartLink(client: client, acksInFlight: window), window: window)
+        do throws(ReplayError) {
+            let r = try replayer.replay(reader, pid: UInt32(target), validateOnly: validateOnly) { bar.update($0, $1) }
+            bar.finish()
+            let what = validateOnly ? "validated \(image) against pid \(target) (nothing written)" : "restored \(image) into pid \(target)"
+            emit("\(what): \(r.reply.records) records, \(r.reply.bytes) bytes, \(r.fragments) messages (window \(window))")
+        } catch {
+            bar.finish()
+            throw failure(command, Self.explain(error, pid: target), Self.exitCode(error))
+        }
+    }
+
+    static func exitCode(_ error: ReplayError) -> ExitCode {
+        switch error {
+        case let .image(e): e.exitCode
+        case .meta: CkptExit.dataError
+        case .familyUnavailable: CkptExit.unavailable
+        case .rejected: CkptExit.failed
+        case .transport: CkptExit.ioError
+        }
+    }
+
+    static func explain(_ error: ReplayError, pid: Int32? = nil, port: UInt32? = nil) -> String {
+        switch error {
+        case let .rejected(.begin, _, errno, message):
+            let extack = message.map { " (kernel: \($0))" } ?? ""
+            switch errno {
+            case .noSuchProcess: return "no such process: pid \(pid ?? 0)\(extack)"
+            case .resourceBusy: return "pid \(pid ?? 0) is not stopped, or is already in a checkpoint or restart: stop it first (kill -STOP \(pid ?? 0))\(extack)"
+            case .notPermitted, .permissionDenied:
+                return "not permitted to restore into pid \(pid ?? 0): needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over it (\(errno.shortName))\(extack)"
+            default: return "\(error); the session was not opened"
+            }
+        case .rejected:
+            return "\(error); the session was aborted and nothing was written"
+        case let .transport(_, e) where e.errno == .connectionRefused:
+            return "no listener on usersock port \(port ?? 0) (\(e))"
+        case let .image(e):
+            return "\(e.path): FAILED at \(e.location): \(e.reason)"
+        default:
+            return "\(error)"
+        }
+    }
+}

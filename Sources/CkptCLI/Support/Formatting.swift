@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptProtocol
+
+/// Human-readable numbers for the tables of `list`, `show` and `stats`.
+enum Format {
+    /// `1023 B`, `4.0 KiB`, `1.5 MiB`, `2.0 GiB`.
+    static func size(_ bytes: UInt64) -> String {
+        if bytes < 1024 { return "\(bytes) B" }
+        var value = Double(bytes)
+        for unit in ["KiB", "MiB", "GiB", "TiB"] {
+            value /= 1024
+            if value < 1024 || unit == "TiB" { return oneDecimal(value) + " " + unit }
+        }
+        return "\(bytes) B"
+    }
+
+    static func oneDecimal(_ v: Double) -> String {
+        let tenths = Int((v * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+
+    /// `2026-11-29 03:25:15 UTC` from ns since the epoch (0: `-`).
+    static func time(ns: UInt64) -> String {
+        guard ns > 0 else { return "-" }
+        var t = time_t(ns / 1_000_000_000)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(tm.tm_year + 1900)-\(two(tm.tm_mon + 1))-\(two(tm.tm_mday)) \(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) UTC"
+    }
+
+    /// `1 page`, `3 pages`.
+    static func count(_ n: UInt64, _ noun: String) -> String { n == 1 ? "1 \(noun)" : "\(n) \(noun)s" }
+
+    static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+
+    static func checksum(_ v: UInt32) -> String {
+        let s = String(v, radix: 16)
+        return "0x" + String(repeating: "0", count: 8 - s.count) + s
+    }
+
+    /// `rw-p` from the kernel's vm_flags (VM_READ 1, VM_WRITE 2, VM_EXEC 4, VM_SHARED 8), as
+    /// /proc/PID/maps writes it.
+    static func vmFlags(_ flags: UInt64) -> String {
+        (flags & 1 != 0 ? "r" : "-") + (flags & 2 != 0 ? "w" : "-") + (flags & 4 != 0 ? "x" : "-")
+            + (flags & 8 != 0 ? "s" : "p")
+    }
+
+    /// Pads `s` on the right to `width` (columns of a table).
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+    }
+
+    /// Lays out rows as columns separated by two spaces; the last column is not padded.
+    static func table(_ rows: [[String]]) -> [String] {
+        guard let columns = rows.map(\.count).max() else { return [] }
+        var widths = Array(repeating: 0, count: columns)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in i == row.count - 1 ? cell : pad(cell, widths[i]) }.joined(separator: "  ")
+        }
+    }
+}
+
+/// A JSON value rendered with keys in the order given (stable output for scripts and diffs).
+enum JSON {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case uint(UInt64)
+    case string(String)
+    case array([JSON])
+    case object([(String, JSON)])
+
+    static func optional(_ s: String?) -> JSON { s.map(JSON.string) ?? .null }
+
+    func rendered(indent: Int = 0, pretty: Bool = true) -> String {
+        let nl = pretty ? "\n" : ""
+        let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
+        let closePad = pretty ? String(repeating: "  ", count: indent) : ""
+        switch self {
+        case .null: return "null"
+        case let .bool(b): return b ? "true" : "false"
+        case let .int(v): return "\(v)"
+        case let .uint(v): return "\(v)"
+        case let .string(s): return JSON.quote(s)
+        case let .array(items):
+            if items.isEmpty { return "[]" }
+            return "[" + nl + items.map { pad + $0.rendered(indent: indent + 1, pretty: pretty) }.joined(separator: "," + nl)
+                + nl + closePad + "]"
+        case let .object(fields):
+            if fields.isEmpty { return "{}" }
+            let sep = pretty ? ": " : ":"
+            return "{" + nl + fields.map { pad + JSON.quote($0.0) + sep + $0.1.rendered(indent: indent + 1, pretty: pretty) }
+                .joined(separator: "," + nl) + nl + closePad + "}"
+        }
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20:
+                let h = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// A progress bar on stderr, redrawn at most every 100 ms (`[#####.....]  48%  12.0 MiB / 25.0 MiB`).
+final class ProgressBar {
+    private let label: String
+    private let enabled: Bool
+    private var lastDraw: UInt64 = 0
+    private var drawn = false
+
+    init(label: String, enabled: Bool) {
+        self.label = label
+        self.enabled = enabled
+    }
+
+    func update(_ done: UInt64, _ total: UInt64) {
+        guard enabled else { return }
+        let now = Self.nowNs()
+        guard done >= total || now - lastDraw >= 100_000_000 else { return }
+        lastDraw = now
+        let fraction = total == 0 ? 1.0 : min(1.0, Double(done) / Double(total))
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        writeStderr("\r\(label) [\(bar)] \(Format.pad("\(Int(fraction * 100))%", 4)) \(Format.size(done)) / \(Format.size(total))\u{1B}[K")
+        drawn = true
+    }
+
+    /// Ends the bar's line (call before printing anything else).
+    func finish() {
+        if drawn { writeStderr("\n") }
+        drawn = false
+    }
+
+    private static func nowNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}

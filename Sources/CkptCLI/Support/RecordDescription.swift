@@ -1,0 +1,86 @@
+import CkptImage
+import CkptProtocol
+
+/// How `ckpt show` prints a record: one line of key fields (text) or an object (JSON).
+enum RecordDescription {
+    /// x86-64 `struct user_regs_struct`: 27 u64s; rip is the 17th, rsp the 20th.
+    static let x86RegsSize = 27 * 8
+    static let x86RIP = 16 * 8
+    static let x86RSP = 19 * 8
+
+    /// `rip`/`rsp` from a regs record's data, when the source is x86-64.
+    static func instructionAndStack(_ data: [UInt8], arch: String?) -> (rip: UInt64, rsp: UInt64)? {
+        guard arch == "x86_64", data.count >= x86RegsSize else { return nil }
+        func le64(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(data[at + $1]) << (8 * UInt64($1)) } }
+        return (le64(x86RIP), le64(x86RSP))
+    }
+
+    static func text(_ meta: RecordMeta?, entry: ImageIndexEntry, regs: (rip: UInt64, rsp: UInt64)?, pageSize: UInt32 = 4096) -> String {
+        let h = Format.hex
+        guard let meta else { return "(meta does not decode)" }
+        switch meta {
+        case let .header(m):
+            return "\(m.arch) page-size \(m.pageSize) release \(m.release) time \(Format.time(ns: m.timeNs))"
+        case let .task(m):
+            return "pid \(m.pid) tgid \(m.tgid) ppid \(m.ppid) comm \(JSON.quote(m.comm)) uid \(m.uid) gid \(m.gid) euid \(m.euid) egid \(m.egid)"
+        case let .regs(m):
+            let r = regs.map { " rip \(h($0.rip)) rsp \(h($0.rsp))" } ?? ""
+            return "tid \(m.tid)\(r) (\(entry.dataLength) bytes)"
+        case let .mm(m):
+            return "code \(h(m.startCode))-\(h(m.endCode)) data \(h(m.startData))-\(h(m.endData)) brk \(h(m.startBrk))-\(h(m.brk)) stack \(h(m.startStack))"
+        case let .vma(m):
+            let pages = (m.end &- m.start) / UInt64(max(1, pageSize))
+            // pgoff means something only for a file (anonymous vmas carry start >> PAGE_SHIFT).
+            let file = m.path == nil ? "" : " pgoff \(m.pgoff)"
+            return "\(h(m.start))-\(h(m.end)) \(Format.vmFlags(m.vmFlags))\(file) (\(Format.size(m.end &- m.start)), \(Format.count(pages, "page")))"
+                + (m.path.map { " \($0)" } ?? "")
+        case let .pages(m):
+            return "\(h(m.addr)) x \(Format.count(UInt64(m.nrPages), "page")) (\(Format.size(entry.dataLength)))"
+        case let .file(m):
+            return "fd \(m.fd) flags \(h(UInt64(m.fFlags))) pos \(m.pos)" + (m.path.map { " \($0)" } ?? "")
+        case let .trailer(m):
+            return "threads \(m.nrThreads) vmas \(m.nrVMAs) pages \(m.nrPagesTotal) files \(m.nrFiles)"
+        }
+    }
+
+    static func json(_ meta: RecordMeta?, regs: (rip: UInt64, rsp: UInt64)?) -> JSON {
+        func u(_ v: UInt64) -> JSON { .uint(v) }
+        func u32(_ v: UInt32) -> JSON { .uint(UInt64(v)) }
+        guard let meta else { return .null }
+        switch meta {
+        case let .header(m):
+            return .object([("arch", .string(m.arch)), ("page_size", u32(m.pageSize)), ("release", .string(m.release)), ("time_ns", u(m.timeNs))])
+        case let .task(m):
+            return .object([("pid", u32(m.pid)), ("tgid", u32(m.tgid)), ("ppid", u32(m.ppid)), ("comm", .string(m.comm)),
+                            ("uid", u32(m.uid)), ("gid", u32(m.gid)), ("euid", u32(m.euid)), ("egid", u32(m.egid))])
+        case let .regs(m):
+            var fields: [(String, JSON)] = [("tid", u32(m.tid))]
+            if let regs { fields += [("rip", u(regs.rip)), ("rsp", u(regs.rsp))] }
+            return .object(fields)
+        case let .mm(m):
+            return .object([("start_code", u(m.startCode)), ("end_code", u(m.endCode)), ("start_data", u(m.startData)),
+                            ("end_data", u(m.endData)), ("start_brk", u(m.startBrk)), ("brk", u(m.brk)),
+                            ("start_stack", u(m.startStack)), ("arg_start", u(m.argStart)), ("arg_end", u(m.argEnd)),
+                            ("env_start", u(m.envStart)), ("env_end", u(m.envEnd))])
+        case let .vma(m):
+            return .object([("start", u(m.start)), ("end", u(m.end)), ("vm_flags", u(m.vmFlags)), ("prot", .string(Format.vmFlags(m.vmFlags))),
+                            ("pgoff", u(m.pgoff)), ("path", .optional(m.path))])
+        case let .pages(m):
+            return .object([("addr", u(m.addr)), ("nr_pages", u32(m.nrPages))])
+        case let .file(m):
+            return .object([("fd", u32(m.fd)), ("f_flags", u32(m.fFlags)), ("pos", u(m.pos)), ("path", .optional(m.path))])
+        case let .trailer(m):
+            return .object([("nr_threads", u32(m.nrThreads)), ("nr_vmas", u32(m.nrVMAs)), ("nr_pages_total", u(m.nrPagesTotal)),
+                            ("nr_files", u32(m.nrFiles))])
+        }
+    }
+
+    /// Decodes a record's meta (nil when it does not: `show` still lists the record).
+    static func decode(_ type: RecordType, _ bytes: UnsafeRawBufferPointer) -> (RecordMeta?, String?) {
+        do throws(ProtocolError) {
+            return (try RecordMeta(type: type, payload: bytes), nil)
+        } catch {
+            return (nil, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,408 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptImage
+import CkptProtocol
+import Logging
+import SystemPackage
+
+/// `ckpt listen`: receives capture streams from a netlink socket into a bounded pool,
+/// reassembles them and writes each to an image file.
+///
+///     socket --recvmsg--> pool buffer --decode--> Reassembler --actions--> ImageSink (writer thread)
+///        ^                    ^                    (pure rules)             writes from the buffer,
+///        |                    +------------------- release after write <----+ then releases it
+///        +-- not read while the pool is empty: the socket fills, the sender blocks (backpressure)
+///
+/// One receive thread (`run`) owns the socket, the reassembler and the receive counters; one
+/// writer thread owns the files. The receive path allocates nothing per message: datagrams
+/// land in pool buffers, events point into them, ops are queued into a preallocated array.
+public final class Listener: @unchecked Sendable {
+    public enum StopReason: Equatable, Sendable {
+        /// `requestStop()` (SIGTERM/SIGINT).
+        case requested
+        /// `--exit-after N` streams settled.
+        case exitAfter
+        /// `--idle-timeout` passed with nothing in flight.
+        case idleTimeout
+        /// The socket failed (not ENOBUFS): nothing more can be received.
+        case socketError(String)
+    }
+
+    public struct Outcome: Sendable {
+        public var reason: StopReason
+        public var stats: ListenerStats
+    }
+
+    public let configuration: ListenerConfiguration
+    public let directory: ImageDirectory
+    private let source: DatagramSource
+    private let logger: Logger
+    private let pool: BufferPool
+    private var sink: ImageSink!
+    private var reassembler: Reassembler
+    private let feedback = Feedback()
+    private let stopPipe: (read: Int32, write: Int32)
+    private let host: String
+    private let decoder = StreamDecoder()
+
+    // Receive-thread state.
+    private var stats = ListenerStats()
+    private var startedNs: UInt64 = 0
+    private var lastMessageNs: UInt64 = 0
+    /// Stall time as of the last tick: the stream clock is monotonic time minus this, so
+    /// time the listener spends stalled on its own pool never counts as a stream's silence.
+    private var stalledAtTickNs: UInt64 = 0
+    private var bytesAtLastStats: UInt64 = 0
+    private var lastStatsNs: UInt64 = 0
+    private var malformedLogged = 0
+
+    /// Opens the image directory (failing with its reason if it cannot be used) and sets up
+    /// the pool and the writer; `run()` starts them.
+    public init(
+        configuration: ListenerConfiguration, source: DatagramSource, logger: Logger,
+        makeWriter: @escaping StreamImageWriterFactory
+    ) throws(ListenerFileError) {
+        self.configuration = configuration
+        self.source = source
+        self.logger = logger
+        directory = try ImageDirectory(path: configuration.directory)
+        pool = BufferPool(count: configuration.poolBuffers, size: configuration.bufferSize, resumeAt: configuration.resumeAt)
+        reassembler = Reassembler(configuration: Reassembler.Configuration(
+            maxStreams: configuration.maxStreams, streamTimeoutNs: configuration.streamTimeoutNs, checkRecordData: true))
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw ListenerFileError("pipe", "stop pipe", Errno(rawValue: errno)) }
+        stopPipe = (fds[0], fds[1])
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count - 1)
+        host = String(cString: name)
+        let feedback = self.feedback
+        sink = ImageSink(
+            directory: directory, pool: pool, logger: logger, makeWriter: makeWriter,
+            onSettled: { feedback.settled($0) }, onWriterFailure: { feedback.writerFailed($0) })
+    }
+
+    deinit {
+        close(stopPipe.read)
+        close(stopPipe.write)
+    }
+
+    /// Asks `run()` to stop: stop reading, fail the streams in flight as interrupted (their
+    /// bytes kept), finish writing, return. Safe from any thread, more than once.
+    public func requestStop() {
+        var byte: UInt8 = 1
+        _ = write(stopPipe.write, &byte, 1)
+    }
+
+    /// Receives until stopped (`requestStop`, `--exit-after`, `--idle-timeout`, or a socket
+    /// error). Returns why, with the final counters (also written to the stats file).
+    public func run() -> Outcome {
+        startedNs = monotonicNanoseconds()
+        lastMessageNs = startedNs
+        lastStatsNs = startedNs
+        stats.pid = getpid()
+        stats.transport = source.description
+        stats.poolBuffers = pool.count
+        stats.poolBufferBytes = pool.size
+        recoverLeftovers()
+        sink.start()
+        logger.info("listening", metadata: [
+            "transport": "\(source.description)", "dir": "\(directory.path)",
+            "pool": "\(pool.count) x \(pool.size) bytes",
+        ])
+        let reason = receiveLoop()
+        settle(reason)
+        return Outcome(reason: reason, stats: stats)
+    }
+
+    // MARK: the receive loop
+
+    private static let tickNs: UInt64 = 100_000_000
+    /// Datagrams read per poll wake-up before timers are looked at again.
+    private static let burst = 256
+
+    private func receiveLoop() -> StopReason {
+        var current: Int? = nil
+        defer { if let current { pool.release(current) } }
+        var nextTickNs: UInt64 = 0
+        var fds = [pollfd(fd: source.fileDescriptor, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let now = monotonicNanoseconds()
+            if now >= nextTickNs {
+                if let reason = tick(now: now) { return reason }
+                nextTickNs = now + Self.tickNs
+            }
+            if current == nil {
+                // Pool empty: this is where backpressure happens. Wait for the writer, a
+                // tick at a time, still answering stop requests.
+                current = pool.acquire(deadlineNs: now + Self.tickNs)
+                if current == nil {
+                    if stopRequested() { return .requested }
+                    continue
+                }
+            }
+            let ready = poll(&fds, 2, Int32(Self.tickNs / 1_000_000))
+            if ready <= 0 { continue }
+            if fds[1].revents != 0 { return .requested }
+            if fds[0].revents == 0 { continue }
+            burst: for _ in 0..<Self.burst {
+                let outcome: ReceiveOutcome
+                do {
+                    outcome = try source.receive(into: pool.buffer(current!))
+                } catch {
+                    logger.critical("socket receive failed; stopping", metadata: ["error": "\(error)"])
+                    return .socketError("\(error)")
+                }
+                switch outcome {
+                case .wouldBlock:
+                    break burst
+                case .overrun:
+                    noteOverrun()
+                    continue burst
+                case let .datagram(count, truncated, senderPort):
+                    process(buffer: current!, count: count, truncated: truncated, senderPort: senderPort)
+                }
+                // Reuse the buffer if nothing points into it; else take a fresh one, or go
+                // back to the top (and wait there) when the pool is empty.
+                let next = pool.exchange(current!)
+                if next != current { sink.flush() }
+                current = next
+                if current == nil { break burst }
+            }
+            sink.flush()
+        }
+    }
+
+    private func stopRequested() -> Bool {
+        var fd = pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)
+        return poll(&fd, 1, 0) > 0
+    }
+
+    /// One datagram in pool buffer `buffer`: decode it and act on each stream message.
+    private func process(buffer: Int, count: Int, truncated: Bool, senderPort: UInt32) {
+        let now = monotonicNanoseconds()
+        lastMessageNs = now
+        stats.datagrams += 1
+        stats.bytesReceived += UInt64(count)
+        if truncated {
+            // Its stream will also see the lost message as a sequence gap.
+            malformed("datagram truncated: longer than the \(pool.size)-byte pool buffer (--buffer-size)")
+            return
+        }
+        if source.kernelOnly, senderPort != 0 {
+            malformed("datagram from port \(senderPort) ignored: only the kernel sends streams to the sink")
+            return
+        }
+        let clock = now - stalledAtTickNs
+        let datagram = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(pool.buffer(buffer))[0..<count])
+        do {
+            try decoder.decode(datagram: datagram, expectedType: source.messageType) { event in
+                stats.messages += 1
+                dispatch(reassembler.receive(event, now: clock), buffer: buffer)
+            }
+        } catch let error as ProtocolError {
+            malformed("\(error)")
+            if let crid = error.crid, let action = reassembler.malformed(crid: crid, seq: error.seq, "\(error)") {
+                dispatch(action, buffer: buffer)
+            }
+        } catch {
+            malformed("\(error)")
+        }
+    }
+
+    private func dispatch(_ action: ReassemblyAction, buffer: Int?) {
+        switch action {
+        case .none:
+            break
+        case let .open(session, crid, pid):
+            stats.begun += 1
+            sink.submit(.open(session: session, info: StreamImageInfo(
+                crid: crid, pid: pid, captureStartNs: wallClockNanoseconds(), host: host)))
+        case let .write(op):
+            pool.retain(buffer!)
+            sink.submit(.write(op, buffer: buffer!))
+        case let .complete(session, crid, summary):
+            sink.submit(.complete(session: session, crid: crid, summary: summary))
+        case let .fail(session, failure):
+            sink.submit(.fail(session: session, failure))
+        }
+    }
+
+    private func malformed(_ what: String) {
+        stats.malformedDatagrams += 1
+        malformedLogged += 1
+        if malformedLogged <= 10 || malformedLogged % 1000 == 0 {
+            logger.warning("malformed datagram dropped", metadata: [
+                "error": "\(what)", "count": "\(stats.malformedDatagrams)",
+            ])
+        }
+    }
+
+    private func noteOverrun() {
+        stats.overruns += 1
+        let hit = reassembler.noteLoss()
+        logger.error("socket overrun (ENOBUFS): the kernel dropped messages", metadata: [
+            "streams-in-flight": "\(hit)",
+            "note": "each affected stream fails at its next sequence gap; streams that stay gapless and verify are intact",
+        ])
+    }
+
+    // MARK: timers, stats, exit
+
+    /// Every 100 ms: writer feedback, stream timeouts, stats; says when to stop.
+    private func tick(now: UInt64) -> StopReason? {
+        let snapshot = pool.snapshot()
+        stalledAtTickNs = snapshot.stalledNs
+        let settled = feedback.drain()
+        for session in settled.writerFailures { reassembler.writerFailed(session: session) }
+        if !snapshot.isStalled {
+            for action in reassembler.expire(now: now - stalledAtTickNs) { dispatch(action, buffer: nil) }
+        }
+        sink.flush()
+        update(snapshot: snapshot, settled: settled.counters, now: now)
+        if now - lastStatsNs >= configuration.statsIntervalNs { publishStats(now: now) }
+        if stopRequested() { return .requested }
+        if let n = configuration.exitAfter, settled.counters.settled >= UInt64(n) { return .exitAfter }
+        if let idle = configuration.idleTimeoutNs, reassembler.streamsInFlight == 0,
+           now - lastMessageNs >= idle, settled.counters.settled == stats.begun + settled.counters.withoutImage {
+            return .idleTimeout
+        }
+        return nil
+    }
+
+    private func update(snapshot: BufferPool.Snapshot, settled: SettledCounters, now: UInt64) {
+        stats.uptimeNs = now - startedNs
+        stats.inFlight = reassembler.streamsInFlight
+        stats.droppedMessages = reassembler.droppedMessages
+        stats.completed = settled.completed
+        stats.failed = settled.failed
+        stats.failuresByRule = settled.failuresByRule
+        stats.recentFailures = settled.recentFailures
+        stats.bytesWritten = sink.bytesWritten
+        stats.poolInUse = snapshot.inUse
+        stats.poolPeakInUse = snapshot.peakInUse
+        stats.stalls = snapshot.stalls
+        stats.stalledNs = snapshot.stalledNs
+    }
+
+    private func publishStats(now: UInt64) {
+        let interval = Double(max(now - lastStatsNs, 1)) / 1e9
+        let rate = Double(stats.bytesReceived - bytesAtLastStats) / interval
+        bytesAtLastStats = stats.bytesReceived
+        lastStatsNs = now
+        writeStatsFile()
+        if configuration.statusLine {
+            let line = "\r\u{1B}[K" + stats.statusLine(rate: rate)
+            fputs(line, stderr)
+            fflush(stderr)
+        }
+    }
+
+    private func writeStatsFile() {
+        do {
+            try directory.replaceFile(ListenerConfiguration.statsFileName, contents: stats.json())
+        } catch {
+            logger.debug("stats file not written", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Stop reading; fail what is in flight as interrupted (bytes kept); drain the writer.
+    private func settle(_ reason: StopReason) {
+        let interrupted = reassembler.failAll(.interrupted)
+        if !interrupted.isEmpty {
+            logger.warning("stopping with streams in flight: failing them as interrupted", metadata: [
+                "streams": "\(interrupted.count)", "reason": "\(reason)",
+            ])
+        }
+        for action in interrupted { dispatch(action, buffer: nil) }
+        sink.flush()
+        sink.stop()
+        source.shutdown()
+        let now = monotonicNanoseconds()
+        update(snapshot: pool.snapshot(), settled: feedback.drain().counters, now: now)
+        stats.state = "stopped"
+        if configuration.statusLine { fputs("\r\u{1B}[K", stderr) }
+        writeStatsFile()
+        logger.info("stopped", metadata: [
+            "reason": "\(reason)", "completed": "\(stats.completed)", "failed": "\(stats.failed)",
+            "bytes": "\(stats.bytesReceived)", "stalls": "\(stats.stalls)",
+            "stalled-ms": "\(stats.stalledNs / 1_000_000)", "enobufs": "\(stats.overruns)",
+        ])
+    }
+
+    // MARK: leftovers
+
+    /// `.partial` files of a listener that died mid-capture: reported, renamed to `.failed`
+    /// with the reason "listener crashed or was killed mid-capture". Never published.
+    private func recoverLeftovers() {
+        let names: [String]
+        do {
+            names = try directory.partialFiles()
+        } catch {
+            logger.error("could not scan for leftovers", metadata: ["error": "\(error)"])
+            return
+        }
+        for name in names {
+            let crid = ImageDirectory.crid(ofName: name) ?? 0
+            let scan = Self.describeLeftover(directory.path + "/" + name)
+            do {
+                let kept = try directory.moveToFreeName(name, crid: crid, ext: "failed")
+                try directory.writeReason(for: kept, partial: name, FailureRule.leftover.description + "\n" + scan)
+                try directory.sync()
+                logger.warning("leftover from an earlier listener marked failed", metadata: [
+                    "crid": "\(crid)", "file": "\(name)", "now": "\(kept)", "reason": "\(FailureRule.leftover)",
+                    "scan": "\(scan)",
+                ])
+            } catch {
+                logger.error("leftover could not be marked failed", metadata: ["file": "\(name)", "error": "\(error)"])
+            }
+            stats.leftoversFound += 1
+        }
+        directory.removeOrphanReasonRooms()
+    }
+}
+
+extension Listener {
+    /// What of a leftover is sound, by CkptImage's `PartialImageScanner`: one line for the
+    /// reason file and the log.
+    static func describeLeftover(_ path: String) -> String {
+        do {
+            let result = try PartialImageScanner(path: path).scan()
+            let stop: String = switch result.stop {
+            case .endOfFile: "the file ends after the last sound record"
+            case .reachedIndex: "an index follows the records"
+            case let .damaged(error): "then: \(error)"
+            }
+            return "scan: \(result.summary.records) sound records"
+                + (result.lastRecordID.map { " (last id \($0))" } ?? "")
+                + ", \(result.goodBytes) of \(result.fileSize) bytes sound; \(stop)"
+        } catch {
+            return "scan: not readable as an image: \(error)"
+        }
+    }
+}
+
+/// What the writer thread tells the receive thread, under a lock: sessions it failed, and
+/// the settled-stream counters.
+final class Feedback: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var writerFailures: [UInt64] = []
+    private var counters = SettledCounters()
+
+    func writerFailed(_ session: UInt64) {
+        lock.withLock { writerFailures.append(session) }
+    }
+
+    func settled(_ stream: SettledStream) {
+        lock.withLock { counters.note(stream) }
+    }
+
+    /// The writer failures since the last call, and the counters so far.
+    func drain() -> (writerFailures: [UInt64], counters: SettledCounters) {
+        lock.withLock {
+            defer { writerFailures.removeAll() }
+            return (writerFailures, counters)
+        }
+    }
+}

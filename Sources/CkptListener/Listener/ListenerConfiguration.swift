@@ -1,0 +1,33 @@
+/// Everything `ckpt listen` can be told (see docs/listener.md for the flags).
+public struct ListenerConfiguration: Sendable {
+    /// Where images go.
+    public var directory: String
+    /// Receive buffers in the pool, and their size. Default 64 x (64 KiB + 4 KiB): a
+    /// maximal message (64 KiB of data + headers) never truncates, 4.3 MiB in all.
+    public var poolBuffers = 64
+    public var bufferSize = 64 * 1024 + 4096
+    /// Free buffers needed before a stalled reader resumes (nil: a quarter of the pool).
+    public var resumeAt: Int? = nil
+    /// SO_RCVBUF(FORCE) of the socket: how much the kernel queues while the listener is busy
+    /// or stalled. With backpressure it buys smoothness, not correctness.
+    public var socketReceiveBuffer = 4 * 1024 * 1024
+    public var maxStreams = 256
+    /// A stream with no message for this long is failed as abandoned. Time spent stalled
+    /// on the pool does not count (the silence is then the listener's own doing).
+    public var streamTimeoutNs: UInt64 = 60_000_000_000
+    /// Exit after this long with no stream in flight and no message (nil: never).
+    public var idleTimeoutNs: UInt64? = nil
+    /// Exit after this many streams settled (completed or failed) (nil: never).
+    public var exitAfter: Int? = nil
+    /// The stats file is rewritten this often (and at exit).
+    public var statsIntervalNs: UInt64 = 1_000_000_000
+    /// Print the one-line status to stderr (the CLI turns it on when stderr is a TTY).
+    public var statusLine = false
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    /// The stats file's name inside `directory`.
+    public static let statsFileName = ".ckpt-listen.stats"
+}

@@ -1,0 +1,117 @@
+/// The listener's counters, as the stats file and the status line show them.
+public struct ListenerStats: Sendable, Equatable {
+    public var state = "running"
+    public var pid: Int32 = 0
+    public var transport = ""
+    public var uptimeNs: UInt64 = 0
+
+    // Streams.
+    public var inFlight = 0
+    public var begun: UInt64 = 0
+    public var completed: UInt64 = 0
+    public var failed: UInt64 = 0
+    public var failuresByRule: [String: UInt64] = [:]
+    /// The most recent failure reasons, newest last (at most `recentFailuresKept`).
+    public var recentFailures: [String] = []
+    public var leftoversFound: UInt64 = 0
+
+    // Receive side.
+    public var datagrams: UInt64 = 0
+    public var messages: UInt64 = 0
+    public var bytesReceived: UInt64 = 0
+    public var malformedDatagrams: UInt64 = 0
+    public var droppedMessages: UInt64 = 0
+    /// ENOBUFS reports (each a loss of unknown size).
+    public var overruns: UInt64 = 0
+
+    // Write side.
+    public var bytesWritten: UInt64 = 0
+
+    // Pool.
+    public var poolBuffers = 0
+    public var poolBufferBytes = 0
+    public var poolInUse = 0
+    public var poolPeakInUse = 0
+    public var stalls: UInt64 = 0
+    public var stalledNs: UInt64 = 0
+
+    public static let recentFailuresKept = 16
+
+    public init() {}
+
+    /// The stats file: one JSON object, keys stable (documented in docs/listener.md).
+    public func json() -> String {
+        func string(_ s: String) -> String {
+            var out = "\""
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case _ where scalar.value < 0x20:
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let rules = failuresByRule.keys.sorted().map { "\(string($0)): \(failuresByRule[$0]!)" }.joined(separator: ", ")
+        let recent = recentFailures.map(string).joined(separator: ", ")
+        return """
+            {
+              "state": \(string(state)),
+              "pid": \(pid),
+              "transport": \(string(transport)),
+              "uptime_ms": \(uptimeNs / 1_000_000),
+              "streams": {"in_flight": \(inFlight), "begun": \(begun), "completed": \(completed), "failed": \(failed), "leftovers_found": \(leftoversFound)},
+              "failures_by_rule": {\(rules)},
+              "recent_failures": [\(recent)],
+              "receive": {"datagrams": \(datagrams), "messages": \(messages), "bytes": \(bytesReceived), "malformed_datagrams": \(malformedDatagrams), "dropped_messages": \(droppedMessages), "enobufs": \(overruns)},
+              "write": {"bytes": \(bytesWritten)},
+              "pool": {"buffers": \(poolBuffers), "buffer_bytes": \(poolBufferBytes), "in_use": \(poolInUse), "peak_in_use": \(poolPeakInUse), "stalls": \(stalls), "stalled_ms": \(stalledNs / 1_000_000)}
+            }
+
+            """
+    }
+
+    /// The one-line status: `3 in flight | 812.4 MB/s | pool 12/64 | stalls 5 (1.2 s) | 12 done, 1 failed`.
+    /// `rate` is bytes per second over the last interval.
+    public func statusLine(rate: Double) -> String {
+        "ckpt listen: \(inFlight) in flight | \(formatRate(rate)) | pool \(poolInUse)/\(poolBuffers)"
+            + " | stalls \(stalls) (\(formatSeconds(stalledNs))) | \(completed) done, \(failed) failed"
+            + (overruns > 0 ? " | ENOBUFS \(overruns)" : "")
+    }
+}
+
+/// Streams settled by the writer thread, counted as they settle.
+struct SettledCounters: Sendable {
+    var settled: UInt64 = 0
+    var completed: UInt64 = 0
+    var failed: UInt64 = 0
+    /// Failures of streams that never had an image (unknown stream, refused begin).
+    var withoutImage: UInt64 = 0
+    var failuresByRule: [String: UInt64] = [:]
+    /// The newest `ListenerStats.recentFailuresKept` reasons, oldest first.
+    var recentFailures: [String] = []
+
+    mutating func note(_ stream: SettledStream) {
+        settled += 1
+        switch stream.outcome {
+        case .completed:
+            completed += 1
+        case let .failed(_, failure):
+            failed += 1
+            if stream.session == nil { withoutImage += 1 }
+            failuresByRule[failure.rule.name, default: 0] += 1
+            recentFailures.append(failure.description)
+            if recentFailures.count > ListenerStats.recentFailuresKept { recentFailures.removeFirst() }
+        }
+    }
+}
+
+func formatRate(_ bytesPerSecond: Double) -> String {
+    let mb = bytesPerSecond / 1_000_000
+    let tenths = Int((mb * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10) MB/s"
+}

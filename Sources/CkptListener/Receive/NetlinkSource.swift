@@ -1,0 +1,84 @@
+import CCkptUAPI
+import CkptTransport
+
+/// Why the `ckpt` generic-netlink family cannot be our capture sink (exit 69).
+public struct SinkUnavailable: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// A CkptTransport netlink socket as the listener's `DatagramSource`: the `ckpt` genl sink
+/// (the default) or a NETLINK_USERSOCK socket (`--usersock`). Both are read the same way:
+/// one non-blocking `recvmsg` straight into a pool buffer.
+public final class NetlinkSource: DatagramSource {
+    private let socket: NetlinkSocket
+    /// Keeps the libnl socket (and so the descriptor and the sink registration) alive.
+    private let client: GenlClient?
+    public let portID: UInt32
+    public let messageType: UInt16
+    public let kernelOnly: Bool
+    public let description: String
+
+    public var fileDescriptor: Int32 { socket.fileDescriptor }
+
+    private init(socket: NetlinkSocket, client: GenlClient?, portID: UInt32, messageType: UInt16, description: String) {
+        self.socket = socket
+        self.client = client
+        self.portID = portID
+        self.messageType = messageType
+        kernelOnly = client != nil
+        self.description = description
+    }
+
+    /// A NETLINK_USERSOCK socket bound to a kernel-chosen port; streams carry
+    /// `nlmsg_type` `CKPT_USERSOCK_TYPE`.
+    public static func usersock(receiveBuffer: Int) throws(TransportError) -> NetlinkSource {
+        let socket = try NetlinkSocket(family: .usersock)
+        try socket.bind()
+        try socket.setReceiveBufferSize(receiveBuffer)
+        let port = try socket.localPortID()
+        return NetlinkSource(socket: socket, client: nil, portID: port, messageType: UInt16(CKPT_USERSOCK_TYPE),
+                             description: "usersock port \(port)")
+    }
+
+    /// Resolves the `ckpt` family, registers this socket as the namespace's capture sink
+    /// (`CKPT_CMD_SINK_REGISTER`); the stream then arrives on the same socket.
+    /// Throws `SinkUnavailable` when the family is missing or refuses us (EPERM, EBUSY:
+    /// another sink), `TransportError` for other socket failures.
+    public static func genlSink(receiveBuffer: Int) throws -> NetlinkSource {
+        let client: GenlClient
+        do {
+            client = try GenlClient()
+            try client.registerSink()
+        } catch let error {
+            switch error {
+            case .familyNotFound, .kernel: throw SinkUnavailable(description: error.description)
+            default: throw error
+            }
+        }
+        try client.socket.setReceiveBufferSize(receiveBuffer)
+        return NetlinkSource(socket: client.socket, client: client, portID: client.portID, messageType: client.familyID,
+                             description: "genl family \(client.familyName) (id \(client.familyID)), sink port \(client.portID)")
+    }
+
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws -> ReceiveOutcome {
+        do {
+            guard let received = try socket.receiveMessage(into: buffer, blocking: false) else { return .wouldBlock }
+            return .datagram(count: received.count, truncated: false, senderPort: received.senderPort)
+        } catch .overrun {
+            return .overrun
+        } catch let .truncated(capacity, _) {
+            return .datagram(count: capacity, truncated: true, senderPort: 0)
+        }
+    }
+
+    /// Unregisters the sink (best effort, bounded wait: the ack may not fit a full queue;
+    /// closing the socket unregisters it anyway), then closes.
+    public func shutdown() {
+        if let client {
+            client.timeoutMilliseconds = 1000
+            try? client.unregisterSink()
+        } else {
+            socket.close()
+        }
+    }
+}

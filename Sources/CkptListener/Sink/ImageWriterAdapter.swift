@@ -1,0 +1,45 @@
+import CkptImage
+import CkptProtocol
+import SystemPackage
+
+/// The image writers `ckpt listen` uses.
+public enum ImageWriters {
+    /// CkptImage's `ImageWriter`: the image format, written append-only as records arrive.
+    public static let standard: StreamImageWriterFactory = { fd, info in
+        try ImageWriterAdapter(fd: fd, info: info)
+    }
+}
+
+/// `StreamImageWriter` over CkptImage's `ImageWriter` (same calls, one per fragment; the
+/// writer copies nothing but the record's meta).
+final class ImageWriterAdapter: StreamImageWriter {
+    private let writer: ImageWriter
+
+    init(fd: Int32, info: StreamImageInfo) throws {
+        writer = try ImageWriter(
+            fd: FileDescriptor(rawValue: fd),
+            header: ImageHeader(crid: info.crid, pid: info.pid, captureStartNs: info.captureStartNs, host: info.host),
+            path: info.fileName)
+    }
+
+    func beginRecord(_ head: RecordHead) throws {
+        try writer.beginRecord(type: head.type, id: head.id, parent: head.parent, meta: head.meta, dataLength: head.dataLength)
+    }
+
+    func appendData(_ bytes: UnsafeRawBufferPointer) throws { try writer.appendData(bytes) }
+    func endRecord() throws { try writer.endRecord() }
+    func finish(summary: StreamSummary) throws { try writer.finish(summary: summary) }
+}
+
+/// An error's text for a failure reason: errno names spelled out (`ENOSPC`), so an
+/// operator can grep for them.
+func errorText(_ error: any Error) -> String {
+    switch error {
+    case let errno as Errno:
+        return describe(errno)
+    case let ImageError.io(operation, path, offset, errno):
+        return "\(operation) \(path) at offset \(offset): \(describe(errno))"
+    default:
+        return "\(error)"
+    }
+}

@@ -1,0 +1,27 @@
+import CkptProtocol
+
+/// What the image sink needs from an image file writer: the record-by-record calls of
+/// CkptImage's `ImageWriter` (see `ImageWriterAdapter`). A protocol so the sink's failure
+/// handling is tested with writers that fail on cue.
+public protocol StreamImageWriter: AnyObject {
+    func beginRecord(_ head: RecordHead) throws
+    /// One fragment's data, written straight from the receive buffer.
+    func appendData(_ bytes: UnsafeRawBufferPointer) throws
+    func endRecord() throws
+    /// Index and trailer; the sink fsyncs and renames afterwards.
+    func finish(summary: StreamSummary) throws
+}
+
+/// What a new image starts with.
+public struct StreamImageInfo: Sendable {
+    public var crid: UInt64
+    public var pid: UInt32
+    /// Wall-clock time the stream began, ns since the epoch.
+    public var captureStartNs: UInt64
+    public var host: String
+    /// The file's name in the image directory (`<crid>.partial`), for errors; set by the sink.
+    public var fileName: String = ""
+}
+
+/// Makes the writer of a new image on an open, empty file.
+public typealias StreamImageWriterFactory = @Sendable (_ fd: Int32, _ info: StreamImageInfo) throws -> StreamImageWriter

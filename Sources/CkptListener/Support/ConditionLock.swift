@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pthread mutex with one condition variable: what the pool and the writer queue wait on.
+///
+/// The state machines it guards are pure; callers compute an action under the lock and act
+/// on it (signal, write, log) after unlocking, as swift-nio's backpressure strategies do.
+final class ConditionLock: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        // Deadlines are computed on the monotonic clock, so a wall-clock step never
+        // stretches or cuts a wait.
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
+    }
+
+    @inline(__always) func lock() { pthread_mutex_lock(mutex) }
+    @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
+
+    @inline(__always) func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+
+    /// Waits (lock held) until signalled or until the monotonic `deadlineNs`.
+    func wait(untilNs deadlineNs: UInt64) {
+        var ts = timespec(tv_sec: Int(deadlineNs / 1_000_000_000), tv_nsec: Int(deadlineNs % 1_000_000_000))
+        _ = pthread_cond_timedwait(cond, mutex, &ts)
+    }
+
+    /// Waits (lock held) until signalled.
+    func wait() { pthread_cond_wait(cond, mutex) }
+
+    func broadcast() { pthread_cond_broadcast(cond) }
+    func signal() { pthread_cond_signal(cond) }
+}
+
+/// Starts a joinable pthread running `body` (Foundation's Thread cannot be joined).
+final class JoinableThread {
+    private var thread: pthread_t = 0
+
+    init(_ body: @escaping () -> Void) {
+        final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let rc = pthread_create(&thread, nil, { arg in
+            let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+    }
+
+    func join() { pthread_join(thread, nil) }
+}

@@ -1,0 +1,150 @@
+import CCkptUAPI
+import CkptImage
+import CkptProtocol
+import CkptTransport
+import SystemPackage
+
+/// `ckpt replay IMAGE --pid PID`: streams an image back to the kernel's restart commands.
+///
+/// ```
+///  restart-begin {pid, flags}  ──> rsid
+///  restart-record seq 0 ──┐
+///  restart-record seq 1   │ up to `window` requests outstanding; each ack frees a slot
+///  ...                    │ (send 0 1 2 3 | ack 0 | send 4 | ack 1 | ... | drain)
+///  restart-record seq n ──┘
+///  restart-commit {seq n+1, records, bytes, checksum}  ──> {records, bytes}
+/// ```
+///
+/// Each record is cut into fragments of at most `maxData` bytes (`ImageFragments`), its meta
+/// re-encoded without pad attributes (the kernel's strict request policy rejects them), so
+/// the commit's bytes and checksum are computed over what is sent (`StreamSummaryBuilder`),
+/// which is what the kernel recomputes. The first rejection aborts the session and comes
+/// back as `.rejected` with the kernel's extack text and the record it refused; so does a
+/// damaged record found mid-walk (`.image`). Nothing reaches the target before the commit.
+public final class RestartReplayer {
+    public let link: RestartLink
+    /// Record requests allowed outstanding (sent, not yet acknowledged).
+    public let window: Int
+    public let maxData: Int
+
+    /// What a replay did.
+    public struct Result: Equatable, Sendable {
+        public var rsid: UInt32
+        /// Records, bytes (meta + data) and checksum of what was sent: the commit's numbers.
+        public var summary: StreamSummary
+        /// The kernel's commit reply.
+        public var reply: RestartCommitReply
+        /// Restart-record requests sent.
+        public var fragments: UInt64
+        /// The most requests that were ever outstanding at once (at most `window`).
+        public var peakOutstanding: Int
+    }
+
+    public init(link: RestartLink, window: Int = 32, maxData: Int = Int(CKPT_DATA_MAX)) {
+        precondition(window >= 1, "window must be at least 1")
+        self.link = link
+        self.window = window
+        self.maxData = maxData
+    }
+
+    /// Replays every record of `reader` into `pid`. `validateOnly` sets
+    /// `CKPT_RESTART_FLAGS_VALIDATE_ONLY` (the kernel checks everything, writes nothing).
+    public func replay(
+        _ reader: ImageReader, pid: UInt32, validateOnly: Bool = false,
+        progress: (UInt64, UInt64) -> Void = { _, _ in }
+    ) throws(ReplayError) -> Result {
+        let flags = validateOnly ? UInt32(CKPT_RESTART_FLAGS_VALIDATE_ONLY.rawValue) : 0
+        let rsid: UInt32
+        do throws(TransportError) { rsid = try link.begin(pid: pid, flags: flags) } catch { throw Self.map(error, .begin, recordID: nil) }
+
+        var session = Session(window: window)
+        var builder = StreamSummaryBuilder()
+        let fragments = ImageFragments(reader: reader, maxData: maxData)
+        do {
+            try fragments.walk(meta: ImageFragments.forRestart, progress: progress) { fragment in
+                var f = fragment
+                f.crid = UInt64(rsid)
+                f.seq = session.nextSeq
+                if let meta = f.meta { builder.beginRecord(meta: meta) }
+                builder.data(f.data)
+                try self.waitWhileFull(&session)
+                let requestSeq: UInt32
+                do throws(TransportError) { requestSeq = try self.link.sendRecord(rsid: rsid, f) } catch {
+                    throw Self.map(error, .record, recordID: f.id)
+                }
+                session.sent(requestSeq: requestSeq, recordID: f.id)
+            }
+            while !session.pending.isEmpty { try waitOne(&session) }
+        } catch {
+            link.abort(rsid: rsid)
+            throw error as? ReplayError ?? .image(.misuse(path: reader.path, offset: 0, recordID: nil, call: "replay",
+                                                           expected: "a ReplayError", found: "\(error)"))
+        }
+        let summary = builder.summary
+        let reply: RestartCommitReply
+        do throws(TransportError) {
+            reply = try link.commit(rsid: rsid, seq: session.nextSeq, summary: summary)
+        } catch {
+            link.abort(rsid: rsid)
+            throw Self.map(error, .commit, recordID: nil)
+        }
+        return Result(rsid: rsid, summary: summary, reply: reply, fragments: UInt64(session.nextSeq),
+                      peakOutstanding: session.peak)
+    }
+
+    /// The window's bookkeeping: request seqs outstanding, oldest first, with their records.
+    struct Session {
+        let window: Int
+        var pending: [(requestSeq: UInt32, recordID: UInt32)] = []
+        /// `CKPT_A_SEQ` of the next message of the session (0 first).
+        var nextSeq: UInt32 = 0
+        var peak = 0
+
+        init(window: Int) {
+            self.window = window
+            pending.reserveCapacity(window)
+        }
+
+        var isFull: Bool { pending.count >= window }
+
+        mutating func sent(requestSeq: UInt32, recordID: UInt32) {
+            pending.append((requestSeq, recordID))
+            nextSeq &+= 1
+            peak = max(peak, pending.count)
+        }
+
+        /// Marks `requestSeq` answered; false when it was not outstanding.
+        mutating func acked(_ requestSeq: UInt32) -> Bool {
+            guard let i = pending.firstIndex(where: { $0.requestSeq == requestSeq }) else { return false }
+            pending.remove(at: i)
+            return true
+        }
+
+        func record(of requestSeq: UInt32) -> UInt32? {
+            pending.first { $0.requestSeq == requestSeq }?.recordID
+        }
+    }
+
+    private func waitWhileFull(_ session: inout Session) throws(ReplayError) {
+        while session.isFull { try waitOne(&session) }
+    }
+
+    private func waitOne(_ session: inout Session) throws(ReplayError) {
+        do throws(TransportError) {
+            _ = session.acked(try link.nextAck())
+        } catch {
+            if case let .kernel(_, _, _, requestSeq) = error {
+                throw Self.map(error, .record, recordID: session.record(of: requestSeq))
+            }
+            throw Self.map(error, .record, recordID: nil)
+        }
+    }
+
+    static func map(_ error: TransportError, _ stage: ReplayStage, recordID: UInt32?) -> ReplayError {
+        switch error {
+        case let .kernel(errno, message, _, _): .rejected(stage: stage, recordID: recordID, errno: errno, message: message)
+        case let .familyNotFound(name): .familyUnavailable(TransportError.familyNotFound(name).description)
+        default: .transport(stage: stage, error)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCkptUAPI
+import CkptProtocol
+import CkptTransport
+import SystemPackage
+
+/// What the restart engine needs from the kernel: the four restart commands, with record
+/// requests sent without waiting and their acks collected separately, so that the engine
+/// (`RestartReplayer`) can keep a window of them outstanding. `GenlRestartLink` is the real
+/// one; tests use a fake.
+public protocol RestartLink: AnyObject {
+    /// `CKPT_CMD_RESTART_BEGIN { PID, [RESTART_FLAGS] }`: the session id.
+    func begin(pid: UInt32, flags: UInt32) throws(TransportError) -> UInt32
+    /// Sends one `CKPT_CMD_RESTART_RECORD` (with `NLM_F_ACK`) and returns its nlmsg_seq,
+    /// without waiting for the answer.
+    func sendRecord(rsid: UInt32, _ fragment: RecordFragment) throws(TransportError) -> UInt32
+    /// Waits for the next answer to a record request and returns the nlmsg_seq it answers.
+    /// A rejection throws `.kernel` with the errno, the extack text and that seq.
+    func nextAck() throws(TransportError) -> UInt32
+    /// `CKPT_CMD_RESTART_COMMIT`, waiting for its reply.
+    func commit(rsid: UInt32, seq: UInt32, summary: StreamSummary) throws(TransportError) -> RestartCommitReply
+    /// `CKPT_CMD_RESTART_ABORT`, best effort (closing the socket drops the session too).
+    func abort(rsid: UInt32)
+}
+
+/// `RestartLink` over a `GenlClient` of the `ckpt` family.
+///
+/// Record requests go out with `GenlClient.send`; their acks are read here from the
+/// client's socket (`GenlClient`'s own ack loop is internal to CkptTransport, and
+/// `AckWindow` keeps its window private; the engine owns the window so that it can be
+/// tested without a kernel). On generic netlink the kernel handles a request inside
+/// `sendto` and queues its ack on our socket: the window bounds how many acks wait in
+/// the receive buffer, so none is dropped however long the image.
+public final class GenlRestartLink: RestartLink {
+    public let client: GenlClient
+    private let buffer: UnsafeMutableRawBufferPointer
+    /// Answers already received and not yet handed out (a datagram may carry several).
+    private var answers: [(seq: UInt32, error: NetlinkErrorMessage?)] = []
+
+    /// Sizes the socket's buffers. Receive: room for `acksInFlight` acks, ~4 KiB each with
+    /// extack, since an ack the kernel cannot queue is dropped (and the socket reports
+    /// ENOBUFS); SO_RCVBUFFORCE as root, else capped by rmem_max. Send: room for the
+    /// largest fragment.
+    public init(client: GenlClient, acksInFlight: Int = 32) {
+        self.client = client
+        buffer = .allocate(byteCount: 64 * 1024 + 4096, alignment: 8)
+        _ = try? client.socket.setReceiveBufferSize(max(256 << 10, acksInFlight * 4096))
+        // libnl leaves 32 KiB of send buffer, and netlink refuses (EMSGSIZE) a message larger
+        // than the send buffer: a fragment with 65,531 data bytes needs more.
+        _ = try? client.socket.setSendBufferSize(256 << 10)
+    }
+
+    deinit { buffer.deallocate() }
+
+    public func begin(pid: UInt32, flags: UInt32) throws(TransportError) -> UInt32 {
+        try client.restartBegin(pid: pid, flags: flags)
+    }
+
+    public func sendRecord(rsid: UInt32, _ fragment: RecordFragment) throws(TransportError) -> UInt32 {
+        let encoder = client.encoder
+        return try client.send { h, b in encoder.restartRecord(rsid: rsid, fragment, header: h, into: b) }
+    }
+
+    public func nextAck() throws(TransportError) -> UInt32 {
+        while answers.isEmpty { try receiveAnswers() }
+        let answer = answers.removeFirst()
+        if let e = answer.error {
+            throw .kernel(errno: Errno(rawValue: e.errno), message: e.message, attributeOffset: e.attributeOffset,
+                          requestSeq: e.requestSeq)
+        }
+        return answer.seq
+    }
+
+    public func commit(rsid: UInt32, seq: UInt32, summary: StreamSummary) throws(TransportError) -> RestartCommitReply {
+        try client.restartCommit(rsid: rsid, seq: seq, summary: summary)
+    }
+
+    public func abort(rsid: UInt32) {
+        try? client.restartAbort(rsid: rsid)
+    }
+
+    /// One datagram from the kernel: its `NLMSG_ERROR` answers (acks and rejections).
+    private func receiveAnswers() throws(TransportError) {
+        let timeout = client.timeoutMilliseconds
+        guard let received = try client.socket.receive(into: buffer, timeoutMilliseconds: timeout) else {
+            if timeout < 0 { return }  // a signal: keep waiting
+            throw .timedOut("an ack from family \(client.familyName)")
+        }
+        guard received.senderPort == 0 else { return }
+        var reader = NetlinkMessageReader(UnsafeRawBufferPointer(rebasing: buffer[0..<received.count]))
+        do throws(ProtocolError) {
+            while let m = try reader.next() {
+                guard m.type == UInt16(NLMSG_ERROR) else { continue }
+                let e = try NetlinkErrorMessage(m)
+                answers.append((e.requestSeq, e.isAck ? nil : e))
+            }
+        } catch {
+            throw .protocolViolation(error)
+        }
+    }
+}

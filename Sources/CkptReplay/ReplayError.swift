@@ -1,0 +1,69 @@
+import CkptImage
+import CkptProtocol
+import CkptTransport
+import SystemPackage
+
+/// Everything a replay can fail with, each case saying where (the stage of the session and,
+/// when known, the record) in words an operator can act on. `ckpt replay` maps them to exit
+/// codes: `.image` 65 (74 for `.io`), `.familyUnavailable` 69, `.rejected` 1, the rest 74.
+public enum ReplayError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The image could not be read or is damaged (the verifier's or reader's error).
+    case image(ImageError)
+    /// A record's meta does not decode (it cannot be re-encoded for the kernel).
+    case meta(recordID: UInt32, ProtocolError)
+    /// The kernel has no `ckpt` family (module not loaded).
+    case familyUnavailable(String)
+    /// The kernel refused a request of the session: errno and its extack text. `recordID` is
+    /// the record whose fragment was refused (nil for begin/commit).
+    case rejected(stage: ReplayStage, recordID: UInt32?, errno: Errno, message: String?)
+    /// The socket failed, or an answer broke the protocol.
+    case transport(stage: ReplayStage, TransportError)
+
+    public var description: String {
+        switch self {
+        case let .image(e): return e.description
+        case let .meta(id, e): return "record \(id): its meta does not decode: \(e)"
+        case let .familyUnavailable(text): return text
+        case let .rejected(stage, id, errno, message):
+            let at = id.map { " of record \($0)" } ?? ""
+            return "the kernel rejected \(stage)\(at): \(errno.shortName)" + (message.map { ": \($0)" } ?? " (no extack message)")
+        case let .transport(stage, e): return "\(stage): \(e)"
+        }
+    }
+}
+
+/// Where in a session a request failed.
+public enum ReplayStage: String, Sendable, CustomStringConvertible {
+    case begin = "restart-begin"
+    case record = "restart-record"
+    case commit = "restart-commit"
+    case streamBegin = "stream-begin"
+    case streamRecord = "stream record"
+    case streamEnd = "stream-end"
+
+    public var description: String { rawValue }
+}
+
+extension Errno {
+    /// `ESRCH`, `EINVAL`, ... for messages (falls back to the number).
+    public var shortName: String {
+        switch self {
+        case .noSuchProcess: "ESRCH"
+        case .invalidArgument: "EINVAL"
+        case .notPermitted: "EPERM"
+        case .permissionDenied: "EACCES"
+        case .resourceBusy: "EBUSY"
+        case .socketNotConnected: "ENOTCONN"
+        case .noSuchFileOrDirectory: "ENOENT"
+        case .notSupported: "EOPNOTSUPP"
+        case .noSpace: "ENOSPC"
+        case .timedOut: "ETIMEDOUT"
+        case .brokenPipe: "EPIPE"
+        case .interrupted: "EINTR"
+        case .noMemory: "ENOMEM"
+        case .badAddress: "EFAULT"
+        case .fileExists: "EEXIST"
+        default: "errno \(rawValue)"
+        }
+    }
+}

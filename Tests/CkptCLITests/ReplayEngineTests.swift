@@ -1,0 +1,221 @@
+import CCkptUAPI
+import CkptImage
+import CkptProtocol
+import CkptReplay
+import CkptTransport
+import SystemPackage
+import XCTest
+
+/// A kernel stand-in: answers record requests in order, but only when asked (`nextAck`),
+/// so the engine's window is visible: `outstandingAtSend` is how many requests were
+/// unanswered when each was sent.
+final class FakeRestartLink: RestartLink {
+    var rsid: UInt32 = 77
+    var beginError: TransportError?
+    /// Reject the request carrying this session seq (CKPT_A_SEQ), with this errno and text.
+    var rejectSeq: UInt32?
+    var rejectMessage = "record 6: vma 0x700000-0x70c000 differs from the target's mapping"
+
+    private(set) var beganWith: (pid: UInt32, flags: UInt32)?
+    private(set) var fragments: [(seq: UInt32, id: UInt32, offset: UInt64, dataCount: Int, meta: [UInt8]?)] = []
+    private(set) var outstandingAtSend: [Int] = []
+    private(set) var committed: (seq: UInt32, summary: StreamSummary)?
+    private(set) var aborted: [UInt32] = []
+    private(set) var summary = StreamSummaryBuilder()
+    private var unanswered: [(requestSeq: UInt32, sessionSeq: UInt32)] = []
+    private var nextRequestSeq: UInt32 = 1000
+
+    func begin(pid: UInt32, flags: UInt32) throws(TransportError) -> UInt32 {
+        if let beginError { throw beginError }
+        beganWith = (pid, flags)
+        return rsid
+    }
+
+    func sendRecord(rsid: UInt32, _ f: RecordFragment) throws(TransportError) -> UInt32 {
+        XCTAssertEqual(rsid, self.rsid)
+        XCTAssertEqual(f.crid, UInt64(rsid))
+        outstandingAtSend.append(unanswered.count)
+        fragments.append((f.seq, f.id, f.dataOffset, f.data.count, f.meta.map(Array.init)))
+        if let meta = f.meta { summary.beginRecord(meta: meta) }
+        summary.data(f.data)
+        nextRequestSeq += 1
+        unanswered.append((nextRequestSeq, f.seq))
+        return nextRequestSeq
+    }
+
+    func nextAck() throws(TransportError) -> UInt32 {
+        guard !unanswered.isEmpty else {
+            XCTFail("nextAck with nothing outstanding")
+            throw .timedOut("nothing outstanding")
+        }
+        let a = unanswered.removeFirst()
+        if a.sessionSeq == rejectSeq {
+            throw .kernel(errno: .invalidArgument, message: rejectMessage, attributeOffset: 40, requestSeq: a.requestSeq)
+        }
+        return a.requestSeq
+    }
+
+    func commit(rsid: UInt32, seq: UInt32, summary: StreamSummary) throws(TransportError) -> RestartCommitReply {
+        XCTAssertTrue(unanswered.isEmpty, "commit before every record was acknowledged")
+        committed = (seq, summary)
+        return try! ReplyDecoderProbe.commitReply(records: summary.records, bytes: summary.bytes)
+    }
+
+    func abort(rsid: UInt32) { aborted.append(rsid) }
+}
+
+/// Builds a `RestartCommitReply` the way the kernel's answer decodes (it has no public init).
+enum ReplyDecoderProbe {
+    static func commitReply(records: UInt64, bytes: UInt64) throws -> RestartCommitReply {
+        let b = MessageBuffer()
+        let start = b.beginMessage(type: 30, flags: 0, seq: 1, portID: 0)
+        b.appendGenlHeader(command: UInt8(CKPT_CMD_RESTART_COMMIT), version: UInt8(CKPT_FAMILY_VERSION))
+        b.appendU64(Int(CKPT_A_RECORDS), records, padType: Int(CKPT_A_PAD))
+        b.appendU64(Int(CKPT_A_BYTES), bytes, padType: Int(CKPT_A_PAD))
+        _ = b.endMessage(start)
+        var reader = NetlinkMessageReader(b.bytes)
+        return try ReplyDecoder.restartCommit(reader.next()!)
+    }
+}
+
+final class ReplayEngineTests: XCTestCase {
+    var dir = ""
+    var path = ""
+    /// 2 runs of 40 pages: 160 KiB each, 3 fragments of at most 65,531 bytes.
+    let records = fixtureRecords(runs: 2, pagesPerRun: 40)
+
+    override func setUpWithError() throws {
+        dir = try makeTemporaryDirectory()
+        path = dir + "/7.ckpt"
+        try writeFixtureImage(path, records)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// Fragments the image takes: one per record without data, ceil(data / 65531) otherwise.
+    var expectedFragments: Int {
+        records.reduce(0) { $0 + ($1.data.isEmpty ? 1 : ($1.data.count + 65530) / 65531) }
+    }
+
+    func testWindowKeepsAtMostNOutstandingAndPipelines() throws {
+        let link = FakeRestartLink()
+        let result = try RestartReplayer(link: link, window: 4).replay(ImageReader(path: path), pid: 4242)
+        XCTAssertEqual(link.fragments.count, expectedFragments)
+        XCTAssertEqual(link.outstandingAtSend.max(), 3, "a send happens with window-1 outstanding, never more")
+        XCTAssertEqual(result.peakOutstanding, 4)
+        XCTAssertEqual(Array(link.outstandingAtSend.prefix(4)), [0, 1, 2, 3], "no round trip per message")
+        XCTAssertEqual(link.fragments.map(\.seq), (0..<UInt32(expectedFragments)).map { $0 })
+        XCTAssertEqual(link.committed?.seq, UInt32(expectedFragments), "commit carries the next session seq")
+        XCTAssertEqual(link.committed?.summary, link.summary.summary, "commit totals are over the bytes sent")
+        XCTAssertEqual(result.summary.records, UInt64(records.count))
+        XCTAssertEqual(result.fragments, UInt64(expectedFragments))
+        XCTAssertEqual(link.beganWith?.pid, 4242)
+        XCTAssertEqual(link.beganWith?.flags, 0)
+        XCTAssertTrue(link.aborted.isEmpty)
+    }
+
+    func testWindowOfOneIsStopAndWait() throws {
+        let link = FakeRestartLink()
+        let result = try RestartReplayer(link: link, window: 1).replay(ImageReader(path: path), pid: 1)
+        XCTAssertEqual(Set(link.outstandingAtSend), [0])
+        XCTAssertEqual(result.peakOutstanding, 1)
+    }
+
+    func testLargeWindowSendsEverythingBeforeWaiting() throws {
+        let link = FakeRestartLink()
+        _ = try RestartReplayer(link: link, window: 4096).replay(ImageReader(path: path), pid: 1)
+        XCTAssertEqual(link.outstandingAtSend, Array(0..<expectedFragments))
+    }
+
+    func testFragmentsCarryMetaOnceAndTileTheData() throws {
+        let link = FakeRestartLink()
+        _ = try RestartReplayer(link: link, window: 8).replay(ImageReader(path: path), pid: 1)
+        for r in records {
+            let frags = link.fragments.filter { $0.id == r.id }
+            XCTAssertNotNil(frags.first?.meta, "record \(r.id): first fragment has meta")
+            XCTAssertTrue(frags.dropFirst().allSatisfy { $0.meta == nil }, "record \(r.id): meta only once")
+            var offset: UInt64 = 0
+            for f in frags {
+                XCTAssertEqual(f.offset, offset)
+                XCTAssertLessThanOrEqual(f.dataCount, Int(CKPT_DATA_MAX))
+                offset += UInt64(f.dataCount)
+            }
+            XCTAssertEqual(offset, UInt64(r.data.count))
+        }
+    }
+
+    func testMetaIsReencodedWithoutPadAttributes() throws {
+        let link = FakeRestartLink()
+        _ = try RestartReplayer(link: link, window: 8).replay(ImageReader(path: path), pid: 1)
+        let vmaMeta = try XCTUnwrap(link.fragments.first { $0.id == 5 }?.meta)
+        XCTAssertNotEqual(vmaMeta, records[4].meta, "the image's meta has pads before u64s")
+        var at = 0
+        while at + 4 <= vmaMeta.count {
+            let len = Int(vmaMeta[at]) | Int(vmaMeta[at + 1]) << 8
+            let type = Int(vmaMeta[at + 2]) | Int(vmaMeta[at + 3]) << 8
+            XCTAssertNotEqual(type, Int(CKPT_A_META_PAD))
+            at += (len + 3) & ~3
+        }
+        let decoded = try vmaMeta.withUnsafeBytes { try RecordMeta(type: .vma, payload: $0) }
+        let original = try records[4].meta.withUnsafeBytes { try RecordMeta(type: .vma, payload: $0) }
+        XCTAssertEqual(decoded, original)
+    }
+
+    func testValidateOnlySetsTheFlag() throws {
+        let link = FakeRestartLink()
+        _ = try RestartReplayer(link: link).replay(ImageReader(path: path), pid: 9, validateOnly: true)
+        XCTAssertEqual(link.beganWith?.flags, UInt32(CKPT_RESTART_FLAGS_VALIDATE_ONLY.rawValue))
+    }
+
+    func testRejectionAbortsTheSessionAndNamesTheRecord() throws {
+        let link = FakeRestartLink()
+        link.rejectSeq = 5  // the sixth message: record 6 (vma), one fragment per record before it
+        XCTAssertThrowsError(try RestartReplayer(link: link, window: 4).replay(ImageReader(path: path), pid: 1)) { error in
+            XCTAssertEqual(error as? ReplayError, .rejected(stage: .record, recordID: 6, errno: .invalidArgument,
+                                                            message: link.rejectMessage))
+            XCTAssertTrue("\(error)".contains("restart-record of record 6: EINVAL: record 6: vma"), "\(error)")
+        }
+        XCTAssertEqual(link.aborted, [77])
+        XCTAssertNil(link.committed)
+        XCTAssertLessThanOrEqual(link.fragments.count, 6 + 4, "stops sending within a window of the rejection")
+    }
+
+    func testDamagedRecordMidWalkAbortsTheSession() throws {
+        var bytes = fileBytes(path)
+        let e = try CkptImageProbe.entry(path, id: 8)
+        bytes[Int(e.dataOffset) + 3] ^= 1
+        writeBytes(path, bytes)
+        let link = FakeRestartLink()
+        XCTAssertThrowsError(try RestartReplayer(link: link, window: 2).replay(ImageReader(path: path), pid: 1)) { error in
+            guard case let .image(imageError)? = error as? ReplayError else { return XCTFail("\(error)") }
+            XCTAssertEqual(imageError.recordID, 8)
+        }
+        XCTAssertEqual(link.aborted, [77])
+        XCTAssertNil(link.committed, "nothing is committed after a damaged record")
+    }
+
+    func testBeginRejectedSendsNothing() throws {
+        let link = FakeRestartLink()
+        link.beginError = .kernel(errno: .noSuchProcess, message: "no such pid", attributeOffset: nil, requestSeq: 1)
+        XCTAssertThrowsError(try RestartReplayer(link: link).replay(ImageReader(path: path), pid: 999_999)) { error in
+            XCTAssertEqual(error as? ReplayError, .rejected(stage: .begin, recordID: nil, errno: .noSuchProcess, message: "no such pid"))
+        }
+        XCTAssertTrue(link.fragments.isEmpty)
+        XCTAssertTrue(link.aborted.isEmpty)
+    }
+
+    func testStreamReplayerEmitsBeginRecordsEnd() throws {
+        var messages: [[UInt8]] = []
+        let replayer = StreamReplayer { (bytes) throws(TransportError) in messages.append(Array(bytes)) }
+        let result = try replayer.replay(ImageReader(path: path), crid: 99)
+        XCTAssertEqual(result.crid, 99)
+        XCTAssertEqual(messages.count, expectedFragments + 2)
+        XCTAssertEqual(result.messages, UInt64(messages.count))
+        XCTAssertEqual(result.summary, fixtureSummary(records), "meta verbatim: the image's own checksum")
+        func command(_ m: [UInt8]) -> Int { Int(m[16]) }
+        XCTAssertEqual(command(messages.first!), Int(CKPT_CMD_STREAM_BEGIN))
+        XCTAssertEqual(command(messages.last!), Int(CKPT_CMD_STREAM_END))
+        XCTAssertTrue(messages.dropFirst().dropLast().allSatisfy { command($0) == Int(CKPT_CMD_RECORD) })
+        XCTAssertTrue(messages.allSatisfy { Int($0[4]) | Int($0[5]) << 8 == Int(CKPT_USERSOCK_TYPE) })
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import XCTest
+@testable import CkptListener
+
+/// The pool's watermarks and backpressure, on the pure state machine and the locked pool.
+final class BufferPoolTests: XCTestCase {
+    func testAcquireUntilEmptyThenStall() {
+        var pool = BufferPoolStateMachine(count: 3, resumeAt: 2)
+        var used: [Int] = []
+        for _ in 0..<3 {
+            guard case let .use(i) = pool.acquire(now: 0) else { return XCTFail() }
+            used.append(i)
+        }
+        XCTAssertEqual(Set(used).count, 3)
+        XCTAssertEqual(pool.acquire(now: 10), .stall)
+        XCTAssertEqual(pool.stalls, 1)
+        XCTAssertTrue(pool.isStalled)
+        // Below the low watermark: still stalled, even though a buffer is free.
+        XCTAssertEqual(pool.release(used[0], now: 20), .none)
+        XCTAssertEqual(pool.acquire(now: 25), .stall)
+        XCTAssertEqual(pool.stalls, 1, "one stall, however often the reader asks")
+        XCTAssertEqual(pool.stalledNs(now: 30), 20)
+        // Low watermark reached: resume, and the stall time is accounted.
+        XCTAssertEqual(pool.release(used[1], now: 50), .resumeReader(stalledNs: 40))
+        XCTAssertFalse(pool.isStalled)
+        XCTAssertEqual(pool.finishedStallNs, 40)
+        guard case .use = pool.acquire(now: 60) else { return XCTFail() }
+        XCTAssertEqual(pool.peakInUse, 3)
+    }
+
+    func testBufferIsFreeOnlyAfterItsLastReference() {
+        var pool = BufferPoolStateMachine(count: 1)
+        guard case let .use(i) = pool.acquire(now: 0) else { return XCTFail() }
+        XCTAssertTrue(pool.isUniquelyReferenced(i))
+        pool.retain(i)
+        pool.retain(i)
+        XCTAssertFalse(pool.isUniquelyReferenced(i))
+        XCTAssertEqual(pool.release(i, now: 0), .none)  // reader done
+        XCTAssertEqual(pool.inUse, 1)
+        XCTAssertEqual(pool.release(i, now: 0), .none)  // first write done
+        XCTAssertEqual(pool.inUse, 1)
+        XCTAssertEqual(pool.release(i, now: 0), .none)  // second write done: free, no stall to end
+        XCTAssertEqual(pool.inUse, 0)
+    }
+
+    func testDefaultLowWatermarkIsAQuarter() {
+        XCTAssertEqual(BufferPoolStateMachine(count: 64).resumeAt, 16)
+        XCTAssertEqual(BufferPoolStateMachine(count: 2).resumeAt, 1)
+        XCTAssertEqual(BufferPoolStateMachine(count: 8, resumeAt: 100).resumeAt, 8)
+    }
+
+    func testLockedPoolBlocksTheReaderUntilAWriterReleases() {
+        let pool = BufferPool(count: 2, size: 4096, resumeAt: 1)
+        let a = pool.acquire(deadlineNs: .max)!
+        let b = pool.acquire(deadlineNs: .max)!
+        XCTAssertNil(pool.acquire(deadlineNs: monotonicNanoseconds() + 20_000_000), "times out while empty")
+        let releaser = JoinableThread {
+            usleep(50_000)
+            pool.release(a)
+        }
+        let c = pool.acquire(deadlineNs: monotonicNanoseconds() + 5_000_000_000)
+        releaser.join()
+        XCTAssertEqual(c, a)
+        let snapshot = pool.snapshot()
+        XCTAssertEqual(snapshot.stalls, 1)
+        XCTAssertGreaterThanOrEqual(snapshot.stalledNs, 40_000_000)
+        pool.release(b)
+        pool.release(c!)
+        XCTAssertEqual(pool.snapshot().inUse, 0)
+    }
+
+    func testExchangeKeepsAnUnreferencedBufferAndHandsOverAReferencedOne() {
+        let pool = BufferPool(count: 2, size: 4096, resumeAt: 1)
+        let a = pool.acquire(deadlineNs: .max)!
+        XCTAssertEqual(pool.exchange(a), a, "nothing points into it: reuse")
+        pool.retain(a)  // a queued write
+        let b = pool.exchange(a)!
+        XCTAssertNotEqual(a, b)
+        pool.retain(b)
+        XCTAssertNil(pool.exchange(b), "both held by writes: the reader stalls")
+        XCTAssertTrue(pool.snapshot().isStalled)
+        pool.release(a)  // the writer finished: the reader may go on
+        XCTAssertEqual(pool.acquire(deadlineNs: .max), a)
+        XCTAssertEqual(pool.snapshot().stalls, 1)
+    }
+}
+
+/// The operator's views: the stats file is valid JSON with the documented keys; the status line.
+final class StatsTests: XCTestCase {
+    func testStatsFileIsJSONWithTheDocumentedKeys() throws {
+        var settled = SettledCounters()
+        for failure in [StreamFailure(crid: 9, seq: 4, recordID: 2, rule: .sequenceGap(expected: 3, got: 4)),
+                        StreamFailure(crid: 10, seq: 1, recordID: nil, rule: .aborted(reason: 1, message: "a \"quoted\"\nline"))] {
+            settled.note(SettledStream(session: 1, crid: failure.crid, outcome: .failed(name: nil, failure), bytes: 0))
+        }
+        var stats = ListenerStats()
+        stats.transport = "usersock port 7"
+        stats.failed = settled.failed
+        stats.failuresByRule = settled.failuresByRule
+        stats.recentFailures = settled.recentFailures
+        let object = try JSONSerialization.jsonObject(with: Data(stats.json().utf8)) as! [String: Any]
+        XCTAssertEqual(Set(object.keys), ["state", "pid", "transport", "uptime_ms", "streams", "failures_by_rule",
+                                          "recent_failures", "receive", "write", "pool"])
+        XCTAssertEqual((object["streams"] as! [String: Int])["failed"], 2)
+        XCTAssertEqual(object["failures_by_rule"] as! [String: Int], ["sequence-gap": 1, "aborted": 1])
+        XCTAssertEqual((object["recent_failures"] as! [String]).last,
+                       "crid 10 seq 1: aborted by the sender: SINK_GONE (the sink's socket closed): a \"quoted\"\nline")
+    }
+
+    func testStatusLine() {
+        var stats = ListenerStats()
+        stats.inFlight = 3
+        stats.poolInUse = 12
+        stats.poolBuffers = 64
+        stats.stalls = 5
+        stats.stalledNs = 1_200_000_000
+        stats.completed = 12
+        stats.failed = 1
+        XCTAssertEqual(stats.statusLine(rate: 812_400_000),
+                       "ckpt listen: 3 in flight | 812.4 MB/s | pool 12/64 | stalls 5 (1.2 s) | 12 done, 1 failed")
+    }
+}

@@ -1,0 +1,236 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCkptUAPI
+import CkptProtocol
+import CkptTransport
+import XCTest
+@testable import CkptListener
+
+/// The listener end to end over real NETLINK_USERSOCK sockets, in process.
+final class UsersockIntegrationTests: XCTestCase {
+    func testOneStreamBecomesAnImage() throws {
+        let harness = try ListenerHarness { $0.exitAfter = 1 }
+        harness.start()
+        let stream = EncodedStream(crid: 11)
+        TestSender().send(stream.messages, to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(outcome.reason, .exitAfter)
+        XCTAssertEqual(harness.files(), ["11.ckpt"])
+        assertImage(harness.directory + "/11.ckpt", matches: stream)
+        XCTAssertEqual(outcome.stats.completed, 1)
+        XCTAssertEqual(outcome.stats.failed, 0)
+        XCTAssertEqual(outcome.stats.messages, UInt64(stream.messages.count))
+        XCTAssertGreaterThanOrEqual(outcome.stats.bytesWritten, stream.dataBytes)
+        let stats = try XCTUnwrap(harness.read(".ckpt-listen.stats"))
+        XCTAssertTrue(stats.contains("\"state\": \"stopped\""), stats)
+        XCTAssertTrue(stats.contains("\"completed\": 1"), stats)
+    }
+
+    func testInterleavedConcurrentStreamsAllComplete() throws {
+        let count = 64
+        let harness = try ListenerHarness { $0.exitAfter = count }
+        harness.start()
+        let streams = (1...count).map { EncodedStream(crid: UInt64(100 + $0), runs: 2, pagesPerRun: 4, fragment: 5000) }
+        TestSender().sendInterleaved(streams.map(\.messages), to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(outcome.stats.completed, UInt64(count))
+        XCTAssertEqual(outcome.stats.failed, 0, "\(outcome.stats.recentFailures)")
+        XCTAssertEqual(harness.files(), streams.map { "\($0.crid).ckpt" }.sorted())
+        for stream in streams { assertImage(harness.directory + "/\(stream.crid).ckpt", matches: stream) }
+        XCTAssertEqual(outcome.stats.overruns, 0)
+    }
+
+    func testSlowWriterWithATinyPoolLosesNothingAndStalls() throws {
+        let harness = try ListenerHarness(configure: {
+            $0.exitAfter = 2
+            $0.poolBuffers = 2
+            $0.resumeAt = 1
+            $0.socketReceiveBuffer = 4096  // the kernel's minimum-ish: the sender blocks early
+        }, makeWriter: { fd, info in
+            SlowWriter(try ImageWriters.standard(fd, info), delayMicroseconds: 1000)
+        })
+        harness.start()
+        let a = EncodedStream(crid: 1, runs: 4, pagesPerRun: 32, fragment: 8192)
+        let b = EncodedStream(crid: 2, runs: 4, pagesPerRun: 32, fragment: 8192)
+        TestSender().sendInterleaved([a.messages, b.messages], to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait(seconds: 60))
+        XCTAssertEqual(outcome.stats.completed, 2, "\(outcome.stats.recentFailures)")
+        XCTAssertEqual(outcome.stats.failed, 0)
+        XCTAssertEqual(outcome.stats.overruns, 0, "backpressure, never loss")
+        XCTAssertEqual(outcome.stats.messages, UInt64(a.messages.count + b.messages.count))
+        XCTAssertGreaterThan(outcome.stats.stalls, 0)
+        XCTAssertGreaterThan(outcome.stats.stalledNs, 0)
+        XCTAssertLessThanOrEqual(outcome.stats.poolPeakInUse, 2)
+        XCTAssertEqual(harness.files(), ["1.ckpt", "2.ckpt"])
+        assertImage(harness.directory + "/1.ckpt", matches: a)
+        assertImage(harness.directory + "/2.ckpt", matches: b)
+    }
+
+    func testAStreamWithAGapFailsWhileAnotherCompletes() throws {
+        let harness = try ListenerHarness { $0.exitAfter = 2 }
+        harness.start()
+        var broken = EncodedStream(crid: 21)
+        broken.messages.remove(at: 5)
+        let fine = EncodedStream(crid: 22)
+        TestSender().sendInterleaved([broken.messages, fine.messages], to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(harness.files(), ["21.failed", "21.failed.reason", "22.ckpt"])
+        assertImage(harness.directory + "/22.ckpt", matches: fine)
+        XCTAssertEqual(outcome.stats.failuresByRule, ["sequence-gap": 1])
+        let reason = try XCTUnwrap(harness.read("21.failed.reason"))
+        XCTAssertEqual(reason, "crid 21 seq 6: sequence: gap, expected seq 5, got 6 (messages were lost)\n")
+        XCTAssertGreaterThan(harness.size("21.failed") ?? 0, 0, "captured bytes are kept")
+    }
+
+    func testAbortKeepsTheBytesWithTheSendersReason() throws {
+        let harness = try ListenerHarness { $0.exitAfter = 1 }
+        harness.start()
+        let stream = EncodedStream(crid: 31)
+        var messages = Array(stream.messages.prefix(8))
+        messages.append(stream.abort(seq: 8, reason: CKPT_ABORT_REASON_TASK_EXITED.rawValue, message: "task 4242 exited"))
+        TestSender().send(messages, to: harness.port)
+        _ = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(harness.files(), ["31.failed", "31.failed.reason"])
+        let reason = try XCTUnwrap(harness.read("31.failed.reason"))
+        XCTAssertTrue(reason.hasPrefix("crid 31 seq 8"), reason)
+        XCTAssertTrue(reason.contains("TASK_EXITED"), reason)
+        XCTAssertTrue(reason.contains("task 4242 exited"), reason)
+    }
+
+    func testSilentStreamIsAbandoned() throws {
+        let harness = try ListenerHarness {
+            $0.exitAfter = 1
+            $0.streamTimeoutNs = 300_000_000
+        }
+        harness.start()
+        TestSender().send(Array(EncodedStream(crid: 41).messages.prefix(4)), to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(outcome.stats.failuresByRule, ["abandoned": 1])
+        XCTAssertTrue(harness.read("41.failed.reason")?.contains("abandoned: no message for") == true)
+    }
+
+    func testStopFailsStreamsInFlightAsInterruptedAndKeepsTheirBytes() throws {
+        let harness = try ListenerHarness()
+        harness.start()
+        TestSender().send(Array(EncodedStream(crid: 51).messages.prefix(6)), to: harness.port)
+        // Wait until the stream is in flight (its .partial exists), then stop.
+        try waitFor { harness.files() == ["51.partial", "51.partial.reason"] }
+        let outcome = try XCTUnwrap(harness.stop())
+        XCTAssertEqual(outcome.reason, .requested)
+        XCTAssertEqual(harness.files(), ["51.failed", "51.failed.reason"])
+        XCTAssertTrue(harness.read("51.failed.reason")?.contains("interrupted") == true)
+    }
+
+    func testLeftoverPartialAtStartBecomesFailed() throws {
+        let directory = try makeTemporaryDirectory()
+        FileManager.default.createFile(atPath: directory + "/61.partial", contents: Data(repeating: 7, count: 1000))
+        let harness = try ListenerHarness(directory: directory) { $0.idleTimeoutNs = 200_000_000 }
+        harness.start()
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(outcome.reason, .idleTimeout)
+        XCTAssertEqual(outcome.stats.leftoversFound, 1)
+        XCTAssertEqual(harness.files(), ["61.failed", "61.failed.reason"])
+        XCTAssertEqual(harness.size("61.failed"), 1000)
+        let reason = try XCTUnwrap(harness.read("61.failed.reason"))
+        XCTAssertTrue(reason.hasPrefix("listener crashed or was killed mid-capture\nscan: not readable as an image"), reason)
+    }
+
+    func testAnExistingImageIsNeverOverwritten() throws {
+        let directory = try makeTemporaryDirectory()
+        FileManager.default.createFile(atPath: directory + "/71.ckpt", contents: Data("old image".utf8))
+        let harness = try ListenerHarness(directory: directory) { $0.exitAfter = 1 }
+        harness.start()
+        let stream = EncodedStream(crid: 71)
+        TestSender().send(stream.messages, to: harness.port)
+        _ = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(harness.files(), ["71-1.ckpt", "71.ckpt"])
+        assertImage(harness.directory + "/71-1.ckpt", matches: stream)
+        XCTAssertEqual(harness.read("71.ckpt"), "old image")
+    }
+}
+
+/// Delays each data write: a disk slower than the stream.
+final class SlowWriter: StreamImageWriter {
+    let inner: StreamImageWriter
+    let delay: UInt32
+    init(_ inner: StreamImageWriter, delayMicroseconds: UInt32) {
+        self.inner = inner
+        delay = delayMicroseconds
+    }
+    func beginRecord(_ head: RecordHead) throws { try inner.beginRecord(head) }
+    func appendData(_ bytes: UnsafeRawBufferPointer) throws {
+        usleep(delay)
+        try inner.appendData(bytes)
+    }
+    func endRecord() throws { try inner.endRecord() }
+    func finish(summary: StreamSummary) throws { try inner.finish(summary: summary) }
+}
+
+func waitFor(seconds: Double = 10, _ condition: () -> Bool, file: StaticString = #filePath, line: UInt = #line) throws {
+    let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
+    while !condition() {
+        if monotonicNanoseconds() > deadline {
+            XCTFail("condition not met within \(seconds) s", file: file, line: line)
+            throw POSIXError(.ETIMEDOUT)
+        }
+        usleep(10_000)
+    }
+}
+
+/// Fairness: a stream that stops mid-record holds no buffer, so it cannot starve the others.
+final class FairnessTests: XCTestCase {
+    func testAStalledStreamDoesNotStarveOthersInATinyPool() throws {
+        let harness = try ListenerHarness {
+            $0.poolBuffers = 2
+            $0.resumeAt = 1
+            $0.exitAfter = 9
+            $0.streamTimeoutNs = 1_000_000_000
+        }
+        harness.start()
+        let sender = TestSender()
+        let stalled = EncodedStream(crid: 1, runs: 1, pagesPerRun: 64, fragment: 4096)
+        sender.send(Array(stalled.messages.prefix(10)), to: harness.port)  // mid pages record, then silence
+        let others = (2...9).map { EncodedStream(crid: UInt64($0), runs: 2, pagesPerRun: 32, fragment: 4096) }
+        sender.sendInterleaved(others.map(\.messages), to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait(seconds: 30))
+        XCTAssertEqual(outcome.stats.completed, 8)
+        XCTAssertEqual(outcome.stats.failuresByRule, ["abandoned": 1])
+        XCTAssertEqual(harness.files().filter { $0.hasSuffix(".ckpt") }.count, 8)
+    }
+}
+
+/// Stopping while backpressure holds the sender: the listener still stops promptly.
+final class StopUnderBackpressureTests: XCTestCase {
+    func testStopWhileThePoolIsExhaustedSettlesAndReturns() throws {
+        let harness = try ListenerHarness(configure: {
+            $0.poolBuffers = 2
+            $0.resumeAt = 1
+            $0.socketReceiveBuffer = 4096
+        }, makeWriter: { fd, info in
+            SlowWriter(try ImageWriters.standard(fd, info), delayMicroseconds: 20_000)
+        })
+        harness.start()
+        let stream = EncodedStream(crid: 81, runs: 8, pagesPerRun: 64, fragment: 4096)
+        let sender = try NetlinkSocket(family: .usersock)
+        try sender.bind()
+        let port = harness.port
+        // The sender blocks on the full socket; when the listener closes it, its send fails.
+        let sending = JoinableThread {
+            for message in stream.messages {
+                let sent: Bool = message.withUnsafeBytes { raw in (try? sender.send(raw, toPort: port)) != nil }
+                if !sent { return }
+            }
+        }
+        try waitFor { harness.files() == ["81.partial", "81.partial.reason"] }
+        usleep(300_000)  // well into backpressure: pool empty, socket full, sender blocked
+        let started = monotonicNanoseconds()
+        let outcome = try XCTUnwrap(harness.stop())
+        XCTAssertLessThan(monotonicNanoseconds() - started, 5_000_000_000, "stops promptly under backpressure")
+        XCTAssertEqual(outcome.reason, .requested)
+        XCTAssertGreaterThan(outcome.stats.stalls, 0)
+        XCTAssertEqual(outcome.stats.failuresByRule, ["interrupted": 1])
+        XCTAssertEqual(harness.files(), ["81.failed", "81.failed.reason"])
+        sending.join()
+    }
+}
