@@ -209,5 +209,15 @@ private final class SignalWaiter {
             }
         }, context)
         pthread_detach(thread)
+        // Threads the Swift runtime started before the mask was set do not block the
+        // signals, and the kernel may deliver SIGTERM to one of them: its default action
+        // would kill the listener (exit 143) instead of settling. A handler forwards any
+        // such delivery to the waiter thread (pthread_kill is async-signal-safe).
+        signalWaiterThread = thread
+        signal(SIGINT) { pthread_kill(signalWaiterThread, $0) }
+        signal(SIGTERM) { pthread_kill(signalWaiterThread, $0) }
     }
 }
+
+/// The sigwait thread, for the forwarding handler (a C handler cannot capture it).
+nonisolated(unsafe) private var signalWaiterThread = pthread_t()
