@@ -1,23 +1,11 @@
 import CkptProtocol
 
 /// Where the checkpointed task ran: the `header` record's meta (the stream's first record),
-/// surfaced by `ImageReader.source()`, the verifier and the partial scanner.
-public struct ImageSource: Equatable, Sendable {
-    /// `uname -m` of the source machine, e.g. "x86_64".
-    public var arch: String
-    public var pageSize: UInt32
-    /// `uname -r` of the source kernel.
-    public var release: String
-    /// CLOCK_REALTIME when the checkpoint began, ns.
-    public var timeNs: UInt64
+/// surfaced by `ImageReader.source()`, the verifier and the partial scanner. It is the
+/// protocol's `HeaderMeta` itself, so the fields are declared once.
+public typealias ImageSource = HeaderMeta
 
-    public init(arch: String, pageSize: UInt32, release: String, timeNs: UInt64) {
-        self.arch = arch
-        self.pageSize = pageSize
-        self.release = release
-        self.timeNs = timeNs
-    }
-
+extension HeaderMeta {
     /// Decodes the header record's `CKPT_A_META` payload.
     init(headerRecord e: ImageIndexEntry, meta: [UInt8], path: String) throws(ImageError) {
         guard e.type == .header else {
@@ -27,7 +15,7 @@ public struct ImageSource: Equatable, Sendable {
         guard case let .header(h) = try decodeMeta(of: e, meta, path: path) else {
             preconditionFailure("RecordMeta(type: .header) decoded another type")
         }
-        self.init(arch: h.arch, pageSize: h.pageSize, release: h.release, timeNs: h.timeNs)
+        self = h
     }
 }
 
