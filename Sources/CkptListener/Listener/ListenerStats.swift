@@ -41,21 +41,7 @@ public struct ListenerStats: Sendable, Equatable {
 
     /// The stats file: one JSON object, keys stable (documented in docs/listener.md).
     public func json() -> String {
-        func string(_ s: String) -> String {
-            var out = "\""
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case _ where scalar.value < 0x20:
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out + "\""
-        }
+        let string = jsonQuoted
         let rules = failuresByRule.keys.sorted().map { "\(string($0)): \(failuresByRule[$0]!)" }.joined(separator: ", ")
         let recent = recentFailures.map(string).joined(separator: ", ")
         return """
