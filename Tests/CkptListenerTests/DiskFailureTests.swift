@@ -122,4 +122,6 @@ final class FailingFinishWriter: StreamImageWriter {
         if failFinish { throw Errno.ioError }
         try inner.finish(summary: summary)
     }
+
+    var written: StreamSummary { inner.written }
 }

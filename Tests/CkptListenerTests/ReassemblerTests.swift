@@ -65,7 +65,7 @@ final class ReassemblerTests: XCTestCase {
                 if let head = op.head { heads.append(head.id); XCTAssertEqual(head.id, id) }
                 written[id, default: []] += Array(op.data)
                 if op.endsRecord { ended.append(id) }
-            case let .complete(s, crid, summary):
+            case let .complete(s, crid, summary, _):
                 XCTAssertEqual(s, session)
                 XCTAssertEqual(crid, 7)
                 completed = summary
@@ -149,7 +149,7 @@ final class ReassemblerTests: XCTestCase {
             for events in [a, b] where i < events.count {
                 switch r.receive(events[i], now: 0) {
                 case let .fail(_, f): failures.append(f)
-                case let .complete(_, crid, _): completed.append(crid)
+                case let .complete(_, crid, _, _): completed.append(crid)
                 default: break
                 }
             }
@@ -325,6 +325,34 @@ final class ReassemblerTests: XCTestCase {
             events[events.count - 1] = .end(crid: crid, seq: seq, summary: sent)
             XCTAssertEqual(failure(events)?.rule, .summaryMismatch(sent: sent, received: summary))
         }
+    }
+
+    /// The listener's mode: counts are still compared here, the checksum is handed on to the
+    /// image writer with the sender's summary and the end's seq.
+    func testWithoutChecksummingCountsFailHereAndTheChecksumIsHandedOn() {
+        var config = noMetaCheck
+        config.checksumData = false
+        var events = stream()
+        guard case let .end(crid, seq, summary) = events.last! else { return XCTFail() }
+        var sent = summary
+        sent.checksum ^= 1
+        events[events.count - 1] = .end(crid: crid, seq: seq, summary: sent)
+        var r = Reassembler(configuration: config)
+        var outcome: ReassemblyAction?
+        for event in events { outcome = r.receive(event, now: 0) }
+        guard case let .complete(_, endCrid, handedOn, endSeq)? = outcome else { return XCTFail("\(String(describing: outcome))") }
+        XCTAssertEqual(endCrid, crid)
+        XCTAssertEqual(handedOn, sent)
+        XCTAssertEqual(endSeq, seq)
+
+        sent = summary
+        sent.bytes += 1
+        events[events.count - 1] = .end(crid: crid, seq: seq, summary: sent)
+        var counting = Reassembler(configuration: config)
+        let failed = failure(events, &counting)
+        XCTAssertEqual(failed?.rule.name, "summary-mismatch")
+        XCTAssertEqual(failed?.description.contains("received \(summary.records) records, \(summary.bytes) bytes"), true,
+                       failed?.description ?? "")
     }
 
     func testCorruptedDataFailsTheChecksum() {

@@ -27,6 +27,28 @@ final class UsersockIntegrationTests: XCTestCase {
         XCTAssertTrue(stats.contains("\"completed\": 1"), stats)
     }
 
+    /// One data byte flipped in flight, counts intact: only the checksum can tell, and the
+    /// listener computes it once, in the image writer. The image is kept as .failed, never
+    /// published, and the reason names the end message and both checksums.
+    func testFlippedDataByteFailsTheChecksumAndIsNeverPublished() throws {
+        let harness = try ListenerHarness { $0.exitAfter = 1 }
+        harness.start()
+        var stream = EncodedStream(crid: 31)
+        let probe = pattern(seed: 31 &* 1000, count: 64)
+        let (index, at) = try XCTUnwrap(stream.messages.enumerated().lazy.compactMap { i, bytes in
+            stride(from: 0, through: bytes.count - probe.count, by: 1)
+                .first { Array(bytes[$0..<($0 + probe.count)]) == probe }.map { (i, $0) }
+        }.first)
+        stream.messages[index][at + 10] ^= 0x20
+        TestSender().send(stream.messages, to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(outcome.stats.failuresByRule, ["summary-mismatch": 1])
+        XCTAssertEqual(harness.files(), ["31.failed", "31.failed.reason"])
+        let reason = try XCTUnwrap(harness.read("31.failed.reason"))
+        XCTAssertTrue(reason.hasPrefix("crid 31 seq \(stream.messages.count - 1)"), reason)
+        XCTAssertTrue(reason.contains("crc32c \(hex(stream.summary.checksum)); received the same counts but crc32c"), reason)
+    }
+
     func testInterleavedConcurrentStreamsAllComplete() throws {
         let count = 64
         let harness = try ListenerHarness { $0.exitAfter = count }
@@ -165,6 +187,7 @@ final class SlowWriter: StreamImageWriter {
     }
     func endRecord() throws { try inner.endRecord() }
     func finish(summary: StreamSummary) throws { try inner.finish(summary: summary) }
+    var written: StreamSummary { inner.written }
 }
 
 func waitFor(seconds: Double = 10, _ condition: () -> Bool, file: StaticString = #filePath, line: UInt = #line) throws {

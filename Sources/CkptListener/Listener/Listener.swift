@@ -69,7 +69,8 @@ public final class Listener: @unchecked Sendable {
         directory = try ImageDirectory(path: configuration.directory)
         pool = BufferPool(count: configuration.poolBuffers, size: configuration.bufferSize, resumeAt: configuration.resumeAt)
         reassembler = Reassembler(configuration: Reassembler.Configuration(
-            maxStreams: configuration.maxStreams, streamTimeoutNs: configuration.streamTimeoutNs, checkRecordData: true))
+            maxStreams: configuration.maxStreams, streamTimeoutNs: configuration.streamTimeoutNs, checkRecordData: true,
+            checksumData: false))  // the image writer checksums (and compares) in its one pass
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw ListenerFileError("pipe", "stop pipe", Errno(rawValue: errno)) }
         stopPipe = (fds[0], fds[1])
@@ -222,8 +223,8 @@ public final class Listener: @unchecked Sendable {
         case let .write(op):
             pool.retain(buffer!)
             sink.submit(.write(op, buffer: buffer!))
-        case let .complete(session, crid, summary):
-            sink.submit(.complete(session: session, crid: crid, summary: summary))
+        case let .complete(session, crid, summary, seq):
+            sink.submit(.complete(session: session, crid: crid, summary: summary, seq: seq))
         case let .fail(session, failure):
             sink.submit(.fail(session: session, failure))
         }

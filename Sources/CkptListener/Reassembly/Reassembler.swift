@@ -30,8 +30,11 @@ public enum ReassemblyAction {
     /// (crids repeat across reboots; sessions never repeat within one listener).
     case open(session: UInt64, crid: UInt64, pid: UInt32)
     case write(WriteOp)
-    /// A verified end: finish and publish the image.
-    case complete(session: UInt64, crid: UInt64, summary: StreamSummary)
+    /// A verified end: finish and publish the image. `summary` is the sender's; with
+    /// `Configuration.checksumData` off its checksum is not yet verified here and the image
+    /// writer must compare it with its own before publishing (`seq`: the end message, for
+    /// the failure if it differs).
+    case complete(session: UInt64, crid: UInt64, summary: StreamSummary, seq: UInt32)
     /// The stream failed. `session` is nil when it never had an image here (its begin was
     /// never seen, or it was refused at begin).
     case fail(session: UInt64?, StreamFailure)
@@ -58,11 +61,19 @@ public struct Reassembler {
         /// header (`RecordDataRules`: pages data-len = nr-pages x page-size, alignment...).
         /// Off only in tests that feed placeholder meta bytes.
         public var checkRecordData: Bool
+        /// CRC-32C every meta and data byte and compare the end's checksum here. The listener
+        /// turns it off: its image writer checksums the same bytes as it writes them (the
+        /// record CRCs need that pass anyway) and refuses to finish an image whose checksum
+        /// differs from the sender's, so a second pass would only cost CPU. Records and
+        /// bytes are always counted and compared here.
+        public var checksumData: Bool
 
-        public init(maxStreams: Int = 256, streamTimeoutNs: UInt64 = 60_000_000_000, checkRecordData: Bool = true) {
+        public init(maxStreams: Int = 256, streamTimeoutNs: UInt64 = 60_000_000_000, checkRecordData: Bool = true,
+                    checksumData: Bool = true) {
             self.maxStreams = maxStreams
             self.streamTimeoutNs = streamTimeoutNs
             self.checkRecordData = checkRecordData
+            self.checksumData = checksumData
         }
     }
 
@@ -82,7 +93,7 @@ public struct Reassembler {
         var nextSeq: UInt32 = 1
         var lastActivityNs: UInt64
         var tree = RecordTreeRules()
-        var summary = StreamSummaryBuilder()
+        var summary: StreamSummaryBuilder
         var dataRules = RecordDataRules()
         var current: OpenRecord?
         var lastRecordID: UInt32?
@@ -138,12 +149,14 @@ public struct Reassembler {
                 return fail(slot, seq: seq, record: slots[slot]!.lastRecordID, .nesting(error))
             }
             let received = slots[slot]!.summary.summary
-            guard received == sent else {
+            let checked = configuration.checksumData
+            guard received.records == sent.records, received.bytes == sent.bytes,
+                  !checked || received.checksum == sent.checksum else {
                 return fail(slot, seq: seq, record: nil, .summaryMismatch(sent: sent, received: received))
             }
             let session = slots[slot]!.session
             remove(slot)
-            return .complete(session: session, crid: crid, summary: received)
+            return .complete(session: session, crid: crid, summary: sent, seq: seq)
         case let .abort(_, _, reason, message):
             return fail(slot, seq: seq, record: slots[slot]!.current?.id, .aborted(reason: reason, message: message))
         }
@@ -173,7 +186,8 @@ public struct Reassembler {
         let session = nextSession
         nextSession += 1
         streamsBegun += 1
-        let stream = Stream(crid: crid, session: session, pid: pid, lastActivityNs: now)
+        let stream = Stream(crid: crid, session: session, pid: pid, lastActivityNs: now,
+                            summary: StreamSummaryBuilder(checksumming: configuration.checksumData))
         let slot: Int
         if let reused = freeSlots.popLast() {
             slot = reused

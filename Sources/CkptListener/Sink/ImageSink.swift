@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CkptImage
 import CkptProtocol
 import Logging
 import SystemPackage
@@ -10,7 +11,8 @@ public enum SinkOp {
     case open(session: UInt64, info: StreamImageInfo)
     /// `buffer` is the pool buffer `write`'s pointers are into; released once written.
     case write(WriteOp, buffer: Int)
-    case complete(session: UInt64, crid: UInt64, summary: StreamSummary)
+    /// `summary` is the sender's; the writer checks its checksum. `seq`: the end message.
+    case complete(session: UInt64, crid: UInt64, summary: StreamSummary, seq: UInt32)
     case fail(session: UInt64?, StreamFailure)
     /// Finish the queue and stop the thread.
     case stop
@@ -149,8 +151,8 @@ public final class ImageSink: @unchecked Sendable {
         case let .write(write, buffer):
             defer { pool.release(buffer) }
             return self.write(write)
-        case let .complete(session, crid, summary):
-            complete(session: session, crid: crid, summary: summary)
+        case let .complete(session, crid, summary, seq):
+            complete(session: session, crid: crid, summary: summary, seq: seq)
         case let .fail(session, failure):
             if let session {
                 guard let image = images.removeValue(forKey: session) else { return 0 }  // already failed here
@@ -208,11 +210,19 @@ public final class ImageSink: @unchecked Sendable {
     /// replacing a file), fsync of the directory. A failure before the rename fails the
     /// stream (its bytes kept as `.failed`); after it, the image is complete and correct and
     /// only the durability of its name is in doubt, which is logged.
-    private func complete(session: UInt64, crid: UInt64, summary: StreamSummary) {
+    private func complete(session: UInt64, crid: UInt64, summary: StreamSummary, seq: UInt32) {
         guard let image = images.removeValue(forKey: session) else { return }
         let name: String
         do {
-            try image.writer.finish(summary: summary)
+            do {
+                try image.writer.finish(summary: summary)
+            } catch ImageError.summaryMismatch {
+                // The data's checksum (or count) differs from the sender's: the stream's
+                // rule, not an I/O failure. No trailer was written.
+                let rule = FailureRule.summaryMismatch(sent: summary, received: image.writer.written)
+                settleFailed(session: session, image, StreamFailure(crid: crid, seq: seq, recordID: nil, rule: rule))
+                return
+            }
             do { try FileSyscalls.sync(image.fd) } catch { throw ListenerFileError("fsync", image.name, error) }
             name = try directory.moveToFreeName(image.name, crid: crid, ext: "ckpt")
         } catch {
@@ -285,4 +295,5 @@ private final class NoWriter: StreamImageWriter {
     func appendData(_ bytes: UnsafeRawBufferPointer) throws {}
     func endRecord() throws {}
     func finish(summary: StreamSummary) throws {}
+    var written: StreamSummary { StreamSummary(records: 0, bytes: 0, checksum: 0) }
 }

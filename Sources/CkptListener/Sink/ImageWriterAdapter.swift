@@ -29,6 +29,7 @@ final class ImageWriterAdapter: StreamImageWriter {
     func appendData(_ bytes: UnsafeRawBufferPointer) throws { try writer.appendData(bytes) }
     func endRecord() throws { try writer.endRecord() }
     func finish(summary: StreamSummary) throws { try writer.finish(summary: summary) }
+    var written: StreamSummary { writer.streamSummary }
 }
 
 /// An error's text for a failure reason: errno names spelled out (`ENOSPC`), so an

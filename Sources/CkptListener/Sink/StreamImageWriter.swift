@@ -8,8 +8,13 @@ public protocol StreamImageWriter: AnyObject {
     /// One fragment's data, written straight from the receive buffer.
     func appendData(_ bytes: UnsafeRawBufferPointer) throws
     func endRecord() throws
-    /// Index and trailer; the sink fsyncs and renames afterwards.
+    /// Index and trailer; the sink fsyncs and renames afterwards. Throws
+    /// `ImageError.summaryMismatch` (and writes no trailer) when `summary`, the sender's,
+    /// differs from `written`.
     func finish(summary: StreamSummary) throws
+    /// Records, meta + data bytes and their CRC-32C taken in so far: the receiving side of
+    /// the stream's checksum, computed in the writer's one pass over the data.
+    var written: StreamSummary { get }
 }
 
 /// What a new image starts with.

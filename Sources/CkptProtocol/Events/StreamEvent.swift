@@ -89,20 +89,25 @@ public struct StreamSummaryBuilder: Sendable {
     private var crc = CRC32C()
     public private(set) var records: UInt64 = 0
     public private(set) var bytes: UInt64 = 0
+    /// False: count records and bytes only, `summary.checksum` stays 0. For a receiver
+    /// whose image writer checksums the same bytes anyway (one pass over the data, not two).
+    public let checksumming: Bool
 
-    public init() {}
+    public init(checksumming: Bool = true) {
+        self.checksumming = checksumming
+    }
 
     /// A new record begins; `meta` is its `CKPT_A_META` payload (may be empty).
     public mutating func beginRecord(meta: UnsafeRawBufferPointer) {
         records += 1
         bytes += UInt64(meta.count)
-        crc.update(meta)
+        if checksumming { crc.update(meta) }
     }
 
     /// The next slice of the current record's data.
     public mutating func data(_ bytes: UnsafeRawBufferPointer) {
         self.bytes += UInt64(bytes.count)
-        crc.update(bytes)
+        if checksumming { crc.update(bytes) }
     }
 
     public var summary: StreamSummary { StreamSummary(records: records, bytes: bytes, checksum: crc.value) }

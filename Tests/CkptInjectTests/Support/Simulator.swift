@@ -49,7 +49,7 @@ struct Simulator {
         case let .write(op):
             if let head = op.head { written[op.session]?.beginRecord(meta: head.meta) }
             written[op.session]?.data(op.data)
-        case let .complete(session, crid, summary):
+        case let .complete(session, crid, summary, _):
             precondition(written[session]?.summary == summary, "completed with a summary other than what was written")
             completed[crid] = summary
         case let .fail(_, failure):
