@@ -16,7 +16,7 @@ final class ImageDirectoryTests: XCTestCase {
         close(second.fd)
         XCTAssertEqual([first.name, second.name], ["7.partial", "7-1.partial"])
         XCTAssertEqual(try directory.partialFiles(), ["7-1.partial", "7.partial"])
-        FileManager.default.createFile(atPath: path + "/7.failed", contents: Data("older".utf8))
+        _ = FileManager.default.createFile(atPath: path + "/7.failed", contents: Data("older".utf8))
         XCTAssertEqual(try directory.moveToFreeName("7.partial", crid: 7, ext: "failed"), "7-1.failed")
         XCTAssertEqual(try directory.moveToFreeName("7-1.partial", crid: 7, ext: "ckpt"), "7.ckpt")
         XCTAssertEqual(try String(contentsOfFile: path + "/7.failed", encoding: .utf8), "older")

@@ -10,8 +10,11 @@ import Testing
 
     @Test func hardwareEqualsPortableOnManyLengthsAndAlignments() {
         var rng = SystemRandomNumberGenerator()
-        let pool = (0..<9000).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        for length in [0, 1, 2, 3, 7, 8, 9, 15, 16, 31, 32, 33, 63, 64, 65, 100, 255, 1000, 4096, 8191] {
+        let pool = (0..<70_000).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        // Around the three-lane thresholds too (3 x 256 and 3 x 8192 bytes), and up to a
+        // maximal fragment (65,531 bytes).
+        for length in [0, 1, 2, 3, 7, 8, 9, 15, 16, 31, 32, 33, 63, 64, 65, 100, 255, 767, 768, 769, 1000, 1543, 4096,
+                       8191, 24575, 24576, 24577, 32768, 49152 + 768 + 7, 65531] {
             for alignment in 0..<9 {
                 let slice = Array(pool[alignment..<(alignment + length)])
                 let fast = pool.withUnsafeBytes { raw -> UInt32 in
