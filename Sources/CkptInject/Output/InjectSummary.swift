@@ -1,8 +1,9 @@
 import CkptProtocol
-import Foundation
 
 /// What `ckpt inject` did, for people and (with `--json`) for tests: one entry per stream
-/// with its totals, the faults put into it and how the listener must end it.
+/// with its totals, the faults put into it and how the listener must end it. `Codable` names
+/// the JSON keys; the CLI renders it (CkptCLI's `InjectSummary.json`) without Foundation,
+/// which `ckpt listen` would otherwise map into memory for nothing.
 public struct InjectSummary: Codable, Equatable, Sendable {
     public struct Stream: Codable, Equatable, Sendable {
         public var crid: UInt64
@@ -33,16 +34,6 @@ public struct InjectSummary: Codable, Equatable, Sendable {
             return Stream(crid: p.stream.crid, pid: p.stream.pid, records: s.records, bytes: s.bytes, checksum: s.checksum,
                           messages: p.cleanMessages.count, datagrams: p.datagrams.count, faults: p.faults, expect: p.expectation)
         }
-    }
-
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return String(decoding: try! encoder.encode(self), as: UTF8.self)
-    }
-
-    public static func parse(_ json: String) throws -> InjectSummary {
-        try JSONDecoder().decode(InjectSummary.self, from: Data(json.utf8))
     }
 
     /// One line per stream, for a terminal.
