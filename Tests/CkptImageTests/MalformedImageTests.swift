@@ -63,8 +63,17 @@ import Testing
          { if case .badMagic(_, _, nil, "record header", _, _) = $0 { true } else { false } }),
         ("record header CRC", { l in l.bytes[l.record[3]! + 12] ^= 1; reseal(&l, keep: ["record 3"]) },
          { if case .checksumMismatch(_, _, nil, "record header", _, _) = $0 { true } else { false } }),
-        ("record flags", { l in l.bytes[l.record[3]! + 6] = 1; reseal(&l) },
-         { if case .badField(_, _, 3, "record flags", "0", "1") = $0 { true } else { false } }),
+        ("record flags", { l in l.bytes[l.record[3]! + 6] = 2; reseal(&l) },
+         { if case .badField(_, _, 3, "record flags", "0 or 1 (aligned data)", "2") = $0 { true } else { false } }),
+        // Setting the aligned-data flag moves where the data would start: the record no longer
+        // tiles with the next one, whatever the index says.
+        ("aligned-data flag on a packed record", { l in l.bytes[l.record[3]! + 6] = 1; reseal(&l) },
+         { if case .badField(_, _, 3, _, _, _) = $0 { true } else if case .badMagic(_, _, _, _, _, _) = $0 { true } else { false } }),
+        // The index says the last record's data is page-aligned: it would end past the index.
+        ("index flags differ from the record", { l in l.bytes[l.index + 8 + 8 * 32 + 10] = 1; reseal(&l) },
+         { if case .badField(_, _, 12, "index entry 8 data length", _, _) = $0 { true } else { false } }),
+        ("index flags", { l in l.bytes[l.index + 8 + 32 + 10] = 4; reseal(&l) },
+         { if case .badField(_, _, 2, "index entry 1 flags", _, "4") = $0 { true } else { false } }),
         ("record type 0", { l in l.bytes[l.record[3]! + 4] = 0; reseal(&l) },
          { if case .badField(_, _, 3, "record type", _, "0") = $0 { true } else { false } }),
         ("record type 99", { l in l.bytes[l.record[3]! + 4] = 99; reseal(&l) },

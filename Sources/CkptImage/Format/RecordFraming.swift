@@ -3,7 +3,7 @@ import CkptProtocol
 /// A record's fixed header (32 bytes), as stored:
 ///
 /// ```
-///  0  u32 magic "CKRH"     4  u16 type   6  u16 flags (0)
+///  0  u32 magic "CKRH"     4  u16 type   6  u16 flags (0 or 1: aligned data)
 ///  8  u32 id              12  u32 parent (0 = root)
 /// 16  u64 data length     24  u32 meta length   28  u32 CRC-32C of bytes 0..<28
 /// ```
@@ -13,24 +13,24 @@ public struct ImageRecordHeader: Equatable, Sendable {
     public var parent: UInt32
     public var metaLength: UInt32
     public var dataLength: UInt64
+    /// `ImageLayout.recordFlagAlignedData` or 0.
+    public var flags: UInt16
 
-    public init(type: RecordType, id: UInt32, parent: UInt32, metaLength: UInt32, dataLength: UInt64) {
+    public init(type: RecordType, id: UInt32, parent: UInt32, metaLength: UInt32, dataLength: UInt64, flags: UInt16 = 0) {
         self.type = type
         self.id = id
         self.parent = parent
         self.metaLength = metaLength
         self.dataLength = dataLength
+        self.flags = flags
     }
-
-    /// Header to footer, padding included.
-    public var recordSize: UInt64 { ImageLayout.recordSize(metaLength: metaLength, dataLength: dataLength)! }
 
     /// Writes the 32 header bytes at the start of `p`.
     func encode(into p: UnsafeMutableRawBufferPointer) {
         typealias O = ImageLayout.RecordOffset
         p.put32(ImageLayout.recordMagic, O.magic)
         p.put16(UInt16(type.rawValue), O.type)
-        p.put16(0, O.flags)
+        p.put16(flags, O.flags)
         p.put32(id, O.id)
         p.put32(parent, O.parent)
         p.put64(dataLength, O.dataLength)
@@ -45,7 +45,7 @@ public struct ImageRecordHeader: Equatable, Sendable {
     }
 
     /// Decodes and checks the 32 bytes at `offset` (magic, header CRC, flags, type, meta
-    /// length). `previousID` is for errors only (a record's id is not trusted before its CRC).
+    /// length, that the record's size fits a u64).
     static func decode(_ b: UnsafeRawBufferPointer, offset: UInt64, path: String) throws(ImageError) -> ImageRecordHeader {
         typealias O = ImageLayout.RecordOffset
         let magic = b.le32(O.magic)
@@ -59,8 +59,9 @@ public struct ImageRecordHeader: Equatable, Sendable {
         }
         let id = b.le32(O.id)
         let flags = b.le16(O.flags)
-        guard flags == 0 else {
-            throw .badField(path: path, offset: offset + UInt64(O.flags), recordID: id, field: "record flags", expected: "0", found: "\(flags)")
+        guard flags & ~ImageLayout.knownRecordFlags == 0 else {
+            throw .badField(path: path, offset: offset + UInt64(O.flags), recordID: id, field: "record flags",
+                            expected: "0 or \(ImageLayout.recordFlagAlignedData) (aligned data)", found: "\(flags)")
         }
         let rawType = b.le16(O.type)
         guard let type = RecordType(rawValue: UInt32(rawType)) else {
@@ -77,18 +78,19 @@ public struct ImageRecordHeader: Equatable, Sendable {
                             expected: "at most \(ImageLayout.metaMaxLength)", found: "\(metaLength)")
         }
         let dataLength = b.le64(O.dataLength)
-        guard ImageLayout.recordSize(metaLength: metaLength, dataLength: dataLength) != nil else {
+        guard ImageLayout.recordSize(metaLength: metaLength, dataLength: dataLength, offset: offset, flags: flags) != nil else {
             throw .badField(path: path, offset: offset + UInt64(O.dataLength), recordID: id, field: "data length",
                             expected: "a length that fits the file", found: "\(dataLength)")
         }
-        return ImageRecordHeader(type: type, id: id, parent: b.le32(O.parent), metaLength: metaLength, dataLength: dataLength)
+        return ImageRecordHeader(type: type, id: id, parent: b.le32(O.parent), metaLength: metaLength, dataLength: dataLength,
+                                 flags: flags)
     }
 }
 
 /// One record's entry in the index: where it is and what it is, without reading it.
 ///
 /// ```
-///  0 u32 id        4 u32 parent     8 u16 type   10 u16 flags (0)   12 u32 meta length
+///  0 u32 id        4 u32 parent     8 u16 type   10 u16 flags (the header's)   12 u32 meta length
 /// 16 u64 offset of the record header              24 u64 data length
 /// ```
 public struct ImageIndexEntry: Equatable, Sendable {
@@ -99,33 +101,38 @@ public struct ImageIndexEntry: Equatable, Sendable {
     /// File offset of the record's header.
     public var offset: UInt64
     public var dataLength: UInt64
+    /// The record header's flags (`ImageLayout.recordFlagAlignedData` or 0).
+    public var flags: UInt16
 
-    public init(id: UInt32, parent: UInt32, type: RecordType, metaLength: UInt32, offset: UInt64, dataLength: UInt64) {
+    public init(id: UInt32, parent: UInt32, type: RecordType, metaLength: UInt32, offset: UInt64, dataLength: UInt64,
+                flags: UInt16 = 0) {
         self.id = id
         self.parent = parent
         self.type = type
         self.metaLength = metaLength
         self.offset = offset
         self.dataLength = dataLength
+        self.flags = flags
     }
 
     init(_ h: ImageRecordHeader, offset: UInt64) {
-        self.init(id: h.id, parent: h.parent, type: h.type, metaLength: h.metaLength, offset: offset, dataLength: h.dataLength)
+        self.init(id: h.id, parent: h.parent, type: h.type, metaLength: h.metaLength, offset: offset, dataLength: h.dataLength,
+                  flags: h.flags)
     }
 
     /// File offset of the record's first meta byte.
     public var metaOffset: UInt64 { offset + UInt64(ImageLayout.recordHeaderSize) }
-    /// File offset of the record's first data byte.
-    public var dataOffset: UInt64 { offset + ImageLayout.dataStart(metaLength: metaLength) }
+    /// File offset of the record's first data byte (a multiple of 4096 with aligned data).
+    public var dataOffset: UInt64 { offset + ImageLayout.dataStart(metaLength: metaLength, offset: offset, flags: flags) }
     /// Header to footer, padding included.
-    public var recordSize: UInt64 { ImageLayout.recordSize(metaLength: metaLength, dataLength: dataLength)! }
+    public var recordSize: UInt64 { ImageLayout.recordSize(metaLength: metaLength, dataLength: dataLength, offset: offset, flags: flags)! }
 
     func encode(into p: UnsafeMutableRawBufferPointer) {
         typealias O = ImageLayout.IndexOffset
         p.put32(id, O.id)
         p.put32(parent, O.parent)
         p.put16(UInt16(type.rawValue), O.type)
-        p.put16(0, O.flags)
+        p.put16(flags, O.flags)
         p.put32(metaLength, O.metaLength)
         p.put64(offset, O.offset)
         p.put64(dataLength, O.dataLength)

@@ -143,7 +143,10 @@ public final class ImageReader {
             guard let type = RecordType(rawValue: UInt32(b.le16(at + O.type))) else {
                 throw bad(O.type, "type", "a known record type", "\(b.le16(at + O.type))", id)
             }
-            guard b.le16(at + O.flags) == 0 else { throw bad(O.flags, "flags", "0", "\(b.le16(at + O.flags))", id) }
+            let flags = b.le16(at + O.flags)
+            guard flags & ~L.knownRecordFlags == 0 else {
+                throw bad(O.flags, "flags", "0 or \(L.recordFlagAlignedData) (aligned data)", "\(flags)", id)
+            }
             let metaLength = b.le32(at + O.metaLength)
             guard metaLength <= L.metaMaxLength else { throw bad(O.metaLength, "meta length", "at most \(L.metaMaxLength)", "\(metaLength)", id) }
             let offset = b.le64(at + O.offset)
@@ -151,10 +154,12 @@ public final class ImageReader {
                 throw bad(O.offset, "offset", "\(expectedOffset) (records are contiguous)", "\(offset)", id)
             }
             let dataLength = b.le64(at + O.dataLength)
-            guard let size = L.recordSize(metaLength: metaLength, dataLength: dataLength), size <= trailer.indexOffset - offset else {
+            guard let size = L.recordSize(metaLength: metaLength, dataLength: dataLength, offset: offset, flags: flags),
+                  size <= trailer.indexOffset - offset else {
                 throw bad(O.dataLength, "data length", "a record ending before the index at \(trailer.indexOffset)", "\(dataLength)", id)
             }
-            entries.append(ImageIndexEntry(id: id, parent: b.le32(at + O.parent), type: type, metaLength: metaLength, offset: offset, dataLength: dataLength))
+            entries.append(ImageIndexEntry(id: id, parent: b.le32(at + O.parent), type: type, metaLength: metaLength, offset: offset,
+                                           dataLength: dataLength, flags: flags))
             expectedOffset = offset + size
             previousID = id
         }

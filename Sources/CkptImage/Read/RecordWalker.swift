@@ -42,7 +42,7 @@ struct RecordWalker {
         self.file = file
         self.mode = mode
         offset = start
-        meta = .allocate(byteCount: ImageLayout.metaMaxLength + 8, alignment: 8)
+        meta = .allocate(byteCount: ImageLayout.metaAndPadMax, alignment: 8)
     }
 
     /// Frees the meta buffer (a struct has no deinit; owners call this once).
@@ -96,7 +96,7 @@ struct RecordWalker {
                                 found: "\(size) bytes")
             }
         }
-        let m = Int(h.metaLength), padded = ImageLayout.align8(m)
+        let m = Int(h.metaLength), padded = Int(entry.dataOffset - entry.metaOffset)  // meta + pad (to 8 or to 4096)
         if padded > 0 {
             let mb = try file.bytes(at: entry.metaOffset, count: padded, structure: structure(entry), recordID: h.id)
             c.update(mb)

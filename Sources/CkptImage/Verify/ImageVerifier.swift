@@ -101,7 +101,8 @@ extension ImageReader {
             let at = base + UInt64(i * ImageLayout.indexEntrySize)
             for (field, a, b) in [("id", UInt64(x.id), UInt64(r.id)), ("parent", UInt64(x.parent), UInt64(r.parent)),
                                   ("type", UInt64(x.type.rawValue), UInt64(r.type.rawValue)), ("offset", x.offset, r.offset),
-                                  ("meta length", UInt64(x.metaLength), UInt64(r.metaLength)), ("data length", x.dataLength, r.dataLength)]
+                                  ("meta length", UInt64(x.metaLength), UInt64(r.metaLength)), ("data length", x.dataLength, r.dataLength),
+                                  ("flags", UInt64(x.flags), UInt64(r.flags))]
             where a != b {
                 throw .indexMismatch(path: file.path, offset: at, recordID: r.id, field: field, index: a, record: b)
             }

@@ -10,6 +10,9 @@ import SystemPackage
 /// record as its fragments come (`beginRecord`, `appendData` per fragment, `endRecord`),
 /// then the index and trailer at `finish`. The listener never holds a record in memory.
 ///
+/// Records with 64 KiB of data or more get their data aligned to 4096 in the file (the
+/// aligned-data flag; `ImageLayout.recordFlagAlignedData` says why).
+///
 /// Hot path, per fragment: one `writev(2)` of (the record's header and meta, if not yet
 /// written) + the fragment, straight from the caller's buffer + (padding and footer, if this
 /// fragment completes the record). No copy of fragment data, no allocation: the header
@@ -99,7 +102,7 @@ public final class ImageWriter {
         writevCall = writev
         self.fd = fd
         self.path = path
-        scratch = .allocate(byteCount: ImageLayout.recordHeaderSize + ImageLayout.align8(ImageLayout.metaMaxLength), alignment: 8)
+        scratch = .allocate(byteCount: ImageLayout.recordHeaderSize + ImageLayout.metaAndPadMax, alignment: 8)
         tail = .allocate(byteCount: 16, alignment: 8)
         iov = .allocate(capacity: 4)
         index.reserveCapacity(1024 * ImageLayout.indexEntrySize)
@@ -129,15 +132,18 @@ public final class ImageWriter {
             throw fail(.misuse(path: path, offset: bytesWritten, recordID: id, call: "beginRecord",
                                expected: "meta of at most \(ImageLayout.metaMaxLength) bytes", found: "\(meta.count) bytes"))
         }
-        guard ImageLayout.recordSize(metaLength: UInt32(meta.count), dataLength: dataLength) != nil else {
+        let flags = dataLength >= ImageLayout.alignDataFrom ? ImageLayout.recordFlagAlignedData : 0
+        guard ImageLayout.recordSize(metaLength: UInt32(meta.count), dataLength: dataLength, offset: bytesWritten, flags: flags) != nil else {
             throw fail(.misuse(path: path, offset: bytesWritten, recordID: id, call: "beginRecord",
                                expected: "a data length that fits a file", found: "\(dataLength)"))
         }
-        record = ImageIndexEntry(id: id, parent: parent, type: type, metaLength: UInt32(meta.count), offset: bytesWritten, dataLength: dataLength)
-        ImageRecordHeader(type: type, id: id, parent: parent, metaLength: UInt32(meta.count), dataLength: dataLength).encode(into: scratch)
+        record = ImageIndexEntry(id: id, parent: parent, type: type, metaLength: UInt32(meta.count), offset: bytesWritten,
+                                 dataLength: dataLength, flags: flags)
+        ImageRecordHeader(type: type, id: id, parent: parent, metaLength: UInt32(meta.count), dataLength: dataLength, flags: flags)
+            .encode(into: scratch)
         let h = ImageLayout.recordHeaderSize
         if meta.count > 0 { UnsafeMutableRawBufferPointer(rebasing: scratch[h..<(h + meta.count)]).copyMemory(from: meta) }
-        pending = h + ImageLayout.align8(meta.count)
+        pending = Int(record.dataOffset - record.offset)  // header, meta, pad (to 8, or to a page for big data)
         scratch[(h + meta.count)..<pending].initializeMemory(as: UInt8.self, repeating: 0)
         var c = CRC32C()
         c.update(UnsafeRawBufferPointer(rebasing: scratch[0..<pending]))
