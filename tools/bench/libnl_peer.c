@@ -2,11 +2,24 @@
  * nl_socket_alloc, a valid-message callback (nl_socket_modify_cb), nl_connect, then
  * nl_recvmsgs_default in a loop; the callback parses with genlmsg_parse against a policy
  * and fwrite()s CKPT_A_DATA to DIR/<crid>.img. Sequence checks are off (these are
- * notifications, libnl's documented nl_socket_disable_seq_check). The only tuning is the
- * one libnl needs to not truncate: nl_socket_set_msg_buf_size(64 KiB + 4 KiB). Socket
- * buffers stay libnl's defaults (nl_connect sets 32 KiB). Each file is fflushed, fsynced
- * and closed when its stream ends, as ckpt listen makes an image durable before it
- * publishes it (time reported apart). Exits after --exit-after streams ended. */
+ * notifications, libnl's documented nl_socket_disable_seq_check).
+ *
+ * By default every other setting is libnl's own, i.e. the documented usage: no message
+ * buffer size is set, so nl_recv (libnl 3.7) peeks: it mallocs a 4-page buffer, receives
+ * with MSG_PEEK|MSG_TRUNC, reallocs the buffer to the message's length if it is larger,
+ * then receives the message again for real (two recvmsg per message), and recvmsgs copies
+ * it into a new nl_msg (nlmsg_convert). Socket buffers stay libnl's defaults (nl_connect
+ * sets 32 KiB).
+ *
+ * --msg-buf-size BYTES (the bench's "libnl_tuned" contender, 69632 = 64 KiB + 4 KiB) is the
+ * one tuning: nl_socket_set_msg_buf_size(BYTES), which in libnl 3.7 also turns the peek off
+ * (nl_recv peeks only while the buffer size is 0 and peeking was not set explicitly): one
+ * recvmsg per message into a fresh buffer of BYTES (a larger message would be truncated);
+ * the nl_msg copy stays.
+ *
+ * Each file is fflushed, fsynced and closed when its stream ends, as ckpt listen makes an
+ * image durable before it publishes it (time reported apart). Exits after --exit-after
+ * streams ended. */
 #include "common.h"
 #include <getopt.h>
 #include <limits.h>
@@ -106,13 +119,27 @@ static int on_valid(struct nl_msg *msg, void *arg)
 int main(int argc, char **argv)
 {
 	int exit_after = 1;
-	static const struct option o[] = { { "dir", 1, 0, 'd' }, { "exit-after", 1, 0, 'n' }, { 0 } };
-	for (int c; (c = getopt_long(argc, argv, "d:n:", o, NULL)) != -1;) {
+	size_t msg_buf_size = 0; /* 0: libnl's default (peek) */
+	static const struct option o[] = {
+		{ "dir", 1, 0, 'd' }, { "exit-after", 1, 0, 'n' }, { "msg-buf-size", 1, 0, 'b' }, { 0 }
+	};
+	for (int c; (c = getopt_long(argc, argv, "d:n:b:", o, NULL)) != -1;) {
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'n': exit_after = atoi(optarg); break;
+		case 'b': {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || v == 0 || v > INT_MAX) {
+				fprintf(stderr, "--msg-buf-size: a positive number of bytes, not '%s'\n", optarg);
+				return 64;
+			}
+			msg_buf_size = v;
+			break;
+		}
 		default:
-			fprintf(stderr, "usage: libnl_peer --dir D [--exit-after N]\n");
+			fprintf(stderr, "usage: libnl_peer --dir D [--exit-after N] [--msg-buf-size BYTES]\n");
 			return 64;
 		}
 	}
@@ -126,7 +153,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nl_connect: %s\n", nl_geterror(err));
 		return 2;
 	}
-	nl_socket_set_msg_buf_size(sk, 64 * 1024 + 4096);
+	if (msg_buf_size)
+		nl_socket_set_msg_buf_size(sk, msg_buf_size);
 	print_port(nl_socket_get_local_port(sk));
 	while (tab.ended < exit_after) {
 		err = nl_recvmsgs_default(sk);
