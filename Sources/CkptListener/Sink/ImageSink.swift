@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptShims
 import CkptImage
 import CkptProtocol
 import Logging
@@ -72,6 +73,18 @@ public final class ImageSink: @unchecked Sendable {
     /// Streams with an open image. A session missing here has settled (or failed on the
     /// writer's side): its remaining ops are dropped, their buffers released.
     private var images: [UInt64: OpenImage] = [:]
+    /// Images whose trailer is written, waiting for fsync and rename. Published together
+    /// once the writer has run what was queued: their writeback was started as each one
+    /// finished (`sync_file_range`), so the fsyncs overlap instead of queueing one after
+    /// another, the other streams' data is written first, and one directory fsync covers
+    /// all of them.
+    private struct Finished {
+        var session: UInt64
+        var crid: UInt64
+        var summary: StreamSummary
+        var image: OpenImage
+    }
+    private var finished: [Finished] = []
     private let bytesWrittenLock = ConditionLock()
     private var _bytesWritten: UInt64 = 0
 
@@ -139,6 +152,7 @@ public final class ImageSink: @unchecked Sendable {
                 }
             }
             batch.removeAll(keepingCapacity: true)
+            publishFinished()
             if written > 0 { bytesWrittenLock.withLock { _bytesWritten += written } }
         }
     }
@@ -206,13 +220,10 @@ public final class ImageSink: @unchecked Sendable {
         return UInt64(op.data.count)
     }
 
-    /// Publishes a verified stream: index and trailer, fsync, rename to `<crid>.ckpt` (never
-    /// replacing a file), fsync of the directory. A failure before the rename fails the
-    /// stream (its bytes kept as `.failed`); after it, the image is complete and correct and
-    /// only the durability of its name is in doubt, which is logged.
+    /// Finishes a verified stream: index and trailer (after the writer's own check of the
+    /// sender's summary), then starts its writeback; `publishFinished` does the rest.
     private func complete(session: UInt64, crid: UInt64, summary: StreamSummary, seq: UInt32) {
         guard let image = images.removeValue(forKey: session) else { return }
-        let name: String
         do {
             do {
                 try image.writer.finish(summary: summary)
@@ -223,27 +234,55 @@ public final class ImageSink: @unchecked Sendable {
                 settleFailed(session: session, image, StreamFailure(crid: crid, seq: seq, recordID: nil, rule: rule))
                 return
             }
-            do { try FileSyscalls.sync(image.fd) } catch { throw ListenerFileError("fsync", image.name, error) }
-            name = try directory.moveToFreeName(image.name, crid: crid, ext: "ckpt")
         } catch {
             ioFailure(session: session, image, errorText(error))
             return
         }
-        close(image.fd)
-        directory.discardReasonRoom(for: image.name)
-        var metadata: Logger.Metadata = [
-            "crid": "\(crid)", "file": "\(name)", "records": "\(summary.records)", "bytes": "\(summary.bytes)",
-        ]
-        if name != ImageDirectory.name(crid: crid, n: 0, ext: "ckpt") {
-            metadata["note"] = "\(ImageDirectory.name(crid: crid, n: 0, ext: "ckpt")) already exists (crids repeat across reboots); not overwritten"
+        _ = ckpt_start_writeback(image.fd)  // a hint: fsync below is what counts
+        finished.append(Finished(session: session, crid: crid, summary: summary, image: image))
+    }
+
+    /// Publishes the finished images: fsync, rename to `<crid>.ckpt` (never replacing a
+    /// file), then one fsync of the directory. A failure before the rename fails the stream
+    /// (its bytes kept as `.failed`); after it, the image is complete and correct and only
+    /// the durability of its name is in doubt, which is logged.
+    private func publishFinished() {
+        if finished.isEmpty { return }
+        var published: [(Finished, name: String)] = []
+        for f in finished {
+            let name: String
+            do {
+                do { try FileSyscalls.sync(f.image.fd) } catch { throw ListenerFileError("fsync", f.image.name, error) }
+                name = try directory.moveToFreeName(f.image.name, crid: f.crid, ext: "ckpt")
+            } catch {
+                ioFailure(session: f.session, f.image, errorText(error))
+                continue
+            }
+            close(f.image.fd)
+            directory.discardReasonRoom(for: f.image.name)
+            published.append((f, name))
         }
-        do {
-            try directory.sync()
-        } catch {
-            metadata["warning"] = "\(error): the image is complete, but its name may not survive a crash"
+        finished.removeAll(keepingCapacity: true)
+        var warning: String? = nil
+        if !published.isEmpty {
+            do {
+                try directory.sync()
+            } catch {
+                warning = "\(error): the image is complete, but its name may not survive a crash"
+            }
         }
-        logger.info("image complete", metadata: metadata)
-        onSettled(SettledStream(session: session, crid: crid, outcome: .completed(name: name, summary: summary), bytes: image.bytes))
+        for (f, name) in published {
+            var metadata: Logger.Metadata = [
+                "crid": "\(f.crid)", "file": "\(name)", "records": "\(f.summary.records)", "bytes": "\(f.summary.bytes)",
+            ]
+            if name != ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt") {
+                metadata["note"] = "\(ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt")) already exists (crids repeat across reboots); not overwritten"
+            }
+            if let warning { metadata["warning"] = "\(warning)" }
+            logger.info("image complete", metadata: metadata)
+            onSettled(SettledStream(session: f.session, crid: f.crid, outcome: .completed(name: name, summary: f.summary),
+                                    bytes: f.image.bytes))
+        }
     }
 
     /// The sink itself failed the stream (I/O): settle it and tell the receive loop.
