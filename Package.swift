@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "CkptListener",
             dependencies: [
-                "CkptProtocol", "CkptImage", "CkptTransport", "CCkptShims",
+                "CkptProtocol", "CkptImage", "CkptTransport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),

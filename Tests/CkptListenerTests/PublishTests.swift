@@ -7,44 +7,58 @@ import Logging
 import XCTest
 @testable import CkptListener
 
-/// Streams that end together are published together: every trailer is written before the
-/// first fsync and rename, so 64 streams ending at once are not 64 fsyncs in a row between
-/// the writer and the rest of the queue.
+/// Publishing (fsync, rename, directory fsync) runs on its own thread: the writer goes on
+/// finishing other images while an fsync waits for the disk.
 final class PublishTests: XCTestCase {
-    func testStreamsEndingInOneBatchAreAllFinishedBeforeAnyIsPublished() throws {
+    func testTheWriterFinishesOtherImagesWhileAnFsyncIsBlocked() throws {
         let path = try makeTemporaryDirectory()
         let directory = try ImageDirectory(path: path)
-        let published = ImagesSeen(path)
+        let seen = ImagesSeen(path)
         let settled = Settled()
+        let gate = DispatchSemaphore(value: 0)
         let sink = ImageSink(
             directory: directory, pool: BufferPool(count: 2, size: 4096), logger: Logger(label: "test"),
-            makeWriter: { fd, info in RecordingWriter(try ImageWriters.standard(fd, info), seen: published) },
-            onSettled: { settled.add($0) }, onWriterFailure: { _ in })
+            makeWriter: { fd, info in RecordingWriter(try ImageWriters.standard(fd, info), seen: seen) },
+            onSettled: { settled.add($0) }, onWriterFailure: { _ in },
+            syncFile: { fd in
+                gate.wait()  // the disk is slow today
+                gate.signal()
+                try FileSyscalls.sync(fd)
+            })
         let empty = StreamSummary(records: 0, bytes: 0, checksum: 0)
-        // Queued before the writer thread starts: it takes them as one batch.
+        sink.start()
         for session in UInt64(1)...3 {
             sink.submit(.open(session: session, info: StreamImageInfo(crid: 40 + session, pid: 1, captureStartNs: 0, host: "h")))
-        }
-        for session in UInt64(1)...3 {
             sink.submit(.complete(session: session, crid: 40 + session, summary: empty, seq: 1))
+            sink.flush()
         }
-        sink.start()
+        // All three trailers are written although the first fsync has not returned.
+        try waitFor { seen.finishes == 3 }
+        XCTAssertEqual(settled.names, [])
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: path).contains { $0.hasSuffix(".ckpt") })
+        gate.signal()
         sink.stop()
-        XCTAssertEqual(published.atEachFinish, [[], [], []], "a .ckpt appeared before every trailer of the batch was written")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".ckpt") }.sorted(),
                        ["41.ckpt", "42.ckpt", "43.ckpt"])
         XCTAssertEqual(settled.names, ["41.ckpt", "42.ckpt", "43.ckpt"])
     }
 }
 
-/// The `.ckpt` files present each time a writer finished.
+/// Counts the writers' `finish` calls (any thread).
 final class ImagesSeen: @unchecked Sendable {
     let path: String
-    private(set) var atEachFinish: [[String]] = []
+    private let lock = NSLock()
+    private var count = 0
     init(_ path: String) { self.path = path }
     func note() {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        atEachFinish.append(names.filter { $0.hasSuffix(".ckpt") }.sorted())
+        lock.lock()
+        count += 1
+        lock.unlock()
+    }
+    var finishes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
     }
 }
 
@@ -74,8 +88,8 @@ final class RecordingWriter: StreamImageWriter {
     func appendData(_ bytes: UnsafeRawBufferPointer) throws { try inner.appendData(bytes) }
     func endRecord() throws { try inner.endRecord() }
     func finish(summary: StreamSummary) throws {
-        seen.note()
         try inner.finish(summary: summary)
+        seen.note()
     }
     var written: StreamSummary { inner.written }
 }

@@ -27,11 +27,6 @@ int ckpt_mmsg_recv(int fd, struct ckpt_mmsg_vec *v, int flags);
 size_t ckpt_mmsg_len(const struct ckpt_mmsg_vec *v, unsigned int i);
 int ckpt_mmsg_flags(const struct ckpt_mmsg_vec *v, unsigned int i);
 
-/* sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) (writeback.c): starts writing the
- * file's dirty pages without waiting, so several images' fsyncs overlap instead of queueing
- * one after another. Returns 0, or -1 with errno set. */
-int ckpt_start_writeback(int fd);
-
 /* Bytes of heap in use (glibc mallinfo2().uordblks; heap.c): lets tests prove a hot
  * path allocates nothing. <malloc.h> is not part of the Swift Glibc module. */
 size_t ckpt_heap_in_use(void);

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CCkptShims
 import CkptImage
 import CkptProtocol
 import Logging
@@ -62,7 +61,7 @@ public final class ImageSink: @unchecked Sendable {
     private let queueCapacity: Int
 
     // Writer-thread state.
-    private struct OpenImage {
+    struct OpenImage {
         var crid: UInt64
         var fd: Int32
         var name: String
@@ -73,25 +72,16 @@ public final class ImageSink: @unchecked Sendable {
     /// Streams with an open image. A session missing here has settled (or failed on the
     /// writer's side): its remaining ops are dropped, their buffers released.
     private var images: [UInt64: OpenImage] = [:]
-    /// Images whose trailer is written, waiting for fsync and rename. Published together
-    /// once the writer has run what was queued: their writeback was started as each one
-    /// finished (`sync_file_range`), so the fsyncs overlap instead of queueing one after
-    /// another, the other streams' data is written first, and one directory fsync covers
-    /// all of them.
-    private struct Finished {
-        var session: UInt64
-        var crid: UInt64
-        var summary: StreamSummary
-        var image: OpenImage
-    }
-    private var finished: [Finished] = []
+    /// Makes finished images durable and visible, on its own thread.
+    private var publisher: ImagePublisher!
     private let bytesWrittenLock = ConditionLock()
     private var _bytesWritten: UInt64 = 0
 
     public init(
         directory: ImageDirectory, pool: BufferPool, logger: Logger,
         makeWriter: @escaping StreamImageWriterFactory,
-        onSettled: @escaping Settled, onWriterFailure: @escaping @Sendable (UInt64) -> Void
+        onSettled: @escaping Settled, onWriterFailure: @escaping @Sendable (UInt64) -> Void,
+        syncFile: ((Int32) throws -> Void)? = nil  // fsync(2); tests slow it down
     ) {
         self.directory = directory
         self.pool = pool
@@ -101,9 +91,14 @@ public final class ImageSink: @unchecked Sendable {
         self.onWriterFailure = onWriterFailure
         queueCapacity = pool.count * 2 + 64
         queue.reserveCapacity(queueCapacity)
+        publisher = ImagePublisher(
+            directory: directory, logger: logger, onSettled: onSettled,
+            onFailed: { [unowned self] f, what in ioFailure(session: f.session, f.image, what) },
+            syncFile: syncFile ?? { fd throws in try FileSyscalls.sync(fd) })
     }
 
     public func start() {
+        publisher.start()
         thread = JoinableThread { [self] in run() }
     }
 
@@ -120,12 +115,13 @@ public final class ImageSink: @unchecked Sendable {
         if wake { lock.signal() }
     }
 
-    /// Writes everything queued, then stops the thread.
+    /// Writes everything queued, publishes everything finished, then stops both threads.
     public func stop() {
         submit(.stop)
         flush()
         thread?.join()
         thread = nil
+        publisher.stop()
     }
 
     /// Bytes written to image files so far (any thread).
@@ -152,7 +148,6 @@ public final class ImageSink: @unchecked Sendable {
                 }
             }
             batch.removeAll(keepingCapacity: true)
-            publishFinished()
             if written > 0 { bytesWrittenLock.withLock { _bytesWritten += written } }
         }
     }
@@ -221,7 +216,7 @@ public final class ImageSink: @unchecked Sendable {
     }
 
     /// Finishes a verified stream: index and trailer (after the writer's own check of the
-    /// sender's summary), then starts its writeback; `publishFinished` does the rest.
+    /// sender's summary), then hands it to the publisher.
     private func complete(session: UInt64, crid: UInt64, summary: StreamSummary, seq: UInt32) {
         guard let image = images.removeValue(forKey: session) else { return }
         do {
@@ -238,55 +233,12 @@ public final class ImageSink: @unchecked Sendable {
             ioFailure(session: session, image, errorText(error))
             return
         }
-        _ = ckpt_start_writeback(image.fd)  // a hint: fsync below is what counts
-        finished.append(Finished(session: session, crid: crid, summary: summary, image: image))
+        publisher.submit(ImagePublisher.Finished(session: session, crid: crid, summary: summary, image: image))
     }
 
-    /// Publishes the finished images: fsync, rename to `<crid>.ckpt` (never replacing a
-    /// file), then one fsync of the directory. A failure before the rename fails the stream
-    /// (its bytes kept as `.failed`); after it, the image is complete and correct and only
-    /// the durability of its name is in doubt, which is logged.
-    private func publishFinished() {
-        if finished.isEmpty { return }
-        var published: [(Finished, name: String)] = []
-        for f in finished {
-            let name: String
-            do {
-                do { try FileSyscalls.sync(f.image.fd) } catch { throw ListenerFileError("fsync", f.image.name, error) }
-                name = try directory.moveToFreeName(f.image.name, crid: f.crid, ext: "ckpt")
-            } catch {
-                ioFailure(session: f.session, f.image, errorText(error))
-                continue
-            }
-            close(f.image.fd)
-            directory.discardReasonRoom(for: f.image.name)
-            published.append((f, name))
-        }
-        finished.removeAll(keepingCapacity: true)
-        var warning: String? = nil
-        if !published.isEmpty {
-            do {
-                try directory.sync()
-            } catch {
-                warning = "\(error): the image is complete, but its name may not survive a crash"
-            }
-        }
-        for (f, name) in published {
-            var metadata: Logger.Metadata = [
-                "crid": "\(f.crid)", "file": "\(name)", "records": "\(f.summary.records)", "bytes": "\(f.summary.bytes)",
-            ]
-            if name != ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt") {
-                metadata["note"] = "\(ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt")) already exists (crids repeat across reboots); not overwritten"
-            }
-            if let warning { metadata["warning"] = "\(warning)" }
-            logger.info("image complete", metadata: metadata)
-            onSettled(SettledStream(session: f.session, crid: f.crid, outcome: .completed(name: name, summary: f.summary),
-                                    bytes: f.image.bytes))
-        }
-    }
-
-    /// The sink itself failed the stream (I/O): settle it and tell the receive loop.
-    private func ioFailure(session: UInt64, _ image: OpenImage, _ what: String) {
+    /// The sink itself failed the stream (I/O): settle it and tell the receive loop. Uses no
+    /// writer-thread state (the publisher calls it too).
+    func ioFailure(session: UInt64, _ image: OpenImage, _ what: String) {
         settleFailed(session: session, image,
                      StreamFailure(crid: image.crid, seq: nil, recordID: image.lastRecordID, rule: .io(what)))
         onWriterFailure(session)
@@ -302,6 +254,7 @@ public final class ImageSink: @unchecked Sendable {
     /// Keeps a failed stream's bytes as `<crid>.failed` with `<crid>.failed.reason` beside
     /// it. Best effort: on a full disk or a vanished directory some of it may not be possible,
     /// which is logged; nothing here stops the listener.
+    /// Thread-safe like `ioFailure`.
     private func settleFailed(session: UInt64, _ image: OpenImage, _ failure: StreamFailure) {
         try? FileSyscalls.sync(image.fd)
         close(image.fd)
