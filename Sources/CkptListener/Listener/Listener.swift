@@ -56,6 +56,8 @@ public final class Listener: @unchecked Sendable {
     private var bytesAtLastStats: UInt64 = 0
     private var lastStatsNs: UInt64 = 0
     private var malformedLogged = 0
+    /// Ops queued for the writer since it was last woken (`ImageSink.flush`).
+    private var unflushed = 0
 
     /// Opens the image directory (failing with its reason if it cannot be used) and sets up
     /// the pool and the writer; `run()` starts them.
@@ -143,7 +145,11 @@ public final class Listener: @unchecked Sendable {
                     continue
                 }
             }
-            let ready = poll(&fds, 2, Int32(Self.tickNs / 1_000_000))
+            // Ops not yet shown to the writer: wait a millisecond for more datagrams before
+            // waking it, so a trickle of small messages becomes one wake-up, not one each.
+            let pending = unflushed > 0
+            let ready = poll(&fds, 2, pending ? 1 : Int32(Self.tickNs / 1_000_000))
+            if ready == 0, pending { wakeWriter() }
             if ready <= 0 { continue }
             if fds[1].revents != 0 { return .requested }
             if fds[0].revents == 0 { continue }
@@ -165,14 +171,21 @@ public final class Listener: @unchecked Sendable {
                     process(buffer: current!, count: count, truncated: truncated, senderPort: senderPort)
                 }
                 // Reuse the buffer if nothing points into it; else take a fresh one, or go
-                // back to the top (and wait there) when the pool is empty.
-                let next = pool.exchange(current!)
-                if next != current { sink.flush() }
-                current = next
+                // back to the top (and wait there) when the pool is empty: the writer must
+                // run then, it is what frees buffers.
+                current = pool.exchange(current!)
+                if current == nil || unflushed >= Self.wakeWriterEvery { wakeWriter() }
                 if current == nil { break burst }
             }
-            sink.flush()
         }
+    }
+
+    /// Wake the writer at least every this many ops while datagrams keep coming.
+    private static let wakeWriterEvery = 16
+
+    private func wakeWriter() {
+        sink.flush()
+        unflushed = 0
     }
 
     private func stopRequested() -> Bool {
@@ -213,6 +226,8 @@ public final class Listener: @unchecked Sendable {
     }
 
     private func dispatch(_ action: ReassemblyAction, buffer: Int?) {
+        if case .none = action { return }
+        unflushed += 1
         switch action {
         case .none:
             break
@@ -260,7 +275,7 @@ public final class Listener: @unchecked Sendable {
         if !snapshot.isStalled {
             for action in reassembler.expire(now: now - stalledAtTickNs) { dispatch(action, buffer: nil) }
         }
-        sink.flush()
+        wakeWriter()
         update(snapshot: snapshot, settled: settled.counters, now: now)
         if now - lastStatsNs >= configuration.statsIntervalNs { publishStats(now: now) }
         if stopRequested() { return .requested }
