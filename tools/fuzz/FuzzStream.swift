@@ -32,7 +32,7 @@ public func fuzzStream(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case let .write(op):
             if let head = op.head { written[op.session]?.beginRecord(meta: head.meta) }
             written[op.session]?.data(op.data)
-        case let .complete(session, _, summary):
+        case let .complete(session, _, summary, _):
             precondition(written[session]?.summary == summary, "completed with other content than was written")
             precondition(settled.insert(session).inserted, "a stream settled twice")
         case let .fail(session, _):
