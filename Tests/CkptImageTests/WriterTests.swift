@@ -206,3 +206,65 @@ import Glibc
         guard case .misuse(_, _, _, "endRecord", "a writer that has not failed", _)? = again else { Issue.record("\(String(describing: again))"); return }
     }
 }
+
+/// Coalescing: fragments queued and written together give the same file in fewer `writev`
+/// calls; every byte is in the file after `flush()`; a failed flush fails the writer.
+@Suite struct CoalescingWriterTests {
+    /// Many small fragments (100 bytes each) so there is something to coalesce, and one
+    /// record big enough to be page-aligned.
+    private static let records: [TestRecord] = sampleRecords(pages: 70_000).map { var r = $0; r.fragment = 100; return r }
+
+    @Test(arguments: [1, 4096, 128 * 1024]) func sameBytesFewerCalls(coalesceBytes: Int) throws {
+        let dir = TempDir(), path = dir.file("ref.ckpt")
+        try writeImage(path, Self.records)
+        let plain = ShortWriteTests.FakeDisk(limit: 1 << 30)
+        let disk = ShortWriteTests.FakeDisk(limit: 1 << 30)
+        let p = try ImageWriter(fd: FileDescriptor(rawValue: -1), header: testHeader, path: "fake", writev: plain.writev)
+        let w = try ImageWriter(fd: FileDescriptor(rawValue: -1), header: testHeader, path: "fake", writev: disk.writev,
+                                coalesceBytes: coalesceBytes)
+        for r in Self.records {
+            try write(r, to: p)
+            try write(r, to: w)
+        }
+        try p.finish(summary: summary(of: Self.records))
+        try w.finish(summary: summary(of: Self.records))
+        #expect(disk.bytes == readFile(path))
+        #expect(w.bytesWritten == UInt64(disk.bytes.count))
+        if coalesceBytes > 1 { #expect(disk.calls * 4 < plain.calls, "\(disk.calls) writev calls, \(plain.calls) without coalescing") }
+    }
+
+    @Test func flushPutsEveryQueuedByteInTheFile() throws {
+        let disk = ShortWriteTests.FakeDisk(limit: 1 << 30)
+        let w = try ImageWriter(fd: FileDescriptor(rawValue: -1), header: testHeader, path: "fake", writev: disk.writev,
+                                coalesceBytes: 1 << 20)
+        let header = disk.bytes.count
+        try write(Self.records[0], to: w)
+        try write(Self.records[1], to: w)
+        let big = Self.records[5]
+        try big.meta.withUnsafeBytes { try w.beginRecord(type: big.type, id: big.id, parent: big.parent, meta: $0, dataLength: UInt64(big.data.count)) }
+        try big.data.withUnsafeBytes { try w.appendData(UnsafeRawBufferPointer(rebasing: $0[0..<5000])) }
+        // Records 1 and 2 were flushed when record 7 began; record 7's header and 5000 bytes are queued.
+        #expect(UInt64(disk.bytes.count) < w.bytesWritten)
+        try w.flush()
+        #expect(UInt64(disk.bytes.count) == w.bytesWritten)
+        #expect(disk.bytes.count > header)
+        // The data sits at its page-aligned offset.
+        #expect(Array(disk.bytes[(disk.bytes.count - 5000)...]) == Array(big.data[0..<5000]))
+        #expect((disk.bytes.count - 5000) % 4096 == 0)
+    }
+
+    @Test func aFailedFlushFailsTheWriterAndCountsOnlyWhatIsOnDisk() throws {
+        let disk = ShortWriteTests.FakeDisk(limit: 1 << 30)
+        let w = try ImageWriter(fd: FileDescriptor(rawValue: -1), header: testHeader, path: "fake", writev: disk.writev,
+                                coalesceBytes: 1 << 20)
+        try write(Self.records[0], to: w)  // queued
+        #expect(UInt64(disk.bytes.count) < w.bytesWritten)
+        disk.failAt = (call: disk.calls + 1, errno: ENOSPC)
+        let thrown = imageError { () throws(ImageError) in try w.flush() }
+        guard case let .io("write", "fake", offset, .noSpace)? = thrown else { Issue.record("\(String(describing: thrown))"); return }
+        #expect(offset == UInt64(disk.bytes.count))
+        #expect(w.bytesWritten == UInt64(disk.bytes.count))
+        let again = imageError { () throws(ImageError) in try w.finish(summary: summary(of: [Self.records[0]])) }
+        guard case .misuse(_, _, _, "finish", "a writer that has not failed", _)? = again else { Issue.record("\(String(describing: again))"); return }
+    }
+}

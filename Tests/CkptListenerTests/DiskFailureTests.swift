@@ -118,6 +118,7 @@ final class FailingFinishWriter: StreamImageWriter {
     func beginRecord(_ head: RecordHead) throws { try inner.beginRecord(head) }
     func appendData(_ bytes: UnsafeRawBufferPointer) throws { try inner.appendData(bytes) }
     func endRecord() throws { try inner.endRecord() }
+    func flush() throws { try inner.flush() }
     func finish(summary: StreamSummary) throws {
         if failFinish { throw Errno.ioError }
         try inner.finish(summary: summary)

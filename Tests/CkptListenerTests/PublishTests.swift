@@ -87,6 +87,7 @@ final class RecordingWriter: StreamImageWriter {
     func beginRecord(_ head: RecordHead) throws { try inner.beginRecord(head) }
     func appendData(_ bytes: UnsafeRawBufferPointer) throws { try inner.appendData(bytes) }
     func endRecord() throws { try inner.endRecord() }
+    func flush() throws { try inner.flush() }
     func finish(summary: StreamSummary) throws {
         try inner.finish(summary: summary)
         seen.note()

@@ -186,6 +186,7 @@ final class SlowWriter: StreamImageWriter {
         try inner.appendData(bytes)
     }
     func endRecord() throws { try inner.endRecord() }
+    func flush() throws { try inner.flush() }
     func finish(summary: StreamSummary) throws { try inner.finish(summary: summary) }
     var written: StreamSummary { inner.written }
 }

@@ -72,6 +72,12 @@ public final class ImageSink: @unchecked Sendable {
     /// Streams with an open image. A session missing here has settled (or failed on the
     /// writer's side): its remaining ops are dropped, their buffers released.
     private var images: [UInt64: OpenImage] = [:]
+    /// Pool buffers written from but perhaps only queued by a coalescing writer, and the
+    /// sessions whose writers may have queued parts: `flushWrites` writes, then releases.
+    private var held: [Int] = []
+    private var dirty: [UInt64] = []
+    /// Flush after this many writes even within a batch, so the pool is not held for long.
+    private static let holdAtMost = 16
     /// Makes finished images durable and visible, on its own thread.
     private var publisher: ImagePublisher!
     private let bytesWrittenLock = ConditionLock()
@@ -91,6 +97,8 @@ public final class ImageSink: @unchecked Sendable {
         self.onWriterFailure = onWriterFailure
         queueCapacity = pool.count * 2 + 64
         queue.reserveCapacity(queueCapacity)
+        held.reserveCapacity(Self.holdAtMost)
+        dirty.reserveCapacity(Self.holdAtMost)
         publisher = ImagePublisher(
             directory: directory, logger: logger, onSettled: onSettled,
             onFailed: { [unowned self] f, what in ioFailure(session: f.session, f.image, what) },
@@ -148,6 +156,7 @@ public final class ImageSink: @unchecked Sendable {
                 }
             }
             batch.removeAll(keepingCapacity: true)
+            flushWrites()
             if written > 0 { bytesWrittenLock.withLock { _bytesWritten += written } }
         }
     }
@@ -158,13 +167,19 @@ public final class ImageSink: @unchecked Sendable {
         case let .open(session, info):
             open(session: session, info: info)
         case let .write(write, buffer):
-            defer { pool.release(buffer) }
-            return self.write(write)
+            // The writer may only have queued the fragment (coalescing): the buffer is
+            // released after the flush.
+            let n = self.write(write)
+            held.append(buffer)
+            if dirty.last != write.session { dirty.append(write.session) }
+            if held.count >= Self.holdAtMost { flushWrites() }
+            return n
         case let .complete(session, crid, summary, seq):
             complete(session: session, crid: crid, summary: summary, seq: seq)
         case let .fail(session, failure):
             if let session {
                 guard let image = images.removeValue(forKey: session) else { return 0 }  // already failed here
+                try? image.writer.flush()  // keep every byte that arrived
                 settleFailed(session: session, image, failure)
             } else {
                 logger.warning("stream failed before it had an image", metadata: failureMetadata(failure))
@@ -213,6 +228,22 @@ public final class ImageSink: @unchecked Sendable {
         image.bytes += UInt64(op.data.count)
         images[op.session] = image
         return UInt64(op.data.count)
+    }
+
+    /// Writes what the writers queued, then releases the buffers it came from.
+    private func flushWrites() {
+        for session in dirty {
+            guard let image = images[session] else { continue }  // settled: its writer flushed or failed
+            do {
+                try image.writer.flush()
+            } catch {
+                images[session] = nil
+                ioFailure(session: session, image, errorText(error))
+            }
+        }
+        dirty.removeAll(keepingCapacity: true)
+        for buffer in held { pool.release(buffer) }
+        held.removeAll(keepingCapacity: true)
     }
 
     /// Finishes a verified stream: index and trailer (after the writer's own check of the
@@ -286,6 +317,7 @@ private final class NoWriter: StreamImageWriter {
     func beginRecord(_ head: RecordHead) throws {}
     func appendData(_ bytes: UnsafeRawBufferPointer) throws {}
     func endRecord() throws {}
+    func flush() throws {}
     func finish(summary: StreamSummary) throws {}
     var written: StreamSummary { StreamSummary(records: 0, bytes: 0, checksum: 0) }
 }

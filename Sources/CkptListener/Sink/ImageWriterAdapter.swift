@@ -11,7 +11,7 @@ public enum ImageWriters {
 }
 
 /// `StreamImageWriter` over CkptImage's `ImageWriter` (same calls, one per fragment; the
-/// writer copies nothing but the record's meta).
+/// writer copies nothing but the record's meta, and coalesces fragments' writes).
 final class ImageWriterAdapter: StreamImageWriter {
     private let writer: ImageWriter
 
@@ -19,14 +19,21 @@ final class ImageWriterAdapter: StreamImageWriter {
         writer = try ImageWriter(
             fd: FileDescriptor(rawValue: fd),
             header: ImageHeader(crid: info.crid, pid: info.pid, captureStartNs: info.captureStartNs, host: info.host),
-            path: info.fileName)
+            path: info.fileName, coalesceBytes: Self.coalesceBytes)
     }
+
+    /// Fragments are written in groups of up to ~128 KiB: one system call for many small
+    /// fragments, but no single write so large that the kernel backs it with large folios
+    /// (on this project's VM, 512 KiB writes ran at half the speed of 64-128 KiB ones;
+    /// docs/benchmarks.md).
+    static let coalesceBytes = 128 * 1024
 
     func beginRecord(_ head: RecordHead) throws {
         try writer.beginRecord(type: head.type, id: head.id, parent: head.parent, meta: head.meta, dataLength: head.dataLength)
     }
 
     func appendData(_ bytes: UnsafeRawBufferPointer) throws { try writer.appendData(bytes) }
+    func flush() throws { try writer.flush() }
     func endRecord() throws { try writer.endRecord() }
     func finish(summary: StreamSummary) throws { try writer.finish(summary: summary) }
     var written: StreamSummary { writer.streamSummary }

@@ -5,8 +5,11 @@ import CkptProtocol
 /// handling is tested with writers that fail on cue.
 public protocol StreamImageWriter: AnyObject {
     func beginRecord(_ head: RecordHead) throws
-    /// One fragment's data, written straight from the receive buffer.
+    /// One fragment's data, written straight from the receive buffer; the writer may queue
+    /// it (coalescing), so the buffer must stay valid until `flush()` returns.
     func appendData(_ bytes: UnsafeRawBufferPointer) throws
+    /// Writes whatever is queued; afterwards the fragment buffers may be reused.
+    func flush() throws
     func endRecord() throws
     /// Index and trailer; the sink fsyncs and renames afterwards. Throws
     /// `ImageError.summaryMismatch` (and writes no trailer) when `summary`, the sender's,
