@@ -14,7 +14,7 @@ import sys
 COLS = ["scenario", "contender", "frag", "bytes", "streams", "rep", "ok", "mbps", "msgps", "cpu_s_per_gb",
         "tail_s", "fsync_s", "rss_kib", "data_bytes", "messages", "other_cpu_pct", "send_mbps", "sender_cpu_s_per_gb",
         "note"]
-ORDER = ["limit", "batched", "libnl", "libnl_tuned", "ckpt"]
+ORDER = ["limit", "batched", "libnl", "libnl_tuned", "ckpt", "limit_offset72", "limit_coalesce4", "limit_coalesce16"]
 
 
 def kv(line):
