@@ -158,6 +158,31 @@ final class UsersockIntegrationTests: XCTestCase {
         XCTAssertTrue(reason.hasPrefix("listener crashed or was killed mid-capture\nscan: not readable as an image"), reason)
     }
 
+    /// The listener died after an image's trailer, before the rename: the next listener finds
+    /// a complete image as `.partial`, verifies it and publishes it instead of failing it. The
+    /// same file with its last byte gone is not complete and is marked failed.
+    func testACompleteLeftoverIsVerifiedAndPublished() throws {
+        let directory = try makeTemporaryDirectory()
+        let first = try ListenerHarness(directory: directory) { $0.exitAfter = 1 }
+        first.start()
+        let stream = EncodedStream(crid: 81)
+        TestSender().send(stream.messages, to: first.port)
+        _ = try XCTUnwrap(first.wait())
+        XCTAssertEqual(rename(directory + "/81.ckpt", directory + "/81.partial"), 0)
+        let image = try XCTUnwrap(FileManager.default.contents(atPath: directory + "/81.partial"))
+        FileManager.default.createFile(atPath: directory + "/82.partial", contents: image.dropLast())
+
+        let second = try ListenerHarness(directory: directory) { $0.idleTimeoutNs = 200_000_000 }
+        second.start()
+        let outcome = try XCTUnwrap(second.wait())
+        XCTAssertEqual(outcome.stats.leftoversFound, 2)
+        XCTAssertEqual(outcome.stats.leftoversPublished, 1)
+        XCTAssertEqual(second.files().filter { !$0.hasPrefix(".") }, ["81.ckpt", "82.failed", "82.failed.reason"])
+        assertImage(directory + "/81.ckpt", matches: stream)
+        let reason = try XCTUnwrap(second.read("82.failed.reason"))
+        XCTAssertTrue(reason.hasPrefix("listener crashed or was killed mid-capture"), reason)
+    }
+
     func testAnExistingImageIsNeverOverwritten() throws {
         let directory = try makeTemporaryDirectory()
         FileManager.default.createFile(atPath: directory + "/71.ckpt", contents: Data("old image".utf8))

@@ -349,8 +349,11 @@ public final class Listener: @unchecked Sendable {
 
     // MARK: leftovers
 
-    /// `.partial` files of a listener that died mid-capture: reported, renamed to `.failed`
-    /// with the reason "listener crashed or was killed mid-capture". Never published.
+    /// `.partial` files of a listener that died: one that is a complete image that verifies
+    /// (the listener died after writing its trailer, before the rename) is fsynced and
+    /// published, since the trailer is only written once the sender's summary matched;
+    /// anything else is renamed to `.failed` with the reason "listener crashed or was killed
+    /// mid-capture" and what of it is sound. Never published unverified.
     private func recoverLeftovers() {
         let names: [String]
         do {
@@ -361,6 +364,8 @@ public final class Listener: @unchecked Sendable {
         }
         for name in names {
             let crid = ImageDirectory.crid(ofName: name) ?? 0
+            stats.leftoversFound += 1
+            if publishIfComplete(name, crid: crid) { continue }
             let scan = Self.describeLeftover(directory.path + "/" + name)
             do {
                 let kept = try directory.moveToFreeName(name, crid: crid, ext: "failed")
@@ -373,13 +378,44 @@ public final class Listener: @unchecked Sendable {
             } catch {
                 logger.error("leftover could not be marked failed", metadata: ["file": "\(name)", "error": "\(error)"])
             }
-            stats.leftoversFound += 1
         }
         directory.removeOrphanReasonRooms()
     }
 }
 
 extension Listener {
+    /// Publishes leftover `name` if it is a complete image that verifies end to end (every
+    /// CRC, the record tree, the stream summary); false if it is not (or could not be moved).
+    func publishIfComplete(_ name: String, crid: UInt64) -> Bool {
+        let path = directory.path + "/" + name
+        let verified: ImageVerification
+        do {
+            verified = try verifyImage(path: path)
+        } catch {
+            return false
+        }
+        do {
+            let fd: Int32
+            do { fd = try FileSyscalls.openAt(directory.fd, name, O_RDONLY | O_CLOEXEC) } catch { throw ListenerFileError("open", name, error) }
+            defer { close(fd) }
+            do { try FileSyscalls.sync(fd) } catch { throw ListenerFileError("fsync", name, error) }
+            let published = try directory.moveToFreeName(name, crid: crid, ext: "ckpt")
+            directory.discardReasonRoom(for: name)
+            try directory.sync()
+            logger.warning("leftover from an earlier listener was complete and verified: published", metadata: [
+                "crid": "\(crid)", "file": "\(name)", "now": "\(published)",
+                "records": "\(verified.trailer.summary.records)", "bytes": "\(verified.trailer.summary.bytes)",
+            ])
+            stats.leftoversPublished += 1
+            return true
+        } catch {
+            logger.error("complete leftover could not be published; marking it failed", metadata: [
+                "file": "\(name)", "error": "\(error)",
+            ])
+            return false
+        }
+    }
+
     /// What of a leftover is sound, by CkptImage's `PartialImageScanner`: one line for the
     /// reason file and the log.
     static func describeLeftover(_ path: String) -> String {

@@ -13,7 +13,10 @@ public struct ListenerStats: Sendable, Equatable {
     public var failuresByRule: [String: UInt64] = [:]
     /// The most recent failure reasons, newest last (at most `recentFailuresKept`).
     public var recentFailures: [String] = []
+    /// `.partial` files found at start; those of them that were complete, verified images
+    /// (the listener died between the trailer and the rename) and were published.
     public var leftoversFound: UInt64 = 0
+    public var leftoversPublished: UInt64 = 0
 
     // Receive side.
     public var datagrams: UInt64 = 0
@@ -50,7 +53,7 @@ public struct ListenerStats: Sendable, Equatable {
               "pid": \(pid),
               "transport": \(string(transport)),
               "uptime_ms": \(uptimeNs / 1_000_000),
-              "streams": {"in_flight": \(inFlight), "begun": \(begun), "completed": \(completed), "failed": \(failed), "leftovers_found": \(leftoversFound)},
+              "streams": {"in_flight": \(inFlight), "begun": \(begun), "completed": \(completed), "failed": \(failed), "leftovers_found": \(leftoversFound), "leftovers_published": \(leftoversPublished)},
               "failures_by_rule": {\(rules)},
               "recent_failures": [\(recent)],
               "receive": {"datagrams": \(datagrams), "messages": \(messages), "bytes": \(bytesReceived), "malformed_datagrams": \(malformedDatagrams), "dropped_messages": \(droppedMessages), "enobufs": \(overruns)},
