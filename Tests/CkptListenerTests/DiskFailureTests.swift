@@ -108,21 +108,14 @@ final class DiskFailureTests: XCTestCase {
 }
 
 /// Fails `finish` (the index and trailer write) with EIO when told to.
-final class FailingFinishWriter: StreamImageWriter {
-    let inner: StreamImageWriter
+final class FailingFinishWriter: ForwardingWriter {
     let failFinish: Bool
     init(_ inner: StreamImageWriter, failFinish: Bool) {
-        self.inner = inner
         self.failFinish = failFinish
+        super.init(inner)
     }
-    func beginRecord(_ head: RecordHead) throws { try inner.beginRecord(head) }
-    func appendData(_ bytes: UnsafeRawBufferPointer) throws { try inner.appendData(bytes) }
-    func endRecord() throws { try inner.endRecord() }
-    func flush() throws { try inner.flush() }
-    func finish(summary: StreamSummary) throws {
+    override func finish(summary: StreamSummary) throws {
         if failFinish { throw Errno.ioError }
         try inner.finish(summary: summary)
     }
-
-    var written: StreamSummary { inner.written }
 }

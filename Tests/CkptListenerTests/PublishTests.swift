@@ -77,20 +77,14 @@ final class Settled: @unchecked Sendable {
     }
 }
 
-final class RecordingWriter: StreamImageWriter {
-    let inner: StreamImageWriter
+final class RecordingWriter: ForwardingWriter {
     let seen: ImagesSeen
     init(_ inner: StreamImageWriter, seen: ImagesSeen) {
-        self.inner = inner
         self.seen = seen
+        super.init(inner)
     }
-    func beginRecord(_ head: RecordHead) throws { try inner.beginRecord(head) }
-    func appendData(_ bytes: UnsafeRawBufferPointer) throws { try inner.appendData(bytes) }
-    func endRecord() throws { try inner.endRecord() }
-    func flush() throws { try inner.flush() }
-    func finish(summary: StreamSummary) throws {
+    override func finish(summary: StreamSummary) throws {
         try inner.finish(summary: summary)
         seen.note()
     }
-    var written: StreamSummary { inner.written }
 }

@@ -198,22 +198,16 @@ final class UsersockIntegrationTests: XCTestCase {
 }
 
 /// Delays each data write: a disk slower than the stream.
-final class SlowWriter: StreamImageWriter {
-    let inner: StreamImageWriter
+final class SlowWriter: ForwardingWriter {
     let delay: UInt32
     init(_ inner: StreamImageWriter, delayMicroseconds: UInt32) {
-        self.inner = inner
         delay = delayMicroseconds
+        super.init(inner)
     }
-    func beginRecord(_ head: RecordHead) throws { try inner.beginRecord(head) }
-    func appendData(_ bytes: UnsafeRawBufferPointer) throws {
+    override func appendData(_ bytes: UnsafeRawBufferPointer) throws {
         usleep(delay)
         try inner.appendData(bytes)
     }
-    func endRecord() throws { try inner.endRecord() }
-    func flush() throws { try inner.flush() }
-    func finish(summary: StreamSummary) throws { try inner.finish(summary: summary) }
-    var written: StreamSummary { inner.written }
 }
 
 func waitFor(seconds: Double = 10, _ condition: () -> Bool, file: StaticString = #filePath, line: UInt = #line) throws {

@@ -1,0 +1,15 @@
+import CkptProtocol
+@testable import CkptListener
+
+/// A `StreamImageWriter` that passes every call to the real one: test writers subclass it
+/// and override the call they slow down, fail or record.
+class ForwardingWriter: StreamImageWriter {
+    let inner: StreamImageWriter
+    init(_ inner: StreamImageWriter) { self.inner = inner }
+    func beginRecord(_ head: RecordHead) throws { try inner.beginRecord(head) }
+    func appendData(_ bytes: UnsafeRawBufferPointer) throws { try inner.appendData(bytes) }
+    func endRecord() throws { try inner.endRecord() }
+    func flush() throws { try inner.flush() }
+    func finish(summary: StreamSummary) throws { try inner.finish(summary: summary) }
+    var written: StreamSummary { inner.written }
+}
