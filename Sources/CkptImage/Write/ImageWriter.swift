@@ -15,18 +15,22 @@ import SystemPackage
 ///
 /// Hot path, per fragment: one `writev(2)` of (the record's header and meta, if not yet
 /// written) + the fragment, straight from the caller's buffer + (padding and footer, if this
-/// fragment completes the record). No copy of fragment data, no allocation: the header
-/// scratch and iovecs are allocated once. The fragment is checksummed once; the record's,
-/// the file's and the stream's CRC-32C are all derived from that one pass (`CRC32CCombine`).
+/// fragment completes the record). With `coalesceBytes` the parts of several fragments of a
+/// record are queued and go out in one `writev` (at `flush()`, when the queue is full, and
+/// before the next record or the trailer). No copy of fragment data, no allocation: the
+/// header scratch and iovecs are allocated once. The fragment is checksummed once; the
+/// record's, the file's and the stream's CRC-32C are all derived from that one pass
+/// (`CRC32CCombine`).
 ///
 /// `beginRecord` writes nothing: the record's header and meta go out with its first
-/// fragment (or, for a record without data, at `endRecord`). Every other call has its bytes
-/// in the file (not synced) when it returns; after `endRecord`, the whole record. So a
-/// stream that fails between records, or between `beginRecord` and the first fragment,
-/// leaves a file that ends cleanly after the previous record.
+/// fragment (or, for a record without data, at `endRecord`). Without coalescing, every other
+/// call has its bytes in the file (not synced) when it returns; after `endRecord`, the whole
+/// record; with it, after the next `flush()`. So a stream that fails between records, or
+/// between `beginRecord` and the first fragment, leaves a file that ends cleanly after the
+/// previous record.
 ///
 /// Memory: the index is kept in memory until `finish`, 32 bytes per record (a 1 GiB image of
-/// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 64 KiB scratch.
+/// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 68 KiB scratch.
 ///
 /// Writes go to the descriptor's current position (the start of an empty file, or a
 /// pipe: the writer never seeks). It does not own or close the descriptor, and does not

@@ -15,8 +15,10 @@ import SystemPackage
 ///        +-- not read while the pool is empty: the socket fills, the sender blocks (backpressure)
 ///
 /// One receive thread (`run`) owns the socket, the reassembler and the receive counters; one
-/// writer thread owns the files. The receive path allocates nothing per message: datagrams
-/// land in pool buffers, events point into them, ops are queued into a preallocated array.
+/// writer thread writes the files (`ImageSink`) and one publisher thread fsyncs and renames
+/// the finished ones (`ImagePublisher`). The receive path allocates nothing per message:
+/// datagrams land in pool buffers, events point into them, ops are queued into a
+/// preallocated array.
 public final class Listener: @unchecked Sendable {
     public enum StopReason: Equatable, Sendable {
         /// `requestStop()` (SIGTERM/SIGINT).
