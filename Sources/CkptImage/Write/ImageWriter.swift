@@ -90,12 +90,11 @@ public final class ImageWriter {
     private let tail: UnsafeMutableRawBufferPointer
     private let iov: UnsafeMutableBufferPointer<iovec>
     /// Coalescing (`coalesceBytes` > 0): parts queued in `iov` for one later `writev`, and
-    /// the file offset of the first. The caller's fragment buffers must stay valid until
-    /// `flush()`; `scratch` and `tail` are only reused after a flush (`beginRecord` and
-    /// `finish` flush first).
+    /// the file offset of the first (so `bytesWritten - queuedOffset` bytes are queued). The
+    /// caller's fragment buffers must stay valid until `flush()`; `scratch` and `tail` are
+    /// only reused after a flush (`beginRecord` and `finish` flush first).
     private let coalesceBytes: Int
     private var queuedParts = 0
-    private var queuedBytes = 0
     private var queuedOffset: UInt64 = 0
     private static let maxQueuedParts = 64
     /// The system call; tests replace it (short writes, EINTR, errors).
@@ -296,9 +295,8 @@ public final class ImageWriter {
         add(a)
         add(b)
         add(c)
-        queuedBytes += total
         bytesWritten += UInt64(total)
-        if coalesceBytes == 0 || queuedBytes >= coalesceBytes || queuedParts > Self.maxQueuedParts {
+        if coalesceBytes == 0 || bytesWritten - queuedOffset >= UInt64(coalesceBytes) || queuedParts > Self.maxQueuedParts {
             try flush()
         }
     }
@@ -308,14 +306,10 @@ public final class ImageWriter {
     public func flush() throws(ImageError) {
         if case let .failed(first) = state, queuedParts > 0 {
             queuedParts = 0
-            queuedBytes = 0
             throw first
         }
         guard queuedParts > 0 else { return }
-        defer {
-            queuedParts = 0
-            queuedBytes = 0
-        }
+        defer { queuedParts = 0 }
         do {
             try ImageFileIO.writeAll(fd, iov, count: queuedParts, offset: queuedOffset, path: path, writev: writevCall)
         } catch {
