@@ -228,11 +228,9 @@ public final class Listener: @unchecked Sendable {
     }
 
     private func dispatch(_ action: ReassemblyAction, buffer: Int?) {
-        if case .none = action { return }
-        unflushed += 1
         switch action {
         case .none:
-            break
+            return
         case let .open(session, crid, pid):
             stats.begun += 1
             sink.submit(.open(session: session, info: StreamImageInfo(
@@ -245,6 +243,7 @@ public final class Listener: @unchecked Sendable {
         case let .fail(session, failure):
             sink.submit(.fail(session: session, failure))
         }
+        unflushed += 1
     }
 
     private func malformed(_ what: String) {
