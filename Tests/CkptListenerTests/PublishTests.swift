@@ -4,6 +4,7 @@ import Glibc
 import CkptProtocol
 import Foundation
 import Logging
+import SystemPackage
 import XCTest
 @testable import CkptListener
 
@@ -20,7 +21,7 @@ final class PublishTests: XCTestCase {
             directory: directory, pool: BufferPool(count: 2, size: 4096), logger: Logger(label: "test"),
             makeWriter: { fd, info in RecordingWriter(try ImageWriters.standard(fd, info), seen: seen) },
             onSettled: { settled.add($0) }, onWriterFailure: { _ in },
-            syncFile: { fd in
+            syncFile: { fd throws(Errno) in
                 gate.wait()  // the disk is slow today
                 gate.signal()
                 try FileSyscalls.sync(fd)

@@ -77,6 +77,19 @@ public final class ImageDirectory: @unchecked Sendable {
         throw ListenerFileError("rename \(from) to", Self.name(crid: crid, n: Self.maxSuffix, ext: ext), .fileExists)
     }
 
+    /// Makes a finished `.partial` an image: fsync of `fd` (the file's data), rename to
+    /// `<crid>.ckpt` or the next free name (never replacing a file), its reason room
+    /// discarded; returns the name used. The caller fsyncs the directory (once for several).
+    /// `syncFile` is fsync(2); tests slow it down.
+    func publish(_ partial: String, fd: Int32, crid: UInt64,
+                        syncFile: (Int32) throws(Errno) -> Void = FileSyscalls.sync)
+        throws(ListenerFileError) -> String {
+        do { try syncFile(fd) } catch { throw ListenerFileError("fsync", partial, error) }
+        let name = try moveToFreeName(partial, crid: crid, ext: "ckpt")
+        discardReasonRoom(for: partial)
+        return name
+    }
+
     /// Space for a reason, allocated while there is space: `<partial>.reason`, 4 KiB
     /// (`posix_fallocate`). A stream that fails because the disk filled up still gets its
     /// reason file, however many streams fail at once: writing into allocated blocks needs

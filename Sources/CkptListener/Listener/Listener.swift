@@ -395,13 +395,11 @@ extension Listener {
         } catch {
             return false
         }
-        do {
+        do throws(ListenerFileError) {
             let fd: Int32
             do { fd = try FileSyscalls.openAt(directory.fd, name, O_RDONLY | O_CLOEXEC) } catch { throw ListenerFileError("open", name, error) }
             defer { close(fd) }
-            do { try FileSyscalls.sync(fd) } catch { throw ListenerFileError("fsync", name, error) }
-            let published = try directory.moveToFreeName(name, crid: crid, ext: "ckpt")
-            directory.discardReasonRoom(for: name)
+            let published = try directory.publish(name, fd: fd, crid: crid)
             try directory.sync()
             logger.warning("leftover from an earlier listener was complete and verified: published", metadata: [
                 "crid": "\(crid)", "file": "\(name)", "now": "\(published)",

@@ -31,7 +31,7 @@ final class ImagePublisher: @unchecked Sendable {
     private let onSettled: ImageSink.Settled
     private let onFailed: (Finished, String) -> Void
     /// fsync(2); tests slow it down to show that the writer does not wait for it.
-    private let syncFile: (Int32) throws -> Void
+    private let syncFile: (Int32) throws(Errno) -> Void
 
     private let lock = ConditionLock()
     private var queue: [Finished] = []
@@ -39,7 +39,7 @@ final class ImagePublisher: @unchecked Sendable {
     private var thread: JoinableThread?
 
     init(directory: ImageDirectory, logger: Logger, onSettled: @escaping ImageSink.Settled,
-         onFailed: @escaping (Finished, String) -> Void, syncFile: @escaping (Int32) throws -> Void) {
+         onFailed: @escaping (Finished, String) -> Void, syncFile: @escaping (Int32) throws(Errno) -> Void) {
         self.syncFile = syncFile
         self.directory = directory
         self.logger = logger
@@ -85,14 +85,12 @@ final class ImagePublisher: @unchecked Sendable {
         for f in batch {
             let name: String
             do {
-                do { try syncFile(f.image.fd) } catch { throw ListenerFileError("fsync", f.image.name, error as? Errno ?? .ioError) }
-                name = try directory.moveToFreeName(f.image.name, crid: f.crid, ext: "ckpt")
+                name = try directory.publish(f.image.name, fd: f.image.fd, crid: f.crid, syncFile: syncFile)
             } catch {
                 onFailed(f, errorText(error))
                 continue
             }
             close(f.image.fd)
-            directory.discardReasonRoom(for: f.image.name)
             published.append((f, name))
         }
         if published.isEmpty { return }

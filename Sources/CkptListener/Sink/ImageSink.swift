@@ -87,7 +87,7 @@ public final class ImageSink: @unchecked Sendable {
         directory: ImageDirectory, pool: BufferPool, logger: Logger,
         makeWriter: @escaping StreamImageWriterFactory,
         onSettled: @escaping Settled, onWriterFailure: @escaping @Sendable (UInt64) -> Void,
-        syncFile: ((Int32) throws -> Void)? = nil  // fsync(2); tests slow it down
+        syncFile: ((Int32) throws(Errno) -> Void)? = nil  // fsync(2); tests slow it down
     ) {
         self.directory = directory
         self.pool = pool
@@ -99,10 +99,13 @@ public final class ImageSink: @unchecked Sendable {
         queue.reserveCapacity(queueCapacity)
         held.reserveCapacity(Self.holdAtMost)
         dirty.reserveCapacity(Self.holdAtMost)
+        // Not `syncFile ?? FileSyscalls.sync`: Swift 6.3.1 crashes lowering `??` over a
+        // typed-throws function.
+        var sync: (Int32) throws(Errno) -> Void = FileSyscalls.sync
+        if let syncFile { sync = syncFile }
         publisher = ImagePublisher(
             directory: directory, logger: logger, onSettled: onSettled,
-            onFailed: { [unowned self] f, what in ioFailure(session: f.session, f.image, what) },
-            syncFile: syncFile ?? { fd throws in try FileSyscalls.sync(fd) })
+            onFailed: { [unowned self] f, what in ioFailure(session: f.session, f.image, what) }, syncFile: sync)
     }
 
     public func start() {
