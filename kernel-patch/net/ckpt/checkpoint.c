@@ -4,11 +4,21 @@
  *
  *   header, task { regs..., mm { vma { pages... }... }, file... }, trailer
  *
+ * Producers run on ckpt_wq (stream.c), never in a genl request.
+ *
  * Rule for every producer: fill one message while holding what the reading
  * needs (the mmap lock, RCU, a file reference), drop it, then send. Sending
  * may sleep for as long as the sink takes to drain; nothing of the target
  * is locked meanwhile. Page contents are held by page references between
  * reading and sending, never copied into a second kernel buffer.
+ *
+ * What is read from the live task (credentials, registers, descriptors)
+ * is read under its exec_update_lock after ckpt_image_lock() checked that
+ * the task still runs the image whose mm was pinned when access was
+ * checked; after an exec the stream aborts (CKPT_ABORT_REASON_EXEC) before
+ * reading anything of the new image. Memory is read through the pinned mm
+ * only, never through task->mm. Ids are translated into the requester's
+ * namespaces (s->pid_ns, s->cred), not the worker's.
  */
 #include <linux/cred.h>
 #include <linux/elf.h>
@@ -29,6 +39,26 @@
 
 #include "internal.h"
 
+/*
+ * Holds @s->task's exec_update_lock for reading if it still runs the
+ * pinned image; otherwise aborts the stream with CKPT_ABORT_REASON_EXEC.
+ */
+static int ckpt_image_lock(struct ckpt_stream *s)
+{
+	down_read(&s->task->signal->exec_update_lock);
+	if (ckpt_same_image(s->task, s->mm, s->exec_id))
+		return 0;
+	up_read(&s->task->signal->exec_update_lock);
+	ckpt_set_abort(s, CKPT_ABORT_REASON_EXEC, -EACCES,
+		       "the task called execve() during the checkpoint");
+	return -EACCES;
+}
+
+static void ckpt_image_unlock(struct ckpt_stream *s)
+{
+	up_read(&s->task->signal->exec_update_lock);
+}
+
 struct ckpt_counts {
 	u32 threads;
 	u32 vmas;
@@ -41,23 +71,29 @@ static int ckpt_put_u64(struct ckpt_stream *s, int type, u64 v)
 	return nla_put_u64_64bit(s->skb, type, v, CKPT_A_META_PAD);
 }
 
-/* A record with meta only: emit_meta() puts the fields. */
+/*
+ * A record with meta only: emit_meta() puts the fields, under
+ * ckpt_image_lock() when they come from the @live task.
+ */
 static int ckpt_emit_simple(struct ckpt_stream *s, struct ckpt_rec *rec,
 			    int (*emit_meta)(struct ckpt_stream *s, void *arg),
-			    void *arg)
+			    void *arg, bool live)
 {
-	int err;
+	int err = live ? ckpt_image_lock(s) : 0;
 
-	err = ckpt_frag_begin(s, rec, 0);
 	if (err)
 		return err;
-	err = emit_meta(s, arg);
-	if (WARN_ON_ONCE(err)) {
+	err = ckpt_frag_begin(s, rec, 0);
+	if (!err && WARN_ON_ONCE(emit_meta(s, arg))) {
 		/* The message is sized for the largest meta: a bug. */
 		kfree_skb(s->skb);
 		s->skb = NULL;
-		return -EMSGSIZE;
+		err = -EMSGSIZE;
 	}
+	if (live)
+		ckpt_image_unlock(s);
+	if (err)
+		return err;
 	ckpt_meta_end(s);
 	return ckpt_frag_send(s);
 }
@@ -76,19 +112,19 @@ static int ckpt_header_meta(struct ckpt_stream *s, void *arg)
 static int ckpt_task_meta(struct ckpt_stream *s, void *arg)
 {
 	struct task_struct *task = arg;
-	struct user_namespace *ns = current_user_ns();
+	struct user_namespace *ns = s->cred->user_ns;
 	char comm[TASK_COMM_LEN];
 	const struct cred *cred;
 	pid_t ppid;
 	int err;
 
 	rcu_read_lock();
-	ppid = task_tgid_vnr(rcu_dereference(task->real_parent));
+	ppid = task_tgid_nr_ns(rcu_dereference(task->real_parent), s->pid_ns);
 	rcu_read_unlock();
 	get_task_comm(comm, task);
 	cred = get_task_cred(task);
-	err = nla_put_u32(s->skb, CKPT_A_META_PID, task_pid_vnr(task)) ||
-	      nla_put_u32(s->skb, CKPT_A_META_TGID, task_tgid_vnr(task)) ||
+	err = nla_put_u32(s->skb, CKPT_A_META_PID, task_pid_nr_ns(task, s->pid_ns)) ||
+	      nla_put_u32(s->skb, CKPT_A_META_TGID, task_tgid_nr_ns(task, s->pid_ns)) ||
 	      nla_put_u32(s->skb, CKPT_A_META_PPID, ppid) ||
 	      nla_put_string(s->skb, CKPT_A_META_COMM, comm) ||
 	      nla_put_u32(s->skb, CKPT_A_META_UID, from_kuid_munged(ns, cred->uid)) ||
@@ -117,39 +153,56 @@ static struct task_struct *ckpt_nth_thread(struct task_struct *task,
 	return found;
 }
 
+struct ckpt_regs_read {
+	void *buf;
+	u32 len;
+};
+
+/* Under ckpt_with_task_stack(): @t's pt_regs cannot be freed meanwhile. */
+static int ckpt_regs_fn(struct task_struct *t, void *arg)
+{
+	const struct user_regset_view *view = task_user_regset_view(t);
+	const struct user_regset *rs = &view->regsets[0];
+	struct ckpt_regs_read *r = arg;
+	int n;
+
+	if (view->e_machine != EM_X86_64 ||
+	    WARN_ON_ONCE(rs->core_note_type != NT_PRSTATUS ||
+			 rs->n * rs->size != r->len))
+		return -EOPNOTSUPP;
+	n = regset_get(t, rs, r->len, r->buf);
+	return n < 0 ? n : n == r->len ? 0 : -EFAULT;
+}
+
 /* One regs record per thread: the x86-64 NT_PRSTATUS regset. */
 static int ckpt_emit_regs(struct ckpt_stream *s, struct task_struct *task,
 			  u32 parent, struct ckpt_counts *c)
 {
-	const struct user_regset_view *view = task_user_regset_view(task);
-	const struct user_regset *rs = &view->regsets[0];
-	const u32 len = sizeof(struct user_regs_struct);
+	struct ckpt_regs_read r = { .len = sizeof(struct user_regs_struct) };
 	struct task_struct *t;
 	struct ckpt_rec rec;
-	void *buf;
 	int err;
 
-	if (WARN_ON_ONCE(rs->core_note_type != NT_PRSTATUS ||
-			 rs->n * rs->size != len))
-		return -EOPNOTSUPP;
-
 	while ((t = ckpt_nth_thread(task, c->threads))) {
-		ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_REGS, parent, len);
-		err = ckpt_frag_begin(s, &rec, len);
+		err = ckpt_image_lock(s);
 		if (err)
 			goto out_put;
+		ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_REGS, parent, r.len);
+		err = ckpt_frag_begin(s, &rec, r.len);
+		if (err)
+			goto out_unlock;
 		if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_TID,
-					     task_pid_vnr(t)))) {
+					     task_pid_nr_ns(t, s->pid_ns)))) {
 			err = -EMSGSIZE;
-			goto out_put;
+			goto out_unlock;
 		}
 		ckpt_meta_end(s);
-		buf = ckpt_frag_data(s, &rec, len);
-		err = buf ? regset_get(t, rs, len, buf) : -EMSGSIZE;
+		r.buf = ckpt_frag_data(s, &rec, r.len);
+		err = r.buf ? ckpt_with_task_stack(t, s->mm, ckpt_regs_fn, &r) :
+			      -EMSGSIZE;
+		ckpt_image_unlock(s);
 		put_task_struct(t);
-		if (err >= 0 && err != len)
-			err = -EFAULT;
-		if (err < 0)
+		if (err)
 			return err;
 		err = ckpt_frag_send(s);
 		if (err)
@@ -158,6 +211,8 @@ static int ckpt_emit_regs(struct ckpt_stream *s, struct task_struct *task,
 	}
 	return 0;
 
+out_unlock:
+	ckpt_image_unlock(s);
 out_put:
 	put_task_struct(t);
 	return err;
@@ -216,10 +271,50 @@ static int ckpt_emit_run(struct ckpt_stream *s, u32 parent, unsigned long addr,
 }
 
 /*
- * Present pages of [start, end): get_user_pages_remote() with FOLL_DUMP,
- * as a core dump reads memory: it fails instead of allocating where an
- * anonymous page was never touched (or maps the zero page), and stops a
- * run at the first such hole. An untouched mapping costs no data.
+ * The first address in [addr, end) whose page tables are populated down
+ * to the pmd, or end: unpopulated pgd, p4d, pud and pmd ranges are skipped
+ * whole, so a terabyte reservation with one page touched costs a few
+ * thousand reads instead of a lookup per page. Under the mmap lock, which
+ * keeps the tables from being freed; a populated pmd is then walked page
+ * by page by get_user_pages_remote().
+ */
+static unsigned long ckpt_skip_holes(struct mm_struct *mm, unsigned long addr,
+				     unsigned long end)
+{
+	unsigned long next;
+	pgd_t *pgd;
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd;
+
+	for (; addr < end; addr = next) {
+		pgd = pgd_offset(mm, addr);
+		next = pgd_addr_end(addr, end);
+		if (pgd_none(READ_ONCE(*pgd)))
+			continue;
+		p4d = p4d_offset(pgd, addr);
+		next = p4d_addr_end(addr, end);
+		if (p4d_none(READ_ONCE(*p4d)))
+			continue;
+		pud = pud_offset(p4d, addr);
+		next = pud_addr_end(addr, end);
+		if (pud_none(READ_ONCE(*pud)))
+			continue;
+		pmd = pmd_offset(pud, addr);
+		next = pmd_addr_end(addr, end);
+		if (pmd_none(READ_ONCE(*pmd)))
+			continue;
+		return addr;
+	}
+	return end;
+}
+
+/*
+ * Present pages of [start, end) of the pinned mm: get_user_pages_remote()
+ * with FOLL_DUMP, as a core dump reads memory: it fails instead of
+ * allocating where an anonymous page was never touched (or maps the zero
+ * page), and stops a run at the first such hole. An untouched mapping
+ * costs no data.
  */
 static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 			   u32 parent, unsigned long start, unsigned long end,
@@ -230,15 +325,19 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 	int err;
 
 	while (addr < end) {
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		nr = min_t(unsigned long, (end - addr) >> PAGE_SHIFT,
-			   CKPT_PAGES_RUN_MAX);
+		err = ckpt_stream_check(s);
+		if (err)
+			return err;
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;
-		got = ckpt_gup_remote(mm, addr, nr, FOLL_DUMP | FOLL_FORCE,
-				      s->pages);
+		addr = ckpt_skip_holes(mm, addr, end);
+		nr = min_t(unsigned long, (end - addr) >> PAGE_SHIFT,
+			   CKPT_PAGES_RUN_MAX);
+		got = nr ? ckpt_gup_remote(mm, addr, nr, FOLL_DUMP | FOLL_FORCE,
+					   s->pages) : 0;
 		mmap_read_unlock(mm);
+		if (!nr)
+			break;
 		if (got == -EFAULT || got == 0) {
 			addr += PAGE_SIZE;	/* a hole */
 			cond_resched();
@@ -258,12 +357,6 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 	return 0;
 }
 
-static bool ckpt_vma_dumped(vm_flags_t flags)
-{
-	return (flags & (VM_WRITE | VM_SHARED)) == VM_WRITE &&
-	       !(flags & (VM_IO | VM_PFNMAP));
-}
-
 /* The vma at or after @*addr: its record is filled under the mmap lock. */
 static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 			 u32 parent, unsigned long *addr, struct ckpt_counts *c)
@@ -273,18 +366,26 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	struct ckpt_rec rec;
 	vm_flags_t flags;
 	char *path = NULL;
+	bool dumped;
 	int err;
 
-	if (mmap_read_lock_killable(mm))
+	err = ckpt_image_lock(s);
+	if (err)
+		return err;
+	if (mmap_read_lock_killable(mm)) {
+		ckpt_image_unlock(s);
 		return -EINTR;
+	}
 	vma = find_vma(mm, *addr);
 	if (!vma) {
 		mmap_read_unlock(mm);
+		ckpt_image_unlock(s);
 		return 1;
 	}
 	start = vma->vm_start;
 	end = vma->vm_end;
 	flags = vma->vm_flags;
+	dumped = ckpt_vma_dumpable(vma);
 	if (vma->vm_file) {
 		path = d_path(&vma->vm_file->f_path, s->path, PATH_MAX);
 		if (IS_ERR(path))
@@ -300,6 +401,7 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 			 (path && nla_put_string(s->skb, CKPT_A_META_PATH, path))))
 		err = -EMSGSIZE;
 	mmap_read_unlock(mm);
+	ckpt_image_unlock(s);
 	if (err)
 		return err;
 
@@ -309,41 +411,36 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 		return err;
 	c->vmas++;
 	*addr = end;
-	if (ckpt_vma_dumped(flags))
+	if (dumped)
 		return ckpt_emit_pages(s, mm, rec.id, start, end, c);
 	return 0;
 }
 
-static int ckpt_emit_mm(struct ckpt_stream *s, struct task_struct *task,
-			u32 parent, struct ckpt_counts *c)
+/* The pinned mm, never task->mm: see the top of this file. */
+static int ckpt_emit_mm(struct ckpt_stream *s, u32 parent,
+			struct ckpt_counts *c)
 {
-	struct mm_struct *mm = get_task_mm(task);
+	struct mm_struct *mm = s->mm;
 	unsigned long addr = 0;
 	struct ckpt_rec rec;
 	int err;
 
-	if (!mm)
-		return -ESRCH;
 	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_MM, parent, 0);
 	err = mmap_read_lock_killable(mm);
 	if (err)
-		goto out;
+		return err;
 	err = ckpt_frag_begin(s, &rec, 0);
 	if (!err && WARN_ON_ONCE(ckpt_mm_meta(s, mm)))
 		err = -EMSGSIZE;
 	mmap_read_unlock(mm);
 	if (err)
-		goto out;
+		return err;
 	ckpt_meta_end(s);
 	err = ckpt_frag_send(s);
 
 	while (!err)
 		err = ckpt_emit_vma(s, mm, rec.id, &addr, c);
-	if (err == 1)
-		err = 0;
-out:
-	mmput(mm);
-	return err;
+	return err == 1 ? 0 : err;
 }
 
 /* One record per open descriptor: fd, f_flags, position, path. */
@@ -357,9 +454,14 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 	int err;
 
 	for (;; fd++) {
+		err = ckpt_image_lock(s);
+		if (err)
+			return err;
 		file = ckpt_next_file(task, &fd);
-		if (!file)
+		if (!file) {
+			ckpt_image_unlock(s);
 			return 0;
+		}
 		path = d_path(&file->f_path, s->path, PATH_MAX);
 		ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_FILE, parent, 0);
 		err = ckpt_frag_begin(s, &rec, 0);
@@ -371,6 +473,7 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 				  nla_put_string(s->skb, CKPT_A_META_PATH, path))))
 			err = -EMSGSIZE;
 		fput(file);
+		ckpt_image_unlock(s);
 		if (err)
 			return err;
 		ckpt_meta_end(s);
@@ -402,25 +505,24 @@ int ckpt_checkpoint_task(struct ckpt_stream *s, struct task_struct *task)
 	u32 task_id;
 	int err;
 
-	s->task = task;
 	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_HEADER, 0, 0);
-	err = ckpt_emit_simple(s, &rec, ckpt_header_meta, NULL);
+	err = ckpt_emit_simple(s, &rec, ckpt_header_meta, NULL, false);
 	if (err)
 		return err;
 	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_TASK, 0, 0);
 	task_id = rec.id;
-	err = ckpt_emit_simple(s, &rec, ckpt_task_meta, task);
+	err = ckpt_emit_simple(s, &rec, ckpt_task_meta, task, true);
 	if (err)
 		return err;
 	err = ckpt_emit_regs(s, task, task_id, &c);
 	if (err)
 		return err;
-	err = ckpt_emit_mm(s, task, task_id, &c);
+	err = ckpt_emit_mm(s, task_id, &c);
 	if (err)
 		return err;
 	err = ckpt_emit_files(s, task, task_id, &c);
 	if (err)
 		return err;
 	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_TRAILER, 0, 0);
-	return ckpt_emit_simple(s, &rec, ckpt_trailer_meta, &c);
+	return ckpt_emit_simple(s, &rec, ckpt_trailer_meta, &c, false);
 }

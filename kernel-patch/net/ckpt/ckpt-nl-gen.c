@@ -11,6 +11,10 @@
 #include <uapi/linux/ckpt.h>
 
 /* Integer value ranges */
+static const struct netlink_range_validation ckpt_a_timeout_ms_range = {
+	.max	= CKPT_TIMEOUT_MAX_MS,
+};
+
 static const struct netlink_range_validation ckpt_a_data_len_range = {
 	.max	= CKPT_RECORD_DATA_MAX,
 };
@@ -61,11 +65,19 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_NR_FILES + 1] = {
 	[CKPT_A_META_NR_FILES] = { .type = NLA_U32, },
 };
 
+/* CKPT_CMD_SINK_REGISTER - do */
+static const struct nla_policy ckpt_sink_register_nl_policy[CKPT_A_PAD + 1] = {
+};
+
+/* CKPT_CMD_SINK_UNREGISTER - do */
+static const struct nla_policy ckpt_sink_unregister_nl_policy[CKPT_A_PAD + 1] = {
+};
+
 /* CKPT_CMD_CHECKPOINT - do */
 static const struct nla_policy ckpt_checkpoint_nl_policy[CKPT_A_TIMEOUT_MS + 1] = {
 	[CKPT_A_PID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1),
-	[CKPT_A_TIMEOUT_MS] = { .type = NLA_U32, },
+	[CKPT_A_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ckpt_a_timeout_ms_range),
 };
 
 /* CKPT_CMD_RESTART_BEGIN - do */
@@ -101,17 +113,25 @@ static const struct nla_policy ckpt_restart_abort_nl_policy[CKPT_A_RSID + 1] = {
 	[CKPT_A_RSID] = NLA_POLICY_MIN(NLA_U32, 1),
 };
 
+/* CKPT_CMD_STATS_GET - do */
+static const struct nla_policy ckpt_stats_get_nl_policy[CKPT_A_PAD + 1] = {
+};
+
 /* Ops table for ckpt */
 static const struct genl_split_ops ckpt_nl_ops[] = {
 	{
-		.cmd	= CKPT_CMD_SINK_REGISTER,
-		.doit	= ckpt_nl_sink_register_doit,
-		.flags	= GENL_CMD_CAP_DO,
+		.cmd		= CKPT_CMD_SINK_REGISTER,
+		.doit		= ckpt_nl_sink_register_doit,
+		.policy		= ckpt_sink_register_nl_policy,
+		.maxattr	= CKPT_A_PAD,
+		.flags		= GENL_CMD_CAP_DO,
 	},
 	{
-		.cmd	= CKPT_CMD_SINK_UNREGISTER,
-		.doit	= ckpt_nl_sink_unregister_doit,
-		.flags	= GENL_CMD_CAP_DO,
+		.cmd		= CKPT_CMD_SINK_UNREGISTER,
+		.doit		= ckpt_nl_sink_unregister_doit,
+		.policy		= ckpt_sink_unregister_nl_policy,
+		.maxattr	= CKPT_A_PAD,
+		.flags		= GENL_CMD_CAP_DO,
 	},
 	{
 		.cmd		= CKPT_CMD_CHECKPOINT,
@@ -149,9 +169,11 @@ static const struct genl_split_ops ckpt_nl_ops[] = {
 		.flags		= GENL_CMD_CAP_DO,
 	},
 	{
-		.cmd	= CKPT_CMD_STATS_GET,
-		.doit	= ckpt_nl_stats_get_doit,
-		.flags	= GENL_CMD_CAP_DO,
+		.cmd		= CKPT_CMD_STATS_GET,
+		.doit		= ckpt_nl_stats_get_doit,
+		.policy		= ckpt_stats_get_nl_policy,
+		.maxattr	= CKPT_A_PAD,
+		.flags		= GENL_CMD_CAP_DO,
 	},
 };
 

@@ -42,6 +42,11 @@ __printf(1, 2) const char *ckpt_compat_fmt(const char *fmt, ...);
 #endif
 #endif
 
+/* Shadow stacks (and VM_SHADOW_STACK) came in 6.6. */
+#ifndef VM_SHADOW_STACK
+#define VM_SHADOW_STACK VM_NONE
+#endif
+
 /* get_user_pages_remote() lost its vmas argument in 6.5. */
 static inline long ckpt_gup_remote(struct mm_struct *mm, unsigned long start,
 				   unsigned long nr_pages,

@@ -1,34 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Building stream messages and sending them to the sink without loss.
+ * Building stream messages and delivering them to the sink without loss.
  *
- * Why a blocking netlink_unicast() from the requester's context, and how the
- * wait is bounded:
+ * Streams are produced on ckpt_wq, never in a genl doit (stream.c says
+ * why), so a wait here holds no genl lock and no lock of the target.
  *
- * genlmsg_unicast() sends with MSG_DONTWAIT: into a full socket the message
- * is dropped and the receiver gets ENOBUFS. netlink_unicast(..., nonblock=0)
- * instead sleeps in netlink_attachskb() until the receiver drains, as kauditd
- * does; that gives backpressure with no credit protocol. The family has
- * parallel_ops, so no genl lock is held while we sleep, and producers drop
- * every lock of the target before they send (checkpoint.c).
+ * Delivery: ckpt_sock_queue() puts a message on the receive queue of the
+ * registered socket itself (held since admission), not of whatever socket
+ * holds its port number: netlink_unicast() looks the port up again after
+ * every wait, and a sink that closed mid-wait could have its port taken by
+ * another socket. The accounting is netlink's own (skb_set_owner_r(), the
+ * receive buffer limit), and the reader's recvmsg() is unchanged.
  *
- * netlink_attachskb() sleeps TASK_INTERRUPTIBLE for the *sending socket's*
- * sk_sndtimeo, which for the shared per-netns genl socket is "forever", and
- * that socket is not ours to tune. So each stream sends from a kernel
- * netlink socket of its own (sock_create_kern(), never bound, so the sink
- * sees port 0 like any kernel message; pooled per netns, see sink.c) whose
- * sk_sndtimeo is the request's timeout: one
- * message may wait at most that long, then netlink_unicast() returns -EAGAIN
- * and we abort with CKPT_ABORT_REASON_SINK_TIMEOUT. A signal to the
- * requester (SIGKILL included) ends the wait with -ERESTARTSYS: abort with
- * CKPT_ABORT_REASON_INTERRUPTED. A sink that closes wakes the waiter and the
- * retry finds no socket (-ECONNREFUSED): abort with SINK_GONE; a sink closed
- * between two messages is caught by its registration generation before the
- * next send. The wait is therefore interruptible (a superset of killable)
- * and bounded by the timeout per message: a sink that keeps reading, however
- * slowly, never times out.
+ * Backpressure: while the sink's queue is over its receive buffer,
+ * ckpt_sink_wait() sleeps in steps of 20 us to 2 ms and re-checks. (The
+ * in-tree form could sleep on the socket with netlink_attachskb(), as
+ * mqueue does; modules cannot call it.) Every step checks what ends a
+ * stream: the module unloading, the sink closed or unregistered, the
+ * requester's socket closed, and the stream's deadline, which bounds the
+ * whole stream, not each message. A sink that keeps reading, however
+ * slowly, loses nothing and only runs into the deadline.
  */
 #include <linux/crc32c.h>
+#include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
@@ -57,70 +52,8 @@
 #define CKPT_CTL_MAX	(4 * nla_total_size_64bit(sizeof(u64)) + \
 			 4 * nla_total_size(sizeof(u32)) + nla_total_size(128))
 
-int ckpt_stream_open(struct ckpt_stream *s, struct net *net, u32 timeout_ms,
-		     struct netlink_ext_ack *extack)
-{
-	int err;
-
-	memset(s, 0, sizeof(*s));
-	s->net = net;
-	if (ckpt_sink_get(net, &s->sink_portid, &s->sink_gen)) {
-		NL_SET_ERR_MSG(extack, "no capture sink registered in this network namespace");
-		return -ENOTCONN;
-	}
-	s->path = kmalloc(PATH_MAX, GFP_KERNEL);
-	s->pages = kmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*s->pages),
-				 GFP_KERNEL);
-	if (!s->path || !s->pages) {
-		NL_SET_ERR_MSG(extack, "no memory for the stream");
-		err = -ENOMEM;
-		goto out_free;
-	}
-	s->cs = ckpt_sock_get(net);
-	if (!s->cs) {
-		NL_SET_ERR_MSG(extack, "cannot create the stream's sending socket");
-		err = -ENOMEM;
-		goto out_free;
-	}
-	s->sock = s->cs->sock;
-	if (!timeout_ms)
-		timeout_ms = READ_ONCE(ckpt_timeout_ms);
-	s->sock->sk->sk_sndtimeo = msecs_to_jiffies(timeout_ms);
-	s->crid = ckpt_next_crid();
-	s->crc = ~0U;
-	return 0;
-
-out_free:
-	kfree(s->pages);
-	kfree(s->path);
-	s->pages = NULL;
-	s->path = NULL;
-	return err;
-}
-
-void ckpt_stream_close(struct ckpt_stream *s)
-{
-	kfree_skb(s->skb);
-	s->skb = NULL;
-	if (s->cs)
-		ckpt_sock_put(s->net, s->cs);
-	s->cs = NULL;
-	s->sock = NULL;
-	kfree(s->path);
-	s->path = NULL;
-	kfree(s->pages);
-	s->pages = NULL;
-
-	atomic64_inc(&ckpt_stats.streams);
-	atomic64_add(s->records, &ckpt_stats.records);
-	atomic64_add(s->bytes, &ckpt_stats.bytes);
-	atomic64_add(s->wait_ns, &ckpt_stats.wait_ns);
-	if (s->reason)
-		atomic64_inc(&ckpt_stats.aborts);
-}
-
-static void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
-			   const char *why)
+void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
+		    const char *why)
 {
 	if (s->reason)
 		return;
@@ -129,52 +62,77 @@ static void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
 	s->why = why;
 }
 
+/*
+ * What ends a stream from outside, checked before every message and at
+ * every step of a wait. Returns 0 or the abort's errno (s->reason set).
+ */
+int ckpt_stream_check(struct ckpt_stream *s)
+{
+	if (s->reason)
+		return s->err;
+	if (READ_ONCE(ckpt_unloading))
+		ckpt_set_abort(s, CKPT_ABORT_REASON_UNLOAD, -ESHUTDOWN,
+			       "the ckpt module is being unloaded");
+	else if (!ckpt_sink_is(s->net, &s->sink))
+		ckpt_set_abort(s, CKPT_ABORT_REASON_SINK_GONE, -EPIPE,
+			       "the capture sink went away");
+	else if (sock_flag(s->req_sk, SOCK_DEAD))
+		ckpt_set_abort(s, CKPT_ABORT_REASON_REQUESTER_GONE, -EINTR,
+			       "the requester closed its socket");
+	else if (time_after(jiffies, s->deadline))
+		ckpt_set_abort(s, CKPT_ABORT_REASON_SINK_TIMEOUT, -ETIMEDOUT,
+			       "the stream did not end within its timeout");
+	return s->reason ? s->err : 0;
+}
+
+/* Until the sink's queue has room: bounded by ckpt_stream_check(). */
+static int ckpt_sink_wait(struct ckpt_stream *s)
+{
+	struct sock *sk = s->sink.sk;
+	unsigned int us = 20;
+	u64 t0 = 0;
+	int err;
+
+	while (!(err = ckpt_stream_check(s)) &&
+	       atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf)) {
+		if (!t0)
+			t0 = ktime_get_ns();
+		usleep_range(us, 2 * us);
+		us = min(2 * us, 2000U);
+	}
+	if (t0)
+		s->wait_ns += ktime_get_ns() - t0;
+	return err;
+}
+
+/*
+ * Queues @skb (consumed) on @sk itself, as netlink_sendskb() does: the
+ * receiver sees a message from port 0, the kernel. The caller decided
+ * there is room; a dead socket frees the queue when its last reference
+ * goes.
+ */
+int ckpt_sock_queue(struct sock *sk, struct sk_buff *skb)
+{
+	unsigned int len = skb->len;
+
+	skb_set_owner_r(skb, sk);
+	skb_queue_tail(&sk->sk_receive_queue, skb);
+	sk->sk_data_ready(sk);
+	return len;
+}
+
 /* Sends and consumes @skb; on failure marks the stream aborted. */
 static int ckpt_send(struct ckpt_stream *s, struct sk_buff *skb)
 {
-	u64 t0;
-	int err;
+	int err = ckpt_sink_wait(s);
 
-	if (READ_ONCE(ckpt_unloading)) {
+	if (err) {
 		kfree_skb(skb);
-		ckpt_set_abort(s, CKPT_ABORT_REASON_UNLOAD, -ESHUTDOWN,
-			       "the ckpt module is being unloaded");
-		return -ESHUTDOWN;
-	}
-	if (!ckpt_sink_is(s->net, s->sink_portid, s->sink_gen)) {
-		kfree_skb(skb);
-		ckpt_set_abort(s, CKPT_ABORT_REASON_SINK_GONE, -EPIPE,
-			       "the capture sink went away");
-		return -EPIPE;
-	}
-
-	t0 = ktime_get_ns();
-	err = netlink_unicast(s->sock->sk, skb, s->sink_portid, 0);
-	s->wait_ns += ktime_get_ns() - t0;
-	if (err >= 0) {
-		s->seq++;
-		return 0;
-	}
-
-	switch (err) {
-	case -EAGAIN:
-		ckpt_set_abort(s, CKPT_ABORT_REASON_SINK_TIMEOUT, -ETIMEDOUT,
-			       "the sink did not drain within the timeout");
-		return -ETIMEDOUT;
-	case -ERESTARTSYS:
-	case -EINTR:
-		ckpt_set_abort(s, CKPT_ABORT_REASON_INTERRUPTED, -EINTR,
-			       "the requester was interrupted");
-		return -EINTR;
-	case -ECONNREFUSED:
-		ckpt_set_abort(s, CKPT_ABORT_REASON_SINK_GONE, -EPIPE,
-			       "the capture sink went away");
-		return -EPIPE;
-	default:
-		ckpt_set_abort(s, CKPT_ABORT_REASON_NOMEM, err,
-			       "sending to the sink failed");
 		return err;
 	}
+	ckpt_sock_queue(s->sink.sk, skb);
+	s->seq++;
+	return 0;
 }
 
 static struct sk_buff *ckpt_ctl_new(struct ckpt_stream *s, u8 cmd,
@@ -233,12 +191,14 @@ int ckpt_stream_end(struct ckpt_stream *s)
 
 /*
  * Ends the stream with CKPT_CMD_STREAM_ABORT when the sink can still take
- * it. The abort itself waits at most a second: a sink that timed out is
- * full, and the missing end message already tells it the stream failed.
+ * it: it waits for room at most a second. A sink that timed out is full,
+ * and the missing end message already tells it the stream failed.
  */
 void ckpt_stream_abort(struct ckpt_stream *s, u32 reason, int err,
 		       const char *why)
 {
+	struct sock *sk = s->sink.sk;
+	unsigned long until = jiffies + HZ;
 	struct sk_buff *skb;
 	void *hdr;
 
@@ -246,7 +206,7 @@ void ckpt_stream_abort(struct ckpt_stream *s, u32 reason, int err,
 	kfree_skb(s->skb);
 	s->skb = NULL;
 	if (s->reason == CKPT_ABORT_REASON_SINK_GONE ||
-	    !ckpt_sink_is(s->net, s->sink_portid, s->sink_gen))
+	    !ckpt_sink_is(s->net, &s->sink))
 		return;
 
 	skb = ckpt_ctl_new(s, CKPT_CMD_STREAM_ABORT, &hdr);
@@ -259,9 +219,53 @@ void ckpt_stream_abort(struct ckpt_stream *s, u32 reason, int err,
 		return;
 	}
 	genlmsg_end(skb, hdr);
-	s->sock->sk->sk_sndtimeo = min_t(long, s->sock->sk->sk_sndtimeo, HZ);
-	if (netlink_unicast(s->sock->sk, skb, s->sink_portid, 0) >= 0)
-		s->seq++;
+	while (atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf) &&
+	       !sock_flag(sk, SOCK_DEAD) && time_before(jiffies, until))
+		usleep_range(1000, 2000);
+	if (atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf)) {
+		kfree_skb(skb);
+		return;
+	}
+	ckpt_sock_queue(sk, skb);
+	s->seq++;
+}
+
+/*
+ * Tells the requester how its checkpoint ended: CKPT_CMD_CHECKPOINT_DONE
+ * with the request's nlmsg_seq, on the requesting socket itself. One small
+ * message on a socket that receives nothing else: it is dropped only if
+ * the requester left or let its queue fill, and then nobody waits for it.
+ */
+void ckpt_stream_done(struct ckpt_stream *s)
+{
+	struct sock *sk = s->req_sk;
+	struct sk_buff *skb;
+	void *hdr;
+	int bad;
+
+	if (sock_flag(sk, SOCK_DEAD) ||
+	    atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf))
+		return;
+	skb = genlmsg_new(CKPT_CTL_MAX, GFP_KERNEL);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, s->req_seq, &ckpt_nl_family, 0,
+			  CKPT_CMD_CHECKPOINT_DONE);
+	bad = !hdr || nla_put_u64_64bit(skb, CKPT_A_CRID, s->crid, CKPT_A_PAD);
+	if (!bad && s->reason)
+		bad = nla_put_u32(skb, CKPT_A_REASON, s->reason) ||
+		      nla_put_string(skb, CKPT_A_MESSAGE, s->why) ||
+		      nla_put_u32(skb, CKPT_A_ERROR, -s->err);
+	else if (!bad)
+		bad = nla_put_u64_64bit(skb, CKPT_A_RECORDS, s->records, CKPT_A_PAD) ||
+		      nla_put_u64_64bit(skb, CKPT_A_BYTES, s->bytes, CKPT_A_PAD) ||
+		      nla_put_u32(skb, CKPT_A_CHECKSUM, ~s->crc);
+	if (WARN_ON_ONCE(bad)) {	/* CKPT_CTL_MAX covers these */
+		kfree_skb(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	ckpt_sock_queue(sk, skb);
 }
 
 void ckpt_rec_init(struct ckpt_stream *s, struct ckpt_rec *rec, u32 type,
@@ -290,7 +294,7 @@ int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 			 rec->offset + len > rec->data_len))
 		return -EINVAL;
 	/* The mm we read stays alive while we hold it: notice the exit. */
-	if (s->task && (s->task->flags & PF_EXITING)) {
+	if (ckpt_task_exiting(s->task)) {
 		ckpt_set_abort(s, CKPT_ABORT_REASON_TASK_EXITED, -ESRCH,
 			       "the task exited during the checkpoint");
 		return -ESRCH;
@@ -300,7 +304,7 @@ int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 	if (len)
 		size += nla_total_size(len);
 
-	skb = genlmsg_new(size, GFP_KERNEL);
+	skb = genlmsg_new(size, GFP_KERNEL_ACCOUNT);
 	if (!skb)
 		goto nomem;
 	s->hdr = genlmsg_put(skb, 0, 0, &ckpt_nl_family, 0, CKPT_CMD_RECORD);
@@ -312,12 +316,12 @@ int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 	    nla_put_u32(skb, CKPT_A_REC_PARENT, rec->parent) ||
 	    nla_put_u64_64bit(skb, CKPT_A_DATA_LEN, rec->data_len, CKPT_A_PAD) ||
 	    nla_put_u64_64bit(skb, CKPT_A_DATA_OFFSET, rec->offset, CKPT_A_PAD))
-		goto bug;
+		goto out_free_skb;
 	s->meta = NULL;
 	if (first) {
 		s->meta = nla_nest_start(skb, CKPT_A_META);
 		if (!s->meta)
-			goto bug;
+			goto out_free_skb;
 		s->records++;
 	}
 	s->skb = skb;
@@ -325,7 +329,7 @@ int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 	s->data_len = 0;
 	return 0;
 
-bug:
+out_free_skb:
 	/* size covers every attribute put here. */
 	WARN_ON_ONCE(1);
 	kfree_skb(skb);

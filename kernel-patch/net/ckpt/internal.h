@@ -7,8 +7,11 @@
 #define _CKPT_INTERNAL_H
 
 #include <linux/atomic.h>
+#include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/types.h>
+#include <linux/userfaultfd_k.h>
+#include <linux/workqueue.h>
 #include <net/genetlink.h>
 #include <uapi/linux/ckpt.h>
 
@@ -31,9 +34,19 @@
 	__missing;							\
 })
 
-/* Module parameters (main.c). */
+/* Module parameters (main.c): the bounds on what one caller may hold. */
 extern unsigned int ckpt_timeout_ms;
+extern unsigned int ckpt_max_streams;
+extern unsigned int ckpt_user_streams;
 extern unsigned int ckpt_restart_max_mib;
+extern unsigned int ckpt_restart_user_mib;
+extern unsigned int ckpt_restart_total_mib;
+extern unsigned int ckpt_max_sessions;
+extern unsigned int ckpt_user_sessions;
+extern unsigned int ckpt_session_idle_ms;
+
+/* Streams run here; session expiry too. Drained at module exit. */
+extern struct workqueue_struct *ckpt_wq;
 
 /* Family-wide counters (main.c), reported by CKPT_CMD_STATS_GET. */
 struct ckpt_stats {
@@ -51,6 +64,21 @@ extern struct ckpt_stats ckpt_stats;
 /* Set first thing in module exit: streams abort at their next message. */
 extern bool ckpt_unloading;
 
+/*
+ * The one rule for which mappings are checkpointed and restored: private
+ * and writable, ordinary memory (not VM_IO, VM_PFNMAP or VM_MIXEDMAP), not
+ * armed by userfaultfd (a restore write would fault into its handler), and
+ * not a shadow stack (written only by the CPU; its contents are refused).
+ * Called under the mm's mmap lock.
+ */
+static inline bool ckpt_vma_dumpable(const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE &&
+	       !(vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP |
+				  VM_SHADOW_STACK)) &&
+	       !userfaultfd_armed((struct vm_area_struct *)vma);
+}
+
 u64 ckpt_next_crid(void);
 u32 ckpt_next_rsid(void);
 
@@ -63,28 +91,39 @@ struct pid *ckpt_claim(struct task_struct *task);
 void ckpt_release(struct pid *claim);
 
 /* access.c */
+struct task_struct *ckpt_get_target(struct genl_info *info, u32 pid_attr_nr);
+bool ckpt_task_exiting(struct task_struct *task);
+bool ckpt_task_stopped(struct task_struct *task);
 int ckpt_may_access(struct sk_buff *skb, struct task_struct *task,
 		    struct netlink_ext_ack *extack);
-struct task_struct *ckpt_get_target(struct sk_buff *skb, struct genl_info *info,
-				    u32 pid_attr_nr);
-bool ckpt_task_stopped(struct task_struct *task);
+int ckpt_cred_may_access(const struct cred *cred, struct task_struct *task);
+int ckpt_pin_mm(struct sk_buff *skb, struct task_struct *task,
+		const struct cred *sink_cred, struct mm_struct **mmp,
+		u64 *exec_id, struct netlink_ext_ack *extack);
+bool ckpt_same_image(struct task_struct *task, struct mm_struct *mm,
+		     u64 exec_id);
+int ckpt_with_task_stack(struct task_struct *t, struct mm_struct *mm,
+			 int (*fn)(struct task_struct *t, void *arg), void *arg);
+int ckpt_task_native(struct task_struct *task, struct mm_struct *mm,
+		     struct netlink_ext_ack *extack);
 
 /* sink.c: the per-netns capture sink. */
-int ckpt_sink_init(void);
-void ckpt_sink_exit(void);
-int ckpt_sink_get(struct net *net, u32 *portid, u64 *gen);
-bool ckpt_sink_is(struct net *net, u32 portid, u64 gen);
-int ckpt_sink_register(struct net *net, u32 portid, struct netlink_ext_ack *extack);
-int ckpt_sink_unregister(struct net *net, u32 portid, struct netlink_ext_ack *extack);
-
-/* A kernel netlink socket a stream sends from, pooled per netns. */
-struct ckpt_sock {
-	struct list_head node;
-	struct socket *sock;
+struct ckpt_sink {
+	struct sock *sk;		/* the registered socket, held */
+	u64 gen;			/* of the registration */
+	const struct cred *cred;	/* of the task that registered it */
+	struct pid *tgid;		/* that task's thread group */
 };
 
-struct ckpt_sock *ckpt_sock_get(struct net *net);
-void ckpt_sock_put(struct net *net, struct ckpt_sock *cs);
+int ckpt_sink_init(void);
+void ckpt_sink_exit(void);
+int ckpt_sink_get(struct net *net, struct ckpt_sink *sink,
+		  struct netlink_ext_ack *extack);
+void ckpt_sink_put(struct ckpt_sink *sink);
+bool ckpt_sink_is(struct net *net, const struct ckpt_sink *sink);
+int ckpt_sink_register(struct net *net, struct sk_buff *skb, u32 portid,
+		       struct netlink_ext_ack *extack);
+int ckpt_sink_unregister(struct net *net, u32 portid, struct netlink_ext_ack *extack);
 
 /* emit.c: one stream to the sink. */
 struct ckpt_rec {
@@ -96,12 +135,21 @@ struct ckpt_rec {
 };
 
 struct ckpt_stream {
-	struct net *net;
-	struct task_struct *task;	/* checked before every record fragment */
-	struct ckpt_sock *cs;	/* this stream's sender, from the netns pool */
-	struct socket *sock;	/* cs->sock; its sk_sndtimeo bounds waits */
-	u32 sink_portid;
-	u64 sink_gen;
+	struct list_head node;	/* in ckpt_streams (stream.c) */
+	struct work_struct work;
+	struct net *net;	/* the requester's, referenced */
+	struct task_struct *task;	/* the target group leader, referenced */
+	struct pid *claim;
+	struct mm_struct *mm;	/* pinned (mmget) where access was checked */
+	u64 exec_id;		/* task->self_exec_id at that moment */
+	const struct cred *cred;	/* the requester's: ids in records */
+	struct pid_namespace *pid_ns;	/* the requester's: pids in records */
+	struct ckpt_sink sink;	/* where the stream goes, held */
+	struct sock *req_sk;	/* the requester's socket, held: checkpoint-done */
+	u32 req_seq;		/* the request's nlmsg_seq */
+	kuid_t uid;		/* the requester's, for the per-user cap */
+	bool stop;		/* stop the task first, resume it after */
+	unsigned long deadline;	/* jiffies: the whole stream ends by then */
 	u64 crid;
 	u32 seq;		/* of the next message */
 	u32 last_id;		/* last record id handed out */
@@ -110,7 +158,7 @@ struct ckpt_stream {
 	u32 crc;		/* running CRC-32C, not yet inverted */
 	u32 reason;		/* enum ckpt_abort_reason once aborted, else 0 */
 	int err;		/* errno of the abort */
-	const char *why;	/* the abort's reason, for extack and the sink */
+	const char *why;	/* the abort's reason, for the sink and requester */
 	u64 wait_ns;
 	struct sk_buff *skb;	/* message being filled */
 	void *hdr;
@@ -121,19 +169,27 @@ struct ckpt_stream {
 	struct page **pages;	/* CKPT_PAGES_RUN_MAX page pointers */
 };
 
-int ckpt_stream_open(struct ckpt_stream *s, struct net *net, u32 timeout_ms,
-		     struct netlink_ext_ack *extack);
-void ckpt_stream_close(struct ckpt_stream *s);
 int ckpt_stream_begin(struct ckpt_stream *s, u32 pid);
 int ckpt_stream_end(struct ckpt_stream *s);
 void ckpt_stream_abort(struct ckpt_stream *s, u32 reason, int err,
 		       const char *why);
+void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
+		    const char *why);
+int ckpt_stream_check(struct ckpt_stream *s);
+void ckpt_stream_done(struct ckpt_stream *s);
 void ckpt_rec_init(struct ckpt_stream *s, struct ckpt_rec *rec, u32 type,
 		   u32 parent, u64 data_len);
 int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len);
 int ckpt_meta_end(struct ckpt_stream *s);
 void *ckpt_frag_data(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len);
 int ckpt_frag_send(struct ckpt_stream *s);
+int ckpt_sock_queue(struct sock *sk, struct sk_buff *skb);
+
+/* stream.c: admission, the producing work, limits, unload. */
+int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
+		      struct task_struct *task, u32 flags, u32 timeout_ms);
+int ckpt_stream_init(void);
+void ckpt_stream_exit(void);
 
 /* checkpoint.c: record producers. */
 int ckpt_checkpoint_task(struct ckpt_stream *s, struct task_struct *task);

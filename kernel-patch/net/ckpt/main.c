@@ -18,15 +18,46 @@
 #include "ckpt-nl-gen.h"
 #include "internal.h"
 
-unsigned int ckpt_timeout_ms = 10000;
+unsigned int ckpt_timeout_ms = 60000;
 module_param_named(timeout_ms, ckpt_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(timeout_ms,
-		 "Default wait for a full sink before a stream aborts, ms");
+		 "Default time a whole stream may take before it aborts, ms");
+
+unsigned int ckpt_max_streams = 16;
+module_param_named(max_streams, ckpt_max_streams, uint, 0644);
+MODULE_PARM_DESC(max_streams, "Most checkpoint streams running at once");
+
+unsigned int ckpt_user_streams = 4;
+module_param_named(user_streams, ckpt_user_streams, uint, 0644);
+MODULE_PARM_DESC(user_streams, "Most checkpoint streams one uid runs at once");
 
 unsigned int ckpt_restart_max_mib = 256;
 module_param_named(restart_max_mib, ckpt_restart_max_mib, uint, 0644);
 MODULE_PARM_DESC(restart_max_mib,
 		 "Most page data one restart session may stage, MiB");
+
+unsigned int ckpt_restart_user_mib = 512;
+module_param_named(restart_user_mib, ckpt_restart_user_mib, uint, 0644);
+MODULE_PARM_DESC(restart_user_mib,
+		 "Most page data one uid's restart sessions may stage together, MiB");
+
+unsigned int ckpt_restart_total_mib = 1024;
+module_param_named(restart_total_mib, ckpt_restart_total_mib, uint, 0644);
+MODULE_PARM_DESC(restart_total_mib,
+		 "Most page data all restart sessions may stage together, MiB");
+
+unsigned int ckpt_max_sessions = 16;
+module_param_named(max_sessions, ckpt_max_sessions, uint, 0644);
+MODULE_PARM_DESC(max_sessions, "Most restart sessions open at once");
+
+unsigned int ckpt_user_sessions = 4;
+module_param_named(user_sessions, ckpt_user_sessions, uint, 0644);
+MODULE_PARM_DESC(user_sessions, "Most restart sessions one uid holds open");
+
+unsigned int ckpt_session_idle_ms = 30000;
+module_param_named(session_idle_ms, ckpt_session_idle_ms, uint, 0644);
+MODULE_PARM_DESC(session_idle_ms,
+		 "A restart session with no request for this long ends, ms");
 
 struct ckpt_stats ckpt_stats;
 bool ckpt_unloading;
@@ -85,7 +116,7 @@ struct pid *ckpt_claim(struct task_struct *task)
 
 	if (!tgid)
 		return ERR_PTR(-ESRCH);
-	nb = kmalloc(sizeof(*nb), GFP_KERNEL);
+	nb = kmalloc(sizeof(*nb), GFP_KERNEL_ACCOUNT);
 	if (!nb) {
 		put_pid(tgid);
 		return ERR_PTR(-ENOMEM);
@@ -128,9 +159,9 @@ void ckpt_release(struct pid *claim)
 }
 
 /*
- * Order: the sink (pernet state and socket-release notifier) and restart
- * sessions exist before the family can be called; exit undoes it in reverse,
- * after unregistering the family, which waits for running requests.
+ * Order: the sink (pernet state and socket-release notifier), the stream
+ * workqueue and restart sessions exist before the family can be called;
+ * exit undoes it in reverse.
  */
 static int __init ckpt_init(void)
 {
@@ -139,9 +170,12 @@ static int __init ckpt_init(void)
 	err = ckpt_sink_init();
 	if (err)
 		return err;
-	err = ckpt_restart_init();
+	err = ckpt_stream_init();
 	if (err)
 		goto out_sink;
+	err = ckpt_restart_init();
+	if (err)
+		goto out_stream;
 	err = genl_register_family(&ckpt_nl_family);
 	if (err)
 		goto out_restart;
@@ -149,6 +183,8 @@ static int __init ckpt_init(void)
 
 out_restart:
 	ckpt_restart_exit();
+out_stream:
+	ckpt_stream_exit();
 out_sink:
 	ckpt_sink_exit();
 	return err;
@@ -157,13 +193,17 @@ out_sink:
 static void __exit ckpt_exit(void)
 {
 	/*
-	 * Streams check this before every message and abort with
-	 * CKPT_ABORT_REASON_UNLOAD; genl_unregister_family() then waits for
-	 * the requests still running (each at most one send timeout away).
+	 * Running streams see this at their next check (at most one wait
+	 * step or one page run away) and abort with CKPT_ABORT_REASON_UNLOAD;
+	 * new requests are refused. No request waits for a peer, so
+	 * genl_unregister_family() returns at once; restart sessions end and
+	 * their expiry timers are cancelled; destroy_workqueue() then waits
+	 * for the streams and any running expiry.
 	 */
 	WRITE_ONCE(ckpt_unloading, true);
 	genl_unregister_family(&ckpt_nl_family);
 	ckpt_restart_exit();
+	ckpt_stream_exit();
 	ckpt_sink_exit();
 }
 

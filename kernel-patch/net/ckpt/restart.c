@@ -5,20 +5,31 @@
  * kernel, and written into the stopped target only at commit.
  *
  * A session belongs to the socket that began it (its net and port) and
- * ends with commit, abort, or that socket's close. It holds the target's
- * claim (no checkpoint or second restart of it meanwhile), a reference to
- * its mm, and the staged page data, at most restart_max_mib. The first
+ * ends with commit, abort, that socket's close, or session_idle_ms without
+ * a request. It holds the target's claim (no checkpoint or second restart
+ * of it meanwhile), the target's mm by mmgrab() (not mmget(): a target
+ * that dies frees its memory at once; each use takes mmget_not_zero()),
+ * and the staged page data. Staging is charged to the caller's memory
+ * cgroup (GFP_KERNEL_ACCOUNT) and bounded per session (restart_max_mib),
+ * per uid (restart_user_mib) and in all (restart_total_mib); sessions are
+ * bounded per uid (user_sessions) and in all (max_sessions). The first
  * rejected message fails the session: the staged data and the claim are
  * dropped at once, and a tombstone answers later messages until the
  * requester aborts or closes.
  *
  * Restart trusts nothing in the image and never creates tasks, maps memory
  * or changes credentials or descriptors: it only writes page contents into
- * existing private writable mappings of a task the caller may checkpoint,
- * with access_process_vm(FOLL_FORCE | FOLL_WRITE), as a debugger would.
+ * existing private writable mappings (ckpt_vma_dumpable()) of a task the
+ * caller may checkpoint. The commit takes the target's exec_update_lock,
+ * checks that the task still runs the image whose mm was pinned when
+ * access was checked and checks access again, and writes through that
+ * pinned mm, each run under one mmap lock hold with its vma checked: never
+ * through task->mm, which after an exec is another program's.
  */
 #include <linux/crc32c.h>
+#include <linux/highmem.h>
 #include <linux/kref.h>
+#include <linux/overflow.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -66,7 +77,10 @@ struct ckpt_session {
 	const char *failed;		/* why the session failed, or NULL */
 	struct task_struct *task;	/* claimed while not failed */
 	struct pid *claim;
-	struct mm_struct *mm;
+	struct mm_struct *mm;		/* mmgrab()bed where access was checked */
+	u64 exec_id;			/* task->self_exec_id at that moment */
+	kuid_t uid;			/* the requester's, for the per-uid caps */
+	struct delayed_work expire;	/* ends the session when idle */
 
 	/* Stream state, as a checkpoint sink would check it. */
 	u32 seq;
@@ -98,6 +112,7 @@ struct ckpt_session {
 
 static LIST_HEAD(ckpt_sessions);
 static DEFINE_MUTEX(ckpt_sessions_lock);
+static unsigned int ckpt_nr_sessions;	/* under ckpt_sessions_lock */
 
 #define M(x) BIT_ULL(CKPT_A_META_##x)
 
@@ -143,14 +158,14 @@ static void ckpt_session_drop_state(struct ckpt_session *sess)
 		kfree(st);
 	}
 	sess->stage = NULL;
-	sess->staged = 0;
+	WRITE_ONCE(sess->staged, 0);
 	if (sess->mm)
-		mmput(sess->mm);
+		mmdrop(sess->mm);
 	sess->mm = NULL;
-	if (sess->task) {
+	if (sess->claim)
 		ckpt_release(sess->claim);
+	if (sess->task)
 		put_task_struct(sess->task);
-	}
 	sess->task = NULL;
 	sess->claim = NULL;
 }
@@ -180,8 +195,34 @@ static void ckpt_session_unlink(struct ckpt_session *sess)
 {
 	lockdep_assert_held(&ckpt_sessions_lock);
 	list_del(&sess->node);
+	ckpt_nr_sessions--;
 	sess->dead = true;
+	/* A pending expiry holds a reference: take it back with the timer. */
+	if (cancel_delayed_work(&sess->expire))
+		ckpt_session_put(sess);
 	ckpt_session_put(sess);
+}
+
+static void ckpt_session_expire(struct work_struct *work)
+{
+	struct ckpt_session *sess = container_of(to_delayed_work(work),
+						 struct ckpt_session, expire);
+
+	mutex_lock(&ckpt_sessions_lock);
+	if (!sess->dead)
+		ckpt_session_unlink(sess);
+	mutex_unlock(&ckpt_sessions_lock);
+	ckpt_session_put(sess);
+}
+
+/* (Re)arms the idle timer; a newly pending timer holds a reference. */
+static void ckpt_session_touch(struct ckpt_session *sess)
+{
+	unsigned long idle = msecs_to_jiffies(READ_ONCE(ckpt_session_idle_ms));
+
+	kref_get(&sess->ref);
+	if (mod_delayed_work(ckpt_wq, &sess->expire, idle))
+		ckpt_session_put(sess);	/* was pending: it has one already */
 }
 
 /*
@@ -216,6 +257,7 @@ static struct ckpt_session *ckpt_session_get(struct genl_info *info)
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "the restart session has ended");
 		return NULL;
 	}
+	ckpt_session_touch(found);
 	return found;
 }
 
@@ -233,85 +275,128 @@ static void ckpt_session_end(struct ckpt_session *sess)
 	mutex_unlock(&ckpt_sessions_lock);
 }
 
+/* Adds @sess to the list unless a session limit is reached. */
+static int ckpt_session_add(struct ckpt_session *sess,
+			    struct netlink_ext_ack *extack)
+{
+	struct ckpt_session *o;
+	unsigned int mine = 0;
+	int err = 0;
+
+	mutex_lock(&ckpt_sessions_lock);
+	list_for_each_entry(o, &ckpt_sessions, node)
+		mine += uid_eq(o->uid, sess->uid);
+	if (ckpt_nr_sessions >= READ_ONCE(ckpt_max_sessions)) {
+		NL_SET_ERR_MSG_FMT(extack, "%u restart sessions are open (module parameter max_sessions)",
+				   ckpt_nr_sessions);
+		err = -EAGAIN;
+	} else if (mine >= READ_ONCE(ckpt_user_sessions)) {
+		NL_SET_ERR_MSG_FMT(extack, "this user holds %u restart sessions already (module parameter user_sessions)",
+				   mine);
+		err = -EAGAIN;
+	} else {
+		list_add(&sess->node, &ckpt_sessions);
+		ckpt_nr_sessions++;
+		ckpt_session_touch(sess);
+	}
+	mutex_unlock(&ckpt_sessions_lock);
+	return err;
+}
+
+/* Access, a pinned mm, a native and stopped task, and its claim. */
+static int ckpt_session_target(struct ckpt_session *sess, struct sk_buff *skb,
+			       struct genl_info *info)
+{
+	struct nlattr *pid_attr = info->attrs[CKPT_A_PID];
+	struct task_struct *task = sess->task;
+	struct mm_struct *mm;
+	struct pid *claim;
+	int err;
+
+	err = ckpt_pin_mm(skb, task, NULL, &mm, &sess->exec_id, info->extack);
+	if (err)
+		return err;
+	err = ckpt_task_native(task, mm, info->extack);
+	if (!err && !ckpt_task_stopped(task)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, pid_attr, "the target task is not stopped");
+		err = -EBUSY;
+	}
+	/* Keep the mm_struct, not the address space: see the top of the file. */
+	mmgrab(mm);
+	mmput(mm);
+	sess->mm = mm;
+	if (err)
+		return err;
+	claim = ckpt_claim(task);
+	if (IS_ERR(claim)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, pid_attr,
+				    "the task is already in a checkpoint or restart");
+		return PTR_ERR(claim);
+	}
+	sess->claim = claim;
+	return 0;
+}
+
 int ckpt_nl_restart_begin_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ckpt_session *sess;
 	struct task_struct *task;
 	struct sk_buff *msg;
-	struct pid *claim;
 	void *hdr;
 	int err;
 
 	if (CKPT_REQUIRE(info, CKPT_A_PID))
 		return -EINVAL;
-	task = ckpt_get_target(skb, info, CKPT_A_PID);
+	task = ckpt_get_target(info, CKPT_A_PID);
 	if (IS_ERR(task))
 		return PTR_ERR(task);
-	err = ckpt_may_access(skb, task, info->extack);
-	if (err)
-		goto out_put;
-	if (!ckpt_task_stopped(task)) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[CKPT_A_PID],
-				    "the target task is not stopped");
-		err = -EBUSY;
-		goto out_put;
-	}
-	claim = ckpt_claim(task);
-	if (IS_ERR(claim)) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[CKPT_A_PID],
-				    "the task is already in a checkpoint or restart");
-		err = PTR_ERR(claim);
-		goto out_put;
-	}
 
-	err = -ENOMEM;
-	sess = kzalloc(sizeof(*sess), GFP_KERNEL);
-	msg = genlmsg_new(nla_total_size(sizeof(u32)), GFP_KERNEL);
-	if (!sess || !msg) {
+	sess = kzalloc(sizeof(*sess), GFP_KERNEL_ACCOUNT);
+	if (!sess) {
+		put_task_struct(task);
 		NL_SET_ERR_MSG(info->extack, "no memory for a restart session");
-		goto out_release;
-	}
-	sess->mm = get_task_mm(task);
-	if (!sess->mm) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[CKPT_A_PID],
-				    "the task has no address space");
-		err = -ESRCH;
-		goto out_release;
+		return -ENOMEM;
 	}
 	kref_init(&sess->ref);
 	mutex_init(&sess->lock);
+	INIT_LIST_HEAD(&sess->node);
+	INIT_LIST_HEAD(&sess->stages);
+	INIT_DELAYED_WORK(&sess->expire, ckpt_session_expire);
+	sess->task = task;
+	sess->uid = current_uid();
 	write_pnet(&sess->net, genl_info_net(info));
 	sess->portid = info->snd_portid;
-	sess->rsid = ckpt_next_rsid();
+	sess->crc = ~0U;
 	if (info->attrs[CKPT_A_RESTART_FLAGS])
 		sess->flags = nla_get_u32(info->attrs[CKPT_A_RESTART_FLAGS]);
-	sess->task = task;
-	sess->claim = claim;
-	sess->crc = ~0U;
-	INIT_LIST_HEAD(&sess->stages);
 
+	err = ckpt_session_target(sess, skb, info);
+	if (err)
+		goto out_put;
+	msg = genlmsg_new(nla_total_size(sizeof(u32)), GFP_KERNEL);
+	if (!msg) {
+		NL_SET_ERR_MSG(info->extack, "no memory for a restart session");
+		err = -ENOMEM;
+		goto out_put;
+	}
+	sess->rsid = ckpt_next_rsid();
 	hdr = genlmsg_put_reply(msg, info, &ckpt_nl_family, 0,
 				CKPT_CMD_RESTART_BEGIN);
 	if (WARN_ON_ONCE(!hdr || nla_put_u32(msg, CKPT_A_RSID, sess->rsid))) {
 		NL_SET_ERR_MSG(info->extack, "reply too large");
 		err = -EMSGSIZE;
-		goto out_mm;
+		goto out_free_msg;
 	}
 	genlmsg_end(msg, hdr);
-
-	mutex_lock(&ckpt_sessions_lock);
-	list_add(&sess->node, &ckpt_sessions);
-	mutex_unlock(&ckpt_sessions_lock);
+	err = ckpt_session_add(sess, info->extack);
+	if (err)
+		goto out_free_msg;
 	return genlmsg_reply(msg, info);
 
-out_mm:
-	mmput(sess->mm);
-out_release:
-	kfree(sess);
+out_free_msg:
 	nlmsg_free(msg);
-	ckpt_release(claim);
 out_put:
-	put_task_struct(task);
+	ckpt_session_put(sess);	/* drops the mm, the claim and the task */
 	return err;
 }
 
@@ -335,13 +420,18 @@ static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 		return -EINVAL;
 	}
 	if (path_attr) {
-		buf = kmalloc(PATH_MAX, GFP_KERNEL);
+		buf = kmalloc(PATH_MAX, GFP_KERNEL_ACCOUNT);
 		if (!buf) {
 			NL_SET_ERR_MSG(info->extack, "no memory to compare paths");
 			return -ENOMEM;
 		}
 	}
 
+	if (!mmget_not_zero(sess->mm)) {
+		kfree(buf);
+		NL_SET_ERR_MSG(info->extack, "the target exited");
+		return -ESRCH;
+	}
 	mmap_read_lock(sess->mm);
 	vma = find_vma(sess->mm, start);
 	if (!vma || vma->vm_start != start || vma->vm_end != end) {
@@ -358,10 +448,9 @@ static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 			what = "backing file path differs";
 	}
 	if (!what)
-		sess->vma_dumped = (vma->vm_flags & (VM_WRITE | VM_SHARED)) ==
-				   VM_WRITE &&
-				   !(vma->vm_flags & (VM_IO | VM_PFNMAP));
+		sess->vma_dumped = ckpt_vma_dumpable(vma);
 	mmap_read_unlock(sess->mm);
+	mmput(sess->mm);
 	kfree(buf);
 
 	if (what) {
@@ -375,13 +464,63 @@ static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 	return 0;
 }
 
+/* What all sessions, and @uid's, have staged. Under ckpt_sessions_lock. */
+static void ckpt_staged_totals(kuid_t uid, u64 *all, u64 *users)
+{
+	struct ckpt_session *o;
+
+	lockdep_assert_held(&ckpt_sessions_lock);
+	*all = 0;
+	*users = 0;
+	list_for_each_entry(o, &ckpt_sessions, node) {
+		u64 n = READ_ONCE(o->staged);
+
+		*all += n;
+		if (uid_eq(o->uid, uid))
+			*users += n;
+	}
+}
+
+/* @len more bytes fit the session's, the uid's and the global caps. */
+static int ckpt_stage_fits(struct ckpt_session *sess, u64 len,
+			   struct genl_info *info, struct nlattr *attr, u32 id)
+{
+	u64 all, users;
+	int err = 0;
+
+	if (sess->staged + len > (u64)READ_ONCE(ckpt_restart_max_mib) << 20) {
+		ckpt_reject(info->extack, attr,
+			    "record %u: image exceeds restart_max_mib (%u MiB)",
+			    id, ckpt_restart_max_mib);
+		return -ENOSPC;
+	}
+	mutex_lock(&ckpt_sessions_lock);
+	ckpt_staged_totals(sess->uid, &all, &users);
+	if (users + len > (u64)READ_ONCE(ckpt_restart_user_mib) << 20) {
+		ckpt_reject(info->extack, attr,
+			    "record %u: this user's sessions exceed restart_user_mib (%u MiB)",
+			    id, ckpt_restart_user_mib);
+		err = -ENOSPC;
+	} else if (all + len > (u64)READ_ONCE(ckpt_restart_total_mib) << 20) {
+		ckpt_reject(info->extack, attr,
+			    "record %u: all sessions exceed restart_total_mib (%u MiB)",
+			    id, ckpt_restart_total_mib);
+		err = -ENOSPC;
+	} else {
+		WRITE_ONCE(sess->staged, sess->staged + len);
+	}
+	mutex_unlock(&ckpt_sessions_lock);
+	return err;
+}
+
 static int ckpt_check_pages(struct ckpt_session *sess, struct nlattr **meta,
 			    struct genl_info *info, u32 id, u64 data_len)
 {
 	u64 addr = nla_get_u64(meta[CKPT_A_META_ADDR]);
 	u32 nr = nla_get_u32(meta[CKPT_A_META_NR_PAGES]);
-	u64 len = (u64)nr << PAGE_SHIFT;
+	u64 len = (u64)nr << PAGE_SHIFT, last;
 	struct ckpt_stage *st;
+	int err;
 
 	if (data_len != len) {
 		ckpt_reject(info->extack, info->attrs[CKPT_A_DATA_LEN],
@@ -390,28 +529,26 @@ static int ckpt_check_pages(struct ckpt_session *sess, struct nlattr **meta,
 		return -EINVAL;
 	}
 	if (!PAGE_ALIGNED(addr) || addr < sess->pages_next ||
-	    addr + len > sess->vma_end) {
+	    check_add_overflow(addr, len, &last) || last > sess->vma_end) {
 		ckpt_reject(info->extack, meta[CKPT_A_META_ADDR],
-			    "record %u: pages %llx+%u are unaligned, overlap or lie outside their vma",
+			    "record %u: pages at %llx (%u) outside their vma",
 			    id, addr, nr);
 		return -EINVAL;
 	}
 	if (!sess->vma_dumped) {
 		ckpt_reject(info->extack, meta[CKPT_A_META_ADDR],
-			    "record %u: pages in a vma that is not private and writable",
+			    "record %u: pages in a vma that is not private and writable ordinary memory",
 			    id);
 		return -EINVAL;
 	}
-	if (sess->staged + len > (u64)READ_ONCE(ckpt_restart_max_mib) << 20) {
-		ckpt_reject(info->extack, meta[CKPT_A_META_NR_PAGES],
-			    "record %u: image exceeds restart_max_mib (%u MiB)",
-			    id, ckpt_restart_max_mib);
-		return -ENOSPC;
-	}
+	err = ckpt_stage_fits(sess, len, info, meta[CKPT_A_META_NR_PAGES], id);
+	if (err)
+		return err;
 
-	st = kzalloc(sizeof(*st), GFP_KERNEL);
+	/* Charged to the caller; past its cgroup's limit, fail: no OOM kill. */
+	st = kzalloc(sizeof(*st), GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
 	if (st)
-		st->data = kvmalloc(len, GFP_KERNEL);
+		st->data = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
 	if (!st || !st->data) {
 		kfree(st);
 		NL_SET_ERR_MSG(info->extack, "no memory to stage page data");
@@ -421,8 +558,7 @@ static int ckpt_check_pages(struct ckpt_session *sess, struct nlattr **meta,
 	st->len = len;
 	list_add_tail(&st->node, &sess->stages);
 	sess->stage = st;
-	sess->staged += len;
-	sess->pages_next = addr + len;
+	sess->pages_next = last;
 	sess->nr_pages += nr;
 	return 0;
 }
@@ -684,7 +820,7 @@ out:
 	return err;
 }
 
-/* Every staged range still inside a private writable mapping. */
+/* Every staged range still inside a mapping ckpt_vma_dumpable() accepts. */
 static int ckpt_recheck_stages(struct ckpt_session *sess,
 			       struct netlink_ext_ack *extack)
 {
@@ -696,8 +832,7 @@ static int ckpt_recheck_stages(struct ckpt_session *sess,
 	list_for_each_entry(st, &sess->stages, node) {
 		vma = find_vma(sess->mm, st->addr);
 		if (!vma || vma->vm_start > st->addr ||
-		    vma->vm_end < st->addr + st->len ||
-		    (vma->vm_flags & (VM_WRITE | VM_SHARED)) != VM_WRITE) {
+		    vma->vm_end < st->addr + st->len || !ckpt_vma_dumpable(vma)) {
 			NL_SET_ERR_MSG_FMT(extack,
 					   "pages at %lx no longer lie in a private writable mapping",
 					   st->addr);
@@ -709,30 +844,119 @@ static int ckpt_recheck_stages(struct ckpt_session *sess,
 	return err;
 }
 
+/*
+ * Writes one staged run through the pinned mm: in one mmap lock hold, the
+ * vma is checked again and the pages are taken for writing (breaking COW,
+ * as a debugger's write does) and filled. @pages has room for
+ * CKPT_PAGES_RUN_MAX pointers.
+ */
+static int ckpt_write_stage(struct mm_struct *mm, struct ckpt_stage *st,
+			    struct page **pages)
+{
+	unsigned long nr = st->len >> PAGE_SHIFT;
+	struct vm_area_struct *vma;
+	long got, i;
+	int err = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = find_vma(mm, st->addr);
+	if (!vma || vma->vm_start > st->addr ||
+	    vma->vm_end < st->addr + st->len || !ckpt_vma_dumpable(vma)) {
+		mmap_read_unlock(mm);
+		return -EINVAL;
+	}
+	got = ckpt_gup_remote(mm, st->addr, nr, FOLL_WRITE | FOLL_FORCE, pages);
+	if (got != nr)
+		err = got < 0 ? got : -EFAULT;
+	for (i = 0; i < got; i++) {
+		if (!err) {
+			void *dst = kmap_local_page(pages[i]);
+
+			copy_to_user_page(vma, pages[i], st->addr + i * PAGE_SIZE,
+					  dst, st->data + i * PAGE_SIZE, PAGE_SIZE);
+			kunmap_local(dst);
+			set_page_dirty_lock(pages[i]);
+		}
+		put_page(pages[i]);
+	}
+	mmap_read_unlock(mm);
+	return err;
+}
+
 static int ckpt_write_stages(struct ckpt_session *sess,
 			     struct netlink_ext_ack *extack)
 {
 	struct ckpt_stage *st;
-	int n;
+	struct page **pages;
+	int err = 0;
 
+	pages = kmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages) {
+		NL_SET_ERR_MSG(extack, "no memory to write the pages");
+		return -ENOMEM;
+	}
 	list_for_each_entry(st, &sess->stages, node) {
-		n = access_process_vm(sess->task, st->addr, st->data, st->len,
-				      FOLL_FORCE | FOLL_WRITE);
-		if (n != st->len) {
+		err = ckpt_write_stage(sess->mm, st, pages);
+		if (err) {
 			NL_SET_ERR_MSG_FMT(extack,
 					   "writing pages at %lx failed after earlier pages were written",
 					   st->addr);
-			return -EFAULT;
+			break;
 		}
 	}
-	return 0;
+	kfree(pages);
+	return err;
 }
 
-static int ckpt_restart_commit(struct ckpt_session *sess,
+/*
+ * Checks, then writes, under the target's exec_update_lock: the task still
+ * runs the image whose mm was pinned at begin, the requester may still
+ * access it, and the staged runs still lie in restorable mappings.
+ */
+static int ckpt_restart_write(struct ckpt_session *sess, struct sk_buff *skb,
+			      struct netlink_ext_ack *extack)
+{
+	struct task_struct *task = sess->task;
+	int err;
+
+	err = down_read_killable(&task->signal->exec_update_lock);
+	if (err) {
+		NL_SET_ERR_MSG(extack, "interrupted while waiting for the target's exec lock");
+		return err;
+	}
+	if (ckpt_task_exiting(task)) {
+		NL_SET_ERR_MSG(extack, "the target exited");
+		err = -ESRCH;
+		goto out_unlock;
+	}
+	if (!ckpt_same_image(task, sess->mm, sess->exec_id)) {
+		NL_SET_ERR_MSG(extack,
+			       "the target called execve() since the session began: its memory is another program's");
+		err = -EACCES;
+		goto out_unlock;
+	}
+	if (!mmget_not_zero(sess->mm)) {
+		NL_SET_ERR_MSG(extack, "the target exited");
+		err = -ESRCH;
+		goto out_unlock;
+	}
+	err = ckpt_may_access(skb, task, extack);
+	if (!err)
+		err = ckpt_recheck_stages(sess, extack);
+	if (!err && !(sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY))
+		err = ckpt_write_stages(sess, extack);
+out_mmput:
+	mmput(sess->mm);
+out_unlock:
+	up_read(&task->signal->exec_update_lock);
+	return err;
+}
+
+static int ckpt_restart_commit(struct ckpt_session *sess, struct sk_buff *skb,
 			       struct genl_info *info)
 {
 	struct nlattr **tb = info->attrs;
-	int err;
 
 	if (nla_get_u32(tb[CKPT_A_SEQ]) != sess->seq) {
 		ckpt_reject(info->extack, tb[CKPT_A_SEQ], "sequence %u, expected %u",
@@ -762,12 +986,7 @@ static int ckpt_restart_commit(struct ckpt_session *sess,
 		NL_SET_ERR_MSG(info->extack, "the target task is no longer stopped");
 		return -EBUSY;
 	}
-	if (sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY)
-		return 0;
-	err = ckpt_recheck_stages(sess, info->extack);
-	if (err)
-		return err;
-	return ckpt_write_stages(sess, info->extack);
+	return ckpt_restart_write(sess, skb, info->extack);
 }
 
 int ckpt_nl_restart_commit_doit(struct sk_buff *skb, struct genl_info *info)
@@ -783,7 +1002,7 @@ int ckpt_nl_restart_commit_doit(struct sk_buff *skb, struct genl_info *info)
 	    CKPT_REQUIRE(info, CKPT_A_BYTES) ||
 	    CKPT_REQUIRE(info, CKPT_A_CHECKSUM))
 		return -EINVAL;
-	msg = genlmsg_new(2 * nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
+	msg = genlmsg_new(2 * nla_total_size_64bit(sizeof(u64)), GFP_KERNEL_ACCOUNT);
 	if (!msg) {
 		NL_SET_ERR_MSG(info->extack, "no memory for the reply");
 		return -ENOMEM;
@@ -799,7 +1018,7 @@ int ckpt_nl_restart_commit_doit(struct sk_buff *skb, struct genl_info *info)
 		err = -EINVAL;
 		goto out_free;
 	}
-	err = ckpt_restart_commit(sess, info);
+	err = ckpt_restart_commit(sess, skb, info);
 	if (err) {
 		ckpt_session_fail(sess, "the commit was rejected");
 		goto out_free;

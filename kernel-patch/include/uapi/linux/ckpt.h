@@ -162,6 +162,7 @@
 #define CKPT_DEPTH_MAX		8
 #define CKPT_PAGES_RUN_MAX	256
 #define CKPT_RECORD_DATA_MAX	16777216
+#define CKPT_TIMEOUT_MAX_MS	3600000
 #define CKPT_USERSOCK_TYPE	16
 
 /**
@@ -237,6 +238,11 @@ enum ckpt_restart_flags {
  *   accessible).
  * @CKPT_ABORT_REASON_NOMEM: The kernel could not allocate a message buffer.
  * @CKPT_ABORT_REASON_UNLOAD: The module is being unloaded.
+ * @CKPT_ABORT_REASON_EXEC: The task called execve() after the stream began:
+ *   what was checked is no longer what would be read, so nothing of the new
+ *   image is sent.
+ * @CKPT_ABORT_REASON_REQUESTER_GONE: The requester's socket closed (the
+ *   requester exited or was killed) before the stream ended.
  */
 enum ckpt_abort_reason {
 	CKPT_ABORT_REASON_UNSPEC,
@@ -247,6 +253,8 @@ enum ckpt_abort_reason {
 	CKPT_ABORT_REASON_FAULT,
 	CKPT_ABORT_REASON_NOMEM,
 	CKPT_ABORT_REASON_UNLOAD,
+	CKPT_ABORT_REASON_EXEC,
+	CKPT_ABORT_REASON_REQUESTER_GONE,
 };
 
 enum {
@@ -271,6 +279,7 @@ enum {
 	CKPT_A_MESSAGE,
 	CKPT_A_RSID,
 	CKPT_A_STATS,
+	CKPT_A_ERROR,
 
 	__CKPT_A_MAX,
 	CKPT_A_MAX = (__CKPT_A_MAX - 1)
@@ -348,6 +357,7 @@ enum {
 	CKPT_CMD_RESTART_COMMIT,
 	CKPT_CMD_RESTART_ABORT,
 	CKPT_CMD_STATS_GET,
+	CKPT_CMD_CHECKPOINT_DONE,
 
 	__CKPT_CMD_MAX,
 	CKPT_CMD_MAX = (__CKPT_CMD_MAX - 1)

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A checkpoint's life: admitted by a short genl request, produced on a
+ * workqueue, reported back to the requester.
+ *
+ * Why not inside the request: genl_rcv() holds genl's cb_lock for reading
+ * around every doit, parallel_ops or not. A doit that waits for a slow
+ * sink keeps it; a family (un)registration anywhere on the host (a module
+ * load, rmmod of ckpt itself) then blocks in down_write(), and every later
+ * request of every genl family queues behind that writer. So the request
+ * only admits the stream, in this order (access.c has the checks):
+ *
+ *   resolve target -> requester's access, sink's access, pin mm
+ *     (under exec_update_lock) -> native task? stopped (or SIGSTOP sent)?
+ *   -> limits -> claim -> reply { crid }  (the doit returns: no lock kept)
+ *
+ * and a work item on ckpt_wq (an unbound workqueue, as kauditd's kernel
+ * thread owns audit's slow sends) produces the stream, waiting for the
+ * sink as long as the stream's deadline allows. A dump driven by the
+ * reader (WireGuard's get-device) would send the records to the requester;
+ * here they go to a separate sink, so the producer is the kernel's.
+ *
+ * When the stream ended, the requester gets CKPT_CMD_CHECKPOINT_DONE on
+ * the socket it asked from, with the request's nlmsg_seq. That socket is
+ * the requester's presence: when it closes (the requester exited or was
+ * killed), the stream aborts with REQUESTER_GONE at its next message. A
+ * handled signal (SIGCHLD, SIGWINCH) does not concern the stream at all.
+ *
+ * Bounds: at most max_streams streams run, user_streams per uid; each
+ * holds one message buffer and two small scratch buffers, charged to the
+ * requester (GFP_KERNEL_ACCOUNT), and ends by its deadline (timeout_ms,
+ * at most CKPT_TIMEOUT_MAX_MS). Module exit aborts every stream with
+ * UNLOAD and destroy_workqueue() waits for them: each notices within one
+ * wait step (2 ms) or one page run.
+ */
+#include <linux/jiffies.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <net/genetlink.h>
+#include <net/sock.h>
+
+#include "ckpt-nl-gen.h"
+#include "internal.h"
+
+struct workqueue_struct *ckpt_wq;
+
+static LIST_HEAD(ckpt_streams);
+static DEFINE_SPINLOCK(ckpt_streams_lock);
+static unsigned int ckpt_nr_streams;
+
+/* Takes a slot for @uid's stream, or says which limit is reached. */
+static int ckpt_stream_slot(struct ckpt_stream *s, struct netlink_ext_ack *extack)
+{
+	struct ckpt_stream *o;
+	unsigned int mine = 0;
+	int err = 0;
+
+	spin_lock(&ckpt_streams_lock);
+	list_for_each_entry(o, &ckpt_streams, node)
+		mine += uid_eq(o->uid, s->uid);
+	if (ckpt_nr_streams >= READ_ONCE(ckpt_max_streams)) {
+		NL_SET_ERR_MSG_FMT(extack, "%u checkpoints are running (module parameter max_streams)",
+				   ckpt_nr_streams);
+		err = -EAGAIN;
+	} else if (mine >= READ_ONCE(ckpt_user_streams)) {
+		NL_SET_ERR_MSG_FMT(extack, "this user runs %u checkpoints already (module parameter user_streams)",
+				   mine);
+		err = -EAGAIN;
+	} else {
+		list_add(&s->node, &ckpt_streams);
+		ckpt_nr_streams++;
+	}
+	spin_unlock(&ckpt_streams_lock);
+	return err;
+}
+
+static void ckpt_stream_free(struct ckpt_stream *s)
+{
+	if (!list_empty(&s->node)) {
+		spin_lock(&ckpt_streams_lock);
+		list_del(&s->node);
+		ckpt_nr_streams--;
+		spin_unlock(&ckpt_streams_lock);
+	}
+	kfree_skb(s->skb);
+	kfree(s->path);
+	kfree(s->pages);
+	if (s->claim)
+		ckpt_release(s->claim);
+	if (s->mm)
+		mmput(s->mm);
+	if (s->task)
+		put_task_struct(s->task);
+	ckpt_sink_put(&s->sink);
+	if (s->req_sk)
+		sock_put(s->req_sk);
+	if (s->pid_ns)
+		put_pid_ns(s->pid_ns);
+	if (s->cred)
+		put_cred(s->cred);
+	if (s->net)
+		put_net(s->net);
+	if (!s->crid) {		/* refused at admission: never a stream */
+		kfree(s);
+		return;
+	}
+	atomic64_inc(&ckpt_stats.streams);
+	atomic64_add(s->records, &ckpt_stats.records);
+	atomic64_add(s->bytes, &ckpt_stats.bytes);
+	atomic64_add(s->wait_ns, &ckpt_stats.wait_ns);
+	if (s->reason)
+		atomic64_inc(&ckpt_stats.aborts);
+	kfree(s);
+}
+
+static u32 ckpt_abort_reason(int err, const char **why)
+{
+	switch (err) {
+	case -ESRCH:
+		*why = "the task exited during the checkpoint";
+		return CKPT_ABORT_REASON_TASK_EXITED;
+	case -EINTR:
+		*why = "the checkpoint was interrupted";
+		return CKPT_ABORT_REASON_INTERRUPTED;
+	case -ENOMEM:
+		*why = "out of memory";
+		return CKPT_ABORT_REASON_NOMEM;
+	default:
+		*why = "reading the task failed";
+		return CKPT_ABORT_REASON_FAULT;
+	}
+}
+
+/* The task stops within 2 s (and the stream's own bounds), or the stream ends. */
+static int ckpt_wait_stopped(struct ckpt_stream *s)
+{
+	unsigned long until = jiffies + 2 * HZ;
+	int err;
+
+	while (!(err = ckpt_stream_check(s)) && !ckpt_task_stopped(s->task)) {
+		if (ckpt_task_exiting(s->task)) {
+			ckpt_set_abort(s, CKPT_ABORT_REASON_TASK_EXITED, -ESRCH,
+				       "the task exited while being stopped");
+			return -ESRCH;
+		}
+		if (time_after(jiffies, until)) {
+			ckpt_set_abort(s, CKPT_ABORT_REASON_FAULT, -EBUSY,
+				       "the task did not stop within 2 s");
+			return -EBUSY;
+		}
+		usleep_range(500, 1000);
+	}
+	return err;
+}
+
+static void ckpt_stream_work(struct work_struct *work)
+{
+	struct ckpt_stream *s = container_of(work, struct ckpt_stream, work);
+	const char *why;
+	int err;
+
+	err = ckpt_stream_begin(s, pid_nr_ns(task_tgid(s->task), s->pid_ns));
+	if (!err && s->stop)
+		err = ckpt_wait_stopped(s);
+	if (!err)
+		err = ckpt_checkpoint_task(s, s->task);
+	if (!err)
+		err = ckpt_stream_end(s);
+	if (err) {
+		u32 reason = ckpt_abort_reason(err, &why);
+
+		ckpt_stream_abort(s, reason, err, why);
+	}
+	if (s->stop)
+		send_sig(SIGCONT, s->task, 1);
+	ckpt_stream_done(s);
+	ckpt_stream_free(s);
+}
+
+static int ckpt_stream_reply(struct genl_info *info, u64 crid)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
+	if (!msg) {
+		NL_SET_ERR_MSG(info->extack, "no memory for the reply");
+		return -ENOMEM;
+	}
+	hdr = genlmsg_put_reply(msg, info, &ckpt_nl_family, 0, CKPT_CMD_CHECKPOINT);
+	if (WARN_ON_ONCE(!hdr ||	/* sized above */
+			 nla_put_u64_64bit(msg, CKPT_A_CRID, crid, CKPT_A_PAD))) {
+		nlmsg_free(msg);
+		NL_SET_ERR_MSG(info->extack, "reply too large");
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+/* Everything about the target and the sink that admission must check. */
+static int ckpt_stream_admit(struct ckpt_stream *s, struct sk_buff *skb,
+			     struct genl_info *info, u32 flags)
+{
+	struct nlattr *pid_attr = info->attrs[CKPT_A_PID];
+	struct task_struct *task = s->task;
+	struct pid *claim;
+	int err;
+
+	/* Permission first (checked again with the sink's under the lock). */
+	err = ckpt_may_access(skb, task, info->extack);
+	if (err)
+		return err;
+	err = ckpt_sink_get(s->net, &s->sink, info->extack);
+	if (err)
+		return err;
+	if (task_tgid(task) == s->sink.tgid) {
+		NL_SET_ERR_MSG_ATTR(info->extack, pid_attr,
+				    "the target is the capture sink's own process: its stream could never drain");
+		return -EDEADLK;
+	}
+	err = ckpt_pin_mm(skb, task, s->sink.cred, &s->mm, &s->exec_id,
+			  info->extack);
+	if (err)
+		return err;
+	err = ckpt_task_native(task, s->mm, info->extack);
+	if (err)
+		return err;
+	if (!ckpt_task_stopped(task) && !(flags & CKPT_CHECKPOINT_FLAGS_STOP)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, pid_attr,
+				    "the task is not stopped (set CKPT_CHECKPOINT_FLAGS_STOP to stop it)");
+		return -EBUSY;
+	}
+	err = ckpt_stream_slot(s, info->extack);
+	if (err)
+		return err;
+	claim = ckpt_claim(task);
+	if (IS_ERR(claim)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, pid_attr,
+				    "the task is already in a checkpoint or restart");
+		return PTR_ERR(claim);
+	}
+	s->claim = claim;
+	return 0;
+}
+
+/*
+ * CKPT_CMD_CHECKPOINT after the target was resolved (@task, referenced:
+ * the stream takes it over on success and on failure). Replies with the
+ * crid and queues the work; returns without waiting for anything but the
+ * target's exec_update_lock.
+ */
+int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
+		      struct task_struct *task, u32 flags, u32 timeout_ms)
+{
+	struct ckpt_stream *s;
+	int err;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
+	if (!s) {
+		put_task_struct(task);
+		NL_SET_ERR_MSG(info->extack, "no memory for the stream");
+		return -ENOMEM;
+	}
+	INIT_LIST_HEAD(&s->node);
+	INIT_WORK(&s->work, ckpt_stream_work);
+	s->task = task;
+	s->net = get_net(genl_info_net(info));
+	s->cred = get_current_cred();
+	s->uid = current_uid();
+	s->pid_ns = get_pid_ns(task_active_pid_ns(current));
+	s->req_sk = NETLINK_CB(skb).sk;
+	sock_hold(s->req_sk);
+	s->req_seq = info->snd_seq;
+	s->stop = flags & CKPT_CHECKPOINT_FLAGS_STOP;
+	s->crc = ~0U;
+
+	err = ckpt_stream_admit(s, skb, info, flags);
+	if (err)
+		goto out_free;
+	s->path = kmalloc(PATH_MAX, GFP_KERNEL_ACCOUNT);
+	s->pages = kmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*s->pages),
+				 GFP_KERNEL_ACCOUNT);
+	if (!s->path || !s->pages) {
+		NL_SET_ERR_MSG(info->extack, "no memory for the stream");
+		err = -ENOMEM;
+		goto out_free;
+	}
+	if (!timeout_ms)
+		timeout_ms = READ_ONCE(ckpt_timeout_ms);
+	s->deadline = jiffies + msecs_to_jiffies(timeout_ms);
+	s->crid = ckpt_next_crid();
+	err = ckpt_stream_reply(info, s->crid);
+	if (err)
+		goto out_free;
+	/* Stopped by us only now that nothing can fail before the work runs. */
+	s->stop = s->stop && !ckpt_task_stopped(task);
+	if (s->stop)
+		send_sig(SIGSTOP, task, 1);
+	queue_work(ckpt_wq, &s->work);
+	return 0;
+
+out_free:
+	s->crid = 0;
+	ckpt_stream_free(s);
+	return err;
+}
+
+int ckpt_stream_init(void)
+{
+	ckpt_wq = alloc_workqueue("ckpt", WQ_UNBOUND, 0);
+	return ckpt_wq ? 0 : -ENOMEM;
+}
+
+/* After ckpt_unloading is set: every stream aborts, and we wait for them. */
+void ckpt_stream_exit(void)
+{
+	destroy_workqueue(ckpt_wq);
+	WARN_ON_ONCE(!list_empty(&ckpt_streams));
+}
