@@ -2,7 +2,7 @@
 /*
  * ktarget: the program the kernel tests (and the demo) checkpoint.
  *
- *   ktarget [HEAP_MIB]
+ *   ktarget [HEAP_MIB [RESERVE_GIB]]
  *
  * Every ~100 ms it increments three counters, one in .bss, one in the first
  * word of a heap buffer of HEAP_MIB MiB (default 4, every page touched so it
@@ -10,6 +10,9 @@
  * maps 1 GiB that it never touches: a checkpoint must cost one vma record
  * for it, not 1 GiB. On SIGUSR1 it prints "digest X", an FNV-1a hash of the
  * heap, so a restore can be checked to bring the memory back exactly.
+ * With RESERVE_GIB it also reserves that much PROT_READ|PROT_WRITE memory
+ * and touches one page in its middle: a checkpoint must skip the rest
+ * without visiting it page by page.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -54,6 +57,17 @@ int main(int argc, char **argv)
 	if (!heap || untouched == MAP_FAILED) {
 		perror("ktarget: alloc");
 		return 1;
+	}
+	if (argc > 2) {
+		size_t len = (size_t)atoi(argv[2]) << 30;
+		char *big = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (big == MAP_FAILED) {
+			perror("ktarget: reserve");
+			return 1;
+		}
+		big[len / 2] = 1;
 	}
 	for (i = 0; i < heap_len / sizeof(*heap); i++)
 		heap[i] = i * 2654435761UL;

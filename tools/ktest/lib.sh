@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers of the guest-side kernel scenarios (sourced by tools/ktest/guest-run).
+# Every scenario is a function t_NAME in scenarios/NN-NAME.sh; it sets $why and
+# returns non-zero on failure. Programs: $K (ckpt-ktest), $B/ktarget, $B/kexec.
+
+# Who asks: the probes every command is tried as (see SECURITY.md).
+AS_NOBODY="setpriv --reuid 65534 --regid 65534 --clear-groups"
+AS_USER="setpriv --reuid 1000 --regid 1000 --clear-groups"
+AS_CAPUSER="$AS_USER --inh-caps +checkpoint_restore --ambient-caps +checkpoint_restore"
+# Root of a user namespace an unprivileged user made (holds every capability
+# over that namespace only).
+AS_USERNS_ROOT="$AS_USER unshare -Ur"
+
+pids=()
+bg() { "$@" & pids+=($!); }
+cleanup_scenario() {
+	local p
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+	rm -f $W/*.img
+}
+state() { awk '{print $3}' /proc/$1/stat 2>/dev/null || echo gone; }
+# wait_for FILE PATTERN [SECONDS]
+wait_for() {
+	local i
+	for ((i = 0; i < ${3:-10} * 20; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# wait_state PID STATE [SECONDS]
+wait_state() {
+	local i
+	for ((i = 0; i < ${3:-10} * 20; i++)); do
+		[[ $(state $1) == "$2" ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+last_tick() { grep '^tick' "$1" | tail -1 | awk '{print $2}'; }
+start_target() {	# start_target OUT [HEAP_MIB] [setpriv args...]
+	local out=$1 heap=${2:-4}
+	shift 2 || shift $#
+	bg "$@" $B/ktarget "$heap" >"$out"
+	T=$!
+	wait_for "$out" '^tick' 10 || true
+}
+start_sink() {		# start_sink OUT [sink options]
+	local out=$1
+	shift
+	bg $K sink $W/s "$@" >"$out" 2>&1
+	S=$!
+	wait_for "$out" 'sink ready' 10
+}
+# expect_err OUTPUT ERRNO EXTACK-SUBSTRING
+expect_err() {
+	if [[ $1 != *"errno=$2 "* || $1 != *"$3"* ]]; then
+		why="expected $2 \"$3\", got: $1"
+		return 1
+	fi
+}
+# ms_since START_NS: milliseconds since `date +%s%N` gave START_NS
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# A setuid-root copy of kexec on the guest's tmpfs (the exec-race victims).
+suid_copy() {
+	cp $B/kexec $W/kexec-suid && chown 0:0 $W/kexec-suid && chmod 4755 $W/kexec-suid
+}
+# wait_file PATH [SECONDS]: until PATH exists
+wait_file() {
+	local i
+	for ((i = 0; i < ${2:-10} * 20; i++)); do
+		[[ -e $1 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}

@@ -1,0 +1,45 @@
+# Issue 11.5: restart staging is charged to the caller's memory cgroup, sessions
+# are capped per uid and end when idle, and timeout-ms has a maximum.
+t_memory_bounds() {
+	local P=/sys/module/ckpt/parameters cg=/sys/fs/cgroup
+	start_target t.out 64
+	kill -STOP $T; sleep 0.2
+	start_sink sink.out
+	out=$($K checkpoint $T --timeout 120000) || { why="checkpoint: $out"; return 1; }
+	wait $S
+	img=$(ls $W/s-*.img)
+	# Charged: inside a cgroup with memory.max 32M, staging 64 MiB fails.
+	mountpoint -q $cg || mount -t cgroup2 none $cg || { why="no cgroup2"; return 1; }
+	echo +memory >$cg/cgroup.subtree_control
+	mkdir -p $cg/ckpt-t && echo 32M >$cg/ckpt-t/memory.max && echo 0 >$cg/ckpt-t/memory.swap.max 2>/dev/null
+	out=$(sh -c "echo \$\$ >$cg/ckpt-t/cgroup.procs && exec $K restart $T $img --validate-only" 2>&1) || true
+	expect_err "$out" ENOMEM "no memory to stage page data" || { why="64 MiB inside memory.max 32M: $why"; return 1; }
+	out=$($K restart $T $img --validate-only) || { why="outside the cgroup: $out"; return 1; }
+	# Idle sessions end.
+	local idle=$(cat $P/session_idle_ms)
+	echo 1000 >$P/session_idle_ms
+	rm -f /tmp/kt-pause
+	$K restart $T $img --validate-only --pause /tmp/kt-pause >r.out 2>&1 &
+	local r=$!
+	wait_file /tmp/kt-pause 30
+	sleep 2; rm -f /tmp/kt-pause
+	wait $r
+	echo $idle >$P/session_idle_ms
+	expect_err "$(cat r.out)" ENOENT "no such restart session" || { why="idle session: $why"; return 1; }
+	# One uid, one session at a time (user_sessions=1).
+	local us=$(cat $P/user_sessions)
+	echo 1 >$P/user_sessions
+	start_target t2.out 1; local T2=$T
+	kill -STOP $T2; sleep 0.2
+	$K restart $(pgrep -f 'ktarget 64' | head -1) $img --validate-only --pause /tmp/kt-pause >r.out 2>&1 &
+	r=$!
+	wait_file /tmp/kt-pause 30
+	out=$($K send restart-begin pid:u32=$T2) || true
+	rm -f /tmp/kt-pause; wait $r
+	echo $us >$P/user_sessions
+	expect_err "$out" EAGAIN "user_sessions" || { why="second session: $why"; return 1; }
+	grep -q '^ok validated' r.out || { why="first session: $(cat r.out)"; return 1; }
+	# timeout-ms has a policy maximum.
+	out=$($K send checkpoint pid:u32=$T2 timeout-ms:u32=3600001) || true
+	expect_err "$out" ERANGE "integer out of range" || { why="timeout-ms max: $why"; return 1; }
+}

@@ -1,0 +1,21 @@
+# Module form only: rmmod while a sink stalls a stream completes in < 5 s,
+# the stream aborts with reason unload, the task is resumed, and the module
+# loads again.
+t_unload_while_streaming() {
+	start_target t.out 8
+	start_sink sink.out --rcvbuf 65536 --stall-ms 30000
+	$K checkpoint $T --stop --timeout 60000 >ck.out &
+	local c=$!
+	wait_for sink.out 'sink stalling' 10 || { why="sink never stalled"; return 1; }
+	local t0=$(date +%s%N)
+	timeout 30 rmmod ckpt || { why="rmmod failed: $(tr '\n' ' ' <$W/log | tail -c 600)"; return 1; }
+	local ms=$(ms_since $t0)
+	((ms < 5000)) || { why="rmmod took $ms ms"; return 1; }
+	wait $c || true
+	out=$(cat ck.out)
+	expect_err "$out" ESHUTDOWN "unloaded" || return 1
+	[[ $out == *"reason=unload"* ]] || { why="requester: $out"; return 1; }
+	sleep 0.3
+	[[ $(state $T) != T ]] || { why="task left stopped"; return 1; }
+	insmod $ko || { why="reload failed"; return 1; }
+}
