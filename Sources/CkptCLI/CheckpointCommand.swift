@@ -83,7 +83,10 @@ public struct CheckpointCommand: ParsableCommand {
             return "not permitted to checkpoint pid \(pid): needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over it (\(errno.shortName))\(extack)"
         case .resourceBusy: return "pid \(pid) is not stopped: pass --stop (or it is already being checkpointed or restored)\(extack)"
         case .socketNotConnected: return "no listener registered: start `ckpt listen` first\(extack)"
-        case .timedOut: return "the listener did not drain the stream in time; the stream was aborted\(extack)"
+        case .timedOut: return "the stream did not end within its timeout (--timeout-ms); it was aborted\(extack)"
+        case .deadlock: return "pid \(pid) is the listener's own process: its stream could never drain\(extack)"
+        case .resourceTemporarilyUnavailable:
+            return "too many checkpoints are running (module parameters max_streams, user_streams); retry later\(extack)"
         case .brokenPipe: return "the listener went away mid-stream; the stream was aborted\(extack)"
         default: return "the kernel refused the checkpoint: \(error.kernelText ?? "\(error)")"
         }

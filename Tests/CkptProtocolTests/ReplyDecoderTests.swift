@@ -22,14 +22,61 @@ import Testing
     }
 
     @Test func checkpointReply() throws {
-        let bytes = reply(CKPT_CMD_CHECKPOINT) { b in
+        let bytes = reply(CKPT_CMD_CHECKPOINT) { b in b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD) }
+        #expect(try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.checkpointAdmitted(m) } == 12)
+    }
+
+    @Test func checkpointDoneCompleted() throws {
+        let bytes = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
             b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
             b.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD)
             b.appendU64(CKPT_A_BYTES, 9000, padType: CKPT_A_PAD)
             b.appendU32(CKPT_A_CHECKSUM, 0xABCD)
         }
-        let r = try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.checkpoint(m) }
-        #expect(r == CheckpointReply(crid: 12, summary: StreamSummary(records: 8, bytes: 9000, checksum: 0xABCD)))
+        let r = try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.checkpointDone(m) }
+        #expect(r == .completed(CheckpointReply(crid: 12, summary: StreamSummary(records: 8, bytes: 9000, checksum: 0xABCD))))
+    }
+
+    @Test func checkpointDoneAborted() throws {
+        let bytes = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
+            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
+            b.appendU32(CKPT_A_REASON, UInt32(CKPT_ABORT_REASON_SINK_TIMEOUT.rawValue))
+            b.appendString(CKPT_A_MESSAGE, "the stream did not end within its timeout")
+            b.appendU32(CKPT_A_ERROR, 110)
+        }
+        let r = try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.checkpointDone(m) }
+        #expect(r == .aborted(crid: 12, reason: UInt32(CKPT_ABORT_REASON_SINK_TIMEOUT.rawValue),
+                              message: "the stream did not end within its timeout", errno: 110))
+    }
+
+    /// Counts and an error together, or an error without its reason, are protocol violations.
+    @Test func checkpointDoneMixedOrPartial() throws {
+        let mixed = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
+            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
+            b.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD)
+            b.appendU32(CKPT_A_REASON, 2)
+            b.appendU32(CKPT_A_ERROR, 110)
+        }
+        let e1 = try first(mixed) { m -> ProtocolError? in
+            do throws(ProtocolError) { _ = try ReplyDecoder.checkpointDone(m); return nil } catch { return error }
+        }
+        #expect(e1?.kind == .unknownAttribute && e1?.field == "CKPT_A_RECORDS")
+        let partial = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
+            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
+            b.appendU32(CKPT_A_ERROR, 110)
+        }
+        let e2 = try first(partial) { m -> ProtocolError? in
+            do throws(ProtocolError) { _ = try ReplyDecoder.checkpointDone(m); return nil } catch { return error }
+        }
+        #expect(e2?.kind == .missingAttribute && e2?.field == "CKPT_A_REASON")
+        let counts = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
+            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
+            b.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD)
+        }
+        let e3 = try first(counts) { m -> ProtocolError? in
+            do throws(ProtocolError) { _ = try ReplyDecoder.checkpointDone(m); return nil } catch { return error }
+        }
+        #expect(e3?.kind == .missingAttribute && e3?.field == "CKPT_A_BYTES")
     }
 
     @Test func restartReplies() throws {
@@ -61,16 +108,16 @@ import Testing
     @Test func replyOfWrongCommand() throws {
         let bytes = reply(CKPT_CMD_RESTART_BEGIN) { $0.appendU32(CKPT_A_RSID, 4) }
         let e = try first(bytes) { m -> ProtocolError? in
-            do throws(ProtocolError) { _ = try ReplyDecoder.checkpoint(m); return nil } catch { return error }
+            do throws(ProtocolError) { _ = try ReplyDecoder.checkpointAdmitted(m); return nil } catch { return error }
         }
         #expect(e?.kind == .unexpectedCommand && e?.offset == 16)
     }
 
     @Test func replyMissingAttribute() throws {
-        let bytes = reply(CKPT_CMD_CHECKPOINT) { b in b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD) }
+        let bytes = reply(CKPT_CMD_CHECKPOINT) { _ in }
         let e = try first(bytes) { m -> ProtocolError? in
-            do throws(ProtocolError) { _ = try ReplyDecoder.checkpoint(m); return nil } catch { return error }
+            do throws(ProtocolError) { _ = try ReplyDecoder.checkpointAdmitted(m); return nil } catch { return error }
         }
-        #expect(e?.kind == .missingAttribute && e?.field == "CKPT_A_RECORDS")
+        #expect(e?.kind == .missingAttribute && e?.field == "CKPT_A_CRID")
     }
 }

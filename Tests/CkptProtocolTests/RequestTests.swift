@@ -111,14 +111,20 @@ import Testing
     @Test func fakeKernelRepliesDecode() throws {
         let b = MessageBuffer()
         let reply = CheckpointReply(crid: 5, summary: StreamSummary(records: 1, bytes: 2, checksum: 3))
-        encoder.checkpointReply(reply, into: b)
+        encoder.checkpointReply(crid: 5, into: b)
+        encoder.checkpointDone(.completed(reply), into: b)
+        let aborted = CheckpointOutcome.aborted(crid: 5, reason: UInt32(CKPT_ABORT_REASON_EXEC.rawValue),
+                                                message: "the task called execve()", errno: 13)
+        encoder.checkpointDone(aborted, into: b)
         var stats = CkptStats()
         stats.bytes = 99
         encoder.statsReply(stats, into: b)
         encoder.restartBeginReply(rsid: 4, into: b)
         encoder.restartCommitReply(RestartCommitReply(records: 6, bytes: 7), into: b)
         var reader = NetlinkMessageReader(b.bytes)
-        #expect(try ReplyDecoder.checkpoint(try #require(try reader.next())) == reply)
+        #expect(try ReplyDecoder.checkpointAdmitted(try #require(try reader.next())) == 5)
+        #expect(try ReplyDecoder.checkpointDone(try #require(try reader.next())) == .completed(reply))
+        #expect(try ReplyDecoder.checkpointDone(try #require(try reader.next())) == aborted)
         #expect(try ReplyDecoder.stats(try #require(try reader.next())) == stats)
         #expect(try ReplyDecoder.restartBegin(try #require(try reader.next())) == 4)
         #expect(try ReplyDecoder.restartCommit(try #require(try reader.next())) == RestartCommitReply(records: 6, bytes: 7))

@@ -249,7 +249,7 @@ import Testing
     @Test func beginSeqNotZero() { expectError(begin(seq: 1), .valueOutOfRange, field: "CKPT_A_SEQ", offset: 32) }
 
     @Test func abortReasonOutOfRange() {
-        for reason: UInt32 in [0, CKPT_ABORT_REASON_UNLOAD.rawValue + 1] {
+        for reason: UInt32 in [0, CKPT_ABORT_REASON_MAX.rawValue + 1] {
             let bytes = message(command: CKPT_CMD_STREAM_ABORT) { b in
                 b.appendU64(CKPT_A_CRID, 9, padType: CKPT_A_PAD)
                 b.appendU32(CKPT_A_SEQ, 3)

@@ -173,6 +173,8 @@ public func abortReasonName(_ reason: UInt32) -> String {
     case CKPT_ABORT_REASON_FAULT.rawValue: "FAULT (reading the task failed)"
     case CKPT_ABORT_REASON_NOMEM.rawValue: "NOMEM (the kernel could not allocate)"
     case CKPT_ABORT_REASON_UNLOAD.rawValue: "UNLOAD (the module is being unloaded)"
+    case CKPT_ABORT_REASON_EXEC.rawValue: "EXEC (the task called execve() during the checkpoint)"
+    case CKPT_ABORT_REASON_REQUESTER_GONE.rawValue: "REQUESTER_GONE (the requester closed its socket)"
     default: "reason \(reason) (unknown)"
     }
 }

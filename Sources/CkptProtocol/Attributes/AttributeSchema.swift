@@ -55,6 +55,7 @@ public enum AttributeSchema {
         (CKPT_A_MESSAGE, "CKPT_A_MESSAGE", .string(maxLength: messageMax)),
         (CKPT_A_RSID, "CKPT_A_RSID", .u32),
         (CKPT_A_STATS, "CKPT_A_STATS", .nest),
+        (CKPT_A_ERROR, "CKPT_A_ERROR", .u32),
     ])
 
     /// `enum ckpt_meta` attributes (inside `CKPT_A_META`), index = type.

@@ -43,8 +43,14 @@ public struct CommandSchema: Sendable {
     public static let emptyRequest = CommandSchema(required: AttributeMask(), optional: AttributeMask())
 
     // Kernel -> requester replies (u64s padded like every kernel message).
-    public static let checkpointReply = CommandSchema(
-        required: AttributeMask(CKPT_A_CRID, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM), optional: pad)
+    /// The admission: the stream's id. Its result comes later, as `checkpointDone`.
+    public static let checkpointReply = CommandSchema(required: AttributeMask(CKPT_A_CRID), optional: pad)
+    /// `CKPT_CMD_CHECKPOINT_DONE`: counts when the stream ended, reason/message/error when it
+    /// aborted (which set is present is checked by `ReplyDecoder.checkpointDone`).
+    public static let checkpointDone = CommandSchema(
+        required: AttributeMask(CKPT_A_CRID),
+        optional: AttributeMask(CKPT_A_PAD, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM, CKPT_A_REASON,
+                                CKPT_A_MESSAGE, CKPT_A_ERROR))
     public static let restartBeginReply = CommandSchema(required: AttributeMask(CKPT_A_RSID), optional: pad)
     public static let restartCommitReply = CommandSchema(
         required: AttributeMask(CKPT_A_RECORDS, CKPT_A_BYTES), optional: pad)
@@ -67,6 +73,7 @@ public struct CommandSchema: Sendable {
     public static func reply(_ command: UInt8) -> CommandSchema? {
         switch Int(command) {
         case CKPT_CMD_CHECKPOINT: checkpointReply
+        case CKPT_CMD_CHECKPOINT_DONE: checkpointDone
         case CKPT_CMD_RESTART_BEGIN: restartBeginReply
         case CKPT_CMD_RESTART_COMMIT: restartCommitReply
         case CKPT_CMD_STATS_GET: statsReply

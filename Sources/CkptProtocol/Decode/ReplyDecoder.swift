@@ -10,6 +10,14 @@ public struct CheckpointReply: Equatable, Sendable {
     }
 }
 
+/// How a checkpoint ended, from `CKPT_CMD_CHECKPOINT_DONE`.
+public enum CheckpointOutcome: Equatable, Sendable {
+    /// The stream ended with stream-end: these counts went to the sink.
+    case completed(CheckpointReply)
+    /// The stream ended with stream-abort (`enum ckpt_abort_reason`), the kernel's errno.
+    case aborted(crid: UInt64, reason: UInt32, message: String, errno: Int32)
+}
+
 /// `CKPT_CMD_RESTART_COMMIT`'s reply.
 public struct RestartCommitReply: Equatable, Sendable {
     public var records: UInt64
@@ -46,10 +54,36 @@ public enum ReplyDecoder {
         return table
     }
 
-    public static func checkpoint(_ message: NetlinkMessage) throws(ProtocolError) -> CheckpointReply {
-        let t = try attributes(message, command: UInt8(CKPT_CMD_CHECKPOINT))
-        return CheckpointReply(crid: t.u64(CKPT_A_CRID), summary: StreamSummary(
-            records: t.u64(CKPT_A_RECORDS), bytes: t.u64(CKPT_A_BYTES), checksum: t.u32(CKPT_A_CHECKSUM)))
+    /// `CKPT_CMD_CHECKPOINT`'s reply: the admitted stream's crid.
+    public static func checkpointAdmitted(_ message: NetlinkMessage) throws(ProtocolError) -> UInt64 {
+        try attributes(message, command: UInt8(CKPT_CMD_CHECKPOINT)).u64(CKPT_A_CRID)
+    }
+
+    /// `CKPT_CMD_CHECKPOINT_DONE`: exactly one of the two attribute sets, complete.
+    public static func checkpointDone(_ message: NetlinkMessage) throws(ProtocolError) -> CheckpointOutcome {
+        let t = try attributes(message, command: UInt8(CKPT_CMD_CHECKPOINT_DONE))
+        let crid = t.u64(CKPT_A_CRID)
+        let counts = [CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM]
+        if t.has(CKPT_A_ERROR) || t.has(CKPT_A_REASON) {
+            for type in [CKPT_A_REASON, CKPT_A_ERROR] where !t.has(type) {
+                throw ProtocolError(.missingAttribute, field: AttributeSchema.topName(UInt16(type)), offset: message.payloadOffset)
+            }
+            if let extra = counts.first(where: { t.has($0) }) {
+                throw ProtocolError(.unknownAttribute, field: AttributeSchema.topName(UInt16(extra)), offset: t.offset(extra))
+            }
+            let error = t.u32(CKPT_A_ERROR)
+            guard error > 0, error < 4096 else {
+                throw ProtocolError(.valueOutOfRange, field: "CKPT_A_ERROR", offset: t.offset(CKPT_A_ERROR),
+                                    value: UInt64(error), limit: 4095)
+            }
+            return .aborted(crid: crid, reason: t.u32(CKPT_A_REASON), message: t.string(CKPT_A_MESSAGE) ?? "",
+                            errno: Int32(error))
+        }
+        for type in counts where !t.has(type) {
+            throw ProtocolError(.missingAttribute, field: AttributeSchema.topName(UInt16(type)), offset: message.payloadOffset)
+        }
+        return .completed(CheckpointReply(crid: crid, summary: StreamSummary(
+            records: t.u64(CKPT_A_RECORDS), bytes: t.u64(CKPT_A_BYTES), checksum: t.u32(CKPT_A_CHECKSUM))))
     }
 
     /// The session id (`CKPT_A_RSID`, >= 1).

@@ -91,9 +91,9 @@ public struct StreamDecoder: Sendable {
                     checksum: table.u32(Int(CKPT_A_CHECKSUM))))
             default:
                 let reason = table.u32(Int(CKPT_A_REASON))
-                if reason == CKPT_ABORT_REASON_UNSPEC.rawValue || reason > CKPT_ABORT_REASON_UNLOAD.rawValue {
+                if reason == CKPT_ABORT_REASON_UNSPEC.rawValue || reason > CKPT_ABORT_REASON_MAX.rawValue {
                     throw ProtocolError(.valueOutOfRange, field: "CKPT_A_REASON", offset: table.offset(Int(CKPT_A_REASON)),
-                                        value: UInt64(reason), limit: UInt64(CKPT_ABORT_REASON_UNLOAD.rawValue))
+                                        value: UInt64(reason), limit: UInt64(CKPT_ABORT_REASON_MAX.rawValue))
                 }
                 return .abort(crid: crid, seq: seq, reason: reason, message: table.string(Int(CKPT_A_MESSAGE)))
             }

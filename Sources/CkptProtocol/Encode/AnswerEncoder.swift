@@ -4,12 +4,29 @@ import CCkptUAPI
 /// (u64s padded as `nla_put_u64_64bit` does) and acks/errors with extack.
 extension MessageEncoder {
     @discardableResult
-    public func checkpointReply(_ reply: CheckpointReply, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
+    public func checkpointReply(crid: UInt64, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
         let start = begin(CKPT_CMD_CHECKPOINT, header, defaultFlags: 0, into: b)
-        b.appendU64(CKPT_A_CRID, reply.crid, padType: Self.pad)
-        b.appendU64(CKPT_A_RECORDS, reply.summary.records, padType: Self.pad)
-        b.appendU64(CKPT_A_BYTES, reply.summary.bytes, padType: Self.pad)
-        b.appendU32(CKPT_A_CHECKSUM, reply.summary.checksum)
+        b.appendU64(CKPT_A_CRID, crid, padType: Self.pad)
+        return b.endMessage(start)
+    }
+
+    /// `CKPT_CMD_CHECKPOINT_DONE`, sent with the request's nlmsg_seq.
+    @discardableResult
+    public func checkpointDone(_ outcome: CheckpointOutcome, header: MessageHeader = .init(),
+                               into b: MessageBuffer) -> Range<Int> {
+        let start = begin(CKPT_CMD_CHECKPOINT_DONE, header, defaultFlags: 0, into: b)
+        switch outcome {
+        case let .completed(reply):
+            b.appendU64(CKPT_A_CRID, reply.crid, padType: Self.pad)
+            b.appendU64(CKPT_A_RECORDS, reply.summary.records, padType: Self.pad)
+            b.appendU64(CKPT_A_BYTES, reply.summary.bytes, padType: Self.pad)
+            b.appendU32(CKPT_A_CHECKSUM, reply.summary.checksum)
+        case let .aborted(crid, reason, message, errno):
+            b.appendU64(CKPT_A_CRID, crid, padType: Self.pad)
+            b.appendU32(CKPT_A_REASON, reason)
+            b.appendString(CKPT_A_MESSAGE, message)
+            b.appendU32(CKPT_A_ERROR, UInt32(errno))
+        }
         return b.endMessage(start)
     }
 

@@ -22,9 +22,8 @@ import SystemPackage
 /// a sink socket skip stream messages while they wait (nlmsg_seq does not match), so do
 /// not mix requests and stream reading on one socket while a stream may be flowing.
 ///
-/// Never send `CKPT_CMD_CHECKPOINT` from the sink's own socket: the kernel streams to the
-/// sink inside the requester's `sendto`, which would then wait on a queue nobody reads
-/// until the request's timeout. Use one client as sink and another as requester.
+/// Never send `CKPT_CMD_CHECKPOINT` from the sink's own socket: its checkpoint-done answer
+/// would arrive among stream messages. Use one client as sink and another as requester.
 ///
 /// Sockets are enabled for `NETLINK_EXT_ACK` and `NETLINK_CAP_ACK`. Not thread-safe.
 public final class GenlClient {
@@ -36,8 +35,8 @@ public final class GenlClient {
     public let familyName: String
     /// Encoder for this family's messages.
     public var encoder: MessageEncoder { MessageEncoder(messageType: familyID) }
-    /// Longest wait, in ms, for each next datagram of an answer (-1: forever; a checkpoint
-    /// request is answered only after the whole stream has been sent). Expiry is `.timedOut`.
+    /// Longest wait, in ms, for each next datagram of an answer (-1: forever; a checkpoint's
+    /// done message comes only after the whole stream was sent). Expiry is `.timedOut`.
     public var timeoutMilliseconds: Int32 = -1
 
     private let requestBuffer = MessageBuffer(capacity: 64 * 1024 + 4096)
@@ -162,14 +161,60 @@ public final class GenlClient {
         try transact { h, b in encoder.sinkUnregister(header: h, into: b) }
     }
 
-    /// `CKPT_CMD_CHECKPOINT`: returns after the whole stream went to the sink.
-    public func checkpoint(pid: UInt32, flags: UInt32 = 0, timeoutMs: UInt32 = 0) throws(TransportError) -> CheckpointReply {
-        var result: CheckpointReply?
-        try transact({ h, b in encoder.checkpoint(pid: pid, flags: flags, timeoutMs: timeoutMs, header: h, into: b) }) {
-            (m: NetlinkMessage) throws(ProtocolError) in result = try ReplyDecoder.checkpoint(m)
+    /// `CKPT_CMD_CHECKPOINT`: the kernel admits the stream (reply: its crid) and produces it
+    /// on its own; `CKPT_CMD_CHECKPOINT_DONE`, with this request's nlmsg_seq, says how it
+    /// ended. Returns the counts of a completed stream; an aborted one throws `.kernel` with
+    /// the abort's errno and reason. This socket must stay open until then: closing it
+    /// aborts the stream (requester-gone). `admitted` runs once the crid is known.
+    public func checkpoint(pid: UInt32, flags: UInt32 = 0, timeoutMs: UInt32 = 0,
+                           admitted: (UInt64) -> Void = { _ in }) throws(TransportError) -> CheckpointReply {
+        var crid: UInt64?
+        var outcome: CheckpointOutcome?
+        let seq = try send { h, b in encoder.checkpoint(pid: pid, flags: flags, timeoutMs: timeoutMs, header: h, into: b) }
+        let collect = { (m: NetlinkMessage) throws(ProtocolError) in
+            if try MessageFraming.command(of: m) == UInt8(CKPT_CMD_CHECKPOINT_DONE) {
+                outcome = try ReplyDecoder.checkpointDone(m)
+            } else {
+                crid = try ReplyDecoder.checkpointAdmitted(m)
+            }
         }
-        guard let result else { throw .protocolViolation(Self.noReply(CKPT_CMD_CHECKPOINT)) }
-        return result
+        var pending = [seq]
+        try awaitAcks(&pending, until: 0, reply: collect)
+        guard let crid else { throw .protocolViolation(Self.noReply(CKPT_CMD_CHECKPOINT)) }
+        admitted(crid)
+        // The done message may have come before the ack; if not, it follows.
+        while outcome == nil { try awaitMessage(seq: seq, handle: collect) }
+        switch outcome! {
+        case let .completed(reply):
+            return reply
+        case let .aborted(_, reason, message, errno):
+            throw .kernel(errno: Errno(rawValue: errno), message: "\(message) (abort reason \(reason))",
+                          attributeOffset: nil, requestSeq: seq)
+        }
+    }
+
+    /// Receives until a message of this family with nlmsg_seq `seq` arrived, and hands it
+    /// to `handle`; other messages are skipped.
+    func awaitMessage(seq: UInt32, handle: (NetlinkMessage) throws(ProtocolError) -> Void) throws(TransportError) {
+        while true {
+            guard let received = try socket.receive(into: receiveBuffer, timeoutMilliseconds: timeoutMilliseconds) else {
+                if timeoutMilliseconds < 0 { continue }  // a signal: keep waiting
+                throw .timedOut("an answer from family \(familyName)")
+            }
+            guard received.senderPort == 0 else { continue }
+            var reader = NetlinkMessageReader(UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<received.count]))
+            var found = false
+            do throws(ProtocolError) {
+                while let m = try reader.next() {
+                    guard m.type == familyID, m.seq == seq else { continue }
+                    try handle(m)
+                    found = true
+                }
+            } catch {
+                throw .protocolViolation(error)
+            }
+            if found { return }
+        }
     }
 
     /// `CKPT_CMD_STATS_GET`.
