@@ -29,14 +29,20 @@
  * ------------------------------------------
  *   requester -> kernel   CKPT_CMD_CHECKPOINT  { CKPT_A_PID, [CKPT_A_CHECKPOINT_FLAGS],
  *                                                [CKPT_A_TIMEOUT_MS] }
+ *   kernel -> requester   reply { CKPT_A_CRID }, then the ack (or an error with extack:
+ *                         the stream was not admitted and nothing is sent)
  *   kernel -> sink        CKPT_CMD_STREAM_BEGIN { CKPT_A_CRID, CKPT_A_SEQ = 0, CKPT_A_PID }
  *   kernel -> sink        CKPT_CMD_RECORD       (one per record fragment, see below)
  *   kernel -> sink        CKPT_CMD_STREAM_END   { CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_RECORDS,
  *                                                CKPT_A_BYTES, CKPT_A_CHECKSUM }
  *                     or  CKPT_CMD_STREAM_ABORT { CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_REASON,
  *                                                [CKPT_A_MESSAGE] }
- *   kernel -> requester   reply { CKPT_A_CRID, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM }
- *                         (or an error with extack; on abort the error is the abort's errno)
+ *   kernel -> requester   CKPT_CMD_CHECKPOINT_DONE, nlmsg_seq = the request's:
+ *                           { CKPT_A_CRID, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM }
+ *                           after stream-end, or
+ *                           { CKPT_A_CRID, CKPT_A_REASON, CKPT_A_MESSAGE, CKPT_A_ERROR }
+ *                           after stream-abort (CKPT_A_ERROR: a positive errno)
+ *                         It may arrive before the request's ack; a client matches by seq.
  *
  * The pid is resolved in the requester's pid namespace; pids and ids inside records are
  * translated into the requester's namespaces too. The crid is unique per boot and never
@@ -44,16 +50,24 @@
  * grows by one per message with no gap, so the sink detects any loss (for example ENOBUFS)
  * as a gap and attributes it to the stream.
  *
- * Backpressure: the stream is sent from the requester's context with a blocking
- * netlink_unicast() to the sink (as kauditd does), never with genlmsg_unicast(), which
- * drops into a full socket. When the sink's receive queue is full the requester sleeps;
- * a slow sink slows the checkpoint and loses nothing. The wait is killable and bounded by
- * CKPT_A_TIMEOUT_MS; the family has parallel_ops, so no genl lock is held while waiting,
- * and no lock of the target (its mmap lock included) is held across a send: a message is
- * filled, the lock dropped, then the message sent. Kernel memory per stream is one message
- * buffer, whatever the size of the task. If the sink goes away, the timeout passes or the
- * requester is killed, the stream ends with CKPT_CMD_STREAM_ABORT when the sink can still
- * receive it, and a stopped-by-us task is resumed on every path.
+ * Who produces the stream: not the request. genl_rcv() holds genl's cb_lock around every
+ * request handler, so a handler that waited for a slow sink would stall every generic
+ * netlink family on the host. The request only admits the stream (permissions, target,
+ * sink, limits) and replies with the crid; a kernel workqueue produces the stream, and the
+ * requester learns the result from CKPT_CMD_CHECKPOINT_DONE on the socket it asked from.
+ * That socket must stay open: when it closes (the requester exited or was killed) the
+ * stream aborts with requester-gone. Signals the requester handles do not concern it.
+ *
+ * Backpressure: messages are queued on the registered sink socket itself, never dropped.
+ * While the sink's receive queue is over its buffer the producer waits; a slow sink slows
+ * the checkpoint and loses nothing. The wait is bounded by CKPT_A_TIMEOUT_MS, which bounds
+ * the whole stream from the request to its end message (at most CKPT_TIMEOUT_MAX_MS; 0:
+ * the module's timeout_ms); no lock of the target (its mmap lock included) is held across
+ * a send: a message is filled, the lock dropped, then the message queued. Kernel memory per
+ * stream is one message buffer, whatever the size of the task. If the sink goes away, the
+ * deadline passes, the requester's socket closes, the task execs or the module unloads,
+ * the stream ends with CKPT_CMD_STREAM_ABORT when the sink can still receive it, and a
+ * stopped-by-us task is resumed on every path.
  *
  * Records
  * -------
@@ -115,34 +129,46 @@
  *   requester -> kernel   CKPT_CMD_RESTART_ABORT  { CKPT_A_RSID }   (optional; closing the
  *                                                   socket drops its sessions too)
  *
- * The target must be stopped. Restart trusts nothing: every fragment is checked on arrival
+ * The target must be stopped. A session ends with commit, abort, its socket's close, or
+ * when it had no request for the module's session_idle_ms. Restart trusts nothing: every fragment is checked on arrival
  * (sequence, nesting, ids, lengths, required meta fields, page alignment, that the image's
  * arch and page size are this machine's, that every vma equals the target's mapping at the
  * same place, and that pages lie inside their vma, which must be private and writable).
  * The first failure rejects the message with an extack naming the record and field, and
- * fails the session. Page data is staged in the kernel (bounded by the module's
- * restart_max_mib); only CKPT_CMD_RESTART_COMMIT, after the counts and checksum match,
- * writes it into the target, so nothing is touched unless the whole image validated. With
+ * fails the session. Page data is staged in the kernel, charged to the requester's memory
+ * cgroup and bounded per session, per uid and in all (restart_max_mib, restart_user_mib,
+ * restart_total_mib); only CKPT_CMD_RESTART_COMMIT, after the counts and checksum match,
+ * writes it into the target, so nothing is touched unless the whole image validated. The
+ * commit fails if the target called execve() since the session began. With
  * CKPT_RESTART_FLAGS_VALIDATE_ONLY the commit writes nothing. Restart never creates tasks,
  * maps memory, changes credentials or file descriptors: it restores the contents of
  * existing private writable mappings of a task the caller may checkpoint.
  *
- * Statistics: CKPT_CMD_STATS_GET replies { CKPT_A_STATS { CKPT_A_STATS_* u64 counters } }.
+ * Statistics: CKPT_CMD_STATS_GET replies { CKPT_A_STATS { CKPT_A_STATS_* u64 counters } };
+ * like sink-register, it needs CKPT_CAP over the network namespace. sink-register,
+ * sink-unregister and stats-get accept no attribute at all.
  *
  * Errors (with an extack message every time)
  * ------------------------------------------
  *   EINVAL      malformed request: missing or bad attribute, bad flags, bad nesting,
  *               bad sequence, counts or checksum that do not match
- *   EPERM       the caller lacks CKPT_CAP over the target (or the namespace, for the sink)
- *   EACCES      the ptrace-equivalent access check refused the target
- *   ESRCH       no such pid in the caller's pid namespace, or it exited
- *   EBUSY       target not stopped (and no stop flag), a sink already registered, or the
- *               target already in a checkpoint or restart
+ *   EPERM       the caller lacks CKPT_CAP over the target (or the namespace, for the sink
+ *               and the statistics)
+ *   EACCES      the ptrace-equivalent access check refused the target, for the requester or
+ *               for the sink's owner; or the target exec'd (restart commit, stream abort)
+ *   ESRCH       no such pid in the caller's pid namespace, a zombie, or it exited
+ *   EBUSY       target not stopped (and no stop flag), did not stop within 2 s, a sink
+ *               already registered, or the target already in a checkpoint or restart
+ *   EDEADLK     the target is the sink's own process
+ *   EAGAIN      too many streams or restart sessions (in all, or of this uid)
+ *   ENOMEM      restart staging past the caller's memory cgroup limit
  *   ENOTCONN    checkpoint without a registered sink
  *   ENOENT      unknown restart session, or unregistering a socket that is not the sink
  *   EOPNOTSUPP  kernel threads, and tasks of another architecture or ABI
  *   ENOSPC      restart image larger than restart_max_mib
- *   ETIMEDOUT   the sink did not drain within the timeout (stream aborted)
+ *   ETIMEDOUT   the stream did not end within its timeout (stream aborted)
+ *   EPIPE       the sink went away (stream aborted)
+ *   ESHUTDOWN   the module is being unloaded (stream aborted, or request refused)
  *   EPIPE       the sink went away mid-stream (stream aborted)
  *   EINTR       the requester was interrupted (stream aborted)
  *   ESHUTDOWN   the module was unloaded mid-stream (stream aborted, reason unload)
