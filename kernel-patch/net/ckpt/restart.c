@@ -287,11 +287,13 @@ static int ckpt_session_add(struct ckpt_session *sess,
 	list_for_each_entry(o, &ckpt_sessions, node)
 		mine += uid_eq(o->uid, sess->uid);
 	if (ckpt_nr_sessions >= READ_ONCE(ckpt_max_sessions)) {
-		NL_SET_ERR_MSG_FMT(extack, "%u restart sessions are open (module parameter max_sessions)",
+		NL_SET_ERR_MSG_FMT(extack,
+				   "%u restart sessions are open (module parameter max_sessions)",
 				   ckpt_nr_sessions);
 		err = -EAGAIN;
 	} else if (mine >= READ_ONCE(ckpt_user_sessions)) {
-		NL_SET_ERR_MSG_FMT(extack, "this user holds %u restart sessions already (module parameter user_sessions)",
+		NL_SET_ERR_MSG_FMT(extack,
+				   "this user holds %u restart sessions already (module parameter user_sessions)",
 				   mine);
 		err = -EAGAIN;
 	} else {
@@ -946,7 +948,6 @@ static int ckpt_restart_write(struct ckpt_session *sess, struct sk_buff *skb,
 		err = ckpt_recheck_stages(sess, extack);
 	if (!err && !(sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY))
 		err = ckpt_write_stages(sess, extack);
-out_mmput:
 	mmput(sess->mm);
 out_unlock:
 	up_read(&task->signal->exec_update_lock);

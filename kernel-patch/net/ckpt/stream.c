@@ -62,11 +62,13 @@ static int ckpt_stream_slot(struct ckpt_stream *s, struct netlink_ext_ack *extac
 	list_for_each_entry(o, &ckpt_streams, node)
 		mine += uid_eq(o->uid, s->uid);
 	if (ckpt_nr_streams >= READ_ONCE(ckpt_max_streams)) {
-		NL_SET_ERR_MSG_FMT(extack, "%u checkpoints are running (module parameter max_streams)",
+		NL_SET_ERR_MSG_FMT(extack,
+				   "%u checkpoints are running (module parameter max_streams)",
 				   ckpt_nr_streams);
 		err = -EAGAIN;
 	} else if (mine >= READ_ONCE(ckpt_user_streams)) {
-		NL_SET_ERR_MSG_FMT(extack, "this user runs %u checkpoints already (module parameter user_streams)",
+		NL_SET_ERR_MSG_FMT(extack,
+				   "this user runs %u checkpoints already (module parameter user_streams)",
 				   mine);
 		err = -EAGAIN;
 	} else {
