@@ -4,6 +4,9 @@
  *
  *   kexec a SUID_COPY [HEAP_MIB]    stage a, run as an unprivileged uid
  *   kexec b                         stage b, exec'd from a setuid-root copy
+ *   kexec nodump                    a non-dumpable process (PR_SET_DUMPABLE 0)
+ *                                   that stops itself: the ptrace check's
+ *                                   dumpable rule, as setuid programs get it
  *
  * Stage a writes a marker into `buf` (.data), touches HEAP_MIB MiB of heap
  * (a stream that takes a while), prints "a uid U euid E", and stops itself.
@@ -15,6 +18,7 @@
  * shows up as stage a's marker in stage b's buf.
  */
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +60,12 @@ int main(int argc, char **argv)
 		printf("b buf=%s\n", buf);
 		return 0;
 	}
-	fprintf(stderr, "usage: kexec a SUID_COPY [HEAP_MIB] | kexec b\n");
+	if (argc > 1 && !strcmp(argv[1], "nodump")) {
+		prctl(PR_SET_DUMPABLE, 0);
+		printf("nodump uid %d\n", getuid());
+		raise(SIGSTOP);
+		return 0;
+	}
+	fprintf(stderr, "usage: kexec a SUID_COPY [HEAP_MIB] | kexec b | kexec nodump\n");
 	return 2;
 }

@@ -24,6 +24,14 @@ t_permissions() {
 	out=$($AS_CAPUSER $K send restart-begin pid:u32=$T1) || true
 	expect_err "$out" EACCES "ptrace access check refused" || { why="restart other uid with cap: $why"; return 1; }
 	out=$($AS_CAPUSER $K checkpoint $T2 --stop) || { why="same uid with cap: $out"; return 1; }
+	# Non-dumpable (what a setuid program is): the ptrace check refuses even its owner.
+	bg $AS_USER $B/kexec nodump >nd.out
+	local nd=$!
+	wait_state $nd T 10 || { why="non-dumpable target did not stop: $(cat nd.out)"; return 1; }
+	out=$($AS_CAPUSER $K checkpoint $nd) || true
+	expect_err "$out" EACCES "not dumpable" || { why="non-dumpable, same uid with cap: $why"; return 1; }
+	out=$($AS_CAPUSER $K send restart-begin pid:u32=$nd) || true
+	expect_err "$out" EACCES "not dumpable" || { why="restart non-dumpable: $why"; return 1; }
 	out=$(unshare -p -f --mount-proc $K checkpoint $T1 --stop) || true
 	expect_err "$out" ESRCH "no such process in the caller's pid namespace" || { why="pid ns: $why"; return 1; }
 	out=$($K checkpoint 2) || true
