@@ -440,7 +440,9 @@ static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 		what = "no target mapping with the same range";
 	} else if ((vma->vm_flags ^ flags) & CKPT_VMA_MATCH_FLAGS) {
 		what = "protection or sharing differs";
-	} else if (vma->vm_pgoff != nla_get_u64(meta[CKPT_A_META_PGOFF])) {
+	} else if (vma->vm_file &&
+		   vma->vm_pgoff != nla_get_u64(meta[CKPT_A_META_PGOFF])) {
+		/* Anonymous vm_pgoff is bookkeeping (a moved stack keeps its own). */
 		what = "file offset differs";
 	} else if (!!vma->vm_file != !!path_attr) {
 		what = "file backing differs";
