@@ -62,6 +62,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "ckpt", dependencies: ["CkptCLI"]),
+        // Test-only helpers shared by the test targets: the `ckpt` executable lookup and
+        // `ckpt listen --usersock` as a subprocess (a failure to start is a test failure).
+        .target(name: "CkptTestSupport", path: "Tests/CkptTestSupport"),
         .testTarget(name: "CkptProtocolTests", dependencies: ["CkptProtocol", "CCkptUAPI", "CCkptShims"]),
         .testTarget(
             name: "CkptTransportTests",
@@ -73,19 +76,22 @@ let package = Package(
         .testTarget(
             name: "CkptListenerTests",
             dependencies: [
-                "CkptListener", "CkptProtocol", "CkptImage", "CkptTransport", "CCkptUAPI",
+                "CkptListener", "CkptProtocol", "CkptImage", "CkptTransport", "CCkptUAPI", "CkptTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .testTarget(
             name: "CkptCLITests",
             dependencies: [
-                "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport",
+                "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport", "CkptTestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .testTarget(
             name: "CkptInjectTests",
-            dependencies: ["CkptInject", "CkptProtocol", "CkptImage", "CkptTransport", "CkptListener", "CCkptUAPI"]),
+            dependencies: [
+                "CkptInject", "CkptProtocol", "CkptImage", "CkptTransport", "CkptListener", "CCkptUAPI",
+                "CkptTestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v5]
 )
