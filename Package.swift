@@ -93,5 +93,5 @@ let package = Package(
                 "CkptTestSupport",
             ]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -126,7 +126,7 @@ public struct ListenCommand: ParsableCommand {
             // The first line of stdout, flushed, once everything that can fail at start has
             // not: tests and injectors wait for it, then send (the socket queues meanwhile).
             print("usersock port \(socket.portID)")
-            fflush(stdout)
+            fflush(nil)  // all of stdio: `stdout` itself is a global Swift 6 will not read
         }
         // A detached thread: it lives until the process exits.
         _ = SignalWaiter(signals: signals, logger: logger) { listener.requestStop() }
@@ -178,7 +178,7 @@ private struct StatusLineClearingHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        fputs("\r\u{1B}[K", stderr)
+        _ = write(2, "\r\u{1B}[K", 4)  // clear the status line (stderr is unbuffered: order holds)
         inner.log(event: event)
     }
 }

@@ -33,7 +33,7 @@ func writeStderr(_ text: String) {
 /// Standard output, flushed at once: scripts (and `--wait` callers) read lines as they come.
 func emit(_ line: String) {
     print(line)
-    fflush(stdout)
+    fflush(nil)  // all of stdio: `stdout` itself is a global Swift 6 will not read
 }
 
 extension ImageError {

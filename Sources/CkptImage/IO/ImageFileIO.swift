@@ -16,7 +16,8 @@ enum ImageFileIO {
     /// writes, `EINTR` and errors.
     typealias Writev = (_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int32) -> Int
 
-    static let systemWritev: Writev = { fd, iov, count in
+    /// The real `writev(2)`, as a `Writev`.
+    static func systemWritev(_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int32) -> Int {
         let n = writev(fd, iov, count)
         return n < 0 ? -Int(errno) : n
     }

@@ -310,10 +310,14 @@ public final class Listener: @unchecked Sendable {
         lastStatsNs = now
         writeStatsFile()
         if configuration.statusLine {
-            let line = "\r\u{1B}[K" + stats.statusLine(rate: rate)
-            fputs(line, stderr)
-            fflush(stderr)
+            writeStatusLine("\r\u{1B}[K" + stats.statusLine(rate: rate))
         }
+    }
+
+    /// The status line goes straight to fd 2 (stdio's `stderr` is shared mutable state that
+    /// Swift 6 will not touch from here); a failed write of a cosmetic line is ignored.
+    private func writeStatusLine(_ line: String) {
+        _ = try? FileDescriptor.standardError.writeAll(Array(line.utf8))
     }
 
     private func writeStatsFile() {
@@ -339,7 +343,7 @@ public final class Listener: @unchecked Sendable {
         let now = monotonicNanoseconds()
         update(snapshot: pool.snapshot(), settled: feedback.drain().counters, now: now)
         stats.state = "stopped"
-        if configuration.statusLine { fputs("\r\u{1B}[K", stderr) }
+        if configuration.statusLine { writeStatusLine("\r\u{1B}[K") }
         writeStatsFile()
         logger.info("stopped", metadata: [
             "reason": "\(reason)", "completed": "\(stats.completed)", "failed": "\(stats.failed)",
