@@ -129,7 +129,8 @@ public struct ListenCommand: ParsableCommand {
             fflush(nil)  // all of stdio: `stdout` itself is a global Swift 6 will not read
         }
         // A detached thread: it lives until the process exits.
-        _ = SignalWaiter(signals: signals, logger: logger) { listener.requestStop() }
+        let stop = listener.stopHandle
+        _ = SignalWaiter(signals: signals, logger: logger) { stop.requestStop() }
         let outcome = listener.run()
         if case let .socketError(what) = outcome.reason {
             logger.critical("stopped on a socket error", metadata: ["error": "\(what)"])

@@ -4,6 +4,7 @@ import Glibc
 import CkptImage
 import CkptProtocol
 import Logging
+import Synchronization
 import SystemPackage
 
 /// `ckpt listen`: receives capture streams from a netlink socket into a bounded pool,
@@ -16,18 +17,19 @@ import SystemPackage
 ///
 /// One receive thread (`run`) owns the socket, the reassembler and the receive counters; one
 /// writer thread writes the files (`ImageSink`) and one publisher thread fsyncs and renames
-/// the finished ones (`ImagePublisher`). The receive path allocates nothing per message:
+/// the finished ones (`ImagePublisher`). Not Sendable: other threads get `stopHandle`. The receive path allocates nothing per message:
 /// datagrams land in pool buffers, events point into them, ops are queued into a
 /// preallocated array.
-public final class Listener: @unchecked Sendable {
+public final class Listener {
     public enum StopReason: Equatable, Sendable {
-        /// `requestStop()` (SIGTERM/SIGINT).
+        /// `stopHandle.requestStop()` (SIGTERM/SIGINT).
         case requested
         /// `--exit-after N` streams settled.
         case exitAfter
         /// `--idle-timeout` passed with nothing in flight.
         case idleTimeout
-        /// The socket failed (not ENOBUFS): nothing more can be received.
+        /// The socket, or `poll` on it, failed (not ENOBUFS, not EINTR): nothing more can be
+        /// received.
         case socketError(String)
     }
 
@@ -44,7 +46,8 @@ public final class Listener: @unchecked Sendable {
     private var sink: ImageSink!
     private var reassembler: Reassembler
     private let feedback = Feedback()
-    private let stopPipe: (read: Int32, write: Int32)
+    /// What other threads may hold of the listener: `requestStop()`.
+    public let stopHandle: StopHandle
     private let host: String
     private let decoder = StreamDecoder()
 
@@ -75,9 +78,11 @@ public final class Listener: @unchecked Sendable {
         reassembler = Reassembler(configuration: Reassembler.Configuration(
             maxStreams: configuration.maxStreams, streamTimeoutNs: configuration.streamTimeoutNs, checkRecordData: true,
             checksumData: false))  // the image writer checksums (and compares) in its one pass
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw ListenerFileError("pipe", "stop pipe", Errno(rawValue: errno)) }
-        stopPipe = (fds[0], fds[1])
+        do {
+            stopHandle = try StopHandle()
+        } catch {
+            throw ListenerFileError("pipe2", "stop pipe", error)
+        }
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, name.count - 1)
         host = String(cString: name)
@@ -87,19 +92,12 @@ public final class Listener: @unchecked Sendable {
             onSettled: { feedback.settled($0) }, onWriterFailure: { feedback.writerFailed($0) })
     }
 
-    deinit {
-        close(stopPipe.read)
-        close(stopPipe.write)
-    }
+    /// Asks `run()` to stop (the same as `stopHandle.requestStop()`, for the owner): stop
+    /// reading, fail the streams in flight as interrupted (their bytes kept), finish writing,
+    /// return.
+    public func requestStop() { stopHandle.requestStop() }
 
-    /// Asks `run()` to stop: stop reading, fail the streams in flight as interrupted (their
-    /// bytes kept), finish writing, return. Safe from any thread, more than once.
-    public func requestStop() {
-        var byte: UInt8 = 1
-        _ = write(stopPipe.write, &byte, 1)
-    }
-
-    /// Receives until stopped (`requestStop`, `--exit-after`, `--idle-timeout`, or a socket
+    /// Receives until stopped (`stopHandle`, `--exit-after`, `--idle-timeout`, or a socket
     /// error). Returns why, with the final counters (also written to the stats file).
     public func run() -> Outcome {
         startedNs = monotonicNanoseconds()
@@ -131,7 +129,7 @@ public final class Listener: @unchecked Sendable {
         defer { if let current { pool.release(current) } }
         var nextTickNs: UInt64 = 0
         var fds = [pollfd(fd: source.fileDescriptor, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)]
+                   pollfd(fd: stopHandle.readEnd.rawValue, events: Int16(POLLIN), revents: 0)]
         while true {
             let now = monotonicNanoseconds()
             if now >= nextTickNs {
@@ -152,7 +150,15 @@ public final class Listener: @unchecked Sendable {
             let pending = unflushed > 0
             let ready = poll(&fds, 2, pending ? 1 : Int32(Self.tickNs / 1_000_000))
             if ready == 0, pending { wakeWriter() }
-            if ready <= 0 { continue }
+            if ready < 0 {
+                // EINTR: look again. Anything else (EFAULT, EINVAL, ENOMEM) would fail on
+                // every call: polling on would spin a core, so stop with the reason.
+                let error = Errno(rawValue: errno)
+                if error == .interrupted { continue }
+                logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])
+                return .socketError("poll: \(error)")
+            }
+            if ready == 0 { continue }
             if fds[1].revents != 0 { return .requested }
             if fds[0].revents == 0 { continue }
             burst: for _ in 0..<Self.burst {
@@ -190,10 +196,7 @@ public final class Listener: @unchecked Sendable {
         unflushed = 0
     }
 
-    private func stopRequested() -> Bool {
-        var fd = pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)
-        return poll(&fd, 1, 0) > 0
-    }
+    private func stopRequested() -> Bool { stopHandle.isRequested }
 
     /// One datagram in pool buffer `buffer`: decode it and act on each stream message.
     private func process(buffer: Int, count: Int, truncated: Bool, senderPort: UInt32) {
@@ -438,26 +441,28 @@ extension Listener {
     }
 }
 
-/// What the writer thread tells the receive thread, under a lock: sessions it failed, and
-/// the settled-stream counters.
-final class Feedback: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var writerFailures: [UInt64] = []
-    private var counters = SettledCounters()
+/// What the writer thread tells the receive thread: sessions it failed, and the
+/// settled-stream counters, in a `Mutex` (Sendable as the compiler checks it).
+final class Feedback: Sendable {
+    private struct State {
+        var writerFailures: [UInt64] = []
+        var counters = SettledCounters()
+    }
+    private let state = Mutex(State())
 
     func writerFailed(_ session: UInt64) {
-        lock.withLock { writerFailures.append(session) }
+        state.withLock { $0.writerFailures.append(session) }
     }
 
     func settled(_ stream: SettledStream) {
-        lock.withLock { counters.note(stream) }
+        state.withLock { $0.counters.note(stream) }
     }
 
     /// The writer failures since the last call, and the counters so far.
     func drain() -> (writerFailures: [UInt64], counters: SettledCounters) {
-        lock.withLock {
-            defer { writerFailures.removeAll() }
-            return (writerFailures, counters)
+        state.withLock { state in
+            defer { state.writerFailures.removeAll() }
+            return (state.writerFailures, state.counters)
         }
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import CkptImage
 import CkptProtocol
 import Logging
+import Synchronization
 import SystemPackage
 
 /// Work for the image sink, queued by the receive loop in stream order.
@@ -80,8 +81,7 @@ public final class ImageSink: @unchecked Sendable {
     private static let holdAtMost = 16
     /// Makes finished images durable and visible, on its own thread.
     private var publisher: ImagePublisher!
-    private let bytesWrittenLock = ConditionLock()
-    private var _bytesWritten: UInt64 = 0
+    private let _bytesWritten = Atomic<UInt64>(0)
 
     public init(
         directory: ImageDirectory, pool: BufferPool, logger: Logger,
@@ -136,7 +136,7 @@ public final class ImageSink: @unchecked Sendable {
     }
 
     /// Bytes written to image files so far (any thread).
-    public var bytesWritten: UInt64 { bytesWrittenLock.withLock { _bytesWritten } }
+    public var bytesWritten: UInt64 { _bytesWritten.load(ordering: .relaxed) }
 
     private func run() {
         var batch: [SinkOp] = []
@@ -160,7 +160,7 @@ public final class ImageSink: @unchecked Sendable {
             }
             batch.removeAll(keepingCapacity: true)
             flushWrites()
-            if written > 0 { bytesWrittenLock.withLock { _bytesWritten += written } }
+            if written > 0 { _bytesWritten.add(written, ordering: .relaxed) }
         }
     }
 
