@@ -60,13 +60,27 @@ public struct ListenCommand: ParsableCommand {
 
     public init() {}
 
+    /// The longest --stream-timeout / --idle-timeout, in seconds: a year.
+    static let maxTimeout: Double = 365 * 86400
+
     public func validate() throws {
         guard poolBuffers >= 1, poolBuffers <= 65536 else { throw ValidationError("--pool-buffers must be 1 ... 65536") }
         guard bufferSize >= 4096, bufferSize <= 16 << 20 else { throw ValidationError("--buffer-size must be 4096 ... 16 MiB") }
+        // The pool is allocated whole at start; an allocation that fails traps. Refuse a pool
+        // larger than half the machine's memory as a usage error instead.
+        let memory = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard poolBuffers * bufferSize <= memory / 2 else {
+            throw ValidationError("--pool-buffers x --buffer-size is \(poolBuffers * bufferSize) bytes, more than half of this machine's \(memory) bytes of memory")
+        }
         guard socketBuffer >= 4096 else { throw ValidationError("--socket-buffer must be at least 4096") }
         guard maxStreams >= 1 else { throw ValidationError("--max-streams must be at least 1") }
-        guard streamTimeout > 0 else { throw ValidationError("--stream-timeout must be positive") }
-        if let idleTimeout, idleTimeout <= 0 { throw ValidationError("--idle-timeout must be positive") }
+        // Seconds become UInt64 nanoseconds: inf, nan or 1e12 would trap in the conversion.
+        guard streamTimeout > 0, streamTimeout <= Self.maxTimeout else {
+            throw ValidationError("--stream-timeout must be more than 0 and at most \(Int(Self.maxTimeout)) seconds (a year)")
+        }
+        if let idleTimeout, !(idleTimeout > 0 && idleTimeout <= Self.maxTimeout) {
+            throw ValidationError("--idle-timeout must be more than 0 and at most \(Int(Self.maxTimeout)) seconds (a year)")
+        }
         if let exitAfter, exitAfter < 1 { throw ValidationError("--exit-after must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }

@@ -98,7 +98,11 @@ public struct ReplayCommand: ParsableCommand {
         }
         let target = pid!
         let client = try openFamily(command)
-        let replayer = RestartReplayer(link: GenlRestartLink(client: client, acksInFlight: window), window: window)
+        let link: GenlRestartLink
+        do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: window) } catch {
+            throw failure(command, "cannot size the netlink socket's buffers: \(error)", CkptExit.ioError)
+        }
+        let replayer = RestartReplayer(link: link, window: window)
         do throws(ReplayError) {
             let r = try replayer.replay(reader, pid: UInt32(target), validateOnly: validateOnly) { bar.update($0, $1) }
             bar.finish()

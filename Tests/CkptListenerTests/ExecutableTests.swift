@@ -79,14 +79,34 @@ final class ExecutableTests: XCTestCase {
         }
     }
 
+    /// Each is refused before anything starts, with exit 64 and the flag named: among them
+    /// values that used to trap (inf seconds in UInt64 nanoseconds, a 1 TiB pool allocation).
     func testBadFlagsAreUsageErrors() throws {
-        let process = Process()
-        process.executableURL = try ckptExecutable()
-        process.arguments = ["listen", "--usersock", "--pool-buffers", "0"]
-        process.standardError = Pipe()
-        try process.run()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 64)
+        let directory = try makeTemporaryDirectory()
+        let cases: [([String], String)] = [
+            (["--pool-buffers", "0"], "--pool-buffers"),
+            (["--pool-buffers", "65536", "--buffer-size", "\(16 << 20)"], "--pool-buffers x --buffer-size"),
+            (["--stream-timeout", "inf"], "--stream-timeout"),
+            (["--stream-timeout", "1e12"], "--stream-timeout"),
+            (["--stream-timeout", "nan"], "--stream-timeout"),
+            (["--stream-timeout", "0"], "--stream-timeout"),
+            (["--idle-timeout", "inf"], "--idle-timeout"),
+            (["--idle-timeout", "-1"], "--idle-timeout"),
+        ]
+        for (flags, named) in cases {
+            let process = Process()
+            process.executableURL = try ckptExecutable()
+            process.arguments = ["listen", "--usersock", "--dir", directory, "--status", "never"] + flags
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = Pipe()
+            try process.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationReason, .exit, "\(flags)")
+            XCTAssertEqual(process.terminationStatus, 64, "\(flags): \(text)")
+            XCTAssertTrue(text.contains(named), "\(flags): \(text)")
+        }
     }
 
     func testWithoutTheKernelFamilyTheGenlListenerExits69() throws {

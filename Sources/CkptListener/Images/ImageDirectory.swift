@@ -173,8 +173,11 @@ public final class ImageDirectory: @unchecked Sendable {
     /// Names ending with `suffix` (and longer than it), sorted.
     private func names(withSuffix suffix: String) throws(ListenerFileError) -> [String] {
         let dup = Glibc.dup(fd)
-        guard dup >= 0, let dir = fdopendir(dup) else {
-            throw ListenerFileError("read directory", path, Errno(rawValue: Glibc.errno))
+        guard dup >= 0 else { throw ListenerFileError("read directory (dup)", path, Errno(rawValue: Glibc.errno)) }
+        guard let dir = fdopendir(dup) else {
+            let error = Errno(rawValue: Glibc.errno)
+            close(dup)  // fdopendir took no ownership: without this the copy leaks
+            throw ListenerFileError("read directory (fdopendir)", path, error)
         }
         defer { closedir(dir) }
         rewinddir(dir)

@@ -39,17 +39,25 @@ public final class GenlRestartLink: RestartLink {
     /// Answers already received and not yet handed out (a datagram may carry several).
     private var answers: [(seq: UInt32, error: NetlinkErrorMessage?)] = []
 
+    /// The largest message a replay sends: a fragment with 65,531 data bytes and its headers.
+    static let largestMessage = 64 * 1024 + 4096
+
     /// Sizes the socket's buffers. Receive: room for `acksInFlight` acks, ~4 KiB each with
     /// extack, since an ack the kernel cannot queue is dropped (and the socket reports
     /// ENOBUFS); SO_RCVBUFFORCE as root, else capped by rmem_max. Send: room for the
-    /// largest fragment.
-    public init(client: GenlClient, acksInFlight: Int = 32) {
-        self.client = client
-        buffer = .allocate(byteCount: 64 * 1024 + 4096, alignment: 8)
-        _ = try? client.socket.setReceiveBufferSize(max(256 << 10, acksInFlight * 4096))
+    /// largest fragment. Fails (instead of a replay failing later with EMSGSIZE) when a
+    /// setter fails or the send buffer the kernel grants cannot hold the largest message.
+    public init(client: GenlClient, acksInFlight: Int = 32) throws(TransportError) {
+        try client.socket.setReceiveBufferSize(max(256 << 10, acksInFlight * 4096))
         // libnl leaves 32 KiB of send buffer, and netlink refuses (EMSGSIZE) a message larger
-        // than the send buffer: a fragment with 65,531 data bytes needs more.
-        _ = try? client.socket.setSendBufferSize(256 << 10)
+        // than the send buffer less 32 bytes (netlink_sendmsg): a full fragment needs more.
+        let granted = try client.socket.setSendBufferSize(256 << 10)
+        guard granted >= Self.largestMessage + 32 else {
+            throw .system(call: "setsockopt", errno: .messageTooLong, detail:
+                "SO_SNDBUF is \(granted) bytes after asking for \(256 << 10): a \(Self.largestMessage)-byte fragment would fail with EMSGSIZE (raise net.core.wmem_max, or run as root)")
+        }
+        self.client = client
+        buffer = .allocate(byteCount: Self.largestMessage, alignment: 8)
     }
 
     deinit { buffer.deallocate() }
