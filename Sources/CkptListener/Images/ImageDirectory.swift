@@ -18,7 +18,7 @@ import SystemPackage
 ///
 /// Every operation goes through the directory's descriptor: a directory removed while the
 /// listener runs fails the affected streams with ENOENT instead of writing elsewhere.
-public final class ImageDirectory: @unchecked Sendable {
+public final class ImageDirectory: Sendable {
     public let path: String
     let fd: Int32
     /// Tries before giving up on finding a free name (a directory full of `<crid>-N` files).

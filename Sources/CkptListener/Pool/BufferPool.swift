@@ -11,6 +11,10 @@
 /// `recvmsg` lands a datagram in it, decoded fragments point into it and each queued write
 /// `retain`s it; the writer `release`s it after writing; the receive loop releases its own
 /// reference after decoding. Thread-safe; the bookkeeping is `BufferPoolStateMachine`.
+///
+/// `@unchecked Sendable`, sound because `state` is touched only with `lock` held and a
+/// buffer's bytes are written only by the thread that holds it acquired (the receive loop)
+/// before any reader retains it.
 public final class BufferPool: @unchecked Sendable {
     public let count: Int
     public let size: Int
