@@ -3,6 +3,7 @@
 //   CCkptUAPI      the kernel's UAPI header (kernel-patch/include/uapi/linux/ckpt.h) + netlink headers
 //   CNetlink       libnl-genl-3 (control path: family resolution, sink registration, commands)
 //   CCkptShims     C helpers Swift cannot express: CRC-32C with SSE4.2, libnl iteration macros
+//   CkptSystem     the one system-call layer: EINTR retries, typed Errno, one errno policy
 //   CkptProtocol   the wire codec: netlink datagrams <-> typed stream events (zero-copy decode)
 //   CkptImage      the on-disk image format: append-only writer, random-access reader, verifier
 //   CkptTransport  sockets: NETLINK_USERSOCK and generic netlink, behind typed wrappers
@@ -29,20 +30,21 @@ let package = Package(
             name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-genl-3.0",
             providers: [.apt(["libnl-genl-3-dev"])]),
         .target(name: "CCkptShims", dependencies: ["CNetlink"], path: "Sources/CCkptShims"),
+        .target(name: "CkptSystem", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "CkptProtocol", dependencies: ["CCkptUAPI", "CCkptShims"]),
         .target(
             name: "CkptImage",
-            dependencies: ["CkptProtocol", .product(name: "SystemPackage", package: "swift-system")]),
+            dependencies: ["CkptProtocol", "CkptSystem", .product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "CkptTransport",
             dependencies: [
-                "CkptProtocol", "CNetlink", "CCkptShims", "CCkptUAPI",
+                "CkptProtocol", "CkptSystem", "CNetlink", "CCkptShims", "CCkptUAPI",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(
             name: "CkptListener",
             dependencies: [
-                "CkptProtocol", "CkptImage", "CkptTransport",
+                "CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
@@ -76,7 +78,7 @@ let package = Package(
         .testTarget(
             name: "CkptListenerTests",
             dependencies: [
-                "CkptListener", "CkptProtocol", "CkptImage", "CkptTransport", "CCkptUAPI", "CkptTestSupport",
+                "CkptListener", "CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem", "CCkptUAPI", "CkptTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),

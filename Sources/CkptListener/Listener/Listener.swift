@@ -5,6 +5,7 @@ import CkptImage
 import CkptProtocol
 import Logging
 import Synchronization
+import CkptSystem
 import SystemPackage
 
 /// `ckpt listen`: receives capture streams from a netlink socket into a bounded pool,
@@ -153,8 +154,8 @@ public final class Listener {
             if ready < 0 {
                 // EINTR: look again. Anything else (EFAULT, EINVAL, ENOMEM) would fail on
                 // every call: polling on would spin a core, so stop with the reason.
-                let error = Errno(rawValue: errno)
-                if error == .interrupted { continue }
+                if errno == EINTR { continue }
+                let error = Syscall.failure("poll")
                 logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])
                 return .socketError("poll: \(error)")
             }
@@ -404,8 +405,8 @@ extension Listener {
         }
         do throws(ListenerFileError) {
             let fd: Int32
-            do { fd = try FileSyscalls.openAt(directory.fd, name, O_RDONLY | O_CLOEXEC) } catch { throw ListenerFileError("open", name, error) }
-            defer { close(fd) }
+            do { fd = try Syscall.openAt(directory.fd, name, O_RDONLY | O_CLOEXEC) } catch { throw ListenerFileError("open", name, error) }
+            defer { Syscall.close(fd) }
             let published = try directory.publish(name, fd: fd, crid: crid)
             try directory.sync()
             logger.warning("leftover from an earlier listener was complete and verified: published", metadata: [

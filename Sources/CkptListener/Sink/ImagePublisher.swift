@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CkptProtocol
 import Logging
+import CkptSystem
 import SystemPackage
 
 /// Makes finished images durable and visible: fsync, rename `<crid>.partial` to
@@ -84,7 +85,7 @@ extension ImagePublisher {
                     onFailed(f, errorText(error))
                     continue
                 }
-                close(f.file.fd)
+                Syscall.close(f.file.fd)
                 published.append((f, name))
             }
             if published.isEmpty { return }

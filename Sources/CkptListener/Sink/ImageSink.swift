@@ -5,6 +5,7 @@ import CkptImage
 import CkptProtocol
 import Logging
 import Synchronization
+import CkptSystem
 import SystemPackage
 
 /// Work for the image sink, queued by the receive loop in stream order.
@@ -76,9 +77,9 @@ public final class ImageSink {
     ) {
         let settler = StreamSettler(directory: directory, logger: logger, onSettled: onSettled,
                                     onWriterFailure: onWriterFailure)
-        // Not `syncFile ?? FileSyscalls.sync`: Swift 6.3.1 crashes lowering `??` over a
+        // Not `syncFile ?? Syscall.sync`: Swift 6.3.1 crashes lowering `??` over a
         // typed-throws function.
-        var sync: @Sendable (Int32) throws(Errno) -> Void = FileSyscalls.sync
+        var sync: @Sendable (Int32) throws(Errno) -> Void = Syscall.sync
         if let syncFile { sync = syncFile }
         publisher = ImagePublisher(
             directory: directory, logger: logger, onSettled: onSettled,
@@ -151,8 +152,8 @@ struct StreamSettler: Sendable {
     /// it. Best effort: on a full disk or a vanished directory some of it may not be possible,
     /// which is logged; nothing here stops the listener.
     func settleFailed(session: UInt64?, _ file: ImageFile, _ failure: StreamFailure) {
-        try? FileSyscalls.sync(file.fd)
-        close(file.fd)
+        try? Syscall.sync(file.fd)
+        Syscall.close(file.fd)
         var metadata = failureMetadata(failure)
         var kept: String? = nil
         do {
