@@ -2,8 +2,11 @@
 // ckpt: the userspace side. Folders say what each module does:
 //   CCkptUAPI      the kernel's UAPI header (kernel-patch/include/uapi/linux/ckpt.h) + netlink headers
 //   CNetlink       libnl-genl-3 (control path: family resolution, sink registration, commands)
-//   CCkptShims     C helpers Swift cannot express: CRC-32C with SSE4.2, libnl iteration macros
-//   CkptSystem     the one system-call layer: EINTR retries, typed Errno, one errno policy
+//   CCkptShims     C helpers Swift cannot express: CRC-32C with SSE4.2, recvmmsg batches,
+//                  heap counters (plain C: no libnl)
+//   CkptSystem     the one system-call layer (EINTR retries, typed Errno, one errno policy)
+//                  and the one clock
+//   CkptJSON       the one JSON writer (CLI --json output, the listener's stats file)
 //   CkptProtocol   the wire codec: netlink datagrams <-> typed stream events (zero-copy decode)
 //   CkptImage      the on-disk image format: append-only writer, random-access reader, verifier
 //   CkptTransport  sockets: NETLINK_USERSOCK and generic netlink, behind typed wrappers
@@ -29,8 +32,9 @@ let package = Package(
         .systemLibrary(
             name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-genl-3.0",
             providers: [.apt(["libnl-genl-3-dev"])]),
-        .target(name: "CCkptShims", dependencies: ["CNetlink"], path: "Sources/CCkptShims"),
+        .target(name: "CCkptShims", path: "Sources/CCkptShims"),
         .target(name: "CkptSystem", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "CkptJSON"),
         .target(name: "CkptProtocol", dependencies: ["CCkptUAPI", "CCkptShims"]),
         .target(
             name: "CkptImage",
@@ -44,7 +48,7 @@ let package = Package(
         .target(
             name: "CkptListener",
             dependencies: [
-                "CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem",
+                "CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem", "CkptJSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
@@ -59,7 +63,7 @@ let package = Package(
             name: "CkptCLI",
             dependencies: [
                 "CkptProtocol", "CkptImage", "CkptTransport", "CkptListener", "CkptReplay",
-                "CkptInject",
+                "CkptInject", "CkptSystem", "CkptJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

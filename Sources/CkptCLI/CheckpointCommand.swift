@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CkptSystem
 import ArgumentParser
 import CCkptUAPI
 import CkptProtocol
@@ -96,7 +97,7 @@ public struct CheckpointCommand: ParsableCommand {
     /// were there before the request belong to an earlier boot's stream with the same crid.
     private func waitForImage(dir: String, crid: UInt64, existing: Set<String>) throws {
         let command = "checkpoint"
-        let deadline = monotonicSeconds() + waitTimeout
+        let deadline = Double(monotonicNanoseconds()) / 1e9 + waitTimeout
         func mine(_ name: String, _ ext: String) -> Bool {
             guard !existing.contains(name), name.hasSuffix(ext) else { return false }
             let stem = name.dropLast(ext.count)
@@ -124,17 +125,11 @@ public struct CheckpointCommand: ParsableCommand {
                 let text = reason.map { $0.split(separator: "\n").joined(separator: "; ") } ?? "no reason file"
                 throw failure(command, "capture of crid \(crid) failed: \(text) (bytes kept in \(path))", CkptExit.failed)
             }
-            if monotonicSeconds() > deadline {
+            if Double(monotonicNanoseconds()) / 1e9 > deadline {
                 throw failure(command, "no image for crid \(crid) in \(dir) after \(waitTimeout) s: is `ckpt listen --dir \(dir)` the running listener?",
                               CkptExit.failed)
             }
             usleep(50_000)
         }
     }
-}
-
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

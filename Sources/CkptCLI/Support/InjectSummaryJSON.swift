@@ -1,3 +1,4 @@
+import CkptJSON
 import CkptInject
 
 /// `ckpt inject --json`: the summary with every key sorted, as scripts and the test fixtures

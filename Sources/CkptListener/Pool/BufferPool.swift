@@ -1,3 +1,5 @@
+import CkptSystem
+
 /// The listener's receive buffers: `count` buffers of `size` bytes in one allocation made at
 /// start, never grown. This is the memory bound of the listener (plus a small constant per
 /// stream): however large the images, however many streams, received bytes live only here
