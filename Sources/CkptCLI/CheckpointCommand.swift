@@ -68,29 +68,29 @@ public struct CheckpointCommand: ParsableCommand {
         do throws(TransportError) {
             reply = try client.checkpoint(pid: UInt32(pid), flags: flags, timeoutMs: timeoutMs ?? 0)
         } catch {
-            throw failure(command, Self.explain(error, pid: pid), error.errno == nil ? CkptExit.ioError : CkptExit.failed)
+            throw failure(command, Self.explain(error, pid: pid, stop: stop), error.errno == nil ? CkptExit.ioError : CkptExit.failed)
         }
         emit("crid \(reply.crid) records \(reply.summary.records) bytes \(reply.summary.bytes) checksum \(Format.checksum(reply.summary.checksum))")
         if let dir = wait { try waitForImage(dir: dir, crid: reply.crid, existing: before) }
     }
 
-    /// The kernel's refusal in words an operator can act on, with its extack text.
-    static func explain(_ error: TransportError, pid: Int32) -> String {
+    /// The kernel's refusal in words an operator can act on, then its extack text as
+    /// `Error: <text>` (`KernelRefusal`).
+    static func explain(_ error: TransportError, pid: Int32, stop: Bool) -> String {
         guard case let .kernel(errno, message, _, _) = error else { return "\(error)" }
-        let extack = message.map { " (kernel: \($0))" } ?? ""
-        switch errno {
-        case .noSuchProcess: return "no such process: pid \(pid)\(extack)"
-        case .notPermitted, .permissionDenied:
-            return "not permitted to checkpoint pid \(pid): needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over it (\(errno.shortName))\(extack)"
-        case .resourceBusy: return "pid \(pid) is not stopped: pass --stop (or it is already being checkpointed or restored)\(extack)"
-        case .socketNotConnected: return "no listener registered: start `ckpt listen` first\(extack)"
-        case .timedOut: return "the stream did not end within its timeout (--timeout-ms); it was aborted\(extack)"
-        case .deadlock: return "pid \(pid) is the listener's own process: its stream could never drain\(extack)"
-        case .resourceTemporarilyUnavailable:
-            return "too many checkpoints are running (module parameters max_streams, user_streams); retry later\(extack)"
-        case .brokenPipe: return "the listener went away mid-stream; the stream was aborted\(extack)"
-        default: return "the kernel refused the checkpoint: \(error.kernelText ?? "\(error)")"
+        if let text = KernelRefusal.explain(errno, extack: message, pid: pid, action: .checkpoint, stopRequested: stop) {
+            return KernelRefusal.format(text, extack: message)
         }
+        let text: String = switch errno {
+        case .socketNotConnected: "no listener registered: start `ckpt listen` first"
+        case .timedOut: "the stream did not end within its timeout (--timeout-ms); it was aborted"
+        case .deadlock: "pid \(pid) is the listener's own process: its stream could never drain"
+        case .resourceTemporarilyUnavailable:
+            "too many checkpoints are running (module parameters max_streams, user_streams); retry later"
+        case .brokenPipe: "the listener went away mid-stream; the stream was aborted"
+        default: "the kernel refused the checkpoint (\(errno.shortName))"
+        }
+        return KernelRefusal.format(text, extack: message)
     }
 
     /// Polls DIR for a new `<crid>.ckpt` (or `<crid>-N.ckpt`) or `<crid>.failed`: names that

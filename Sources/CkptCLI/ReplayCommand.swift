@@ -127,16 +127,15 @@ public struct ReplayCommand: ParsableCommand {
     static func explain(_ error: ReplayError, pid: Int32? = nil, port: UInt32? = nil) -> String {
         switch error {
         case let .rejected(.begin, _, errno, message):
-            let extack = message.map { " (kernel: \($0))" } ?? ""
-            switch errno {
-            case .noSuchProcess: return "no such process: pid \(pid ?? 0)\(extack)"
-            case .resourceBusy: return "pid \(pid ?? 0) is not stopped, or is already in a checkpoint or restart: stop it first (kill -STOP \(pid ?? 0))\(extack)"
-            case .notPermitted, .permissionDenied:
-                return "not permitted to restore into pid \(pid ?? 0): needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over it (\(errno.shortName))\(extack)"
-            default: return "\(error); the session was not opened"
+            if let text = KernelRefusal.explain(errno, extack: message, pid: pid ?? 0, action: .restore) {
+                return KernelRefusal.format(text, extack: message)
             }
-        case .rejected:
-            return "\(error); the session was aborted and nothing was written"
+            return "\(error); the session was not opened"
+        case let .rejected(stage, id, errno, message):
+            let at = id.map { " of record \($0)" } ?? ""
+            return KernelRefusal.format(
+                "the kernel rejected \(stage)\(at) (\(errno.shortName)); the session was aborted and nothing was written",
+                extack: message)
         case let .transport(_, e) where e.errno == .connectionRefused:
             return "no listener on usersock port \(port ?? 0) (\(e))"
         case let .image(e):
