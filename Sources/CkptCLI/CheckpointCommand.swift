@@ -25,7 +25,9 @@ public struct CheckpointCommand: ParsableCommand {
               ckpt checkpoint 1234 --stop --wait /var/lib/ckpt # ... and `image /var/lib/ckpt/7.ckpt`
               kill -STOP 1234; ckpt checkpoint 1234; kill -CONT 1234
 
-            Exit codes: 0 checkpointed (and with --wait, the image is published); 1 the kernel refused (no such pid, not permitted, not stopped, no listener), the capture failed (its reason is printed) or --wait timed out; 64 usage; 69 the ckpt module is not loaded; 74 netlink failed.
+            A `ckpt listen` process is refused at once: the kernel would stream into the listener it stopped.
+
+            Exit codes: 0 checkpointed (and with --wait, the image is published); 1 the kernel refused (no such pid, not permitted, not stopped, no listener) or the pid is a listener, the capture failed (its reason is printed) or --wait timed out; 64 usage; 69 the ckpt module is not loaded; 74 netlink failed.
             """)
 
     @Argument(help: "The process to checkpoint (in this pid namespace).")
@@ -62,6 +64,7 @@ public struct CheckpointCommand: ParsableCommand {
         } else {
             before = []
         }
+        if let why = SinkGuard.refusal(pid: pid, waitDirectory: wait) { throw failure(command, why, CkptExit.failed) }
         let client = try openFamily(command)
         let flags = stop ? UInt32(CKPT_CHECKPOINT_FLAGS_STOP.rawValue) : 0
         let reply: CheckpointReply

@@ -151,6 +151,31 @@ final class ReplayCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("no such process: pid 999999"), r.all)
     }
 
+    /// A listener is refused before the kernel is asked (with or without the module): by its
+    /// command line, and by the --wait directory's stats file.
+    func testCheckpointOfTheListenerItselfIsRefusedAtOnce() throws {
+        let listener = try ListenerProcess(directory: dir)
+        let pid = listener.process.processIdentifier
+        let started = Date()
+        let r = try ckpt(["checkpoint", "\(pid)", "--stop"])
+        XCTAssertEqual(r.status, 1, r.all)
+        XCTAssertTrue(r.stderr.hasPrefix("ckpt checkpoint: pid \(pid) is `ckpt listen` ("), r.all)
+        XCTAssertTrue(r.stderr.contains("a listener cannot be checkpointed"), r.all)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "at once, not after a timeout")
+        XCTAssertTrue(listener.isRunning, "the listener was not touched")
+        XCTAssertEqual(listener.stop(), 0, listener.log)
+    }
+
+    func testCheckpointOfThePidInTheWaitDirectorysStatsIsRefused() throws {
+        // A stats file as a running listener writes it, naming this test process.
+        try "{\n  \"state\": \"running\",\n  \"pid\": \(getpid())\n}\n"
+            .write(toFile: dir + "/.ckpt-listen.stats", atomically: true, encoding: .utf8)
+        let r = try ckpt(["checkpoint", "\(getpid())", "--wait", dir])
+        XCTAssertEqual(r.status, 1, r.all)
+        XCTAssertEqual(r.stderr, "ckpt checkpoint: pid \(getpid()) is the listener writing to \(dir): a listener cannot be checkpointed, "
+                       + "the kernel would stream into the process it stopped\n")
+    }
+
     func testCheckpointUsageErrors() throws {
         XCTAssertEqual(try ckpt(["checkpoint"]).status, 64)
         XCTAssertEqual(try ckpt(["checkpoint", "0"]).status, 64)
