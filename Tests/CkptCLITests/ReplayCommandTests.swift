@@ -214,6 +214,7 @@ final class ReplayCommandTests: XCTestCase {
         XCTAssertEqual(json.status, 0, json.all)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         XCTAssertNotNil(object["listener"] as? [String: Any], json.stdout)
+        XCTAssertEqual(object["json_version"] as? Int, 1, json.stdout)
 
         let list = try ckpt(["list", dir])
         XCTAssertTrue(list.stdout.contains("55 "), list.stdout)

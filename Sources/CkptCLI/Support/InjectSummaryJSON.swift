@@ -10,6 +10,7 @@ extension InjectSummary {
         JSON.object([
             ("bytes", .uint(bytes)),
             ("datagrams", .int(Int64(datagrams))),
+            ("json_version", .uint(JSONOutput.version)),
             ("seed", .uint(seed)),
             ("streams", .array(streams.map(\.json))),
         ]).rendered()
