@@ -4,7 +4,6 @@ import Glibc
 import CkptImage
 import CkptProtocol
 import Logging
-import Synchronization
 import CkptSystem
 import SystemPackage
 
@@ -358,112 +357,11 @@ public final class Listener {
 
     // MARK: leftovers
 
-    /// `.partial` files of a listener that died: one that is a complete image that verifies
-    /// (the listener died after writing its trailer, before the rename) is fsynced and
-    /// published, since the trailer is only written once the sender's summary matched;
-    /// anything else is renamed to `.failed` with the reason "listener crashed or was killed
-    /// mid-capture" and what of it is sound. Never published unverified.
+    /// `.partial` files of a listener that died: published when complete and verified, else
+    /// kept as `.failed` with the reason (`LeftoverRecovery`).
     private func recoverLeftovers() {
-        let names: [String]
-        do {
-            names = try directory.partialFiles()
-        } catch {
-            logger.error("could not scan for leftovers", metadata: ["error": "\(error)"])
-            return
-        }
-        for name in names {
-            let crid = ImageDirectory.crid(ofName: name) ?? 0
-            stats.leftoversFound += 1
-            if publishIfComplete(name, crid: crid) { continue }
-            let scan = Self.describeLeftover(directory.path + "/" + name)
-            do {
-                let kept = try directory.moveToFreeName(name, crid: crid, ext: "failed")
-                try directory.writeReason(for: kept, partial: name, FailureRule.leftover.description + "\n" + scan)
-                try directory.sync()
-                logger.warning("leftover from an earlier listener marked failed", metadata: [
-                    "crid": "\(crid)", "file": "\(name)", "now": "\(kept)", "reason": "\(FailureRule.leftover)",
-                    "scan": "\(scan)",
-                ])
-            } catch {
-                logger.error("leftover could not be marked failed", metadata: ["file": "\(name)", "error": "\(error)"])
-            }
-        }
-        directory.removeOrphanReasonRooms()
-    }
-}
-
-extension Listener {
-    /// Publishes leftover `name` if it is a complete image that verifies end to end (every
-    /// CRC, the record tree, the stream summary); false if it is not (or could not be moved).
-    func publishIfComplete(_ name: String, crid: UInt64) -> Bool {
-        let path = directory.path + "/" + name
-        let verified: ImageVerification
-        do {
-            verified = try verifyImage(path: path)
-        } catch {
-            return false
-        }
-        do throws(ListenerFileError) {
-            let fd: Int32
-            do { fd = try Syscall.openAt(directory.fd, name, O_RDONLY | O_CLOEXEC) } catch { throw ListenerFileError("open", name, error) }
-            defer { Syscall.close(fd) }
-            let published = try directory.publish(name, fd: fd, crid: crid)
-            try directory.sync()
-            logger.warning("leftover from an earlier listener was complete and verified: published", metadata: [
-                "crid": "\(crid)", "file": "\(name)", "now": "\(published)",
-                "records": "\(verified.trailer.summary.records)", "bytes": "\(verified.trailer.summary.bytes)",
-            ])
-            stats.leftoversPublished += 1
-            return true
-        } catch {
-            logger.error("complete leftover could not be published; marking it failed", metadata: [
-                "file": "\(name)", "error": "\(error)",
-            ])
-            return false
-        }
-    }
-
-    /// What of a leftover is sound, by CkptImage's `PartialImageScanner`: one line for the
-    /// reason file and the log.
-    static func describeLeftover(_ path: String) -> String {
-        do {
-            let result = try PartialImageScanner(path: path).scan()
-            let stop: String = switch result.stop {
-            case .endOfFile: "the file ends after the last sound record"
-            case .reachedIndex: "an index follows the records"
-            case let .damaged(error): "then: \(error)"
-            }
-            return "scan: \(result.summary.records) sound records"
-                + (result.lastRecordID.map { " (last id \($0))" } ?? "")
-                + ", \(result.goodBytes) of \(result.fileSize) bytes sound; \(stop)"
-        } catch {
-            return "scan: not readable as an image: \(error)"
-        }
-    }
-}
-
-/// What the writer thread tells the receive thread: sessions it failed, and the
-/// settled-stream counters, in a `Mutex` (Sendable as the compiler checks it).
-final class Feedback: Sendable {
-    private struct State {
-        var writerFailures: [UInt64] = []
-        var counters = SettledCounters()
-    }
-    private let state = Mutex(State())
-
-    func writerFailed(_ session: UInt64) {
-        state.withLock { $0.writerFailures.append(session) }
-    }
-
-    func settled(_ stream: SettledStream) {
-        state.withLock { $0.counters.note(stream) }
-    }
-
-    /// The writer failures since the last call, and the counters so far.
-    func drain() -> (writerFailures: [UInt64], counters: SettledCounters) {
-        state.withLock { state in
-            defer { state.writerFailures.removeAll() }
-            return (state.writerFailures, state.counters)
-        }
+        let outcome = LeftoverRecovery(directory: directory, logger: logger).run()
+        stats.leftoversFound += outcome.found
+        stats.leftoversPublished += outcome.published
     }
 }
