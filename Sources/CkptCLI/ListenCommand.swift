@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import CkptListener
 import Logging
+import Synchronization
 
 /// `ckpt listen`: the capture sink. Records every checkpoint stream the kernel (or, with
 /// `--usersock`, any local sender) sends into an image file in `--dir`. docs/listener.md is
@@ -154,9 +155,9 @@ public struct ListenCommand: ParsableCommand {
     }
 
     /// Set before logging is bootstrapped: whether log lines must first clear the status line.
-    nonisolated(unsafe) private static var clearsStatusLine = false
+    private static let clearsStatusLine = Atomic<Bool>(false)
     private static let loggingOnce: Void = {
-        let clear = clearsStatusLine
+        let clear = clearsStatusLine.load(ordering: .sequentiallyConsistent)
         LoggingSystem.bootstrap { label in
             let handler = StreamLogHandler.standardError(label: label)
             return clear ? StatusLineClearingHandler(handler) : handler
@@ -165,7 +166,7 @@ public struct ListenCommand: ParsableCommand {
 
     /// swift-log to stderr, structured metadata (`crid=7 file=7.ckpt ...`) on each line.
     static func bootstrapLogging(level: Logger.Level, statusLine: Bool) -> Logger {
-        clearsStatusLine = statusLine
+        clearsStatusLine.store(statusLine, ordering: .sequentiallyConsistent)
         _ = loggingOnce
         var logger = Logger(label: "ckpt.listen")
         logger.logLevel = level

@@ -75,7 +75,7 @@ public enum Syscall {
     /// not set, and `syscall(2)` is variadic (not callable from Swift); so it is looked up
     /// once by name (glibc >= 2.28 exports it).
     private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
-    nonisolated(unsafe) private static let renameat2Function: RenameAt2? = {
+    private static let renameat2Function: RenameAt2? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2") else { return nil }
         return unsafeBitCast(symbol, to: RenameAt2.self)
     }()

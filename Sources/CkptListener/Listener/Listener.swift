@@ -81,11 +81,11 @@ public final class Listener {
         do {
             stopHandle = try StopHandle()
         } catch {
-            throw ListenerFileError("pipe2", "stop pipe", error)
+            throw ListenerFileError("pipe", "stop pipe", error)
         }
-        var name = [CChar](repeating: 0, count: 256)
+        var name = [UInt8](repeating: 0, count: 256)
         gethostname(&name, name.count - 1)
-        host = String(cString: name)
+        host = String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
         let feedback = self.feedback
         sink = ImageSink(
             directory: directory, pool: pool, logger: logger, makeWriter: makeWriter,
