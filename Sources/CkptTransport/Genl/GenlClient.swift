@@ -214,38 +214,21 @@ public final class GenlClient {
         try awaitAcks(&pending, until: 0, reply: collect)
         guard let crid else { throw .protocolViolation(Self.noReply(CKPT_CMD_CHECKPOINT)) }
         admitted(crid)
-        // The done message may have come before the ack; if not, it follows.
-        while outcome == nil { try awaitMessage(seq: seq, handle: collect) }
+        // The done message may have come before the ack; if not, it follows. Read through the
+        // one reader; acks here answer nothing pending (the request's was taken above).
+        var answers: [Answer] = []
+        while outcome == nil {
+            try receiveAnswers(into: &answers) { (m: NetlinkMessage) throws(ProtocolError) in
+                if m.seq == seq { try collect(m) }
+            }
+            answers.removeAll(keepingCapacity: true)
+        }
         switch outcome! {
         case let .completed(reply):
             return reply
         case let .aborted(_, reason, message, errno):
             throw .kernel(errno: Errno(rawValue: errno), message: "\(message) (abort reason \(reason))",
                           attributeOffset: nil, requestSeq: seq)
-        }
-    }
-
-    /// Receives until a message of this family with nlmsg_seq `seq` arrived, and hands it
-    /// to `handle`; other messages are skipped.
-    func awaitMessage(seq: UInt32, handle: (NetlinkMessage) throws(ProtocolError) -> Void) throws(TransportError) {
-        while true {
-            guard let received = try socket.receive(into: receiveBuffer, timeoutMilliseconds: timeoutMilliseconds) else {
-                if timeoutMilliseconds < 0 { continue }  // a signal: keep waiting
-                throw .timedOut("an answer from family \(familyName)")
-            }
-            guard received.senderPort == 0 else { continue }
-            var reader = NetlinkMessageReader(UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<received.count]))
-            var found = false
-            do throws(ProtocolError) {
-                while let m = try reader.next() {
-                    guard m.type == familyID, m.seq == seq else { continue }
-                    try handle(m)
-                    found = true
-                }
-            } catch {
-                throw .protocolViolation(error)
-            }
-            if found { return }
         }
     }
 
