@@ -16,7 +16,7 @@ public struct CheckpointCommand: ParsableCommand {
         commandName: "checkpoint",
         abstract: "Checkpoint a process: the kernel streams it to the running `ckpt listen`.",
         discussion: """
-            The kernel reads the task and streams its records to the capture sink (`ckpt listen`, which must be running in this network namespace); the request returns when the whole stream has been sent. The first line of output is `crid N records R bytes B checksum 0xC`.
+            The kernel admits the request (permission, target, sink) and answers with the stream's crid; it then reads the task and streams its records to the capture sink (`ckpt listen`, which must be running in this network namespace) and tells this command how the stream ended (CKPT_CMD_CHECKPOINT_DONE). The first line of output is `crid N records R bytes B checksum 0xC`; a stream the kernel aborted (the task exited or exec'd, the sink stalled or went away) exits 1 with the reason. Killing this command mid-stream aborts the stream.
 
             The task must be stopped, or pass --stop: the kernel then stops it (SIGSTOP) for the checkpoint and resumes it afterwards on every path.
 

@@ -40,6 +40,9 @@ final class KernelRefusalTests: XCTestCase {
         XCTAssertEqual(checkpoint(.socketNotConnected, "no capture sink is registered"),
                        "no listener registered: start `ckpt listen` first\nError: no capture sink is registered")
         XCTAssertEqual(checkpoint(.invalidArgument, nil), "the kernel refused the checkpoint (EINVAL)")
+        XCTAssertEqual(checkpoint(.deadlock, "the sink's own process cannot be checkpointed"),
+                       "pid 42 is the listener's own process: its stream could never drain\n"
+                       + "Error: the sink's own process cannot be checkpointed")
         let replay = ReplayCommand.explain(.rejected(stage: .begin, recordID: nil, errno: .resourceBusy,
                                                      message: "the target task is not stopped"), pid: 7)
         XCTAssertEqual(replay, "pid 7 is not stopped: stop it first (kill -STOP 7) (EBUSY)\nError: the target task is not stopped")
