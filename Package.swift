@@ -2,7 +2,11 @@
 // ckpt: the userspace side. Folders say what each module does:
 //   CCkptUAPI      the kernel's UAPI header (kernel-patch/include/uapi/linux/ckpt.h) + netlink headers
 //   CNetlink       libnl-genl-3 (control path: family resolution, sink registration, commands)
-//   CCkptShims     C helpers Swift cannot express: CRC-32C with SSE4.2, libnl iteration macros
+//   CCkptShims     C helpers Swift cannot express: CRC-32C with SSE4.2, recvmmsg batches,
+//                  heap counters (plain C: no libnl)
+//   CkptSystem     the one system-call layer (EINTR retries, typed Errno, one errno policy)
+//                  and the one clock
+//   CkptJSON       the one JSON writer (CLI --json output, the listener's stats file)
 //   CkptProtocol   the wire codec: netlink datagrams <-> typed stream events (zero-copy decode)
 //   CkptImage      the on-disk image format: append-only writer, random-access reader, verifier
 //   CkptTransport  sockets: NETLINK_USERSOCK and generic netlink, behind typed wrappers
@@ -28,21 +32,23 @@ let package = Package(
         .systemLibrary(
             name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-genl-3.0",
             providers: [.apt(["libnl-genl-3-dev"])]),
-        .target(name: "CCkptShims", dependencies: ["CNetlink"], path: "Sources/CCkptShims"),
+        .target(name: "CCkptShims", path: "Sources/CCkptShims"),
+        .target(name: "CkptSystem", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "CkptJSON"),
         .target(name: "CkptProtocol", dependencies: ["CCkptUAPI", "CCkptShims"]),
         .target(
             name: "CkptImage",
-            dependencies: ["CkptProtocol", .product(name: "SystemPackage", package: "swift-system")]),
+            dependencies: ["CkptProtocol", "CkptSystem", .product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "CkptTransport",
             dependencies: [
-                "CkptProtocol", "CNetlink", "CCkptShims", "CCkptUAPI",
+                "CkptProtocol", "CkptSystem", "CNetlink", "CCkptShims", "CCkptUAPI",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(
             name: "CkptListener",
             dependencies: [
-                "CkptProtocol", "CkptImage", "CkptTransport",
+                "CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem", "CkptJSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
@@ -57,11 +63,14 @@ let package = Package(
             name: "CkptCLI",
             dependencies: [
                 "CkptProtocol", "CkptImage", "CkptTransport", "CkptListener", "CkptReplay",
-                "CkptInject",
+                "CkptInject", "CkptSystem", "CkptJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "ckpt", dependencies: ["CkptCLI"]),
+        // Test-only helpers shared by the test targets: the `ckpt` executable lookup and
+        // `ckpt listen --usersock` as a subprocess (a failure to start is a test failure).
+        .target(name: "CkptTestSupport", path: "Tests/CkptTestSupport"),
         .testTarget(name: "CkptProtocolTests", dependencies: ["CkptProtocol", "CCkptUAPI", "CCkptShims"]),
         .testTarget(
             name: "CkptTransportTests",
@@ -73,19 +82,22 @@ let package = Package(
         .testTarget(
             name: "CkptListenerTests",
             dependencies: [
-                "CkptListener", "CkptProtocol", "CkptImage", "CkptTransport", "CCkptUAPI",
+                "CkptListener", "CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem", "CCkptUAPI", "CkptTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .testTarget(
             name: "CkptCLITests",
             dependencies: [
-                "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport",
+                "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport", "CkptTestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .testTarget(
             name: "CkptInjectTests",
-            dependencies: ["CkptInject", "CkptProtocol", "CkptImage", "CkptTransport", "CkptListener", "CCkptUAPI"]),
+            dependencies: [
+                "CkptInject", "CkptProtocol", "CkptImage", "CkptTransport", "CkptListener", "CCkptUAPI",
+                "CkptTestSupport",
+            ]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

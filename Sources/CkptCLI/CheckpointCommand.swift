@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CkptSystem
 import ArgumentParser
 import CCkptUAPI
 import CkptProtocol
@@ -15,7 +16,7 @@ public struct CheckpointCommand: ParsableCommand {
         commandName: "checkpoint",
         abstract: "Checkpoint a process: the kernel streams it to the running `ckpt listen`.",
         discussion: """
-            The kernel reads the task and streams its records to the capture sink (`ckpt listen`, which must be running in this network namespace); the request returns when the whole stream has been sent. The first line of output is `crid N records R bytes B checksum 0xC`.
+            The kernel admits the request (permission, target, sink) and answers with the stream's crid; it then reads the task and streams its records to the capture sink (`ckpt listen`, which must be running in this network namespace) and tells this command how the stream ended (CKPT_CMD_CHECKPOINT_DONE). The first line of output is `crid N records R bytes B checksum 0xC`; a stream the kernel aborted (the task exited or exec'd, the sink stalled or went away) exits 1 with the reason. Killing this command mid-stream aborts the stream.
 
             The task must be stopped, or pass --stop: the kernel then stops it (SIGSTOP) for the checkpoint and resumes it afterwards on every path.
 
@@ -24,7 +25,9 @@ public struct CheckpointCommand: ParsableCommand {
               ckpt checkpoint 1234 --stop --wait /var/lib/ckpt # ... and `image /var/lib/ckpt/7.ckpt`
               kill -STOP 1234; ckpt checkpoint 1234; kill -CONT 1234
 
-            Exit codes: 0 checkpointed (and with --wait, the image is published); 1 the kernel refused (no such pid, not permitted, not stopped, no listener), the capture failed (its reason is printed) or --wait timed out; 64 usage; 69 the ckpt module is not loaded; 74 netlink failed.
+            A `ckpt listen` process is refused at once: the kernel would stream into the listener it stopped.
+
+            Exit codes: 0 checkpointed (and with --wait, the image is published); 1 the kernel refused (no such pid, not permitted, not stopped, no listener) or the pid is a listener, the capture failed (its reason is printed) or --wait timed out; 64 usage; 69 the ckpt module is not loaded; 74 netlink failed.
             """)
 
     @Argument(help: "The process to checkpoint (in this pid namespace).")
@@ -61,42 +64,43 @@ public struct CheckpointCommand: ParsableCommand {
         } else {
             before = []
         }
+        if let why = SinkGuard.refusal(pid: pid, waitDirectory: wait) { throw failure(command, why, CkptExit.failed) }
         let client = try openFamily(command)
         let flags = stop ? UInt32(CKPT_CHECKPOINT_FLAGS_STOP.rawValue) : 0
         let reply: CheckpointReply
         do throws(TransportError) {
             reply = try client.checkpoint(pid: UInt32(pid), flags: flags, timeoutMs: timeoutMs ?? 0)
         } catch {
-            throw failure(command, Self.explain(error, pid: pid), error.errno == nil ? CkptExit.ioError : CkptExit.failed)
+            throw failure(command, Self.explain(error, pid: pid, stop: stop), error.errno == nil ? CkptExit.ioError : CkptExit.failed)
         }
         emit("crid \(reply.crid) records \(reply.summary.records) bytes \(reply.summary.bytes) checksum \(Format.checksum(reply.summary.checksum))")
         if let dir = wait { try waitForImage(dir: dir, crid: reply.crid, existing: before) }
     }
 
-    /// The kernel's refusal in words an operator can act on, with its extack text.
-    static func explain(_ error: TransportError, pid: Int32) -> String {
+    /// The kernel's refusal in words an operator can act on, then its extack text as
+    /// `Error: <text>` (`KernelRefusal`).
+    static func explain(_ error: TransportError, pid: Int32, stop: Bool) -> String {
         guard case let .kernel(errno, message, _, _) = error else { return "\(error)" }
-        let extack = message.map { " (kernel: \($0))" } ?? ""
-        switch errno {
-        case .noSuchProcess: return "no such process: pid \(pid)\(extack)"
-        case .notPermitted, .permissionDenied:
-            return "not permitted to checkpoint pid \(pid): needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over it (\(errno.shortName))\(extack)"
-        case .resourceBusy: return "pid \(pid) is not stopped: pass --stop (or it is already being checkpointed or restored)\(extack)"
-        case .socketNotConnected: return "no listener registered: start `ckpt listen` first\(extack)"
-        case .timedOut: return "the stream did not end within its timeout (--timeout-ms); it was aborted\(extack)"
-        case .deadlock: return "pid \(pid) is the listener's own process: its stream could never drain\(extack)"
-        case .resourceTemporarilyUnavailable:
-            return "too many checkpoints are running (module parameters max_streams, user_streams); retry later\(extack)"
-        case .brokenPipe: return "the listener went away mid-stream; the stream was aborted\(extack)"
-        default: return "the kernel refused the checkpoint: \(error.kernelText ?? "\(error)")"
+        if let text = KernelRefusal.explain(errno, extack: message, pid: pid, action: .checkpoint, stopRequested: stop) {
+            return KernelRefusal.format(text, extack: message)
         }
+        let text: String = switch errno {
+        case .socketNotConnected: "no listener registered: start `ckpt listen` first"
+        case .timedOut: "the stream did not end within its timeout (--timeout-ms); it was aborted"
+        case .deadlock: "pid \(pid) is the listener's own process: its stream could never drain"
+        case .resourceTemporarilyUnavailable:
+            "too many checkpoints are running (module parameters max_streams, user_streams); retry later"
+        case .brokenPipe: "the listener went away mid-stream; the stream was aborted"
+        default: "the kernel refused the checkpoint (\(errno.shortName))"
+        }
+        return KernelRefusal.format(text, extack: message)
     }
 
     /// Polls DIR for a new `<crid>.ckpt` (or `<crid>-N.ckpt`) or `<crid>.failed`: names that
     /// were there before the request belong to an earlier boot's stream with the same crid.
     private func waitForImage(dir: String, crid: UInt64, existing: Set<String>) throws {
         let command = "checkpoint"
-        let deadline = monotonicSeconds() + waitTimeout
+        let deadline = Double(monotonicNanoseconds()) / 1e9 + waitTimeout
         func mine(_ name: String, _ ext: String) -> Bool {
             guard !existing.contains(name), name.hasSuffix(ext) else { return false }
             let stem = name.dropLast(ext.count)
@@ -124,17 +128,11 @@ public struct CheckpointCommand: ParsableCommand {
                 let text = reason.map { $0.split(separator: "\n").joined(separator: "; ") } ?? "no reason file"
                 throw failure(command, "capture of crid \(crid) failed: \(text) (bytes kept in \(path))", CkptExit.failed)
             }
-            if monotonicSeconds() > deadline {
+            if Double(monotonicNanoseconds()) / 1e9 > deadline {
                 throw failure(command, "no image for crid \(crid) in \(dir) after \(waitTimeout) s: is `ckpt listen --dir \(dir)` the running listener?",
                               CkptExit.failed)
             }
             usleep(50_000)
         }
     }
-}
-
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

@@ -1,3 +1,4 @@
+import CkptJSON
 import ArgumentParser
 import CkptInject
 import CkptProtocol

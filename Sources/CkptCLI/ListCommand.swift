@@ -1,3 +1,4 @@
+import CkptJSON
 import ArgumentParser
 import CkptImage
 
@@ -48,7 +49,7 @@ public struct ListCommand: ParsableCommand {
             }
         }
         if output.json {
-            emit(JSON.array(listings.map(\.json)).rendered())
+            emit(JSONOutput.document([("images", .array(listings.map(\.json)))]).rendered())
             return
         }
         var rows = [["CRID", "PID", "COMM", "CAPTURED", "SIZE", "RECORDS", "STATE"]]

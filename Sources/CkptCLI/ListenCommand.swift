@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import CkptListener
 import Logging
+import Synchronization
 
 /// `ckpt listen`: the capture sink. Records every checkpoint stream the kernel (or, with
 /// `--usersock`, any local sender) sends into an image file in `--dir`. docs/listener.md is
@@ -60,13 +61,27 @@ public struct ListenCommand: ParsableCommand {
 
     public init() {}
 
+    /// The longest --stream-timeout / --idle-timeout, in seconds: a year.
+    static let maxTimeout: Double = 365 * 86400
+
     public func validate() throws {
         guard poolBuffers >= 1, poolBuffers <= 65536 else { throw ValidationError("--pool-buffers must be 1 ... 65536") }
         guard bufferSize >= 4096, bufferSize <= 16 << 20 else { throw ValidationError("--buffer-size must be 4096 ... 16 MiB") }
+        // The pool is allocated whole at start; an allocation that fails traps. Refuse a pool
+        // larger than half the machine's memory as a usage error instead.
+        let memory = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard poolBuffers * bufferSize <= memory / 2 else {
+            throw ValidationError("--pool-buffers x --buffer-size is \(poolBuffers * bufferSize) bytes, more than half of this machine's \(memory) bytes of memory")
+        }
         guard socketBuffer >= 4096 else { throw ValidationError("--socket-buffer must be at least 4096") }
         guard maxStreams >= 1 else { throw ValidationError("--max-streams must be at least 1") }
-        guard streamTimeout > 0 else { throw ValidationError("--stream-timeout must be positive") }
-        if let idleTimeout, idleTimeout <= 0 { throw ValidationError("--idle-timeout must be positive") }
+        // Seconds become UInt64 nanoseconds: inf, nan or 1e12 would trap in the conversion.
+        guard streamTimeout > 0, streamTimeout <= Self.maxTimeout else {
+            throw ValidationError("--stream-timeout must be more than 0 and at most \(Int(Self.maxTimeout)) seconds (a year)")
+        }
+        if let idleTimeout, !(idleTimeout > 0 && idleTimeout <= Self.maxTimeout) {
+            throw ValidationError("--idle-timeout must be more than 0 and at most \(Int(Self.maxTimeout)) seconds (a year)")
+        }
         if let exitAfter, exitAfter < 1 { throw ValidationError("--exit-after must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
@@ -126,10 +141,11 @@ public struct ListenCommand: ParsableCommand {
             // The first line of stdout, flushed, once everything that can fail at start has
             // not: tests and injectors wait for it, then send (the socket queues meanwhile).
             print("usersock port \(socket.portID)")
-            fflush(stdout)
+            fflush(nil)  // all of stdio: `stdout` itself is a global Swift 6 will not read
         }
         // A detached thread: it lives until the process exits.
-        _ = SignalWaiter(signals: signals, logger: logger) { listener.requestStop() }
+        let stop = listener.stopHandle
+        _ = SignalWaiter(signals: signals, logger: logger) { stop.requestStop() }
         let outcome = listener.run()
         if case let .socketError(what) = outcome.reason {
             logger.critical("stopped on a socket error", metadata: ["error": "\(what)"])
@@ -139,9 +155,9 @@ public struct ListenCommand: ParsableCommand {
     }
 
     /// Set before logging is bootstrapped: whether log lines must first clear the status line.
-    nonisolated(unsafe) private static var clearsStatusLine = false
+    private static let clearsStatusLine = Atomic<Bool>(false)
     private static let loggingOnce: Void = {
-        let clear = clearsStatusLine
+        let clear = clearsStatusLine.load(ordering: .sequentiallyConsistent)
         LoggingSystem.bootstrap { label in
             let handler = StreamLogHandler.standardError(label: label)
             return clear ? StatusLineClearingHandler(handler) : handler
@@ -150,7 +166,7 @@ public struct ListenCommand: ParsableCommand {
 
     /// swift-log to stderr, structured metadata (`crid=7 file=7.ckpt ...`) on each line.
     static func bootstrapLogging(level: Logger.Level, statusLine: Bool) -> Logger {
-        clearsStatusLine = statusLine
+        clearsStatusLine.store(statusLine, ordering: .sequentiallyConsistent)
         _ = loggingOnce
         var logger = Logger(label: "ckpt.listen")
         logger.logLevel = level
@@ -178,7 +194,7 @@ private struct StatusLineClearingHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        fputs("\r\u{1B}[K", stderr)
+        _ = write(2, "\r\u{1B}[K", 4)  // clear the status line (stderr is unbuffered: order holds)
         inner.log(event: event)
     }
 }

@@ -98,7 +98,11 @@ public struct ReplayCommand: ParsableCommand {
         }
         let target = pid!
         let client = try openFamily(command)
-        let replayer = RestartReplayer(link: GenlRestartLink(client: client, acksInFlight: window), window: window)
+        let link: GenlRestartLink
+        do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: window) } catch {
+            throw failure(command, "cannot size the netlink socket's buffers: \(error)", CkptExit.ioError)
+        }
+        let replayer = RestartReplayer(link: link, window: window)
         do throws(ReplayError) {
             let r = try replayer.replay(reader, pid: UInt32(target), validateOnly: validateOnly) { bar.update($0, $1) }
             bar.finish()
@@ -123,16 +127,15 @@ public struct ReplayCommand: ParsableCommand {
     static func explain(_ error: ReplayError, pid: Int32? = nil, port: UInt32? = nil) -> String {
         switch error {
         case let .rejected(.begin, _, errno, message):
-            let extack = message.map { " (kernel: \($0))" } ?? ""
-            switch errno {
-            case .noSuchProcess: return "no such process: pid \(pid ?? 0)\(extack)"
-            case .resourceBusy: return "pid \(pid ?? 0) is not stopped, or is already in a checkpoint or restart: stop it first (kill -STOP \(pid ?? 0))\(extack)"
-            case .notPermitted, .permissionDenied:
-                return "not permitted to restore into pid \(pid ?? 0): needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over it (\(errno.shortName))\(extack)"
-            default: return "\(error); the session was not opened"
+            if let text = KernelRefusal.explain(errno, extack: message, pid: pid ?? 0, action: .restore) {
+                return KernelRefusal.format(text, extack: message)
             }
-        case .rejected:
-            return "\(error); the session was aborted and nothing was written"
+            return "\(error); the session was not opened"
+        case let .rejected(stage, id, errno, message):
+            let at = id.map { " of record \($0)" } ?? ""
+            return KernelRefusal.format(
+                "the kernel rejected \(stage)\(at) (\(errno.shortName)); the session was aborted and nothing was written",
+                extack: message)
         case let .transport(_, e) where e.errno == .connectionRefused:
             return "no listener on usersock port \(port ?? 0) (\(e))"
         case let .image(e):

@@ -1,6 +1,11 @@
+import CkptJSON
 import ArgumentParser
 import CkptImage
 import CkptProtocol
+import CkptSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `ckpt show IMAGE`: the record tree with key fields, like CRIU's `crit show`.
 public struct ShowCommand: ParsableCommand {
@@ -10,13 +15,16 @@ public struct ShowCommand: ParsableCommand {
         discussion: """
             Reads the image's header, trailer and index, then each record's meta (one small read each; page data is not read). Each line is `#ID type  fields  [size]`, indented by depth: vma lines give the range, protection (as in /proc/PID/maps) and path; pages their address and count; files fd, flags and path; regs the thread id and, for x86-64, rip and rsp.
 
-            --record ID reads that one record through the index without reading the rest of the file, and prints its meta and the first bytes of its data.
+            --record ID reads that one record through the index without reading the rest of the file, and prints its meta and the first bytes of its data. With --data FILE it writes the record's whole data to FILE (a new file, mode 0600: page data is process memory), as crit's `x` extracts pages and registers.
+
+            --json prints one object whose first key is `json_version` (1): the format of the keys below it.
 
             A .failed or .partial capture is shown too: its sound records, up to where it breaks.
 
             Examples:
               ckpt show /var/lib/ckpt/7.ckpt
               ckpt show /var/lib/ckpt/7.ckpt --record 5
+              ckpt show /var/lib/ckpt/7.ckpt --record 9 --data pages-9.bin  # the record's data, raw
               ckpt show 7.ckpt --json | jq '.records[] | select(.type == "vma")'
               ckpt show /var/lib/ckpt/8.failed
               ckpt show 7 --dir /var/lib/ckpt                # by crid
@@ -37,9 +45,16 @@ public struct ShowCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Show only the record with this id.", valueName: "id"))
     var record: UInt32?
 
+    @Option(help: ArgumentHelp("With --record: write the record's data to this new file.", valueName: "file"))
+    var data: String?
+
     @OptionGroup var output: OutputOptions
 
     public init() {}
+
+    public func validate() throws {
+        if data != nil, record == nil { throw ValidationError("--data needs --record ID (which record's data)") }
+    }
 
     public mutating func run() throws {
         image = try location.path(imageArgument, command: "show")
@@ -77,7 +92,7 @@ public struct ShowCommand: ParsableCommand {
             }
         }
         if output.json {
-            emit(JSON.object([("image", imageJSON(reader, arch: arch)), ("records", .array(items))]).rendered())
+            emit(JSONOutput.document([("image", imageJSON(reader, arch: arch)), ("records", .array(items))]).rendered())
             return
         }
         for line in header(reader) + lines { emit(line) }
@@ -144,11 +159,12 @@ public struct ShowCommand: ParsableCommand {
         do throws(ImageError) { bytes = try reader.meta(of: entry) } catch {
             throw failure("show", "\(image): \(error.reason)", error.exitCode)
         }
+        if let data { return try extract(reader, entry, to: data) }
         let (meta, problem) = bytes.withUnsafeBytes { RecordDescription.decode(entry.type, $0) }
         let head = try readData(reader, entry, limit: max(64, entry.type == .regs ? RecordDescription.x86RegsSize : 0))
         let regs = entry.type == .regs ? RecordDescription.instructionAndStack(head, arch: arch) : nil
         if output.json {
-            emit(recordJSON(entry, depth: 0, meta: meta, problem: problem, regs: regs).rendered())
+            emit(JSONOutput.document([("record", recordJSON(entry, depth: 0, meta: meta, problem: problem, regs: regs))]).rendered())
             return
         }
         emit("#\(entry.id) \(entry.type) parent \(entry.parent) at offset \(entry.offset): meta \(entry.metaLength) bytes, data \(entry.dataLength) bytes")
@@ -162,6 +178,42 @@ public struct ShowCommand: ParsableCommand {
             }
             if entry.dataLength > 64 { emit("  ... \(entry.dataLength - 64) more data bytes") }
         }
+    }
+
+    /// `--data FILE`: the record's whole data, 1 MiB at a time, into a new file (never over an
+    /// existing one). A failure removes the partial file.
+    private func extract(_ reader: ImageReader, _ entry: ImageIndexEntry, to path: String) throws {
+        let fd: Int32
+        do { fd = try Syscall.openAt(AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) } catch {
+            throw failure("show", "--data \(path): \(describe(error))", error == .fileExists ? CkptExit.failed : CkptExit.ioError)
+        }
+        var ok = false
+        defer {
+            Syscall.close(fd)
+            if !ok { unlink(path) }
+        }
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { chunk.deallocate() }
+        var offset: UInt64 = 0
+        while offset < entry.dataLength {
+            let want = Int(min(UInt64(chunk.count), entry.dataLength - offset))
+            let n: Int
+            do throws(ImageError) {
+                n = try reader.readData(of: entry, offset: offset, into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<want]))
+            } catch {
+                throw failure("show", "\(image): \(error.reason)", error.exitCode)
+            }
+            guard n > 0 else {
+                throw failure("show", "\(image): record \(entry.id) data ends at \(offset) of \(entry.dataLength) bytes", CkptExit.dataError)
+            }
+            do { try Syscall.writeAll(fd, UnsafeRawBufferPointer(rebasing: chunk[0..<n])) } catch {
+                throw failure("show", "--data \(path): \(describe(error))", CkptExit.ioError)
+            }
+            offset += UInt64(n)
+        }
+        do { try Syscall.sync(fd) } catch { throw failure("show", "--data \(path): fsync: \(describe(error))", CkptExit.ioError) }
+        ok = true
+        emit("wrote \(entry.dataLength) data bytes of record \(entry.id) (\(entry.type)) to \(path)")
     }
 
     /// A failed or in-flight capture: the sound records, then where and why the scan stopped.
@@ -196,7 +248,7 @@ public struct ShowCommand: ParsableCommand {
         }
         let reason = readTextFile(image + ".reason").map(ListCommand.oneLine)
         if output.json {
-            emit(JSON.object([
+            emit(JSONOutput.document([
                 ("image", .object([("path", .string(image)), ("crid", .uint(result.header.crid)), ("pid", .uint(UInt64(result.header.pid))),
                                    ("capture_time_ns", .uint(result.header.captureStartNs)), ("host", .string(result.header.host)),
                                    ("file_size", .uint(result.fileSize)), ("sound_bytes", .uint(result.goodBytes)),

@@ -1,3 +1,4 @@
+import CkptJSON
 import ArgumentParser
 import CkptProtocol
 import CkptTransport
@@ -46,7 +47,7 @@ public struct StatsCommand: ParsableCommand {
                 let t = text.trimmingSuffixNewlines
                 return t.hasPrefix("{") && t.hasSuffix("}") ? t : JSON.string(t).rendered()
             } ?? "null"
-            emit("{\n  \"kernel\": \(k.rendered(indent: 1)),\n  \"kernel_error\": \(JSON.optional(kernelNote).rendered()),\n"
+            emit("{\n  \"json_version\": \(JSONOutput.version),\n  \"kernel\": \(k.rendered(indent: 1)),\n  \"kernel_error\": \(JSON.optional(kernelNote).rendered()),\n"
                  + "  \"listener_stats_file\": \(JSON.string(statsPath).rendered()),\n  \"listener\": \(l)\n}")
         } else {
             if let s = kernel {

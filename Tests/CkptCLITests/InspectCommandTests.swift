@@ -135,6 +135,40 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("... 12224 more data bytes"), r.all)
     }
 
+    /// `--data FILE` writes the record's whole data, byte for byte, into a new 0600 file.
+    func testShowRecordDataWritesTheRecordsData() throws {
+        let out = dir + "/pages-7.bin"
+        let r = try ckpt(["show", image, "--record", "7", "--data", out])
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertEqual(r.stdout, "wrote 12288 data bytes of record 7 (pages) to \(out)\n")
+        let expected = fixtureRecords().first { $0.id == 7 }!.data
+        XCTAssertEqual(fileBytes(out), expected)
+        let mode = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int)
+        XCTAssertEqual(mode, 0o600)
+
+        let again = try ckpt(["show", image, "--record", "7", "--data", out])
+        XCTAssertEqual(again.status, 1, "never over an existing file: \(again.all)")
+        XCTAssertTrue(again.stderr.contains("File exists"), again.all)
+        XCTAssertEqual(fileBytes(out), expected)
+
+        let empty = try ckpt(["show", image, "--record", "2", "--data", dir + "/task.bin"])
+        XCTAssertEqual(empty.status, 0, empty.all)
+        XCTAssertEqual(fileBytes(dir + "/task.bin"), [])
+        XCTAssertEqual(try ckpt(["show", image, "--data", dir + "/x.bin"]).status, 64, "--data needs --record")
+    }
+
+    func testEveryJSONOutputCarriesItsFormatVersion() throws {
+        for args in [["show", image, "--json"], ["show", image, "--record", "3", "--json"], ["list", dir, "--json"]] {
+            let r = try ckpt(args)
+            XCTAssertEqual(r.status, 0, r.all)
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(args)")
+            XCTAssertEqual(object["json_version"] as? Int, 1, "\(args)")
+            XCTAssertTrue(r.stdout.hasPrefix("{\n  \"json_version\": 1,"), "first key: \(args)")
+        }
+        let record = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try ckpt(["show", image, "--record", "3", "--json"]).stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((record["record"] as? [String: Any])?["type"] as? String, "regs")
+    }
+
     func testShowUnknownRecordIDIs1() throws {
         let r = try ckpt(["show", image, "--record", "99"])
         XCTAssertEqual(r.status, 1, r.all)
@@ -195,7 +229,9 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertEqual(bySize.stdout.split(separator: "\n").last.map { String($0.prefix(2)) }, "9 ")
 
         let json = try ckpt(["list", dir, "--json", "--sort", "time"])
-        let items = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(document["json_version"] as? Int, 1)
+        let items = try XCTUnwrap(document["images"] as? [[String: Any]])
         XCTAssertEqual(items.count, 4)
         XCTAssertEqual(items.compactMap { $0["state"] as? String }.sorted(), ["complete", "complete", "damaged", "failed"])
         let complete = items.first { $0["file"] as? String == "7.ckpt" }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CkptImage
 import Foundation
+import CkptTestSupport
 import XCTest
 
 /// `ckpt replay`, `checkpoint`, `stats` through the built executable; the replay round trip
@@ -13,41 +14,19 @@ final class ReplayCommandTests: XCTestCase {
     override func setUpWithError() throws { dir = try makeTemporaryDirectory() }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    /// Starts `ckpt listen --usersock --dir DIR ARGS`; returns the process, its port and stderr.
-    private func startListener(_ directory: String, _ arguments: [String] = []) throws -> (Process, UInt32, Pipe) {
-        let process = Process()
-        process.executableURL = try ckptExecutable()
-        process.arguments = ["listen", "--usersock", "--dir", directory, "--status", "never"] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("usersock port "), let port = UInt32(text.dropFirst(14).prefix { $0.isNumber }) else {
-            process.terminate()
-            throw XCTSkip("listener did not start: \(text)")
-        }
-        return (process, port, err)
-    }
-
     /// Writes an image, replays it with `ckpt replay --usersock` into a listener process, and
     /// compares the captured image record by record, and its checksum.
     private func roundTrip(_ records: [FixtureRecord], crid: UInt64, extra: [String] = []) throws {
         let source = dir + "/source.ckpt"
         try writeFixtureImage(source, records, crid: crid)
         let captured = dir + "/captured"
-        let (listener, port, err) = try startListener(captured, ["--exit-after", "1", "--pool-buffers", "4"])
+        let listener = try ListenerProcess(directory: captured, arguments: ["--exit-after", "1", "--pool-buffers", "4"])
+        let port = listener.port
         let r = try ckpt(["replay", source, "--usersock", "\(port)", "--progress", "never"] + extra)
-        listener.waitUntilExit()
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        listener.waitForExit()
+        let log = listener.log
         XCTAssertEqual(r.status, 0, r.all)
-        XCTAssertEqual(listener.terminationStatus, 0, log)
+        XCTAssertEqual(listener.process.terminationStatus, 0, log)
         XCTAssertTrue(r.stdout.hasPrefix("replayed \(source) as crid \(crid) to usersock port \(port): \(records.count) records"), r.all)
 
         let copy = captured + "/\(crid).ckpt"
@@ -75,9 +54,10 @@ final class ReplayCommandTests: XCTestCase {
     func testReplayWithAnotherCrid() throws {
         let source = dir + "/7.ckpt"
         try writeFixtureImage(source, fixtureRecords())
-        let (listener, port, _) = try startListener(dir + "/out", ["--exit-after", "1"])
+        let listener = try ListenerProcess(directory: dir + "/out", arguments: ["--exit-after", "1"])
+        let port = listener.port
         let r = try ckpt(["replay", source, "--usersock", "\(port)", "--crid", "4711"])
-        listener.waitUntilExit()
+        listener.waitForExit()
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertEqual(try ImageReader(path: dir + "/out/4711.ckpt").summary, try ImageReader(path: source).summary)
     }
@@ -91,10 +71,11 @@ final class ReplayCommandTests: XCTestCase {
         let e = try CkptImageProbe.entry(source, id: 8)
         b[Int(e.dataOffset) + 77] ^= 0x10
         writeBytes(source, b)
-        let (listener, port, err) = try startListener(dir + "/out", ["--exit-after", "1"])
+        let listener = try ListenerProcess(directory: dir + "/out", arguments: ["--exit-after", "1"])
+        let port = listener.port
         let r = try ckpt(["replay", source, "--usersock", "\(port)", "--no-verify"])
-        listener.waitUntilExit()
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        listener.waitForExit()
+        let log = listener.log
         XCTAssertEqual(r.status, 65, r.all)
         XCTAssertTrue(r.stderr.contains("FAILED at record 8"), r.all)
         let reason = try String(contentsOfFile: dir + "/out/7.failed.reason", encoding: .utf8)
@@ -170,6 +151,31 @@ final class ReplayCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("no such process: pid 999999"), r.all)
     }
 
+    /// A listener is refused before the kernel is asked (with or without the module): by its
+    /// command line, and by the --wait directory's stats file.
+    func testCheckpointOfTheListenerItselfIsRefusedAtOnce() throws {
+        let listener = try ListenerProcess(directory: dir)
+        let pid = listener.process.processIdentifier
+        let started = Date()
+        let r = try ckpt(["checkpoint", "\(pid)", "--stop"])
+        XCTAssertEqual(r.status, 1, r.all)
+        XCTAssertTrue(r.stderr.hasPrefix("ckpt checkpoint: pid \(pid) is `ckpt listen` ("), r.all)
+        XCTAssertTrue(r.stderr.contains("a listener cannot be checkpointed"), r.all)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "at once, not after a timeout")
+        XCTAssertTrue(listener.isRunning, "the listener was not touched")
+        XCTAssertEqual(listener.stop(), 0, listener.log)
+    }
+
+    func testCheckpointOfThePidInTheWaitDirectorysStatsIsRefused() throws {
+        // A stats file as a running listener writes it, naming this test process.
+        try "{\n  \"state\": \"running\",\n  \"pid\": \(getpid())\n}\n"
+            .write(toFile: dir + "/.ckpt-listen.stats", atomically: true, encoding: .utf8)
+        let r = try ckpt(["checkpoint", "\(getpid())", "--wait", dir])
+        XCTAssertEqual(r.status, 1, r.all)
+        XCTAssertEqual(r.stderr, "ckpt checkpoint: pid \(getpid()) is the listener writing to \(dir): a listener cannot be checkpointed, "
+                       + "the kernel would stream into the process it stopped\n")
+    }
+
     func testCheckpointUsageErrors() throws {
         XCTAssertEqual(try ckpt(["checkpoint"]).status, 64)
         XCTAssertEqual(try ckpt(["checkpoint", "0"]).status, 64)
@@ -194,11 +200,12 @@ final class ReplayCommandTests: XCTestCase {
     }
 
     func testStatsShowsTheListenersFile() throws {
-        let (listener, port, _) = try startListener(dir, ["--exit-after", "1"])
+        let listener = try ListenerProcess(directory: dir, arguments: ["--exit-after", "1"])
+        let port = listener.port
         let source = dir + "/src.ckpt.tmp"
         try writeFixtureImage(source, fixtureRecords(), crid: 55)
         XCTAssertEqual(try ckpt(["replay", source, "--usersock", "\(port)"]).status, 0)
-        listener.waitUntilExit()
+        listener.waitForExit()
         let r = try ckpt(["stats", dir])
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertTrue(r.stdout.contains("listener (\(dir)/.ckpt-listen.stats):"), r.all)
@@ -207,6 +214,7 @@ final class ReplayCommandTests: XCTestCase {
         XCTAssertEqual(json.status, 0, json.all)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         XCTAssertNotNil(object["listener"] as? [String: Any], json.stdout)
+        XCTAssertEqual(object["json_version"] as? Int, 1, json.stdout)
 
         let list = try ckpt(["list", dir])
         XCTAssertTrue(list.stdout.contains("55 "), list.stdout)

@@ -42,9 +42,9 @@ import Testing
         l.bytes = b
     }
 
-    typealias Check = (ImageError) -> Bool
+    typealias Check = @Sendable (ImageError) -> Bool
 
-    static let cases: [(name: String, damage: (inout Layout) -> Void, check: Check)] = [
+    static let cases: [(name: String, damage: @Sendable (inout Layout) -> Void, check: Check)] = [
         ("header flags set", { l in put32(&l.bytes, 16, 1); reseal(&l) },
          { if case .badField(_, 16, nil, "file header flags", _, _) = $0 { true } else { false } }),
         ("header length not a multiple of 8", { l in put32(&l.bytes, 12, 84); reseal(&l) },

@@ -4,6 +4,7 @@ import Glibc
 import CkptImage
 import CkptInject
 import Foundation
+import CkptTestSupport
 import XCTest
 
 /// The adversarial corpus: every fault kind, at several positions, from several seeds, each

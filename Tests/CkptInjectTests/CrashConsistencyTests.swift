@@ -4,6 +4,7 @@ import Glibc
 import CkptImage
 import CkptInject
 import Foundation
+import CkptTestSupport
 import XCTest
 
 /// kill -9 the real listener at random points while it captures concurrent streams, restart

@@ -4,6 +4,7 @@ import Glibc
 import CkptImage
 import CkptInject
 import Foundation
+import CkptTestSupport
 import XCTest
 
 /// The real listener on a 2 MiB tmpfs. CkptListenerTests cover one stream too big for the

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CkptInject
 import Foundation
+import CkptTestSupport
 import XCTest
 
 /// Kept regression cases (Tests/Fixtures/inject/): each `NAME.dgm` is a datagram file

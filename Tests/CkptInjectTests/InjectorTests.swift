@@ -5,6 +5,7 @@ import CkptImage
 import CkptInject
 import CkptProtocol
 import Foundation
+import CkptTestSupport
 import XCTest
 
 /// The injector on its own: determinism, realistic and valid streams, faults that do what
@@ -107,7 +108,7 @@ final class InjectorTests: XCTestCase {
 
     func ckpt(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
-        process.executableURL = try ListenerProcess.executable()
+        process.executableURL = try ckptExecutable()
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

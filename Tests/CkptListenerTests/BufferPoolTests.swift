@@ -1,4 +1,5 @@
 import Foundation
+import CkptSystem
 import XCTest
 @testable import CkptListener
 

@@ -2,55 +2,19 @@
 import Glibc
 #endif
 import Foundation
+import CkptTestSupport
 import XCTest
 
 /// The built `ckpt` executable, as an operator or a harness runs it.
 final class ExecutableTests: XCTestCase {
-    /// `ckpt` sits beside the test bundle in the build folder.
-    private func executable() throws -> URL {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [bundle, bundle.deletingLastPathComponent()] {
-            let url = candidate.appendingPathComponent("ckpt")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        throw XCTSkip("ckpt executable not found beside \(CommandLine.arguments[0])")
-    }
-
-    /// Starts `ckpt listen --usersock ARGS`, returns the process, its port and stderr pipe.
-    private func startListener(_ arguments: [String]) throws -> (Process, UInt32, Pipe) {
-        let process = Process()
-        process.executableURL = try executable()
-        process.arguments = ["listen", "--usersock"] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // The first line of stdout is `usersock port N`.
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("usersock port "),
-              let port = UInt32(text.dropFirst("usersock port ".count).prefix { $0.isNumber }) else {
-            process.terminate()
-            XCTFail("first line of stdout: \(text)")
-            throw POSIXError(.EPROTO)
-        }
-        return (process, port, err)
-    }
-
     func testListenUsersockExitAfterOneWritesTheImage() throws {
         let directory = try makeTemporaryDirectory()
-        let (process, port, err) = try startListener(["--dir", directory, "--exit-after", "1", "--status", "never"])
+        let listener = try ListenerProcess(directory: directory, arguments: ["--exit-after", "1"])
         let stream = EncodedStream(crid: 900, runs: 3, pagesPerRun: 64)
-        TestSender().send(stream.messages, to: port)
-        process.waitUntilExit()
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(process.terminationStatus, 0, log)
+        TestSender().send(stream.messages, to: listener.port)
+        let status = listener.waitForExit()
+        let log = listener.log
+        XCTAssertEqual(status, 0, log)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         XCTAssertEqual(files, [".ckpt-listen.stats", "900.ckpt"])
         assertImage(directory + "/900.ckpt", matches: stream)
@@ -62,16 +26,15 @@ final class ExecutableTests: XCTestCase {
 
     func testKillDashNineMidStreamThenRestartReportsTheLeftover() throws {
         let directory = try makeTemporaryDirectory()
-        let (first, port, _) = try startListener(["--dir", directory, "--status", "never"])
-        TestSender().send(Array(EncodedStream(crid: 901).messages.prefix(5)), to: port)
+        let first = try ListenerProcess(directory: directory)
+        TestSender().send(Array(EncodedStream(crid: 901).messages.prefix(5)), to: first.port)
         try waitFor { FileManager.default.fileExists(atPath: directory + "/901.partial") }
-        kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        first.kill9()
 
-        let (second, _, err) = try startListener(["--dir", directory, "--idle-timeout", "0.3", "--status", "never"])
-        second.waitUntilExit()
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(second.terminationStatus, 0, log)
+        let second = try ListenerProcess(directory: directory, arguments: ["--idle-timeout", "0.3"])
+        let status = second.waitForExit()
+        let log = second.log
+        XCTAssertEqual(status, 0, log)
         XCTAssertTrue(log.contains("leftover"), log)
         XCTAssertTrue(log.contains("crid=901"), log)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
@@ -84,49 +47,80 @@ final class ExecutableTests: XCTestCase {
 
     func testSigtermSettlesInFlightStreamsAndExitsZero() throws {
         let directory = try makeTemporaryDirectory()
-        let (process, port, err) = try startListener(["--dir", directory, "--status", "never"])
-        TestSender().send(Array(EncodedStream(crid: 902).messages.prefix(5)), to: port)
+        let listener = try ListenerProcess(directory: directory)
+        TestSender().send(Array(EncodedStream(crid: 902).messages.prefix(5)), to: listener.port)
         try waitFor { FileManager.default.fileExists(atPath: directory + "/902.partial") }
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(process.terminationReason, .exit)
-        XCTAssertEqual(process.terminationStatus, 0, log)
+        let status = listener.stop()
+        XCTAssertEqual(listener.process.terminationReason, .exit)
+        XCTAssertEqual(status, 0, listener.log)
         XCTAssertTrue(try String(contentsOfFile: directory + "/902.failed.reason", encoding: .utf8).contains("interrupted"))
     }
 
     func testStrictExitsOneWhenAStreamFailed() throws {
         let directory = try makeTemporaryDirectory()
-        let (process, port, _) = try startListener(["--dir", directory, "--exit-after", "1", "--strict", "--status", "never"])
+        let listener = try ListenerProcess(directory: directory, arguments: ["--exit-after", "1", "--strict"])
         var stream = EncodedStream(crid: 903)
         stream.messages.remove(at: 3)
-        TestSender().send(stream.messages, to: port)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 1)
+        TestSender().send(stream.messages, to: listener.port)
+        XCTAssertEqual(listener.waitForExit(), 1, listener.log)
     }
 
+    /// The harness itself: a listener that does not start is a thrown error carrying its exit
+    /// status and log (a test failure), never a skip.
+    func testAListenerThatDoesNotStartIsAnErrorWithItsLog() throws {
+        let directory = try makeTemporaryDirectory()
+        XCTAssertThrowsError(try ListenerProcess(directory: directory, arguments: ["--pool-buffers", "0"])) { error in
+            guard case let TestSupportError.listenerDidNotStart(_, firstLine, status, log) = error else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual(firstLine, "")
+            XCTAssertEqual(status, 64)
+            XCTAssertTrue(log.contains("pool-buffers"), log)
+        }
+    }
+
+    /// Each is refused before anything starts, with exit 64 and the flag named: among them
+    /// values that used to trap (inf seconds in UInt64 nanoseconds, a 1 TiB pool allocation).
     func testBadFlagsAreUsageErrors() throws {
-        let process = Process()
-        process.executableURL = try executable()
-        process.arguments = ["listen", "--usersock", "--pool-buffers", "0"]
-        process.standardError = Pipe()
-        try process.run()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 64)
+        let directory = try makeTemporaryDirectory()
+        let cases: [([String], String)] = [
+            (["--pool-buffers", "0"], "--pool-buffers"),
+            (["--pool-buffers", "65536", "--buffer-size", "\(16 << 20)"], "--pool-buffers x --buffer-size"),
+            (["--stream-timeout", "inf"], "--stream-timeout"),
+            (["--stream-timeout", "1e12"], "--stream-timeout"),
+            (["--stream-timeout", "nan"], "--stream-timeout"),
+            (["--stream-timeout", "0"], "--stream-timeout"),
+            (["--idle-timeout", "inf"], "--idle-timeout"),
+            (["--idle-timeout", "-1"], "--idle-timeout"),
+        ]
+        for (flags, named) in cases {
+            let process = Process()
+            process.executableURL = try ckptExecutable()
+            process.arguments = ["listen", "--usersock", "--dir", directory, "--status", "never"] + flags
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = Pipe()
+            try process.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationReason, .exit, "\(flags)")
+            XCTAssertEqual(process.terminationStatus, 64, "\(flags): \(text)")
+            XCTAssertTrue(text.contains(named), "\(flags): \(text)")
+        }
     }
 
     func testWithoutTheKernelFamilyTheGenlListenerExits69() throws {
+        // With the module loaded `ckpt listen` would register and run: asked first, not
+        // guessed from its output after the fact (that would wait forever).
+        if kernelFamilyPresent() { throw XCTSkip("the ckpt module is loaded on this host") }
         let process = Process()
-        process.executableURL = try executable()
+        process.executableURL = try ckptExecutable()
         process.arguments = ["listen", "--dir", try makeTemporaryDirectory(), "--status", "never"]
         let err = Pipe()
         process.standardError = err
         try process.run()
         process.waitUntilExit()
         let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        if process.terminationStatus == 0 || log.contains("listening") {
-            throw XCTSkip("the ckpt family is registered on this host")
-        }
         XCTAssertEqual(process.terminationStatus, 69, log)
         XCTAssertTrue(log.contains("ckpt"), log)
     }

@@ -4,6 +4,7 @@ import Glibc
 import CkptProtocol
 import Foundation
 import Logging
+import CkptSystem
 import SystemPackage
 import XCTest
 @testable import CkptListener
@@ -24,7 +25,7 @@ final class PublishTests: XCTestCase {
             syncFile: { fd throws(Errno) in
                 gate.wait()  // the disk is slow today
                 gate.signal()
-                try FileSyscalls.sync(fd)
+                try Syscall.sync(fd)
             })
         let empty = StreamSummary(records: 0, bytes: 0, checksum: 0)
         sink.start()

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CkptSystem
 import CCkptUAPI
 import CkptProtocol
 import CkptTransport
@@ -255,11 +256,17 @@ final class StopUnderBackpressureTests: XCTestCase {
         })
         harness.start()
         let stream = EncodedStream(crid: 81, runs: 8, pagesPerRun: 64, fragment: 4096)
-        let sender = try NetlinkSocket(family: .usersock)
-        try sender.bind()
         let port = harness.port
         // The sender blocks on the full socket; when the listener closes it, its send fails.
+        // It is made on the sending thread: a NetlinkSocket has one owner.
         let sending = JoinableThread {
+            let sender: NetlinkSocket
+            do {
+                sender = try NetlinkSocket(family: .usersock)
+                try sender.bind()
+            } catch {
+                return XCTFail("sender socket: \(error)")
+            }
             for message in stream.messages {
                 let sent: Bool = message.withUnsafeBytes { raw in (try? sender.send(raw, toPort: port)) != nil }
                 if !sent { return }

@@ -86,26 +86,46 @@ import Testing
         }
     }
 
-    /// Several acked requests in flight, acks matched by seq; the first error stops it.
-    @Test func ackWindowMatchesAcksAndStopsAtFirstError() throws {
+    /// The one ack reader: several acked requests in flight, their answers read back in
+    /// order, matched by seq; a rejection carries the kernel's errno (and extack).
+    @Test func receiveAnswersReadsAcksAndRejectionsInOrder() throws {
         let client = try GenlClient(family: "nlctrl")
-        let window = AckWindow(client: client, window: 3)
-        func getFamily(_ name: String) throws(TransportError) {
-            try window.send { h, b in
+        client.timeoutMilliseconds = 2000
+        func getFamily(_ name: String) throws(TransportError) -> UInt32 {
+            try client.send { h, b in
                 let start = b.beginMessage(type: client.familyID, flags: UInt16(NLM_F_REQUEST | NLM_F_ACK), seq: h.seq, portID: 0)
                 b.appendGenlHeader(command: UInt8(CTRL_CMD_GETFAMILY), version: 2)
                 b.appendString(Int(CTRL_ATTR_FAMILY_NAME), name)
                 b.endMessage(start)
             }
         }
-        for _ in 0..<10 { try getFamily("nlctrl") }
-        #expect(window.outstanding <= 3)
-        try window.finish()
-        #expect(window.outstanding == 0)
-        try getFamily("nlctrl")
-        try getFamily("no-such-family")
-        try getFamily("nlctrl")
-        #expect(throws: TransportError.self) { try window.finish() }
+        var sent: [UInt32] = []
+        for _ in 0..<5 { sent.append(try getFamily("nlctrl")) }
+        sent.append(try getFamily("no-such-family"))
+        sent.append(try getFamily("nlctrl"))
+        var answers: [GenlClient.Answer] = []
+        var replies = 0
+        while answers.count < sent.count {
+            try client.receiveAnswers(into: &answers) { (_: NetlinkMessage) throws(ProtocolError) in replies += 1 }
+        }
+        #expect(answers.map(\.seq) == sent)
+        #expect(answers.map { $0.rejection == nil } == [true, true, true, true, true, false, true])
+        #expect(answers[5].rejection?.errno == Errno.noSuchFileOrDirectory.rawValue)
+        #expect(replies == 6, "each successful GETFAMILY also sends its reply")
+    }
+
+    /// `transact` (awaitAcks over the same reader) stops at the rejection of its request.
+    @Test func transactThrowsTheKernelsRejection() throws {
+        let client = try GenlClient(family: "nlctrl")
+        client.timeoutMilliseconds = 2000
+        #expect(throws: TransportError.self) {
+            try client.transact { h, b in
+                let start = b.beginMessage(type: client.familyID, flags: UInt16(NLM_F_REQUEST | NLM_F_ACK), seq: h.seq, portID: 0)
+                b.appendGenlHeader(command: UInt8(CTRL_CMD_GETFAMILY), version: 2)
+                b.appendString(Int(CTRL_ATTR_FAMILY_NAME), "no-such-family")
+                b.endMessage(start)
+            }
+        }
     }
 }
 

@@ -7,7 +7,8 @@ import CkptTransport
 import CkptReplay
 
 /// Writes `ckpt <command>: message` to stderr. Every command reports failures this way, one
-/// line each, and then throws the exit code (`CkptExit`).
+/// line each (a kernel refusal adds the kernel's text as a second line, `Error: <text>`, as
+/// iproute2 does: `KernelRefusal`), and then throws the exit code (`CkptExit`).
 func report(_ command: String, _ message: String) {
     writeStderr("ckpt \(command): \(message)\n")
 }
@@ -33,7 +34,7 @@ func writeStderr(_ text: String) {
 /// Standard output, flushed at once: scripts (and `--wait` callers) read lines as they come.
 func emit(_ line: String) {
     print(line)
-    fflush(stdout)
+    fflush(nil)  // all of stdio: `stdout` itself is a global Swift 6 will not read
 }
 
 extension ImageError {

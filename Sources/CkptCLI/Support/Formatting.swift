@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CkptSystem
 import CkptListener
 import CkptProtocol
 
@@ -65,43 +66,6 @@ enum Format {
     }
 }
 
-/// A JSON value rendered with keys in the order given (stable output for scripts and diffs).
-enum JSON {
-    case null
-    case bool(Bool)
-    case int(Int64)
-    case uint(UInt64)
-    case string(String)
-    case array([JSON])
-    case object([(String, JSON)])
-
-    static func optional(_ s: String?) -> JSON { s.map(JSON.string) ?? .null }
-
-    func rendered(indent: Int = 0, pretty: Bool = true) -> String {
-        let nl = pretty ? "\n" : ""
-        let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
-        let closePad = pretty ? String(repeating: "  ", count: indent) : ""
-        switch self {
-        case .null: return "null"
-        case let .bool(b): return b ? "true" : "false"
-        case let .int(v): return "\(v)"
-        case let .uint(v): return "\(v)"
-        case let .string(s): return JSON.quote(s)
-        case let .array(items):
-            if items.isEmpty { return "[]" }
-            return "[" + nl + items.map { pad + $0.rendered(indent: indent + 1, pretty: pretty) }.joined(separator: "," + nl)
-                + nl + closePad + "]"
-        case let .object(fields):
-            if fields.isEmpty { return "{}" }
-            let sep = pretty ? ": " : ":"
-            return "{" + nl + fields.map { pad + JSON.quote($0.0) + sep + $0.1.rendered(indent: indent + 1, pretty: pretty) }
-                .joined(separator: "," + nl) + nl + closePad + "}"
-        }
-    }
-
-    static func quote(_ s: String) -> String { jsonQuoted(s) }
-}
-
 /// A progress bar on stderr, redrawn at most every 100 ms (`[#####.....]  48%  12.0 MiB / 25.0 MiB`).
 final class ProgressBar {
     private let label: String
@@ -116,7 +80,7 @@ final class ProgressBar {
 
     func update(_ done: UInt64, _ total: UInt64) {
         guard enabled else { return }
-        let now = Self.nowNs()
+        let now = monotonicNanoseconds()
         guard done >= total || now - lastDraw >= 100_000_000 else { return }
         lastDraw = now
         let fraction = total == 0 ? 1.0 : min(1.0, Double(done) / Double(total))
@@ -131,11 +95,5 @@ final class ProgressBar {
     func finish() {
         if drawn { writeStderr("\n") }
         drawn = false
-    }
-
-    private static func nowNs() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

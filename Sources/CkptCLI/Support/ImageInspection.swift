@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CkptJSON
 import Glibc
 #endif
 import CkptImage

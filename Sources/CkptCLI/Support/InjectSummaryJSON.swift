@@ -1,3 +1,4 @@
+import CkptJSON
 import CkptInject
 
 /// `ckpt inject --json`: the summary with every key sorted, as scripts and the test fixtures
@@ -9,6 +10,7 @@ extension InjectSummary {
         JSON.object([
             ("bytes", .uint(bytes)),
             ("datagrams", .int(Int64(datagrams))),
+            ("json_version", .uint(JSONOutput.version)),
             ("seed", .uint(seed)),
             ("streams", .array(streams.map(\.json))),
         ]).rendered()

@@ -1,3 +1,4 @@
+import CkptJSON
 import CkptImage
 import CkptProtocol
 

@@ -3,20 +3,22 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CkptSystem
 import SystemPackage
 
 /// The image code's only system calls, each retrying `EINTR` and failing with an
 /// `ImageError.io` that names the operation, the path and the file offset.
 ///
-/// Errno policy (swift-nio's): `EFAULT` means we passed a bad pointer, a bug: it traps.
-/// Everything else (`ENOSPC`, `EIO`, `EACCES`, `EBADF` from a caller's descriptor, ...)
-/// becomes an error the caller handles.
+/// Errno policy: CkptSystem's `Syscall` (one for all of ckpt): `EFAULT` means we passed a
+/// bad pointer, a bug: it traps. Everything else (`ENOSPC`, `EIO`, `EACCES`, `EBADF` from a
+/// caller's descriptor, ...) becomes an error the caller handles.
 enum ImageFileIO {
     /// A `writev(2)`: bytes written, or -errno. A parameter so tests can inject short
     /// writes, `EINTR` and errors.
     typealias Writev = (_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int32) -> Int
 
-    static let systemWritev: Writev = { fd, iov, count in
+    /// The real `writev(2)`, as a `Writev`.
+    static func systemWritev(_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int32) -> Int {
         let n = writev(fd, iov, count)
         return n < 0 ? -Int(errno) : n
     }
@@ -36,9 +38,8 @@ enum ImageFileIO {
         while first < count {
             let n = call(fd.rawValue, parts.baseAddress! + first, Int32(count - first))
             if n < 0 {
-                let e = Errno(rawValue: Int32(-n))
-                if e == .interrupted { continue }
-                precondition(e != .badAddress, "writev: EFAULT, a bad buffer was passed (a bug)")
+                if Int32(-n) == EINTR { continue }
+                let e = Syscall.failure("writev", Int32(-n))  // traps on EFAULT
                 throw .io(operation: "write", path: path, offset: offset + written, errno: e)
             }
             if n == 0 {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CkptSystem
 import SystemPackage
 
 /// The directory images are written to, and its naming rules:
@@ -18,7 +19,7 @@ import SystemPackage
 ///
 /// Every operation goes through the directory's descriptor: a directory removed while the
 /// listener runs fails the affected streams with ENOENT instead of writing elsewhere.
-public final class ImageDirectory: @unchecked Sendable {
+public final class ImageDirectory: Sendable {
     public let path: String
     let fd: Int32
     /// Tries before giving up on finding a free name (a directory full of `<crid>-N` files).
@@ -28,13 +29,13 @@ public final class ImageDirectory: @unchecked Sendable {
     public init(path: String) throws(ListenerFileError) {
         self.path = path
         do {
-            fd = try FileSyscalls.openAt(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            fd = try Syscall.openAt(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         } catch {
             throw ListenerFileError("open directory", path, error)
         }
     }
 
-    deinit { close(fd) }
+    deinit { Syscall.close(fd) }
 
     /// `<crid>.<ext>` or, when `n` > 0, `<crid>-<n>.<ext>`.
     static func name(crid: UInt64, n: Int, ext: String) -> String {
@@ -48,7 +49,7 @@ public final class ImageDirectory: @unchecked Sendable {
         for n in 0..<Self.maxSuffix {
             let name = Self.name(crid: crid, n: n, ext: "partial")
             do {
-                let fd = try FileSyscalls.openAt(self.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                let fd = try Syscall.openAt(self.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
                 reserveReasonRoom(for: name)
                 return (fd, name)
             } catch where error == .fileExists {
@@ -66,7 +67,7 @@ public final class ImageDirectory: @unchecked Sendable {
         for n in 0..<Self.maxSuffix {
             let name = Self.name(crid: crid, n: n, ext: ext)
             do {
-                try FileSyscalls.renameNoReplace(fd, from, name)
+                try Syscall.renameNoReplace(fd, from, name)
                 return name
             } catch where error == .fileExists {
                 continue
@@ -82,7 +83,7 @@ public final class ImageDirectory: @unchecked Sendable {
     /// discarded; returns the name used. The caller fsyncs the directory (once for several).
     /// `syncFile` is fsync(2); tests slow it down.
     func publish(_ partial: String, fd: Int32, crid: UInt64,
-                        syncFile: (Int32) throws(Errno) -> Void = FileSyscalls.sync)
+                        syncFile: (Int32) throws(Errno) -> Void = Syscall.sync)
         throws(ListenerFileError) -> String {
         do { try syncFile(fd) } catch { throw ListenerFileError("fsync", partial, error) }
         let name = try moveToFreeName(partial, crid: crid, ext: "ckpt")
@@ -99,8 +100,8 @@ public final class ImageDirectory: @unchecked Sendable {
 
     func reserveReasonRoom(for partial: String) {
         let room = partial + ".reason"
-        guard let fd = try? FileSyscalls.openAt(self.fd, room, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) else { return }
-        defer { close(fd) }
+        guard let fd = try? Syscall.openAt(self.fd, room, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) else { return }
+        defer { Syscall.close(fd) }
         if posix_fallocate(fd, 0, off_t(Self.reasonRoomBytes)) != 0 { unlinkat(self.fd, room, 0) }
     }
 
@@ -121,12 +122,12 @@ public final class ImageDirectory: @unchecked Sendable {
             flags = O_WRONLY | O_CLOEXEC  // keep the allocated blocks; trim after writing
         }
         do throws(Errno) {
-            let reasonFD = try FileSyscalls.openAt(fd, reasonName, flags, 0o600)
-            defer { close(reasonFD) }
+            let reasonFD = try Syscall.openAt(fd, reasonName, flags, 0o600)
+            defer { Syscall.close(reasonFD) }
             do throws(Errno) {
-                try FileSyscalls.writeAll(reasonFD, line)
-                if ftruncate(reasonFD, off_t(line.utf8.count)) != 0 { throw Errno(rawValue: Glibc.errno) }
-                try FileSyscalls.sync(reasonFD)
+                try Syscall.writeAll(reasonFD, line)
+                try Syscall.truncate(reasonFD, line.utf8.count)
+                try Syscall.sync(reasonFD)
             } catch {
                 unlinkat(fd, reasonName, 0)
                 throw error
@@ -151,10 +152,10 @@ public final class ImageDirectory: @unchecked Sendable {
     public func replaceFile(_ name: String, contents: String) throws(ListenerFileError) {
         let temporary = name + ".tmp"
         do throws(Errno) {
-            let fd = try FileSyscalls.openAt(self.fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            defer { close(fd) }
-            try FileSyscalls.writeAll(fd, contents)
-            if renameat(self.fd, temporary, self.fd, name) != 0 { throw Errno(rawValue: Glibc.errno) }
+            let fd = try Syscall.openAt(self.fd, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            defer { Syscall.close(fd) }
+            try Syscall.writeAll(fd, contents)
+            try Syscall.rename(self.fd, temporary, name)
         } catch {
             throw ListenerFileError("write", name, error)
         }
@@ -162,7 +163,7 @@ public final class ImageDirectory: @unchecked Sendable {
 
     /// fsync of the directory itself, so renames and new names survive a crash.
     public func sync() throws(ListenerFileError) {
-        do { try FileSyscalls.sync(fd) } catch { throw ListenerFileError("fsync directory", path, error) }
+        do { try Syscall.sync(fd) } catch { throw ListenerFileError("fsync directory", path, error) }
     }
 
     /// Names of `*.partial` files, sorted: leftovers of a listener that died mid-capture.
@@ -172,9 +173,12 @@ public final class ImageDirectory: @unchecked Sendable {
 
     /// Names ending with `suffix` (and longer than it), sorted.
     private func names(withSuffix suffix: String) throws(ListenerFileError) -> [String] {
-        let dup = Glibc.dup(fd)
-        guard dup >= 0, let dir = fdopendir(dup) else {
-            throw ListenerFileError("read directory", path, Errno(rawValue: Glibc.errno))
+        let dup: Int32
+        do { dup = try Syscall.duplicate(fd) } catch { throw ListenerFileError("read directory (dup)", path, error) }
+        guard let dir = fdopendir(dup) else {
+            let error = Syscall.failure("fdopendir")
+            Syscall.close(dup)  // fdopendir took no ownership: without this the copy leaks
+            throw ListenerFileError("read directory (fdopendir)", path, error)
         }
         defer { closedir(dir) }
         rewinddir(dir)

@@ -4,6 +4,7 @@ import Glibc
 import CkptImage
 import CkptProtocol
 import Logging
+import CkptSystem
 import SystemPackage
 
 /// `ckpt listen`: receives capture streams from a netlink socket into a bounded pool,
@@ -16,18 +17,19 @@ import SystemPackage
 ///
 /// One receive thread (`run`) owns the socket, the reassembler and the receive counters; one
 /// writer thread writes the files (`ImageSink`) and one publisher thread fsyncs and renames
-/// the finished ones (`ImagePublisher`). The receive path allocates nothing per message:
+/// the finished ones (`ImagePublisher`). Not Sendable: other threads get `stopHandle`. The receive path allocates nothing per message:
 /// datagrams land in pool buffers, events point into them, ops are queued into a
 /// preallocated array.
-public final class Listener: @unchecked Sendable {
+public final class Listener {
     public enum StopReason: Equatable, Sendable {
-        /// `requestStop()` (SIGTERM/SIGINT).
+        /// `stopHandle.requestStop()` (SIGTERM/SIGINT).
         case requested
         /// `--exit-after N` streams settled.
         case exitAfter
         /// `--idle-timeout` passed with nothing in flight.
         case idleTimeout
-        /// The socket failed (not ENOBUFS): nothing more can be received.
+        /// The socket, or `poll` on it, failed (not ENOBUFS, not EINTR): nothing more can be
+        /// received.
         case socketError(String)
     }
 
@@ -44,7 +46,8 @@ public final class Listener: @unchecked Sendable {
     private var sink: ImageSink!
     private var reassembler: Reassembler
     private let feedback = Feedback()
-    private let stopPipe: (read: Int32, write: Int32)
+    /// What other threads may hold of the listener: `requestStop()`.
+    public let stopHandle: StopHandle
     private let host: String
     private let decoder = StreamDecoder()
 
@@ -75,31 +78,26 @@ public final class Listener: @unchecked Sendable {
         reassembler = Reassembler(configuration: Reassembler.Configuration(
             maxStreams: configuration.maxStreams, streamTimeoutNs: configuration.streamTimeoutNs, checkRecordData: true,
             checksumData: false))  // the image writer checksums (and compares) in its one pass
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw ListenerFileError("pipe", "stop pipe", Errno(rawValue: errno)) }
-        stopPipe = (fds[0], fds[1])
-        var name = [CChar](repeating: 0, count: 256)
+        do {
+            stopHandle = try StopHandle()
+        } catch {
+            throw ListenerFileError("pipe", "stop pipe", error)
+        }
+        var name = [UInt8](repeating: 0, count: 256)
         gethostname(&name, name.count - 1)
-        host = String(cString: name)
+        host = String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
         let feedback = self.feedback
         sink = ImageSink(
             directory: directory, pool: pool, logger: logger, makeWriter: makeWriter,
             onSettled: { feedback.settled($0) }, onWriterFailure: { feedback.writerFailed($0) })
     }
 
-    deinit {
-        close(stopPipe.read)
-        close(stopPipe.write)
-    }
+    /// Asks `run()` to stop (the same as `stopHandle.requestStop()`, for the owner): stop
+    /// reading, fail the streams in flight as interrupted (their bytes kept), finish writing,
+    /// return.
+    public func requestStop() { stopHandle.requestStop() }
 
-    /// Asks `run()` to stop: stop reading, fail the streams in flight as interrupted (their
-    /// bytes kept), finish writing, return. Safe from any thread, more than once.
-    public func requestStop() {
-        var byte: UInt8 = 1
-        _ = write(stopPipe.write, &byte, 1)
-    }
-
-    /// Receives until stopped (`requestStop`, `--exit-after`, `--idle-timeout`, or a socket
+    /// Receives until stopped (`stopHandle`, `--exit-after`, `--idle-timeout`, or a socket
     /// error). Returns why, with the final counters (also written to the stats file).
     public func run() -> Outcome {
         startedNs = monotonicNanoseconds()
@@ -131,7 +129,7 @@ public final class Listener: @unchecked Sendable {
         defer { if let current { pool.release(current) } }
         var nextTickNs: UInt64 = 0
         var fds = [pollfd(fd: source.fileDescriptor, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)]
+                   pollfd(fd: stopHandle.readEnd.rawValue, events: Int16(POLLIN), revents: 0)]
         while true {
             let now = monotonicNanoseconds()
             if now >= nextTickNs {
@@ -152,7 +150,15 @@ public final class Listener: @unchecked Sendable {
             let pending = unflushed > 0
             let ready = poll(&fds, 2, pending ? 1 : Int32(Self.tickNs / 1_000_000))
             if ready == 0, pending { wakeWriter() }
-            if ready <= 0 { continue }
+            if ready < 0 {
+                // EINTR: look again. Anything else (EFAULT, EINVAL, ENOMEM) would fail on
+                // every call: polling on would spin a core, so stop with the reason.
+                if errno == EINTR { continue }
+                let error = Syscall.failure("poll")
+                logger.critical("poll failed; stopping", metadata: ["error": "\(error)"])
+                return .socketError("poll: \(error)")
+            }
+            if ready == 0 { continue }
             if fds[1].revents != 0 { return .requested }
             if fds[0].revents == 0 { continue }
             burst: for _ in 0..<Self.burst {
@@ -190,10 +196,7 @@ public final class Listener: @unchecked Sendable {
         unflushed = 0
     }
 
-    private func stopRequested() -> Bool {
-        var fd = pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)
-        return poll(&fd, 1, 0) > 0
-    }
+    private func stopRequested() -> Bool { stopHandle.isRequested }
 
     /// One datagram in pool buffer `buffer`: decode it and act on each stream message.
     private func process(buffer: Int, count: Int, truncated: Bool, senderPort: UInt32) {
@@ -310,10 +313,14 @@ public final class Listener: @unchecked Sendable {
         lastStatsNs = now
         writeStatsFile()
         if configuration.statusLine {
-            let line = "\r\u{1B}[K" + stats.statusLine(rate: rate)
-            fputs(line, stderr)
-            fflush(stderr)
+            writeStatusLine("\r\u{1B}[K" + stats.statusLine(rate: rate))
         }
+    }
+
+    /// The status line goes straight to fd 2 (stdio's `stderr` is shared mutable state that
+    /// Swift 6 will not touch from here); a failed write of a cosmetic line is ignored.
+    private func writeStatusLine(_ line: String) {
+        _ = try? FileDescriptor.standardError.writeAll(Array(line.utf8))
     }
 
     private func writeStatsFile() {
@@ -339,7 +346,7 @@ public final class Listener: @unchecked Sendable {
         let now = monotonicNanoseconds()
         update(snapshot: pool.snapshot(), settled: feedback.drain().counters, now: now)
         stats.state = "stopped"
-        if configuration.statusLine { fputs("\r\u{1B}[K", stderr) }
+        if configuration.statusLine { writeStatusLine("\r\u{1B}[K") }
         writeStatsFile()
         logger.info("stopped", metadata: [
             "reason": "\(reason)", "completed": "\(stats.completed)", "failed": "\(stats.failed)",
@@ -350,110 +357,11 @@ public final class Listener: @unchecked Sendable {
 
     // MARK: leftovers
 
-    /// `.partial` files of a listener that died: one that is a complete image that verifies
-    /// (the listener died after writing its trailer, before the rename) is fsynced and
-    /// published, since the trailer is only written once the sender's summary matched;
-    /// anything else is renamed to `.failed` with the reason "listener crashed or was killed
-    /// mid-capture" and what of it is sound. Never published unverified.
+    /// `.partial` files of a listener that died: published when complete and verified, else
+    /// kept as `.failed` with the reason (`LeftoverRecovery`).
     private func recoverLeftovers() {
-        let names: [String]
-        do {
-            names = try directory.partialFiles()
-        } catch {
-            logger.error("could not scan for leftovers", metadata: ["error": "\(error)"])
-            return
-        }
-        for name in names {
-            let crid = ImageDirectory.crid(ofName: name) ?? 0
-            stats.leftoversFound += 1
-            if publishIfComplete(name, crid: crid) { continue }
-            let scan = Self.describeLeftover(directory.path + "/" + name)
-            do {
-                let kept = try directory.moveToFreeName(name, crid: crid, ext: "failed")
-                try directory.writeReason(for: kept, partial: name, FailureRule.leftover.description + "\n" + scan)
-                try directory.sync()
-                logger.warning("leftover from an earlier listener marked failed", metadata: [
-                    "crid": "\(crid)", "file": "\(name)", "now": "\(kept)", "reason": "\(FailureRule.leftover)",
-                    "scan": "\(scan)",
-                ])
-            } catch {
-                logger.error("leftover could not be marked failed", metadata: ["file": "\(name)", "error": "\(error)"])
-            }
-        }
-        directory.removeOrphanReasonRooms()
-    }
-}
-
-extension Listener {
-    /// Publishes leftover `name` if it is a complete image that verifies end to end (every
-    /// CRC, the record tree, the stream summary); false if it is not (or could not be moved).
-    func publishIfComplete(_ name: String, crid: UInt64) -> Bool {
-        let path = directory.path + "/" + name
-        let verified: ImageVerification
-        do {
-            verified = try verifyImage(path: path)
-        } catch {
-            return false
-        }
-        do throws(ListenerFileError) {
-            let fd: Int32
-            do { fd = try FileSyscalls.openAt(directory.fd, name, O_RDONLY | O_CLOEXEC) } catch { throw ListenerFileError("open", name, error) }
-            defer { close(fd) }
-            let published = try directory.publish(name, fd: fd, crid: crid)
-            try directory.sync()
-            logger.warning("leftover from an earlier listener was complete and verified: published", metadata: [
-                "crid": "\(crid)", "file": "\(name)", "now": "\(published)",
-                "records": "\(verified.trailer.summary.records)", "bytes": "\(verified.trailer.summary.bytes)",
-            ])
-            stats.leftoversPublished += 1
-            return true
-        } catch {
-            logger.error("complete leftover could not be published; marking it failed", metadata: [
-                "file": "\(name)", "error": "\(error)",
-            ])
-            return false
-        }
-    }
-
-    /// What of a leftover is sound, by CkptImage's `PartialImageScanner`: one line for the
-    /// reason file and the log.
-    static func describeLeftover(_ path: String) -> String {
-        do {
-            let result = try PartialImageScanner(path: path).scan()
-            let stop: String = switch result.stop {
-            case .endOfFile: "the file ends after the last sound record"
-            case .reachedIndex: "an index follows the records"
-            case let .damaged(error): "then: \(error)"
-            }
-            return "scan: \(result.summary.records) sound records"
-                + (result.lastRecordID.map { " (last id \($0))" } ?? "")
-                + ", \(result.goodBytes) of \(result.fileSize) bytes sound; \(stop)"
-        } catch {
-            return "scan: not readable as an image: \(error)"
-        }
-    }
-}
-
-/// What the writer thread tells the receive thread, under a lock: sessions it failed, and
-/// the settled-stream counters.
-final class Feedback: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var writerFailures: [UInt64] = []
-    private var counters = SettledCounters()
-
-    func writerFailed(_ session: UInt64) {
-        lock.withLock { writerFailures.append(session) }
-    }
-
-    func settled(_ stream: SettledStream) {
-        lock.withLock { counters.note(stream) }
-    }
-
-    /// The writer failures since the last call, and the counters so far.
-    func drain() -> (writerFailures: [UInt64], counters: SettledCounters) {
-        lock.withLock {
-            defer { writerFailures.removeAll() }
-            return (writerFailures, counters)
-        }
+        let outcome = LeftoverRecovery(directory: directory, logger: logger).run()
+        stats.leftoversFound += outcome.found
+        stats.leftoversPublished += outcome.published
     }
 }

@@ -1,3 +1,4 @@
+import CkptJSON
 /// The listener's counters, as the stats file and the status line show them.
 public struct ListenerStats: Sendable, Equatable {
     public var state = "running"
@@ -42,26 +43,33 @@ public struct ListenerStats: Sendable, Equatable {
 
     public init() {}
 
-    /// The stats file: one JSON object, keys stable (documented in docs/listener.md).
+    /// The stats file: one JSON object, keys stable (documented in docs/listener.md),
+    /// rendered by the CLI's JSON writer (`CkptJSON`).
     public func json() -> String {
-        let string = jsonQuoted
-        let rules = failuresByRule.keys.sorted().map { "\(string($0)): \(failuresByRule[$0]!)" }.joined(separator: ", ")
-        let recent = recentFailures.map(string).joined(separator: ", ")
-        return """
-            {
-              "state": \(string(state)),
-              "pid": \(pid),
-              "transport": \(string(transport)),
-              "uptime_ms": \(uptimeNs / 1_000_000),
-              "streams": {"in_flight": \(inFlight), "begun": \(begun), "completed": \(completed), "failed": \(failed), "leftovers_found": \(leftoversFound), "leftovers_published": \(leftoversPublished)},
-              "failures_by_rule": {\(rules)},
-              "recent_failures": [\(recent)],
-              "receive": {"datagrams": \(datagrams), "messages": \(messages), "bytes": \(bytesReceived), "malformed_datagrams": \(malformedDatagrams), "dropped_messages": \(droppedMessages), "enobufs": \(overruns)},
-              "write": {"bytes": \(bytesWritten)},
-              "pool": {"buffers": \(poolBuffers), "buffer_bytes": \(poolBufferBytes), "in_use": \(poolInUse), "peak_in_use": \(poolPeakInUse), "stalls": \(stalls), "stalled_ms": \(stalledNs / 1_000_000)}
-            }
-
-            """
+        JSON.object([
+            ("state", .string(state)),
+            ("pid", .int(Int64(pid))),
+            ("transport", .string(transport)),
+            ("uptime_ms", .uint(uptimeNs / 1_000_000)),
+            ("streams", .object([
+                ("in_flight", .int(Int64(inFlight))), ("begun", .uint(begun)), ("completed", .uint(completed)),
+                ("failed", .uint(failed)), ("leftovers_found", .uint(UInt64(leftoversFound))),
+                ("leftovers_published", .uint(UInt64(leftoversPublished))),
+            ])),
+            ("failures_by_rule", .object(failuresByRule.keys.sorted().map { ($0, .uint(failuresByRule[$0]!)) })),
+            ("recent_failures", .array(recentFailures.map(JSON.string))),
+            ("receive", .object([
+                ("datagrams", .uint(datagrams)), ("messages", .uint(messages)), ("bytes", .uint(bytesReceived)),
+                ("malformed_datagrams", .uint(malformedDatagrams)), ("dropped_messages", .uint(droppedMessages)),
+                ("enobufs", .uint(overruns)),
+            ])),
+            ("write", .object([("bytes", .uint(bytesWritten))])),
+            ("pool", .object([
+                ("buffers", .int(Int64(poolBuffers))), ("buffer_bytes", .int(Int64(poolBufferBytes))),
+                ("in_use", .int(Int64(poolInUse))), ("peak_in_use", .int(Int64(poolPeakInUse))),
+                ("stalls", .uint(stalls)), ("stalled_ms", .uint(stalledNs / 1_000_000)),
+            ])),
+        ]).rendered() + "\n"
     }
 
     /// The one-line status: `3 in flight | 812.4 MB/s | pool 12/64 | stalls 5 (1.2 s) | 12 done, 1 failed`.

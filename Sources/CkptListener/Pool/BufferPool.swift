@@ -1,3 +1,5 @@
+import CkptSystem
+
 /// The listener's receive buffers: `count` buffers of `size` bytes in one allocation made at
 /// start, never grown. This is the memory bound of the listener (plus a small constant per
 /// stream): however large the images, however many streams, received bytes live only here
@@ -11,6 +13,10 @@
 /// `recvmsg` lands a datagram in it, decoded fragments point into it and each queued write
 /// `retain`s it; the writer `release`s it after writing; the receive loop releases its own
 /// reference after decoding. Thread-safe; the bookkeeping is `BufferPoolStateMachine`.
+///
+/// `@unchecked Sendable`, sound because `state` is touched only with `lock` held and a
+/// buffer's bytes are written only by the thread that holds it acquired (the receive loop)
+/// before any reader retains it.
 public final class BufferPool: @unchecked Sendable {
     public let count: Int
     public let size: Int

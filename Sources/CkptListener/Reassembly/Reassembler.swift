@@ -3,7 +3,10 @@ import CkptProtocol
 
 /// The start of a record, as its first fragment announces it. `meta` points into the
 /// receive buffer of that fragment.
-public struct RecordHead {
+///
+/// `@unchecked Sendable`, sound because `meta` points into a pool buffer that the listener
+/// retains for the op carrying it and nothing writes until the writer has released it.
+public struct RecordHead: @unchecked Sendable {
     public var type: RecordType
     public var id: UInt32
     public var parent: UInt32
@@ -14,7 +17,10 @@ public struct RecordHead {
 /// One fragment's worth of image writing: optionally begin a record, write `data` (may be
 /// empty), optionally end the record. Pointers are into the receive buffer the fragment
 /// arrived in; the listener keeps that buffer referenced until the write is done.
-public struct WriteOp {
+///
+/// `@unchecked Sendable`, sound for the same reason as `RecordHead`: the buffer under `data`
+/// stays retained and unwritten until the writer thread releases it.
+public struct WriteOp: @unchecked Sendable {
     public var session: UInt64
     public var crid: UInt64
     public var head: RecordHead?

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CkptProtocol
 import Logging
+import CkptSystem
 import SystemPackage
 
 /// Makes finished images durable and visible: fsync, rename `<crid>.partial` to
@@ -17,100 +18,95 @@ import SystemPackage
 /// A failure before the rename fails the stream through `onFailed` (its bytes kept as
 /// `.failed`); after it, the image is complete and correct and only the durability of its
 /// name is in doubt, which is logged.
-final class ImagePublisher: @unchecked Sendable {
-    struct Finished {
+///
+/// Owned by the `ImageSink`; the writer thread hands it work through `queue`, the publisher
+/// thread runs a `Worker`, which holds only Sendable parts.
+final class ImagePublisher {
+    struct Finished: Sendable {
         var session: UInt64
         var crid: UInt64
         /// The sender's summary, which the writer checked before writing the trailer.
         var summary: StreamSummary
-        var image: ImageSink.OpenImage
+        var file: ImageFile
     }
 
-    private let directory: ImageDirectory
-    private let logger: Logger
-    private let onSettled: ImageSink.Settled
-    private let onFailed: (Finished, String) -> Void
-    /// fsync(2); tests slow it down to show that the writer does not wait for it.
-    private let syncFile: (Int32) throws(Errno) -> Void
-
-    private let lock = ConditionLock()
-    private var queue: [Finished] = []
-    private var stopping = false
+    /// Where the writer thread submits finished images.
+    let queue = WorkQueue<Finished>()
+    private let worker: Worker
     private var thread: JoinableThread?
 
+    /// `onFailed`: a stream failed before its rename (runs on the publisher thread).
+    /// `syncFile`: fsync(2); tests slow it down to show that the writer does not wait for it.
     init(directory: ImageDirectory, logger: Logger, onSettled: @escaping ImageSink.Settled,
-         onFailed: @escaping (Finished, String) -> Void, syncFile: @escaping (Int32) throws(Errno) -> Void) {
-        self.syncFile = syncFile
-        self.directory = directory
-        self.logger = logger
-        self.onSettled = onSettled
-        self.onFailed = onFailed
+         onFailed: @escaping @Sendable (Finished, String) -> Void,
+         syncFile: @escaping @Sendable (Int32) throws(Errno) -> Void) {
+        worker = Worker(queue: queue, directory: directory, logger: logger, onSettled: onSettled,
+                        onFailed: onFailed, syncFile: syncFile)
     }
 
     func start() {
-        thread = JoinableThread { [self] in run() }
-    }
-
-    func submit(_ finished: Finished) {
-        lock.withLock { queue.append(finished) }
-        lock.signal()
+        let worker = self.worker
+        thread = JoinableThread { worker.run() }
     }
 
     /// Publishes everything submitted, then stops the thread.
     func stop() {
-        lock.withLock { stopping = true }
-        lock.signal()
+        queue.close()
         thread?.join()
         thread = nil
     }
+}
 
-    private func run() {
-        var batch: [Finished] = []
-        while true {
-            lock.lock()
-            while queue.isEmpty && !stopping { lock.wait() }
-            if queue.isEmpty {
-                lock.unlock()
-                return
+extension ImagePublisher {
+    /// The publisher thread.
+    struct Worker: Sendable {
+        let queue: WorkQueue<Finished>
+        let directory: ImageDirectory
+        let logger: Logger
+        let onSettled: ImageSink.Settled
+        let onFailed: @Sendable (Finished, String) -> Void
+        let syncFile: @Sendable (Int32) throws(Errno) -> Void
+
+        func run() {
+            var batch: [Finished] = []
+            while queue.take(into: &batch) {
+                publish(batch)
+                batch.removeAll(keepingCapacity: true)
             }
-            swap(&queue, &batch)
-            lock.unlock()
-            publish(batch)
-            batch.removeAll(keepingCapacity: true)
         }
-    }
 
-    private func publish(_ batch: [Finished]) {
-        var published: [(Finished, name: String)] = []
-        for f in batch {
-            let name: String
+        private func publish(_ batch: [Finished]) {
+            var published: [(Finished, name: String)] = []
+            for f in batch {
+                let name: String
+                do {
+                    name = try directory.publish(f.file.name, fd: f.file.fd, crid: f.crid, syncFile: syncFile)
+                } catch {
+                    onFailed(f, errorText(error))
+                    continue
+                }
+                Syscall.close(f.file.fd)
+                published.append((f, name))
+            }
+            if published.isEmpty { return }
+            var warning: String? = nil
             do {
-                name = try directory.publish(f.image.name, fd: f.image.fd, crid: f.crid, syncFile: syncFile)
+                try directory.sync()
             } catch {
-                onFailed(f, errorText(error))
-                continue
+                warning = "\(error): the image is complete, but its name may not survive a crash"
             }
-            close(f.image.fd)
-            published.append((f, name))
-        }
-        if published.isEmpty { return }
-        var warning: String? = nil
-        do {
-            try directory.sync()
-        } catch {
-            warning = "\(error): the image is complete, but its name may not survive a crash"
-        }
-        for (f, name) in published {
-            var metadata: Logger.Metadata = [
-                "crid": "\(f.crid)", "file": "\(name)", "records": "\(f.summary.records)", "bytes": "\(f.summary.bytes)",
-            ]
-            if name != ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt") {
-                metadata["note"] = "\(ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt")) already exists (crids repeat across reboots); not overwritten"
+            for (f, name) in published {
+                var metadata: Logger.Metadata = [
+                    "crid": "\(f.crid)", "file": "\(name)", "records": "\(f.summary.records)", "bytes": "\(f.summary.bytes)",
+                ]
+                if name != ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt") {
+                    metadata["note"] = "\(ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt")) already exists (crids repeat across reboots); not overwritten"
+                }
+                if let warning { metadata["warning"] = "\(warning)" }
+                logger.info("image complete", metadata: metadata)
+                onSettled(SettledStream(session: f.session, crid: f.crid, outcome: .completed(name: name, summary: f.summary),
+                                        bytes: f.file.bytes))
             }
-            if let warning { metadata["warning"] = "\(warning)" }
-            logger.info("image complete", metadata: metadata)
-            onSettled(SettledStream(session: f.session, crid: f.crid, outcome: .completed(name: name, summary: f.summary),
-                                    bytes: f.image.bytes))
         }
     }
 }

@@ -4,18 +4,18 @@ import Glibc
 import CkptImage
 import CkptProtocol
 import Logging
+import Synchronization
+import CkptSystem
 import SystemPackage
 
 /// Work for the image sink, queued by the receive loop in stream order.
-public enum SinkOp {
+public enum SinkOp: Sendable {
     case open(session: UInt64, info: StreamImageInfo)
     /// `buffer` is the pool buffer `write`'s pointers are into; released once written.
     case write(WriteOp, buffer: Int)
     /// `summary` is the sender's; the writer checks its checksum. `seq`: the end message.
     case complete(session: UInt64, crid: UInt64, summary: StreamSummary, seq: UInt32)
     case fail(session: UInt64?, StreamFailure)
-    /// Finish the queue and stop the thread.
-    case stop
 }
 
 /// How a stream ended, once its file is settled.
@@ -33,9 +33,21 @@ public struct SettledStream: Sendable {
     public var bytes: UInt64
 }
 
-/// The writer thread: takes the reassembler's actions in order and turns them into files
-/// (`ImageDirectory` says which). Writes go straight from pool buffers to the file; each
-/// buffer is released as soon as its bytes are written, which is what unstalls the reader.
+/// A stream's image file as the writer hands it on: values only, so it may cross to the
+/// publisher thread.
+struct ImageFile: Sendable {
+    var crid: UInt64
+    var fd: Int32
+    var name: String
+    /// Data bytes written to it.
+    var bytes: UInt64 = 0
+    var lastRecordID: UInt32?
+}
+
+/// The image sink: takes the reassembler's actions in order and turns them into files
+/// (`ImageDirectory` says which), on a writer thread of its own. Writes go straight from
+/// pool buffers to the file; each buffer is released as soon as its bytes are written, which
+/// is what unstalls the reader.
 ///
 /// I/O failures (disk full, permission denied, a vanished directory) fail only the stream
 /// they hit: its bytes are kept as `.failed` with the reason when the directory allows, the
@@ -44,31 +56,154 @@ public struct SettledStream: Sendable {
 ///
 /// The queue is not bounded by a count of its own: every `write` holds a pool buffer, so the
 /// pool bounds it; the other ops are a handful per stream.
-public final class ImageSink: @unchecked Sendable {
+///
+/// Threads: the owner (the listener's receive thread) calls `submit`, `flush`, `stop` and
+/// reads `bytesWritten`; the writer thread runs a `SinkWriter`, made on that thread from
+/// Sendable parts (`SinkWriter.Parts`) and used by it alone; the publisher thread runs an
+/// `ImagePublisher.Worker`. What they share is Sendable: the queues, the pool, the directory,
+/// the settler and the atomic byte count.
+public final class ImageSink {
     public typealias Settled = @Sendable (SettledStream) -> Void
 
-    private let directory: ImageDirectory
-    private let makeWriter: StreamImageWriterFactory
-    private let pool: BufferPool
-    private let logger: Logger
-    private let onSettled: Settled
-    private let onWriterFailure: @Sendable (UInt64) -> Void
-
-    private let lock = ConditionLock()
-    private var queue: [SinkOp] = []
+    private let parts: SinkWriter.Parts
+    private let publisher: ImagePublisher
     private var thread: JoinableThread?
-    private var writerWaiting = false
-    private let queueCapacity: Int
 
-    // Writer-thread state.
-    struct OpenImage {
-        var crid: UInt64
-        var fd: Int32
-        var name: String
-        var writer: StreamImageWriter
-        var bytes: UInt64 = 0
-        var lastRecordID: UInt32?
+    public init(
+        directory: ImageDirectory, pool: BufferPool, logger: Logger,
+        makeWriter: @escaping StreamImageWriterFactory,
+        onSettled: @escaping Settled, onWriterFailure: @escaping @Sendable (UInt64) -> Void,
+        syncFile: (@Sendable (Int32) throws(Errno) -> Void)? = nil  // fsync(2); tests slow it down
+    ) {
+        let settler = StreamSettler(directory: directory, logger: logger, onSettled: onSettled,
+                                    onWriterFailure: onWriterFailure)
+        // Not `syncFile ?? Syscall.sync`: Swift 6.3.1 crashes lowering `??` over a
+        // typed-throws function.
+        var sync: @Sendable (Int32) throws(Errno) -> Void = Syscall.sync
+        if let syncFile { sync = syncFile }
+        publisher = ImagePublisher(
+            directory: directory, logger: logger, onSettled: onSettled,
+            onFailed: { f, what in settler.ioFailure(session: f.session, f.file, what) }, syncFile: sync)
+        let capacity = pool.count * 2 + 64
+        parts = SinkWriter.Parts(
+            queue: WorkQueue(capacity: capacity), queueCapacity: capacity, publish: publisher.queue,
+            directory: directory, pool: pool, logger: logger, makeWriter: makeWriter, settler: settler,
+            counters: SinkCounters())
     }
+
+    public func start() {
+        publisher.start()
+        let parts = self.parts
+        thread = JoinableThread { SinkWriter(parts).run() }
+    }
+
+    /// Queues `op`; the writer sees it at the next `flush()` at the latest. Never blocks on
+    /// I/O (only on the queue's lock).
+    public func submit(_ op: SinkOp) {
+        parts.queue.submit(op, wake: false)
+    }
+
+    /// Wakes the writer if it waits for work. The receive loop calls it once per burst of
+    /// datagrams rather than once per message: no futex wake per message while busy.
+    public func flush() {
+        parts.queue.wake()
+    }
+
+    /// Writes everything queued, publishes everything finished, then stops both threads.
+    public func stop() {
+        parts.queue.close()
+        thread?.join()
+        thread = nil
+        publisher.stop()
+    }
+
+    /// Bytes written to image files so far.
+    public var bytesWritten: UInt64 { parts.counters.bytesWritten.load(ordering: .relaxed) }
+}
+
+/// What the writer thread counts for the owner to read.
+final class SinkCounters: Sendable {
+    let bytesWritten = Atomic<UInt64>(0)
+}
+
+/// Settles the streams the sink itself failed (I/O): keeps their bytes, says why, tells the
+/// receive loop. Called on the writer and on the publisher thread; holds only Sendable parts.
+struct StreamSettler: Sendable {
+    let directory: ImageDirectory
+    let logger: Logger
+    let onSettled: ImageSink.Settled
+    let onWriterFailure: @Sendable (UInt64) -> Void
+
+    /// The sink failed the stream (I/O): settle it and tell the receive loop.
+    func ioFailure(session: UInt64, _ file: ImageFile, _ what: String) {
+        settleFailed(session: session, file,
+                     StreamFailure(crid: file.crid, seq: nil, recordID: file.lastRecordID, rule: .io(what)))
+        onWriterFailure(session)
+    }
+
+    func failWithoutFile(session: UInt64, crid: UInt64, _ error: ListenerFileError) {
+        let failure = StreamFailure(crid: crid, seq: 0, recordID: nil, rule: .io(error.description))
+        logger.error("stream failed: no image file", metadata: failureMetadata(failure))
+        onSettled(SettledStream(session: session, crid: crid, outcome: .failed(name: nil, failure), bytes: 0))
+        onWriterFailure(session)
+    }
+
+    /// Keeps a failed stream's bytes as `<crid>.failed` with `<crid>.failed.reason` beside
+    /// it. Best effort: on a full disk or a vanished directory some of it may not be possible,
+    /// which is logged; nothing here stops the listener.
+    func settleFailed(session: UInt64?, _ file: ImageFile, _ failure: StreamFailure) {
+        try? Syscall.sync(file.fd)
+        Syscall.close(file.fd)
+        var metadata = failureMetadata(failure)
+        var kept: String? = nil
+        do {
+            let name = try directory.moveToFreeName(file.name, crid: file.crid, ext: "failed")
+            kept = name
+            metadata["file"] = "\(name)"
+            try directory.writeReason(for: name, partial: file.name, failure.description)
+            try directory.sync()
+        } catch {
+            metadata["keep-error"] = "\(error)"
+        }
+        logger.error("stream failed", metadata: metadata)
+        onSettled(SettledStream(session: session, crid: file.crid, outcome: .failed(name: kept, failure), bytes: file.bytes))
+    }
+
+    /// A stream that failed before it had an image.
+    func settledWithoutImage(_ failure: StreamFailure) {
+        logger.warning("stream failed before it had an image", metadata: failureMetadata(failure))
+        onSettled(SettledStream(session: nil, crid: failure.crid, outcome: .failed(name: nil, failure), bytes: 0))
+    }
+
+    func failureMetadata(_ failure: StreamFailure) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["crid": "\(failure.crid)", "rule": "\(failure.rule.name)", "reason": "\(failure)"]
+        if let seq = failure.seq { metadata["seq"] = "\(seq)" }
+        if let record = failure.recordID { metadata["record"] = "\(record)" }
+        return metadata
+    }
+}
+
+/// The writer thread's state: made on that thread and used by it alone (not Sendable).
+final class SinkWriter {
+    /// What the writer thread is started with.
+    struct Parts: Sendable {
+        let queue: WorkQueue<SinkOp>
+        let queueCapacity: Int
+        let publish: WorkQueue<ImagePublisher.Finished>
+        let directory: ImageDirectory
+        let pool: BufferPool
+        let logger: Logger
+        let makeWriter: StreamImageWriterFactory
+        let settler: StreamSettler
+        let counters: SinkCounters
+    }
+
+    struct OpenImage {
+        var file: ImageFile
+        var writer: StreamImageWriter
+    }
+
+    private let parts: Parts
     /// Streams with an open image. A session missing here has settled (or failed on the
     /// writer's side): its remaining ops are dropped, their buffers released.
     private var images: [UInt64: OpenImage] = [:]
@@ -78,89 +213,23 @@ public final class ImageSink: @unchecked Sendable {
     private var dirty: [UInt64] = []
     /// Flush after this many writes even within a batch, so the pool is not held for long.
     private static let holdAtMost = 16
-    /// Makes finished images durable and visible, on its own thread.
-    private var publisher: ImagePublisher!
-    private let bytesWrittenLock = ConditionLock()
-    private var _bytesWritten: UInt64 = 0
 
-    public init(
-        directory: ImageDirectory, pool: BufferPool, logger: Logger,
-        makeWriter: @escaping StreamImageWriterFactory,
-        onSettled: @escaping Settled, onWriterFailure: @escaping @Sendable (UInt64) -> Void,
-        syncFile: ((Int32) throws(Errno) -> Void)? = nil  // fsync(2); tests slow it down
-    ) {
-        self.directory = directory
-        self.pool = pool
-        self.logger = logger
-        self.makeWriter = makeWriter
-        self.onSettled = onSettled
-        self.onWriterFailure = onWriterFailure
-        queueCapacity = pool.count * 2 + 64
-        queue.reserveCapacity(queueCapacity)
+    init(_ parts: Parts) {
+        self.parts = parts
         held.reserveCapacity(Self.holdAtMost)
         dirty.reserveCapacity(Self.holdAtMost)
-        // Not `syncFile ?? FileSyscalls.sync`: Swift 6.3.1 crashes lowering `??` over a
-        // typed-throws function.
-        var sync: (Int32) throws(Errno) -> Void = FileSyscalls.sync
-        if let syncFile { sync = syncFile }
-        publisher = ImagePublisher(
-            directory: directory, logger: logger, onSettled: onSettled,
-            onFailed: { [unowned self] f, what in ioFailure(session: f.session, f.image, what) }, syncFile: sync)
     }
 
-    public func start() {
-        publisher.start()
-        thread = JoinableThread { [self] in run() }
-    }
-
-    /// Queues `op`; the writer sees it at the next `flush()` at the latest. Never blocks on
-    /// I/O (only on the queue's lock).
-    public func submit(_ op: SinkOp) {
-        lock.withLock { queue.append(op) }
-    }
-
-    /// Wakes the writer if it waits for work. The receive loop calls it once per burst of
-    /// datagrams rather than once per message: no futex wake per message while busy.
-    public func flush() {
-        let wake = lock.withLock { writerWaiting && !queue.isEmpty }
-        if wake { lock.signal() }
-    }
-
-    /// Writes everything queued, publishes everything finished, then stops both threads.
-    public func stop() {
-        submit(.stop)
-        flush()
-        thread?.join()
-        thread = nil
-        publisher.stop()
-    }
-
-    /// Bytes written to image files so far (any thread).
-    public var bytesWritten: UInt64 { bytesWrittenLock.withLock { _bytesWritten } }
-
-    private func run() {
+    /// Takes batches until the queue is closed and empty.
+    func run() {
         var batch: [SinkOp] = []
-        batch.reserveCapacity(queueCapacity)
-        var running = true
-        while running {
-            lock.lock()
-            while queue.isEmpty {
-                writerWaiting = true
-                lock.wait()
-                writerWaiting = false
-            }
-            swap(&queue, &batch)  // both keep their capacity: no allocation per batch
-            lock.unlock()
+        batch.reserveCapacity(parts.queueCapacity)
+        while parts.queue.take(into: &batch) {  // both keep their capacity: no allocation per batch
             var written: UInt64 = 0
-            for op in batch {
-                switch op {
-                case .stop: running = false
-                default: written += process(op)
-                }
-            }
+            for op in batch { written += process(op) }
             batch.removeAll(keepingCapacity: true)
             flushWrites()
-            if written > 0 { bytesWrittenLock.withLock { _bytesWritten += written } }
+            if written > 0 { parts.counters.bytesWritten.add(written, ordering: .relaxed) }
         }
     }
 
@@ -183,13 +252,10 @@ public final class ImageSink: @unchecked Sendable {
             if let session {
                 guard let image = images.removeValue(forKey: session) else { return 0 }  // already failed here
                 try? image.writer.flush()  // keep every byte that arrived
-                settleFailed(session: session, image, failure)
+                parts.settler.settleFailed(session: session, image.file, failure)
             } else {
-                logger.warning("stream failed before it had an image", metadata: failureMetadata(failure))
-                onSettled(SettledStream(session: nil, crid: failure.crid, outcome: .failed(name: nil, failure), bytes: 0))
+                parts.settler.settledWithoutImage(failure)
             }
-        case .stop:
-            break
         }
         return 0
     }
@@ -197,20 +263,20 @@ public final class ImageSink: @unchecked Sendable {
     private func open(session: UInt64, info: StreamImageInfo) {
         let created: (fd: Int32, name: String)
         do {
-            created = try directory.createPartial(crid: info.crid)
+            created = try parts.directory.createPartial(crid: info.crid)
         } catch {
-            failWithoutFile(session: session, crid: info.crid, error)
+            parts.settler.failWithoutFile(session: session, crid: info.crid, error)
             return
         }
         var info = info
         info.fileName = created.name
+        let file = ImageFile(crid: info.crid, fd: created.fd, name: created.name)
         do {
-            let writer = try makeWriter(created.fd, info)
-            images[session] = OpenImage(crid: info.crid, fd: created.fd, name: created.name, writer: writer)
-            logger.info("stream began", metadata: ["crid": "\(info.crid)", "pid": "\(info.pid)", "file": "\(created.name)"])
+            let writer = try parts.makeWriter(created.fd, info)
+            images[session] = OpenImage(file: file, writer: writer)
+            parts.logger.info("stream began", metadata: ["crid": "\(info.crid)", "pid": "\(info.pid)", "file": "\(created.name)"])
         } catch {
-            let image = OpenImage(crid: info.crid, fd: created.fd, name: created.name, writer: NoWriter())
-            ioFailure(session: session, image, errorText(error))
+            parts.settler.ioFailure(session: session, file, errorText(error))
         }
     }
 
@@ -218,17 +284,17 @@ public final class ImageSink: @unchecked Sendable {
         guard var image = images[op.session] else { return 0 }  // failed by the writer earlier
         do {
             if let head = op.head {
-                image.lastRecordID = head.id
+                image.file.lastRecordID = head.id
                 try image.writer.beginRecord(head)
             }
             if op.data.count > 0 { try image.writer.appendData(op.data) }
             if op.endsRecord { try image.writer.endRecord() }
         } catch {
             images[op.session] = nil
-            ioFailure(session: op.session, image, errorText(error))
+            parts.settler.ioFailure(session: op.session, image.file, errorText(error))
             return 0
         }
-        image.bytes += UInt64(op.data.count)
+        image.file.bytes += UInt64(op.data.count)
         images[op.session] = image
         return UInt64(op.data.count)
     }
@@ -241,11 +307,11 @@ public final class ImageSink: @unchecked Sendable {
                 try image.writer.flush()
             } catch {
                 images[session] = nil
-                ioFailure(session: session, image, errorText(error))
+                parts.settler.ioFailure(session: session, image.file, errorText(error))
             }
         }
         dirty.removeAll(keepingCapacity: true)
-        for buffer in held { pool.release(buffer) }
+        for buffer in held { parts.pool.release(buffer) }
         held.removeAll(keepingCapacity: true)
     }
 
@@ -260,58 +326,15 @@ public final class ImageSink: @unchecked Sendable {
                 // The data's checksum (or count) differs from the sender's: the stream's
                 // rule, not an I/O failure. No trailer was written.
                 let rule = FailureRule.summaryMismatch(sent: summary, received: image.writer.written)
-                settleFailed(session: session, image, StreamFailure(crid: crid, seq: seq, recordID: nil, rule: rule))
+                parts.settler.settleFailed(session: session, image.file,
+                                           StreamFailure(crid: crid, seq: seq, recordID: nil, rule: rule))
                 return
             }
         } catch {
-            ioFailure(session: session, image, errorText(error))
+            parts.settler.ioFailure(session: session, image.file, errorText(error))
             return
         }
-        publisher.submit(ImagePublisher.Finished(session: session, crid: crid, summary: summary, image: image))
-    }
-
-    /// The sink itself failed the stream (I/O): settle it and tell the receive loop. Uses no
-    /// writer-thread state (the publisher calls it too).
-    func ioFailure(session: UInt64, _ image: OpenImage, _ what: String) {
-        settleFailed(session: session, image,
-                     StreamFailure(crid: image.crid, seq: nil, recordID: image.lastRecordID, rule: .io(what)))
-        onWriterFailure(session)
-    }
-
-    private func failWithoutFile(session: UInt64, crid: UInt64, _ error: ListenerFileError) {
-        let failure = StreamFailure(crid: crid, seq: 0, recordID: nil, rule: .io(error.description))
-        logger.error("stream failed: no image file", metadata: failureMetadata(failure))
-        onSettled(SettledStream(session: session, crid: crid, outcome: .failed(name: nil, failure), bytes: 0))
-        onWriterFailure(session)
-    }
-
-    /// Keeps a failed stream's bytes as `<crid>.failed` with `<crid>.failed.reason` beside
-    /// it. Best effort: on a full disk or a vanished directory some of it may not be possible,
-    /// which is logged; nothing here stops the listener.
-    /// Thread-safe like `ioFailure`.
-    private func settleFailed(session: UInt64, _ image: OpenImage, _ failure: StreamFailure) {
-        try? FileSyscalls.sync(image.fd)
-        close(image.fd)
-        var metadata = failureMetadata(failure)
-        var kept: String? = nil
-        do {
-            let name = try directory.moveToFreeName(image.name, crid: image.crid, ext: "failed")
-            kept = name
-            metadata["file"] = "\(name)"
-            try directory.writeReason(for: name, partial: image.name, failure.description)
-            try directory.sync()
-        } catch {
-            metadata["keep-error"] = "\(error)"
-        }
-        logger.error("stream failed", metadata: metadata)
-        onSettled(SettledStream(session: session, crid: image.crid, outcome: .failed(name: kept, failure), bytes: image.bytes))
-    }
-
-    private func failureMetadata(_ failure: StreamFailure) -> Logger.Metadata {
-        var metadata: Logger.Metadata = ["crid": "\(failure.crid)", "rule": "\(failure.rule.name)", "reason": "\(failure)"]
-        if let seq = failure.seq { metadata["seq"] = "\(seq)" }
-        if let record = failure.recordID { metadata["record"] = "\(record)" }
-        return metadata
+        parts.publish.submit(ImagePublisher.Finished(session: session, crid: crid, summary: summary, file: image.file))
     }
 }
 

@@ -1,5 +1,6 @@
 import CkptImage
 import CkptProtocol
+import CkptSystem
 import SystemPackage
 
 /// The image writers `ckpt listen` uses.

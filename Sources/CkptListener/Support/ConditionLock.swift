@@ -6,6 +6,9 @@ import Glibc
 ///
 /// The state machines it guards are pure; callers compute an action under the lock and act
 /// on it (signal, write, log) after unlocking, as swift-nio's backpressure strategies do.
+///
+/// `@unchecked Sendable`, sound because its only state is the pthread mutex and condition
+/// variable, which are made for use from any thread, allocated once and never moved.
 final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -54,8 +57,10 @@ final class ConditionLock: @unchecked Sendable {
 final class JoinableThread {
     private var thread: pthread_t = 0
 
-    init(_ body: @escaping () -> Void) {
-        final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+    /// `body` is `@Sendable`: whatever it captures is shared with the new thread, so the
+    /// compiler checks it.
+    init(_ body: @escaping @Sendable () -> Void) {
+        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         let rc = pthread_create(&thread, nil, { arg in
             let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()

@@ -27,32 +27,35 @@ public protocol RestartLink: AnyObject {
 
 /// `RestartLink` over a `GenlClient` of the `ckpt` family.
 ///
-/// Record requests go out with `GenlClient.send`; their acks are read here from the
-/// client's socket (`GenlClient`'s own ack loop is internal to CkptTransport, and
-/// `AckWindow` keeps its window private; the engine owns the window so that it can be
-/// tested without a kernel). On generic netlink the kernel handles a request inside
+/// Record requests go out with `GenlClient.send`; their answers are read with the client's
+/// one ack reader (`GenlClient.receiveAnswers`). The window is the engine's
+/// (`RestartReplayer.Session`), so that it is tested without a kernel. On generic netlink the kernel handles a request inside
 /// `sendto` and queues its ack on our socket: the window bounds how many acks wait in
 /// the receive buffer, so none is dropped however long the image.
 public final class GenlRestartLink: RestartLink {
     public let client: GenlClient
-    private let buffer: UnsafeMutableRawBufferPointer
     /// Answers already received and not yet handed out (a datagram may carry several).
-    private var answers: [(seq: UInt32, error: NetlinkErrorMessage?)] = []
+    private var answers: [GenlClient.Answer] = []
+
+    /// The largest message a replay sends: a fragment with 65,531 data bytes and its headers.
+    static let largestMessage = 64 * 1024 + 4096
 
     /// Sizes the socket's buffers. Receive: room for `acksInFlight` acks, ~4 KiB each with
     /// extack, since an ack the kernel cannot queue is dropped (and the socket reports
     /// ENOBUFS); SO_RCVBUFFORCE as root, else capped by rmem_max. Send: room for the
-    /// largest fragment.
-    public init(client: GenlClient, acksInFlight: Int = 32) {
-        self.client = client
-        buffer = .allocate(byteCount: 64 * 1024 + 4096, alignment: 8)
-        _ = try? client.socket.setReceiveBufferSize(max(256 << 10, acksInFlight * 4096))
+    /// largest fragment. Fails (instead of a replay failing later with EMSGSIZE) when a
+    /// setter fails or the send buffer the kernel grants cannot hold the largest message.
+    public init(client: GenlClient, acksInFlight: Int = 32) throws(TransportError) {
+        try client.socket.setReceiveBufferSize(max(256 << 10, acksInFlight * 4096))
         // libnl leaves 32 KiB of send buffer, and netlink refuses (EMSGSIZE) a message larger
-        // than the send buffer: a fragment with 65,531 data bytes needs more.
-        _ = try? client.socket.setSendBufferSize(256 << 10)
+        // than the send buffer less 32 bytes (netlink_sendmsg): a full fragment needs more.
+        let granted = try client.socket.setSendBufferSize(256 << 10)
+        guard granted >= Self.largestMessage + 32 else {
+            throw .system(call: "setsockopt", errno: .messageTooLong, detail:
+                "SO_SNDBUF is \(granted) bytes after asking for \(256 << 10): a \(Self.largestMessage)-byte fragment would fail with EMSGSIZE (raise net.core.wmem_max, or run as root)")
+        }
+        self.client = client
     }
-
-    deinit { buffer.deallocate() }
 
     public func begin(pid: UInt32, flags: UInt32) throws(TransportError) -> UInt32 {
         try client.restartBegin(pid: pid, flags: flags)
@@ -64,9 +67,9 @@ public final class GenlRestartLink: RestartLink {
     }
 
     public func nextAck() throws(TransportError) -> UInt32 {
-        while answers.isEmpty { try receiveAnswers() }
+        while answers.isEmpty { try client.receiveAnswers(into: &answers) }
         let answer = answers.removeFirst()
-        if let e = answer.error {
+        if let e = answer.rejection {
             throw .kernel(errno: Errno(rawValue: e.errno), message: e.message, attributeOffset: e.attributeOffset,
                           requestSeq: e.requestSeq)
         }
@@ -79,25 +82,5 @@ public final class GenlRestartLink: RestartLink {
 
     public func abort(rsid: UInt32) {
         try? client.restartAbort(rsid: rsid)
-    }
-
-    /// One datagram from the kernel: its `NLMSG_ERROR` answers (acks and rejections).
-    private func receiveAnswers() throws(TransportError) {
-        let timeout = client.timeoutMilliseconds
-        guard let received = try client.socket.receive(into: buffer, timeoutMilliseconds: timeout) else {
-            if timeout < 0 { return }  // a signal: keep waiting
-            throw .timedOut("an ack from family \(client.familyName)")
-        }
-        guard received.senderPort == 0 else { return }
-        var reader = NetlinkMessageReader(UnsafeRawBufferPointer(rebasing: buffer[0..<received.count]))
-        do throws(ProtocolError) {
-            while let m = try reader.next() {
-                guard m.type == UInt16(NLMSG_ERROR) else { continue }
-                let e = try NetlinkErrorMessage(m)
-                answers.append((e.requestSeq, e.isAck ? nil : e))
-            }
-        } catch {
-            throw .protocolViolation(error)
-        }
     }
 }

@@ -112,39 +112,71 @@ public final class GenlClient {
         return seq
     }
 
+    /// The kernel's answer to one acked request: the request's nlmsg_seq, and its rejection
+    /// (errno, extack), nil for an ack.
+    public struct Answer {
+        public var seq: UInt32
+        public var rejection: NetlinkErrorMessage?
+    }
+
+    /// The one ack reader (`awaitAcks` and CkptReplay's `GenlRestartLink` both use it):
+    /// receives one datagram from the kernel, waiting up to `timeoutMilliseconds`, appends its
+    /// `NLMSG_ERROR` answers to `answers` in order, and hands the family's other messages to
+    /// `reply`. Datagrams from other ports are ignored; a signal while waiting without a
+    /// timeout returns with nothing appended.
+    public func receiveAnswers(
+        into answers: inout [Answer],
+        reply: (NetlinkMessage) throws(ProtocolError) -> Void = { _ throws(ProtocolError) in }
+    ) throws(TransportError) {
+        guard let received = try socket.receive(into: receiveBuffer, timeoutMilliseconds: timeoutMilliseconds) else {
+            if timeoutMilliseconds < 0 { return }  // a signal: the caller waits again
+            throw .timedOut("an answer from family \(familyName)")
+        }
+        guard received.senderPort == 0 else { return }  // only the kernel answers requests
+        var reader = NetlinkMessageReader(UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<received.count]))
+        do throws(ProtocolError) {
+            while let m = try reader.next() {
+                if m.type == UInt16(NLMSG_ERROR) {
+                    let e = try NetlinkErrorMessage(m)
+                    answers.append(Answer(seq: e.requestSeq, rejection: e.isAck ? nil : e))
+                } else if m.type == familyID {
+                    try reply(m)
+                }
+            }
+        } catch {
+            throw .protocolViolation(error)
+        }
+    }
+
     /// Receives until at most `until` of the `pending` seqs remain unacknowledged.
     /// Acks for seqs not pending are ignored; so are messages of other seqs. With
-    /// `replyEnds` (a request sent without NLM_F_ACK) a reply answers its request.
+    /// `replyEnds` (a request sent without NLM_F_ACK) a reply answers its request. The first
+    /// rejection of a pending request throws `.kernel`.
     func awaitAcks(
         _ pending: inout [UInt32], until remaining: Int, replyEnds: Bool = false,
         reply: (NetlinkMessage) throws(ProtocolError) -> Void = { _ throws(ProtocolError) in }
     ) throws(TransportError) {
+        var answers: [Answer] = []
+        var replied: [UInt32] = []
         while pending.count > remaining {
-            guard let received = try socket.receive(into: receiveBuffer, timeoutMilliseconds: timeoutMilliseconds) else {
-                if timeoutMilliseconds < 0 { continue }  // a signal: keep waiting
-                throw .timedOut("an answer from family \(familyName)")
+            answers.removeAll(keepingCapacity: true)
+            replied.removeAll(keepingCapacity: true)
+            let waiting = pending
+            try receiveAnswers(into: &answers) { (m: NetlinkMessage) throws(ProtocolError) in
+                guard waiting.contains(m.seq) else { return }
+                try reply(m)
+                if replyEnds { replied.append(m.seq) }
             }
-            guard received.senderPort == 0 else { continue }  // only the kernel answers requests
-            var reader = NetlinkMessageReader(UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<received.count]))
-            var failure: NetlinkErrorMessage?
-            do throws(ProtocolError) {
-                while failure == nil, let m = try reader.next() {
-                    if m.type == UInt16(NLMSG_ERROR) {
-                        let e = try NetlinkErrorMessage(m)
-                        guard let i = pending.firstIndex(of: e.requestSeq) else { continue }
-                        pending.remove(at: i)
-                        if !e.isAck { failure = e }
-                    } else if let i = pending.firstIndex(of: m.seq), m.type == familyID {
-                        try reply(m)
-                        if replyEnds { pending.remove(at: i) }
-                    }
+            for seq in replied {
+                if let i = pending.firstIndex(of: seq) { pending.remove(at: i) }
+            }
+            for answer in answers {
+                guard let i = pending.firstIndex(of: answer.seq) else { continue }
+                pending.remove(at: i)
+                if let e = answer.rejection {
+                    throw .kernel(errno: Errno(rawValue: e.errno), message: e.message,
+                                  attributeOffset: e.attributeOffset, requestSeq: e.requestSeq)
                 }
-            } catch {
-                throw .protocolViolation(error)
-            }
-            if let e = failure {
-                throw .kernel(errno: Errno(rawValue: e.errno), message: e.message,
-                              attributeOffset: e.attributeOffset, requestSeq: e.requestSeq)
             }
         }
     }
@@ -182,38 +214,21 @@ public final class GenlClient {
         try awaitAcks(&pending, until: 0, reply: collect)
         guard let crid else { throw .protocolViolation(Self.noReply(CKPT_CMD_CHECKPOINT)) }
         admitted(crid)
-        // The done message may have come before the ack; if not, it follows.
-        while outcome == nil { try awaitMessage(seq: seq, handle: collect) }
+        // The done message may have come before the ack; if not, it follows. Read through the
+        // one reader; acks here answer nothing pending (the request's was taken above).
+        var answers: [Answer] = []
+        while outcome == nil {
+            try receiveAnswers(into: &answers) { (m: NetlinkMessage) throws(ProtocolError) in
+                if m.seq == seq { try collect(m) }
+            }
+            answers.removeAll(keepingCapacity: true)
+        }
         switch outcome! {
         case let .completed(reply):
             return reply
         case let .aborted(_, reason, message, errno):
             throw .kernel(errno: Errno(rawValue: errno), message: "\(message) (abort reason \(reason))",
                           attributeOffset: nil, requestSeq: seq)
-        }
-    }
-
-    /// Receives until a message of this family with nlmsg_seq `seq` arrived, and hands it
-    /// to `handle`; other messages are skipped.
-    func awaitMessage(seq: UInt32, handle: (NetlinkMessage) throws(ProtocolError) -> Void) throws(TransportError) {
-        while true {
-            guard let received = try socket.receive(into: receiveBuffer, timeoutMilliseconds: timeoutMilliseconds) else {
-                if timeoutMilliseconds < 0 { continue }  // a signal: keep waiting
-                throw .timedOut("an answer from family \(familyName)")
-            }
-            guard received.senderPort == 0 else { continue }
-            var reader = NetlinkMessageReader(UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<received.count]))
-            var found = false
-            do throws(ProtocolError) {
-                while let m = try reader.next() {
-                    guard m.type == familyID, m.seq == seq else { continue }
-                    try handle(m)
-                    found = true
-                }
-            } catch {
-                throw .protocolViolation(error)
-            }
-            if found { return }
         }
     }
 

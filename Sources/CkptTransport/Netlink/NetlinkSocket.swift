@@ -13,7 +13,9 @@ import SystemPackage
 /// hold the largest ckpt message.
 ///
 /// Owns its descriptor (closed in `deinit` or `close()`) unless made with `borrowing:`.
-public final class NetlinkSocket: @unchecked Sendable {
+/// Not Sendable: one owner uses it (a close racing a receive on another thread could hit
+/// a reused descriptor number).
+public final class NetlinkSocket {
     public enum Family: Sendable {
         /// NETLINK_USERSOCK (2): userspace-to-userspace, for synthetic streams.
         case usersock

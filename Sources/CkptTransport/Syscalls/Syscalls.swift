@@ -2,21 +2,19 @@
 import Glibc
 #endif
 import CCkptUAPI
+import CkptSystem
 import SystemPackage
 
 /// One small wrapper per system call (swift-system style): each retries EINTR where that
 /// is right, turns -1 into a typed `Errno`, and names its C function. The rest of
 /// CkptTransport never touches `errno` or raw socket structs.
 ///
-/// Errno policy (swift-nio's): EBADF and EFAULT mean a bug in this process (a closed
-/// descriptor, a bad pointer) and trap; every other errno becomes `TransportError.system`.
+/// Errno policy: CkptSystem's `Syscall` (one for all of ckpt): EFAULT (a bad pointer) traps,
+/// `close` traps on EBADF (closed twice), every other errno becomes `TransportError.system`.
 enum Sys {
     @inline(__always)
     static func check(_ call: String, _ detail: @autoclosure () -> String, _ e: Int32) -> TransportError {
-        if e == EBADF || e == EFAULT {
-            preconditionFailure("\(call)(\(detail())): \(Errno(rawValue: e)): a programming error (closed descriptor or bad pointer)")
-        }
-        return .system(call: call, errno: Errno(rawValue: e), detail: detail())
+        .system(call: call, errno: Syscall.failure(call, e), detail: detail())
     }
 
     /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)`.
@@ -133,8 +131,6 @@ enum Sys {
         return r > 0
     }
 
-    /// `close(fd)`. EINTR is not retried (Linux closes the descriptor anyway).
-    static func close(_ fd: Int32) {
-        if Glibc.close(fd) != 0, errno == EBADF { preconditionFailure("close(\(fd)): EBADF, closed twice") }
-    }
+    /// `close(fd)` (`Syscall.close`: EINTR not retried, EBADF traps).
+    static func close(_ fd: Int32) { Syscall.close(fd) }
 }

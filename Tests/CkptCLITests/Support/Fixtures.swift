@@ -5,6 +5,7 @@ import CkptImage
 import CkptProtocol
 import Foundation
 import SystemPackage
+import CkptTestSupport
 import XCTest
 
 /// One record of a fixture image: fields, meta (as the kernel sends it: padded), data.
@@ -105,16 +106,6 @@ func makeTemporaryDirectory() throws -> String {
 func fileBytes(_ path: String) -> [UInt8] { Array(FileManager.default.contents(atPath: path) ?? Data()) }
 func writeBytes(_ path: String, _ bytes: [UInt8]) { _ = FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
 
-/// The built `ckpt` executable: beside the test bundle, or in the scratch path's debug folder.
-func ckptExecutable() throws -> URL {
-    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [bundle, bundle.deletingLastPathComponent(), bundle.deletingLastPathComponent().deletingLastPathComponent()] {
-        let url = candidate.appendingPathComponent("ckpt")
-        if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-    }
-    throw XCTSkip("ckpt executable not found beside \(CommandLine.arguments[0])")
-}
-
 struct Run {
     var status: Int32
     var stdout: String
@@ -142,9 +133,4 @@ func ckpt(_ arguments: [String], file: StaticString = #filePath, line: UInt = #l
     process.waitUntilExit()
     return Run(status: process.terminationStatus, stdout: String(decoding: outData.data, as: UTF8.self),
                stderr: String(decoding: errData, as: UTF8.self))
-}
-
-/// True when the `ckpt` generic netlink family is registered on this host.
-func kernelFamilyPresent() -> Bool {
-    FileManager.default.fileExists(atPath: "/sys/module/ckpt")
 }

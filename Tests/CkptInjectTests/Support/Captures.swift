@@ -2,6 +2,7 @@ import CkptImage
 import CkptInject
 import CkptProtocol
 import Foundation
+import CkptTestSupport
 import XCTest
 
 /// What a capture of `stream` at `path` must be: an image that verifies end to end whose

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CkptSystem
 import Logging
 import XCTest
 @testable import CkptListener
