@@ -54,6 +54,10 @@ let package = Package(
             ]),
         .target(name: "CkptReplay", dependencies: ["CkptProtocol", "CkptImage", "CkptTransport"]),
         .target(
+            name: "CkptRestore",
+            dependencies: ["CkptProtocol", "CkptImage", "CkptReplay", "CCkptShims",
+                           .product(name: "SystemPackage", package: "swift-system")]),
+        .target(
             name: "CkptInject",
             dependencies: [
                 "CkptProtocol", "CkptImage", "CkptTransport",
@@ -63,7 +67,7 @@ let package = Package(
             name: "CkptCLI",
             dependencies: [
                 "CkptProtocol", "CkptImage", "CkptTransport", "CkptListener", "CkptReplay",
-                "CkptInject", "CkptSystem", "CkptJSON",
+                "CkptInject", "CkptSystem", "CkptJSON", "CkptRestore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

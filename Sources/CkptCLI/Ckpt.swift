@@ -16,7 +16,8 @@ public struct Ckpt: ParsableCommand {
               ckpt list /var/lib/ckpt                  # what was captured
               ckpt show /var/lib/ckpt/1.ckpt           # its record tree
               ckpt verify /var/lib/ckpt/1.ckpt         # check an image end to end
-              ckpt replay /var/lib/ckpt/1.ckpt --pid 1234   # restore it (pid stopped)
+              ckpt replay /var/lib/ckpt/1.ckpt --pid 1234   # roll a stopped twin's memory back
+              ckpt restore /var/lib/ckpt/1.ckpt        # bring it back as a new process
               ckpt stats                               # kernel and listener counters
 
             Exit codes: 0 success, 1 the operation failed (the message says why),
@@ -31,6 +32,7 @@ public struct Ckpt: ParsableCommand {
             ShowCommand.self,
             VerifyCommand.self,
             ReplayCommand.self,
+            RestoreCommand.self,
             StatsCommand.self,
             InjectCommand.self,
         ]

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ckpt_restore_abi.h"
+
 /* CRC-32C (Castagnoli), raw update: crc is the running register (start with ~0u,
  * finish with ~crc). Uses the SSE4.2 crc32 instruction when the CPU has it (Swift has
  * no intrinsics for it), else a slicing-by-8 table. */
@@ -30,5 +32,13 @@ int ckpt_mmsg_flags(const struct ckpt_mmsg_vec *v, unsigned int i);
 /* Bytes of heap in use (glibc mallinfo2().uordblks; heap.c): lets tests prove a hot
  * path allocates nothing. <malloc.h> is not part of the Swift Glibc module. */
 size_t ckpt_heap_in_use(void);
+
+/* ptrace(2) as a plain syscall (ptrace.c): glibc's ptrace() is variadic, which Swift
+ * cannot call. Returns the syscall's result, -1 with errno set on failure. */
+long ckpt_ptrace(int request, int pid, unsigned long addr, unsigned long data);
+
+/* memfd_create(2) (ptrace.c): not in Swift's Glibc module. The stub program of
+ * `ckpt restore` is executed from one. */
+int ckpt_memfd_create(const char *name, unsigned int flags);
 
 #endif

@@ -1,0 +1,44 @@
+/* The kernel ABI numbers the restorer (Sources/CkptRestore) uses, named from the system
+ * headers that define them: Swift's Glibc module does not export <sys/syscall.h>,
+ * <sys/ptrace.h>, <sys/prctl.h>, <asm/prctl.h> or the memfd flags.
+ * Enumerators, because Swift imports those (and not every macro). */
+#ifndef CKPT_RESTORE_ABI_H
+#define CKPT_RESTORE_ABI_H
+#include <asm/prctl.h>
+#include <linux/memfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+
+enum {
+	CKPT_SYS_MMAP = SYS_mmap,
+	CKPT_SYS_MUNMAP = SYS_munmap,
+	CKPT_SYS_OPEN = SYS_open,
+	CKPT_SYS_CLOSE = SYS_close,
+	CKPT_SYS_DUP2 = SYS_dup2,
+	CKPT_SYS_LSEEK = SYS_lseek,
+	CKPT_SYS_PRCTL = SYS_prctl,
+	CKPT_SYS_ARCH_PRCTL = SYS_arch_prctl,
+	CKPT_SYS_SETGROUPS = SYS_setgroups,
+	CKPT_SYS_SETRESUID = SYS_setresuid,
+	CKPT_SYS_SETRESGID = SYS_setresgid,
+	CKPT_SYS_SETSID = SYS_setsid,
+
+	CKPT_PTRACE_SEIZE = PTRACE_SEIZE,
+	CKPT_PTRACE_INTERRUPT = PTRACE_INTERRUPT,
+	CKPT_PTRACE_GETREGS = PTRACE_GETREGS,
+	CKPT_PTRACE_SETREGS = PTRACE_SETREGS,
+	CKPT_PTRACE_CONT = PTRACE_CONT,
+	CKPT_PTRACE_DETACH = PTRACE_DETACH,
+	CKPT_PTRACE_O_EXITKILL = PTRACE_O_EXITKILL,
+
+	CKPT_PR_SET_MM = PR_SET_MM,
+	CKPT_PR_SET_MM_MAP = PR_SET_MM_MAP,
+	CKPT_PR_SET_NAME = PR_SET_NAME,
+	CKPT_ARCH_MAP_VDSO_64 = ARCH_MAP_VDSO_64,
+	CKPT_MFD_CLOEXEC = MFD_CLOEXEC,
+	CKPT_MAP_FIXED_NOREPLACE = MAP_FIXED_NOREPLACE,
+};
+
+#endif

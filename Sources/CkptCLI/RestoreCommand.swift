@@ -1,0 +1,76 @@
+import ArgumentParser
+import CkptImage
+import CkptReplay
+import CkptRestore
+import CkptTransport
+
+public struct RestoreCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Bring a checkpointed process back as a new process.",
+        discussion: """
+            For when the process (or the machine) is gone: a new process is created from the image and runs on, detached from ckpt (it is reparented to init when ckpt exits). The last line on stdout is `restored pid N`.
+
+            How: the image is planned first, and anything this restorer cannot bring back is refused before a process exists, naming the thread, fd or mapping (more than one thread; shared memory; pipes, sockets and other non-path descriptors; terminals without --shell-job; deleted files; another architecture). Then a one-page stub process is started and traced; every mapping is recreated at the image's address with its protection (files mapped by path at their offset, the vDSO placed where it was), the address-space fields set (brk, stack, arguments, environment, executable: PR_SET_MM_MAP), descriptors reopened by path at their positions, memory written by the kernel's restart session (which checks every record against the new mappings), credentials set, and the image's registers loaded. See docs/restore.md for the state table.
+
+            Needs the ckpt module, and root (or CAP_CHECKPOINT_RESTORE with the image's uid).
+
+            Examples:
+              ckpt restore /var/lib/ckpt/7.ckpt
+              ckpt restore 7 --dir /var/lib/ckpt --shell-job    # a program that used this terminal
+              ckpt restore /var/lib/ckpt/7.ckpt --stopped       # then: kill -CONT PID
+
+            Exit codes: 0 restored; 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded; 74 the file cannot be read.
+            """)
+
+    @Argument(help: "The image file, or a crid looked up in --dir.")
+    var imageArgument: String
+
+    @OptionGroup var location: ImageLocationOptions
+
+    @Flag(help: "Leave the restored process stopped (SIGSTOP); continue it with kill -CONT.")
+    var stopped = false
+
+    @Flag(help: "Give the process this terminal for its terminal fds (as criu --shell-job); without it, terminal fds are refused and the process gets a session of its own.")
+    var shellJob = false
+
+    @Flag(help: "Do not verify the image first (records are still checked as they are read).")
+    var noVerify = false
+
+    public init() {}
+
+    public func run() throws {
+        let command = "restore"
+        let image = try location.path(imageArgument, command: command)
+        if !noVerify {
+            do throws(ImageError) { _ = try verifyImage(path: image) { _, _ in } } catch {
+                throw failure(command, "\(image): FAILED at \(error.location): \(error.reason)", error.exitCode)
+            }
+        }
+        let reader: ImageReader
+        do throws(ImageError) { reader = try ImageReader(path: image) } catch {
+            throw failure(command, "\(image): \(error.reason)", error.exitCode)
+        }
+        let plan: RestorePlan
+        do throws(RestoreError) { plan = try RestorePlan(reader, shellJob: shellJob) } catch {
+            throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
+        }
+        let client = try openFamily(command)
+        let link: GenlRestartLink
+        do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: 32) } catch {
+            throw failure(command, "cannot size the netlink socket's buffers: \(error)", CkptExit.ioError)
+        }
+        let replayer = RestartReplayer(link: link, window: 32)
+        let restorer = Restorer(plan: plan, reader: reader, replayer: replayer,
+                                options: .init(leaveStopped: stopped, shellJob: shellJob))
+        do throws(RestoreError) {
+            let r = try restorer.run { writeStderr("ckpt restore: \($0)\n") }
+            for w in r.warnings { writeStderr("ckpt restore: warning: \(w)\n") }
+            emit("restored \(image): \(plan.mappings.count) mappings, \(plan.descriptors.count) fds, "
+                 + "\(r.replay.reply.bytes) bytes written by the kernel")
+            emit("restored pid \(r.pid)")
+        } catch {
+            throw failure(command, "\(image): \(error)", CkptExit.failed)
+        }
+    }
+}

@@ -1,0 +1,294 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCkptShims
+import CkptImage
+import CkptReplay
+import SystemPackage
+
+/// `ckpt restore`: a new process from an image, in two halves as CRIU does it.
+///
+/// ```
+///  restorer (this process)                     new process (StubProgram, stopped)
+///  plan: read + refuse (RestorePlan)
+///  spawn the stub from a memfd  ───────────>   stops itself
+///  PTRACE_SEIZE + INTERRUPT
+///  gadget page at an address the image leaves free; unmap everything else of the stub
+///  per image vma: mmap / open+mmap / arch_prctl(ARCH_MAP_VDSO_64)  (remote syscalls)
+///  compare /proc/PID/maps with the image
+///  prctl(CKPT_PR_SET_MM_MAP): brk, stack, args, env, exe;  comm;  fds by path, positions
+///  memory contents: the kernel's restart session ──> pages written by the kernel, every
+///                   (RestartReplayer)                 record checked against the mappings
+///  credentials (setgroups, setresgid, setresuid) when they differ
+///  unmap the gadget page; PTRACE_SETREGS(image regs); PTRACE_DETACH  ──>  runs on
+/// ```
+/// The process is the restorer's child until the restorer exits, then init's (as
+/// `criu restore -d`). Registers are the image's, including fs_base (TLS); a thread that
+/// was stopped inside a restartable system call restarts it, as the kernel would have.
+public struct Restorer {
+    public struct Options: Sendable {
+        /// Keep the process stopped (SIGSTOP) instead of letting it run.
+        public var leaveStopped = false
+        /// Give the process the restorer's terminal for its terminal fds (`--shell-job`);
+        /// without it the new process gets a session of its own.
+        public var shellJob = false
+        public init(leaveStopped: Bool = false, shellJob: Bool = false) {
+            self.leaveStopped = leaveStopped
+            self.shellJob = shellJob
+        }
+    }
+
+    public struct Result: Sendable {
+        public var pid: pid_t
+        public var replay: RestartReplayer.Result
+        /// Things restored differently than they were, for the operator (e.g. a new pid).
+        public var warnings: [String]
+    }
+
+    let plan: RestorePlan
+    let reader: ImageReader
+    let replayer: RestartReplayer
+    let options: Options
+
+    public init(plan: RestorePlan, reader: ImageReader, replayer: RestartReplayer, options: Options) {
+        self.plan = plan
+        self.reader = reader
+        self.replayer = replayer
+        self.options = options
+    }
+
+    /// Restores; `step` is told what is being done (for progress output).
+    public func run(step: (String) -> Void = { _ in }) throws(RestoreError) -> Result {
+        try checkCredentials()
+        step("starting the new process")
+        let pid = try spawnStub()
+        var finished = false
+        defer { if !finished { kill(pid, SIGKILL); var s: Int32 = 0; waitpid(pid, &s, __WALL) } }
+        let tracee = try Tracee.seize(pid)
+        var remote = RemoteSyscalls(tracee: tracee, base: try tracee.getRegisters(),
+                                    gadget: StubProgram.base + UInt64(StubProgram.gadgetOffset))
+        step("clearing the new process")
+        try moveGadget(&remote)
+        // A session of its own, as a daemon's (criu restore -d); --shell-job keeps ours.
+        if !options.shellJob { try remote.call("setsid", Int32(CKPT_SYS_SETSID)) }
+        step("mapping \(plan.mappings.count) areas")
+        try makeMappings(remote)
+        try compareMappings(tracee)
+        try setAddressSpace(remote)
+        step("opening \(plan.descriptors.count) descriptors")
+        try restoreDescriptors(remote)
+        step("writing memory through the kernel")
+        let replay: RestartReplayer.Result
+        do throws(ReplayError) { replay = try replayer.replay(reader, pid: UInt32(pid)) } catch {
+            throw .kernel("\(error)")
+        }
+        try setCredentials(remote)
+        try remote.unmapGadgetPage()
+        try tracee.setRegisters(plan.registers)
+        // The stub's own SIGSTOP left the group stopped: without a SIGCONT it would go back
+        // to that stop when detached (which is what --stopped wants).
+        if !options.leaveStopped, kill(pid, SIGCONT) != 0 {
+            throw .system(call: "kill(SIGCONT) \(pid)", errno: Errno(rawValue: errno))
+        }
+        try tracee.detach()
+        finished = true
+        var warnings: [String] = []
+        if pid != pid_t(plan.task.tgid) {
+            warnings.append("the image's pid was \(plan.task.tgid); the process has pid \(pid) now")
+        }
+        return Result(pid: pid, replay: replay, warnings: warnings)
+    }
+
+    // MARK: steps
+
+    /// The process gets the restorer's credentials, then the image's when they differ,
+    /// which only root may ask for: refused before anything starts otherwise.
+    func checkCredentials() throws(RestoreError) {
+        let same = getuid() == plan.task.uid && geteuid() == plan.task.euid &&
+            getgid() == plan.task.gid && getegid() == plan.task.egid
+        if !same, geteuid() != 0 {
+            throw .unsupported(what: "credentials",
+                               why: "the image's uid \(plan.task.uid)/gid \(plan.task.gid) are not yours, and only root may restore as another user")
+        }
+    }
+
+    func spawnStub() throws(RestoreError) -> pid_t {
+        let fd = ckpt_memfd_create("ckpt-restore", UInt32(CKPT_MFD_CLOEXEC))
+        guard fd >= 0 else { throw .system(call: "memfd_create", errno: Errno(rawValue: errno)) }
+        defer { close(fd) }
+        let bytes = StubProgram.image
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw .system(call: "write the stub", errno: Errno(rawValue: errno))
+        }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var pid: pid_t = 0
+        let path = "/proc/self/fd/\(fd)"
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup(plan.task.comm), nil]
+        defer { free(argv[0]) }
+        var envp: [UnsafeMutablePointer<CChar>?] = [nil]
+        let rc = posix_spawn(&pid, path, nil, &attr, &argv, &envp)
+        guard rc == 0 else { throw .system(call: "posix_spawn the stub", errno: Errno(rawValue: rc)) }
+        // It stops itself (kill(self, SIGSTOP)); wait for that before seizing it.
+        for _ in 0..<400 {
+            if Self.state(pid) == "T" { return pid }
+            usleep(5000)
+        }
+        kill(pid, SIGKILL)
+        throw .mismatch("the new process did not stop within 2 s")
+    }
+
+    static func state(_ pid: pid_t) -> String? {
+        guard let f = fopen("/proc/\(pid)/stat", "r") else { return nil }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 512)
+        guard fgets(&line, 512, f) != nil else { return nil }
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(close, offsetBy: 2)...].split(separator: " ").first.map(String.init)
+    }
+
+    /// A fresh page for the gadget where neither the image nor the stub has anything;
+    /// then every other mapping of the stub goes (its text, stack, vdso, vvar).
+    func moveGadget(_ remote: inout RemoteSyscalls) throws(RestoreError) {
+        let stubMaps = try remote.tracee.maps()
+        func free(_ a: UInt64) -> Bool {
+            !plan.mappings.contains { $0.meta.start < a + 4096 && a < $0.meta.end } &&
+                !stubMaps.contains { $0.start < a + 4096 && a < $0.end }
+        }
+        guard let page = stride(from: UInt64(0x1000_0000), to: 0x7f00_0000_0000, by: 0x1000_0000).first(where: free) else {
+            throw .mismatch("no free page for the restorer's gadget")
+        }
+        try remote.call("mmap the gadget page at \(hex(page))", Int32(CKPT_SYS_MMAP), page, 4096,
+                        UInt64(PROT_READ | PROT_WRITE | PROT_EXEC),
+                        UInt64(MAP_PRIVATE | MAP_ANONYMOUS | Int32(CKPT_MAP_FIXED_NOREPLACE)), UInt64.max, 0)
+        try remote.tracee.write(StubProgram.gadget, at: page)
+        remote.gadget = page
+        for m in stubMaps where !(m.start <= page && page < m.end) {
+            try remote.call("munmap \(hex(m.start))-\(hex(m.end)) \(m.name)", Int32(CKPT_SYS_MUNMAP), m.start, m.end - m.start)
+        }
+    }
+
+    func makeMappings(_ remote: RemoteSyscalls) throws(RestoreError) {
+        let arch_map_vdso_64 = UInt64(CKPT_ARCH_MAP_VDSO_64)
+        for (i, m) in plan.mappings.enumerated() {
+            let what = "mapping \(RestorePlan.describe(m))"
+            let prot = UInt64(VMAKind.prot(m.meta.vmFlags))
+            var flags = MAP_PRIVATE | MAP_FIXED
+            if m.meta.vmFlags & VMAKind.noReserve != 0 { flags |= MAP_NORESERVE }
+            switch m.kind {
+            case .vvar:
+                // The vDSO brings its data pages: it must come right after them.
+                guard i + 1 < plan.mappings.count, plan.mappings[i + 1].kind == .vdso,
+                      plan.mappings[i + 1].meta.start == m.meta.end else {
+                    throw .unsupported(what: what, why: "a vvar area not followed by the vDSO: unknown layout")
+                }
+                try remote.call("arch_prctl(ARCH_MAP_VDSO_64) at \(hex(m.meta.start))", Int32(CKPT_SYS_ARCH_PRCTL),
+                                arch_map_vdso_64, m.meta.start)
+            case .vdso:
+                if i == 0 || plan.mappings[i - 1].kind != .vvar {
+                    try remote.call("arch_prctl(ARCH_MAP_VDSO_64) for \(what)", Int32(CKPT_SYS_ARCH_PRCTL),
+                                    arch_map_vdso_64, m.meta.start)
+                }
+            case .anonymous:
+                try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
+                                UInt64(flags | MAP_ANONYMOUS), UInt64.max, 0)
+            case .stack:
+                try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
+                                UInt64(flags | MAP_ANONYMOUS | MAP_GROWSDOWN), UInt64.max, 0)
+            case let .file(path):
+                let fd = try remote.call("open \(path) for \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
+                                         UInt64(O_RDONLY | O_CLOEXEC), 0)
+                try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot, UInt64(flags), fd,
+                                m.meta.pgoff * 4096)
+                try remote.call("close", Int32(CKPT_SYS_CLOSE), fd)
+            case .shared:
+                throw .unsupported(what: what, why: "shared memory is not restored")  // refused by the plan already
+            }
+        }
+    }
+
+    /// Every image vma must now exist with the same range: adjacent anonymous areas that
+    /// the kernel merged, or a vDSO of another size, would make the image's pages land
+    /// elsewhere (and the kernel's restart would refuse them).
+    func compareMappings(_ tracee: Tracee) throws(RestoreError) {
+        let now = try tracee.maps()
+        for m in plan.mappings where !now.contains(where: { $0.start == m.meta.start && $0.end == m.meta.end }) {
+            let found = now.first { $0.start <= m.meta.start && m.meta.start < $0.end }
+            let why = found.map { "the new process has \(hex($0.start))-\(hex($0.end)) \($0.name) there" } ?? "nothing is mapped there"
+            throw .mismatch("mapping \(RestorePlan.describe(m)) could not be recreated: \(why)"
+                + (m.kind == .vdso || m.kind == .vvar ? " (this kernel's vDSO differs from the image's: \(plan.header.release))" : ""))
+        }
+    }
+
+    /// brk, stack, argument and environment areas and the executable (`CKPT_PR_SET_MM_MAP`),
+    /// and the command name.
+    func setAddressSpace(_ remote: RemoteSyscalls) throws(RestoreError) {
+        var exeFD = UInt64.max
+        if let exe = plan.executable {
+            exeFD = try remote.call("open \(exe) (the executable)", Int32(CKPT_SYS_OPEN), try remote.string(exe),
+                                    UInt64(O_RDONLY | O_CLOEXEC), 0)
+        }
+        let mm = plan.mm
+        // struct prctl_mm_map (linux/prctl.h): 13 u64 then auxv_size and exe_fd (u32 each).
+        var words: [UInt64] = [mm.startCode, mm.endCode, mm.startData, mm.endData, mm.startBrk, mm.brk,
+                               mm.startStack, mm.argStart, mm.argEnd, mm.envStart, mm.envEnd, 0]
+        words.append(UInt64(UInt32(truncatingIfNeeded: exeFD)) << 32)  // auxv_size 0, exe_fd
+        var bytes: [UInt8] = []
+        for w in words { bytes += withUnsafeBytes(of: w.littleEndian, Array.init) }
+        let at = remote.scratch + 1024
+        try remote.tracee.write(bytes, at: at)
+        try remote.call("prctl(CKPT_PR_SET_MM_MAP)", Int32(CKPT_SYS_PRCTL), UInt64(CKPT_PR_SET_MM), UInt64(CKPT_PR_SET_MM_MAP), at,
+                        UInt64(bytes.count), 0)
+        if exeFD != UInt64.max { try remote.call("close", Int32(CKPT_SYS_CLOSE), exeFD) }
+        try remote.call("prctl(CKPT_PR_SET_NAME)", Int32(CKPT_SYS_PRCTL), UInt64(CKPT_PR_SET_NAME), try remote.string(plan.task.comm))
+    }
+
+    /// The image's fds by path, at their positions; the stub's other fds closed. Terminals
+    /// (`--shell-job`) stay the restorer's, which the process inherited at the same number.
+    func restoreDescriptors(_ remote: RemoteSyscalls) throws(RestoreError) {
+        let keep = Set(plan.descriptors.compactMap { d -> Int32? in
+            if case let .terminal(fd, _) = d { return fd }
+            return nil
+        })
+        for fd in Self.openDescriptors(remote.tracee.pid) where !keep.contains(fd) {
+            try remote.call("close fd \(fd)", Int32(CKPT_SYS_CLOSE), UInt64(fd))
+        }
+        for d in plan.descriptors {
+            guard case let .path(fd, path, flags, position) = d else { continue }
+            let what = "fd \(fd) (\(path))"
+            let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)
+            let got = try remote.call("open \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
+                                      UInt64(UInt32(bitPattern: clean)), 0)
+            if got != UInt64(fd) {
+                try remote.call("dup2 \(what)", Int32(CKPT_SYS_DUP2), got, UInt64(fd))
+                try remote.call("close", Int32(CKPT_SYS_CLOSE), got)
+            }
+            if position > 0 {
+                try remote.call("lseek \(what) to \(position)", Int32(CKPT_SYS_LSEEK), UInt64(fd), position, UInt64(SEEK_SET))
+            }
+        }
+    }
+
+    static func openDescriptors(_ pid: pid_t) -> [Int32] {
+        guard let dir = opendir("/proc/\(pid)/fd") else { return [] }
+        defer { closedir(dir) }
+        var fds: [Int32] = []
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let fd = Int32(name) { fds.append(fd) }
+        }
+        return fds
+    }
+
+    func setCredentials(_ remote: RemoteSyscalls) throws(RestoreError) {
+        let t = plan.task
+        guard getuid() != t.uid || geteuid() != t.euid || getgid() != t.gid || getegid() != t.egid else { return }
+        try remote.call("setgroups(0)", Int32(CKPT_SYS_SETGROUPS), 0, 0)
+        try remote.call("setresgid(\(t.gid), \(t.egid))", Int32(CKPT_SYS_SETRESGID), UInt64(t.gid), UInt64(t.egid), UInt64(t.egid))
+        try remote.call("setresuid(\(t.uid), \(t.euid))", Int32(CKPT_SYS_SETRESUID), UInt64(t.uid), UInt64(t.euid), UInt64(t.euid))
+    }
+}

@@ -1,0 +1,132 @@
+import CkptImage
+import CkptProtocol
+
+/// Everything `ckpt restore` needs from an image, read and checked before any process is
+/// created: the mappings in address order with their kinds, the one thread's registers,
+/// the address-space fields, the descriptors and the credentials. What the restorer
+/// cannot bring back is refused here, naming the thread, fd or mapping.
+public struct RestorePlan: Sendable {
+    public struct Mapping: Equatable, Sendable {
+        public var meta: VMAMeta
+        public var kind: VMAKind
+        public var length: UInt64 { meta.end - meta.start }
+    }
+
+    /// How an fd comes back.
+    public enum Descriptor: Equatable, Sendable {
+        /// A file or directory reopened by path with its flags, at its position.
+        case path(fd: Int32, path: String, flags: Int32, position: UInt64)
+        /// A terminal: the restorer's own terminal takes its place (`--shell-job`).
+        case terminal(fd: Int32, path: String)
+    }
+
+    public var header: HeaderMeta
+    public var task: TaskMeta
+    public var mm: MMMeta
+    public var mappings: [Mapping]
+    /// The thread's `struct user_regs_struct` (x86-64, 27 words), as the image holds it.
+    public var registers: [UInt64]
+    public var descriptors: [Descriptor]
+    /// The executable: the file mapping that holds `start_code`, for `/proc/PID/exe`.
+    public var executable: String?
+
+    /// Reads `reader`'s records (not the page data) and applies the restorer's rules.
+    /// `shellJob`: terminals may be replaced by the restorer's own.
+    public init(_ reader: ImageReader, shellJob: Bool) throws(RestoreError) {
+        var header: HeaderMeta?, task: TaskMeta?, mm: MMMeta?
+        var mappings: [Mapping] = []
+        var threads: [(RegsMeta, [UInt64])] = []
+        var files: [FileMeta] = []
+        var records = reader.records()
+        func next() throws(RestoreError) -> (entry: ImageIndexEntry, meta: UnsafeRawBufferPointer)? {
+            do throws(ImageError) { return try records.next() } catch { throw .image("\(error)") }
+        }
+        func data(into buffer: UnsafeMutableRawBufferPointer) throws(RestoreError) -> Int {
+            do throws(ImageError) { return try records.readData(into: buffer) } catch { throw .image("\(error)") }
+        }
+        while let (entry, payload) = try next() {
+            let meta: RecordMeta
+            do throws(ProtocolError) { meta = try RecordMeta(type: entry.type, payload: payload) } catch {
+                throw .image("record \(entry.id): \(error)")
+            }
+            switch meta {
+            case let .header(h): header = h
+            case let .task(t): task = t
+            case let .mm(m): mm = m
+            case let .vma(v): mappings.append(Mapping(meta: v, kind: VMAKind(v)))
+            case let .regs(r):
+                var words = [UInt64](repeating: 0, count: Self.registerWords)
+                var n = 0
+                var failure: RestoreError?
+                words.withUnsafeMutableBytes { buf in
+                    do throws(RestoreError) { n = try data(into: buf) } catch { failure = error }
+                }
+                if let failure { throw failure }
+                guard n == Self.registerWords * 8 else {
+                    throw .image("record \(entry.id): registers of \(n) bytes, expected \(Self.registerWords * 8)")
+                }
+                threads.append((r, words))
+            case let .file(f): files.append(f)
+            case .pages, .trailer: break
+            }
+        }
+        guard let header, let task, let mm else { throw .image("no header, task or mm record: not a process image") }
+        guard header.arch == "x86_64" else {
+            throw .unsupported(what: "image", why: "taken on \(header.arch); this restorer restores x86_64 images")
+        }
+        guard let (_, registers) = threads.first else { throw .image("no registers record") }
+        if threads.count > 1 {
+            let (second, _) = threads[1]
+            throw .unsupported(what: "thread \(second.tid)",
+                               why: "the process has \(threads.count) threads; only single-threaded processes are restored yet")
+        }
+        for m in mappings {
+            if m.kind == .shared {
+                throw .unsupported(what: "mapping \(Self.describe(m))",
+                                   why: "shared memory (MAP_SHARED, shm, memfd) is not captured, so it cannot be restored")
+            }
+            if case let .file(path) = m.kind, path.hasSuffix(" (deleted)") {
+                throw .unsupported(what: "mapping \(Self.describe(m))", why: "its file was deleted")
+            }
+        }
+        self.header = header
+        self.task = task
+        self.mm = mm
+        self.mappings = mappings
+        self.registers = registers
+        self.descriptors = try files.map { f throws(RestoreError) in try Self.descriptor(f, shellJob: shellJob) }
+        self.executable = mappings.first { m in
+            if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }
+            return false
+        }?.meta.path
+    }
+
+    /// 27 words: `struct user_regs_struct` of x86-64 (arch/x86/include/asm/user_64.h).
+    public static let registerWords = 27
+
+    static func describe(_ m: Mapping) -> String {
+        "\(hex(m.meta.start))-\(hex(m.meta.end))" + (m.meta.path.map { " (\($0))" } ?? "")
+    }
+
+    static func descriptor(_ f: FileMeta, shellJob: Bool) throws(RestoreError) -> Descriptor {
+        let what = "fd \(f.fd)" + (f.path.map { " (\($0))" } ?? "")
+        guard let path = f.path, path.hasPrefix("/") else {
+            let kind = f.path.map { p in p.split(separator: ":").first.map(String.init) ?? p } ?? "an unnamed file"
+            throw .unsupported(what: what, why: "\(kind) descriptors are not restored yet (only files, directories and terminals)")
+        }
+        if path.hasSuffix(" (deleted)") { throw .unsupported(what: what, why: "its file was deleted") }
+        if isTerminal(path) {
+            guard shellJob else {
+                throw .unsupported(what: what, why: "a terminal: pass --shell-job to give the process this terminal instead")
+            }
+            return .terminal(fd: Int32(f.fd), path: path)
+        }
+        return .path(fd: Int32(f.fd), path: path, flags: Int32(bitPattern: f.fFlags), position: f.pos)
+    }
+
+    static func isTerminal(_ path: String) -> Bool {
+        path.hasPrefix("/dev/pts/") || path.hasPrefix("/dev/tty") || path == "/dev/console"
+    }
+}
+
+func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

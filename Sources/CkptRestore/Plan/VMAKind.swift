@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptProtocol
+
+/// What kind of mapping an image's vma is, from its `vm_flags` and backing path: the
+/// restorer recreates each kind differently.
+///
+/// vm_flags are the kernel's (`include/linux/mm.h`), recorded by the kernel that took the
+/// image; the bits read here have had these values since Linux 2.6 and are only read to
+/// tell the special mappings apart.
+public enum VMAKind: Equatable, Sendable {
+    /// Private anonymous memory (heap from mmap, .bss, brk).
+    case anonymous
+    /// The stack: anonymous, grows down.
+    case stack
+    /// Private mapping of a file at an offset (text, data, libraries).
+    case file(path: String)
+    /// The kernel's vDSO text: placed with `arch_prctl(ARCH_MAP_VDSO_64)`.
+    case vdso
+    /// The vDSO's data pages (vvar): they come with the vDSO.
+    case vvar
+    /// Shared memory (MAP_SHARED anonymous, shm, memfd, shared files): not captured.
+    case shared
+
+    static let read: UInt64 = 0x1, write: UInt64 = 0x2, exec: UInt64 = 0x4, sharedBit: UInt64 = 0x8
+    static let growsDown: UInt64 = 0x100, pfnMap: UInt64 = 0x400, io: UInt64 = 0x4000
+    static let noReserve: UInt64 = 0x20_0000, dontExpand: UInt64 = 0x4_0000, mixedMap: UInt64 = 0x1000_0000
+
+    public init(_ vma: VMAMeta) {
+        let f = vma.vmFlags
+        if f & Self.sharedBit != 0 {
+            self = .shared
+        } else if let path = vma.path {
+            self = .file(path: path)
+        } else if f & (Self.pfnMap | Self.io | Self.mixedMap) != 0 {
+            self = .vvar
+        } else if f & Self.exec != 0, f & Self.dontExpand != 0 {
+            self = .vdso
+        } else if f & Self.growsDown != 0 {
+            self = .stack
+        } else {
+            self = .anonymous
+        }
+    }
+
+    /// mmap(2)'s prot for these vm_flags.
+    public static func prot(_ vmFlags: UInt64) -> Int32 {
+        var p: Int32 = PROT_NONE
+        if vmFlags & read != 0 { p |= PROT_READ }
+        if vmFlags & write != 0 { p |= PROT_WRITE }
+        if vmFlags & exec != 0 { p |= PROT_EXEC }
+        return p
+    }
+}

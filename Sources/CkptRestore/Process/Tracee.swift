@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCkptShims
+import SystemPackage
+
+/// A process this restorer traces: the ptrace requests it needs, each a small wrapper
+/// that retries EINTR and turns failures into `RestoreError.system` with the request's
+/// name. One owner (the restore), not shared between threads.
+struct Tracee {
+    let pid: pid_t
+
+    /// `PTRACE_SEIZE` with `PTRACE_O_EXITKILL` (the new process dies with the restorer
+    /// until it is detached) of a process in group-stop: seizing it makes it report that
+    /// stop to us, which is waited for.
+    static func seize(_ pid: pid_t) throws(RestoreError) -> Tracee {
+        let t = Tracee(pid: pid)
+        try t.request("PTRACE_SEIZE", CKPT_PTRACE_SEIZE, data: UInt(CKPT_PTRACE_O_EXITKILL))
+        _ = try t.waitStop()
+        return t
+    }
+
+    func request(_ name: String, _ req: Int, addr: UInt = 0, data: UInt = 0) throws(RestoreError) {
+        let err = raw(req, addr: addr, data: data)
+        if err != 0 { throw .system(call: "\(name) pid \(pid)", errno: Errno(rawValue: err)) }
+    }
+
+    /// The request's errno, 0 on success; EINTR is retried.
+    private func raw(_ req: Int, addr: UInt = 0, data: UInt = 0) -> Int32 {
+        while ckpt_ptrace(Int32(req), pid, addr, data) == -1 {
+            if errno != EINTR { return errno }
+        }
+        return 0
+    }
+
+    /// Waits until the tracee stops; returns the stopping signal and the ptrace event
+    /// (`status >> 16`: PTRACE_EVENT_STOP for a group-stop of a seized tracee). Exits are
+    /// errors.
+    @discardableResult
+    func waitStop() throws(RestoreError) -> (signal: Int32, event: Int32) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, __WALL) == -1 {
+            if errno == EINTR { continue }
+            throw .system(call: "waitpid \(pid)", errno: Errno(rawValue: errno))
+        }
+        // WIFSTOPPED / WSTOPSIG / WIFEXITED are C macros: decoded as <sys/wait.h> does.
+        if status & 0xff == 0x7f { return ((status >> 8) & 0xff, status >> 16) }
+        if status & 0x7f == 0 { throw .mismatch("the new process exited with status \((status >> 8) & 0xff)") }
+        throw .mismatch("the new process was killed by signal \(status & 0x7f)")
+    }
+
+    /// The registers (`struct user_regs_struct`, 27 words).
+    func getRegisters() throws(RestoreError) -> [UInt64] {
+        var regs = [UInt64](repeating: 0, count: RestorePlan.registerWords)
+        let err = regs.withUnsafeMutableBytes { raw(CKPT_PTRACE_GETREGS, data: UInt(bitPattern: $0.baseAddress)) }
+        if err != 0 { throw .system(call: "PTRACE_GETREGS pid \(pid)", errno: Errno(rawValue: err)) }
+        return regs
+    }
+
+    func setRegisters(_ regs: [UInt64]) throws(RestoreError) {
+        precondition(regs.count == RestorePlan.registerWords)
+        var copy = regs
+        let err = copy.withUnsafeMutableBytes { raw(CKPT_PTRACE_SETREGS, data: UInt(bitPattern: $0.baseAddress)) }
+        if err != 0 { throw .system(call: "PTRACE_SETREGS pid \(pid)", errno: Errno(rawValue: err)) }
+    }
+
+    func cont() throws(RestoreError) { try request("PTRACE_CONT", CKPT_PTRACE_CONT) }
+
+    /// Lets it run (or stop with `signal`), no longer traced.
+    func detach(signal: Int32 = 0) throws(RestoreError) {
+        try request("PTRACE_DETACH", CKPT_PTRACE_DETACH, data: UInt(signal))
+    }
+
+    /// Writes `bytes` at `address` of its memory (/proc/PID/mem: the tracer may write any
+    /// mapping, as a debugger sets breakpoints).
+    func write(_ bytes: [UInt8], at address: UInt64) throws(RestoreError) {
+        let fd = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(call: "open /proc/\(pid)/mem", errno: Errno(rawValue: errno)) }
+        defer { close(fd) }
+        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(Int64(bitPattern: address))) }
+        guard n == bytes.count else {
+            throw .system(call: "write \(bytes.count) bytes at \(hex(address)) of pid \(pid)",
+                          errno: Errno(rawValue: n < 0 ? errno : EIO))
+        }
+    }
+
+    /// Its mappings as /proc/PID/maps lists them: (start, end, name).
+    func maps() throws(RestoreError) -> [(start: UInt64, end: UInt64, name: String)] {
+        guard let f = fopen("/proc/\(pid)/maps", "r") else {
+            throw .system(call: "open /proc/\(pid)/maps", errno: Errno(rawValue: errno))
+        }
+        defer { fclose(f) }
+        var out: [(UInt64, UInt64, String)] = []
+        var line = [CChar](repeating: 0, count: 4096)
+        while fgets(&line, Int32(line.count), f) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let fields = text.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            let range = fields.first?.split(separator: "-") ?? []
+            guard range.count == 2, let s = UInt64(range[0], radix: 16), let e = UInt64(range[1], radix: 16) else { continue }
+            let name = fields.count > 5 ? fields[5].trimmingCharacters() : ""
+            out.append((s, e, name))
+        }
+        return out
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing blanks and the newline.
+    func trimmingCharacters() -> String {
+        String(drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
+    }
+}
