@@ -1,0 +1,32 @@
+# Issue 12: a checkpointed process, killed, comes back as a new process (ckpt listen,
+# ckpt checkpoint, ckpt restore: the Swift CLI) and counts on from the checkpointed tick;
+# its output file is reopened by path at the checkpointed position.
+t_restore_new_process() {
+	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI (tools/kernel-tests builds it)"; return 1; }
+	mkdir -p $W/img
+	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
+	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	start_target t.out 4
+	wait_for t.out '^tick 5 ' 10 || { why="target: $(tail -2 t.out)"; return 1; }
+	local pre=$(last_tick t.out)
+	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
+	local post=$(last_tick t.out) img
+	img=$(sed -n 's/^image //p' <<<"$out")
+	[[ -f $img ]] || { why="no image: $out"; return 1; }
+	kill -9 $T; wait $T 2>/dev/null
+	# A fresh file at the same path: what the new process writes is all it holds.
+	mv t.out t.old && : >t.out
+	out=$($CKPT_CLI restore $img 2>&1) || { why="restore: $out"; return 1; }
+	local np
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	[[ -n $np ]] || { why="no 'restored pid N' line: $out"; return 1; }
+	pids+=("$np")
+	wait_for t.out 'tick' 10 || { why="the restored process printed nothing"; return 1; }
+	sleep 0.5
+	local first
+	first=$(tr -d '\0' <t.out | sed -n 's/^tick \([0-9]*\) heap \([0-9]*\) stack \([0-9]*\)$/\1 \2 \3/p' | head -1)
+	read -r k h s <<<"$first"
+	[[ -n $k ]] && ((k > pre && k <= post + 1 && h == k && s == k)) ||
+		{ why="restored at '$first', checkpointed between ticks $pre and $post"; return 1; }
+	kill -0 $np || { why="the restored process died"; return 1; }
+}
