@@ -99,6 +99,10 @@ public enum AttributeSchema {
         (CKPT_A_META_NR_VMAS, "CKPT_A_META_NR_VMAS", .u32),
         (CKPT_A_META_NR_PAGES_TOTAL, "CKPT_A_META_NR_PAGES_TOTAL", .u64),
         (CKPT_A_META_NR_FILES, "CKPT_A_META_NR_FILES", .u32),
+        (CKPT_A_META_INO, "CKPT_A_META_INO", .u64),
+        (CKPT_A_META_DEV, "CKPT_A_META_DEV", .u32),
+        (CKPT_A_META_SIZE, "CKPT_A_META_SIZE", .u64),
+        (CKPT_A_META_MTIME_NS, "CKPT_A_META_MTIME_NS", .u64),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

@@ -31,7 +31,9 @@ public enum MetaSchema {
 
     public static func optional(_ type: RecordType) -> AttributeMask {
         switch type {
-        case .vma, .file: AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PATH)
+        case .vma, .file:
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PATH, CKPT_A_META_INO, CKPT_A_META_DEV, CKPT_A_META_SIZE,
+                          CKPT_A_META_MTIME_NS)
         default: AttributeMask(CKPT_A_META_PAD)
         }
     }

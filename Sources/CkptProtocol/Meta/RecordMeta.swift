@@ -117,13 +117,34 @@ public struct VMAMeta: Equatable, Sendable {
     public var pgoff: UInt64
     /// Backing file, when file-backed.
     public var path: String?
+    /// The backing file's identity when the image was taken (absent in older images).
+    public var identity: FileIdentity?
 
-    public init(start: UInt64, end: UInt64, vmFlags: UInt64, pgoff: UInt64, path: String? = nil) {
+    public init(start: UInt64, end: UInt64, vmFlags: UInt64, pgoff: UInt64, path: String? = nil,
+                identity: FileIdentity? = nil) {
         self.start = start
         self.end = end
         self.vmFlags = vmFlags
         self.pgoff = pgoff
         self.path = path
+        self.identity = identity
+    }
+}
+
+/// What identifies a file: `CKPT_A_META_INO`, `_DEV`, `_SIZE`, `_MTIME_NS` (all four or none).
+public struct FileIdentity: Equatable, Sendable {
+    public var inode: UInt64
+    /// As stat(2) reports `st_dev`.
+    public var device: UInt32
+    public var size: UInt64
+    /// Modification time, ns since the epoch.
+    public var mtimeNs: UInt64
+
+    public init(inode: UInt64, device: UInt32, size: UInt64, mtimeNs: UInt64) {
+        self.inode = inode
+        self.device = device
+        self.size = size
+        self.mtimeNs = mtimeNs
     }
 }
 
@@ -145,12 +166,15 @@ public struct FileMeta: Equatable, Sendable {
     public var fFlags: UInt32
     public var pos: UInt64
     public var path: String?
+    /// The open file's identity when the image was taken (absent in older images).
+    public var identity: FileIdentity?
 
-    public init(fd: UInt32, fFlags: UInt32, pos: UInt64, path: String? = nil) {
+    public init(fd: UInt32, fFlags: UInt32, pos: UInt64, path: String? = nil, identity: FileIdentity? = nil) {
         self.fd = fd
         self.fFlags = fFlags
         self.pos = pos
         self.path = path
+        self.identity = identity
     }
 }
 

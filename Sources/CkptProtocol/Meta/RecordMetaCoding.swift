@@ -11,6 +11,16 @@ extension RecordMeta {
         func u32(_ a: Int) -> UInt32 { t.u32(a) }
         func u64(_ a: Int) -> UInt64 { t.u64(a) }
         func str(_ a: Int) -> String { t.string(a) ?? "" }
+        /// The four identity fields together, or none of them.
+        func identity() throws(ProtocolError) -> FileIdentity? {
+            let fields = [CKPT_A_META_INO, CKPT_A_META_DEV, CKPT_A_META_SIZE, CKPT_A_META_MTIME_NS]
+            guard fields.contains(where: { t.has($0) }) else { return nil }
+            if let missing = fields.first(where: { !t.has($0) }) {
+                throw ProtocolError(.missingAttribute, field: AttributeSchema.metaName(UInt16(missing)), offset: offset)
+            }
+            return FileIdentity(inode: u64(CKPT_A_META_INO), device: u32(CKPT_A_META_DEV),
+                                size: u64(CKPT_A_META_SIZE), mtimeNs: u64(CKPT_A_META_MTIME_NS))
+        }
         switch type {
         case .header:
             self = .header(HeaderMeta(
@@ -34,13 +44,13 @@ extension RecordMeta {
         case .vma:
             self = .vma(VMAMeta(
                 start: u64(CKPT_A_META_START), end: u64(CKPT_A_META_END), vmFlags: u64(CKPT_A_META_VM_FLAGS),
-                pgoff: u64(CKPT_A_META_PGOFF), path: t.string(CKPT_A_META_PATH)))
+                pgoff: u64(CKPT_A_META_PGOFF), path: t.string(CKPT_A_META_PATH), identity: try identity()))
         case .pages:
             self = .pages(PagesMeta(addr: u64(CKPT_A_META_ADDR), nrPages: u32(CKPT_A_META_NR_PAGES)))
         case .file:
             self = .file(FileMeta(
                 fd: u32(CKPT_A_META_FD), fFlags: u32(CKPT_A_META_F_FLAGS), pos: u64(CKPT_A_META_POS),
-                path: t.string(CKPT_A_META_PATH)))
+                path: t.string(CKPT_A_META_PATH), identity: try identity()))
         case .trailer:
             self = .trailer(TrailerMeta(
                 nrThreads: u32(CKPT_A_META_NR_THREADS), nrVMAs: u32(CKPT_A_META_NR_VMAS),
@@ -58,6 +68,13 @@ extension RecordMeta {
     /// The payload bytes feed the stream checksum; `MessageEncoder` always starts the
     /// payload at an 8-aligned offset, so a payload encoded on its own at offset 0 of a
     /// buffer (`encodedPayload`) is byte-identical to the one in the message.
+    static func encode(_ id: FileIdentity, into b: MessageBuffer, pad: Int?) {
+        b.appendU64(Int(CKPT_A_META_INO), id.inode, padType: pad)
+        b.appendU32(Int(CKPT_A_META_DEV), id.device)
+        b.appendU64(Int(CKPT_A_META_SIZE), id.size, padType: pad)
+        b.appendU64(Int(CKPT_A_META_MTIME_NS), id.mtimeNs, padType: pad)
+    }
+
     public func encode(into b: MessageBuffer, padded: Bool) {
         let pad: Int? = padded ? Int(CKPT_A_META_PAD) : nil
         switch self {
@@ -95,6 +112,7 @@ extension RecordMeta {
             b.appendU64(Int(CKPT_A_META_VM_FLAGS), m.vmFlags, padType: pad)
             b.appendU64(Int(CKPT_A_META_PGOFF), m.pgoff, padType: pad)
             if let path = m.path { b.appendString(Int(CKPT_A_META_PATH), path) }
+            if let id = m.identity { Self.encode(id, into: b, pad: pad) }
         case let .pages(m):
             b.appendU64(Int(CKPT_A_META_ADDR), m.addr, padType: pad)
             b.appendU32(Int(CKPT_A_META_NR_PAGES), m.nrPages)
@@ -103,6 +121,7 @@ extension RecordMeta {
             b.appendU32(Int(CKPT_A_META_F_FLAGS), m.fFlags)
             b.appendU64(Int(CKPT_A_META_POS), m.pos, padType: pad)
             if let path = m.path { b.appendString(Int(CKPT_A_META_PATH), path) }
+            if let id = m.identity { Self.encode(id, into: b, pad: pad) }
         case let .trailer(m):
             b.appendU32(Int(CKPT_A_META_NR_THREADS), m.nrThreads)
             b.appendU32(Int(CKPT_A_META_NR_VMAS), m.nrVMAs)

@@ -1,5 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CkptImage
 import CkptProtocol
+import SystemPackage
 
 /// Everything `ckpt restore` needs from an image, read and checked before any process is
 /// created: the mappings in address order with their kinds, the one thread's registers,
@@ -81,6 +85,9 @@ public struct RestorePlan: Sendable {
                                why: "the process has \(threads.count) threads; only single-threaded processes are restored yet")
         }
         for m in mappings {
+            if case let .file(path) = m.kind, let recorded = m.meta.identity {
+                try Self.checkUnchanged(path, recorded, what: "mapping \(Self.describe(m))")
+            }
             if m.kind == .shared {
                 throw .unsupported(what: "mapping \(Self.describe(m))",
                                    why: "shared memory (MAP_SHARED, shm, memfd) is not captured, so it cannot be restored")
@@ -122,6 +129,25 @@ public struct RestorePlan: Sendable {
             return .terminal(fd: Int32(f.fd), path: path)
         }
         return .path(fd: Int32(f.fd), path: path, flags: Int32(bitPattern: f.fFlags), position: f.pos)
+    }
+
+    /// A mapped file (program, library) must be the very file that was mapped: same inode,
+    /// device, size and modification time. (Files open as descriptors are data the process
+    /// may itself change; they are reopened by path.)
+    static func checkUnchanged(_ path: String, _ recorded: FileIdentity, what: String) throws(RestoreError) {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw .unsupported(what: what, why: "\(path) is gone (\(Errno(rawValue: errno)))")
+        }
+        let now = FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev),
+                               size: UInt64(st.st_size),
+                               mtimeNs: UInt64(st.st_mtim.tv_sec) &* 1_000_000_000 &+ UInt64(st.st_mtim.tv_nsec))
+        guard now != recorded else { return }
+        var changes: [String] = []
+        if now.inode != recorded.inode || now.device != recorded.device { changes.append("another file (inode \(recorded.inode) -> \(now.inode))") }
+        if now.size != recorded.size { changes.append("size \(recorded.size) -> \(now.size)") }
+        if now.mtimeNs != recorded.mtimeNs { changes.append("modified since") }
+        throw .unsupported(what: what, why: "\(path) changed since the checkpoint: " + changes.joined(separator: ", "))
     }
 
     static func isTerminal(_ path: String) -> Bool {

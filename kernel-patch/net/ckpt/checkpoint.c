@@ -71,6 +71,17 @@ static int ckpt_put_u64(struct ckpt_stream *s, int type, u64 v)
 	return nla_put_u64_64bit(s->skb, type, v, CKPT_A_META_PAD);
 }
 
+/* What identifies a file for a restore: inode, device, size, mtime. */
+static int ckpt_put_identity(struct ckpt_stream *s, struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	return ckpt_put_u64(s, CKPT_A_META_INO, inode->i_ino) ||
+	       nla_put_u32(s->skb, CKPT_A_META_DEV, new_encode_dev(inode->i_sb->s_dev)) ||
+	       ckpt_put_u64(s, CKPT_A_META_SIZE, i_size_read(inode)) ||
+	       ckpt_put_u64(s, CKPT_A_META_MTIME_NS, ckpt_inode_mtime_ns(inode));
+}
+
 /*
  * A record with meta only: emit_meta() puts the fields, under
  * ckpt_image_lock() when they come from the @live task.
@@ -398,7 +409,8 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 			 ckpt_put_u64(s, CKPT_A_META_END, end) ||
 			 ckpt_put_u64(s, CKPT_A_META_VM_FLAGS, flags) ||
 			 ckpt_put_u64(s, CKPT_A_META_PGOFF, vma->vm_pgoff) ||
-			 (path && nla_put_string(s->skb, CKPT_A_META_PATH, path))))
+			 (path && nla_put_string(s->skb, CKPT_A_META_PATH, path)) ||
+			 (vma->vm_file && ckpt_put_identity(s, vma->vm_file))))
 		err = -EMSGSIZE;
 	mmap_read_unlock(mm);
 	ckpt_image_unlock(s);
@@ -470,7 +482,8 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 				 nla_put_u32(s->skb, CKPT_A_META_F_FLAGS, file->f_flags) ||
 				 ckpt_put_u64(s, CKPT_A_META_POS, file->f_pos) ||
 				 (!IS_ERR(path) &&
-				  nla_put_string(s->skb, CKPT_A_META_PATH, path))))
+				  nla_put_string(s->skb, CKPT_A_META_PATH, path)) ||
+				 ckpt_put_identity(s, file)))
 			err = -EMSGSIZE;
 		fput(file);
 		ckpt_image_unlock(s);

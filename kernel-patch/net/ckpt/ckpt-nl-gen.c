@@ -24,7 +24,7 @@ static const struct netlink_range_validation ckpt_a_data_offset_range = {
 };
 
 /* Common nested types */
-const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_NR_FILES + 1] = {
+const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_MTIME_NS + 1] = {
 	[CKPT_A_META_ARCH] = { .type = NLA_NUL_STRING, },
 	[CKPT_A_META_PAGE_SIZE] = { .type = NLA_U32, },
 	[CKPT_A_META_RELEASE] = { .type = NLA_NUL_STRING, },
@@ -63,6 +63,10 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_NR_FILES + 1] = {
 	[CKPT_A_META_NR_VMAS] = { .type = NLA_U32, },
 	[CKPT_A_META_NR_PAGES_TOTAL] = { .type = NLA_U64, },
 	[CKPT_A_META_NR_FILES] = { .type = NLA_U32, },
+	[CKPT_A_META_INO] = { .type = NLA_U64, },
+	[CKPT_A_META_DEV] = { .type = NLA_U32, },
+	[CKPT_A_META_SIZE] = { .type = NLA_U64, },
+	[CKPT_A_META_MTIME_NS] = { .type = NLA_U64, },
 };
 
 /* CKPT_CMD_SINK_REGISTER - do */

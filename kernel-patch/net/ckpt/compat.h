@@ -42,6 +42,18 @@ __printf(1, 2) const char *ckpt_compat_fmt(const char *fmt, ...);
 #endif
 #endif
 
+/* A file's mtime in ns: inode_get_mtime() came in 6.6. */
+static inline u64 ckpt_inode_mtime_ns(struct inode *inode)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
+	struct timespec64 t = inode->i_mtime;
+#else
+	struct timespec64 t = inode_get_mtime(inode);
+#endif
+
+	return timespec64_to_ns(&t);
+}
+
 /* Shadow stacks (and VM_SHADOW_STACK) came in 6.6. */
 #ifndef VM_SHADOW_STACK
 #define VM_SHADOW_STACK VM_NONE

@@ -41,11 +41,11 @@
 #define CKPT_REC_FIXED	(3 * nla_total_size_64bit(sizeof(u64)) + \
 			 4 * nla_total_size(sizeof(u32)))
 /*
- * Largest meta nest: the nest header, at most 26 u64 or u32 fields (16
+ * Largest meta nest: the nest header, at most 30 u64 or u32 fields (16
  * bytes each with pad) and the longest strings: a path, comm, release and
  * arch.
  */
-#define CKPT_META_MAX	(nla_total_size(0) + 26 * nla_total_size_64bit(8) + \
+#define CKPT_META_MAX	(nla_total_size(0) + 30 * nla_total_size_64bit(8) + \
 			 nla_total_size(PATH_MAX) + nla_total_size(TASK_COMM_LEN) + \
 			 2 * nla_total_size(__NEW_UTS_LEN + 1))
 /* Begin, end and abort messages: a few u32/u64 and the abort's text. */

@@ -115,6 +115,8 @@ static DEFINE_MUTEX(ckpt_sessions_lock);
 static unsigned int ckpt_nr_sessions;	/* under ckpt_sessions_lock */
 
 #define M(x) BIT_ULL(CKPT_A_META_##x)
+/* The optional fields of vma and file records: the path and the file's identity. */
+#define CKPT_FILE_IDENTITY (M(PATH) | M(INO) | M(DEV) | M(SIZE) | M(MTIME_NS))
 
 /* What each record type carries and where it sits in the tree. */
 static const struct {
@@ -134,11 +136,11 @@ static const struct {
 		M(ARG_END) | M(ENV_START) | M(ENV_END), 0,
 		CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_VMA] = {
-		M(START) | M(END) | M(VM_FLAGS) | M(PGOFF), M(PATH),
+		M(START) | M(END) | M(VM_FLAGS) | M(PGOFF), CKPT_FILE_IDENTITY,
 		CKPT_RECORD_TYPE_MM },
 	[CKPT_RECORD_TYPE_PAGES] = { M(ADDR) | M(NR_PAGES), 0,
 		CKPT_RECORD_TYPE_VMA },
-	[CKPT_RECORD_TYPE_FILE] = { M(FD) | M(F_FLAGS) | M(POS), M(PATH),
+	[CKPT_RECORD_TYPE_FILE] = { M(FD) | M(F_FLAGS) | M(POS), CKPT_FILE_IDENTITY,
 		CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_TRAILER] = {
 		M(NR_THREADS) | M(NR_VMAS) | M(NR_PAGES_TOTAL) | M(NR_FILES),
@@ -450,6 +452,9 @@ static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 		path = d_path(&vma->vm_file->f_path, buf, PATH_MAX);
 		if (IS_ERR(path) || strcmp(path, nla_data(path_attr)))
 			what = "backing file path differs";
+		else if (meta[CKPT_A_META_INO] &&
+			 nla_get_u64(meta[CKPT_A_META_INO]) != file_inode(vma->vm_file)->i_ino)
+			what = "backing file is another inode";
 	}
 	if (!what)
 		sess->vma_dumped = ckpt_vma_dumpable(vma);
@@ -549,10 +554,10 @@ static int ckpt_check_pages(struct ckpt_session *sess, struct nlattr **meta,
 	if (err)
 		return err;
 
-	/* Charged to the caller; past its cgroup's limit, fail: no OOM kill. */
-	st = kzalloc(sizeof(*st), GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
+	/* Charged to the caller; past its cgroup's limit, fail (no OOM kill, no splat). */
+	st = kzalloc(sizeof(*st), GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
 	if (st)
-		st->data = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
+		st->data = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
 	if (!st || !st->data) {
 		kfree(st);
 		NL_SET_ERR_MSG(info->extack, "no memory to stage page data");

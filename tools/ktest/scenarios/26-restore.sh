@@ -30,3 +30,22 @@ t_restore_new_process() {
 		{ why="restored at '$first', checkpointed between ticks $pre and $post"; return 1; }
 	kill -0 $np || { why="the restored process died"; return 1; }
 }
+
+# A changed program refuses, naming the mapping and the change, before any process exists.
+t_restore_refuses_changed_binary() {
+	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
+	mkdir -p $W/img
+	cp $B/ktarget $W/kt-copy
+	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
+	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	bg $W/kt-copy 1 >t.out
+	T=$!
+	wait_for t.out '^tick' 10 || { why="target: $(cat t.out)"; return 1; }
+	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
+	img=$(sed -n 's/^image //p' <<<"$out")
+	kill -9 $T; wait $T 2>/dev/null
+	echo >>$W/kt-copy || { why="cannot change the program copy"; return 1; }
+	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a changed binary: $out"; return 1; }
+	[[ $out == *"refused: mapping "*"kt-copy"*"changed since the checkpoint: size"* ]] || { why="restore: $out"; return 1; }
+	[[ $out != *"starting the new process"* ]] || { why="refused only after starting: $out"; return 1; }
+}
