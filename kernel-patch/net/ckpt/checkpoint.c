@@ -329,10 +329,10 @@ static unsigned long ckpt_skip_holes(struct mm_struct *mm, unsigned long addr,
  */
 static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 			   u32 parent, unsigned long start, unsigned long end,
-			   struct ckpt_counts *c)
+			   bool file_vma, struct ckpt_counts *c)
 {
 	unsigned long addr = start, nr;
-	long got, i;
+	long got, i, run;
 	int err;
 
 	while (addr < end) {
@@ -357,13 +357,16 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 		if (got < 0)
 			return got;
 
-		err = ckpt_emit_run(s, parent, addr, got);
+		/* The run ends at the first page that is the file's own. */
+		for (run = 0; run < got && ckpt_page_dumped(file_vma, s->pages[run]); run++)
+			;
+		err = run ? ckpt_emit_run(s, parent, addr, run) : 0;
 		for (i = 0; i < got; i++)
 			put_page(s->pages[i]);
 		if (err)
 			return err;
-		addr += got << PAGE_SHIFT;
-		c->pages += got;
+		addr += (run ? run : 1) << PAGE_SHIFT;
+		c->pages += run;
 	}
 	return 0;
 }
@@ -377,7 +380,7 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	struct ckpt_rec rec;
 	vm_flags_t flags;
 	char *path = NULL;
-	bool dumped;
+	bool dumped, file_vma;
 	int err;
 
 	err = ckpt_image_lock(s);
@@ -397,6 +400,7 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	end = vma->vm_end;
 	flags = vma->vm_flags;
 	dumped = ckpt_vma_dumpable(vma);
+	file_vma = vma->vm_file;
 	if (vma->vm_file) {
 		path = d_path(&vma->vm_file->f_path, s->path, PATH_MAX);
 		if (IS_ERR(path))
@@ -424,7 +428,7 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	c->vmas++;
 	*addr = end;
 	if (dumped)
-		return ckpt_emit_pages(s, mm, rec.id, start, end, c);
+		return ckpt_emit_pages(s, mm, rec.id, start, end, file_vma, c);
 	return 0;
 }
 

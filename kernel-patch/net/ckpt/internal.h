@@ -65,18 +65,27 @@ extern struct ckpt_stats ckpt_stats;
 extern bool ckpt_unloading;
 
 /*
- * The one rule for which mappings are checkpointed and restored: private
- * and writable, ordinary memory (not VM_IO, VM_PFNMAP or VM_MIXEDMAP), not
- * armed by userfaultfd (a restore write would fault into its handler), and
- * not a shadow stack (written only by the CPU; its contents are refused).
- * Called under the mm's mmap lock.
+ * The one rule for which mappings' pages are checkpointed and restored:
+ * private (not VM_SHARED), ordinary memory (not VM_IO, VM_PFNMAP or
+ * VM_MIXEDMAP), not armed by userfaultfd (a restore write would fault into
+ * its handler), and not a shadow stack (written only by the CPU; its
+ * contents are refused). Writability does not matter: relocated data that
+ * the loader then made read-only (RELRO) differs from its file too. Of a
+ * file mapping only the pages the process changed (anonymous, copied on
+ * write) are taken: the rest is the file (ckpt_page_dumped()). Called under
+ * the mm's mmap lock.
  */
 static inline bool ckpt_vma_dumpable(const struct vm_area_struct *vma)
 {
-	return (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE &&
-	       !(vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP |
+	return !(vma->vm_flags & (VM_SHARED | VM_IO | VM_PFNMAP | VM_MIXEDMAP |
 				  VM_SHADOW_STACK)) &&
 	       !userfaultfd_armed((struct vm_area_struct *)vma);
+}
+
+/* A page of a dumpable vma that the image must carry. */
+static inline bool ckpt_page_dumped(bool file_vma, struct page *page)
+{
+	return !file_vma || PageAnon(page);
 }
 
 u64 ckpt_next_crid(void);

@@ -546,7 +546,7 @@ static int ckpt_check_pages(struct ckpt_session *sess, struct nlattr **meta,
 	}
 	if (!sess->vma_dumped) {
 		ckpt_reject(info->extack, meta[CKPT_A_META_ADDR],
-			    "record %u: pages in a vma that is not private and writable ordinary memory",
+			    "record %u: pages in a vma that is not private ordinary memory",
 			    id);
 		return -EINVAL;
 	}
@@ -843,7 +843,7 @@ static int ckpt_recheck_stages(struct ckpt_session *sess,
 		if (!vma || vma->vm_start > st->addr ||
 		    vma->vm_end < st->addr + st->len || !ckpt_vma_dumpable(vma)) {
 			NL_SET_ERR_MSG_FMT(extack,
-					   "pages at %lx no longer lie in a private writable mapping",
+					   "pages at %lx no longer lie in a private mapping",
 					   st->addr);
 			err = -EINVAL;
 			break;
