@@ -47,13 +47,16 @@ public final class RestartReplayer {
         self.maxData = maxData
     }
 
-    /// Replays every record of `reader` into `pid`. `validateOnly` sets
+    /// Replays every record of `reader` into `pid`. `direct` sets `CKPT_RESTART_FLAGS_DIRECT`
+    /// (the kernel writes each fragment as it validates, staging nothing: for a process made
+    /// to be restored into, discarded if this fails). `validateOnly` sets
     /// `CKPT_RESTART_FLAGS_VALIDATE_ONLY` (the kernel checks everything, writes nothing).
     public func replay(
-        _ reader: ImageReader, pid: UInt32, validateOnly: Bool = false,
+        _ reader: ImageReader, pid: UInt32, validateOnly: Bool = false, direct: Bool = false,
         progress: (UInt64, UInt64) -> Void = { _, _ in }
     ) throws(ReplayError) -> Result {
-        let flags = validateOnly ? UInt32(CKPT_RESTART_FLAGS_VALIDATE_ONLY.rawValue) : 0
+        var flags = validateOnly ? UInt32(CKPT_RESTART_FLAGS_VALIDATE_ONLY.rawValue) : 0
+        if direct { flags |= UInt32(CKPT_RESTART_FLAGS_DIRECT.rawValue) }
         let rsid: UInt32
         do throws(TransportError) { rsid = try link.begin(pid: pid, flags: flags) } catch { throw Self.map(error, .begin, recordID: nil) }
 

@@ -17,8 +17,8 @@ import SystemPackage
 ///  per image vma: mmap / open+mmap / arch_prctl(ARCH_MAP_VDSO_64)  (remote syscalls)
 ///  compare /proc/PID/maps with the image
 ///  prctl(CKPT_PR_SET_MM_MAP): brk, stack, args, env, exe;  comm;  fds by path, positions
-///  memory contents: the kernel's restart session ──> pages written by the kernel, every
-///                   (RestartReplayer)                 record checked against the mappings
+///  memory contents: the kernel's restart session ──> pages written by the kernel as each
+///                   (RestartReplayer, direct)         record is checked against the mappings
 ///  credentials (setgroups, setresgid, setresuid) when they differ
 ///  unmap the gadget page; PTRACE_SETREGS(image regs); PTRACE_DETACH  ──>  runs on
 /// ```
@@ -79,7 +79,9 @@ public struct Restorer {
         try restoreDescriptors(remote)
         step("writing memory through the kernel")
         let replay: RestartReplayer.Result
-        do throws(ReplayError) { replay = try replayer.replay(reader, pid: UInt32(pid)) } catch {
+        // Direct: the kernel stages nothing, whatever the image's size; on any failure the
+        // new process is killed (it was made for this), so all-or-nothing is not needed.
+        do throws(ReplayError) { replay = try replayer.replay(reader, pid: UInt32(pid), direct: true) } catch {
             throw .kernel("\(error)")
         }
         try setCredentials(remote)

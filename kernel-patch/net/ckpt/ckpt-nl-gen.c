@@ -87,7 +87,7 @@ static const struct nla_policy ckpt_checkpoint_nl_policy[CKPT_A_TIMEOUT_MS + 1] 
 /* CKPT_CMD_RESTART_BEGIN - do */
 static const struct nla_policy ckpt_restart_begin_nl_policy[CKPT_A_RESTART_FLAGS + 1] = {
 	[CKPT_A_PID] = NLA_POLICY_MIN(NLA_U32, 1),
-	[CKPT_A_RESTART_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1),
+	[CKPT_A_RESTART_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x3),
 };
 
 /* CKPT_CMD_RESTART_RECORD - do */

@@ -108,6 +108,8 @@ struct ckpt_session {
 	struct list_head stages;
 	struct ckpt_stage *stage;	/* of the current pages record */
 	u64 staged;
+	u64 run_addr;			/* of the current pages record */
+	struct page **direct_pages;	/* CKPT_RESTART_FLAGS_DIRECT: GUP scratch */
 };
 
 static LIST_HEAD(ckpt_sessions);
@@ -161,6 +163,8 @@ static void ckpt_session_drop_state(struct ckpt_session *sess)
 	}
 	sess->stage = NULL;
 	WRITE_ONCE(sess->staged, 0);
+	kfree(sess->direct_pages);
+	sess->direct_pages = NULL;
 	if (sess->mm)
 		mmdrop(sess->mm);
 	sess->mm = NULL;
@@ -373,6 +377,17 @@ int ckpt_nl_restart_begin_doit(struct sk_buff *skb, struct genl_info *info)
 	sess->crc = ~0U;
 	if (info->attrs[CKPT_A_RESTART_FLAGS])
 		sess->flags = nla_get_u32(info->attrs[CKPT_A_RESTART_FLAGS]);
+	if ((sess->flags & CKPT_RESTART_FLAGS_DIRECT) &&
+	    !(sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY)) {
+		sess->direct_pages = kmalloc_array(CKPT_PAGES_RUN_MAX,
+						   sizeof(*sess->direct_pages),
+						   GFP_KERNEL_ACCOUNT);
+		if (!sess->direct_pages) {
+			ckpt_session_put(sess);
+			NL_SET_ERR_MSG(info->extack, "no memory for a restart session");
+			return -ENOMEM;
+		}
+	}
 
 	err = ckpt_session_target(sess, skb, info);
 	if (err)
@@ -550,6 +565,12 @@ static int ckpt_check_pages(struct ckpt_session *sess, struct nlattr **meta,
 			    id);
 		return -EINVAL;
 	}
+	sess->run_addr = addr;
+	sess->pages_next = last;
+	sess->nr_pages += nr;
+	if (sess->direct_pages || (sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY &&
+				   sess->flags & CKPT_RESTART_FLAGS_DIRECT))
+		return 0;	/* written fragment by fragment (or not at all) */
 	err = ckpt_stage_fits(sess, len, info, meta[CKPT_A_META_NR_PAGES], id);
 	if (err)
 		return err;
@@ -567,8 +588,6 @@ static int ckpt_check_pages(struct ckpt_session *sess, struct nlattr **meta,
 	st->len = len;
 	list_add_tail(&st->node, &sess->stages);
 	sess->stage = st;
-	sess->pages_next = last;
-	sess->nr_pages += nr;
 	return 0;
 }
 
@@ -727,7 +746,177 @@ static int ckpt_check_first(struct ckpt_session *sess, struct genl_info *info,
 	return ckpt_check_meta(sess, info, type, id, data_len);
 }
 
-static int ckpt_restart_record(struct ckpt_session *sess,
+/* Every staged range still inside a mapping ckpt_vma_dumpable() accepts. */
+static int ckpt_recheck_stages(struct ckpt_session *sess,
+			       struct netlink_ext_ack *extack)
+{
+	struct vm_area_struct *vma;
+	struct ckpt_stage *st;
+	int err = 0;
+
+	mmap_read_lock(sess->mm);
+	list_for_each_entry(st, &sess->stages, node) {
+		vma = find_vma(sess->mm, st->addr);
+		if (!vma || vma->vm_start > st->addr ||
+		    vma->vm_end < st->addr + st->len || !ckpt_vma_dumpable(vma)) {
+			NL_SET_ERR_MSG_FMT(extack,
+					   "pages at %lx no longer lie in a private mapping",
+					   st->addr);
+			err = -EINVAL;
+			break;
+		}
+	}
+	mmap_read_unlock(sess->mm);
+	return err;
+}
+
+/*
+ * Writes [addr, addr + len) of the pinned mm from @src: in one mmap lock
+ * hold the vma is checked again and the pages are taken for writing
+ * (breaking COW, as a debugger's write does) and filled. The range spans at
+ * most CKPT_PAGES_RUN_MAX pages, @pages has room for that many pointers.
+ */
+static int ckpt_write_range(struct mm_struct *mm, unsigned long addr,
+			    const u8 *src, size_t len, struct page **pages)
+{
+	unsigned long first = addr & PAGE_MASK, off = addr - first;
+	unsigned long nr = (PAGE_ALIGN(addr + len) - first) >> PAGE_SHIFT;
+	struct vm_area_struct *vma;
+	long got, i;
+	size_t n;
+	int err = 0;
+
+	if (WARN_ON_ONCE(nr > CKPT_PAGES_RUN_MAX))
+		return -EINVAL;
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = find_vma(mm, addr);
+	if (!vma || vma->vm_start > addr || vma->vm_end < addr + len ||
+	    !ckpt_vma_dumpable(vma)) {
+		mmap_read_unlock(mm);
+		return -EINVAL;
+	}
+	got = ckpt_gup_remote(mm, first, nr, FOLL_WRITE | FOLL_FORCE, pages);
+	if (got != nr)
+		err = got < 0 ? got : -EFAULT;
+	for (i = 0; i < got; i++) {
+		if (!err) {
+			u8 *dst = kmap_local_page(pages[i]);
+
+			n = min_t(size_t, PAGE_SIZE - off, len);
+			copy_to_user_page(vma, pages[i], first + i * PAGE_SIZE + off,
+					  dst + off, src, n);
+			kunmap_local(dst);
+			set_page_dirty_lock(pages[i]);
+			src += n;
+			len -= n;
+			off = 0;
+		}
+		put_page(pages[i]);
+	}
+	mmap_read_unlock(mm);
+	return err;
+}
+
+static int ckpt_write_stages(struct ckpt_session *sess,
+			     struct netlink_ext_ack *extack)
+{
+	struct ckpt_stage *st;
+	struct page **pages;
+	int err = 0;
+
+	pages = kmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages) {
+		NL_SET_ERR_MSG(extack, "no memory to write the pages");
+		return -ENOMEM;
+	}
+	list_for_each_entry(st, &sess->stages, node) {
+		err = ckpt_write_range(sess->mm, st->addr, st->data, st->len, pages);
+		if (err) {
+			NL_SET_ERR_MSG_FMT(extack,
+					   "writing pages at %lx failed after earlier pages were written",
+					   st->addr);
+			break;
+		}
+	}
+	kfree(pages);
+	return err;
+}
+
+/*
+ * Takes the target's exec_update_lock and an mm_users reference after
+ * checking that the task still runs the image whose mm was pinned at begin
+ * and that the caller may still access it. ckpt_target_put() undoes it.
+ */
+static int ckpt_target_get(struct ckpt_session *sess, struct sk_buff *skb,
+			   struct netlink_ext_ack *extack)
+{
+	struct task_struct *task = sess->task;
+	int err;
+
+	err = down_read_killable(&task->signal->exec_update_lock);
+	if (err) {
+		NL_SET_ERR_MSG(extack, "interrupted while waiting for the target's exec lock");
+		return err;
+	}
+	if (ckpt_task_exiting(task)) {
+		NL_SET_ERR_MSG(extack, "the target exited");
+		err = -ESRCH;
+	} else if (!ckpt_same_image(task, sess->mm, sess->exec_id)) {
+		NL_SET_ERR_MSG(extack,
+			       "the target called execve() since the session began: its memory is another program's");
+		err = -EACCES;
+	} else if (!mmget_not_zero(sess->mm)) {
+		NL_SET_ERR_MSG(extack, "the target exited");
+		err = -ESRCH;
+	} else {
+		err = ckpt_may_access(skb, task, extack);
+		if (err)
+			mmput(sess->mm);
+	}
+	if (err)
+		up_read(&task->signal->exec_update_lock);
+	return err;
+}
+
+static void ckpt_target_put(struct ckpt_session *sess)
+{
+	mmput(sess->mm);
+	up_read(&sess->task->signal->exec_update_lock);
+}
+
+/* Checks, then writes the staged runs, as ckpt_target_get() allows. */
+static int ckpt_restart_write(struct ckpt_session *sess, struct sk_buff *skb,
+			      struct netlink_ext_ack *extack)
+{
+	int err = ckpt_target_get(sess, skb, extack);
+
+	if (err)
+		return err;
+	err = ckpt_recheck_stages(sess, extack);
+	if (!err && !(sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY))
+		err = ckpt_write_stages(sess, extack);
+	ckpt_target_put(sess);
+	return err;
+}
+
+/* CKPT_RESTART_FLAGS_DIRECT: one fragment, written now, nothing kept. */
+static int ckpt_write_direct(struct ckpt_session *sess, struct sk_buff *skb,
+			     struct genl_info *info, u64 addr, const u8 *src,
+			     u32 len)
+{
+	int err = ckpt_target_get(sess, skb, info->extack);
+
+	if (err)
+		return err;
+	err = ckpt_write_range(sess->mm, addr, src, len, sess->direct_pages);
+	ckpt_target_put(sess);
+	if (err)
+		NL_SET_ERR_MSG_FMT(info->extack, "writing pages at %llx failed", addr);
+	return err;
+}
+
+static int ckpt_restart_record(struct ckpt_session *sess, struct sk_buff *skb,
 			       struct genl_info *info)
 {
 	struct nlattr **tb = info->attrs;
@@ -788,8 +977,14 @@ static int ckpt_restart_record(struct ckpt_session *sess,
 		return -EINVAL;
 	}
 	if (len) {
-		if (sess->stage)
+		if (sess->stage) {
 			memcpy(sess->stage->data + offset, nla_data(data), len);
+		} else if (sess->direct_pages && type == CKPT_RECORD_TYPE_PAGES) {
+			err = ckpt_write_direct(sess, skb, info, sess->run_addr + offset,
+						nla_data(data), len);
+			if (err)
+				return err;
+		}
 		sess->crc = crc32c(sess->crc, nla_data(data), len);
 		sess->bytes += len;
 		sess->cur.offset += len;
@@ -821,143 +1016,11 @@ int ckpt_nl_restart_record_doit(struct sk_buff *skb, struct genl_info *info)
 		err = -EINVAL;
 		goto out;
 	}
-	err = ckpt_restart_record(sess, info);
+	err = ckpt_restart_record(sess, skb, info);
 	if (err)
 		ckpt_session_fail(sess, "a record was rejected");
 out:
 	ckpt_session_unlock(sess);
-	return err;
-}
-
-/* Every staged range still inside a mapping ckpt_vma_dumpable() accepts. */
-static int ckpt_recheck_stages(struct ckpt_session *sess,
-			       struct netlink_ext_ack *extack)
-{
-	struct vm_area_struct *vma;
-	struct ckpt_stage *st;
-	int err = 0;
-
-	mmap_read_lock(sess->mm);
-	list_for_each_entry(st, &sess->stages, node) {
-		vma = find_vma(sess->mm, st->addr);
-		if (!vma || vma->vm_start > st->addr ||
-		    vma->vm_end < st->addr + st->len || !ckpt_vma_dumpable(vma)) {
-			NL_SET_ERR_MSG_FMT(extack,
-					   "pages at %lx no longer lie in a private mapping",
-					   st->addr);
-			err = -EINVAL;
-			break;
-		}
-	}
-	mmap_read_unlock(sess->mm);
-	return err;
-}
-
-/*
- * Writes one staged run through the pinned mm: in one mmap lock hold, the
- * vma is checked again and the pages are taken for writing (breaking COW,
- * as a debugger's write does) and filled. @pages has room for
- * CKPT_PAGES_RUN_MAX pointers.
- */
-static int ckpt_write_stage(struct mm_struct *mm, struct ckpt_stage *st,
-			    struct page **pages)
-{
-	unsigned long nr = st->len >> PAGE_SHIFT;
-	struct vm_area_struct *vma;
-	long got, i;
-	int err = 0;
-
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
-	vma = find_vma(mm, st->addr);
-	if (!vma || vma->vm_start > st->addr ||
-	    vma->vm_end < st->addr + st->len || !ckpt_vma_dumpable(vma)) {
-		mmap_read_unlock(mm);
-		return -EINVAL;
-	}
-	got = ckpt_gup_remote(mm, st->addr, nr, FOLL_WRITE | FOLL_FORCE, pages);
-	if (got != nr)
-		err = got < 0 ? got : -EFAULT;
-	for (i = 0; i < got; i++) {
-		if (!err) {
-			void *dst = kmap_local_page(pages[i]);
-
-			copy_to_user_page(vma, pages[i], st->addr + i * PAGE_SIZE,
-					  dst, st->data + i * PAGE_SIZE, PAGE_SIZE);
-			kunmap_local(dst);
-			set_page_dirty_lock(pages[i]);
-		}
-		put_page(pages[i]);
-	}
-	mmap_read_unlock(mm);
-	return err;
-}
-
-static int ckpt_write_stages(struct ckpt_session *sess,
-			     struct netlink_ext_ack *extack)
-{
-	struct ckpt_stage *st;
-	struct page **pages;
-	int err = 0;
-
-	pages = kmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*pages), GFP_KERNEL_ACCOUNT);
-	if (!pages) {
-		NL_SET_ERR_MSG(extack, "no memory to write the pages");
-		return -ENOMEM;
-	}
-	list_for_each_entry(st, &sess->stages, node) {
-		err = ckpt_write_stage(sess->mm, st, pages);
-		if (err) {
-			NL_SET_ERR_MSG_FMT(extack,
-					   "writing pages at %lx failed after earlier pages were written",
-					   st->addr);
-			break;
-		}
-	}
-	kfree(pages);
-	return err;
-}
-
-/*
- * Checks, then writes, under the target's exec_update_lock: the task still
- * runs the image whose mm was pinned at begin, the requester may still
- * access it, and the staged runs still lie in restorable mappings.
- */
-static int ckpt_restart_write(struct ckpt_session *sess, struct sk_buff *skb,
-			      struct netlink_ext_ack *extack)
-{
-	struct task_struct *task = sess->task;
-	int err;
-
-	err = down_read_killable(&task->signal->exec_update_lock);
-	if (err) {
-		NL_SET_ERR_MSG(extack, "interrupted while waiting for the target's exec lock");
-		return err;
-	}
-	if (ckpt_task_exiting(task)) {
-		NL_SET_ERR_MSG(extack, "the target exited");
-		err = -ESRCH;
-		goto out_unlock;
-	}
-	if (!ckpt_same_image(task, sess->mm, sess->exec_id)) {
-		NL_SET_ERR_MSG(extack,
-			       "the target called execve() since the session began: its memory is another program's");
-		err = -EACCES;
-		goto out_unlock;
-	}
-	if (!mmget_not_zero(sess->mm)) {
-		NL_SET_ERR_MSG(extack, "the target exited");
-		err = -ESRCH;
-		goto out_unlock;
-	}
-	err = ckpt_may_access(skb, task, extack);
-	if (!err)
-		err = ckpt_recheck_stages(sess, extack);
-	if (!err && !(sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY))
-		err = ckpt_write_stages(sess, extack);
-	mmput(sess->mm);
-out_unlock:
-	up_read(&task->signal->exec_update_lock);
 	return err;
 }
 

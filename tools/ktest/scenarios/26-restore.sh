@@ -49,3 +49,33 @@ t_restore_refuses_changed_binary() {
 	[[ $out == *"refused: mapping "*"kt-copy"*"changed since the checkpoint: size"* ]] || { why="restore: $out"; return 1; }
 	[[ $out != *"starting the new process"* ]] || { why="refused only after starting: $out"; return 1; }
 }
+
+# A restore stages nothing in the kernel (CKPT_RESTART_FLAGS_DIRECT): a 64 MiB image
+# restores with restart_max_mib and restart_total_mib at 1 MiB, where a staged replay of
+# the same image is refused (ENOSPC).
+t_restore_stages_nothing() {
+	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
+	local P=/sys/module/ckpt/parameters
+	mkdir -p $W/img
+	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
+	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	start_target t.out 64
+	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img --timeout-ms 120000 2>&1) || { why="checkpoint: $out"; return 1; }
+	img=$(sed -n 's/^image //p' <<<"$out")
+	local max=$(cat $P/restart_max_mib) total=$(cat $P/restart_total_mib)
+	echo 1 >$P/restart_max_mib; echo 1 >$P/restart_total_mib
+	kill -STOP $T; sleep 0.2
+	local staged direct
+	staged=$($CKPT_CLI replay $img --pid $T --validate-only 2>&1)
+	kill -9 $T; wait $T 2>/dev/null
+	direct=$($CKPT_CLI restore $img 2>&1)
+	local rc=$?
+	echo $max >$P/restart_max_mib; echo $total >$P/restart_total_mib
+	[[ $staged == *"restart_max_mib"* ]] || { why="staged replay at 1 MiB: $staged"; return 1; }
+	((rc == 0)) || { why="direct restore at 1 MiB: $direct"; return 1; }
+	local np
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$direct")
+	pids+=("$np")
+	sleep 1
+	kill -0 $np || { why="the restored process died"; return 1; }
+}

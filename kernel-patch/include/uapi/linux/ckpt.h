@@ -243,12 +243,19 @@ enum ckpt_checkpoint_flags {
  * enum ckpt_restart_flags - Flags of a restart session.
  * @CKPT_RESTART_FLAGS_VALIDATE_ONLY: Validate every record and the trailer
  *   against the target and answer, but write nothing into the target.
+ * @CKPT_RESTART_FLAGS_DIRECT: Write each pages fragment into the target as
+ *   soon as it validated, instead of staging the image in the kernel until the
+ *   commit: the kernel holds no image data, whatever the image's size. For a
+ *   target that is discarded if the restore fails (a process made to be
+ *   restored into); without it nothing is written unless the whole image
+ *   validated.
  */
 enum ckpt_restart_flags {
 	CKPT_RESTART_FLAGS_VALIDATE_ONLY = 1,
+	CKPT_RESTART_FLAGS_DIRECT = 2,
 
 	/* private: */
-	CKPT_RESTART_FLAGS_MASK = 1,
+	CKPT_RESTART_FLAGS_MASK = 3,
 };
 
 /**
