@@ -75,6 +75,10 @@ let package = Package(
         // Test-only helpers shared by the test targets: the `ckpt` executable lookup and
         // `ckpt listen --usersock` as a subprocess (a failure to start is a test failure).
         .target(name: "CkptTestSupport", path: "Tests/CkptTestSupport"),
+        .testTarget(
+            name: "CkptRestoreTests",
+            dependencies: ["CkptRestore", "CkptImage", "CkptProtocol",
+                           .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "CkptProtocolTests", dependencies: ["CkptProtocol", "CCkptUAPI", "CCkptShims"]),
         .testTarget(
             name: "CkptTransportTests",

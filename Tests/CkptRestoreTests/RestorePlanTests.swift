@@ -1,0 +1,149 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptImage
+import CkptProtocol
+import Foundation
+import SystemPackage
+import Testing
+@testable import CkptRestore
+
+/// The restorer's plan: what it refuses before any process exists, and what it reads.
+@Suite struct RestorePlanTests {
+    /// A process image: header, task, `threads` regs records, mm, the vmas, the files, trailer.
+    func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = []) throws -> (ImageReader, String) {
+        let path = NSTemporaryDirectory() + "ckpt-restore-plan-\(getpid())-\(UUID().uuidString).ckpt"
+        let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate],
+                                         permissions: [.ownerReadWrite])
+        defer { try? fd.close() }
+        let w = try ImageWriter(fd: fd, header: ImageHeader(crid: 1, pid: 77, captureStartNs: 1, host: "t"), path: path)
+        var b = StreamSummaryBuilder()
+        var id: UInt32 = 0
+        func record(_ meta: RecordMeta, parent: UInt32, data: [UInt8] = []) throws -> UInt32 {
+            id += 1
+            let payload = meta.encodedPayload()
+            try payload.withUnsafeBytes { try w.beginRecord(type: meta.type, id: id, parent: parent, meta: $0,
+                                                            dataLength: UInt64(data.count)) }
+            try data.withUnsafeBytes { if !$0.isEmpty { try w.appendData($0) } }
+            try w.endRecord()
+            payload.withUnsafeBytes { b.beginRecord(meta: $0) }
+            data.withUnsafeBytes { b.data($0) }
+            return id
+        }
+        _ = try record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
+        let task = try record(.task(TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
+                                             euid: geteuid(), egid: getegid())), parent: 0)
+        for t in 0..<threads {
+            var regs = [UInt8](repeating: 0, count: 216)
+            regs[16 * 8] = UInt8(t + 1)  // rip
+            _ = try record(.regs(RegsMeta(tid: 77 + UInt32(t))), parent: task, data: regs)
+        }
+        let mm = try record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
+                                       brk: 0, startStack: 0, argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)), parent: task)
+        for v in vmas { _ = try record(.vma(v), parent: mm) }
+        for f in files { _ = try record(.file(f), parent: task) }
+        _ = try record(.trailer(TrailerMeta(nrThreads: UInt32(threads), nrVMAs: UInt32(vmas.count), nrPagesTotal: 0,
+                                            nrFiles: UInt32(files.count))), parent: 0)
+        try w.finish(summary: b.summary)
+        return (try ImageReader(path: path), path)
+    }
+
+    func refusal(_ body: () throws(RestoreError) -> RestorePlan) -> RestoreError? {
+        do { _ = try body(); return nil } catch { return error }
+    }
+
+    let anon = VMAMeta(start: 0x1000_0000, end: 0x1000_2000, vmFlags: 0x3 | 0x70, pgoff: 0x1000_0)
+
+    @Test func readsAPlainImage() throws {
+        let stack = VMAMeta(start: 0x7fff_0000_0000, end: 0x7fff_0002_1000, vmFlags: 0x3 | 0x100, pgoff: 0)
+        let (r, p) = try image(vmas: [anon, stack], files: [FileMeta(fd: 1, fFlags: 0o1, pos: 42, path: "/tmp/out")])
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.mappings.map(\.kind) == [.anonymous, .stack])
+        #expect(plan.registers.count == 27 && plan.registers[16] == 1)
+        #expect(plan.descriptors == [.path(fd: 1, path: "/tmp/out", flags: 1, position: 42)])
+    }
+
+    @Test func refusesASecondThread() throws {
+        let (r, p) = try image(threads: 2, vmas: [anon])
+        defer { unlink(p) }
+        let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
+        #expect(e == .unsupported(what: "thread 78",
+                                  why: "the process has 2 threads; only single-threaded processes are restored yet"))
+    }
+
+    @Test func refusesSharedMemory() throws {
+        let shared = VMAMeta(start: 0x2000_0000, end: 0x2000_1000, vmFlags: 0x3 | 0x8, pgoff: 0)
+        let (r, p) = try image(vmas: [anon, shared])
+        defer { unlink(p) }
+        let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
+        guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
+        #expect(what == "mapping 0x20000000-0x20001000" && why.contains("shared memory"))
+    }
+
+    @Test func refusesAPipeNamingTheFd() throws {
+        let (r, p) = try image(vmas: [anon], files: [FileMeta(fd: 3, fFlags: 0, pos: 0, path: "pipe:[1234]")])
+        defer { unlink(p) }
+        let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
+        guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
+        #expect(what == "fd 3 (pipe:[1234])" && why.hasPrefix("pipe descriptors are not restored"))
+    }
+
+    @Test func terminalsNeedShellJob() throws {
+        let tty = FileMeta(fd: 0, fFlags: 2, pos: 0, path: "/dev/pts/3")
+        let (r, p) = try image(vmas: [anon], files: [tty])
+        defer { unlink(p) }
+        let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
+        guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
+        #expect(what == "fd 0 (/dev/pts/3)" && why.contains("--shell-job"))
+        let plan = try RestorePlan(r, shellJob: true)
+        #expect(plan.descriptors == [.terminal(fd: 0, path: "/dev/pts/3")])
+    }
+
+    /// A mapped file that changed since the checkpoint refuses, naming the change.
+    @Test func refusesAChangedFile() throws {
+        let file = NSTemporaryDirectory() + "ckpt-restore-lib-\(getpid())-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: file, contents: Data(repeating: 7, count: 8192))
+        defer { unlink(file) }
+        var st = stat()
+        #expect(stat(file, &st) == 0)
+        let identity = FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev),
+                                    size: UInt64(st.st_size),
+                                    mtimeNs: UInt64(st.st_mtim.tv_sec) * 1_000_000_000 + UInt64(st.st_mtim.tv_nsec))
+        let text = VMAMeta(start: 0x40_0000, end: 0x40_2000, vmFlags: 0x5, pgoff: 0, path: file, identity: identity)
+        let (r, p) = try image(vmas: [text])
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.executable == file)
+        let h = FileHandle(forWritingAtPath: file)!
+        h.seekToEndOfFile()
+        h.write(Data([1]))
+        h.closeFile()
+        let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
+        guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
+        #expect(what.hasPrefix("mapping 0x400000-0x402000") && why.contains("size 8192 -> 8193"))
+    }
+
+    @Test func vmaKinds() {
+        #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x1 | 0x400 | 0x4000, pgoff: 0)) == .vvar)
+        #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x5 | 0x4_0000, pgoff: 0)) == .vdso)
+        #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x3 | 0x100, pgoff: 0)) == .stack)
+        #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x1, pgoff: 0, path: "/bin/x")) == .file(path: "/bin/x"))
+        #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x3 | 0x8, pgoff: 0, path: "/dev/shm/x")) == .shared)
+        #expect(VMAKind.prot(0x5) == PROT_READ | PROT_EXEC)
+    }
+
+    /// The stub is a valid one-segment ELF whose entry is its code and whose gadget is
+    /// `syscall; int3; jmp -5` at the advertised offset.
+    @Test func stubProgramLayout() {
+        let b = StubProgram.image
+        #expect(Array(b[0..<4]) == [0x7f, 0x45, 0x4c, 0x46] && b[4] == 2 && b[5] == 1)
+        func le(_ at: Int, _ n: Int) -> UInt64 { (0..<n).reduce(0) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) } }
+        #expect(le(16, 2) == 2 && le(18, 2) == 0x3e)                         // ET_EXEC, x86-64
+        #expect(le(24, 8) == StubProgram.base + UInt64(StubProgram.codeOffset)) // e_entry
+        #expect(le(56, 2) == 1 && le(64, 4) == 1 && le(68, 4) == 5)          // one PT_LOAD, R+X
+        #expect(le(64 + 32, 8) == UInt64(b.count))                           // p_filesz: the whole file
+        #expect(Array(b[StubProgram.gadgetOffset...]) == StubProgram.gadget)
+        #expect(StubProgram.gadget == [0x0f, 0x05, 0xcc, 0xeb, 0xfb])
+    }
+}
