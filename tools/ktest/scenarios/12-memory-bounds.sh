@@ -31,7 +31,10 @@ t_memory_bounds() {
 	echo 1 >$P/user_sessions
 	start_target t2.out 1; local T2=$T
 	kill -STOP $T2; sleep 0.2
-	$K restart $(pgrep -f 'ktarget 64' | head -1) $img --validate-only --pause /tmp/kt-pause >r.out 2>&1 &
+	local big
+	big=$(pgrep -f 'ktarget 64' | head -1 || true)
+	[[ -n $big ]] || { why="the 64 MiB target is gone"; return 1; }
+	$K restart $big $img --validate-only --pause /tmp/kt-pause >r.out 2>&1 &
 	r=$!
 	wait_file /tmp/kt-pause 30
 	out=$($K send restart-begin pid:u32=$T2) || true

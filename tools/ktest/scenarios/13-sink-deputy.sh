@@ -9,7 +9,9 @@ t_sink_deputy() {
 	bg $AS_USER unshare -Urn $K sink $W/c >sink.out 2>&1
 	local s=$!
 	wait_for sink.out 'sink ready' 10 || { why="container sink: $(cat sink.out)"; return 1; }
-	local sp=$(pgrep -f "ckpt-ktest sink $W/c" | head -1)
+	local sp
+	sp=$(pgrep -f "ckpt-ktest sink $W/c" | head -1 || true)
+	[[ -n $sp ]] || { why="the container sink's pid not found"; return 1; }
 	out=$(nsenter -t $sp -n $K checkpoint $T) || true
 	expect_err "$out" EACCES "capture sink's owner may not checkpoint" || { why="host task to container sink: $why"; return 1; }
 	start_sink sink2.out

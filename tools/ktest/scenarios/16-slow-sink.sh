@@ -8,6 +8,7 @@ t_slow_sink() {
 	wait $S || { why="sink: $(cat sink.out)"; return 1; }
 	grep -q 'stream crid=.* ok' sink.out || { why="sink: $(cat sink.out)"; return 1; }
 	w=$($K stats | sed -n 's/.*wait-ns=\([0-9]*\).*/\1/p')
+	[[ -n $w ]] || { why="stats printed no wait-ns: $($K stats)"; return 1; }
 	((w > 1500000000)) || { why="wait-ns=$w: the stream did not wait for the stalled sink"; return 1; }
 	v=$($K verify $(ls $W/s-*.img) $T) || { why="$v"; return 1; }
 }

@@ -18,7 +18,8 @@ t_restart_rollback() {
 	local before=$(last_tick t.out)
 	out=$($K restart $T $img) || { why="restart: $out"; return 1; }
 	kill -CONT $T; sleep 0.5
-	local after=$(grep '^tick' t.out | awk -v b=$before 'f {print $2; exit} $2 == b {f=1}')
+	local after
+	after=$(grep '^tick' t.out | awk -v b=$before 'f {print $2; exit} $2 == b {f=1}')
 	[[ -n $after ]] && ((after <= at + 2)) ||
 		{ why="no rollback: checkpoint at tick $at, stopped at $before, then $after"; return 1; }
 	grep -q "^tick $after heap $after stack $after" t.out ||

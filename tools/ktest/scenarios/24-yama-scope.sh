@@ -6,7 +6,8 @@ t_yama_scope() {
 	local f=/proc/sys/kernel/yama/ptrace_scope
 	[[ -w $f ]] || { why="no writable $f"; return 1; }
 	start_target t.out 1 $AS_USER
-	T2=$(pgrep -u 1000 -f 'ktarget 1' | head -1)
+	T2=$(pgrep -u 1000 -f 'ktarget 1' | head -1 || true)
+	[[ -n $T2 ]] || { why="the uid 1000 target did not start"; return 1; }
 	start_sink sink.out
 	echo 2 >$f
 	out=$($AS_CAPUSER $K checkpoint $T2 --stop) || true
