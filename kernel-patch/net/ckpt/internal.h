@@ -89,6 +89,9 @@ static inline bool ckpt_page_dumped(bool file_vma, struct page *page)
 }
 
 u64 ckpt_next_crid(void);
+int ckpt_limit(unsigned int all, unsigned int max, const char *max_name,
+	       unsigned int mine, unsigned int user_max, const char *user_name,
+	       struct netlink_ext_ack *extack);
 u32 ckpt_next_rsid(void);
 
 /*

@@ -96,6 +96,27 @@ const char *ckpt_compat_fmt(const char *fmt, ...)
 }
 #endif
 
+/*
+ * EAGAIN, naming the module parameter, when @all (of everybody) reached
+ * @max or @mine (of the caller's uid) reached @user_max.
+ */
+int ckpt_limit(unsigned int all, unsigned int max, const char *max_name,
+	       unsigned int mine, unsigned int user_max, const char *user_name,
+	       struct netlink_ext_ack *extack)
+{
+	if (all >= max) {
+		NL_SET_ERR_MSG_FMT(extack, "%u in use in all (module parameter %s)",
+				   all, max_name);
+		return -EAGAIN;
+	}
+	if (mine >= user_max) {
+		NL_SET_ERR_MSG_FMT(extack, "%u in use by this user (module parameter %s)",
+				   mine, user_name);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
 /* Thread groups in a checkpoint or restart, by their tgid struct pid. */
 struct ckpt_busy {
 	struct list_head node;

@@ -292,17 +292,9 @@ static int ckpt_session_add(struct ckpt_session *sess,
 	mutex_lock(&ckpt_sessions_lock);
 	list_for_each_entry(o, &ckpt_sessions, node)
 		mine += uid_eq(o->uid, sess->uid);
-	if (ckpt_nr_sessions >= READ_ONCE(ckpt_max_sessions)) {
-		NL_SET_ERR_MSG_FMT(extack,
-				   "%u restart sessions are open (module parameter max_sessions)",
-				   ckpt_nr_sessions);
-		err = -EAGAIN;
-	} else if (mine >= READ_ONCE(ckpt_user_sessions)) {
-		NL_SET_ERR_MSG_FMT(extack,
-				   "this user holds %u restart sessions already (module parameter user_sessions)",
-				   mine);
-		err = -EAGAIN;
-	} else {
+	err = ckpt_limit(ckpt_nr_sessions, READ_ONCE(ckpt_max_sessions), "max_sessions",
+			 mine, READ_ONCE(ckpt_user_sessions), "user_sessions", extack);
+	if (!err) {
 		list_add(&sess->node, &ckpt_sessions);
 		ckpt_nr_sessions++;
 		ckpt_session_touch(sess);

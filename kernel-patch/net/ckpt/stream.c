@@ -61,17 +61,9 @@ static int ckpt_stream_slot(struct ckpt_stream *s, struct netlink_ext_ack *extac
 	spin_lock(&ckpt_streams_lock);
 	list_for_each_entry(o, &ckpt_streams, node)
 		mine += uid_eq(o->uid, s->uid);
-	if (ckpt_nr_streams >= READ_ONCE(ckpt_max_streams)) {
-		NL_SET_ERR_MSG_FMT(extack,
-				   "%u checkpoints are running (module parameter max_streams)",
-				   ckpt_nr_streams);
-		err = -EAGAIN;
-	} else if (mine >= READ_ONCE(ckpt_user_streams)) {
-		NL_SET_ERR_MSG_FMT(extack,
-				   "this user runs %u checkpoints already (module parameter user_streams)",
-				   mine);
-		err = -EAGAIN;
-	} else {
+	err = ckpt_limit(ckpt_nr_streams, READ_ONCE(ckpt_max_streams), "max_streams",
+			 mine, READ_ONCE(ckpt_user_streams), "user_streams", extack);
+	if (!err) {
 		list_add(&s->node, &ckpt_streams);
 		ckpt_nr_streams++;
 	}
