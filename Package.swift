@@ -13,6 +13,8 @@
 //   CkptListener   `ckpt listen`: buffer pool, reassembler, image sink, backpressure
 //   CkptReplay     `ckpt replay`: an image streamed back to the kernel (or re-emitted to a listener)
 //   CkptInject     `ckpt inject`: synthetic streams with faults
+//   CCkptCurl      libcurl (HTTP + AWS SigV4 signing) for the object store, typed shims of its variadic calls
+//   CkptStore      the S3 object store: client, configuration, the listener's uploader, ranged image reads
 //   CkptCLI        the subcommands; `ckpt` is a thin @main over it
 import PackageDescription
 
@@ -64,10 +66,19 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .target(
+            name: "CCkptCurl", path: "Sources/CCkptCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(
+            name: "CkptStore",
+            dependencies: [
+                "CCkptCurl", "CkptProtocol", "CkptImage", "CkptJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
             name: "CkptCLI",
             dependencies: [
                 "CkptProtocol", "CkptImage", "CkptTransport", "CkptListener", "CkptReplay",
                 "CkptInject", "CkptSystem", "CkptJSON", "CkptRestore",
+                "CkptStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -100,6 +111,7 @@ let package = Package(
                 "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport", "CkptTestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
+        .testTarget(name: "CkptStoreTests", dependencies: ["CkptStore", "CkptImage", "CkptProtocol"]),
         .testTarget(
             name: "CkptInjectTests",
             dependencies: [

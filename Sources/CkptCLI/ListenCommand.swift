@@ -57,6 +57,8 @@ public struct ListenCommand: ParsableCommand {
     @Flag(help: "Exit 1 if any stream failed.")
     var strict = false
 
+    @OptionGroup var store: StoreListenOptions
+
     enum StatusMode: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
 
     public init() {}
@@ -84,6 +86,7 @@ public struct ListenCommand: ParsableCommand {
         }
         if let exitAfter, exitAfter < 1 { throw ValidationError("--exit-after must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        try store.validate()
     }
 
     public func run() throws {
@@ -129,6 +132,10 @@ public struct ListenCommand: ParsableCommand {
             logger.critical("cannot open the socket", metadata: ["error": "\(error)"])
             throw CkptExit.ioError
         }
+        // `--store`: the uploader starts before the listener, so the spool it leaves is
+        // uploaded while capture goes on (StoreListenOptions.swift).
+        let uploader = try store.makeUploader(directory: dir, logger: logger)
+        uploader?.connect(&configuration)
         let listener: Listener
         do {
             listener = try Listener(configuration: configuration, source: source, logger: logger,
@@ -147,6 +154,7 @@ public struct ListenCommand: ParsableCommand {
         let stop = listener.stopHandle
         _ = SignalWaiter(signals: signals, logger: logger) { stop.requestStop() }
         let outcome = listener.run()
+        if let uploader { store.finish(uploader, listener: listener, stats: outcome.stats, logger: logger) }
         if case let .socketError(what) = outcome.reason {
             logger.critical("stopped on a socket error", metadata: ["error": "\(what)"])
             throw CkptExit.ioError

@@ -7,7 +7,7 @@ import CkptProtocol
 /// `combine(crc(A), crc(B), len(B)) == crc(A ++ B)`: zlib's `crc32_combine` (polynomial
 /// arithmetic modulo P over GF(2)), for the Castagnoli polynomial. O(log len(B)) small
 /// multiplications, no table but the 64 powers x^(2^k) built once.
-enum CRC32CCombine {
+public enum CRC32CCombine {
     /// The reflected Castagnoli polynomial.
     static let poly: UInt32 = 0x82F6_3B78
 
@@ -47,7 +47,7 @@ enum CRC32CCombine {
     }
 
     /// CRC-32C of A ++ B, given crc(A), crc(B) and the length of B.
-    static func combine(_ crcA: UInt32, _ crcB: UInt32, lengthB: UInt64) -> UInt32 {
+    public static func combine(_ crcA: UInt32, _ crcB: UInt32, lengthB: UInt64) -> UInt32 {
         lengthB == 0 ? crcA : multiply(shiftOperator(bytes: lengthB), crcA) ^ crcB
     }
 }

@@ -4,7 +4,7 @@ import SystemPackage
 /// returns a view into it, valid until the next call. Sequential readers (the verifier,
 /// the partial scanner) get one `pread` per window, not per structure. Not thread-safe.
 final class ImageFile {
-    let fd: FileDescriptor
+    private let source: any ImageByteSource
     let path: String
     /// The size when opened; reads never go past it.
     let size: UInt64
@@ -15,21 +15,20 @@ final class ImageFile {
     /// Default window: large enough that sequential reads cost few system calls.
     static let windowSize = 1 << 20
 
-    init(path: String, windowSize: Int = ImageFile.windowSize) throws(ImageError) {
-        self.path = path
-        fd = try ImageFileIO.open(path)
-        do {
-            size = try ImageFileIO.size(fd, path: path)
-        } catch {
-            try? fd.close()
-            throw error
-        }
+    convenience init(path: String, windowSize: Int = ImageFile.windowSize) throws(ImageError) {
+        try self.init(source: LocalImageBytes(path: path), windowSize: windowSize)
+    }
+
+    /// Reads from any byte source (a local file, an object in a store).
+    init(source: any ImageByteSource, windowSize: Int = ImageFile.windowSize) {
+        self.source = source
+        path = source.path
+        size = source.size
         buffer = .allocate(byteCount: windowSize, alignment: 8)
     }
 
     deinit {
         buffer.deallocate()
-        try? fd.close()
     }
 
     /// `count` bytes at `offset`, which must lie in the file: else `.truncated` naming
@@ -50,7 +49,7 @@ final class ImageFile {
         }
         let want = Int(min(UInt64(buffer.count), size - offset))
         windowCount = 0
-        let got = try ImageFileIO.read(fd, at: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), path: path)
+        let got = try source.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
         windowStart = offset
         windowCount = got
         guard got >= count else {
@@ -69,9 +68,47 @@ final class ImageFile {
                 path: path, offset: offset, recordID: recordID, structure: structure(),
                 needed: UInt64(out.count), available: offset <= size ? size - offset : 0)
         }
-        let got = try ImageFileIO.read(fd, at: offset, into: out, path: path)
+        let got = try source.read(at: offset, into: out)
         guard got == out.count else {
             throw .truncated(path: path, offset: offset, recordID: recordID, structure: structure(), needed: UInt64(out.count), available: UInt64(got))
         }
+    }
+}
+
+/// Where an image's bytes come from: a local file (`LocalImageBytes`) or anything else that
+/// can read a range at an offset, such as an object in an S3 store read with ranged GETs
+/// (CkptStore). Readers (`ImageReader`, `verifyImage`) take one instead of a path, so an
+/// image is read where it lies, without a local copy.
+public protocol ImageByteSource: AnyObject {
+    /// Names the image in errors (a path, an `s3://` URL).
+    var path: String { get }
+    /// The image's size in bytes, fixed when the source was opened.
+    var size: UInt64 { get }
+    /// Reads up to `buffer.count` bytes at `offset`, filling the buffer unless the image
+    /// ends first; returns the bytes read. Failures are `ImageError.io`.
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int
+}
+
+/// A local image file (`pread(2)` through `ImageFileIO`).
+public final class LocalImageBytes: ImageByteSource {
+    let fd: FileDescriptor
+    public let path: String
+    public let size: UInt64
+
+    public init(path: String) throws(ImageError) {
+        self.path = path
+        fd = try ImageFileIO.open(path)
+        do {
+            size = try ImageFileIO.size(fd, path: path)
+        } catch {
+            try? fd.close()
+            throw error
+        }
+    }
+
+    deinit { try? fd.close() }
+
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
+        try ImageFileIO.read(fd, at: offset, into: buffer, path: path)
     }
 }

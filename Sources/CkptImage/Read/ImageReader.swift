@@ -27,9 +27,15 @@ public final class ImageReader {
     public var summary: StreamSummary { trailer.summary }
     let file: ImageFile
 
-    public init(path: String) throws(ImageError) {
-        self.path = path
-        file = try ImageFile(path: path)
+    public convenience init(path: String) throws(ImageError) {
+        try self.init(source: LocalImageBytes(path: path))
+    }
+
+    /// Opens the image from any byte source (an object in a store: header, trailer and
+    /// index are the only bytes read here).
+    public init(source: any ImageByteSource) throws(ImageError) {
+        path = source.path
+        file = ImageFile(source: source)
         (header, recordsOffset) = try ImageHeader.read(from: file)
         trailer = try ImageTrailer.read(from: file, recordsStart: recordsOffset)
         index = try Self.readIndex(file, trailer: trailer, recordsOffset: recordsOffset)

@@ -10,8 +10,16 @@ import CkptProtocol
 public struct PartialImageScanner {
     public let path: String
 
+    /// Set when scanning an already open source (the verifier's fallback).
+    private var opened: ImageFile?
+
     public init(path: String) {
         self.path = path
+    }
+
+    init(file: ImageFile) {
+        path = file.path
+        opened = file
     }
 
     /// One good record, as the scan passes it. `meta` is valid during the callback only.
@@ -46,7 +54,8 @@ public struct PartialImageScanner {
     /// Scans the whole file. Throws only when there is nothing to scan: the file cannot be
     /// opened or its header is bad. Memory: O(1) (one read window).
     public func scan(onRecord: (Record) -> Void = { _ in }) throws(ImageError) -> Result {
-        let file = try ImageFile(path: path)
+        let file: ImageFile
+        if let opened { file = opened } else { file = try ImageFile(path: path) }
         let (header, start) = try ImageHeader.read(from: file)
         var walker = RecordWalker(file: file, start: start, mode: .partial)
         defer { walker.release() }

@@ -28,14 +28,21 @@ public struct ImageVerification: Equatable, Sendable {
 /// same structure. `progress(done, total)` is called every ~64 MiB and at the end.
 /// Memory: the list of records (40 bytes each) to compare with the index.
 public func verifyImage(path: String, progress: ((UInt64, UInt64) -> Void)? = nil) throws(ImageError) -> ImageVerification {
-    let file = try ImageFile(path: path)
+    try verifyImage(source: LocalImageBytes(path: path), progress: progress)
+}
+
+/// `verifyImage(path:)` over any byte source, read once from start to end (an object in a
+/// store is streamed, never copied whole).
+public func verifyImage(source: any ImageByteSource, progress: ((UInt64, UInt64) -> Void)? = nil) throws(ImageError) -> ImageVerification {
+    let path = source.path
+    let file = ImageFile(source: source)
     let (header, start) = try ImageHeader.read(from: file)
     let trailer: ImageTrailer
     do {
         trailer = try ImageTrailer.read(from: file, recordsStart: start)
     } catch {
         // Not complete: the problem may be earlier (a damaged or truncated record).
-        if case let .damaged(earlier)? = try? PartialImageScanner(path: path).scan().stop, earlier.offset < error.offset {
+        if case let .damaged(earlier)? = try? PartialImageScanner(file: file).scan().stop, earlier.offset < error.offset {
             throw earlier
         }
         throw error

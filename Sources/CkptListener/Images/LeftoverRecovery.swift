@@ -14,6 +14,8 @@ import SystemPackage
 struct LeftoverRecovery {
     let directory: ImageDirectory
     let logger: Logger
+    /// Told of each leftover published (name, bytes): the store's uploader.
+    var onPublished: (@Sendable (String, UInt64) -> Void)? = nil
 
     /// Handles every leftover; returns how many were found and how many published.
     func run() -> (found: UInt64, published: UInt64) {
@@ -69,6 +71,7 @@ struct LeftoverRecovery {
                 "crid": "\(crid)", "file": "\(name)", "now": "\(published)",
                 "records": "\(verified.trailer.summary.records)", "bytes": "\(verified.trailer.summary.bytes)",
             ])
+            onPublished?(published, verified.fileSize)
             return true
         } catch {
             logger.error("complete leftover could not be published; marking it failed", metadata: [

@@ -89,7 +89,10 @@ public final class Listener {
         let feedback = self.feedback
         sink = ImageSink(
             directory: directory, pool: pool, logger: logger, makeWriter: makeWriter,
-            onSettled: { feedback.settled($0) }, onWriterFailure: { feedback.writerFailed($0) })
+            onSettled: { [published = configuration.publishedImage] in
+                feedback.settled($0)
+                if case let .completed(name, _) = $0.outcome { published?(name, $0.bytes) }
+            }, onWriterFailure: { feedback.writerFailed($0) })
     }
 
     /// Asks `run()` to stop (the same as `stopHandle.requestStop()`, for the owner): stop
@@ -144,6 +147,13 @@ public final class Listener {
                     if stopRequested() { return .requested }
                     continue
                 }
+            }
+            if let spoolFull = configuration.spoolFull, spoolFull() {
+                // The uploader's spool is full: read nothing (senders wait) until it drains.
+                if unflushed > 0 { wakeWriter() }
+                var stop = fds[1]
+                if poll(&stop, 1, 10) > 0 { return .requested }
+                continue
             }
             // Ops not yet shown to the writer: wait a millisecond for more datagrams before
             // waking it, so a trickle of small messages becomes one wake-up, not one each.
@@ -304,6 +314,7 @@ public final class Listener {
         stats.poolPeakInUse = snapshot.peakInUse
         stats.stalls = snapshot.stalls
         stats.stalledNs = snapshot.stalledNs
+        if let store = configuration.storeStats?() { (stats.store, stats.storeStatus) = (StatsSection(store.json), store.status) }
     }
 
     private func publishStats(now: UInt64) {
@@ -360,7 +371,7 @@ public final class Listener {
     /// `.partial` files of a listener that died: published when complete and verified, else
     /// kept as `.failed` with the reason (`LeftoverRecovery`).
     private func recoverLeftovers() {
-        let outcome = LeftoverRecovery(directory: directory, logger: logger).run()
+        let outcome = LeftoverRecovery(directory: directory, logger: logger, onPublished: configuration.publishedImage).run()
         stats.leftoversFound += outcome.found
         stats.leftoversPublished += outcome.published
     }

@@ -1,3 +1,4 @@
+import CkptJSON
 /// Everything `ckpt listen` can be told (see docs/listener.md for the flags).
 public struct ListenerConfiguration: Sendable {
     /// Where images go.
@@ -23,6 +24,14 @@ public struct ListenerConfiguration: Sendable {
     public var statsIntervalNs: UInt64 = 1_000_000_000
     /// Print the one-line status to stderr (the CLI turns it on when stderr is a TTY).
     public var statusLine = false
+    /// Hooks for an uploader (`ckpt listen --store`, CkptStore's `ImageUploader`): told of
+    /// every image published into `directory` (name, bytes), after its rename and directory
+    /// fsync; asked before each read whether the spool is full (while it is, the listener
+    /// does not read and its senders wait, as when the pool is empty); and asked for its
+    /// counters, which go into the stats file (`"store"`) and the status line.
+    public var publishedImage: (@Sendable (_ name: String, _ bytes: UInt64) -> Void)? = nil
+    public var spoolFull: (@Sendable () -> Bool)? = nil
+    public var storeStats: (@Sendable () -> (json: JSON, status: String))? = nil
 
     public init(directory: String) {
         self.directory = directory

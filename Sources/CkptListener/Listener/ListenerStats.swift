@@ -39,6 +39,10 @@ public struct ListenerStats: Sendable, Equatable {
     public var stalls: UInt64 = 0
     public var stalledNs: UInt64 = 0
 
+    // Object store (`ckpt listen --store`): the uploader's counters and status text.
+    public var store: StatsSection? = nil
+    public var storeStatus: String? = nil
+
     public static let recentFailuresKept = 16
 
     public init() {}
@@ -69,7 +73,7 @@ public struct ListenerStats: Sendable, Equatable {
                 ("in_use", .int(Int64(poolInUse))), ("peak_in_use", .int(Int64(poolPeakInUse))),
                 ("stalls", .uint(stalls)), ("stalled_ms", .uint(stalledNs / 1_000_000)),
             ])),
-        ]).rendered() + "\n"
+        ] + (store.map { [("store", $0.value)] } ?? [])).rendered() + "\n"
     }
 
     /// The one-line status: `3 in flight | 812.4 MB/s | pool 12/64 | stalls 5 (1.2 s) | 12 done, 1 failed`.
@@ -78,6 +82,7 @@ public struct ListenerStats: Sendable, Equatable {
         "ckpt listen: \(inFlight) in flight | \(formatRate(rate)) | pool \(poolInUse)/\(poolBuffers)"
             + " | stalls \(stalls) (\(formatSeconds(stalledNs))) | \(completed) done, \(failed) failed"
             + (overruns > 0 ? " | ENOBUFS \(overruns)" : "")
+            + (storeStatus.map { " | " + $0 } ?? "")
     }
 }
 
@@ -111,4 +116,12 @@ func formatRate(_ bytesPerSecond: Double) -> String {
     let mb = bytesPerSecond / 1_000_000
     let tenths = Int((mb * 10).rounded())
     return "\(tenths / 10).\(tenths % 10) MB/s"
+}
+
+/// A section another module adds to the stats file (the store uploader's counters); two are
+/// equal when they render the same.
+public struct StatsSection: Sendable, Equatable {
+    public var value: JSON
+    public init(_ value: JSON) { self.value = value }
+    public static func == (a: StatsSection, b: StatsSection) -> Bool { a.value.rendered() == b.value.rendered() }
 }

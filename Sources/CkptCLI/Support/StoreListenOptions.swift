@@ -1,0 +1,116 @@
+import ArgumentParser
+import CkptListener
+import CkptStore
+import Logging
+
+/// `ckpt listen --store s3://BUCKET/PREFIX` and its options: the spool (`--dir`) is uploaded
+/// to an S3 store by CkptStore's `ImageUploader` (docs/object-store.md).
+struct StoreListenOptions: ParsableArguments {
+    @Option(name: .customLong("store"),
+            help: "Upload every image to this S3 location (s3://BUCKET/PREFIX); --dir is the spool. Endpoint, region and credentials: AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws profiles (AWS_PROFILE).")
+    var url: String?
+
+    @Flag(name: .customLong("store-keep-local"), help: "Keep each image in --dir after the store confirmed it (default: delete it then).")
+    var keepLocal = false
+
+    @Option(name: .customLong("store-spool-max"),
+            help: "Bytes of images waiting for upload (suffix K, M, G) at which the listener stops reading until uploads free room.")
+    var spoolMax: String?
+
+    @Option(name: .customLong("store-part-size"), help: "Multipart part size in bytes (suffix K, M, G; at least 5M).")
+    var partSize: String = "16M"
+
+    @Option(name: .customLong("store-uploads"), help: "Images uploaded at once (one connection each).")
+    var uploads: Int = 2
+
+    @Option(name: .customLong("store-drain"), help: "At exit, wait up to this many seconds for pending uploads (the rest resume at the next start).")
+    var drain: Double = 10
+
+    func validate() throws {
+        guard let url else { return }
+        do { _ = try ObjectURL(parsing: url) } catch { throw ValidationError("--store: \(error)") }
+        guard let part = parseBytes(partSize), part >= UploaderConfiguration.minimumPartSize else {
+            throw ValidationError("--store-part-size must be a size of at least 5M")
+        }
+        if let spoolMax, parseBytes(spoolMax) == nil { throw ValidationError("--store-spool-max must be a size such as 2G") }
+        guard uploads >= 1, uploads <= 64 else { throw ValidationError("--store-uploads must be 1 ... 64") }
+        guard drain >= 0 else { throw ValidationError("--store-drain must not be negative") }
+    }
+
+    /// The uploader, started, or nil without `--store`. Wrong credentials, a missing bucket
+    /// or a skewed clock stop the listener here (exit 69): they will not fix themselves
+    /// while images pile up. An unreachable endpoint does not: the spool waits for it.
+    func makeUploader(directory: String, logger: Logger) throws -> ImageUploader? {
+        guard let url else { return nil }
+        let target = try! ObjectURL(parsing: url)  // validated
+        let store: StoreConfiguration
+        do { store = try StoreConfiguration.fromEnvironment() } catch {
+            logger.critical("store configuration", metadata: ["error": "\(error)"])
+            throw ExitCode(error.exitCode)
+        }
+        do {
+            try S3Client(configuration: store).headBucket(target.bucket)
+        } catch {
+            if case .unreachable = error {
+                logger.warning("store unreachable at start; images stay in the spool until it answers",
+                               metadata: ["error": "\(error)"])
+            } else {
+                logger.critical("store refused", metadata: ["error": "\(error)"])
+                throw ExitCode(error.exitCode)
+            }
+        }
+        var configuration = UploaderConfiguration(target: target, store: store)
+        configuration.partSize = parseBytes(partSize)!
+        configuration.spoolLimit = spoolMax.flatMap(parseBytes)
+        configuration.workers = uploads
+        configuration.deleteLocal = !keepLocal
+        let uploader = ImageUploader(configuration: configuration, directory: directory, logger: logger)
+        uploader.start()
+        logger.info("uploading to the store", metadata: [
+            "store": "\(target)", "endpoint": "\(store.endpoint)", "region": "\(store.region)",
+            "credentials": "\(store.credentialSource)", "local": "\(keepLocal ? "keep" : "delete after upload")",
+            "spool-max": "\(configuration.spoolLimit.map { "\($0)" } ?? "none")",
+        ])
+        return uploader
+    }
+
+    /// After the listener stopped: wait up to `--store-drain` for pending uploads, stop the
+    /// uploader, and rewrite the stats file with its final counters.
+    func finish(_ uploader: ImageUploader, listener: Listener, stats: ListenerStats, logger: Logger) {
+        if !uploader.drain(timeoutNs: UInt64(drain * 1e9)) {
+            logger.notice("uploads still pending at exit: they resume at the next start",
+                          metadata: ["pending": "\(uploader.snapshot().pending)"])
+        }
+        uploader.stop()
+        var final = stats
+        let s = uploader.snapshot()
+        final.store = StatsSection(s.json(target: uploader.configuration.target.description))
+        final.storeStatus = s.statusText
+        try? listener.directory.replaceFile(ListenerConfiguration.statsFileName, contents: final.json())
+    }
+}
+
+extension ImageUploader {
+    /// Wires the listener's hooks to this uploader.
+    func connect(_ c: inout ListenerConfiguration) {
+        c.publishedImage = { [self] name, bytes in published(name: name, bytes: bytes) }
+        c.spoolFull = { [self] in spoolFull() }
+        c.storeStats = { [self] in
+            let s = snapshot()
+            return (s.json(target: configuration.target.description), s.statusText)
+        }
+    }
+}
+
+/// `123`, `64K`, `16M`, `2G` (powers of 1024).
+func parseBytes(_ s: String) -> UInt64? {
+    guard let last = s.last else { return nil }
+    let shift: UInt64 = switch last.uppercased() {
+    case "K": 10
+    case "M": 20
+    case "G": 30
+    default: 0
+    }
+    guard let n = UInt64(shift == 0 ? s : String(s.dropLast())), n <= UInt64.max >> shift else { return nil }
+    return n << shift
+}

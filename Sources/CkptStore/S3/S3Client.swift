@@ -1,0 +1,199 @@
+/// The S3 calls ckpt makes, over one `HTTPConnection` (signing is libcurl's). Every error
+/// answer becomes a `StoreError` that says what to do. Not thread-safe: one per thread.
+///
+/// Multipart upload is S3's own protocol, used as specified: CreateMultipartUpload,
+/// UploadPart (parts of 5 MiB and more but the last, numbered from 1), ListParts (what the
+/// store holds of an unfinished upload, to resume it), CompleteMultipartUpload (the part
+/// list with each ETag) and AbortMultipartUpload.
+public final class S3Client {
+    public let configuration: StoreConfiguration
+    private let http: HTTPConnection
+
+    public init(configuration: StoreConfiguration) {
+        self.configuration = configuration
+        http = HTTPConnection(signing: configuration)
+    }
+
+    public struct ObjectInfo: Equatable, Sendable {
+        public var size: UInt64
+        public var etag: String
+        /// `x-amz-meta-*` headers, names lower-cased without the prefix.
+        public var metadata: [String: String]
+    }
+
+    public struct ListedObject: Equatable, Sendable {
+        public var key: String
+        public var size: UInt64
+        public var lastModified: String
+    }
+
+    public struct Part: Equatable, Sendable {
+        public var number: Int
+        public var etag: String
+        public var size: UInt64
+    }
+
+    // MARK: objects and buckets
+
+    public func head(_ object: ObjectURL) throws(StoreError) -> ObjectInfo {
+        let r = try send("HEAD", object)
+        var metadata: [String: String] = [:]
+        for (k, v) in r.headers where k.hasPrefix("x-amz-meta-") { metadata[String(k.dropFirst(11))] = v }
+        return ObjectInfo(size: UInt64(r.headers["content-length"] ?? "") ?? 0, etag: r.headers["etag"] ?? "", metadata: metadata)
+    }
+
+    /// Checks that the bucket exists and that we may use it.
+    public func headBucket(_ bucket: String) throws(StoreError) {
+        _ = try send("HEAD", ObjectURL(bucket: bucket, key: ""), bucketOnly: true)
+    }
+
+    public func createBucket(_ bucket: String) throws(StoreError) {
+        _ = try send("PUT", ObjectURL(bucket: bucket, key: ""), bucketOnly: true)
+    }
+
+    /// Reads `buffer.count` bytes at `offset` (a ranged GET) straight into `buffer`; returns
+    /// the bytes read (fewer only at the object's end).
+    public func get(_ object: ObjectURL, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) -> Int {
+        guard buffer.count > 0 else { return 0 }
+        let r = try send("GET", object, headers: ["Range: bytes=\(offset)-\(offset + UInt64(buffer.count) - 1)"],
+                         target: .buffer(buffer))
+        return r.received
+    }
+
+    /// A whole small object in one PUT (tests; images go by multipart upload).
+    public func put(_ object: ObjectURL, bytes: [UInt8], metadata: [String: String] = [:]) throws(StoreError) {
+        _ = try send("PUT", object, headers: metadataHeaders(metadata), body: .bytes(bytes))
+    }
+
+    public func delete(_ object: ObjectURL) throws(StoreError) {
+        _ = try send("DELETE", object)
+    }
+
+    /// Every object whose key starts with `prefix` (ListObjectsV2, all pages).
+    public func list(bucket: String, prefix: String) throws(StoreError) -> [ListedObject] {
+        var result: [ListedObject] = []
+        var token: String? = nil
+        repeat {
+            var query = [("list-type", "2"), ("prefix", prefix)]
+            if let token { query.append(("continuation-token", token)) }
+            let r = try send("GET", ObjectURL(bucket: bucket, key: ""), query: query, bucketOnly: true)
+            let xml = Substring(String(decoding: r.body, as: UTF8.self))
+            for c in XMLFields.blocks("Contents", in: xml) {
+                guard let key = XMLFields.first("Key", in: c) else { continue }
+                result.append(ListedObject(key: key, size: UInt64(XMLFields.first("Size", in: c) ?? "") ?? 0,
+                                           lastModified: XMLFields.first("LastModified", in: c) ?? ""))
+            }
+            token = XMLFields.first("IsTruncated", in: xml) == "true" ? XMLFields.first("NextContinuationToken", in: xml) : nil
+        } while token != nil
+        return result
+    }
+
+    // MARK: multipart upload
+
+    public func createMultipartUpload(_ object: ObjectURL, metadata: [String: String]) throws(StoreError) -> String {
+        let r = try send("POST", object, query: [("uploads", "")],
+                         headers: metadataHeaders(metadata) + ["Content-Type: application/octet-stream"])
+        guard let id = XMLFields.first("UploadId", in: Substring(String(decoding: r.body, as: UTF8.self))), !id.isEmpty else {
+            throw .server(what: "POST \(object)?uploads", status: r.status, code: "NoUploadId", message: "the answer has no UploadId")
+        }
+        return id
+    }
+
+    /// Sends one part from a file range; returns its ETag. `region.crc` is then the
+    /// CRC-32C of exactly the bytes sent.
+    func uploadPart(_ object: ObjectURL, uploadID: String, number: Int, region: HTTPConnection.FileRegion) throws(StoreError) -> String {
+        let r = try send("PUT", object, query: [("partNumber", "\(number)"), ("uploadId", uploadID)], body: .file(region))
+        guard let etag = r.headers["etag"], !etag.isEmpty else {
+            throw .server(what: "PUT \(object) part \(number)", status: r.status, code: "NoETag", message: "the answer has no ETag")
+        }
+        return etag
+    }
+
+    /// The parts the store holds of an unfinished upload (all pages).
+    public func listParts(_ object: ObjectURL, uploadID: String) throws(StoreError) -> [Part] {
+        var parts: [Part] = []
+        var marker: String? = nil
+        repeat {
+            var query = [("uploadId", uploadID)]
+            if let marker { query.append(("part-number-marker", marker)) }
+            let r = try send("GET", object, query: query)
+            let xml = Substring(String(decoding: r.body, as: UTF8.self))
+            for p in XMLFields.blocks("Part", in: xml) {
+                guard let n = Int(XMLFields.first("PartNumber", in: p) ?? ""), let etag = XMLFields.first("ETag", in: p) else { continue }
+                parts.append(Part(number: n, etag: etag, size: UInt64(XMLFields.first("Size", in: p) ?? "") ?? 0))
+            }
+            marker = XMLFields.first("IsTruncated", in: xml) == "true" ? XMLFields.first("NextPartNumberMarker", in: xml) : nil
+        } while marker != nil
+        return parts
+    }
+
+    public func completeMultipartUpload(_ object: ObjectURL, uploadID: String, parts: [Part]) throws(StoreError) {
+        var xml = "<CompleteMultipartUpload>"
+        for p in parts.sorted(by: { $0.number < $1.number }) {
+            xml += "<Part><PartNumber>\(p.number)</PartNumber><ETag>\(XMLFields.escape(p.etag))</ETag></Part>"
+        }
+        xml += "</CompleteMultipartUpload>"
+        let what = "POST \(object)?uploadId"
+        let r = try send("POST", object, query: [("uploadId", uploadID)], headers: ["Content-Type: application/xml"],
+                         body: .bytes(Array(xml.utf8)))
+        // S3 may answer 200 and still fail: the error is then in the body.
+        let body = Substring(String(decoding: r.body, as: UTF8.self))
+        if body.range(of: "<Error>") != nil {
+            throw Self.error(what: what, object: object, status: 500, body: body)
+        }
+    }
+
+    public func abortMultipartUpload(_ object: ObjectURL, uploadID: String) throws(StoreError) {
+        _ = try send("DELETE", object, query: [("uploadId", uploadID)])
+    }
+
+    // MARK: requests
+
+    private func metadataHeaders(_ metadata: [String: String]) -> [String] {
+        metadata.keys.sorted().map { "x-amz-meta-\($0): \(metadata[$0]!)" }
+    }
+
+    /// `ENDPOINT/BUCKET/KEY?QUERY`, path style, the query sorted and encoded as SigV4's
+    /// canonical request has it (libcurl 7.88 signs the query as it finds it in the URL).
+    func url(_ object: ObjectURL, query: [(String, String)], bucketOnly: Bool) -> String {
+        var s = configuration.endpoint + "/" + object.bucket
+        if !bucketOnly { s += "/" + uriEncode(object.key, keepSlash: true) }
+        if !query.isEmpty {
+            s += "?" + query.sorted { $0.0 < $1.0 }
+                .map { uriEncode($0.0, keepSlash: false) + "=" + uriEncode($0.1, keepSlash: false) }.joined(separator: "&")
+        }
+        return s
+    }
+
+    private func send(_ method: String, _ object: ObjectURL, query: [(String, String)] = [], headers: [String] = [],
+                      body: HTTPConnection.Body = .none, target: HTTPConnection.Target = .memory(limit: 4 << 20),
+                      bucketOnly: Bool = false) throws(StoreError) -> HTTPConnection.Response {
+        let u = url(object, query: query, bucketOnly: bucketOnly)
+        let r = try http.perform(method: method, url: u, headers: headers, body: body, target: target)
+        guard r.status >= 200, r.status < 300 else {
+            throw Self.error(what: "\(method) \(bucketOnly ? "s3://\(object.bucket)" : object.description)", object: object,
+                             status: r.status, body: Substring(String(decoding: r.body, as: UTF8.self)))
+        }
+        return r
+    }
+
+    /// An S3 error answer, by its `<Code>` (a HEAD has no body: its status decides).
+    static func error(what: String, object: ObjectURL, status: Int, body: Substring) -> StoreError {
+        let code = XMLFields.first("Code", in: body) ?? (status == 404 ? "NotFound" : status == 403 ? "AccessDenied" : "HTTP\(status)")
+        let message = XMLFields.first("Message", in: body) ?? ""
+        switch code {
+        case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken":
+            return .credentials(what: what, code: code, message: message)
+        case "RequestTimeTooSkewed":
+            return .clockSkew(what: what, message: message)
+        case "NoSuchBucket":
+            return .noSuchBucket(what: what, bucket: object.bucket)
+        case "NoSuchKey", "NotFound":
+            return .noSuchKey(what: what, bucket: object.bucket, key: object.key)
+        case "NoSuchUpload":
+            return .noSuchUpload(what: what, uploadID: "")
+        default:
+            return .server(what: what, status: status, code: code, message: message)
+        }
+    }
+}
