@@ -1,6 +1,7 @@
 import CkptJSON
 import ArgumentParser
 import CkptImage
+import CkptStore
 
 /// `ckpt list [DIR]`: the images and failed captures of the listener's directory, one line each.
 public struct ListCommand: ParsableCommand {
@@ -14,6 +15,7 @@ public struct ListCommand: ParsableCommand {
               ckpt list                            # /var/lib/ckpt, by crid
               ckpt list /srv/ckpt --sort time
               ckpt list --json | jq '.[] | select(.state == "complete") | .file'
+              ckpt list s3://bucket/host1/          # images in an S3 store (docs/object-store.md)
 
             Exit codes: 0 listed (even when some files are damaged: the state says so); 64 usage; 74 the directory cannot be read.
             """)
@@ -30,16 +32,23 @@ public struct ListCommand: ParsableCommand {
 
     public func run() throws {
         let dir = directory.dir
+        var listings: [ImageListing]
+        if ObjectURL.isStoreURL(dir) {
+            do throws(StoreError) { listings = try ImageListing.inspectStore(dir) } catch {
+                throw failure("list", "\(error)", ExitCode(error.exitCode))
+            }
+        } else {
         let names: [String]
         switch directoryNames(dir) {
         case let .success(n): names = n
         case let .failure(error): throw failure("list", "\(dir): \(error)", CkptExit.ioError)
         }
         let files = names.filter { !$0.hasPrefix(".") && ($0.hasSuffix(".ckpt") || $0.hasSuffix(".failed") || $0.hasSuffix(".partial")) }
-        var listings = files.map { name in
+        listings = files.map { name in
             ImageListing.inspect(
                 directory: dir, name: name,
                 reasonText: name.hasSuffix(".failed") ? readTextFile(dir + "/" + name + ".reason").map(Self.oneLine) : nil)
+        }
         }
         listings.sort { a, b in
             switch sort {

@@ -67,16 +67,17 @@ public struct ReplayCommand: ParsableCommand {
     public func run() throws {
         let command = "replay"
         let image = try location.path(imageArgument, command: command)
+        let bytes = try openImageBytes(image, command: command)
         if !noVerify {
             let bar = ProgressBar(label: "verifying", enabled: progress.enabled)
-            do throws(ImageError) { _ = try verifyImage(path: image) { bar.update($0, $1) } } catch {
+            do throws(ImageError) { _ = try verifyImage(source: bytes) { bar.update($0, $1) } } catch {
                 bar.finish()
                 throw failure(command, "\(image): FAILED at \(error.location): \(error.reason)", error.exitCode)
             }
             bar.finish()
         }
         let reader: ImageReader
-        do throws(ImageError) { reader = try ImageReader(path: image) } catch {
+        do throws(ImageError) { reader = try ImageReader(source: bytes) } catch {
             throw failure(command, "\(image): \(error.reason)", error.exitCode)
         }
         let bar = ProgressBar(label: "replaying", enabled: progress.enabled)

@@ -62,8 +62,9 @@ public struct ShowCommand: ParsableCommand {
             guard record == nil else { throw failure("show", "--record needs a complete image (.ckpt): \(image) has no index", CkptExit.usage) }
             return try showPartial()
         }
+        let bytes = try openImageBytes(image, command: "show")
         let reader: ImageReader
-        do throws(ImageError) { reader = try ImageReader(path: image) } catch {
+        do throws(ImageError) { reader = try ImageReader(source: bytes) } catch {
             throw failure("show", "\(image): \(error.reason)", error.exitCode)
         }
         let source = try? reader.source()

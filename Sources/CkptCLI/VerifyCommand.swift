@@ -15,8 +15,9 @@ public struct VerifyCommand: ParsableCommand {
             Examples:
               ckpt verify /var/lib/ckpt/7.ckpt
               ckpt verify /var/lib/ckpt/*.ckpt || echo "some image is damaged"
+              ckpt verify s3://bucket/host1/7.ckpt   # streamed from the store, never copied whole
 
-            Exit codes: 0 every image is sound; 65 at least one is damaged, truncated, not an image or of another format version; 74 at least one could not be read (missing, permission, unknown crid) and none was damaged; 64 usage.
+            Exit codes: 0 every image is sound; 65 at least one is damaged, truncated, not an image or of another format version; 74 at least one could not be read (missing, permission, unknown crid) and none was damaged; 69 an object store was unavailable (down, bad credentials, missing bucket, clock skew) and none was damaged; 64 usage.
             """)
 
     @Argument(help: "The image files (or crids, looked up in --dir).")
@@ -35,6 +36,7 @@ public struct VerifyCommand: ParsableCommand {
     public func run() throws {
         var damaged = false
         var unreadable = false
+        var unavailable = false
         for argument in images {
             let path: String
             switch location.resolve(argument) {
@@ -44,9 +46,17 @@ public struct VerifyCommand: ParsableCommand {
                 emit("\(argument): FAILED: \(why)")
                 continue
             }
+            let source: any ImageByteSource
+            switch openImageBytes(path) {
+            case let .success(s): source = s
+            case let .failure(f):
+                if f.code == CkptExit.dataError { damaged = true } else if f.code == CkptExit.unavailable { unavailable = true } else { unreadable = true }
+                emit("\(path): FAILED: \(f.message)")
+                continue
+            }
             let bar = ProgressBar(label: "verifying", enabled: progress.enabled)
             do throws(ImageError) {
-                let v = try verifyImage(path: path) { bar.update($0, $1) }
+                let v = try verifyImage(source: source) { bar.update($0, $1) }
                 bar.finish()
                 emit("\(path): ok (\(v.trailer.summary.records) records, \(v.fileSize) bytes)")
             } catch {
@@ -61,6 +71,7 @@ public struct VerifyCommand: ParsableCommand {
             }
         }
         if damaged { throw CkptExit.dataError }
+        if unavailable { throw CkptExit.unavailable }
         if unreadable { throw CkptExit.ioError }
     }
 }

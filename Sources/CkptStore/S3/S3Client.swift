@@ -35,8 +35,15 @@ public final class S3Client {
 
     // MARK: objects and buckets
 
+    /// A missing object and a missing bucket both answer a HEAD with a bare 404: the
+    /// bucket is asked after, so the error says which.
     public func head(_ object: ObjectURL) throws(StoreError) -> ObjectInfo {
-        let r = try send("HEAD", object)
+        let r: HTTPConnection.Response
+        do { r = try send("HEAD", object) } catch {
+            guard case .noSuchKey = error else { throw error }
+            try headBucket(object.bucket)
+            throw error
+        }
         var metadata: [String: String] = [:]
         for (k, v) in r.headers where k.hasPrefix("x-amz-meta-") { metadata[String(k.dropFirst(11))] = v }
         return ObjectInfo(size: UInt64(r.headers["content-length"] ?? "") ?? 0, etag: r.headers["etag"] ?? "", metadata: metadata)
@@ -44,7 +51,10 @@ public final class S3Client {
 
     /// Checks that the bucket exists and that we may use it.
     public func headBucket(_ bucket: String) throws(StoreError) {
-        _ = try send("HEAD", ObjectURL(bucket: bucket, key: ""), bucketOnly: true)
+        do { _ = try send("HEAD", ObjectURL(bucket: bucket, key: ""), bucketOnly: true) } catch {
+            if case let .noSuchKey(what, _, _) = error { throw .noSuchBucket(what: what, bucket: bucket) }
+            throw error
+        }
     }
 
     public func createBucket(_ bucket: String) throws(StoreError) {

@@ -66,6 +66,7 @@ public final class ImageUploader: @unchecked Sendable {
             queue.append(Entry(name: name, bytes: bytes))
             stats.pending += 1
             stats.pendingBytes += bytes
+            stats.peakPendingBytes = max(stats.peakPendingBytes, stats.pendingBytes)
         }
         lock.broadcast()
     }

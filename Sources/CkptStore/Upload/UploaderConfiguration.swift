@@ -31,6 +31,9 @@ public struct UploaderStats: Sendable, Equatable {
     /// Images in the spool not yet confirmed by the store (queued or uploading), and their bytes.
     public var pending = 0
     public var pendingBytes: UInt64 = 0
+    /// The most `pendingBytes` ever was: with `spoolLimit`, at most the limit plus what
+    /// streams already in flight when it was reached went on to write.
+    public var peakPendingBytes: UInt64 = 0
     public var uploading = 0
     /// Images the store confirmed (size and checksum read back), and their bytes.
     public var stored: UInt64 = 0
@@ -54,6 +57,7 @@ public struct UploaderStats: Sendable, Equatable {
     public func json(target: String) -> JSON {
         .object([
             ("target", .string(target)), ("pending", .int(Int64(pending))), ("pending_bytes", .uint(pendingBytes)),
+            ("peak_pending_bytes", .uint(peakPendingBytes)),
             ("uploading", .int(Int64(uploading))), ("stored", .uint(stored)), ("stored_bytes", .uint(storedBytes)),
             ("sent_bytes", .uint(sentBytes)), ("resumed_parts", .uint(resumedParts)), ("failures", .uint(failures)),
             ("abandoned", .uint(abandoned)), ("last_error", .optional(lastError)),
