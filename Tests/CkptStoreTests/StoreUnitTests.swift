@@ -1,0 +1,109 @@
+import CkptProtocol
+import XCTest
+
+@testable import CkptStore
+
+/// The parts of CkptStore that need no store: URL and configuration resolution, the XML
+/// fields read from S3 answers, the checksum an image object carries, the resume state.
+/// The store itself is tested for real by tools/store/test (Ceph RGW).
+final class StoreUnitTests: XCTestCase {
+    func testObjectURLParsing() throws {
+        let u = try ObjectURL(parsing: "s3://my-bucket/host1/7.ckpt")
+        XCTAssertEqual(u, ObjectURL(bucket: "my-bucket", key: "host1/7.ckpt"))
+        XCTAssertEqual(try ObjectURL(parsing: "s3://my-bucket/host1").appending("7.ckpt").key, "host1/7.ckpt")
+        XCTAssertEqual(try ObjectURL(parsing: "s3://my-bucket").prefix, "")
+        for bad in ["s3://ab/x", "s3://Upper/x", "http://b/x", "s3:///x", "s3://bad_name/x"] {
+            XCTAssertThrowsError(try ObjectURL(parsing: bad), bad) { e in
+                guard case .configuration = e as? StoreError else { return XCTFail("\(bad): \(e)") }
+            }
+        }
+    }
+
+    func testConfigurationEnvironmentWinsOverFiles() throws {
+        let files = ["/h/.aws/credentials": "[default]\naws_access_key_id = FILEKEY\naws_secret_access_key = FILESECRET\n"]
+        let c = try StoreConfiguration.resolve(
+            environment: ["HOME": "/h", "AWS_ACCESS_KEY_ID": "ENVKEY", "AWS_SECRET_ACCESS_KEY": "ENVSECRET",
+                          "AWS_DEFAULT_REGION": "eu-west-3", "AWS_ENDPOINT_URL": "http://127.0.0.1:7480/"],
+            readFile: { files[$0] })
+        XCTAssertEqual(c.accessKeyID, "ENVKEY")
+        XCTAssertEqual(c.region, "eu-west-3")
+        XCTAssertEqual(c.endpoint, "http://127.0.0.1:7480")
+        XCTAssertEqual(c.credentialSource, "environment")
+    }
+
+    func testConfigurationProfilesFromFiles() throws {
+        let files = [
+            "/h/.aws/credentials": "# comment\n[default]\naws_access_key_id=D\naws_secret_access_key=DS\r\n\n[prod]\naws_access_key_id = P\naws_secret_access_key = PS\n",
+            "/h/.aws/config": "[default]\nregion = us-west-2\n[profile prod]\nregion = eu-central-1\nendpoint_url = https://rgw.example:8443\ns3 =\n  addressing_style = path\n",
+        ]
+        let d = try StoreConfiguration.resolve(environment: ["HOME": "/h"], readFile: { files[$0] })
+        XCTAssertEqual([d.accessKeyID, d.secretAccessKey, d.region, d.endpoint], ["D", "DS", "us-west-2", "https://s3.us-west-2.amazonaws.com"])
+        let p = try StoreConfiguration.resolve(environment: ["HOME": "/h", "AWS_PROFILE": "prod"], readFile: { files[$0] })
+        XCTAssertEqual([p.accessKeyID, p.secretAccessKey, p.region, p.endpoint], ["P", "PS", "eu-central-1", "https://rgw.example:8443"])
+        XCTAssertEqual(p.credentialSource, "/h/.aws/credentials [prod]")
+        XCTAssertThrowsError(try StoreConfiguration.resolve(environment: ["HOME": "/h", "AWS_PROFILE": "none"], readFile: { files[$0] }))
+        XCTAssertThrowsError(try StoreConfiguration.resolve(
+            environment: ["AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_ENDPOINT_URL": "ftp://x"], readFile: { _ in nil }))
+    }
+
+    func testXMLFieldsFromS3Answers() {
+        let xml: Substring = """
+            <?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated>\
+            <Contents><Key>a/1 &amp; 2.ckpt</Key><Size>10</Size></Contents>\
+            <Contents><Key>a/3.ckpt</Key><ETag>&quot;abc&quot;</ETag><Size>20</Size></Contents></ListBucketResult>
+            """
+        XCTAssertEqual(XMLFields.blocks("Contents", in: xml).compactMap { XMLFields.first("Key", in: $0) }, ["a/1 & 2.ckpt", "a/3.ckpt"])
+        XCTAssertEqual(XMLFields.all("Size", in: xml), ["10", "20"])
+        XCTAssertEqual(XMLFields.first("ETag", in: xml), "\"abc\"")
+        XCTAssertNil(XMLFields.first("UploadId", in: xml))
+        XCTAssertEqual(XMLFields.escape("\"a&b<c>\""), "&quot;a&amp;b&lt;c&gt;&quot;")
+    }
+
+    func testS3ErrorCodesMapToActionableErrors() {
+        let o = ObjectURL(bucket: "bkt", key: "k")
+        func err(_ code: String, _ status: Int = 403) -> StoreError {
+            S3Client.error(what: "GET", object: o, status: status, body: "<Error><Code>\(code)</Code><Message>m</Message></Error>")
+        }
+        XCTAssertEqual(err("SignatureDoesNotMatch").exitCode, 69)
+        guard case .credentials = err("InvalidAccessKeyId") else { return XCTFail() }
+        guard case .clockSkew = err("RequestTimeTooSkewed") else { return XCTFail() }
+        guard case .noSuchBucket = err("NoSuchBucket", 404) else { return XCTFail() }
+        guard case .noSuchKey = S3Client.error(what: "HEAD", object: o, status: 404, body: "") else { return XCTFail() }
+        XCTAssertTrue(err("InternalError", 500).isTransient)
+        XCTAssertFalse(err("AccessDenied").isTransient)
+        XCTAssertEqual(StoreError.checksumMismatch(what: "x", expected: 1, found: 2, detail: "").exitCode, 65)
+    }
+
+    func testURIEncodingIsSigV4Canonical() {
+        XCTAssertEqual(uriEncode("a b/c~d_e.f-g+h", keepSlash: true), "a%20b/c~d_e.f-g%2Bh")
+        XCTAssertEqual(uriEncode("a/b=c", keepSlash: false), "a%2Fb%3Dc")
+        let client = S3Client(configuration: StoreConfiguration(endpoint: "http://e", region: "r", accessKeyID: "k", secretAccessKey: "s"))
+        XCTAssertEqual(client.url(ObjectURL(bucket: "bkt", key: "p/1.ckpt"), query: [("uploadId", "2~x"), ("partNumber", "3")], bucketOnly: false),
+                       "http://e/bkt/p/1.ckpt?partNumber=3&uploadId=2~x")
+        XCTAssertEqual(client.url(ObjectURL(bucket: "bkt", key: ""), query: [("uploads", "")], bucketOnly: true), "http://e/bkt?uploads=")
+    }
+
+    /// The whole-object CRC derived from a trailer equals the CRC-32C of every byte.
+    func testWholeImageCRCFromTrailer() {
+        var bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        var trailer = Array("CKPTEND\0".utf8) + [UInt8](repeating: 0, count: 56)
+        func put(_ v: UInt32, at: Int) { for i in 0..<4 { trailer[at + i] = UInt8(truncatingIfNeeded: v >> (8 * i)) } }
+        put(CRC32C.checksum(bytes), at: 56)
+        put(CRC32C.checksum(Array(trailer[0..<60])), at: 60)
+        bytes += trailer
+        XCTAssertEqual(ImageChecksum.wholeImageCRC(trailer: trailer), CRC32C.checksum(bytes))
+        var bad = trailer
+        bad[40] ^= 1
+        XCTAssertNil(ImageChecksum.wholeImageCRC(trailer: bad), "a trailer whose own CRC fails")
+        XCTAssertNil(ImageChecksum.wholeImageCRC(trailer: Array(trailer[0..<63])))
+    }
+
+    func testUploadStateRoundTripAndTornLine() {
+        var s = UploadState(key: "p/1.ckpt", uploadID: "2~abc")
+        s.parts[2] = .init(number: 2, size: 5, crc: 0xDEAD_BEEF, etag: "\"e2\"")
+        s.parts[1] = .init(number: 1, size: 7, crc: 0x1, etag: "\"e1\"")
+        XCTAssertEqual(UploadState.parse(s.text), s)
+        XCTAssertEqual(UploadState.parse(s.text + "part 3 5 0000"), s, "a torn last line is ignored")
+        XCTAssertNil(UploadState.parse("upload x\n"), "no key")
+    }
+}
