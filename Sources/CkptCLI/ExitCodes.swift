@@ -10,7 +10,8 @@ public enum CkptExit {
     public static let usage = ExitCode(64)
     /// Input data is malformed: not an image, wrong format version, truncated, corrupt.
     public static let dataError = ExitCode(65)
-    /// The kernel family `ckpt` is not available (module not loaded) or refused us.
+    /// The kernel family `ckpt` is not available (module not loaded) or refused us; or an
+    /// object store is down or refused us (credentials, missing bucket, clock skew).
     public static let unavailable = ExitCode(69)
     /// A file or socket operation failed (missing file, permission, disk full).
     public static let ioError = ExitCode(74)

@@ -18,7 +18,7 @@ public struct ListenCommand: ParsableCommand {
 
             SIGTERM/SIGINT: stop reading, fail the streams in flight as interrupted (bytes kept), exit 0.
 
-            Exit codes: 0 stopped cleanly; 1 streams failed and --strict was given; 64 usage; 69 the ckpt family is unavailable or refused the sink; 74 the directory or socket is unusable. See docs/listener.md.
+            Exit codes: 0 stopped cleanly; 1 streams failed and --strict was given; 64 usage; 69 the ckpt family is unavailable or refused the sink, or the --store refused us (credentials, bucket, clock skew); 74 the directory or socket is unusable. See docs/listener.md, and docs/object-store.md for --store.
             """)
 
     @Option(help: "Directory for images (created, mode 0700, if missing).")
