@@ -117,6 +117,10 @@ public final class ImageUploader: @unchecked Sendable {
     // MARK: workers
 
     private func work(worker: Int) {
+        // Uploads are background work: on a busy machine the capture threads (nice 0) get
+        // the CPU first. On Linux the nice value is per thread, and `who` 0 is the calling
+        // thread (setpriority(2), NOTES).
+        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         let client = S3Client(configuration: configuration.store)
         while let entry = take() {
             let job = UploadJob(uploader: self, client: client, name: entry.name, bytes: entry.bytes, worker: worker)
