@@ -51,7 +51,7 @@ public struct VerifyCommand: ParsableCommand {
             case let .success(s): source = s
             case let .failure(f):
                 if f.code == CkptExit.dataError { damaged = true } else if f.code == CkptExit.unavailable { unavailable = true } else { unreadable = true }
-                emit("\(path): FAILED: \(f.message)")
+                emit("\(path): FAILED: \(f.verifyText)")
                 continue
             }
             let bar = ProgressBar(label: "verifying", enabled: progress.enabled)

@@ -6,7 +6,11 @@ import CkptStore
 /// the object where it lies with ranged GETs (CkptStore's `ObjectImageBytes`); `ckpt list
 /// s3://BUCKET/PREFIX` lists the images under a prefix. Errors: docs/object-store.md.
 struct ImageOpenFailure: Error {
+    /// For `ckpt COMMAND: MESSAGE` (names the image).
     var message: String
+    /// For `verify`'s `IMAGE: FAILED: TEXT` line (as it says it for a local file that cannot
+    /// be read: `cannot read: why`).
+    var verifyText: String
     var code: ExitCode
 }
 
@@ -19,13 +23,15 @@ func openImageBytes(_ image: String) -> Result<any ImageByteSource, ImageOpenFai
             let client = S3Client(configuration: try StoreConfiguration.fromEnvironment())
             return .success(try ObjectImageBytes(client: client, object: url))
         } catch {
-            return .failure(ImageOpenFailure(message: "\(error)", code: ExitCode(error.exitCode)))
+            return .failure(ImageOpenFailure(message: "\(error)", verifyText: "\(error)", code: ExitCode(error.exitCode)))
         }
     }
     do throws(ImageError) {
         return .success(try LocalImageBytes(path: image))
     } catch {
-        return .failure(ImageOpenFailure(message: "\(image): \(error.reason)", code: error.exitCode))
+        return .failure(ImageOpenFailure(message: "\(image): \(error.reason)",
+                                         verifyText: (error.exitCode == CkptExit.ioError ? "cannot read: " : "") + error.reason,
+                                         code: error.exitCode))
     }
 }
 
