@@ -186,7 +186,8 @@ final class HTTPConnection {
                           message: "the answer is longer than the \(transfer.received)-byte range asked for")
         }
         guard rc == CURLE_OK else {
-            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(rc))
+            let detail = errorBuffer[0] != 0 ? errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                : String(cString: curl_easy_strerror(rc))
             throw .unreachable(what: what, endpoint: signing.endpoint, curl: detail)
         }
         var status = 0
