@@ -19,6 +19,7 @@ public struct RestoreCommand: ParsableCommand {
               ckpt restore /var/lib/ckpt/7.ckpt
               ckpt restore 7 --dir /var/lib/ckpt --shell-job    # a program that used this terminal
               ckpt restore /var/lib/ckpt/7.ckpt --stopped       # then: kill -CONT PID
+              ckpt restore s3://bucket/host1/7.ckpt             # from an S3 store (docs/object-store.md)
 
             Exit codes: 0 restored; 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded; 74 the file cannot be read.
             """)
@@ -42,13 +43,14 @@ public struct RestoreCommand: ParsableCommand {
     public func run() throws {
         let command = "restore"
         let image = try location.path(imageArgument, command: command)
+        let bytes = try openImageBytes(image, command: command)
         if !noVerify {
-            do throws(ImageError) { _ = try verifyImage(path: image) { _, _ in } } catch {
+            do throws(ImageError) { _ = try verifyImage(source: bytes) { _, _ in } } catch {
                 throw failure(command, "\(image): FAILED at \(error.location): \(error.reason)", error.exitCode)
             }
         }
         let reader: ImageReader
-        do throws(ImageError) { reader = try ImageReader(path: image) } catch {
+        do throws(ImageError) { reader = try ImageReader(source: bytes) } catch {
             throw failure(command, "\(image): \(error.reason)", error.exitCode)
         }
         let plan: RestorePlan
