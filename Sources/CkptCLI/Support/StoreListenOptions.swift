@@ -14,7 +14,7 @@ struct StoreListenOptions: ParsableArguments {
     var keepLocal = false
 
     @Option(name: .customLong("store-spool-max"),
-            help: "Bytes of images waiting for upload (suffix K, M, G) at which the listener stops reading until uploads free room.")
+            help: "Spool bytes (suffix K, M, G): images waiting for upload plus streams not yet published, at which the listener stops reading until uploads free room.")
     var spoolMax: String?
 
     @Option(name: .customLong("store-part-size"), help: "Multipart part size in bytes (suffix K, M, G; at least 5M).")
@@ -94,7 +94,7 @@ extension ImageUploader {
     /// Wires the listener's hooks to this uploader.
     func connect(_ c: inout ListenerConfiguration) {
         c.publishedImage = { [self] name, bytes in published(name: name, bytes: bytes) }
-        c.spoolFull = { [self] in spoolFull() }
+        c.spoolFull = { [self] in spoolFull(unsettledBytes: $0) }
         c.storeStats = { [self] in
             let s = snapshot()
             return (s.json(target: configuration.target.description), s.statusText)

@@ -61,6 +61,8 @@ public final class Listener {
     private var bytesAtLastStats: UInt64 = 0
     private var lastStatsNs: UInt64 = 0
     private var malformedLogged = 0
+    /// Bytes written to the files of settled streams, as of the last tick (the spool gate).
+    private var settledBytesAtTick: UInt64 = 0
     /// Ops queued for the writer since it was last woken (`ImageSink.flush`).
     private var unflushed = 0
 
@@ -148,7 +150,9 @@ public final class Listener {
                     continue
                 }
             }
-            if let spoolFull = configuration.spoolFull, spoolFull() {
+            // Written but not settled: streams in flight and images not yet published (the
+            // settled count is as of the last tick, so this errs on the full side).
+            if let spoolFull = configuration.spoolFull, spoolFull(sink.bytesWritten &- settledBytesAtTick) {
                 // The uploader's spool is full: read nothing (senders wait) until it drains.
                 if unflushed > 0 { wakeWriter() }
                 var stop = fds[1]
@@ -285,6 +289,7 @@ public final class Listener {
         let snapshot = pool.snapshot()
         stalledAtTickNs = snapshot.stalledNs
         let settled = feedback.drain()
+        settledBytesAtTick = settled.counters.bytes
         for session in settled.writerFailures { reassembler.writerFailed(session: session) }
         if !snapshot.isStalled {
             for action in reassembler.expire(now: now - stalledAtTickNs) { dispatch(action, buffer: nil) }

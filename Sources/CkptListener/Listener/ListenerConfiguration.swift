@@ -26,11 +26,12 @@ public struct ListenerConfiguration: Sendable {
     public var statusLine = false
     /// Hooks for an uploader (`ckpt listen --store`, CkptStore's `ImageUploader`): told of
     /// every image published into `directory` (name, bytes), after its rename and directory
-    /// fsync; asked before each read whether the spool is full (while it is, the listener
-    /// does not read and its senders wait, as when the pool is empty); and asked for its
+    /// fsync; asked before each read whether the spool is full, given the bytes of streams
+    /// written but not yet settled (while it is, the listener does not read and its senders
+    /// wait, as when the pool is empty); and asked for its
     /// counters, which go into the stats file (`"store"`) and the status line.
     public var publishedImage: (@Sendable (_ name: String, _ bytes: UInt64) -> Void)? = nil
-    public var spoolFull: (@Sendable () -> Bool)? = nil
+    public var spoolFull: (@Sendable (_ unsettledBytes: UInt64) -> Bool)? = nil
     public var storeStats: (@Sendable () -> (json: JSON, status: String))? = nil
 
     public init(directory: String) {

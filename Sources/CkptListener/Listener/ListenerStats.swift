@@ -96,9 +96,12 @@ struct SettledCounters: Sendable {
     var failuresByRule: [String: UInt64] = [:]
     /// The newest `ListenerStats.recentFailuresKept` reasons, oldest first.
     var recentFailures: [String] = []
+    /// Bytes written to the files of settled streams (published or kept as failed).
+    var bytes: UInt64 = 0
 
     mutating func note(_ stream: SettledStream) {
         settled += 1
+        bytes += stream.bytes
         switch stream.outcome {
         case .completed:
             completed += 1

@@ -71,12 +71,15 @@ public final class ImageUploader: @unchecked Sendable {
         lock.broadcast()
     }
 
-    /// True while images waiting for upload hold `spoolLimit` bytes or more. The listener
+    /// True while the spool holds `spoolLimit` bytes or more: images waiting for upload plus
+    /// `unsettledBytes`, what the listener wrote of streams not yet published. The listener
     /// asks before each read; the time it is held back is counted.
-    public func spoolFull() -> Bool {
+    public func spoolFull(unsettledBytes: UInt64) -> Bool {
         lock.withLock {
             guard let limit = configuration.spoolLimit else { return false }
-            let full = stats.pendingBytes >= limit
+            let spool = stats.pendingBytes + unsettledBytes
+            stats.peakSpoolBytes = max(stats.peakSpoolBytes, spool)
+            let full = spool >= limit
             let now = monotonicNs()
             if full, spoolStallStartNs == nil {
                 spoolStallStartNs = now

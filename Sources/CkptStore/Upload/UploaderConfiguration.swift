@@ -11,8 +11,9 @@ public struct UploaderConfiguration: Sendable {
     public var workers = 2
     /// Delete the local image once the store confirmed it (else keep it, marked stored).
     public var deleteLocal = true
-    /// While the images waiting for upload hold this many bytes or more, the listener
-    /// stops reading new data (its senders wait) until uploads free room. nil: no bound.
+    /// While the spool holds this many bytes or more (images waiting for upload, and streams
+    /// written but not yet published), the listener stops reading new data (its senders
+    /// wait) until uploads free room. nil: no bound.
     public var spoolLimit: UInt64? = nil
     /// Backoff after a failed attempt: doubling from `retryBaseNs` up to `retryMaxNs`.
     public var retryBaseNs: UInt64 = 500_000_000
@@ -31,9 +32,11 @@ public struct UploaderStats: Sendable, Equatable {
     /// Images in the spool not yet confirmed by the store (queued or uploading), and their bytes.
     public var pending = 0
     public var pendingBytes: UInt64 = 0
-    /// The most `pendingBytes` ever was: with `spoolLimit`, at most the limit plus what
-    /// streams already in flight when it was reached went on to write.
+    /// The most `pendingBytes` ever was.
     public var peakPendingBytes: UInt64 = 0
+    /// With `spoolLimit`: the most the spool held when the listener asked (images waiting
+    /// plus streams written but not yet published).
+    public var peakSpoolBytes: UInt64 = 0
     public var uploading = 0
     /// Images the store confirmed (size and checksum read back), and their bytes.
     public var stored: UInt64 = 0
@@ -57,7 +60,7 @@ public struct UploaderStats: Sendable, Equatable {
     public func json(target: String) -> JSON {
         .object([
             ("target", .string(target)), ("pending", .int(Int64(pending))), ("pending_bytes", .uint(pendingBytes)),
-            ("peak_pending_bytes", .uint(peakPendingBytes)),
+            ("peak_pending_bytes", .uint(peakPendingBytes)), ("peak_spool_bytes", .uint(peakSpoolBytes)),
             ("uploading", .int(Int64(uploading))), ("stored", .uint(stored)), ("stored_bytes", .uint(storedBytes)),
             ("sent_bytes", .uint(sentBytes)), ("resumed_parts", .uint(resumedParts)), ("failures", .uint(failures)),
             ("abandoned", .uint(abandoned)), ("last_error", .optional(lastError)),
