@@ -514,7 +514,7 @@ def cmd_fuzz(args):
             msg, opname, answers = fz.message(fam, ver, seq)
             try:
                 s.send(msg)
-                res, attrs = recv_answers(s, seq, 1 if answers else 0)
+                res, attrs = recv_answers(s, seq, 0.3 if answers else 0)
             except OSError as e:
                 res, attrs = errno.errorcode.get(e.errno, str(e.errno)), None
             if res == "noreply" and not answers:
