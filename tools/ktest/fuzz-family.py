@@ -91,7 +91,7 @@ class Spec:
     def __init__(self, path):
         y = yaml.safe_load(open(path))
         self.name = y["name"]
-        self.consts, self.enums = {}, {}
+        self.consts, self.enums, self.enum_names = {}, {}, {}
         for d in y.get("definitions", []):
             if d["type"] == "const":
                 self.consts[d["name"]] = d["value"]
@@ -104,6 +104,8 @@ class Spec:
                 if d["type"] == "flags":
                     vals = [1 << v for v in vals]
                 self.enums[d["name"]] = (d["type"], vals)
+                self.enum_names[d["name"]] = {(e["name"] if isinstance(e, dict) else e): v
+                                              for e, v in zip(d.get("entries", []), vals)}
         self.sets = {}
         for s in y["attribute-sets"]:
             attrs, nxt = {}, 1
@@ -349,9 +351,10 @@ class Fuzzer:
         out = b""
         if names is None:
             names = list(aset)
-        chosen = [n for n in names if r.random() < 0.75]
-        if depth > 3:
-            chosen = chosen[:2]
+        if depth == 0:
+            chosen = [n for n in names if r.random() < 0.75]
+        else:  # a nest: a few of its attributes (the meta set has 40)
+            chosen = r.sample(names, min(len(names), r.randint(0, 8 if depth < 3 else 2)))
         for n in chosen:
             a = aset.get(n)
             if not a:
@@ -471,11 +474,115 @@ class Fuzzer:
                 self.ids[key] = (self.ids[key] + [v])[-16:]
 
 
+def crc32c(crc, data, _t=[]):
+    if not _t:
+        for i in range(256):
+            c = i
+            for _ in range(8):
+                c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+            _t.append(c)
+    crc ^= 0xffffffff
+    for b in data:
+        crc = _t[(crc ^ b) & 0xff] ^ (crc >> 8)
+    return crc ^ 0xffffffff
+
+
+class Session:
+    """A restart session that gets past the first checks: restart-begin on one of
+    our stopped children, then an image built from its /proc/PID/maps (header,
+    task, mm, a vma equal to a private writable mapping, a page of random data
+    in it, trailer) and a commit with the right counts and checksum, each step
+    mutated now and then. Reaches the staging, validation and commit paths the
+    random messages never do."""
+
+    def __init__(self, spec, rng):
+        self.spec, self.rng = spec, rng
+        ck = spec.sets.get(spec.ops[0]["set"], {})
+        self.a = {n: v["id"] for n, v in ck.items()}
+        self.m = {n: v["id"] for n, v in spec.sets.get("meta", {}).items()}
+        self.ops = {o["name"]: o["id"] for o in spec.ops}
+        self.rt = spec.enum_names.get("record-type", {})
+
+    def meta(self, fields):
+        out = b""
+        for name, v in fields:
+            if name not in self.m:
+                continue
+            if isinstance(v, bytes):
+                out += nla(self.m[name], v)
+            elif isinstance(v, tuple):
+                out += nla(self.m[name], struct.pack("=Q", v[0]))
+            else:
+                out += nla(self.m[name], struct.pack("=I", v))
+        return out
+
+    def messages(self, pid, rsid, version):
+        """Yields (cmd, body) for records and the commit."""
+        r = self.rng
+        try:
+            maps = open("/proc/%d/maps" % pid).read().splitlines()
+        except OSError:
+            return
+        rw = [l for l in maps if l.split()[1].startswith("rw") and l.split()[1][3] == "p"]
+        if not rw:
+            return
+        lo, hi = (int(x, 16) for x in r.choice(rw).split()[0].split("-"))
+        page = r.randbytes(4096)
+        recs = [  # (type, id, parent, meta, data)
+            (self.rt.get("header", 1), 1, 0, self.meta([("arch", b"x86_64\0"), ("page-size", 4096),
+                                 ("release", os.uname().release.encode() + b"\0"), ("time-ns", (1,))]), b""),
+            (self.rt.get("task", 2), 2, 0, self.meta([("pid", pid), ("tgid", pid), ("ppid", os.getpid()), ("comm", b"python3\0"),
+                                 ("uid", 0), ("gid", 0), ("euid", 0), ("egid", 0)]), b""),
+            (self.rt.get("mm", 4), 3, 2, self.meta([(f, (0,)) for f in ("start-code", "end-code", "start-data", "end-data",
+                                                    "start-brk", "brk", "start-stack", "arg-start",
+                                                    "arg-end", "env-start", "env-end")]), b""),
+            (self.rt.get("vma", 5), 4, 3, self.meta([("start", (lo,)), ("end", (hi,)), ("vm-flags", (0x3,)), ("pgoff", (0,))]), b""),
+            (self.rt.get("pages", 6), 5, 4, self.meta([("addr", (lo,)), ("nr-pages", 1)]), page),
+            (self.rt.get("trailer", 8), 6, 0, self.meta([("nr-threads", 0), ("nr-vmas", 1), ("nr-pages-total", (1,)), ("nr-files", 0)]), b""),
+        ]
+        seq, crc, nbytes = 0, 0, 0
+        for typ, rid, parent, meta, data in recs:
+            if r.random() < 0.05:
+                typ = r.getrandbits(4)
+            if r.random() < 0.05:
+                meta = meta[:r.randrange(len(meta) + 1)]
+            crc = crc32c(crc, meta + data)
+            nbytes += len(meta) + len(data)
+            off = 0
+            frag = r.choice([len(data), 1000, 4000]) or 1
+            while True:
+                chunk = data[off:off + frag]
+                b = (nla(self.a["rsid"], struct.pack("=I", rsid)) + nla(self.a["seq"], struct.pack("=I", seq)) +
+                     nla(self.a["rec-type"], struct.pack("=I", typ)) + nla(self.a["rec-id"], struct.pack("=I", rid)) +
+                     nla(self.a["rec-parent"], struct.pack("=I", parent)) +
+                     nla(self.a["data-len"], struct.pack("=Q", len(data))) +
+                     nla(self.a["data-offset"], struct.pack("=Q", off)))
+                if off == 0:
+                    b += nla(self.a["meta"] | NLA_F_NESTED, meta)
+                if chunk:
+                    b += nla(self.a["data"], chunk)
+                yield self.ops["restart-record"], b
+                seq += 1
+                off += len(chunk)
+                if off >= len(data):
+                    break
+        if r.random() < 0.1:
+            crc ^= 1
+        yield self.ops["restart-commit"], (nla(self.a["rsid"], struct.pack("=I", rsid)) +
+                                           nla(self.a["seq"], struct.pack("=I", seq)) +
+                                           nla(self.a["records"], struct.pack("=Q", len(recs))) +
+                                           nla(self.a["bytes"], struct.pack("=Q", nbytes)) +
+                                           nla(self.a["checksum"], struct.pack("=I", crc)))
+
+
 def cmd_fuzz(args):
     rng = random.Random(args.seed)
     spec = Spec(args.spec)
     tasks = Tasks(rng)
     fz = Fuzzer(spec, rng, tasks)
+    needed = {"restart-begin", "restart-record", "restart-commit"}
+    sess = Session(spec, rng) if needed <= {o["name"] for o in spec.ops} else None
+    sessions = {}
     found = None
     for _ in range(100):
         found = resolve(spec.name)
@@ -511,6 +618,33 @@ def cmd_fuzz(args):
                 reopened += 1
             s = rng.choice(socks)
             seq = sent + 1
+            if sess and rng.random() < 0.01 and tasks.stopped:
+                # a whole restart session, counted per message
+                pid = rng.choice(tasks.stopped)
+                body = nla(sess.a["pid"], struct.pack("=I", pid))
+                try:
+                    s.send(nlmsg(fam, NLM_F_REQUEST | NLM_F_ACK, seq, struct.pack("=BBH", sess.ops["restart-begin"], ver, 0) + body))
+                    res, attrs = recv_answers(s, seq, 1)
+                except OSError as e:
+                    res, attrs = errno.errorcode.get(e.errno, str(e.errno)), None
+                sent += 1
+                key = "begin:" + str(res or "OK")
+                sessions[key] = sessions.get(key, 0) + 1
+                if res == 0 and attrs and sess.a["rsid"] in attrs:
+                    rsid = struct.unpack("=I", attrs[sess.a["rsid"]][:4])[0]
+                    for cmd, body in sess.messages(pid, rsid, ver):
+                        seq = sent + 1
+                        try:
+                            s.send(nlmsg(fam, NLM_F_REQUEST | NLM_F_ACK, seq, struct.pack("=BBH", cmd, ver, 0) + body))
+                            res, attrs = recv_answers(s, seq, 1)
+                        except OSError as e:
+                            res, attrs = errno.errorcode.get(e.errno, str(e.errno)), None
+                        sent += 1
+                        key = ("commit:" if cmd == sess.ops["restart-commit"] else "record:") + str(res or "OK")
+                        sessions[key] = sessions.get(key, 0) + 1
+                        if res:
+                            break
+                continue
             msg, opname, answers = fz.message(fam, ver, seq)
             try:
                 s.send(msg)
@@ -545,6 +679,8 @@ def cmd_fuzz(args):
     for op in sorted(per_op):
         print("fuzz-family:   %-22s " % op + " ".join("%s=%d" % (k if k else "OK", v)
                                                      for k, v in sorted(per_op[op].items(), key=lambda kv: -kv[1])))
+    print("fuzz-family: restart sessions: " + " ".join("%s=%d" % (k, v)
+                                                      for k, v in sorted(sessions.items(), key=str)))
     if sent < args.count:
         print("fuzz-family: FAIL: %d of %d messages sent" % (sent, args.count))
         return 1
