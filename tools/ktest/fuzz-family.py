@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Fuzz the ckpt generic-netlink family from its YNL spec, with raw sockets.
 
-    fuzz-family.py fuzz  [--count N] [--seed S] [--spec FILE] [--seconds-max T]
+    fuzz-family.py fuzz  [--count N] [--seed S] [--spec FILE] [--seconds-max T] [--progress FILE]
     fuzz-family.py churn [--seconds T] [--stop-file F] [--seed S]   sink register/close loops
 
   spec (Documentation/netlink/specs/ckpt.yaml)
@@ -599,6 +599,13 @@ def cmd_fuzz(args):
     last_resolve = 0
     start = time.monotonic()
     tasks.refresh()
+    # "N OP" of the message about to be sent, rewritten in place: a watcher
+    # tells a fuzzer stuck in the kernel from a slow one, and by what.
+    prog = os.open(args.progress, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) if args.progress else None
+
+    def progress(op):
+        if prog is not None:
+            os.pwrite(prog, ("%d %s" % (sent, op)).encode().ljust(63) + b"\n", 0)
     try:
         while sent < args.count:
             if args.seconds_max and time.monotonic() - start > args.seconds_max:
@@ -621,6 +628,7 @@ def cmd_fuzz(args):
             if sess and rng.random() < 0.01 and tasks.stopped:
                 # a whole restart session, counted per message
                 pid = rng.choice(tasks.stopped)
+                progress("restart-session")
                 body = nla(sess.a["pid"], struct.pack("=I", pid))
                 try:
                     s.send(nlmsg(fam, NLM_F_REQUEST | NLM_F_ACK, seq, struct.pack("=BBH", sess.ops["restart-begin"], ver, 0) + body))
@@ -646,6 +654,7 @@ def cmd_fuzz(args):
                             break
                 continue
             msg, opname, answers = fz.message(fam, ver, seq)
+            progress(opname)
             try:
                 s.send(msg)
                 res, attrs = recv_answers(s, seq, 0.3 if answers else 0)
@@ -746,6 +755,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=1e9, help="churn: at most this long")
     ap.add_argument("--stop-file", help="churn: stop when this file exists")
     ap.add_argument("--seconds-max", type=float, default=0)
+    ap.add_argument("--progress", help="fuzz: keep 'SENT OP' of the current message in this file")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     args = ap.parse_args()
     print("%s: seed %d" % (args.mode, args.seed), flush=True)
