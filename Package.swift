@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "CkptStore",
             dependencies: [
-                "CCkptCurl", "CkptProtocol", "CkptImage", "CkptJSON",
+                "CCkptCurl", "CkptProtocol", "CkptImage", "CkptJSON", "CkptSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(

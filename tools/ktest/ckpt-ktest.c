@@ -64,16 +64,6 @@ static void wait_done(int fd, uint32_t seq, struct msg *r)
 	}
 }
 
-static const char *abort_reason_name(uint32_t r)
-{
-	static const char *const names[] = {
-		"unspec", "sink-gone", "sink-timeout", "task-exited",
-		"interrupted", "fault", "nomem", "unload", "exec",
-		"requester-gone",
-	};
-	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
-}
-
 static int cmd_checkpoint(int argc, char **argv)
 {
 	struct msg *m = calloc(1, sizeof(*m)), *r = calloc(1, sizeof(*r));

@@ -57,6 +57,7 @@ int request(int fd, struct msg *m, struct msg *reply);
 int resolve_family(int fd);
 const char *errname(int err);
 void print_error(int err);
+const char *abort_reason_name(uint32_t reason);
 char *read_file(const char *path, size_t *len);
 
 static inline void put_u32(struct msg *m, int type, uint32_t v) { put(m, type, &v, 4); }

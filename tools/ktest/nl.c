@@ -217,3 +217,14 @@ char *read_file(const char *path, size_t *len)
 	*len = st.st_size;
 	return buf;
 }
+
+/* enum ckpt_abort_reason as the protocol spells it (sink and checkpoint output). */
+const char *abort_reason_name(uint32_t r)
+{
+	const char *const names[] = {
+		"unspec", "sink-gone", "sink-timeout", "task-exited",
+		"interrupted", "fault", "nomem", "unload", "exec",
+		"requester-gone",
+	};
+	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
+}

@@ -102,16 +102,6 @@ static void check_record(struct stream *s, struct nlattr **tb)
 	}
 }
 
-static const char *abort_reason(uint32_t r)
-{
-	static const char *const names[] = {
-		"unspec", "sink-gone", "sink-timeout", "task-exited",
-		"interrupted", "fault", "nomem", "unload", "exec",
-		"requester-gone",
-	};
-	return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
-}
-
 /* One stream message: returns true when the stream finished. */
 static bool sink_message(struct nlmsghdr *nh, const char *prefix)
 {
@@ -178,7 +168,7 @@ static bool sink_message(struct nlmsghdr *nh, const char *prefix)
 	case CKPT_CMD_STREAM_ABORT:
 		printf("stream crid=%" PRIu64 " abort reason=%s message=\"%s\"%s%s\n",
 		       crid,
-		       tb[CKPT_A_REASON] ? abort_reason(get_u32(tb[CKPT_A_REASON])) : "none",
+		       tb[CKPT_A_REASON] ? abort_reason_name(get_u32(tb[CKPT_A_REASON])) : "none",
 		       tb[CKPT_A_MESSAGE] ? (char *)adata(tb[CKPT_A_MESSAGE]) : "",
 		       s->bad[0] ? " BAD: " : "", s->bad);
 		break;

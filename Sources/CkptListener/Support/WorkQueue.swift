@@ -1,3 +1,4 @@
+import CkptSystem
 /// A queue between threads: producers `submit`, one consumer takes everything queued at once
 /// (`take`), waiting while it is empty. What the image sink and the publisher hand work to
 /// their threads through.

@@ -1,3 +1,4 @@
+import CkptSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,7 +24,7 @@ public final class ImageUploader: @unchecked Sendable {
     public let configuration: UploaderConfiguration
     public let directory: String
     private let logger: Logger
-    private let lock = StoreLock()
+    private let lock = ConditionLock()
 
     private struct Entry {
         var name: String
@@ -38,7 +39,7 @@ public final class ImageUploader: @unchecked Sendable {
     private var stats = UploaderStats()
     private var stopping = false
     private var spoolStallStartNs: UInt64? = nil
-    private var threads: [StoreThread] = []
+    private var threads: [JoinableThread] = []
 
     public init(configuration: UploaderConfiguration, directory: String, logger: Logger) {
         self.configuration = configuration
@@ -51,7 +52,7 @@ public final class ImageUploader: @unchecked Sendable {
     public func start() {
         for (name, bytes) in spooledImages() { published(name: name, bytes: bytes) }
         for i in 0..<configuration.workers {
-            threads.append(StoreThread { [self] in work(worker: i) })
+            threads.append(JoinableThread { [self] in work(worker: i) })
         }
     }
 
@@ -80,7 +81,7 @@ public final class ImageUploader: @unchecked Sendable {
             let spool = stats.pendingBytes + unsettledBytes
             stats.peakSpoolBytes = max(stats.peakSpoolBytes, spool)
             let full = spool >= limit
-            let now = monotonicNs()
+            let now = monotonicNanoseconds()
             if full, spoolStallStartNs == nil {
                 spoolStallStartNs = now
                 stats.spoolStalls += 1
@@ -98,11 +99,11 @@ public final class ImageUploader: @unchecked Sendable {
 
     /// Waits until nothing is pending or `timeoutNs` passed; true when nothing is pending.
     public func drain(timeoutNs: UInt64) -> Bool {
-        let deadline = monotonicNs() + timeoutNs
+        let deadline = monotonicNanoseconds() + timeoutNs
         lock.lock()
         defer { lock.unlock() }
-        while stats.pending > 0, monotonicNs() < deadline {
-            lock.wait(untilNs: min(deadline, monotonicNs() + 100_000_000))
+        while stats.pending > 0, monotonicNanoseconds() < deadline {
+            lock.wait(untilNs: min(deadline, monotonicNanoseconds() + 100_000_000))
         }
         return stats.pending == 0
     }
@@ -137,7 +138,7 @@ public final class ImageUploader: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         while !stopping {
-            let now = monotonicNs()
+            let now = monotonicNanoseconds()
             if let i = queue.firstIndex(where: { !$0.busy && $0.notBeforeNs <= now }) {
                 queue[i].busy = true
                 stats.uploading += 1
@@ -170,7 +171,7 @@ public final class ImageUploader: @unchecked Sendable {
                 queue[i].busy = false
                 queue[i].attempts += 1
                 let shift = UInt64(min(queue[i].attempts - 1, 16))
-                queue[i].notBeforeNs = monotonicNs() + min(configuration.retryBaseNs << shift, configuration.retryMaxNs)
+                queue[i].notBeforeNs = monotonicNanoseconds() + min(configuration.retryBaseNs << shift, configuration.retryMaxNs)
             case .interrupted:
                 queue[i].busy = false
             }

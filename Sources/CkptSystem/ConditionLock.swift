@@ -2,18 +2,19 @@
 import Glibc
 #endif
 
-/// A pthread mutex with one condition variable: what the pool and the writer queue wait on.
+/// A pthread mutex with one condition variable: what the listener's pool and writer queue and
+/// the store's uploader wait on.
 ///
 /// The state machines it guards are pure; callers compute an action under the lock and act
 /// on it (signal, write, log) after unlocking, as swift-nio's backpressure strategies do.
 ///
 /// `@unchecked Sendable`, sound because its only state is the pthread mutex and condition
 /// variable, which are made for use from any thread, allocated once and never moved.
-final class ConditionLock: @unchecked Sendable {
+public final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attr = pthread_condattr_t()
         pthread_condattr_init(&attr)
@@ -31,35 +32,35 @@ final class ConditionLock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    @inline(__always) func lock() { pthread_mutex_lock(mutex) }
-    @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
+    @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
+    @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
 
-    @inline(__always) func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    @inline(__always) public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
         defer { unlock() }
         return try body()
     }
 
     /// Waits (lock held) until signalled or until the monotonic `deadlineNs`.
-    func wait(untilNs deadlineNs: UInt64) {
+    public func wait(untilNs deadlineNs: UInt64) {
         var ts = timespec(tv_sec: Int(deadlineNs / 1_000_000_000), tv_nsec: Int(deadlineNs % 1_000_000_000))
         _ = pthread_cond_timedwait(cond, mutex, &ts)
     }
 
     /// Waits (lock held) until signalled.
-    func wait() { pthread_cond_wait(cond, mutex) }
+    public func wait() { pthread_cond_wait(cond, mutex) }
 
-    func broadcast() { pthread_cond_broadcast(cond) }
-    func signal() { pthread_cond_signal(cond) }
+    public func broadcast() { pthread_cond_broadcast(cond) }
+    public func signal() { pthread_cond_signal(cond) }
 }
 
 /// Starts a joinable pthread running `body` (Foundation's Thread cannot be joined).
-final class JoinableThread {
+public final class JoinableThread {
     private var thread: pthread_t = 0
 
     /// `body` is `@Sendable`: whatever it captures is shared with the new thread, so the
     /// compiler checks it.
-    init(_ body: @escaping @Sendable () -> Void) {
+    public init(_ body: @escaping @Sendable () -> Void) {
         final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         let rc = pthread_create(&thread, nil, { arg in
@@ -70,5 +71,5 @@ final class JoinableThread {
         precondition(rc == 0, "pthread_create failed: \(rc)")
     }
 
-    func join() { pthread_join(thread, nil) }
+    public func join() { pthread_join(thread, nil) }
 }
