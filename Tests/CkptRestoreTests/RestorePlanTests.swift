@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptUAPI
 import CkptImage
 import CkptProtocol
 import Foundation
@@ -11,7 +12,8 @@ import Testing
 /// The restorer's plan: what it refuses before any process exists, and what it reads.
 @Suite struct RestorePlanTests {
     /// A process image: header, task, `threads` regs records, mm, the vmas, the files, trailer.
-    func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = []) throws -> (ImageReader, String) {
+    func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = [], signals: [SignalAction]? = nil,
+               xstate: XState? = nil) throws -> (ImageReader, String) {
         let path = NSTemporaryDirectory() + "ckpt-restore-plan-\(getpid())-\(UUID().uuidString).ckpt"
         let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate],
                                          permissions: [.ownerReadWrite])
@@ -36,7 +38,13 @@ import Testing
         for t in 0..<threads {
             var regs = [UInt8](repeating: 0, count: 216)
             regs[16 * 8] = UInt8(t + 1)  // rip
-            _ = try record(.regs(RegsMeta(tid: 77 + UInt32(t))), parent: task, data: regs)
+            let r = try record(.regs(RegsMeta(tid: 77 + UInt32(t), sigmask: xstate == nil ? nil : 0x4000)),
+                               parent: task, data: regs)
+            if let xstate { _ = try record(.xstate(XStateMeta(xfeatures: xstate.xfeatures)), parent: r, data: xstate.area) }
+        }
+        if let signals {
+            _ = try record(.sigactions(SigactionsMeta(nrSigs: UInt32(signals.count))), parent: task,
+                           data: signals.flatMap(\.bytes))
         }
         let mm = try record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
                                        brk: 0, startStack: 0, argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)), parent: task)
@@ -62,6 +70,34 @@ import Testing
         #expect(plan.mappings.map(\.kind) == [.anonymous, .stack])
         #expect(plan.registers.count == 27 && plan.registers[16] == 1)
         #expect(plan.descriptors == [.path(fd: 1, path: "/tmp/out", flags: 1, position: 42)])
+    }
+
+    @Test func readsSignalsAndFPUState() throws {
+        var signals = [SignalAction](repeating: SignalAction(handler: 0, flags: 0, restorer: 0, mask: 0), count: 64)
+        signals[9] = SignalAction(handler: 0x40_1234, flags: 0x0400_0004, restorer: 0x40_5678, mask: 0x8000)  // SIGUSR1
+        signals[12] = SignalAction(handler: 1, flags: 0, restorer: 0, mask: 0)  // SIGPIPE ignored
+        let area = (0..<1024).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let (r, p) = try image(vmas: [anon], signals: signals, xstate: XState(xfeatures: 0x7, area: area))
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.signalActions == signals)
+        #expect(plan.signalActions?[9].isDefault == false && plan.signalActions?[0].isDefault == true)
+        #expect(plan.blockedSignals == 0x4000)
+        #expect(plan.xstate?.area == area && plan.xstate?.xfeatures == 0x7 && plan.xstate?.legacyArea.count == 512)
+    }
+
+    @Test func olderImagesHaveNoSignalsOrFPUState() throws {
+        let (r, p) = try image(vmas: [anon])
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.signalActions == nil && plan.blockedSignals == nil && plan.xstate == nil)
+    }
+
+    @Test func sigactionEntriesAreLittleEndianWords() {
+        let a = SignalAction(handler: 0x1122_3344_5566_7788, flags: 2, restorer: 3, mask: 4)
+        #expect(a.bytes.count == Int(CKPT_SIGACTION_SIZE) && a.bytes[0] == 0x88 && a.bytes[7] == 0x11 && a.bytes[8] == 2)
+        #expect(SignalAction.table(a.bytes + a.bytes) == [a, a])
+        #expect(SignalAction.table([1, 2, 3]) == nil)
     }
 
     @Test func refusesASecondThread() throws {

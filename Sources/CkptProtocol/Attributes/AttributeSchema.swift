@@ -103,6 +103,9 @@ public enum AttributeSchema {
         (CKPT_A_META_DEV, "CKPT_A_META_DEV", .u32),
         (CKPT_A_META_SIZE, "CKPT_A_META_SIZE", .u64),
         (CKPT_A_META_MTIME_NS, "CKPT_A_META_MTIME_NS", .u64),
+        (CKPT_A_META_SIGMASK, "CKPT_A_META_SIGMASK", .u64),
+        (CKPT_A_META_NR_SIGS, "CKPT_A_META_NR_SIGS", .u32),
+        (CKPT_A_META_XFEATURES, "CKPT_A_META_XFEATURES", .u64),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

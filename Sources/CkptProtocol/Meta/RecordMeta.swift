@@ -11,6 +11,8 @@ public enum RecordMeta: Equatable, Sendable {
     case pages(PagesMeta)
     case file(FileMeta)
     case trailer(TrailerMeta)
+    case sigactions(SigactionsMeta)
+    case xstate(XStateMeta)
 
     public var type: RecordType {
         switch self {
@@ -22,6 +24,8 @@ public enum RecordMeta: Equatable, Sendable {
         case .pages: .pages
         case .file: .file
         case .trailer: .trailer
+        case .sigactions: .sigactions
+        case .xstate: .xstate
         }
     }
 }
@@ -72,7 +76,26 @@ public struct TaskMeta: Equatable, Sendable {
 /// One thread's registers; the data is the arch's `user_regs_struct`.
 public struct RegsMeta: Equatable, Sendable {
     public var tid: UInt32
-    public init(tid: UInt32) { self.tid = tid }
+    /// Blocked signals, bit i for signal i + 1 (absent in images of older modules).
+    public var sigmask: UInt64?
+    public init(tid: UInt32, sigmask: UInt64? = nil) {
+        self.tid = tid
+        self.sigmask = sigmask
+    }
+}
+
+/// The process's signal dispositions; the data is `nrSigs` entries of
+/// `CKPT_SIGACTION_SIZE` bytes (`SigactionTable` reads them).
+public struct SigactionsMeta: Equatable, Sendable {
+    public var nrSigs: UInt32
+    public init(nrSigs: UInt32) { self.nrSigs = nrSigs }
+}
+
+/// One thread's FPU/SSE/AVX state; the data is the XSAVE area (ptrace's NT_X86_XSTATE).
+public struct XStateMeta: Equatable, Sendable {
+    /// XCR0 of the checkpointing CPU: the features the area's layout covers.
+    public var xfeatures: UInt64
+    public init(xfeatures: UInt64) { self.xfeatures = xfeatures }
 }
 
 /// The address-space layout (`struct mm_struct` fields).

@@ -32,7 +32,8 @@ extension RecordMeta {
                 comm: str(CKPT_A_META_COMM), uid: u32(CKPT_A_META_UID), gid: u32(CKPT_A_META_GID),
                 euid: u32(CKPT_A_META_EUID), egid: u32(CKPT_A_META_EGID)))
         case .regs:
-            self = .regs(RegsMeta(tid: u32(CKPT_A_META_TID)))
+            self = .regs(RegsMeta(tid: u32(CKPT_A_META_TID),
+                                  sigmask: t.has(CKPT_A_META_SIGMASK) ? u64(CKPT_A_META_SIGMASK) : nil))
         case .mm:
             self = .mm(MMMeta(
                 startCode: u64(CKPT_A_META_START_CODE), endCode: u64(CKPT_A_META_END_CODE),
@@ -55,6 +56,10 @@ extension RecordMeta {
             self = .trailer(TrailerMeta(
                 nrThreads: u32(CKPT_A_META_NR_THREADS), nrVMAs: u32(CKPT_A_META_NR_VMAS),
                 nrPagesTotal: u64(CKPT_A_META_NR_PAGES_TOTAL), nrFiles: u32(CKPT_A_META_NR_FILES)))
+        case .sigactions:
+            self = .sigactions(SigactionsMeta(nrSigs: u32(CKPT_A_META_NR_SIGS)))
+        case .xstate:
+            self = .xstate(XStateMeta(xfeatures: u64(CKPT_A_META_XFEATURES)))
         }
     }
 
@@ -94,6 +99,7 @@ extension RecordMeta {
             b.appendU32(Int(CKPT_A_META_EGID), m.egid)
         case let .regs(m):
             b.appendU32(Int(CKPT_A_META_TID), m.tid)
+            if let mask = m.sigmask { b.appendU64(Int(CKPT_A_META_SIGMASK), mask, padType: pad) }
         case let .mm(m):
             b.appendU64(Int(CKPT_A_META_START_CODE), m.startCode, padType: pad)
             b.appendU64(Int(CKPT_A_META_END_CODE), m.endCode, padType: pad)
@@ -127,6 +133,10 @@ extension RecordMeta {
             b.appendU32(Int(CKPT_A_META_NR_VMAS), m.nrVMAs)
             b.appendU64(Int(CKPT_A_META_NR_PAGES_TOTAL), m.nrPagesTotal, padType: pad)
             b.appendU32(Int(CKPT_A_META_NR_FILES), m.nrFiles)
+        case let .sigactions(m):
+            b.appendU32(Int(CKPT_A_META_NR_SIGS), m.nrSigs)
+        case let .xstate(m):
+            b.appendU64(Int(CKPT_A_META_XFEATURES), m.xfeatures, padType: pad)
         }
     }
 

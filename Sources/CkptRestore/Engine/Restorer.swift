@@ -17,10 +17,12 @@ import SystemPackage
 ///  per image vma: mmap / open+mmap / arch_prctl(ARCH_MAP_VDSO_64)  (remote syscalls)
 ///  compare /proc/PID/maps with the image
 ///  prctl(CKPT_PR_SET_MM_MAP): brk, stack, args, env, exe;  comm;  fds by path, positions
+///  rt_sigaction for every signal (the image's dispositions)
 ///  memory contents: the kernel's restart session ──> pages written by the kernel as each
 ///                   (RestartReplayer, direct)         record is checked against the mappings
 ///  credentials (setgroups, setresgid, setresuid) when they differ
-///  unmap the gadget page; PTRACE_SETREGS(image regs); PTRACE_DETACH  ──>  runs on
+///  unmap the gadget page; PTRACE_SETREGSET(xstate), PTRACE_SETSIGMASK,
+///  PTRACE_SETREGS(image regs); PTRACE_DETACH                          ──>  runs on
 /// ```
 /// The process is the restorer's child until the restorer exits, then init's (as
 /// `criu restore -d`). Registers are the image's, including fs_base (TLS); a thread that
@@ -77,6 +79,9 @@ public struct Restorer {
         try setAddressSpace(remote)
         step("opening \(plan.descriptors.count) descriptors")
         try restoreDescriptors(remote)
+        var warnings: [String] = []
+        step("setting signal dispositions")
+        warnings += try restoreSignalActions(remote)
         step("writing memory through the kernel")
         let replay: RestartReplayer.Result
         // Direct: the kernel stages nothing, whatever the image's size; on any failure the
@@ -86,6 +91,7 @@ public struct Restorer {
         }
         try setCredentials(remote)
         try remote.unmapGadgetPage()
+        warnings += try restoreThreadState(tracee)
         try tracee.setRegisters(plan.registers)
         // The stub's own SIGSTOP left the group stopped: without a SIGCONT it would go back
         // to that stop when detached (which is what --stopped wants).
@@ -94,7 +100,6 @@ public struct Restorer {
         }
         try tracee.detach()
         finished = true
-        var warnings: [String] = []
         if pid != pid_t(plan.task.tgid) {
             warnings.append("the image's pid was \(plan.task.tgid); the process has pid \(pid) now")
         }
@@ -284,6 +289,40 @@ public struct Restorer {
             if let fd = Int32(name) { fds.append(fd) }
         }
         return fds
+    }
+
+    /// Every signal's disposition, including the default ones: the new process inherited
+    /// the restorer's ignored signals through exec, which the image may not ignore.
+    func restoreSignalActions(_ remote: RemoteSyscalls) throws(RestoreError) -> [String] {
+        let actions = plan.signalActions ?? []
+        let at = remote.scratch + 2048
+        for sig in 1...64 where sig != SIGKILL && sig != SIGSTOP {
+            let act = sig <= actions.count ? actions[sig - 1] : SignalAction(handler: 0, flags: 0, restorer: 0, mask: 0)
+            try remote.tracee.write(act.bytes, at: at)
+            try remote.call("rt_sigaction(\(sig)) handler \(hex(act.handler)) flags \(hex(act.flags))",
+                            Int32(CKPT_SYS_RT_SIGACTION), UInt64(sig), at, 0, 8)
+        }
+        return plan.signalActions == nil
+            ? ["the image has no signal dispositions (an older module took it): every signal has its default action"]
+            : []
+    }
+
+    /// The thread's FPU/SSE/AVX state and blocked signals. An XSAVE area this kernel's
+    /// layout does not take (another CPU) falls back to its x87/SSE part.
+    func restoreThreadState(_ tracee: Tracee) throws(RestoreError) -> [String] {
+        var warnings: [String] = []
+        if let x = plan.xstate {
+            let err = tracee.setRegset(note: Int32(CKPT_NT_X86_XSTATE), x.area)
+            if err != 0 {
+                try tracee.setFPRegisters(x.legacyArea)
+                warnings.append("this CPU does not take the image's XSAVE area (\(x.area.count) bytes, xfeatures \(hex(x.xfeatures)): \(Errno(rawValue: err))): only its x87/SSE state was restored, AVX registers start zeroed")
+            }
+        } else {
+            warnings.append("the image has no FPU state (an older module took it): x87/SSE/AVX registers start in their initial state")
+        }
+        try tracee.setSignalMask(plan.blockedSignals ?? 0)
+        if plan.blockedSignals == nil { warnings.append("the image has no blocked-signal mask: none is blocked") }
+        return warnings
     }
 
     func setCredentials(_ remote: RemoteSyscalls) throws(RestoreError) {

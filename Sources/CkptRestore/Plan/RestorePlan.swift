@@ -33,6 +33,13 @@ public struct RestorePlan: Sendable {
     public var descriptors: [Descriptor]
     /// The executable: the file mapping that holds `start_code`, for `/proc/PID/exe`.
     public var executable: String?
+    /// Every signal's disposition, signal i + 1 at index i (`nil`: an image of an older
+    /// module, which did not record them).
+    public var signalActions: [SignalAction]?
+    /// The thread's blocked signals (`nil`: not in the image).
+    public var blockedSignals: UInt64?
+    /// The thread's FPU/SSE/AVX state (`nil`: not in the image).
+    public var xstate: XState?
 
     /// Reads `reader`'s records (not the page data) and applies the restorer's rules.
     /// `shellJob`: terminals may be replaced by the restorer's own.
@@ -41,12 +48,26 @@ public struct RestorePlan: Sendable {
         var mappings: [Mapping] = []
         var threads: [(RegsMeta, [UInt64])] = []
         var files: [FileMeta] = []
+        var actions: [SignalAction]?
+        var xstates: [XState] = []
         var records = reader.records()
         func next() throws(RestoreError) -> (entry: ImageIndexEntry, meta: UnsafeRawBufferPointer)? {
             do throws(ImageError) { return try records.next() } catch { throw .image("\(error)") }
         }
         func data(into buffer: UnsafeMutableRawBufferPointer) throws(RestoreError) -> Int {
             do throws(ImageError) { return try records.readData(into: buffer) } catch { throw .image("\(error)") }
+        }
+        /// The current record's whole data (small records only: sigactions, xstate).
+        func allData(_ entry: ImageIndexEntry) throws(RestoreError) -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: Int(entry.dataLength))
+            var n = 0
+            var failure: RestoreError?
+            bytes.withUnsafeMutableBytes { buf in
+                do throws(RestoreError) { n = try data(into: buf) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            guard n == bytes.count else { throw .image("record \(entry.id): \(n) of \(bytes.count) data bytes") }
+            return bytes
         }
         while let (entry, payload) = try next() {
             let meta: RecordMeta
@@ -71,6 +92,12 @@ public struct RestorePlan: Sendable {
                 }
                 threads.append((r, words))
             case let .file(f): files.append(f)
+            case .sigactions:
+                guard let table = SignalAction.table(try allData(entry)) else {
+                    throw .image("record \(entry.id): sigactions data of \(entry.dataLength) bytes")
+                }
+                actions = table
+            case let .xstate(x): xstates.append(XState(xfeatures: x.xfeatures, area: try allData(entry)))
             case .pages, .trailer: break
             }
         }
@@ -78,7 +105,7 @@ public struct RestorePlan: Sendable {
         guard header.arch == "x86_64" else {
             throw .unsupported(what: "image", why: "taken on \(header.arch); this restorer restores x86_64 images")
         }
-        guard let (_, registers) = threads.first else { throw .image("no registers record") }
+        guard let (thread, registers) = threads.first else { throw .image("no registers record") }
         if threads.count > 1 {
             let (second, _) = threads[1]
             throw .unsupported(what: "thread \(second.tid)",
@@ -101,6 +128,9 @@ public struct RestorePlan: Sendable {
         self.mm = mm
         self.mappings = mappings
         self.registers = registers
+        self.signalActions = actions
+        self.blockedSignals = thread.sigmask
+        self.xstate = xstates.first
         self.descriptors = try files.map { f throws(RestoreError) in try Self.descriptor(f, shellJob: shellJob) }
         self.executable = mappings.first { m in
             if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }

@@ -90,6 +90,7 @@ struct ckpt_session {
 	struct ckpt_rec cur;		/* record whose fragments are arriving */
 	bool in_record;
 	bool seen_task;
+	bool seen_sigactions;
 	bool seen_trailer;
 	u64 records;
 	u64 bytes;
@@ -131,7 +132,7 @@ static const struct {
 	[CKPT_RECORD_TYPE_TASK] = {
 		M(PID) | M(TGID) | M(PPID) | M(COMM) | M(UID) | M(GID) |
 		M(EUID) | M(EGID), 0, 0 },
-	[CKPT_RECORD_TYPE_REGS] = { M(TID), 0, CKPT_RECORD_TYPE_TASK },
+	[CKPT_RECORD_TYPE_REGS] = { M(TID), M(SIGMASK), CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_MM] = {
 		M(START_CODE) | M(END_CODE) | M(START_DATA) | M(END_DATA) |
 		M(START_BRK) | M(BRK) | M(START_STACK) | M(ARG_START) |
@@ -147,7 +148,12 @@ static const struct {
 	[CKPT_RECORD_TYPE_TRAILER] = {
 		M(NR_THREADS) | M(NR_VMAS) | M(NR_PAGES_TOTAL) | M(NR_FILES),
 		0, 0 },
+	[CKPT_RECORD_TYPE_SIGACTIONS] = { M(NR_SIGS), 0, CKPT_RECORD_TYPE_TASK },
+	[CKPT_RECORD_TYPE_XSTATE] = { M(XFEATURES), 0, CKPT_RECORD_TYPE_REGS },
 };
+
+/* An XSAVE area: the 512-byte legacy area and the 64-byte XSAVE header. */
+#define CKPT_XSTATE_MIN	576
 
 /* Mapping bits that must agree between the image and the target. */
 #define CKPT_VMA_MATCH_FLAGS	(VM_READ | VM_WRITE | VM_EXEC | VM_SHARED)
@@ -667,6 +673,29 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 	case CKPT_RECORD_TYPE_FILE:
 		sess->nr_files++;
 		return 0;
+	case CKPT_RECORD_TYPE_SIGACTIONS:
+		/*
+		 * Shape only: the restorer sets them with rt_sigaction(2),
+		 * which checks each as it would the process's own call.
+		 */
+		if (sess->seen_sigactions ||
+		    nla_get_u32(meta[CKPT_A_META_NR_SIGS]) != _NSIG ||
+		    data_len != (u64)_NSIG * CKPT_SIGACTION_SIZE) {
+			ckpt_reject(info->extack, nest,
+				    "record %u: one sigactions record of %u entries", id, _NSIG);
+			return -EINVAL;
+		}
+		sess->seen_sigactions = true;
+		return 0;
+	case CKPT_RECORD_TYPE_XSTATE:
+		/* Applied by the restorer through ptrace, which checks the layout. */
+		if (data_len < CKPT_XSTATE_MIN || data_len > CKPT_XSTATE_MAX) {
+			ckpt_reject(info->extack, info->attrs[CKPT_A_DATA_LEN],
+				    "record %u: xstate data-len %llu outside %u..%u", id,
+				    data_len, CKPT_XSTATE_MIN, CKPT_XSTATE_MAX);
+			return -EINVAL;
+		}
+		return 0;
 	case CKPT_RECORD_TYPE_TRAILER:
 		return ckpt_check_trailer(sess, meta, info, id);
 	}
@@ -725,7 +754,8 @@ static int ckpt_check_first(struct ckpt_session *sess, struct genl_info *info,
 		return -EINVAL;
 	}
 	if (data_len && type != CKPT_RECORD_TYPE_REGS &&
-	    type != CKPT_RECORD_TYPE_PAGES) {
+	    type != CKPT_RECORD_TYPE_PAGES && type != CKPT_RECORD_TYPE_XSTATE &&
+	    type != CKPT_RECORD_TYPE_SIGACTIONS) {
 		ckpt_reject(info->extack, tb[CKPT_A_DATA_LEN],
 			    "record %u: record type %u carries no data", id, type);
 		return -EINVAL;

@@ -79,3 +79,49 @@ t_restore_stages_nothing() {
 	sleep 1
 	kill -0 $np || { why="the restored process died"; return 1; }
 }
+
+# Process state beyond memory comes back: the SIGUSR1 handler (the signal no longer
+# kills), ignored and blocked signals (/proc/PID/status SigIgn, SigCgt, SigBlk equal the
+# original's), the SSE rounding mode (xstate), and a private file mapping whose first
+# page the process wrote (the copy, not the file's page): ktarget's digest line after
+# the restore equals the one before.
+t_restore_signals_fpu_file_mapping() {
+	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
+	mkdir -p $W/img
+	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
+	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	start_target t.out 4
+	wait_for t.out '^tick 3 ' 10 || { why="target: $(tail -2 t.out)"; return 1; }
+	kill -USR1 $T
+	wait_for t.out '^digest' 10 || { why="no digest line before the checkpoint"; return 1; }
+	local before sigs_before
+	before=$(grep -a '^digest' t.out | head -1)
+	[[ $before == *"round toward-zero" ]] || { why="target: $before"; return 1; }
+	sigs_before=$(grep -E '^Sig(Blk|Ign|Cgt)' /proc/$T/status)
+	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
+	img=$(sed -n 's/^image //p' <<<"$out")
+	kill -9 $T; wait $T 2>/dev/null
+	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
+	grep -q ' sigactions .*64 signals' show.out || { why="no sigactions record: $(grep -c . show.out) lines"; return 1; }
+	grep -q ' xstate .*xfeatures' show.out || { why="no xstate record"; return 1; }
+	mv t.out t.old && : >t.out
+	out=$($CKPT_CLI restore $img 2>&1) || { why="restore: $out"; return 1; }
+	local np
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	[[ -n $np ]] || { why="no 'restored pid N' line: $out"; return 1; }
+	pids+=("$np")
+	# Only the new pid may be warned about (no "no FPU state", no "no signal dispositions").
+	local warned
+	warned=$(grep 'warning' <<<"$out" | grep -v "the image's pid was" || true)
+	[[ -z $warned ]] || { why="restore warned: $warned"; return 1; }
+	wait_for t.out 'tick' 10 || { why="the restored process printed nothing"; return 1; }
+	local sigs_after
+	sigs_after=$(grep -E '^Sig(Blk|Ign|Cgt)' /proc/$np/status)
+	[[ $sigs_after == "$sigs_before" ]] || { why="signal state: before $(echo $sigs_before), after $(echo $sigs_after)"; return 1; }
+	kill -USR1 $np
+	wait_for t.out '^digest' 10 || { why="no digest after SIGUSR1 (state $(state $np))"; return 1; }
+	local after
+	after=$(tr -d '\0' <t.out | grep -a '^digest' | head -1)
+	[[ $after == "$before" ]] || { why="digest before '$before', after '$after'"; return 1; }
+	kill -0 $np || { why="the restored process died"; return 1; }
+}
