@@ -38,8 +38,11 @@ import Testing
         for t in 0..<threads {
             var regs = [UInt8](repeating: 0, count: 216)
             regs[16 * 8] = UInt8(t + 1)  // rip
-            let r = try record(.regs(RegsMeta(tid: 77 + UInt32(t), sigmask: xstate == nil ? nil : 0x4000)),
-                               parent: task, data: regs)
+            let state = xstate != nil  // an image of this module: every per-thread field
+            let meta = RegsMeta(tid: 77 + UInt32(t), sigmask: state ? 0x4000 : nil,
+                                rseq: state ? RseqRegistration(address: 0x7000_0020, length: 32, signature: 0x5305_3053) : nil,
+                                robustList: state ? 0x7000_0100 : nil, clearChildTid: state ? 0x7000_0200 : nil)
+            let r = try record(.regs(meta), parent: task, data: regs)
             if let xstate { _ = try record(.xstate(XStateMeta(xfeatures: xstate.xfeatures)), parent: r, data: xstate.area) }
         }
         if let signals {
@@ -82,15 +85,17 @@ import Testing
         let plan = try RestorePlan(r, shellJob: false)
         #expect(plan.signalActions == signals)
         #expect(plan.signalActions?[9].isDefault == false && plan.signalActions?[0].isDefault == true)
-        #expect(plan.blockedSignals == 0x4000)
-        #expect(plan.xstate?.area == area && plan.xstate?.xfeatures == 0x7 && plan.xstate?.legacyArea.count == 512)
+        let thread = plan.threads[0]
+        #expect(thread.blockedSignals == 0x4000)
+        #expect(thread.xstate?.area == area && thread.xstate?.xfeatures == 0x7 && thread.xstate?.legacyArea.count == 512)
     }
 
     @Test func olderImagesHaveNoSignalsOrFPUState() throws {
         let (r, p) = try image(vmas: [anon])
         defer { unlink(p) }
         let plan = try RestorePlan(r, shellJob: false)
-        #expect(plan.signalActions == nil && plan.blockedSignals == nil && plan.xstate == nil)
+        #expect(plan.signalActions == nil && plan.threads[0].blockedSignals == nil && plan.threads[0].xstate == nil)
+        #expect(plan.threads[0].rseq == nil && plan.threads[0].robustList == nil)
     }
 
     @Test func sigactionEntriesAreLittleEndianWords() {
@@ -100,12 +105,22 @@ import Testing
         #expect(SignalAction.table([1, 2, 3]) == nil)
     }
 
-    @Test func refusesASecondThread() throws {
-        let (r, p) = try image(threads: 2, vmas: [anon])
+    @Test func readsEveryThreadWithItsState() throws {
+        let (r, p) = try image(threads: 3, vmas: [anon], xstate: XState(xfeatures: 0x7, area: [UInt8](repeating: 9, count: 576)))
         defer { unlink(p) }
-        let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
-        #expect(e == .unsupported(what: "thread 78",
-                                  why: "the process has 2 threads; only single-threaded processes are restored yet"))
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.threads.map(\.tid) == [77, 78, 79])
+        #expect(plan.threads.map { $0.registers[16] } == [1, 2, 3])
+        #expect(plan.threads.allSatisfy { $0.xstate?.area.count == 576 && $0.blockedSignals == 0x4000 })
+        #expect(plan.threads[1].rseq == RseqRegistration(address: 0x7000_0020, length: 32, signature: 0x5305_3053))
+        #expect(plan.threads[1].robustList == 0x7000_0100 && plan.threads[1].clearChildTid == 0x7000_0200)
+    }
+
+    @Test func anUnregisteredRseqIsNone() throws {
+        var meta = RegsMeta(tid: 5, rseq: RseqRegistration(address: 0, length: 0, signature: 0))
+        #expect(ThreadPlan(meta: meta, registers: []).rseq == nil)
+        meta.rseq = nil
+        #expect(ThreadPlan(meta: meta, registers: []).rseq == nil)
     }
 
     @Test func refusesSharedMemory() throws {

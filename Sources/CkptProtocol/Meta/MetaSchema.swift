@@ -39,8 +39,9 @@ public enum MetaSchema {
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PATH, CKPT_A_META_INO, CKPT_A_META_DEV, CKPT_A_META_SIZE,
                           CKPT_A_META_MTIME_NS)
         case .regs:
-            // sigmask: absent in images of older modules.
-            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SIGMASK)
+            // Absent in images of older modules.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SIGMASK, CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN,
+                          CKPT_A_META_RSEQ_SIG, CKPT_A_META_ROBUST_LIST, CKPT_A_META_CLEAR_CHILD_TID)
         default: AttributeMask(CKPT_A_META_PAD)
         }
     }

@@ -78,9 +78,34 @@ public struct RegsMeta: Equatable, Sendable {
     public var tid: UInt32
     /// Blocked signals, bit i for signal i + 1 (absent in images of older modules).
     public var sigmask: UInt64?
-    public init(tid: UInt32, sigmask: UInt64? = nil) {
+    /// The thread's rseq registration (address 0: none; absent in images of older modules).
+    public var rseq: RseqRegistration?
+    /// Its `set_robust_list` head (absent in images of older modules).
+    public var robustList: UInt64?
+    /// Its `set_tid_address` pointer (absent in images of older modules).
+    public var clearChildTid: UInt64?
+
+    public init(tid: UInt32, sigmask: UInt64? = nil, rseq: RseqRegistration? = nil, robustList: UInt64? = nil,
+                clearChildTid: UInt64? = nil) {
         self.tid = tid
         self.sigmask = sigmask
+        self.rseq = rseq
+        self.robustList = robustList
+        self.clearChildTid = clearChildTid
+    }
+}
+
+/// What a thread registered with rseq(2): `CKPT_A_META_RSEQ`, `_RSEQ_LEN`, `_RSEQ_SIG`
+/// (all three or none).
+public struct RseqRegistration: Equatable, Sendable {
+    public var address: UInt64
+    public var length: UInt32
+    public var signature: UInt32
+
+    public init(address: UInt64, length: UInt32, signature: UInt32) {
+        self.address = address
+        self.length = length
+        self.signature = signature
     }
 }
 

@@ -90,16 +90,24 @@ public struct Restorer {
             throw .kernel("\(error)")
         }
         try setCredentials(remote)
+        step("restoring \(plan.threads.count) thread\(plan.threads.count == 1 ? "" : "s")")
+        let tracees = try makeThreads(remote)
         try remote.unmapGadgetPage()
-        warnings += try restoreThreadState(tracee)
-        try tracee.setRegisters(plan.registers)
+        for (t, thread) in zip(tracees, plan.threads) {
+            warnings += try restoreThreadState(t, thread)
+            try t.setRegisters(thread.registers)
+        }
         // The stub's own SIGSTOP left the group stopped: without a SIGCONT it would go back
         // to that stop when detached (which is what --stopped wants).
         if !options.leaveStopped, kill(pid, SIGCONT) != 0 {
             throw .system(call: "kill(SIGCONT) \(pid)", errno: Errno(rawValue: errno))
         }
-        try tracee.detach()
+        for t in tracees { try t.detach() }
         finished = true
+        if tracees.count > 1 {
+            let ids = zip(plan.threads, tracees).dropFirst().map { "\($0.tid)->\($1.pid)" }.joined(separator: " ")
+            warnings.append("threads have new ids (image->now): \(ids)")
+        }
         if pid != pid_t(plan.task.tgid) {
             warnings.append("the image's pid was \(plan.task.tgid); the process has pid \(pid) now")
         }
@@ -216,12 +224,18 @@ public struct Restorer {
         }
     }
 
-    /// Every image vma must now exist with the same range: adjacent anonymous areas that
-    /// the kernel merged, or a vDSO of another size, would make the image's pages land
-    /// elsewhere (and the kernel's restart would refuse them).
+    /// Every image vma must now lie inside one mapping: adjacent areas with the same
+    /// protection merge in the new process (the old one kept them apart by their
+    /// anon_vmas), which the kernel's restart accepts. The vDSO and its data must have
+    /// exactly the image's ranges: another size is another vDSO.
     func compareMappings(_ tracee: Tracee) throws(RestoreError) {
         let now = try tracee.maps()
-        for m in plan.mappings where !now.contains(where: { $0.start == m.meta.start && $0.end == m.meta.end }) {
+        func present(_ m: RestorePlan.Mapping) -> Bool {
+            let exact = m.kind == .vdso || m.kind == .vvar
+            return now.contains { exact ? $0.start == m.meta.start && $0.end == m.meta.end
+                                        : $0.start <= m.meta.start && m.meta.end <= $0.end }
+        }
+        for m in plan.mappings where !present(m) {
             let found = now.first { $0.start <= m.meta.start && m.meta.start < $0.end }
             let why = found.map { "the new process has \(hex($0.start))-\(hex($0.end)) \($0.name) there" } ?? "nothing is mapped there"
             throw .mismatch("mapping \(RestorePlan.describe(m)) could not be recreated: \(why)"
@@ -307,11 +321,43 @@ public struct Restorer {
             : []
     }
 
-    /// The thread's FPU/SSE/AVX state and blocked signals. An XSAVE area this kernel's
+    /// The image's other threads, created by the leader with clone as pthread_create
+    /// would (their registers, TLS included, come later), and each thread's kernel-held
+    /// pointers set from inside it: robust list, clear-child-tid, rseq registration.
+    /// Returns the threads' tracees, the leader first, in the plan's order.
+    func makeThreads(_ leader: RemoteSyscalls) throws(RestoreError) -> [Tracee] {
+        var tracees = [leader.tracee]
+        try setThreadPointers(leader, plan.threads[0])
+        for thread in plan.threads.dropFirst() {
+            let tid = try leader.call("clone (thread \(thread.tid))", Int32(CKPT_SYS_CLONE),
+                                      UInt64(CKPT_CLONE_THREAD_FLAGS), 0, 0, 0, 0)
+            let t = try Tracee.clonedThread(pid_t(tid))
+            tracees.append(t)
+            try setThreadPointers(RemoteSyscalls(tracee: t, base: try t.getRegisters(), gadget: leader.gadget), thread)
+        }
+        return tracees
+    }
+
+    func setThreadPointers(_ remote: RemoteSyscalls, _ thread: ThreadPlan) throws(RestoreError) {
+        let who = "thread \(thread.tid)"
+        if let head = thread.robustList, head != 0 {
+            try remote.call("set_robust_list(\(hex(head))) for \(who)", Int32(CKPT_SYS_SET_ROBUST_LIST), head,
+                            UInt64(CKPT_ROBUST_LIST_HEAD_SIZE))
+        }
+        if let ctid = thread.clearChildTid, ctid != 0 {
+            try remote.call("set_tid_address(\(hex(ctid))) for \(who)", Int32(CKPT_SYS_SET_TID_ADDRESS), ctid)
+        }
+        if let r = thread.rseq {
+            try remote.call("rseq(\(hex(r.address)), \(r.length)) for \(who)", Int32(CKPT_SYS_RSEQ), r.address,
+                            UInt64(r.length), 0, UInt64(r.signature))
+        }
+    }
+
+    /// A thread's FPU/SSE/AVX state and blocked signals. An XSAVE area this kernel's
     /// layout does not take (another CPU) falls back to its x87/SSE part.
-    func restoreThreadState(_ tracee: Tracee) throws(RestoreError) -> [String] {
+    func restoreThreadState(_ tracee: Tracee, _ thread: ThreadPlan) throws(RestoreError) -> [String] {
         var warnings: [String] = []
-        if let x = plan.xstate {
+        if let x = thread.xstate {
             let err = tracee.setRegset(note: Int32(CKPT_NT_X86_XSTATE), x.area)
             if err != 0 {
                 try tracee.setFPRegisters(x.legacyArea)
@@ -320,8 +366,8 @@ public struct Restorer {
         } else {
             warnings.append("the image has no FPU state (an older module took it): x87/SSE/AVX registers start in their initial state")
         }
-        try tracee.setSignalMask(plan.blockedSignals ?? 0)
-        if plan.blockedSignals == nil { warnings.append("the image has no blocked-signal mask: none is blocked") }
+        try tracee.setSignalMask(thread.blockedSignals ?? 0)
+        if thread.blockedSignals == nil { warnings.append("the image has no blocked-signal mask: none is blocked") }
         return warnings
     }
 

@@ -6,8 +6,8 @@ import CkptProtocol
 import SystemPackage
 
 /// Everything `ckpt restore` needs from an image, read and checked before any process is
-/// created: the mappings in address order with their kinds, the one thread's registers,
-/// the address-space fields, the descriptors and the credentials. What the restorer
+/// created: the mappings in address order with their kinds, each thread's registers and
+/// state, the address-space fields, the descriptors and the credentials. What the restorer
 /// cannot bring back is refused here, naming the thread, fd or mapping.
 public struct RestorePlan: Sendable {
     public struct Mapping: Equatable, Sendable {
@@ -28,28 +28,26 @@ public struct RestorePlan: Sendable {
     public var task: TaskMeta
     public var mm: MMMeta
     public var mappings: [Mapping]
-    /// The thread's `struct user_regs_struct` (x86-64, 27 words), as the image holds it.
-    public var registers: [UInt64]
+    /// Every thread, the thread-group leader first (the order the kernel emits them).
+    public var threads: [ThreadPlan]
+    /// The leader's `struct user_regs_struct`.
+    public var registers: [UInt64] { threads[0].registers }
     public var descriptors: [Descriptor]
     /// The executable: the file mapping that holds `start_code`, for `/proc/PID/exe`.
     public var executable: String?
     /// Every signal's disposition, signal i + 1 at index i (`nil`: an image of an older
     /// module, which did not record them).
     public var signalActions: [SignalAction]?
-    /// The thread's blocked signals (`nil`: not in the image).
-    public var blockedSignals: UInt64?
-    /// The thread's FPU/SSE/AVX state (`nil`: not in the image).
-    public var xstate: XState?
 
     /// Reads `reader`'s records (not the page data) and applies the restorer's rules.
     /// `shellJob`: terminals may be replaced by the restorer's own.
     public init(_ reader: ImageReader, shellJob: Bool) throws(RestoreError) {
         var header: HeaderMeta?, task: TaskMeta?, mm: MMMeta?
         var mappings: [Mapping] = []
-        var threads: [(RegsMeta, [UInt64])] = []
+        var threads: [ThreadPlan] = []
+        var regsRecord: [UInt32: Int] = [:]  // regs record id -> index in threads
         var files: [FileMeta] = []
         var actions: [SignalAction]?
-        var xstates: [XState] = []
         var records = reader.records()
         func next() throws(RestoreError) -> (entry: ImageIndexEntry, meta: UnsafeRawBufferPointer)? {
             do throws(ImageError) { return try records.next() } catch { throw .image("\(error)") }
@@ -90,14 +88,17 @@ public struct RestorePlan: Sendable {
                 guard n == Self.registerWords * 8 else {
                     throw .image("record \(entry.id): registers of \(n) bytes, expected \(Self.registerWords * 8)")
                 }
-                threads.append((r, words))
+                regsRecord[entry.id] = threads.count
+                threads.append(ThreadPlan(meta: r, registers: words))
             case let .file(f): files.append(f)
             case .sigactions:
                 guard let table = SignalAction.table(try allData(entry)) else {
                     throw .image("record \(entry.id): sigactions data of \(entry.dataLength) bytes")
                 }
                 actions = table
-            case let .xstate(x): xstates.append(XState(xfeatures: x.xfeatures, area: try allData(entry)))
+            case let .xstate(x):
+                guard let i = regsRecord[entry.parent] else { throw .image("record \(entry.id): xstate of no regs record") }
+                threads[i].xstate = XState(xfeatures: x.xfeatures, area: try allData(entry))
             case .pages, .trailer: break
             }
         }
@@ -105,12 +106,7 @@ public struct RestorePlan: Sendable {
         guard header.arch == "x86_64" else {
             throw .unsupported(what: "image", why: "taken on \(header.arch); this restorer restores x86_64 images")
         }
-        guard let (thread, registers) = threads.first else { throw .image("no registers record") }
-        if threads.count > 1 {
-            let (second, _) = threads[1]
-            throw .unsupported(what: "thread \(second.tid)",
-                               why: "the process has \(threads.count) threads; only single-threaded processes are restored yet")
-        }
+        guard !threads.isEmpty else { throw .image("no registers record") }
         for m in mappings {
             if case let .file(path) = m.kind, let recorded = m.meta.identity {
                 try Self.checkUnchanged(path, recorded, what: "mapping \(Self.describe(m))")
@@ -127,10 +123,8 @@ public struct RestorePlan: Sendable {
         self.task = task
         self.mm = mm
         self.mappings = mappings
-        self.registers = registers
+        self.threads = threads
         self.signalActions = actions
-        self.blockedSignals = thread.sigmask
-        self.xstate = xstates.first
         self.descriptors = try files.map { f throws(RestoreError) in try Self.descriptor(f, shellJob: shellJob) }
         self.executable = mappings.first { m in
             if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }

@@ -196,12 +196,24 @@ static const struct user_regset *ckpt_regset(struct task_struct *t,
 	return NULL;
 }
 
+/* What a thread's regs record carries besides its registers. */
+struct ckpt_thread_state {
+	u64 blocked;
+	u64 rseq;
+	u64 robust_list;
+	u64 clear_child_tid;
+	u32 rseq_len;
+	u32 rseq_sig;
+};
+
 /*
  * Under ckpt_with_task_stack(), which keeps @t from passing exit_mm() and
  * so from freeing its sighand (exec cannot replace it either: the caller
  * holds exec_update_lock). Reads the signals @t blocks as PTRACE_GETSIGMASK
- * reports them: the mask to restore when @t sits in sigsuspend() or ppoll()
- * with a temporary one.
+ * reports them (the mask to restore when @t sits in sigsuspend() or ppoll()
+ * with a temporary one), and the user pointers the kernel keeps for @t:
+ * rseq registration, robust list, clear-child-tid. @t is stopped, so they
+ * do not change under us.
  */
 static struct sighand_struct *ckpt_sighand(struct task_struct *t)
 {
@@ -209,16 +221,25 @@ static struct sighand_struct *ckpt_sighand(struct task_struct *t)
 			lockdep_is_held(&t->signal->exec_update_lock));
 }
 
-static int ckpt_blocked_fn(struct task_struct *t, void *arg)
+static int ckpt_thread_state_fn(struct task_struct *t, void *arg)
 {
 	struct sighand_struct *sighand = ckpt_sighand(t);
-	u64 *blocked = arg;
+	struct ckpt_thread_state *ts = arg;
 
 	BUILD_BUG_ON(_NSIG_WORDS != 1);
 	spin_lock_irq(&sighand->siglock);
-	*blocked = test_tsk_restore_sigmask(t) ? t->saved_sigmask.sig[0] :
-						 t->blocked.sig[0];
+	ts->blocked = test_tsk_restore_sigmask(t) ? t->saved_sigmask.sig[0] :
+						    t->blocked.sig[0];
 	spin_unlock_irq(&sighand->siglock);
+#ifdef CONFIG_RSEQ
+	ts->rseq = (unsigned long)t->rseq;
+	ts->rseq_len = ckpt_rseq_len(t);
+	ts->rseq_sig = t->rseq_sig;
+#endif
+#ifdef CONFIG_FUTEX
+	ts->robust_list = (unsigned long)t->robust_list;
+#endif
+	ts->clear_child_tid = (unsigned long)t->clear_child_tid;
 	return 0;
 }
 
@@ -282,12 +303,12 @@ out_unlock:
 	return err ?: ckpt_frag_send(s);
 }
 
-/* One thread's regs record (NT_PRSTATUS, and its blocked signals as meta). */
+/* One thread's regs record: NT_PRSTATUS, and struct ckpt_thread_state as meta. */
 static int ckpt_emit_thread_regs(struct ckpt_stream *s, struct task_struct *t,
 				 struct ckpt_rec *rec, u32 parent)
 {
 	struct ckpt_regs_read r = { .len = sizeof(struct user_regs_struct) };
-	u64 blocked;
+	struct ckpt_thread_state ts = {};
 	int err;
 
 	r.rs = ckpt_regset(t, NT_PRSTATUS);
@@ -298,7 +319,7 @@ static int ckpt_emit_thread_regs(struct ckpt_stream *s, struct task_struct *t,
 	err = ckpt_image_lock(s);
 	if (err)
 		return err;
-	err = ckpt_with_task_stack(t, s->mm, ckpt_blocked_fn, &blocked);
+	err = ckpt_with_task_stack(t, s->mm, ckpt_thread_state_fn, &ts);
 	if (err)
 		goto out_unlock;
 	ckpt_rec_init(s, rec, CKPT_RECORD_TYPE_REGS, parent, r.len);
@@ -307,7 +328,12 @@ static int ckpt_emit_thread_regs(struct ckpt_stream *s, struct task_struct *t,
 		goto out_unlock;
 	if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_TID,
 				     task_pid_nr_ns(t, s->pid_ns)) ||
-			 ckpt_put_u64(s, CKPT_A_META_SIGMASK, blocked))) {
+			 ckpt_put_u64(s, CKPT_A_META_SIGMASK, ts.blocked) ||
+			 ckpt_put_u64(s, CKPT_A_META_RSEQ, ts.rseq) ||
+			 nla_put_u32(s->skb, CKPT_A_META_RSEQ_LEN, ts.rseq_len) ||
+			 nla_put_u32(s->skb, CKPT_A_META_RSEQ_SIG, ts.rseq_sig) ||
+			 ckpt_put_u64(s, CKPT_A_META_ROBUST_LIST, ts.robust_list) ||
+			 ckpt_put_u64(s, CKPT_A_META_CLEAR_CHILD_TID, ts.clear_child_tid))) {
 		err = -EMSGSIZE;
 		goto out_unlock;
 	}

@@ -120,6 +120,9 @@ static unsigned int ckpt_nr_sessions;	/* under ckpt_sessions_lock */
 #define M(x) BIT_ULL(CKPT_A_META_##x)
 /* The optional fields of vma and file records: the path and the file's identity. */
 #define CKPT_FILE_IDENTITY (M(PATH) | M(INO) | M(DEV) | M(SIZE) | M(MTIME_NS))
+/* The optional fields of regs records (absent in images of older modules). */
+#define CKPT_THREAD_STATE (M(SIGMASK) | M(RSEQ) | M(RSEQ_LEN) | M(RSEQ_SIG) | \
+			   M(ROBUST_LIST) | M(CLEAR_CHILD_TID))
 
 /* What each record type carries and where it sits in the tree. */
 static const struct {
@@ -132,7 +135,7 @@ static const struct {
 	[CKPT_RECORD_TYPE_TASK] = {
 		M(PID) | M(TGID) | M(PPID) | M(COMM) | M(UID) | M(GID) |
 		M(EUID) | M(EGID), 0, 0 },
-	[CKPT_RECORD_TYPE_REGS] = { M(TID), M(SIGMASK), CKPT_RECORD_TYPE_TASK },
+	[CKPT_RECORD_TYPE_REGS] = { M(TID), CKPT_THREAD_STATE, CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_MM] = {
 		M(START_CODE) | M(END_CODE) | M(START_DATA) | M(END_DATA) |
 		M(START_BRK) | M(BRK) | M(START_STACK) | M(ARG_START) |
@@ -449,14 +452,20 @@ static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 		NL_SET_ERR_MSG(info->extack, "the target exited");
 		return -ESRCH;
 	}
+	/*
+	 * The image's vma must lie inside one target mapping: the same range,
+	 * or part of one the target's kernel merged from the image's adjacent
+	 * areas (a new process has one anon_vma where the old one had two).
+	 */
 	mmap_read_lock(sess->mm);
 	vma = find_vma(sess->mm, start);
-	if (!vma || vma->vm_start != start || vma->vm_end != end) {
-		what = "no target mapping with the same range";
+	if (!vma || vma->vm_start > start || vma->vm_end < end) {
+		what = "no target mapping covers the range";
 	} else if ((vma->vm_flags ^ flags) & CKPT_VMA_MATCH_FLAGS) {
 		what = "protection or sharing differs";
 	} else if (vma->vm_file &&
-		   vma->vm_pgoff != nla_get_u64(meta[CKPT_A_META_PGOFF])) {
+		   vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT) !=
+		   nla_get_u64(meta[CKPT_A_META_PGOFF])) {
 		/* Anonymous vm_pgoff is bookkeeping (a moved stack keeps its own). */
 		what = "file offset differs";
 	} else if (!!vma->vm_file != !!path_attr) {

@@ -125,3 +125,47 @@ t_restore_signals_fpu_file_mapping() {
 	[[ $after == "$before" ]] || { why="digest before '$before', after '$after'"; return 1; }
 	kill -0 $np || { why="the restored process died"; return 1; }
 }
+
+# Issue 12: python3 with 4 counting threads comes back with 5 threads (the clone'd ones
+# get the image's registers, TLS, FPU state, signal mask, robust list, clear-child-tid
+# and rseq registration), and each of the 4 counts on from its checkpointed value.
+t_restore_python_threads() {
+	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
+	[[ -x /usr/bin/python3 ]] || { why="no /usr/bin/python3"; return 1; }
+	mkdir -p $W/img
+	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
+	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	bg /usr/bin/python3 $here/pythreads.py </dev/null >t.out 2>t.err
+	T=$!
+	local i
+	for i in 0 1 2 3; do
+		wait_for t.out "^thread $i 3\$" 30 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	done
+	local -a pre post
+	for i in 0 1 2 3; do pre[i]=$(grep -a "^thread $i " t.out | tail -1 | awk '{print $3}'); done
+	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
+	for i in 0 1 2 3; do post[i]=$(grep -a "^thread $i " t.out | tail -1 | awk '{print $3}'); done
+	img=$(sed -n 's/^image //p' <<<"$out")
+	kill -9 $T; wait $T 2>/dev/null
+	mv t.out t.old && : >t.out
+	out=$($CKPT_CLI restore $img 2>&1) || { why="restore: $out"; return 1; }
+	local np
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	[[ -n $np ]] || { why="no 'restored pid N' line: $out"; return 1; }
+	pids+=("$np")
+	local n
+	n=$(ls /proc/$np/task | wc -l)
+	((n == 5)) || { why="$n threads after restore, expected 5: $out"; return 1; }
+	for i in 0 1 2 3; do
+		wait_for t.out "^thread $i " 10 || { why="thread $i printed nothing after restore (state $(state $np))"; return 1; }
+	done
+	sleep 1
+	local first count
+	for i in 0 1 2 3; do
+		first=$(tr -d '\0' <t.out | grep -a "^thread $i " | head -1 | awk '{print $3}')
+		count=$(tr -d '\0' <t.out | grep -ac "^thread $i ")
+		((first > pre[i] && first <= post[i] + 1 && count >= 3)) ||
+			{ why="thread $i: restored at $first ($count lines), checkpointed between ${pre[i]} and ${post[i]}"; return 1; }
+	done
+	kill -0 $np || { why="the restored process died"; return 1; }
+}

@@ -136,8 +136,10 @@
  * The target must be stopped. A session ends with commit, abort, its socket's close, or
  * when it had no request for the module's session_idle_ms. Restart trusts nothing: every fragment is checked on arrival
  * (sequence, nesting, ids, lengths, required meta fields, page alignment, that the image's
- * arch and page size are this machine's, that every vma equals the target's mapping at the
- * same place, and that pages lie inside their vma, which must be private and writable).
+ * arch and page size are this machine's, that every vma lies inside one target mapping
+ * with the same protection, sharing, file and file offset (the same range, or part of a
+ * mapping the target's kernel merged from adjacent ones), and that pages lie inside their
+ * vma, which must be private and writable).
  * The first failure rejects the message with an extack naming the record and field, and
  * fails the session. Page data is staged in the kernel, charged to the requester's memory
  * cgroup and bounded per session, per uid and in all (restart_max_mib, restart_user_mib,
@@ -206,8 +208,9 @@
  * @CKPT_RECORD_TYPE_TASK: The task, a root. Meta: pid, tgid, ppid (as seen in
  *   the requester's pid namespace), comm, uid, gid, euid, egid. No data.
  * @CKPT_RECORD_TYPE_REGS: One thread's general registers, child of task. Meta:
- *   tid, and sigmask (absent in images of older kernels). Data: the
- *   architecture's ptrace user_regs_struct (216 bytes on x86-64).
+ *   tid, and sigmask, rseq, rseq-len, rseq-sig, robust-list, clear-child-tid
+ *   (absent in images of older modules). Data: the architecture's ptrace
+ *   user_regs_struct (216 bytes on x86-64).
  * @CKPT_RECORD_TYPE_MM: The address-space layout, child of task. Meta:
  *   start-code .. env-end. No data.
  * @CKPT_RECORD_TYPE_VMA: One mapping, child of mm. Meta: start, end, vm-flags,
@@ -384,6 +387,11 @@ enum {
 	CKPT_A_META_SIGMASK,
 	CKPT_A_META_NR_SIGS,
 	CKPT_A_META_XFEATURES,
+	CKPT_A_META_RSEQ,
+	CKPT_A_META_RSEQ_LEN,
+	CKPT_A_META_RSEQ_SIG,
+	CKPT_A_META_ROBUST_LIST,
+	CKPT_A_META_CLEAR_CHILD_TID,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
