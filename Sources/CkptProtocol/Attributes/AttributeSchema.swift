@@ -111,6 +111,8 @@ public enum AttributeSchema {
         (CKPT_A_META_RSEQ_SIG, "CKPT_A_META_RSEQ_SIG", .u32),
         (CKPT_A_META_ROBUST_LIST, "CKPT_A_META_ROBUST_LIST", .u64),
         (CKPT_A_META_CLEAR_CHILD_TID, "CKPT_A_META_CLEAR_CHILD_TID", .u64),
+        (CKPT_A_META_CWD, "CKPT_A_META_CWD", .string(maxLength: pathMax)),
+        (CKPT_A_META_UMASK, "CKPT_A_META_UMASK", .u32),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

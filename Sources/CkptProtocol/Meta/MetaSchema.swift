@@ -38,6 +38,9 @@ public enum MetaSchema {
         case .vma, .file:
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PATH, CKPT_A_META_INO, CKPT_A_META_DEV, CKPT_A_META_SIZE,
                           CKPT_A_META_MTIME_NS)
+        case .task:
+            // Absent in images of older modules.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_CWD, CKPT_A_META_UMASK)
         case .regs:
             // Absent in images of older modules.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SIGMASK, CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN,

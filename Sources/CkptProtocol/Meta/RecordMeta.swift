@@ -60,8 +60,15 @@ public struct TaskMeta: Equatable, Sendable {
     public var gid: UInt32
     public var euid: UInt32
     public var egid: UInt32
+    /// The working directory as d_path prints it (absent in images of older modules).
+    public var cwd: String?
+    /// The file-creation mask (absent in images of older modules).
+    public var umask: UInt32?
 
-    public init(pid: UInt32, tgid: UInt32, ppid: UInt32, comm: String, uid: UInt32, gid: UInt32, euid: UInt32, egid: UInt32) {
+    public init(pid: UInt32, tgid: UInt32, ppid: UInt32, comm: String, uid: UInt32, gid: UInt32, euid: UInt32, egid: UInt32,
+                cwd: String? = nil, umask: UInt32? = nil) {
+        self.cwd = cwd
+        self.umask = umask
         self.pid = pid
         self.tgid = tgid
         self.ppid = ppid

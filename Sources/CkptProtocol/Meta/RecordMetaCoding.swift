@@ -30,7 +30,8 @@ extension RecordMeta {
             self = .task(TaskMeta(
                 pid: u32(CKPT_A_META_PID), tgid: u32(CKPT_A_META_TGID), ppid: u32(CKPT_A_META_PPID),
                 comm: str(CKPT_A_META_COMM), uid: u32(CKPT_A_META_UID), gid: u32(CKPT_A_META_GID),
-                euid: u32(CKPT_A_META_EUID), egid: u32(CKPT_A_META_EGID)))
+                euid: u32(CKPT_A_META_EUID), egid: u32(CKPT_A_META_EGID), cwd: t.string(CKPT_A_META_CWD),
+                umask: t.has(CKPT_A_META_UMASK) ? u32(CKPT_A_META_UMASK) : nil))
         case .regs:
             let rseqFields = [CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN, CKPT_A_META_RSEQ_SIG]
             var rseq: RseqRegistration?
@@ -108,6 +109,8 @@ extension RecordMeta {
             b.appendU32(Int(CKPT_A_META_GID), m.gid)
             b.appendU32(Int(CKPT_A_META_EUID), m.euid)
             b.appendU32(Int(CKPT_A_META_EGID), m.egid)
+            if let cwd = m.cwd { b.appendString(Int(CKPT_A_META_CWD), cwd) }
+            if let umask = m.umask { b.appendU32(Int(CKPT_A_META_UMASK), umask) }
         case let .regs(m):
             b.appendU32(Int(CKPT_A_META_TID), m.tid)
             if let mask = m.sigmask { b.appendU64(Int(CKPT_A_META_SIGMASK), mask, padType: pad) }

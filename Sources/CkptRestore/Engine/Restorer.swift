@@ -244,7 +244,7 @@ public struct Restorer {
     }
 
     /// brk, stack, argument and environment areas and the executable (`CKPT_PR_SET_MM_MAP`),
-    /// and the command name.
+    /// the command name, the working directory and the umask.
     func setAddressSpace(_ remote: RemoteSyscalls) throws(RestoreError) {
         var exeFD = UInt64.max
         if let exe = plan.executable {
@@ -264,6 +264,9 @@ public struct Restorer {
                         UInt64(bytes.count), 0)
         if exeFD != UInt64.max { try remote.call("close", Int32(CKPT_SYS_CLOSE), exeFD) }
         try remote.call("prctl(CKPT_PR_SET_NAME)", Int32(CKPT_SYS_PRCTL), UInt64(CKPT_PR_SET_NAME), try remote.string(plan.task.comm))
+        // Older images have neither: the restorer's stay.
+        if let cwd = plan.task.cwd { try remote.call("chdir \(cwd)", Int32(CKPT_SYS_CHDIR), try remote.string(cwd)) }
+        if let umask = plan.task.umask { try remote.call("umask \(String(umask, radix: 8))", Int32(CKPT_SYS_UMASK), UInt64(umask)) }
     }
 
     /// The image's fds by path, at their positions; the stub's other fds closed. Terminals

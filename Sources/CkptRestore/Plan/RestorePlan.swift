@@ -125,6 +125,12 @@ public struct RestorePlan: Sendable {
         self.mappings = mappings
         self.threads = threads
         self.signalActions = actions
+        if let cwd = task.cwd {
+            var st = stat()
+            if cwd.hasSuffix(" (deleted)") || stat(cwd, &st) != 0 || st.st_mode & S_IFMT != S_IFDIR {
+                throw .unsupported(what: "working directory \(cwd)", why: "it is gone or not a directory")
+            }
+        }
         self.descriptors = try files.map { f throws(RestoreError) in try Self.descriptor(f, shellJob: shellJob) }
         self.executable = mappings.first { m in
             if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }

@@ -26,6 +26,7 @@
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/fs_struct.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -121,6 +122,33 @@ static int ckpt_header_meta(struct ckpt_stream *s, void *arg)
 	       ckpt_put_u64(s, CKPT_A_META_TIME_NS, ktime_get_real_ns());
 }
 
+/*
+ * The working directory, as d_path prints it from the worker (relative to
+ * init's root, like the paths of vma and file records), and the umask.
+ * Neither for a task without fs (exiting).
+ */
+static int ckpt_fs_meta(struct ckpt_stream *s, struct task_struct *task)
+{
+	struct path pwd;
+	unsigned int umask;
+	char *path;
+	int err;
+
+	task_lock(task);
+	if (!task->fs) {
+		task_unlock(task);
+		return 0;
+	}
+	get_fs_pwd(task->fs, &pwd);
+	umask = task->fs->umask;
+	task_unlock(task);
+	path = d_path(&pwd, s->path, PATH_MAX);
+	err = (!IS_ERR(path) && nla_put_string(s->skb, CKPT_A_META_CWD, path)) ||
+	      nla_put_u32(s->skb, CKPT_A_META_UMASK, umask);
+	path_put(&pwd);
+	return err;
+}
+
 /* Ids as the requester sees them: its pid and user namespaces. */
 static int ckpt_task_meta(struct ckpt_stream *s, void *arg)
 {
@@ -145,7 +173,7 @@ static int ckpt_task_meta(struct ckpt_stream *s, void *arg)
 	      nla_put_u32(s->skb, CKPT_A_META_EUID, from_kuid_munged(ns, cred->euid)) ||
 	      nla_put_u32(s->skb, CKPT_A_META_EGID, from_kgid_munged(ns, cred->egid));
 	put_cred(cred);
-	return err;
+	return err ?: ckpt_fs_meta(s, task);
 }
 
 /* The @n-th thread of @task's group, with a reference, or NULL. */

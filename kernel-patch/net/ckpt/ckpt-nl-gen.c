@@ -24,7 +24,7 @@ static const struct netlink_range_validation ckpt_a_data_offset_range = {
 };
 
 /* Common nested types */
-const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_CLEAR_CHILD_TID + 1] = {
+const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_UMASK + 1] = {
 	[CKPT_A_META_ARCH] = { .type = NLA_NUL_STRING, },
 	[CKPT_A_META_PAGE_SIZE] = { .type = NLA_U32, },
 	[CKPT_A_META_RELEASE] = { .type = NLA_NUL_STRING, },
@@ -75,6 +75,8 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_CLEAR_CHILD_TID + 1] = {
 	[CKPT_A_META_RSEQ_SIG] = { .type = NLA_U32, },
 	[CKPT_A_META_ROBUST_LIST] = { .type = NLA_U64, },
 	[CKPT_A_META_CLEAR_CHILD_TID] = { .type = NLA_U64, },
+	[CKPT_A_META_CWD] = { .type = NLA_NUL_STRING, },
+	[CKPT_A_META_UMASK] = { .type = NLA_U32, },
 };
 
 /* CKPT_CMD_SINK_REGISTER - do */

@@ -79,8 +79,11 @@
  * at most CKPT_DEPTH_MAX. The tree of a stream:
  *
  *   header                          meta: arch, page-size, release, time-ns
- *   task                            meta: pid, tgid, ppid, comm, uid, gid, euid, egid
- *     regs           (per thread)   meta: tid, sigmask data: struct user_regs_struct
+ *   task                            meta: pid, tgid, ppid, comm, uid, gid, euid, egid,
+ *                                         [cwd, umask]
+ *     regs           (per thread)   meta: tid, [sigmask, rseq, rseq-len, rseq-sig,
+ *                                         robust-list, clear-child-tid]
+ *                                                      data: struct user_regs_struct
  *       xstate                      meta: xfeatures    data: XSAVE area (NT_X86_XSTATE)
  *     sigactions                    meta: nr-sigs      data: nr-sigs * CKPT_SIGACTION_SIZE
  *     mm                            meta: start-code .. env-end
@@ -91,8 +94,8 @@
  *
  * Only present pages of private writable mappings are sent, in runs of at most
  * CKPT_PAGES_RUN_MAX contiguous pages: an untouched 1 GiB mapping costs one vma record.
- * Record types 9 (sigactions) and 10 (xstate) came after the trailer's number; a stream
- * of an older module lacks them, and regs without sigmask. Readers accept both.
+ * Fields in [brackets] and record types 9 (sigactions) and 10 (xstate), which came after
+ * the trailer's number, are absent in streams of older modules; readers accept both.
  *
  * Fragments: a record's data may be larger than one message. Every fragment of a record
  * is one CKPT_CMD_RECORD message:
@@ -206,7 +209,8 @@
  * @CKPT_RECORD_TYPE_HEADER: First record of every stream, a root. Meta: arch,
  *   page-size, release, time-ns. No data.
  * @CKPT_RECORD_TYPE_TASK: The task, a root. Meta: pid, tgid, ppid (as seen in
- *   the requester's pid namespace), comm, uid, gid, euid, egid. No data.
+ *   the requester's pid namespace), comm, uid, gid, euid, egid, and cwd and
+ *   umask (absent in images of older modules). No data.
  * @CKPT_RECORD_TYPE_REGS: One thread's general registers, child of task. Meta:
  *   tid, and sigmask, rseq, rseq-len, rseq-sig, robust-list, clear-child-tid
  *   (absent in images of older modules). Data: the architecture's ptrace
@@ -392,6 +396,8 @@ enum {
 	CKPT_A_META_RSEQ_SIG,
 	CKPT_A_META_ROBUST_LIST,
 	CKPT_A_META_CLEAR_CHILD_TID,
+	CKPT_A_META_CWD,
+	CKPT_A_META_UMASK,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
