@@ -69,6 +69,17 @@ final class StoreUnitTests: XCTestCase {
         guard case .clockSkew = err("RequestTimeTooSkewed") else { return XCTFail() }
         guard case .noSuchBucket = err("NoSuchBucket", 404) else { return XCTFail() }
         guard case .noSuchKey = S3Client.error(what: "HEAD", object: o, status: 404, body: "") else { return XCTFail() }
+        // A HEAD answer has no body: a bare 403 is the clock's fault when the store's Date
+        // is more than 15 min from ours, the credentials' otherwise.
+        let now = S3Client.parseHTTPDate("Tue, 01 Dec 2026 11:18:41 GMT")!
+        XCTAssertEqual(now, 1_796_123_921)
+        XCTAssertNil(S3Client.parseHTTPDate("Tue, 01 Dec 2026 11:18:41"))
+        let skewed = S3Client.error(what: "HEAD", object: o, status: 403, body: "", storeDate: "Tue, 01 Dec 2026 11:18:41 GMT", now: now - 1205)
+        XCTAssertEqual(skewed, .clockSkew(what: "HEAD", message: "this machine's clock is 20 min 5 s behind the store's"))
+        XCTAssertEqual(skewed.exitCode, 69)
+        guard case .credentials = S3Client.error(what: "HEAD", object: o, status: 403, body: "", storeDate: "Tue, 01 Dec 2026 11:18:41 GMT",
+                                                 now: now + 60) else { return XCTFail("a 1 min skew is not the refusal's cause") }
+        XCTAssertEqual(S3Client.describeSkew(3 * 3600 + 120), "this machine's clock is 3 h 2 min ahead of the store's")
         XCTAssertTrue(err("InternalError", 500).isTransient)
         XCTAssertFalse(err("AccessDenied").isTransient)
         XCTAssertEqual(StoreError.checksumMismatch(what: "x", expected: 1, found: 2, detail: "").exitCode, 65)

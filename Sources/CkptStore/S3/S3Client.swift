@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The S3 calls ckpt makes, over one `HTTPConnection` (signing is libcurl's). Every error
 /// answer becomes a `StoreError` that says what to do. Not thread-safe: one per thread.
 ///
@@ -182,20 +186,32 @@ public final class S3Client {
         let r = try http.perform(method: method, url: u, headers: headers, body: body, target: target)
         guard r.status >= 200, r.status < 300 else {
             throw Self.error(what: "\(method) \(bucketOnly ? "s3://\(object.bucket)" : object.description)", object: object,
-                             status: r.status, body: Substring(String(decoding: r.body, as: UTF8.self)))
+                             status: r.status, body: Substring(String(decoding: r.body, as: UTF8.self)),
+                             storeDate: r.headers["date"], now: time(nil))
         }
         return r
     }
 
     /// An S3 error answer, by its `<Code>` (a HEAD has no body: its status decides).
-    static func error(what: String, object: ObjectURL, status: Int, body: Substring) -> StoreError {
+    ///
+    /// A request signed more than 15 minutes away from the store's clock is refused with
+    /// `RequestTimeTooSkewed`, but an answer to HEAD has no body to say so: it is a bare
+    /// 403, which alone reads as bad credentials. So a 403 whose `Date` header (`storeDate`,
+    /// the store's clock) is more than `maximumSkew` from `now` (this machine's clock, the
+    /// one the request was signed with) is the clock's fault, whatever the code; the
+    /// message then says by how much and which way.
+    static func error(what: String, object: ObjectURL, status: Int, body: Substring,
+                      storeDate: String? = nil, now: Int = 0) -> StoreError {
         let code = XMLFields.first("Code", in: body) ?? (status == 404 ? "NotFound" : status == 403 ? "AccessDenied" : "HTTP\(status)")
         let message = XMLFields.first("Message", in: body) ?? ""
+        let skew = storeDate.flatMap(parseHTTPDate).map { now - $0 }
+        if code == "RequestTimeTooSkewed" || (status == 403 && skew.map { abs($0) > maximumSkew } == true) {
+            let detail = skew.map(describeSkew) ?? message
+            return .clockSkew(what: what, message: detail)
+        }
         switch code {
         case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken":
             return .credentials(what: what, code: code, message: message)
-        case "RequestTimeTooSkewed":
-            return .clockSkew(what: what, message: message)
         case "NoSuchBucket":
             return .noSuchBucket(what: what, bucket: object.bucket)
         case "NoSuchKey", "NotFound":
@@ -205,5 +221,34 @@ public final class S3Client {
         default:
             return .server(what: what, status: status, code: code, message: message)
         }
+    }
+
+    /// S3 (and RGW) refuse a request signed more than 15 minutes from their clock.
+    static let maximumSkew = 15 * 60
+
+    /// `this machine's clock is 20 min 5 s behind the store's`
+    static func describeSkew(_ seconds: Int) -> String {
+        let a = abs(seconds)
+        let amount = a >= 3600 ? "\(a / 3600) h \(a % 3600 / 60) min" : a >= 60 ? "\(a / 60) min \(a % 60) s" : "\(a) s"
+        return "this machine's clock is \(amount) \(seconds < 0 ? "behind" : "ahead of") the store's"
+    }
+
+    /// An HTTP `Date` (RFC 7231 IMF-fixdate: `Tue, 01 Dec 2026 11:18:41 GMT`) as seconds
+    /// since the epoch; nil if it is not one.
+    static func parseHTTPDate(_ s: String) -> Int? {
+        let f = s.split(separator: " ")
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let t = f.count == 6 ? f[4].split(separator: ":").compactMap { Int($0) } : []
+        guard f.count == 6, f[5] == "GMT", let day = Int(f[1]), let m = months.firstIndex(of: String(f[2])),
+              let year = Int(f[3]), t.count == 3 else { return nil }
+        // Days since 1970-01-01 of a proleptic Gregorian date (the usual era arithmetic,
+        // with years starting in March so that the leap day comes last).
+        let y = m < 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m < 2 ? m + 10 : m - 2) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return days * 86400 + t[0] * 3600 + t[1] * 60 + t[2]
     }
 }
