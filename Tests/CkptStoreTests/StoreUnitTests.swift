@@ -85,6 +85,27 @@ final class StoreUnitTests: XCTestCase {
         XCTAssertEqual(StoreError.checksumMismatch(what: "x", expected: 1, found: 2, detail: "").exitCode, 65)
     }
 
+    /// At start only ckpt's own uploads under the prefix, old by the store's clock and not
+    /// resumed from the spool, are aborted.
+    func testStaleUploadSelection() {
+        let now = S3Client.parseISO8601("2026-12-01T12:00:00.000Z")!
+        XCTAssertEqual(now, S3Client.parseHTTPDate("Tue, 01 Dec 2026 12:00:00 GMT"))
+        XCTAssertEqual(S3Client.parseISO8601("2024-02-29T23:59:59Z"), 1_709_251_199, "a leap day")
+        XCTAssertNil(S3Client.parseISO8601("2026-12-01 12:00:00Z"))
+        func u(_ key: String, _ id: String, age: Int?) -> S3Client.MultipartUpload {
+            .init(key: key, uploadID: id, initiated: age.map { now - $0 })
+        }
+        let listed = [
+            u("h/1.ckpt", "old", age: 90000), u("h/2.ckpt", "young", age: 60), u("h/3.ckpt", "resumed", age: 90000),
+            u("h/sub/4.ckpt", "deeper", age: 90000), u("h/notes.txt", "not-ours", age: 90000), u("h/5.ckpt", "no-date", age: nil),
+            u("other/6.ckpt", "elsewhere", age: 90000),
+        ]
+        let picked = StaleUploads.select(listed, prefix: "h/", storeNow: now, maxAge: 86400, resuming: ["resumed"])
+        XCTAssertEqual(picked.map(\.uploadID), ["old"])
+        XCTAssertEqual(StaleUploads.select(listed, prefix: "h/", storeNow: nil, maxAge: 0, resuming: []), [],
+                       "no store clock: nothing is old")
+    }
+
     func testURIEncodingIsSigV4Canonical() {
         XCTAssertEqual(uriEncode("a b/c~d_e.f-g+h", keepSlash: true), "a%20b/c~d_e.f-g%2Bh")
         XCTAssertEqual(uriEncode("a/b=c", keepSlash: false), "a%2Fb%3Dc")

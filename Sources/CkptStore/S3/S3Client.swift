@@ -8,7 +8,8 @@ import Glibc
 /// Multipart upload is S3's own protocol, used as specified: CreateMultipartUpload,
 /// UploadPart (parts of 5 MiB and more but the last, numbered from 1), ListParts (what the
 /// store holds of an unfinished upload, to resume it), CompleteMultipartUpload (the part
-/// list with each ETag) and AbortMultipartUpload.
+/// list with each ETag), AbortMultipartUpload, and ListMultipartUploads (to find uploads
+/// nobody will finish).
 public final class S3Client {
     public let configuration: StoreConfiguration
     private let http: HTTPConnection
@@ -29,6 +30,15 @@ public final class S3Client {
         public var key: String
         public var size: UInt64
         public var lastModified: String
+    }
+
+    /// An unfinished multipart upload (ListMultipartUploads).
+    public struct MultipartUpload: Equatable, Sendable {
+        public var key: String
+        public var uploadID: String
+        /// When it was created, seconds since the epoch by the store's clock; nil if the
+        /// answer's `Initiated` could not be read.
+        public var initiated: Int?
     }
 
     public struct Part: Equatable, Sendable {
@@ -157,6 +167,32 @@ public final class S3Client {
         }
     }
 
+    /// The unfinished multipart uploads whose keys start with `prefix` (all pages), and the
+    /// store's clock when it answered (the last answer's `Date`), so that their ages are
+    /// the store's to tell, not this machine's clock.
+    public func listMultipartUploads(bucket: String, prefix: String) throws(StoreError) -> (uploads: [MultipartUpload], storeNow: Int?) {
+        var uploads: [MultipartUpload] = []
+        var storeNow: Int? = nil
+        var markers: (key: String, id: String)? = nil
+        repeat {
+            var query = [("uploads", ""), ("prefix", prefix)]
+            if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.id)] }
+            let r = try send("GET", ObjectURL(bucket: bucket, key: ""), query: query, bucketOnly: true)
+            storeNow = r.headers["date"].flatMap(Self.parseHTTPDate) ?? storeNow
+            let xml = Substring(String(decoding: r.body, as: UTF8.self))
+            for u in XMLFields.blocks("Upload", in: xml) {
+                guard let key = XMLFields.first("Key", in: u), let id = XMLFields.first("UploadId", in: u) else { continue }
+                uploads.append(MultipartUpload(key: key, uploadID: id,
+                                               initiated: XMLFields.first("Initiated", in: u).flatMap(Self.parseISO8601)))
+            }
+            let next = (XMLFields.first("NextKeyMarker", in: xml) ?? "", XMLFields.first("NextUploadIdMarker", in: xml) ?? "")
+            let more = XMLFields.first("IsTruncated", in: xml) == "true" && !next.0.isEmpty
+                && (markers.map { $0.key != next.0 || $0.id != next.1 } ?? true)
+            markers = more ? (next.0, next.1) : nil
+        } while markers != nil
+        return (uploads, storeNow)
+    }
+
     public func abortMultipartUpload(_ object: ObjectURL, uploadID: String) throws(StoreError) {
         _ = try send("DELETE", object, query: [("uploadId", uploadID)])
     }
@@ -241,14 +277,30 @@ public final class S3Client {
         let t = f.count == 6 ? f[4].split(separator: ":").compactMap { Int($0) } : []
         guard f.count == 6, f[5] == "GMT", let day = Int(f[1]), let m = months.firstIndex(of: String(f[2])),
               let year = Int(f[3]), t.count == 3 else { return nil }
-        // Days since 1970-01-01 of a proleptic Gregorian date (the usual era arithmetic,
-        // with years starting in March so that the leap day comes last).
-        let y = m < 2 ? year - 1 : year
+        return epochSeconds(year: year, month: m + 1, day: day, hour: t[0], minute: t[1], second: t[2])
+    }
+
+    /// An S3 timestamp (`2026-12-01T11:18:41.000Z`, UTC) as seconds since the epoch
+    /// (fractions dropped); nil if it is not one.
+    static func parseISO8601(_ s: String) -> Int? {
+        let dt = s.split(separator: "T")
+        guard dt.count == 2, dt[1].hasSuffix("Z") else { return nil }
+        let d = dt[0].split(separator: "-").compactMap { Int($0) }
+        let t = dt[1].dropLast().split(separator: ":")
+        guard d.count == 3, t.count == 3, let h = Int(t[0]), let m = Int(t[1]),
+              let sec = Int(t[2].split(separator: ".", maxSplits: 1).first ?? "") else { return nil }
+        return epochSeconds(year: d[0], month: d[1], day: d[2], hour: h, minute: m, second: sec)
+    }
+
+    /// Seconds since 1970-01-01 UTC of a proleptic Gregorian date and time (the usual era
+    /// arithmetic, with years starting in March so that the leap day comes last).
+    static func epochSeconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int? {
+        guard (1...12).contains(month), (1...31).contains(day) else { return nil }
+        let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
-        let doy = (153 * (m < 2 ? m + 10 : m - 2) + 2) / 5 + day - 1
+        let doy = (153 * (month <= 2 ? month + 9 : month - 3) + 2) / 5 + day - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        return days * 86400 + t[0] * 3600 + t[1] * 60 + t[2]
+        return (era * 146_097 + doe - 719_468) * 86400 + hour * 3600 + minute * 60 + second
     }
 }

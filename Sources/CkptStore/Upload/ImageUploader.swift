@@ -126,6 +126,11 @@ public final class ImageUploader: @unchecked Sendable {
         // thread (setpriority(2), NOTES).
         setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         let client = S3Client(configuration: configuration.store)
+        // One worker sweeps the prefix for stale uploads first; the others start uploading.
+        if worker == 0, let age = configuration.staleUploadAge {
+            let n = StaleUploads.sweep(self, client: client, maxAge: age)
+            lock.withLock { stats.abortedStaleUploads += UInt64(n) }
+        }
         while let entry = take() {
             let job = UploadJob(uploader: self, client: client, name: entry.name, bytes: entry.bytes, worker: worker)
             let outcome = job.run()
