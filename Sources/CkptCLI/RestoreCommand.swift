@@ -35,8 +35,9 @@ public struct RestoreCommand: ParsableCommand {
     @Flag(help: "Give the process this terminal for its terminal fds (as criu --shell-job); without it, terminal fds are refused and the process gets a session of its own.")
     var shellJob = false
 
-    @Flag(help: "Do not verify the image first (records are still checked as they are read).")
-    var noVerify = false
+    @Flag(inversion: .prefixedNo,
+          help: "Verify the whole image (file checksum, index, trailer) in a separate pass before starting. Without it each record's checksum is checked as it is streamed, and the kernel checks the structure and the trailer's counts; a damaged record then fails the restore midway and the half-made process is killed (exit 65 either way).")
+    var verify = false
 
     public init() {}
 
@@ -44,7 +45,7 @@ public struct RestoreCommand: ParsableCommand {
         let command = "restore"
         let image = try location.path(imageArgument, command: command)
         let bytes = try openImageBytes(image, command: command)
-        if !noVerify {
+        if verify {
             do throws(ImageError) { _ = try verifyImage(source: bytes) { _, _ in } } catch {
                 throw failure(command, "\(image): FAILED at \(error.location): \(error.reason)", error.exitCode)
             }
@@ -72,6 +73,7 @@ public struct RestoreCommand: ParsableCommand {
                  + "\(r.replay.reply.bytes) bytes written by the kernel")
             emit("restored pid \(r.pid)")
         } catch {
+            if case .image = error { throw failure(command, "\(image): damaged: \(error)", CkptExit.dataError) }
             throw failure(command, "\(image): \(error)", CkptExit.failed)
         }
     }

@@ -87,6 +87,8 @@ public struct Restorer {
         // Direct: the kernel stages nothing, whatever the image's size; on any failure the
         // new process is killed (it was made for this), so all-or-nothing is not needed.
         do throws(ReplayError) { replay = try replayer.replay(reader, pid: UInt32(pid), direct: true) } catch {
+            // A record whose checksum fails as it is streamed (no verify pass first).
+            if case let .image(e) = error { throw .image("\(e)") }
             throw .kernel("\(error)")
         }
         try setCredentials(remote)
@@ -135,16 +137,21 @@ public struct Restorer {
         guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
             throw .system(call: "write the stub", errno: Errno(rawValue: errno))
         }
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
         var pid: pid_t = 0
         let path = "/proc/self/fd/\(fd)"
         var argv: [UnsafeMutablePointer<CChar>?] = [strdup(plan.task.comm), nil]
         defer { free(argv[0]) }
         var envp: [UnsafeMutablePointer<CChar>?] = [nil]
-        let rc = posix_spawn(&pid, path, nil, &attr, &argv, &envp)
-        guard rc == 0 else { throw .system(call: "posix_spawn the stub", errno: Errno(rawValue: rc)) }
+        // The image's pid when it is free and we may ask for it (clone3 set_tid), as CRIU
+        // does; otherwise any pid, and run() warns.
+        pid = ckpt_spawn_with_pid(path, &argv, &envp, Int32(bitPattern: plan.task.tgid))
+        if pid < 0 {
+            var attr = posix_spawnattr_t()
+            posix_spawnattr_init(&attr)
+            defer { posix_spawnattr_destroy(&attr) }
+            let rc = posix_spawn(&pid, path, nil, &attr, &argv, &envp)
+            guard rc == 0 else { throw .system(call: "posix_spawn the stub", errno: Errno(rawValue: rc)) }
+        }
         // It stops itself (kill(self, SIGSTOP)); wait for that before seizing it.
         for _ in 0..<400 {
             if Self.state(pid) == "T" { return pid }

@@ -39,7 +39,8 @@ public struct RestorePlan: Sendable {
     /// module, which did not record them).
     public var signalActions: [SignalAction]?
 
-    /// Reads `reader`'s records (not the page data) and applies the restorer's rules.
+    /// Reads `reader`'s records by its index (not the pages records) and applies the
+    /// restorer's rules.
     /// `shellJob`: terminals may be replaced by the restorer's own.
     public init(_ reader: ImageReader, shellJob: Bool) throws(RestoreError) {
         var header: HeaderMeta?, task: TaskMeta?, mm: MMMeta?
@@ -48,29 +49,31 @@ public struct RestorePlan: Sendable {
         var regsRecord: [UInt32: Int] = [:]  // regs record id -> index in threads
         var files: [FileMeta] = []
         var actions: [SignalAction]?
-        var records = reader.records()
-        func next() throws(RestoreError) -> (entry: ImageIndexEntry, meta: UnsafeRawBufferPointer)? {
-            do throws(ImageError) { return try records.next() } catch { throw .image("\(error)") }
-        }
-        func data(into buffer: UnsafeMutableRawBufferPointer) throws(RestoreError) -> Int {
-            do throws(ImageError) { return try records.readData(into: buffer) } catch { throw .image("\(error)") }
-        }
-        /// The current record's whole data (small records only: sigactions, xstate).
+        // By the index, skipping pages records: the plan reads a few KiB, not the image.
+        // Each record's checksum is checked when the restore streams it (or by --verify).
         func allData(_ entry: ImageIndexEntry) throws(RestoreError) -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: Int(entry.dataLength))
             var n = 0
-            var failure: RestoreError?
+            var failure: ImageError?
             bytes.withUnsafeMutableBytes { buf in
-                do throws(RestoreError) { n = try data(into: buf) } catch { failure = error }
+                do throws(ImageError) { n = try reader.readData(of: entry, offset: 0, into: buf) } catch { failure = error }
             }
-            if let failure { throw failure }
+            if let failure { throw .image("\(failure)") }
             guard n == bytes.count else { throw .image("record \(entry.id): \(n) of \(bytes.count) data bytes") }
             return bytes
         }
-        while let (entry, payload) = try next() {
-            let meta: RecordMeta
-            do throws(ProtocolError) { meta = try RecordMeta(type: entry.type, payload: payload) } catch {
-                throw .image("record \(entry.id): \(error)")
+        for entry in reader.index where entry.type != .pages {
+            let metaBytes: [UInt8]
+            do throws(ImageError) { metaBytes = try reader.meta(of: entry) } catch { throw .image("\(error)") }
+            var decoded: Result<RecordMeta, ProtocolError>?
+            metaBytes.withUnsafeBytes { payload in
+                do throws(ProtocolError) { decoded = .success(try RecordMeta(type: entry.type, payload: payload)) } catch {
+                    decoded = .failure(error)
+                }
+            }
+            guard case let .success(meta)? = decoded else {
+                if case let .failure(error)? = decoded { throw .image("record \(entry.id): \(error)") }
+                throw .image("record \(entry.id): meta not decoded")
             }
             switch meta {
             case let .header(h): header = h
@@ -78,15 +81,13 @@ public struct RestorePlan: Sendable {
             case let .mm(m): mm = m
             case let .vma(v): mappings.append(Mapping(meta: v, kind: VMAKind(v)))
             case let .regs(r):
-                var words = [UInt64](repeating: 0, count: Self.registerWords)
-                var n = 0
-                var failure: RestoreError?
-                words.withUnsafeMutableBytes { buf in
-                    do throws(RestoreError) { n = try data(into: buf) } catch { failure = error }
+                let bytes = try allData(entry)
+                guard bytes.count == Self.registerWords * 8 else {
+                    throw .image("record \(entry.id): registers of \(bytes.count) bytes, expected \(Self.registerWords * 8)")
                 }
-                if let failure { throw failure }
-                guard n == Self.registerWords * 8 else {
-                    throw .image("record \(entry.id): registers of \(n) bytes, expected \(Self.registerWords * 8)")
+                var words = [UInt64](repeating: 0, count: Self.registerWords)
+                for i in 0..<Self.registerWords {
+                    for b in 0..<8 { words[i] |= UInt64(bytes[i * 8 + b]) << UInt64(8 * b) }
                 }
                 regsRecord[entry.id] = threads.count
                 threads.append(ThreadPlan(meta: r, registers: words))

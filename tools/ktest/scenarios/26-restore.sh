@@ -1,7 +1,8 @@
 # Issue 12: a checkpointed process, killed, comes back as a new process (ckpt listen,
 # ckpt checkpoint, ckpt restore: the Swift CLI) and counts on from the checkpointed tick;
 # its output file is reopened by path at the checkpointed position; its working
-# directory and umask are its own, not the restorer's.
+# directory and umask are its own, not the restorer's; its pid is the image's (free
+# again once the original was reaped: clone3 set_tid).
 t_restore_new_process() {
 	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI (tools/kernel-tests builds it)"; return 1; }
 	mkdir -p $W/img $W/wd
@@ -30,6 +31,7 @@ t_restore_new_process() {
 	read -r k h s <<<"$first"
 	[[ -n $k ]] && ((k > pre && k <= post + 1 && h == k && s == k)) ||
 		{ why="restored at '$first', checkpointed between ticks $pre and $post"; return 1; }
+	((np == T)) || { why="restored as pid $np, not the image's free pid $T: $out"; return 1; }
 	[[ $(readlink /proc/$np/cwd) == "$W/wd" ]] || { why="cwd $(readlink /proc/$np/cwd), expected $W/wd"; return 1; }
 	grep -Eq '^Umask:[[:space:]]+0027$' /proc/$np/status || { why="$(grep Umask /proc/$np/status), expected 0027"; return 1; }
 	kill -0 $np || { why="the restored process died"; return 1; }
@@ -240,4 +242,28 @@ t_restore_refuses_pipe_and_socket() {
 	kill -9 $T
 	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a process with a socket: $out"; return 1; }
 	[[ $out == *"refused: fd 3 (socket:["*"socket descriptors are not restored"* ]] || { why="socket: $out"; return 1; }
+}
+
+# A damaged image (one byte of page data flipped): without --verify the record's checksum
+# fails while it streams, the half-made process is killed and ckpt restore exits 65; with
+# --verify it is refused (65) before a process exists.
+t_restore_damaged_image() {
+	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
+	mkdir -p $W/img
+	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
+	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	start_target t.out 4
+	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
+	img=$(sed -n 's/^image //p' <<<"$out")
+	kill -9 $T; wait $T 2>/dev/null
+	# A byte in the middle of the heap's pages (the image is mostly page data).
+	local size=$(stat -c %s $img)
+	printf '\x5a' | dd of=$img bs=1 seek=$((size / 2)) conv=notrunc status=none
+	local rc
+	out=$($CKPT_CLI restore $img 2>&1); rc=$?
+	((rc == 65)) && [[ $out == *"damaged"*"checksum"* ]] || { why="restore of a damaged image: exit $rc: $out"; return 1; }
+	sleep 0.5
+	pgrep -x ktarget >/dev/null && { why="a ktarget process is left: $(pgrep -a -x ktarget)"; return 1; }
+	out=$($CKPT_CLI restore $img --verify 2>&1); rc=$?
+	((rc == 65)) && [[ $out != *"starting the new process"* ]] || { why="restore --verify: exit $rc: $out"; return 1; }
 }
