@@ -261,7 +261,7 @@ t_restore_damaged_image() {
 	printf '\x5a' | dd of=$img bs=1 seek=$((size / 2)) conv=notrunc status=none
 	local rc
 	out=$($CKPT_CLI restore $img 2>&1); rc=$?
-	((rc == 65)) && [[ $out == *"damaged"*"checksum"* ]] || { why="restore of a damaged image: exit $rc: $out"; return 1; }
+	((rc == 65)) && [[ $out == *"damaged"*"CRC-32C mismatch"* ]] || { why="restore of a damaged image: exit $rc: $out"; return 1; }
 	sleep 0.5
 	pgrep -x ktarget >/dev/null && { why="a ktarget process is left: $(pgrep -a -x ktarget)"; return 1; }
 	out=$($CKPT_CLI restore $img --verify 2>&1); rc=$?
