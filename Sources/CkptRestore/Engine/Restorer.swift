@@ -172,7 +172,8 @@ public struct Restorer {
     }
 
     /// A fresh page for the gadget where neither the image nor the stub has anything;
-    /// then every other mapping of the stub goes (its text, stack, vdso, vvar).
+    /// then every other mapping of the stub goes (its text, stack, vdso, vvar), all but
+    /// the vsyscall page.
     func moveGadget(_ remote: inout RemoteSyscalls) throws(RestoreError) {
         let stubMaps = try remote.tracee.maps()
         func free(_ a: UInt64) -> Bool {
@@ -187,7 +188,9 @@ public struct Restorer {
                         UInt64(MAP_PRIVATE | MAP_ANONYMOUS | Int32(CKPT_MAP_FIXED_NOREPLACE)), UInt64.max, 0)
         try remote.tracee.write(StubProgram.gadget, at: page)
         remote.gadget = page
-        for m in stubMaps where !(m.start <= page && page < m.end) {
+        // [vsyscall] (kernels with LEGACY_VSYSCALL_XONLY or _EMULATE) is the kernel's gate
+        // area, not a mapping: munmap refuses it, and every process has it anyway.
+        for m in stubMaps where !(m.start <= page && page < m.end) && m.name != "[vsyscall]" {
             try remote.call("munmap \(hex(m.start))-\(hex(m.end)) \(m.name)", Int32(CKPT_SYS_MUNMAP), m.start, m.end - m.start)
         }
     }
