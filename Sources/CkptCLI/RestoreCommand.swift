@@ -11,7 +11,7 @@ public struct RestoreCommand: ParsableCommand {
         discussion: """
             For when the process (or the machine) is gone: a new process is created from the image and runs on, detached from ckpt (it is reparented to init when ckpt exits). The last line on stdout is `restored pid N`.
 
-            How: the image is planned first, and anything this restorer cannot bring back is refused before a process exists, naming the thread, fd or mapping (more than one thread; shared memory; pipes, sockets and other non-path descriptors; terminals without --shell-job; deleted files; another architecture). Then a one-page stub process is started and traced; every mapping is recreated at the image's address with its protection (files mapped by path at their offset, the vDSO placed where it was), the address-space fields set (brk, stack, arguments, environment, executable: PR_SET_MM_MAP), descriptors reopened by path at their positions, memory written by the kernel's restart session (which checks every record against the new mappings), credentials set, and the image's registers loaded. See docs/restore.md for the state table.
+            How: the image is planned first, and anything this restorer cannot bring back is refused before a process exists, naming the fd or mapping (shared memory; pipes, sockets and other non-path descriptors; terminals without --shell-job; deleted or changed files; another architecture). Then a one-page stub process is started and traced; every mapping is recreated at the image's address with its protection (files mapped by path at their offset, the vDSO placed where it was), the address-space fields set (brk, stack, arguments, environment, executable: PR_SET_MM_MAP), descriptors reopened by path at their positions, the working directory and umask set, signal dispositions set, memory written by the kernel's restart session (which checks every record against the new mappings), credentials set, the other threads created, and each thread's registers, FPU state, signal mask, rseq and robust-list registrations loaded. Pending signals, sigaltstack and rlimits are not restored yet (the restorer's apply). See docs/restore.md for the state table.
 
             Needs the ckpt module, and root (or CAP_CHECKPOINT_RESTORE with the image's uid).
 
@@ -35,8 +35,9 @@ public struct RestoreCommand: ParsableCommand {
     @Flag(help: "Give the process this terminal for its terminal fds (as criu --shell-job); without it, terminal fds are refused and the process gets a session of its own.")
     var shellJob = false
 
-    @Flag(help: "Do not verify the image first (records are still checked as they are read).")
-    var noVerify = false
+    @Flag(inversion: .prefixedNo,
+          help: "Verify the whole image (file checksum, index, trailer) in a separate pass before starting. Without it each record's checksum is checked as it is streamed, and the kernel checks the structure and the trailer's counts; a damaged record then fails the restore midway and the half-made process is killed (exit 65 either way).")
+    var verify = false
 
     public init() {}
 
@@ -44,7 +45,7 @@ public struct RestoreCommand: ParsableCommand {
         let command = "restore"
         let image = try location.path(imageArgument, command: command)
         let bytes = try openImageBytes(image, command: command)
-        if !noVerify {
+        if verify {
             do throws(ImageError) { _ = try verifyImage(source: bytes) { _, _ in } } catch {
                 throw failure(command, "\(image): FAILED at \(error.location): \(error.reason)", error.exitCode)
             }
@@ -72,6 +73,7 @@ public struct RestoreCommand: ParsableCommand {
                  + "\(r.replay.reply.bytes) bytes written by the kernel")
             emit("restored pid \(r.pid)")
         } catch {
+            if case .image = error { throw failure(command, "\(image): damaged: \(error)", CkptExit.dataError) }
             throw failure(command, "\(image): \(error)", CkptExit.failed)
         }
     }

@@ -52,7 +52,13 @@ let sampleAnonVMA = RecordMeta.vma(VMAMeta(start: 0x7f0000000000, end: 0x7f00000
 let samplePages = RecordMeta.pages(PagesMeta(addr: 0x600000, nrPages: 2))
 let sampleFile = RecordMeta.file(FileMeta(fd: 1, fFlags: 2, pos: 77, path: "/dev/null"))
 let sampleTrailer = RecordMeta.trailer(TrailerMeta(nrThreads: 1, nrVMAs: 1, nrPagesTotal: 2, nrFiles: 1))
-let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMM, sampleVMA, sampleAnonVMA, samplePages, sampleFile, sampleTrailer]
+let sampleMaskedRegs = RecordMeta.regs(RegsMeta(tid: 101, sigmask: 0x40_0800,
+                                                rseq: RseqRegistration(address: 0x7f00_0000_1020, length: 32, signature: 0x5305_3053),
+                                                robustList: 0x7f00_0000_2000, clearChildTid: 0x7f00_0000_3000))
+let sampleSigactions = RecordMeta.sigactions(SigactionsMeta(nrSigs: 64))
+let sampleXState = RecordMeta.xstate(XStateMeta(xfeatures: 0x7))
+let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleVMA, sampleAnonVMA, samplePages,
+                      sampleFile, sampleTrailer, sampleSigactions, sampleXState]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

@@ -118,6 +118,31 @@ import Testing
         }
     }
 
+    @Test func sigactionsLengthIsEntriesTimesEntrySize() throws {
+        var r = try headerRules()
+        try r.check(id: 4, meta: sampleSigactions, dataLength: 64 * UInt64(CKPT_SIGACTION_SIZE))
+        #expect(throws: RecordDataViolation.sigactionsLength(id: 4, dataLength: 2047, nrSigs: 64)) {
+            try r.check(id: 4, meta: sampleSigactions, dataLength: 2047)
+        }
+    }
+
+    @Test func xstateLengthIsAnXSaveArea() throws {
+        var r = try headerRules()
+        try r.check(id: 4, meta: sampleXState, dataLength: 2696)
+        for bad: UInt64 in [0, 512, UInt64(CKPT_XSTATE_MAX) + 1] {
+            #expect(throws: RecordDataViolation.xstateLength(id: 4, dataLength: bad)) {
+                try r.check(id: 4, meta: sampleXState, dataLength: bad)
+            }
+        }
+    }
+
+    @Test func regsSigmaskIsOptionalAndDecodes() throws {
+        let with = try metaBytes(sampleMaskedRegs, padded: false).withUnsafeBytes { try RecordMeta(type: .regs, payload: $0) }
+        #expect(with == sampleMaskedRegs)
+        let without = try metaBytes(sampleRegs, padded: false).withUnsafeBytes { try RecordMeta(type: .regs, payload: $0) }
+        #expect(without == sampleRegs)
+    }
+
     @Test func recordsWithoutDataHaveZeroLength() throws {
         var r = try headerRules()
         for meta in [sampleTask, sampleMM, sampleVMA, sampleFile, sampleTrailer] {

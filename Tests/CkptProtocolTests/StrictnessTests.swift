@@ -278,8 +278,9 @@ import Testing
     }
 
     @Test func recordTypeUnknown() {
-        let e = decodeError(record { recordAttrs($0, recType: CKPT_RECORD_TYPE_TRAILER.rawValue + 1) })
-        #expect(e?.kind == .valueOutOfRange && e?.offset == 56 && e?.value == 9 && e?.crid == 9 && e?.seq == 5)
+        let unknown = CKPT_RECORD_TYPE_XSTATE.rawValue + 1  // one past the last type of the header
+        let e = decodeError(record { recordAttrs($0, recType: unknown) })
+        #expect(e?.kind == .valueOutOfRange && e?.offset == 56 && e?.value == UInt64(unknown) && e?.crid == 9 && e?.seq == 5)
     }
 
     @Test func recordIDZero() {

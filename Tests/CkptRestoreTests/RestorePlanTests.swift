@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptUAPI
 import CkptImage
 import CkptProtocol
 import Foundation
@@ -11,7 +12,8 @@ import Testing
 /// The restorer's plan: what it refuses before any process exists, and what it reads.
 @Suite struct RestorePlanTests {
     /// A process image: header, task, `threads` regs records, mm, the vmas, the files, trailer.
-    func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = []) throws -> (ImageReader, String) {
+    func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = [], signals: [SignalAction]? = nil,
+               xstate: XState? = nil) throws -> (ImageReader, String) {
         let path = NSTemporaryDirectory() + "ckpt-restore-plan-\(getpid())-\(UUID().uuidString).ckpt"
         let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate],
                                          permissions: [.ownerReadWrite])
@@ -36,7 +38,16 @@ import Testing
         for t in 0..<threads {
             var regs = [UInt8](repeating: 0, count: 216)
             regs[16 * 8] = UInt8(t + 1)  // rip
-            _ = try record(.regs(RegsMeta(tid: 77 + UInt32(t))), parent: task, data: regs)
+            let state = xstate != nil  // an image of this module: every per-thread field
+            let meta = RegsMeta(tid: 77 + UInt32(t), sigmask: state ? 0x4000 : nil,
+                                rseq: state ? RseqRegistration(address: 0x7000_0020, length: 32, signature: 0x5305_3053) : nil,
+                                robustList: state ? 0x7000_0100 : nil, clearChildTid: state ? 0x7000_0200 : nil)
+            let r = try record(.regs(meta), parent: task, data: regs)
+            if let xstate { _ = try record(.xstate(XStateMeta(xfeatures: xstate.xfeatures)), parent: r, data: xstate.area) }
+        }
+        if let signals {
+            _ = try record(.sigactions(SigactionsMeta(nrSigs: UInt32(signals.count))), parent: task,
+                           data: signals.flatMap(\.bytes))
         }
         let mm = try record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
                                        brk: 0, startStack: 0, argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)), parent: task)
@@ -64,12 +75,52 @@ import Testing
         #expect(plan.descriptors == [.path(fd: 1, path: "/tmp/out", flags: 1, position: 42)])
     }
 
-    @Test func refusesASecondThread() throws {
-        let (r, p) = try image(threads: 2, vmas: [anon])
+    @Test func readsSignalsAndFPUState() throws {
+        var signals = [SignalAction](repeating: SignalAction(handler: 0, flags: 0, restorer: 0, mask: 0), count: 64)
+        signals[9] = SignalAction(handler: 0x40_1234, flags: 0x0400_0004, restorer: 0x40_5678, mask: 0x8000)  // SIGUSR1
+        signals[12] = SignalAction(handler: 1, flags: 0, restorer: 0, mask: 0)  // SIGPIPE ignored
+        let area = (0..<1024).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        let (r, p) = try image(vmas: [anon], signals: signals, xstate: XState(xfeatures: 0x7, area: area))
         defer { unlink(p) }
-        let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
-        #expect(e == .unsupported(what: "thread 78",
-                                  why: "the process has 2 threads; only single-threaded processes are restored yet"))
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.signalActions == signals)
+        #expect(plan.signalActions?[9].isDefault == false && plan.signalActions?[0].isDefault == true)
+        let thread = plan.threads[0]
+        #expect(thread.blockedSignals == 0x4000)
+        #expect(thread.xstate?.area == area && thread.xstate?.xfeatures == 0x7 && thread.xstate?.legacyArea.count == 512)
+    }
+
+    @Test func olderImagesHaveNoSignalsOrFPUState() throws {
+        let (r, p) = try image(vmas: [anon])
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.signalActions == nil && plan.threads[0].blockedSignals == nil && plan.threads[0].xstate == nil)
+        #expect(plan.threads[0].rseq == nil && plan.threads[0].robustList == nil)
+    }
+
+    @Test func sigactionEntriesAreLittleEndianWords() {
+        let a = SignalAction(handler: 0x1122_3344_5566_7788, flags: 2, restorer: 3, mask: 4)
+        #expect(a.bytes.count == Int(CKPT_SIGACTION_SIZE) && a.bytes[0] == 0x88 && a.bytes[7] == 0x11 && a.bytes[8] == 2)
+        #expect(SignalAction.table(a.bytes + a.bytes) == [a, a])
+        #expect(SignalAction.table([1, 2, 3]) == nil)
+    }
+
+    @Test func readsEveryThreadWithItsState() throws {
+        let (r, p) = try image(threads: 3, vmas: [anon], xstate: XState(xfeatures: 0x7, area: [UInt8](repeating: 9, count: 576)))
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.threads.map(\.tid) == [77, 78, 79])
+        #expect(plan.threads.map { $0.registers[16] } == [1, 2, 3])
+        #expect(plan.threads.allSatisfy { $0.xstate?.area.count == 576 && $0.blockedSignals == 0x4000 })
+        #expect(plan.threads[1].rseq == RseqRegistration(address: 0x7000_0020, length: 32, signature: 0x5305_3053))
+        #expect(plan.threads[1].robustList == 0x7000_0100 && plan.threads[1].clearChildTid == 0x7000_0200)
+    }
+
+    @Test func anUnregisteredRseqIsNone() throws {
+        var meta = RegsMeta(tid: 5, rseq: RseqRegistration(address: 0, length: 0, signature: 0))
+        #expect(ThreadPlan(meta: meta, registers: []).rseq == nil)
+        meta.rseq = nil
+        #expect(ThreadPlan(meta: meta, registers: []).rseq == nil)
     }
 
     @Test func refusesSharedMemory() throws {

@@ -69,9 +69,41 @@ final class StoreUnitTests: XCTestCase {
         guard case .clockSkew = err("RequestTimeTooSkewed") else { return XCTFail() }
         guard case .noSuchBucket = err("NoSuchBucket", 404) else { return XCTFail() }
         guard case .noSuchKey = S3Client.error(what: "HEAD", object: o, status: 404, body: "") else { return XCTFail() }
+        // A HEAD answer has no body: a bare 403 is the clock's fault when the store's Date
+        // is more than 15 min from ours, the credentials' otherwise.
+        let now = S3Client.parseHTTPDate("Tue, 01 Dec 2026 11:18:41 GMT")!
+        XCTAssertEqual(now, 1_796_123_921)
+        XCTAssertNil(S3Client.parseHTTPDate("Tue, 01 Dec 2026 11:18:41"))
+        let skewed = S3Client.error(what: "HEAD", object: o, status: 403, body: "", storeDate: "Tue, 01 Dec 2026 11:18:41 GMT", now: now - 1205)
+        XCTAssertEqual(skewed, .clockSkew(what: "HEAD", message: "this machine's clock is 20 min 5 s behind the store's"))
+        XCTAssertEqual(skewed.exitCode, 69)
+        guard case .credentials = S3Client.error(what: "HEAD", object: o, status: 403, body: "", storeDate: "Tue, 01 Dec 2026 11:18:41 GMT",
+                                                 now: now + 60) else { return XCTFail("a 1 min skew is not the refusal's cause") }
+        XCTAssertEqual(S3Client.describeSkew(3 * 3600 + 120), "this machine's clock is 3 h 2 min ahead of the store's")
         XCTAssertTrue(err("InternalError", 500).isTransient)
         XCTAssertFalse(err("AccessDenied").isTransient)
         XCTAssertEqual(StoreError.checksumMismatch(what: "x", expected: 1, found: 2, detail: "").exitCode, 65)
+    }
+
+    /// At start only ckpt's own uploads under the prefix, old by the store's clock and not
+    /// resumed from the spool, are aborted.
+    func testStaleUploadSelection() {
+        let now = S3Client.parseISO8601("2026-12-01T12:00:00.000Z")!
+        XCTAssertEqual(now, S3Client.parseHTTPDate("Tue, 01 Dec 2026 12:00:00 GMT"))
+        XCTAssertEqual(S3Client.parseISO8601("2024-02-29T23:59:59Z"), 1_709_251_199, "a leap day")
+        XCTAssertNil(S3Client.parseISO8601("2026-12-01 12:00:00Z"))
+        func u(_ key: String, _ id: String, age: Int?) -> S3Client.MultipartUpload {
+            .init(key: key, uploadID: id, initiated: age.map { now - $0 })
+        }
+        let listed = [
+            u("h/1.ckpt", "old", age: 90000), u("h/2.ckpt", "young", age: 60), u("h/3.ckpt", "resumed", age: 90000),
+            u("h/sub/4.ckpt", "deeper", age: 90000), u("h/notes.txt", "not-ours", age: 90000), u("h/5.ckpt", "no-date", age: nil),
+            u("other/6.ckpt", "elsewhere", age: 90000),
+        ]
+        let picked = StaleUploads.select(listed, prefix: "h/", storeNow: now, maxAge: 86400, resuming: ["resumed"])
+        XCTAssertEqual(picked.map(\.uploadID), ["old"])
+        XCTAssertEqual(StaleUploads.select(listed, prefix: "h/", storeNow: nil, maxAge: 0, resuming: []), [],
+                       "no store clock: nothing is old")
     }
 
     func testURIEncodingIsSigV4Canonical() {

@@ -8,12 +8,20 @@
  * word of a heap buffer of HEAP_MIB MiB (default 4, every page touched so it
  * is present), one on the stack, and prints "tick N heap H stack S". It also
  * maps 1 GiB that it never touches: a checkpoint must cost one vma record
- * for it, not 1 GiB. On SIGUSR1 it prints "digest X", an FNV-1a hash of the
- * heap, so a restore can be checked to bring the memory back exactly.
+ * for it, not 1 GiB. On SIGUSR1 it prints "digest X file F round R": an
+ * FNV-1a hash of the heap past its counter (the same in every run), one of a private read-write mapping of its own
+ * program file (whose first page it writes: a private file mapping with a
+ * copied page), and the SSE rounding mode, which it sets to round-toward-
+ * zero at start (MXCSR: FPU state a restore must bring back). So a restore
+ * can be checked to bring memory, the SIGUSR1 handler and the FPU state
+ * back. It also ignores SIGPIPE and blocks SIGUSR2 and SIGURG, so
+ * /proc/PID/status SigIgn, SigCgt and SigBlk are not the defaults.
  * With RESERVE_GIB it also reserves that much PROT_READ|PROT_WRITE memory
  * and touches one page in its middle: a checkpoint must skip the rest
  * without visiting it page by page.
  */
+#include <fcntl.h>
+#include <fenv.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 static volatile unsigned long counter;
 static volatile sig_atomic_t want_digest;
@@ -43,6 +52,10 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
 int main(int argc, char **argv)
 {
 	size_t heap_len = (size_t)(argc > 1 ? atoi(argv[1]) : 4) << 20;
+	struct sigaction usr1 = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	sigset_t block;
+	unsigned char *file;
+	int fd;
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 	volatile unsigned long stack_counter = 0;
 	unsigned long *heap;
@@ -72,7 +85,23 @@ int main(int argc, char **argv)
 	for (i = 0; i < heap_len / sizeof(*heap); i++)
 		heap[i] = i * 2654435761UL;
 	heap[0] = 0;
-	signal(SIGUSR1, on_usr1);
+	fd = open("/proc/self/exe", O_RDONLY);
+	file = fd < 0 ? MAP_FAILED : mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (file == MAP_FAILED) {
+		perror("ktarget: map own program");
+		return 1;
+	}
+	close(fd);
+	sigemptyset(&usr1.sa_mask);
+	sigaddset(&usr1.sa_mask, SIGUSR2);
+	sigaction(SIGUSR1, &usr1, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR2);
+	sigaddset(&block, SIGURG);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	fesetround(FE_TOWARDZERO);
+	memcpy(file + 64, "ktarget wrote this", 18);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	for (;;) {
@@ -83,8 +112,10 @@ int main(int argc, char **argv)
 		       (unsigned long)stack_counter);
 		if (want_digest) {
 			want_digest = 0;
-			printf("digest %016llx\n",
-			       (unsigned long long)fnv1a((void *)heap, heap_len));
+			printf("digest %016llx file %016llx round %s\n",
+			       (unsigned long long)fnv1a((void *)(heap + 1), heap_len - sizeof(*heap)),
+			       (unsigned long long)fnv1a(file, 8192),
+			       fegetround() == FE_TOWARDZERO ? "toward-zero" : "other");
 		}
 		nanosleep(&ts, NULL);
 	}

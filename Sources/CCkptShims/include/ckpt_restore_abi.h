@@ -5,7 +5,9 @@
 #ifndef CKPT_RESTORE_ABI_H
 #define CKPT_RESTORE_ABI_H
 #include <asm/prctl.h>
+#include <elf.h>
 #include <linux/memfd.h>
+#include <linux/sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -24,6 +26,13 @@ enum {
 	CKPT_SYS_SETRESUID = SYS_setresuid,
 	CKPT_SYS_SETRESGID = SYS_setresgid,
 	CKPT_SYS_SETSID = SYS_setsid,
+	CKPT_SYS_RT_SIGACTION = SYS_rt_sigaction,
+	CKPT_SYS_CLONE = SYS_clone,
+	CKPT_SYS_SET_ROBUST_LIST = SYS_set_robust_list,
+	CKPT_SYS_SET_TID_ADDRESS = SYS_set_tid_address,
+	CKPT_SYS_RSEQ = SYS_rseq,
+	CKPT_SYS_CHDIR = SYS_chdir,
+	CKPT_SYS_UMASK = SYS_umask,
 
 	CKPT_PTRACE_SEIZE = PTRACE_SEIZE,
 	CKPT_PTRACE_INTERRUPT = PTRACE_INTERRUPT,
@@ -32,6 +41,13 @@ enum {
 	CKPT_PTRACE_CONT = PTRACE_CONT,
 	CKPT_PTRACE_DETACH = PTRACE_DETACH,
 	CKPT_PTRACE_O_EXITKILL = PTRACE_O_EXITKILL,
+	CKPT_PTRACE_O_TRACECLONE = PTRACE_O_TRACECLONE,
+	CKPT_PTRACE_GETREGSET = PTRACE_GETREGSET,
+	CKPT_PTRACE_SETREGSET = PTRACE_SETREGSET,
+	CKPT_PTRACE_SETFPREGS = PTRACE_SETFPREGS,
+	CKPT_PTRACE_GETSIGMASK = PTRACE_GETSIGMASK,
+	CKPT_PTRACE_SETSIGMASK = PTRACE_SETSIGMASK,
+	CKPT_NT_X86_XSTATE = NT_X86_XSTATE,
 
 	CKPT_PR_SET_MM = PR_SET_MM,
 	CKPT_PR_SET_MM_MAP = PR_SET_MM_MAP,
@@ -39,6 +55,12 @@ enum {
 	CKPT_ARCH_MAP_VDSO_64 = ARCH_MAP_VDSO_64,
 	CKPT_MFD_CLOEXEC = MFD_CLOEXEC,
 	CKPT_MAP_FIXED_NOREPLACE = MAP_FIXED_NOREPLACE,
+	/* A thread of the same process, as pthread_create makes one (without its
+	 * CLONE_SETTLS and tid pointers: registers and set_tid_address set those). */
+	CKPT_CLONE_THREAD_FLAGS = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+				  CLONE_THREAD | CLONE_SYSVSEM,
+	/* sizeof(struct robust_list_head) on x86-64, what set_robust_list(2) requires. */
+	CKPT_ROBUST_LIST_HEAD_SIZE = 24,
 };
 
 #endif

@@ -26,7 +26,8 @@ enum RecordDescription {
             return "pid \(m.pid) tgid \(m.tgid) ppid \(m.ppid) comm \(JSON.quote(m.comm)) uid \(m.uid) gid \(m.gid) euid \(m.euid) egid \(m.egid)"
         case let .regs(m):
             let r = regs.map { " rip \(h($0.rip)) rsp \(h($0.rsp))" } ?? ""
-            return "tid \(m.tid)\(r) (\(entry.dataLength) bytes)"
+            let mask = m.sigmask.map { " blocked \(h($0))" } ?? ""
+            return "tid \(m.tid)\(r)\(mask) (\(entry.dataLength) bytes)"
         case let .mm(m):
             return "code \(h(m.startCode))-\(h(m.endCode)) data \(h(m.startData))-\(h(m.endData)) brk \(h(m.startBrk))-\(h(m.brk)) stack \(h(m.startStack))"
         case let .vma(m):
@@ -41,6 +42,10 @@ enum RecordDescription {
             return "fd \(m.fd) flags \(h(UInt64(m.fFlags))) pos \(m.pos)" + (m.path.map { " \($0)" } ?? "")
         case let .trailer(m):
             return "threads \(m.nrThreads) vmas \(m.nrVMAs) pages \(m.nrPagesTotal) files \(m.nrFiles)"
+        case let .sigactions(m):
+            return "\(m.nrSigs) signals (\(entry.dataLength) bytes)"
+        case let .xstate(m):
+            return "xfeatures \(h(m.xfeatures)) (\(entry.dataLength) bytes)"
         }
     }
 
@@ -56,6 +61,7 @@ enum RecordDescription {
                             ("uid", u32(m.uid)), ("gid", u32(m.gid)), ("euid", u32(m.euid)), ("egid", u32(m.egid))])
         case let .regs(m):
             var fields: [(String, JSON)] = [("tid", u32(m.tid))]
+            if let mask = m.sigmask { fields.append(("sigmask", u(mask))) }
             if let regs { fields += [("rip", u(regs.rip)), ("rsp", u(regs.rsp))] }
             return .object(fields)
         case let .mm(m):
@@ -73,6 +79,10 @@ enum RecordDescription {
         case let .trailer(m):
             return .object([("nr_threads", u32(m.nrThreads)), ("nr_vmas", u32(m.nrVMAs)), ("nr_pages_total", u(m.nrPagesTotal)),
                             ("nr_files", u32(m.nrFiles))])
+        case let .sigactions(m):
+            return .object([("nr_sigs", u32(m.nrSigs))])
+        case let .xstate(m):
+            return .object([("xfeatures", u(m.xfeatures))])
         }
     }
 

@@ -26,6 +26,10 @@ struct StoreListenOptions: ParsableArguments {
     @Option(name: .customLong("store-drain"), help: "At exit, wait up to this many seconds for pending uploads (the rest resume at the next start).")
     var drain: Double = 10
 
+    @Option(name: .customLong("store-abort-stale"),
+            help: "At start, abort ckpt's unfinished multipart uploads under the prefix older than this (suffix s, m, h, d; by the store's clock) that this spool does not resume; 'never' to keep them.")
+    var abortStale: String = "24h"
+
     func validate() throws {
         guard let url else { return }
         do { _ = try ObjectURL(parsing: url) } catch { throw ValidationError("--store: \(error)") }
@@ -35,6 +39,9 @@ struct StoreListenOptions: ParsableArguments {
         if let spoolMax, parseBytes(spoolMax) == nil { throw ValidationError("--store-spool-max must be a size such as 2G") }
         guard uploads >= 1, uploads <= 64 else { throw ValidationError("--store-uploads must be 1 ... 64") }
         guard drain >= 0 else { throw ValidationError("--store-drain must not be negative") }
+        guard abortStale == "never" || parseSeconds(abortStale) != nil else {
+            throw ValidationError("--store-abort-stale must be an age such as 24h, 90m or 3600s, or never")
+        }
     }
 
     /// The uploader, started, or nil without `--store`. Wrong credentials, a missing bucket
@@ -64,12 +71,13 @@ struct StoreListenOptions: ParsableArguments {
         configuration.spoolLimit = spoolMax.flatMap(parseBytes)
         configuration.workers = uploads
         configuration.deleteLocal = !keepLocal
+        configuration.staleUploadAge = abortStale == "never" ? nil : parseSeconds(abortStale)
         let uploader = ImageUploader(configuration: configuration, directory: directory, logger: logger)
         uploader.start()
         logger.info("uploading to the store", metadata: [
             "store": "\(target)", "endpoint": "\(store.endpoint)", "region": "\(store.region)",
             "credentials": "\(store.credentialSource)", "local": "\(keepLocal ? "keep" : "delete after upload")",
-            "spool-max": "\(configuration.spoolLimit.map { "\($0)" } ?? "none")",
+            "spool-max": "\(configuration.spoolLimit.map { "\($0)" } ?? "none")", "abort-stale": "\(abortStale)",
         ])
         return uploader
     }
@@ -100,6 +108,14 @@ extension ImageUploader {
             return (s.json(target: configuration.target.description), s.statusText)
         }
     }
+}
+
+/// `3600`, `3600s`, `90m`, `24h`, `7d`: seconds.
+func parseSeconds(_ s: String) -> Int? {
+    guard let last = s.last else { return nil }
+    let unit = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(last)]
+    guard let n = Int(unit == nil ? s : String(s.dropLast())), n >= 0, n <= Int.max / 86400 else { return nil }
+    return n * (unit ?? 1)
 }
 
 /// `123`, `64K`, `16M`, `2G` (powers of 1024).

@@ -103,6 +103,16 @@ public enum AttributeSchema {
         (CKPT_A_META_DEV, "CKPT_A_META_DEV", .u32),
         (CKPT_A_META_SIZE, "CKPT_A_META_SIZE", .u64),
         (CKPT_A_META_MTIME_NS, "CKPT_A_META_MTIME_NS", .u64),
+        (CKPT_A_META_SIGMASK, "CKPT_A_META_SIGMASK", .u64),
+        (CKPT_A_META_NR_SIGS, "CKPT_A_META_NR_SIGS", .u32),
+        (CKPT_A_META_XFEATURES, "CKPT_A_META_XFEATURES", .u64),
+        (CKPT_A_META_RSEQ, "CKPT_A_META_RSEQ", .u64),
+        (CKPT_A_META_RSEQ_LEN, "CKPT_A_META_RSEQ_LEN", .u32),
+        (CKPT_A_META_RSEQ_SIG, "CKPT_A_META_RSEQ_SIG", .u32),
+        (CKPT_A_META_ROBUST_LIST, "CKPT_A_META_ROBUST_LIST", .u64),
+        (CKPT_A_META_CLEAR_CHILD_TID, "CKPT_A_META_CLEAR_CHILD_TID", .u64),
+        (CKPT_A_META_CWD, "CKPT_A_META_CWD", .string(maxLength: pathMax)),
+        (CKPT_A_META_UMASK, "CKPT_A_META_UMASK", .u32),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

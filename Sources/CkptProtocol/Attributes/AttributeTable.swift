@@ -1,7 +1,7 @@
 /// The attributes of one region (a message or a nest), indexed by type, after a strict walk.
 ///
 /// Holds slices of the datagram (no copy) and each attribute's header offset for errors.
-/// Lives on the stack: about 1 KiB, no allocation. `parse` enforces, in stream order:
+/// Lives on the stack: about 1.5 KiB, no allocation. `parse` enforces, in stream order:
 ///
 /// 1. framing (`NetlinkAttributeReader`);
 /// 2. flags: `NLA_F_NET_BYTEORDER` never; `NLA_F_NESTED` exactly on nests; a nest flag on
@@ -11,10 +11,11 @@
 /// 5. value size: u32 4, u64 8, pad 0, string NUL-terminated without interior NUL and
 ///    within its maximum.
 public struct AttributeTable {
-    public static let capacity = 48
+    /// Every type an `AttributeMask` can hold (they are below 64).
+    public static let capacity = 64
     public private(set) var present = AttributeMask()
-    private var values = InlineArray<48, UnsafeRawBufferPointer>(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
-    private var offsets = InlineArray<48, Int>(repeating: 0)
+    private var values = InlineArray<64, UnsafeRawBufferPointer>(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
+    private var offsets = InlineArray<64, Int>(repeating: 0)
 
     public init() {}
 

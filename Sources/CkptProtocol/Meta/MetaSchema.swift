@@ -26,6 +26,10 @@ public enum MetaSchema {
             AttributeMask(CKPT_A_META_FD, CKPT_A_META_F_FLAGS, CKPT_A_META_POS)
         case .trailer:
             AttributeMask(CKPT_A_META_NR_THREADS, CKPT_A_META_NR_VMAS, CKPT_A_META_NR_PAGES_TOTAL, CKPT_A_META_NR_FILES)
+        case .sigactions:
+            AttributeMask(CKPT_A_META_NR_SIGS)
+        case .xstate:
+            AttributeMask(CKPT_A_META_XFEATURES)
         }
     }
 
@@ -34,6 +38,13 @@ public enum MetaSchema {
         case .vma, .file:
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PATH, CKPT_A_META_INO, CKPT_A_META_DEV, CKPT_A_META_SIZE,
                           CKPT_A_META_MTIME_NS)
+        case .task:
+            // Absent in images of older modules.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_CWD, CKPT_A_META_UMASK)
+        case .regs:
+            // Absent in images of older modules.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SIGMASK, CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN,
+                          CKPT_A_META_RSEQ_SIG, CKPT_A_META_ROBUST_LIST, CKPT_A_META_CLEAR_CHILD_TID)
         default: AttributeMask(CKPT_A_META_PAD)
         }
     }

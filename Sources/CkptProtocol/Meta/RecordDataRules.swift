@@ -14,6 +14,10 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
     case unaligned(id: UInt32, field: String, value: UInt64, pageSize: UInt32)
     /// vma: start >= end.
     case emptyRange(id: UInt32, start: UInt64, end: UInt64)
+    /// sigactions: data-len != nr-sigs * CKPT_SIGACTION_SIZE.
+    case sigactionsLength(id: UInt32, dataLength: UInt64, nrSigs: UInt32)
+    /// xstate: data-len outside `xstateLengths`.
+    case xstateLength(id: UInt32, dataLength: UInt64)
 
     public var description: String {
         switch self {
@@ -24,6 +28,10 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
         case let .noHeader(id, type): "record \(id): \(type) record before the header record (page size unknown)"
         case let .unaligned(id, field, v, size): "record \(id): \(field) 0x\(String(v, radix: 16)) not aligned to page size \(size)"
         case let .emptyRange(id, start, end): "record \(id): vma start 0x\(String(start, radix: 16)) >= end 0x\(String(end, radix: 16))"
+        case let .sigactionsLength(id, n, sigs):
+            "record \(id): sigactions data-len \(n) != nr-sigs \(sigs) * \(CKPT_SIGACTION_SIZE)"
+        case let .xstateLength(id, n):
+            "record \(id): xstate data-len \(n) outside \(RecordDataRules.xstateLengths)"
         }
     }
 }
@@ -36,6 +44,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
 /// - pages: data-len == nr-pages * page-size, addr page aligned;
 /// - regs: data-len == `regsSize(arch:)` when the arch is known (216 on x86_64), > 0 otherwise;
 /// - vma: start < end, both page aligned;
+/// - sigactions: data-len == nr-sigs * `CKPT_SIGACTION_SIZE`;
+/// - xstate: data-len in `xstateLengths` (legacy area + XSAVE header ... `CKPT_XSTATE_MAX`);
 /// - task, mm, vma, file, header, trailer: data-len 0.
 ///
 /// O(1), no allocation (besides error descriptions).
@@ -52,6 +62,9 @@ public struct RecordDataRules: Sendable {
         default: nil
         }
     }
+
+    /// An XSAVE area: at least the 512-byte legacy area and the 64-byte header.
+    public static let xstateLengths: ClosedRange<UInt64> = 576...UInt64(CKPT_XSTATE_MAX)
 
     public mutating func check(id: UInt32, meta: RecordMeta, dataLength: UInt64) throws(RecordDataViolation) {
         switch meta {
@@ -78,6 +91,12 @@ public struct RecordDataRules: Sendable {
             if v.start >= v.end { throw .emptyRange(id: id, start: v.start, end: v.end) }
             if v.start % UInt64(pageSize) != 0 { throw .unaligned(id: id, field: "start", value: v.start, pageSize: pageSize) }
             if v.end % UInt64(pageSize) != 0 { throw .unaligned(id: id, field: "end", value: v.end, pageSize: pageSize) }
+        case let .sigactions(m):
+            if dataLength != UInt64(m.nrSigs) * UInt64(CKPT_SIGACTION_SIZE) {
+                throw .sigactionsLength(id: id, dataLength: dataLength, nrSigs: m.nrSigs)
+            }
+        case .xstate:
+            if !Self.xstateLengths.contains(dataLength) { throw .xstateLength(id: id, dataLength: dataLength) }
         case .task, .mm, .file, .trailer:
             try noData(id, meta.type, dataLength)
         }

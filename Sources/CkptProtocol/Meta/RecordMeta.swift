@@ -11,6 +11,8 @@ public enum RecordMeta: Equatable, Sendable {
     case pages(PagesMeta)
     case file(FileMeta)
     case trailer(TrailerMeta)
+    case sigactions(SigactionsMeta)
+    case xstate(XStateMeta)
 
     public var type: RecordType {
         switch self {
@@ -22,6 +24,8 @@ public enum RecordMeta: Equatable, Sendable {
         case .pages: .pages
         case .file: .file
         case .trailer: .trailer
+        case .sigactions: .sigactions
+        case .xstate: .xstate
         }
     }
 }
@@ -56,8 +60,15 @@ public struct TaskMeta: Equatable, Sendable {
     public var gid: UInt32
     public var euid: UInt32
     public var egid: UInt32
+    /// The working directory as d_path prints it (absent in images of older modules).
+    public var cwd: String?
+    /// The file-creation mask (absent in images of older modules).
+    public var umask: UInt32?
 
-    public init(pid: UInt32, tgid: UInt32, ppid: UInt32, comm: String, uid: UInt32, gid: UInt32, euid: UInt32, egid: UInt32) {
+    public init(pid: UInt32, tgid: UInt32, ppid: UInt32, comm: String, uid: UInt32, gid: UInt32, euid: UInt32, egid: UInt32,
+                cwd: String? = nil, umask: UInt32? = nil) {
+        self.cwd = cwd
+        self.umask = umask
         self.pid = pid
         self.tgid = tgid
         self.ppid = ppid
@@ -72,7 +83,51 @@ public struct TaskMeta: Equatable, Sendable {
 /// One thread's registers; the data is the arch's `user_regs_struct`.
 public struct RegsMeta: Equatable, Sendable {
     public var tid: UInt32
-    public init(tid: UInt32) { self.tid = tid }
+    /// Blocked signals, bit i for signal i + 1 (absent in images of older modules).
+    public var sigmask: UInt64?
+    /// The thread's rseq registration (address 0: none; absent in images of older modules).
+    public var rseq: RseqRegistration?
+    /// Its `set_robust_list` head (absent in images of older modules).
+    public var robustList: UInt64?
+    /// Its `set_tid_address` pointer (absent in images of older modules).
+    public var clearChildTid: UInt64?
+
+    public init(tid: UInt32, sigmask: UInt64? = nil, rseq: RseqRegistration? = nil, robustList: UInt64? = nil,
+                clearChildTid: UInt64? = nil) {
+        self.tid = tid
+        self.sigmask = sigmask
+        self.rseq = rseq
+        self.robustList = robustList
+        self.clearChildTid = clearChildTid
+    }
+}
+
+/// What a thread registered with rseq(2): `CKPT_A_META_RSEQ`, `_RSEQ_LEN`, `_RSEQ_SIG`
+/// (all three or none).
+public struct RseqRegistration: Equatable, Sendable {
+    public var address: UInt64
+    public var length: UInt32
+    public var signature: UInt32
+
+    public init(address: UInt64, length: UInt32, signature: UInt32) {
+        self.address = address
+        self.length = length
+        self.signature = signature
+    }
+}
+
+/// The process's signal dispositions; the data is `nrSigs` entries of
+/// `CKPT_SIGACTION_SIZE` bytes (`SigactionTable` reads them).
+public struct SigactionsMeta: Equatable, Sendable {
+    public var nrSigs: UInt32
+    public init(nrSigs: UInt32) { self.nrSigs = nrSigs }
+}
+
+/// One thread's FPU/SSE/AVX state; the data is the XSAVE area (ptrace's NT_X86_XSTATE).
+public struct XStateMeta: Equatable, Sendable {
+    /// XCR0 of the checkpointing CPU: the features the area's layout covers.
+    public var xfeatures: UInt64
+    public init(xfeatures: UInt64) { self.xfeatures = xfeatures }
 }
 
 /// The address-space layout (`struct mm_struct` fields).

@@ -30,9 +30,22 @@ extension RecordMeta {
             self = .task(TaskMeta(
                 pid: u32(CKPT_A_META_PID), tgid: u32(CKPT_A_META_TGID), ppid: u32(CKPT_A_META_PPID),
                 comm: str(CKPT_A_META_COMM), uid: u32(CKPT_A_META_UID), gid: u32(CKPT_A_META_GID),
-                euid: u32(CKPT_A_META_EUID), egid: u32(CKPT_A_META_EGID)))
+                euid: u32(CKPT_A_META_EUID), egid: u32(CKPT_A_META_EGID), cwd: t.string(CKPT_A_META_CWD),
+                umask: t.has(CKPT_A_META_UMASK) ? u32(CKPT_A_META_UMASK) : nil))
         case .regs:
-            self = .regs(RegsMeta(tid: u32(CKPT_A_META_TID)))
+            let rseqFields = [CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN, CKPT_A_META_RSEQ_SIG]
+            var rseq: RseqRegistration?
+            if rseqFields.contains(where: { t.has($0) }) {
+                if let missing = rseqFields.first(where: { !t.has($0) }) {
+                    throw ProtocolError(.missingAttribute, field: AttributeSchema.metaName(UInt16(missing)), offset: offset)
+                }
+                rseq = RseqRegistration(address: u64(CKPT_A_META_RSEQ), length: u32(CKPT_A_META_RSEQ_LEN),
+                                        signature: u32(CKPT_A_META_RSEQ_SIG))
+            }
+            func optional64(_ a: Int) -> UInt64? { t.has(a) ? u64(a) : nil }
+            self = .regs(RegsMeta(tid: u32(CKPT_A_META_TID), sigmask: optional64(CKPT_A_META_SIGMASK), rseq: rseq,
+                                  robustList: optional64(CKPT_A_META_ROBUST_LIST),
+                                  clearChildTid: optional64(CKPT_A_META_CLEAR_CHILD_TID)))
         case .mm:
             self = .mm(MMMeta(
                 startCode: u64(CKPT_A_META_START_CODE), endCode: u64(CKPT_A_META_END_CODE),
@@ -55,6 +68,10 @@ extension RecordMeta {
             self = .trailer(TrailerMeta(
                 nrThreads: u32(CKPT_A_META_NR_THREADS), nrVMAs: u32(CKPT_A_META_NR_VMAS),
                 nrPagesTotal: u64(CKPT_A_META_NR_PAGES_TOTAL), nrFiles: u32(CKPT_A_META_NR_FILES)))
+        case .sigactions:
+            self = .sigactions(SigactionsMeta(nrSigs: u32(CKPT_A_META_NR_SIGS)))
+        case .xstate:
+            self = .xstate(XStateMeta(xfeatures: u64(CKPT_A_META_XFEATURES)))
         }
     }
 
@@ -92,8 +109,18 @@ extension RecordMeta {
             b.appendU32(Int(CKPT_A_META_GID), m.gid)
             b.appendU32(Int(CKPT_A_META_EUID), m.euid)
             b.appendU32(Int(CKPT_A_META_EGID), m.egid)
+            if let cwd = m.cwd { b.appendString(Int(CKPT_A_META_CWD), cwd) }
+            if let umask = m.umask { b.appendU32(Int(CKPT_A_META_UMASK), umask) }
         case let .regs(m):
             b.appendU32(Int(CKPT_A_META_TID), m.tid)
+            if let mask = m.sigmask { b.appendU64(Int(CKPT_A_META_SIGMASK), mask, padType: pad) }
+            if let r = m.rseq {
+                b.appendU64(Int(CKPT_A_META_RSEQ), r.address, padType: pad)
+                b.appendU32(Int(CKPT_A_META_RSEQ_LEN), r.length)
+                b.appendU32(Int(CKPT_A_META_RSEQ_SIG), r.signature)
+            }
+            if let head = m.robustList { b.appendU64(Int(CKPT_A_META_ROBUST_LIST), head, padType: pad) }
+            if let ctid = m.clearChildTid { b.appendU64(Int(CKPT_A_META_CLEAR_CHILD_TID), ctid, padType: pad) }
         case let .mm(m):
             b.appendU64(Int(CKPT_A_META_START_CODE), m.startCode, padType: pad)
             b.appendU64(Int(CKPT_A_META_END_CODE), m.endCode, padType: pad)
@@ -127,6 +154,10 @@ extension RecordMeta {
             b.appendU32(Int(CKPT_A_META_NR_VMAS), m.nrVMAs)
             b.appendU64(Int(CKPT_A_META_NR_PAGES_TOTAL), m.nrPagesTotal, padType: pad)
             b.appendU32(Int(CKPT_A_META_NR_FILES), m.nrFiles)
+        case let .sigactions(m):
+            b.appendU32(Int(CKPT_A_META_NR_SIGS), m.nrSigs)
+        case let .xstate(m):
+            b.appendU64(Int(CKPT_A_META_XFEATURES), m.xfeatures, padType: pad)
         }
     }
 

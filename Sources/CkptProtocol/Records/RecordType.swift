@@ -13,6 +13,8 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
     case pages
     case file
     case trailer
+    case sigactions
+    case xstate
 
     public init?(rawValue: UInt32) {
         switch rawValue {
@@ -24,6 +26,8 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case CKPT_RECORD_TYPE_PAGES.rawValue: self = .pages
         case CKPT_RECORD_TYPE_FILE.rawValue: self = .file
         case CKPT_RECORD_TYPE_TRAILER.rawValue: self = .trailer
+        case CKPT_RECORD_TYPE_SIGACTIONS.rawValue: self = .sigactions
+        case CKPT_RECORD_TYPE_XSTATE.rawValue: self = .xstate
         default: return nil
         }
     }
@@ -38,16 +42,19 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .pages: CKPT_RECORD_TYPE_PAGES.rawValue
         case .file: CKPT_RECORD_TYPE_FILE.rawValue
         case .trailer: CKPT_RECORD_TYPE_TRAILER.rawValue
+        case .sigactions: CKPT_RECORD_TYPE_SIGACTIONS.rawValue
+        case .xstate: CKPT_RECORD_TYPE_XSTATE.rawValue
         }
     }
 
     /// The type a record of this type must be a child of; `nil` for roots.
-    /// header, task, trailer are roots; regs, mm, file sit under task; vma under mm;
-    /// pages under vma (the tree drawn in the header's protocol comment).
+    /// header, task, trailer are roots; regs, sigactions, mm, file sit under task; xstate
+    /// under regs; vma under mm; pages under vma (the tree drawn in the header's protocol comment).
     public var parentType: RecordType? {
         switch self {
         case .header, .task, .trailer: nil
-        case .regs, .mm, .file: .task
+        case .regs, .sigactions, .mm, .file: .task
+        case .xstate: .regs
         case .vma: .mm
         case .pages: .vma
         }
@@ -63,6 +70,8 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .pages: "pages"
         case .file: "file"
         case .trailer: "trailer"
+        case .sigactions: "sigactions"
+        case .xstate: "xstate"
         }
     }
 }

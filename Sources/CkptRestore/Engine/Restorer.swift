@@ -17,10 +17,12 @@ import SystemPackage
 ///  per image vma: mmap / open+mmap / arch_prctl(ARCH_MAP_VDSO_64)  (remote syscalls)
 ///  compare /proc/PID/maps with the image
 ///  prctl(CKPT_PR_SET_MM_MAP): brk, stack, args, env, exe;  comm;  fds by path, positions
+///  rt_sigaction for every signal (the image's dispositions)
 ///  memory contents: the kernel's restart session ──> pages written by the kernel as each
 ///                   (RestartReplayer, direct)         record is checked against the mappings
 ///  credentials (setgroups, setresgid, setresuid) when they differ
-///  unmap the gadget page; PTRACE_SETREGS(image regs); PTRACE_DETACH  ──>  runs on
+///  unmap the gadget page; PTRACE_SETREGSET(xstate), PTRACE_SETSIGMASK,
+///  PTRACE_SETREGS(image regs); PTRACE_DETACH                          ──>  runs on
 /// ```
 /// The process is the restorer's child until the restorer exits, then init's (as
 /// `criu restore -d`). Registers are the image's, including fs_base (TLS); a thread that
@@ -77,24 +79,37 @@ public struct Restorer {
         try setAddressSpace(remote)
         step("opening \(plan.descriptors.count) descriptors")
         try restoreDescriptors(remote)
+        var warnings: [String] = []
+        step("setting signal dispositions")
+        warnings += try restoreSignalActions(remote)
         step("writing memory through the kernel")
         let replay: RestartReplayer.Result
         // Direct: the kernel stages nothing, whatever the image's size; on any failure the
         // new process is killed (it was made for this), so all-or-nothing is not needed.
         do throws(ReplayError) { replay = try replayer.replay(reader, pid: UInt32(pid), direct: true) } catch {
+            // A record whose checksum fails as it is streamed (no verify pass first).
+            if case let .image(e) = error { throw .image("\(e)") }
             throw .kernel("\(error)")
         }
         try setCredentials(remote)
+        step("restoring \(plan.threads.count) thread\(plan.threads.count == 1 ? "" : "s")")
+        let tracees = try makeThreads(remote)
         try remote.unmapGadgetPage()
-        try tracee.setRegisters(plan.registers)
+        for (t, thread) in zip(tracees, plan.threads) {
+            warnings += try restoreThreadState(t, thread)
+            try t.setRegisters(thread.registers)
+        }
         // The stub's own SIGSTOP left the group stopped: without a SIGCONT it would go back
         // to that stop when detached (which is what --stopped wants).
         if !options.leaveStopped, kill(pid, SIGCONT) != 0 {
             throw .system(call: "kill(SIGCONT) \(pid)", errno: Errno(rawValue: errno))
         }
-        try tracee.detach()
+        for t in tracees { try t.detach() }
         finished = true
-        var warnings: [String] = []
+        if tracees.count > 1 {
+            let ids = zip(plan.threads, tracees).dropFirst().map { "\($0.tid)->\($1.pid)" }.joined(separator: " ")
+            warnings.append("threads have new ids (image->now): \(ids)")
+        }
         if pid != pid_t(plan.task.tgid) {
             warnings.append("the image's pid was \(plan.task.tgid); the process has pid \(pid) now")
         }
@@ -122,16 +137,21 @@ public struct Restorer {
         guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
             throw .system(call: "write the stub", errno: Errno(rawValue: errno))
         }
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
         var pid: pid_t = 0
         let path = "/proc/self/fd/\(fd)"
         var argv: [UnsafeMutablePointer<CChar>?] = [strdup(plan.task.comm), nil]
         defer { free(argv[0]) }
         var envp: [UnsafeMutablePointer<CChar>?] = [nil]
-        let rc = posix_spawn(&pid, path, nil, &attr, &argv, &envp)
-        guard rc == 0 else { throw .system(call: "posix_spawn the stub", errno: Errno(rawValue: rc)) }
+        // The image's pid when it is free and we may ask for it (clone3 set_tid), as CRIU
+        // does; otherwise any pid, and run() warns.
+        pid = ckpt_spawn_with_pid(path, &argv, &envp, Int32(bitPattern: plan.task.tgid))
+        if pid < 0 {
+            var attr = posix_spawnattr_t()
+            posix_spawnattr_init(&attr)
+            defer { posix_spawnattr_destroy(&attr) }
+            let rc = posix_spawn(&pid, path, nil, &attr, &argv, &envp)
+            guard rc == 0 else { throw .system(call: "posix_spawn the stub", errno: Errno(rawValue: rc)) }
+        }
         // It stops itself (kill(self, SIGSTOP)); wait for that before seizing it.
         for _ in 0..<400 {
             if Self.state(pid) == "T" { return pid }
@@ -211,12 +231,18 @@ public struct Restorer {
         }
     }
 
-    /// Every image vma must now exist with the same range: adjacent anonymous areas that
-    /// the kernel merged, or a vDSO of another size, would make the image's pages land
-    /// elsewhere (and the kernel's restart would refuse them).
+    /// Every image vma must now lie inside one mapping: adjacent areas with the same
+    /// protection merge in the new process (the old one kept them apart by their
+    /// anon_vmas), which the kernel's restart accepts. The vDSO and its data must have
+    /// exactly the image's ranges: another size is another vDSO.
     func compareMappings(_ tracee: Tracee) throws(RestoreError) {
         let now = try tracee.maps()
-        for m in plan.mappings where !now.contains(where: { $0.start == m.meta.start && $0.end == m.meta.end }) {
+        func present(_ m: RestorePlan.Mapping) -> Bool {
+            let exact = m.kind == .vdso || m.kind == .vvar
+            return now.contains { exact ? $0.start == m.meta.start && $0.end == m.meta.end
+                                        : $0.start <= m.meta.start && m.meta.end <= $0.end }
+        }
+        for m in plan.mappings where !present(m) {
             let found = now.first { $0.start <= m.meta.start && m.meta.start < $0.end }
             let why = found.map { "the new process has \(hex($0.start))-\(hex($0.end)) \($0.name) there" } ?? "nothing is mapped there"
             throw .mismatch("mapping \(RestorePlan.describe(m)) could not be recreated: \(why)"
@@ -225,7 +251,7 @@ public struct Restorer {
     }
 
     /// brk, stack, argument and environment areas and the executable (`CKPT_PR_SET_MM_MAP`),
-    /// and the command name.
+    /// the command name, the working directory and the umask.
     func setAddressSpace(_ remote: RemoteSyscalls) throws(RestoreError) {
         var exeFD = UInt64.max
         if let exe = plan.executable {
@@ -245,6 +271,9 @@ public struct Restorer {
                         UInt64(bytes.count), 0)
         if exeFD != UInt64.max { try remote.call("close", Int32(CKPT_SYS_CLOSE), exeFD) }
         try remote.call("prctl(CKPT_PR_SET_NAME)", Int32(CKPT_SYS_PRCTL), UInt64(CKPT_PR_SET_NAME), try remote.string(plan.task.comm))
+        // Older images have neither: the restorer's stay.
+        if let cwd = plan.task.cwd { try remote.call("chdir \(cwd)", Int32(CKPT_SYS_CHDIR), try remote.string(cwd)) }
+        if let umask = plan.task.umask { try remote.call("umask \(String(umask, radix: 8))", Int32(CKPT_SYS_UMASK), UInt64(umask)) }
     }
 
     /// The image's fds by path, at their positions; the stub's other fds closed. Terminals
@@ -284,6 +313,72 @@ public struct Restorer {
             if let fd = Int32(name) { fds.append(fd) }
         }
         return fds
+    }
+
+    /// Every signal's disposition, including the default ones: the new process inherited
+    /// the restorer's ignored signals through exec, which the image may not ignore.
+    func restoreSignalActions(_ remote: RemoteSyscalls) throws(RestoreError) -> [String] {
+        let actions = plan.signalActions ?? []
+        let at = remote.scratch + 2048
+        for sig in 1...64 where sig != SIGKILL && sig != SIGSTOP {
+            let act = sig <= actions.count ? actions[sig - 1] : SignalAction(handler: 0, flags: 0, restorer: 0, mask: 0)
+            try remote.tracee.write(act.bytes, at: at)
+            try remote.call("rt_sigaction(\(sig)) handler \(hex(act.handler)) flags \(hex(act.flags))",
+                            Int32(CKPT_SYS_RT_SIGACTION), UInt64(sig), at, 0, 8)
+        }
+        return plan.signalActions == nil
+            ? ["the image has no signal dispositions (an older module took it): every signal has its default action"]
+            : []
+    }
+
+    /// The image's other threads, created by the leader with clone as pthread_create
+    /// would (their registers, TLS included, come later), and each thread's kernel-held
+    /// pointers set from inside it: robust list, clear-child-tid, rseq registration.
+    /// Returns the threads' tracees, the leader first, in the plan's order.
+    func makeThreads(_ leader: RemoteSyscalls) throws(RestoreError) -> [Tracee] {
+        var tracees = [leader.tracee]
+        try setThreadPointers(leader, plan.threads[0])
+        for thread in plan.threads.dropFirst() {
+            let tid = try leader.call("clone (thread \(thread.tid))", Int32(CKPT_SYS_CLONE),
+                                      UInt64(CKPT_CLONE_THREAD_FLAGS), 0, 0, 0, 0)
+            let t = try Tracee.clonedThread(pid_t(tid))
+            tracees.append(t)
+            try setThreadPointers(RemoteSyscalls(tracee: t, base: try t.getRegisters(), gadget: leader.gadget), thread)
+        }
+        return tracees
+    }
+
+    func setThreadPointers(_ remote: RemoteSyscalls, _ thread: ThreadPlan) throws(RestoreError) {
+        let who = "thread \(thread.tid)"
+        if let head = thread.robustList, head != 0 {
+            try remote.call("set_robust_list(\(hex(head))) for \(who)", Int32(CKPT_SYS_SET_ROBUST_LIST), head,
+                            UInt64(CKPT_ROBUST_LIST_HEAD_SIZE))
+        }
+        if let ctid = thread.clearChildTid, ctid != 0 {
+            try remote.call("set_tid_address(\(hex(ctid))) for \(who)", Int32(CKPT_SYS_SET_TID_ADDRESS), ctid)
+        }
+        if let r = thread.rseq {
+            try remote.call("rseq(\(hex(r.address)), \(r.length)) for \(who)", Int32(CKPT_SYS_RSEQ), r.address,
+                            UInt64(r.length), 0, UInt64(r.signature))
+        }
+    }
+
+    /// A thread's FPU/SSE/AVX state and blocked signals. An XSAVE area this kernel's
+    /// layout does not take (another CPU) falls back to its x87/SSE part.
+    func restoreThreadState(_ tracee: Tracee, _ thread: ThreadPlan) throws(RestoreError) -> [String] {
+        var warnings: [String] = []
+        if let x = thread.xstate {
+            let err = tracee.setRegset(note: Int32(CKPT_NT_X86_XSTATE), x.area)
+            if err != 0 {
+                try tracee.setFPRegisters(x.legacyArea)
+                warnings.append("this CPU does not take the image's XSAVE area (\(x.area.count) bytes, xfeatures \(hex(x.xfeatures)): \(Errno(rawValue: err))): only its x87/SSE state was restored, AVX registers start zeroed")
+            }
+        } else {
+            warnings.append("the image has no FPU state (an older module took it): x87/SSE/AVX registers start in their initial state")
+        }
+        try tracee.setSignalMask(thread.blockedSignals ?? 0)
+        if thread.blockedSignals == nil { warnings.append("the image has no blocked-signal mask: none is blocked") }
+        return warnings
     }
 
     func setCredentials(_ remote: RemoteSyscalls) throws(RestoreError) {

@@ -6,8 +6,8 @@ import CkptProtocol
 import SystemPackage
 
 /// Everything `ckpt restore` needs from an image, read and checked before any process is
-/// created: the mappings in address order with their kinds, the one thread's registers,
-/// the address-space fields, the descriptors and the credentials. What the restorer
+/// created: the mappings in address order with their kinds, each thread's registers and
+/// state, the address-space fields, the descriptors and the credentials. What the restorer
 /// cannot bring back is refused here, naming the thread, fd or mapping.
 public struct RestorePlan: Sendable {
     public struct Mapping: Equatable, Sendable {
@@ -28,30 +28,52 @@ public struct RestorePlan: Sendable {
     public var task: TaskMeta
     public var mm: MMMeta
     public var mappings: [Mapping]
-    /// The thread's `struct user_regs_struct` (x86-64, 27 words), as the image holds it.
-    public var registers: [UInt64]
+    /// Every thread, the thread-group leader first (the order the kernel emits them).
+    public var threads: [ThreadPlan]
+    /// The leader's `struct user_regs_struct`.
+    public var registers: [UInt64] { threads[0].registers }
     public var descriptors: [Descriptor]
     /// The executable: the file mapping that holds `start_code`, for `/proc/PID/exe`.
     public var executable: String?
+    /// Every signal's disposition, signal i + 1 at index i (`nil`: an image of an older
+    /// module, which did not record them).
+    public var signalActions: [SignalAction]?
 
-    /// Reads `reader`'s records (not the page data) and applies the restorer's rules.
+    /// Reads `reader`'s records by its index (not the pages records) and applies the
+    /// restorer's rules.
     /// `shellJob`: terminals may be replaced by the restorer's own.
     public init(_ reader: ImageReader, shellJob: Bool) throws(RestoreError) {
         var header: HeaderMeta?, task: TaskMeta?, mm: MMMeta?
         var mappings: [Mapping] = []
-        var threads: [(RegsMeta, [UInt64])] = []
+        var threads: [ThreadPlan] = []
+        var regsRecord: [UInt32: Int] = [:]  // regs record id -> index in threads
         var files: [FileMeta] = []
-        var records = reader.records()
-        func next() throws(RestoreError) -> (entry: ImageIndexEntry, meta: UnsafeRawBufferPointer)? {
-            do throws(ImageError) { return try records.next() } catch { throw .image("\(error)") }
+        var actions: [SignalAction]?
+        // By the index, skipping pages records: the plan reads a few KiB, not the image.
+        // Each record's checksum is checked when the restore streams it (or by --verify).
+        func allData(_ entry: ImageIndexEntry) throws(RestoreError) -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: Int(entry.dataLength))
+            var n = 0
+            var failure: ImageError?
+            bytes.withUnsafeMutableBytes { buf in
+                do throws(ImageError) { n = try reader.readData(of: entry, offset: 0, into: buf) } catch { failure = error }
+            }
+            if let failure { throw .image("\(failure)") }
+            guard n == bytes.count else { throw .image("record \(entry.id): \(n) of \(bytes.count) data bytes") }
+            return bytes
         }
-        func data(into buffer: UnsafeMutableRawBufferPointer) throws(RestoreError) -> Int {
-            do throws(ImageError) { return try records.readData(into: buffer) } catch { throw .image("\(error)") }
-        }
-        while let (entry, payload) = try next() {
-            let meta: RecordMeta
-            do throws(ProtocolError) { meta = try RecordMeta(type: entry.type, payload: payload) } catch {
-                throw .image("record \(entry.id): \(error)")
+        for entry in reader.index where entry.type != .pages {
+            let metaBytes: [UInt8]
+            do throws(ImageError) { metaBytes = try reader.meta(of: entry) } catch { throw .image("\(error)") }
+            var decoded: Result<RecordMeta, ProtocolError>?
+            metaBytes.withUnsafeBytes { payload in
+                do throws(ProtocolError) { decoded = .success(try RecordMeta(type: entry.type, payload: payload)) } catch {
+                    decoded = .failure(error)
+                }
+            }
+            guard case let .success(meta)? = decoded else {
+                if case let .failure(error)? = decoded { throw .image("record \(entry.id): \(error)") }
+                throw .image("record \(entry.id): meta not decoded")
             }
             switch meta {
             case let .header(h): header = h
@@ -59,18 +81,25 @@ public struct RestorePlan: Sendable {
             case let .mm(m): mm = m
             case let .vma(v): mappings.append(Mapping(meta: v, kind: VMAKind(v)))
             case let .regs(r):
+                let bytes = try allData(entry)
+                guard bytes.count == Self.registerWords * 8 else {
+                    throw .image("record \(entry.id): registers of \(bytes.count) bytes, expected \(Self.registerWords * 8)")
+                }
                 var words = [UInt64](repeating: 0, count: Self.registerWords)
-                var n = 0
-                var failure: RestoreError?
-                words.withUnsafeMutableBytes { buf in
-                    do throws(RestoreError) { n = try data(into: buf) } catch { failure = error }
+                for i in 0..<Self.registerWords {
+                    for b in 0..<8 { words[i] |= UInt64(bytes[i * 8 + b]) << UInt64(8 * b) }
                 }
-                if let failure { throw failure }
-                guard n == Self.registerWords * 8 else {
-                    throw .image("record \(entry.id): registers of \(n) bytes, expected \(Self.registerWords * 8)")
-                }
-                threads.append((r, words))
+                regsRecord[entry.id] = threads.count
+                threads.append(ThreadPlan(meta: r, registers: words))
             case let .file(f): files.append(f)
+            case .sigactions:
+                guard let table = SignalAction.table(try allData(entry)) else {
+                    throw .image("record \(entry.id): sigactions data of \(entry.dataLength) bytes")
+                }
+                actions = table
+            case let .xstate(x):
+                guard let i = regsRecord[entry.parent] else { throw .image("record \(entry.id): xstate of no regs record") }
+                threads[i].xstate = XState(xfeatures: x.xfeatures, area: try allData(entry))
             case .pages, .trailer: break
             }
         }
@@ -78,12 +107,7 @@ public struct RestorePlan: Sendable {
         guard header.arch == "x86_64" else {
             throw .unsupported(what: "image", why: "taken on \(header.arch); this restorer restores x86_64 images")
         }
-        guard let (_, registers) = threads.first else { throw .image("no registers record") }
-        if threads.count > 1 {
-            let (second, _) = threads[1]
-            throw .unsupported(what: "thread \(second.tid)",
-                               why: "the process has \(threads.count) threads; only single-threaded processes are restored yet")
-        }
+        guard !threads.isEmpty else { throw .image("no registers record") }
         for m in mappings {
             if case let .file(path) = m.kind, let recorded = m.meta.identity {
                 try Self.checkUnchanged(path, recorded, what: "mapping \(Self.describe(m))")
@@ -100,7 +124,14 @@ public struct RestorePlan: Sendable {
         self.task = task
         self.mm = mm
         self.mappings = mappings
-        self.registers = registers
+        self.threads = threads
+        self.signalActions = actions
+        if let cwd = task.cwd {
+            var st = stat()
+            if cwd.hasSuffix(" (deleted)") || stat(cwd, &st) != 0 || st.st_mode & S_IFMT != S_IFDIR {
+                throw .unsupported(what: "working directory \(cwd)", why: "it is gone or not a directory")
+            }
+        }
         self.descriptors = try files.map { f throws(RestoreError) in try Self.descriptor(f, shellJob: shellJob) }
         self.executable = mappings.first { m in
             if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }

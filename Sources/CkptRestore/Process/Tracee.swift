@@ -11,11 +11,21 @@ struct Tracee {
     let pid: pid_t
 
     /// `PTRACE_SEIZE` with `PTRACE_O_EXITKILL` (the new process dies with the restorer
-    /// until it is detached) of a process in group-stop: seizing it makes it report that
-    /// stop to us, which is waited for.
+    /// until it is detached) and `PTRACE_O_TRACECLONE` (threads it is made to create are
+    /// traced from their first instruction) of a process in group-stop: seizing it makes
+    /// it report that stop to us, which is waited for.
     static func seize(_ pid: pid_t) throws(RestoreError) -> Tracee {
         let t = Tracee(pid: pid)
-        try t.request("PTRACE_SEIZE", CKPT_PTRACE_SEIZE, data: UInt(CKPT_PTRACE_O_EXITKILL))
+        try t.request("PTRACE_SEIZE", CKPT_PTRACE_SEIZE,
+                      data: UInt(CKPT_PTRACE_O_EXITKILL) | UInt(CKPT_PTRACE_O_TRACECLONE))
+        _ = try t.waitStop()
+        return t
+    }
+
+    /// A thread a traced thread just created with clone (auto-attached by
+    /// `PTRACE_O_TRACECLONE`): waits for its first stop.
+    static func clonedThread(_ tid: pid_t) throws(RestoreError) -> Tracee {
+        let t = Tracee(pid: tid)
         _ = try t.waitStop()
         return t
     }
@@ -65,6 +75,31 @@ struct Tracee {
     }
 
     func cont() throws(RestoreError) { try request("PTRACE_CONT", CKPT_PTRACE_CONT) }
+
+    /// Its blocked signals (`PTRACE_SETSIGMASK`; SIGKILL and SIGSTOP are never blocked).
+    func setSignalMask(_ mask: UInt64) throws(RestoreError) {
+        var m = mask
+        let err = withUnsafeMutableBytes(of: &m) { raw(CKPT_PTRACE_SETSIGMASK, addr: 8, data: UInt(bitPattern: $0.baseAddress)) }
+        if err != 0 { throw .system(call: "PTRACE_SETSIGMASK pid \(pid)", errno: Errno(rawValue: err)) }
+    }
+
+    /// Sets the regset of ELF note type `note` from `bytes` (`PTRACE_SETREGSET`). Returns
+    /// the errno, 0 on success: a caller may have a fallback for a layout this kernel refuses.
+    func setRegset(note: Int32, _ bytes: [UInt8]) -> Int32 {
+        var copy = bytes
+        return copy.withUnsafeMutableBytes { buf in
+            var iov = iovec(iov_base: buf.baseAddress, iov_len: buf.count)
+            return withUnsafeMutablePointer(to: &iov) { raw(CKPT_PTRACE_SETREGSET, addr: UInt(note), data: UInt(bitPattern: $0)) }
+        }
+    }
+
+    /// The x87/SSE registers from a 512-byte FXSAVE area (`PTRACE_SETFPREGS`).
+    func setFPRegisters(_ fxsave: [UInt8]) throws(RestoreError) {
+        precondition(fxsave.count == 512)
+        var copy = fxsave
+        let err = copy.withUnsafeMutableBytes { raw(CKPT_PTRACE_SETFPREGS, data: UInt(bitPattern: $0.baseAddress)) }
+        if err != 0 { throw .system(call: "PTRACE_SETFPREGS pid \(pid)", errno: Errno(rawValue: err)) }
+    }
 
     /// Lets it run (or stop with `signal`), no longer traced.
     func detach(signal: Int32 = 0) throws(RestoreError) {

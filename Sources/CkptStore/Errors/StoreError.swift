@@ -12,6 +12,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// mismatch) or no permission.
     case credentials(what: String, code: String, message: String)
     /// The request's time differs too much from the store's clock (S3: 15 minutes).
+    /// `message` says by how much when the answer's `Date` told (`S3Client.error`).
     case clockSkew(what: String, message: String)
     case noSuchBucket(what: String, bucket: String)
     case noSuchKey(what: String, bucket: String, key: String)
@@ -56,7 +57,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .credentials(what, code, message):
             return "\(what): the store refused the credentials (\(code)\(message.isEmpty ? "" : ": " + message)); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS_PROFILE's keys"
         case let .clockSkew(what, message):
-            return "\(what): this machine's clock differs too much from the store's (RequestTimeTooSkewed\(message.isEmpty ? "" : ": " + message)); fix the clock (NTP)"
+            return "\(what): this machine's clock differs too much from the store's\(message.isEmpty ? "" : ": " + message) (S3 refuses requests signed more than 15 min off: RequestTimeTooSkewed); fix the clock (NTP)"
         case let .noSuchBucket(what, bucket):
             return "\(what): bucket \(bucket) does not exist (create it, or fix the s3:// URL)"
         case let .noSuchKey(what, bucket, key):

@@ -1,10 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The S3 calls ckpt makes, over one `HTTPConnection` (signing is libcurl's). Every error
 /// answer becomes a `StoreError` that says what to do. Not thread-safe: one per thread.
 ///
 /// Multipart upload is S3's own protocol, used as specified: CreateMultipartUpload,
 /// UploadPart (parts of 5 MiB and more but the last, numbered from 1), ListParts (what the
 /// store holds of an unfinished upload, to resume it), CompleteMultipartUpload (the part
-/// list with each ETag) and AbortMultipartUpload.
+/// list with each ETag), AbortMultipartUpload, and ListMultipartUploads (to find uploads
+/// nobody will finish).
 public final class S3Client {
     public let configuration: StoreConfiguration
     private let http: HTTPConnection
@@ -25,6 +30,15 @@ public final class S3Client {
         public var key: String
         public var size: UInt64
         public var lastModified: String
+    }
+
+    /// An unfinished multipart upload (ListMultipartUploads).
+    public struct MultipartUpload: Equatable, Sendable {
+        public var key: String
+        public var uploadID: String
+        /// When it was created, seconds since the epoch by the store's clock; nil if the
+        /// answer's `Initiated` could not be read.
+        public var initiated: Int?
     }
 
     public struct Part: Equatable, Sendable {
@@ -153,6 +167,32 @@ public final class S3Client {
         }
     }
 
+    /// The unfinished multipart uploads whose keys start with `prefix` (all pages), and the
+    /// store's clock when it answered (the last answer's `Date`), so that their ages are
+    /// the store's to tell, not this machine's clock.
+    public func listMultipartUploads(bucket: String, prefix: String) throws(StoreError) -> (uploads: [MultipartUpload], storeNow: Int?) {
+        var uploads: [MultipartUpload] = []
+        var storeNow: Int? = nil
+        var markers: (key: String, id: String)? = nil
+        repeat {
+            var query = [("uploads", ""), ("prefix", prefix)]
+            if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.id)] }
+            let r = try send("GET", ObjectURL(bucket: bucket, key: ""), query: query, bucketOnly: true)
+            storeNow = r.headers["date"].flatMap(Self.parseHTTPDate) ?? storeNow
+            let xml = Substring(String(decoding: r.body, as: UTF8.self))
+            for u in XMLFields.blocks("Upload", in: xml) {
+                guard let key = XMLFields.first("Key", in: u), let id = XMLFields.first("UploadId", in: u) else { continue }
+                uploads.append(MultipartUpload(key: key, uploadID: id,
+                                               initiated: XMLFields.first("Initiated", in: u).flatMap(Self.parseISO8601)))
+            }
+            let next = (XMLFields.first("NextKeyMarker", in: xml) ?? "", XMLFields.first("NextUploadIdMarker", in: xml) ?? "")
+            let more = XMLFields.first("IsTruncated", in: xml) == "true" && !next.0.isEmpty
+                && (markers.map { $0.key != next.0 || $0.id != next.1 } ?? true)
+            markers = more ? (next.0, next.1) : nil
+        } while markers != nil
+        return (uploads, storeNow)
+    }
+
     public func abortMultipartUpload(_ object: ObjectURL, uploadID: String) throws(StoreError) {
         _ = try send("DELETE", object, query: [("uploadId", uploadID)])
     }
@@ -182,20 +222,32 @@ public final class S3Client {
         let r = try http.perform(method: method, url: u, headers: headers, body: body, target: target)
         guard r.status >= 200, r.status < 300 else {
             throw Self.error(what: "\(method) \(bucketOnly ? "s3://\(object.bucket)" : object.description)", object: object,
-                             status: r.status, body: Substring(String(decoding: r.body, as: UTF8.self)))
+                             status: r.status, body: Substring(String(decoding: r.body, as: UTF8.self)),
+                             storeDate: r.headers["date"], now: time(nil))
         }
         return r
     }
 
     /// An S3 error answer, by its `<Code>` (a HEAD has no body: its status decides).
-    static func error(what: String, object: ObjectURL, status: Int, body: Substring) -> StoreError {
+    ///
+    /// A request signed more than 15 minutes away from the store's clock is refused with
+    /// `RequestTimeTooSkewed`, but an answer to HEAD has no body to say so: it is a bare
+    /// 403, which alone reads as bad credentials. So a 403 whose `Date` header (`storeDate`,
+    /// the store's clock) is more than `maximumSkew` from `now` (this machine's clock, the
+    /// one the request was signed with) is the clock's fault, whatever the code; the
+    /// message then says by how much and which way.
+    static func error(what: String, object: ObjectURL, status: Int, body: Substring,
+                      storeDate: String? = nil, now: Int = 0) -> StoreError {
         let code = XMLFields.first("Code", in: body) ?? (status == 404 ? "NotFound" : status == 403 ? "AccessDenied" : "HTTP\(status)")
         let message = XMLFields.first("Message", in: body) ?? ""
+        let skew = storeDate.flatMap(parseHTTPDate).map { now - $0 }
+        if code == "RequestTimeTooSkewed" || (status == 403 && skew.map { abs($0) > maximumSkew } == true) {
+            let detail = skew.map(describeSkew) ?? message
+            return .clockSkew(what: what, message: detail)
+        }
         switch code {
         case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken":
             return .credentials(what: what, code: code, message: message)
-        case "RequestTimeTooSkewed":
-            return .clockSkew(what: what, message: message)
         case "NoSuchBucket":
             return .noSuchBucket(what: what, bucket: object.bucket)
         case "NoSuchKey", "NotFound":
@@ -205,5 +257,50 @@ public final class S3Client {
         default:
             return .server(what: what, status: status, code: code, message: message)
         }
+    }
+
+    /// S3 (and RGW) refuse a request signed more than 15 minutes from their clock.
+    static let maximumSkew = 15 * 60
+
+    /// `this machine's clock is 20 min 5 s behind the store's`
+    static func describeSkew(_ seconds: Int) -> String {
+        let a = abs(seconds)
+        let amount = a >= 3600 ? "\(a / 3600) h \(a % 3600 / 60) min" : a >= 60 ? "\(a / 60) min \(a % 60) s" : "\(a) s"
+        return "this machine's clock is \(amount) \(seconds < 0 ? "behind" : "ahead of") the store's"
+    }
+
+    /// An HTTP `Date` (RFC 7231 IMF-fixdate: `Tue, 01 Dec 2026 11:18:41 GMT`) as seconds
+    /// since the epoch; nil if it is not one.
+    static func parseHTTPDate(_ s: String) -> Int? {
+        let f = s.split(separator: " ")
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let t = f.count == 6 ? f[4].split(separator: ":").compactMap { Int($0) } : []
+        guard f.count == 6, f[5] == "GMT", let day = Int(f[1]), let m = months.firstIndex(of: String(f[2])),
+              let year = Int(f[3]), t.count == 3 else { return nil }
+        return epochSeconds(year: year, month: m + 1, day: day, hour: t[0], minute: t[1], second: t[2])
+    }
+
+    /// An S3 timestamp (`2026-12-01T11:18:41.000Z`, UTC) as seconds since the epoch
+    /// (fractions dropped); nil if it is not one.
+    static func parseISO8601(_ s: String) -> Int? {
+        let dt = s.split(separator: "T")
+        guard dt.count == 2, dt[1].hasSuffix("Z") else { return nil }
+        let d = dt[0].split(separator: "-").compactMap { Int($0) }
+        let t = dt[1].dropLast().split(separator: ":")
+        guard d.count == 3, t.count == 3, let h = Int(t[0]), let m = Int(t[1]),
+              let sec = Int(t[2].split(separator: ".", maxSplits: 1).first ?? "") else { return nil }
+        return epochSeconds(year: d[0], month: d[1], day: d[2], hour: h, minute: m, second: sec)
+    }
+
+    /// Seconds since 1970-01-01 UTC of a proleptic Gregorian date and time (the usual era
+    /// arithmetic, with years starting in March so that the leap day comes last).
+    static func epochSeconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int? {
+        guard (1...12).contains(month), (1...31).contains(day) else { return nil }
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month <= 2 ? month + 9 : month - 3) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return (era * 146_097 + doe - 719_468) * 86400 + hour * 3600 + minute * 60 + second
     }
 }

@@ -123,9 +123,17 @@ public final class ImageUploader: @unchecked Sendable {
     private func work(worker: Int) {
         // Uploads are background work: on a busy machine the capture threads (nice 0) get
         // the CPU first. On Linux the nice value is per thread, and `who` 0 is the calling
-        // thread (setpriority(2), NOTES).
-        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        // thread (setpriority(2), NOTES). Nice 19, the lowest normal priority: against nice
+        // 10 it held capture better with an upload running (tools/bench/store A/B, in
+        // docs/object-store.md); SCHED_IDLE did about as well but can starve uploads on a
+        // host kept busy by anything else, where nice 19 still gets a share.
+        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
         let client = S3Client(configuration: configuration.store)
+        // One worker sweeps the prefix for stale uploads first; the others start uploading.
+        if worker == 0, let age = configuration.staleUploadAge {
+            let n = StaleUploads.sweep(self, client: client, maxAge: age)
+            lock.withLock { stats.abortedStaleUploads += UInt64(n) }
+        }
         while let entry = take() {
             let job = UploadJob(uploader: self, client: client, name: entry.name, bytes: entry.bytes, worker: worker)
             let outcome = job.run()

@@ -15,6 +15,10 @@ public struct UploaderConfiguration: Sendable {
     /// written but not yet published), the listener stops reading new data (its senders
     /// wait) until uploads free room. nil: no bound.
     public var spoolLimit: UInt64? = nil
+    /// At start, abort ckpt's unfinished multipart uploads under the prefix older than this
+    /// many seconds (by the store's clock) and not resumed from this spool (`StaleUploads`).
+    /// nil: never.
+    public var staleUploadAge: Int? = 24 * 3600
     /// Backoff after a failed attempt: doubling from `retryBaseNs` up to `retryMaxNs`.
     public var retryBaseNs: UInt64 = 500_000_000
     public var retryMaxNs: UInt64 = 30_000_000_000
@@ -48,6 +52,8 @@ public struct UploaderStats: Sendable, Equatable {
     /// Failed attempts (each retried after a backoff) and images given up on.
     public var failures: UInt64 = 0
     public var abandoned: UInt64 = 0
+    /// Stale multipart uploads aborted at start (`StaleUploads`).
+    public var abortedStaleUploads: UInt64 = 0
     public var lastError: String? = nil
     public var spoolLimit: UInt64? = nil
     /// Times the spool bound held the listener back, and the time spent so.
@@ -63,7 +69,8 @@ public struct UploaderStats: Sendable, Equatable {
             ("peak_pending_bytes", .uint(peakPendingBytes)), ("peak_spool_bytes", .uint(peakSpoolBytes)),
             ("uploading", .int(Int64(uploading))), ("stored", .uint(stored)), ("stored_bytes", .uint(storedBytes)),
             ("sent_bytes", .uint(sentBytes)), ("resumed_parts", .uint(resumedParts)), ("failures", .uint(failures)),
-            ("abandoned", .uint(abandoned)), ("last_error", .optional(lastError)),
+            ("abandoned", .uint(abandoned)), ("aborted_stale_uploads", .uint(abortedStaleUploads)),
+            ("last_error", .optional(lastError)),
             ("spool_limit", spoolLimit.map { JSON.uint($0) } ?? .null), ("spool_stalls", .uint(spoolStalls)),
             ("spool_stalled_ms", .uint(spoolStalledNs / 1_000_000)),
         ])

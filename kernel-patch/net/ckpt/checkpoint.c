@@ -2,7 +2,8 @@
 /*
  * Record producers: read a task and emit its records in stream order
  *
- *   header, task { regs..., mm { vma { pages... }... }, file... }, trailer
+ *   header, task { regs { xstate }..., sigactions, mm { vma { pages... }... },
+ *                  file... }, trailer
  *
  * Producers run on ckpt_wq (stream.c), never in a genl request.
  *
@@ -25,6 +26,7 @@
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/fs_struct.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -35,6 +37,7 @@
 #include <linux/sched/task.h>
 #include <linux/timekeeping.h>
 #include <linux/utsname.h>
+#include <asm/fpu/xcr.h>
 #include <asm/user.h>
 
 #include "internal.h"
@@ -119,6 +122,33 @@ static int ckpt_header_meta(struct ckpt_stream *s, void *arg)
 	       ckpt_put_u64(s, CKPT_A_META_TIME_NS, ktime_get_real_ns());
 }
 
+/*
+ * The working directory, as d_path prints it from the worker (relative to
+ * init's root, like the paths of vma and file records), and the umask.
+ * Neither for a task without fs (exiting).
+ */
+static int ckpt_fs_meta(struct ckpt_stream *s, struct task_struct *task)
+{
+	struct path pwd;
+	unsigned int umask;
+	char *path;
+	int err;
+
+	task_lock(task);
+	if (!task->fs) {
+		task_unlock(task);
+		return 0;
+	}
+	get_fs_pwd(task->fs, &pwd);
+	umask = task->fs->umask;
+	task_unlock(task);
+	path = d_path(&pwd, s->path, PATH_MAX);
+	err = (!IS_ERR(path) && nla_put_string(s->skb, CKPT_A_META_CWD, path)) ||
+	      nla_put_u32(s->skb, CKPT_A_META_UMASK, umask);
+	path_put(&pwd);
+	return err;
+}
+
 /* Ids as the requester sees them: its pid and user namespaces. */
 static int ckpt_task_meta(struct ckpt_stream *s, void *arg)
 {
@@ -143,7 +173,7 @@ static int ckpt_task_meta(struct ckpt_stream *s, void *arg)
 	      nla_put_u32(s->skb, CKPT_A_META_EUID, from_kuid_munged(ns, cred->euid)) ||
 	      nla_put_u32(s->skb, CKPT_A_META_EGID, from_kgid_munged(ns, cred->egid));
 	put_cred(cred);
-	return err;
+	return err ?: ckpt_fs_meta(s, task);
 }
 
 /* The @n-th thread of @task's group, with a reference, or NULL. */
@@ -165,68 +195,237 @@ static struct task_struct *ckpt_nth_thread(struct task_struct *task,
 }
 
 struct ckpt_regs_read {
+	const struct user_regset *rs;
 	void *buf;
 	u32 len;
 };
 
-/* Under ckpt_with_task_stack(): @t's pt_regs cannot be freed meanwhile. */
-static int ckpt_regs_fn(struct task_struct *t, void *arg)
+/* Under ckpt_with_task_stack(): @t's pt_regs and fpstate cannot be freed meanwhile. */
+static int ckpt_regset_fn(struct task_struct *t, void *arg)
 {
-	const struct user_regset_view *view = task_user_regset_view(t);
-	const struct user_regset *rs = &view->regsets[0];
 	struct ckpt_regs_read *r = arg;
-	int n;
+	int n = regset_get(t, r->rs, r->len, r->buf);
 
-	if (view->e_machine != EM_X86_64 ||
-	    WARN_ON_ONCE(rs->core_note_type != NT_PRSTATUS ||
-			 rs->n * rs->size != r->len))
-		return -EOPNOTSUPP;
-	n = regset_get(t, rs, r->len, r->buf);
 	return n < 0 ? n : n == r->len ? 0 : -EFAULT;
 }
 
-/* One regs record per thread: the x86-64 NT_PRSTATUS regset. */
+/* The x86-64 regset with ELF note type @note, or NULL. */
+static const struct user_regset *ckpt_regset(struct task_struct *t,
+					     unsigned int note)
+{
+	const struct user_regset_view *view = task_user_regset_view(t);
+	unsigned int i;
+
+	if (view->e_machine != EM_X86_64)
+		return NULL;
+	for (i = 0; i < view->n; i++)
+		if (view->regsets[i].core_note_type == note)
+			return &view->regsets[i];
+	return NULL;
+}
+
+/* What a thread's regs record carries besides its registers. */
+struct ckpt_thread_state {
+	u64 blocked;
+	u64 rseq;
+	u64 robust_list;
+	u64 clear_child_tid;
+	u32 rseq_len;
+	u32 rseq_sig;
+};
+
+/*
+ * Under ckpt_with_task_stack(), which keeps @t from passing exit_mm() and
+ * so from freeing its sighand (exec cannot replace it either: the caller
+ * holds exec_update_lock). Reads the signals @t blocks as PTRACE_GETSIGMASK
+ * reports them (the mask to restore when @t sits in sigsuspend() or ppoll()
+ * with a temporary one), and the user pointers the kernel keeps for @t:
+ * rseq registration, robust list, clear-child-tid. @t is stopped, so they
+ * do not change under us.
+ */
+static struct sighand_struct *ckpt_sighand(struct task_struct *t)
+{
+	return rcu_dereference_protected(t->sighand,
+			lockdep_is_held(&t->signal->exec_update_lock));
+}
+
+static int ckpt_thread_state_fn(struct task_struct *t, void *arg)
+{
+	struct sighand_struct *sighand = ckpt_sighand(t);
+	struct ckpt_thread_state *ts = arg;
+
+	BUILD_BUG_ON(_NSIG_WORDS != 1);
+	spin_lock_irq(&sighand->siglock);
+	ts->blocked = test_tsk_restore_sigmask(t) ? t->saved_sigmask.sig[0] :
+						    t->blocked.sig[0];
+	spin_unlock_irq(&sighand->siglock);
+#ifdef CONFIG_RSEQ
+	ts->rseq = (unsigned long)t->rseq;
+	ts->rseq_len = ckpt_rseq_len(t);
+	ts->rseq_sig = t->rseq_sig;
+#endif
+#ifdef CONFIG_FUTEX
+	ts->robust_list = (unsigned long)t->robust_list;
+#endif
+	ts->clear_child_tid = (unsigned long)t->clear_child_tid;
+	return 0;
+}
+
+/* Likewise: every signal's disposition into @arg, _NSIG entries. */
+static int ckpt_sigactions_fn(struct task_struct *t, void *arg)
+{
+	struct sighand_struct *sighand = ckpt_sighand(t);
+	__le64 *out = arg;
+	int i;
+
+	spin_lock_irq(&sighand->siglock);
+	for (i = 0; i < _NSIG; i++) {
+		const struct sigaction *sa = &sighand->action[i].sa;
+
+		*out++ = cpu_to_le64((unsigned long)sa->sa_handler);
+		*out++ = cpu_to_le64(sa->sa_flags);
+		*out++ = cpu_to_le64((unsigned long)sa->sa_restorer);
+		*out++ = cpu_to_le64(sa->sa_mask.sig[0]);
+	}
+	spin_unlock_irq(&sighand->siglock);
+	return 0;
+}
+
+/*
+ * The xstate record of thread @t, child of its regs record @parent: the
+ * XSAVE area as ptrace's NT_X86_XSTATE regset reads it, with XCR0 (the
+ * features its layout covers) as meta. None on a CPU without XSAVE.
+ */
+static int ckpt_emit_xstate(struct ckpt_stream *s, struct task_struct *t,
+			    u32 parent)
+{
+	struct ckpt_regs_read r = { .rs = ckpt_regset(t, NT_X86_XSTATE) };
+	struct ckpt_rec rec;
+	int err;
+
+	if (!r.rs || !cpu_feature_enabled(X86_FEATURE_OSXSAVE))
+		return 0;
+	r.len = r.rs->n * r.rs->size;
+	if (!r.len)
+		return 0;
+	if (WARN_ON_ONCE(r.len > CKPT_XSTATE_MAX || r.len > CKPT_FRAG_DATA))
+		return -EOPNOTSUPP;
+	err = ckpt_image_lock(s);
+	if (err)
+		return err;
+	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_XSTATE, parent, r.len);
+	err = ckpt_frag_begin(s, &rec, r.len);
+	if (err)
+		goto out_unlock;
+	if (WARN_ON_ONCE(ckpt_put_u64(s, CKPT_A_META_XFEATURES,
+				      xgetbv(XCR_XFEATURE_ENABLED_MASK)))) {
+		err = -EMSGSIZE;
+		goto out_unlock;
+	}
+	ckpt_meta_end(s);
+	r.buf = ckpt_frag_data(s, &rec, r.len);
+	err = r.buf ? ckpt_with_task_stack(t, s->mm, ckpt_regset_fn, &r) :
+		      -EMSGSIZE;
+out_unlock:
+	ckpt_image_unlock(s);
+	return err ?: ckpt_frag_send(s);
+}
+
+/* One thread's regs record: NT_PRSTATUS, and struct ckpt_thread_state as meta. */
+static int ckpt_emit_thread_regs(struct ckpt_stream *s, struct task_struct *t,
+				 struct ckpt_rec *rec, u32 parent)
+{
+	struct ckpt_regs_read r = { .len = sizeof(struct user_regs_struct) };
+	struct ckpt_thread_state ts = {};
+	int err;
+
+	r.rs = ckpt_regset(t, NT_PRSTATUS);
+	if (!r.rs)
+		return -EOPNOTSUPP;
+	if (WARN_ON_ONCE(r.rs->n * r.rs->size != r.len))
+		return -EOPNOTSUPP;
+	err = ckpt_image_lock(s);
+	if (err)
+		return err;
+	err = ckpt_with_task_stack(t, s->mm, ckpt_thread_state_fn, &ts);
+	if (err)
+		goto out_unlock;
+	ckpt_rec_init(s, rec, CKPT_RECORD_TYPE_REGS, parent, r.len);
+	err = ckpt_frag_begin(s, rec, r.len);
+	if (err)
+		goto out_unlock;
+	if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_TID,
+				     task_pid_nr_ns(t, s->pid_ns)) ||
+			 ckpt_put_u64(s, CKPT_A_META_SIGMASK, ts.blocked) ||
+			 ckpt_put_u64(s, CKPT_A_META_RSEQ, ts.rseq) ||
+			 nla_put_u32(s->skb, CKPT_A_META_RSEQ_LEN, ts.rseq_len) ||
+			 nla_put_u32(s->skb, CKPT_A_META_RSEQ_SIG, ts.rseq_sig) ||
+			 ckpt_put_u64(s, CKPT_A_META_ROBUST_LIST, ts.robust_list) ||
+			 ckpt_put_u64(s, CKPT_A_META_CLEAR_CHILD_TID, ts.clear_child_tid))) {
+		err = -EMSGSIZE;
+		goto out_unlock;
+	}
+	ckpt_meta_end(s);
+	r.buf = ckpt_frag_data(s, rec, r.len);
+	err = r.buf ? ckpt_with_task_stack(t, s->mm, ckpt_regset_fn, &r) :
+		      -EMSGSIZE;
+out_unlock:
+	ckpt_image_unlock(s);
+	return err ?: ckpt_frag_send(s);
+}
+
+/* Per thread: a regs record and its xstate record. */
 static int ckpt_emit_regs(struct ckpt_stream *s, struct task_struct *task,
 			  u32 parent, struct ckpt_counts *c)
 {
-	struct ckpt_regs_read r = { .len = sizeof(struct user_regs_struct) };
 	struct task_struct *t;
 	struct ckpt_rec rec;
 	int err;
 
 	while ((t = ckpt_nth_thread(task, c->threads))) {
-		err = ckpt_image_lock(s);
-		if (err)
-			goto out_put;
-		ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_REGS, parent, r.len);
-		err = ckpt_frag_begin(s, &rec, r.len);
-		if (err)
-			goto out_unlock;
-		if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_TID,
-					     task_pid_nr_ns(t, s->pid_ns)))) {
-			err = -EMSGSIZE;
-			goto out_unlock;
-		}
-		ckpt_meta_end(s);
-		r.buf = ckpt_frag_data(s, &rec, r.len);
-		err = r.buf ? ckpt_with_task_stack(t, s->mm, ckpt_regs_fn, &r) :
-			      -EMSGSIZE;
-		ckpt_image_unlock(s);
+		err = ckpt_emit_thread_regs(s, t, &rec, parent);
+		if (!err)
+			err = ckpt_emit_xstate(s, t, rec.id);
 		put_task_struct(t);
-		if (err)
-			return err;
-		err = ckpt_frag_send(s);
 		if (err)
 			return err;
 		c->threads++;
 	}
 	return 0;
+}
 
+/*
+ * The sigactions record: every signal's disposition, as rt_sigaction(2)
+ * takes it back (CKPT_SIGACTION_SIZE bytes each, little endian).
+ */
+static int ckpt_emit_sigactions(struct ckpt_stream *s, struct task_struct *task,
+				u32 parent)
+{
+	const u32 len = _NSIG * CKPT_SIGACTION_SIZE;
+	struct ckpt_rec rec;
+	__le64 *out;
+	int err;
+
+	BUILD_BUG_ON(_NSIG_WORDS != 1 || CKPT_SIGACTION_SIZE != 4 * sizeof(u64) ||
+		     _NSIG * CKPT_SIGACTION_SIZE > CKPT_FRAG_DATA);
+	err = ckpt_image_lock(s);
+	if (err)
+		return err;
+	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_SIGACTIONS, parent, len);
+	err = ckpt_frag_begin(s, &rec, len);
+	if (err)
+		goto out_unlock;
+	if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_NR_SIGS, _NSIG))) {
+		err = -EMSGSIZE;
+		goto out_unlock;
+	}
+	ckpt_meta_end(s);
+	out = ckpt_frag_data(s, &rec, len);
+	err = out ? ckpt_with_task_stack(task, s->mm, ckpt_sigactions_fn, out) :
+		    -EMSGSIZE;
 out_unlock:
 	ckpt_image_unlock(s);
-out_put:
-	put_task_struct(t);
-	return err;
+	return err ?: ckpt_frag_send(s);
 }
 
 static int ckpt_mm_meta(struct ckpt_stream *s, void *arg)
@@ -532,6 +731,9 @@ int ckpt_checkpoint_task(struct ckpt_stream *s, struct task_struct *task)
 	if (err)
 		return err;
 	err = ckpt_emit_regs(s, task, task_id, &c);
+	if (err)
+		return err;
+	err = ckpt_emit_sigactions(s, task, task_id);
 	if (err)
 		return err;
 	err = ckpt_emit_mm(s, task_id, &c);

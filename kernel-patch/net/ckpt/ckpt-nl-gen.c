@@ -24,7 +24,7 @@ static const struct netlink_range_validation ckpt_a_data_offset_range = {
 };
 
 /* Common nested types */
-const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_MTIME_NS + 1] = {
+const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_UMASK + 1] = {
 	[CKPT_A_META_ARCH] = { .type = NLA_NUL_STRING, },
 	[CKPT_A_META_PAGE_SIZE] = { .type = NLA_U32, },
 	[CKPT_A_META_RELEASE] = { .type = NLA_NUL_STRING, },
@@ -67,6 +67,16 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_MTIME_NS + 1] = {
 	[CKPT_A_META_DEV] = { .type = NLA_U32, },
 	[CKPT_A_META_SIZE] = { .type = NLA_U64, },
 	[CKPT_A_META_MTIME_NS] = { .type = NLA_U64, },
+	[CKPT_A_META_SIGMASK] = { .type = NLA_U64, },
+	[CKPT_A_META_NR_SIGS] = { .type = NLA_U32, },
+	[CKPT_A_META_XFEATURES] = { .type = NLA_U64, },
+	[CKPT_A_META_RSEQ] = { .type = NLA_U64, },
+	[CKPT_A_META_RSEQ_LEN] = { .type = NLA_U32, },
+	[CKPT_A_META_RSEQ_SIG] = { .type = NLA_U32, },
+	[CKPT_A_META_ROBUST_LIST] = { .type = NLA_U64, },
+	[CKPT_A_META_CLEAR_CHILD_TID] = { .type = NLA_U64, },
+	[CKPT_A_META_CWD] = { .type = NLA_NUL_STRING, },
+	[CKPT_A_META_UMASK] = { .type = NLA_U32, },
 };
 
 /* CKPT_CMD_SINK_REGISTER - do */
@@ -94,7 +104,7 @@ static const struct nla_policy ckpt_restart_begin_nl_policy[CKPT_A_RESTART_FLAGS
 static const struct nla_policy ckpt_restart_record_nl_policy[CKPT_A_RSID + 1] = {
 	[CKPT_A_RSID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_SEQ] = { .type = NLA_U32, },
-	[CKPT_A_REC_TYPE] = NLA_POLICY_MAX(NLA_U32, 8),
+	[CKPT_A_REC_TYPE] = NLA_POLICY_MAX(NLA_U32, 10),
 	[CKPT_A_REC_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_REC_PARENT] = { .type = NLA_U32, },
 	[CKPT_A_DATA_LEN] = NLA_POLICY_FULL_RANGE(NLA_U64, &ckpt_a_data_len_range),

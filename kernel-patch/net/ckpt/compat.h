@@ -96,4 +96,16 @@ static inline struct file *ckpt_next_file(struct task_struct *task,
 	return file;
 }
 
+#ifdef CONFIG_RSEQ
+/* The registered rseq area's length: fixed at 32 bytes before 6.3. */
+static inline u32 ckpt_rseq_len(struct task_struct *t)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+	return t->rseq ? 32 : 0;
+#else
+	return t->rseq_len;
+#endif
+}
+#endif
+
 #endif /* _CKPT_COMPAT_H */

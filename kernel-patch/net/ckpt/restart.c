@@ -90,6 +90,7 @@ struct ckpt_session {
 	struct ckpt_rec cur;		/* record whose fragments are arriving */
 	bool in_record;
 	bool seen_task;
+	bool seen_sigactions;
 	bool seen_trailer;
 	u64 records;
 	u64 bytes;
@@ -119,6 +120,9 @@ static unsigned int ckpt_nr_sessions;	/* under ckpt_sessions_lock */
 #define M(x) BIT_ULL(CKPT_A_META_##x)
 /* The optional fields of vma and file records: the path and the file's identity. */
 #define CKPT_FILE_IDENTITY (M(PATH) | M(INO) | M(DEV) | M(SIZE) | M(MTIME_NS))
+/* The optional fields of regs records (absent in images of older modules). */
+#define CKPT_THREAD_STATE (M(SIGMASK) | M(RSEQ) | M(RSEQ_LEN) | M(RSEQ_SIG) | \
+			   M(ROBUST_LIST) | M(CLEAR_CHILD_TID))
 
 /* What each record type carries and where it sits in the tree. */
 static const struct {
@@ -130,8 +134,8 @@ static const struct {
 		M(ARCH) | M(PAGE_SIZE) | M(RELEASE) | M(TIME_NS), 0, 0 },
 	[CKPT_RECORD_TYPE_TASK] = {
 		M(PID) | M(TGID) | M(PPID) | M(COMM) | M(UID) | M(GID) |
-		M(EUID) | M(EGID), 0, 0 },
-	[CKPT_RECORD_TYPE_REGS] = { M(TID), 0, CKPT_RECORD_TYPE_TASK },
+		M(EUID) | M(EGID), M(CWD) | M(UMASK), 0 },
+	[CKPT_RECORD_TYPE_REGS] = { M(TID), CKPT_THREAD_STATE, CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_MM] = {
 		M(START_CODE) | M(END_CODE) | M(START_DATA) | M(END_DATA) |
 		M(START_BRK) | M(BRK) | M(START_STACK) | M(ARG_START) |
@@ -147,7 +151,12 @@ static const struct {
 	[CKPT_RECORD_TYPE_TRAILER] = {
 		M(NR_THREADS) | M(NR_VMAS) | M(NR_PAGES_TOTAL) | M(NR_FILES),
 		0, 0 },
+	[CKPT_RECORD_TYPE_SIGACTIONS] = { M(NR_SIGS), 0, CKPT_RECORD_TYPE_TASK },
+	[CKPT_RECORD_TYPE_XSTATE] = { M(XFEATURES), 0, CKPT_RECORD_TYPE_REGS },
 };
+
+/* An XSAVE area: the 512-byte legacy area and the 64-byte XSAVE header. */
+#define CKPT_XSTATE_MIN	576
 
 /* Mapping bits that must agree between the image and the target. */
 #define CKPT_VMA_MATCH_FLAGS	(VM_READ | VM_WRITE | VM_EXEC | VM_SHARED)
@@ -443,14 +452,20 @@ static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 		NL_SET_ERR_MSG(info->extack, "the target exited");
 		return -ESRCH;
 	}
+	/*
+	 * The image's vma must lie inside one target mapping: the same range,
+	 * or part of one the target's kernel merged from the image's adjacent
+	 * areas (a new process has one anon_vma where the old one had two).
+	 */
 	mmap_read_lock(sess->mm);
 	vma = find_vma(sess->mm, start);
-	if (!vma || vma->vm_start != start || vma->vm_end != end) {
-		what = "no target mapping with the same range";
+	if (!vma || vma->vm_start > start || vma->vm_end < end) {
+		what = "no target mapping covers the range";
 	} else if ((vma->vm_flags ^ flags) & CKPT_VMA_MATCH_FLAGS) {
 		what = "protection or sharing differs";
 	} else if (vma->vm_file &&
-		   vma->vm_pgoff != nla_get_u64(meta[CKPT_A_META_PGOFF])) {
+		   vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT) !=
+		   nla_get_u64(meta[CKPT_A_META_PGOFF])) {
 		/* Anonymous vm_pgoff is bookkeeping (a moved stack keeps its own). */
 		what = "file offset differs";
 	} else if (!!vma->vm_file != !!path_attr) {
@@ -667,6 +682,29 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 	case CKPT_RECORD_TYPE_FILE:
 		sess->nr_files++;
 		return 0;
+	case CKPT_RECORD_TYPE_SIGACTIONS:
+		/*
+		 * Shape only: the restorer sets them with rt_sigaction(2),
+		 * which checks each as it would the process's own call.
+		 */
+		if (sess->seen_sigactions ||
+		    nla_get_u32(meta[CKPT_A_META_NR_SIGS]) != _NSIG ||
+		    data_len != (u64)_NSIG * CKPT_SIGACTION_SIZE) {
+			ckpt_reject(info->extack, nest,
+				    "record %u: one sigactions record of %u entries", id, _NSIG);
+			return -EINVAL;
+		}
+		sess->seen_sigactions = true;
+		return 0;
+	case CKPT_RECORD_TYPE_XSTATE:
+		/* Applied by the restorer through ptrace, which checks the layout. */
+		if (data_len < CKPT_XSTATE_MIN || data_len > CKPT_XSTATE_MAX) {
+			ckpt_reject(info->extack, info->attrs[CKPT_A_DATA_LEN],
+				    "record %u: xstate data-len %llu outside %u..%u", id,
+				    data_len, CKPT_XSTATE_MIN, CKPT_XSTATE_MAX);
+			return -EINVAL;
+		}
+		return 0;
 	case CKPT_RECORD_TYPE_TRAILER:
 		return ckpt_check_trailer(sess, meta, info, id);
 	}
@@ -725,7 +763,8 @@ static int ckpt_check_first(struct ckpt_session *sess, struct genl_info *info,
 		return -EINVAL;
 	}
 	if (data_len && type != CKPT_RECORD_TYPE_REGS &&
-	    type != CKPT_RECORD_TYPE_PAGES) {
+	    type != CKPT_RECORD_TYPE_PAGES && type != CKPT_RECORD_TYPE_XSTATE &&
+	    type != CKPT_RECORD_TYPE_SIGACTIONS) {
 		ckpt_reject(info->extack, tb[CKPT_A_DATA_LEN],
 			    "record %u: record type %u carries no data", id, type);
 		return -EINVAL;

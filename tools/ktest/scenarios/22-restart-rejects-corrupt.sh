@@ -12,7 +12,7 @@ t_restart_rejects_corrupt() {
 	out=$($K restart $T $img --corrupt page) || true
 	expect_err "$out" EINVAL "checksum differs" || { why="page: $why"; return 1; }
 	out=$($K restart $T $img --corrupt vma) || true
-	expect_err "$out" EINVAL "no target mapping with the same range" || { why="vma: $why"; return 1; }
+	expect_err "$out" EINVAL "no target mapping covers the range" || { why="vma: $why"; return 1; }
 	out=$($K restart $T $img --corrupt trailer) || true
 	expect_err "$out" EINVAL "trailer counts differ" || { why="trailer: $why"; return 1; }
 	out=$($K restart $T $img --corrupt seq) || true

@@ -79,8 +79,13 @@
  * at most CKPT_DEPTH_MAX. The tree of a stream:
  *
  *   header                          meta: arch, page-size, release, time-ns
- *   task                            meta: pid, tgid, ppid, comm, uid, gid, euid, egid
- *     regs           (per thread)   meta: tid          data: struct user_regs_struct
+ *   task                            meta: pid, tgid, ppid, comm, uid, gid, euid, egid,
+ *                                         [cwd, umask]
+ *     regs           (per thread)   meta: tid, [sigmask, rseq, rseq-len, rseq-sig,
+ *                                         robust-list, clear-child-tid]
+ *                                                      data: struct user_regs_struct
+ *       xstate                      meta: xfeatures    data: XSAVE area (NT_X86_XSTATE)
+ *     sigactions                    meta: nr-sigs      data: nr-sigs * CKPT_SIGACTION_SIZE
  *     mm                            meta: start-code .. env-end
  *       vma          (per mapping)  meta: start, end, vm-flags, pgoff, [path]
  *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
@@ -89,6 +94,8 @@
  *
  * Only present pages of private writable mappings are sent, in runs of at most
  * CKPT_PAGES_RUN_MAX contiguous pages: an untouched 1 GiB mapping costs one vma record.
+ * Fields in [brackets] and record types 9 (sigactions) and 10 (xstate), which came after
+ * the trailer's number, are absent in streams of older modules; readers accept both.
  *
  * Fragments: a record's data may be larger than one message. Every fragment of a record
  * is one CKPT_CMD_RECORD message:
@@ -132,8 +139,10 @@
  * The target must be stopped. A session ends with commit, abort, its socket's close, or
  * when it had no request for the module's session_idle_ms. Restart trusts nothing: every fragment is checked on arrival
  * (sequence, nesting, ids, lengths, required meta fields, page alignment, that the image's
- * arch and page size are this machine's, that every vma equals the target's mapping at the
- * same place, and that pages lie inside their vma, which must be private and writable).
+ * arch and page size are this machine's, that every vma lies inside one target mapping
+ * with the same protection, sharing, file and file offset (the same range, or part of a
+ * mapping the target's kernel merged from adjacent ones), and that pages lie inside their
+ * vma, which must be private and writable).
  * The first failure rejects the message with an extack naming the record and field, and
  * fails the session. Page data is staged in the kernel, charged to the requester's memory
  * cgroup and bounded per session, per uid and in all (restart_max_mib, restart_user_mib,
@@ -188,6 +197,8 @@
 #define CKPT_DEPTH_MAX		8
 #define CKPT_PAGES_RUN_MAX	256
 #define CKPT_RECORD_DATA_MAX	16777216
+#define CKPT_SIGACTION_SIZE	32
+#define CKPT_XSTATE_MAX		32768
 #define CKPT_TIMEOUT_MAX_MS	3600000
 #define CKPT_USERSOCK_TYPE	16
 
@@ -198,10 +209,12 @@
  * @CKPT_RECORD_TYPE_HEADER: First record of every stream, a root. Meta: arch,
  *   page-size, release, time-ns. No data.
  * @CKPT_RECORD_TYPE_TASK: The task, a root. Meta: pid, tgid, ppid (as seen in
- *   the requester's pid namespace), comm, uid, gid, euid, egid. No data.
+ *   the requester's pid namespace), comm, uid, gid, euid, egid, and cwd and
+ *   umask (absent in images of older modules). No data.
  * @CKPT_RECORD_TYPE_REGS: One thread's general registers, child of task. Meta:
- *   tid. Data: the architecture's ptrace user_regs_struct (216 bytes on
- *   x86-64).
+ *   tid, and sigmask, rseq, rseq-len, rseq-sig, robust-list, clear-child-tid
+ *   (absent in images of older modules). Data: the architecture's ptrace
+ *   user_regs_struct (216 bytes on x86-64).
  * @CKPT_RECORD_TYPE_MM: The address-space layout, child of task. Meta:
  *   start-code .. env-end. No data.
  * @CKPT_RECORD_TYPE_VMA: One mapping, child of mm. Meta: start, end, vm-flags,
@@ -213,6 +226,13 @@
  *   f-flags, pos, and path when it has one. No data.
  * @CKPT_RECORD_TYPE_TRAILER: Last record of every stream, a root. Meta:
  *   nr-threads, nr-vmas, nr-pages, nr-files. No data.
+ * @CKPT_RECORD_TYPE_SIGACTIONS: The process's signal dispositions, child of
+ *   task, at most one. Meta: nr-sigs. Data: nr-sigs entries of sigaction-size
+ *   bytes. Checked by the kernel for shape only: a restorer applies them with
+ *   rt_sigaction(2), which refuses what it would refuse from the process.
+ * @CKPT_RECORD_TYPE_XSTATE: One thread's FPU, SSE and AVX state, child of that
+ *   thread's regs. Meta: xfeatures. Data: the x86 XSAVE area as ptrace's
+ *   NT_X86_XSTATE regset reads it (at most xstate-max bytes).
  */
 enum ckpt_record_type {
 	CKPT_RECORD_TYPE_UNSPEC,
@@ -224,6 +244,8 @@ enum ckpt_record_type {
 	CKPT_RECORD_TYPE_PAGES,
 	CKPT_RECORD_TYPE_FILE,
 	CKPT_RECORD_TYPE_TRAILER,
+	CKPT_RECORD_TYPE_SIGACTIONS,
+	CKPT_RECORD_TYPE_XSTATE,
 };
 
 /**
@@ -366,6 +388,16 @@ enum {
 	CKPT_A_META_DEV,
 	CKPT_A_META_SIZE,
 	CKPT_A_META_MTIME_NS,
+	CKPT_A_META_SIGMASK,
+	CKPT_A_META_NR_SIGS,
+	CKPT_A_META_XFEATURES,
+	CKPT_A_META_RSEQ,
+	CKPT_A_META_RSEQ_LEN,
+	CKPT_A_META_RSEQ_SIG,
+	CKPT_A_META_ROBUST_LIST,
+	CKPT_A_META_CLEAR_CHILD_TID,
+	CKPT_A_META_CWD,
+	CKPT_A_META_UMASK,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)

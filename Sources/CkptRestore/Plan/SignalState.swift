@@ -1,0 +1,46 @@
+import CCkptUAPI
+
+/// One signal's disposition as a sigactions record holds it and `rt_sigaction(2)` takes it
+/// back on x86-64: handler, flags, restorer, mask (four little-endian u64,
+/// `CKPT_SIGACTION_SIZE` bytes). The restorer passes these bytes unchanged; the kernel's
+/// rt_sigaction checks them as it would the process's own call.
+public struct SignalAction: Equatable, Sendable {
+    public var handler: UInt64
+    public var flags: UInt64
+    public var restorer: UInt64
+    public var mask: UInt64
+
+    /// `SIG_DFL` with no flags and an empty mask: what a new process starts with.
+    public var isDefault: Bool { handler == 0 && flags == 0 && restorer == 0 && mask == 0 }
+
+    /// The `CKPT_SIGACTION_SIZE` bytes of the entry, as the kernel reads `struct sigaction`.
+    public var bytes: [UInt8] {
+        [handler, flags, restorer, mask].flatMap { w in withUnsafeBytes(of: w.littleEndian, Array.init) }
+    }
+
+    /// The entries of a sigactions record's data: entry i is signal i + 1. `nil` when the
+    /// length is not a whole number of entries.
+    public static func table(_ data: [UInt8]) -> [SignalAction]? {
+        let size = Int(CKPT_SIGACTION_SIZE)
+        guard data.count % size == 0 else { return nil }
+        func word(_ at: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for i in 0..<8 { v |= UInt64(data[at + i]) << (8 * UInt64(i)) }
+            return v
+        }
+        return stride(from: 0, to: data.count, by: size).map { at in
+            SignalAction(handler: word(at), flags: word(at + 8), restorer: word(at + 16), mask: word(at + 24))
+        }
+    }
+}
+
+/// A thread's XSAVE area (FPU, SSE, AVX) as ptrace's NT_X86_XSTATE regset reads it, and
+/// XCR0 of the CPU it was read on.
+public struct XState: Equatable, Sendable {
+    public var xfeatures: UInt64
+    public var area: [UInt8]
+
+    /// The first 512 bytes: the FXSAVE layout (x87 and SSE), which every x86-64 CPU takes
+    /// back with PTRACE_SETFPREGS whatever its XSAVE features.
+    public var legacyArea: [UInt8] { Array(area.prefix(512)) }
+}
