@@ -1,29 +1,47 @@
+# restore_listen: a ckpt listener writing into $W/img, killed at cleanup.
+restore_listen() {
+	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI (tools/kernel-tests builds it)"; return 1; }
+	mkdir -p $W/img
+	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
+	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+}
+
+# checkpoint_to_image PID [OPTION...]: ckpt checkpoint --stop --wait; sets img (and out).
+checkpoint_to_image() {
+	local pid=$1
+	shift
+	out=$($CKPT_CLI checkpoint $pid --stop --wait $W/img "$@" 2>&1) || { why="checkpoint: $out"; return 1; }
+	img=$(sed -n 's/^image //p' <<<"$out")
+	[[ -f $img ]] || { why="no image: $out"; return 1; }
+}
+
+# restore_image IMAGE [OPTION...]: ckpt restore; sets out and np (the new pid, killed at cleanup).
+restore_image() {
+	out=$($CKPT_CLI restore "$@" 2>&1) || { why="restore: $out"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	[[ -n $np ]] || { why="no 'restored pid N' line: $out"; return 1; }
+	pids+=("$np")
+}
+
 # Issue 12: a checkpointed process, killed, comes back as a new process (ckpt listen,
 # ckpt checkpoint, ckpt restore: the Swift CLI) and counts on from the checkpointed tick;
 # its output file is reopened by path at the checkpointed position; its working
 # directory and umask are its own, not the restorer's; its pid is the image's (free
 # again once the original was reaped: clone3 set_tid).
 t_restore_new_process() {
-	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI (tools/kernel-tests builds it)"; return 1; }
-	mkdir -p $W/img $W/wd
-	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
-	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	mkdir -p $W/wd
+	restore_listen || return 1
 	bg bash -c "cd $W/wd && umask 0027 && exec $B/ktarget 4" >t.out
 	T=$!
 	wait_for t.out '^tick 5 ' 10 || { why="target: $(tail -2 t.out)"; return 1; }
 	local pre=$(last_tick t.out)
-	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
-	local post=$(last_tick t.out) img
-	img=$(sed -n 's/^image //p' <<<"$out")
-	[[ -f $img ]] || { why="no image: $out"; return 1; }
+	checkpoint_to_image $T || return 1
+	local post=$(last_tick t.out)
 	kill -9 $T; wait $T 2>/dev/null
 	# A fresh file at the same path: what the new process writes is all it holds.
 	mv t.out t.old && : >t.out
-	out=$($CKPT_CLI restore $img 2>&1) || { why="restore: $out"; return 1; }
 	local np
-	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
-	[[ -n $np ]] || { why="no 'restored pid N' line: $out"; return 1; }
-	pids+=("$np")
+	restore_image $img || return 1
 	wait_for t.out 'tick' 10 || { why="the restored process printed nothing"; return 1; }
 	sleep 0.5
 	local first
@@ -39,16 +57,12 @@ t_restore_new_process() {
 
 # A changed program refuses, naming the mapping and the change, before any process exists.
 t_restore_refuses_changed_binary() {
-	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
-	mkdir -p $W/img
 	cp $B/ktarget $W/kt-copy
-	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
-	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	restore_listen || return 1
 	bg $W/kt-copy 1 >t.out
 	T=$!
 	wait_for t.out '^tick' 10 || { why="target: $(cat t.out)"; return 1; }
-	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
-	img=$(sed -n 's/^image //p' <<<"$out")
+	checkpoint_to_image $T || return 1
 	kill -9 $T; wait $T 2>/dev/null
 	echo >>$W/kt-copy || { why="cannot change the program copy"; return 1; }
 	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a changed binary: $out"; return 1; }
@@ -60,14 +74,10 @@ t_restore_refuses_changed_binary() {
 # restores with restart_max_mib and restart_total_mib at 1 MiB, where a staged replay of
 # the same image is refused (ENOSPC).
 t_restore_stages_nothing() {
-	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
 	local P=/sys/module/ckpt/parameters
-	mkdir -p $W/img
-	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
-	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	restore_listen || return 1
 	start_target t.out 64
-	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img --timeout-ms 120000 2>&1) || { why="checkpoint: $out"; return 1; }
-	img=$(sed -n 's/^image //p' <<<"$out")
+	checkpoint_to_image $T --timeout-ms 120000 || return 1
 	local max=$(cat $P/restart_max_mib) total=$(cat $P/restart_total_mib)
 	echo 1 >$P/restart_max_mib; echo 1 >$P/restart_total_mib
 	kill -STOP $T; sleep 0.2
@@ -92,10 +102,7 @@ t_restore_stages_nothing() {
 # page the process wrote (the copy, not the file's page): ktarget's digest line after
 # the restore equals the one before.
 t_restore_signals_fpu_file_mapping() {
-	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
-	mkdir -p $W/img
-	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
-	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	restore_listen || return 1
 	start_target t.out 4
 	wait_for t.out '^tick 3 ' 10 || { why="target: $(tail -2 t.out)"; return 1; }
 	kill -USR1 $T
@@ -104,18 +111,14 @@ t_restore_signals_fpu_file_mapping() {
 	before=$(grep -a '^digest' t.out | head -1)
 	[[ $before == *"round toward-zero" ]] || { why="target: $before"; return 1; }
 	sigs_before=$(grep -E '^Sig(Blk|Ign|Cgt)' /proc/$T/status)
-	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
-	img=$(sed -n 's/^image //p' <<<"$out")
+	checkpoint_to_image $T || return 1
 	kill -9 $T; wait $T 2>/dev/null
 	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
 	grep -q ' sigactions .*64 signals' show.out || { why="no sigactions record: $(grep -c . show.out) lines"; return 1; }
 	grep -q ' xstate .*xfeatures' show.out || { why="no xstate record"; return 1; }
 	mv t.out t.old && : >t.out
-	out=$($CKPT_CLI restore $img 2>&1) || { why="restore: $out"; return 1; }
 	local np
-	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
-	[[ -n $np ]] || { why="no 'restored pid N' line: $out"; return 1; }
-	pids+=("$np")
+	restore_image $img || return 1
 	# Only the new pid may be warned about (no "no FPU state", no "no signal dispositions").
 	local warned
 	warned=$(grep 'warning' <<<"$out" | grep -v "the image's pid was" || true)
@@ -136,11 +139,8 @@ t_restore_signals_fpu_file_mapping() {
 # get the image's registers, TLS, FPU state, signal mask, robust list, clear-child-tid
 # and rseq registration), and each of the 4 counts on from its checkpointed value.
 t_restore_python_threads() {
-	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
 	[[ -x /usr/bin/python3 ]] || { why="no /usr/bin/python3"; return 1; }
-	mkdir -p $W/img
-	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
-	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	restore_listen || return 1
 	bg /usr/bin/python3 $here/pythreads.py </dev/null >t.out 2>t.err
 	T=$!
 	local i
@@ -149,16 +149,12 @@ t_restore_python_threads() {
 	done
 	local -a pre post
 	for i in 0 1 2 3; do pre[i]=$(grep -a "^thread $i " t.out | tail -1 | awk '{print $3}'); done
-	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
+	checkpoint_to_image $T || return 1
 	for i in 0 1 2 3; do post[i]=$(grep -a "^thread $i " t.out | tail -1 | awk '{print $3}'); done
-	img=$(sed -n 's/^image //p' <<<"$out")
 	kill -9 $T; wait $T 2>/dev/null
 	mv t.out t.old && : >t.out
-	out=$($CKPT_CLI restore $img 2>&1) || { why="restore: $out"; return 1; }
 	local np
-	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
-	[[ -n $np ]] || { why="no 'restored pid N' line: $out"; return 1; }
-	pids+=("$np")
+	restore_image $img || return 1
 	local n
 	n=$(ls /proc/$np/task | wc -l)
 	((n == 5)) || { why="$n threads after restore, expected 5: $out"; return 1; }
@@ -180,10 +176,7 @@ t_restore_python_threads() {
 # SIGUSR1 (a Python-level handler) prints the same CRC-32 of the bytearray as before the
 # checkpoint, and the counter counts on from its checkpointed value.
 t_restore_python_256mib() {
-	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
-	mkdir -p $W/img
-	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
-	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	restore_listen || return 1
 	bg /usr/bin/python3 $here/pybytes.py 256 </dev/null >t.out 2>t.err
 	T=$!
 	wait_for t.out '^count 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
@@ -192,16 +185,12 @@ t_restore_python_256mib() {
 	local before pre post
 	before=$(grep -a '^crc' t.out | head -1 | awk '{print $2}')
 	pre=$(grep -a '^count' t.out | tail -1 | awk '{print $2}')
-	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img --timeout-ms 600000 2>&1) || { why="checkpoint: $out"; return 1; }
+	checkpoint_to_image $T --timeout-ms 600000 || return 1
 	post=$(grep -a '^count' t.out | tail -1 | awk '{print $2}')
-	img=$(sed -n 's/^image //p' <<<"$out")
 	kill -9 $T; wait $T 2>/dev/null
 	mv t.out t.old && : >t.out
-	out=$($CKPT_CLI restore $img 2>&1) || { why="restore: $out"; return 1; }
 	local np
-	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
-	[[ -n $np ]] || { why="no 'restored pid N' line: $out"; return 1; }
-	pids+=("$np")
+	restore_image $img || return 1
 	rm -f $img
 	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np))"; return 1; }
 	kill -USR1 $np
@@ -217,17 +206,13 @@ t_restore_python_256mib() {
 # A pipe and a socket are refused as docs/restore.md says: before any process is made,
 # naming the fd and its kind.
 t_restore_refuses_pipe_and_socket() {
-	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
-	mkdir -p $W/img
-	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
-	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	restore_listen || return 1
 	# ktarget writing into a pipe (fd 1).
 	$B/ktarget 1 | cat >t.out &
 	pids+=($!)
 	wait_for t.out '^tick' 10 || { why="target: $(cat t.out)"; return 1; }
 	T=$(pgrep -n -x ktarget) || { why="no ktarget pid"; return 1; }
-	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
-	img=$(sed -n 's/^image //p' <<<"$out")
+	checkpoint_to_image $T || return 1
 	kill -9 $T
 	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a process with a pipe: $out"; return 1; }
 	[[ $out == *"refused: fd 1 (pipe:["*"pipe descriptors are not restored"* && $out != *"starting the new process"* ]] ||
@@ -237,8 +222,7 @@ t_restore_refuses_pipe_and_socket() {
 		</dev/null >p.out 2>&1
 	T=$!
 	wait_for p.out '^ready' 30 || { why="python: $(cat p.out)"; return 1; }
-	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
-	img=$(sed -n 's/^image //p' <<<"$out")
+	checkpoint_to_image $T || return 1
 	kill -9 $T
 	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a process with a socket: $out"; return 1; }
 	[[ $out == *"refused: fd 3 (socket:["*"socket descriptors are not restored"* ]] || { why="socket: $out"; return 1; }
@@ -248,13 +232,9 @@ t_restore_refuses_pipe_and_socket() {
 # fails while it streams, the half-made process is killed and ckpt restore exits 65; with
 # --verify it is refused (65) before a process exists.
 t_restore_damaged_image() {
-	[[ -x $CKPT_CLI ]] || { why="no ckpt CLI at $CKPT_CLI"; return 1; }
-	mkdir -p $W/img
-	bg $CKPT_CLI listen --dir $W/img >l.out 2>l.log
-	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	restore_listen || return 1
 	start_target t.out 4
-	out=$($CKPT_CLI checkpoint $T --stop --wait $W/img 2>&1) || { why="checkpoint: $out"; return 1; }
-	img=$(sed -n 's/^image //p' <<<"$out")
+	checkpoint_to_image $T || return 1
 	kill -9 $T; wait $T 2>/dev/null
 	# A byte in the middle of the heap's pages (the image is mostly page data).
 	local size=$(stat -c %s $img)
