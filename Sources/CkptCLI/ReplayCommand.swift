@@ -1,6 +1,8 @@
 import ArgumentParser
 import CkptImage
+import CkptProtocol
 import CkptReplay
+import CkptRestore
 import CkptTransport
 
 /// `ckpt replay IMAGE --pid PID`: restores an image's memory into a stopped process through
@@ -10,7 +12,7 @@ public struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Restore an image into a stopped process, or re-emit it into a listener.",
         discussion: """
-            The image is verified first (as `ckpt verify` does); then a restart session is opened for PID (restart-begin), every record is sent in fragments with up to --window requests awaiting the kernel's ack at a time (restart-record), and restart-commit makes the kernel write the staged pages. The kernel checks everything on arrival (architecture, page size, that each vma matches the target's mapping, that pages lie in private writable mappings) and writes nothing unless the whole image validated. On a rejection the session is aborted and the kernel's reason (extack) is printed.
+            The image is verified first (as `ckpt verify` does); then a restart session is opened for PID (restart-begin), every record is sent in fragments with up to --window requests awaiting the kernel's ack at a time (restart-record), and restart-commit makes the kernel write the staged pages. The kernel checks everything on arrival (architecture, page size, that each vma matches the target's mapping, that pages lie in private writable mappings) and writes nothing unless the whole image validated. On a rejection the session is aborted and the kernel's reason (extack) is printed. An image with a shared mapping (MAP_SHARED, shm, memfd: memory the kernel does not capture) is refused before a session opens. Pages absent from the image (never touched before the checkpoint) are left as the target has them: use ckpt restore for a process that must be exactly the image.
 
             The target must be stopped (kill -STOP PID) and its mappings must match the image's: the same process, or a fresh instance of the same program started with ASLR off (setarch -R). Restart restores memory contents only: it never creates tasks, maps memory, or changes registers or files.
 
@@ -98,6 +100,11 @@ public struct ReplayCommand: ParsableCommand {
             return
         }
         let target = pid!
+        if let shared = Self.sharedMapping(reader) {
+            throw failure(command, "\(image): refused: mapping \(shared) is shared (MAP_SHARED, shm or memfd): its memory "
+                          + "is not in the image, so a replay would leave the target's as it is; ckpt restore refuses it too",
+                          CkptExit.failed)
+        }
         let client = try openFamily(command)
         let link: GenlRestartLink
         do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: window) } catch {
@@ -113,6 +120,22 @@ public struct ReplayCommand: ParsableCommand {
             bar.finish()
             throw failure(command, Self.explain(error, pid: target), Self.exitCode(error))
         }
+    }
+
+    /// The first shared mapping of the image ("start-end (path)"), if any: the kernel
+    /// captures private memory only.
+    static func sharedMapping(_ reader: ImageReader) -> String? {
+        for entry in reader.index where entry.type == .vma {
+            guard let bytes = try? reader.meta(of: entry) else { continue }
+            var meta: RecordMeta?
+            bytes.withUnsafeBytes { payload in
+                do throws(ProtocolError) { meta = try RecordMeta(type: .vma, payload: payload) } catch { meta = nil }
+            }
+            if case let .vma(v)? = meta, VMAKind(v) == .shared {
+                return "0x\(String(v.start, radix: 16))-0x\(String(v.end, radix: 16))" + (v.path.map { " (\($0))" } ?? "")
+            }
+        }
+        return nil
     }
 
     static func exitCode(_ error: ReplayError) -> ExitCode {

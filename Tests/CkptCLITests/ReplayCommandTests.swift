@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CkptImage
+import CkptProtocol
 import Foundation
 import CkptTestSupport
 import XCTest
@@ -90,6 +91,20 @@ final class ReplayCommandTests: XCTestCase {
         let r = try ckpt(["replay", source, "--usersock", "3999999999"])
         XCTAssertEqual(r.status, 74, r.all)
         XCTAssertTrue(r.stderr.contains("no listener on usersock port 3999999999"), r.all)
+    }
+
+    /// A shared mapping's memory is not in the image: replay --pid refuses before it opens
+    /// a session (here, before it looks for the module at all), naming the mapping.
+    func testReplayRefusesSharedMappings() throws {
+        let source = dir + "/7.ckpt"
+        var records = fixtureRecords()
+        let i = try XCTUnwrap(records.firstIndex { $0.type == .vma && $0.id == 6 })
+        records[i].meta = RecordMeta.vma(VMAMeta(start: 0x70_0000, end: 0x70_0000 + 12 * 4096, vmFlags: 0x3 | 0x8, pgoff: 0))
+            .encodedPayload(padded: true)
+        try writeFixtureImage(source, records)
+        let r = try ckpt(["replay", source, "--pid", "1"])
+        XCTAssertEqual(r.status, 1, r.all)
+        XCTAssertTrue(r.stderr.contains("refused: mapping 0x700000-0x70c000 is shared"), r.all)
     }
 
     func testReplayUsageErrors() throws {
