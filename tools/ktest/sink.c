@@ -132,6 +132,8 @@ static bool sink_message(struct nlmsghdr *nh, const char *prefix)
 		s->out = fopen(path, "w");
 		if (!s->out)
 			die("%s: %s", path, strerror(errno));
+		/* For scenarios that act while a stream runs (exec race). */
+		printf("stream crid=%" PRIu64 " begun\n", crid);
 	} else if (!s) {
 		printf("stream crid=%" PRIu64 " BAD: message %d before begin\n", crid, cmd);
 		return true;

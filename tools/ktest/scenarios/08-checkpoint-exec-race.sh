@@ -10,7 +10,9 @@ t_checkpoint_exec_race() {
 	start_sink sink.out --rcvbuf 65536 --slow-ms 20
 	$AS_CAPUSER $K checkpoint $v --timeout 60000 >ck.out 2>&1 &
 	local c=$!
-	sleep 1
+	# Resume it once the stream runs (not after a fixed sleep): an exec before
+	# admission is refused at admission, which is not the race this is about.
+	wait_for sink.out '^stream crid=.* begun' 20 || { why="no stream began: $(cat ck.out sink.out)"; return 1; }
 	kill -CONT $v
 	wait_for v.out '^b uid 1000 euid 0' 10 || { why="victim did not exec setuid: $(cat v.out)"; return 1; }
 	wait $c
