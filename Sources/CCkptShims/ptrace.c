@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -37,4 +38,64 @@ int ckpt_spawn_with_pid(const char *path, char *const argv[], char *const envp[]
 		syscall(SYS_exit, 127);
 	}
 	return (int)ret;
+}
+
+int ckpt_prlimit(int pid, int resource, const struct ckpt_rlimit *set, struct ckpt_rlimit *old)
+{
+	/* prlimit64(2) takes struct rlimit64, two u64: glibc's struct rlimit on x86-64. */
+	struct rlimit want, was;
+	int ret;
+
+	_Static_assert(sizeof(struct rlimit) == 2 * sizeof(uint64_t), "rlimit64 layout");
+
+	if (set) {
+		want.rlim_cur = set->soft;
+		want.rlim_max = set->hard;
+	}
+	ret = (int)syscall(SYS_prlimit64, pid, resource, set ? &want : NULL, old ? &was : NULL);
+	if (ret == 0 && old) {
+		old->soft = was.rlim_cur;
+		old->hard = was.rlim_max;
+	}
+	return ret;
+}
+
+int ckpt_tgkill(int tgid, int tid, int sig)
+{
+	return (int)syscall(SYS_tgkill, tgid, tid, sig);
+}
+
+size_t ckpt_clone_args_size(void)
+{
+	return sizeof(struct clone_args);
+}
+
+size_t ckpt_remote_thread_clone3(unsigned char *buf, size_t cap, uint64_t at, int tid)
+{
+	struct clone_args args;
+	pid_t want = tid;
+
+	if (cap < sizeof(args) + sizeof(want))
+		return 0;
+	memset(&args, 0, sizeof(args));
+	args.flags = CKPT_CLONE_THREAD_FLAGS;
+	args.set_tid = at + sizeof(args);
+	args.set_tid_size = 1;
+	memcpy(buf, &args, sizeof(args));
+	memcpy(buf + sizeof(args), &want, sizeof(want));
+	return sizeof(args) + sizeof(want);
+}
+
+size_t ckpt_remote_stack_t(unsigned char *buf, size_t cap, uint64_t sp, uint64_t size, int flags)
+{
+	stack_t ss;
+
+	if (cap < sizeof(ss))
+		return 0;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_sp = (void *)(uintptr_t)sp;
+	ss.ss_size = size;
+	ss.ss_flags = flags;
+	memcpy(buf, &ss, sizeof(ss));
+	return sizeof(ss);
 }

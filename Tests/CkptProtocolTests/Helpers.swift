@@ -54,11 +54,15 @@ let sampleFile = RecordMeta.file(FileMeta(fd: 1, fFlags: 2, pos: 77, path: "/dev
 let sampleTrailer = RecordMeta.trailer(TrailerMeta(nrThreads: 1, nrVMAs: 1, nrPagesTotal: 2, nrFiles: 1))
 let sampleMaskedRegs = RecordMeta.regs(RegsMeta(tid: 101, sigmask: 0x40_0800,
                                                 rseq: RseqRegistration(address: 0x7f00_0000_1020, length: 32, signature: 0x5305_3053),
-                                                robustList: 0x7f00_0000_2000, clearChildTid: 0x7f00_0000_3000))
+                                                robustList: 0x7f00_0000_2000, clearChildTid: 0x7f00_0000_3000,
+                                                sigpending: 0x800,
+                                                altstack: AltStack(sp: 0x7f00_0000_4000, size: 65536, flags: 0)))
 let sampleSigactions = RecordMeta.sigactions(SigactionsMeta(nrSigs: 64))
+let samplePendingSigactions = RecordMeta.sigactions(SigactionsMeta(nrSigs: 64, sharedPending: 0x40_0000))
 let sampleXState = RecordMeta.xstate(XStateMeta(xfeatures: 0x7))
+let sampleRlimits = RecordMeta.rlimits(RlimitsMeta(nrRlimits: 16))
 let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleVMA, sampleAnonVMA, samplePages,
-                      sampleFile, sampleTrailer, sampleSigactions, sampleXState]
+                      sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

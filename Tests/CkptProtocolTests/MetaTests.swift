@@ -126,6 +126,26 @@ import Testing
         }
     }
 
+    @Test func rlimitsLengthIsEntriesTimesEntrySize() throws {
+        var r = RecordDataRules()
+        try r.check(id: 5, meta: sampleRlimits, dataLength: 16 * UInt64(CKPT_RLIMIT_SIZE))
+        #expect(throws: RecordDataViolation.rlimitsLength(id: 5, dataLength: 255, nrRlimits: 16)) {
+            try r.check(id: 5, meta: sampleRlimits, dataLength: 255)
+        }
+    }
+
+    @Test func altstackFieldsComeTogether() throws {
+        // sp and size without flags: a regs meta no module sends.
+        let b = MessageBuffer(capacity: 256)
+        b.appendU32(Int(CKPT_A_META_TID), 7)
+        b.appendU64(Int(CKPT_A_META_ALTSTACK_SP), 0x1000, padType: Int(CKPT_A_META_PAD))
+        b.appendU64(Int(CKPT_A_META_ALTSTACK_SIZE), 4096, padType: Int(CKPT_A_META_PAD))
+        let bytes = Array(b.bytes)
+        #expect(throws: ProtocolError.self) {
+            try bytes.withUnsafeBytes { _ = try RecordMeta(type: .regs, payload: $0) }
+        }
+    }
+
     @Test func xstateLengthIsAnXSaveArea() throws {
         var r = try headerRules()
         try r.check(id: 4, meta: sampleXState, dataLength: 2696)

@@ -13,7 +13,7 @@ import Testing
 @Suite struct RestorePlanTests {
     /// A process image: header, task, `threads` regs records, mm, the vmas, the files, trailer.
     func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = [], signals: [SignalAction]? = nil,
-               xstate: XState? = nil) throws -> (ImageReader, String) {
+               xstate: XState? = nil, limits: [ResourceLimit]? = nil) throws -> (ImageReader, String) {
         let path = NSTemporaryDirectory() + "ckpt-restore-plan-\(getpid())-\(UUID().uuidString).ckpt"
         let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate],
                                          permissions: [.ownerReadWrite])
@@ -41,13 +41,19 @@ import Testing
             let state = xstate != nil  // an image of this module: every per-thread field
             let meta = RegsMeta(tid: 77 + UInt32(t), sigmask: state ? 0x4000 : nil,
                                 rseq: state ? RseqRegistration(address: 0x7000_0020, length: 32, signature: 0x5305_3053) : nil,
-                                robustList: state ? 0x7000_0100 : nil, clearChildTid: state ? 0x7000_0200 : nil)
+                                robustList: state ? 0x7000_0100 : nil, clearChildTid: state ? 0x7000_0200 : nil,
+                                sigpending: state ? 1 << UInt64(t) : nil,
+                                altstack: state ? AltStack(sp: t == 0 ? 0 : 0x7100_0000, size: t == 0 ? 0 : 8192, flags: t == 0 ? 2 : 0) : nil)
             let r = try record(.regs(meta), parent: task, data: regs)
             if let xstate { _ = try record(.xstate(XStateMeta(xfeatures: xstate.xfeatures)), parent: r, data: xstate.area) }
         }
         if let signals {
-            _ = try record(.sigactions(SigactionsMeta(nrSigs: UInt32(signals.count))), parent: task,
+            _ = try record(.sigactions(SigactionsMeta(nrSigs: UInt32(signals.count), sharedPending: 0x40_0000)), parent: task,
                            data: signals.flatMap(\.bytes))
+        }
+        if let limits {
+            let data = limits.flatMap { l in [l.soft, l.hard].flatMap { w in withUnsafeBytes(of: w.littleEndian, Array.init) } }
+            _ = try record(.rlimits(RlimitsMeta(nrRlimits: UInt32(limits.count))), parent: task, data: data)
         }
         let mm = try record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
                                        brk: 0, startStack: 0, argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)), parent: task)
@@ -84,6 +90,7 @@ import Testing
         defer { unlink(p) }
         let plan = try RestorePlan(r, shellJob: false)
         #expect(plan.signalActions == signals)
+        #expect(plan.sharedPending == 0x40_0000)
         #expect(plan.signalActions?[9].isDefault == false && plan.signalActions?[0].isDefault == true)
         let thread = plan.threads[0]
         #expect(thread.blockedSignals == 0x4000)
@@ -95,6 +102,7 @@ import Testing
         defer { unlink(p) }
         let plan = try RestorePlan(r, shellJob: false)
         #expect(plan.signalActions == nil && plan.threads[0].blockedSignals == nil && plan.threads[0].xstate == nil)
+        #expect(plan.sharedPending == nil && plan.resourceLimits == nil && plan.threads[0].pendingSignals == nil)
         #expect(plan.threads[0].rseq == nil && plan.threads[0].robustList == nil)
     }
 
@@ -114,6 +122,21 @@ import Testing
         #expect(plan.threads.allSatisfy { $0.xstate?.area.count == 576 && $0.blockedSignals == 0x4000 })
         #expect(plan.threads[1].rseq == RseqRegistration(address: 0x7000_0020, length: 32, signature: 0x5305_3053))
         #expect(plan.threads[1].robustList == 0x7000_0100 && plan.threads[1].clearChildTid == 0x7000_0200)
+        #expect(plan.threads.map(\.pendingSignals) == [1, 2, 4])
+        // A disabled alternate stack (sp 0, size 0, SS_DISABLE) is none: no sigaltstack call.
+        #expect(plan.threads[0].altstack == nil)
+        #expect(plan.threads[1].altstack == AltStack(sp: 0x7100_0000, size: 8192, flags: 0))
+    }
+
+    @Test func readsResourceLimits() throws {
+        let limits = (0..<16).map { i in ResourceLimit(soft: i == 7 ? 200 : UInt64.max, hard: i == 7 ? 4000 : UInt64.max - UInt64(i)) }
+        let (r, p) = try image(vmas: [anon], limits: limits)
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.resourceLimits == limits)
+        #expect(ResourceLimit.name(7) == "RLIMIT_NOFILE" && ResourceLimit.name(99) == "resource 99")
+        #expect(ResourceLimit.describe(UInt64.max) == "unlimited" && ResourceLimit.describe(200) == "200")
+        #expect(ResourceLimit.table([1, 2, 3]) == nil)
     }
 
     @Test func anUnregisteredRseqIsNone() throws {

@@ -15,7 +15,11 @@
  * zero at start (MXCSR: FPU state a restore must bring back). So a restore
  * can be checked to bring memory, the SIGUSR1 handler and the FPU state
  * back. It also ignores SIGPIPE and blocks SIGUSR2 and SIGURG, so
- * /proc/PID/status SigIgn, SigCgt and SigBlk are not the defaults.
+ * /proc/PID/status SigIgn, SigCgt and SigBlk are not the defaults, and
+ * leaves SIGUSR2 pending for its thread (raise) and SIGURG for the process
+ * (kill), runs its SIGUSR1 handler on an alternate signal stack and lowers
+ * its RLIMIT_NOFILE: the digest line ends with the alternate stack, the
+ * pending set and that limit, which a restore must bring back too.
  * With RESERVE_GIB it also reserves that much PROT_READ|PROT_WRITE memory
  * and touches one page in its middle: a checkpoint must skip the rest
  * without visiting it page by page.
@@ -28,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,7 +57,9 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
 int main(int argc, char **argv)
 {
 	size_t heap_len = (size_t)(argc > 1 ? atoi(argv[1]) : 4) << 20;
-	struct sigaction usr1 = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	struct sigaction usr1 = { .sa_handler = on_usr1, .sa_flags = SA_RESTART | SA_ONSTACK };
+	stack_t alt = { .ss_size = 65536 };
+	struct rlimit nofile;
 	sigset_t block;
 	unsigned char *file;
 	int fd;
@@ -92,6 +99,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	close(fd);
+	alt.ss_sp = malloc(alt.ss_size);
+	if (!alt.ss_sp || sigaltstack(&alt, NULL) != 0) {
+		perror("ktarget: sigaltstack");
+		return 1;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+		nofile.rlim_cur = 200;
+		if (nofile.rlim_max > 4000)
+			nofile.rlim_max = 4000;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	sigemptyset(&usr1.sa_mask);
 	sigaddset(&usr1.sa_mask, SIGUSR2);
 	sigaction(SIGUSR1, &usr1, NULL);
@@ -100,6 +118,8 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGUSR2);
 	sigaddset(&block, SIGURG);
 	sigprocmask(SIG_BLOCK, &block, NULL);
+	raise(SIGUSR2);
+	kill(getpid(), SIGURG);
 	fesetround(FE_TOWARDZERO);
 	memcpy(file + 64, "ktarget wrote this", 18);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -111,11 +131,21 @@ int main(int argc, char **argv)
 		printf("tick %lu heap %lu stack %lu\n", counter, heap[0],
 		       (unsigned long)stack_counter);
 		if (want_digest) {
+			stack_t now;
+			sigset_t pending;
+
 			want_digest = 0;
-			printf("digest %016llx file %016llx round %s\n",
+			sigaltstack(NULL, &now);
+			sigpending(&pending);
+			getrlimit(RLIMIT_NOFILE, &nofile);
+			printf("digest %016llx file %016llx round %s altstack %p+%zu/%d pending%s%s nofile %llu/%llu\n",
 			       (unsigned long long)fnv1a((void *)(heap + 1), heap_len - sizeof(*heap)),
 			       (unsigned long long)fnv1a(file, 8192),
-			       fegetround() == FE_TOWARDZERO ? "toward-zero" : "other");
+			       fegetround() == FE_TOWARDZERO ? "toward-zero" : "other",
+			       now.ss_sp, now.ss_size, now.ss_flags,
+			       sigismember(&pending, SIGUSR2) ? " usr2" : "",
+			       sigismember(&pending, SIGURG) ? " urg" : "",
+			       (unsigned long long)nofile.rlim_cur, (unsigned long long)nofile.rlim_max);
 		}
 		nanosleep(&ts, NULL);
 	}

@@ -28,6 +28,8 @@ enum {
 	CKPT_SYS_SETSID = SYS_setsid,
 	CKPT_SYS_RT_SIGACTION = SYS_rt_sigaction,
 	CKPT_SYS_CLONE = SYS_clone,
+	CKPT_SYS_CLONE3 = SYS_clone3,
+	CKPT_SYS_SIGALTSTACK = SYS_sigaltstack,
 	CKPT_SYS_SET_ROBUST_LIST = SYS_set_robust_list,
 	CKPT_SYS_SET_TID_ADDRESS = SYS_set_tid_address,
 	CKPT_SYS_RSEQ = SYS_rseq,

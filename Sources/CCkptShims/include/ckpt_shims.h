@@ -48,4 +48,28 @@ int ckpt_memfd_create(const char *name, unsigned int flags);
  * multi-threaded caller; an execve failure exits the child with status 127. */
 int ckpt_spawn_with_pid(const char *path, char *const argv[], char *const envp[], int pid);
 
+/* Arguments the restorer writes into the new process for syscalls it makes there
+ * (ptrace.c), laid out by the C structs rather than by hand. Each fills @buf (@cap bytes)
+ * as the bytes to place at the new process's address @at and returns how many, or 0 when
+ * @cap is too small.
+ * - ckpt_remote_thread_clone3: struct clone_args for clone3(2) making a thread
+ *   (CKPT_CLONE_THREAD_FLAGS) with id @tid (set_tid), followed by that pid_t;
+ *   the syscall's size argument is sizeof(struct clone_args): ckpt_clone_args_size().
+ * - ckpt_remote_stack_t: a stack_t for sigaltstack(2). */
+/* prlimit(2) on another process (ptrace.c): glibc declares prlimit() only under
+ * _GNU_SOURCE. @set (when not NULL) becomes the limit; @old (when not NULL) receives the
+ * previous one. Returns 0, or -1 with errno. */
+struct ckpt_rlimit {
+	uint64_t soft;
+	uint64_t hard;
+};
+int ckpt_prlimit(int pid, int resource, const struct ckpt_rlimit *set, struct ckpt_rlimit *old);
+
+/* tgkill(2) (ptrace.c): not in Swift's Glibc module. Returns 0, or -1 with errno. */
+int ckpt_tgkill(int tgid, int tid, int sig);
+
+size_t ckpt_remote_thread_clone3(unsigned char *buf, size_t cap, uint64_t at, int tid);
+size_t ckpt_clone_args_size(void);
+size_t ckpt_remote_stack_t(unsigned char *buf, size_t cap, uint64_t sp, uint64_t size, int flags);
+
 #endif

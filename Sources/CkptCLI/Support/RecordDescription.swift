@@ -27,7 +27,9 @@ enum RecordDescription {
         case let .regs(m):
             let r = regs.map { " rip \(h($0.rip)) rsp \(h($0.rsp))" } ?? ""
             let mask = m.sigmask.map { " blocked \(h($0))" } ?? ""
-            return "tid \(m.tid)\(r)\(mask) (\(entry.dataLength) bytes)"
+            let pending = m.sigpending.flatMap { $0 == 0 ? nil : " pending \(h($0))" } ?? ""
+            let alt = m.altstack.flatMap { $0.sp == 0 ? nil : " altstack \(h($0.sp))+\($0.size)" } ?? ""
+            return "tid \(m.tid)\(r)\(mask)\(pending)\(alt) (\(entry.dataLength) bytes)"
         case let .mm(m):
             return "code \(h(m.startCode))-\(h(m.endCode)) data \(h(m.startData))-\(h(m.endData)) brk \(h(m.startBrk))-\(h(m.brk)) stack \(h(m.startStack))"
         case let .vma(m):
@@ -43,9 +45,12 @@ enum RecordDescription {
         case let .trailer(m):
             return "threads \(m.nrThreads) vmas \(m.nrVMAs) pages \(m.nrPagesTotal) files \(m.nrFiles)"
         case let .sigactions(m):
-            return "\(m.nrSigs) signals (\(entry.dataLength) bytes)"
+            let pending = m.sharedPending.flatMap { $0 == 0 ? nil : ", pending \(h($0))" } ?? ""
+            return "\(m.nrSigs) signals\(pending) (\(entry.dataLength) bytes)"
         case let .xstate(m):
             return "xfeatures \(h(m.xfeatures)) (\(entry.dataLength) bytes)"
+        case let .rlimits(m):
+            return "\(m.nrRlimits) limits (\(entry.dataLength) bytes)"
         }
     }
 
@@ -62,6 +67,10 @@ enum RecordDescription {
         case let .regs(m):
             var fields: [(String, JSON)] = [("tid", u32(m.tid))]
             if let mask = m.sigmask { fields.append(("sigmask", u(mask))) }
+            if let p = m.sigpending { fields.append(("sigpending", u(p))) }
+            if let a = m.altstack {
+                fields += [("altstack_sp", u(a.sp)), ("altstack_size", u(a.size)), ("altstack_flags", u32(a.flags))]
+            }
             if let regs { fields += [("rip", u(regs.rip)), ("rsp", u(regs.rsp))] }
             return .object(fields)
         case let .mm(m):
@@ -80,9 +89,13 @@ enum RecordDescription {
             return .object([("nr_threads", u32(m.nrThreads)), ("nr_vmas", u32(m.nrVMAs)), ("nr_pages_total", u(m.nrPagesTotal)),
                             ("nr_files", u32(m.nrFiles))])
         case let .sigactions(m):
-            return .object([("nr_sigs", u32(m.nrSigs))])
+            var fields: [(String, JSON)] = [("nr_sigs", u32(m.nrSigs))]
+            if let p = m.sharedPending { fields.append(("shared_pending", u(p))) }
+            return .object(fields)
         case let .xstate(m):
             return .object([("xfeatures", u(m.xfeatures))])
+        case let .rlimits(m):
+            return .object([("nr_rlimits", u32(m.nrRlimits))])
         }
     }
 

@@ -113,6 +113,12 @@ public enum AttributeSchema {
         (CKPT_A_META_CLEAR_CHILD_TID, "CKPT_A_META_CLEAR_CHILD_TID", .u64),
         (CKPT_A_META_CWD, "CKPT_A_META_CWD", .string(maxLength: pathMax)),
         (CKPT_A_META_UMASK, "CKPT_A_META_UMASK", .u32),
+        (CKPT_A_META_SHARED_PENDING, "CKPT_A_META_SHARED_PENDING", .u64),
+        (CKPT_A_META_SIGPENDING, "CKPT_A_META_SIGPENDING", .u64),
+        (CKPT_A_META_ALTSTACK_SP, "CKPT_A_META_ALTSTACK_SP", .u64),
+        (CKPT_A_META_ALTSTACK_SIZE, "CKPT_A_META_ALTSTACK_SIZE", .u64),
+        (CKPT_A_META_ALTSTACK_FLAGS, "CKPT_A_META_ALTSTACK_FLAGS", .u32),
+        (CKPT_A_META_NR_RLIMITS, "CKPT_A_META_NR_RLIMITS", .u32),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

@@ -30,6 +30,8 @@ public enum MetaSchema {
             AttributeMask(CKPT_A_META_NR_SIGS)
         case .xstate:
             AttributeMask(CKPT_A_META_XFEATURES)
+        case .rlimits:
+            AttributeMask(CKPT_A_META_NR_RLIMITS)
         }
     }
 
@@ -44,7 +46,12 @@ public enum MetaSchema {
         case .regs:
             // Absent in images of older modules.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SIGMASK, CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN,
-                          CKPT_A_META_RSEQ_SIG, CKPT_A_META_ROBUST_LIST, CKPT_A_META_CLEAR_CHILD_TID)
+                          CKPT_A_META_RSEQ_SIG, CKPT_A_META_ROBUST_LIST, CKPT_A_META_CLEAR_CHILD_TID,
+                          CKPT_A_META_SIGPENDING, CKPT_A_META_ALTSTACK_SP, CKPT_A_META_ALTSTACK_SIZE,
+                          CKPT_A_META_ALTSTACK_FLAGS)
+        case .sigactions:
+            // Absent in images of older modules.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SHARED_PENDING)
         default: AttributeMask(CKPT_A_META_PAD)
         }
     }

@@ -16,6 +16,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
     case emptyRange(id: UInt32, start: UInt64, end: UInt64)
     /// sigactions: data-len != nr-sigs * CKPT_SIGACTION_SIZE.
     case sigactionsLength(id: UInt32, dataLength: UInt64, nrSigs: UInt32)
+    /// rlimits: data-len != nr-rlimits * CKPT_RLIMIT_SIZE.
+    case rlimitsLength(id: UInt32, dataLength: UInt64, nrRlimits: UInt32)
     /// xstate: data-len outside `xstateLengths`.
     case xstateLength(id: UInt32, dataLength: UInt64)
 
@@ -30,6 +32,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
         case let .emptyRange(id, start, end): "record \(id): vma start 0x\(String(start, radix: 16)) >= end 0x\(String(end, radix: 16))"
         case let .sigactionsLength(id, n, sigs):
             "record \(id): sigactions data-len \(n) != nr-sigs \(sigs) * \(CKPT_SIGACTION_SIZE)"
+        case let .rlimitsLength(id, n, count):
+            "record \(id): rlimits data-len \(n) != nr-rlimits \(count) * \(CKPT_RLIMIT_SIZE)"
         case let .xstateLength(id, n):
             "record \(id): xstate data-len \(n) outside \(RecordDataRules.xstateLengths)"
         }
@@ -45,6 +49,7 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
 /// - regs: data-len == `regsSize(arch:)` when the arch is known (216 on x86_64), > 0 otherwise;
 /// - vma: start < end, both page aligned;
 /// - sigactions: data-len == nr-sigs * `CKPT_SIGACTION_SIZE`;
+/// - rlimits: data-len == nr-rlimits * `CKPT_RLIMIT_SIZE`;
 /// - xstate: data-len in `xstateLengths` (legacy area + XSAVE header ... `CKPT_XSTATE_MAX`);
 /// - task, mm, vma, file, header, trailer: data-len 0.
 ///
@@ -94,6 +99,10 @@ public struct RecordDataRules: Sendable {
         case let .sigactions(m):
             if dataLength != UInt64(m.nrSigs) * UInt64(CKPT_SIGACTION_SIZE) {
                 throw .sigactionsLength(id: id, dataLength: dataLength, nrSigs: m.nrSigs)
+            }
+        case let .rlimits(m):
+            if dataLength != UInt64(m.nrRlimits) * UInt64(CKPT_RLIMIT_SIZE) {
+                throw .rlimitsLength(id: id, dataLength: dataLength, nrRlimits: m.nrRlimits)
             }
         case .xstate:
             if !Self.xstateLengths.contains(dataLength) { throw .xstateLength(id: id, dataLength: dataLength) }

@@ -13,6 +13,7 @@ public enum RecordMeta: Equatable, Sendable {
     case trailer(TrailerMeta)
     case sigactions(SigactionsMeta)
     case xstate(XStateMeta)
+    case rlimits(RlimitsMeta)
 
     public var type: RecordType {
         switch self {
@@ -26,6 +27,7 @@ public enum RecordMeta: Equatable, Sendable {
         case .trailer: .trailer
         case .sigactions: .sigactions
         case .xstate: .xstate
+        case .rlimits: .rlimits
         }
     }
 }
@@ -91,14 +93,35 @@ public struct RegsMeta: Equatable, Sendable {
     public var robustList: UInt64?
     /// Its `set_tid_address` pointer (absent in images of older modules).
     public var clearChildTid: UInt64?
+    /// Signals pending for this thread alone, bit i for signal i + 1 (absent in images of
+    /// older modules).
+    public var sigpending: UInt64?
+    /// Its `sigaltstack(2)` (absent in images of older modules).
+    public var altstack: AltStack?
 
     public init(tid: UInt32, sigmask: UInt64? = nil, rseq: RseqRegistration? = nil, robustList: UInt64? = nil,
-                clearChildTid: UInt64? = nil) {
+                clearChildTid: UInt64? = nil, sigpending: UInt64? = nil, altstack: AltStack? = nil) {
         self.tid = tid
         self.sigmask = sigmask
         self.rseq = rseq
         self.robustList = robustList
         self.clearChildTid = clearChildTid
+        self.sigpending = sigpending
+        self.altstack = altstack
+    }
+}
+
+/// A thread's alternate signal stack: `CKPT_A_META_ALTSTACK_SP`, `_SIZE`, `_FLAGS` (all
+/// three or none), as `sigaltstack(2)` reports it (sp 0: none).
+public struct AltStack: Equatable, Sendable {
+    public var sp: UInt64
+    public var size: UInt64
+    public var flags: UInt32
+
+    public init(sp: UInt64, size: UInt64, flags: UInt32) {
+        self.sp = sp
+        self.size = size
+        self.flags = flags
     }
 }
 
@@ -120,7 +143,20 @@ public struct RseqRegistration: Equatable, Sendable {
 /// `CKPT_SIGACTION_SIZE` bytes (`SigactionTable` reads them).
 public struct SigactionsMeta: Equatable, Sendable {
     public var nrSigs: UInt32
-    public init(nrSigs: UInt32) { self.nrSigs = nrSigs }
+    /// Signals pending for the whole process, bit i for signal i + 1 (absent in images of
+    /// older modules). The set only: queued siginfo is not in the image.
+    public var sharedPending: UInt64?
+    public init(nrSigs: UInt32, sharedPending: UInt64? = nil) {
+        self.nrSigs = nrSigs
+        self.sharedPending = sharedPending
+    }
+}
+
+/// The process's resource limits; the data is `nrRlimits` entries of `CKPT_RLIMIT_SIZE`
+/// bytes (soft, hard), entry i for resource i.
+public struct RlimitsMeta: Equatable, Sendable {
+    public var nrRlimits: UInt32
+    public init(nrRlimits: UInt32) { self.nrRlimits = nrRlimits }
 }
 
 /// One thread's FPU/SSE/AVX state; the data is the XSAVE area (ptrace's NT_X86_XSTATE).

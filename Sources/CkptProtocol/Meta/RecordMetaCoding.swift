@@ -42,10 +42,20 @@ extension RecordMeta {
                 rseq = RseqRegistration(address: u64(CKPT_A_META_RSEQ), length: u32(CKPT_A_META_RSEQ_LEN),
                                         signature: u32(CKPT_A_META_RSEQ_SIG))
             }
+            let altFields = [CKPT_A_META_ALTSTACK_SP, CKPT_A_META_ALTSTACK_SIZE, CKPT_A_META_ALTSTACK_FLAGS]
+            var altstack: AltStack?
+            if altFields.contains(where: { t.has($0) }) {
+                if let missing = altFields.first(where: { !t.has($0) }) {
+                    throw ProtocolError(.missingAttribute, field: AttributeSchema.metaName(UInt16(missing)), offset: offset)
+                }
+                altstack = AltStack(sp: u64(CKPT_A_META_ALTSTACK_SP), size: u64(CKPT_A_META_ALTSTACK_SIZE),
+                                    flags: u32(CKPT_A_META_ALTSTACK_FLAGS))
+            }
             func optional64(_ a: Int) -> UInt64? { t.has(a) ? u64(a) : nil }
             self = .regs(RegsMeta(tid: u32(CKPT_A_META_TID), sigmask: optional64(CKPT_A_META_SIGMASK), rseq: rseq,
                                   robustList: optional64(CKPT_A_META_ROBUST_LIST),
-                                  clearChildTid: optional64(CKPT_A_META_CLEAR_CHILD_TID)))
+                                  clearChildTid: optional64(CKPT_A_META_CLEAR_CHILD_TID),
+                                  sigpending: optional64(CKPT_A_META_SIGPENDING), altstack: altstack))
         case .mm:
             self = .mm(MMMeta(
                 startCode: u64(CKPT_A_META_START_CODE), endCode: u64(CKPT_A_META_END_CODE),
@@ -69,9 +79,13 @@ extension RecordMeta {
                 nrThreads: u32(CKPT_A_META_NR_THREADS), nrVMAs: u32(CKPT_A_META_NR_VMAS),
                 nrPagesTotal: u64(CKPT_A_META_NR_PAGES_TOTAL), nrFiles: u32(CKPT_A_META_NR_FILES)))
         case .sigactions:
-            self = .sigactions(SigactionsMeta(nrSigs: u32(CKPT_A_META_NR_SIGS)))
+            self = .sigactions(SigactionsMeta(
+                nrSigs: u32(CKPT_A_META_NR_SIGS),
+                sharedPending: t.has(CKPT_A_META_SHARED_PENDING) ? u64(CKPT_A_META_SHARED_PENDING) : nil))
         case .xstate:
             self = .xstate(XStateMeta(xfeatures: u64(CKPT_A_META_XFEATURES)))
+        case .rlimits:
+            self = .rlimits(RlimitsMeta(nrRlimits: u32(CKPT_A_META_NR_RLIMITS)))
         }
     }
 
@@ -121,6 +135,12 @@ extension RecordMeta {
             }
             if let head = m.robustList { b.appendU64(Int(CKPT_A_META_ROBUST_LIST), head, padType: pad) }
             if let ctid = m.clearChildTid { b.appendU64(Int(CKPT_A_META_CLEAR_CHILD_TID), ctid, padType: pad) }
+            if let p = m.sigpending { b.appendU64(Int(CKPT_A_META_SIGPENDING), p, padType: pad) }
+            if let a = m.altstack {
+                b.appendU64(Int(CKPT_A_META_ALTSTACK_SP), a.sp, padType: pad)
+                b.appendU64(Int(CKPT_A_META_ALTSTACK_SIZE), a.size, padType: pad)
+                b.appendU32(Int(CKPT_A_META_ALTSTACK_FLAGS), a.flags)
+            }
         case let .mm(m):
             b.appendU64(Int(CKPT_A_META_START_CODE), m.startCode, padType: pad)
             b.appendU64(Int(CKPT_A_META_END_CODE), m.endCode, padType: pad)
@@ -156,8 +176,11 @@ extension RecordMeta {
             b.appendU32(Int(CKPT_A_META_NR_FILES), m.nrFiles)
         case let .sigactions(m):
             b.appendU32(Int(CKPT_A_META_NR_SIGS), m.nrSigs)
+            if let p = m.sharedPending { b.appendU64(Int(CKPT_A_META_SHARED_PENDING), p, padType: pad) }
         case let .xstate(m):
             b.appendU64(Int(CKPT_A_META_XFEATURES), m.xfeatures, padType: pad)
+        case let .rlimits(m):
+            b.appendU32(Int(CKPT_A_META_NR_RLIMITS), m.nrRlimits)
         }
     }
 

@@ -15,6 +15,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
     case trailer
     case sigactions
     case xstate
+    case rlimits
 
     public init?(rawValue: UInt32) {
         switch rawValue {
@@ -28,6 +29,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case CKPT_RECORD_TYPE_TRAILER.rawValue: self = .trailer
         case CKPT_RECORD_TYPE_SIGACTIONS.rawValue: self = .sigactions
         case CKPT_RECORD_TYPE_XSTATE.rawValue: self = .xstate
+        case CKPT_RECORD_TYPE_RLIMITS.rawValue: self = .rlimits
         default: return nil
         }
     }
@@ -44,16 +46,17 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .trailer: CKPT_RECORD_TYPE_TRAILER.rawValue
         case .sigactions: CKPT_RECORD_TYPE_SIGACTIONS.rawValue
         case .xstate: CKPT_RECORD_TYPE_XSTATE.rawValue
+        case .rlimits: CKPT_RECORD_TYPE_RLIMITS.rawValue
         }
     }
 
     /// The type a record of this type must be a child of; `nil` for roots.
-    /// header, task, trailer are roots; regs, sigactions, mm, file sit under task; xstate
+    /// header, task, trailer are roots; regs, sigactions, rlimits, mm, file sit under task; xstate
     /// under regs; vma under mm; pages under vma (the tree drawn in the header's protocol comment).
     public var parentType: RecordType? {
         switch self {
         case .header, .task, .trailer: nil
-        case .regs, .sigactions, .mm, .file: .task
+        case .regs, .sigactions, .rlimits, .mm, .file: .task
         case .xstate: .regs
         case .vma: .mm
         case .pages: .vma
@@ -72,6 +75,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .trailer: "trailer"
         case .sigactions: "sigactions"
         case .xstate: "xstate"
+        case .rlimits: "rlimits"
         }
     }
 }

@@ -21,8 +21,11 @@ import SystemPackage
 ///  memory contents: the kernel's restart session ──> pages written by the kernel as each
 ///                   (RestartReplayer, direct)         record is checked against the mappings
 ///  credentials (setgroups, setresgid, setresuid) when they differ
+///  threads: clone3 with the image's tid (clone when taken); per thread from inside it
+///  set_robust_list, set_tid_address, rseq, sigaltstack
 ///  unmap the gadget page; PTRACE_SETREGSET(xstate), PTRACE_SETSIGMASK,
-///  PTRACE_SETREGS(image regs); PTRACE_DETACH                          ──>  runs on
+///  PTRACE_SETREGS(image regs); prlimit (resource limits); tgkill / kill (pending
+///  signals, re-sent: the set, not their siginfo); PTRACE_DETACH       ──>  runs on
 /// ```
 /// The process is the restorer's child until the restorer exits, then init's (as
 /// `criu restore -d`). Registers are the image's, including fs_base (TLS); a thread that
@@ -99,6 +102,9 @@ public struct Restorer {
             warnings += try restoreThreadState(t, thread)
             try t.setRegisters(thread.registers)
         }
+        step("setting resource limits, pending signals")
+        warnings += try restoreResourceLimits(pid)
+        warnings += try raisePendingSignals(pid, tracees)
         // The stub's own SIGSTOP left the group stopped: without a SIGCONT it would go back
         // to that stop when detached (which is what --stopped wants).
         if !options.leaveStopped, kill(pid, SIGCONT) != 0 {
@@ -106,8 +112,9 @@ public struct Restorer {
         }
         for t in tracees { try t.detach() }
         finished = true
-        if tracees.count > 1 {
-            let ids = zip(plan.threads, tracees).dropFirst().map { "\($0.tid)->\($1.pid)" }.joined(separator: " ")
+        let moved = zip(plan.threads, tracees).dropFirst().filter { pid_t($0.tid) != $1.pid }
+        if !moved.isEmpty {
+            let ids = moved.map { "\($0.tid)->\($1.pid)" }.joined(separator: " ")
             warnings.append("threads have new ids (image->now): \(ids)")
         }
         if pid != pid_t(plan.task.tgid) {
@@ -126,6 +133,17 @@ public struct Restorer {
         if !same, geteuid() != 0 {
             throw .unsupported(what: "credentials",
                                why: "the image's uid \(plan.task.uid)/gid \(plan.task.gid) are not yours, and only root may restore as another user")
+        }
+        // A hard limit above the restorer's own needs CAP_SYS_RESOURCE: refused now, not
+        // after the process exists (root is assumed to have it).
+        guard geteuid() != 0 else { return }
+        for (resource, limit) in (plan.resourceLimits ?? []).enumerated() {
+            var mine = ckpt_rlimit()
+            guard ckpt_prlimit(0, Int32(resource), nil, &mine) == 0 else { continue }
+            // RLIM_INFINITY is all ones, the largest value: a plain comparison.
+            if limit.hard <= mine.hard { continue }
+            throw .unsupported(what: "resource limit \(ResourceLimit.name(resource))",
+                               why: "the image's hard limit \(ResourceLimit.describe(limit.hard)) is above yours (\(ResourceLimit.describe(mine.hard))), which only root may raise")
         }
     }
 
@@ -342,13 +360,31 @@ public struct Restorer {
         var tracees = [leader.tracee]
         try setThreadPointers(leader, plan.threads[0])
         for thread in plan.threads.dropFirst() {
-            let tid = try leader.call("clone (thread \(thread.tid))", Int32(CKPT_SYS_CLONE),
-                                      UInt64(CKPT_CLONE_THREAD_FLAGS), 0, 0, 0, 0)
-            let t = try Tracee.clonedThread(pid_t(tid))
+                let t = try Tracee.clonedThread(try cloneThread(leader, thread))
             tracees.append(t)
             try setThreadPointers(RemoteSyscalls(tracee: t, base: try t.getRegisters(), gadget: leader.gadget), thread)
         }
         return tracees
+    }
+
+    /// A thread with the image's id when it is free and the restorer may ask for it
+    /// (clone3 set_tid: CAP_CHECKPOINT_RESTORE over the pid namespace, kept by the leader
+    /// until credentials change); otherwise with a new id (the caller warns).
+    func cloneThread(_ leader: RemoteSyscalls, _ thread: ThreadPlan) throws(RestoreError) -> pid_t {
+        let at = leader.scratch + 3072
+        var args = [UInt8](repeating: 0, count: 256)
+        let n = ckpt_remote_thread_clone3(&args, args.count, at, Int32(bitPattern: thread.tid))
+        if n > 0 {
+            try leader.tracee.write(Array(args.prefix(n)), at: at)
+            do throws(RestoreError) {
+                return pid_t(try leader.call("clone3 (thread \(thread.tid), same id)", Int32(CKPT_SYS_CLONE3), at,
+                                             UInt64(ckpt_clone_args_size())))
+            } catch let .remote(_, errno) where [.fileExists, .notPermitted, .noFunction, .invalidArgument].contains(errno) {
+                // Taken, not allowed, or no clone3: a new id below.
+            }
+        }
+        return pid_t(try leader.call("clone (thread \(thread.tid))", Int32(CKPT_SYS_CLONE),
+                                     UInt64(CKPT_CLONE_THREAD_FLAGS), 0, 0, 0, 0))
     }
 
     func setThreadPointers(_ remote: RemoteSyscalls, _ thread: ThreadPlan) throws(RestoreError) {
@@ -364,6 +400,56 @@ public struct Restorer {
             try remote.call("rseq(\(hex(r.address)), \(r.length)) for \(who)", Int32(CKPT_SYS_RSEQ), r.address,
                             UInt64(r.length), 0, UInt64(r.signature))
         }
+        if let a = thread.altstack {
+            let at = remote.scratch + 3328
+            var ss = [UInt8](repeating: 0, count: 64)
+            let n = ckpt_remote_stack_t(&ss, ss.count, a.sp, a.size, Int32(bitPattern: a.flags))
+            guard n > 0 else { throw .mismatch("stack_t does not fit 64 bytes") }
+            try remote.tracee.write(Array(ss.prefix(n)), at: at)
+            try remote.call("sigaltstack(\(hex(a.sp)), \(a.size)) for \(who)", Int32(CKPT_SYS_SIGALTSTACK), at, 0)
+        }
+    }
+
+    /// The image's resource limits, each set with prlimit(2) where the new process's
+    /// differs (it inherited the restorer's).
+    func restoreResourceLimits(_ pid: pid_t) throws(RestoreError) -> [String] {
+        guard let limits = plan.resourceLimits else {
+            return ["the image has no resource limits (an older module took it): the process has the restorer's"]
+        }
+        for (resource, limit) in limits.enumerated() {
+            var now = ckpt_rlimit()
+            if ckpt_prlimit(pid, Int32(resource), nil, &now) != 0 {
+                // A resource this kernel does not know (an image of a newer one): EINVAL.
+                if errno == EINVAL { continue }
+                throw .system(call: "prlimit(\(pid), \(ResourceLimit.name(resource)))", errno: Errno(rawValue: errno))
+            }
+            if now.soft == limit.soft, now.hard == limit.hard { continue }
+            var want = ckpt_rlimit(soft: limit.soft, hard: limit.hard)
+            if ckpt_prlimit(pid, Int32(resource), &want, nil) != 0 {
+                throw .system(call: "prlimit(\(pid), \(ResourceLimit.name(resource)), soft \(ResourceLimit.describe(limit.soft)), hard \(ResourceLimit.describe(limit.hard)))",
+                              errno: Errno(rawValue: errno))
+            }
+        }
+        return []
+    }
+
+    /// Signals that were pending, sent again: each thread's own with tgkill, the process's
+    /// with kill, after the masks are set (a blocked one stays pending, as it was). The
+    /// set is what the image holds: the sender, siginfo and repeats of a realtime signal
+    /// are not kept, so the process sees the restorer as the sender.
+    func raisePendingSignals(_ pid: pid_t, _ tracees: [Tracee]) throws(RestoreError) -> [String] {
+        var sent: [String] = []
+        func each(_ mask: UInt64, _ send: (Int32) -> Int32, _ whom: String) throws(RestoreError) {
+            for sig in Int32(1)...64 where mask & (1 << UInt64(sig - 1)) != 0 && sig != SIGKILL && sig != SIGSTOP {
+                if send(sig) != 0 { throw .system(call: "sending pending signal \(sig) to \(whom)", errno: Errno(rawValue: errno)) }
+                sent.append("\(sig) (\(whom))")
+            }
+        }
+        for (t, thread) in zip(tracees, plan.threads) {
+            try each(thread.pendingSignals ?? 0, { ckpt_tgkill(pid, t.pid, $0) }, "thread \(t.pid)")
+        }
+        try each(plan.sharedPending ?? 0, { kill(pid, $0) }, "process")
+        return sent.isEmpty ? [] : ["pending signals sent again, without their original sender and siginfo: " + sent.joined(separator: ", ")]
     }
 
     /// A thread's FPU/SSE/AVX state and blocked signals. An XSAVE area this kernel's

@@ -38,6 +38,10 @@ public struct RestorePlan: Sendable {
     /// Every signal's disposition, signal i + 1 at index i (`nil`: an image of an older
     /// module, which did not record them).
     public var signalActions: [SignalAction]?
+    /// Signals pending for the whole process, bit i for signal i + 1 (`nil`: not in the image).
+    public var sharedPending: UInt64?
+    /// Every resource limit, resource i at index i (`nil`: an image of an older module).
+    public var resourceLimits: [ResourceLimit]?
 
     /// Reads `reader`'s records by its index (not the pages records) and applies the
     /// restorer's rules.
@@ -49,6 +53,8 @@ public struct RestorePlan: Sendable {
         var regsRecord: [UInt32: Int] = [:]  // regs record id -> index in threads
         var files: [FileMeta] = []
         var actions: [SignalAction]?
+        var sharedPending: UInt64?
+        var limits: [ResourceLimit]?
         // By the index, skipping pages records: the plan reads a few KiB, not the image.
         // Each record's checksum is checked when the restore streams it (or by --verify).
         func allData(_ entry: ImageIndexEntry) throws(RestoreError) -> [UInt8] {
@@ -92,11 +98,17 @@ public struct RestorePlan: Sendable {
                 regsRecord[entry.id] = threads.count
                 threads.append(ThreadPlan(meta: r, registers: words))
             case let .file(f): files.append(f)
-            case .sigactions:
+            case let .sigactions(s):
                 guard let table = SignalAction.table(try allData(entry)) else {
                     throw .image("record \(entry.id): sigactions data of \(entry.dataLength) bytes")
                 }
                 actions = table
+                sharedPending = s.sharedPending
+            case .rlimits:
+                guard let table = ResourceLimit.table(try allData(entry)) else {
+                    throw .image("record \(entry.id): rlimits data of \(entry.dataLength) bytes")
+                }
+                limits = table
             case let .xstate(x):
                 guard let i = regsRecord[entry.parent] else { throw .image("record \(entry.id): xstate of no regs record") }
                 threads[i].xstate = XState(xfeatures: x.xfeatures, area: try allData(entry))
@@ -126,6 +138,8 @@ public struct RestorePlan: Sendable {
         self.mappings = mappings
         self.threads = threads
         self.signalActions = actions
+        self.sharedPending = sharedPending
+        self.resourceLimits = limits
         if let cwd = task.cwd {
             var st = stat()
             if cwd.hasSuffix(" (deleted)") || stat(cwd, &st) != 0 || st.st_mode & S_IFMT != S_IFDIR {

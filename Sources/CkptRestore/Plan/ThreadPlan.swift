@@ -17,6 +17,10 @@ public struct ThreadPlan: Equatable, Sendable {
     public var robustList: UInt64?
     /// `set_tid_address` pointer (0: none; `nil`: not in the image).
     public var clearChildTid: UInt64?
+    /// Signals pending for this thread alone (`nil`: not in the image).
+    public var pendingSignals: UInt64?
+    /// Its alternate signal stack (`nil`: none, or not in the image).
+    public var altstack: AltStack?
 
     init(meta: RegsMeta, registers: [UInt64]) {
         tid = meta.tid
@@ -25,5 +29,7 @@ public struct ThreadPlan: Equatable, Sendable {
         rseq = meta.rseq.flatMap { $0.address == 0 ? nil : $0 }
         robustList = meta.robustList
         clearChildTid = meta.clearChildTid
+        pendingSignals = meta.sigpending
+        altstack = meta.altstack.flatMap { $0.sp == 0 && $0.size == 0 ? nil : $0 }
     }
 }

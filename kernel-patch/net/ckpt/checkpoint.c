@@ -227,9 +227,13 @@ static const struct user_regset *ckpt_regset(struct task_struct *t,
 /* What a thread's regs record carries besides its registers. */
 struct ckpt_thread_state {
 	u64 blocked;
+	u64 pending;
 	u64 rseq;
 	u64 robust_list;
 	u64 clear_child_tid;
+	u64 altstack_sp;
+	u64 altstack_size;
+	u32 altstack_flags;
 	u32 rseq_len;
 	u32 rseq_sig;
 };
@@ -239,9 +243,10 @@ struct ckpt_thread_state {
  * so from freeing its sighand (exec cannot replace it either: the caller
  * holds exec_update_lock). Reads the signals @t blocks as PTRACE_GETSIGMASK
  * reports them (the mask to restore when @t sits in sigsuspend() or ppoll()
- * with a temporary one), and the user pointers the kernel keeps for @t:
- * rseq registration, robust list, clear-child-tid. @t is stopped, so they
- * do not change under us.
+ * with a temporary one), the signals pending for @t alone, and the user
+ * pointers the kernel keeps for @t: rseq registration, robust list,
+ * clear-child-tid, alternate signal stack. @t is stopped, so the pointers
+ * do not change under us (signals may still arrive: siglock).
  */
 static struct sighand_struct *ckpt_sighand(struct task_struct *t)
 {
@@ -258,7 +263,11 @@ static int ckpt_thread_state_fn(struct task_struct *t, void *arg)
 	spin_lock_irq(&sighand->siglock);
 	ts->blocked = test_tsk_restore_sigmask(t) ? t->saved_sigmask.sig[0] :
 						    t->blocked.sig[0];
+	ts->pending = t->pending.signal.sig[0];
 	spin_unlock_irq(&sighand->siglock);
+	ts->altstack_sp = t->sas_ss_sp;
+	ts->altstack_size = t->sas_ss_size;
+	ts->altstack_flags = t->sas_ss_flags;
 #ifdef CONFIG_RSEQ
 	ts->rseq = (unsigned long)t->rseq;
 	ts->rseq_len = ckpt_rseq_len(t);
@@ -268,6 +277,17 @@ static int ckpt_thread_state_fn(struct task_struct *t, void *arg)
 	ts->robust_list = (unsigned long)t->robust_list;
 #endif
 	ts->clear_child_tid = (unsigned long)t->clear_child_tid;
+	return 0;
+}
+
+/* Likewise: the signals pending for the whole group into @arg (a u64). */
+static int ckpt_shared_pending_fn(struct task_struct *t, void *arg)
+{
+	struct sighand_struct *sighand = ckpt_sighand(t);
+
+	spin_lock_irq(&sighand->siglock);
+	*(u64 *)arg = t->signal->shared_pending.signal.sig[0];
+	spin_unlock_irq(&sighand->siglock);
 	return 0;
 }
 
@@ -361,7 +381,11 @@ static int ckpt_emit_thread_regs(struct ckpt_stream *s, struct task_struct *t,
 			 nla_put_u32(s->skb, CKPT_A_META_RSEQ_LEN, ts.rseq_len) ||
 			 nla_put_u32(s->skb, CKPT_A_META_RSEQ_SIG, ts.rseq_sig) ||
 			 ckpt_put_u64(s, CKPT_A_META_ROBUST_LIST, ts.robust_list) ||
-			 ckpt_put_u64(s, CKPT_A_META_CLEAR_CHILD_TID, ts.clear_child_tid))) {
+			 ckpt_put_u64(s, CKPT_A_META_CLEAR_CHILD_TID, ts.clear_child_tid) ||
+			 ckpt_put_u64(s, CKPT_A_META_SIGPENDING, ts.pending) ||
+			 ckpt_put_u64(s, CKPT_A_META_ALTSTACK_SP, ts.altstack_sp) ||
+			 ckpt_put_u64(s, CKPT_A_META_ALTSTACK_SIZE, ts.altstack_size) ||
+			 nla_put_u32(s->skb, CKPT_A_META_ALTSTACK_FLAGS, ts.altstack_flags))) {
 		err = -EMSGSIZE;
 		goto out_unlock;
 	}
@@ -403,6 +427,7 @@ static int ckpt_emit_sigactions(struct ckpt_stream *s, struct task_struct *task,
 {
 	const u32 len = _NSIG * CKPT_SIGACTION_SIZE;
 	struct ckpt_rec rec;
+	u64 shared_pending;
 	__le64 *out;
 	int err;
 
@@ -411,11 +436,16 @@ static int ckpt_emit_sigactions(struct ckpt_stream *s, struct task_struct *task,
 	err = ckpt_image_lock(s);
 	if (err)
 		return err;
+	err = ckpt_with_task_stack(task, s->mm, ckpt_shared_pending_fn,
+				   &shared_pending);
+	if (err)
+		goto out_unlock;
 	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_SIGACTIONS, parent, len);
 	err = ckpt_frag_begin(s, &rec, len);
 	if (err)
 		goto out_unlock;
-	if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_NR_SIGS, _NSIG))) {
+	if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_NR_SIGS, _NSIG) ||
+			 ckpt_put_u64(s, CKPT_A_META_SHARED_PENDING, shared_pending))) {
 		err = -EMSGSIZE;
 		goto out_unlock;
 	}
@@ -423,6 +453,50 @@ static int ckpt_emit_sigactions(struct ckpt_stream *s, struct task_struct *task,
 	out = ckpt_frag_data(s, &rec, len);
 	err = out ? ckpt_with_task_stack(task, s->mm, ckpt_sigactions_fn, out) :
 		    -EMSGSIZE;
+out_unlock:
+	ckpt_image_unlock(s);
+	return err ?: ckpt_frag_send(s);
+}
+
+/*
+ * The rlimits record: every resource limit as prlimit(2) takes it back
+ * (CKPT_RLIMIT_SIZE bytes each: soft, hard; little endian). Read under the
+ * group leader's task_lock(), as do_prlimit() writes them.
+ */
+static int ckpt_emit_rlimits(struct ckpt_stream *s, struct task_struct *task,
+			     u32 parent)
+{
+	const u32 len = RLIM_NLIMITS * CKPT_RLIMIT_SIZE;
+	struct rlimit rlim[RLIM_NLIMITS];
+	struct ckpt_rec rec;
+	__le64 *out;
+	int err, i;
+
+	BUILD_BUG_ON(CKPT_RLIMIT_SIZE != 2 * sizeof(u64) || len > CKPT_FRAG_DATA);
+	err = ckpt_image_lock(s);
+	if (err)
+		return err;
+	task_lock(task->group_leader);
+	memcpy(rlim, task->signal->rlim, sizeof(rlim));
+	task_unlock(task->group_leader);
+	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_RLIMITS, parent, len);
+	err = ckpt_frag_begin(s, &rec, len);
+	if (err)
+		goto out_unlock;
+	if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_NR_RLIMITS, RLIM_NLIMITS))) {
+		err = -EMSGSIZE;
+		goto out_unlock;
+	}
+	ckpt_meta_end(s);
+	out = ckpt_frag_data(s, &rec, len);
+	if (!out) {
+		err = -EMSGSIZE;
+		goto out_unlock;
+	}
+	for (i = 0; i < RLIM_NLIMITS; i++) {
+		*out++ = cpu_to_le64(rlim[i].rlim_cur);
+		*out++ = cpu_to_le64(rlim[i].rlim_max);
+	}
 out_unlock:
 	ckpt_image_unlock(s);
 	return err ?: ckpt_frag_send(s);
@@ -734,6 +808,9 @@ int ckpt_checkpoint_task(struct ckpt_stream *s, struct task_struct *task)
 	if (err)
 		return err;
 	err = ckpt_emit_sigactions(s, task, task_id);
+	if (err)
+		return err;
+	err = ckpt_emit_rlimits(s, task, task_id);
 	if (err)
 		return err;
 	err = ckpt_emit_mm(s, task_id, &c);

@@ -91,6 +91,7 @@ struct ckpt_session {
 	bool in_record;
 	bool seen_task;
 	bool seen_sigactions;
+	bool seen_rlimits;
 	bool seen_trailer;
 	u64 records;
 	u64 bytes;
@@ -122,7 +123,8 @@ static unsigned int ckpt_nr_sessions;	/* under ckpt_sessions_lock */
 #define CKPT_FILE_IDENTITY (M(PATH) | M(INO) | M(DEV) | M(SIZE) | M(MTIME_NS))
 /* The optional fields of regs records (absent in images of older modules). */
 #define CKPT_THREAD_STATE (M(SIGMASK) | M(RSEQ) | M(RSEQ_LEN) | M(RSEQ_SIG) | \
-			   M(ROBUST_LIST) | M(CLEAR_CHILD_TID))
+			   M(ROBUST_LIST) | M(CLEAR_CHILD_TID) | M(SIGPENDING) | \
+			   M(ALTSTACK_SP) | M(ALTSTACK_SIZE) | M(ALTSTACK_FLAGS))
 
 /* What each record type carries and where it sits in the tree. */
 static const struct {
@@ -151,7 +153,9 @@ static const struct {
 	[CKPT_RECORD_TYPE_TRAILER] = {
 		M(NR_THREADS) | M(NR_VMAS) | M(NR_PAGES_TOTAL) | M(NR_FILES),
 		0, 0 },
-	[CKPT_RECORD_TYPE_SIGACTIONS] = { M(NR_SIGS), 0, CKPT_RECORD_TYPE_TASK },
+	[CKPT_RECORD_TYPE_SIGACTIONS] = { M(NR_SIGS), M(SHARED_PENDING),
+		CKPT_RECORD_TYPE_TASK },
+	[CKPT_RECORD_TYPE_RLIMITS] = { M(NR_RLIMITS), 0, CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_XSTATE] = { M(XFEATURES), 0, CKPT_RECORD_TYPE_REGS },
 };
 
@@ -696,6 +700,18 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 		}
 		sess->seen_sigactions = true;
 		return 0;
+	case CKPT_RECORD_TYPE_RLIMITS:
+		/* Shape only, likewise: the restorer calls prlimit(2). */
+		if (sess->seen_rlimits ||
+		    nla_get_u32(meta[CKPT_A_META_NR_RLIMITS]) != RLIM_NLIMITS ||
+		    data_len != (u64)RLIM_NLIMITS * CKPT_RLIMIT_SIZE) {
+			ckpt_reject(info->extack, nest,
+				    "record %u: one rlimits record of %u entries", id,
+				    RLIM_NLIMITS);
+			return -EINVAL;
+		}
+		sess->seen_rlimits = true;
+		return 0;
 	case CKPT_RECORD_TYPE_XSTATE:
 		/* Applied by the restorer through ptrace, which checks the layout. */
 		if (data_len < CKPT_XSTATE_MIN || data_len > CKPT_XSTATE_MAX) {
@@ -764,7 +780,7 @@ static int ckpt_check_first(struct ckpt_session *sess, struct genl_info *info,
 	}
 	if (data_len && type != CKPT_RECORD_TYPE_REGS &&
 	    type != CKPT_RECORD_TYPE_PAGES && type != CKPT_RECORD_TYPE_XSTATE &&
-	    type != CKPT_RECORD_TYPE_SIGACTIONS) {
+	    type != CKPT_RECORD_TYPE_SIGACTIONS && type != CKPT_RECORD_TYPE_RLIMITS) {
 		ckpt_reject(info->extack, tb[CKPT_A_DATA_LEN],
 			    "record %u: record type %u carries no data", id, type);
 		return -EINVAL;

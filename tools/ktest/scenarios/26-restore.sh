@@ -99,8 +99,10 @@ t_restore_stages_nothing() {
 # Process state beyond memory comes back: the SIGUSR1 handler (the signal no longer
 # kills), ignored and blocked signals (/proc/PID/status SigIgn, SigCgt, SigBlk equal the
 # original's), the SSE rounding mode (xstate), and a private file mapping whose first
-# page the process wrote (the copy, not the file's page): ktarget's digest line after
-# the restore equals the one before.
+# page the process wrote (the copy, not the file's page), the SIGUSR1 handler's
+# alternate signal stack, the pending signals (SIGUSR2 for the thread, SIGURG for the
+# process: /proc/PID/status SigPnd and ShdPnd) and the lowered RLIMIT_NOFILE:
+# ktarget's digest line after the restore equals the one before.
 t_restore_signals_fpu_file_mapping() {
 	restore_listen || return 1
 	start_target t.out 4
@@ -109,23 +111,28 @@ t_restore_signals_fpu_file_mapping() {
 	wait_for t.out '^digest' 10 || { why="no digest line before the checkpoint"; return 1; }
 	local before sigs_before
 	before=$(grep -a '^digest' t.out | head -1)
-	[[ $before == *"round toward-zero" ]] || { why="target: $before"; return 1; }
-	sigs_before=$(grep -E '^Sig(Blk|Ign|Cgt)' /proc/$T/status)
+	[[ $before == *"round toward-zero altstack 0x"*"+65536/0 pending usr2 urg nofile 200/"* ]] ||
+		{ why="target: $before"; return 1; }
+	sigs_before=$(grep -E '^(Sig(Blk|Ign|Cgt|Pnd)|ShdPnd)' /proc/$T/status)
 	checkpoint_to_image $T || return 1
 	kill -9 $T; wait $T 2>/dev/null
 	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
 	grep -q ' sigactions .*64 signals' show.out || { why="no sigactions record: $(grep -c . show.out) lines"; return 1; }
 	grep -q ' xstate .*xfeatures' show.out || { why="no xstate record"; return 1; }
+	grep -q ' rlimits .*16 limits' show.out || { why="no rlimits record"; return 1; }
+	grep -q ' regs .* pending 0x800 altstack 0x' show.out || { why="regs without pending SIGUSR2 or altstack: $(grep ' regs ' show.out)"; return 1; }
 	mv t.out t.old && : >t.out
 	local np
 	restore_image $img || return 1
-	# Only the new pid may be warned about (no "no FPU state", no "no signal dispositions").
+	# Only the new pid and the re-sent signals may be warned about (no "no FPU state",
+	# no "no signal dispositions", no "no resource limits").
 	local warned
-	warned=$(grep 'warning' <<<"$out" | grep -v "the image's pid was" || true)
+	warned=$(grep 'warning' <<<"$out" | grep -v "the image's pid was" |
+		grep -v 'pending signals sent again, .*: 12 (thread [0-9]*), 23 (process)$' || true)
 	[[ -z $warned ]] || { why="restore warned: $warned"; return 1; }
 	wait_for t.out 'tick' 10 || { why="the restored process printed nothing"; return 1; }
 	local sigs_after
-	sigs_after=$(grep -E '^Sig(Blk|Ign|Cgt)' /proc/$np/status)
+	sigs_after=$(grep -E '^(Sig(Blk|Ign|Cgt|Pnd)|ShdPnd)' /proc/$np/status)
 	[[ $sigs_after == "$sigs_before" ]] || { why="signal state: before $(echo $sigs_before), after $(echo $sigs_after)"; return 1; }
 	kill -USR1 $np
 	wait_for t.out '^digest' 10 || { why="no digest after SIGUSR1 (state $(state $np))"; return 1; }
@@ -158,6 +165,12 @@ t_restore_python_threads() {
 	local n
 	n=$(ls /proc/$np/task | wc -l)
 	((n == 5)) || { why="$n threads after restore, expected 5: $out"; return 1; }
+	# Each thread has its id back (clone3 set_tid): the image's tids are the new ones.
+	local tids_img tids_now
+	tids_img=$($CKPT_CLI show $img 2>/dev/null | grep -o ' regs .*tid [0-9]*' | awk '{print $NF}' | sort -n | tr '\n' ' ')
+	tids_now=$(ls /proc/$np/task | sort -n | tr '\n' ' ')
+	[[ -n $tids_img && $tids_img == "$tids_now" ]] || { why="thread ids: image $tids_img, now $tids_now ($out)"; return 1; }
+	grep -q 'threads have new ids' <<<"$out" && { why="restore warned of new thread ids: $out"; return 1; }
 	for i in 0 1 2 3; do
 		wait_for t.out "^thread $i " 10 || { why="thread $i printed nothing after restore (state $(state $np))"; return 1; }
 	done

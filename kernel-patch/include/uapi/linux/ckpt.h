@@ -82,10 +82,13 @@
  *   task                            meta: pid, tgid, ppid, comm, uid, gid, euid, egid,
  *                                         [cwd, umask]
  *     regs           (per thread)   meta: tid, [sigmask, rseq, rseq-len, rseq-sig,
- *                                         robust-list, clear-child-tid]
+ *                                         robust-list, clear-child-tid, sigpending,
+ *                                         altstack-sp, altstack-size, altstack-flags]
  *                                                      data: struct user_regs_struct
  *       xstate                      meta: xfeatures    data: XSAVE area (NT_X86_XSTATE)
- *     sigactions                    meta: nr-sigs      data: nr-sigs * CKPT_SIGACTION_SIZE
+ *     sigactions                    meta: nr-sigs, [shared-pending]
+ *                                                      data: nr-sigs * CKPT_SIGACTION_SIZE
+ *     rlimits                       meta: nr-rlimits   data: nr-rlimits * CKPT_RLIMIT_SIZE
  *     mm                            meta: start-code .. env-end
  *       vma          (per mapping)  meta: start, end, vm-flags, pgoff, [path]
  *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
@@ -94,8 +97,9 @@
  *
  * Only present pages of private writable mappings are sent, in runs of at most
  * CKPT_PAGES_RUN_MAX contiguous pages: an untouched 1 GiB mapping costs one vma record.
- * Fields in [brackets] and record types 9 (sigactions) and 10 (xstate), which came after
- * the trailer's number, are absent in streams of older modules; readers accept both.
+ * Fields in [brackets] and record types 9 (sigactions), 10 (xstate) and 11 (rlimits),
+ * which came after the trailer's number, are absent in streams of older modules; readers
+ * accept both.
  *
  * Fragments: a record's data may be larger than one message. Every fragment of a record
  * is one CKPT_CMD_RECORD message:
@@ -198,6 +202,7 @@
 #define CKPT_PAGES_RUN_MAX	256
 #define CKPT_RECORD_DATA_MAX	16777216
 #define CKPT_SIGACTION_SIZE	32
+#define CKPT_RLIMIT_SIZE	16
 #define CKPT_XSTATE_MAX		32768
 #define CKPT_TIMEOUT_MAX_MS	3600000
 #define CKPT_USERSOCK_TYPE	16
@@ -212,9 +217,10 @@
  *   the requester's pid namespace), comm, uid, gid, euid, egid, and cwd and
  *   umask (absent in images of older modules). No data.
  * @CKPT_RECORD_TYPE_REGS: One thread's general registers, child of task. Meta:
- *   tid, and sigmask, rseq, rseq-len, rseq-sig, robust-list, clear-child-tid
- *   (absent in images of older modules). Data: the architecture's ptrace
- *   user_regs_struct (216 bytes on x86-64).
+ *   tid, and sigmask, rseq, rseq-len, rseq-sig, robust-list, clear-child-tid,
+ *   sigpending, altstack-sp, altstack-size, altstack-flags (absent in images
+ *   of older modules). Data: the architecture's ptrace user_regs_struct (216
+ *   bytes on x86-64).
  * @CKPT_RECORD_TYPE_MM: The address-space layout, child of task. Meta:
  *   start-code .. env-end. No data.
  * @CKPT_RECORD_TYPE_VMA: One mapping, child of mm. Meta: start, end, vm-flags,
@@ -227,12 +233,17 @@
  * @CKPT_RECORD_TYPE_TRAILER: Last record of every stream, a root. Meta:
  *   nr-threads, nr-vmas, nr-pages, nr-files. No data.
  * @CKPT_RECORD_TYPE_SIGACTIONS: The process's signal dispositions, child of
- *   task, at most one. Meta: nr-sigs. Data: nr-sigs entries of sigaction-size
- *   bytes. Checked by the kernel for shape only: a restorer applies them with
- *   rt_sigaction(2), which refuses what it would refuse from the process.
+ *   task, at most one. Meta: nr-sigs, and shared-pending (absent in images of
+ *   older modules). Data: nr-sigs entries of sigaction-size bytes. Checked by
+ *   the kernel for shape only: a restorer applies them with rt_sigaction(2),
+ *   which refuses what it would refuse from the process.
  * @CKPT_RECORD_TYPE_XSTATE: One thread's FPU, SSE and AVX state, child of that
  *   thread's regs. Meta: xfeatures. Data: the x86 XSAVE area as ptrace's
  *   NT_X86_XSTATE regset reads it (at most xstate-max bytes).
+ * @CKPT_RECORD_TYPE_RLIMITS: The process's resource limits, child of task, at
+ *   most one. Meta: nr-rlimits. Data: nr-rlimits entries of rlimit-size bytes.
+ *   Checked by the kernel for shape only: a restorer applies them with
+ *   prlimit(2), which refuses what it would refuse from the process.
  */
 enum ckpt_record_type {
 	CKPT_RECORD_TYPE_UNSPEC,
@@ -246,6 +257,7 @@ enum ckpt_record_type {
 	CKPT_RECORD_TYPE_TRAILER,
 	CKPT_RECORD_TYPE_SIGACTIONS,
 	CKPT_RECORD_TYPE_XSTATE,
+	CKPT_RECORD_TYPE_RLIMITS,
 };
 
 /**
@@ -398,6 +410,12 @@ enum {
 	CKPT_A_META_CLEAR_CHILD_TID,
 	CKPT_A_META_CWD,
 	CKPT_A_META_UMASK,
+	CKPT_A_META_SHARED_PENDING,
+	CKPT_A_META_SIGPENDING,
+	CKPT_A_META_ALTSTACK_SP,
+	CKPT_A_META_ALTSTACK_SIZE,
+	CKPT_A_META_ALTSTACK_FLAGS,
+	CKPT_A_META_NR_RLIMITS,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
