@@ -54,7 +54,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
-        .target(name: "CkptReplay", dependencies: ["CkptProtocol", "CkptImage", "CkptTransport"]),
+        .target(name: "CkptReplay", dependencies: ["CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem"]),
         .target(
             name: "CkptRestore",
             dependencies: ["CkptProtocol", "CkptImage", "CkptReplay", "CCkptShims",

@@ -127,6 +127,23 @@ final class ReplayEngineTests: XCTestCase {
         XCTAssertEqual(link.outstandingAtSend, Array(0..<expectedFragments))
     }
 
+    /// The walk and the sender run on two threads with `pipeDepth` fragments between them:
+    /// any depth sends the same fragments in the same order, and the commit's checksum
+    /// (built from CRCs combined as the walk checks the image) equals the one the link
+    /// computes over the bytes it was sent.
+    func testPipeDepthDoesNotChangeWhatIsSent() throws {
+        var sent: [[UInt32]] = []
+        for depth in [1, 2, 8] {
+            let link = FakeRestartLink()
+            _ = try RestartReplayer(link: link, window: 3, pipeDepth: depth).replay(ImageReader(path: path), pid: 1)
+            XCTAssertEqual(link.committed?.summary, link.summary.summary, "depth \(depth)")
+            XCTAssertEqual(link.fragments.count, expectedFragments, "depth \(depth)")
+            sent.append(link.fragments.map(\.id))
+        }
+        XCTAssertEqual(sent[0], sent[1])
+        XCTAssertEqual(sent[0], sent[2])
+    }
+
     func testFragmentsCarryMetaOnceAndTileTheData() throws {
         let link = FakeRestartLink()
         _ = try RestartReplayer(link: link, window: 8).replay(ImageReader(path: path), pid: 1)

@@ -120,6 +120,18 @@ import Testing
             for len in [0, 1, 3, 8, 4096, 12345] {
                 let x = Array(a[0..<cut]), y = Array(b[0..<len])
                 #expect(CRC32CCombine.combine(CRC32C.checksum(x), CRC32C.checksum(y), lengthB: UInt64(len)) == CRC32C.checksum(x + y))
+                // The running form: a register extended by a part's CRC, then fed on.
+                var c = CRC32C()
+                c.update(x)
+                c.append(crc: CRC32C.checksum(y), length: y.count)
+                c.update(x)
+                #expect(c.value == CRC32C.checksum(x + y + x))
+                // The summary fed a part's CRC equals the one fed its bytes.
+                var direct = StreamSummaryBuilder(), combined = StreamSummaryBuilder()
+                x.withUnsafeBytes { direct.beginRecord(meta: $0); combined.beginRecord(meta: $0) }
+                y.withUnsafeBytes { direct.data($0) }
+                combined.data(count: y.count, crc: CRC32C.checksum(y))
+                #expect(direct.summary == combined.summary)
             }
         }
     }

@@ -228,4 +228,8 @@ public struct ImageRecordIterator {
         guard walker.current != nil else { return 0 }
         return try walker.readData(into: buffer)
     }
+
+    /// CRC-32C of the bytes the last `readData(into:)` returned (computed once, as it read
+    /// them): a caller that checksums them too extends its CRC with this instead.
+    public var lastDataCRC: UInt32 { walker.lastDataCRC }
 }

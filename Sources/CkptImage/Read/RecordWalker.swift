@@ -7,7 +7,9 @@ import CkptProtocol
 ///
 /// Pull-based, one record at a time: `begin()` reads a header and meta, `readData(into:)`
 /// reads data the caller wants, `finish()` reads (and checksums) the rest, the footer, and
-/// accounts for the record. Every data byte is checksummed exactly once.
+/// accounts for the record. Every data byte is checksummed exactly once: its chunk's CRC
+/// is combined into the record's CRC and the summary (`CRC32C.append(crc:length:)`), and
+/// handed to the caller (`lastDataCRC`) for checksums of its own.
 struct RecordWalker {
     enum Mode {
         /// A complete image: records end exactly at `end` (the index offset).
@@ -35,6 +37,8 @@ struct RecordWalker {
     private(set) var current: ImageIndexEntry?
     private var dataRead: UInt64 = 0
     private var crc = CRC32C()
+    /// CRC-32C of the bytes the last `readData(into:)` returned.
+    private(set) var lastDataCRC: UInt32 = 0
     private var metaPadOK = true
     private var meta: UnsafeMutableRawBufferPointer
 
@@ -126,8 +130,11 @@ struct RecordWalker {
     }
 
     private mutating func consume(_ bytes: UnsafeRawBufferPointer) {
-        crc.update(bytes)
-        if summarize { summary.data(bytes) }
+        var part = CRC32C()
+        part.update(bytes)
+        crc.append(crc: part.value, length: bytes.count)
+        if summarize { summary.data(count: bytes.count, crc: part.value) }
+        lastDataCRC = part.value
         dataRead += UInt64(bytes.count)
     }
 

@@ -22,6 +22,12 @@ public struct CRC32C: Sendable, Equatable {
         bytes.withUnsafeBytes { update($0) }
     }
 
+    /// Feeds a part whose own CRC-32C (`CRC32C.value` of just those bytes) is `crc`, without
+    /// reading it again: a byte checksummed once counts in several checksums. O(log length).
+    public mutating func append(crc: UInt32, length: Int) {
+        register = ~CRC32CCombine.combine(~register, crc, lengthB: UInt64(length))
+    }
+
     /// The checksum of everything fed so far. Feeding may continue afterwards.
     public var value: UInt32 { ~register }
 

@@ -110,5 +110,12 @@ public struct StreamSummaryBuilder: Sendable {
         if checksumming { crc.update(bytes) }
     }
 
+    /// The same, for `count` bytes whose CRC-32C the caller already computed (`crc`): they
+    /// are not read again.
+    public mutating func data(count: Int, crc partCRC: UInt32) {
+        bytes += UInt64(count)
+        if checksumming { crc.append(crc: partCRC, length: count) }
+    }
+
     public var summary: StreamSummary { StreamSummary(records: records, bytes: bytes, checksum: crc.value) }
 }

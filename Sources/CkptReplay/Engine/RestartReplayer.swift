@@ -1,6 +1,7 @@
 import CCkptUAPI
 import CkptImage
 import CkptProtocol
+import CkptSystem
 import CkptTransport
 import SystemPackage
 
@@ -40,11 +41,16 @@ public final class RestartReplayer {
         public var peakOutstanding: Int
     }
 
-    public init(link: RestartLink, window: Int = 32, maxData: Int = Int(CKPT_DATA_MAX)) {
+    /// Fragments read ahead of the sender (each `maxData` bytes of memory).
+    public let pipeDepth: Int
+
+    public init(link: RestartLink, window: Int = 32, maxData: Int = Int(CKPT_DATA_MAX), pipeDepth: Int = 8) {
         precondition(window >= 1, "window must be at least 1")
+        precondition(pipeDepth >= 1, "pipeDepth must be at least 1")
         self.link = link
         self.window = window
         self.maxData = maxData
+        self.pipeDepth = pipeDepth
     }
 
     /// Replays every record of `reader` into `pid`. `direct` sets `CKPT_RESTART_FLAGS_DIRECT`
@@ -60,29 +66,38 @@ public final class RestartReplayer {
         let rsid: UInt32
         do throws(TransportError) { rsid = try link.begin(pid: pid, flags: flags) } catch { throw Self.map(error, .begin, recordID: nil) }
 
-        var session = Session(window: window)
+        // The walk (read, CRC) runs here; sending (encode, the kernel's checks and writes)
+        // on a thread of its own, `pipeDepth` fragments apart at most.
+        let pipe = FragmentPipe(capacity: pipeDepth, maxData: maxData)
+        let sender = Sender(replayer: self, rsid: rsid, pipe: pipe)
+        let thread = JoinableThread { sender.run() }
         var builder = StreamSummaryBuilder()
-        let fragments = ImageFragments(reader: reader, maxData: maxData)
+        var walkError: ReplayError?
         do {
-            try fragments.walk(meta: ImageFragments.forRestart, progress: progress) { fragment in
-                var f = fragment
-                f.crid = UInt64(rsid)
-                f.seq = session.nextSeq
+            var slot = 0
+            try ImageFragments(reader: reader, maxData: maxData).walk(
+                meta: ImageFragments.forRestart, progress: progress,
+                buffer: { slot = try pipe.acquire(); return pipe.buffer(slot) }
+            ) { f, dataCRC in
                 if let meta = f.meta { builder.beginRecord(meta: meta) }
-                builder.data(f.data)
-                try self.waitWhileFull(&session)
-                let requestSeq: UInt32
-                do throws(TransportError) { requestSeq = try self.link.sendRecord(rsid: rsid, f) } catch {
-                    throw Self.map(error, .record, recordID: f.id)
-                }
-                session.sent(requestSeq: requestSeq, recordID: f.id)
+                builder.data(count: f.data.count, crc: dataCRC)
+                pipe.publish(slot, .init(type: f.type, id: f.id, parent: f.parent, dataLength: f.dataLength,
+                                         dataOffset: f.dataOffset, dataCount: f.data.count, hasMeta: f.meta != nil),
+                             meta: f.meta)
             }
-            while !session.pending.isEmpty { try waitOne(&session) }
+            pipe.close()
         } catch {
-            link.abort(rsid: rsid)
-            throw error as? ReplayError ?? .image(.misuse(path: reader.path, offset: 0, recordID: nil, call: "replay",
-                                                           expected: "a ReplayError", found: "\(error)"))
+            walkError = error as? ReplayError ?? .image(.misuse(path: reader.path, offset: 0, recordID: nil, call: "replay",
+                                                                 expected: "a ReplayError", found: "\(error)"))
+            pipe.fail(walkError!)
         }
+        thread.join()
+        // The sender's failure first: a walk stopped by it only repeats it.
+        if let failure = sender.failure ?? walkError {
+            link.abort(rsid: rsid)
+            throw failure
+        }
+        let session = sender.session
         let summary = builder.summary
         let reply: RestartCommitReply
         do throws(TransportError) {
@@ -128,11 +143,61 @@ public final class RestartReplayer {
         }
     }
 
-    private func waitWhileFull(_ session: inout Session) throws(ReplayError) {
-        while session.isFull { try waitOne(&session) }
+    /// The sending half of a replay, run on its own thread: takes fragments from the pipe
+    /// in order, sends each (keeping at most `window` unacknowledged), then waits for the
+    /// last acks. On a failure it stops the pipe (the walk's next `acquire` throws) and
+    /// keeps the error for the caller.
+    ///
+    /// `@unchecked Sendable`, sound because the calling thread does not touch it between
+    /// starting the thread and `join()`, and pthread_join orders the sender's writes
+    /// (`session`, `failure`) before the caller's reads.
+    final class Sender: @unchecked Sendable {
+        let replayer: RestartReplayer
+        let rsid: UInt32
+        let pipe: FragmentPipe
+        var session: Session
+        var failure: ReplayError?
+
+        init(replayer: RestartReplayer, rsid: UInt32, pipe: FragmentPipe) {
+            self.replayer = replayer
+            self.rsid = rsid
+            self.pipe = pipe
+            session = Session(window: replayer.window)
+        }
+
+        func run() {
+            do throws(ReplayError) {
+                while let slot = pipe.take() {
+                    var sendError: ReplayError?
+                    pipe.withFragment(slot) { fragment in
+                        do throws(ReplayError) { try send(fragment) } catch { sendError = error }
+                    }
+                    pipe.release(slot)
+                    if let sendError { throw sendError }
+                }
+                // The walk stopped (a damaged record): the caller aborts; no acks to wait for.
+                if pipe.failed != nil { return }
+                while !session.pending.isEmpty { try replayer.waitOne(&session) }
+            } catch {
+                failure = error
+                pipe.fail(error)
+            }
+        }
+
+        private func send(_ fragment: RecordFragment) throws(ReplayError) {
+            var f = fragment
+            f.crid = UInt64(rsid)
+            f.seq = session.nextSeq
+            while session.isFull { try replayer.waitOne(&session) }
+            let requestSeq: UInt32
+            do throws(TransportError) { requestSeq = try replayer.link.sendRecord(rsid: rsid, f) } catch {
+                throw RestartReplayer.map(error, .record, recordID: f.id)
+            }
+            session.sent(requestSeq: requestSeq, recordID: f.id)
+        }
     }
 
-    private func waitOne(_ session: inout Session) throws(ReplayError) {
+    func waitOne(_ session: inout Session) throws(ReplayError) {
         do throws(TransportError) {
             _ = session.acked(try link.nextAck())
         } catch {

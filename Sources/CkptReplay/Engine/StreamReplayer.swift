@@ -56,12 +56,12 @@ public final class StreamReplayer {
         try emit(.streamBegin) { b in encoder.streamBegin(crid: crid, seq: 0, pid: reader.header.pid, into: b) }
         seq = 1
         do {
-            try ImageFragments(reader: reader, maxData: maxData).walk(meta: ImageFragments.verbatim, progress: progress) { fragment in
+            try ImageFragments(reader: reader, maxData: maxData).walk(meta: ImageFragments.verbatim, progress: progress) { fragment, dataCRC in
                 var f = fragment
                 f.crid = crid
                 f.seq = seq
                 if let meta = f.meta { builder.beginRecord(meta: meta) }
-                builder.data(f.data)
+                builder.data(count: f.data.count, crc: dataCRC)
                 try self.emit(.streamRecord) { b in encoder.record(f, into: b) }
                 seq &+= 1
             }

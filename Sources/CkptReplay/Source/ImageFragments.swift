@@ -31,15 +31,28 @@ struct ImageFragments {
     var totalBytes: UInt64 { reader.trailer.indexOffset - reader.recordsOffset }
 
     /// Calls `body` with each fragment (its `crid` and `seq` are 0: the caller sets them)
-    /// and the meta bytes of each record once, as the record's first fragment is made.
+    /// and the CRC-32C of the fragment's data (computed once, as the image's record CRC is
+    /// checked), and the meta bytes of each record once, as the record's first fragment is
+    /// made.
     /// `progress(done, total)` after each record, in record bytes of the file.
     func walk(
         meta transform: (ImageIndexEntry, UnsafeRawBufferPointer) throws -> [UInt8],
         progress: (UInt64, UInt64) -> Void = { _, _ in },
-        _ body: (RecordFragment) throws -> Void
+        _ body: (RecordFragment, UInt32) throws -> Void
     ) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maxData, alignment: 8)
         defer { buffer.deallocate() }
+        try walk(meta: transform, progress: progress, buffer: { buffer }, body)
+    }
+
+    /// The same, reading each fragment's data into the buffer `buffer()` returns just before
+    /// (at least `maxData` bytes; `FragmentPipe` hands out a slot each time).
+    func walk(
+        meta transform: (ImageIndexEntry, UnsafeRawBufferPointer) throws -> [UInt8],
+        progress: (UInt64, UInt64) -> Void = { _, _ in },
+        buffer nextBuffer: () throws -> UnsafeMutableRawBufferPointer,
+        _ body: (RecordFragment, UInt32) throws -> Void
+    ) throws {
         var records = reader.records()
         let total = totalBytes
         while true {
@@ -50,6 +63,7 @@ struct ImageFragments {
             try meta.withUnsafeBytes { metaBytes in
                 var offset: UInt64 = 0
                 repeat {
+                    let buffer = UnsafeMutableRawBufferPointer(rebasing: try nextBuffer()[0..<maxData])
                     let n: Int
                     do throws(ImageError) { n = try records.readData(into: buffer) } catch { throw ReplayError.image(error) }
                     if n == 0, offset < entry.dataLength {
@@ -61,7 +75,7 @@ struct ImageFragments {
                     try body(RecordFragment(
                         crid: 0, seq: 0, type: entry.type, id: entry.id, parent: entry.parent,
                         dataLength: entry.dataLength, dataOffset: offset,
-                        meta: offset == 0 ? metaBytes : nil, data: data))
+                        meta: offset == 0 ? metaBytes : nil, data: data), n > 0 ? records.lastDataCRC : 0)
                     offset += UInt64(n)
                 } while offset < entry.dataLength
             }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CkptImage
+import CkptProtocol
 import Logging
 
 /// One attempt at storing one image: a multipart upload that resumes where an earlier

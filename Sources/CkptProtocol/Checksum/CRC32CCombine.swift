@@ -1,5 +1,3 @@
-import CkptProtocol
-
 /// CRC-32C of a concatenation from the CRCs of its parts, so a byte is checksummed once
 /// even when it belongs to several checksummed ranges (a record's data is in the record's
 /// CRC, the file's CRC and the stream checksum).
@@ -49,27 +47,5 @@ public enum CRC32CCombine {
     /// CRC-32C of A ++ B, given crc(A), crc(B) and the length of B.
     public static func combine(_ crcA: UInt32, _ crcB: UInt32, lengthB: UInt64) -> UInt32 {
         lengthB == 0 ? crcA : multiply(shiftOperator(bytes: lengthB), crcA) ^ crcB
-    }
-}
-
-/// A CRC-32C that can be extended by a part whose CRC is already known, and by bytes.
-/// Starts as the CRC of nothing (0).
-struct CombinedCRC {
-    private(set) var value: UInt32 = 0
-    private(set) var length: UInt64 = 0
-
-    init() {}
-
-    /// Appends a part of `length` bytes whose CRC-32C is `crc`.
-    mutating func append(crc: UInt32, length: UInt64) {
-        value = CRC32CCombine.combine(value, crc, lengthB: length)
-        self.length += length
-    }
-
-    /// Appends bytes (checksummed here: use for small parts).
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        var c = CRC32C()
-        c.update(bytes)
-        append(crc: c.value, length: UInt64(bytes.count))
     }
 }
