@@ -77,6 +77,9 @@ final class StoreUnitTests: XCTestCase {
         let skewed = S3Client.error(what: "HEAD", object: o, status: 403, body: "", storeDate: "Tue, 01 Dec 2026 11:18:41 GMT", now: now - 1205)
         XCTAssertEqual(skewed, .clockSkew(what: "HEAD", message: "this machine's clock is 20 min 5 s behind the store's"))
         XCTAssertEqual(skewed.exitCode, 69)
+        XCTAssertTrue(skewed.isTransient, "the uploader's spool waits for the clock to be fixed")
+        XCTAssertFalse(skewed.isRetryableSoon, "a reader does not retry it for 1.4 s")
+        XCTAssertTrue(err("SlowDown", 503).isRetryableSoon)
         guard case .credentials = S3Client.error(what: "HEAD", object: o, status: 403, body: "", storeDate: "Tue, 01 Dec 2026 11:18:41 GMT",
                                                  now: now + 60) else { return XCTFail("a 1 min skew is not the refusal's cause") }
         XCTAssertEqual(S3Client.describeSkew(3 * 3600 + 120), "this machine's clock is 3 h 2 min ahead of the store's")

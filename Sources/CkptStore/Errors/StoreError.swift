@@ -35,6 +35,13 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Worth a retry within a second or two (a reader's short backoff): transient, but
+    /// not a clock skew, which no one fixes that fast.
+    public var isRetryableSoon: Bool {
+        if case .clockSkew = self { return false }
+        return isTransient
+    }
+
     /// The `ckpt` exit code for this error (docs/object-store.md): 69 the store is
     /// unavailable to us (down, bad credentials, clock skew, missing bucket), 74 an object
     /// or local file cannot be read or written, 65 the data is corrupt, 64 usage.

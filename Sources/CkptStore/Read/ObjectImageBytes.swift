@@ -46,7 +46,8 @@ public final class ObjectImageBytes: ImageByteSource {
     }
 
     /// Transient failures (endpoint down for a moment, 5xx) are retried 3 times, 0.2, 0.4,
-    /// 0.8 s apart; then, or for any other failure, `ImageError.io` naming the store error.
+    /// 0.8 s apart; then, or for any other failure (a clock skew at once), `ImageError.io`
+    /// naming the store error.
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         guard offset < size else { return 0 }
         let want = Int(min(UInt64(buffer.count), size - offset))
@@ -58,7 +59,7 @@ public final class ObjectImageBytes: ImageByteSource {
                 return try client.get(object, offset: offset, into: out)
             } catch {
                 attempt += 1
-                if error.isTransient, attempt <= 3 {
+                if error.isRetryableSoon, attempt <= 3 {
                     usleep(UInt32(200_000 << (attempt - 1)))
                     continue
                 }
