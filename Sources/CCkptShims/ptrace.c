@@ -1,6 +1,8 @@
 /* ptrace(2) and the x86-64 register set for the restorer (Sources/CkptRestore):
  * glibc declares ptrace() variadic, and Swift cannot call variadic C functions. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -58,6 +60,11 @@ int ckpt_prlimit(int pid, int resource, const struct ckpt_rlimit *set, struct ck
 		old->hard = was.rlim_max;
 	}
 	return ret;
+}
+
+int ckpt_f_setpipe_sz(void)
+{
+	return F_SETPIPE_SZ;
 }
 
 int ckpt_tgkill(int tgid, int tid, int sig)

@@ -61,8 +61,9 @@ let sampleSigactions = RecordMeta.sigactions(SigactionsMeta(nrSigs: 64))
 let samplePendingSigactions = RecordMeta.sigactions(SigactionsMeta(nrSigs: 64, sharedPending: 0x40_0000))
 let sampleXState = RecordMeta.xstate(XStateMeta(xfeatures: 0x7))
 let sampleRlimits = RecordMeta.rlimits(RlimitsMeta(nrRlimits: 16))
+let samplePipe = RecordMeta.pipe(PipeMeta(size: 65536, bytes: 3000))
 let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleVMA, sampleAnonVMA, samplePages,
-                      sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits]
+                      sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

@@ -134,6 +134,15 @@ import Testing
         }
     }
 
+    @Test func pipeDataIsAllOrNothing() throws {
+        var r = RecordDataRules()
+        try r.check(id: 6, meta: samplePipe, dataLength: 3000)
+        try r.check(id: 6, meta: samplePipe, dataLength: 0)  // a write end, or more than CKPT_PIPE_DATA_MAX held
+        #expect(throws: RecordDataViolation.pipeLength(id: 6, dataLength: 2999, pipeBytes: 3000)) {
+            try r.check(id: 6, meta: samplePipe, dataLength: 2999)
+        }
+    }
+
     @Test func altstackFieldsComeTogether() throws {
         // sp and size without flags: a regs meta no module sends.
         let b = MessageBuffer(capacity: 256)

@@ -13,7 +13,8 @@ import Testing
 @Suite struct RestorePlanTests {
     /// A process image: header, task, `threads` regs records, mm, the vmas, the files, trailer.
     func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = [], signals: [SignalAction]? = nil,
-               xstate: XState? = nil, limits: [ResourceLimit]? = nil) throws -> (ImageReader, String) {
+               xstate: XState? = nil, limits: [ResourceLimit]? = nil,
+               pipes: [Int: (PipeMeta, [UInt8])] = [:]) throws -> (ImageReader, String) {
         let path = NSTemporaryDirectory() + "ckpt-restore-plan-\(getpid())-\(UUID().uuidString).ckpt"
         let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate],
                                          permissions: [.ownerReadWrite])
@@ -58,7 +59,10 @@ import Testing
         let mm = try record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
                                        brk: 0, startStack: 0, argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)), parent: task)
         for v in vmas { _ = try record(.vma(v), parent: mm) }
-        for f in files { _ = try record(.file(f), parent: task) }
+        for (i, f) in files.enumerated() {
+            let file = try record(.file(f), parent: task)
+            if let (meta, data) = pipes[i] { _ = try record(.pipe(meta), parent: file, data: data) }
+        }
         _ = try record(.trailer(TrailerMeta(nrThreads: UInt32(threads), nrVMAs: UInt32(vmas.count), nrPagesTotal: 0,
                                             nrFiles: UInt32(files.count))), parent: 0)
         try w.finish(summary: b.summary)
@@ -126,6 +130,38 @@ import Testing
         // A disabled alternate stack (sp 0, size 0, SS_DISABLE) is none: no sigaltstack call.
         #expect(plan.threads[0].altstack == nil)
         #expect(plan.threads[1].altstack == AltStack(sp: 0x7100_0000, size: 8192, flags: 0))
+    }
+
+    /// A pipe whose both ends the process holds comes back with what it held; one whose
+    /// other end another process holds, or whose bytes the image lacks, is refused.
+    @Test func pipesBetweenTheProcesssOwnFds() throws {
+        let hello = Array("hello".utf8)
+        let r = FileMeta(fd: 3, fFlags: UInt32(O_RDONLY), pos: 0, path: "pipe:[77]")
+        let w = FileMeta(fd: 4, fFlags: UInt32(O_WRONLY | O_NONBLOCK), pos: 0, path: "pipe:[77]")
+        let (img, p) = try image(vmas: [anon], files: [r, w],
+                                 pipes: [0: (PipeMeta(size: 65536, bytes: 5), hello), 1: (PipeMeta(size: 65536, bytes: 5), [])])
+        defer { unlink(p) }
+        let plan = try RestorePlan(img, shellJob: false)
+        #expect(plan.descriptors == [.pipe(fd: 3, name: "pipe:[77]"), .pipe(fd: 4, name: "pipe:[77]")])
+        #expect(plan.pipes == [RestorePlan.Pipe(name: "pipe:[77]", size: 65536, data: hello, readers: [3], writers: [4],
+                                                readFlags: O_RDONLY, writeFlags: O_WRONLY | O_NONBLOCK)])
+
+        let (img2, p2) = try image(vmas: [anon], files: [w], pipes: [0: (PipeMeta(size: 65536, bytes: 0), [])])
+        defer { unlink(p2) }
+        guard case let .unsupported(what, why)? = refusal({ () throws(RestoreError) in try RestorePlan(img2, shellJob: false) }) else {
+            Issue.record("a pipe with its read end elsewhere was not refused")
+            return
+        }
+        #expect(what == "fd 4 (pipe:[77])" && why.contains("read end is held by another process"))
+
+        let (img3, p3) = try image(vmas: [anon], files: [r, w],
+                                   pipes: [0: (PipeMeta(size: 65536, bytes: 5), []), 1: (PipeMeta(size: 65536, bytes: 5), [])])
+        defer { unlink(p3) }
+        guard case let .unsupported(_, why3)? = refusal({ () throws(RestoreError) in try RestorePlan(img3, shellJob: false) }) else {
+            Issue.record("a pipe whose bytes are missing was not refused")
+            return
+        }
+        #expect(why3.contains("held 5 bytes"))
     }
 
     @Test func readsResourceLimits() throws {

@@ -65,6 +65,9 @@ struct ckpt_rlimit {
 };
 int ckpt_prlimit(int pid, int resource, const struct ckpt_rlimit *set, struct ckpt_rlimit *old);
 
+/* fcntl(2)'s F_SETPIPE_SZ (ptrace.c): <fcntl.h> defines it only under _GNU_SOURCE. */
+int ckpt_f_setpipe_sz(void);
+
 /* tgkill(2) (ptrace.c): not in Swift's Glibc module. Returns 0, or -1 with errno. */
 int ckpt_tgkill(int tgid, int tid, int sig);
 

@@ -51,6 +51,8 @@ enum RecordDescription {
             return "xfeatures \(h(m.xfeatures)) (\(entry.dataLength) bytes)"
         case let .rlimits(m):
             return "\(m.nrRlimits) limits (\(entry.dataLength) bytes)"
+        case let .pipe(m):
+            return "size \(m.size) holds \(m.bytes) bytes (\(entry.dataLength) captured)"
         }
     }
 
@@ -96,6 +98,8 @@ enum RecordDescription {
             return .object([("xfeatures", u(m.xfeatures))])
         case let .rlimits(m):
             return .object([("nr_rlimits", u32(m.nrRlimits))])
+        case let .pipe(m):
+            return .object([("pipe_size", u32(m.size)), ("pipe_bytes", u32(m.bytes))])
         }
     }
 

@@ -119,6 +119,8 @@ public enum AttributeSchema {
         (CKPT_A_META_ALTSTACK_SIZE, "CKPT_A_META_ALTSTACK_SIZE", .u64),
         (CKPT_A_META_ALTSTACK_FLAGS, "CKPT_A_META_ALTSTACK_FLAGS", .u32),
         (CKPT_A_META_NR_RLIMITS, "CKPT_A_META_NR_RLIMITS", .u32),
+        (CKPT_A_META_PIPE_SIZE, "CKPT_A_META_PIPE_SIZE", .u32),
+        (CKPT_A_META_PIPE_BYTES, "CKPT_A_META_PIPE_BYTES", .u32),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

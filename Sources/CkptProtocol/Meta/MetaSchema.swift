@@ -32,6 +32,8 @@ public enum MetaSchema {
             AttributeMask(CKPT_A_META_XFEATURES)
         case .rlimits:
             AttributeMask(CKPT_A_META_NR_RLIMITS)
+        case .pipe:
+            AttributeMask(CKPT_A_META_PIPE_SIZE, CKPT_A_META_PIPE_BYTES)
         }
     }
 

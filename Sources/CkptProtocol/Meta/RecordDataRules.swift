@@ -18,6 +18,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
     case sigactionsLength(id: UInt32, dataLength: UInt64, nrSigs: UInt32)
     /// rlimits: data-len != nr-rlimits * CKPT_RLIMIT_SIZE.
     case rlimitsLength(id: UInt32, dataLength: UInt64, nrRlimits: UInt32)
+    /// pipe: data-len neither 0 nor pipe-bytes, or above `CKPT_PIPE_DATA_MAX`.
+    case pipeLength(id: UInt32, dataLength: UInt64, pipeBytes: UInt32)
     /// xstate: data-len outside `xstateLengths`.
     case xstateLength(id: UInt32, dataLength: UInt64)
 
@@ -34,6 +36,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
             "record \(id): sigactions data-len \(n) != nr-sigs \(sigs) * \(CKPT_SIGACTION_SIZE)"
         case let .rlimitsLength(id, n, count):
             "record \(id): rlimits data-len \(n) != nr-rlimits \(count) * \(CKPT_RLIMIT_SIZE)"
+        case let .pipeLength(id, n, bytes):
+            "record \(id): pipe data-len \(n), pipe-bytes \(bytes) (data-len is 0 or pipe-bytes, at most \(CKPT_PIPE_DATA_MAX))"
         case let .xstateLength(id, n):
             "record \(id): xstate data-len \(n) outside \(RecordDataRules.xstateLengths)"
         }
@@ -50,6 +54,7 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
 /// - vma: start < end, both page aligned;
 /// - sigactions: data-len == nr-sigs * `CKPT_SIGACTION_SIZE`;
 /// - rlimits: data-len == nr-rlimits * `CKPT_RLIMIT_SIZE`;
+/// - pipe: data-len 0 or pipe-bytes, at most `CKPT_PIPE_DATA_MAX`;
 /// - xstate: data-len in `xstateLengths` (legacy area + XSAVE header ... `CKPT_XSTATE_MAX`);
 /// - task, mm, vma, file, header, trailer: data-len 0.
 ///
@@ -103,6 +108,10 @@ public struct RecordDataRules: Sendable {
         case let .rlimits(m):
             if dataLength != UInt64(m.nrRlimits) * UInt64(CKPT_RLIMIT_SIZE) {
                 throw .rlimitsLength(id: id, dataLength: dataLength, nrRlimits: m.nrRlimits)
+            }
+        case let .pipe(m):
+            if dataLength > UInt64(CKPT_PIPE_DATA_MAX) || (dataLength != 0 && dataLength != UInt64(m.bytes)) {
+                throw .pipeLength(id: id, dataLength: dataLength, pipeBytes: m.bytes)
             }
         case .xstate:
             if !Self.xstateLengths.contains(dataLength) { throw .xstateLength(id: id, dataLength: dataLength) }

@@ -14,6 +14,7 @@ public enum RecordMeta: Equatable, Sendable {
     case sigactions(SigactionsMeta)
     case xstate(XStateMeta)
     case rlimits(RlimitsMeta)
+    case pipe(PipeMeta)
 
     public var type: RecordType {
         switch self {
@@ -28,6 +29,7 @@ public enum RecordMeta: Equatable, Sendable {
         case .sigactions: .sigactions
         case .xstate: .xstate
         case .rlimits: .rlimits
+        case .pipe: .pipe
         }
     }
 }
@@ -149,6 +151,19 @@ public struct SigactionsMeta: Equatable, Sendable {
     public init(nrSigs: UInt32, sharedPending: UInt64? = nil) {
         self.nrSigs = nrSigs
         self.sharedPending = sharedPending
+    }
+}
+
+/// The pipe or FIFO behind a file record; the data is the bytes it held (for a read end,
+/// when at most `CKPT_PIPE_DATA_MAX`), or none.
+public struct PipeMeta: Equatable, Sendable {
+    /// Capacity in bytes (`F_GETPIPE_SZ`).
+    public var size: UInt32
+    /// Bytes it held (`FIONREAD`).
+    public var bytes: UInt32
+    public init(size: UInt32, bytes: UInt32) {
+        self.size = size
+        self.bytes = bytes
     }
 }
 

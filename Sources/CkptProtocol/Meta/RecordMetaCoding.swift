@@ -86,6 +86,8 @@ extension RecordMeta {
             self = .xstate(XStateMeta(xfeatures: u64(CKPT_A_META_XFEATURES)))
         case .rlimits:
             self = .rlimits(RlimitsMeta(nrRlimits: u32(CKPT_A_META_NR_RLIMITS)))
+        case .pipe:
+            self = .pipe(PipeMeta(size: u32(CKPT_A_META_PIPE_SIZE), bytes: u32(CKPT_A_META_PIPE_BYTES)))
         }
     }
 
@@ -181,6 +183,9 @@ extension RecordMeta {
             b.appendU64(Int(CKPT_A_META_XFEATURES), m.xfeatures, padType: pad)
         case let .rlimits(m):
             b.appendU32(Int(CKPT_A_META_NR_RLIMITS), m.nrRlimits)
+        case let .pipe(m):
+            b.appendU32(Int(CKPT_A_META_PIPE_SIZE), m.size)
+            b.appendU32(Int(CKPT_A_META_PIPE_BYTES), m.bytes)
         }
     }
 

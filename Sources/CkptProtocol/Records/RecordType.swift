@@ -16,6 +16,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
     case sigactions
     case xstate
     case rlimits
+    case pipe
 
     public init?(rawValue: UInt32) {
         switch rawValue {
@@ -30,6 +31,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case CKPT_RECORD_TYPE_SIGACTIONS.rawValue: self = .sigactions
         case CKPT_RECORD_TYPE_XSTATE.rawValue: self = .xstate
         case CKPT_RECORD_TYPE_RLIMITS.rawValue: self = .rlimits
+        case CKPT_RECORD_TYPE_PIPE.rawValue: self = .pipe
         default: return nil
         }
     }
@@ -47,17 +49,19 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .sigactions: CKPT_RECORD_TYPE_SIGACTIONS.rawValue
         case .xstate: CKPT_RECORD_TYPE_XSTATE.rawValue
         case .rlimits: CKPT_RECORD_TYPE_RLIMITS.rawValue
+        case .pipe: CKPT_RECORD_TYPE_PIPE.rawValue
         }
     }
 
     /// The type a record of this type must be a child of; `nil` for roots.
     /// header, task, trailer are roots; regs, sigactions, rlimits, mm, file sit under task; xstate
-    /// under regs; vma under mm; pages under vma (the tree drawn in the header's protocol comment).
+    /// under regs; pipe under file; vma under mm; pages under vma (the tree drawn in the header's protocol comment).
     public var parentType: RecordType? {
         switch self {
         case .header, .task, .trailer: nil
         case .regs, .sigactions, .rlimits, .mm, .file: .task
         case .xstate: .regs
+        case .pipe: .file
         case .vma: .mm
         case .pages: .vma
         }
@@ -76,6 +80,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .sigactions: "sigactions"
         case .xstate: "xstate"
         case .rlimits: "rlimits"
+        case .pipe: "pipe"
         }
     }
 }

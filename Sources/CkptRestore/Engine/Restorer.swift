@@ -82,6 +82,7 @@ public struct Restorer {
         try setAddressSpace(remote)
         step("opening \(plan.descriptors.count) descriptors")
         try restoreDescriptors(remote)
+        try restorePipes(remote)
         var warnings: [String] = []
         step("setting signal dispositions")
         warnings += try restoreSignalActions(remote)
@@ -299,6 +300,55 @@ public struct Restorer {
 
     /// The image's fds by path, at their positions; the stub's other fds closed. Terminals
     /// (`--shell-job`) stay the restorer's, which the process inherited at the same number.
+    /// Each pipe between the process's own fds: made with pipe2 in the new process, moved
+    /// above every image fd (so placing one end cannot close the other), sized, given its
+    /// bytes back with write, then dup2'd to each of its fds with their status flags.
+    func restorePipes(_ remote: RemoteSyscalls) throws(RestoreError) {
+        guard !plan.pipes.isEmpty else { return }
+        let above = UInt64(plan.descriptors.map { d -> Int32 in
+            switch d {
+            case let .path(fd, _, _, _), let .terminal(fd, _), let .pipe(fd, _): fd
+            }
+        }.max() ?? 0) + 1
+        let fdsAt = remote.scratch + 3584
+        let chunk = 2048, dataAt = remote.scratch + 1024
+        for p in plan.pipes {
+            try remote.call("pipe2 for \(p.name)", Int32(CKPT_SYS_PIPE2), fdsAt, 0)
+            let raw = try remote.tracee.read(8, at: fdsAt)
+            var ends: [UInt64] = []
+            func int32(at i: Int) -> UInt64 {
+                var v: UInt64 = 0
+                for b in 0..<4 { v |= UInt64(raw[i + b]) << UInt64(8 * b) }
+                return v
+            }
+            for made in [int32(at: 0), int32(at: 4)] {
+                ends.append(try remote.call("F_DUPFD above \(above) for \(p.name)", Int32(CKPT_SYS_FCNTL), made, UInt64(F_DUPFD), above))
+                try remote.call("close", Int32(CKPT_SYS_CLOSE), made)
+            }
+            let (r, w) = (ends[0], ends[1])
+            if p.size > 0 {
+                try remote.call("F_SETPIPE_SZ \(p.size) for \(p.name)", Int32(CKPT_SYS_FCNTL), w, UInt64(ckpt_f_setpipe_sz()), UInt64(p.size))
+            }
+            var done = 0
+            while done < p.data.count {
+                let part = Array(p.data[done..<min(done + chunk, p.data.count)])
+                try remote.tracee.write(part, at: dataAt)
+                let n = try remote.call("write \(part.count) bytes into \(p.name)", Int32(CKPT_SYS_WRITE), w, dataAt, UInt64(part.count))
+                guard n > 0 else { throw .mismatch("write into \(p.name) wrote nothing") }
+                done += Int(n)
+            }
+            for (fds, end, flags) in [(p.readers, r, p.readFlags), (p.writers, w, p.writeFlags)] {
+                for fd in fds {
+                    try remote.call("dup2 \(p.name) to fd \(fd)", Int32(CKPT_SYS_DUP2), end, UInt64(fd))
+                }
+                // Status flags belong to the open pipe end, shared by its dups: set once.
+                try remote.call("F_SETFL fd \(fds[0]) (\(p.name))", Int32(CKPT_SYS_FCNTL), UInt64(fds[0]), UInt64(F_SETFL),
+                                UInt64(UInt32(bitPattern: flags & (O_NONBLOCK | O_APPEND))))
+                try remote.call("close", Int32(CKPT_SYS_CLOSE), end)
+            }
+        }
+    }
+
     func restoreDescriptors(_ remote: RemoteSyscalls) throws(RestoreError) {
         let keep = Set(plan.descriptors.compactMap { d -> Int32? in
             if case let .terminal(fd, _) = d { return fd }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptUAPI
 import CkptImage
 import CkptProtocol
 import SystemPackage
@@ -22,6 +23,23 @@ public struct RestorePlan: Sendable {
         case path(fd: Int32, path: String, flags: Int32, position: UInt64)
         /// A terminal: the restorer's own terminal takes its place (`--shell-job`).
         case terminal(fd: Int32, path: String)
+        /// One end of a pipe whose both ends the process holds (`pipes` has it).
+        case pipe(fd: Int32, name: String)
+    }
+
+    /// A pipe between the process's own fds, made anew and given back what it held.
+    public struct Pipe: Equatable, Sendable {
+        /// As /proc/PID/fd shows it: "pipe:[INODE]".
+        public var name: String
+        /// Capacity (F_SETPIPE_SZ).
+        public var size: UInt32
+        /// The bytes it held, oldest first.
+        public var data: [UInt8]
+        /// Its read ends and write ends (fd numbers), and the status flags of each side.
+        public var readers: [Int32]
+        public var writers: [Int32]
+        public var readFlags: Int32
+        public var writeFlags: Int32
     }
 
     public var header: HeaderMeta
@@ -33,6 +51,8 @@ public struct RestorePlan: Sendable {
     /// The leader's `struct user_regs_struct`.
     public var registers: [UInt64] { threads[0].registers }
     public var descriptors: [Descriptor]
+    /// The pipes among the descriptors.
+    public var pipes: [Pipe]
     /// The executable: the file mapping that holds `start_code`, for `/proc/PID/exe`.
     public var executable: String?
     /// Every signal's disposition, signal i + 1 at index i (`nil`: an image of an older
@@ -51,7 +71,8 @@ public struct RestorePlan: Sendable {
         var mappings: [Mapping] = []
         var threads: [ThreadPlan] = []
         var regsRecord: [UInt32: Int] = [:]  // regs record id -> index in threads
-        var files: [FileMeta] = []
+        var files: [(id: UInt32, meta: FileMeta)] = []
+        var pipeRecords: [UInt32: (meta: PipeMeta, data: [UInt8])] = [:]  // by file record id
         var actions: [SignalAction]?
         var sharedPending: UInt64?
         var limits: [ResourceLimit]?
@@ -97,7 +118,8 @@ public struct RestorePlan: Sendable {
                 }
                 regsRecord[entry.id] = threads.count
                 threads.append(ThreadPlan(meta: r, registers: words))
-            case let .file(f): files.append(f)
+            case let .file(f): files.append((entry.id, f))
+            case let .pipe(p): pipeRecords[entry.parent] = (p, try allData(entry))
             case let .sigactions(s):
                 guard let table = SignalAction.table(try allData(entry)) else {
                     throw .image("record \(entry.id): sigactions data of \(entry.dataLength) bytes")
@@ -146,7 +168,10 @@ public struct RestorePlan: Sendable {
                 throw .unsupported(what: "working directory \(cwd)", why: "it is gone or not a directory")
             }
         }
-        self.descriptors = try files.map { f throws(RestoreError) in try Self.descriptor(f, shellJob: shellJob) }
+        self.descriptors = try files.map { f throws(RestoreError) in
+            try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob)
+        }
+        self.pipes = try Self.pipes(files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } })
         self.executable = mappings.first { m in
             if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }
             return false
@@ -160,8 +185,14 @@ public struct RestorePlan: Sendable {
         "\(hex(m.meta.start))-\(hex(m.meta.end))" + (m.meta.path.map { " (\($0))" } ?? "")
     }
 
-    static func descriptor(_ f: FileMeta, shellJob: Bool) throws(RestoreError) -> Descriptor {
+    static func descriptor(_ f: FileMeta, pipe: PipeMeta? = nil, shellJob: Bool) throws(RestoreError) -> Descriptor {
         let what = "fd \(f.fd)" + (f.path.map { " (\($0))" } ?? "")
+        if pipe != nil, let path = f.path {
+            guard path.hasPrefix("pipe:[") else {
+                throw .unsupported(what: what, why: "a named FIFO: not restored yet (only pipes between the process's own fds)")
+            }
+            return .pipe(fd: Int32(f.fd), name: path)
+        }
         guard let path = f.path, path.hasPrefix("/") else {
             let kind = f.path.map { p in p.split(separator: ":").first.map(String.init) ?? p } ?? "an unnamed file"
             throw .unsupported(what: what, why: "\(kind) descriptors are not restored yet (only files, directories and terminals)")
@@ -174,6 +205,41 @@ public struct RestorePlan: Sendable {
             return .terminal(fd: Int32(f.fd), path: path)
         }
         return .path(fd: Int32(f.fd), path: path, flags: Int32(bitPattern: f.fFlags), position: f.pos)
+    }
+
+    /// The pipes, grouped by name: each must have a read end and a write end in the
+    /// process, and what it held must be in the image.
+    static func pipes(_ records: [(file: FileMeta, pipe: (meta: PipeMeta, data: [UInt8]))]) throws(RestoreError) -> [Pipe] {
+        var out: [Pipe] = []
+        for (file, record) in records {
+            guard let name = file.path, name.hasPrefix("pipe:[") else { continue }
+            let side = Int32(bitPattern: file.fFlags) & O_ACCMODE
+            let i: Int
+            if let found = out.firstIndex(where: { $0.name == name }) {
+                i = found
+            } else {
+                out.append(Pipe(name: name, size: record.meta.size, data: [], readers: [], writers: [], readFlags: 0, writeFlags: 0))
+                i = out.count - 1
+            }
+            if out[i].data.isEmpty, !record.data.isEmpty { out[i].data = record.data }
+            if side == O_RDONLY {
+                if out[i].readers.isEmpty { out[i].readFlags = Int32(bitPattern: file.fFlags) }
+                out[i].readers.append(Int32(file.fd))
+            } else {
+                if out[i].writers.isEmpty { out[i].writeFlags = Int32(bitPattern: file.fFlags) }
+                out[i].writers.append(Int32(file.fd))
+            }
+            if record.meta.bytes > 0, record.data.isEmpty, side == O_RDONLY {
+                throw .unsupported(what: "fd \(file.fd) (\(name))",
+                                   why: "it held \(record.meta.bytes) bytes, which the image does not carry (more than \(CKPT_PIPE_DATA_MAX))")
+            }
+        }
+        for p in out where p.readers.isEmpty || p.writers.isEmpty {
+            let fd = (p.readers + p.writers)[0]
+            throw .unsupported(what: "fd \(fd) (\(p.name))",
+                               why: "its \(p.readers.isEmpty ? "read" : "write") end is held by another process: only a pipe between the process's own fds is restored")
+        }
+        return out
     }
 
     /// A mapped file (program, library) must be the very file that was mapped: same inode,

@@ -119,6 +119,19 @@ struct Tracee {
         }
     }
 
+    /// Reads `count` bytes at `address` of its memory (/proc/PID/mem).
+    func read(_ count: Int, at address: UInt64) throws(RestoreError) -> [UInt8] {
+        let fd = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(call: "open /proc/\(pid)/mem", errno: Errno(rawValue: errno)) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(Int64(bitPattern: address))) }
+        guard n == count else {
+            throw .system(call: "read \(count) bytes at \(hex(address)) of pid \(pid)", errno: Errno(rawValue: n < 0 ? errno : EIO))
+        }
+        return bytes
+    }
+
     /// Its mappings as /proc/PID/maps lists them: (start, end, name).
     func maps() throws(RestoreError) -> [(start: UInt64, end: UInt64, name: String)] {
         guard let f = fopen("/proc/\(pid)/maps", "r") else {

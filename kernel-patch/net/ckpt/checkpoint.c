@@ -31,10 +31,12 @@
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/pid_namespace.h>
+#include <linux/pipe_fs_i.h>
 #include <linux/regset.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/utsname.h>
 #include <asm/fpu/xcr.h>
@@ -732,13 +734,105 @@ static int ckpt_emit_mm(struct ckpt_stream *s, u32 parent,
 	return err == 1 ? 0 : err;
 }
 
-/* One record per open descriptor: fd, f_flags, position, path. */
+/* What a pipe holds: a copy taken by ckpt_pipe_peek(). */
+struct ckpt_pipe {
+	u32 size;	/* capacity, bytes */
+	u32 bytes;	/* held */
+	u8 *data;	/* a copy of them, or NULL */
+};
+
+/*
+ * The pipe behind @file (an anonymous pipe or a FIFO: inode->i_pipe, kept
+ * alive by our reference to @file), read without consuming it: under
+ * pipe_lock(), as a reader would take it, its capacity and the bytes its
+ * ring holds, and for a read end a copy of them when they are at most
+ * CKPT_PIPE_DATA_MAX (kvmalloc'd, charged to the requester). A buffer that
+ * cannot be confirmed (a spliced page that failed to read) leaves no copy:
+ * the record then says how many bytes there were and carries none.
+ */
+static int ckpt_pipe_peek(struct file *file, struct ckpt_pipe *p)
+{
+	struct pipe_inode_info *pipe = file_inode(file)->i_pipe;
+	unsigned int head, tail, mask, i;
+	size_t off = 0;
+
+	pipe_lock(pipe);
+	p->size = pipe->max_usage << PAGE_SHIFT;
+	head = pipe->head;
+	tail = pipe->tail;
+	mask = pipe->ring_size - 1;
+	for (i = tail; i != head; i++)
+		p->bytes += pipe->bufs[i & mask].len;
+	if (!p->bytes || p->bytes > CKPT_PIPE_DATA_MAX || !(file->f_mode & FMODE_READ))
+		goto out;
+	p->data = kvmalloc(p->bytes, GFP_KERNEL_ACCOUNT);
+	if (!p->data) {
+		pipe_unlock(pipe);
+		return -ENOMEM;
+	}
+	for (i = tail; i != head; i++) {
+		struct pipe_buffer *buf = &pipe->bufs[i & mask];
+
+		if (pipe_buf_confirm(pipe, buf)) {
+			kvfree(p->data);
+			p->data = NULL;
+			break;
+		}
+		memcpy_from_page(p->data + off, buf->page, buf->offset, buf->len);
+		off += buf->len;
+	}
+out:
+	pipe_unlock(pipe);
+	return 0;
+}
+
+/* The pipe record of the file record @parent, from ckpt_pipe_peek()'s copy. */
+static int ckpt_emit_pipe(struct ckpt_stream *s, u32 parent,
+			  const struct ckpt_pipe *p)
+{
+	u32 len = p->data ? p->bytes : 0, done = 0, n;
+	struct ckpt_rec rec;
+	u8 *buf;
+	int err;
+
+	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_PIPE, parent, len);
+	do {
+		n = min_t(u32, len - done, CKPT_FRAG_DATA);
+		err = ckpt_frag_begin(s, &rec, n);
+		if (err)
+			return err;
+		if (!done) {
+			if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_PIPE_SIZE, p->size) ||
+					 nla_put_u32(s->skb, CKPT_A_META_PIPE_BYTES, p->bytes)))
+				return -EMSGSIZE;
+			ckpt_meta_end(s);
+		}
+		if (n) {
+			buf = ckpt_frag_data(s, &rec, n);
+			if (!buf)
+				return -EMSGSIZE;
+			memcpy(buf, p->data + done, n);
+		}
+		err = ckpt_frag_send(s);
+		if (err)
+			return err;
+		done += n;
+	} while (done < len);
+	return 0;
+}
+
+/*
+ * One record per open descriptor: fd, f_flags, position, path; for a pipe
+ * or FIFO also a pipe record with what it holds.
+ */
 static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 			   u32 parent, struct ckpt_counts *c)
 {
 	unsigned int fd = 0;
+	struct ckpt_pipe pipe;
 	struct ckpt_rec rec;
 	struct file *file;
+	bool is_pipe;
 	char *path;
 	int err;
 
@@ -762,12 +856,20 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 				  nla_put_string(s->skb, CKPT_A_META_PATH, path)) ||
 				 ckpt_put_identity(s, file)))
 			err = -EMSGSIZE;
-		fput(file);
 		ckpt_image_unlock(s);
-		if (err)
-			return err;
-		ckpt_meta_end(s);
-		err = ckpt_frag_send(s);
+		/* Our reference keeps the pipe; no task lock is needed to read it. */
+		memset(&pipe, 0, sizeof(pipe));
+		is_pipe = S_ISFIFO(file_inode(file)->i_mode) && file_inode(file)->i_pipe;
+		if (!err && is_pipe)
+			err = ckpt_pipe_peek(file, &pipe);
+		fput(file);
+		if (!err) {
+			ckpt_meta_end(s);
+			err = ckpt_frag_send(s);
+		}
+		if (!err && is_pipe)
+			err = ckpt_emit_pipe(s, rec.id, &pipe);
+		kvfree(pipe.data);
 		if (err)
 			return err;
 		c->files++;

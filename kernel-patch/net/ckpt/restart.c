@@ -156,6 +156,8 @@ static const struct {
 	[CKPT_RECORD_TYPE_SIGACTIONS] = { M(NR_SIGS), M(SHARED_PENDING),
 		CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_RLIMITS] = { M(NR_RLIMITS), 0, CKPT_RECORD_TYPE_TASK },
+	[CKPT_RECORD_TYPE_PIPE] = { M(PIPE_SIZE) | M(PIPE_BYTES), 0,
+		CKPT_RECORD_TYPE_FILE },
 	[CKPT_RECORD_TYPE_XSTATE] = { M(XFEATURES), 0, CKPT_RECORD_TYPE_REGS },
 };
 
@@ -712,6 +714,17 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 		}
 		sess->seen_rlimits = true;
 		return 0;
+	case CKPT_RECORD_TYPE_PIPE:
+		/* The restorer writes the bytes into the pipe it makes. */
+		if (data_len > CKPT_PIPE_DATA_MAX ||
+		    (data_len && data_len != nla_get_u32(meta[CKPT_A_META_PIPE_BYTES]))) {
+			ckpt_reject(info->extack, info->attrs[CKPT_A_DATA_LEN],
+				    "record %u: pipe data-len %llu, pipe-bytes %u, at most %u",
+				    id, data_len, nla_get_u32(meta[CKPT_A_META_PIPE_BYTES]),
+				    CKPT_PIPE_DATA_MAX);
+			return -EINVAL;
+		}
+		return 0;
 	case CKPT_RECORD_TYPE_XSTATE:
 		/* Applied by the restorer through ptrace, which checks the layout. */
 		if (data_len < CKPT_XSTATE_MIN || data_len > CKPT_XSTATE_MAX) {
@@ -780,7 +793,8 @@ static int ckpt_check_first(struct ckpt_session *sess, struct genl_info *info,
 	}
 	if (data_len && type != CKPT_RECORD_TYPE_REGS &&
 	    type != CKPT_RECORD_TYPE_PAGES && type != CKPT_RECORD_TYPE_XSTATE &&
-	    type != CKPT_RECORD_TYPE_SIGACTIONS && type != CKPT_RECORD_TYPE_RLIMITS) {
+	    type != CKPT_RECORD_TYPE_SIGACTIONS && type != CKPT_RECORD_TYPE_RLIMITS &&
+	    type != CKPT_RECORD_TYPE_PIPE) {
 		ckpt_reject(info->extack, tb[CKPT_A_DATA_LEN],
 			    "record %u: record type %u carries no data", id, type);
 		return -EINVAL;

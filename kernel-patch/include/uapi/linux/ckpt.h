@@ -93,13 +93,14 @@
  *       vma          (per mapping)  meta: start, end, vm-flags, pgoff, [path]
  *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
  *     file           (per fd)       meta: fd, f-flags, pos, [path]
+ *       pipe         (pipes, FIFOs) meta: pipe-size, pipe-bytes  data: the bytes it holds
  *   trailer                         meta: nr-threads, nr-vmas, nr-pages-total, nr-files
  *
  * Only present pages of private writable mappings are sent, in runs of at most
  * CKPT_PAGES_RUN_MAX contiguous pages: an untouched 1 GiB mapping costs one vma record.
- * Fields in [brackets] and record types 9 (sigactions), 10 (xstate) and 11 (rlimits),
- * which came after the trailer's number, are absent in streams of older modules; readers
- * accept both.
+ * Fields in [brackets] and record types 9 (sigactions), 10 (xstate), 11 (rlimits) and
+ * 12 (pipe), which came after the trailer's number, are absent in streams of older modules;
+ * readers accept both.
  *
  * Fragments: a record's data may be larger than one message. Every fragment of a record
  * is one CKPT_CMD_RECORD message:
@@ -203,6 +204,7 @@
 #define CKPT_RECORD_DATA_MAX	16777216
 #define CKPT_SIGACTION_SIZE	32
 #define CKPT_RLIMIT_SIZE	16
+#define CKPT_PIPE_DATA_MAX	1048576
 #define CKPT_XSTATE_MAX		32768
 #define CKPT_TIMEOUT_MAX_MS	3600000
 #define CKPT_USERSOCK_TYPE	16
@@ -244,6 +246,10 @@
  *   most one. Meta: nr-rlimits. Data: nr-rlimits entries of rlimit-size bytes.
  *   Checked by the kernel for shape only: a restorer applies them with
  *   prlimit(2), which refuses what it would refuse from the process.
+ * @CKPT_RECORD_TYPE_PIPE: The pipe or FIFO behind a file record, its child.
+ *   Meta: pipe-size, pipe-bytes. Data: the bytes the pipe holds, read without
+ *   consuming them, for a descriptor open for reading when they are at most
+ *   pipe-data-max; none otherwise.
  */
 enum ckpt_record_type {
 	CKPT_RECORD_TYPE_UNSPEC,
@@ -258,6 +264,7 @@ enum ckpt_record_type {
 	CKPT_RECORD_TYPE_SIGACTIONS,
 	CKPT_RECORD_TYPE_XSTATE,
 	CKPT_RECORD_TYPE_RLIMITS,
+	CKPT_RECORD_TYPE_PIPE,
 };
 
 /**
@@ -416,6 +423,8 @@ enum {
 	CKPT_A_META_ALTSTACK_SIZE,
 	CKPT_A_META_ALTSTACK_FLAGS,
 	CKPT_A_META_NR_RLIMITS,
+	CKPT_A_META_PIPE_SIZE,
+	CKPT_A_META_PIPE_BYTES,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
