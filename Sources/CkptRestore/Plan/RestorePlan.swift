@@ -193,6 +193,9 @@ public struct RestorePlan: Sendable {
             }
             return .pipe(fd: Int32(f.fd), name: path)
         }
+        if let path = f.path, path.hasPrefix("pipe:[") {
+            throw .unsupported(what: what, why: "the image does not record what this pipe held (an older module took it)")
+        }
         guard let path = f.path, path.hasPrefix("/") else {
             let kind = f.path.map { p in p.split(separator: ":").first.map(String.init) ?? p } ?? "an unnamed file"
             throw .unsupported(what: what, why: "\(kind) descriptors are not restored yet (only files, directories and terminals)")
