@@ -11,13 +11,18 @@ extension RecordMeta {
         func u32(_ a: Int) -> UInt32 { t.u32(a) }
         func u64(_ a: Int) -> UInt64 { t.u64(a) }
         func str(_ a: Int) -> String { t.string(a) ?? "" }
-        /// The four identity fields together, or none of them.
-        func identity() throws(ProtocolError) -> FileIdentity? {
-            let fields = [CKPT_A_META_INO, CKPT_A_META_DEV, CKPT_A_META_SIZE, CKPT_A_META_MTIME_NS]
-            guard fields.contains(where: { t.has($0) }) else { return nil }
+        /// True when all of `fields` are present, false when none is; one missing of a group
+        /// that belongs together is `.missingAttribute`.
+        func allOrNone(_ fields: [Int]) throws(ProtocolError) -> Bool {
+            guard fields.contains(where: { t.has($0) }) else { return false }
             if let missing = fields.first(where: { !t.has($0) }) {
                 throw ProtocolError(.missingAttribute, field: AttributeSchema.metaName(UInt16(missing)), offset: offset)
             }
+            return true
+        }
+        /// The four identity fields together, or none of them.
+        func identity() throws(ProtocolError) -> FileIdentity? {
+            guard try allOrNone([CKPT_A_META_INO, CKPT_A_META_DEV, CKPT_A_META_SIZE, CKPT_A_META_MTIME_NS]) else { return nil }
             return FileIdentity(inode: u64(CKPT_A_META_INO), device: u32(CKPT_A_META_DEV),
                                 size: u64(CKPT_A_META_SIZE), mtimeNs: u64(CKPT_A_META_MTIME_NS))
         }
@@ -33,21 +38,13 @@ extension RecordMeta {
                 euid: u32(CKPT_A_META_EUID), egid: u32(CKPT_A_META_EGID), cwd: t.string(CKPT_A_META_CWD),
                 umask: t.has(CKPT_A_META_UMASK) ? u32(CKPT_A_META_UMASK) : nil))
         case .regs:
-            let rseqFields = [CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN, CKPT_A_META_RSEQ_SIG]
             var rseq: RseqRegistration?
-            if rseqFields.contains(where: { t.has($0) }) {
-                if let missing = rseqFields.first(where: { !t.has($0) }) {
-                    throw ProtocolError(.missingAttribute, field: AttributeSchema.metaName(UInt16(missing)), offset: offset)
-                }
+            if try allOrNone([CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN, CKPT_A_META_RSEQ_SIG]) {
                 rseq = RseqRegistration(address: u64(CKPT_A_META_RSEQ), length: u32(CKPT_A_META_RSEQ_LEN),
                                         signature: u32(CKPT_A_META_RSEQ_SIG))
             }
-            let altFields = [CKPT_A_META_ALTSTACK_SP, CKPT_A_META_ALTSTACK_SIZE, CKPT_A_META_ALTSTACK_FLAGS]
             var altstack: AltStack?
-            if altFields.contains(where: { t.has($0) }) {
-                if let missing = altFields.first(where: { !t.has($0) }) {
-                    throw ProtocolError(.missingAttribute, field: AttributeSchema.metaName(UInt16(missing)), offset: offset)
-                }
+            if try allOrNone([CKPT_A_META_ALTSTACK_SP, CKPT_A_META_ALTSTACK_SIZE, CKPT_A_META_ALTSTACK_FLAGS]) {
                 altstack = AltStack(sp: u64(CKPT_A_META_ALTSTACK_SP), size: u64(CKPT_A_META_ALTSTACK_SIZE),
                                     flags: u32(CKPT_A_META_ALTSTACK_FLAGS))
             }

@@ -13,16 +13,7 @@ public struct ResourceLimit: Equatable, Sendable {
     /// The entries of an rlimits record's data. `nil` when the length is not a whole
     /// number of entries.
     public static func table(_ data: [UInt8]) -> [ResourceLimit]? {
-        let size = Int(CKPT_RLIMIT_SIZE)
-        guard data.count % size == 0 else { return nil }
-        func word(_ at: Int) -> UInt64 {
-            var v: UInt64 = 0
-            for i in 0..<8 { v |= UInt64(data[at + i]) << (8 * UInt64(i)) }
-            return v
-        }
-        return stride(from: 0, to: data.count, by: size).map { at in
-            ResourceLimit(soft: word(at), hard: word(at + 8))
-        }
+        littleEndianEntries(data, wordsPerEntry: Int(CKPT_RLIMIT_SIZE) / 8)?.map { w in ResourceLimit(soft: w[0], hard: w[1]) }
     }
 
     /// The resource's name (`RLIMIT_NOFILE`), from the C library's constants; "resource

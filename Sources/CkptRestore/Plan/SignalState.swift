@@ -21,15 +21,8 @@ public struct SignalAction: Equatable, Sendable {
     /// The entries of a sigactions record's data: entry i is signal i + 1. `nil` when the
     /// length is not a whole number of entries.
     public static func table(_ data: [UInt8]) -> [SignalAction]? {
-        let size = Int(CKPT_SIGACTION_SIZE)
-        guard data.count % size == 0 else { return nil }
-        func word(_ at: Int) -> UInt64 {
-            var v: UInt64 = 0
-            for i in 0..<8 { v |= UInt64(data[at + i]) << (8 * UInt64(i)) }
-            return v
-        }
-        return stride(from: 0, to: data.count, by: size).map { at in
-            SignalAction(handler: word(at), flags: word(at + 8), restorer: word(at + 16), mask: word(at + 24))
+        littleEndianEntries(data, wordsPerEntry: Int(CKPT_SIGACTION_SIZE) / 8)?.map { w in
+            SignalAction(handler: w[0], flags: w[1], restorer: w[2], mask: w[3])
         }
     }
 }
