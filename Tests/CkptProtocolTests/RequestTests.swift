@@ -131,6 +131,30 @@ import Testing
     }
 }
 
+/// restart-record sent as head + the caller's data + padding (an iovec, no copy) is the very
+/// datagram `restartRecord` builds, for data of every length modulo 4 and the largest.
+@Suite struct RestartRecordHeadTests {
+    @Test func headPlusDataPlusPaddingIsTheWholeMessage() {
+        let meta = metaBytes(samplePages, padded: false)
+        for n in [0, 1, 2, 3, 4, 5, 4096, 65531] {
+            let data = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let whole = MessageBuffer(), head = MessageBuffer()
+            var padding = -1
+            meta.withUnsafeBytes { m in
+                data.withUnsafeBytes { d in
+                    let f = RecordFragment(crid: 0, seq: 3, type: .pages, id: 9, parent: 8, dataLength: UInt64(max(n, 1)),
+                                           dataOffset: 0, meta: m, data: d)
+                    _ = MessageEncoder(messageType: 0x1c).restartRecord(rsid: 5, f, into: whole)
+                    padding = MessageEncoder(messageType: 0x1c).restartRecordHead(rsid: 5, f, into: head)
+                }
+            }
+            let sent = Array(head.bytes) + (n > 0 ? data : []) + [UInt8](repeating: 0, count: padding)
+            #expect(sent == Array(whole.bytes), "data of \(n) bytes")
+            #expect(padding == (4 - n % 4) % 4)
+        }
+    }
+}
+
 /// Replay's path from a captured (padded) meta payload to a restart-record the kernel accepts.
 @Suite struct RestartMetaTests {
     @Test func capturedPaddedMetaIsRejectedInRestartRecord() throws {

@@ -129,6 +129,20 @@ public final class MessageBuffer {
         return start..<count
     }
 
+    /// Appends the header of an attribute whose `valueLength` bytes the caller sends from a
+    /// buffer of its own right after this message's bytes (an iovec: not copied here), and
+    /// counts them and their padding in the message at `messageStart`. Returns how many
+    /// zero bytes of padding must follow the value. The attribute must be the message's last.
+    public func appendTrailingAttributeHeader(_ type: Int, valueLength: Int, messageStart: Int) -> Int {
+        let length = NetlinkLayout.attributeHeaderSize + valueLength
+        precondition(length <= Int(UInt16.max), "attribute \(type) of \(valueLength) bytes does not fit nla_len")
+        put(UInt16(length))
+        put(UInt16(type))
+        let padding = (Int(NLA_ALIGNTO) - valueLength % Int(NLA_ALIGNTO)) % Int(NLA_ALIGNTO)
+        patch(UInt32(count - messageStart + valueLength + padding), at: messageStart)
+        return padding
+    }
+
     /// Appends one attribute header + value + padding to 4.
     public func appendAttribute(_ type: Int, flags: UInt16 = 0, _ value: UnsafeRawBufferPointer) {
         let length = NetlinkLayout.attributeHeaderSize + value.count

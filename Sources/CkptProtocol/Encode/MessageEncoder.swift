@@ -163,6 +163,24 @@ public struct MessageEncoder: Sendable {
         return b.endMessage(start)
     }
 
+    /// `restartRecord` without copying the data: the message up to the `CKPT_A_DATA` header,
+    /// with nlmsg_len counting the data and its padding, which the caller sends after these
+    /// bytes from `fragment.data` itself (`GenlClient.send(_:trailing:)`). Returns the
+    /// padding (zero bytes to send after the data). The bytes sent are the same as
+    /// `restartRecord`'s (MessageEncoderTests).
+    public func restartRecordHead(rsid: UInt32, _ fragment: RecordFragment, header: MessageHeader = .init(),
+                                  into b: MessageBuffer) -> Int {
+        let start = begin(CKPT_CMD_RESTART_RECORD, header, defaultFlags: Self.requestFlags, into: b)
+        var f = fragment
+        f.crid = UInt64(rsid)
+        appendFragment(f, idType: CKPT_A_RSID, padType: nil, withData: false, into: b)
+        guard f.data.count > 0 else {
+            _ = b.endMessage(start)
+            return 0
+        }
+        return b.appendTrailingAttributeHeader(CKPT_A_DATA, valueLength: f.data.count, messageStart: start)
+    }
+
     @discardableResult
     public func restartCommit(rsid: UInt32, seq: UInt32, summary: StreamSummary, header: MessageHeader = .init(),
                               into b: MessageBuffer) -> Range<Int> {
@@ -184,7 +202,7 @@ public struct MessageEncoder: Sendable {
 
     // MARK: shared
 
-    private func appendFragment(_ f: RecordFragment, idType: Int, padType: Int?, into b: MessageBuffer) {
+    private func appendFragment(_ f: RecordFragment, idType: Int, padType: Int?, withData: Bool = true, into b: MessageBuffer) {
         if let meta = f.meta {
             let nest = b.beginNest(CKPT_A_META)
             b.appendRaw(meta)
@@ -201,6 +219,6 @@ public struct MessageEncoder: Sendable {
         b.appendU32(CKPT_A_REC_PARENT, f.parent)
         b.appendU64(CKPT_A_DATA_LEN, f.dataLength, padType: padType)
         b.appendU64(CKPT_A_DATA_OFFSET, f.dataOffset, padType: padType)
-        if f.data.count > 0 { b.appendAttribute(CKPT_A_DATA, f.data) }
+        if withData, f.data.count > 0 { b.appendAttribute(CKPT_A_DATA, f.data) }
     }
 }

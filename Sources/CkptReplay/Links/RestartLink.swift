@@ -63,7 +63,9 @@ public final class GenlRestartLink: RestartLink {
 
     public func sendRecord(rsid: UInt32, _ fragment: RecordFragment) throws(TransportError) -> UInt32 {
         let encoder = client.encoder
-        return try client.send { h, b in encoder.restartRecord(rsid: rsid, fragment, header: h, into: b) }
+        // The data goes from the fragment's buffer straight into sendmsg's iovec.
+        return try client.send({ h, b in encoder.restartRecordHead(rsid: rsid, fragment, header: h, into: b) },
+                               trailing: fragment.data)
     }
 
     public func nextAck() throws(TransportError) -> UInt32 {

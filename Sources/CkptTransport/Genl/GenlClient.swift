@@ -112,6 +112,17 @@ public final class GenlClient {
         return seq
     }
 
+    /// Sends one request whose last attribute's value is `trailing`, sent from where it is
+    /// (`build` encodes the rest and returns the padding to send after it); returns its
+    /// nlmsg_seq.
+    public func send(_ build: (MessageHeader, MessageBuffer) -> Int, trailing: UnsafeRawBufferPointer) throws(TransportError) -> UInt32 {
+        let seq = nextSeq()
+        requestBuffer.removeAll()
+        let padding = build(MessageHeader(seq: seq, portID: 0), requestBuffer)
+        try socket.send(requestBuffer.bytes, trailing: trailing, padding: padding, toPort: 0)
+        return seq
+    }
+
     /// The kernel's answer to one acked request: the request's nlmsg_seq, and its rejection
     /// (errno, extack), nil for an ack.
     public struct Answer {

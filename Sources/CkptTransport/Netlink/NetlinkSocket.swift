@@ -150,6 +150,13 @@ public final class NetlinkSocket {
         _ = try Sys.send(fileDescriptor, bytes, toPort: port, flags: 0)
     }
 
+    /// Sends one datagram made of `head`, then `trailing` (not copied), then `padding` zero
+    /// bytes (0...3): a message whose last attribute's value is the caller's buffer.
+    public func send(_ head: UnsafeRawBufferPointer, trailing: UnsafeRawBufferPointer, padding: Int,
+                     toPort port: UInt32 = 0) throws(TransportError) {
+        try Sys.send(fileDescriptor, head, trailing, padding: padding, toPort: port)
+    }
+
     /// Sends one datagram to the multicast `groups` (a bitmask of groups 1...32) of this
     /// netlink protocol. Multicast never waits: a full member queue drops the message and
     /// that member's next receive fails with ENOBUFS (`.overrun`).

@@ -118,6 +118,38 @@ enum Sys {
         }
     }
 
+    /// `sendmsg(fd, {name: sockaddr_nl{nl_pid: port}, iov: [head, trailing, zeros(padding)]})`
+    /// (one datagram from three buffers, none copied in userspace); retries EINTR.
+    static func send(
+        _ fd: Int32, _ head: UnsafeRawBufferPointer, _ trailing: UnsafeRawBufferPointer, padding: Int, toPort port: UInt32
+    ) throws(TransportError) {
+        precondition(padding >= 0 && padding < 4)
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        address.nl_pid = port
+        var zeros: UInt32 = 0
+        while true {
+            let n = withUnsafeMutablePointer(to: &address) { addr in
+                withUnsafeMutableBytes(of: &zeros) { z in
+                    var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: head.count),
+                               iovec(iov_base: UnsafeMutableRawPointer(mutating: trailing.baseAddress), iov_len: trailing.count),
+                               iovec(iov_base: z.baseAddress, iov_len: padding))
+                    return withUnsafeMutableBytes(of: &iov) { iovs in
+                        var msg = msghdr()
+                        msg.msg_name = UnsafeMutableRawPointer(addr)
+                        msg.msg_namelen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+                        msg.msg_iov = iovs.baseAddress!.assumingMemoryBound(to: iovec.self)
+                        msg.msg_iovlen = 3
+                        return Glibc.sendmsg(fd, &msg, 0)
+                    }
+                }
+            }
+            if n >= 0 { return }
+            if errno == EINTR { continue }
+            throw check("sendmsg", "netlink port \(port), \(head.count + trailing.count + padding) bytes", errno)
+        }
+    }
+
     /// `poll({fd, POLLIN}, 1, timeout)`. True when readable (or in error: the next receive
     /// says which). EINTR returns false so a caller's loop can look at its stop flag.
     static func pollReadable(_ fd: Int32, timeoutMilliseconds: Int32) throws(TransportError) -> Bool {
