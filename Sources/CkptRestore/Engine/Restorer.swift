@@ -121,7 +121,9 @@ public struct Restorer {
         if pid != pid_t(plan.task.tgid) {
             warnings.append("the image's pid was \(plan.task.tgid); the process has pid \(pid) now")
         }
-        return Result(pid: pid, replay: replay, warnings: warnings)
+        // Each thread of an older image says the same ("no FPU state"): once is enough.
+        var seen = Set<String>()
+        return Result(pid: pid, replay: replay, warnings: warnings.filter { seen.insert($0).inserted })
     }
 
     // MARK: steps
