@@ -12,7 +12,7 @@ public struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Restore an image into a stopped process, or re-emit it into a listener.",
         discussion: """
-            The image is verified first (as `ckpt verify` does); then a restart session is opened for PID (restart-begin), every record is sent in fragments with up to --window requests awaiting the kernel's ack at a time (restart-record), and restart-commit makes the kernel write the staged pages. The kernel checks everything on arrival (architecture, page size, that each vma matches the target's mapping, that pages lie in private writable mappings) and writes nothing unless the whole image validated. On a rejection the session is aborted and the kernel's reason (extack) is printed. An image with a shared mapping (MAP_SHARED, shm, memfd: memory the kernel does not capture) is refused before a session opens. Pages absent from the image (never touched before the checkpoint) are left as the target has them: use ckpt restore for a process that must be exactly the image.
+            The image is verified first (as `ckpt verify` does); then a restart session is opened for PID (restart-begin), every record is sent in fragments with up to --window requests awaiting the kernel's ack at a time (restart-record), and restart-commit makes the kernel write the staged pages. The kernel checks everything on arrival (architecture, page size, that each vma matches the target's mapping, that pages lie in private writable mappings) and writes nothing unless the whole image validated. On a rejection the session is aborted and the kernel's reason (extack) is printed. An image with a shared mapping (MAP_SHARED, shm, memfd: memory the kernel does not capture) is refused before a session opens. Pages absent from the image (never touched before the checkpoint) that the target has since written are then put back as they were: zero in an anonymous mapping, the file's bytes in a private file mapping (found through /proc/PID/pagemap, written through /proc/PID/mem; a mapping over 16 GiB is not scanned, with a warning). Registers, threads and descriptors stay the target's: use ckpt restore for a process that must be exactly the image.
 
             The target must be stopped (kill -STOP PID) and its mappings must match the image's: the same process, or a fresh instance of the same program started with ASLR off (setarch -R). Restart restores memory contents only: it never creates tasks, maps memory, or changes registers or files.
 
@@ -120,6 +120,14 @@ public struct ReplayCommand: ParsableCommand {
             bar.finish()
             throw failure(command, Self.explain(error, pid: target), Self.exitCode(error))
         }
+        guard !validateOnly else { return }
+        let reset: AbsentPageReset.Result
+        do throws(RestoreError) { reset = try AbsentPageReset(reader: reader, pid: target).run() } catch {
+            throw failure(command, "the image's pages were written, but resetting the pages it does not hold failed: \(error)",
+                          CkptExit.failed)
+        }
+        emit("pages the image does not hold, put back as at the checkpoint: \(reset.zeroed) zeroed, \(reset.fromFile) from their files")
+        for s in reset.skipped { writeStderr("ckpt replay: warning: \(s)\n") }
     }
 
     /// The first shared mapping of the image ("start-end (path)"), if any: the kernel

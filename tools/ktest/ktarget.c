@@ -19,7 +19,10 @@
  * leaves SIGUSR2 pending for its thread (raise) and SIGURG for the process
  * (kill), runs its SIGUSR1 handler on an alternate signal stack and lowers
  * its RLIMIT_NOFILE: the digest line ends with the alternate stack, the
- * pending set and that limit, which a restore must bring back too.
+ * pending set and that limit, which a restore must bring back too, and with
+ * "untouched XX", the first byte of the 1 GiB it never touches, which
+ * SIGWINCH sets to 0x5a (printing "touched"): a page absent from an image
+ * taken before, which `ckpt replay --pid` must put back to zero.
  * With RESERVE_GIB it also reserves that much PROT_READ|PROT_WRITE memory
  * and touches one page in its middle: a checkpoint must skip the rest
  * without visiting it page by page.
@@ -38,11 +41,19 @@
 
 static volatile unsigned long counter;
 static volatile sig_atomic_t want_digest;
+static volatile unsigned char *untouched_byte;
 
 static void on_usr1(int sig)
 {
 	(void)sig;
 	want_digest = 1;
+}
+
+static void on_winch(int sig)
+{
+	(void)sig;
+	*untouched_byte = 0x5a;
+	write(1, "touched\n", 8);
 }
 
 static uint64_t fnv1a(const unsigned char *p, size_t n)
@@ -78,6 +89,8 @@ int main(int argc, char **argv)
 		perror("ktarget: alloc");
 		return 1;
 	}
+	untouched_byte = untouched;
+	signal(SIGWINCH, on_winch);
 	if (argc > 2) {
 		size_t len = (size_t)atoi(argv[2]) << 30;
 		char *big = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -138,14 +151,15 @@ int main(int argc, char **argv)
 			sigaltstack(NULL, &now);
 			sigpending(&pending);
 			getrlimit(RLIMIT_NOFILE, &nofile);
-			printf("digest %016llx file %016llx round %s altstack %p+%zu/%d pending%s%s nofile %llu/%llu\n",
+			printf("digest %016llx file %016llx round %s altstack %p+%zu/%d pending%s%s nofile %llu/%llu untouched %02x\n",
 			       (unsigned long long)fnv1a((void *)(heap + 1), heap_len - sizeof(*heap)),
 			       (unsigned long long)fnv1a(file, 8192),
 			       fegetround() == FE_TOWARDZERO ? "toward-zero" : "other",
 			       now.ss_sp, now.ss_size, now.ss_flags,
 			       sigismember(&pending, SIGUSR2) ? " usr2" : "",
 			       sigismember(&pending, SIGURG) ? " urg" : "",
-			       (unsigned long long)nofile.rlim_cur, (unsigned long long)nofile.rlim_max);
+			       (unsigned long long)nofile.rlim_cur, (unsigned long long)nofile.rlim_max,
+			       *untouched_byte);
 		}
 		nanosleep(&ts, NULL);
 	}
