@@ -56,7 +56,7 @@ public struct AbsentPageReset {
             case .vdso, .vvar, .shared: continue
             }
             if vma.end - vma.start > maxScan {
-                result.skipped.append("\(RestorePlan.describe(.init(meta: vma, kind: kind))): larger than \(maxScan >> 30) GiB, not scanned")
+                result.skipped.append("\(RestorePlan.describe(.init(meta: vma, kind: kind))): larger than \(maxScan >> 20) MiB, not scanned for pages to put back")
                 continue
             }
             // Both ascend (pages records ascend within a vma): one pass.
