@@ -62,8 +62,11 @@ let samplePendingSigactions = RecordMeta.sigactions(SigactionsMeta(nrSigs: 64, s
 let sampleXState = RecordMeta.xstate(XStateMeta(xfeatures: 0x7))
 let sampleRlimits = RecordMeta.rlimits(RlimitsMeta(nrRlimits: 16))
 let samplePipe = RecordMeta.pipe(PipeMeta(size: 65536, bytes: 3000))
+let sampleSiginfo = RecordMeta.siginfo(SiginfoMeta(nrSiginfo: 2, nrQueued: 2))
+let sampleSharedSiginfo = RecordMeta.sharedSiginfo(SiginfoMeta(nrSiginfo: 128, nrQueued: 300))
 let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleVMA, sampleAnonVMA, samplePages,
-                      sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe]
+                      sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
+                      sampleSiginfo, sampleSharedSiginfo]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

@@ -134,6 +134,20 @@ import Testing
         }
     }
 
+    @Test func siginfoIsWholeEntriesUpToTheMax() throws {
+        var r = RecordDataRules()
+        try r.check(id: 7, meta: sampleSiginfo, dataLength: 2 * UInt64(CKPT_SIGINFO_SIZE))
+        try r.check(id: 8, meta: sampleSharedSiginfo, dataLength: 128 * UInt64(CKPT_SIGINFO_SIZE))
+        #expect(throws: RecordDataViolation.siginfoLength(id: 7, dataLength: 100, nrSiginfo: 2, nrQueued: 2)) {
+            try r.check(id: 7, meta: sampleSiginfo, dataLength: 100)
+        }
+        let tooMany = RecordMeta.siginfo(SiginfoMeta(nrSiginfo: 129, nrQueued: 129))
+        #expect(throws: RecordDataViolation.siginfoLength(id: 9, dataLength: 129 * 128, nrSiginfo: 129, nrQueued: 129)) {
+            try r.check(id: 9, meta: tooMany, dataLength: 129 * 128)
+        }
+        #expect(RecordType.siginfo.parentType == .regs && RecordType.sharedSiginfo.parentType == .sigactions)
+    }
+
     @Test func pipeDataIsAllOrNothing() throws {
         var r = RecordDataRules()
         try r.check(id: 6, meta: samplePipe, dataLength: 3000)

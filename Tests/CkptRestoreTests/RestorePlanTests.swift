@@ -14,7 +14,7 @@ import Testing
     /// A process image: header, task, `threads` regs records, mm, the vmas, the files, trailer.
     func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = [], signals: [SignalAction]? = nil,
                xstate: XState? = nil, limits: [ResourceLimit]? = nil,
-               pipes: [Int: (PipeMeta, [UInt8])] = [:]) throws -> (ImageReader, String) {
+               pipes: [Int: (PipeMeta, [UInt8])] = [:], queues: (thread: [Int32], process: [Int32])? = nil) throws -> (ImageReader, String) {
         let path = NSTemporaryDirectory() + "ckpt-restore-plan-\(getpid())-\(UUID().uuidString).ckpt"
         let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate],
                                          permissions: [.ownerReadWrite])
@@ -47,10 +47,18 @@ import Testing
                                 altstack: state ? AltStack(sp: t == 0 ? 0 : 0x7100_0000, size: t == 0 ? 0 : 8192, flags: t == 0 ? 2 : 0) : nil)
             let r = try record(.regs(meta), parent: task, data: regs)
             if let xstate { _ = try record(.xstate(XStateMeta(xfeatures: xstate.xfeatures)), parent: r, data: xstate.area) }
+            if let q = queues?.thread, t == 0 {
+                _ = try record(.siginfo(SiginfoMeta(nrSiginfo: UInt32(q.count), nrQueued: UInt32(q.count))), parent: r,
+                               data: q.flatMap(Self.siginfo))
+            }
         }
         if let signals {
-            _ = try record(.sigactions(SigactionsMeta(nrSigs: UInt32(signals.count), sharedPending: 0x40_0000)), parent: task,
-                           data: signals.flatMap(\.bytes))
+            let sa = try record(.sigactions(SigactionsMeta(nrSigs: UInt32(signals.count), sharedPending: 0x40_0000)), parent: task,
+                                data: signals.flatMap(\.bytes))
+            if let q = queues?.process {
+                _ = try record(.sharedSiginfo(SiginfoMeta(nrSiginfo: UInt32(q.count), nrQueued: UInt32(q.count) + 5)), parent: sa,
+                               data: q.flatMap(Self.siginfo))
+            }
         }
         if let limits {
             let data = limits.flatMap { l in [l.soft, l.hard].flatMap { w in withUnsafeBytes(of: w.littleEndian, Array.init) } }
@@ -67,6 +75,22 @@ import Testing
                                             nrFiles: UInt32(files.count))), parent: 0)
         try w.finish(summary: b.summary)
         return (try ImageReader(path: path), path)
+    }
+
+    /// A siginfo_t (CKPT_SIGINFO_SIZE bytes) with si_signo `sig`, the rest a pattern.
+    static func siginfo(_ sig: Int32) -> [UInt8] {
+        withUnsafeBytes(of: sig.littleEndian, Array.init) + (4..<Int(CKPT_SIGINFO_SIZE)).map { UInt8(truncatingIfNeeded: $0) }
+    }
+
+    @Test func readsQueuedSignalsWithTheirSiginfo() throws {
+        let none = [SignalAction](repeating: SignalAction(handler: 0, flags: 0, restorer: 0, mask: 0), count: 64)
+        let (r, p) = try image(vmas: [anon], signals: none, queues: (thread: [12], process: [23, 35, 35]))
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        let q = try #require(plan.threads[0].queue)
+        #expect(q.entries.count == 1 && q.signal(0) == 12 && q.entries[0] == Self.siginfo(12) && q.dropped == 0)
+        let s = try #require(plan.sharedQueue)
+        #expect((0..<3).map { s.signal($0) } == [23, 35, 35] && s.dropped == 5)
     }
 
     func refusal(_ body: () throws(RestoreError) -> RestorePlan) -> RestoreError? {

@@ -22,7 +22,12 @@
  * pending set and that limit, which a restore must bring back too, and with
  * "untouched XX", the first byte of the 1 GiB it never touches, which
  * SIGWINCH sets to 0x5a (printing "touched"): a page absent from an image
- * taken before, which `ckpt replay --pid` must put back to zero.
+ * taken before, which `ckpt replay --pid` must put back to zero. It also
+ * queues SIGRTMIN+1 twice with sigqueue (values 42 and 43), blocked; on
+ * SIGHUP it takes every pending signal it blocks with sigtimedwait and prints
+ * "queue" and, per signal, "SIGNO:SI_CODE:VALUE:self|other" (self: sent by
+ * a process with its own pid), so a restore can be checked to keep each
+ * queued signal's siginfo.
  * With RESERVE_GIB it also reserves that much PROT_READ|PROT_WRITE memory
  * and touches one page in its middle: a checkpoint must skip the rest
  * without visiting it page by page.
@@ -42,11 +47,18 @@
 static volatile unsigned long counter;
 static volatile sig_atomic_t want_digest;
 static volatile unsigned char *untouched_byte;
+static volatile sig_atomic_t want_queue;
 
 static void on_usr1(int sig)
 {
 	(void)sig;
 	want_digest = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	want_queue = 1;
 }
 
 static void on_winch(int sig)
@@ -130,9 +142,13 @@ int main(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGUSR2);
 	sigaddset(&block, SIGURG);
+	sigaddset(&block, SIGRTMIN + 1);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	raise(SIGUSR2);
 	kill(getpid(), SIGURG);
+	sigqueue(getpid(), SIGRTMIN + 1, (union sigval){ .sival_int = 42 });
+	sigqueue(getpid(), SIGRTMIN + 1, (union sigval){ .sival_int = 43 });
+	signal(SIGHUP, on_hup);
 	fesetround(FE_TOWARDZERO);
 	memcpy(file + 64, "ktarget wrote this", 18);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -160,6 +176,17 @@ int main(int argc, char **argv)
 			       sigismember(&pending, SIGURG) ? " urg" : "",
 			       (unsigned long long)nofile.rlim_cur, (unsigned long long)nofile.rlim_max,
 			       *untouched_byte);
+		}
+		if (want_queue) {
+			struct timespec now = { 0, 0 };
+			siginfo_t si;
+
+			want_queue = 0;
+			printf("queue");
+			while (sigtimedwait(&block, &si, &now) > 0)
+				printf(" %d:%d:%d:%s", si.si_signo, si.si_code, si.si_value.sival_int,
+				       si.si_pid == getpid() ? "self" : "other");
+			printf("\n");
 		}
 		nanosleep(&ts, NULL);
 	}

@@ -31,6 +31,8 @@ enum {
 	CKPT_SYS_CLONE3 = SYS_clone3,
 	CKPT_SYS_SIGALTSTACK = SYS_sigaltstack,
 	CKPT_SYS_PIPE2 = SYS_pipe2,
+	CKPT_SYS_RT_SIGQUEUEINFO = SYS_rt_sigqueueinfo,
+	CKPT_SYS_RT_TGSIGQUEUEINFO = SYS_rt_tgsigqueueinfo,
 	CKPT_SYS_FCNTL = SYS_fcntl,
 	CKPT_SYS_WRITE = SYS_write,
 	CKPT_SYS_SET_ROBUST_LIST = SYS_set_robust_list,

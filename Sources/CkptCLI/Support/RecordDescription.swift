@@ -53,6 +53,8 @@ enum RecordDescription {
             return "\(m.nrRlimits) limits (\(entry.dataLength) bytes)"
         case let .pipe(m):
             return "size \(m.size) holds \(m.bytes) bytes (\(entry.dataLength) captured)"
+        case let .siginfo(m), let .sharedSiginfo(m):
+            return "\(m.nrSiginfo) of \(m.nrQueued) queued signals (\(entry.dataLength) bytes)"
         }
     }
 
@@ -100,6 +102,8 @@ enum RecordDescription {
             return .object([("nr_rlimits", u32(m.nrRlimits))])
         case let .pipe(m):
             return .object([("pipe_size", u32(m.size)), ("pipe_bytes", u32(m.bytes))])
+        case let .siginfo(m), let .sharedSiginfo(m):
+            return .object([("nr_siginfo", u32(m.nrSiginfo)), ("nr_queued", u32(m.nrQueued))])
         }
     }
 

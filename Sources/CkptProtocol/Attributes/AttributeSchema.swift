@@ -121,6 +121,8 @@ public enum AttributeSchema {
         (CKPT_A_META_NR_RLIMITS, "CKPT_A_META_NR_RLIMITS", .u32),
         (CKPT_A_META_PIPE_SIZE, "CKPT_A_META_PIPE_SIZE", .u32),
         (CKPT_A_META_PIPE_BYTES, "CKPT_A_META_PIPE_BYTES", .u32),
+        (CKPT_A_META_NR_SIGINFO, "CKPT_A_META_NR_SIGINFO", .u32),
+        (CKPT_A_META_NR_QUEUED, "CKPT_A_META_NR_QUEUED", .u32),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

@@ -34,6 +34,8 @@ public enum MetaSchema {
             AttributeMask(CKPT_A_META_NR_RLIMITS)
         case .pipe:
             AttributeMask(CKPT_A_META_PIPE_SIZE, CKPT_A_META_PIPE_BYTES)
+        case .siginfo, .sharedSiginfo:
+            AttributeMask(CKPT_A_META_NR_SIGINFO, CKPT_A_META_NR_QUEUED)
         }
     }
 

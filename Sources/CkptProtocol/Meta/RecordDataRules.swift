@@ -20,6 +20,9 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
     case rlimitsLength(id: UInt32, dataLength: UInt64, nrRlimits: UInt32)
     /// pipe: data-len neither 0 nor pipe-bytes, or above `CKPT_PIPE_DATA_MAX`.
     case pipeLength(id: UInt32, dataLength: UInt64, pipeBytes: UInt32)
+    /// siginfo, shared-siginfo: data-len != nr-siginfo * CKPT_SIGINFO_SIZE, or nr-siginfo
+    /// 0, above `CKPT_SIGINFO_MAX` or above nr-queued.
+    case siginfoLength(id: UInt32, dataLength: UInt64, nrSiginfo: UInt32, nrQueued: UInt32)
     /// xstate: data-len outside `xstateLengths`.
     case xstateLength(id: UInt32, dataLength: UInt64)
 
@@ -38,6 +41,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
             "record \(id): rlimits data-len \(n) != nr-rlimits \(count) * \(CKPT_RLIMIT_SIZE)"
         case let .pipeLength(id, n, bytes):
             "record \(id): pipe data-len \(n), pipe-bytes \(bytes) (data-len is 0 or pipe-bytes, at most \(CKPT_PIPE_DATA_MAX))"
+        case let .siginfoLength(id, n, count, queued):
+            "record \(id): siginfo data-len \(n), nr-siginfo \(count), nr-queued \(queued) (1 ... \(CKPT_SIGINFO_MAX) entries of \(CKPT_SIGINFO_SIZE) bytes, at most nr-queued)"
         case let .xstateLength(id, n):
             "record \(id): xstate data-len \(n) outside \(RecordDataRules.xstateLengths)"
         }
@@ -55,6 +60,7 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
 /// - sigactions: data-len == nr-sigs * `CKPT_SIGACTION_SIZE`;
 /// - rlimits: data-len == nr-rlimits * `CKPT_RLIMIT_SIZE`;
 /// - pipe: data-len 0 or pipe-bytes, at most `CKPT_PIPE_DATA_MAX`;
+/// - siginfo, shared-siginfo: data-len == nr-siginfo * `CKPT_SIGINFO_SIZE`, 1 ... max entries;
 /// - xstate: data-len in `xstateLengths` (legacy area + XSAVE header ... `CKPT_XSTATE_MAX`);
 /// - task, mm, vma, file, header, trailer: data-len 0.
 ///
@@ -108,6 +114,11 @@ public struct RecordDataRules: Sendable {
         case let .rlimits(m):
             if dataLength != UInt64(m.nrRlimits) * UInt64(CKPT_RLIMIT_SIZE) {
                 throw .rlimitsLength(id: id, dataLength: dataLength, nrRlimits: m.nrRlimits)
+            }
+        case let .siginfo(m), let .sharedSiginfo(m):
+            if m.nrSiginfo == 0 || m.nrSiginfo > UInt32(CKPT_SIGINFO_MAX) || m.nrSiginfo > m.nrQueued
+                || dataLength != UInt64(m.nrSiginfo) * UInt64(CKPT_SIGINFO_SIZE) {
+                throw .siginfoLength(id: id, dataLength: dataLength, nrSiginfo: m.nrSiginfo, nrQueued: m.nrQueued)
             }
         case let .pipe(m):
             if dataLength > UInt64(CKPT_PIPE_DATA_MAX) || (dataLength != 0 && dataLength != UInt64(m.bytes)) {

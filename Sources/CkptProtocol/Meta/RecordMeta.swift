@@ -15,6 +15,10 @@ public enum RecordMeta: Equatable, Sendable {
     case xstate(XStateMeta)
     case rlimits(RlimitsMeta)
     case pipe(PipeMeta)
+    /// A thread's queued signals.
+    case siginfo(SiginfoMeta)
+    /// The process's queued signals.
+    case sharedSiginfo(SiginfoMeta)
 
     public var type: RecordType {
         switch self {
@@ -30,6 +34,8 @@ public enum RecordMeta: Equatable, Sendable {
         case .xstate: .xstate
         case .rlimits: .rlimits
         case .pipe: .pipe
+        case .siginfo: .siginfo
+        case .sharedSiginfo: .sharedSiginfo
         }
     }
 }
@@ -164,6 +170,19 @@ public struct PipeMeta: Equatable, Sendable {
     public init(size: UInt32, bytes: UInt32) {
         self.size = size
         self.bytes = bytes
+    }
+}
+
+/// Queued signals (a thread's or the process's); the data is `nrSiginfo` entries of
+/// `CKPT_SIGINFO_SIZE` bytes, each a siginfo_t, oldest first.
+public struct SiginfoMeta: Equatable, Sendable {
+    public var nrSiginfo: UInt32
+    /// How many were queued (more than `nrSiginfo` when the queue was longer than
+    /// `CKPT_SIGINFO_MAX`).
+    public var nrQueued: UInt32
+    public init(nrSiginfo: UInt32, nrQueued: UInt32) {
+        self.nrSiginfo = nrSiginfo
+        self.nrQueued = nrQueued
     }
 }
 

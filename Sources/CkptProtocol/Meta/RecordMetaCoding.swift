@@ -85,6 +85,10 @@ extension RecordMeta {
             self = .rlimits(RlimitsMeta(nrRlimits: u32(CKPT_A_META_NR_RLIMITS)))
         case .pipe:
             self = .pipe(PipeMeta(size: u32(CKPT_A_META_PIPE_SIZE), bytes: u32(CKPT_A_META_PIPE_BYTES)))
+        case .siginfo:
+            self = .siginfo(SiginfoMeta(nrSiginfo: u32(CKPT_A_META_NR_SIGINFO), nrQueued: u32(CKPT_A_META_NR_QUEUED)))
+        case .sharedSiginfo:
+            self = .sharedSiginfo(SiginfoMeta(nrSiginfo: u32(CKPT_A_META_NR_SIGINFO), nrQueued: u32(CKPT_A_META_NR_QUEUED)))
         }
     }
 
@@ -183,6 +187,9 @@ extension RecordMeta {
         case let .pipe(m):
             b.appendU32(Int(CKPT_A_META_PIPE_SIZE), m.size)
             b.appendU32(Int(CKPT_A_META_PIPE_BYTES), m.bytes)
+        case let .siginfo(m), let .sharedSiginfo(m):
+            b.appendU32(Int(CKPT_A_META_NR_SIGINFO), m.nrSiginfo)
+            b.appendU32(Int(CKPT_A_META_NR_QUEUED), m.nrQueued)
         }
     }
 

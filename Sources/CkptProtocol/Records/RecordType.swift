@@ -17,6 +17,8 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
     case xstate
     case rlimits
     case pipe
+    case siginfo
+    case sharedSiginfo
 
     public init?(rawValue: UInt32) {
         switch rawValue {
@@ -32,6 +34,8 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case CKPT_RECORD_TYPE_XSTATE.rawValue: self = .xstate
         case CKPT_RECORD_TYPE_RLIMITS.rawValue: self = .rlimits
         case CKPT_RECORD_TYPE_PIPE.rawValue: self = .pipe
+        case CKPT_RECORD_TYPE_SIGINFO.rawValue: self = .siginfo
+        case CKPT_RECORD_TYPE_SHARED_SIGINFO.rawValue: self = .sharedSiginfo
         default: return nil
         }
     }
@@ -50,17 +54,21 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .xstate: CKPT_RECORD_TYPE_XSTATE.rawValue
         case .rlimits: CKPT_RECORD_TYPE_RLIMITS.rawValue
         case .pipe: CKPT_RECORD_TYPE_PIPE.rawValue
+        case .siginfo: CKPT_RECORD_TYPE_SIGINFO.rawValue
+        case .sharedSiginfo: CKPT_RECORD_TYPE_SHARED_SIGINFO.rawValue
         }
     }
 
     /// The type a record of this type must be a child of; `nil` for roots.
     /// header, task, trailer are roots; regs, sigactions, rlimits, mm, file sit under task; xstate
-    /// under regs; pipe under file; vma under mm; pages under vma (the tree drawn in the header's protocol comment).
+    /// and siginfo under regs; shared-siginfo under sigactions; pipe under file; vma under mm;
+    /// pages under vma (the tree drawn in the header's protocol comment).
     public var parentType: RecordType? {
         switch self {
         case .header, .task, .trailer: nil
         case .regs, .sigactions, .rlimits, .mm, .file: .task
-        case .xstate: .regs
+        case .xstate, .siginfo: .regs
+        case .sharedSiginfo: .sigactions
         case .pipe: .file
         case .vma: .mm
         case .pages: .vma
@@ -81,6 +89,8 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .xstate: "xstate"
         case .rlimits: "rlimits"
         case .pipe: "pipe"
+        case .siginfo: "siginfo"
+        case .sharedSiginfo: "shared-siginfo"
         }
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCkptShims
+import CCkptUAPI
 import CkptImage
 import CkptReplay
 import SystemPackage
@@ -410,11 +411,17 @@ public struct Restorer {
     /// Returns the threads' tracees, the leader first, in the plan's order.
     func makeThreads(_ leader: RemoteSyscalls) throws(RestoreError) -> [Tracee] {
         var tracees = [leader.tracee]
-        try setThreadPointers(leader, plan.threads[0])
+        try setThreadPointers(leader, plan.threads[0], tgid: leader.tracee.pid)
+        if let q = plan.sharedQueue {
+            // Before any other thread exists: they are cloned with the leader's mask, all
+            // blocked by then, so nothing is delivered while the restorer still drives them.
+            try queueSignals(leader, q, process: true, tgid: leader.tracee.pid)
+        }
         for thread in plan.threads.dropFirst() {
                 let t = try Tracee.clonedThread(try cloneThread(leader, thread))
             tracees.append(t)
-            try setThreadPointers(RemoteSyscalls(tracee: t, base: try t.getRegisters(), gadget: leader.gadget), thread)
+            try setThreadPointers(RemoteSyscalls(tracee: t, base: try t.getRegisters(), gadget: leader.gadget), thread,
+                                  tgid: leader.tracee.pid)
         }
         return tracees
     }
@@ -439,7 +446,7 @@ public struct Restorer {
                                      UInt64(CKPT_CLONE_THREAD_FLAGS), 0, 0, 0, 0))
     }
 
-    func setThreadPointers(_ remote: RemoteSyscalls, _ thread: ThreadPlan) throws(RestoreError) {
+    func setThreadPointers(_ remote: RemoteSyscalls, _ thread: ThreadPlan, tgid: pid_t) throws(RestoreError) {
         let who = "thread \(thread.tid)"
         if let head = thread.robustList, head != 0 {
             try remote.call("set_robust_list(\(hex(head))) for \(who)", Int32(CKPT_SYS_SET_ROBUST_LIST), head,
@@ -452,6 +459,7 @@ public struct Restorer {
             try remote.call("rseq(\(hex(r.address)), \(r.length)) for \(who)", Int32(CKPT_SYS_RSEQ), r.address,
                             UInt64(r.length), 0, UInt64(r.signature))
         }
+        if let q = thread.queue { try queueSignals(remote, q, process: false, tgid: tgid) }
         if let a = thread.altstack {
             let at = remote.scratch + 3328
             var ss = [UInt8](repeating: 0, count: 64)
@@ -459,6 +467,29 @@ public struct Restorer {
             guard n > 0 else { throw .mismatch("stack_t does not fit 64 bytes") }
             try remote.tracee.write(Array(ss.prefix(n)), at: at)
             try remote.call("sigaltstack(\(hex(a.sp)), \(a.size)) for \(who)", Int32(CKPT_SYS_SIGALTSTACK), at, 0)
+        }
+    }
+
+    /// Queued signals with their siginfo, oldest first, queued again from inside the thread:
+    /// rt_tgsigqueueinfo to itself (its own queue) or, from the leader, rt_sigqueueinfo to
+    /// its process (the shared queue). Sent to itself, the kernel lets the siginfo say any
+    /// sender and si_code, as it was. All signals are blocked in the thread first (its
+    /// image mask comes last, with PTRACE_SETSIGMASK), so none is delivered while the
+    /// restorer still runs system calls in it.
+    func queueSignals(_ remote: RemoteSyscalls, _ q: SignalQueue, process: Bool, tgid: pid_t) throws(RestoreError) {
+        try remote.tracee.setSignalMask(UInt64.max)
+        let at = remote.scratch + 3328 + 128
+        for i in q.entries.indices {
+            let sig = q.signal(i)
+            guard sig > 0, sig <= 64, sig != SIGKILL, sig != SIGSTOP else { continue }
+            try remote.tracee.write(q.entries[i], at: at)
+            if process {
+                try remote.call("rt_sigqueueinfo(signal \(sig)) for the process", Int32(CKPT_SYS_RT_SIGQUEUEINFO),
+                                UInt64(remote.tracee.pid), UInt64(sig), at)
+            } else {
+                try remote.call("rt_tgsigqueueinfo(signal \(sig)) for thread \(remote.tracee.pid)", Int32(CKPT_SYS_RT_TGSIGQUEUEINFO),
+                                UInt64(tgid), UInt64(remote.tracee.pid), UInt64(sig), at)
+            }
         }
     }
 
@@ -485,10 +516,11 @@ public struct Restorer {
         return []
     }
 
-    /// Signals that were pending, sent again: each thread's own with tgkill, the process's
-    /// with kill, after the masks are set (a blocked one stays pending, as it was). The
-    /// set is what the image holds: the sender, siginfo and repeats of a realtime signal
-    /// are not kept, so the process sees the restorer as the sender.
+    /// Signals that were pending but are not in a siginfo queue of the image (an image of
+    /// an older module; a queue longer than `CKPT_SIGINFO_MAX`; a signal the kernel could
+    /// not queue an entry for), sent again: each thread's own with tgkill, the process's
+    /// with kill, after the masks are set (a blocked one stays pending, as it was). Only
+    /// the set is known for these: the process sees the restorer as the sender.
     func raisePendingSignals(_ pid: pid_t, _ tracees: [Tracee]) throws(RestoreError) -> [String] {
         var sent: [String] = []
         func each(_ mask: UInt64, _ send: (Int32) -> Int32, _ whom: String) throws(RestoreError) {
@@ -497,11 +529,28 @@ public struct Restorer {
                 sent.append("\(sig) (\(whom))")
             }
         }
-        for (t, thread) in zip(tracees, plan.threads) {
-            try each(thread.pendingSignals ?? 0, { ckpt_tgkill(pid, t.pid, $0) }, "thread \(t.pid)")
+        func queued(_ q: SignalQueue?) -> UInt64 {
+            guard let q else { return 0 }
+            return q.entries.indices.reduce(0) { m, i in
+                let sig = q.signal(i)
+                return sig >= 1 && sig <= 64 ? m | 1 << UInt64(sig - 1) : m
+            }
         }
-        try each(plan.sharedPending ?? 0, { kill(pid, $0) }, "process")
-        return sent.isEmpty ? [] : ["pending signals sent again, without their original sender and siginfo: " + sent.joined(separator: ", ")]
+        var warnings: [String] = []
+        for (t, thread) in zip(tracees, plan.threads) {
+            try each((thread.pendingSignals ?? 0) & ~queued(thread.queue), { ckpt_tgkill(pid, t.pid, $0) }, "thread \(t.pid)")
+            if let q = thread.queue, q.dropped > 0 {
+                warnings.append("thread \(t.pid) had \(q.dropped) more queued signals than the image keeps (\(CKPT_SIGINFO_MAX))")
+            }
+        }
+        try each((plan.sharedPending ?? 0) & ~queued(plan.sharedQueue), { kill(pid, $0) }, "process")
+        if let q = plan.sharedQueue, q.dropped > 0 {
+            warnings.append("the process had \(q.dropped) more queued signals than the image keeps (\(CKPT_SIGINFO_MAX))")
+        }
+        if !sent.isEmpty {
+            warnings.append("pending signals sent again, without their original sender and siginfo: " + sent.joined(separator: ", "))
+        }
+        return warnings
     }
 
     /// A thread's FPU/SSE/AVX state and blocked signals. An XSAVE area this kernel's

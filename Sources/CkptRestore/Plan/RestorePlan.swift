@@ -60,6 +60,8 @@ public struct RestorePlan: Sendable {
     public var signalActions: [SignalAction]?
     /// Signals pending for the whole process, bit i for signal i + 1 (`nil`: not in the image).
     public var sharedPending: UInt64?
+    /// The process's queued signals with their siginfo (`nil`: not in the image, or none).
+    public var sharedQueue: SignalQueue?
     /// Every resource limit, resource i at index i (`nil`: an image of an older module).
     public var resourceLimits: [ResourceLimit]?
 
@@ -75,6 +77,7 @@ public struct RestorePlan: Sendable {
         var pipeRecords: [UInt32: (meta: PipeMeta, data: [UInt8])] = [:]  // by file record id
         var actions: [SignalAction]?
         var sharedPending: UInt64?
+        var sharedQueue: SignalQueue?
         var limits: [ResourceLimit]?
         // By the index, skipping pages records: the plan reads a few KiB, not the image.
         // Each record's checksum is checked when the restore streams it (or by --verify).
@@ -134,6 +137,11 @@ public struct RestorePlan: Sendable {
             case let .xstate(x):
                 guard let i = regsRecord[entry.parent] else { throw .image("record \(entry.id): xstate of no regs record") }
                 threads[i].xstate = XState(xfeatures: x.xfeatures, area: try allData(entry))
+            case let .siginfo(m):
+                guard let i = regsRecord[entry.parent] else { throw .image("record \(entry.id): siginfo of no regs record") }
+                threads[i].queue = try SignalQueue(m, allData(entry), record: entry.id)
+            case let .sharedSiginfo(m):
+                sharedQueue = try SignalQueue(m, allData(entry), record: entry.id)
             case .pages, .trailer: break
             }
         }
@@ -161,6 +169,7 @@ public struct RestorePlan: Sendable {
         self.threads = threads
         self.signalActions = actions
         self.sharedPending = sharedPending
+        self.sharedQueue = sharedQueue
         self.resourceLimits = limits
         if let cwd = task.cwd {
             var st = stat()

@@ -1,4 +1,5 @@
 import CCkptUAPI
+import CkptProtocol
 
 /// One signal's disposition as a sigactions record holds it and `rt_sigaction(2)` takes it
 /// back on x86-64: handler, flags, restorer, mask (four little-endian u64,
@@ -24,6 +25,29 @@ public struct SignalAction: Equatable, Sendable {
         littleEndianEntries(data, wordsPerEntry: Int(CKPT_SIGACTION_SIZE) / 8)?.map { w in
             SignalAction(handler: w[0], flags: w[1], restorer: w[2], mask: w[3])
         }
+    }
+}
+
+/// Queued signals with their siginfo, oldest first: each entry `CKPT_SIGINFO_SIZE` bytes,
+/// a siginfo_t as rt_tgsigqueueinfo(2) takes it; `dropped` were queued beyond what the
+/// image holds (`CKPT_SIGINFO_MAX`).
+public struct SignalQueue: Equatable, Sendable {
+    public var entries: [[UInt8]]
+    public var dropped: Int
+
+    init(_ meta: SiginfoMeta, _ data: [UInt8], record: UInt32) throws(RestoreError) {
+        let size = Int(CKPT_SIGINFO_SIZE)
+        guard data.count == Int(meta.nrSiginfo) * size else {
+            throw .image("record \(record): siginfo data of \(data.count) bytes for \(meta.nrSiginfo) entries")
+        }
+        entries = stride(from: 0, to: data.count, by: size).map { Array(data[$0..<($0 + size)]) }
+        dropped = Int(meta.nrQueued) - Int(meta.nrSiginfo)
+    }
+
+    /// The signal number of entry `i` (si_signo, the siginfo's first int).
+    public func signal(_ i: Int) -> Int32 {
+        let e = entries[i]
+        return Int32(bitPattern: UInt32(e[0]) | UInt32(e[1]) << 8 | UInt32(e[2]) << 16 | UInt32(e[3]) << 24)
     }
 }
 

@@ -21,6 +21,8 @@ public struct ThreadPlan: Equatable, Sendable {
     public var pendingSignals: UInt64?
     /// Its alternate signal stack (`nil`: none, or not in the image).
     public var altstack: AltStack?
+    /// Its queued signals with their siginfo (`nil`: none, or not in the image).
+    public var queue: SignalQueue?
 
     init(meta: RegsMeta, registers: [UInt64]) {
         tid = meta.tid

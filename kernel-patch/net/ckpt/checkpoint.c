@@ -353,6 +353,97 @@ out_unlock:
 	return err ?: ckpt_frag_send(s);
 }
 
+/* A signal queue read under siglock: how many, and the first @max as siginfo_t. */
+struct ckpt_siginfo_read {
+	bool shared;		/* the process's queue, not the thread's */
+	u32 max;
+	u32 queued;
+	siginfo_t *out;		/* NULL: count only */
+};
+
+/* Under ckpt_with_task_stack(), as ckpt_thread_state_fn(). */
+static int ckpt_siginfo_fn(struct task_struct *t, void *arg)
+{
+	struct sighand_struct *sighand = ckpt_sighand(t);
+	struct ckpt_siginfo_read *r = arg;
+	struct sigpending *p;
+	struct sigqueue *q;
+
+	r->queued = 0;
+	spin_lock_irq(&sighand->siglock);
+	p = r->shared ? &t->signal->shared_pending : &t->pending;
+	list_for_each_entry(q, &p->list, list) {
+		if (r->out && r->queued < r->max)
+			copy_siginfo_to_external(&r->out[r->queued], &q->info);
+		r->queued++;
+	}
+	spin_unlock_irq(&sighand->siglock);
+	return 0;
+}
+
+/*
+ * The siginfo record of thread @t, child of its regs record @parent (or,
+ * @shared, the shared-siginfo record of its process, child of the
+ * sigactions record): the queued signals oldest first, at most
+ * CKPT_SIGINFO_MAX of them, in a buffer allocated between a counting pass
+ * and a copying pass (no allocation under siglock; the queue may change in
+ * between: the second pass's count is what nr-queued says). None for an
+ * empty queue.
+ */
+static int ckpt_emit_siginfo(struct ckpt_stream *s, struct task_struct *t,
+			     u32 parent, bool shared)
+{
+	struct ckpt_siginfo_read r = { .shared = shared };
+	struct ckpt_rec rec;
+	u32 n, len;
+	void *buf;
+	int err;
+
+	BUILD_BUG_ON(sizeof(siginfo_t) != CKPT_SIGINFO_SIZE ||
+		     CKPT_SIGINFO_MAX * CKPT_SIGINFO_SIZE > CKPT_FRAG_DATA);
+	err = ckpt_image_lock(s);
+	if (err)
+		return err;
+	err = ckpt_with_task_stack(t, s->mm, ckpt_siginfo_fn, &r);
+	ckpt_image_unlock(s);
+	if (err || !r.queued)
+		return err;
+	r.max = min_t(u32, r.queued, CKPT_SIGINFO_MAX);
+	r.out = kvcalloc(r.max, sizeof(siginfo_t), GFP_KERNEL_ACCOUNT);
+	if (!r.out)
+		return -ENOMEM;
+	err = ckpt_image_lock(s);
+	if (err)
+		goto out_free;
+	err = ckpt_with_task_stack(t, s->mm, ckpt_siginfo_fn, &r);
+	ckpt_image_unlock(s);
+	if (err || !r.queued)
+		goto out_free;
+	n = min(r.queued, r.max);
+	len = n * CKPT_SIGINFO_SIZE;
+	ckpt_rec_init(s, &rec, shared ? CKPT_RECORD_TYPE_SHARED_SIGINFO :
+			      CKPT_RECORD_TYPE_SIGINFO, parent, len);
+	err = ckpt_frag_begin(s, &rec, len);
+	if (err)
+		goto out_free;
+	if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_NR_SIGINFO, n) ||
+			 nla_put_u32(s->skb, CKPT_A_META_NR_QUEUED, r.queued))) {
+		err = -EMSGSIZE;
+		goto out_free;
+	}
+	ckpt_meta_end(s);
+	buf = ckpt_frag_data(s, &rec, len);
+	if (!buf) {
+		err = -EMSGSIZE;
+		goto out_free;
+	}
+	memcpy(buf, r.out, len);
+	err = ckpt_frag_send(s);
+out_free:
+	kvfree(r.out);
+	return err;
+}
+
 /* One thread's regs record: NT_PRSTATUS, and struct ckpt_thread_state as meta. */
 static int ckpt_emit_thread_regs(struct ckpt_stream *s, struct task_struct *t,
 				 struct ckpt_rec *rec, u32 parent)
@@ -400,7 +491,7 @@ out_unlock:
 	return err ?: ckpt_frag_send(s);
 }
 
-/* Per thread: a regs record and its xstate record. */
+/* Per thread: a regs record, its xstate record and its queued signals. */
 static int ckpt_emit_regs(struct ckpt_stream *s, struct task_struct *task,
 			  u32 parent, struct ckpt_counts *c)
 {
@@ -412,6 +503,8 @@ static int ckpt_emit_regs(struct ckpt_stream *s, struct task_struct *task,
 		err = ckpt_emit_thread_regs(s, t, &rec, parent);
 		if (!err)
 			err = ckpt_emit_xstate(s, t, rec.id);
+		if (!err)
+			err = ckpt_emit_siginfo(s, t, rec.id, false);
 		put_task_struct(t);
 		if (err)
 			return err;
@@ -457,7 +550,9 @@ static int ckpt_emit_sigactions(struct ckpt_stream *s, struct task_struct *task,
 		    -EMSGSIZE;
 out_unlock:
 	ckpt_image_unlock(s);
-	return err ?: ckpt_frag_send(s);
+	err = err ?: ckpt_frag_send(s);
+	/* The process's queued signals, under the record of its signal state. */
+	return err ?: ckpt_emit_siginfo(s, task, rec.id, true);
 }
 
 /*

@@ -92,6 +92,7 @@ struct ckpt_session {
 	bool seen_task;
 	bool seen_sigactions;
 	bool seen_rlimits;
+	u32 siginfo_of;			/* the record the last siginfo record hangs under */
 	bool seen_trailer;
 	u64 records;
 	u64 bytes;
@@ -158,6 +159,10 @@ static const struct {
 	[CKPT_RECORD_TYPE_RLIMITS] = { M(NR_RLIMITS), 0, CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_PIPE] = { M(PIPE_SIZE) | M(PIPE_BYTES), 0,
 		CKPT_RECORD_TYPE_FILE },
+	[CKPT_RECORD_TYPE_SIGINFO] = { M(NR_SIGINFO) | M(NR_QUEUED), 0,
+		CKPT_RECORD_TYPE_REGS },
+	[CKPT_RECORD_TYPE_SHARED_SIGINFO] = { M(NR_SIGINFO) | M(NR_QUEUED), 0,
+		CKPT_RECORD_TYPE_SIGACTIONS },
 	[CKPT_RECORD_TYPE_XSTATE] = { M(XFEATURES), 0, CKPT_RECORD_TYPE_REGS },
 };
 
@@ -622,7 +627,7 @@ static int ckpt_check_trailer(struct ckpt_session *sess, struct nlattr **meta,
 
 /* Meta of a record's first fragment: exactly its type's fields. */
 static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
-			   u32 type, u32 id, u64 data_len)
+			   u32 type, u32 id, u32 parent, u64 data_len)
 {
 	struct nlattr *meta[CKPT_A_META_MAX + 1];
 	struct nlattr *nest = info->attrs[CKPT_A_META];
@@ -714,6 +719,22 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 		}
 		sess->seen_rlimits = true;
 		return 0;
+	case CKPT_RECORD_TYPE_SIGINFO:
+	case CKPT_RECORD_TYPE_SHARED_SIGINFO: {
+		/*
+		 * Shape only, one per parent; the restorer queues the entries
+		 * with rt_tgsigqueueinfo(2), which checks them.
+		 */
+		u32 n = nla_get_u32(meta[CKPT_A_META_NR_SIGINFO]);
+
+		if (!n || n > nla_get_u32(meta[CKPT_A_META_NR_QUEUED]) ||
+		    data_len != (u64)n * CKPT_SIGINFO_SIZE || sess->siginfo_of == parent) {
+			ckpt_reject(info->extack, nest, "record %u: bad siginfo record", id);
+			return -EINVAL;
+		}
+		sess->siginfo_of = parent;
+		return 0;
+	}
 	case CKPT_RECORD_TYPE_PIPE:
 		/* The restorer writes the bytes into the pipe it makes. */
 		if (data_len > CKPT_PIPE_DATA_MAX ||
@@ -794,7 +815,8 @@ static int ckpt_check_first(struct ckpt_session *sess, struct genl_info *info,
 	if (data_len && type != CKPT_RECORD_TYPE_REGS &&
 	    type != CKPT_RECORD_TYPE_PAGES && type != CKPT_RECORD_TYPE_XSTATE &&
 	    type != CKPT_RECORD_TYPE_SIGACTIONS && type != CKPT_RECORD_TYPE_RLIMITS &&
-	    type != CKPT_RECORD_TYPE_PIPE) {
+	    type != CKPT_RECORD_TYPE_PIPE && type != CKPT_RECORD_TYPE_SIGINFO &&
+	    type != CKPT_RECORD_TYPE_SHARED_SIGINFO) {
 		ckpt_reject(info->extack, tb[CKPT_A_DATA_LEN],
 			    "record %u: record type %u carries no data", id, type);
 		return -EINVAL;
@@ -804,7 +826,7 @@ static int ckpt_check_first(struct ckpt_session *sess, struct genl_info *info,
 	sess->depth = depth + 1;
 	sess->last_id = id;
 	sess->stage = NULL;
-	return ckpt_check_meta(sess, info, type, id, data_len);
+	return ckpt_check_meta(sess, info, type, id, parent, data_len);
 }
 
 /* Every staged range still inside a mapping ckpt_vma_dumpable() accepts. */

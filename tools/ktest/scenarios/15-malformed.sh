@@ -29,7 +29,7 @@ EINVAL|missing required attribute CKPT_A_PID|restart-begin
 EINVAL|reserved bit set|restart-begin pid:u32=$T restart-flags:u32=4
 EBUSY|not stopped|restart-begin pid:u32=$T
 EINVAL|missing required attribute CKPT_A_SEQ|restart-record rsid:u32=7
-ERANGE|integer out of range|restart-record rsid:u32=7 seq:u32=0 rec-type:u32=13
+ERANGE|integer out of range|restart-record rsid:u32=7 seq:u32=0 rec-type:u32=15
 ERANGE|integer out of range|restart-record rsid:u32=7 data-len:u64=99999999
 ENOENT|no such restart session|restart-record rsid:u32=7 seq:u32=0 rec-type:u32=1 rec-id:u32=1 rec-parent:u32=0 data-len:u64=0 data-offset:u64=0
 EINVAL|missing required attribute CKPT_A_RECORDS|restart-commit rsid:u32=7 seq:u32=0

@@ -86,8 +86,11 @@
  *                                         altstack-sp, altstack-size, altstack-flags]
  *                                                      data: struct user_regs_struct
  *       xstate                      meta: xfeatures    data: XSAVE area (NT_X86_XSTATE)
+ *       siginfo      (queued sigs)  meta: nr-siginfo, nr-queued
+ *                                                      data: nr-siginfo * CKPT_SIGINFO_SIZE
  *     sigactions                    meta: nr-sigs, [shared-pending]
  *                                                      data: nr-sigs * CKPT_SIGACTION_SIZE
+ *       shared-siginfo              meta: nr-siginfo, nr-queued   data: as siginfo
  *     rlimits                       meta: nr-rlimits   data: nr-rlimits * CKPT_RLIMIT_SIZE
  *     mm                            meta: start-code .. env-end
  *       vma          (per mapping)  meta: start, end, vm-flags, pgoff, [path]
@@ -98,9 +101,9 @@
  *
  * Only present pages of private writable mappings are sent, in runs of at most
  * CKPT_PAGES_RUN_MAX contiguous pages: an untouched 1 GiB mapping costs one vma record.
- * Fields in [brackets] and record types 9 (sigactions), 10 (xstate), 11 (rlimits) and
- * 12 (pipe), which came after the trailer's number, are absent in streams of older modules;
- * readers accept both.
+ * Fields in [brackets] and record types 9 (sigactions), 10 (xstate), 11 (rlimits),
+ * 12 (pipe), 13 (siginfo) and 14 (shared-siginfo), which came after the trailer's number, are absent in streams
+ * of older modules; readers accept both.
  *
  * Fragments: a record's data may be larger than one message. Every fragment of a record
  * is one CKPT_CMD_RECORD message:
@@ -205,6 +208,8 @@
 #define CKPT_SIGACTION_SIZE	32
 #define CKPT_RLIMIT_SIZE	16
 #define CKPT_PIPE_DATA_MAX	1048576
+#define CKPT_SIGINFO_SIZE	128
+#define CKPT_SIGINFO_MAX	128
 #define CKPT_XSTATE_MAX		32768
 #define CKPT_TIMEOUT_MAX_MS	3600000
 #define CKPT_USERSOCK_TYPE	16
@@ -250,6 +255,15 @@
  *   Meta: pipe-size, pipe-bytes. Data: the bytes the pipe holds, read without
  *   consuming them, for a descriptor open for reading when they are at most
  *   pipe-data-max; none otherwise.
+ * @CKPT_RECORD_TYPE_SIGINFO: A thread's queued signals with their siginfo,
+ *   oldest first, child of its regs record, at most one. Meta: nr-siginfo,
+ *   nr-queued. Data: nr-siginfo entries of siginfo-size bytes. Checked by the
+ *   kernel for shape only: a restorer queues them again with
+ *   rt_tgsigqueueinfo(2) from inside the thread, which refuses what it would
+ *   refuse from the process.
+ * @CKPT_RECORD_TYPE_SHARED_SIGINFO: The process's queued signals (kill(2),
+ *   sigqueue(3)), child of the sigactions record, at most one; as siginfo
+ *   otherwise.
  */
 enum ckpt_record_type {
 	CKPT_RECORD_TYPE_UNSPEC,
@@ -265,6 +279,8 @@ enum ckpt_record_type {
 	CKPT_RECORD_TYPE_XSTATE,
 	CKPT_RECORD_TYPE_RLIMITS,
 	CKPT_RECORD_TYPE_PIPE,
+	CKPT_RECORD_TYPE_SIGINFO,
+	CKPT_RECORD_TYPE_SHARED_SIGINFO,
 };
 
 /**
@@ -425,6 +441,8 @@ enum {
 	CKPT_A_META_NR_RLIMITS,
 	CKPT_A_META_PIPE_SIZE,
 	CKPT_A_META_PIPE_BYTES,
+	CKPT_A_META_NR_SIGINFO,
+	CKPT_A_META_NR_QUEUED,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
