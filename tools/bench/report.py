@@ -94,8 +94,8 @@ def summarize(rows, max_other):
     return out
 
 
-def fmt(v, spec):
-    return "-" if v is None else format(v, spec)
+def fmt(v, spec, missing="-"):
+    return missing if v is None else format(v, spec)
 
 
 def human(n):
@@ -179,11 +179,17 @@ def table(a):
     if a.plot:
         plot(S, a.plot)
     if a.ratios:
+        # ckpt/best_c and ckpt/libnl at 32 KiB (one stream), ckpt's largest peak RSS, then
+        # ckpt/best_c at 4 KiB (one stream) and with 64 interleaved streams of 32 KiB.
         r = ratios.get(("single", "32768"))
+        r4 = ratios.get(("single", "4096"))
+        rc = ratios.get(("concurrent", "32768"))
+        extra = (f" ckpt/best_c_4k={fmt(r4[0] if r4 else None, '.2f', 'n/a')}"
+                 f" ckpt/best_c_64streams={fmt(rc[0] if rc else None, '.2f', 'n/a')}")
         if r and rss_ck:
-            print(f"ratios: ckpt/best_c={r[0]:.2f} ckpt/libnl={fmt(r[1], '.2f')} rss_mib={max(rss_ck):.1f}")
+            print(f"ratios: ckpt/best_c={r[0]:.2f} ckpt/libnl={fmt(r[1], '.2f')} rss_mib={max(rss_ck):.1f}{extra}")
         else:
-            print("ratios: ckpt/best_c=n/a ckpt/libnl=n/a rss_mib=n/a")
+            print(f"ratios: ckpt/best_c=n/a ckpt/libnl=n/a rss_mib=n/a{extra}")
 
 
 def plot(S, path):
