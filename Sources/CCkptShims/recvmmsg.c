@@ -5,12 +5,15 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <linux/netlink.h>
 #include "ckpt_shims.h"
 
 struct ckpt_mmsg_vec {
 	unsigned int n;
 	struct mmsghdr *hdr;
 	struct iovec *iov;
+	/* Each slot's sender address (msg_name): the netlink sender's port id. */
+	struct sockaddr_nl *name;
 };
 
 struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n)
@@ -22,13 +25,15 @@ struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n)
 	v->n = n;
 	v->hdr = calloc(n, sizeof(*v->hdr));
 	v->iov = calloc(n, sizeof(*v->iov));
-	if (!v->hdr || !v->iov) {
+	v->name = calloc(n, sizeof(*v->name));
+	if (!v->hdr || !v->iov || !v->name) {
 		ckpt_mmsg_free(v);
 		return NULL;
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		v->hdr[i].msg_hdr.msg_iov = &v->iov[i];
 		v->hdr[i].msg_hdr.msg_iovlen = 1;
+		v->hdr[i].msg_hdr.msg_name = &v->name[i];
 	}
 	return v;
 }
@@ -39,6 +44,7 @@ void ckpt_mmsg_free(struct ckpt_mmsg_vec *v)
 		return;
 	free(v->hdr);
 	free(v->iov);
+	free(v->name);
 	free(v);
 }
 
@@ -50,11 +56,20 @@ void ckpt_mmsg_set(struct ckpt_mmsg_vec *v, unsigned int i, void *base, size_t l
 
 int ckpt_mmsg_recv(int fd, struct ckpt_mmsg_vec *v, int flags)
 {
-	for (unsigned int i = 0; i < v->n; i++) {
+	return ckpt_mmsg_recv_n(fd, v, v->n, flags);
+}
+
+int ckpt_mmsg_recv_n(int fd, struct ckpt_mmsg_vec *v, unsigned int n, int flags)
+{
+	if (n > v->n)
+		n = v->n;
+	for (unsigned int i = 0; i < n; i++) {
 		v->hdr[i].msg_len = 0;
 		v->hdr[i].msg_hdr.msg_flags = 0;
+		v->hdr[i].msg_hdr.msg_namelen = sizeof(v->name[i]);
+		v->name[i].nl_pid = 0;
 	}
-	return recvmmsg(fd, v->hdr, v->n, flags, NULL);
+	return recvmmsg(fd, v->hdr, n, flags, NULL);
 }
 
 size_t ckpt_mmsg_len(const struct ckpt_mmsg_vec *v, unsigned int i)
@@ -65,4 +80,9 @@ size_t ckpt_mmsg_len(const struct ckpt_mmsg_vec *v, unsigned int i)
 int ckpt_mmsg_flags(const struct ckpt_mmsg_vec *v, unsigned int i)
 {
 	return v->hdr[i].msg_hdr.msg_flags;
+}
+
+unsigned int ckpt_mmsg_sender(const struct ckpt_mmsg_vec *v, unsigned int i)
+{
+	return v->name[i].nl_pid;
 }

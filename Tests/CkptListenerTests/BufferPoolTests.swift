@@ -84,6 +84,32 @@ final class BufferPoolTests: XCTestCase {
         XCTAssertEqual(pool.acquire(deadlineNs: .max), a)
         XCTAssertEqual(pool.snapshot().stalls, 1)
     }
+
+    /// The batch receive's bookkeeping: slots nothing points into stay with the reader, the
+    /// others go to their writes, the slots are topped up without a stall, and only an
+    /// empty pool leaves the reader with no slot.
+    func testRecycleKeepsFreeSlotsHandsOverReferencedOnesAndTopsUp() {
+        let pool = BufferPool(count: 4, size: 4096, resumeAt: 1)
+        var slots: [Int] = []
+        pool.topUp(&slots, target: 3)
+        XCTAssertEqual(slots.count, 3)
+        let (a, b, c) = (slots[0], slots[1], slots[2])
+        // Two datagrams received: a has two writes, b none; c was not received into.
+        pool.recycle(&slots, used: 2, retains: [2, 0, 0], target: 3)
+        XCTAssertEqual(Set(slots).count, 3)
+        XCTAssertFalse(slots.contains(a), "a belongs to its writes now")
+        XCTAssertTrue(slots.contains(b) && slots.contains(c))
+        XCTAssertEqual(pool.snapshot().inUse, 4)
+        // Every slot handed over: the pool is empty, the reader gets none, no stall yet.
+        pool.recycle(&slots, used: 3, retains: [1, 1, 1], target: 3)
+        XCTAssertEqual(slots, [])
+        XCTAssertFalse(pool.snapshot().isStalled)
+        pool.release(a)
+        XCTAssertEqual(pool.snapshot().inUse, 4, "a had two writes")
+        pool.release(a)
+        pool.topUp(&slots, target: 3)
+        XCTAssertEqual(slots, [a])
+    }
 }
 
 /// The operator's views: the stats file is valid JSON with the documented keys; the status line.

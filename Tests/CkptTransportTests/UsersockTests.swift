@@ -109,7 +109,15 @@ import Testing
         #expect((0..<n).map { batch.length($0) } == [10, 20, 30])
         #expect(buffers[1][0] == 20)
         #expect(!batch.isTruncated(0))
+        #expect(batch.senderPort(2) == (try sender.localPortID()))
         #expect(try receiver.receive(batch) == 0)  // nothing left: EAGAIN is 0, not an error
+        try [UInt8](repeating: 7, count: 100).withUnsafeBytes { try sender.send($0, toPort: port) }
+        try [UInt8](repeating: 8, count: 10).withUnsafeBytes { try sender.send($0, toPort: port) }
+        #expect(try receiver.waitReadable(timeoutMilliseconds: 1000))
+        #expect(try receiver.receive(batch, slots: 1) == 1, "only the first slot")
+        #expect(batch.isTruncated(0) && batch.length(0) == 64)
+        #expect(try receiver.receive(batch) == 1)
+        #expect(batch.length(0) == 10)
     }
 
     @Test func nonBlockingSendToFullReceiverReportsWouldBlock() throws {

@@ -14,7 +14,7 @@ import sys
 COLS = ["scenario", "contender", "frag", "bytes", "streams", "rep", "ok", "mbps", "msgps", "cpu_s_per_gb",
         "tail_s", "fsync_s", "rss_kib", "data_bytes", "messages", "other_cpu_pct", "send_mbps", "sender_cpu_s_per_gb",
         "note"]
-ORDER = ["limit", "batched", "libnl", "libnl_tuned", "ckpt", "limit_offset72", "limit_coalesce4", "limit_coalesce16"]
+ORDER = ["limit", "batched", "libnl", "libnl_tuned", "ckpt", "ckpt_ref", "limit_offset72", "limit_coalesce4", "limit_coalesce16"]
 
 
 def kv(line):
@@ -94,8 +94,8 @@ def summarize(rows, max_other):
     return out
 
 
-def fmt(v, spec):
-    return "-" if v is None else format(v, spec)
+def fmt(v, spec, missing="-"):
+    return missing if v is None else format(v, spec)
 
 
 def human(n):
@@ -156,7 +156,11 @@ def table(a):
                 print(f"{scen} frag {frag}: ckpt/best_c={r1:.2f} (goal >= 0.9)  ckpt/libnl={fmt(r2, '.2f')}"
                       f"{' (goal >= 2 at 32 KiB)' if frag == '32768' else ''}  ckpt/libnl_tuned={fmt(r4, '.2f')}"
                       f"  cpu ckpt/best_c={fmt(r3, '.2f')} (goal <= 1.1)")
-            elif best_c:
+            rf = g.get("ckpt_ref", {}).get("mbps")
+            if rf and best_c:
+                print(f"{scen} frag {frag}: ckpt_ref/best_c={rf / best_c:.2f}  ckpt/ckpt_ref={fmt(ck / rf if ck else None, '.2f')}"
+                      f"  cpu ckpt_ref/best_c={fmt(g['ckpt_ref']['cpu'] / best_cpu if best_cpu else None, '.2f')}")
+            if not ck and best_c:
                 print(f"{scen} frag {frag}: best C {best_c:.0f} MB/s, libnl {fmt(ln, '.0f')} MB/s"
                       f"{f', best_c/libnl={best_c / ln:.2f}' if ln else ''}, libnl_tuned {fmt(lt, '.0f')} MB/s"
                       f"{f', best_c/libnl_tuned={best_c / lt:.2f}' if lt else ''}; ckpt: {a.ckpt_status}")
@@ -175,11 +179,17 @@ def table(a):
     if a.plot:
         plot(S, a.plot)
     if a.ratios:
+        # ckpt/best_c and ckpt/libnl at 32 KiB (one stream), ckpt's largest peak RSS, then
+        # ckpt/best_c at 4 KiB (one stream) and with 64 interleaved streams of 32 KiB.
         r = ratios.get(("single", "32768"))
+        r4 = ratios.get(("single", "4096"))
+        rc = ratios.get(("concurrent", "32768"))
+        extra = (f" ckpt/best_c_4k={fmt(r4[0] if r4 else None, '.2f', 'n/a')}"
+                 f" ckpt/best_c_64streams={fmt(rc[0] if rc else None, '.2f', 'n/a')}")
         if r and rss_ck:
-            print(f"ratios: ckpt/best_c={r[0]:.2f} ckpt/libnl={fmt(r[1], '.2f')} rss_mib={max(rss_ck):.1f}")
+            print(f"ratios: ckpt/best_c={r[0]:.2f} ckpt/libnl={fmt(r[1], '.2f')} rss_mib={max(rss_ck):.1f}{extra}")
         else:
-            print("ratios: ckpt/best_c=n/a ckpt/libnl=n/a rss_mib=n/a")
+            print(f"ratios: ckpt/best_c=n/a ckpt/libnl=n/a rss_mib=n/a{extra}")
 
 
 def plot(S, path):

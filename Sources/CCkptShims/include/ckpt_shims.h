@@ -26,8 +26,12 @@ struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n);
 void ckpt_mmsg_free(struct ckpt_mmsg_vec *v);
 void ckpt_mmsg_set(struct ckpt_mmsg_vec *v, unsigned int i, void *base, size_t len);
 int ckpt_mmsg_recv(int fd, struct ckpt_mmsg_vec *v, int flags);
+/* The same into the first n slots only (n <= the vector's size). */
+int ckpt_mmsg_recv_n(int fd, struct ckpt_mmsg_vec *v, unsigned int n, int flags);
 size_t ckpt_mmsg_len(const struct ckpt_mmsg_vec *v, unsigned int i);
 int ckpt_mmsg_flags(const struct ckpt_mmsg_vec *v, unsigned int i);
+/* Slot i's sender: the netlink port id from its sockaddr_nl (0: the kernel). */
+unsigned int ckpt_mmsg_sender(const struct ckpt_mmsg_vec *v, unsigned int i);
 
 /* Bytes of heap in use (glibc mallinfo2().uordblks; heap.c): lets tests prove a hot
  * path allocates nothing. <malloc.h> is not part of the Swift Glibc module. */

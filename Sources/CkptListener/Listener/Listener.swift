@@ -10,7 +10,7 @@ import SystemPackage
 /// `ckpt listen`: receives capture streams from a netlink socket into a bounded pool,
 /// reassembles them and writes each to an image file.
 ///
-///     socket --recvmsg--> pool buffer --decode--> Reassembler --actions--> ImageSink (writer thread)
+///     socket --recvmmsg--> pool buffers --decode--> Reassembler --actions--> ImageSink (writer thread)
 ///        ^                    ^                    (pure rules)             writes from the buffer,
 ///        |                    +------------------- release after write <----+ then releases it
 ///        +-- not read while the pool is empty: the socket fills, the sender blocks (backpressure)
@@ -18,8 +18,9 @@ import SystemPackage
 /// One receive thread (`run`) owns the socket, the reassembler and the receive counters; one
 /// writer thread writes the files (`ImageSink`) and one publisher thread fsyncs and renames
 /// the finished ones (`ImagePublisher`). Not Sendable: other threads get `stopHandle`. The receive path allocates nothing per message:
-/// datagrams land in pool buffers, events point into them, ops are queued into a
-/// preallocated array.
+/// one `recvmmsg` lands up to `receiveBatch` datagrams in pool buffers, events point into
+/// them, ops are collected in a preallocated outbox and handed to the writer once per batch
+/// (one pool lock and one queue lock per batch, not per message).
 public final class Listener {
     public enum StopReason: Equatable, Sendable {
         /// `stopHandle.requestStop()` (SIGTERM/SIGINT).
@@ -129,9 +130,29 @@ public final class Listener {
     /// Datagrams read per poll wake-up before timers are looked at again.
     private static let burst = 256
 
+    // Batch state of the receive thread (capacities reserved in `run`, so the loop allocates
+    // nothing): the pool buffers held for the next `recvmmsg`, their bytes, what the last
+    // batch received, how many writes point into each slot, and the ops not yet handed to
+    // the writer.
+    private var slots: [Int] = []
+    private var slotBuffers: [UnsafeMutableRawBufferPointer] = []
+    private var received: [ReceivedDatagram] = []
+    private var retains: [Int32] = []
+    private var outbox: [SinkOp] = []
+    /// Writes dispatched into the datagram being processed (`process`).
+    private var retainsNow: Int32 = 0
+
     private func receiveLoop() -> StopReason {
-        var current: Int? = nil
-        defer { if let current { pool.release(current) } }
+        let batchSize = max(1, min(configuration.receiveBatch, pool.count))
+        slots.reserveCapacity(batchSize)
+        slotBuffers.reserveCapacity(batchSize)
+        received.reserveCapacity(batchSize)
+        retains = Array(repeating: 0, count: batchSize)
+        outbox.reserveCapacity(pool.count * 2 + 64)
+        defer {
+            for slot in slots { pool.release(slot) }
+            slots.removeAll()
+        }
         var nextTickNs: UInt64 = 0
         var fds = [pollfd(fd: source.fileDescriptor, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: stopHandle.readEnd.rawValue, events: Int16(POLLIN), revents: 0)]
@@ -141,14 +162,15 @@ public final class Listener {
                 if let reason = tick(now: now) { return reason }
                 nextTickNs = now + Self.tickNs
             }
-            if current == nil {
+            if slots.isEmpty {
                 // Pool empty: this is where backpressure happens. Wait for the writer, a
                 // tick at a time, still answering stop requests.
-                current = pool.acquire(deadlineNs: now + Self.tickNs)
-                if current == nil {
+                guard let first = pool.acquire(deadlineNs: now + Self.tickNs) else {
                     if stopRequested() { return .requested }
                     continue
                 }
+                slots.append(first)
+                pool.topUp(&slots, target: batchSize)
             }
             // Written but not settled: streams in flight and images not yet published (the
             // settled count is as of the last tick, so this errs on the full side).
@@ -175,10 +197,13 @@ public final class Listener {
             if ready == 0 { continue }
             if fds[1].revents != 0 { return .requested }
             if fds[0].revents == 0 { continue }
-            burst: for _ in 0..<Self.burst {
-                let outcome: ReceiveOutcome
+            var taken = 0
+            burst: while taken < Self.burst {
+                slotBuffers.removeAll(keepingCapacity: true)
+                for slot in slots { slotBuffers.append(pool.buffer(slot)) }
+                let outcome: BatchOutcome
                 do {
-                    outcome = try source.receive(into: pool.buffer(current!))
+                    outcome = try source.receive(batch: slotBuffers, into: &received)
                 } catch {
                     logger.critical("socket receive failed; stopping", metadata: ["error": "\(error)"])
                     return .socketError("\(error)")
@@ -189,15 +214,23 @@ public final class Listener {
                 case .overrun:
                     noteOverrun()
                     continue burst
-                case let .datagram(count, truncated, senderPort):
-                    process(buffer: current!, count: count, truncated: truncated, senderPort: senderPort)
+                case let .datagrams(n):
+                    for k in 0..<n {
+                        retainsNow = 0
+                        let d = received[k]
+                        process(buffer: slots[k], count: d.count, truncated: d.truncated, senderPort: d.senderPort)
+                        retains[k] = retainsNow
+                    }
+                    taken += n
+                    // Hand the buffers that writes point into to the writer (one lock for
+                    // the batch), then the ops; keep the rest for the next receive. When
+                    // no buffer is left, go back to the top (and wait there): the writer
+                    // must run then, it is what frees buffers.
+                    pool.recycle(&slots, used: n, retains: retains, target: batchSize)
+                    submitOutbox()
+                    if slots.isEmpty || unflushed >= Self.wakeWriterEvery { wakeWriter() }
+                    if slots.isEmpty { break burst }
                 }
-                // Reuse the buffer if nothing points into it; else take a fresh one, or go
-                // back to the top (and wait there) when the pool is empty: the writer must
-                // run then, it is what frees buffers.
-                current = pool.exchange(current!)
-                if current == nil || unflushed >= Self.wakeWriterEvery { wakeWriter() }
-                if current == nil { break burst }
             }
         }
     }
@@ -205,7 +238,12 @@ public final class Listener {
     /// Wake the writer at least every this many ops while datagrams keep coming.
     private static let wakeWriterEvery = 16
 
+    private func submitOutbox() {
+        sink.submit(contentsOf: &outbox)
+    }
+
     private func wakeWriter() {
+        submitOutbox()
         sink.flush()
         unflushed = 0
     }
@@ -244,21 +282,23 @@ public final class Listener {
         }
     }
 
+    /// Queues the op of `action` in the outbox (the writer gets it at the next
+    /// `submitOutbox`); a write into `buffer` is counted in `retainsNow`.
     private func dispatch(_ action: ReassemblyAction, buffer: Int?) {
         switch action {
         case .none:
             return
         case let .open(session, crid, pid):
             stats.begun += 1
-            sink.submit(.open(session: session, info: StreamImageInfo(
+            outbox.append(.open(session: session, info: StreamImageInfo(
                 crid: crid, pid: pid, captureStartNs: wallClockNanoseconds(), host: host)))
         case let .write(op):
-            pool.retain(buffer!)
-            sink.submit(.write(op, buffer: buffer!))
+            retainsNow += 1
+            outbox.append(.write(op, buffer: buffer!))
         case let .complete(session, crid, summary, seq):
-            sink.submit(.complete(session: session, crid: crid, summary: summary, seq: seq))
+            outbox.append(.complete(session: session, crid: crid, summary: summary, seq: seq))
         case let .fail(session, failure):
-            sink.submit(.fail(session: session, failure))
+            outbox.append(.fail(session: session, failure))
         }
         unflushed += 1
     }
@@ -356,7 +396,7 @@ public final class Listener {
             ])
         }
         for action in interrupted { dispatch(action, buffer: nil) }
-        sink.flush()
+        wakeWriter()
         sink.stop()
         source.shutdown()
         let now = monotonicNanoseconds()

@@ -7,6 +7,9 @@ public struct ListenerConfiguration: Sendable {
     /// maximal message (64 KiB of data + headers) never truncates, 4.3 MiB in all.
     public var poolBuffers = 64
     public var bufferSize = 64 * 1024 + 4096
+    /// Datagrams per `recvmmsg` (at most `poolBuffers`): the receive loop holds this many
+    /// pool buffers to receive into. 1 is one `recvmsg` at a time.
+    public var receiveBatch = 32
     /// Free buffers needed before a stalled reader resumes (nil: a quarter of the pool).
     public var resumeAt: Int? = nil
     /// SO_RCVBUF(FORCE) of the socket: how much the kernel queues while the listener is busy

@@ -72,6 +72,39 @@ public final class BufferPool: @unchecked Sendable {
         }
     }
 
+    /// The batch form of `exchange`, one lock round trip for a whole `recvmmsg` batch: the
+    /// reader holds `slots`; the first `used` of them were received into and decoded, and
+    /// `retains[k]` writes point into `slots[k]`. Each used slot nothing points into is kept
+    /// as is; the others are handed to their writes (the reader's reference is dropped).
+    /// Then the slots are topped up with free buffers to `target` (fewer when the pool runs
+    /// low: no stall is recorded while the reader still holds a buffer). When `slots` comes
+    /// back empty the reader is out of buffers and must `acquire` (and stall) for one.
+    /// O(`slots.count` + `target`).
+    public func recycle(_ slots: inout [Int], used: Int, retains: [Int32], target: Int) {
+        lock.withLock {
+            var kept = 0
+            for k in 0..<slots.count {
+                let index = slots[k]
+                if k < used, retains[k] > 0 {
+                    state.retain(index, count: retains[k])
+                    _ = state.release(index, now: 0)  // still referenced by writes: frees nothing, wakes no one
+                    continue
+                }
+                slots[kept] = index
+                kept += 1
+            }
+            slots.removeLast(slots.count - kept)
+            while slots.count < target, let next = state.tryAcquire() { slots.append(next) }
+        }
+    }
+
+    /// Up to `target` buffers in `slots` (see `recycle`), one lock round trip.
+    public func topUp(_ slots: inout [Int], target: Int) {
+        lock.withLock {
+            while slots.count < target, let next = state.tryAcquire() { slots.append(next) }
+        }
+    }
+
     public func release(_ index: Int) {
         let action = lock.withLock { state.release(index, now: monotonicNanoseconds()) }
         switch action {

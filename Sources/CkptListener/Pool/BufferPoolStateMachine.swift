@@ -72,10 +72,20 @@ public struct BufferPoolStateMachine: Sendable {
         return .use(index)
     }
 
-    /// One more holder of `index` (a write that points into it).
-    public mutating func retain(_ index: Int) {
+    /// A free buffer for a reader that already holds some (a `recvmmsg` batch topping up
+    /// its slots): like `acquire`, but an empty pool is not a stall, only nil.
+    public mutating func tryAcquire() -> Int? {
+        if stalledSince != nil { return nil }
+        guard let index = free.popLast() else { return nil }
+        references[index] = 1
+        peakInUse = max(peakInUse, inUse)
+        return index
+    }
+
+    /// `count` more holders of `index` (writes that point into it).
+    public mutating func retain(_ index: Int, count: Int32 = 1) {
         precondition(references[index] > 0, "retain of free buffer \(index)")
-        references[index] += 1
+        references[index] += count
     }
 
     /// True when only one holder (the reader) references `index`, so it may be reused as is.

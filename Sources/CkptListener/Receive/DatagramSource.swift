@@ -10,6 +10,30 @@ public enum ReceiveOutcome: Equatable, Sendable {
     case overrun
 }
 
+/// One datagram of a batch receive (`DatagramSource.receive(batch:into:)`): the same
+/// fields as `ReceiveOutcome.datagram`.
+public struct ReceivedDatagram: Equatable, Sendable {
+    public var count: Int
+    public var truncated: Bool
+    public var senderPort: UInt32
+
+    public init(count: Int, truncated: Bool, senderPort: UInt32) {
+        self.count = count
+        self.truncated = truncated
+        self.senderPort = senderPort
+    }
+}
+
+/// What one non-blocking batch receive produced.
+public enum BatchOutcome: Equatable, Sendable {
+    /// `n` >= 1 datagrams, the k-th in `buffers[k]`, described by `received[k]`.
+    case datagrams(Int)
+    /// Nothing queued (EAGAIN).
+    case wouldBlock
+    /// ENOBUFS before any datagram: the kernel dropped messages (loss).
+    case overrun
+}
+
 /// A netlink socket the listener reads stream messages from: the `ckpt` genl family's sink
 /// socket or a NETLINK_USERSOCK socket. Nothing above this knows which.
 public protocol DatagramSource: AnyObject {
@@ -24,6 +48,25 @@ public protocol DatagramSource: AnyObject {
     var description: String { get }
     /// Receives one datagram without blocking.
     func receive(into buffer: UnsafeMutableRawBufferPointer) throws -> ReceiveOutcome
+    /// Receives up to `buffers.count` datagrams without blocking, in order, the k-th into
+    /// `buffers[k]`, and describes them in `received` (which it may resize; callers keep
+    /// its capacity, so nothing is allocated per call). The default receives one datagram
+    /// with `receive(into:)`; a socket uses one `recvmmsg`.
+    func receive(batch buffers: [UnsafeMutableRawBufferPointer], into received: inout [ReceivedDatagram]) throws -> BatchOutcome
     /// Called once when the listener stops (unregister the sink, close).
     func shutdown()
+}
+
+extension DatagramSource {
+    public func receive(batch buffers: [UnsafeMutableRawBufferPointer], into received: inout [ReceivedDatagram]) throws -> BatchOutcome {
+        guard let first = buffers.first else { return .wouldBlock }
+        switch try receive(into: first) {
+        case .wouldBlock: return .wouldBlock
+        case .overrun: return .overrun
+        case let .datagram(count, truncated, senderPort):
+            received.removeAll(keepingCapacity: true)
+            received.append(ReceivedDatagram(count: count, truncated: truncated, senderPort: senderPort))
+            return .datagrams(1)
+        }
+    }
 }

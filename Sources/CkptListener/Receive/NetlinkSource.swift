@@ -8,7 +8,7 @@ public struct SinkUnavailable: Error, CustomStringConvertible, Sendable {
 
 /// A CkptTransport netlink socket as the listener's `DatagramSource`: the `ckpt` genl sink
 /// (the default) or a NETLINK_USERSOCK socket (`--usersock`). Both are read the same way:
-/// one non-blocking `recvmsg` straight into a pool buffer.
+/// non-blocking `recvmmsg` batches (or one `recvmsg`) straight into pool buffers.
 public final class NetlinkSource: DatagramSource {
     private let socket: NetlinkSocket
     /// Keeps the libnl socket (and so the descriptor and the sink registration) alive.
@@ -17,6 +17,10 @@ public final class NetlinkSource: DatagramSource {
     public let messageType: UInt16
     public let kernelOnly: Bool
     public let description: String
+    /// The `recvmmsg` vector, reused by every batch receive.
+    private let batch = ReceiveBatch(capacity: NetlinkSource.maxBatch)
+    /// The most datagrams one batch receive takes.
+    public static let maxBatch = 64
 
     public var fileDescriptor: Int32 { socket.fileDescriptor }
 
@@ -69,6 +73,25 @@ public final class NetlinkSource: DatagramSource {
         } catch let .truncated(capacity, _) {
             return .datagram(count: capacity, truncated: true, senderPort: 0)
         }
+    }
+
+    /// One `recvmmsg` into up to `maxBatch` of `buffers`. A datagram that did not fit its
+    /// buffer is reported truncated with the buffer's size, as `receive(into:)` does.
+    public func receive(batch buffers: [UnsafeMutableRawBufferPointer], into received: inout [ReceivedDatagram]) throws -> BatchOutcome {
+        let slots = min(buffers.count, batch.capacity)
+        for k in 0..<slots { batch.setBuffer(k, buffers[k]) }
+        let n: Int
+        do {
+            n = try socket.receive(batch, slots: slots)
+        } catch .overrun {
+            return .overrun
+        }
+        if n == 0 { return .wouldBlock }
+        received.removeAll(keepingCapacity: true)
+        for k in 0..<n {
+            received.append(ReceivedDatagram(count: batch.length(k), truncated: batch.isTruncated(k), senderPort: batch.senderPort(k)))
+        }
+        return .datagrams(n)
     }
 
     /// Unregisters the sink (best effort, bounded wait: the ack may not fit a full queue;

@@ -103,6 +103,12 @@ public final class ImageSink {
         parts.queue.submit(op, wake: false)
     }
 
+    /// Queues `ops` in order (one lock round trip) and empties the array, keeping its
+    /// capacity; the writer sees them at the next `flush()` at the latest.
+    public func submit(contentsOf ops: inout [SinkOp]) {
+        parts.queue.submit(contentsOf: &ops)
+    }
+
     /// Wakes the writer if it waits for work. The receive loop calls it once per burst of
     /// datagrams rather than once per message: no futex wake per message while busy.
     public func flush() {

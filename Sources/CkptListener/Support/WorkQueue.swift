@@ -25,6 +25,14 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
         if signal { lock.signal() }
     }
 
+    /// Queues all of `batch` in order with one lock round trip and empties it (keeping its
+    /// capacity). The consumer sees them at the next `wake()`. O(batch.count).
+    func submit(contentsOf batch: inout [Item]) {
+        guard !batch.isEmpty else { return }
+        lock.withLock { items.append(contentsOf: batch) }
+        batch.removeAll(keepingCapacity: true)
+    }
+
     /// Wakes the consumer if it waits and something is queued.
     func wake() {
         let signal = lock.withLock { consumerWaiting && !items.isEmpty }

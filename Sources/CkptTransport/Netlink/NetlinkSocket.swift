@@ -140,8 +140,9 @@ public final class NetlinkSocket {
 
     /// Receives up to `batch.capacity` datagrams in one `recvmmsg`; returns how many
     /// (0 when nothing is queued). See `ReceiveBatch` for lengths and truncation.
-    public func receive(_ batch: ReceiveBatch, blocking: Bool = false) throws(TransportError) -> Int {
-        try batch.receive(from: fileDescriptor, flags: blocking ? Int32(MSG_WAITFORONE) : Int32(MSG_DONTWAIT))
+    /// `slots`: use only the first this many slots (default: all of them).
+    public func receive(_ batch: ReceiveBatch, slots: Int? = nil, blocking: Bool = false) throws(TransportError) -> Int {
+        try batch.receive(from: fileDescriptor, slots: slots, flags: blocking ? Int32(MSG_WAITFORONE) : Int32(MSG_DONTWAIT))
     }
 
     /// Sends one datagram to `port` (0: the kernel), blocking while the receiver is full

@@ -39,10 +39,15 @@ public final class ReceiveBatch {
     /// True when slot `i`'s datagram did not fit its buffer.
     public func isTruncated(_ i: Int) -> Bool { ckpt_mmsg_flags(vector, UInt32(i)) & Int32(MSG_TRUNC) != 0 }
 
-    /// `recvmmsg(fd, vec, capacity, flags, NULL)`; retries EINTR; 0 on EAGAIN; ENOBUFS is `.overrun`.
-    func receive(from fd: Int32, flags: Int32) throws(TransportError) -> Int {
+    /// The netlink port id slot `i`'s datagram came from (0: the kernel).
+    public func senderPort(_ i: Int) -> UInt32 { ckpt_mmsg_sender(vector, UInt32(i)) }
+
+    /// `recvmmsg(fd, vec, slots, flags, NULL)` into the first `slots` slots (default: all);
+    /// retries EINTR; 0 on EAGAIN; ENOBUFS is `.overrun`.
+    func receive(from fd: Int32, slots: Int? = nil, flags: Int32) throws(TransportError) -> Int {
+        let count = UInt32(min(slots ?? capacity, capacity))
         while true {
-            let n = ckpt_mmsg_recv(fd, vector, flags)
+            let n = ckpt_mmsg_recv_n(fd, vector, count, flags)
             if n >= 0 { return Int(n) }
             switch errno {
             case EINTR: continue
