@@ -18,33 +18,17 @@ import Testing
     /// An image of one anonymous vma [start, start + pages * 4 KiB) with one pages record
     /// for page `held` (its bytes: `heldByte`).
     func image(start: UInt64, pages: Int, held: Int, heldByte: UInt8) throws -> (ImageReader, String) {
-        let path = NSTemporaryDirectory() + "ckpt-absent-\(getpid())-\(UUID().uuidString).ckpt"
-        let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
-        defer { try? fd.close() }
-        let w = try ImageWriter(fd: fd, header: ImageHeader(crid: 1, pid: UInt32(getpid()), captureStartNs: 1, host: "t"), path: path)
-        var b = StreamSummaryBuilder()
-        var id: UInt32 = 0
-        func record(_ meta: RecordMeta, parent: UInt32, data: [UInt8] = []) throws -> UInt32 {
-            id += 1
-            let payload = meta.encodedPayload()
-            try payload.withUnsafeBytes { try w.beginRecord(type: meta.type, id: id, parent: parent, meta: $0, dataLength: UInt64(data.count)) }
-            try data.withUnsafeBytes { if !$0.isEmpty { try w.appendData($0) } }
-            try w.endRecord()
-            payload.withUnsafeBytes { b.beginRecord(meta: $0) }
-            data.withUnsafeBytes { b.data($0) }
-            return id
-        }
-        _ = try record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
-        let task = try record(.task(TaskMeta(pid: 1, tgid: 1, ppid: 0, comm: "t", uid: 0, gid: 0, euid: 0, egid: 0)), parent: 0)
-        let mm = try record(.mm(MMMeta(startCode: 0, endCode: 0, startData: 0, endData: 0, startBrk: 0, brk: 0, startStack: 0,
+        let fixture = try ImageFixture("absent")
+        _ = try fixture.record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
+        let task = try fixture.record(.task(TaskMeta(pid: 1, tgid: 1, ppid: 0, comm: "t", uid: 0, gid: 0, euid: 0, egid: 0)), parent: 0)
+        let mm = try fixture.record(.mm(MMMeta(startCode: 0, endCode: 0, startData: 0, endData: 0, startBrk: 0, brk: 0, startStack: 0,
                                        argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)), parent: task)
         let end = start + UInt64(pages * page)
-        let vma = try record(.vma(VMAMeta(start: start, end: end, vmFlags: 0x3 | 0x70, pgoff: start >> 12)), parent: mm)
-        _ = try record(.pages(PagesMeta(addr: start + UInt64(held * page), nrPages: 1)), parent: vma,
+        let vma = try fixture.record(.vma(VMAMeta(start: start, end: end, vmFlags: 0x3 | 0x70, pgoff: start >> 12)), parent: mm)
+        _ = try fixture.record(.pages(PagesMeta(addr: start + UInt64(held * page), nrPages: 1)), parent: vma,
                        data: [UInt8](repeating: heldByte, count: page))
-        _ = try record(.trailer(TrailerMeta(nrThreads: 0, nrVMAs: 1, nrPagesTotal: 1, nrFiles: 0)), parent: 0)
-        try w.finish(summary: b.summary)
-        return (try ImageReader(path: path), path)
+        _ = try fixture.record(.trailer(TrailerMeta(nrThreads: 0, nrVMAs: 1, nrPagesTotal: 1, nrFiles: 0)), parent: 0)
+        return try fixture.finish()
     }
 
     @Test func writtenPagesTheImageLacksGoBackToZero() throws {

@@ -15,26 +15,9 @@ import Testing
     func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = [], signals: [SignalAction]? = nil,
                xstate: XState? = nil, limits: [ResourceLimit]? = nil,
                pipes: [Int: (PipeMeta, [UInt8])] = [:], queues: (thread: [Int32], process: [Int32])? = nil) throws -> (ImageReader, String) {
-        let path = NSTemporaryDirectory() + "ckpt-restore-plan-\(getpid())-\(UUID().uuidString).ckpt"
-        let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate],
-                                         permissions: [.ownerReadWrite])
-        defer { try? fd.close() }
-        let w = try ImageWriter(fd: fd, header: ImageHeader(crid: 1, pid: 77, captureStartNs: 1, host: "t"), path: path)
-        var b = StreamSummaryBuilder()
-        var id: UInt32 = 0
-        func record(_ meta: RecordMeta, parent: UInt32, data: [UInt8] = []) throws -> UInt32 {
-            id += 1
-            let payload = meta.encodedPayload()
-            try payload.withUnsafeBytes { try w.beginRecord(type: meta.type, id: id, parent: parent, meta: $0,
-                                                            dataLength: UInt64(data.count)) }
-            try data.withUnsafeBytes { if !$0.isEmpty { try w.appendData($0) } }
-            try w.endRecord()
-            payload.withUnsafeBytes { b.beginRecord(meta: $0) }
-            data.withUnsafeBytes { b.data($0) }
-            return id
-        }
-        _ = try record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
-        let task = try record(.task(TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
+        let fixture = try ImageFixture("restore-plan")
+        _ = try fixture.record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
+        let task = try fixture.record(.task(TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
                                              euid: geteuid(), egid: getegid())), parent: 0)
         for t in 0..<threads {
             var regs = [UInt8](repeating: 0, count: 216)
@@ -45,36 +28,35 @@ import Testing
                                 robustList: state ? 0x7000_0100 : nil, clearChildTid: state ? 0x7000_0200 : nil,
                                 sigpending: state ? 1 << UInt64(t) : nil,
                                 altstack: state ? AltStack(sp: t == 0 ? 0 : 0x7100_0000, size: t == 0 ? 0 : 8192, flags: t == 0 ? 2 : 0) : nil)
-            let r = try record(.regs(meta), parent: task, data: regs)
-            if let xstate { _ = try record(.xstate(XStateMeta(xfeatures: xstate.xfeatures)), parent: r, data: xstate.area) }
+            let r = try fixture.record(.regs(meta), parent: task, data: regs)
+            if let xstate { _ = try fixture.record(.xstate(XStateMeta(xfeatures: xstate.xfeatures)), parent: r, data: xstate.area) }
             if let q = queues?.thread, t == 0 {
-                _ = try record(.siginfo(SiginfoMeta(nrSiginfo: UInt32(q.count), nrQueued: UInt32(q.count))), parent: r,
+                _ = try fixture.record(.siginfo(SiginfoMeta(nrSiginfo: UInt32(q.count), nrQueued: UInt32(q.count))), parent: r,
                                data: q.flatMap(Self.siginfo))
             }
         }
         if let signals {
-            let sa = try record(.sigactions(SigactionsMeta(nrSigs: UInt32(signals.count), sharedPending: 0x40_0000)), parent: task,
+            let sa = try fixture.record(.sigactions(SigactionsMeta(nrSigs: UInt32(signals.count), sharedPending: 0x40_0000)), parent: task,
                                 data: signals.flatMap(\.bytes))
             if let q = queues?.process {
-                _ = try record(.sharedSiginfo(SiginfoMeta(nrSiginfo: UInt32(q.count), nrQueued: UInt32(q.count) + 5)), parent: sa,
+                _ = try fixture.record(.sharedSiginfo(SiginfoMeta(nrSiginfo: UInt32(q.count), nrQueued: UInt32(q.count) + 5)), parent: sa,
                                data: q.flatMap(Self.siginfo))
             }
         }
         if let limits {
             let data = limits.flatMap { l in [l.soft, l.hard].flatMap { w in withUnsafeBytes(of: w.littleEndian, Array.init) } }
-            _ = try record(.rlimits(RlimitsMeta(nrRlimits: UInt32(limits.count))), parent: task, data: data)
+            _ = try fixture.record(.rlimits(RlimitsMeta(nrRlimits: UInt32(limits.count))), parent: task, data: data)
         }
-        let mm = try record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
+        let mm = try fixture.record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
                                        brk: 0, startStack: 0, argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)), parent: task)
-        for v in vmas { _ = try record(.vma(v), parent: mm) }
+        for v in vmas { _ = try fixture.record(.vma(v), parent: mm) }
         for (i, f) in files.enumerated() {
-            let file = try record(.file(f), parent: task)
-            if let (meta, data) = pipes[i] { _ = try record(.pipe(meta), parent: file, data: data) }
+            let file = try fixture.record(.file(f), parent: task)
+            if let (meta, data) = pipes[i] { _ = try fixture.record(.pipe(meta), parent: file, data: data) }
         }
-        _ = try record(.trailer(TrailerMeta(nrThreads: UInt32(threads), nrVMAs: UInt32(vmas.count), nrPagesTotal: 0,
+        _ = try fixture.record(.trailer(TrailerMeta(nrThreads: UInt32(threads), nrVMAs: UInt32(vmas.count), nrPagesTotal: 0,
                                             nrFiles: UInt32(files.count))), parent: 0)
-        try w.finish(summary: b.summary)
-        return (try ImageReader(path: path), path)
+        return try fixture.finish()
     }
 
     /// A siginfo_t (CKPT_SIGINFO_SIZE bytes) with si_signo `sig`, the rest a pattern.

@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptImage
+import CkptProtocol
+import Foundation
+import SystemPackage
+
+/// Writes a test image record by record (ids from 1, the summary over what was written):
+/// `record` returns each record's id for its children; `finish` publishes the trailer and
+/// opens the image.
+final class ImageFixture {
+    let path: String
+    private let fd: FileDescriptor
+    private let writer: ImageWriter
+    private var summary = StreamSummaryBuilder()
+    private var id: UInt32 = 0
+
+    init(_ name: String) throws {
+        path = NSTemporaryDirectory() + "ckpt-\(name)-\(getpid())-\(UUID().uuidString).ckpt"
+        fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        writer = try ImageWriter(fd: fd, header: ImageHeader(crid: 1, pid: 77, captureStartNs: 1, host: "t"), path: path)
+    }
+
+    @discardableResult
+    func record(_ meta: RecordMeta, parent: UInt32, data: [UInt8] = []) throws -> UInt32 {
+        id += 1
+        let payload = meta.encodedPayload()
+        try payload.withUnsafeBytes { try writer.beginRecord(type: meta.type, id: id, parent: parent, meta: $0, dataLength: UInt64(data.count)) }
+        try data.withUnsafeBytes { if !$0.isEmpty { try writer.appendData($0) } }
+        try writer.endRecord()
+        payload.withUnsafeBytes { summary.beginRecord(meta: $0) }
+        data.withUnsafeBytes { summary.data($0) }
+        return id
+    }
+
+    func finish() throws -> (ImageReader, String) {
+        try writer.finish(summary: summary.summary)
+        try fd.close()
+        return (try ImageReader(path: path), path)
+    }
+}
