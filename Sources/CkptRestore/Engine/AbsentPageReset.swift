@@ -59,13 +59,20 @@ public struct AbsentPageReset {
                 result.skipped.append("\(RestorePlan.describe(.init(meta: vma, kind: kind))): larger than \(maxScan >> 20) MiB, not scanned for pages to put back")
                 continue
             }
-            // Both ascend (pages records ascend within a vma): one pass.
+            // Both ascend (pages records ascend within a vma): one pass. The backing file is
+            // opened once per mapping, when a page needs it.
             var j = 0
+            var file: Int32 = -1
+            defer { if file >= 0 { close(file) } }
             for addr in try ownPages(pagemap, vma) {
                 while j < held.count, held[j].upperBound <= addr { j += 1 }
                 if j < held.count, held[j].contains(addr) { continue }
                 if case let .file(path) = kind {
-                    try rewriteFromFile(mem, addr, vma, path)
+                    if file < 0 {
+                        file = open(path, O_RDONLY | O_CLOEXEC)
+                        guard file >= 0 else { throw .system(call: "open \(path)", errno: Errno(rawValue: errno)) }
+                    }
+                    try rewriteFromFile(mem, addr, vma, file, path)
                     result.fromFile += 1
                 } else {
                     try write(mem, [UInt8](repeating: 0, count: Int(Self.pageSize)), at: addr)
@@ -127,10 +134,7 @@ public struct AbsentPageReset {
     }
 
     /// The page at `addr` of a private file mapping as the file has it (zero past its end).
-    func rewriteFromFile(_ mem: Int32, _ addr: UInt64, _ vma: VMAMeta, _ path: String) throws(RestoreError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .system(call: "open \(path)", errno: Errno(rawValue: errno)) }
-        defer { close(fd) }
+    func rewriteFromFile(_ mem: Int32, _ addr: UInt64, _ vma: VMAMeta, _ fd: Int32, _ path: String) throws(RestoreError) {
         var page = [UInt8](repeating: 0, count: Int(Self.pageSize))
         let offset = vma.pgoff * Self.pageSize + (addr - vma.start)
         let n = page.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
