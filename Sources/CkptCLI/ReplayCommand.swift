@@ -12,7 +12,7 @@ public struct ReplayCommand: ParsableCommand {
         commandName: "replay",
         abstract: "Restore an image into a stopped process, or re-emit it into a listener.",
         discussion: """
-            The image is verified first (as `ckpt verify` does); then a restart session is opened for PID (restart-begin), every record is sent in fragments with up to --window requests awaiting the kernel's ack at a time (restart-record), and restart-commit makes the kernel write the staged pages. The kernel checks everything on arrival (architecture, page size, that each vma matches the target's mapping, that pages lie in private writable mappings) and writes nothing unless the whole image validated. On a rejection the session is aborted and the kernel's reason (extack) is printed. An image with a shared mapping (MAP_SHARED, shm, memfd: memory the kernel does not capture) is refused before a session opens. Pages absent from the image (never touched before the checkpoint) that the target has since written are then put back as they were: zero in an anonymous mapping, the file's bytes in a private file mapping (found through /proc/PID/pagemap, written through /proc/PID/mem; a mapping over 16 GiB is not scanned, with a warning). Registers, threads and descriptors stay the target's: use ckpt restore for a process that must be exactly the image.
+            The image is verified first (as `ckpt verify` does); then a restart session is opened for PID (restart-begin), every record is sent in fragments with up to --window requests awaiting the kernel's ack at a time (restart-record), and restart-commit makes the kernel write the staged pages. The kernel checks everything on arrival (architecture, page size, that each vma matches the target's mapping, that pages lie in private writable mappings) and writes nothing unless the whole image validated. On a rejection the session is aborted and the kernel's reason (extack) is printed. An image with shared memory (MAP_SHARED anonymous, shm, memfd: memory the kernel does not capture) is refused before a session opens; a shared mapping of a named file is not refused: its memory is the file, which the twin maps as well. Pages absent from the image (never touched before the checkpoint) that the target has since written are then put back as they were: zero in an anonymous mapping, the file's bytes in a private file mapping (found through /proc/PID/pagemap, written through /proc/PID/mem; a mapping over 16 GiB is not scanned, with a warning). Registers, threads and descriptors stay the target's: use ckpt restore for a process that must be exactly the image.
 
             The target must be stopped (kill -STOP PID) and its mappings must match the image's: the same process, or a fresh instance of the same program started with ASLR off (setarch -R). Restart restores memory contents only: it never creates tasks, maps memory, or changes registers or files.
 
@@ -101,7 +101,7 @@ public struct ReplayCommand: ParsableCommand {
         }
         let target = pid!
         if let shared = Self.sharedMapping(reader) {
-            throw failure(command, "\(image): refused: mapping \(shared) is shared (MAP_SHARED, shm or memfd): its memory "
+            throw failure(command, "\(image): refused: mapping \(shared) is shared memory (MAP_SHARED anonymous, shm, memfd or a deleted file): its memory "
                           + "is not in the image, so a replay would leave the target's as it is; ckpt restore refuses it too",
                           CkptExit.failed)
         }
@@ -130,8 +130,9 @@ public struct ReplayCommand: ParsableCommand {
         for s in reset.skipped { writeStderr("ckpt replay: warning: \(s)\n") }
     }
 
-    /// The first shared mapping of the image ("start-end (path)"), if any: the kernel
-    /// captures private memory only.
+    /// The first shared-memory mapping of the image ("start-end (path)"), if any: the
+    /// kernel captures private memory only. A shared mapping of a named file is not one:
+    /// its memory is the file, which the twin maps too (the kernel checks the path and inode).
     static func sharedMapping(_ reader: ImageReader) -> String? {
         for entry in reader.index where entry.type == .vma {
             guard let bytes = try? reader.meta(of: entry) else { continue }

@@ -197,6 +197,40 @@ import Testing
         #expect(what == "mapping 0x20000000-0x20001000" && why.contains("shared memory"))
     }
 
+    /// A shared mapping of a named file is planned (its memory is the file): its bytes,
+    /// size and mtime may have changed since, but not which file it is, nor its kind.
+    @Test func sharedFileMappings() throws {
+        let file = NSTemporaryDirectory() + "ckpt-restore-shared-\(getpid())-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: file, contents: Data(repeating: 7, count: 8192))
+        defer { unlink(file) }
+        var st = stat()
+        #expect(stat(file, &st) == 0)
+        let identity = FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev),
+                                    size: UInt64(st.st_size), mtimeNs: 1)
+        let shared = VMAMeta(start: 0x2000_0000, end: 0x2000_2000, vmFlags: 0x3 | 0x8 | 0x20, pgoff: 0, path: file,
+                             identity: identity)
+        let (r, p) = try image(vmas: [anon, shared])
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.mappings.map(\.kind) == [.anonymous, .sharedFile(path: file)])
+
+        // Another file at the path: refused, naming the inodes.
+        let other = file + ".new"
+        FileManager.default.createFile(atPath: other, contents: Data(repeating: 1, count: 8192))
+        #expect(rename(other, file) == 0)
+        let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
+        guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
+        #expect(what == "mapping 0x20000000-0x20002000 (\(file))" && why.contains("another file now (inode \(st.st_ino) ->"))
+
+        // A directory (or device) there: refused as not a regular file.
+        unlink(file)
+        #expect(mkdir(file, 0o700) == 0)
+        defer { rmdir(file) }
+        let e2 = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
+        guard case let .unsupported(_, why2)? = e2 else { Issue.record("not refused: \(String(describing: e2))"); return }
+        #expect(why2.contains("not a regular file"))
+    }
+
     /// An image of an older module has no pipe record: the pipe is refused, naming the fd.
     @Test func refusesAPipeNamingTheFd() throws {
         let (r, p) = try image(vmas: [anon], files: [FileMeta(fd: 3, fFlags: 0, pos: 0, path: "pipe:[1234]")])
@@ -246,7 +280,11 @@ import Testing
         #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x5 | 0x4_0000, pgoff: 0)) == .vdso)
         #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x3 | 0x100, pgoff: 0)) == .stack)
         #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x1, pgoff: 0, path: "/bin/x")) == .file(path: "/bin/x"))
-        #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x3 | 0x8, pgoff: 0, path: "/dev/shm/x")) == .shared)
+        #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x3 | 0x8, pgoff: 0, path: "/dev/shm/x")) == .sharedFile(path: "/dev/shm/x"))
+        for unnamed in ["/dev/zero (deleted)", "/memfd:buf (deleted)", "/SYSV00000000 (deleted)", "/data (deleted)"] {
+            #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x3 | 0x8, pgoff: 0, path: unnamed)) == .shared)
+        }
+        #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x3 | 0x8 | 0x400 | 0x4000, pgoff: 0, path: "/dev/fb0")) == .shared)
         #expect(VMAKind.prot(0x5) == PROT_READ | PROT_EXEC)
     }
 

@@ -13,7 +13,8 @@ import SystemPackage
 /// Which pages the target holds comes from /proc/PID/pagemap: present and not a file page
 /// (bit 61 clear: its own anonymous copy), or swapped out. Those outside the image's pages
 /// records are rewritten through /proc/PID/mem (the ptrace access the restart needed).
-/// Shared mappings are refused before a replay; vDSO and vvar are the kernel's. A mapping
+/// Shared memory is refused before a replay, and a shared file mapping's memory is the
+/// file; vDSO and vvar are the kernel's. A mapping
 /// larger than `maxScan` is not scanned (its pagemap alone would be `size / 512` bytes) and
 /// is named in `skipped`.
 public struct AbsentPageReset {
@@ -53,7 +54,7 @@ public struct AbsentPageReset {
             let kind = VMAKind(vma)
             switch kind {
             case .anonymous, .stack, .file: break
-            case .vdso, .vvar, .shared: continue
+            case .vdso, .vvar, .shared, .sharedFile: continue
             }
             if vma.end - vma.start > maxScan {
                 result.skipped.append("\(RestorePlan.describe(.init(meta: vma, kind: kind))): larger than \(maxScan >> 20) MiB, not scanned for pages to put back")

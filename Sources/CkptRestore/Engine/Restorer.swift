@@ -250,6 +250,15 @@ public struct Restorer {
                 try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot, UInt64(flags), fd,
                                 m.meta.pgoff * 4096)
                 try remote.call("close", Int32(CKPT_SYS_CLOSE), fd)
+            case let .sharedFile(path):
+                // Writable only when the original's file was (VM_MAYWRITE): mprotect can
+                // then make it writable again, as it could before.
+                let mode = m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY
+                let fd = try remote.call("open \(path) for \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
+                                         UInt64(mode | O_CLOEXEC), 0)
+                try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
+                                UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096)
+                try remote.call("close", Int32(CKPT_SYS_CLOSE), fd)
             case .shared:
                 throw .unsupported(what: what, why: "shared memory is not restored")  // refused by the plan already
             }

@@ -156,7 +156,10 @@ public struct RestorePlan: Sendable {
             }
             if m.kind == .shared {
                 throw .unsupported(what: "mapping \(Self.describe(m))",
-                                   why: "shared memory (MAP_SHARED, shm, memfd) is not captured, so it cannot be restored")
+                                   why: "shared memory (MAP_SHARED anonymous, shm, memfd, a deleted file or a device) is not captured, so it cannot be restored")
+            }
+            if case let .sharedFile(path) = m.kind {
+                try Self.checkSameFile(path, m.meta.identity, what: "mapping \(Self.describe(m))")
             }
             if case let .file(path) = m.kind, path.hasSuffix(" (deleted)") {
                 throw .unsupported(what: "mapping \(Self.describe(m))", why: "its file was deleted")
@@ -271,6 +274,22 @@ public struct RestorePlan: Sendable {
         if now.size != recorded.size { changes.append("size \(recorded.size) -> \(now.size)") }
         if now.mtimeNs != recorded.mtimeNs { changes.append("modified since") }
         throw .unsupported(what: what, why: "\(path) changed since the checkpoint: " + changes.joined(separator: ", "))
+    }
+
+    /// A shared file mapping's memory is the file: the file must be the same one (device
+    /// and inode) and still a regular file, but its bytes, size and mtime are what the
+    /// process and others wrote since, as they would be for the process had it run on.
+    static func checkSameFile(_ path: String, _ recorded: FileIdentity?, what: String) throws(RestoreError) {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw .unsupported(what: what, why: "\(path) is gone (\(Errno(rawValue: errno)))")
+        }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw .unsupported(what: what, why: "\(path) is not a regular file: a shared mapping of a device or special file is not restored")
+        }
+        if let recorded, UInt64(st.st_ino) != recorded.inode || UInt32(truncatingIfNeeded: st.st_dev) != recorded.device {
+            throw .unsupported(what: what, why: "\(path) is another file now (inode \(recorded.inode) -> \(st.st_ino))")
+        }
     }
 
     static func isTerminal(_ path: String) -> Bool {

@@ -20,17 +20,30 @@ public enum VMAKind: Equatable, Sendable {
     case vdso
     /// The vDSO's data pages (vvar): they come with the vDSO.
     case vvar
-    /// Shared memory (MAP_SHARED anonymous, shm, memfd, shared files): not captured.
+    /// A shared mapping of a file that has a name (`MAP_SHARED` of a file opened for
+    /// writing): its memory is the file, so the image holds no pages for it and the
+    /// restorer maps the file again.
+    case sharedFile(path: String)
+    /// Shared memory the kernel does not capture: MAP_SHARED anonymous (`/dev/zero
+    /// (deleted)`), SysV shm, memfd, a deleted file, or a device's memory.
     case shared
 
     static let read: UInt64 = 0x1, write: UInt64 = 0x2, exec: UInt64 = 0x4, sharedBit: UInt64 = 0x8
+    static let mayWrite: UInt64 = 0x20
     static let growsDown: UInt64 = 0x100, pfnMap: UInt64 = 0x400, io: UInt64 = 0x4000
     static let noReserve: UInt64 = 0x20_0000, dontExpand: UInt64 = 0x4_0000, mixedMap: UInt64 = 0x1000_0000
 
     public init(_ vma: VMAMeta) {
         let f = vma.vmFlags
         if f & Self.sharedBit != 0 {
-            self = .shared
+            // Every unnamed shmem object (shared anonymous memory, shm, memfd) and a
+            // deleted file has a path ending in " (deleted)".
+            if let path = vma.path, path.hasPrefix("/"), !path.hasSuffix(" (deleted)"),
+               f & (Self.pfnMap | Self.io | Self.mixedMap) == 0 {
+                self = .sharedFile(path: path)
+            } else {
+                self = .shared
+            }
         } else if let path = vma.path {
             self = .file(path: path)
         } else if f & (Self.pfnMap | Self.io | Self.mixedMap) != 0 {

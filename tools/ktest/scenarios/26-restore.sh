@@ -282,6 +282,45 @@ t_restore_pipe_with_data() {
 	kill -0 $np || { why="the restored process died"; return 1; }
 }
 
+# A shared mapping of a named file is mapped from the file again (its memory is the
+# file: the image holds no pages of it): after restore the mapping and the file hold the
+# same bytes, bytes written into the file while the process was gone show through the
+# mapping, and a write through it reaches the file. Shared anonymous memory (python's
+# mmap.mmap(-1, n)) is refused, naming the mapping, before any process exists.
+t_restore_shared_file_mapping() {
+	restore_listen || return 1
+	bg /usr/bin/python3 $here/pyshared.py $W/shared.bin </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^count 3$' 30 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	checkpoint_to_image $T || return 1
+	kill -9 $T; wait $T 2>/dev/null
+	printf HOSTWRITE | dd of=$W/shared.bin bs=1 seek=8192 conv=notrunc status=none
+	mv t.out t.old && : >t.out
+	local np got
+	restore_image $img || return 1
+	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(grep -F "$W/shared.bin" /proc/$np/maps)
+	[[ $got == *" rw-s "* ]] || { why="no shared read-write mapping of shared.bin after restore: '$got'"; return 1; }
+	kill -USR1 $np
+	wait_for t.out '^shared' 30 || { why="no shared line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^shared' | head -1)
+	[[ $got == "shared head before host HOSTWRITE same yes" ]] || { why="after restore: '$got'"; return 1; }
+	got=$(dd if=$W/shared.bin bs=1 skip=4096 count=5 status=none)
+	[[ $got == after ]] || { why="the write through the restored mapping did not reach the file: '$got'"; return 1; }
+	kill -0 $np || { why="the restored process died"; return 1; }
+
+	bg /usr/bin/python3 -c 'import mmap, time; m = mmap.mmap(-1, 8192); m[0] = 1; print("ready", flush=True); time.sleep(1000)' \
+		</dev/null >a.out 2>&1
+	T=$!
+	wait_for a.out '^ready' 30 || { why="python: $(cat a.out)"; return 1; }
+	checkpoint_to_image $T || return 1
+	kill -9 $T
+	out=$($CKPT_CLI restore $img 2>&1) && { why="restored shared anonymous memory: $out"; return 1; }
+	[[ $out == *"refused: mapping "*"(/dev/zero (deleted))"*"shared memory"* && $out != *"starting the new process"* ]] ||
+		{ why="shared anonymous memory: $out"; return 1; }
+	return 0
+}
+
 # A pipe whose other end another process holds and a socket are refused as
 # docs/restore.md says: before any process is made, naming the fd and why.
 t_restore_refuses_pipe_and_socket() {
