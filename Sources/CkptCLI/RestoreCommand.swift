@@ -58,6 +58,9 @@ public struct RestoreCommand: ParsableCommand {
         do throws(RestoreError) { plan = try RestorePlan(reader, shellJob: shellJob) } catch {
             throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
         }
+        do throws(RestoreError) { try Restorer.checkPermitted(plan) } catch {
+            throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
+        }
         let client = try openFamily(command)
         let link: GenlRestartLink
         do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: 32) } catch {

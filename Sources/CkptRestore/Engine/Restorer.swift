@@ -65,7 +65,7 @@ public struct Restorer {
 
     /// Restores; `step` is told what is being done (for progress output).
     public func run(step: (String) -> Void = { _ in }) throws(RestoreError) -> Result {
-        try checkCredentials()
+        try Self.checkPermitted(plan)
         step("starting the new process")
         let pid = try spawnStub()
         var finished = false
@@ -130,8 +130,9 @@ public struct Restorer {
     // MARK: steps
 
     /// The process gets the restorer's credentials, then the image's when they differ,
-    /// which only root may ask for: refused before anything starts otherwise.
-    func checkCredentials() throws(RestoreError) {
+    /// which only root may ask for; likewise a hard limit above the restorer's own.
+    /// Refused before anything starts (`ckpt restore` asks before it opens the family).
+    public static func checkPermitted(_ plan: RestorePlan) throws(RestoreError) {
         let same = getuid() == plan.task.uid && geteuid() == plan.task.euid &&
             getgid() == plan.task.gid && getegid() == plan.task.egid
         if !same, geteuid() != 0 {

@@ -321,6 +321,47 @@ t_restore_shared_file_mapping() {
 	return 0
 }
 
+# Credentials (docs/restore.md): root restores a uid 1000 process as uid and gid 1000 with
+# no supplementary groups (setgroups(0), setresgid, setresuid). A user may restore only
+# its own images, and only with hard limits it could set itself: both refused before any
+# process exists (uid 1000 restoring root's image; uid 1000 under a hard RLIMIT_NOFILE of
+# 1000 restoring its own image, whose hard limit is ktarget's 4000).
+t_restore_credentials() {
+	restore_listen || return 1
+	local d
+	d=$(mktemp -d /tmp/cred.XXXXXX) && chmod 755 $d || { why="no directory for the images"; return 1; }
+	start_target t.out 4 setpriv --reuid 1000 --regid 1000 --clear-groups
+	wait_for t.out '^tick 3 ' 10 || { why="target: $(tail -2 t.out)"; return 1; }
+	checkpoint_to_image $T || return 1
+	install -m 644 $img $d/user.ckpt
+	kill -9 $T; wait $T 2>/dev/null
+	mv t.out t.old && : >t.out
+	local np ids
+	restore_image $img || return 1
+	wait_for t.out '^tick' 10 || { why="the restored process printed nothing (state $(state $np))"; return 1; }
+	ids=$(grep -E '^(Uid|Gid|Groups):' /proc/$np/status | tr -s '\t ' ' ' | tr '\n' '|')
+	[[ $ids == "Uid: 1000 1000 1000 1000|Gid: 1000 1000 1000 1000|Groups: |" ]] ||
+		{ why="restored with '$ids', expected uid/gid 1000 and no groups"; return 1; }
+	kill -9 $np
+
+	out=$(prlimit --nofile=100:1000 setpriv --reuid 1000 --regid 1000 --clear-groups $CKPT_CLI restore $d/user.ckpt 2>&1) &&
+		{ why="uid 1000 restored a hard limit above its own: $out"; return 1; }
+	[[ $out == *"refused: resource limit RLIMIT_NOFILE: the image's hard limit 4000 is above yours (1000)"* &&
+		$out != *"starting the new process"* ]] || { why="hard limit: $out"; return 1; }
+
+	start_target t.out 4
+	wait_for t.out '^tick 3 ' 10 || { why="target: $(tail -2 t.out)"; return 1; }
+	checkpoint_to_image $T || return 1
+	install -m 644 $img $d/root.ckpt
+	kill -9 $T; wait $T 2>/dev/null
+	out=$(setpriv --reuid 1000 --regid 1000 --clear-groups $CKPT_CLI restore $d/root.ckpt 2>&1) &&
+		{ why="uid 1000 restored root's process: $out"; return 1; }
+	[[ $out == *"refused: credentials: the image's uid 0/gid 0 are not yours"* && $out != *"starting the new process"* ]] ||
+		{ why="another user's image: $out"; return 1; }
+	rm -rf $d
+	return 0
+}
+
 # A pipe whose other end another process holds and a socket are refused as
 # docs/restore.md says: before any process is made, naming the fd and why.
 t_restore_refuses_pipe_and_socket() {
