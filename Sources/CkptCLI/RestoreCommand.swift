@@ -2,6 +2,7 @@ import ArgumentParser
 import CkptImage
 import CkptReplay
 import CkptRestore
+import CkptSystem
 import CkptTransport
 
 public struct RestoreCommand: ParsableCommand {
@@ -58,9 +59,14 @@ public struct RestoreCommand: ParsableCommand {
         do throws(RestoreError) { plan = try RestorePlan(reader, shellJob: shellJob) } catch {
             throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
         }
-        do throws(RestoreError) { try Restorer.checkPermitted(plan) } catch {
+        let kernelWarning: String?
+        do throws(RestoreError) {
+            try Restorer.checkPermitted(plan)
+            kernelWarning = try plan.checkKernel(release: Syscall.kernelRelease())
+        } catch {
             throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
         }
+        if let kernelWarning { writeStderr("ckpt restore: warning: \(kernelWarning)\n") }
         let client = try openFamily(command)
         let link: GenlRestartLink
         do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: 32) } catch {

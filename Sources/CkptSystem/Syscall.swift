@@ -97,6 +97,16 @@ public enum Syscall {
         try result.get()
     }
 
+    /// `uname(2)`'s release (`uname -r`) of the running kernel. uname cannot fail with a
+    /// valid buffer (EFAULT only), so there is nothing to throw.
+    public static func kernelRelease() -> String {
+        var u = utsname()
+        precondition(Glibc.uname(&u) == 0, "uname: \(Glibc.errno)")
+        return withUnsafeBytes(of: u.release) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
     /// `close(2)` of a descriptor this process owns. `EINTR` is not retried (Linux closes the
     /// descriptor anyway); `EBADF` traps (closed twice); `EIO` and the like are returned for
     /// callers that care (most do not: the data was fsynced before).

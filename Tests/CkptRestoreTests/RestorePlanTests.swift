@@ -75,7 +75,7 @@ import Testing
         #expect((0..<3).map { s.signal($0) } == [23, 35, 35] && s.dropped == 5)
     }
 
-    func refusal(_ body: () throws(RestoreError) -> RestorePlan) -> RestoreError? {
+    func refusal<T>(_ body: () throws(RestoreError) -> T) -> RestoreError? {
         do { _ = try body(); return nil } catch { return error }
     }
 
@@ -266,6 +266,12 @@ import Testing
         defer { unlink(p) }
         let plan = try RestorePlan(r, shellJob: false)
         #expect(plan.executable == file)
+        // Another device number alone (9p, NFS, overlayfs after a reboot) is the same file.
+        var moved = identity
+        moved.device &+= 1
+        let (r2, p2) = try image(vmas: [VMAMeta(start: 0x40_0000, end: 0x40_2000, vmFlags: 0x5, pgoff: 0, path: file, identity: moved)])
+        defer { unlink(p2) }
+        #expect(try RestorePlan(r2, shellJob: false).executable == file)
         let h = FileHandle(forWritingAtPath: file)!
         h.seekToEndOfFile()
         h.write(Data([1]))
@@ -273,6 +279,24 @@ import Testing
         let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
         guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
         #expect(what.hasPrefix("mapping 0x400000-0x402000") && why.contains("size 8192 -> 8193"))
+    }
+
+    /// Another kernel release: restored with a warning, unless a thread was executing in
+    /// the vDSO (whose code is this kernel's now): refused, naming the thread.
+    @Test func anotherKernelRelease() throws {
+        let vdsoFlags: UInt64 = 0x5 | 0x4_0000
+        let (r, p) = try image(vmas: [VMAMeta(start: 0, end: 0x2000, vmFlags: vdsoFlags, pgoff: 0), anon])  // rip 1
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(try plan.checkKernel(release: "6.12") == nil)
+        let e = refusal { () throws(RestoreError) in try plan.checkKernel(release: "6.1.0-57-amd64") }
+        guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
+        #expect(what == "thread 77" && why.contains("executing in the vDSO (0x1) of kernel 6.12"))
+
+        let (r2, p2) = try image(vmas: [VMAMeta(start: 0x7fff_0000_0000, end: 0x7fff_0000_2000, vmFlags: vdsoFlags, pgoff: 0), anon])
+        defer { unlink(p2) }
+        let warning = try RestorePlan(r2, shellJob: false).checkKernel(release: "6.1.0-57-amd64")
+        #expect(warning?.hasPrefix("the image was taken on kernel 6.12, this is 6.1.0-57-amd64") == true)
     }
 
     @Test func vmaKinds() {

@@ -192,6 +192,28 @@ public struct RestorePlan: Sendable {
 
     /// 27 words: `struct user_regs_struct` of x86-64 (arch/x86/include/asm/user_64.h).
     public static let registerWords = 27
+    /// `rip`'s word in it.
+    static let instructionPointerWord = 16
+
+    /// An image of another kernel release is restored with this kernel's vDSO, placed at
+    /// the image's address when its layout is the same (`compareMappings` refuses another
+    /// size). Its code is another build, so a thread that was executing in it is refused;
+    /// return addresses into it on a stack cannot be found, and are the warning's reason.
+    /// (CRIU instead keeps the old vDSO's entry points and patches them to jump to the
+    /// new one.) Returns the warning to print, or nil for the image's own release.
+    public func checkKernel(release now: String) throws(RestoreError) -> String? {
+        guard now != header.release else { return nil }
+        if let vdso = mappings.first(where: { $0.kind == .vdso }) {
+            for t in threads where t.registers.count > Self.instructionPointerWord {
+                let rip = t.registers[Self.instructionPointerWord]
+                guard vdso.meta.start <= rip, rip < vdso.meta.end else { continue }
+                throw .unsupported(what: "thread \(t.tid)",
+                                   why: "it was executing in the vDSO (\(hex(rip))) of kernel \(header.release), whose code is not this kernel's (\(now))")
+            }
+        }
+        return "the image was taken on kernel \(header.release), this is \(now): the process gets this kernel's vDSO "
+            + "(same layout); a call into the vDSO in progress at the checkpoint would return into other code"
+    }
 
     static func describe(_ m: Mapping) -> String {
         "\(hex(m.meta.start))-\(hex(m.meta.end))" + (m.meta.path.map { " (\($0))" } ?? "")
@@ -257,9 +279,9 @@ public struct RestorePlan: Sendable {
         return out
     }
 
-    /// A mapped file (program, library) must be the very file that was mapped: same inode,
-    /// device, size and modification time. (Files open as descriptors are data the process
-    /// may itself change; they are reopened by path.)
+    /// A mapped file (program, library) must be the very file that was mapped: same inode
+    /// at the path, same size and modification time (to the nanosecond). (Files open as
+    /// descriptors are data the process may itself change; they are reopened by path.)
     static func checkUnchanged(_ path: String, _ recorded: FileIdentity, what: String) throws(RestoreError) {
         var st = stat()
         guard stat(path, &st) == 0 else {
@@ -268,17 +290,21 @@ public struct RestorePlan: Sendable {
         let now = FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev),
                                size: UInt64(st.st_size),
                                mtimeNs: UInt64(st.st_mtim.tv_sec) &* 1_000_000_000 &+ UInt64(st.st_mtim.tv_nsec))
-        guard now != recorded else { return }
+        // The device number is not compared: a filesystem without a fixed one (9p, NFS,
+        // overlayfs, tmpfs) gets another at each mount, so after a reboot the same file
+        // at the same path has another device (seen between two Debian kernels' boots).
+        guard now.inode != recorded.inode || now.size != recorded.size || now.mtimeNs != recorded.mtimeNs else { return }
         var changes: [String] = []
-        if now.inode != recorded.inode || now.device != recorded.device { changes.append("another file (inode \(recorded.inode) -> \(now.inode))") }
+        if now.inode != recorded.inode { changes.append("another file (inode \(recorded.inode) -> \(now.inode))") }
         if now.size != recorded.size { changes.append("size \(recorded.size) -> \(now.size)") }
         if now.mtimeNs != recorded.mtimeNs { changes.append("modified since") }
         throw .unsupported(what: what, why: "\(path) changed since the checkpoint: " + changes.joined(separator: ", "))
     }
 
-    /// A shared file mapping's memory is the file: the file must be the same one (device
-    /// and inode) and still a regular file, but its bytes, size and mtime are what the
-    /// process and others wrote since, as they would be for the process had it run on.
+    /// A shared file mapping's memory is the file: the file must be the same one (the
+    /// inode at the path; devices as in `checkUnchanged`) and still a regular file, but
+    /// its bytes, size and mtime are what the process and others wrote since, as they
+    /// would be for the process had it run on.
     static func checkSameFile(_ path: String, _ recorded: FileIdentity?, what: String) throws(RestoreError) {
         var st = stat()
         guard stat(path, &st) == 0 else {
@@ -287,7 +313,7 @@ public struct RestorePlan: Sendable {
         guard st.st_mode & S_IFMT == S_IFREG else {
             throw .unsupported(what: what, why: "\(path) is not a regular file: a shared mapping of a device or special file is not restored")
         }
-        if let recorded, UInt64(st.st_ino) != recorded.inode || UInt32(truncatingIfNeeded: st.st_dev) != recorded.device {
+        if let recorded, UInt64(st.st_ino) != recorded.inode {
             throw .unsupported(what: what, why: "\(path) is another file now (inode \(recorded.inode) -> \(st.st_ino))")
         }
     }
