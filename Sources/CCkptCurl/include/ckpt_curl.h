@@ -2,7 +2,7 @@
  *
  * Why this target exists:
  * - ckpt does not link libcurl. Loading it and its dependency tree (libssl/libcrypto,
- *   nghttp2, libssh2, GSSAPI, LDAP...) at every start costs ~4 MiB of resident memory in a
+ *   nghttp2, libssh2, GSSAPI, LDAP...) at every start costs ~6 MiB of peak RSS in a
  *   listener that never uploads. The first store use calls ckpt_curl_load(), which
  *   dlopen()s libcurl.so.4 once and resolves the functions it uses; only then do the other
  *   shims work. <curl/curl.h> is included for its types and constants only: Swift must

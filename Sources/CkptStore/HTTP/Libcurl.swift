@@ -2,7 +2,7 @@ import CCkptCurl
 
 /// libcurl, loaded at the first store use rather than linked: `ckpt_curl_load` (CCkptCurl)
 /// `dlopen`s libcurl.so.4 once per process, so a listener without `--store` and the local
-/// commands never map libcurl and its dependency tree (about 4 MiB of resident memory,
+/// commands never map libcurl and its dependency tree (about 6 MiB of peak RSS,
 /// docs/benchmarks.md "RSS"). A machine without the library gets a `StoreError` at the first
 /// store request, never a crash and never a failure to start.
 enum Libcurl {
