@@ -13,7 +13,8 @@
 //   CkptListener   `ckpt listen`: buffer pool, reassembler, image sink, backpressure
 //   CkptReplay     `ckpt replay`: an image streamed back to the kernel (or re-emitted to a listener)
 //   CkptInject     `ckpt inject`: synthetic streams with faults
-//   CCkptCurl      libcurl (HTTP + AWS SigV4 signing) for the object store, typed shims of its variadic calls
+//   CCkptCurl      libcurl (HTTP + AWS SigV4 signing) for the object store, loaded at first use (dlopen),
+//                  behind typed shims (its variadic calls included)
 //   CkptStore      the S3 object store: client, configuration, the listener's uploader, ranged image reads
 //   CkptCLI        the subcommands; `ckpt` is a thin @main over it
 import PackageDescription
@@ -65,8 +66,8 @@ let package = Package(
                 "CkptProtocol", "CkptImage", "CkptTransport",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
-        .target(
-            name: "CCkptCurl", path: "Sources/CCkptCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // Not linked with libcurl: it is dlopen()ed at the first store use (ckpt_curl.h).
+        .target(name: "CCkptCurl", path: "Sources/CCkptCurl"),
         .target(
             name: "CkptStore",
             dependencies: [

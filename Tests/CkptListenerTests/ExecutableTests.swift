@@ -24,6 +24,18 @@ final class ExecutableTests: XCTestCase {
         XCTAssertTrue(stats.contains("\"completed\": 1"), stats)
     }
 
+    /// libcurl is loaded at the first store use only (docs/object-store.md): a listener
+    /// without --store never maps it, nor its dependency tree (docs/benchmarks.md "RSS").
+    func testListenerWithoutStoreDoesNotMapLibcurl() throws {
+        let listener = try ListenerProcess(directory: try makeTemporaryDirectory())
+        // Read to the end: String(contentsOfFile:) stops after one page of a /proc file.
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(listener.process.processIdentifier)/maps"))
+        let maps = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
+        XCTAssertEqual(listener.stop(), 0, listener.log)
+        XCTAssertTrue(maps.contains("libnl-genl-3"), "not the listener's maps:\n\(maps)")
+        XCTAssertFalse(maps.contains("libcurl"), maps)
+    }
+
     func testKillDashNineMidStreamThenRestartReportsTheLeftover() throws {
         let directory = try makeTemporaryDirectory()
         let first = try ListenerProcess(directory: directory)

@@ -133,6 +133,34 @@ final class StoreUnitTests: XCTestCase {
         XCTAssertNil(ImageChecksum.wholeImageCRC(trailer: Array(trailer[0..<63])))
     }
 
+    /// libcurl is loaded at the first store use (`Libcurl.load`); this machine has it
+    /// (tools/setup-deps installs libcurl4).
+    func testLibcurlLoadsOnceAndReportsIt() throws {
+        try Libcurl.load()
+        XCTAssertTrue(Libcurl.isLoaded)
+        try Libcurl.load()  // once: the second call returns the first result
+        XCTAssertTrue(Libcurl.isLoaded)
+        XCTAssertNoThrow(try Libcurl.probe(soname: Libcurl.soname))
+    }
+
+    /// A machine without libcurl gets a typed error naming the library and the package,
+    /// exit 69 (the store is unavailable to us), not a crash at start.
+    func testMissingLibcurlIsATypedError() {
+        XCTAssertThrowsError(try Libcurl.probe(soname: "libckpt-no-such-curl.so.4")) { e in
+            guard case let .libcurlUnavailable(soname, reason) = e as? StoreError else { return XCTFail("\(e)") }
+            XCTAssertEqual(soname, "libckpt-no-such-curl.so.4")
+            XCTAssertTrue(reason.contains("cannot open shared object file"), reason)
+            let error = e as! StoreError
+            XCTAssertEqual(error.exitCode, 69)
+            XCTAssertFalse(error.isTransient)
+            XCTAssertEqual(error.description, "libckpt-no-such-curl.so.4 could not be loaded: \(reason); install libcurl4 (apt-get install libcurl4)")
+        }
+        // A library that loads but is not libcurl: the first missing function is named.
+        XCTAssertThrowsError(try Libcurl.probe(soname: "libc.so.6")) { e in
+            XCTAssertEqual(e as? StoreError, .libcurlUnavailable(soname: "libc.so.6", reason: "libc.so.6: no function curl_global_init"))
+        }
+    }
+
     func testUploadStateRoundTripAndTornLine() {
         var s = UploadState(key: "p/1.ckpt", uploadID: "2~abc")
         s.parts[2] = .init(number: 2, size: 5, crc: 0xDEAD_BEEF, etag: "\"e2\"")

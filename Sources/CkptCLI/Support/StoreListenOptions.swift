@@ -44,8 +44,8 @@ struct StoreListenOptions: ParsableArguments {
         }
     }
 
-    /// The uploader, started, or nil without `--store`. Wrong credentials, a missing bucket
-    /// or a skewed clock stop the listener here (exit 69): they will not fix themselves
+    /// The uploader, started, or nil without `--store`. Wrong credentials, a missing bucket,
+    /// a skewed clock or a missing libcurl stop the listener here (exit 69): they will not fix themselves
     /// while images pile up. An unreachable endpoint does not: the spool waits for it.
     func makeUploader(directory: String, logger: Logger) throws -> ImageUploader? {
         guard let url else { return nil }
@@ -62,7 +62,8 @@ struct StoreListenOptions: ParsableArguments {
                 logger.warning("store unreachable at start; images stay in the spool until it answers",
                                metadata: ["error": "\(error)"])
             } else {
-                logger.critical("store refused", metadata: ["error": "\(error)"])
+                let what = if case .libcurlUnavailable = error { "no libcurl for the store" } else { "store refused" }
+                logger.critical("\(what)", metadata: ["error": "\(error)"])
                 throw ExitCode(error.exitCode)
             }
         }

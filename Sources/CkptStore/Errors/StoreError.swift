@@ -24,6 +24,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case checksumMismatch(what: String, expected: UInt32, found: UInt32, detail: String)
     /// A local file (the spool) could not be read or written.
     case local(what: String, path: String, errno: Int32)
+    /// libcurl, which ckpt loads at the first store request (`Libcurl`), is missing or
+    /// unusable on this machine. `reason` is `dlerror()`'s text or the function not found.
+    case libcurlUnavailable(soname: String, reason: String)
 
     /// Worth trying again later without anyone changing anything.
     public var isTransient: Bool {
@@ -43,12 +46,12 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The `ckpt` exit code for this error (docs/object-store.md): 69 the store is
-    /// unavailable to us (down, bad credentials, clock skew, missing bucket), 74 an object
+    /// unavailable to us (down, bad credentials, clock skew, missing bucket, no libcurl), 74 an object
     /// or local file cannot be read or written, 65 the data is corrupt, 64 usage.
     public var exitCode: Int32 {
         switch self {
         case .configuration: return 64
-        case .unreachable, .credentials, .clockSkew, .noSuchBucket: return 69
+        case .unreachable, .credentials, .clockSkew, .noSuchBucket, .libcurlUnavailable: return 69
         case .noSuchKey, .noSuchUpload, .local: return 74
         case let .server(_, status, _, _): return status >= 500 ? 69 : 74
         case .checksumMismatch: return 65
@@ -77,6 +80,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(what): CRC-32C mismatch: expected \(hex8(expected)), found \(hex8(found)) (\(detail))"
         case let .local(what, path, errno):
             return "\(what) \(path): \(errnoText(errno))"
+        case let .libcurlUnavailable(soname, reason):
+            return "\(soname) could not be loaded: \(reason); install libcurl4 (apt-get install libcurl4)"
         }
     }
 }

@@ -5,7 +5,8 @@ import CCkptCurl
 import CkptProtocol
 
 /// One HTTP connection to the store: a libcurl easy handle, reused request after request so
-/// the TCP connection stays open (`curl_easy_reset` keeps it). Every request is signed by
+/// the TCP connection stays open (`curl_easy_reset` keeps it). libcurl is loaded by the first
+/// request (`Libcurl`). Every request is signed by
 /// libcurl itself with AWS Signature Version 4 (`CURLOPT_AWS_SIGV4`); the payload is sent
 /// as `UNSIGNED-PAYLOAD` (its integrity is the CRC-32C this package checks end to end).
 /// Not thread-safe: one per thread.
@@ -73,19 +74,29 @@ final class HTTPConnection {
         }
     }
 
-    private let handle: UnsafeMutableRawPointer
+    /// The easy handle, made by the first request (which loads libcurl: `Libcurl.load`).
+    private var easy: UnsafeMutableRawPointer?
     private let signing: StoreConfiguration
     private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
-
     init(signing: StoreConfiguration) {
-        _ = Self.globalInit
-        handle = curl_easy_init()!
         self.signing = signing
     }
 
-    deinit { curl_easy_cleanup(handle) }
+    deinit { if let easy { ckpt_curl_easy_cleanup(easy) } }
+
+    /// The easy handle; the first call loads libcurl (a missing library throws
+    /// `.libcurlUnavailable`). `curl_easy_init` fails only when out of memory: reported as
+    /// the endpoint unreachable, a transient error retried later.
+    private func easyHandle(for what: String) throws(StoreError) -> UnsafeMutableRawPointer {
+        if let easy { return easy }
+        try Libcurl.load()
+        guard let h = ckpt_curl_easy_init() else {
+            throw .unreachable(what: what, endpoint: signing.endpoint, curl: "curl_easy_init failed (out of memory?)")
+        }
+        easy = h
+        return h
+    }
 
     /// Per-request state reached from libcurl's callbacks.
     fileprivate final class Transfer {
@@ -107,7 +118,9 @@ final class HTTPConnection {
     /// complete answer came (`.unreachable`) or the body could not be read (`.local`).
     func perform(method: String, url: String, headers: [String] = [], body: Body = .none,
                  target: Target = .memory(limit: 1 << 20)) throws(StoreError) -> Response {
-        curl_easy_reset(handle)
+        let what = "\(method) \(url)"
+        let handle = try easyHandle(for: what)
+        ckpt_curl_easy_reset(handle)
         let transfer = Transfer(body: body, target: target)
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         var list: UnsafeMutablePointer<curl_slist>? = nil
@@ -115,11 +128,14 @@ final class HTTPConnection {
         // first); S3 and RGW accept that for requests signed this way.
         for h in ["x-amz-content-sha256: UNSIGNED-PAYLOAD"] + headers
             + (signing.sessionToken.map { ["x-amz-security-token: \($0)"] } ?? []) {
-            list = curl_slist_append(list, h)
+            guard let longer = ckpt_curl_slist_append(list, h) else {
+                ckpt_curl_slist_free_all(list)
+                throw .unreachable(what: what, endpoint: signing.endpoint, curl: "curl_slist_append failed (out of memory?)")
+            }
+            list = longer
         }
-        defer { curl_slist_free_all(list) }
+        defer { ckpt_curl_slist_free_all(list) }
         errorBuffer[0] = 0
-        let what = "\(method) \(url)"
         let rc: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { eb in
             ckpt_curl_setopt_ptr(handle, CURLOPT_ERRORBUFFER, eb.baseAddress)
             ckpt_curl_setopt_str(handle, CURLOPT_URL, url)
@@ -175,7 +191,7 @@ final class HTTPConnection {
                     return t.read(UnsafeMutableRawBufferPointer(start: p, count: size * n)) ?? Int(CURL_READFUNC_ABORT)
                 }, context)
             }
-            return curl_easy_perform(handle)
+            return ckpt_curl_easy_perform(handle)
         }
         withExtendedLifetime(transfer) {}
         if case let .file(region) = body, region.readErrno != 0 {
@@ -187,7 +203,7 @@ final class HTTPConnection {
         }
         guard rc == CURLE_OK else {
             let detail = errorBuffer[0] != 0 ? errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-                : String(cString: curl_easy_strerror(rc))
+                : String(cString: ckpt_curl_easy_strerror(rc))
             throw .unreachable(what: what, endpoint: signing.endpoint, curl: detail)
         }
         var status = 0
