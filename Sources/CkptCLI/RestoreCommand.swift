@@ -20,6 +20,7 @@ public struct RestoreCommand: ParsableCommand {
               ckpt restore /var/lib/ckpt/7.ckpt
               ckpt restore 7 --dir /var/lib/ckpt --shell-job    # a program that used this terminal
               ckpt restore /var/lib/ckpt/7.ckpt --stopped       # then: kill -CONT PID
+              ckpt restore /var/lib/ckpt/7.ckpt --pid same      # its old pid, or fail (as criu)
               ckpt restore s3://bucket/host1/7.ckpt             # from an S3 store (docs/object-store.md)
 
             Exit codes: 0 restored; 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded; 74 the file cannot be read.
@@ -35,6 +36,10 @@ public struct RestoreCommand: ParsableCommand {
 
     @Flag(help: "Give the process this terminal for its terminal fds (as criu --shell-job); without it, terminal fds are refused and the process gets a session of its own.")
     var shellJob = false
+
+    @Option(help: ArgumentHelp("Which pid and thread ids the process gets: any (the image's where free, else new ones with a warning), same (the image's or no restore, as criu restore; the process holding a taken id is not touched), new (new ones even when the image's are free: a second copy beside the first).",
+                               valueName: "any|same|new"))
+    var pid: Restorer.PidPolicy = .any
 
     @Flag(inversion: .prefixedNo,
           help: "Verify the whole image (file checksum, index, trailer) in a separate pass before starting. Without it each record's checksum is checked as it is streamed, and the kernel checks the structure and the trailer's counts; a damaged record then fails the restore midway and the half-made process is killed (exit 65 either way).")
@@ -74,7 +79,7 @@ public struct RestoreCommand: ParsableCommand {
         }
         let replayer = RestartReplayer(link: link, window: 32)
         let restorer = Restorer(plan: plan, reader: reader, replayer: replayer,
-                                options: .init(leaveStopped: stopped, shellJob: shellJob))
+                                options: .init(leaveStopped: stopped, shellJob: shellJob, pids: pid))
         do throws(RestoreError) {
             let r = try restorer.run { writeStderr("ckpt restore: \($0)\n") }
             for w in r.warnings { writeStderr("ckpt restore: warning: \(w)\n") }
@@ -87,3 +92,5 @@ public struct RestoreCommand: ParsableCommand {
         }
     }
 }
+
+extension Restorer.PidPolicy: ExpressibleByArgument {}

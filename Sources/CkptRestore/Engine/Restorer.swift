@@ -38,10 +38,24 @@ public struct Restorer {
         /// Give the process the restorer's terminal for its terminal fds (`--shell-job`);
         /// without it the new process gets a session of its own.
         public var shellJob = false
-        public init(leaveStopped: Bool = false, shellJob: Bool = false) {
+        /// Which pid (and thread ids) the process gets.
+        public var pids = PidPolicy.any
+        public init(leaveStopped: Bool = false, shellJob: Bool = false, pids: PidPolicy = .any) {
             self.leaveStopped = leaveStopped
             self.shellJob = shellJob
+            self.pids = pids
         }
+    }
+
+    /// The image's pid and thread ids are asked for with clone3's set_tid, which needs
+    /// CAP_CHECKPOINT_RESTORE over the pid namespace and a free id.
+    public enum PidPolicy: String, Sendable, CaseIterable {
+        /// The image's ids where free and allowed, new ones (with a warning) otherwise.
+        case any
+        /// The image's ids or no restore (as CRIU): the holder of a taken id is named.
+        case same
+        /// New ids, even when the image's are free (a second copy beside the first).
+        case new
     }
 
     public struct Result: Sendable {
@@ -115,11 +129,11 @@ public struct Restorer {
         for t in tracees { try t.detach() }
         finished = true
         let moved = zip(plan.threads, tracees).dropFirst().filter { pid_t($0.tid) != $1.pid }
-        if !moved.isEmpty {
+        if !moved.isEmpty, options.pids != .new {
             let ids = moved.map { "\($0.tid)->\($1.pid)" }.joined(separator: " ")
             warnings.append("threads have new ids (image->now): \(ids)")
         }
-        if pid != pid_t(plan.task.tgid) {
+        if pid != pid_t(plan.task.tgid), options.pids != .new {
             warnings.append("the image's pid was \(plan.task.tgid); the process has pid \(pid) now")
         }
         // Each thread of an older image says the same ("no FPU state"): once is enough.
@@ -167,7 +181,10 @@ public struct Restorer {
         var envp: [UnsafeMutablePointer<CChar>?] = [nil]
         // The image's pid when it is free and we may ask for it (clone3 set_tid), as CRIU
         // does; otherwise any pid, and run() warns.
-        pid = ckpt_spawn_with_pid(path, &argv, &envp, Int32(bitPattern: plan.task.tgid))
+        pid = options.pids == .new ? -1 : ckpt_spawn_with_pid(path, &argv, &envp, Int32(bitPattern: plan.task.tgid))
+        if pid < 0, options.pids == .same {
+            throw Self.idRefused("pid \(plan.task.tgid)", Errno(rawValue: errno))
+        }
         if pid < 0 {
             var attr = posix_spawnattr_t()
             posix_spawnattr_init(&attr)
@@ -182,6 +199,18 @@ public struct Restorer {
         }
         kill(pid, SIGKILL)
         throw .mismatch("the new process did not stop within 2 s")
+    }
+
+    /// Why `--pid same` could not have the image's id.
+    static func idRefused(_ what: String, _ errno: Errno) -> RestoreError {
+        switch errno {
+        case .fileExists:
+            .unsupported(what: what, why: "the id is in use by another process now (--pid any gives the process a new one)")
+        case .notPermitted:
+            .unsupported(what: what, why: "asking for an id (clone3 set_tid) needs CAP_CHECKPOINT_RESTORE over the pid namespace")
+        default:
+            .unsupported(what: what, why: "clone3 with set_tid failed: \(errno)")
+        }
     }
 
     static func state(_ pid: pid_t) -> String? {
@@ -442,15 +471,18 @@ public struct Restorer {
     func cloneThread(_ leader: RemoteSyscalls, _ thread: ThreadPlan) throws(RestoreError) -> pid_t {
         let at = leader.scratch + 3072
         var args = [UInt8](repeating: 0, count: 256)
-        let n = ckpt_remote_thread_clone3(&args, args.count, at, Int32(bitPattern: thread.tid))
+        let n = options.pids == .new ? 0 : ckpt_remote_thread_clone3(&args, args.count, at, Int32(bitPattern: thread.tid))
         if n > 0 {
             try leader.tracee.write(Array(args.prefix(n)), at: at)
             do throws(RestoreError) {
                 return pid_t(try leader.call("clone3 (thread \(thread.tid), same id)", Int32(CKPT_SYS_CLONE3), at,
                                              UInt64(ckpt_clone_args_size())))
             } catch let .remote(_, errno) where [.fileExists, .notPermitted, .noFunction, .invalidArgument].contains(errno) {
-                // Taken, not allowed, or no clone3: a new id below.
+                // Taken, not allowed, or no clone3: a new id below, unless it must be this one.
+                if options.pids == .same { throw Self.idRefused("thread \(thread.tid)", errno) }
             }
+        } else if options.pids == .same {
+            throw .unsupported(what: "thread \(thread.tid)", why: "this restorer cannot ask for its id (no clone3 arguments)")
         }
         return pid_t(try leader.call("clone (thread \(thread.tid))", Int32(CKPT_SYS_CLONE),
                                      UInt64(CKPT_CLONE_THREAD_FLAGS), 0, 0, 0, 0))

@@ -362,6 +362,29 @@ t_restore_credentials() {
 	return 0
 }
 
+# Which pid (ckpt restore --pid): "same" fails while the original still holds the pid,
+# naming it, and leaves the original alone; "new" gives a new pid even when the image's
+# is free, without the warning "any" prints when it cannot have the image's.
+t_restore_pid_choice() {
+	restore_listen || return 1
+	start_target t.out 4
+	wait_for t.out '^tick 3 ' 10 || { why="target: $(tail -2 t.out)"; return 1; }
+	checkpoint_to_image $T || return 1
+	out=$($CKPT_CLI restore --pid same $img 2>&1) && { why="--pid same restored while pid $T is in use: $out"; return 1; }
+	[[ $out == *"pid $T: the id is in use by another process now"* ]] || { why="--pid same: $out"; return 1; }
+	local before
+	before=$(last_tick t.out)
+	wait_for t.out "^tick $((before + 2)) " 10 || { why="the original stopped counting after the refused restore"; return 1; }
+	kill -9 $T; wait $T 2>/dev/null
+	mv t.out t.old && : >t.out
+	local np
+	restore_image --pid new $img || return 1
+	((np != T)) || { why="--pid new gave the process the image's free pid $T"; return 1; }
+	[[ $out != *"warning: the image's pid"* ]] || { why="--pid new warned about the pid: $out"; return 1; }
+	wait_for t.out '^tick' 10 || { why="the restored process printed nothing (state $(state $np))"; return 1; }
+	return 0
+}
+
 # A pipe whose other end another process holds and a socket are refused as
 # docs/restore.md says: before any process is made, naming the fd and why.
 t_restore_refuses_pipe_and_socket() {
