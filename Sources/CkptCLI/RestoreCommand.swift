@@ -37,6 +37,8 @@ public struct RestoreCommand: ParsableCommand {
     @Flag(help: "Give the process this terminal for its terminal fds (as criu --shell-job); without it, terminal fds are refused and the process gets a session of its own.")
     var shellJob = false
 
+    @OptionGroup var progress: ProgressOptions
+
     @Option(help: ArgumentHelp("Which pid and thread ids the process gets: any (the image's where free, else new ones with a warning), same (the image's or no restore, as criu restore; the process holding a taken id is not touched), new (new ones even when the image's are free: a second copy beside the first).",
                                valueName: "any|same|new"))
     var pid: Restorer.PidPolicy = .any
@@ -52,7 +54,10 @@ public struct RestoreCommand: ParsableCommand {
         let image = try location.path(imageArgument, command: command)
         let bytes = try openImageBytes(image, command: command)
         if verify {
-            do throws(ImageError) { _ = try verifyImage(source: bytes) { _, _ in } } catch {
+            let bar = ProgressBar(label: "verifying", enabled: progress.enabled)
+            defer { bar.finish() }
+            do throws(ImageError) { _ = try verifyImage(source: bytes) { bar.update($0, $1) } } catch {
+                bar.finish()
                 throw failure(command, "\(image): FAILED at \(error.location): \(error.reason)", error.exitCode)
             }
         }
@@ -80,13 +85,17 @@ public struct RestoreCommand: ParsableCommand {
         let replayer = RestartReplayer(link: link, window: 32)
         let restorer = Restorer(plan: plan, reader: reader, replayer: replayer,
                                 options: .init(leaveStopped: stopped, shellJob: shellJob, pids: pid))
+        let bar = ProgressBar(label: "writing memory", enabled: progress.enabled)
         do throws(RestoreError) {
-            let r = try restorer.run { writeStderr("ckpt restore: \($0)\n") }
+            let r = try restorer.run(step: { bar.finish(); writeStderr("ckpt restore: \($0)\n") },
+                                     progress: { bar.update($0, $1) })
+            bar.finish()
             for w in r.warnings { writeStderr("ckpt restore: warning: \(w)\n") }
             emit("restored \(image): \(plan.mappings.count) mappings, \(plan.descriptors.count) fds, "
                  + "\(r.replay.reply.bytes) bytes written by the kernel")
             emit("restored pid \(r.pid)")
         } catch {
+            bar.finish()
             if case .image = error { throw failure(command, "\(image): damaged: \(error)", CkptExit.dataError) }
             throw failure(command, "\(image): \(error)", CkptExit.failed)
         }

@@ -77,8 +77,10 @@ public struct Restorer {
         self.options = options
     }
 
-    /// Restores; `step` is told what is being done (for progress output).
-    public func run(step: (String) -> Void = { _ in }) throws(RestoreError) -> Result {
+    /// Restores; `step` is told what is being done and `progress` how far the memory
+    /// write is (image bytes walked, of all), on this thread (for progress output).
+    public func run(step: (String) -> Void = { _ in },
+                    progress: (UInt64, UInt64) -> Void = { _, _ in }) throws(RestoreError) -> Result {
         try Self.checkPermitted(plan)
         step("starting the new process")
         let pid = try spawnStub()
@@ -105,7 +107,7 @@ public struct Restorer {
         let replay: RestartReplayer.Result
         // Direct: the kernel stages nothing, whatever the image's size; on any failure the
         // new process is killed (it was made for this), so all-or-nothing is not needed.
-        do throws(ReplayError) { replay = try replayer.replay(reader, pid: UInt32(pid), direct: true) } catch {
+        do throws(ReplayError) { replay = try replayer.replay(reader, pid: UInt32(pid), direct: true, progress: progress) } catch {
             // A record whose checksum fails as it is streamed (no verify pass first).
             if case let .image(e) = error { throw .image("\(e)") }
             throw .kernel("\(error)")

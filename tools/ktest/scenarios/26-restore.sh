@@ -225,7 +225,8 @@ t_restore_python_threads() {
 
 # Issue 12: python3 holding a 256 MiB bytearray and a counter: after the restore, a
 # SIGUSR1 (a Python-level handler) prints the same CRC-32 of the bytearray as before the
-# checkpoint, and the counter counts on from its checkpointed value.
+# checkpoint, and the counter counts on from its checkpointed value. The restore runs
+# with --progress always: its bar reaches 100%.
 t_restore_python_256mib() {
 	restore_listen || return 1
 	bg /usr/bin/python3 $here/pybytes.py 256 </dev/null >t.out 2>t.err
@@ -241,8 +242,11 @@ t_restore_python_256mib() {
 	kill -9 $T; wait $T 2>/dev/null
 	mv t.out t.old && : >t.out
 	local np
-	restore_image $img || return 1
+	restore_image $img --progress always || return 1
 	rm -f $img
+	# The memory write's progress bar (stderr), at 100% before the process runs on.
+	[[ $out == *"writing memory [##############################] 100% "* ]] ||
+		{ why="no finished progress bar in the restore's output: $(tr '\r' '\n' <<<"$out" | grep -a 'writing memory' | tail -2)"; return 1; }
 	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np))"; return 1; }
 	kill -USR1 $np
 	wait_for t.out '^crc' 120 || { why="no crc line after the restore (state $(state $np))"; return 1; }
