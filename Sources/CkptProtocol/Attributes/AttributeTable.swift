@@ -14,8 +14,9 @@ public struct AttributeTable {
     /// Every type an `AttributeMask` can hold (they are below 64).
     public static let capacity = 64
     public private(set) var present = AttributeMask()
-    private var values = InlineArray<64, UnsafeRawBufferPointer>(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
-    private var offsets = InlineArray<64, Int>(repeating: 0)
+    // Internal, not private, only so the readers below can be @inlinable.
+    @usableFromInline var values = InlineArray<64, UnsafeRawBufferPointer>(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
+    @usableFromInline var offsets = InlineArray<64, Int>(repeating: 0)
 
     public init() {}
 
@@ -89,17 +90,22 @@ public struct AttributeTable {
         }
     }
 
-    @inlinable public func has(_ type: Int) -> Bool { present.contains(UInt16(type)) }
+    // The readers are always inlined: out of line, each copied the whole 1 KiB `values`
+    // (or 512-byte `offsets`) InlineArray onto its stack before indexing it, a memcpy per
+    // read and about ten per record message. Inlined where the attribute type is a
+    // constant, the caller loads the one element; with a run-time type the copy comes
+    // back (tools/bench/count-table-copies counts them in a release build).
+    @inlinable @inline(__always) public func has(_ type: Int) -> Bool { present.contains(UInt16(type)) }
     /// The value of `type` (empty when absent).
-    public func value(_ type: Int) -> UnsafeRawBufferPointer { values[type] }
+    @inlinable @inline(__always) public func value(_ type: Int) -> UnsafeRawBufferPointer { values[type] }
     /// The datagram offset of `type`'s header (0 when absent).
-    public func offset(_ type: Int) -> Int { offsets[type] }
+    @inlinable @inline(__always) public func offset(_ type: Int) -> Int { offsets[type] }
     /// A u32 value (size already checked); 0 when absent.
-    public func u32(_ type: Int) -> UInt32 { has(type) ? values[type].u32(at: 0) : 0 }
+    @inlinable @inline(__always) public func u32(_ type: Int) -> UInt32 { has(type) ? values[type].u32(at: 0) : 0 }
     /// A u64 value (size already checked); 0 when absent.
-    public func u64(_ type: Int) -> UInt64 { has(type) ? values[type].u64(at: 0) : 0 }
+    @inlinable @inline(__always) public func u64(_ type: Int) -> UInt64 { has(type) ? values[type].u64(at: 0) : 0 }
     /// A string's bytes without the NUL (checked), empty when absent.
-    public func stringBytes(_ type: Int) -> UnsafeRawBufferPointer {
+    @inlinable @inline(__always) public func stringBytes(_ type: Int) -> UnsafeRawBufferPointer {
         guard has(type) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         let v = values[type]
         return UnsafeRawBufferPointer(rebasing: v[v.startIndex..<(v.endIndex - 1)])

@@ -56,6 +56,21 @@ public enum MessageFraming {
         try table.require(schema.required, schema: AttributeSchema.top, offset: message.offset)
     }
 
+    /// The same, returning the table; an error is annotated with the partial table
+    /// (`idType` names the stream or session). For callers that then only read it: held as
+    /// a `let`, each read indexes the table where it lies (objdump of the release build:
+    /// one copy of the 1.5 KiB table per message, where filling a `var` that the caller's
+    /// error path also captured cost one per attribute read; tools/bench/count-table-copies).
+    public static func attributes(
+        of message: NetlinkMessage, schema: CommandSchema, idType: Int
+    ) throws(ProtocolError) -> AttributeTable {
+        var table = AttributeTable()
+        do throws(ProtocolError) { try attributes(of: message, schema: schema, into: &table) } catch {
+            throw error.annotated(with: table, idType: idType)
+        }
+        return table
+    }
+
     /// The command name for errors ("CKPT_CMD_RECORD").
     public static func commandName(_ command: UInt8) -> String {
         switch Int(command) {

@@ -70,9 +70,8 @@ public struct StreamDecoder: Sendable {
             throw ProtocolError(.unexpectedCommand, field: "genlmsghdr.cmd", offset: message.payloadOffset,
                                 value: UInt64(command))
         }
-        var table = AttributeTable()
+        let table = try MessageFraming.attributes(of: message, schema: schema, idType: Int(CKPT_A_CRID))
         do throws(ProtocolError) {
-            try MessageFraming.attributes(of: message, schema: schema, into: &table)
             let crid = table.u64(Int(CKPT_A_CRID))
             let seq = table.u32(Int(CKPT_A_SEQ))
             switch Int(command) {
@@ -106,7 +105,7 @@ public struct StreamDecoder: Sendable {
     /// rec-type known, rec-id >= 1, data-len and data-offset <= `CKPT_RECORD_DATA_MAX`, data
     /// <= `CKPT_DATA_MAX` and within data-len, data present exactly when data-len > 0, meta
     /// present exactly in the first fragment (data-offset 0) and valid for the type.
-    static func fragment(_ t: AttributeTable, message: NetlinkMessage, idType: Int) throws(ProtocolError) -> RecordFragment {
+    static func fragment(_ t: borrowing AttributeTable, message: NetlinkMessage, idType: Int) throws(ProtocolError) -> RecordFragment {
         let rawType = t.u32(Int(CKPT_A_REC_TYPE))
         guard let type = RecordType(rawValue: rawType) else {
             throw ProtocolError(.valueOutOfRange, field: "CKPT_A_REC_TYPE", offset: t.offset(Int(CKPT_A_REC_TYPE)),
@@ -156,14 +155,16 @@ public struct StreamDecoder: Sendable {
 }
 
 /// Range checks shared by the decoders; each names the attribute and points at it.
+/// Inlined so each call site's attribute type is a constant: an AttributeTable indexed
+/// with a run-time type is copied first (see AttributeTable's readers).
 enum Ranges {
-    static func atLeastOne(_ t: AttributeTable, _ type: Int, _ name: String) throws(ProtocolError) {
+    @inline(__always) static func atLeastOne(_ t: AttributeTable, _ type: Int, _ name: String) throws(ProtocolError) {
         if t.has(type), t.u32(type) < 1 {
             throw ProtocolError(.valueOutOfRange, field: name, offset: t.offset(type), value: 0, limit: 1)
         }
     }
 
-    static func atMost(_ t: AttributeTable, _ type: Int, _ name: String, _ limit: UInt64) throws(ProtocolError) -> UInt64 {
+    @inline(__always) static func atMost(_ t: AttributeTable, _ type: Int, _ name: String, _ limit: UInt64) throws(ProtocolError) -> UInt64 {
         let v = t.u64(type)
         if v > limit {
             throw ProtocolError(.valueOutOfRange, field: name, offset: t.offset(type), value: v, limit: limit)
