@@ -3,7 +3,7 @@
 # Bound: under 10 s. Left to run, the stream of this 32 MiB target to a sink taking
 # 30 ms per message lasts over 30 s (~1,000 messages of 32 KiB); on a debug kernel
 # whose host was busy with two other guests it ended 5.8 s after the request (the
-# previous bound, 4 s, failed there), on plain kernels 1.5-2 s.
+# previous bound, 4 s, failed there).
 t_stream_deadline() {
 	start_target t.out 32
 	start_sink sink.out --rcvbuf 65536 --slow-ms 30
