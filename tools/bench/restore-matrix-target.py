@@ -1,0 +1,50 @@
+# Two python3 targets of tools/bench/restore-matrix that tools/ktest has no program for.
+# Usage: /usr/bin/python3 restore-matrix-target.py socketpair|shmem
+#
+# socketpair: a unix socketpair; one 8-byte counter message is always queued in it (sent
+#   one step ahead of the receive). Each 0.1 s it sends N+1 and receives N, printing
+#   "count N": the counter goes round through the socket, so counting on after a restore
+#   needs the socket and the message it held.
+# shmem: 1 MiB of shared anonymous memory (mmap.mmap(-1, n): MAP_SHARED|MAP_ANONYMOUS),
+#   filled with a pattern; its first 8 bytes hold the counter, printed as "count N" every
+#   0.1 s, so counting on needs the memory back. On SIGUSR1 it prints "crc X" of the rest.
+# Both print "ready" first.
+import mmap
+import signal
+import socket
+import sys
+import time
+import zlib
+
+
+def say(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def socketpair():
+    a, b = socket.socketpair()
+    a.send((1).to_bytes(8, "little"))
+    say("ready")
+    n = 1
+    while True:
+        a.send((n + 1).to_bytes(8, "little"))
+        n = int.from_bytes(b.recv(8), "little")
+        say(f"count {n}")
+        time.sleep(0.1)
+
+
+def shmem():
+    size = 1 << 20
+    m = mmap.mmap(-1, size)
+    m[8:] = bytes((i * 13 + 5) & 0xFF for i in range(size - 8))
+    signal.signal(signal.SIGUSR1, lambda s, f: say(f"crc {zlib.crc32(m[8:]):08x}"))
+    say("ready")
+    while True:
+        n = int.from_bytes(m[0:8], "little") + 1
+        m[0:8] = n.to_bytes(8, "little")
+        say(f"count {n}")
+        time.sleep(0.1)
+
+
+{"socketpair": socketpair, "shmem": shmem}[sys.argv[1]]()
