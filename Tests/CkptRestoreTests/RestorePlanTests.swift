@@ -79,6 +79,17 @@ import Testing
         do { _ = try body(); return nil } catch { return error }
     }
 
+    /// A new 8 KiB file in the temporary directory and its identity as stat(2) gives it.
+    static func tempFile(_ name: String) throws -> (path: String, identity: FileIdentity) {
+        let path = NSTemporaryDirectory() + "ckpt-restore-\(name)-\(getpid())-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: path, contents: Data(repeating: 7, count: 8192))
+        var st = stat()
+        try #require(stat(path, &st) == 0)
+        return (path, FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev),
+                                   size: UInt64(st.st_size),
+                                   mtimeNs: UInt64(st.st_mtim.tv_sec) * 1_000_000_000 + UInt64(st.st_mtim.tv_nsec)))
+    }
+
     let anon = VMAMeta(start: 0x1000_0000, end: 0x1000_2000, vmFlags: 0x3 | 0x70, pgoff: 0x1000_0)
 
     @Test func readsAPlainImage() throws {
@@ -200,13 +211,10 @@ import Testing
     /// A shared mapping of a named file is planned (its memory is the file): its bytes,
     /// size and mtime may have changed since, but not which file it is, nor its kind.
     @Test func sharedFileMappings() throws {
-        let file = NSTemporaryDirectory() + "ckpt-restore-shared-\(getpid())-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: file, contents: Data(repeating: 7, count: 8192))
+        let (file, real) = try Self.tempFile("shared")
         defer { unlink(file) }
-        var st = stat()
-        #expect(stat(file, &st) == 0)
-        let identity = FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev),
-                                    size: UInt64(st.st_size), mtimeNs: 1)
+        var identity = real
+        identity.mtimeNs = 1  // modified since: allowed for a shared mapping
         let shared = VMAMeta(start: 0x2000_0000, end: 0x2000_2000, vmFlags: 0x3 | 0x8 | 0x20, pgoff: 0, path: file,
                              identity: identity)
         let (r, p) = try image(vmas: [anon, shared])
@@ -220,7 +228,7 @@ import Testing
         #expect(rename(other, file) == 0)
         let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
         guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
-        #expect(what == "mapping 0x20000000-0x20002000 (\(file))" && why.contains("another file now (inode \(st.st_ino) ->"))
+        #expect(what == "mapping 0x20000000-0x20002000 (\(file))" && why.contains("another file now (inode \(real.inode) ->"))
 
         // A directory (or device) there: refused as not a regular file.
         unlink(file)
@@ -253,14 +261,8 @@ import Testing
 
     /// A mapped file that changed since the checkpoint refuses, naming the change.
     @Test func refusesAChangedFile() throws {
-        let file = NSTemporaryDirectory() + "ckpt-restore-lib-\(getpid())-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: file, contents: Data(repeating: 7, count: 8192))
+        let (file, identity) = try Self.tempFile("lib")
         defer { unlink(file) }
-        var st = stat()
-        #expect(stat(file, &st) == 0)
-        let identity = FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev),
-                                    size: UInt64(st.st_size),
-                                    mtimeNs: UInt64(st.st_mtim.tv_sec) * 1_000_000_000 + UInt64(st.st_mtim.tv_nsec))
         let text = VMAMeta(start: 0x40_0000, end: 0x40_2000, vmFlags: 0x5, pgoff: 0, path: file, identity: identity)
         let (r, p) = try image(vmas: [text])
         defer { unlink(p) }

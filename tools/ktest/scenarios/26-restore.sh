@@ -15,6 +15,25 @@ checkpoint_to_image() {
 	[[ -f $img ]] || { why="no image: $out"; return 1; }
 }
 
+# python_refused CODE WHAT TEXT...: python3 -c CODE (which prints "ready") is checkpointed
+# and killed; ckpt restore must refuse it before any process exists, its output holding
+# every TEXT. Sets out.
+python_refused() {
+	local code=$1 what=$2 t
+	shift 2
+	bg /usr/bin/python3 -c "$code" </dev/null >r.out 2>&1
+	T=$!
+	wait_for r.out '^ready' 30 || { why="python: $(cat r.out)"; return 1; }
+	checkpoint_to_image $T || return 1
+	kill -9 $T
+	out=$($CKPT_CLI restore $img 2>&1) && { why="restored $what: $out"; return 1; }
+	[[ $out != *"starting the new process"* ]] || { why="$what: refused only after starting: $out"; return 1; }
+	for t in "$@"; do
+		[[ $out == *"$t"* ]] || { why="$what: no '$t' in: $out"; return 1; }
+	done
+	return 0
+}
+
 # restore_image IMAGE [OPTION...]: ckpt restore; sets out and np (the new pid, killed at cleanup).
 restore_image() {
 	out=$($CKPT_CLI restore "$@" 2>&1) || { why="restore: $out"; return 1; }
@@ -313,16 +332,8 @@ t_restore_shared_file_mapping() {
 	[[ $got == after ]] || { why="the write through the restored mapping did not reach the file: '$got'"; return 1; }
 	kill -0 $np || { why="the restored process died"; return 1; }
 
-	bg /usr/bin/python3 -c 'import mmap, time; m = mmap.mmap(-1, 8192); m[0] = 1; print("ready", flush=True); time.sleep(1000)' \
-		</dev/null >a.out 2>&1
-	T=$!
-	wait_for a.out '^ready' 30 || { why="python: $(cat a.out)"; return 1; }
-	checkpoint_to_image $T || return 1
-	kill -9 $T
-	out=$($CKPT_CLI restore $img 2>&1) && { why="restored shared anonymous memory: $out"; return 1; }
-	[[ $out == *"refused: mapping "*"(/dev/zero (deleted))"*"shared memory"* && $out != *"starting the new process"* ]] ||
-		{ why="shared anonymous memory: $out"; return 1; }
-	return 0
+	python_refused 'import mmap, time; m = mmap.mmap(-1, 8192); m[0] = 1; print("ready", flush=True); time.sleep(1000)' \
+		"shared anonymous memory" "refused: mapping " "(/dev/zero (deleted))" "shared memory"
 }
 
 # Credentials (docs/restore.md): root restores a uid 1000 process as uid and gid 1000 with
@@ -404,14 +415,8 @@ t_restore_refuses_pipe_and_socket() {
 	[[ $out == *"refused: fd 1 (pipe:["*"read end is held by another process"* && $out != *"starting the new process"* ]] ||
 		{ why="pipe: $out"; return 1; }
 	# python3 holding a socketpair (fds 3 and 4).
-	bg /usr/bin/python3 -c 'import socket, time; a, b = socket.socketpair(); print("ready", flush=True); time.sleep(1000)' \
-		</dev/null >p.out 2>&1
-	T=$!
-	wait_for p.out '^ready' 30 || { why="python: $(cat p.out)"; return 1; }
-	checkpoint_to_image $T || return 1
-	kill -9 $T
-	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a process with a socket: $out"; return 1; }
-	[[ $out == *"refused: fd 3 (socket:["*"socket descriptors are not restored"* ]] || { why="socket: $out"; return 1; }
+	python_refused 'import socket, time; a, b = socket.socketpair(); print("ready", flush=True); time.sleep(1000)' \
+		"a process with a socket" "refused: fd 3 (socket:[" "socket descriptors are not restored"
 }
 
 # A damaged image (one byte of page data flipped): without --verify the record's checksum
