@@ -301,6 +301,21 @@ import Testing
         #expect(warning?.hasPrefix("the image was taken on kernel 6.12, this is 6.1.0-57-amd64") == true)
     }
 
+    /// `--pid same`'s refusals name the id and say what to do.
+    @Test func pidRefusals() {
+        guard case let .unsupported(what, why) = Restorer.idRefused("pid 77", .fileExists) else {
+            Issue.record("not an unsupported-state error")
+            return
+        }
+        #expect(what == "pid 77" && why.contains("in use by another process") && why.contains("--pid any"))
+        guard case let .unsupported(_, why2) = Restorer.idRefused("thread 78", .notPermitted) else {
+            Issue.record("not an unsupported-state error")
+            return
+        }
+        #expect(why2.contains("CAP_CHECKPOINT_RESTORE"))
+        #expect(Restorer.PidPolicy(rawValue: "same") == .same && Restorer.PidPolicy.allCases.map(\.rawValue) == ["any", "same", "new"])
+    }
+
     @Test func vmaKinds() {
         #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x1 | 0x400 | 0x4000, pgoff: 0)) == .vvar)
         #expect(VMAKind(VMAMeta(start: 0, end: 4096, vmFlags: 0x5 | 0x4_0000, pgoff: 0)) == .vdso)
