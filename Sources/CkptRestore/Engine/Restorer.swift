@@ -52,7 +52,7 @@ public struct Restorer {
     public enum PidPolicy: String, Sendable, CaseIterable {
         /// The image's ids where free and allowed, new ones (with a warning) otherwise.
         case any
-        /// The image's ids or no restore (as CRIU): the holder of a taken id is named.
+        /// The image's ids or no restore (as CRIU), naming the id and why.
         case same
         /// New ids, even when the image's are free (a second copy beside the first).
         case new
