@@ -5,6 +5,8 @@
  *   header, task { regs { xstate }..., sigactions, mm { vma { pages... }... },
  *                  file... }, trailer
  *
+ * (a vma of unnamed shared memory: vma { shmem, pages... })
+ *
  * Producers run on ckpt_wq (stream.c), never in a genl request.
  *
  * Rule for every producer: fill one message while holding what the reading
@@ -36,6 +38,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/utsname.h>
@@ -741,6 +744,65 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 	return 0;
 }
 
+static int ckpt_shmem_meta(struct ckpt_stream *s, void *arg)
+{
+	struct inode *inode = file_inode(arg);
+
+	return ckpt_put_u64(s, CKPT_A_META_INO, inode->i_ino) ||
+	       ckpt_put_u64(s, CKPT_A_META_SIZE, i_size_read(inode));
+}
+
+/*
+ * The shmem record of a vma mapping the unnamed shared memory object
+ * @file from page @pgoff, then the pages the object holds at [start, end):
+ * found in its page cache with xa_find(), so a hole is skipped without
+ * being allocated (a fault through the vma would fill it), and read with
+ * shmem_read_mapping_page_gfp(), which brings a swapped-out page back. A
+ * page truncated in between reads as a new zero page, as the hole it
+ * became would; past the new end of the object it is a hole. Under our
+ * reference to @file only: the pages are the object's, whatever the
+ * target's page tables map.
+ */
+static int ckpt_emit_shmem(struct ckpt_stream *s, struct file *file,
+			   u32 parent, unsigned long start, unsigned long end,
+			   pgoff_t pgoff, struct ckpt_counts *c)
+{
+	struct address_space *mapping = file->f_mapping;
+	unsigned long index = pgoff, last = pgoff + ((end - start) >> PAGE_SHIFT) - 1;
+	unsigned int run, i;
+	struct ckpt_rec rec;
+	struct page *page;
+	int err;
+
+	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_SHMEM, parent, 0);
+	err = ckpt_emit_simple(s, &rec, ckpt_shmem_meta, file, false);
+	while (!err && index <= last) {
+		err = ckpt_stream_check(s);
+		if (err || !xa_find(&mapping->i_pages, &index, last, XA_PRESENT))
+			break;
+		for (run = 0; run < CKPT_PAGES_RUN_MAX && index + run <= last; run++) {
+			if (run && !xa_load(&mapping->i_pages, index + run))
+				break;
+			page = shmem_read_mapping_page_gfp(mapping, index + run,
+							   mapping_gfp_mask(mapping));
+			if (IS_ERR(page)) {
+				if (!run && PTR_ERR(page) != -EINVAL)
+					err = PTR_ERR(page);
+				break;
+			}
+			s->pages[run] = page;
+		}
+		if (run)
+			err = ckpt_emit_run(s, parent,
+					    start + ((index - pgoff) << PAGE_SHIFT), run);
+		for (i = 0; i < run; i++)
+			put_page(s->pages[i]);
+		c->pages += run;
+		index += run ? run : 1;
+	}
+	return err;
+}
+
 /* The vma at or after @*addr: its record is filled under the mmap lock. */
 static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 			 u32 parent, unsigned long *addr, struct ckpt_counts *c)
@@ -749,8 +811,10 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	struct vm_area_struct *vma;
 	struct ckpt_rec rec;
 	vm_flags_t flags;
+	struct file *shmem = NULL;
 	char *path = NULL;
 	bool dumped, file_vma;
+	pgoff_t pgoff;
 	int err;
 
 	err = ckpt_image_lock(s);
@@ -771,6 +835,9 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	flags = vma->vm_flags;
 	dumped = ckpt_vma_dumpable(vma);
 	file_vma = vma->vm_file;
+	pgoff = vma->vm_pgoff;
+	if (dumped && ckpt_vma_anon_shmem(vma))
+		shmem = get_file(vma->vm_file);
 	if (vma->vm_file) {
 		path = d_path(&vma->vm_file->f_path, s->path, PATH_MAX);
 		if (IS_ERR(path))
@@ -782,24 +849,27 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	    WARN_ON_ONCE(ckpt_put_u64(s, CKPT_A_META_START, start) ||
 			 ckpt_put_u64(s, CKPT_A_META_END, end) ||
 			 ckpt_put_u64(s, CKPT_A_META_VM_FLAGS, flags) ||
-			 ckpt_put_u64(s, CKPT_A_META_PGOFF, vma->vm_pgoff) ||
+			 ckpt_put_u64(s, CKPT_A_META_PGOFF, pgoff) ||
 			 (path && nla_put_string(s->skb, CKPT_A_META_PATH, path)) ||
 			 (vma->vm_file && ckpt_put_identity(s, vma->vm_file))))
 		err = -EMSGSIZE;
 	mmap_read_unlock(mm);
 	ckpt_image_unlock(s);
-	if (err)
-		return err;
-
-	ckpt_meta_end(s);
-	err = ckpt_frag_send(s);
-	if (err)
-		return err;
-	c->vmas++;
-	*addr = end;
-	if (dumped)
-		return ckpt_emit_pages(s, mm, rec.id, start, end, file_vma, c);
-	return 0;
+	if (!err) {
+		ckpt_meta_end(s);
+		err = ckpt_frag_send(s);
+	}
+	if (!err) {
+		c->vmas++;
+		*addr = end;
+		if (shmem)
+			err = ckpt_emit_shmem(s, shmem, rec.id, start, end, pgoff, c);
+		else if (dumped)
+			err = ckpt_emit_pages(s, mm, rec.id, start, end, file_vma, c);
+	}
+	if (shmem)
+		fput(shmem);
+	return err;
 }
 
 /* The pinned mm, never task->mm: see the top of this file. */

@@ -7,6 +7,9 @@
 #define _CKPT_INTERNAL_H
 
 #include <linux/atomic.h>
+#include <linux/dcache.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/types.h>
@@ -65,20 +68,42 @@ extern struct ckpt_stats ckpt_stats;
 extern bool ckpt_unloading;
 
 /*
+ * Shared memory that no path reaches: a tmpfs object (shared anonymous
+ * memory, memfd and SysV shm are files of the kernel's internal tmpfs
+ * mount) whose dentry is unhashed, a pseudo file that never had a name or
+ * a file unlinked since. A restorer cannot map it again by name, so its
+ * pages are checkpointed from the object and a restart writes them into
+ * the target's own such object. A named file's shared mapping is that file
+ * (no pages); hugetlbfs shm is not tmpfs (no pages). Under the mmap lock.
+ */
+static inline bool ckpt_vma_anon_shmem(const struct vm_area_struct *vma)
+{
+	struct file *file = vma->vm_file;
+
+	return (vma->vm_flags & VM_SHARED) && file &&
+	       file_inode(file)->i_sb->s_magic == TMPFS_MAGIC &&
+	       d_unhashed(file->f_path.dentry);
+}
+
+/*
  * The one rule for which mappings' pages are checkpointed and restored:
- * private (not VM_SHARED), ordinary memory (not VM_IO, VM_PFNMAP or
- * VM_MIXEDMAP), not armed by userfaultfd (a restore write would fault into
- * its handler), and not a shadow stack (written only by the CPU; its
- * contents are refused). Writability does not matter: relocated data that
- * the loader then made read-only (RELRO) differs from its file too. Of a
- * file mapping only the pages the process changed (anonymous, copied on
- * write) are taken: the rest is the file (ckpt_page_dumped()). Called under
- * the mm's mmap lock.
+ * private (not VM_SHARED) or unnamed shared memory (ckpt_vma_anon_shmem()),
+ * ordinary memory (not VM_IO, VM_PFNMAP or VM_MIXEDMAP), not armed by
+ * userfaultfd (a restore write would fault into its handler), and not a
+ * shadow stack (written only by the CPU; its contents are refused).
+ * Writability does not matter to a checkpoint: relocated data that the
+ * loader then made read-only (RELRO) differs from its file too; a restart
+ * writes a shared mapping only where the target may write it (FOLL_FORCE
+ * does not override a shared mapping's protection). Of a private file
+ * mapping only the pages the process changed (anonymous, copied on write)
+ * are taken: the rest is the file (ckpt_page_dumped()). Called under the
+ * mm's mmap lock.
  */
 static inline bool ckpt_vma_dumpable(const struct vm_area_struct *vma)
 {
-	return !(vma->vm_flags & (VM_SHARED | VM_IO | VM_PFNMAP | VM_MIXEDMAP |
+	return !(vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP |
 				  VM_SHADOW_STACK)) &&
+	       (!(vma->vm_flags & VM_SHARED) || ckpt_vma_anon_shmem(vma)) &&
 	       !userfaultfd_armed((struct vm_area_struct *)vma);
 }
 

@@ -19,12 +19,13 @@
  *
  * Restart trusts nothing in the image and never creates tasks, maps memory
  * or changes credentials or descriptors: it only writes page contents into
- * existing private writable mappings (ckpt_vma_dumpable()) of a task the
- * caller may checkpoint. The commit takes the target's exec_update_lock,
- * checks that the task still runs the image whose mm was pinned when
- * access was checked and checks access again, and writes through that
- * pinned mm, each run under one mmap lock hold with its vma checked: never
- * through task->mm, which after an exec is another program's.
+ * existing private mappings, or unnamed shared memory the task may write
+ * (ckpt_vma_dumpable()), of a task the caller may checkpoint. The commit
+ * takes the target's exec_update_lock, checks that the task still runs the
+ * image whose mm was pinned when access was checked and checks access
+ * again, and writes through that pinned mm, each run under one mmap lock
+ * hold with its vma checked: never through task->mm, which after an exec
+ * is another program's.
  */
 #include <linux/crc32c.h>
 #include <linux/highmem.h>
@@ -107,6 +108,7 @@ struct ckpt_session {
 	unsigned long vma_end;
 	unsigned long pages_next;	/* pages records ascend within a vma */
 	bool vma_dumped;
+	bool vma_shmem;		/* the target's vma is unnamed shared memory */
 
 	struct list_head stages;
 	struct ckpt_stage *stage;	/* of the current pages record */
@@ -164,6 +166,7 @@ static const struct {
 	[CKPT_RECORD_TYPE_SHARED_SIGINFO] = { M(NR_SIGINFO) | M(NR_QUEUED), 0,
 		CKPT_RECORD_TYPE_SIGACTIONS },
 	[CKPT_RECORD_TYPE_XSTATE] = { M(XFEATURES), 0, CKPT_RECORD_TYPE_REGS },
+	[CKPT_RECORD_TYPE_SHMEM] = { M(INO) | M(SIZE), 0, CKPT_RECORD_TYPE_VMA },
 };
 
 /* An XSAVE area: the 512-byte legacy area and the 64-byte XSAVE header. */
@@ -431,6 +434,17 @@ out_put:
 	return err;
 }
 
+/* d_path()'s " (deleted)": a file unlinked, or a pseudo file never named. */
+static bool ckpt_unnamed_path(const struct nlattr *path)
+{
+	static const char deleted[] = " (deleted)";
+	size_t len = strnlen(nla_data(path), nla_len(path));
+
+	return len >= sizeof(deleted) - 1 &&
+	       !memcmp((char *)nla_data(path) + len - (sizeof(deleted) - 1),
+		       deleted, sizeof(deleted) - 1);
+}
+
 /* The target's mapping at [start, end) must be the image's vma. */
 static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 			  struct genl_info *info, u32 id)
@@ -481,6 +495,10 @@ static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 		what = "file offset differs";
 	} else if (!!vma->vm_file != !!path_attr) {
 		what = "file backing differs";
+	} else if (ckpt_vma_anon_shmem(vma)) {
+		/* Another object than the image's, which no path reaches either. */
+		if (!ckpt_unnamed_path(path_attr))
+			what = "the image's file has a name, the target's shared memory none";
 	} else if (path_attr) {
 		path = d_path(&vma->vm_file->f_path, buf, PATH_MAX);
 		if (IS_ERR(path) || strcmp(path, nla_data(path_attr)))
@@ -489,8 +507,10 @@ static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 			 nla_get_u64(meta[CKPT_A_META_INO]) != file_inode(vma->vm_file)->i_ino)
 			what = "backing file is another inode";
 	}
-	if (!what)
+	if (!what) {
 		sess->vma_dumped = ckpt_vma_dumpable(vma);
+		sess->vma_shmem = ckpt_vma_anon_shmem(vma);
+	}
 	mmap_read_unlock(sess->mm);
 	mmput(sess->mm);
 	kfree(buf);
@@ -579,7 +599,7 @@ static int ckpt_check_pages(struct ckpt_session *sess, struct nlattr **meta,
 	}
 	if (!sess->vma_dumped) {
 		ckpt_reject(info->extack, meta[CKPT_A_META_ADDR],
-			    "record %u: pages in a vma that is not private ordinary memory",
+			    "record %u: pages in a vma a restart does not write",
 			    id);
 		return -EINVAL;
 	}
@@ -755,6 +775,15 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 			return -EINVAL;
 		}
 		return 0;
+	case CKPT_RECORD_TYPE_SHMEM:
+		/* The restorer made the object; the pages that follow fill it. */
+		if (!sess->vma_shmem) {
+			ckpt_reject(info->extack, nest,
+				    "record %u: shared memory for a target mapping that is not",
+				    id);
+			return -EINVAL;
+		}
+		return 0;
 	case CKPT_RECORD_TYPE_TRAILER:
 		return ckpt_check_trailer(sess, meta, info, id);
 	}
@@ -843,7 +872,7 @@ static int ckpt_recheck_stages(struct ckpt_session *sess,
 		if (!vma || vma->vm_start > st->addr ||
 		    vma->vm_end < st->addr + st->len || !ckpt_vma_dumpable(vma)) {
 			NL_SET_ERR_MSG_FMT(extack,
-					   "pages at %lx no longer lie in a private mapping",
+					   "pages at %lx no longer lie in a mapping a restart writes",
 					   st->addr);
 			err = -EINVAL;
 			break;

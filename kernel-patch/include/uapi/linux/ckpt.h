@@ -94,16 +94,21 @@
  *     rlimits                       meta: nr-rlimits   data: nr-rlimits * CKPT_RLIMIT_SIZE
  *     mm                            meta: start-code .. env-end
  *       vma          (per mapping)  meta: start, end, vm-flags, pgoff, [path]
+ *         shmem      (shared memory) meta: ino, size
  *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
  *     file           (per fd)       meta: fd, f-flags, pos, [path]
  *       pipe         (pipes, FIFOs) meta: pipe-size, pipe-bytes  data: the bytes it holds
  *   trailer                         meta: nr-threads, nr-vmas, nr-pages-total, nr-files
  *
- * Only present pages of private writable mappings are sent, in runs of at most
- * CKPT_PAGES_RUN_MAX contiguous pages: an untouched 1 GiB mapping costs one vma record.
+ * Only present pages are sent, in runs of at most CKPT_PAGES_RUN_MAX contiguous pages:
+ * an untouched 1 GiB mapping costs one vma record. Of a private mapping, the pages the
+ * process has (of a file mapping, those it changed); of shared memory that no path reaches
+ * (shared anonymous memory, memfd, SysV shm, a deleted tmpfs file: a shmem record), the
+ * pages the object holds in the vma's range, read from the object without allocating its
+ * holes. Other shared mappings (a named file, a device) carry no pages.
  * Fields in [brackets] and record types 9 (sigactions), 10 (xstate), 11 (rlimits),
- * 12 (pipe), 13 (siginfo) and 14 (shared-siginfo), which came after the trailer's number, are absent in streams
- * of older modules; readers accept both.
+ * 12 (pipe), 13 (siginfo), 14 (shared-siginfo) and 15 (shmem), which came after the
+ * trailer's number, are absent in streams of older modules; readers accept both.
  *
  * Fragments: a record's data may be larger than one message. Every fragment of a record
  * is one CKPT_CMD_RECORD message:
@@ -232,9 +237,9 @@
  *   start-code .. env-end. No data.
  * @CKPT_RECORD_TYPE_VMA: One mapping, child of mm. Meta: start, end, vm-flags,
  *   pgoff, and path when file-backed. No data.
- * @CKPT_RECORD_TYPE_PAGES: A run of present pages of a private writable
- *   mapping, child of the vma that holds them. Meta: addr, nr-pages. Data:
- *   nr-pages pages.
+ * @CKPT_RECORD_TYPE_PAGES: A run of present pages of a private mapping or of
+ *   the shared memory object of a shmem record, child of the vma that holds
+ *   them. Meta: addr, nr-pages. Data: nr-pages pages.
  * @CKPT_RECORD_TYPE_FILE: One open file descriptor, child of task. Meta: fd,
  *   f-flags, pos, and path when it has one. No data.
  * @CKPT_RECORD_TYPE_TRAILER: Last record of every stream, a root. Meta:
@@ -264,6 +269,14 @@
  * @CKPT_RECORD_TYPE_SHARED_SIGINFO: The process's queued signals (kill(2),
  *   sigqueue(3)), child of the sigactions record, at most one; as siginfo
  *   otherwise.
+ * @CKPT_RECORD_TYPE_SHMEM: The shared memory object behind a vma record, its
+ *   child, at most one, before the vma's pages records: shared anonymous
+ *   memory, memfd, SysV shm or a deleted tmpfs file (a tmpfs object no path
+ *   reaches). Its pages present in the vma's range follow as pages records of
+ *   the vma; a page with no record was a hole and reads zero. Meta: ino (the
+ *   same object mapped twice has the same one), size (its size in bytes). No
+ *   data. A shared vma without it (a device, a deleted file elsewhere, images
+ *   of older modules) has no pages in the image.
  */
 enum ckpt_record_type {
 	CKPT_RECORD_TYPE_UNSPEC,
@@ -281,6 +294,7 @@ enum ckpt_record_type {
 	CKPT_RECORD_TYPE_PIPE,
 	CKPT_RECORD_TYPE_SIGINFO,
 	CKPT_RECORD_TYPE_SHARED_SIGINFO,
+	CKPT_RECORD_TYPE_SHMEM,
 };
 
 /**
