@@ -101,8 +101,9 @@ public struct ReplayCommand: ParsableCommand {
         }
         let target = pid!
         if let shared = Self.sharedMapping(reader) {
-            throw failure(command, "\(image): refused: mapping \(shared) is shared memory (MAP_SHARED anonymous, shm, memfd or a deleted file): its memory "
-                          + "is not in the image, so a replay would leave the target's as it is; ckpt restore refuses it too",
+            throw failure(command, "\(image): refused: mapping \(shared) is shared memory the image holds no pages of (a device's, a deleted "
+                          + "file's not on tmpfs, or an image of an older module), so a replay would leave the target's as it is; "
+                          + "ckpt restore refuses it too",
                           CkptExit.failed)
         }
         let client = try openFamily(command)
@@ -126,15 +127,18 @@ public struct ReplayCommand: ParsableCommand {
             throw failure(command, "the image's pages were written, but resetting the pages it does not hold failed: \(error)",
                           CkptExit.failed)
         }
-        emit("pages the image does not hold, put back as at the checkpoint: \(reset.zeroed) zeroed, \(reset.fromFile) from their files")
+        emit("pages the image does not hold, put back as at the checkpoint: \(reset.zeroed) zeroed, \(reset.fromFile) from their files"
+             + (reset.holes > 0 ? ", \(reset.holes) of shared memory made holes again" : ""))
         for s in reset.skipped { writeStderr("ckpt replay: warning: \(s)\n") }
     }
 
-    /// The first shared-memory mapping of the image ("start-end (path)"), if any: the
-    /// kernel captures private memory only. A shared mapping of a named file is not one:
-    /// its memory is the file, which the twin maps too (the kernel checks the path and inode).
+    /// The first shared-memory mapping of the image the image holds no pages of ("start-end
+    /// (path)"), if any. Unnamed shared memory with a shmem record is in the image; a shared
+    /// mapping of a named file is the file, which the twin maps too (the kernel checks the
+    /// path and inode).
     static func sharedMapping(_ reader: ImageReader) -> String? {
-        for entry in reader.index where entry.type == .vma {
+        let captured = Set(reader.index.lazy.filter { $0.type == .shmem }.map(\.parent))
+        for entry in reader.index where entry.type == .vma && !captured.contains(entry.id) {
             guard let bytes = try? reader.meta(of: entry) else { continue }
             var meta: RecordMeta?
             bytes.withUnsafeBytes { payload in

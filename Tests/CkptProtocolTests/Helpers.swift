@@ -64,9 +64,10 @@ let sampleRlimits = RecordMeta.rlimits(RlimitsMeta(nrRlimits: 16))
 let samplePipe = RecordMeta.pipe(PipeMeta(size: 65536, bytes: 3000))
 let sampleSiginfo = RecordMeta.siginfo(SiginfoMeta(nrSiginfo: 2, nrQueued: 2))
 let sampleSharedSiginfo = RecordMeta.sharedSiginfo(SiginfoMeta(nrSiginfo: 128, nrQueued: 300))
+let sampleShmem = RecordMeta.shmem(ShmemMeta(inode: 0x1_0000_0007, size: 3 * 4096))
 let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleVMA, sampleAnonVMA, samplePages,
                       sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
-                      sampleSiginfo, sampleSharedSiginfo]
+                      sampleSiginfo, sampleSharedSiginfo, sampleShmem]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

@@ -126,6 +126,16 @@ import Testing
         }
     }
 
+    @Test func shmemCarriesNoDataAndSitsUnderAVMA() throws {
+        var r = RecordDataRules()
+        try r.check(id: 6, meta: sampleShmem, dataLength: 0)
+        #expect(throws: RecordDataViolation.unexpectedData(id: 6, type: .shmem, dataLength: 4096)) {
+            try r.check(id: 6, meta: sampleShmem, dataLength: 4096)
+        }
+        #expect(RecordType.shmem.parentType == .vma && RecordType.pages.parentType == .vma)
+        #expect(MetaSchema.required(.shmem) == AttributeMask(CKPT_A_META_INO, CKPT_A_META_SIZE))
+    }
+
     @Test func rlimitsLengthIsEntriesTimesEntrySize() throws {
         var r = RecordDataRules()
         try r.check(id: 5, meta: sampleRlimits, dataLength: 16 * UInt64(CKPT_RLIMIT_SIZE))

@@ -278,7 +278,7 @@ import Testing
     }
 
     @Test func recordTypeUnknown() {
-        let unknown = CKPT_RECORD_TYPE_SHARED_SIGINFO.rawValue + 1  // one past the last type of the header
+        let unknown = RecordType.allCases.map(\.rawValue).max()! + 1  // one past the last type
         let e = decodeError(record { recordAttrs($0, recType: unknown) })
         #expect(e?.kind == .valueOutOfRange && e?.offset == 56 && e?.value == UInt64(unknown) && e?.crid == 9 && e?.seq == 5)
     }

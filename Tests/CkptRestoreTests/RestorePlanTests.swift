@@ -14,7 +14,8 @@ import Testing
     /// A process image: header, task, `threads` regs records, mm, the vmas, the files, trailer.
     func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = [], signals: [SignalAction]? = nil,
                xstate: XState? = nil, limits: [ResourceLimit]? = nil,
-               pipes: [Int: (PipeMeta, [UInt8])] = [:], queues: (thread: [Int32], process: [Int32])? = nil) throws -> (ImageReader, String) {
+               pipes: [Int: (PipeMeta, [UInt8])] = [:], queues: (thread: [Int32], process: [Int32])? = nil,
+               shmem: [Int: (meta: ShmemMeta, page: Bool)] = [:]) throws -> (ImageReader, String) {
         let fixture = try ImageFixture("restore-plan")
         _ = try fixture.record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
         let task = try fixture.record(.task(TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
@@ -49,12 +50,21 @@ import Testing
         }
         let mm = try fixture.record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
                                        brk: 0, startStack: 0, argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)), parent: task)
-        for v in vmas { _ = try fixture.record(.vma(v), parent: mm) }
+        var pages: UInt64 = 0
+        for (i, v) in vmas.enumerated() {
+            let vma = try fixture.record(.vma(v), parent: mm)
+            guard let (meta, page) = shmem[i] else { continue }
+            _ = try fixture.record(.shmem(meta), parent: vma)
+            if page {
+                _ = try fixture.record(.pages(PagesMeta(addr: v.start, nrPages: 1)), parent: vma, data: [UInt8](repeating: 9, count: 4096))
+                pages += 1
+            }
+        }
         for (i, f) in files.enumerated() {
             let file = try fixture.record(.file(f), parent: task)
             if let (meta, data) = pipes[i] { _ = try fixture.record(.pipe(meta), parent: file, data: data) }
         }
-        _ = try fixture.record(.trailer(TrailerMeta(nrThreads: UInt32(threads), nrVMAs: UInt32(vmas.count), nrPagesTotal: 0,
+        _ = try fixture.record(.trailer(TrailerMeta(nrThreads: UInt32(threads), nrVMAs: UInt32(vmas.count), nrPagesTotal: pages,
                                             nrFiles: UInt32(files.count))), parent: 0)
         return try fixture.finish()
     }
@@ -206,6 +216,54 @@ import Testing
         let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
         guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
         #expect(what == "mapping 0x20000000-0x20001000" && why.contains("shared memory"))
+    }
+
+    /// Unnamed shared memory with a shmem record is planned as one object per inode (two
+    /// vmas and an fd of one memfd share it); without the record (older modules, devices)
+    /// it is refused; a SysV segment, read-only shared memory with pages, and a memfd the
+    /// process does not map are refused, naming them.
+    @Test func unnamedSharedMemory() throws {
+        let memfd = "/memfd:buf (deleted)"
+        let id = FileIdentity(inode: 4242, device: 1, size: 8192, mtimeNs: 5)
+        let view1 = VMAMeta(start: 0x2000_0000, end: 0x2000_2000, vmFlags: 0x3 | 0x8 | 0x70, pgoff: 0, path: memfd, identity: id)
+        let view2 = VMAMeta(start: 0x3000_0000, end: 0x3000_1000, vmFlags: 0x1 | 0x8 | 0x70, pgoff: 1, path: memfd, identity: id)
+        let object = VMAKind.SharedObject(device: 1, inode: 4242, size: 8192)
+        let fd = FileMeta(fd: 5, fFlags: 0o2, pos: 100, path: memfd, identity: id)
+        let (r, p) = try image(vmas: [anon, view1, view2], files: [fd],
+                               shmem: [1: (ShmemMeta(inode: 4242, size: 8192), true), 2: (ShmemMeta(inode: 4242, size: 8192), false)])
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        #expect(plan.mappings.map(\.kind) == [.anonymous, .sharedMemory(object), .sharedMemory(object)])
+        #expect(plan.mappings.map(\.hasPages) == [false, true, false])
+        #expect(plan.descriptors == [.sharedMemory(fd: 5, object: object, flags: 0o2, position: 100)])
+        #expect(RestorePlan.memfdName(memfd) == "buf" && RestorePlan.memfdName("/dev/zero (deleted)") == "ckpt-shmem")
+
+        func refused(_ vmas: [VMAMeta], files: [FileMeta] = [], shmem: [Int: (meta: ShmemMeta, page: Bool)]) throws -> (String, String)? {
+            let (r, p) = try image(vmas: vmas, files: files, shmem: shmem)
+            defer { unlink(p) }
+            let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
+            guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return nil }
+            return (what, why)
+        }
+        let s = ShmemMeta(inode: 4242, size: 8192)
+        if let (what, why) = try refused([anon, view1], shmem: [:]) {
+            #expect(what == "mapping 0x20000000-0x20002000 (\(memfd))" && why.contains("holds no pages"))
+        }
+        var sysv = view1
+        sysv.path = "/SYSV00000000 (deleted)"
+        if let (what, why) = try refused([sysv], shmem: [0: (s, false)]) {
+            #expect(what == "mapping 0x20000000-0x20002000 (/SYSV00000000 (deleted))" && why.contains("SysV"))
+        }
+        var readOnly = view1
+        readOnly.vmFlags = 0x1 | 0x8 | 0x70
+        if let (what, why) = try refused([readOnly], shmem: [0: (s, true)]) {
+            #expect(what.hasPrefix("mapping 0x20000000") && why.contains("read-only shared memory with pages"))
+        }
+        var unmapped = fd
+        unmapped.identity?.inode = 4343
+        if let (what, why) = try refused([view1], files: [unmapped], shmem: [0: (s, false)]) {
+            #expect(what == "fd 5 (\(memfd))" && why.contains("does not map"))
+        }
     }
 
     /// A shared mapping of a named file is planned (its memory is the file): its bytes,

@@ -33,6 +33,15 @@ int ckpt_mmsg_flags(const struct ckpt_mmsg_vec *v, unsigned int i);
 /* Slot i's sender: the netlink port id from its sockaddr_nl (0: the kernel). */
 unsigned int ckpt_mmsg_sender(const struct ckpt_mmsg_vec *v, unsigned int i);
 
+/* Holes in a file (holes.c): glibc declares fallocate() and SEEK_DATA/SEEK_HOLE only
+ * under _GNU_SOURCE, which Swift's Glibc module does not see. `ckpt replay --pid` makes
+ * pages of a shared memory object holes again with them.
+ * ckpt_punch_hole: fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE); 0 or -1/errno.
+ * ckpt_next_data: the first data extent at or after @from, [*start, *end): 1, or 0 when
+ * there is none (ENXIO), or -1 with errno set. */
+int ckpt_punch_hole(int fd, int64_t offset, int64_t len);
+int ckpt_next_data(int fd, int64_t from, int64_t *start, int64_t *end);
+
 /* Bytes of heap in use (glibc mallinfo2().uordblks; heap.c): lets tests prove a hot
  * path allocates nothing. <malloc.h> is not part of the Swift Glibc module. */
 size_t ckpt_heap_in_use(void);

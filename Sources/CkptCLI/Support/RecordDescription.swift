@@ -55,6 +55,8 @@ enum RecordDescription {
             return "size \(m.size) holds \(m.bytes) bytes (\(entry.dataLength) captured)"
         case let .siginfo(m), let .sharedSiginfo(m):
             return "\(m.nrSiginfo) of \(m.nrQueued) queued signals (\(entry.dataLength) bytes)"
+        case let .shmem(m):
+            return "shared memory object inode \(m.inode), \(Format.size(m.size))"
         }
     }
 
@@ -104,6 +106,8 @@ enum RecordDescription {
             return .object([("pipe_size", u32(m.size)), ("pipe_bytes", u32(m.bytes))])
         case let .siginfo(m), let .sharedSiginfo(m):
             return .object([("nr_siginfo", u32(m.nrSiginfo)), ("nr_queued", u32(m.nrQueued))])
+        case let .shmem(m):
+            return .object([("ino", u(m.inode)), ("size", u(m.size))])
         }
     }
 

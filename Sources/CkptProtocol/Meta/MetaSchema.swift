@@ -36,6 +36,8 @@ public enum MetaSchema {
             AttributeMask(CKPT_A_META_PIPE_SIZE, CKPT_A_META_PIPE_BYTES)
         case .siginfo, .sharedSiginfo:
             AttributeMask(CKPT_A_META_NR_SIGINFO, CKPT_A_META_NR_QUEUED)
+        case .shmem:
+            AttributeMask(CKPT_A_META_INO, CKPT_A_META_SIZE)
         }
     }
 

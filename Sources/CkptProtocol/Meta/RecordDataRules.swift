@@ -126,7 +126,7 @@ public struct RecordDataRules: Sendable {
             }
         case .xstate:
             if !Self.xstateLengths.contains(dataLength) { throw .xstateLength(id: id, dataLength: dataLength) }
-        case .task, .mm, .file, .trailer:
+        case .task, .mm, .file, .trailer, .shmem:
             try noData(id, meta.type, dataLength)
         }
     }

@@ -19,6 +19,8 @@ public enum RecordMeta: Equatable, Sendable {
     case siginfo(SiginfoMeta)
     /// The process's queued signals.
     case sharedSiginfo(SiginfoMeta)
+    /// The unnamed shared memory object behind a vma.
+    case shmem(ShmemMeta)
 
     public var type: RecordType {
         switch self {
@@ -36,6 +38,7 @@ public enum RecordMeta: Equatable, Sendable {
         case .pipe: .pipe
         case .siginfo: .siginfo
         case .sharedSiginfo: .sharedSiginfo
+        case .shmem: .shmem
         }
     }
 }
@@ -183,6 +186,20 @@ public struct SiginfoMeta: Equatable, Sendable {
     public init(nrSiginfo: UInt32, nrQueued: UInt32) {
         self.nrSiginfo = nrSiginfo
         self.nrQueued = nrQueued
+    }
+}
+
+/// The shared memory object behind a vma that no path reaches (shared anonymous memory,
+/// memfd, SysV shm, a deleted tmpfs file): the image carries its pages in the vma's
+/// range as pages records of the vma; a page without one was a hole.
+public struct ShmemMeta: Equatable, Sendable {
+    /// Its inode number: vmas mapping the same object have the same one.
+    public var inode: UInt64
+    /// Its size in bytes.
+    public var size: UInt64
+    public init(inode: UInt64, size: UInt64) {
+        self.inode = inode
+        self.size = size
     }
 }
 

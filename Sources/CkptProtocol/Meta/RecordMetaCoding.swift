@@ -89,6 +89,8 @@ extension RecordMeta {
             self = .siginfo(SiginfoMeta(nrSiginfo: u32(CKPT_A_META_NR_SIGINFO), nrQueued: u32(CKPT_A_META_NR_QUEUED)))
         case .sharedSiginfo:
             self = .sharedSiginfo(SiginfoMeta(nrSiginfo: u32(CKPT_A_META_NR_SIGINFO), nrQueued: u32(CKPT_A_META_NR_QUEUED)))
+        case .shmem:
+            self = .shmem(ShmemMeta(inode: u64(CKPT_A_META_INO), size: u64(CKPT_A_META_SIZE)))
         }
     }
 
@@ -190,6 +192,9 @@ extension RecordMeta {
         case let .siginfo(m), let .sharedSiginfo(m):
             b.appendU32(Int(CKPT_A_META_NR_SIGINFO), m.nrSiginfo)
             b.appendU32(Int(CKPT_A_META_NR_QUEUED), m.nrQueued)
+        case let .shmem(m):
+            b.appendU64(Int(CKPT_A_META_INO), m.inode, padType: pad)
+            b.appendU64(Int(CKPT_A_META_SIZE), m.size, padType: pad)
         }
     }
 

@@ -19,6 +19,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
     case pipe
     case siginfo
     case sharedSiginfo
+    case shmem
 
     public init?(rawValue: UInt32) {
         switch rawValue {
@@ -36,6 +37,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case CKPT_RECORD_TYPE_PIPE.rawValue: self = .pipe
         case CKPT_RECORD_TYPE_SIGINFO.rawValue: self = .siginfo
         case CKPT_RECORD_TYPE_SHARED_SIGINFO.rawValue: self = .sharedSiginfo
+        case CKPT_RECORD_TYPE_SHMEM.rawValue: self = .shmem
         default: return nil
         }
     }
@@ -56,13 +58,14 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .pipe: CKPT_RECORD_TYPE_PIPE.rawValue
         case .siginfo: CKPT_RECORD_TYPE_SIGINFO.rawValue
         case .sharedSiginfo: CKPT_RECORD_TYPE_SHARED_SIGINFO.rawValue
+        case .shmem: CKPT_RECORD_TYPE_SHMEM.rawValue
         }
     }
 
     /// The type a record of this type must be a child of; `nil` for roots.
     /// header, task, trailer are roots; regs, sigactions, rlimits, mm, file sit under task; xstate
     /// and siginfo under regs; shared-siginfo under sigactions; pipe under file; vma under mm;
-    /// pages under vma (the tree drawn in the header's protocol comment).
+    /// pages and shmem under vma (the tree drawn in the header's protocol comment).
     public var parentType: RecordType? {
         switch self {
         case .header, .task, .trailer: nil
@@ -71,7 +74,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .sharedSiginfo: .sigactions
         case .pipe: .file
         case .vma: .mm
-        case .pages: .vma
+        case .pages, .shmem: .vma
         }
     }
 
@@ -91,6 +94,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .pipe: "pipe"
         case .siginfo: "siginfo"
         case .sharedSiginfo: "shared-siginfo"
+        case .shmem: "shmem"
         }
     }
 }

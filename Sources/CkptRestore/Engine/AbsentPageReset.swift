@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptShims
 import CkptImage
 import CkptProtocol
 import SystemPackage
@@ -13,8 +14,10 @@ import SystemPackage
 /// Which pages the target holds comes from /proc/PID/pagemap: present and not a file page
 /// (bit 61 clear: its own anonymous copy), or swapped out. Those outside the image's pages
 /// records are rewritten through /proc/PID/mem (the ptrace access the restart needed).
-/// Shared memory is refused before a replay, and a shared file mapping's memory is the
-/// file; vDSO and vvar are the kernel's. A mapping
+/// Unnamed shared memory whose pages the image holds (a shmem record) is the object's pages,
+/// not the page tables': pages the object has outside the image's are made holes again
+/// (`punchHoles`). Other shared memory is refused before a replay, a shared file mapping's
+/// memory is the file; vDSO and vvar are the kernel's. A mapping
 /// larger than `maxScan` is not scanned (its pagemap alone would be `size / 512` bytes) and
 /// is named in `skipped`.
 public struct AbsentPageReset {
@@ -23,6 +26,8 @@ public struct AbsentPageReset {
         public var zeroed = 0
         /// Pages of private file mappings written back from their file.
         public var fromFile = 0
+        /// Pages of shared memory objects made holes again.
+        public var holes = 0
         /// Mappings not scanned, and why.
         public var skipped: [String] = []
     }
@@ -50,11 +55,20 @@ public struct AbsentPageReset {
         let mem = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
         guard mem >= 0 else { throw .system(call: "open /proc/\(pid)/mem", errno: Errno(rawValue: errno)) }
         defer { close(mem) }
-        for (vma, held) in mappings {
+        var targetMaps: [(start: UInt64, end: UInt64, name: String)]?
+        for (vma, held, shmem) in mappings {
             let kind = VMAKind(vma)
+            if shmem {
+                if targetMaps == nil { targetMaps = try Tracee(pid: pid).maps() }
+                do throws(RestoreError) { result.holes += try punchHoles(vma, held, targetMaps ?? []) } catch {
+                    result.skipped.append("\(RestorePlan.describe(.init(meta: vma, kind: kind))): pages the image does not hold "
+                                          + "were not checked: \(error)")
+                }
+                continue
+            }
             switch kind {
             case .anonymous, .stack, .file: break
-            case .vdso, .vvar, .shared, .sharedFile: continue
+            case .vdso, .vvar, .shared, .sharedFile, .sharedMemory: continue
             }
             if vma.end - vma.start > maxScan {
                 result.skipped.append("\(RestorePlan.describe(.init(meta: vma, kind: kind))): larger than \(maxScan >> 20) MiB, not scanned for pages to put back")
@@ -84,11 +98,12 @@ public struct AbsentPageReset {
         return result
     }
 
-    /// The image's vmas with the address ranges of their pages records, by the index.
-    func imageMappings() throws(RestoreError) -> [(VMAMeta, [Range<UInt64>])] {
-        var out: [(VMAMeta, [Range<UInt64>])] = []
+    /// The image's vmas with the address ranges of their pages records and whether a shmem
+    /// record says the pages are a shared memory object's, by the index.
+    func imageMappings() throws(RestoreError) -> [(VMAMeta, [Range<UInt64>], Bool)] {
+        var out: [(VMAMeta, [Range<UInt64>], Bool)] = []
         var byID: [UInt32: Int] = [:]
-        for entry in reader.index where entry.type == .vma || entry.type == .pages {
+        for entry in reader.index where entry.type == .vma || entry.type == .pages || entry.type == .shmem {
             let bytes: [UInt8]
             do throws(ImageError) { bytes = try reader.meta(of: entry) } catch { throw .image("\(error)") }
             var meta: RecordMeta?
@@ -100,7 +115,10 @@ public struct AbsentPageReset {
             switch meta {
             case let .vma(v)?:
                 byID[entry.id] = out.count
-                out.append((v, []))
+                out.append((v, [], false))
+            case .shmem?:
+                guard let i = byID[entry.parent] else { throw .image("record \(entry.id): shmem of no vma record") }
+                out[i].2 = true
             case let .pages(p)?:
                 guard let i = byID[entry.parent] else { throw .image("record \(entry.id): pages of no vma record") }
                 out[i].1.append(p.addr..<(p.addr + UInt64(p.nrPages) * Self.pageSize))
@@ -132,6 +150,48 @@ public struct AbsentPageReset {
             addr += UInt64(n) * Self.pageSize
         }
         return out
+    }
+
+    /// Makes every page the twin's shared memory object holds in `vma`'s range outside
+    /// `held` a hole again, through /proc/PID/map_files (which needs CAP_SYS_ADMIN or
+    /// CAP_CHECKPOINT_RESTORE): tmpfs's SEEK_DATA finds the pages it has, a punched hole
+    /// reads zero as the absent page did. Returns how many pages were dropped.
+    func punchHoles(_ vma: VMAMeta, _ held: [Range<UInt64>],
+                    _ maps: [(start: UInt64, end: UInt64, name: String)]) throws(RestoreError) -> Int {
+        guard let area = maps.first(where: { $0.start <= vma.start && vma.end <= $0.end }) else {
+            throw .mismatch("the target has no mapping covering \(hex(vma.start))-\(hex(vma.end))")
+        }
+        let path = "/proc/\(pid)/map_files/\(String(area.start, radix: 16))-\(String(area.end, radix: 16))"
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(call: "open \(path)", errno: Errno(rawValue: errno)) }
+        defer { close(fd) }
+        // The image's holes as address ranges, then as offsets in the object.
+        var holes: [Range<UInt64>] = []
+        var at = vma.start
+        for r in held {
+            if r.lowerBound > at { holes.append(at..<r.lowerBound) }
+            at = max(at, r.upperBound)
+        }
+        if at < vma.end { holes.append(at..<vma.end) }
+        let base = vma.pgoff * Self.pageSize
+        var dropped = 0
+        for h in holes {
+            var offset = Int64(base + (h.lowerBound - vma.start))
+            let end = Int64(base + (h.upperBound - vma.start))
+            while offset < end {
+                var data: Int64 = 0, hole: Int64 = 0
+                let found = ckpt_next_data(fd, offset, &data, &hole)
+                guard found >= 0 else { throw .system(call: "lseek SEEK_DATA/SEEK_HOLE \(path)", errno: Errno(rawValue: errno)) }
+                guard found == 1, data < end else { break }
+                let stop = min(hole, end)
+                guard ckpt_punch_hole(fd, data, stop - data) == 0 else {
+                    throw .system(call: "punch a hole in \(path) at \(data)", errno: Errno(rawValue: errno))
+                }
+                dropped += Int((stop - data) / Int64(Self.pageSize))
+                offset = stop
+            }
+        }
+        return dropped
     }
 
     /// The page at `addr` of a private file mapping as the file has it (zero past its end).

@@ -94,11 +94,11 @@ public struct Restorer {
         // A session of its own, as a daemon's (criu restore -d); --shell-job keeps ours.
         if !options.shellJob { try remote.call("setsid", Int32(CKPT_SYS_SETSID)) }
         step("mapping \(plan.mappings.count) areas")
-        try makeMappings(remote)
+        let objects = try makeMappings(remote)
         try compareMappings(tracee)
         try setAddressSpace(remote)
         step("opening \(plan.descriptors.count) descriptors")
-        try restoreDescriptors(remote)
+        try restoreDescriptors(remote, objects: objects)
         try restorePipes(remote)
         var warnings: [String] = []
         step("setting signal dispositions")
@@ -249,8 +249,12 @@ public struct Restorer {
         }
     }
 
-    func makeMappings(_ remote: RemoteSyscalls) throws(RestoreError) {
+    /// Every mapping of the image, in the new process. Returns the memfd made for each
+    /// unnamed shared memory object (one per object, so two vmas of one object share their
+    /// pages again), moved above every image fd; `restoreDescriptors` uses and closes them.
+    func makeMappings(_ remote: RemoteSyscalls) throws(RestoreError) -> [VMAKind.SharedObject: UInt64] {
         let arch_map_vdso_64 = UInt64(CKPT_ARCH_MAP_VDSO_64)
+        var objects: [VMAKind.SharedObject: UInt64] = [:]
         for (i, m) in plan.mappings.enumerated() {
             let what = "mapping \(RestorePlan.describe(m))"
             let prot = UInt64(VMAKind.prot(m.meta.vmFlags))
@@ -291,10 +295,27 @@ public struct Restorer {
                 try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
                                 UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096)
                 try remote.call("close", Int32(CKPT_SYS_CLOSE), fd)
+            case let .sharedMemory(object):
+                var fd = objects[object]
+                if fd == nil {
+                    let name = RestorePlan.memfdName(m.meta.path)
+                    let made = try remote.call("memfd_create \(name) for \(what)", Int32(CKPT_SYS_MEMFD_CREATE),
+                                               try remote.string(name), UInt64(CKPT_MFD_CLOEXEC))
+                    let above = UInt64(plan.descriptors.map(\.fd).max() ?? 0) + 1
+                    let moved = try remote.call("F_DUPFD above \(above) for \(name)", Int32(CKPT_SYS_FCNTL), made,
+                                                UInt64(F_DUPFD_CLOEXEC), above)
+                    try remote.call("close", Int32(CKPT_SYS_CLOSE), made)
+                    objects[object] = moved
+                    try remote.call("ftruncate \(name) to \(object.size) bytes", Int32(CKPT_SYS_FTRUNCATE), moved, object.size)
+                    fd = moved
+                }
+                try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
+                                UInt64(MAP_SHARED | MAP_FIXED), fd!, m.meta.pgoff * 4096)
             case .shared:
                 throw .unsupported(what: what, why: "shared memory is not restored")  // refused by the plan already
             }
         }
+        return objects
     }
 
     /// Every image vma must now lie inside one mapping: adjacent areas with the same
@@ -342,18 +363,12 @@ public struct Restorer {
         if let umask = plan.task.umask { try remote.call("umask \(String(umask, radix: 8))", Int32(CKPT_SYS_UMASK), UInt64(umask)) }
     }
 
-    /// The image's fds by path, at their positions; the stub's other fds closed. Terminals
-    /// (`--shell-job`) stay the restorer's, which the process inherited at the same number.
     /// Each pipe between the process's own fds: made with pipe2 in the new process, moved
     /// above every image fd (so placing one end cannot close the other), sized, given its
     /// bytes back with write, then dup2'd to each of its fds with their status flags.
     func restorePipes(_ remote: RemoteSyscalls) throws(RestoreError) {
         guard !plan.pipes.isEmpty else { return }
-        let above = UInt64(plan.descriptors.map { d -> Int32 in
-            switch d {
-            case let .path(fd, _, _, _), let .terminal(fd, _), let .pipe(fd, _): fd
-            }
-        }.max() ?? 0) + 1
+        let above = UInt64(plan.descriptors.map(\.fd).max() ?? 0) + 1
         let fdsAt = remote.scratch + 3584
         let chunk = 2048, dataAt = remote.scratch + 1024
         for p in plan.pipes {
@@ -393,16 +408,28 @@ public struct Restorer {
         }
     }
 
-    func restoreDescriptors(_ remote: RemoteSyscalls) throws(RestoreError) {
-        let keep = Set(plan.descriptors.compactMap { d -> Int32? in
+    /// The image's fds by path, at their positions, and its fds of shared memory objects
+    /// from the memfds of `objects` (closed here); the stub's other fds closed. Terminals
+    /// (`--shell-job`) stay the restorer's, which the process inherited at the same number.
+    func restoreDescriptors(_ remote: RemoteSyscalls, objects: [VMAKind.SharedObject: UInt64]) throws(RestoreError) {
+        var keep = Set(plan.descriptors.compactMap { d -> Int32? in
             if case let .terminal(fd, _) = d { return fd }
             return nil
         })
+        for fd in objects.values { keep.insert(Int32(fd)) }
         for fd in Self.openDescriptors(remote.tracee.pid) where !keep.contains(fd) {
             try remote.call("close fd \(fd)", Int32(CKPT_SYS_CLOSE), UInt64(fd))
         }
         for d in plan.descriptors {
-            guard case let .path(fd, path, flags, position) = d else { continue }
+            let fd: Int32, path: String, flags: Int32, position: UInt64
+            switch d {
+            case let .path(f, p, fl, pos): (fd, path, flags, position) = (f, p, fl, pos)
+            case let .sharedMemory(f, object, fl, pos):
+                // A new open file of the same object, as a reopen of /proc/PID/fd/N makes.
+                guard let memfd = objects[object] else { throw .mismatch("fd \(f): no memfd was made for its object") }
+                (fd, path, flags, position) = (f, "/proc/self/fd/\(memfd)", fl, pos)
+            case .terminal, .pipe: continue
+            }
             let what = "fd \(fd) (\(path))"
             let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)
             let got = try remote.call("open \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
@@ -415,6 +442,7 @@ public struct Restorer {
                 try remote.call("lseek \(what) to \(position)", Int32(CKPT_SYS_LSEEK), UInt64(fd), position, UInt64(SEEK_SET))
             }
         }
+        for memfd in objects.values { try remote.call("close", Int32(CKPT_SYS_CLOSE), memfd) }
     }
 
     static func openDescriptors(_ pid: pid_t) -> [Int32] {

@@ -14,6 +14,8 @@ public struct RestorePlan: Sendable {
     public struct Mapping: Equatable, Sendable {
         public var meta: VMAMeta
         public var kind: VMAKind
+        /// The image holds pages of it.
+        public var hasPages = false
         public var length: UInt64 { meta.end - meta.start }
     }
 
@@ -25,6 +27,15 @@ public struct RestorePlan: Sendable {
         case terminal(fd: Int32, path: String)
         /// One end of a pipe whose both ends the process holds (`pipes` has it).
         case pipe(fd: Int32, name: String)
+        /// An unnamed shared memory object the process also maps (a memfd): opened again
+        /// from the memfd the mappings were made from, with its flags, at its position.
+        case sharedMemory(fd: Int32, object: VMAKind.SharedObject, flags: Int32, position: UInt64)
+
+        public var fd: Int32 {
+            switch self {
+            case let .path(fd, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .sharedMemory(fd, _, _, _): fd
+            }
+        }
     }
 
     /// A pipe between the process's own fds, made anew and given back what it held.
@@ -73,6 +84,8 @@ public struct RestorePlan: Sendable {
         var mappings: [Mapping] = []
         var threads: [ThreadPlan] = []
         var regsRecord: [UInt32: Int] = [:]  // regs record id -> index in threads
+        var vmaRecord: [UInt32: Int] = [:]  // vma record id -> index in mappings
+        var vmaHasPages = Set<UInt32>()  // vma record ids with pages records
         var files: [(id: UInt32, meta: FileMeta)] = []
         var pipeRecords: [UInt32: (meta: PipeMeta, data: [UInt8])] = [:]  // by file record id
         var actions: [SignalAction]?
@@ -92,6 +105,7 @@ public struct RestorePlan: Sendable {
             guard n == bytes.count else { throw .image("record \(entry.id): \(n) of \(bytes.count) data bytes") }
             return bytes
         }
+        for entry in reader.index where entry.type == .pages { vmaHasPages.insert(entry.parent) }
         for entry in reader.index where entry.type != .pages {
             let metaBytes: [UInt8]
             do throws(ImageError) { metaBytes = try reader.meta(of: entry) } catch { throw .image("\(error)") }
@@ -109,7 +123,15 @@ public struct RestorePlan: Sendable {
             case let .header(h): header = h
             case let .task(t): task = t
             case let .mm(m): mm = m
-            case let .vma(v): mappings.append(Mapping(meta: v, kind: VMAKind(v)))
+            case let .vma(v):
+                vmaRecord[entry.id] = mappings.count
+                mappings.append(Mapping(meta: v, kind: VMAKind(v), hasPages: vmaHasPages.contains(entry.id)))
+            case let .shmem(s):
+                guard let i = vmaRecord[entry.parent], mappings[i].kind == .shared else {
+                    throw .image("record \(entry.id): shmem record of no unnamed shared mapping")
+                }
+                let device = mappings[i].meta.identity?.device ?? 0
+                mappings[i].kind = .sharedMemory(.init(device: device, inode: s.inode, size: s.size))
             case let .regs(r):
                 let bytes = try allData(entry)
                 guard bytes.count == Self.registerWords * 8 else {
@@ -156,7 +178,11 @@ public struct RestorePlan: Sendable {
             }
             if m.kind == .shared {
                 throw .unsupported(what: "mapping \(Self.describe(m))",
-                                   why: "shared memory (MAP_SHARED anonymous, shm, memfd, a deleted file or a device) is not captured, so it cannot be restored")
+                                   why: "the image holds no pages of this shared memory (a device's, a deleted file's not on tmpfs, "
+                                       + "hugetlbfs shm, or any unnamed shared memory in an image of an older module)")
+            }
+            if case .sharedMemory = m.kind {
+                try Self.checkSharedMemory(m)
             }
             if case let .sharedFile(path) = m.kind {
                 try Self.checkSameFile(path, m.meta.identity, what: "mapping \(Self.describe(m))")
@@ -180,8 +206,12 @@ public struct RestorePlan: Sendable {
                 throw .unsupported(what: "working directory \(cwd)", why: "it is gone or not a directory")
             }
         }
+        var objects: [SharedObjectID: VMAKind.SharedObject] = [:]
+        for m in mappings {
+            if case let .sharedMemory(o) = m.kind { objects[SharedObjectID(device: o.device, inode: o.inode)] = o }
+        }
         self.descriptors = try files.map { f throws(RestoreError) in
-            try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob)
+            try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
         }
         self.pipes = try Self.pipes(files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } })
         self.executable = mappings.first { m in
@@ -215,12 +245,44 @@ public struct RestorePlan: Sendable {
             + "(same layout); a call into the vDSO in progress at the checkpoint would return into other code"
     }
 
+    /// Unnamed shared memory comes back as a memfd mapped at the vma's offset, with the
+    /// image's pages written by the kernel through the mapping, so: not a SysV segment (its
+    /// new id would not be the one the process knows), and writable where the image holds
+    /// pages (a restart writes a shared mapping only where the process may).
+    static func checkSharedMemory(_ m: Mapping) throws(RestoreError) {
+        if let path = m.meta.path, path.hasPrefix("/SYSV") {
+            throw .unsupported(what: "mapping \(describe(m))",
+                               why: "a SysV shared memory segment: a new segment would have another id than the one the process uses")
+        }
+        if m.hasPages, m.meta.vmFlags & VMAKind.write == 0 {
+            throw .unsupported(what: "mapping \(describe(m))",
+                               why: "read-only shared memory with pages in the image: the kernel writes shared memory only through a writable mapping")
+        }
+    }
+
+    /// The memfd name for an unnamed shared memory object: a memfd's own, else "ckpt-shmem".
+    static func memfdName(_ path: String?) -> String {
+        let prefix = "/memfd:", suffix = " (deleted)"
+        guard let path, path.hasPrefix(prefix), path.hasSuffix(suffix) else { return "ckpt-shmem" }
+        return String(path.dropFirst(prefix.count).dropLast(suffix.count))
+    }
+
     static func describe(_ m: Mapping) -> String {
         "\(hex(m.meta.start))-\(hex(m.meta.end))" + (m.meta.path.map { " (\($0))" } ?? "")
     }
 
-    static func descriptor(_ f: FileMeta, pipe: PipeMeta? = nil, shellJob: Bool) throws(RestoreError) -> Descriptor {
+    struct SharedObjectID: Hashable { var device: UInt32, inode: UInt64 }
+
+    static func descriptor(_ f: FileMeta, pipe: PipeMeta? = nil, shellJob: Bool,
+                           objects: [SharedObjectID: VMAKind.SharedObject] = [:]) throws(RestoreError) -> Descriptor {
         let what = "fd \(f.fd)" + (f.path.map { " (\($0))" } ?? "")
+        if let id = f.identity, let o = objects[SharedObjectID(device: id.device, inode: id.inode)],
+           f.path?.hasSuffix(" (deleted)") == true {
+            return .sharedMemory(fd: Int32(f.fd), object: o, flags: Int32(bitPattern: f.fFlags), position: f.pos)
+        }
+        if let path = f.path, path.hasPrefix("/memfd:") {
+            throw .unsupported(what: what, why: "a memfd the process does not map: the image holds no pages of it")
+        }
         if pipe != nil, let path = f.path {
             guard path.hasPrefix("pipe:[") else {
                 throw .unsupported(what: what, why: "a named FIFO: not restored yet (only pipes between the process's own fds)")

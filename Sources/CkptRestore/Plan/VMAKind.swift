@@ -24,8 +24,13 @@ public enum VMAKind: Equatable, Sendable {
     /// writing): its memory is the file, so the image holds no pages for it and the
     /// restorer maps the file again.
     case sharedFile(path: String)
-    /// Shared memory the kernel does not capture: MAP_SHARED anonymous (`/dev/zero
-    /// (deleted)`), SysV shm, memfd, a deleted file, or a device's memory.
+    /// Shared memory no path reaches whose pages the image holds (a shmem record): shared
+    /// anonymous memory (`/dev/zero (deleted)`), memfd, SysV shm, a deleted tmpfs file. The
+    /// restorer makes one memfd per object of `size` bytes and maps it again.
+    case sharedMemory(SharedObject)
+    /// Shared memory the image holds no pages of: a device's memory, a deleted file that
+    /// was not on tmpfs, hugetlbfs shm, and every unnamed shared mapping in images of
+    /// modules older than the shmem record.
     case shared
 
     static let read: UInt64 = 0x1, write: UInt64 = 0x2, exec: UInt64 = 0x4, sharedBit: UInt64 = 0x8
@@ -54,6 +59,19 @@ public enum VMAKind: Equatable, Sendable {
             self = .stack
         } else {
             self = .anonymous
+        }
+    }
+
+    /// An unnamed shared memory object, as the image names it: its file's device and inode
+    /// (two vmas, or a vma and an fd, with the same ones share it) and its size.
+    public struct SharedObject: Hashable, Sendable {
+        public var device: UInt32
+        public var inode: UInt64
+        public var size: UInt64
+        public init(device: UInt32, inode: UInt64, size: UInt64) {
+            self.device = device
+            self.inode = inode
+            self.size = size
         }
     }
 

@@ -308,8 +308,7 @@ t_restore_pipe_with_data() {
 # A shared mapping of a named file is mapped from the file again (its memory is the
 # file: the image holds no pages of it): after restore the mapping and the file hold the
 # same bytes, bytes written into the file while the process was gone show through the
-# mapping, and a write through it reaches the file. Shared anonymous memory (python's
-# mmap.mmap(-1, n)) is refused, naming the mapping, before any process exists.
+# mapping, and a write through it reaches the file.
 t_restore_shared_file_mapping() {
 	restore_listen || return 1
 	bg /usr/bin/python3 $here/pyshared.py $W/shared.bin </dev/null >t.out 2>t.err
@@ -331,9 +330,70 @@ t_restore_shared_file_mapping() {
 	got=$(dd if=$W/shared.bin bs=1 skip=4096 count=5 status=none)
 	[[ $got == after ]] || { why="the write through the restored mapping did not reach the file: '$got'"; return 1; }
 	kill -0 $np || { why="the restored process died"; return 1; }
+}
 
-	python_refused 'import mmap, time; m = mmap.mmap(-1, 8192); m[0] = 1; print("ready", flush=True); time.sleep(1000)' \
-		"shared anonymous memory" "refused: mapping " "(/dev/zero (deleted))" "shared memory"
+# Unnamed shared memory is checkpointed from its object (shmem records) and restored as a
+# memfd per object (tools/ktest/pyshmem.py): shared anonymous memory keeps its bytes and
+# its untouched pages read zero (holes: not in the image, not allocated by the checkpoint);
+# a memfd mapped twice is one object again (a write through one mapping shows in the
+# other), its fds are that memfd at their position, its size is kept. A memfd the process
+# does not map, and a SysV segment, are refused naming them before any process exists.
+t_restore_shared_memory() {
+	restore_listen || return 1
+	bg /usr/bin/python3 $here/pyshmem.py </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^count 3$' 30 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	checkpoint_to_image $T || return 1
+	kill -9 $T; wait $T 2>/dev/null
+	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
+	local n
+	n=$(grep -c ' shmem ' show.out)
+	[[ $n == 3 ]] || { why="$n shmem records, expected 3 (anon, memfd twice): $(grep -a -e ' shmem ' -e ' vma .*deleted' show.out)"; return 1; }
+	mv t.out t.old && : >t.out
+	local np got
+	restore_image $img || return 1
+	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	n=$(grep -c ' rw-s .*/memfd:ckpt-test (deleted)' /proc/$np/maps)
+	[[ $n == 2 ]] || { why="$n shared mappings of memfd:ckpt-test after restore, expected 2: $(grep -a ' rw-s ' /proc/$np/maps)"; return 1; }
+	kill -USR1 $np
+	wait_for t.out '^shm' 30 || { why="no shm line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^shm' | head -1)
+	[[ $got == "shm anon-A anon-C holes yes memfd memfd alias yes pos 100 size 12288" ]] ||
+		{ why="after restore: '$got'"; return 1; }
+	kill -0 $np || { why="the restored process died"; return 1; }
+
+	python_refused 'import os, time; fd = os.memfd_create("unmapped"); os.write(fd, b"x"); print("ready", flush=True); time.sleep(1000)' \
+		"an unmapped memfd" "refused: fd " "/memfd:unmapped (deleted)" "a memfd the process does not map" || return 1
+	python_refused 'import ctypes, time; c = ctypes.CDLL(None, use_errno=True); c.shmat.restype = ctypes.c_void_p
+i = c.shmget(0, 8192, 0o1600); a = c.shmat(i, None, 0); c.shmctl(i, 0, None); ctypes.memset(a, 7, 8192)
+print("ready", flush=True); time.sleep(1000)' \
+		"a SysV segment" "refused: mapping " "(/SYSV00000000 (deleted))" "SysV shared memory segment"
+}
+
+# ckpt replay --pid on shared memory: the kernel writes the image's pages into the twin's
+# object, and the pages the object gained since are made holes again (map_files, punched):
+# pyshmem.py's SIGUSR2 overwrites anonymous page 0 and writes into the untouched page 1;
+# after the replay page 0 is the checkpoint's and page 1 reads zero.
+t_replay_shared_memory() {
+	restore_listen || return 1
+	bg /usr/bin/python3 $here/pyshmem.py </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^count 3$' 30 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	checkpoint_to_image $T || return 1
+	kill -USR2 $T
+	wait_for t.out '^changed' 10 || { why="no 'changed' after SIGUSR2 (state $(state $T))"; return 1; }
+	kill -STOP $T
+	sleep 0.2
+	out=$($CKPT_CLI replay $img --pid $T 2>&1) || { why="replay: $out"; return 1; }
+	[[ $out == *", 1 of shared memory made holes again"* ]] ||
+		{ why="replay did not say it made the written hole a hole again: $out"; return 1; }
+	kill -CONT $T
+	kill -USR1 $T
+	wait_for t.out '^shm' 10 || { why="no shm line after the replay (state $(state $T))"; return 1; }
+	local got
+	got=$(tr -d '\0' <t.out | grep -a '^shm' | tail -1)
+	[[ $got == "shm anon-A anon-C holes yes memfd memfd alias yes pos 100 size 12288" ]] ||
+		{ why="after the replay: '$got'"; return 1; }
 }
 
 # Credentials (docs/restore.md): root restores a uid 1000 process as uid and gid 1000 with
