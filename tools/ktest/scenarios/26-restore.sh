@@ -396,6 +396,40 @@ t_replay_shared_memory() {
 		{ why="after the replay: '$got'"; return 1; }
 }
 
+# A restart writes shared memory only where the target may write it: a memfd sealed with
+# F_SEAL_WRITE and mapped read-only (its pages are in the image) makes `ckpt replay --pid`
+# fail in the kernel at that mapping (FOLL_FORCE does not override a shared mapping's
+# protection) while the process lives on with its bytes, and `ckpt restore` refuses it
+# before any process exists.
+t_shared_readonly_refused() {
+	restore_listen || return 1
+	bg /usr/bin/python3 -c 'import fcntl, mmap, os, sys, time
+fd = os.memfd_create("sealed", os.MFD_ALLOW_SEALING); os.ftruncate(fd, 8192)
+w = mmap.mmap(fd, 8192); w[0:6] = b"sealed"; w.close()
+fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+r = mmap.mmap(fd, 8192, prot=mmap.PROT_READ)
+while True:
+    print("bytes", r[0:6].decode(), flush=True); time.sleep(0.2)' </dev/null >r.out 2>&1
+	T=$!
+	wait_for r.out '^bytes sealed' 30 || { why="python: $(cat r.out)"; return 1; }
+	local at
+	at=$(grep -F '/memfd:sealed (deleted)' /proc/$T/maps | head -1)
+	[[ $at == *" r--s "* ]] || { why="no read-only shared mapping of the sealed memfd: '$at'"; return 1; }
+	at=${at%%-*}
+	checkpoint_to_image $T || return 1
+	kill -STOP $T
+	out=$($CKPT_CLI replay $img --pid $T 2>&1) && { why="replay wrote into a sealed read-only mapping: $out"; return 1; }
+	[[ $out == *"writing pages at $at failed"* ]] || { why="replay did not fail at the read-only mapping $at: $out"; return 1; }
+	kill -CONT $T
+	: >r.out
+	wait_for r.out '^bytes sealed' 10 || { why="the process did not live on with its bytes: $(tail -2 r.out)"; return 1; }
+	kill -9 $T; wait $T 2>/dev/null
+	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a read-only shared mapping with pages: $out"; return 1; }
+	[[ $out == *"refused: mapping 0x$at-"*"read-only shared memory with pages"* ]] || { why="restore: $out"; return 1; }
+	[[ $out != *"starting the new process"* ]] || { why="refused only after starting: $out"; return 1; }
+	return 0
+}
+
 # Credentials (docs/restore.md): root restores a uid 1000 process as uid and gid 1000 with
 # no supplementary groups (setgroups(0), setresgid, setresuid). A user may restore only
 # its own images, and only with hard limits it could set itself: both refused before any
