@@ -30,6 +30,7 @@
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/highmem.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/pid_namespace.h>
@@ -38,6 +39,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
@@ -987,8 +989,78 @@ static int ckpt_emit_pipe(struct ckpt_stream *s, u32 parent,
 }
 
 /*
+ * The anonymous-inode descriptors whose show_fdinfo() reads only the file
+ * it is given: not pidfd's, which reads the /proc file the seq_file of
+ * /proc/PID/fdinfo belongs to.
+ */
+static const char * const ckpt_fdinfo_names[] = {
+	"inotify", "[eventfd]", "[signalfd]", "[timerfd]", "[eventpoll]",
+};
+
+static bool ckpt_fdinfo_wanted(struct file *file)
+{
+	const char *name = file->f_path.dentry->d_name.name;
+	int i;
+
+	if (file_inode(file)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
+	    !file->f_op->show_fdinfo)
+		return false;
+	for (i = 0; i < ARRAY_SIZE(ckpt_fdinfo_names); i++)
+		if (!strcmp(name, ckpt_fdinfo_names[i]))
+			return true;
+	return false;
+}
+
+/*
+ * What /proc/PID/fdinfo/FD shows of @file's own state: its show_fdinfo()
+ * writing into a seq_file over our buffer (kvmalloc'd, charged to the
+ * requester). Under our reference to @file and no other lock: it takes the
+ * locks it needs (the inotify group's, the epoll mutex), as a read of
+ * /proc does. Text longer than CKPT_FDINFO_MAX leaves *text NULL.
+ */
+static int ckpt_fdinfo_read(struct file *file, char **text, size_t *len)
+{
+	struct seq_file m = { .size = CKPT_FDINFO_MAX, .file = file };
+
+	*text = NULL;
+	*len = 0;
+	m.buf = kvmalloc(CKPT_FDINFO_MAX, GFP_KERNEL_ACCOUNT);
+	if (!m.buf)
+		return -ENOMEM;
+	file->f_op->show_fdinfo(&m, file);
+	if (seq_has_overflowed(&m) || !m.count) {
+		kvfree(m.buf);
+		return 0;
+	}
+	*text = m.buf;
+	*len = m.count;
+	return 0;
+}
+
+static int ckpt_emit_fdinfo(struct ckpt_stream *s, u32 parent, const char *text,
+			    size_t len)
+{
+	struct ckpt_rec rec;
+	u8 *buf;
+	int err;
+
+	BUILD_BUG_ON(CKPT_FDINFO_MAX > CKPT_FRAG_DATA);
+	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_FDINFO, parent, len);
+	err = ckpt_frag_begin(s, &rec, len);
+	if (err)
+		return err;
+	ckpt_meta_end(s);
+	buf = ckpt_frag_data(s, &rec, len);
+	if (!buf)
+		return -EMSGSIZE;
+	memcpy(buf, text, len);
+	return ckpt_frag_send(s);
+}
+
+/*
  * One record per open descriptor: fd, f_flags, position, path; for a pipe
- * or FIFO also a pipe record with what it holds.
+ * or FIFO also a pipe record with what it holds; for an inotify, eventfd,
+ * signalfd, timerfd or epoll descriptor an fdinfo record.
  */
 static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 			   u32 parent, struct ckpt_counts *c)
@@ -997,8 +1069,9 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 	struct ckpt_pipe pipe;
 	struct ckpt_rec rec;
 	struct file *file;
+	char *path, *fdinfo;
+	size_t fdinfo_len;
 	bool is_pipe;
-	char *path;
 	int err;
 
 	for (;; fd++) {
@@ -1027,6 +1100,9 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 		is_pipe = S_ISFIFO(file_inode(file)->i_mode) && file_inode(file)->i_pipe;
 		if (!err && is_pipe)
 			err = ckpt_pipe_peek(file, &pipe);
+		fdinfo = NULL;
+		if (!err && ckpt_fdinfo_wanted(file))
+			err = ckpt_fdinfo_read(file, &fdinfo, &fdinfo_len);
 		fput(file);
 		if (!err) {
 			ckpt_meta_end(s);
@@ -1034,7 +1110,10 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 		}
 		if (!err && is_pipe)
 			err = ckpt_emit_pipe(s, rec.id, &pipe);
+		if (!err && fdinfo)
+			err = ckpt_emit_fdinfo(s, rec.id, fdinfo, fdinfo_len);
 		kvfree(pipe.data);
+		kvfree(fdinfo);
 		if (err)
 			return err;
 		c->files++;

@@ -114,7 +114,7 @@ static const struct nla_policy ckpt_restart_begin_nl_policy[CKPT_A_RESTART_FLAGS
 static const struct nla_policy ckpt_restart_record_nl_policy[CKPT_A_RSID + 1] = {
 	[CKPT_A_RSID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_SEQ] = { .type = NLA_U32, },
-	[CKPT_A_REC_TYPE] = NLA_POLICY_MAX(NLA_U32, 15),
+	[CKPT_A_REC_TYPE] = NLA_POLICY_MAX(NLA_U32, 16),
 	[CKPT_A_REC_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_REC_PARENT] = { .type = NLA_U32, },
 	[CKPT_A_DATA_LEN] = NLA_POLICY_FULL_RANGE(NLA_U64, &ckpt_a_data_len_range),

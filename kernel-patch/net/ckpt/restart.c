@@ -167,6 +167,7 @@ static const struct {
 		CKPT_RECORD_TYPE_SIGACTIONS },
 	[CKPT_RECORD_TYPE_XSTATE] = { M(XFEATURES), 0, CKPT_RECORD_TYPE_REGS },
 	[CKPT_RECORD_TYPE_SHMEM] = { M(INO) | M(SIZE), 0, CKPT_RECORD_TYPE_VMA },
+	[CKPT_RECORD_TYPE_FDINFO] = { 0, 0, CKPT_RECORD_TYPE_FILE },
 };
 
 /* An XSAVE area: the 512-byte legacy area and the 64-byte XSAVE header. */
@@ -775,6 +776,15 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 			return -EINVAL;
 		}
 		return 0;
+	case CKPT_RECORD_TYPE_FDINFO:
+		/* Text for the restorer, whose calls check what it asks for. */
+		if (data_len > CKPT_FDINFO_MAX) {
+			ckpt_reject(info->extack, info->attrs[CKPT_A_DATA_LEN],
+				    "record %u: fdinfo data-len %llu above %u", id,
+				    data_len, CKPT_FDINFO_MAX);
+			return -EINVAL;
+		}
+		return 0;
 	case CKPT_RECORD_TYPE_SHMEM:
 		/* The restorer made the object; the pages that follow fill it. */
 		if (!sess->vma_shmem) {
@@ -845,7 +855,7 @@ static int ckpt_check_first(struct ckpt_session *sess, struct genl_info *info,
 	    type != CKPT_RECORD_TYPE_PAGES && type != CKPT_RECORD_TYPE_XSTATE &&
 	    type != CKPT_RECORD_TYPE_SIGACTIONS && type != CKPT_RECORD_TYPE_RLIMITS &&
 	    type != CKPT_RECORD_TYPE_PIPE && type != CKPT_RECORD_TYPE_SIGINFO &&
-	    type != CKPT_RECORD_TYPE_SHARED_SIGINFO) {
+	    type != CKPT_RECORD_TYPE_SHARED_SIGINFO && type != CKPT_RECORD_TYPE_FDINFO) {
 		ckpt_reject(info->extack, tb[CKPT_A_DATA_LEN],
 			    "record %u: record type %u carries no data", id, type);
 		return -EINVAL;

@@ -98,6 +98,8 @@
  *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
  *     file           (per fd)       meta: fd, f-flags, pos, [path]
  *       pipe         (pipes, FIFOs) meta: pipe-size, pipe-bytes  data: the bytes it holds
+ *       fdinfo       (inotify, eventfd, signalfd, timerfd, epoll)
+ *                                   meta: none         data: its /proc fdinfo text
  *   trailer                         meta: nr-threads, nr-vmas, nr-pages-total, nr-files
  *
  * Only present pages are sent, in runs of at most CKPT_PAGES_RUN_MAX contiguous pages:
@@ -107,8 +109,8 @@
  * pages the object holds in the vma's range, read from the object without allocating its
  * holes. Other shared mappings (a named file, a device) carry no pages.
  * Fields in [brackets] and record types 9 (sigactions), 10 (xstate), 11 (rlimits),
- * 12 (pipe), 13 (siginfo), 14 (shared-siginfo) and 15 (shmem), which came after the
- * trailer's number, are absent in streams of older modules; readers accept both.
+ * 12 (pipe), 13 (siginfo), 14 (shared-siginfo), 15 (shmem) and 16 (fdinfo), which came
+ * after the trailer's number, are absent in streams of older modules; readers accept both.
  *
  * Fragments: a record's data may be larger than one message. Every fragment of a record
  * is one CKPT_CMD_RECORD message:
@@ -213,6 +215,7 @@
 #define CKPT_SIGACTION_SIZE	32
 #define CKPT_RLIMIT_SIZE	16
 #define CKPT_PIPE_DATA_MAX	1048576
+#define CKPT_FDINFO_MAX		16384
 #define CKPT_SIGINFO_SIZE	128
 #define CKPT_SIGINFO_MAX	128
 #define CKPT_XSTATE_MAX		32768
@@ -277,6 +280,13 @@
  *   same object mapped twice has the same one), size (its size in bytes). No
  *   data. A shared vma without it (a device, a deleted file elsewhere, images
  *   of older modules) has no pages in the image.
+ * @CKPT_RECORD_TYPE_FDINFO: What /proc/PID/fdinfo/FD shows of a descriptor's
+ *   own state, for an inotify, eventfd, signalfd, timerfd or epoll descriptor:
+ *   child of its file record, at most one, absent when the text is longer than
+ *   fdinfo-max. No meta fields. Data: the text the file's show_fdinfo writes
+ *   (inotify: one "inotify wd:.. ino:.. sdev:.. mask:.." line per watch).
+ *   Checked by the kernel for size only: a restorer makes the descriptor again
+ *   with the calls that check their arguments.
  */
 enum ckpt_record_type {
 	CKPT_RECORD_TYPE_UNSPEC,
@@ -295,6 +305,7 @@ enum ckpt_record_type {
 	CKPT_RECORD_TYPE_SIGINFO,
 	CKPT_RECORD_TYPE_SHARED_SIGINFO,
 	CKPT_RECORD_TYPE_SHMEM,
+	CKPT_RECORD_TYPE_FDINFO,
 };
 
 /**
