@@ -202,6 +202,24 @@ import Testing
         #expect(ResourceLimit.table([1, 2, 3]) == nil)
     }
 
+    /// A thread stopped in a call with a restart block (poll: -ERESTART_RESTARTBLOCK) runs
+    /// the call again from its start; other restart codes and plain returns are left alone.
+    @Test func restartBlockCallsRunAgain() {
+        func regs(rax: Int64, origRax: Int64) -> [UInt64] {
+            var r = [UInt64](repeating: 0, count: RestorePlan.registerWords)
+            r[10] = UInt64(bitPattern: rax)
+            r[15] = UInt64(bitPattern: origRax)
+            r[16] = 0x40_1002
+            return r
+        }
+        let poll = ThreadPlan(meta: RegsMeta(tid: 1), registers: regs(rax: -516, origRax: 7))
+        #expect(poll.resumeRegisters[10] == 7 && poll.resumeRegisters[16] == 0x40_1000 && poll.resumeRegisters[15] == UInt64.max)
+        for (rax, orig) in [(Int64(-514), Int64(7)), (-512, 0), (-4, 7), (0, -1), (-516, -1)] {
+            let t = ThreadPlan(meta: RegsMeta(tid: 1), registers: regs(rax: rax, origRax: orig))
+            #expect(t.resumeRegisters == t.registers)
+        }
+    }
+
     @Test func anUnregisteredRseqIsNone() throws {
         var meta = RegsMeta(tid: 5, rseq: RseqRegistration(address: 0, length: 0, signature: 0))
         #expect(ThreadPlan(meta: meta, registers: []).rseq == nil)

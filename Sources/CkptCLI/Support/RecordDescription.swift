@@ -57,6 +57,8 @@ enum RecordDescription {
             return "\(m.nrSiginfo) of \(m.nrQueued) queued signals (\(entry.dataLength) bytes)"
         case let .shmem(m):
             return "shared memory object inode \(m.inode), \(Format.size(m.size))"
+        case .fdinfo:
+            return "\(entry.dataLength) bytes of fdinfo text"
         }
     }
 
@@ -108,6 +110,8 @@ enum RecordDescription {
             return .object([("nr_siginfo", u32(m.nrSiginfo)), ("nr_queued", u32(m.nrQueued))])
         case let .shmem(m):
             return .object([("ino", u(m.inode)), ("size", u(m.size))])
+        case .fdinfo:
+            return .object([])
         }
     }
 

@@ -38,6 +38,8 @@ public enum MetaSchema {
             AttributeMask(CKPT_A_META_NR_SIGINFO, CKPT_A_META_NR_QUEUED)
         case .shmem:
             AttributeMask(CKPT_A_META_INO, CKPT_A_META_SIZE)
+        case .fdinfo:
+            AttributeMask()
         }
     }
 

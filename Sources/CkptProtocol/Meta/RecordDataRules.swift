@@ -25,6 +25,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
     case siginfoLength(id: UInt32, dataLength: UInt64, nrSiginfo: UInt32, nrQueued: UInt32)
     /// xstate: data-len outside `xstateLengths`.
     case xstateLength(id: UInt32, dataLength: UInt64)
+    /// fdinfo: data-len above `CKPT_FDINFO_MAX`.
+    case fdinfoLength(id: UInt32, dataLength: UInt64)
 
     public var description: String {
         switch self {
@@ -45,6 +47,7 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
             "record \(id): siginfo data-len \(n), nr-siginfo \(count), nr-queued \(queued) (1 ... \(CKPT_SIGINFO_MAX) entries of \(CKPT_SIGINFO_SIZE) bytes, at most nr-queued)"
         case let .xstateLength(id, n):
             "record \(id): xstate data-len \(n) outside \(RecordDataRules.xstateLengths)"
+        case let .fdinfoLength(id, n): "record \(id): fdinfo data-len \(n) above \(CKPT_FDINFO_MAX)"
         }
     }
 }
@@ -62,7 +65,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
 /// - pipe: data-len 0 or pipe-bytes, at most `CKPT_PIPE_DATA_MAX`;
 /// - siginfo, shared-siginfo: data-len == nr-siginfo * `CKPT_SIGINFO_SIZE`, 1 ... max entries;
 /// - xstate: data-len in `xstateLengths` (legacy area + XSAVE header ... `CKPT_XSTATE_MAX`);
-/// - task, mm, vma, file, header, trailer: data-len 0.
+/// - fdinfo: data-len at most `CKPT_FDINFO_MAX`;
+/// - task, mm, vma, file, header, trailer, shmem: data-len 0.
 ///
 /// O(1), no allocation (besides error descriptions).
 public struct RecordDataRules: Sendable {
@@ -126,6 +130,8 @@ public struct RecordDataRules: Sendable {
             }
         case .xstate:
             if !Self.xstateLengths.contains(dataLength) { throw .xstateLength(id: id, dataLength: dataLength) }
+        case .fdinfo:
+            if dataLength > UInt64(CKPT_FDINFO_MAX) { throw .fdinfoLength(id: id, dataLength: dataLength) }
         case .task, .mm, .file, .trailer, .shmem:
             try noData(id, meta.type, dataLength)
         }

@@ -21,6 +21,8 @@ public enum RecordMeta: Equatable, Sendable {
     case sharedSiginfo(SiginfoMeta)
     /// The unnamed shared memory object behind a vma.
     case shmem(ShmemMeta)
+    /// A descriptor's /proc fdinfo text (the data); no fields.
+    case fdinfo
 
     public var type: RecordType {
         switch self {
@@ -39,6 +41,7 @@ public enum RecordMeta: Equatable, Sendable {
         case .siginfo: .siginfo
         case .sharedSiginfo: .sharedSiginfo
         case .shmem: .shmem
+        case .fdinfo: .fdinfo
         }
     }
 }

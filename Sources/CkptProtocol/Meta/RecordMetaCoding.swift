@@ -91,6 +91,8 @@ extension RecordMeta {
             self = .sharedSiginfo(SiginfoMeta(nrSiginfo: u32(CKPT_A_META_NR_SIGINFO), nrQueued: u32(CKPT_A_META_NR_QUEUED)))
         case .shmem:
             self = .shmem(ShmemMeta(inode: u64(CKPT_A_META_INO), size: u64(CKPT_A_META_SIZE)))
+        case .fdinfo:
+            self = .fdinfo
         }
     }
 
@@ -195,6 +197,8 @@ extension RecordMeta {
         case let .shmem(m):
             b.appendU64(Int(CKPT_A_META_INO), m.inode, padType: pad)
             b.appendU64(Int(CKPT_A_META_SIZE), m.size, padType: pad)
+        case .fdinfo:
+            break
         }
     }
 

@@ -20,6 +20,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
     case siginfo
     case sharedSiginfo
     case shmem
+    case fdinfo
 
     public init?(rawValue: UInt32) {
         switch rawValue {
@@ -38,6 +39,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case CKPT_RECORD_TYPE_SIGINFO.rawValue: self = .siginfo
         case CKPT_RECORD_TYPE_SHARED_SIGINFO.rawValue: self = .sharedSiginfo
         case CKPT_RECORD_TYPE_SHMEM.rawValue: self = .shmem
+        case CKPT_RECORD_TYPE_FDINFO.rawValue: self = .fdinfo
         default: return nil
         }
     }
@@ -59,12 +61,13 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .siginfo: CKPT_RECORD_TYPE_SIGINFO.rawValue
         case .sharedSiginfo: CKPT_RECORD_TYPE_SHARED_SIGINFO.rawValue
         case .shmem: CKPT_RECORD_TYPE_SHMEM.rawValue
+        case .fdinfo: CKPT_RECORD_TYPE_FDINFO.rawValue
         }
     }
 
     /// The type a record of this type must be a child of; `nil` for roots.
     /// header, task, trailer are roots; regs, sigactions, rlimits, mm, file sit under task; xstate
-    /// and siginfo under regs; shared-siginfo under sigactions; pipe under file; vma under mm;
+    /// and siginfo under regs; shared-siginfo under sigactions; pipe and fdinfo under file; vma under mm;
     /// pages and shmem under vma (the tree drawn in the header's protocol comment).
     public var parentType: RecordType? {
         switch self {
@@ -72,7 +75,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .regs, .sigactions, .rlimits, .mm, .file: .task
         case .xstate, .siginfo: .regs
         case .sharedSiginfo: .sigactions
-        case .pipe: .file
+        case .pipe, .fdinfo: .file
         case .vma: .mm
         case .pages, .shmem: .vma
         }
@@ -95,6 +98,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .siginfo: "siginfo"
         case .sharedSiginfo: "shared-siginfo"
         case .shmem: "shmem"
+        case .fdinfo: "fdinfo"
         }
     }
 }

@@ -30,10 +30,14 @@ public struct RestorePlan: Sendable {
         /// An unnamed shared memory object the process also maps (a memfd): opened again
         /// from the memfd the mappings were made from, with its flags, at its position.
         case sharedMemory(fd: Int32, object: VMAKind.SharedObject, flags: Int32, position: UInt64)
+        /// An inotify instance: made again with its watches, each on the path of a file the
+        /// image holds open or maps (the fdinfo record names watched inodes, not paths).
+        case inotify(fd: Int32, flags: Int32, watches: [InotifyWatch])
 
         public var fd: Int32 {
             switch self {
-            case let .path(fd, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .sharedMemory(fd, _, _, _): fd
+            case let .path(fd, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .sharedMemory(fd, _, _, _),
+                 let .inotify(fd, _, _): fd
             }
         }
     }
@@ -88,6 +92,7 @@ public struct RestorePlan: Sendable {
         var vmaHasPages = Set<UInt32>()  // vma record ids with pages records
         var files: [(id: UInt32, meta: FileMeta)] = []
         var pipeRecords: [UInt32: (meta: PipeMeta, data: [UInt8])] = [:]  // by file record id
+        var fdinfoRecords: [UInt32: String] = [:]  // by file record id
         var actions: [SignalAction]?
         var sharedPending: UInt64?
         var sharedQueue: SignalQueue?
@@ -145,6 +150,7 @@ public struct RestorePlan: Sendable {
                 threads.append(ThreadPlan(meta: r, registers: words))
             case let .file(f): files.append((entry.id, f))
             case let .pipe(p): pipeRecords[entry.parent] = (p, try allData(entry))
+            case .fdinfo: fdinfoRecords[entry.parent] = String(decoding: try allData(entry), as: UTF8.self)
             case let .sigactions(s):
                 guard let table = SignalAction.table(try allData(entry)) else {
                     throw .image("record \(entry.id): sigactions data of \(entry.dataLength) bytes")
@@ -210,8 +216,23 @@ public struct RestorePlan: Sendable {
         for m in mappings {
             if case let .sharedMemory(o) = m.kind { objects[SharedObjectID(device: o.device, inode: o.inode)] = o }
         }
+        // Paths by file identity, for inotify watches: the image's open files and mappings.
+        var paths: [SharedObjectID: String] = [:]
+        for m in mappings {
+            if let id = m.meta.identity, let path = m.meta.path, path.hasPrefix("/"), !path.hasSuffix(" (deleted)") {
+                paths[SharedObjectID(device: id.device, inode: id.inode)] = path
+            }
+        }
+        for f in files {
+            if let id = f.meta.identity, let path = f.meta.path, path.hasPrefix("/"), !path.hasSuffix(" (deleted)") {
+                paths[SharedObjectID(device: id.device, inode: id.inode)] = path
+            }
+        }
         self.descriptors = try files.map { f throws(RestoreError) in
-            try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
+            if f.meta.path == "anon_inode:inotify" {
+                return try Self.inotify(f.meta, fdinfo: fdinfoRecords[f.id], paths: paths)
+            }
+            return try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
         }
         self.pipes = try Self.pipes(files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } })
         self.executable = mappings.first { m in
@@ -304,6 +325,30 @@ public struct RestorePlan: Sendable {
             return .terminal(fd: Int32(f.fd), path: path)
         }
         return .path(fd: Int32(f.fd), path: path, flags: Int32(bitPattern: f.fFlags), position: f.pos)
+    }
+
+    /// An inotify descriptor from its fdinfo record: each watch on the path of an open file
+    /// or mapping of the image with the watched inode and device; refused when the record
+    /// is missing (an older module, or text over `CKPT_FDINFO_MAX`) or a watched file has
+    /// no path in the image. Events queued and unread at the checkpoint are not recorded.
+    static func inotify(_ f: FileMeta, fdinfo: String?, paths: [SharedObjectID: String]) throws(RestoreError) -> Descriptor {
+        let what = "fd \(f.fd) (anon_inode:inotify)"
+        guard let fdinfo else {
+            throw .unsupported(what: what, why: "the image does not record its watches (no fdinfo record: an older module, or more than \(CKPT_FDINFO_MAX) bytes of them)")
+        }
+        guard var watches = InotifyWatch.parse(fdinfo) else {
+            throw .image("\(what): an fdinfo line without wd, ino, sdev or mask: \(fdinfo)")
+        }
+        for i in watches.indices {
+            let w = watches[i]
+            guard let path = paths[SharedObjectID(device: w.device, inode: w.inode)] else {
+                throw .unsupported(what: what, why: "watch \(w.wd) is on inode \(w.inode) (device \(hex(UInt64(w.device)))), "
+                                       + "which the process neither holds open nor maps, so its path is not in the image")
+            }
+            watches[i].path = path
+        }
+        watches.sort { $0.wd < $1.wd }
+        return .inotify(fd: Int32(f.fd), flags: Int32(bitPattern: f.fFlags), watches: watches)
     }
 
     /// The pipes, grouped by name: each must have a read end and a write end in the

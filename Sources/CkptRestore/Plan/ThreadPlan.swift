@@ -24,6 +24,27 @@ public struct ThreadPlan: Equatable, Sendable {
     /// Its queued signals with their siginfo (`nil`: none, or not in the image).
     public var queue: SignalQueue?
 
+    /// The registers to resume the thread with. A thread stopped inside a system call the
+    /// kernel would continue through its restart block (`-ERESTART_RESTARTBLOCK`, 516, in
+    /// rax: poll, nanosleep, futex waits with a timeout) cannot continue that way in a new
+    /// process, whose restart block is empty (`restart_syscall` would return EINTR, which
+    /// is what CRIU restores and what makes a restored `tail -f` exit): such a thread
+    /// executes the system call again from its start, with its original arguments
+    /// (rax = orig_rax, rip back over the 2-byte `syscall`, orig_rax -1 so that no restart
+    /// logic runs on resume). A relative timeout starts over. The other restart codes
+    /// (-ERESTARTSYS, -ERESTARTNOHAND, -ERESTARTNOINTR) are left to the kernel's own restart
+    /// on resume, which re-executes the call the same way unless a handled signal comes.
+    public var resumeRegisters: [UInt64] {
+        let rax = 10, origRax = 15, rip = 16
+        guard registers.count > rip, Int64(bitPattern: registers[origRax]) >= 0,
+              Int64(bitPattern: registers[rax]) == -516 else { return registers }
+        var r = registers
+        r[rax] = r[origRax]
+        r[rip] -= 2
+        r[origRax] = UInt64.max
+        return r
+    }
+
     init(meta: RegsMeta, registers: [UInt64]) {
         tid = meta.tid
         self.registers = registers

@@ -430,6 +430,37 @@ while True:
 	return 0
 }
 
+# coreutils `tail -f FILE` (glibc, vDSO, rseq, signal handlers, an inotify watch on FILE):
+# the kernel records the inotify descriptor's watches (fdinfo record), the restorer makes
+# the instance again with the same watch number on FILE's path (FILE is open in tail too),
+# and the restored tail prints the line appended after the restore, and only that line.
+t_restore_tail_f() {
+	restore_listen || return 1
+	printf 'one\ntwo\n' >$W/followed
+	bg /usr/bin/tail -f $W/followed </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^two$' 30 || { why="tail: $(tail -3 t.out t.err)"; return 1; }
+	[[ $(readlink /proc/$T/fd/* | grep -c '^anon_inode:inotify$') == 1 ]] ||
+		{ why="tail holds no inotify descriptor: $(ls -l /proc/$T/fd)"; return 1; }
+	checkpoint_to_image $T || return 1
+	kill -9 $T; wait $T 2>/dev/null
+	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
+	grep -q ' fdinfo ' show.out || { why="no fdinfo record for the inotify descriptor: $(grep -a ' file ' show.out)"; return 1; }
+	mv t.out t.old && : >t.out
+	local np got
+	restore_image $img || return 1
+	[[ $(readlink /proc/$np/fd/* | grep -c '^anon_inode:inotify$') == 1 ]] ||
+		{ why="the restored tail holds no inotify descriptor (state $(state $np), restore said: $(tr "\n" " " <<<"$out"); tail said: $(tail -3 t.err | tr "\n" " ")): $(ls -l /proc/$np/fd)"; return 1; }
+	grep -q '^inotify wd:1 ' /proc/$np/fdinfo/* ||
+		{ why="no watch 1 in the restored tail: $(grep -h inotify /proc/$np/fdinfo/*)"; return 1; }
+	sleep 0.5
+	echo after-restore >>$W/followed
+	wait_for t.out 'after-restore' 30 || { why="the restored tail did not print the new line (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out)
+	[[ $got == after-restore ]] || { why="the restored tail printed '$got', expected only the new line"; return 1; }
+	kill -0 $np || { why="the restored tail died"; return 1; }
+}
+
 # Credentials (docs/restore.md): root restores a uid 1000 process as uid and gid 1000 with
 # no supplementary groups (setgroups(0), setresgid, setresuid). A user may restore only
 # its own images, and only with hard limits it could set itself: both refused before any
