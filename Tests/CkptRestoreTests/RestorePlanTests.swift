@@ -15,7 +15,7 @@ import Testing
     func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = [], signals: [SignalAction]? = nil,
                xstate: XState? = nil, limits: [ResourceLimit]? = nil,
                pipes: [Int: (PipeMeta, [UInt8])] = [:], queues: (thread: [Int32], process: [Int32])? = nil,
-               shmem: [Int: (meta: ShmemMeta, page: Bool)] = [:]) throws -> (ImageReader, String) {
+               shmem: [Int: (meta: ShmemMeta, page: Bool)] = [:], fdinfo: [Int: String] = [:]) throws -> (ImageReader, String) {
         let fixture = try ImageFixture("restore-plan")
         _ = try fixture.record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
         let task = try fixture.record(.task(TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
@@ -63,6 +63,7 @@ import Testing
         for (i, f) in files.enumerated() {
             let file = try fixture.record(.file(f), parent: task)
             if let (meta, data) = pipes[i] { _ = try fixture.record(.pipe(meta), parent: file, data: data) }
+            if let text = fdinfo[i] { _ = try fixture.record(.fdinfo, parent: file, data: Array(text.utf8)) }
         }
         _ = try fixture.record(.trailer(TrailerMeta(nrThreads: UInt32(threads), nrVMAs: UInt32(vmas.count), nrPagesTotal: pages,
                                             nrFiles: UInt32(files.count))), parent: 0)
@@ -281,6 +282,38 @@ import Testing
         unmapped.identity?.inode = 4343
         if let (what, why) = try refused([view1], files: [unmapped], shmem: [0: (s, false)]) {
             #expect(what == "fd 5 (\(memfd))" && why.contains("does not map"))
+        }
+    }
+
+    /// An inotify descriptor comes back from its fdinfo record, each watch on the path of a
+    /// file the image holds open with that inode and device (fdinfo's sdev is the kernel's
+    /// dev_t: major 8, minor 1 is 0x800001 there and 0x801 to stat); without the record,
+    /// or with a watch on a file the image has no path for, it is refused.
+    @Test func inotifyFromItsFdinfo() throws {
+        #expect(InotifyWatch.encodeDevice(0x80_0001) == 0x801 && InotifyWatch.encodeDevice(0x80_0123) == 0x10_0823)
+        let line = "inotify wd:2 ino:40a3 sdev:800001 mask:fce ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:a340000000000000\n"
+        let text = "pos:\t0\nflags:\t00\nmnt_id:\t15\nino:\t1057\n" + line
+        #expect(InotifyWatch.parse(text) == [InotifyWatch(wd: 2, inode: 0x40a3, device: 0x801, mask: 0xfce)])
+        #expect(InotifyWatch.parse("inotify wd:1 ino:5\n") == nil)
+
+        let log = FileMeta(fd: 3, fFlags: 0, pos: 8, path: "/var/log/x",
+                           identity: FileIdentity(inode: 0x40a3, device: 0x801, size: 8, mtimeNs: 1))
+        let ino = FileMeta(fd: 4, fFlags: UInt32(O_NONBLOCK), pos: 0, path: "anon_inode:inotify",
+                           identity: FileIdentity(inode: 9, device: 14, size: 0, mtimeNs: 0))
+        let (r, p) = try image(vmas: [anon], files: [log, ino], fdinfo: [1: text])
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        var watch = InotifyWatch(wd: 2, inode: 0x40a3, device: 0x801, mask: 0xfce)
+        watch.path = "/var/log/x"
+        #expect(plan.descriptors[1] == .inotify(fd: 4, flags: O_NONBLOCK, watches: [watch]))
+
+        for (files, info, expected) in [([log, ino], [Int: String](), "does not record its watches"),
+                                        ([ino], [0: text], "neither holds open nor maps")] {
+            let (r, p) = try image(vmas: [anon], files: files, fdinfo: info)
+            defer { unlink(p) }
+            let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
+            guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); continue }
+            #expect(what == "fd 4 (anon_inode:inotify)" && why.contains(expected))
         }
     }
 

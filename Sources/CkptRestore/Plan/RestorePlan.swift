@@ -315,7 +315,7 @@ public struct RestorePlan: Sendable {
         }
         guard let path = f.path, path.hasPrefix("/") else {
             let kind = f.path.map { p in p.split(separator: ":").first.map(String.init) ?? p } ?? "an unnamed file"
-            throw .unsupported(what: what, why: "\(kind) descriptors are not restored yet (only files, directories and terminals)")
+            throw .unsupported(what: what, why: "\(kind) descriptors are not restored yet (only files, directories, terminals, pipes, memfds and inotify)")
         }
         if path.hasSuffix(" (deleted)") { throw .unsupported(what: what, why: "its file was deleted") }
         if isTerminal(path) {
