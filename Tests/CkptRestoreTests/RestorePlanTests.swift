@@ -317,6 +317,30 @@ import Testing
         }
     }
 
+    /// eventfd, signalfd and timerfd from their fdinfo text (6.12's formats); what a text
+    /// lacks is named (6.1's eventfd shows no semaphore line).
+    @Test func eventDescriptorsFromTheirFdinfo() throws {
+        let head = "pos:\t0\nflags:\t02004002\nmnt_id:\t15\nino:\t1057\n"
+        #expect(EventDescriptor.parse(path: "anon_inode:[eventfd]",
+                                      fdinfo: head + "eventfd-count:                5\neventfd-id: 3\neventfd-semaphore: 1\n")
+            == .success(.eventfd(count: 5, semaphore: true)))
+        #expect(EventDescriptor.parse(path: "anon_inode:[eventfd]", fdinfo: head + "eventfd-count:                5\neventfd-id: 3\n")
+            == .failure(.missing("eventfd-semaphore (shown by Linux 6.4 and later): whether it is a semaphore is not known")))
+        #expect(EventDescriptor.parse(path: "anon_inode:[signalfd]", fdinfo: head + "sigmask:\t0000000000000800\n")
+            == .success(.signalfd(mask: 0x800)))
+        let timer = head + "clockid: 1\nticks: 3\nsettime flags: 00\nit_value: (0, 150000000)\nit_interval: (0, 200000000)\n"
+        #expect(EventDescriptor.parse(path: "anon_inode:[timerfd]", fdinfo: timer)
+            == .success(.timerfd(clock: 1, ticks: 3, value: [0, 150_000_000], interval: [0, 200_000_000])))
+        let cancel = timer.replacingOccurrences(of: "settime flags: 00", with: "settime flags: 03")
+        #expect(EventDescriptor.parse(path: "anon_inode:[timerfd]", fdinfo: cancel)
+            == .failure(.unsupported("a timer cancelled when the clock is set (TFD_TIMER_CANCEL_ON_SET)")))
+
+        let sig = FileMeta(fd: 6, fFlags: UInt32(O_RDWR | O_NONBLOCK), pos: 0, path: "anon_inode:[signalfd]")
+        let (r, p) = try image(vmas: [anon], files: [sig], fdinfo: [0: head + "sigmask:\t0000000000000800\n"])
+        defer { unlink(p) }
+        #expect(try RestorePlan(r, shellJob: false).descriptors == [.event(fd: 6, flags: O_RDWR | O_NONBLOCK, .signalfd(mask: 0x800))])
+    }
+
     /// A shared mapping of a named file is planned (its memory is the file): its bytes,
     /// size and mtime may have changed since, but not which file it is, nor its kind.
     @Test func sharedFileMappings() throws {

@@ -12,6 +12,9 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/eventfd.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
 
 enum {
 	CKPT_SYS_MMAP = SYS_mmap,
@@ -46,6 +49,14 @@ enum {
 	CKPT_SYS_INOTIFY_INIT1 = SYS_inotify_init1,
 	CKPT_SYS_INOTIFY_ADD_WATCH = SYS_inotify_add_watch,
 	CKPT_SYS_INOTIFY_RM_WATCH = SYS_inotify_rm_watch,
+	CKPT_SYS_EVENTFD2 = SYS_eventfd2,
+	CKPT_SYS_SIGNALFD4 = SYS_signalfd4,
+	CKPT_SYS_TIMERFD_CREATE = SYS_timerfd_create,
+	CKPT_SYS_TIMERFD_SETTIME = SYS_timerfd_settime,
+	CKPT_SYS_IOCTL = SYS_ioctl,
+	/* TFD_IOC_SET_TICKS (linux/timerfd.h; glibc declares it only under _GNU_SOURCE). */
+	CKPT_TFD_IOC_SET_TICKS = _IOW('T', 0, __u64),
+	CKPT_EFD_SEMAPHORE = EFD_SEMAPHORE,
 
 	CKPT_PTRACE_SEIZE = PTRACE_SEIZE,
 	CKPT_PTRACE_INTERRUPT = PTRACE_INTERRUPT,

@@ -431,6 +431,9 @@ public struct Restorer {
             case let .inotify(f, fl, watches):
                 try restoreInotify(remote, fd: f, flags: fl, watches: watches)
                 continue
+            case let .event(f, fl, e):
+                try restoreEvent(remote, fd: f, flags: fl, e)
+                continue
             case .terminal, .pipe: continue
             }
             let what = "fd \(fd) (\(path))"
@@ -446,40 +449,6 @@ public struct Restorer {
             }
         }
         for memfd in objects.values { try remote.call("close", Int32(CKPT_SYS_CLOSE), memfd) }
-    }
-
-    /// An inotify instance with the image's watches under their old numbers: made
-    /// non-blocking above every image fd, then each watch added in wd order. inotify numbers
-    /// watches cyclically upwards, so a watch whose number is still ahead is added and
-    /// removed until the next one is its number (as CRIU does), and the IN_IGNORED events
-    /// those removals queue are read away; then placed at its fd with its flags.
-    func restoreInotify(_ remote: RemoteSyscalls, fd: Int32, flags: Int32, watches: [InotifyWatch]) throws(RestoreError) {
-        let what = "fd \(fd) (anon_inode:inotify)"
-        let above = UInt64(plan.descriptors.map(\.fd).max() ?? 0) + 1
-        let made = try remote.call("inotify_init1 for \(what)", Int32(CKPT_SYS_INOTIFY_INIT1), UInt64(O_NONBLOCK))
-        let ifd = try remote.call("F_DUPFD above \(above) for \(what)", Int32(CKPT_SYS_FCNTL), made, UInt64(F_DUPFD), above)
-        try remote.call("close", Int32(CKPT_SYS_CLOSE), made)
-        var removed = false
-        for w in watches {
-            let path = try remote.string(w.path)
-            while true {
-                let got = Int32(truncatingIfNeeded: try remote.call("inotify_add_watch \(w.path) for \(what)",
-                                                                  Int32(CKPT_SYS_INOTIFY_ADD_WATCH), ifd, path, UInt64(w.mask)))
-                if got == w.wd { break }
-                guard got < w.wd else {
-                    throw .mismatch("\(what): watch \(w.wd) on \(w.path) came back as \(got)")
-                }
-                try remote.call("inotify_rm_watch \(got) for \(what)", Int32(CKPT_SYS_INOTIFY_RM_WATCH), ifd, UInt64(got))
-                removed = true
-            }
-        }
-        if removed {
-            let buf = remote.scratch + 1024
-            while (try? remote.call("read IN_IGNORED events of \(what)", Int32(CKPT_SYS_READ), ifd, buf, 2048)) != nil {}
-        }
-        try remote.call("F_SETFL \(what)", Int32(CKPT_SYS_FCNTL), ifd, UInt64(F_SETFL), UInt64(UInt32(bitPattern: flags & O_NONBLOCK)))
-        try remote.call("dup2 \(what)", Int32(CKPT_SYS_DUP2), ifd, UInt64(fd))
-        try remote.call("close", Int32(CKPT_SYS_CLOSE), ifd)
     }
 
     static func openDescriptors(_ pid: pid_t) -> [Int32] {

@@ -33,11 +33,13 @@ public struct RestorePlan: Sendable {
         /// An inotify instance: made again with its watches, each on the path of a file the
         /// image holds open or maps (the fdinfo record names watched inodes, not paths).
         case inotify(fd: Int32, flags: Int32, watches: [InotifyWatch])
+        /// An eventfd, signalfd or timerfd: made again from its fdinfo record.
+        case event(fd: Int32, flags: Int32, EventDescriptor)
 
         public var fd: Int32 {
             switch self {
             case let .path(fd, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .sharedMemory(fd, _, _, _),
-                 let .inotify(fd, _, _): fd
+                 let .inotify(fd, _, _), let .event(fd, _, _): fd
             }
         }
     }
@@ -232,6 +234,9 @@ public struct RestorePlan: Sendable {
             if f.meta.path == "anon_inode:inotify" {
                 return try Self.inotify(f.meta, fdinfo: fdinfoRecords[f.id], paths: paths)
             }
+            if let path = f.meta.path, EventDescriptor.names.contains(path) {
+                return try Self.event(f.meta, path: path, fdinfo: fdinfoRecords[f.id])
+            }
             return try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
         }
         self.pipes = try Self.pipes(files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } })
@@ -349,6 +354,20 @@ public struct RestorePlan: Sendable {
         }
         watches.sort { $0.wd < $1.wd }
         return .inotify(fd: Int32(f.fd), flags: Int32(bitPattern: f.fFlags), watches: watches)
+    }
+
+    /// An eventfd, signalfd or timerfd from its fdinfo record; refused without one (an older
+    /// module) or when the text lacks what the descriptor needs.
+    static func event(_ f: FileMeta, path: String, fdinfo: String?) throws(RestoreError) -> Descriptor {
+        let what = "fd \(f.fd) (\(path))"
+        guard let fdinfo else {
+            throw .unsupported(what: what, why: "the image does not record its state (no fdinfo record: an older module)")
+        }
+        switch EventDescriptor.parse(path: path, fdinfo: fdinfo) {
+        case let .success(e): return .event(fd: Int32(f.fd), flags: Int32(bitPattern: f.fFlags), e)
+        case let .failure(.missing(field)): throw .unsupported(what: what, why: "its fdinfo record lacks \(field)")
+        case let .failure(.unsupported(why)): throw .unsupported(what: what, why: why)
+        }
     }
 
     /// The pipes, grouped by name: each must have a read end and a write end in the
