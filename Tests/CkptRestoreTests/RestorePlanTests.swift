@@ -335,6 +335,26 @@ import Testing
         #expect(EventDescriptor.parse(path: "anon_inode:[timerfd]", fdinfo: cancel)
             == .failure(.unsupported("a timer cancelled when the clock is set (TFD_TIMER_CANCEL_ON_SET)")))
 
+        let tfd = "tfd:        5 events: 80000001 data:                5  pos:0 ino:421 sdev:e\n"
+        #expect(EventDescriptor.epollTargets(head + tfd)
+            == [.init(fd: 5, events: 0x8000_0001, data: 5, inode: 0x421, device: 0xe)])
+        let target = FileMeta(fd: 5, fFlags: 2, pos: 0, path: "anon_inode:[eventfd]", identity: FileIdentity(inode: 0x421, device: 0xe, size: 0, mtimeNs: 0))
+        let ep = FileMeta(fd: 7, fFlags: 2, pos: 0, path: "anon_inode:[eventpoll]")
+        let efd = head + "eventfd-count:                5\neventfd-id: 3\neventfd-semaphore: 0\n"
+        do {
+            let (r, p) = try image(vmas: [anon], files: [target, ep], fdinfo: [0: efd, 1: head + tfd])
+            defer { unlink(p) }
+            #expect(try RestorePlan(r, shellJob: false).descriptors[1]
+                == .epoll(fd: 7, flags: 2, targets: [.init(fd: 5, events: 0x8000_0001, data: 5, inode: 0x421, device: 0xe)]))
+            var other = target
+            other.identity?.inode = 0x422  // fd 5 is another file now
+            let (r2, p2) = try image(vmas: [anon], files: [other, ep], fdinfo: [0: efd, 1: head + tfd])
+            defer { unlink(p2) }
+            let e = refusal { () throws(RestoreError) in try RestorePlan(r2, shellJob: false) }
+            guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
+            #expect(what == "fd 7 (anon_inode:[eventpoll])" && why.contains("not the file the process holds at that number"))
+        }
+
         let sig = FileMeta(fd: 6, fFlags: UInt32(O_RDWR | O_NONBLOCK), pos: 0, path: "anon_inode:[signalfd]")
         let (r, p) = try image(vmas: [anon], files: [sig], fdinfo: [0: head + "sigmask:\t0000000000000800\n"])
         defer { unlink(p) }

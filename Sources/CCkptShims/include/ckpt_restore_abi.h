@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
@@ -54,6 +55,9 @@ enum {
 	CKPT_SYS_TIMERFD_CREATE = SYS_timerfd_create,
 	CKPT_SYS_TIMERFD_SETTIME = SYS_timerfd_settime,
 	CKPT_SYS_IOCTL = SYS_ioctl,
+	CKPT_SYS_EPOLL_CREATE1 = SYS_epoll_create1,
+	CKPT_SYS_EPOLL_CTL = SYS_epoll_ctl,
+	CKPT_EPOLL_CTL_ADD = EPOLL_CTL_ADD,
 	/* TFD_IOC_SET_TICKS (linux/timerfd.h; glibc declares it only under _GNU_SOURCE). */
 	CKPT_TFD_IOC_SET_TICKS = _IOW('T', 0, __u64),
 	CKPT_EFD_SEMAPHORE = EFD_SEMAPHORE,

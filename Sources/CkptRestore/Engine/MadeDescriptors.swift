@@ -4,7 +4,7 @@ import Glibc
 import CCkptShims
 
 /// Descriptors the restorer makes from their fdinfo records: inotify, eventfd, signalfd,
-/// timerfd. Each is made in the new process, moved above every image fd while it is set
+/// timerfd, epoll. Each is made in the new process, moved above every image fd while it is set
 /// up (so it cannot land on, and later be closed by, an fd still to be placed), then
 /// dup2'd to its number.
 extension Restorer {
@@ -76,6 +76,27 @@ extension Restorer {
                 try remote.tracee.write(withUnsafeBytes(of: ticks.littleEndian, Array.init), at: at)
                 try remote.call("TFD_IOC_SET_TICKS \(ticks) for \(what)", Int32(CKPT_SYS_IOCTL), made,
                                 UInt64(CKPT_TFD_IOC_SET_TICKS), at)
+            }
+            try place(remote, made, at: fd, what)
+        }
+    }
+
+    /// Each epoll instance, once every other fd is in place: `epoll_create1`, then
+    /// `EPOLL_CTL_ADD` of each target with its events and data (edge-triggered, one-shot
+    /// and exclusive bits included); events ready at the checkpoint are found ready again
+    /// by the next wait, as the targets' state is back.
+    func restoreEpolls(_ remote: RemoteSyscalls) throws(RestoreError) {
+        let at = remote.scratch + 1024
+        for d in plan.descriptors {
+            guard case let .epoll(fd, _, targets) = d else { continue }
+            let what = "fd \(fd) (epoll)"
+            let made = try moveAbove(remote, try remote.call("epoll_create1 for \(what)", Int32(CKPT_SYS_EPOLL_CREATE1), 0), what)
+            for t in targets {
+                // struct epoll_event is packed on x86-64: u32 events, u64 data.
+                try remote.tracee.write(withUnsafeBytes(of: t.events.littleEndian, Array.init)
+                                        + withUnsafeBytes(of: t.data.littleEndian, Array.init), at: at)
+                try remote.call("epoll_ctl ADD fd \(t.fd) to \(what)", Int32(CKPT_SYS_EPOLL_CTL), made,
+                                UInt64(CKPT_EPOLL_CTL_ADD), UInt64(t.fd), at)
             }
             try place(remote, made, at: fd, what)
         }

@@ -100,6 +100,7 @@ public struct Restorer {
         step("opening \(plan.descriptors.count) descriptors")
         try restoreDescriptors(remote, objects: objects)
         try restorePipes(remote)
+        try restoreEpolls(remote)
         var warnings: [String] = []
         step("setting signal dispositions")
         warnings += try restoreSignalActions(remote)
@@ -434,7 +435,7 @@ public struct Restorer {
             case let .event(f, fl, e):
                 try restoreEvent(remote, fd: f, flags: fl, e)
                 continue
-            case .terminal, .pipe: continue
+            case .terminal, .pipe, .epoll: continue
             }
             let what = "fd \(fd) (\(path))"
             let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)

@@ -54,6 +54,43 @@ public enum EventDescriptor: Equatable, Sendable {
         }
     }
 
+    /// One target of an epoll instance, as its fdinfo line shows it (`fs/eventpoll.c`
+    /// `ep_show_fdinfo`: `tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x`).
+    public struct EpollTarget: Equatable, Sendable {
+        public var fd: Int32
+        public var events: UInt32
+        public var data: UInt64
+        public var inode: UInt64
+        /// stat(2)'s encoding of the target file's device.
+        public var device: UInt32
+    }
+
+    /// The targets of an epoll fdinfo text; `nil` when a tfd line lacks a field.
+    static func epollTargets(_ fdinfo: String) -> [EpollTarget]? {
+        var out: [EpollTarget] = []
+        for line in fdinfo.split(separator: "\n") where line.hasPrefix("tfd:") {
+            // "tfd:", fd, "events:", hex, "data:", hex, "pos:N", "ino:hex", "sdev:hex"
+            let words = line.split(separator: " ", omittingEmptySubsequences: true)
+            var named: [Substring: Substring] = [:]
+            var i = 0
+            while i < words.count {
+                let w = words[i]
+                if w.hasSuffix(":"), i + 1 < words.count {
+                    named[w.dropLast()] = words[i + 1]
+                    i += 2
+                } else {
+                    if let c = w.firstIndex(of: ":") { named[w[..<c]] = w[w.index(after: c)...] }
+                    i += 1
+                }
+            }
+            guard let fd = named["tfd"].flatMap({ Int32($0) }), let events = named["events"].flatMap({ UInt32($0, radix: 16) }),
+                  let data = named["data"].flatMap({ UInt64($0, radix: 16) }), let ino = named["ino"].flatMap({ UInt64($0, radix: 16) }),
+                  let sdev = named["sdev"].flatMap({ UInt64($0, radix: 16) }) else { return nil }
+            out.append(EpollTarget(fd: fd, events: events, data: data, inode: ino, device: InotifyWatch.encodeDevice(sdev)))
+        }
+        return out
+    }
+
     public enum FdinfoError: Error, Equatable {
         case missing(String)
         case unsupported(String)

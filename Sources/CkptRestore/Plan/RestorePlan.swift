@@ -35,11 +35,14 @@ public struct RestorePlan: Sendable {
         case inotify(fd: Int32, flags: Int32, watches: [InotifyWatch])
         /// An eventfd, signalfd or timerfd: made again from its fdinfo record.
         case event(fd: Int32, flags: Int32, EventDescriptor)
+        /// An epoll instance and what it watches: made again after every other fd, each
+        /// target the file at its fd number (checked by identity when planned).
+        case epoll(fd: Int32, flags: Int32, targets: [EventDescriptor.EpollTarget])
 
         public var fd: Int32 {
             switch self {
             case let .path(fd, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .sharedMemory(fd, _, _, _),
-                 let .inotify(fd, _, _), let .event(fd, _, _): fd
+                 let .inotify(fd, _, _), let .event(fd, _, _), let .epoll(fd, _, _): fd
             }
         }
     }
@@ -237,6 +240,9 @@ public struct RestorePlan: Sendable {
             if let path = f.meta.path, EventDescriptor.names.contains(path) {
                 return try Self.event(f.meta, path: path, fdinfo: fdinfoRecords[f.id])
             }
+            if f.meta.path == "anon_inode:[eventpoll]" {
+                return try Self.epoll(f.meta, fdinfo: fdinfoRecords[f.id], files: files.map(\.meta))
+            }
             return try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
         }
         self.pipes = try Self.pipes(files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } })
@@ -368,6 +374,28 @@ public struct RestorePlan: Sendable {
         case let .failure(.missing(field)): throw .unsupported(what: what, why: "its fdinfo record lacks \(field)")
         case let .failure(.unsupported(why)): throw .unsupported(what: what, why: why)
         }
+    }
+
+    /// An epoll instance from its fdinfo record: each target must be the file the image
+    /// holds at that fd number (same inode and device), which the restorer makes or opens
+    /// before it; a target that is itself an epoll instance, or whose file the process holds
+    /// only under another number, is refused.
+    static func epoll(_ f: FileMeta, fdinfo: String?, files: [FileMeta]) throws(RestoreError) -> Descriptor {
+        let what = "fd \(f.fd) (anon_inode:[eventpoll])"
+        guard let fdinfo else {
+            throw .unsupported(what: what, why: "the image does not record what it watches (no fdinfo record: an older module, or more than \(CKPT_FDINFO_MAX) bytes of targets)")
+        }
+        guard let targets = EventDescriptor.epollTargets(fdinfo) else { throw .image("\(what): an fdinfo tfd line without its fields: \(fdinfo)") }
+        for t in targets {
+            guard let file = files.first(where: { Int32($0.fd) == t.fd }), let id = file.identity,
+                  id.inode == t.inode, id.device == t.device else {
+                throw .unsupported(what: what, why: "it watches fd \(t.fd), which is not the file the process holds at that number (closed or replaced since it was added)")
+            }
+            if file.path == "anon_inode:[eventpoll]" {
+                throw .unsupported(what: what, why: "it watches fd \(t.fd), another epoll instance: nested epoll is not restored")
+            }
+        }
+        return .epoll(fd: Int32(f.fd), flags: Int32(bitPattern: f.fFlags), targets: targets)
     }
 
     /// The pipes, grouped by name: each must have a read end and a write end in the
