@@ -68,11 +68,6 @@ public enum VMAKind: Equatable, Sendable {
         public var device: UInt32
         public var inode: UInt64
         public var size: UInt64
-        public init(device: UInt32, inode: UInt64, size: UInt64) {
-            self.device = device
-            self.inode = inode
-            self.size = size
-        }
     }
 
     /// mmap(2)'s prot for these vm_flags.
