@@ -5,7 +5,10 @@
 #   memfd "ckpt-test" of 3 pages, mapped twice (m1, m2: one object, two vmas;
 #         python keeps a dup of the fd per mapping), "memfd" at page 0 written
 #         through m1; the fd is left at position 100.
-# It prints "ready" and counts "count N" every 0.1 s. On SIGUSR1 it writes
+# It prints "ready" and counts "count N" every 0.1 s; with the argument "fork" it forks a
+# child that maps the same objects, prints "child PID", and then both wait for signals
+# without doing anything else (the parent is quiescent: a replay into it rolls back
+# memory that did not change), the child handling SIGUSR1 and SIGUSR2. On SIGUSR1 it writes
 # "alias" through m1 at page 1 and prints
 #   "shm A C holes H memfd M alias S pos P size Z"
 # A, C: anon's first 6 bytes of pages 0 and 2; H "yes" when pages 1 and 3 read
@@ -55,6 +58,17 @@ def on_usr2(sig, frame):
     sys.stdout.write("changed\n")
     sys.stdout.flush()
 
+
+if sys.argv[1:] == ["fork"]:
+    child = os.fork()
+    if child == 0:
+        signal.signal(signal.SIGUSR1, on_usr1)
+        signal.signal(signal.SIGUSR2, on_usr2)
+    else:
+        sys.stdout.write(f"child {child}\n")
+        sys.stdout.flush()
+    while True:
+        signal.pause()
 
 signal.signal(signal.SIGUSR1, on_usr1)
 signal.signal(signal.SIGUSR2, on_usr2)
