@@ -18,7 +18,8 @@ import select
 import signal
 import struct
 import sys
-import time
+
+from pycount import count_forever, say
 
 libc = ctypes.CDLL(None, use_errno=True)
 NONBLOCK = os.O_NONBLOCK
@@ -34,7 +35,6 @@ if sfd < 0 or tfd < 0 or libc.timerfd_settime(tfd, 0, spec, None) != 0:
 ep = select.epoll()
 ep.register(efd, select.EPOLLIN)
 ep.register(tfd, select.EPOLLIN | select.EPOLLET)
-count = 0
 
 
 def read8(fd):
@@ -54,15 +54,7 @@ def on_usr1(sig, frame):
         signo = "none"
     timer = "yes" if t else "no"
     nonblock = "yes" if not os.get_blocking(sem) else "no"
-    sys.stdout.write(f"events epoll {polled} eventfd {e} semaphore {s} signalfd {signo} timerfd {timer} nonblock {nonblock}\n")
-    sys.stdout.flush()
+    say(f"events epoll {polled} eventfd {e} semaphore {s} signalfd {signo} timerfd {timer} nonblock {nonblock}")
 
 
-signal.signal(signal.SIGUSR1, on_usr1)
-sys.stdout.write("ready\n")
-sys.stdout.flush()
-while True:
-    count += 1
-    sys.stdout.write(f"count {count}\n")
-    sys.stdout.flush()
-    time.sleep(0.1)
+count_forever({signal.SIGUSR1: on_usr1})

@@ -8,16 +8,15 @@
 import fcntl
 import os
 import signal
-import sys
-import time
 import zlib
+
+from pycount import count_forever, say
 
 r, w = os.pipe()
 r2, w2 = os.pipe()
 os.set_blocking(r2, False)
 payload = bytes((i * 7) & 0xFF for i in range(3000))
 os.write(w, payload)
-count = 0
 
 
 def on_usr1(sig, frame):
@@ -36,15 +35,7 @@ def on_usr1(sig, frame):
         empty = "no"
     except BlockingIOError:
         empty = "yes"
-    sys.stdout.write(f"pipe {len(got)} crc {zlib.crc32(got):08x} empty {empty}\n")
-    sys.stdout.flush()
+    say(f"pipe {len(got)} crc {zlib.crc32(got):08x} empty {empty}")
 
 
-signal.signal(signal.SIGUSR1, on_usr1)
-sys.stdout.write(f"ready {r} {w} {r2} {w2} expect 3000 crc {zlib.crc32(payload):08x}\n")
-sys.stdout.flush()
-while True:
-    count += 1
-    sys.stdout.write(f"count {count}\n")
-    sys.stdout.flush()
-    time.sleep(0.1)
+count_forever({signal.SIGUSR1: on_usr1}, ready=f"ready {r} {w} {r2} {w2} expect 3000 crc {zlib.crc32(payload):08x}")

@@ -10,13 +10,13 @@ import mmap
 import os
 import signal
 import sys
-import time
+
+from pycount import count_forever, say
 
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
 os.ftruncate(fd, 3 * 4096)
 m = mmap.mmap(fd, 3 * 4096)
 m[0:6] = b"before"
-count = 0
 
 
 def on_usr1(sig, frame):
@@ -24,15 +24,7 @@ def on_usr1(sig, frame):
     same = "yes" if m[:] == os.pread(fd, 3 * 4096, 0) else "no"
     head = m[0:6].decode(errors="replace")
     host = m[8192:8201].decode(errors="replace").replace("\0", ".")
-    sys.stdout.write(f"shared head {head} host {host} same {same}\n")
-    sys.stdout.flush()
+    say(f"shared head {head} host {host} same {same}")
 
 
-signal.signal(signal.SIGUSR1, on_usr1)
-sys.stdout.write("ready\n")
-sys.stdout.flush()
-while True:
-    count += 1
-    sys.stdout.write(f"count {count}\n")
-    sys.stdout.flush()
-    time.sleep(0.1)
+count_forever({signal.SIGUSR1: on_usr1})

@@ -20,7 +20,8 @@ import mmap
 import os
 import signal
 import sys
-import time
+
+from pycount import count_forever, say
 
 PAGE = 4096
 anon = mmap.mmap(-1, 4 * PAGE)
@@ -32,7 +33,6 @@ m1 = mmap.mmap(fd, 3 * PAGE)
 m2 = mmap.mmap(fd, 3 * PAGE)
 m1[0:5] = b"memfd"
 os.lseek(fd, 100, os.SEEK_SET)
-count = 0
 
 
 def zero(m, page):
@@ -48,15 +48,13 @@ def on_usr1(sig, frame):
     alias = "yes" if m2[PAGE:PAGE + 5] == b"alias" else "no"
     pos = os.lseek(fd, 0, os.SEEK_CUR)
     size = os.fstat(fd).st_size
-    sys.stdout.write(f"shm {a} {c} holes {holes} memfd {m} alias {alias} pos {pos} size {size}\n")
-    sys.stdout.flush()
+    say(f"shm {a} {c} holes {holes} memfd {m} alias {alias} pos {pos} size {size}")
 
 
 def on_usr2(sig, frame):
     anon[0:7] = b"CHANGED"
     anon[PAGE:PAGE + 4] = b"junk"
-    sys.stdout.write("changed\n")
-    sys.stdout.flush()
+    say("changed")
 
 
 if sys.argv[1:] == ["fork"]:
@@ -65,17 +63,8 @@ if sys.argv[1:] == ["fork"]:
         signal.signal(signal.SIGUSR1, on_usr1)
         signal.signal(signal.SIGUSR2, on_usr2)
     else:
-        sys.stdout.write(f"child {child}\n")
-        sys.stdout.flush()
+        say(f"child {child}")
     while True:
         signal.pause()
 
-signal.signal(signal.SIGUSR1, on_usr1)
-signal.signal(signal.SIGUSR2, on_usr2)
-sys.stdout.write("ready\n")
-sys.stdout.flush()
-while True:
-    count += 1
-    sys.stdout.write(f"count {count}\n")
-    sys.stdout.flush()
-    time.sleep(0.1)
+count_forever({signal.SIGUSR1: on_usr1, signal.SIGUSR2: on_usr2})

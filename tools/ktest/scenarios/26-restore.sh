@@ -34,6 +34,15 @@ python_refused() {
 	return 0
 }
 
+# counting_python SCRIPT [ARG...]: a listener, then python3 $here/SCRIPT (a pycount.py
+# target) as T, its output in t.out and t.err, once it has counted to 3.
+counting_python() {
+	restore_listen || return 1
+	bg /usr/bin/python3 $here/"$@" </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^count 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+}
+
 # restore_image IMAGE [OPTION...]: ckpt restore; sets out and np (the new pid, killed at cleanup).
 restore_image() {
 	out=$($CKPT_CLI restore "$@" 2>&1) || { why="restore: $out"; return 1; }
@@ -247,10 +256,7 @@ t_restore_python_threads() {
 # checkpoint, and the counter counts on from its checkpointed value. The restore runs
 # with --progress always: its bar reaches 100%.
 t_restore_python_256mib() {
-	restore_listen || return 1
-	bg /usr/bin/python3 $here/pybytes.py 256 </dev/null >t.out 2>t.err
-	T=$!
-	wait_for t.out '^count 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	counting_python pybytes.py 256 || return 1
 	kill -USR1 $T
 	wait_for t.out '^crc' 120 || { why="no crc line before the checkpoint: $(tail -3 t.err)"; return 1; }
 	local before pre post
@@ -282,10 +288,7 @@ t_restore_python_256mib() {
 # the restore its SIGUSR1 handler reads the same 3000 bytes (CRC-32 equal) and the second
 # pipe is still empty and non-blocking; `ckpt show` lists the pipe records.
 t_restore_pipe_with_data() {
-	restore_listen || return 1
-	bg /usr/bin/python3 $here/pypipe.py </dev/null >t.out 2>t.err
-	T=$!
-	wait_for t.out '^count 3$' 30 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	counting_python pypipe.py || return 1
 	local ready want
 	ready=$(grep -a '^ready' t.out)
 	want="pipe 3000 crc ${ready##* crc } empty yes"
@@ -310,10 +313,7 @@ t_restore_pipe_with_data() {
 # same bytes, bytes written into the file while the process was gone show through the
 # mapping, and a write through it reaches the file.
 t_restore_shared_file_mapping() {
-	restore_listen || return 1
-	bg /usr/bin/python3 $here/pyshared.py $W/shared.bin </dev/null >t.out 2>t.err
-	T=$!
-	wait_for t.out '^count 3$' 30 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	counting_python pyshared.py $W/shared.bin || return 1
 	checkpoint_to_image $T || return 1
 	kill -9 $T; wait $T 2>/dev/null
 	printf HOSTWRITE | dd of=$W/shared.bin bs=1 seek=8192 conv=notrunc status=none
@@ -339,10 +339,7 @@ t_restore_shared_file_mapping() {
 # other), its fds are that memfd at their position, its size is kept. A memfd the process
 # does not map, and a SysV segment, are refused naming them before any process exists.
 t_restore_shared_memory() {
-	restore_listen || return 1
-	bg /usr/bin/python3 $here/pyshmem.py </dev/null >t.out 2>t.err
-	T=$!
-	wait_for t.out '^count 3$' 30 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	counting_python pyshmem.py || return 1
 	checkpoint_to_image $T || return 1
 	kill -9 $T; wait $T 2>/dev/null
 	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
@@ -478,10 +475,7 @@ t_restore_tail_f() {
 # eventfd fdinfo does not say whether it is a semaphore: there the image is refused,
 # naming the fd, before any process exists.
 t_restore_event_descriptors() {
-	restore_listen || return 1
-	bg /usr/bin/python3 $here/pyevents.py </dev/null >t.out 2>t.err
-	T=$!
-	wait_for t.out '^count 3$' 30 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	counting_python pyevents.py || return 1
 	kill -USR2 $T
 	sleep 0.3
 	checkpoint_to_image $T || return 1
