@@ -15,6 +15,22 @@ checkpoint_to_image() {
 	[[ -f $img ]] || { why="no image: $out"; return 1; }
 }
 
+# checkpoint_and_kill [OPTION...]: checkpoint_to_image $T, then kill -9 it and reap it.
+checkpoint_and_kill() {
+	checkpoint_to_image $T "$@" || return 1
+	kill -9 $T
+	wait $T 2>/dev/null
+	return 0
+}
+
+# records_in_image TYPE N: `ckpt show $img` lists N records of TYPE (sets why if not).
+records_in_image() {
+	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
+	local n
+	n=$(grep -c " $1 " show.out)
+	[[ $n == "$2" ]] || { why="$n $1 records, expected $2: $(grep -a -e " $1 " -e ' file ' -e ' vma ' show.out | tail -12 | tr '\n' ' ')"; return 1; }
+}
+
 # python_refused CODE WHAT TEXT...: python3 -c CODE (which prints "ready") is checkpointed
 # and killed; ckpt restore must refuse it before any process exists, its output holding
 # every TEXT. Sets out.
@@ -90,8 +106,7 @@ t_restore_refuses_changed_binary() {
 	bg $W/kt-copy 1 >t.out
 	T=$!
 	wait_for t.out '^tick' 10 || { why="target: $(cat t.out)"; return 1; }
-	checkpoint_to_image $T || return 1
-	kill -9 $T; wait $T 2>/dev/null
+	checkpoint_and_kill || return 1
 	echo >>$W/kt-copy || { why="cannot change the program copy"; return 1; }
 	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a changed binary: $out"; return 1; }
 	[[ $out == *"refused: mapping "*"kt-copy"*"changed since the checkpoint: size"* ]] || { why="restore: $out"; return 1; }
@@ -292,8 +307,7 @@ t_restore_pipe_with_data() {
 	local ready want
 	ready=$(grep -a '^ready' t.out)
 	want="pipe 3000 crc ${ready##* crc } empty yes"
-	checkpoint_to_image $T || return 1
-	kill -9 $T; wait $T 2>/dev/null
+	checkpoint_and_kill || return 1
 	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
 	grep -q ' pipe .*holds 3000 bytes (3000 captured)' show.out || { why="no pipe record with the 3000 bytes: $(grep -a ' pipe ' show.out)"; return 1; }
 	mv t.out t.old && : >t.out
@@ -314,8 +328,7 @@ t_restore_pipe_with_data() {
 # mapping, and a write through it reaches the file.
 t_restore_shared_file_mapping() {
 	counting_python pyshared.py $W/shared.bin || return 1
-	checkpoint_to_image $T || return 1
-	kill -9 $T; wait $T 2>/dev/null
+	checkpoint_and_kill || return 1
 	printf HOSTWRITE | dd of=$W/shared.bin bs=1 seek=8192 conv=notrunc status=none
 	mv t.out t.old && : >t.out
 	local np got
@@ -340,12 +353,8 @@ t_restore_shared_file_mapping() {
 # does not map, and a SysV segment, are refused naming them before any process exists.
 t_restore_shared_memory() {
 	counting_python pyshmem.py || return 1
-	checkpoint_to_image $T || return 1
-	kill -9 $T; wait $T 2>/dev/null
-	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
-	local n
-	n=$(grep -c ' shmem ' show.out)
-	[[ $n == 3 ]] || { why="$n shmem records, expected 3 (anon, memfd twice): $(grep -a -e ' shmem ' -e ' vma .*deleted' show.out)"; return 1; }
+	checkpoint_and_kill || return 1
+	records_in_image shmem 3 || return 1  # anon, the memfd twice
 	mv t.out t.old && : >t.out
 	local np got
 	restore_image $img || return 1
@@ -448,10 +457,8 @@ t_restore_tail_f() {
 	wait_for t.out '^two$' 30 || { why="tail: $(tail -3 t.out t.err)"; return 1; }
 	[[ $(readlink /proc/$T/fd/* | grep -c '^anon_inode:inotify$') == 1 ]] ||
 		{ why="tail holds no inotify descriptor: $(ls -l /proc/$T/fd)"; return 1; }
-	checkpoint_to_image $T || return 1
-	kill -9 $T; wait $T 2>/dev/null
-	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
-	grep -q ' fdinfo ' show.out || { why="no fdinfo record for the inotify descriptor: $(grep -a ' file ' show.out)"; return 1; }
+	checkpoint_and_kill || return 1
+	records_in_image fdinfo 1 || return 1
 	mv t.out t.old && : >t.out
 	local np got
 	restore_image $img || return 1
@@ -478,12 +485,8 @@ t_restore_event_descriptors() {
 	counting_python pyevents.py || return 1
 	kill -USR2 $T
 	sleep 0.3
-	checkpoint_to_image $T || return 1
-	kill -9 $T; wait $T 2>/dev/null
-	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
-	local n
-	n=$(grep -c ' fdinfo ' show.out)
-	[[ $n == 5 ]] || { why="$n fdinfo records, expected 5: $(grep -a -e ' file ' -e fdinfo show.out)"; return 1; }
+	checkpoint_and_kill || return 1
+	records_in_image fdinfo 5 || return 1
 	mv t.out t.old && : >t.out
 	if [[ $(uname -r) == 6.1.* ]]; then
 		out=$($CKPT_CLI restore $img 2>&1) && { why="restored an eventfd whose semaphore mode 6.1 does not show: $out"; return 1; }
@@ -591,8 +594,7 @@ t_restore_refuses_pipe_and_socket() {
 t_restore_damaged_image() {
 	restore_listen || return 1
 	start_target t.out 4
-	checkpoint_to_image $T || return 1
-	kill -9 $T; wait $T 2>/dev/null
+	checkpoint_and_kill || return 1
 	# A byte in the middle of the heap's pages (the image is mostly page data).
 	local size=$(stat -c %s $img)
 	printf '\x5a' | dd of=$img bs=1 seek=$((size / 2)) conv=notrunc status=none
