@@ -302,10 +302,7 @@ public struct Restorer {
                     let name = RestorePlan.memfdName(m.meta.path)
                     let made = try remote.call("memfd_create \(name) for \(what)", Int32(CKPT_SYS_MEMFD_CREATE),
                                                try remote.string(name), UInt64(CKPT_MFD_CLOEXEC))
-                    let above = UInt64(plan.descriptors.map(\.fd).max() ?? 0) + 1
-                    let moved = try remote.call("F_DUPFD above \(above) for \(name)", Int32(CKPT_SYS_FCNTL), made,
-                                                UInt64(F_DUPFD_CLOEXEC), above)
-                    try remote.call("close", Int32(CKPT_SYS_CLOSE), made)
+                    let moved = try moveAbove(remote, made, name)
                     objects[object] = moved
                     try remote.call("ftruncate \(name) to \(object.size) bytes", Int32(CKPT_SYS_FTRUNCATE), moved, object.size)
                     fd = moved
@@ -369,7 +366,6 @@ public struct Restorer {
     /// bytes back with write, then dup2'd to each of its fds with their status flags.
     func restorePipes(_ remote: RemoteSyscalls) throws(RestoreError) {
         guard !plan.pipes.isEmpty else { return }
-        let above = UInt64(plan.descriptors.map(\.fd).max() ?? 0) + 1
         let fdsAt = remote.scratch + 3584
         let chunk = 2048, dataAt = remote.scratch + 1024
         for p in plan.pipes {
@@ -381,10 +377,7 @@ public struct Restorer {
                 for b in 0..<4 { v |= UInt64(raw[i + b]) << UInt64(8 * b) }
                 return v
             }
-            for made in [int32(at: 0), int32(at: 4)] {
-                ends.append(try remote.call("F_DUPFD above \(above) for \(p.name)", Int32(CKPT_SYS_FCNTL), made, UInt64(F_DUPFD), above))
-                try remote.call("close", Int32(CKPT_SYS_CLOSE), made)
-            }
+            for made in [int32(at: 0), int32(at: 4)] { ends.append(try moveAbove(remote, made, p.name)) }
             let (r, w) = (ends[0], ends[1])
             if p.size > 0 {
                 try remote.call("F_SETPIPE_SZ \(p.size) for \(p.name)", Int32(CKPT_SYS_FCNTL), w, UInt64(ckpt_f_setpipe_sz()), UInt64(p.size))
