@@ -217,20 +217,15 @@ public struct RestorePlan: Sendable {
                 throw .unsupported(what: "working directory \(cwd)", why: "it is gone or not a directory")
             }
         }
-        var objects: [SharedObjectID: VMAKind.SharedObject] = [:]
+        var objects: [FileID: VMAKind.SharedObject] = [:]
         for m in mappings {
-            if case let .sharedMemory(o) = m.kind { objects[SharedObjectID(device: o.device, inode: o.inode)] = o }
+            if case let .sharedMemory(o) = m.kind { objects[FileID(device: o.device, inode: o.inode)] = o }
         }
         // Paths by file identity, for inotify watches: the image's open files and mappings.
-        var paths: [SharedObjectID: String] = [:]
-        for m in mappings {
-            if let id = m.meta.identity, let path = m.meta.path, path.hasPrefix("/"), !path.hasSuffix(" (deleted)") {
-                paths[SharedObjectID(device: id.device, inode: id.inode)] = path
-            }
-        }
-        for f in files {
-            if let id = f.meta.identity, let path = f.meta.path, path.hasPrefix("/"), !path.hasSuffix(" (deleted)") {
-                paths[SharedObjectID(device: id.device, inode: id.inode)] = path
+        var paths: [FileID: String] = [:]
+        for (identity, path) in mappings.map({ ($0.meta.identity, $0.meta.path) }) + files.map({ ($0.meta.identity, $0.meta.path) }) {
+            if let id = identity, let path, path.hasPrefix("/"), !path.hasSuffix(" (deleted)") {
+                paths[FileID(device: id.device, inode: id.inode)] = path
             }
         }
         self.descriptors = try files.map { f throws(RestoreError) in
@@ -303,12 +298,13 @@ public struct RestorePlan: Sendable {
         "\(hex(m.meta.start))-\(hex(m.meta.end))" + (m.meta.path.map { " (\($0))" } ?? "")
     }
 
-    struct SharedObjectID: Hashable { var device: UInt32, inode: UInt64 }
+    /// A file as the image identifies it: stat(2)'s device and inode.
+    struct FileID: Hashable { var device: UInt32, inode: UInt64 }
 
     static func descriptor(_ f: FileMeta, pipe: PipeMeta? = nil, shellJob: Bool,
-                           objects: [SharedObjectID: VMAKind.SharedObject] = [:]) throws(RestoreError) -> Descriptor {
+                           objects: [FileID: VMAKind.SharedObject] = [:]) throws(RestoreError) -> Descriptor {
         let what = "fd \(f.fd)" + (f.path.map { " (\($0))" } ?? "")
-        if let id = f.identity, let o = objects[SharedObjectID(device: id.device, inode: id.inode)],
+        if let id = f.identity, let o = objects[FileID(device: id.device, inode: id.inode)],
            f.path?.hasSuffix(" (deleted)") == true {
             return .sharedMemory(fd: Int32(f.fd), object: o, flags: Int32(bitPattern: f.fFlags), position: f.pos)
         }
@@ -326,7 +322,7 @@ public struct RestorePlan: Sendable {
         }
         guard let path = f.path, path.hasPrefix("/") else {
             let kind = f.path.map { p in p.split(separator: ":").first.map(String.init) ?? p } ?? "an unnamed file"
-            throw .unsupported(what: what, why: "\(kind) descriptors are not restored yet (only files, directories, terminals, pipes, memfds and inotify)")
+            throw .unsupported(what: what, why: "\(kind) descriptors are not restored yet (restored: files, directories, terminals, pipes, memfds, inotify, eventfd, signalfd, timerfd, epoll)")
         }
         if path.hasSuffix(" (deleted)") { throw .unsupported(what: what, why: "its file was deleted") }
         if isTerminal(path) {
@@ -342,7 +338,7 @@ public struct RestorePlan: Sendable {
     /// or mapping of the image with the watched inode and device; refused when the record
     /// is missing (an older module, or text over `CKPT_FDINFO_MAX`) or a watched file has
     /// no path in the image. Events queued and unread at the checkpoint are not recorded.
-    static func inotify(_ f: FileMeta, fdinfo: String?, paths: [SharedObjectID: String]) throws(RestoreError) -> Descriptor {
+    static func inotify(_ f: FileMeta, fdinfo: String?, paths: [FileID: String]) throws(RestoreError) -> Descriptor {
         let what = "fd \(f.fd) (anon_inode:inotify)"
         guard let fdinfo else {
             throw .unsupported(what: what, why: "the image does not record its watches (no fdinfo record: an older module, or more than \(CKPT_FDINFO_MAX) bytes of them)")
@@ -352,7 +348,7 @@ public struct RestorePlan: Sendable {
         }
         for i in watches.indices {
             let w = watches[i]
-            guard let path = paths[SharedObjectID(device: w.device, inode: w.inode)] else {
+            guard let path = paths[FileID(device: w.device, inode: w.inode)] else {
                 throw .unsupported(what: what, why: "watch \(w.wd) is on inode \(w.inode) (device \(hex(UInt64(w.device)))), "
                                        + "which the process neither holds open nor maps, so its path is not in the image")
             }
