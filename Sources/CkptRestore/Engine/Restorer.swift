@@ -297,18 +297,19 @@ public struct Restorer {
                                 UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096)
                 try remote.call("close", Int32(CKPT_SYS_CLOSE), fd)
             case let .sharedMemory(object):
-                var fd = objects[object]
-                if fd == nil {
+                let fd: UInt64
+                if let made = objects[object] {
+                    fd = made
+                } else {
                     let name = RestorePlan.memfdName(m.meta.path)
                     let made = try remote.call("memfd_create \(name) for \(what)", Int32(CKPT_SYS_MEMFD_CREATE),
                                                try remote.string(name), UInt64(CKPT_MFD_CLOEXEC))
-                    let moved = try moveAbove(remote, made, name)
-                    objects[object] = moved
-                    try remote.call("ftruncate \(name) to \(object.size) bytes", Int32(CKPT_SYS_FTRUNCATE), moved, object.size)
-                    fd = moved
+                    fd = try moveAbove(remote, made, name)
+                    objects[object] = fd
+                    try remote.call("ftruncate \(name) to \(object.size) bytes", Int32(CKPT_SYS_FTRUNCATE), fd, object.size)
                 }
                 try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
-                                UInt64(MAP_SHARED | MAP_FIXED), fd!, m.meta.pgoff * 4096)
+                                UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096)
             case .shared:
                 throw .unsupported(what: what, why: "shared memory is not restored")  // refused by the plan already
             }
