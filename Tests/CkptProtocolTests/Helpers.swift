@@ -65,9 +65,14 @@ let samplePipe = RecordMeta.pipe(PipeMeta(size: 65536, bytes: 3000))
 let sampleSiginfo = RecordMeta.siginfo(SiginfoMeta(nrSiginfo: 2, nrQueued: 2))
 let sampleSharedSiginfo = RecordMeta.sharedSiginfo(SiginfoMeta(nrSiginfo: 128, nrQueued: 300))
 let sampleShmem = RecordMeta.shmem(ShmemMeta(inode: 0x1_0000_0007, size: 3 * 4096))
+/// Fields past the 64th attribute: personality and root (task), every unix field.
+let sampleFullTask = RecordMeta.task(TaskMeta(pid: 100, tgid: 100, ppid: 1, comm: "sleep", uid: 0, gid: 0, euid: 0, egid: 0,
+                                              cwd: "/srv/jail/tmp", umask: 0o22, personality: 0x40000, root: "/srv/jail"))
+let sampleUnix = RecordMeta.unix(UnixMeta(type: 1, state: 1, flags: 0, peerInode: 0x1_0000_0009, shutdown: 2, bytes: 11,
+                                          sndbuf: 212_992, rcvbuf: 212_992))
 let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleVMA, sampleAnonVMA, samplePages,
                       sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
-                      sampleSiginfo, sampleSharedSiginfo, sampleShmem]
+                      sampleSiginfo, sampleSharedSiginfo, sampleShmem, sampleFullTask, sampleUnix]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

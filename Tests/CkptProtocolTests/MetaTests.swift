@@ -167,6 +167,49 @@ import Testing
         }
     }
 
+    /// A unix record: a known socket type, data within `CKPT_UNIX_DATA_MAX`, none when
+    /// nothing was queued; its messages framed as length and bytes.
+    @Test func unixRecordDataAndFraming() throws {
+        var r = RecordDataRules()
+        try r.check(id: 9, meta: sampleUnix, dataLength: 15)
+        try r.check(id: 9, meta: sampleUnix, dataLength: 0)  // rights, busy, or too much to carry
+        let raw = RecordMeta.unix(UnixMeta(type: 3, state: 1, flags: 0, peerInode: 0, shutdown: 0, bytes: 0, sndbuf: 0, rcvbuf: 0))
+        #expect(throws: RecordDataViolation.unixRecord(id: 9, type: 3, dataLength: 0, bytes: 0)) {
+            try r.check(id: 9, meta: raw, dataLength: 0)
+        }
+        #expect(throws: RecordDataViolation.unixRecord(id: 9, type: 1, dataLength: UInt64(CKPT_UNIX_DATA_MAX) + 1, bytes: 11)) {
+            try r.check(id: 9, meta: sampleUnix, dataLength: UInt64(CKPT_UNIX_DATA_MAX) + 1)
+        }
+        let data = UnixMessages.join([Array("hello".utf8), [0], Array(repeating: 7, count: 300)])
+        #expect(data.count == 3 * 4 + 306 && data[0..<4] == [5, 0, 0, 0] && data[14..<18] == [44, 1, 0, 0])
+        #expect(UnixMessages.split(data)?.map(Array.init) == [Array("hello".utf8), [0], Array(repeating: 7, count: 300)])
+        #expect(UnixMessages.split([]) == [])
+        #expect(UnixMessages.split(Array(data.dropLast())) == nil)  // the last length runs past the end
+        #expect(UnixMessages.split([0, 0, 0, 0]) == nil)  // an empty message
+        #expect(UnixMessages.split([1, 0, 0]) == nil)  // a cut length
+        #expect(RecordType.unix.parentType == .file)
+    }
+
+    /// Attributes past the 64th decode and encode like the others, and a record type that
+    /// must not carry them refuses them by name.
+    @Test func fieldsPastTheSixtyFourth() throws {
+        #expect(CKPT_A_META_PERSONALITY >= 64 && CKPT_A_META_MAX < AttributeMask.capacity)
+        for meta in [sampleFullTask, sampleUnix] {
+            let bytes = metaBytes(meta)
+            let back = try bytes.withUnsafeBytes { try RecordMeta(type: meta.type, payload: $0) }
+            #expect(back == meta)
+        }
+        let b = MessageBuffer(capacity: 256)
+        b.appendU32(Int(CKPT_A_META_TID), 7)
+        b.appendU32(Int(CKPT_A_META_SOCK_TYPE), 1)
+        let bytes = Array(b.bytes)
+        #expect {
+            try bytes.withUnsafeBytes { _ = try RecordMeta(type: .regs, payload: $0) }
+        } throws: { error in
+            (error as? ProtocolError)?.kind == .unknownAttribute && "\(error)".contains("CKPT_A_META_SOCK_TYPE")
+        }
+    }
+
     @Test func altstackFieldsComeTogether() throws {
         // sp and size without flags: a regs meta no module sends.
         let b = MessageBuffer(capacity: 256)

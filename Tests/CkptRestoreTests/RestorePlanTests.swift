@@ -15,11 +15,12 @@ import Testing
     func image(threads: Int = 1, vmas: [VMAMeta], files: [FileMeta] = [], signals: [SignalAction]? = nil,
                xstate: XState? = nil, limits: [ResourceLimit]? = nil,
                pipes: [Int: (PipeMeta, [UInt8])] = [:], queues: (thread: [Int32], process: [Int32])? = nil,
-               shmem: [Int: (meta: ShmemMeta, page: Bool)] = [:], fdinfo: [Int: String] = [:]) throws -> (ImageReader, String) {
+               shmem: [Int: (meta: ShmemMeta, page: Bool)] = [:], fdinfo: [Int: String] = [:],
+               sockets: [Int: (UnixMeta, [UInt8])] = [:], task: TaskMeta? = nil) throws -> (ImageReader, String) {
         let fixture = try ImageFixture("restore-plan")
         _ = try fixture.record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
-        let task = try fixture.record(.task(TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
-                                             euid: geteuid(), egid: getegid())), parent: 0)
+        let task = try fixture.record(.task(task ?? TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
+                                                     euid: geteuid(), egid: getegid())), parent: 0)
         for t in 0..<threads {
             var regs = [UInt8](repeating: 0, count: 216)
             regs[16 * 8] = UInt8(t + 1)  // rip
@@ -64,6 +65,7 @@ import Testing
             let file = try fixture.record(.file(f), parent: task)
             if let (meta, data) = pipes[i] { _ = try fixture.record(.pipe(meta), parent: file, data: data) }
             if let text = fdinfo[i] { _ = try fixture.record(.fdinfo, parent: file, data: Array(text.utf8)) }
+            if let (meta, data) = sockets[i] { _ = try fixture.record(.unix(meta), parent: file, data: data) }
         }
         _ = try fixture.record(.trailer(TrailerMeta(nrThreads: UInt32(threads), nrVMAs: UInt32(vmas.count), nrPagesTotal: pages,
                                             nrFiles: UInt32(files.count))), parent: 0)
@@ -190,6 +192,96 @@ import Testing
             return
         }
         #expect(why3.contains("held 5 bytes"))
+    }
+
+    /// A socket file record (inode in its identity) and its unix record's meta.
+    static func socket(fd: UInt32, inode: UInt64, flags: Int32 = O_RDWR) -> FileMeta {
+        FileMeta(fd: fd, fFlags: UInt32(bitPattern: flags), pos: 0, path: "socket:[\(inode)]",
+                 identity: FileIdentity(inode: inode, device: 8, size: 0, mtimeNs: 0))
+    }
+    static func unix(peer: UInt64, bytes: UInt64 = 0, type: UInt32 = 1, state: UInt32 = 1, flags: UInt32 = 0,
+                     shutdown: UInt32 = 0) -> UnixMeta {
+        UnixMeta(type: type, state: state, flags: flags, peerInode: peer, shutdown: shutdown, bytes: bytes,
+                 sndbuf: 212_992, rcvbuf: 212_992)
+    }
+
+    /// A socketpair between the process's own fds comes back with each end's queued
+    /// messages (a dup of an end is the same end); an end whose peer was closed comes back
+    /// alone; one whose peer another process holds is refused, naming the fd.
+    @Test func socketPairsBetweenTheProcesssOwnFds() throws {
+        let hello = UnixMessages.join([Array("hello".utf8), Array("again".utf8)])
+        let files = [Self.socket(fd: 3, inode: 41), Self.socket(fd: 4, inode: 42, flags: O_RDWR | O_NONBLOCK),
+                     Self.socket(fd: 5, inode: 41), Self.socket(fd: 6, inode: 50)]
+        let (img, p) = try image(vmas: [anon], files: files, sockets: [
+            0: (Self.unix(peer: 42, bytes: 10, type: 2), hello), 1: (Self.unix(peer: 41, type: 2), []),
+            2: (Self.unix(peer: 42, bytes: 10, type: 2), hello), 3: (Self.unix(peer: 0, bytes: 1, shutdown: 3), UnixMessages.join([[9]])),
+        ])
+        defer { unlink(p) }
+        let plan = try RestorePlan(img, shellJob: false)
+        #expect(plan.descriptors.map(\.fd) == [3, 4, 5, 6])
+        #expect(plan.descriptors[1] == .socket(fd: 4, name: "socket:[42]"))
+        #expect(plan.socketPairs.count == 2)
+        let pair = plan.socketPairs[0]
+        #expect(pair.type == 2 && pair.first.fds == [3, 5] && pair.second?.fds == [4] && pair.second?.flags == O_RDWR | O_NONBLOCK)
+        #expect(pair.first.messages == [Array("hello".utf8), Array("again".utf8)] && pair.second?.messages == [])
+        let alone = plan.socketPairs[1]
+        #expect(alone.type == 1 && alone.first.fds == [6] && alone.second == nil && alone.first.messages == [[9]] && alone.first.shutdown == 3)
+
+        for (sockets, text) in [
+            ([0: (Self.unix(peer: 99), [UInt8]())], "held by another process"),
+            ([0: (Self.unix(peer: 0, state: 10), [UInt8]())], "listening"),
+            ([0: (Self.unix(peer: 0, flags: UInt32(CKPT_SOCK_FLAGS_NAMED.rawValue)), [UInt8]())], "bound to an address"),
+            ([0: (Self.unix(peer: 0, bytes: 4, flags: UInt32(CKPT_SOCK_FLAGS_RIGHTS.rawValue)), [UInt8]())], "SCM_RIGHTS"),
+            ([0: (Self.unix(peer: 0, bytes: 4, flags: UInt32(CKPT_SOCK_FLAGS_BUSY.rawValue)), [UInt8]())], "a reader held"),
+            ([0: (Self.unix(peer: 0, bytes: 2_000_000), [UInt8]())], "held 2000000 bytes"),
+        ] as [([Int: (UnixMeta, [UInt8])], String)] {
+            let (img2, p2) = try image(vmas: [anon], files: [Self.socket(fd: 3, inode: 41)], sockets: sockets)
+            defer { unlink(p2) }
+            guard case let .unsupported(what, why)? = refusal({ () throws(RestoreError) in try RestorePlan(img2, shellJob: false) }) else {
+                Issue.record("not refused: \(text)")
+                continue
+            }
+            #expect(what == "fd 3 (socket:[41])" && why.contains(text), "\(why)")
+        }
+        // A datagram socket connected to one that is connected elsewhere.
+        let (img3, p3) = try image(vmas: [anon], files: [Self.socket(fd: 3, inode: 41), Self.socket(fd: 4, inode: 42)],
+                                   sockets: [0: (Self.unix(peer: 42, type: 2), []), 1: (Self.unix(peer: 0, type: 2), [])])
+        defer { unlink(p3) }
+        guard case let .unsupported(_, why3)? = refusal({ () throws(RestoreError) in try RestorePlan(img3, shellJob: false) }) else {
+            Issue.record("a one-way connection was not refused")
+            return
+        }
+        #expect(why3.contains("connected elsewhere"))
+        // A socket in an image without unix records (an older module, or not AF_UNIX).
+        let (img4, p4) = try image(vmas: [anon], files: [Self.socket(fd: 3, inode: 41)])
+        defer { unlink(p4) }
+        guard case let .unsupported(_, why4)? = refusal({ () throws(RestoreError) in try RestorePlan(img4, shellJob: false) }) else {
+            Issue.record("a socket without a unix record was not refused")
+            return
+        }
+        #expect(why4.contains("sockets other than Unix socketpairs"))
+    }
+
+    /// The root directory: "/" is the restorer's own; another is chrooted to, and must exist.
+    @Test func rootDirectory() throws {
+        func task(root: String?) -> TaskMeta {
+            TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(), euid: geteuid(), egid: getegid(),
+                     cwd: "/tmp", umask: 0o22, personality: 0x0040_0000, root: root)
+        }
+        let (img, p) = try image(vmas: [anon], task: task(root: "/"))
+        defer { unlink(p) }
+        let plan = try RestorePlan(img, shellJob: false)
+        #expect(plan.changedRoot == nil && plan.task.personality == 0x0040_0000)
+        let (img2, p2) = try image(vmas: [anon], task: task(root: "/tmp"))
+        defer { unlink(p2) }
+        #expect(try RestorePlan(img2, shellJob: false).changedRoot == "/tmp")
+        let (img3, p3) = try image(vmas: [anon], task: task(root: "/nonexistent-ckpt-root"))
+        defer { unlink(p3) }
+        guard case let .unsupported(what, _)? = refusal({ () throws(RestoreError) in try RestorePlan(img3, shellJob: false) }) else {
+            Issue.record("a missing root directory was not refused")
+            return
+        }
+        #expect(what == "root directory /nonexistent-ckpt-root")
     }
 
     @Test func readsResourceLimits() throws {

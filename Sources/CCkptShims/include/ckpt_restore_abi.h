@@ -58,6 +58,12 @@ enum {
 	CKPT_SYS_EPOLL_CREATE1 = SYS_epoll_create1,
 	CKPT_SYS_EPOLL_CTL = SYS_epoll_ctl,
 	CKPT_EPOLL_CTL_ADD = EPOLL_CTL_ADD,
+	CKPT_SYS_SOCKETPAIR = SYS_socketpair,
+	CKPT_SYS_SENDTO = SYS_sendto,
+	CKPT_SYS_SHUTDOWN = SYS_shutdown,
+	CKPT_SYS_SETSOCKOPT = SYS_setsockopt,
+	CKPT_SYS_PERSONALITY = SYS_personality,
+	CKPT_SYS_CHROOT = SYS_chroot,
 	/* TFD_IOC_SET_TICKS (linux/timerfd.h; glibc declares it only under _GNU_SOURCE). */
 	CKPT_TFD_IOC_SET_TICKS = _IOW('T', 0, __u64),
 	CKPT_EFD_SEMAPHORE = EFD_SEMAPHORE,

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptUAPI
 import CkptSystem
 import CkptListener
 import CkptProtocol
@@ -48,6 +49,16 @@ enum Format {
     static func vmFlags(_ flags: UInt64) -> String {
         (flags & 1 != 0 ? "r" : "-") + (flags & 2 != 0 ? "w" : "-") + (flags & 4 != 0 ? "x" : "-")
             + (flags & 8 != 0 ? "s" : "p")
+    }
+
+    /// A unix record's sock-flags as words ("named,rights"), nil when none is set.
+    static func sockFlags(_ flags: UInt32) -> String? {
+        let names: [(UInt32, String)] = [
+            (UInt32(CKPT_SOCK_FLAGS_NAMED.rawValue), "named"), (UInt32(CKPT_SOCK_FLAGS_RIGHTS.rawValue), "rights"),
+            (UInt32(CKPT_SOCK_FLAGS_OOB.rawValue), "oob"), (UInt32(CKPT_SOCK_FLAGS_BUSY.rawValue), "busy"),
+        ]
+        let set = names.filter { flags & $0.0 != 0 }.map(\.1)
+        return set.isEmpty ? nil : set.joined(separator: ",")
     }
 
     /// Pads `s` on the right to `width` (columns of a table).

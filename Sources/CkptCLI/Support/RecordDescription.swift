@@ -23,7 +23,9 @@ enum RecordDescription {
         case let .header(m):
             return "\(m.arch) page-size \(m.pageSize) release \(m.release) time \(Format.time(ns: m.timeNs))"
         case let .task(m):
-            return "pid \(m.pid) tgid \(m.tgid) ppid \(m.ppid) comm \(JSON.quote(m.comm)) uid \(m.uid) gid \(m.gid) euid \(m.euid) egid \(m.egid)"
+            let root = m.root.flatMap { $0 == "/" ? nil : " root \(JSON.quote($0))" } ?? ""
+            let persona = m.personality.flatMap { $0 == 0 ? nil : " personality \(h(UInt64($0)))" } ?? ""
+            return "pid \(m.pid) tgid \(m.tgid) ppid \(m.ppid) comm \(JSON.quote(m.comm)) uid \(m.uid) gid \(m.gid) euid \(m.euid) egid \(m.egid)\(root)\(persona)"
         case let .regs(m):
             let r = regs.map { " rip \(h($0.rip)) rsp \(h($0.rsp))" } ?? ""
             let mask = m.sigmask.map { " blocked \(h($0))" } ?? ""
@@ -59,6 +61,13 @@ enum RecordDescription {
             return "shared memory object inode \(m.inode), \(Format.size(m.size))"
         case .fdinfo:
             return "\(entry.dataLength) bytes of fdinfo text"
+        case let .unix(m):
+            let kind = [1: "stream", 2: "datagram", 5: "seqpacket"][Int(m.type)] ?? "type \(m.type)"
+            let state = [1: "connected", 7: "unconnected", 10: "listening"][Int(m.state)] ?? "state \(m.state)"
+            let peer = m.peerInode == 0 ? "no peer" : "peer socket:[\(m.peerInode)]"
+            let flags = Format.sockFlags(m.flags).map { " " + $0 } ?? ""
+            let shut = m.shutdown == 0 ? "" : " shutdown \(m.shutdown)"
+            return "unix \(kind) \(state) \(peer)\(shut)\(flags) holds \(m.bytes) bytes (\(entry.dataLength) captured)"
         }
     }
 
@@ -70,8 +79,14 @@ enum RecordDescription {
         case let .header(m):
             return .object([("arch", .string(m.arch)), ("page_size", u32(m.pageSize)), ("release", .string(m.release)), ("time_ns", u(m.timeNs))])
         case let .task(m):
-            return .object([("pid", u32(m.pid)), ("tgid", u32(m.tgid)), ("ppid", u32(m.ppid)), ("comm", .string(m.comm)),
-                            ("uid", u32(m.uid)), ("gid", u32(m.gid)), ("euid", u32(m.euid)), ("egid", u32(m.egid))])
+            var fields: [(String, JSON)] = [
+                ("pid", u32(m.pid)), ("tgid", u32(m.tgid)), ("ppid", u32(m.ppid)), ("comm", .string(m.comm)),
+                ("uid", u32(m.uid)), ("gid", u32(m.gid)), ("euid", u32(m.euid)), ("egid", u32(m.egid))]
+            if let cwd = m.cwd { fields.append(("cwd", .string(cwd))) }
+            if let root = m.root { fields.append(("root", .string(root))) }
+            if let umask = m.umask { fields.append(("umask", u32(umask))) }
+            if let p = m.personality { fields.append(("personality", u32(p))) }
+            return .object(fields)
         case let .regs(m):
             var fields: [(String, JSON)] = [("tid", u32(m.tid))]
             if let mask = m.sigmask { fields.append(("sigmask", u(mask))) }
@@ -112,6 +127,10 @@ enum RecordDescription {
             return .object([("ino", u(m.inode)), ("size", u(m.size))])
         case .fdinfo:
             return .object([])
+        case let .unix(m):
+            return .object([("sock_type", u32(m.type)), ("sock_state", u32(m.state)), ("sock_flags", u32(m.flags)),
+                            ("peer_ino", u(m.peerInode)), ("sock_shutdown", u32(m.shutdown)), ("sock_bytes", u(m.bytes)),
+                            ("sndbuf", u32(m.sndbuf)), ("rcvbuf", u32(m.rcvbuf))])
         }
     }
 

@@ -123,6 +123,16 @@ public enum AttributeSchema {
         (CKPT_A_META_PIPE_BYTES, "CKPT_A_META_PIPE_BYTES", .u32),
         (CKPT_A_META_NR_SIGINFO, "CKPT_A_META_NR_SIGINFO", .u32),
         (CKPT_A_META_NR_QUEUED, "CKPT_A_META_NR_QUEUED", .u32),
+        (CKPT_A_META_PERSONALITY, "CKPT_A_META_PERSONALITY", .u32),
+        (CKPT_A_META_ROOT, "CKPT_A_META_ROOT", .string(maxLength: pathMax)),
+        (CKPT_A_META_SOCK_TYPE, "CKPT_A_META_SOCK_TYPE", .u32),
+        (CKPT_A_META_SOCK_STATE, "CKPT_A_META_SOCK_STATE", .u32),
+        (CKPT_A_META_SOCK_FLAGS, "CKPT_A_META_SOCK_FLAGS", .u32),
+        (CKPT_A_META_PEER_INO, "CKPT_A_META_PEER_INO", .u64),
+        (CKPT_A_META_SOCK_SHUTDOWN, "CKPT_A_META_SOCK_SHUTDOWN", .u32),
+        (CKPT_A_META_SOCK_BYTES, "CKPT_A_META_SOCK_BYTES", .u64),
+        (CKPT_A_META_SNDBUF, "CKPT_A_META_SNDBUF", .u32),
+        (CKPT_A_META_RCVBUF, "CKPT_A_META_RCVBUF", .u32),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.
@@ -157,18 +167,22 @@ public enum AttributeSchema {
     }
 }
 
-/// A set of attribute types as a bit mask (types of every ckpt set are below 64).
+/// A set of attribute types as a bit mask (types of every ckpt set are below 128).
 public struct AttributeMask: Equatable, Sendable {
-    public var bits: UInt64
+    public static let capacity = 128
+    public var bits: UInt128
 
-    public init(bits: UInt64 = 0) { self.bits = bits }
+    public init(bits: UInt128 = 0) { self.bits = bits }
     public init(_ types: Int...) {
         bits = 0
-        for t in types { bits |= 1 << UInt64(t) }
+        for t in types {
+            precondition(t >= 0 && t < Self.capacity, "attribute \(t) is beyond AttributeMask")
+            bits |= 1 << UInt128(t)
+        }
     }
 
-    @inlinable public func contains(_ type: UInt16) -> Bool { type < 64 && bits & (1 << UInt64(type)) != 0 }
-    @inlinable public mutating func insert(_ type: UInt16) { bits |= 1 << UInt64(type) }
+    @inlinable public func contains(_ type: UInt16) -> Bool { type < 128 && bits & (1 << UInt128(type)) != 0 }
+    @inlinable public mutating func insert(_ type: UInt16) { bits |= 1 << UInt128(type) }
     public func union(_ other: AttributeMask) -> AttributeMask { AttributeMask(bits: bits | other.bits) }
     public func subtracting(_ other: AttributeMask) -> AttributeMask { AttributeMask(bits: bits & ~other.bits) }
     /// The lowest type in the mask, if any.

@@ -1,7 +1,7 @@
 /// The attributes of one region (a message or a nest), indexed by type, after a strict walk.
 ///
 /// Holds slices of the datagram (no copy) and each attribute's header offset for errors.
-/// Lives on the stack: about 1.5 KiB, no allocation. `parse` enforces, in stream order:
+/// Lives on the stack: about 3 KiB, no allocation. `parse` enforces, in stream order:
 ///
 /// 1. framing (`NetlinkAttributeReader`);
 /// 2. flags: `NLA_F_NET_BYTEORDER` never; `NLA_F_NESTED` exactly on nests; a nest flag on
@@ -11,12 +11,12 @@
 /// 5. value size: u32 4, u64 8, pad 0, string NUL-terminated without interior NUL and
 ///    within its maximum.
 public struct AttributeTable {
-    /// Every type an `AttributeMask` can hold (they are below 64).
-    public static let capacity = 64
+    /// Every type an `AttributeMask` can hold.
+    public static let capacity = AttributeMask.capacity
     public private(set) var present = AttributeMask()
     // Internal, not private, only so the readers below can be @inlinable.
-    @usableFromInline var values = InlineArray<64, UnsafeRawBufferPointer>(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
-    @usableFromInline var offsets = InlineArray<64, Int>(repeating: 0)
+    @usableFromInline var values = InlineArray<128, UnsafeRawBufferPointer>(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
+    @usableFromInline var offsets = InlineArray<128, Int>(repeating: 0)
 
     public init() {}
 

@@ -40,6 +40,10 @@ public enum MetaSchema {
             AttributeMask(CKPT_A_META_INO, CKPT_A_META_SIZE)
         case .fdinfo:
             AttributeMask()
+        case .unix:
+            AttributeMask(
+                CKPT_A_META_SOCK_TYPE, CKPT_A_META_SOCK_STATE, CKPT_A_META_SOCK_FLAGS, CKPT_A_META_PEER_INO,
+                CKPT_A_META_SOCK_SHUTDOWN, CKPT_A_META_SOCK_BYTES, CKPT_A_META_SNDBUF, CKPT_A_META_RCVBUF)
         }
     }
 
@@ -50,7 +54,8 @@ public enum MetaSchema {
                           CKPT_A_META_MTIME_NS)
         case .task:
             // Absent in images of older modules.
-            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_CWD, CKPT_A_META_UMASK)
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_CWD, CKPT_A_META_UMASK, CKPT_A_META_PERSONALITY,
+                          CKPT_A_META_ROOT)
         case .regs:
             // Absent in images of older modules.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SIGMASK, CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN,

@@ -1,4 +1,5 @@
 import CCkptUAPI
+import Glibc
 
 /// A record whose data-len (or addresses) contradict its meta or the stream's header.
 public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvertible {
@@ -27,6 +28,9 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
     case xstateLength(id: UInt32, dataLength: UInt64)
     /// fdinfo: data-len above `CKPT_FDINFO_MAX`.
     case fdinfoLength(id: UInt32, dataLength: UInt64)
+    /// unix: a socket type other than stream, datagram, seqpacket, or data-len above
+    /// `CKPT_UNIX_DATA_MAX` or above sock-bytes plus 4 bytes a message.
+    case unixRecord(id: UInt32, type: UInt32, dataLength: UInt64, bytes: UInt64)
 
     public var description: String {
         switch self {
@@ -48,6 +52,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
         case let .xstateLength(id, n):
             "record \(id): xstate data-len \(n) outside \(RecordDataRules.xstateLengths)"
         case let .fdinfoLength(id, n): "record \(id): fdinfo data-len \(n) above \(CKPT_FDINFO_MAX)"
+        case let .unixRecord(id, type, n, bytes):
+            "record \(id): unix socket type \(type), data-len \(n), sock-bytes \(bytes) (type 1, 2 or 5; data-len at most \(CKPT_UNIX_DATA_MAX))"
         }
     }
 }
@@ -66,6 +72,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
 /// - siginfo, shared-siginfo: data-len == nr-siginfo * `CKPT_SIGINFO_SIZE`, 1 ... max entries;
 /// - xstate: data-len in `xstateLengths` (legacy area + XSAVE header ... `CKPT_XSTATE_MAX`);
 /// - fdinfo: data-len at most `CKPT_FDINFO_MAX`;
+/// - unix: socket type stream, datagram or seqpacket; data-len at most `CKPT_UNIX_DATA_MAX`,
+///   and 0 when sock-bytes is (the messages' framing is `UnixMessages`' to check);
 /// - task, mm, vma, file, header, trailer, shmem: data-len 0.
 ///
 /// O(1), no allocation (besides error descriptions).
@@ -132,6 +140,11 @@ public struct RecordDataRules: Sendable {
             if !Self.xstateLengths.contains(dataLength) { throw .xstateLength(id: id, dataLength: dataLength) }
         case .fdinfo:
             if dataLength > UInt64(CKPT_FDINFO_MAX) { throw .fdinfoLength(id: id, dataLength: dataLength) }
+        case let .unix(m):
+            let known = m.type == SOCK_STREAM.rawValue || m.type == SOCK_DGRAM.rawValue || m.type == SOCK_SEQPACKET.rawValue
+            if !known || dataLength > UInt64(CKPT_UNIX_DATA_MAX) || (m.bytes == 0 && dataLength != 0) {
+                throw .unixRecord(id: id, type: m.type, dataLength: dataLength, bytes: m.bytes)
+            }
         case .task, .mm, .file, .trailer, .shmem:
             try noData(id, meta.type, dataLength)
         }

@@ -23,6 +23,8 @@ public enum RecordMeta: Equatable, Sendable {
     case shmem(ShmemMeta)
     /// A descriptor's /proc fdinfo text (the data); no fields.
     case fdinfo
+    /// The Unix socket behind a file record; the data is its queued messages.
+    case unix(UnixMeta)
 
     public var type: RecordType {
         switch self {
@@ -42,6 +44,7 @@ public enum RecordMeta: Equatable, Sendable {
         case .sharedSiginfo: .sharedSiginfo
         case .shmem: .shmem
         case .fdinfo: .fdinfo
+        case .unix: .unix
         }
     }
 }
@@ -80,11 +83,17 @@ public struct TaskMeta: Equatable, Sendable {
     public var cwd: String?
     /// The file-creation mask (absent in images of older modules).
     public var umask: UInt32?
+    /// `personality(2)` (absent in images of older modules).
+    public var personality: UInt32?
+    /// The root directory as d_path prints it (absent in images of older modules).
+    public var root: String?
 
     public init(pid: UInt32, tgid: UInt32, ppid: UInt32, comm: String, uid: UInt32, gid: UInt32, euid: UInt32, egid: UInt32,
-                cwd: String? = nil, umask: UInt32? = nil) {
+                cwd: String? = nil, umask: UInt32? = nil, personality: UInt32? = nil, root: String? = nil) {
         self.cwd = cwd
         self.umask = umask
+        self.personality = personality
+        self.root = root
         self.pid = pid
         self.tgid = tgid
         self.ppid = ppid
@@ -335,5 +344,37 @@ public struct TrailerMeta: Equatable, Sendable {
         self.nrVMAs = nrVMAs
         self.nrPagesTotal = nrPagesTotal
         self.nrFiles = nrFiles
+    }
+}
+
+/// The Unix-domain socket behind a file record; the data is the messages its receive
+/// queue held, oldest first, each a little-endian u32 length and that many bytes (see
+/// `UnixMessages`), or none (`CKPT_SOCK_FLAGS_RIGHTS`, `CKPT_SOCK_FLAGS_BUSY`, a listener,
+/// or more than `CKPT_UNIX_DATA_MAX`).
+public struct UnixMeta: Equatable, Sendable {
+    /// `SOCK_STREAM`, `SOCK_DGRAM` or `SOCK_SEQPACKET`.
+    public var type: UInt32
+    /// The kernel's sk_state: 1 connected, 7 unconnected, 10 listening.
+    public var state: UInt32
+    /// `CKPT_SOCK_FLAGS_*` bits.
+    public var flags: UInt32
+    /// Inode of the peer socket, 0 if none.
+    public var peerInode: UInt64
+    /// sk_shutdown: 1 no more receiving, 2 no more sending.
+    public var shutdown: UInt32
+    /// Bytes queued, captured or not.
+    public var bytes: UInt64
+    public var sndbuf: UInt32
+    public var rcvbuf: UInt32
+    public init(type: UInt32, state: UInt32, flags: UInt32, peerInode: UInt64, shutdown: UInt32, bytes: UInt64,
+                sndbuf: UInt32, rcvbuf: UInt32) {
+        self.type = type
+        self.state = state
+        self.flags = flags
+        self.peerInode = peerInode
+        self.shutdown = shutdown
+        self.bytes = bytes
+        self.sndbuf = sndbuf
+        self.rcvbuf = rcvbuf
     }
 }

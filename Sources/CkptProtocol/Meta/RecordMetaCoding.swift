@@ -36,7 +36,9 @@ extension RecordMeta {
                 pid: u32(CKPT_A_META_PID), tgid: u32(CKPT_A_META_TGID), ppid: u32(CKPT_A_META_PPID),
                 comm: str(CKPT_A_META_COMM), uid: u32(CKPT_A_META_UID), gid: u32(CKPT_A_META_GID),
                 euid: u32(CKPT_A_META_EUID), egid: u32(CKPT_A_META_EGID), cwd: t.string(CKPT_A_META_CWD),
-                umask: t.has(CKPT_A_META_UMASK) ? u32(CKPT_A_META_UMASK) : nil))
+                umask: t.has(CKPT_A_META_UMASK) ? u32(CKPT_A_META_UMASK) : nil,
+                personality: t.has(CKPT_A_META_PERSONALITY) ? u32(CKPT_A_META_PERSONALITY) : nil,
+                root: t.string(CKPT_A_META_ROOT)))
         case .regs:
             var rseq: RseqRegistration?
             if try allOrNone([CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN, CKPT_A_META_RSEQ_SIG]) {
@@ -93,6 +95,12 @@ extension RecordMeta {
             self = .shmem(ShmemMeta(inode: u64(CKPT_A_META_INO), size: u64(CKPT_A_META_SIZE)))
         case .fdinfo:
             self = .fdinfo
+        case .unix:
+            self = .unix(UnixMeta(
+                type: u32(CKPT_A_META_SOCK_TYPE), state: u32(CKPT_A_META_SOCK_STATE),
+                flags: u32(CKPT_A_META_SOCK_FLAGS), peerInode: u64(CKPT_A_META_PEER_INO),
+                shutdown: u32(CKPT_A_META_SOCK_SHUTDOWN), bytes: u64(CKPT_A_META_SOCK_BYTES),
+                sndbuf: u32(CKPT_A_META_SNDBUF), rcvbuf: u32(CKPT_A_META_RCVBUF)))
         }
     }
 
@@ -132,6 +140,8 @@ extension RecordMeta {
             b.appendU32(Int(CKPT_A_META_EGID), m.egid)
             if let cwd = m.cwd { b.appendString(Int(CKPT_A_META_CWD), cwd) }
             if let umask = m.umask { b.appendU32(Int(CKPT_A_META_UMASK), umask) }
+            if let p = m.personality { b.appendU32(Int(CKPT_A_META_PERSONALITY), p) }
+            if let root = m.root { b.appendString(Int(CKPT_A_META_ROOT), root) }
         case let .regs(m):
             b.appendU32(Int(CKPT_A_META_TID), m.tid)
             if let mask = m.sigmask { b.appendU64(Int(CKPT_A_META_SIGMASK), mask, padType: pad) }
@@ -199,6 +209,15 @@ extension RecordMeta {
             b.appendU64(Int(CKPT_A_META_SIZE), m.size, padType: pad)
         case .fdinfo:
             break
+        case let .unix(m):
+            b.appendU32(Int(CKPT_A_META_SOCK_TYPE), m.type)
+            b.appendU32(Int(CKPT_A_META_SOCK_STATE), m.state)
+            b.appendU32(Int(CKPT_A_META_SOCK_FLAGS), m.flags)
+            b.appendU64(Int(CKPT_A_META_PEER_INO), m.peerInode, padType: pad)
+            b.appendU32(Int(CKPT_A_META_SOCK_SHUTDOWN), m.shutdown)
+            b.appendU64(Int(CKPT_A_META_SOCK_BYTES), m.bytes, padType: pad)
+            b.appendU32(Int(CKPT_A_META_SNDBUF), m.sndbuf)
+            b.appendU32(Int(CKPT_A_META_RCVBUF), m.rcvbuf)
         }
     }
 

@@ -21,6 +21,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
     case sharedSiginfo
     case shmem
     case fdinfo
+    case unix
 
     public init?(rawValue: UInt32) {
         switch rawValue {
@@ -40,6 +41,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case CKPT_RECORD_TYPE_SHARED_SIGINFO.rawValue: self = .sharedSiginfo
         case CKPT_RECORD_TYPE_SHMEM.rawValue: self = .shmem
         case CKPT_RECORD_TYPE_FDINFO.rawValue: self = .fdinfo
+        case CKPT_RECORD_TYPE_UNIX.rawValue: self = .unix
         default: return nil
         }
     }
@@ -62,12 +64,13 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .sharedSiginfo: CKPT_RECORD_TYPE_SHARED_SIGINFO.rawValue
         case .shmem: CKPT_RECORD_TYPE_SHMEM.rawValue
         case .fdinfo: CKPT_RECORD_TYPE_FDINFO.rawValue
+        case .unix: CKPT_RECORD_TYPE_UNIX.rawValue
         }
     }
 
     /// The type a record of this type must be a child of; `nil` for roots.
     /// header, task, trailer are roots; regs, sigactions, rlimits, mm, file sit under task; xstate
-    /// and siginfo under regs; shared-siginfo under sigactions; pipe and fdinfo under file; vma under mm;
+    /// and siginfo under regs; shared-siginfo under sigactions; pipe, unix and fdinfo under file; vma under mm;
     /// pages and shmem under vma (the tree drawn in the header's protocol comment).
     public var parentType: RecordType? {
         switch self {
@@ -75,7 +78,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .regs, .sigactions, .rlimits, .mm, .file: .task
         case .xstate, .siginfo: .regs
         case .sharedSiginfo: .sigactions
-        case .pipe, .fdinfo: .file
+        case .pipe, .fdinfo, .unix: .file
         case .vma: .mm
         case .pages, .shmem: .vma
         }
@@ -99,6 +102,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .sharedSiginfo: "shared-siginfo"
         case .shmem: "shmem"
         case .fdinfo: "fdinfo"
+        case .unix: "unix"
         }
     }
 }

@@ -100,7 +100,10 @@ public struct Restorer {
         step("opening \(plan.descriptors.count) descriptors")
         try restoreDescriptors(remote, objects: objects)
         try restorePipes(remote)
+        try restoreSocketPairs(remote)
         try restoreEpolls(remote)
+        // Every path is opened by now: the host's view of them ends here.
+        if let root = plan.changedRoot { try remote.call("chroot \(root)", Int32(CKPT_SYS_CHROOT), try remote.string(root)) }
         var warnings: [String] = []
         step("setting signal dispositions")
         warnings += try restoreSignalActions(remote)
@@ -155,6 +158,9 @@ public struct Restorer {
         if !same, geteuid() != 0 {
             throw .unsupported(what: "credentials",
                                why: "the image's uid \(plan.task.uid)/gid \(plan.task.gid) are not yours, and only root may restore as another user")
+        }
+        if let root = plan.changedRoot, geteuid() != 0 {
+            throw .unsupported(what: "root directory \(root)", why: "the process ran chrooted there, and only root may chroot")
         }
         // A hard limit above the restorer's own needs CAP_SYS_RESOURCE: refused now, not
         // after the process exists (root is assumed to have it).
@@ -337,7 +343,7 @@ public struct Restorer {
     }
 
     /// brk, stack, argument and environment areas and the executable (`CKPT_PR_SET_MM_MAP`),
-    /// the command name, the working directory and the umask.
+    /// the command name, the working directory, the umask and the personality.
     func setAddressSpace(_ remote: RemoteSyscalls) throws(RestoreError) {
         var exeFD = UInt64.max
         if let exe = plan.executable {
@@ -360,6 +366,9 @@ public struct Restorer {
         // Older images have neither: the restorer's stay.
         if let cwd = plan.task.cwd { try remote.call("chdir \(cwd)", Int32(CKPT_SYS_CHDIR), try remote.string(cwd)) }
         if let umask = plan.task.umask { try remote.call("umask \(String(umask, radix: 8))", Int32(CKPT_SYS_UMASK), UInt64(umask)) }
+        if let p = plan.task.personality {
+            try remote.call("personality \(hex(UInt64(p)))", Int32(CKPT_SYS_PERSONALITY), UInt64(p))
+        }
     }
 
     /// Each pipe between the process's own fds: made with pipe2 in the new process, moved
@@ -429,7 +438,7 @@ public struct Restorer {
             case let .event(f, fl, e):
                 try restoreEvent(remote, fd: f, flags: fl, e)
                 continue
-            case .terminal, .pipe, .epoll: continue
+            case .terminal, .pipe, .socket, .epoll: continue
             }
             let what = "fd \(fd) (\(path))"
             let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)

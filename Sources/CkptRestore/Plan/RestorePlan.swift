@@ -27,6 +27,8 @@ public struct RestorePlan: Sendable {
         case terminal(fd: Int32, path: String)
         /// One end of a pipe whose both ends the process holds (`pipes` has it).
         case pipe(fd: Int32, name: String)
+        /// One end of a Unix socketpair (`socketPairs` has it).
+        case socket(fd: Int32, name: String)
         /// An unnamed shared memory object the process also maps (a memfd): opened again
         /// from the memfd the mappings were made from, with its flags, at its position.
         case sharedMemory(fd: Int32, object: VMAKind.SharedObject, flags: Int32, position: UInt64)
@@ -41,7 +43,7 @@ public struct RestorePlan: Sendable {
 
         public var fd: Int32 {
             switch self {
-            case let .path(fd, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .sharedMemory(fd, _, _, _),
+            case let .path(fd, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .socket(fd, _), let .sharedMemory(fd, _, _, _),
                  let .inotify(fd, _, _), let .event(fd, _, _), let .epoll(fd, _, _): fd
             }
         }
@@ -73,6 +75,10 @@ public struct RestorePlan: Sendable {
     public var descriptors: [Descriptor]
     /// The pipes among the descriptors.
     public var pipes: [Pipe]
+    /// The Unix socketpairs among the descriptors.
+    public var socketPairs: [SocketPair]
+    /// The root directory the process was chrooted to (nil: the restorer's own, "/").
+    public var changedRoot: String? { task.root.flatMap { $0 == "/" ? nil : $0 } }
     /// The executable: the file mapping that holds `start_code`, for `/proc/PID/exe`.
     public var executable: String?
     /// Every signal's disposition, signal i + 1 at index i (`nil`: an image of an older
@@ -98,6 +104,7 @@ public struct RestorePlan: Sendable {
         var files: [(id: UInt32, meta: FileMeta)] = []
         var pipeRecords: [UInt32: (meta: PipeMeta, data: [UInt8])] = [:]  // by file record id
         var fdinfoRecords: [UInt32: String] = [:]  // by file record id
+        var unixRecords: [UInt32: (meta: UnixMeta, data: [UInt8])] = [:]  // by file record id
         var actions: [SignalAction]?
         var sharedPending: UInt64?
         var sharedQueue: SignalQueue?
@@ -156,6 +163,7 @@ public struct RestorePlan: Sendable {
             case let .file(f): files.append((entry.id, f))
             case let .pipe(p): pipeRecords[entry.parent] = (p, try allData(entry))
             case .fdinfo: fdinfoRecords[entry.parent] = String(decoding: try allData(entry), as: UTF8.self)
+            case let .unix(u): unixRecords[entry.parent] = (u, try allData(entry))
             case let .sigactions(s):
                 guard let table = SignalAction.table(try allData(entry)) else {
                     throw .image("record \(entry.id): sigactions data of \(entry.dataLength) bytes")
@@ -211,10 +219,11 @@ public struct RestorePlan: Sendable {
         self.sharedPending = sharedPending
         self.sharedQueue = sharedQueue
         self.resourceLimits = limits
-        if let cwd = task.cwd {
+        for (what, dir) in [("working directory", task.cwd), ("root directory", task.root)] {
+            guard let dir else { continue }
             var st = stat()
-            if cwd.hasSuffix(" (deleted)") || stat(cwd, &st) != 0 || st.st_mode & S_IFMT != S_IFDIR {
-                throw .unsupported(what: "working directory \(cwd)", why: "it is gone or not a directory")
+            if dir.hasSuffix(" (deleted)") || stat(dir, &st) != 0 || st.st_mode & S_IFMT != S_IFDIR {
+                throw .unsupported(what: "\(what) \(dir)", why: "it is gone or not a directory")
             }
         }
         var objects: [FileID: VMAKind.SharedObject] = [:]
@@ -238,9 +247,15 @@ public struct RestorePlan: Sendable {
             if f.meta.path == "anon_inode:[eventpoll]" {
                 return try Self.epoll(f.meta, fdinfo: fdinfoRecords[f.id], files: files.map(\.meta))
             }
+            if unixRecords[f.id] != nil, let path = f.meta.path {
+                return .socket(fd: Int32(f.meta.fd), name: path)
+            }
             return try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
         }
         self.pipes = try Self.pipes(files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } })
+        self.socketPairs = try SocketPair.pairs(files.compactMap { f in
+            unixRecords[f.id].map { SocketPair.Record(file: f.meta, meta: $0.meta, data: $0.data) }
+        })
         self.executable = mappings.first { m in
             if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }
             return false
@@ -322,7 +337,8 @@ public struct RestorePlan: Sendable {
         }
         guard let path = f.path, path.hasPrefix("/") else {
             let kind = f.path.map { p in p.split(separator: ":").first.map(String.init) ?? p } ?? "an unnamed file"
-            throw .unsupported(what: what, why: "\(kind) descriptors are not restored yet (restored: files, directories, terminals, pipes, memfds, inotify, eventfd, signalfd, timerfd, epoll)")
+            let which = kind == "socket" ? "sockets other than Unix socketpairs are" : "\(kind) descriptors are"
+            throw .unsupported(what: what, why: "\(which) not restored yet (restored: files, directories, terminals, pipes, Unix socketpairs, memfds, inotify, eventfd, signalfd, timerfd, epoll)")
         }
         if path.hasSuffix(" (deleted)") { throw .unsupported(what: what, why: "its file was deleted") }
         if isTerminal(path) {

@@ -3,7 +3,7 @@
  * Record producers: read a task and emit its records in stream order
  *
  *   header, task { regs { xstate }..., sigactions, mm { vma { pages... }... },
- *                  file... }, trailer
+ *                  file { pipe | unix | fdinfo }... }, trailer
  *
  * (a vma of unnamed shared memory: vma { shmem, pages... })
  *
@@ -130,13 +130,13 @@ static int ckpt_header_meta(struct ckpt_stream *s, void *arg)
 }
 
 /*
- * The working directory, as d_path prints it from the worker (relative to
- * init's root, like the paths of vma and file records), and the umask.
- * Neither for a task without fs (exiting).
+ * The working and the root directory, as d_path prints them from the worker
+ * (relative to init's root, like the paths of vma and file records), and
+ * the umask. None for a task without fs (exiting).
  */
 static int ckpt_fs_meta(struct ckpt_stream *s, struct task_struct *task)
 {
-	struct path pwd;
+	struct path pwd, root;
 	unsigned int umask;
 	char *path;
 	int err;
@@ -147,11 +147,15 @@ static int ckpt_fs_meta(struct ckpt_stream *s, struct task_struct *task)
 		return 0;
 	}
 	get_fs_pwd(task->fs, &pwd);
+	get_fs_root(task->fs, &root);
 	umask = task->fs->umask;
 	task_unlock(task);
 	path = d_path(&pwd, s->path, PATH_MAX);
 	err = (!IS_ERR(path) && nla_put_string(s->skb, CKPT_A_META_CWD, path)) ||
 	      nla_put_u32(s->skb, CKPT_A_META_UMASK, umask);
+	path = d_path(&root, s->path, PATH_MAX);
+	err = err || (!IS_ERR(path) && nla_put_string(s->skb, CKPT_A_META_ROOT, path));
+	path_put(&root);
 	path_put(&pwd);
 	return err;
 }
@@ -178,7 +182,8 @@ static int ckpt_task_meta(struct ckpt_stream *s, void *arg)
 	      nla_put_u32(s->skb, CKPT_A_META_UID, from_kuid_munged(ns, cred->uid)) ||
 	      nla_put_u32(s->skb, CKPT_A_META_GID, from_kgid_munged(ns, cred->gid)) ||
 	      nla_put_u32(s->skb, CKPT_A_META_EUID, from_kuid_munged(ns, cred->euid)) ||
-	      nla_put_u32(s->skb, CKPT_A_META_EGID, from_kgid_munged(ns, cred->egid));
+	      nla_put_u32(s->skb, CKPT_A_META_EGID, from_kgid_munged(ns, cred->egid)) ||
+	      nla_put_u32(s->skb, CKPT_A_META_PERSONALITY, READ_ONCE(task->personality));
 	put_cred(cred);
 	return err ?: ckpt_fs_meta(s, task);
 }
@@ -953,24 +958,28 @@ out:
 	return 0;
 }
 
-/* The pipe record of the file record @parent, from ckpt_pipe_peek()'s copy. */
-static int ckpt_emit_pipe(struct ckpt_stream *s, u32 parent,
-			  const struct ckpt_pipe *p)
+/*
+ * A record of @type under @parent whose data is @len bytes of @data, in as
+ * many fragments as it takes; emit_meta() puts the first one's fields.
+ */
+static int ckpt_emit_buffer(struct ckpt_stream *s, u32 type, u32 parent,
+			    const u8 *data, u32 len,
+			    int (*emit_meta)(struct ckpt_stream *s, const void *arg),
+			    const void *arg)
 {
-	u32 len = p->data ? p->bytes : 0, done = 0, n;
+	u32 done = 0, n;
 	struct ckpt_rec rec;
 	u8 *buf;
 	int err;
 
-	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_PIPE, parent, len);
+	ckpt_rec_init(s, &rec, type, parent, len);
 	do {
 		n = min_t(u32, len - done, CKPT_FRAG_DATA);
 		err = ckpt_frag_begin(s, &rec, n);
 		if (err)
 			return err;
 		if (!done) {
-			if (WARN_ON_ONCE(nla_put_u32(s->skb, CKPT_A_META_PIPE_SIZE, p->size) ||
-					 nla_put_u32(s->skb, CKPT_A_META_PIPE_BYTES, p->bytes)))
+			if (WARN_ON_ONCE(emit_meta(s, arg)))
 				return -EMSGSIZE;
 			ckpt_meta_end(s);
 		}
@@ -978,7 +987,7 @@ static int ckpt_emit_pipe(struct ckpt_stream *s, u32 parent,
 			buf = ckpt_frag_data(s, &rec, n);
 			if (!buf)
 				return -EMSGSIZE;
-			memcpy(buf, p->data + done, n);
+			memcpy(buf, data + done, n);
 		}
 		err = ckpt_frag_send(s);
 		if (err)
@@ -986,6 +995,28 @@ static int ckpt_emit_pipe(struct ckpt_stream *s, u32 parent,
 		done += n;
 	} while (done < len);
 	return 0;
+}
+
+static int ckpt_pipe_meta(struct ckpt_stream *s, const void *arg)
+{
+	const struct ckpt_pipe *p = arg;
+
+	return nla_put_u32(s->skb, CKPT_A_META_PIPE_SIZE, p->size) ||
+	       nla_put_u32(s->skb, CKPT_A_META_PIPE_BYTES, p->bytes);
+}
+
+static int ckpt_unix_meta(struct ckpt_stream *s, const void *arg)
+{
+	const struct ckpt_unix *u = arg;
+
+	return nla_put_u32(s->skb, CKPT_A_META_SOCK_TYPE, u->type) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SOCK_STATE, u->state) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SOCK_FLAGS, u->flags) ||
+	       ckpt_put_u64(s, CKPT_A_META_PEER_INO, u->peer_ino) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SOCK_SHUTDOWN, u->shutdown) ||
+	       ckpt_put_u64(s, CKPT_A_META_SOCK_BYTES, u->bytes) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SNDBUF, u->sndbuf) ||
+	       nla_put_u32(s->skb, CKPT_A_META_RCVBUF, u->rcvbuf);
 }
 
 /*
@@ -1059,19 +1090,21 @@ static int ckpt_emit_fdinfo(struct ckpt_stream *s, u32 parent, const char *text,
 
 /*
  * One record per open descriptor: fd, f_flags, position, path; for a pipe
- * or FIFO also a pipe record with what it holds; for an inotify, eventfd,
- * signalfd, timerfd or epoll descriptor an fdinfo record.
+ * or FIFO also a pipe record with what it holds, for a Unix socket a unix
+ * record (unix.c), for an inotify, eventfd, signalfd, timerfd or epoll
+ * descriptor an fdinfo record.
  */
 static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 			   u32 parent, struct ckpt_counts *c)
 {
 	unsigned int fd = 0;
+	struct ckpt_unix sock;
 	struct ckpt_pipe pipe;
 	struct ckpt_rec rec;
 	struct file *file;
 	char *path, *fdinfo;
 	size_t fdinfo_len;
-	bool is_pipe;
+	bool is_pipe, is_unix;
 	int err;
 
 	for (;; fd++) {
@@ -1100,6 +1133,10 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 		is_pipe = S_ISFIFO(file_inode(file)->i_mode) && file_inode(file)->i_pipe;
 		if (!err && is_pipe)
 			err = ckpt_pipe_peek(file, &pipe);
+		memset(&sock, 0, sizeof(sock));
+		is_unix = ckpt_is_unix(file);
+		if (!err && is_unix)
+			err = ckpt_unix_peek(file, &sock);
 		fdinfo = NULL;
 		if (!err && ckpt_fdinfo_wanted(file))
 			err = ckpt_fdinfo_read(file, &fdinfo, &fdinfo_len);
@@ -1109,10 +1146,15 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 			err = ckpt_frag_send(s);
 		}
 		if (!err && is_pipe)
-			err = ckpt_emit_pipe(s, rec.id, &pipe);
+			err = ckpt_emit_buffer(s, CKPT_RECORD_TYPE_PIPE, rec.id, pipe.data,
+					       pipe.data ? pipe.bytes : 0, ckpt_pipe_meta, &pipe);
+		if (!err && is_unix)
+			err = ckpt_emit_buffer(s, CKPT_RECORD_TYPE_UNIX, rec.id, sock.data,
+					       sock.data_len, ckpt_unix_meta, &sock);
 		if (!err && fdinfo)
 			err = ckpt_emit_fdinfo(s, rec.id, fdinfo, fdinfo_len);
 		kvfree(pipe.data);
+		kvfree(sock.data);
 		kvfree(fdinfo);
 		if (err)
 			return err;

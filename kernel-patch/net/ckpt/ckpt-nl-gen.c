@@ -24,7 +24,7 @@ static const struct netlink_range_validation ckpt_a_data_offset_range = {
 };
 
 /* Common nested types */
-const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_NR_QUEUED + 1] = {
+const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_RCVBUF + 1] = {
 	[CKPT_A_META_ARCH] = { .type = NLA_NUL_STRING, },
 	[CKPT_A_META_PAGE_SIZE] = { .type = NLA_U32, },
 	[CKPT_A_META_RELEASE] = { .type = NLA_NUL_STRING, },
@@ -87,6 +87,16 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_NR_QUEUED + 1] = {
 	[CKPT_A_META_PIPE_BYTES] = { .type = NLA_U32, },
 	[CKPT_A_META_NR_SIGINFO] = NLA_POLICY_MAX(NLA_U32, CKPT_SIGINFO_MAX),
 	[CKPT_A_META_NR_QUEUED] = { .type = NLA_U32, },
+	[CKPT_A_META_PERSONALITY] = { .type = NLA_U32, },
+	[CKPT_A_META_ROOT] = { .type = NLA_NUL_STRING, },
+	[CKPT_A_META_SOCK_TYPE] = { .type = NLA_U32, },
+	[CKPT_A_META_SOCK_STATE] = { .type = NLA_U32, },
+	[CKPT_A_META_SOCK_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0xf),
+	[CKPT_A_META_PEER_INO] = { .type = NLA_U64, },
+	[CKPT_A_META_SOCK_SHUTDOWN] = { .type = NLA_U32, },
+	[CKPT_A_META_SOCK_BYTES] = { .type = NLA_U64, },
+	[CKPT_A_META_SNDBUF] = { .type = NLA_U32, },
+	[CKPT_A_META_RCVBUF] = { .type = NLA_U32, },
 };
 
 /* CKPT_CMD_SINK_REGISTER - do */
@@ -114,7 +124,7 @@ static const struct nla_policy ckpt_restart_begin_nl_policy[CKPT_A_RESTART_FLAGS
 static const struct nla_policy ckpt_restart_record_nl_policy[CKPT_A_RSID + 1] = {
 	[CKPT_A_RSID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_SEQ] = { .type = NLA_U32, },
-	[CKPT_A_REC_TYPE] = NLA_POLICY_MAX(NLA_U32, 16),
+	[CKPT_A_REC_TYPE] = NLA_POLICY_MAX(NLA_U32, 17),
 	[CKPT_A_REC_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_REC_PARENT] = { .type = NLA_U32, },
 	[CKPT_A_DATA_LEN] = NLA_POLICY_FULL_RANGE(NLA_U64, &ckpt_a_data_len_range),

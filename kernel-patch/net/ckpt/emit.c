@@ -301,6 +301,9 @@ int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 	}
 	if (first)
 		size += CKPT_META_MAX;
+	/* The one record with a second path: the task's root beside its cwd. */
+	if (first && rec->type == CKPT_RECORD_TYPE_TASK)
+		size += nla_total_size(PATH_MAX);
 	if (len)
 		size += nla_total_size(len);
 

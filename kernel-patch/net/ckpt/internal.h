@@ -231,6 +231,18 @@ void ckpt_stream_exit(void);
 /* checkpoint.c: record producers. */
 int ckpt_checkpoint_task(struct ckpt_stream *s, struct task_struct *task);
 
+/* unix.c: what a Unix socket is and holds, for its unix record. */
+struct ckpt_unix {
+	u32 type, state, flags, shutdown, sndbuf, rcvbuf;
+	u64 peer_ino;
+	u64 bytes;	/* queued, captured or not */
+	u8 *data;	/* the messages as u32 length + bytes, or NULL */
+	u32 data_len;
+};
+
+bool ckpt_is_unix(struct file *file);
+int ckpt_unix_peek(struct file *file, struct ckpt_unix *u);
+
 /* restart.c */
 int ckpt_restart_init(void);
 void ckpt_restart_exit(void);

@@ -35,6 +35,7 @@
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/mutex.h>
+#include <linux/net.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
@@ -121,7 +122,18 @@ static LIST_HEAD(ckpt_sessions);
 static DEFINE_MUTEX(ckpt_sessions_lock);
 static unsigned int ckpt_nr_sessions;	/* under ckpt_sessions_lock */
 
+/*
+ * A record type's meta fields as two words: M() names the first 64
+ * attributes (bit i of lo), H() the ones after (bit i - 64 of hi).
+ */
 #define M(x) BIT_ULL(CKPT_A_META_##x)
+#define H(x) BIT_ULL(CKPT_A_META_##x - 64)
+static_assert(CKPT_A_META_NR_QUEUED == 63 && CKPT_A_META_MAX < 128);
+
+struct ckpt_fields {
+	u64 lo, hi;
+};
+
 /* The optional fields of vma and file records: the path and the file's identity. */
 #define CKPT_FILE_IDENTITY (M(PATH) | M(INO) | M(DEV) | M(SIZE) | M(MTIME_NS))
 /* The optional fields of regs records (absent in images of older modules). */
@@ -131,43 +143,54 @@ static unsigned int ckpt_nr_sessions;	/* under ckpt_sessions_lock */
 
 /* What each record type carries and where it sits in the tree. */
 static const struct {
-	u64 required;
-	u64 optional;
+	struct ckpt_fields required;
+	struct ckpt_fields optional;
 	u32 parent_type;	/* 0: a root */
+	bool data;		/* may carry data */
 } ckpt_rules[] = {
 	[CKPT_RECORD_TYPE_HEADER] = {
-		M(ARCH) | M(PAGE_SIZE) | M(RELEASE) | M(TIME_NS), 0, 0 },
+		{ M(ARCH) | M(PAGE_SIZE) | M(RELEASE) | M(TIME_NS) }, {}, 0 },
 	[CKPT_RECORD_TYPE_TASK] = {
-		M(PID) | M(TGID) | M(PPID) | M(COMM) | M(UID) | M(GID) |
-		M(EUID) | M(EGID), M(CWD) | M(UMASK), 0 },
-	[CKPT_RECORD_TYPE_REGS] = { M(TID), CKPT_THREAD_STATE, CKPT_RECORD_TYPE_TASK },
+		{ M(PID) | M(TGID) | M(PPID) | M(COMM) | M(UID) | M(GID) |
+		  M(EUID) | M(EGID) },
+		{ M(CWD) | M(UMASK), H(PERSONALITY) | H(ROOT) }, 0 },
+	[CKPT_RECORD_TYPE_REGS] = { { M(TID) }, { CKPT_THREAD_STATE },
+		CKPT_RECORD_TYPE_TASK, true },
 	[CKPT_RECORD_TYPE_MM] = {
-		M(START_CODE) | M(END_CODE) | M(START_DATA) | M(END_DATA) |
-		M(START_BRK) | M(BRK) | M(START_STACK) | M(ARG_START) |
-		M(ARG_END) | M(ENV_START) | M(ENV_END), 0,
+		{ M(START_CODE) | M(END_CODE) | M(START_DATA) | M(END_DATA) |
+		  M(START_BRK) | M(BRK) | M(START_STACK) | M(ARG_START) |
+		  M(ARG_END) | M(ENV_START) | M(ENV_END) }, {},
 		CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_VMA] = {
-		M(START) | M(END) | M(VM_FLAGS) | M(PGOFF), CKPT_FILE_IDENTITY,
-		CKPT_RECORD_TYPE_MM },
-	[CKPT_RECORD_TYPE_PAGES] = { M(ADDR) | M(NR_PAGES), 0,
-		CKPT_RECORD_TYPE_VMA },
-	[CKPT_RECORD_TYPE_FILE] = { M(FD) | M(F_FLAGS) | M(POS), CKPT_FILE_IDENTITY,
-		CKPT_RECORD_TYPE_TASK },
+		{ M(START) | M(END) | M(VM_FLAGS) | M(PGOFF) },
+		{ CKPT_FILE_IDENTITY }, CKPT_RECORD_TYPE_MM },
+	[CKPT_RECORD_TYPE_PAGES] = { { M(ADDR) | M(NR_PAGES) }, {},
+		CKPT_RECORD_TYPE_VMA, true },
+	[CKPT_RECORD_TYPE_FILE] = { { M(FD) | M(F_FLAGS) | M(POS) },
+		{ CKPT_FILE_IDENTITY }, CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_TRAILER] = {
-		M(NR_THREADS) | M(NR_VMAS) | M(NR_PAGES_TOTAL) | M(NR_FILES),
-		0, 0 },
-	[CKPT_RECORD_TYPE_SIGACTIONS] = { M(NR_SIGS), M(SHARED_PENDING),
-		CKPT_RECORD_TYPE_TASK },
-	[CKPT_RECORD_TYPE_RLIMITS] = { M(NR_RLIMITS), 0, CKPT_RECORD_TYPE_TASK },
-	[CKPT_RECORD_TYPE_PIPE] = { M(PIPE_SIZE) | M(PIPE_BYTES), 0,
-		CKPT_RECORD_TYPE_FILE },
-	[CKPT_RECORD_TYPE_SIGINFO] = { M(NR_SIGINFO) | M(NR_QUEUED), 0,
-		CKPT_RECORD_TYPE_REGS },
-	[CKPT_RECORD_TYPE_SHARED_SIGINFO] = { M(NR_SIGINFO) | M(NR_QUEUED), 0,
-		CKPT_RECORD_TYPE_SIGACTIONS },
-	[CKPT_RECORD_TYPE_XSTATE] = { M(XFEATURES), 0, CKPT_RECORD_TYPE_REGS },
-	[CKPT_RECORD_TYPE_SHMEM] = { M(INO) | M(SIZE), 0, CKPT_RECORD_TYPE_VMA },
-	[CKPT_RECORD_TYPE_FDINFO] = { 0, 0, CKPT_RECORD_TYPE_FILE },
+		{ M(NR_THREADS) | M(NR_VMAS) | M(NR_PAGES_TOTAL) | M(NR_FILES) },
+		{}, 0 },
+	[CKPT_RECORD_TYPE_SIGACTIONS] = { { M(NR_SIGS) },
+		{ M(SHARED_PENDING) }, CKPT_RECORD_TYPE_TASK, true },
+	[CKPT_RECORD_TYPE_RLIMITS] = { { M(NR_RLIMITS) }, {},
+		CKPT_RECORD_TYPE_TASK, true },
+	[CKPT_RECORD_TYPE_PIPE] = { { M(PIPE_SIZE) | M(PIPE_BYTES) }, {},
+		CKPT_RECORD_TYPE_FILE, true },
+	[CKPT_RECORD_TYPE_SIGINFO] = { { M(NR_SIGINFO) | M(NR_QUEUED) }, {},
+		CKPT_RECORD_TYPE_REGS, true },
+	[CKPT_RECORD_TYPE_SHARED_SIGINFO] = {
+		{ M(NR_SIGINFO) | M(NR_QUEUED) }, {},
+		CKPT_RECORD_TYPE_SIGACTIONS, true },
+	[CKPT_RECORD_TYPE_XSTATE] = { { M(XFEATURES) }, {},
+		CKPT_RECORD_TYPE_REGS, true },
+	[CKPT_RECORD_TYPE_SHMEM] = { { M(INO) | M(SIZE) }, {},
+		CKPT_RECORD_TYPE_VMA },
+	[CKPT_RECORD_TYPE_FDINFO] = { {}, {}, CKPT_RECORD_TYPE_FILE, true },
+	[CKPT_RECORD_TYPE_UNIX] = {
+		{ 0, H(SOCK_TYPE) | H(SOCK_STATE) | H(SOCK_FLAGS) | H(PEER_INO) |
+		     H(SOCK_SHUTDOWN) | H(SOCK_BYTES) | H(SNDBUF) | H(RCVBUF) },
+		{}, CKPT_RECORD_TYPE_FILE, true },
 };
 
 /* An XSAVE area: the 512-byte legacy area and the 64-byte XSAVE header. */
@@ -652,26 +675,38 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 {
 	struct nlattr *meta[CKPT_A_META_MAX + 1];
 	struct nlattr *nest = info->attrs[CKPT_A_META];
-	u64 have = 0, req = ckpt_rules[type].required;
-	u64 allowed = req | ckpt_rules[type].optional;
+	struct ckpt_fields req = ckpt_rules[type].required, have = {};
+	struct ckpt_fields allowed = {
+		req.lo | ckpt_rules[type].optional.lo,
+		req.hi | ckpt_rules[type].optional.hi,
+	};
 	int i, err;
 
 	err = nla_parse_nested(meta, CKPT_A_META_MAX, nest, ckpt_meta_nl_policy,
 			       info->extack);
 	if (err)
 		return err;
-	for (i = 1; i <= CKPT_A_META_MAX; i++)
-		if (meta[i] && i != CKPT_A_META_PAD)
-			have |= BIT_ULL(i);
-	if ((have & req) != req) {
-		ckpt_reject(info->extack, nest, "record %u: meta lacks fields %#llx",
-			    id, req & ~have);
+	for (i = 1; i <= CKPT_A_META_MAX; i++) {
+		if (!meta[i] || i == CKPT_A_META_PAD)
+			continue;
+		if (i < 64)
+			have.lo |= BIT_ULL(i);
+		else
+			have.hi |= BIT_ULL(i - 64);
+	}
+	/* The messages name a field as its attribute number. */
+	if ((have.lo & req.lo) != req.lo || (have.hi & req.hi) != req.hi) {
+		i = (have.lo & req.lo) != req.lo ? __ffs64(req.lo & ~have.lo) :
+						    64 + __ffs64(req.hi & ~have.hi);
+		ckpt_reject(info->extack, nest, "record %u: meta lacks field %d",
+			    id, i);
 		return -EINVAL;
 	}
-	if (have & ~allowed) {
+	if ((have.lo & ~allowed.lo) || (have.hi & ~allowed.hi)) {
+		i = have.lo & ~allowed.lo ? __ffs64(have.lo & ~allowed.lo) :
+					    64 + __ffs64(have.hi & ~allowed.hi);
 		ckpt_reject(info->extack, nest,
-			    "record %u: meta has fields of another type %#llx",
-			    id, have & ~allowed);
+			    "record %u: meta has field %d of another type", id, i);
 		return -EINVAL;
 	}
 
@@ -785,6 +820,19 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 			return -EINVAL;
 		}
 		return 0;
+	case CKPT_RECORD_TYPE_UNIX: {
+		/* Messages for the restorer, which sends them through a new socket. */
+		u32 type = nla_get_u32(meta[CKPT_A_META_SOCK_TYPE]);
+
+		if ((type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET) ||
+		    data_len > CKPT_UNIX_DATA_MAX) {
+			ckpt_reject(info->extack, nest,
+				    "record %u: unix socket type %u, data-len %llu (at most %u)",
+				    id, type, data_len, CKPT_UNIX_DATA_MAX);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	case CKPT_RECORD_TYPE_SHMEM:
 		/* The restorer made the object; the pages that follow fill it. */
 		if (!sess->vma_shmem) {
@@ -851,11 +899,7 @@ static int ckpt_check_first(struct ckpt_session *sess, struct genl_info *info,
 			    id, type, parent);
 		return -EINVAL;
 	}
-	if (data_len && type != CKPT_RECORD_TYPE_REGS &&
-	    type != CKPT_RECORD_TYPE_PAGES && type != CKPT_RECORD_TYPE_XSTATE &&
-	    type != CKPT_RECORD_TYPE_SIGACTIONS && type != CKPT_RECORD_TYPE_RLIMITS &&
-	    type != CKPT_RECORD_TYPE_PIPE && type != CKPT_RECORD_TYPE_SIGINFO &&
-	    type != CKPT_RECORD_TYPE_SHARED_SIGINFO && type != CKPT_RECORD_TYPE_FDINFO) {
+	if (data_len && !ckpt_rules[type].data) {
 		ckpt_reject(info->extack, tb[CKPT_A_DATA_LEN],
 			    "record %u: record type %u carries no data", id, type);
 		return -EINVAL;

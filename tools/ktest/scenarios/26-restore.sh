@@ -322,6 +322,68 @@ t_restore_pipe_with_data() {
 	kill -0 $np || { why="the restored process died"; return 1; }
 }
 
+# A process chrooted into a directory and run with a personality flag (setarch -R:
+# ADDR_NO_RANDOMIZE) comes back with the same root and personality: the image's task
+# record carries both (attributes past the first 64), the restorer chroots the new
+# process once every path is open.
+t_restore_root_personality() {
+	restore_listen || return 1
+	# ktarget maps /proc/self/exe: the jail has a /proc, unmounted whatever the outcome.
+	mkdir -p $W/jail/proc && cp $B/ktarget $W/jail/ && mount -t proc proc $W/jail/proc || { why="no jail"; return 1; }
+	local rc=0
+	root_personality_in_jail || rc=1
+	cleanup_scenario
+	umount -l $W/jail/proc
+	return $rc
+}
+root_personality_in_jail() {
+	bg setarch x86_64 -R chroot $W/jail /ktarget 4 >t.out
+	T=$!
+	wait_for t.out '^tick 3 ' 10 || { why="target: $(tail -2 t.out)"; return 1; }
+	[[ $(readlink /proc/$T/root) == "$W/jail" && $(cat /proc/$T/personality) == 00040000 ]] ||
+		{ why="target root $(readlink /proc/$T/root), personality $(cat /proc/$T/personality)"; return 1; }
+	checkpoint_and_kill || return 1
+	records_in_image task 1 || return 1
+	grep -q " task .* root \"$W/jail\" personality 0x40000" show.out ||
+		{ why="task record without root and personality: $(grep -a ' task ' show.out)"; return 1; }
+	mv t.out t.old && : >t.out
+	local np
+	restore_image $img || return 1
+	wait_for t.out '^tick' 10 || { why="the restored process printed nothing (state $(state $np))"; return 1; }
+	[[ $(readlink /proc/$np/root) == "$W/jail" ]] || { why="restored root $(readlink /proc/$np/root), expected $W/jail"; return 1; }
+	[[ $(cat /proc/$np/personality) == 00040000 ]] || { why="restored personality $(cat /proc/$np/personality)"; return 1; }
+	kill -0 $np || { why="the restored process died"; return 1; }
+}
+
+# Unix socketpairs with data queued in them (a stream pair both ways, a datagram pair
+# with two datagrams, a stream socket whose peer sent data and closed): the image has a
+# unix record per socket with its queue; restored, each socket reads what it held, the
+# datagrams one by one, the lone socket its data then end of file, and the pair still
+# carries new messages.
+t_restore_socketpair() {
+	counting_python pysock.py || return 1
+	local ready want
+	ready=$(grep -a '^ready' t.out)
+	want="sock stream 3000 crc ${ready##* crc } back reply dgram one,two-two,empty peer-closed tail,eof live ping"
+	checkpoint_and_kill || return 1
+	records_in_image unix 5 || return 1
+	grep -q ' unix stream connected peer socket:\[[0-9]*\] holds 3000 bytes (3004 captured)' show.out ||
+		{ why="no unix record with the 3000 bytes: $(grep -a ' unix ' show.out | tr '\n' ' ')"; return 1; }
+	grep -q ' unix datagram connected peer socket:\[[0-9]*\] holds 10 bytes (18 captured)' show.out ||
+		{ why="no unix record with the two datagrams: $(grep -a ' unix ' show.out | tr '\n' ' ')"; return 1; }
+	grep -q ' unix stream connected no peer shutdown 3 holds 4 bytes (8 captured)' show.out ||
+		{ why="no unix record of the socket whose peer closed: $(grep -a ' unix ' show.out | tr '\n' ' ')"; return 1; }
+	mv t.out t.old && : >t.out
+	local np got
+	restore_image $img || return 1
+	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	kill -USR1 $np
+	wait_for t.out '^sock' 30 || { why="no sock line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^sock' | head -1)
+	[[ $got == "$want" ]] || { why="after restore '$got', expected '$want'"; return 1; }
+	kill -0 $np || { why="the restored process died"; return 1; }
+}
+
 # A shared mapping of a named file is mapped from the file again (its memory is the
 # file: the image holds no pages of it): after restore the mapping and the file hold the
 # same bytes, bytes written into the file while the process was gone show through the
@@ -569,8 +631,9 @@ t_restore_pid_choice() {
 	return 0
 }
 
-# A pipe whose other end another process holds and a socket are refused as
-# docs/restore.md says: before any process is made, naming the fd and why.
+# A pipe whose other end another process holds, a TCP socket and a socketpair end whose
+# peer another process holds are refused as docs/restore.md says: before any process is
+# made, naming the fd and why.
 t_restore_refuses_pipe_and_socket() {
 	restore_listen || return 1
 	# ktarget writing into a pipe (fd 1).
@@ -583,9 +646,23 @@ t_restore_refuses_pipe_and_socket() {
 	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a process with a pipe: $out"; return 1; }
 	[[ $out == *"refused: fd 1 (pipe:["*"read end is held by another process"* && $out != *"starting the new process"* ]] ||
 		{ why="pipe: $out"; return 1; }
-	# python3 holding a socketpair (fds 3 and 4).
-	python_refused 'import socket, time; a, b = socket.socketpair(); print("ready", flush=True); time.sleep(1000)' \
-		"a process with a socket" "refused: fd 3 (socket:[" "socket descriptors are not restored"
+	# python3 holding a TCP socket (fd 3).
+	python_refused 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print("ready", flush=True); time.sleep(1000)' \
+		"a process with a TCP socket" "refused: fd 3 (socket:[" "sockets other than Unix socketpairs are not restored"
+	# python3 holding one end of a socketpair whose other end its child holds (the
+	# child exits when its parent is gone).
+	python_refused 'import os, socket, time
+a, b = socket.socketpair()
+parent = os.getpid()
+if os.fork() == 0:
+    a.close()
+    while os.getppid() == parent:
+        time.sleep(0.1)
+    os._exit(0)
+b.close()
+print("ready", flush=True)
+time.sleep(1000)' \
+		"a process with a socket whose peer another process holds" "refused: fd 3 (socket:[" "held by another process"
 }
 
 # A damaged image (one byte of page data flipped): without --verify the record's checksum

@@ -215,6 +215,7 @@
 #define CKPT_SIGACTION_SIZE	32
 #define CKPT_RLIMIT_SIZE	16
 #define CKPT_PIPE_DATA_MAX	1048576
+#define CKPT_UNIX_DATA_MAX	1048576
 #define CKPT_FDINFO_MAX		16384
 #define CKPT_SIGINFO_SIZE	128
 #define CKPT_SIGINFO_MAX	128
@@ -287,6 +288,15 @@
  *   (inotify: one "inotify wd:.. ino:.. sdev:.. mask:.." line per watch).
  *   Checked by the kernel for size only: a restorer makes the descriptor again
  *   with the calls that check their arguments.
+ * @CKPT_RECORD_TYPE_UNIX: The Unix-domain socket behind a file record, its
+ *   child, at most one. Meta: sock-type, sock-state, sock-flags, peer-ino,
+ *   sock-shutdown, sock-bytes, sndbuf, rcvbuf. Data: the messages its receive
+ *   queue holds, oldest first, read without consuming them, each as a
+ *   little-endian u32 length and that many bytes (for a stream socket the
+ *   unread part of each buffer); none when the socket holds more than
+ *   unix-data-max, listens, or a queued message carries descriptors. Checked
+ *   by the kernel for size only: a restorer sends the messages again through a
+ *   new socket's peer.
  */
 enum ckpt_record_type {
 	CKPT_RECORD_TYPE_UNSPEC,
@@ -306,6 +316,7 @@ enum ckpt_record_type {
 	CKPT_RECORD_TYPE_SHARED_SIGINFO,
 	CKPT_RECORD_TYPE_SHMEM,
 	CKPT_RECORD_TYPE_FDINFO,
+	CKPT_RECORD_TYPE_UNIX,
 };
 
 /**
@@ -319,6 +330,23 @@ enum ckpt_checkpoint_flags {
 
 	/* private: */
 	CKPT_CHECKPOINT_FLAGS_MASK = 1,
+};
+
+/**
+ * enum ckpt_sock_flags - Bits of a unix record's sock-flags.
+ * @CKPT_SOCK_FLAGS_NAMED: The socket is bound to an address (a path or an
+ *   abstract name).
+ * @CKPT_SOCK_FLAGS_RIGHTS: A queued message carries descriptors (SCM_RIGHTS):
+ *   the record has no data.
+ * @CKPT_SOCK_FLAGS_OOB: An out-of-band byte (MSG_OOB) is queued.
+ * @CKPT_SOCK_FLAGS_BUSY: A reader held the socket for the whole time the
+ *   checkpoint waited for it: the record has no data.
+ */
+enum ckpt_sock_flags {
+	CKPT_SOCK_FLAGS_NAMED = 1,
+	CKPT_SOCK_FLAGS_RIGHTS = 2,
+	CKPT_SOCK_FLAGS_OOB = 4,
+	CKPT_SOCK_FLAGS_BUSY = 8,
 };
 
 /**
@@ -468,6 +496,16 @@ enum {
 	CKPT_A_META_PIPE_BYTES,
 	CKPT_A_META_NR_SIGINFO,
 	CKPT_A_META_NR_QUEUED,
+	CKPT_A_META_PERSONALITY,
+	CKPT_A_META_ROOT,
+	CKPT_A_META_SOCK_TYPE,
+	CKPT_A_META_SOCK_STATE,
+	CKPT_A_META_SOCK_FLAGS,
+	CKPT_A_META_PEER_INO,
+	CKPT_A_META_SOCK_SHUTDOWN,
+	CKPT_A_META_SOCK_BYTES,
+	CKPT_A_META_SNDBUF,
+	CKPT_A_META_RCVBUF,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
