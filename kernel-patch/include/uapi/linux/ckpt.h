@@ -80,7 +80,7 @@
  *
  *   header                          meta: arch, page-size, release, time-ns
  *   task                            meta: pid, tgid, ppid, comm, uid, gid, euid, egid,
- *                                         [cwd, umask]
+ *                                         [cwd, umask, personality, root]
  *     regs           (per thread)   meta: tid, [sigmask, rseq, rseq-len, rseq-sig,
  *                                         robust-list, clear-child-tid, sigpending,
  *                                         altstack-sp, altstack-size, altstack-flags]
@@ -98,6 +98,9 @@
  *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
  *     file           (per fd)       meta: fd, f-flags, pos, [path]
  *       pipe         (pipes, FIFOs) meta: pipe-size, pipe-bytes  data: the bytes it holds
+ *       unix         (Unix sockets) meta: sock-type, sock-state, sock-flags, peer-ino,
+ *                                         sock-shutdown, sock-bytes, sndbuf, rcvbuf
+ *                                   data: its queued messages, each a le32 length + bytes
  *       fdinfo       (inotify, eventfd, signalfd, timerfd, epoll)
  *                                   meta: none         data: its /proc fdinfo text
  *   trailer                         meta: nr-threads, nr-vmas, nr-pages-total, nr-files
@@ -109,8 +112,10 @@
  * pages the object holds in the vma's range, read from the object without allocating its
  * holes. Other shared mappings (a named file, a device) carry no pages.
  * Fields in [brackets] and record types 9 (sigactions), 10 (xstate), 11 (rlimits),
- * 12 (pipe), 13 (siginfo), 14 (shared-siginfo), 15 (shmem) and 16 (fdinfo), which came
- * after the trailer's number, are absent in streams of older modules; readers accept both.
+ * 12 (pipe), 13 (siginfo), 14 (shared-siginfo), 15 (shmem), 16 (fdinfo) and 17 (unix),
+ * which came after the trailer's number, are absent in streams of older modules; readers
+ * accept both. Meta attributes are numbered past 63 since personality: a reader's set of
+ * allowed fields per record type needs more than one 64-bit word.
  *
  * Fragments: a record's data may be larger than one message. Every fragment of a record
  * is one CKPT_CMD_RECORD message:
