@@ -67,6 +67,17 @@ restore_image() {
 	pids+=("$np")
 }
 
+# restore_and_ask PREFIX: restores $img (a pycount.py target) with a fresh t.out, waits
+# for it to count, sends SIGUSR1 and waits for its PREFIX line; sets np and got (that line).
+restore_and_ask() {
+	mv t.out t.old && : >t.out
+	restore_image $img || return 1
+	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	kill -USR1 $np
+	wait_for t.out "^$1" 30 || { why="no $1 line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a "^$1" | head -1)
+}
+
 # Issue 12: a checkpointed process, killed, comes back as a new process (ckpt listen,
 # ckpt checkpoint, ckpt restore: the Swift CLI) and counts on from the checkpointed tick;
 # its output file is reopened by path at the checkpointed position; its working
@@ -310,14 +321,8 @@ t_restore_pipe_with_data() {
 	checkpoint_and_kill || return 1
 	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
 	grep -q ' pipe .*holds 3000 bytes (3000 captured)' show.out || { why="no pipe record with the 3000 bytes: $(grep -a ' pipe ' show.out)"; return 1; }
-	mv t.out t.old && : >t.out
-	local np
-	restore_image $img || return 1
-	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np))"; return 1; }
-	kill -USR1 $np
-	wait_for t.out '^pipe' 30 || { why="no pipe line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	local got
-	got=$(tr -d '\0' <t.out | grep -a '^pipe' | head -1)
+	local np got
+	restore_and_ask pipe || return 1
 	[[ $got == "$want" ]] || { why="after restore '$got', expected '$want' ($ready)"; return 1; }
 	kill -0 $np || { why="the restored process died"; return 1; }
 }
@@ -373,13 +378,8 @@ t_restore_socketpair() {
 		{ why="no unix record with the two datagrams: $(grep -a ' unix ' show.out | tr '\n' ' ')"; return 1; }
 	grep -q ' unix stream connected no peer shutdown 3 holds 4 bytes (8 captured)' show.out ||
 		{ why="no unix record of the socket whose peer closed: $(grep -a ' unix ' show.out | tr '\n' ' ')"; return 1; }
-	mv t.out t.old && : >t.out
 	local np got
-	restore_image $img || return 1
-	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	kill -USR1 $np
-	wait_for t.out '^sock' 30 || { why="no sock line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	got=$(tr -d '\0' <t.out | grep -a '^sock' | head -1)
+	restore_and_ask sock || return 1
 	[[ $got == "$want" ]] || { why="after restore '$got', expected '$want'"; return 1; }
 	kill -0 $np || { why="the restored process died"; return 1; }
 }
