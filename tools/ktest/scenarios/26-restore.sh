@@ -110,6 +110,28 @@ t_restore_new_process() {
 	kill -0 $np || { why="the restored process died"; return 1; }
 }
 
+# Issue 12's first target: busybox sh counting in a loop comes back and counts on from
+# the checkpointed value. Each `sleep 0.1` is a child, which the checkpoint does not take:
+# restored, the shell's wait4 finds no child and the loop goes on.
+t_restore_busybox_sh() {
+	restore_listen || return 1
+	bg /usr/bin/busybox sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done' >t.out
+	T=$!
+	wait_for t.out '^5$' 30 || { why="busybox sh: $(tail -2 t.out)"; return 1; }
+	local pre post first np
+	pre=$(grep -a '^[0-9]*$' t.out | tail -1)
+	checkpoint_and_kill || return 1
+	post=$(grep -a '^[0-9]*$' t.out | tail -1)
+	mv t.out t.old && : >t.out
+	restore_image $img || return 1
+	wait_for t.out '^[0-9]' 30 || { why="the restored shell printed nothing (state $(state $np))"; return 1; }
+	sleep 0.5
+	first=$(tr -d '\0' <t.out | grep -a '^[0-9][0-9]*$' | head -1)
+	[[ -n $first ]] && ((first > pre && first <= post + 1)) ||
+		{ why="restored at '$first', checkpointed between $pre and $post"; return 1; }
+	kill -0 $np || { why="the restored shell died"; return 1; }
+}
+
 # A changed program refuses, naming the mapping and the change, before any process exists.
 t_restore_refuses_changed_binary() {
 	cp $B/ktarget $W/kt-copy
