@@ -173,6 +173,8 @@ import Testing
         var r = RecordDataRules()
         try r.check(id: 9, meta: sampleUnix, dataLength: 15)
         try r.check(id: 9, meta: sampleUnix, dataLength: 0)  // rights, busy, or too much to carry
+        let empties = RecordMeta.unix(UnixMeta(type: 2, state: 1, flags: 0, peerInode: 5, shutdown: 0, bytes: 0, sndbuf: 0, rcvbuf: 0))
+        try r.check(id: 9, meta: empties, dataLength: 8)  // two empty datagrams
         let raw = RecordMeta.unix(UnixMeta(type: 3, state: 1, flags: 0, peerInode: 0, shutdown: 0, bytes: 0, sndbuf: 0, rcvbuf: 0))
         #expect(throws: RecordDataViolation.unixRecord(id: 9, type: 3, dataLength: 0, bytes: 0)) {
             try r.check(id: 9, meta: raw, dataLength: 0)
@@ -185,7 +187,7 @@ import Testing
         #expect(UnixMessages.split(data)?.map(Array.init) == [Array("hello".utf8), [0], Array(repeating: 7, count: 300)])
         #expect(UnixMessages.split([]) == [])
         #expect(UnixMessages.split(Array(data.dropLast())) == nil)  // the last length runs past the end
-        #expect(UnixMessages.split([0, 0, 0, 0]) == nil)  // an empty message
+        #expect(UnixMessages.split([0, 0, 0, 0])?.map(Array.init) == [[]])  // an empty datagram
         #expect(UnixMessages.split([1, 0, 0]) == nil)  // a cut length
         #expect(RecordType.unix.parentType == .file)
     }

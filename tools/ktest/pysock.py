@@ -1,12 +1,12 @@
 # A python3 target for the socketpair restore scenario, with something queued in each
 # kind of Unix socketpair it holds:
 #   a, b  a stream pair: 3000 bytes sent by a wait in b, "reply" sent by b waits in a;
-#   c, d  a datagram pair: "one" and "two-two" sent by c wait in d, two datagrams;
+#   c, d  a datagram pair: "one", an empty datagram and "two-two" sent by c wait in d;
 #   e     a stream socket whose peer sent "tail" and closed: e holds "tail", then EOF.
 # It prints "ready ... crc X" and counts; on SIGUSR1 it reads everything without blocking
-# and prints "sock stream N crc X back B dgram D1,D2,E peer-closed T,EOF live L": N
-# bytes with CRC-32 X in b, B what a held, D1 D2 the datagrams and E "empty" when a
-# third read finds none, T what e held and EOF "eof" when the next read ends the
+# and prints "sock stream N crc X back B dgram D1,D2,D3,E peer-closed T,EOF live L": N
+# bytes with CRC-32 X in b, B what a held, D1 D2 D3 the datagrams (D2 empty) and E
+# "empty" when a fourth read finds none, T what e held and EOF "eof" when the next read ends the
 # stream, L "ping" when a message sent on a now arrives at b (the pair still works).
 import socket
 import signal
@@ -21,6 +21,7 @@ payload = bytes((i * 13) & 0xFF for i in range(3000))
 a.sendall(payload)
 b.sendall(b"reply")
 c.send(b"one")
+c.send(b"")
 c.send(b"two-two")
 f.sendall(b"tail")
 f.close()
@@ -45,7 +46,7 @@ def on_usr1(sig, frame):
     stream = drain(b)
     back = drain(a).decode()
     grams = []
-    for _ in range(3):
+    for _ in range(4):
         try:
             grams.append(d.recv(100).decode())
         except BlockingIOError:

@@ -29,7 +29,7 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
     /// fdinfo: data-len above `CKPT_FDINFO_MAX`.
     case fdinfoLength(id: UInt32, dataLength: UInt64)
     /// unix: a socket type other than stream, datagram, seqpacket, or data-len above
-    /// `CKPT_UNIX_DATA_MAX` or above sock-bytes plus 4 bytes a message.
+    /// `CKPT_UNIX_DATA_MAX`.
     case unixRecord(id: UInt32, type: UInt32, dataLength: UInt64, bytes: UInt64)
 
     public var description: String {
@@ -72,8 +72,9 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
 /// - siginfo, shared-siginfo: data-len == nr-siginfo * `CKPT_SIGINFO_SIZE`, 1 ... max entries;
 /// - xstate: data-len in `xstateLengths` (legacy area + XSAVE header ... `CKPT_XSTATE_MAX`);
 /// - fdinfo: data-len at most `CKPT_FDINFO_MAX`;
-/// - unix: socket type stream, datagram or seqpacket; data-len at most `CKPT_UNIX_DATA_MAX`,
-///   and 0 when sock-bytes is (the messages' framing is `UnixMessages`' to check);
+/// - unix: socket type stream, datagram or seqpacket; data-len at most `CKPT_UNIX_DATA_MAX`
+///   (the messages' framing is `UnixMessages`' to check; empty datagrams make data with no
+///   bytes queued);
 /// - task, mm, vma, file, header, trailer, shmem: data-len 0.
 ///
 /// O(1), no allocation (besides error descriptions).
@@ -142,7 +143,7 @@ public struct RecordDataRules: Sendable {
             if dataLength > UInt64(CKPT_FDINFO_MAX) { throw .fdinfoLength(id: id, dataLength: dataLength) }
         case let .unix(m):
             let known = m.type == SOCK_STREAM.rawValue || m.type == SOCK_DGRAM.rawValue || m.type == SOCK_SEQPACKET.rawValue
-            if !known || dataLength > UInt64(CKPT_UNIX_DATA_MAX) || (m.bytes == 0 && dataLength != 0) {
+            if !known || dataLength > UInt64(CKPT_UNIX_DATA_MAX) {
                 throw .unixRecord(id: id, type: m.type, dataLength: dataLength, bytes: m.bytes)
             }
         case .task, .mm, .file, .trailer, .shmem:

@@ -2,7 +2,7 @@
 /// little-endian u32 length and that many bytes (the UAPI header's unix record).
 public enum UnixMessages {
     /// The messages of `data`, or nil when the framing is broken (a length running past
-    /// the end, or a zero length: the kernel records no empty message).
+    /// the end). A zero length is an empty datagram, which is a message too.
     public static func split(_ data: [UInt8]) -> [ArraySlice<UInt8>]? {
         var out: [ArraySlice<UInt8>] = []
         var i = 0
@@ -10,7 +10,7 @@ public enum UnixMessages {
             guard data.count - i >= 4 else { return nil }
             let n = Int(data[i]) | Int(data[i + 1]) << 8 | Int(data[i + 2]) << 16 | Int(data[i + 3]) << 24
             i += 4
-            guard n > 0, n <= data.count - i else { return nil }
+            guard n <= data.count - i else { return nil }
             out.append(data[i..<(i + n)])
             i += n
         }

@@ -14,15 +14,17 @@ extension Restorer {
         let fdsAt = remote.scratch + 3584
         // A buffer in the new process for the largest message, unmapped again before the
         // memory is written (the image's mappings are all the process may have then).
+        // Empty datagrams alone need none: their sends read nothing.
         let largest = plan.socketPairs.flatMap { [$0.first] + ($0.second.map { [$0] } ?? []) }
             .flatMap(\.messages).map(\.count).max() ?? 0
-        var buffer: (at: UInt64, size: UInt64)?
+        var mapped: (at: UInt64, size: UInt64)?
         if largest > 0 {
             let size = (UInt64(largest) + 4095) & ~4095
             let at = try remote.call("mmap \(size) bytes for socket messages", Int32(CKPT_SYS_MMAP), 0, size,
                                      UInt64(PROT_READ | PROT_WRITE), UInt64(MAP_PRIVATE | MAP_ANONYMOUS), UInt64.max, 0)
-            buffer = (at, size)
+            mapped = (at, size)
         }
+        let buffer = mapped?.at ?? remote.scratch
         for pair in plan.socketPairs {
             let what = pair.first.name
             try remote.call("socketpair for \(what)", Int32(CKPT_SYS_SOCKETPAIR), UInt64(AF_UNIX), UInt64(pair.type), 0, fdsAt)
@@ -37,15 +39,15 @@ extension Restorer {
             }
             // What `first` had queued was sent by `second`, and the other way round.
             for (from, to) in [(b, pair.first), (a, pair.second)] {
-                guard let to, let buffer else { continue }
+                guard let to else { continue }
                 for (i, m) in to.messages.enumerated() {
-                    try remote.tracee.write(m, at: buffer.at)
+                    if !m.isEmpty { try remote.tracee.write(m, at: buffer) }
                     var done = 0
                     repeat {
                         let n = try remote.call("send message \(i + 1) of \(to.messages.count) (\(m.count) bytes) to \(to.name)",
-                                                Int32(CKPT_SYS_SENDTO), from, buffer.at + UInt64(done), UInt64(m.count - done),
+                                                Int32(CKPT_SYS_SENDTO), from, buffer + UInt64(done), UInt64(m.count - done),
                                                 UInt64(MSG_DONTWAIT), 0, 0)
-                        guard n > 0 else { throw .mismatch("\(to.name): a send of message \(i + 1) took nothing") }
+                        guard n > 0 || m.isEmpty else { throw .mismatch("\(to.name): a send of message \(i + 1) took nothing") }
                         done += Int(n)
                     } while done < m.count
                 }
@@ -65,7 +67,7 @@ extension Restorer {
                 try remote.call("close", Int32(CKPT_SYS_CLOSE), made)
             }
         }
-        if let buffer { try remote.call("munmap the socket message buffer", Int32(CKPT_SYS_MUNMAP), buffer.at, buffer.size) }
+        if let mapped { try remote.call("munmap the socket message buffer", Int32(CKPT_SYS_MUNMAP), mapped.at, mapped.size) }
     }
 
     /// SO_SNDBUF / SO_RCVBUF as the image's: the kernel doubles what it is given (and caps

@@ -33,7 +33,11 @@ bool ckpt_is_unix(struct file *file)
 	return sock && sock->sk && sock->sk->sk_family == AF_UNIX;
 }
 
-/* Bytes of @skb a reader has not taken yet: a stream reads buffers in parts. */
+/*
+ * Bytes of @skb a reader has not taken yet: a stream reads buffers in parts
+ * (one fully read may still be queued: not a message); a datagram is whole,
+ * and an empty one is a message too.
+ */
 static u32 ckpt_unix_unread(struct sock *sk, struct sk_buff *skb)
 {
 	return sk->sk_type == SOCK_STREAM ? skb->len - UNIXCB(skb).consumed : skb->len;
@@ -52,7 +56,7 @@ static u32 ckpt_unix_count(struct sock *sk, struct ckpt_unix *u)
 	skb_queue_walk(&sk->sk_receive_queue, skb) {
 		u32 len = ckpt_unix_unread(sk, skb);
 
-		if (!len)
+		if (!len && sk->sk_type == SOCK_STREAM)
 			continue;
 		u->bytes += len;
 		n++;
@@ -84,7 +88,7 @@ static void ckpt_unix_copy(struct sock *sk, struct ckpt_unix *u, u32 n)
 		u32 len = ckpt_unix_unread(sk, skb);
 		u32 from = skb->len - len;
 
-		if (!len)
+		if (!len && sk->sk_type == SOCK_STREAM)
 			continue;
 		if (i++ == n)
 			break;
