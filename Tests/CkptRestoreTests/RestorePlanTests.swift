@@ -229,7 +229,7 @@ import Testing
 
         for (sockets, text) in [
             ([0: (Self.unix(peer: 99), [UInt8]())], "held by another process"),
-            ([0: (Self.unix(peer: 0, state: 10), [UInt8]())], "listening"),
+            ([0: (Self.unix(peer: 0, state: UInt32(TCP_LISTEN)), [UInt8]())], "listening"),
             ([0: (Self.unix(peer: 0, flags: UInt32(CKPT_SOCK_FLAGS_NAMED.rawValue)), [UInt8]())], "bound to an address"),
             ([0: (Self.unix(peer: 0, bytes: 4, flags: UInt32(CKPT_SOCK_FLAGS_RIGHTS.rawValue)), [UInt8]())], "SCM_RIGHTS"),
             ([0: (Self.unix(peer: 0, bytes: 4, flags: UInt32(CKPT_SOCK_FLAGS_BUSY.rawValue)), [UInt8]())], "a reader held"),

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CkptJSON
 import CkptImage
 import CkptProtocol
@@ -62,8 +65,10 @@ enum RecordDescription {
         case .fdinfo:
             return "\(entry.dataLength) bytes of fdinfo text"
         case let .unix(m):
-            let kind = [1: "stream", 2: "datagram", 5: "seqpacket"][Int(m.type)] ?? "type \(m.type)"
-            let state = [1: "connected", 7: "unconnected", 10: "listening"][Int(m.state)] ?? "state \(m.state)"
+            let kind = [SOCK_STREAM.rawValue: "stream", SOCK_DGRAM.rawValue: "datagram",
+                        SOCK_SEQPACKET.rawValue: "seqpacket"][m.type] ?? "type \(m.type)"
+            let state = [UInt32(TCP_ESTABLISHED): "connected", UInt32(TCP_CLOSE): "unconnected",
+                         UInt32(TCP_LISTEN): "listening"][m.state] ?? "state \(m.state)"
             let peer = m.peerInode == 0 ? "no peer" : "peer socket:[\(m.peerInode)]"
             let flags = Format.sockFlags(m.flags).map { " " + $0 } ?? ""
             let shut = m.shutdown == 0 ? "" : " shutdown \(m.shutdown)"

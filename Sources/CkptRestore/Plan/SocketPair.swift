@@ -92,7 +92,7 @@ public struct SocketPair: Equatable, Sendable {
     }
 
     static func check(_ m: UnixMeta, what: String) throws(RestoreError) {
-        if m.state == 10 {  // TCP_LISTEN
+        if m.state == UInt32(TCP_LISTEN) {
             throw .unsupported(what: what, why: "a listening Unix socket: not restored yet (only socketpairs)")
         }
         if m.flags & UInt32(CKPT_SOCK_FLAGS_NAMED.rawValue) != 0 {
