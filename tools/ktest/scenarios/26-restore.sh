@@ -440,7 +440,7 @@ t_restore_shared_memory() {
 	checkpoint_and_kill || return 1
 	records_in_image shmem 3 || return 1  # anon, the memfd twice
 	mv t.out t.old && : >t.out
-	local np got
+	local np got n
 	restore_image $img || return 1
 	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
 	n=$(grep -c ' rw-s .*/memfd:ckpt-test (deleted)' /proc/$np/maps)
