@@ -196,6 +196,7 @@ import Testing
     /// must not carry them refuses them by name.
     @Test func fieldsPastTheSixtyFourth() throws {
         #expect(CKPT_A_META_PERSONALITY >= 64 && CKPT_A_META_MAX < AttributeMask.capacity)
+        #expect(CKPT_A_META_MAX < AttributeTable.capacity && CKPT_A_MAX < AttributeTable.capacity)
         for meta in [sampleFullTask, sampleUnix] {
             let bytes = metaBytes(meta)
             let back = try bytes.withUnsafeBytes { try RecordMeta(type: meta.type, payload: $0) }

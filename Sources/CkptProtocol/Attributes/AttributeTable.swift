@@ -1,7 +1,7 @@
 /// The attributes of one region (a message or a nest), indexed by type, after a strict walk.
 ///
 /// Holds slices of the datagram (no copy) and each attribute's header offset for errors.
-/// Lives on the stack: about 3 KiB, no allocation. `parse` enforces, in stream order:
+/// Lives on the stack: 1.3 KiB (16 bytes a type), no allocation. `parse` enforces, in stream order:
 ///
 /// 1. framing (`NetlinkAttributeReader`);
 /// 2. flags: `NLA_F_NET_BYTEORDER` never; `NLA_F_NESTED` exactly on nests; a nest flag on
@@ -11,12 +11,26 @@
 /// 5. value size: u32 4, u64 8, pad 0, string NUL-terminated without interior NUL and
 ///    within its maximum.
 public struct AttributeTable {
-    /// Every type an `AttributeMask` can hold.
-    public static let capacity = AttributeMask.capacity
+    /// Types 0 ... 79: every attribute of every ckpt set (the meta set, the largest, ends
+    /// at 73). Not AttributeMask's 128: the table is built, and copied, for every message
+    /// on the receive path, and its size is most of what that costs.
+    public static let capacity = 80
     public private(set) var present = AttributeMask()
+
+    /// One attribute: its value's place in the datagram and its header's offset, in 16
+    /// bytes (an attribute is under 64 KiB, a datagram under 4 GiB).
+    @usableFromInline struct Slot {
+        @usableFromInline var base: UnsafeRawPointer?
+        @usableFromInline var count: UInt32
+        @usableFromInline var offset: UInt32
+        @usableFromInline init(base: UnsafeRawPointer?, count: UInt32, offset: UInt32) {
+            self.base = base
+            self.count = count
+            self.offset = offset
+        }
+    }
     // Internal, not private, only so the readers below can be @inlinable.
-    @usableFromInline var values = InlineArray<128, UnsafeRawBufferPointer>(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
-    @usableFromInline var offsets = InlineArray<128, Int>(repeating: 0)
+    @usableFromInline var slots = InlineArray<80, Slot>(repeating: Slot(base: nil, count: 0, offset: 0))
 
     public init() {}
 
@@ -52,8 +66,8 @@ public struct AttributeTable {
                                     value: UInt64(attr.type))
             }
             present.insert(attr.type)
-            values[index] = attr.value
-            offsets[index] = attr.offset
+            slots[index] = Slot(base: attr.value.baseAddress, count: UInt32(attr.value.count),
+                                offset: UInt32(truncatingIfNeeded: attr.offset))
         }
     }
 
@@ -90,24 +104,26 @@ public struct AttributeTable {
         }
     }
 
-    // The readers are always inlined: out of line, each copied the whole 1 KiB `values`
-    // (or 512-byte `offsets`) InlineArray onto its stack before indexing it, a memcpy per
+    // The readers are always inlined: out of line, each copied the whole `slots`
+    // InlineArray onto its stack before indexing it, a memcpy per
     // read and about ten per record message. Inlined where the attribute type is a
     // constant, the caller loads the one element; with a run-time type the copy comes
     // back (tools/bench/count-table-copies counts them in a release build).
     @inlinable @inline(__always) public func has(_ type: Int) -> Bool { present.contains(UInt16(type)) }
     /// The value of `type` (empty when absent).
-    @inlinable @inline(__always) public func value(_ type: Int) -> UnsafeRawBufferPointer { values[type] }
+    @inlinable @inline(__always) public func value(_ type: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: slots[type].base, count: Int(slots[type].count))
+    }
     /// The datagram offset of `type`'s header (0 when absent).
-    @inlinable @inline(__always) public func offset(_ type: Int) -> Int { offsets[type] }
+    @inlinable @inline(__always) public func offset(_ type: Int) -> Int { Int(slots[type].offset) }
     /// A u32 value (size already checked); 0 when absent.
-    @inlinable @inline(__always) public func u32(_ type: Int) -> UInt32 { has(type) ? values[type].u32(at: 0) : 0 }
+    @inlinable @inline(__always) public func u32(_ type: Int) -> UInt32 { has(type) ? value(type).u32(at: 0) : 0 }
     /// A u64 value (size already checked); 0 when absent.
-    @inlinable @inline(__always) public func u64(_ type: Int) -> UInt64 { has(type) ? values[type].u64(at: 0) : 0 }
+    @inlinable @inline(__always) public func u64(_ type: Int) -> UInt64 { has(type) ? value(type).u64(at: 0) : 0 }
     /// A string's bytes without the NUL (checked), empty when absent.
     @inlinable @inline(__always) public func stringBytes(_ type: Int) -> UnsafeRawBufferPointer {
         guard has(type) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        let v = values[type]
+        let v = value(type)
         return UnsafeRawBufferPointer(rebasing: v[v.startIndex..<(v.endIndex - 1)])
     }
     public func string(_ type: Int) -> String? {
