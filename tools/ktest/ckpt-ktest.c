@@ -25,8 +25,10 @@
  *   ckpt-ktest verify IMAGE PID     compare with /proc/PID/maps and /proc/PID/mem
  *   ckpt-ktest stats
  *   ckpt-ktest send CMD [NAME:TYPE=VALUE]...   any request, e.g. malformed:
- *       TYPE is u8, u32, u64, str or bin (VALUE = length), NAME an attribute
- *       name (pid, flags, restart-flags, timeout, rsid, seq, ...) or number.
+ *       TYPE is u8, u32, u64, str, bin (VALUE = length, zero bytes) or hex
+ *       (VALUE = the bytes in hex), NAME an attribute name (pid, flags,
+ *       restart-flags, timeout, rsid, seq, parent-crid, dirty-ranges, ...) or
+ *       number.
  *
  * A failed request prints "error errno=NAME extack=\"...\"" and exits 1.
  */
@@ -275,6 +277,7 @@ static const struct { const char *name; int nr; } attr_names[] = {
 	{ "meta", CKPT_A_META }, { "data", CKPT_A_DATA }, { "records", CKPT_A_RECORDS },
 	{ "bytes", CKPT_A_BYTES }, { "checksum", CKPT_A_CHECKSUM },
 	{ "rsid", CKPT_A_RSID }, { "stats", CKPT_A_STATS }, { "timeout-ms", CKPT_A_TIMEOUT_MS },
+	{ "parent-crid", CKPT_A_PARENT_CRID }, { "dirty-ranges", CKPT_A_DIRTY_RANGES },
 };
 
 static const struct { const char *name; int cmd; } cmd_names[] = {
@@ -326,6 +329,15 @@ static int cmd_send(int argc, char **argv)
 			put_u64(m, nr, strtoull(val, NULL, 0));
 		} else if (!strcmp(type, "str")) {
 			put(m, nr, val, strlen(val) + 1);
+		} else if (!strcmp(type, "hex")) {
+			size_t n = strlen(val) / 2, k;
+			unsigned char *b = calloc(1, n + 1);
+
+			for (k = 0; k < n; k++)
+				if (sscanf(val + 2 * k, "%2hhx", &b[k]) != 1)
+					die("bad hex in %s", argv[i]);
+			put(m, nr, b, n);
+			free(b);
 		} else if (!strcmp(type, "bin")) {
 			size_t n = strtoul(val, NULL, 0);
 			char *z = calloc(1, n + 1);

@@ -5,7 +5,9 @@
  *   header, task { regs { xstate }..., sigactions, mm { vma { pages... }... },
  *                  file { pipe | unix | fdinfo }... }, trailer
  *
- * (a vma of unnamed shared memory: vma { shmem, pages... })
+ * (a vma of unnamed shared memory: vma { shmem, pages... }; with a parent,
+ * a vma's clean runs as parent-pages among its pages, precopy.c; a
+ * pre-copy, of a running task: header, task { mm {...} }, trailer)
  *
  * Producers run on ckpt_wq (stream.c), never in a genl request.
  *
@@ -126,7 +128,11 @@ static int ckpt_header_meta(struct ckpt_stream *s, void *arg)
 	return nla_put_string(s->skb, CKPT_A_META_ARCH, uts->machine) ||
 	       nla_put_u32(s->skb, CKPT_A_META_PAGE_SIZE, PAGE_SIZE) ||
 	       nla_put_string(s->skb, CKPT_A_META_RELEASE, uts->release) ||
-	       ckpt_put_u64(s, CKPT_A_META_TIME_NS, ktime_get_real_ns());
+	       ckpt_put_u64(s, CKPT_A_META_TIME_NS, ktime_get_real_ns()) ||
+	       (s->parent_crid &&
+		ckpt_put_u64(s, CKPT_A_META_PARENT_CRID, s->parent_crid)) ||
+	       (s->flags &&
+		nla_put_u32(s->skb, CKPT_A_META_CHECKPOINT_FLAGS, s->flags));
 }
 
 /*
@@ -661,6 +667,51 @@ static int ckpt_emit_run(struct ckpt_stream *s, u32 parent, unsigned long addr,
 	return 0;
 }
 
+static int ckpt_parent_meta(struct ckpt_stream *s, void *arg)
+{
+	const unsigned long *run = arg;	/* address, pages */
+
+	return ckpt_put_u64(s, CKPT_A_META_ADDR, run[0]) ||
+	       nla_put_u32(s->skb, CKPT_A_META_NR_PAGES, run[1]);
+}
+
+/*
+ * The run of @nr present pages at @addr in s->pages[]: as data, or, in a
+ * checkpoint with a parent, cut where the dirty ranges say, clean parts as
+ * parent-pages records (ckpt_dirty_span()). Shifts s->pages[] for each
+ * part: ckpt_emit_run() reads from its start. Counts the data pages only
+ * (the trailer's nr-pages-total).
+ */
+static int ckpt_emit_split(struct ckpt_stream *s, u32 parent,
+			   unsigned long addr, unsigned int nr,
+			   struct ckpt_counts *c)
+{
+	struct page **pages = s->pages;
+	unsigned long n, run[2];
+	unsigned int done = 0;
+	struct ckpt_rec rec;
+	bool dirty;
+	int err = 0;
+
+	while (!err && done < nr) {
+		n = ckpt_dirty_span(s, addr, nr - done, &dirty);
+		if (dirty) {
+			s->pages = pages + done;
+			err = ckpt_emit_run(s, parent, addr, n);
+			s->pages = pages;
+			c->pages += n;
+		} else {
+			run[0] = addr;
+			run[1] = n;
+			ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_PARENT_PAGES, parent, 0);
+			err = ckpt_emit_simple(s, &rec, ckpt_parent_meta, run, false);
+		}
+		done += n;
+		addr += n << PAGE_SHIFT;
+	}
+	return err;
+}
+
 /*
  * The first address in [addr, end) whose page tables are populated down
  * to the pmd, or end: unpopulated pgd, p4d, pud and pmd ranges are skipped
@@ -740,13 +791,12 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 		/* The run ends at the first page that is the file's own. */
 		for (run = 0; run < got && ckpt_page_dumped(file_vma, s->pages[run]); run++)
 			;
-		err = run ? ckpt_emit_run(s, parent, addr, run) : 0;
+		err = run ? ckpt_emit_split(s, parent, addr, run, c) : 0;
 		for (i = 0; i < got; i++)
 			put_page(s->pages[i]);
 		if (err)
 			return err;
 		addr += (run ? run : 1) << PAGE_SHIFT;
-		c->pages += run;
 	}
 	return 0;
 }
@@ -1192,21 +1242,26 @@ int ckpt_checkpoint_task(struct ckpt_stream *s, struct task_struct *task)
 	err = ckpt_emit_simple(s, &rec, ckpt_task_meta, task, true);
 	if (err)
 		return err;
-	err = ckpt_emit_regs(s, task, task_id, &c);
-	if (err)
-		return err;
-	err = ckpt_emit_sigactions(s, task, task_id);
-	if (err)
-		return err;
-	err = ckpt_emit_rlimits(s, task, task_id);
-	if (err)
-		return err;
+	/* A pre-copy's task runs: its memory only (registers would be torn). */
+	if (!(s->flags & CKPT_CHECKPOINT_FLAGS_PRE_COPY)) {
+		err = ckpt_emit_regs(s, task, task_id, &c);
+		if (err)
+			return err;
+		err = ckpt_emit_sigactions(s, task, task_id);
+		if (err)
+			return err;
+		err = ckpt_emit_rlimits(s, task, task_id);
+		if (err)
+			return err;
+	}
 	err = ckpt_emit_mm(s, task_id, &c);
 	if (err)
 		return err;
-	err = ckpt_emit_files(s, task, task_id, &c);
-	if (err)
-		return err;
+	if (!(s->flags & CKPT_CHECKPOINT_FLAGS_PRE_COPY)) {
+		err = ckpt_emit_files(s, task, task_id, &c);
+		if (err)
+			return err;
+	}
 	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_TRAILER, 0, 0);
 	return ckpt_emit_simple(s, &rec, ckpt_trailer_meta, &c, false);
 }

@@ -24,7 +24,7 @@ static const struct netlink_range_validation ckpt_a_data_offset_range = {
 };
 
 /* Common nested types */
-const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_RCVBUF + 1] = {
+const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_CHECKPOINT_FLAGS + 1] = {
 	[CKPT_A_META_ARCH] = { .type = NLA_NUL_STRING, },
 	[CKPT_A_META_PAGE_SIZE] = { .type = NLA_U32, },
 	[CKPT_A_META_RELEASE] = { .type = NLA_NUL_STRING, },
@@ -97,6 +97,8 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_RCVBUF + 1] = {
 	[CKPT_A_META_SOCK_BYTES] = { .type = NLA_U64, },
 	[CKPT_A_META_SNDBUF] = { .type = NLA_U32, },
 	[CKPT_A_META_RCVBUF] = { .type = NLA_U32, },
+	[CKPT_A_META_PARENT_CRID] = { .type = NLA_U64, },
+	[CKPT_A_META_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x3),
 };
 
 /* CKPT_CMD_SINK_REGISTER - do */
@@ -108,10 +110,12 @@ static const struct nla_policy ckpt_sink_unregister_nl_policy[CKPT_A_PAD + 1] = 
 };
 
 /* CKPT_CMD_CHECKPOINT - do */
-static const struct nla_policy ckpt_checkpoint_nl_policy[CKPT_A_TIMEOUT_MS + 1] = {
+static const struct nla_policy ckpt_checkpoint_nl_policy[CKPT_A_DIRTY_RANGES + 1] = {
 	[CKPT_A_PID] = NLA_POLICY_MIN(NLA_U32, 1),
-	[CKPT_A_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1),
+	[CKPT_A_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x3),
 	[CKPT_A_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ckpt_a_timeout_ms_range),
+	[CKPT_A_PARENT_CRID] = { .type = NLA_U64, },
+	[CKPT_A_DIRTY_RANGES] = { .type = NLA_BINARY, },
 };
 
 /* CKPT_CMD_RESTART_BEGIN - do */
@@ -124,7 +128,7 @@ static const struct nla_policy ckpt_restart_begin_nl_policy[CKPT_A_RESTART_FLAGS
 static const struct nla_policy ckpt_restart_record_nl_policy[CKPT_A_RSID + 1] = {
 	[CKPT_A_RSID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_SEQ] = { .type = NLA_U32, },
-	[CKPT_A_REC_TYPE] = NLA_POLICY_MAX(NLA_U32, 17),
+	[CKPT_A_REC_TYPE] = NLA_POLICY_MAX(NLA_U32, 18),
 	[CKPT_A_REC_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_REC_PARENT] = { .type = NLA_U32, },
 	[CKPT_A_DATA_LEN] = NLA_POLICY_FULL_RANGE(NLA_U64, &ckpt_a_data_len_range),
@@ -171,7 +175,7 @@ static const struct genl_split_ops ckpt_nl_ops[] = {
 		.cmd		= CKPT_CMD_CHECKPOINT,
 		.doit		= ckpt_nl_checkpoint_doit,
 		.policy		= ckpt_checkpoint_nl_policy,
-		.maxattr	= CKPT_A_TIMEOUT_MS,
+		.maxattr	= CKPT_A_DIRTY_RANGES,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 	{

@@ -171,6 +171,12 @@ struct ckpt_rec {
 	u64 offset;		/* data bytes already sent */
 };
 
+/* A page-aligned address range [start, end) of a dirty-ranges request. */
+struct ckpt_range {
+	u64 start;
+	u64 end;
+};
+
 struct ckpt_stream {
 	struct list_head node;	/* in ckpt_streams (stream.c) */
 	struct work_struct work;
@@ -186,6 +192,10 @@ struct ckpt_stream {
 	u32 req_seq;		/* the request's nlmsg_seq */
 	kuid_t uid;		/* the requester's, for the per-user cap */
 	bool stop;		/* stop the task first, resume it after */
+	u32 flags;		/* the request's CKPT_CHECKPOINT_FLAGS_* */
+	u64 parent_crid;	/* the pre-copy this one builds on, or 0 */
+	struct ckpt_range *dirty;	/* with a parent: pages sent as data */
+	u32 nr_dirty;
 	unsigned long deadline;	/* jiffies: the whole stream ends by then */
 	u64 crid;
 	u32 seq;		/* of the next message */
@@ -205,6 +215,11 @@ struct ckpt_stream {
 	char *path;		/* PATH_MAX scratch for d_path() */
 	struct page **pages;	/* CKPT_PAGES_RUN_MAX page pointers */
 };
+
+/* precopy.c: which pages a checkpoint with a parent sends as data. */
+int ckpt_dirty_parse(struct ckpt_stream *s, struct genl_info *info);
+unsigned long ckpt_dirty_span(const struct ckpt_stream *s, unsigned long addr,
+			      unsigned long nr, bool *dirty);
 
 int ckpt_stream_begin(struct ckpt_stream *s, u32 pid);
 int ckpt_stream_end(struct ckpt_stream *s);

@@ -149,7 +149,8 @@ static const struct {
 	bool data;		/* may carry data */
 } ckpt_rules[] = {
 	[CKPT_RECORD_TYPE_HEADER] = {
-		{ M(ARCH) | M(PAGE_SIZE) | M(RELEASE) | M(TIME_NS) }, {}, 0 },
+		{ M(ARCH) | M(PAGE_SIZE) | M(RELEASE) | M(TIME_NS) },
+		{ 0, H(PARENT_CRID) | H(CHECKPOINT_FLAGS) }, 0 },
 	[CKPT_RECORD_TYPE_TASK] = {
 		{ M(PID) | M(TGID) | M(PPID) | M(COMM) | M(UID) | M(GID) |
 		  M(EUID) | M(EGID) },
@@ -191,6 +192,9 @@ static const struct {
 		{ 0, H(SOCK_TYPE) | H(SOCK_STATE) | H(SOCK_FLAGS) | H(PEER_INO) |
 		     H(SOCK_SHUTDOWN) | H(SOCK_BYTES) | H(SNDBUF) | H(RCVBUF) },
 		{}, CKPT_RECORD_TYPE_FILE, true },
+	/* Refused by ckpt_check_meta(): a restorer sends the parent's pages. */
+	[CKPT_RECORD_TYPE_PARENT_PAGES] = { { M(ADDR) | M(NR_PAGES) }, {},
+		CKPT_RECORD_TYPE_VMA },
 };
 
 /* An XSAVE area: the 512-byte legacy area and the 64-byte XSAVE header. */
@@ -746,6 +750,11 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 		return ckpt_check_vma(sess, meta, info, id);
 	case CKPT_RECORD_TYPE_PAGES:
 		return ckpt_check_pages(sess, meta, info, id, data_len);
+	case CKPT_RECORD_TYPE_PARENT_PAGES:
+		ckpt_reject(info->extack, info->attrs[CKPT_A_REC_TYPE],
+			    "record %u: parent-pages: send the parent's pages instead",
+			    id);
+		return -EINVAL;
 	case CKPT_RECORD_TYPE_FILE:
 		sess->nr_files++;
 		return 0;
@@ -1309,6 +1318,8 @@ void ckpt_restart_release_port(struct net *net, u32 portid)
 
 int ckpt_restart_init(void)
 {
+	/* Every record type the policy admits has a rule (no read past the table). */
+	BUILD_BUG_ON(ARRAY_SIZE(ckpt_rules) != CKPT_RECORD_TYPE_PARENT_PAGES + 1);
 	return 0;
 }
 

@@ -82,6 +82,7 @@ static void ckpt_stream_free(struct ckpt_stream *s)
 	kfree_skb(s->skb);
 	kfree(s->path);
 	kfree(s->pages);
+	kvfree(s->dirty);
 	if (s->claim)
 		ckpt_release(s->claim);
 	if (s->mm)
@@ -223,7 +224,17 @@ static int ckpt_stream_admit(struct ckpt_stream *s, struct sk_buff *skb,
 	err = ckpt_task_native(task, s->mm, info->extack);
 	if (err)
 		return err;
-	if (!ckpt_task_stopped(task) && !(flags & CKPT_CHECKPOINT_FLAGS_STOP)) {
+	if ((flags & CKPT_CHECKPOINT_FLAGS_PRE_COPY) && (flags & CKPT_CHECKPOINT_FLAGS_STOP)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[CKPT_A_CHECKPOINT_FLAGS],
+				    "a pre-copy reads the running task: not with stop");
+		return -EINVAL;
+	}
+	err = ckpt_dirty_parse(s, info);
+	if (err)
+		return err;
+	/* A pre-copy reads memory only, which a running task may change. */
+	if (!(flags & CKPT_CHECKPOINT_FLAGS_PRE_COPY) && !ckpt_task_stopped(task) &&
+	    !(flags & CKPT_CHECKPOINT_FLAGS_STOP)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, pid_attr,
 				    "the task is not stopped (set CKPT_CHECKPOINT_FLAGS_STOP to stop it)");
 		return -EBUSY;
@@ -270,6 +281,7 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	sock_hold(s->req_sk);
 	s->req_seq = info->snd_seq;
 	s->stop = flags & CKPT_CHECKPOINT_FLAGS_STOP;
+	s->flags = flags;
 	s->crc = ~0U;
 
 	err = ckpt_stream_admit(s, skb, info, flags);

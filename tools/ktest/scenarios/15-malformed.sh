@@ -16,7 +16,16 @@ t_malformed() {
 	done <<EOT
 EINVAL|missing required attribute CKPT_A_PID|checkpoint
 ERANGE|integer out of range|checkpoint pid:u32=0
-EINVAL|reserved bit set|checkpoint pid:u32=$T flags:u32=2
+EINVAL|reserved bit set|checkpoint pid:u32=$T flags:u32=4
+EINVAL|not with stop|checkpoint pid:u32=$T flags:u32=3
+EINVAL|go together|checkpoint pid:u32=$T parent-crid:u64=5
+EINVAL|go together|checkpoint pid:u32=$T dirty-ranges:bin=16
+EINVAL|a pre-copy has no parent|checkpoint pid:u32=$T flags:u32=2 parent-crid:u64=5 dirty-ranges:bin=0
+EINVAL|16-byte ranges, at most 2048|checkpoint pid:u32=$T parent-crid:u64=5 dirty-ranges:bin=24
+EINVAL|16-byte ranges, at most 2048|checkpoint pid:u32=$T parent-crid:u64=5 dirty-ranges:bin=32784
+EINVAL|range 0 not aligned, ascending, disjoint|checkpoint pid:u32=$T parent-crid:u64=5 dirty-ranges:bin=16
+EINVAL|range 0 not aligned, ascending, disjoint|checkpoint pid:u32=$T parent-crid:u64=5 dirty-ranges:hex=01100000000000000020000000000000
+EINVAL|range 1 not aligned, ascending, disjoint|checkpoint pid:u32=$T parent-crid:u64=5 dirty-ranges:hex=0010000000000000003000000000000000200000000000000040000000000000
 EINVAL|Unknown attribute type|checkpoint pid:u32=$T 99:u32=1
 EINVAL|Unsupported attribute|checkpoint pid:u32=$T restart-flags:u32=1
 EINVAL|invalid attribute length|checkpoint pid:u8=1
@@ -40,5 +49,5 @@ ENOENT|no such restart session|restart-commit rsid:u32=7 seq:u32=0 records:u64=1
 EINVAL|missing required attribute CKPT_A_RSID|restart-abort
 ENOENT|no such restart session|restart-abort rsid:u32=7
 EOT
-	((n == 25)) || { why="ran $n cases"; return 1; }
+	((n == 34)) || { why="ran $n cases"; return 1; }
 }

@@ -226,6 +226,7 @@
 #define CKPT_SIGINFO_MAX	128
 #define CKPT_XSTATE_MAX		32768
 #define CKPT_TIMEOUT_MAX_MS	3600000
+#define CKPT_DIRTY_RANGES_MAX	2048
 #define CKPT_USERSOCK_TYPE	16
 
 /**
@@ -302,6 +303,13 @@
  *   unix-data-max, listens, or a queued message carries descriptors. Checked
  *   by the kernel for size only: a restorer sends the messages again through a
  *   new socket's peer.
+ * @CKPT_RECORD_TYPE_PARENT_PAGES: Present pages of a vma, its child, that the
+ *   checkpoint's parent image (header parent-crid, a pre-copy image) holds:
+ *   the requester said they were not written since that image was taken. Meta:
+ *   addr, nr-pages (at most pages-run-max). No data. In pages records' order:
+ *   a vma's pages and parent-pages records together ascend. Only in
+ *   checkpoints requested with parent-crid; never in a restart (a restorer
+ *   sends the parent's pages as pages records).
  */
 enum ckpt_record_type {
 	CKPT_RECORD_TYPE_UNSPEC,
@@ -322,6 +330,7 @@ enum ckpt_record_type {
 	CKPT_RECORD_TYPE_SHMEM,
 	CKPT_RECORD_TYPE_FDINFO,
 	CKPT_RECORD_TYPE_UNIX,
+	CKPT_RECORD_TYPE_PARENT_PAGES,
 };
 
 /**
@@ -329,12 +338,20 @@ enum ckpt_record_type {
  * @CKPT_CHECKPOINT_FLAGS_STOP: Stop the task (SIGSTOP) before reading it and
  *   resume it (SIGCONT) afterwards, on every path. Without it the task must
  *   already be stopped.
+ * @CKPT_CHECKPOINT_FLAGS_PRE_COPY: A pre-copy: memory only, read while the
+ *   task runs (it is neither stopped nor required to be). The stream holds the
+ *   header (with checkpoint-flags), the task record, mm, vma, shmem and pages
+ *   records and the trailer: no registers, signals, limits or files, and
+ *   memory that may change as it is read. Its use is as the parent of a later
+ *   checkpoint of the stopped task that names it in parent-crid. Not with
+ *   stop.
  */
 enum ckpt_checkpoint_flags {
 	CKPT_CHECKPOINT_FLAGS_STOP = 1,
+	CKPT_CHECKPOINT_FLAGS_PRE_COPY = 2,
 
 	/* private: */
-	CKPT_CHECKPOINT_FLAGS_MASK = 1,
+	CKPT_CHECKPOINT_FLAGS_MASK = 3,
 };
 
 /**
@@ -432,6 +449,8 @@ enum {
 	CKPT_A_RSID,
 	CKPT_A_STATS,
 	CKPT_A_ERROR,
+	CKPT_A_PARENT_CRID,
+	CKPT_A_DIRTY_RANGES,
 
 	__CKPT_A_MAX,
 	CKPT_A_MAX = (__CKPT_A_MAX - 1)
@@ -511,6 +530,8 @@ enum {
 	CKPT_A_META_SOCK_BYTES,
 	CKPT_A_META_SNDBUF,
 	CKPT_A_META_RCVBUF,
+	CKPT_A_META_PARENT_CRID,
+	CKPT_A_META_CHECKPOINT_FLAGS,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
