@@ -24,8 +24,11 @@ public struct CheckpointCommand: ParsableCommand {
               ckpt checkpoint 1234 --stop                      # prints `crid 7 records 9 ...`
               ckpt checkpoint 1234 --stop --wait /var/lib/ckpt # ... and `image /var/lib/ckpt/7.ckpt`
               kill -STOP 1234; ckpt checkpoint 1234; kill -CONT 1234
+              ckpt checkpoint 1234 --pre-copy --wait /var/lib/ckpt  # stopped only for what it writes meanwhile
 
             A `ckpt listen` process is refused at once: the kernel would stream into the listener it stopped.
+
+            --pre-copy keeps the process running while most of its memory is copied, and stops it only for what it wrote meanwhile (CRIU's pre-dump, in one command): the soft-dirty bits are reset (/proc/PID/clear_refs), a pre-copy of the running process's memory is streamed (image 1, memory only), the process is stopped (SIGSTOP), the pages it wrote since are read from /proc/PID/pagemap, and the checkpoint proper is streamed (image 2): its written pages as data, the others as references to image 1; then the process continues. Output: `pre-copy crid P ...`, then `crid N ... parent P dirty-ranges R frozen-ms F` (F: SIGSTOP to SIGCONT, as this command saw it). Restore image 2: `ckpt restore` reads the pages it lacks from image 1 (P.ckpt beside it, or --parent). Needs write access to /proc/PID/clear_refs (root) and a kernel with soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY).
 
             Exit codes: 0 checkpointed (and with --wait, the image is published); 1 the kernel refused (no such pid, not permitted, not stopped, no listener) or the pid is a listener, the capture failed (its reason is printed) or --wait timed out; 64 usage; 69 the ckpt module is not loaded; 74 netlink failed.
             """)
@@ -35,6 +38,9 @@ public struct CheckpointCommand: ParsableCommand {
 
     @Flag(help: "Stop the process for the checkpoint and resume it afterwards (else it must already be stopped).")
     var stop = false
+
+    @Flag(help: "Copy the memory while the process runs, then stop it only for the pages it wrote meanwhile (two images; the second names the first as its parent).")
+    var preCopy = false
 
     @Option(help: ArgumentHelp("Give up when the listener does not drain the stream for this long (the kernel's default when absent).", valueName: "ms"))
     var timeoutMs: UInt32?
@@ -51,6 +57,7 @@ public struct CheckpointCommand: ParsableCommand {
         guard pid > 0 else { throw ValidationError("PID must be a positive process id") }
         if let timeoutMs, timeoutMs == 0 { throw ValidationError("--timeout-ms must be positive") }
         guard waitTimeout > 0 else { throw ValidationError("--wait-timeout must be positive") }
+        if preCopy && stop { throw ValidationError("--pre-copy stops the process itself (for the final copy only): drop --stop") }
     }
 
     public func run() throws {
@@ -66,15 +73,70 @@ public struct CheckpointCommand: ParsableCommand {
         }
         if let why = SinkGuard.refusal(pid: pid, waitDirectory: wait) { throw failure(command, why, CkptExit.failed) }
         let client = try openFamily(command)
-        let flags = stop ? UInt32(CKPT_CHECKPOINT_FLAGS_STOP.rawValue) : 0
-        let reply: CheckpointReply
-        do throws(TransportError) {
-            reply = try client.checkpoint(pid: UInt32(pid), flags: flags, timeoutMs: timeoutMs ?? 0)
-        } catch {
-            throw failure(command, Self.explain(error, pid: pid, stop: stop), error.errno == nil ? CkptExit.ioError : CkptExit.failed)
+        if preCopy {
+            try runPreCopy(client, existing: before)
+            return
         }
-        emit("crid \(reply.crid) records \(reply.summary.records) bytes \(reply.summary.bytes) checksum \(Format.checksum(reply.summary.checksum))")
+        let flags = stop ? UInt32(CKPT_CHECKPOINT_FLAGS_STOP.rawValue) : 0
+        let reply = try request(client, flags: flags)
+        emit(Self.line(reply))
         if let dir = wait { try waitForImage(dir: dir, crid: reply.crid, existing: before) }
+    }
+
+    private func request(_ client: GenlClient, flags: UInt32, parent: PreCopyParent? = nil) throws -> CheckpointReply {
+        do throws(TransportError) {
+            return try client.checkpoint(pid: UInt32(pid), flags: flags, timeoutMs: timeoutMs ?? 0, parent: parent)
+        } catch {
+            throw failure("checkpoint", Self.explain(error, pid: pid, stop: stop), error.errno == nil ? CkptExit.ioError : CkptExit.failed)
+        }
+    }
+
+    static func line(_ reply: CheckpointReply) -> String {
+        "crid \(reply.crid) records \(reply.summary.records) bytes \(reply.summary.bytes) checksum \(Format.checksum(reply.summary.checksum))"
+    }
+
+    /// `--pre-copy`: reset the soft-dirty bits, stream a pre-copy of the running process, stop
+    /// it, read what it wrote since, stream the checkpoint with those ranges, resume it.
+    private func runPreCopy(_ client: GenlClient, existing before: Set<String>) throws {
+        let command = "checkpoint"
+        let scan = SoftDirtyScan(pid: pid)
+        let tracked: Bool
+        do throws(SoftDirtyScan.Failure) {
+            tracked = try SoftDirtyScan.kernelTracksWrites()
+            if tracked { try scan.reset() }
+        } catch {
+            throw failure(command, "pid \(pid): \(error)", CkptExit.failed)
+        }
+        guard tracked else {
+            throw failure(command, "this kernel does not track written pages (soft-dirty bits, CONFIG_MEM_SOFT_DIRTY): "
+                          + "--pre-copy cannot tell what changed; checkpoint with --stop instead", CkptExit.failed)
+        }
+        let first = try request(client, flags: UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue))
+        emit("pre-copy " + Self.line(first))
+        let stopped = ProcessStop(pid: pid)
+        let frozenAt = monotonicNanoseconds()
+        let wasStopped = stopped.isStopped()
+        if !wasStopped { kill(pid, SIGSTOP) }
+        var resumed = wasStopped
+        func resume() {
+            if !resumed { kill(pid, SIGCONT); resumed = true }
+        }
+        defer { resume() }
+        guard stopped.waitStopped(timeoutSeconds: 2) else {
+            throw failure(command, "pid \(pid) did not stop within 2 s of SIGSTOP (traced, or exiting?)", CkptExit.failed)
+        }
+        let ranges: [Range<UInt64>]
+        do throws(SoftDirtyScan.Failure) { ranges = try scan.scan() } catch {
+            throw failure(command, "pid \(pid): \(error)", CkptExit.failed)
+        }
+        let reply = try request(client, flags: 0, parent: PreCopyParent(crid: first.crid, ranges: ranges))
+        resume()
+        let frozenMs = (monotonicNanoseconds() - frozenAt) / 1_000_000
+        emit(Self.line(reply) + " parent \(first.crid) dirty-ranges \(ranges.count) frozen-ms \(frozenMs)")
+        if let dir = wait {
+            try waitForImage(dir: dir, crid: first.crid, existing: before)
+            try waitForImage(dir: dir, crid: reply.crid, existing: before)
+        }
     }
 
     /// The kernel's refusal in words an operator can act on, then its extack text as

@@ -100,6 +100,12 @@ public struct ReplayCommand: ParsableCommand {
             return
         }
         let target = pid!
+        if let crid = try? reader.source().parentCrid {
+            // Rolling a twin back would zero the pages the image leaves to its parent
+            // (AbsentPageReset reads the image's own pages records only).
+            throw failure(command, "\(image): refused: taken with --pre-copy (its pages are partly in the pre-copy crid \(crid)); "
+                          + "restore it as a new process with ckpt restore", CkptExit.failed)
+        }
         if let shared = Self.sharedMapping(reader) {
             throw failure(command, "\(image): refused: mapping \(shared) is shared memory the image holds no pages of (a device's, a deleted "
                           + "file's not on tmpfs, or an image of an older module), so a replay would leave the target's as it is; "
@@ -158,6 +164,8 @@ public struct ReplayCommand: ParsableCommand {
         case .familyUnavailable: CkptExit.unavailable
         case .rejected: CkptExit.failed
         case .transport: CkptExit.ioError
+        case .parentMissing: CkptExit.dataError
+        case .noParent: CkptExit.failed
         }
     }
 

@@ -22,6 +22,9 @@ public struct RestoreCommand: ParsableCommand {
               ckpt restore /var/lib/ckpt/7.ckpt --stopped       # then: kill -CONT PID
               ckpt restore /var/lib/ckpt/7.ckpt --pid same      # its old pid, or fail (as criu)
               ckpt restore s3://bucket/host1/7.ckpt             # from an S3 store (docs/object-store.md)
+              ckpt restore /var/lib/ckpt/8.ckpt                 # taken with --pre-copy: pages also from 7.ckpt
+
+            An image of `ckpt checkpoint --pre-copy` holds the pages written after the pre-copy; the others are read from the pre-copy image (its crid is in the image header; `<crid>.ckpt` beside the image unless --parent names it), each pre-copy record checked as it is read. A pre-copy image alone is refused (memory only, read while the process ran).
 
             Exit codes: 0 restored; 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded; 74 the file cannot be read.
             """)
@@ -38,6 +41,9 @@ public struct RestoreCommand: ParsableCommand {
     var shellJob = false
 
     @OptionGroup var progress: ProgressOptions
+
+    @Option(help: ArgumentHelp("The pre-copy image a `ckpt checkpoint --pre-copy` image was taken after (default: <its crid>.ckpt beside the image, or under the same store prefix).", valueName: "image"))
+    var parent: String?
 
     @Option(help: ArgumentHelp("Which pid and thread ids the process gets: any (the image's where free, else new ones with a warning), same (the image's or no restore, as criu restore; the process holding a taken id is not touched), new (new ones even when the image's are free: a second copy beside the first).",
                                valueName: "any|same|new"))
@@ -65,6 +71,7 @@ public struct RestoreCommand: ParsableCommand {
         do throws(ImageError) { reader = try ImageReader(source: bytes) } catch {
             throw failure(command, "\(image): \(error.reason)", error.exitCode)
         }
+        let parentReader = try openParent(of: reader, image: image, command: command)
         let plan: RestorePlan
         do throws(RestoreError) { plan = try RestorePlan(reader, shellJob: shellJob) } catch {
             throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
@@ -84,7 +91,7 @@ public struct RestoreCommand: ParsableCommand {
         }
         let replayer = RestartReplayer(link: link, window: 32)
         let restorer = Restorer(plan: plan, reader: reader, replayer: replayer,
-                                options: .init(leaveStopped: stopped, shellJob: shellJob, pids: pid))
+                                options: .init(leaveStopped: stopped, shellJob: shellJob, pids: pid), parent: parentReader)
         let bar = ProgressBar(label: "writing memory", enabled: progress.enabled)
         do throws(RestoreError) {
             let r = try restorer.run(step: { bar.finish(); writeStderr("ckpt restore: \($0)\n") },
@@ -103,3 +110,40 @@ public struct RestoreCommand: ParsableCommand {
 }
 
 extension Restorer.PidPolicy: ExpressibleByArgument {}
+
+extension RestoreCommand {
+    /// The pre-copy an image names as its parent (header parent-crid), opened from --parent
+    /// or from `<crid>.ckpt` beside the image; nil for an image without one. The parent must
+    /// be that crid's pre-copy: its file header's crid and its header's pre-copy flag.
+    func openParent(of reader: ImageReader, image: String, command: String) throws -> ImageReader? {
+        let source: ImageSource
+        do throws(ImageError) { source = try reader.source() } catch {
+            throw failure(command, "\(image): \(error.reason)", error.exitCode)
+        }
+        guard let crid = source.parentCrid else {
+            if let parent { throw failure(command, "--parent \(parent): \(image) was not taken after a pre-copy", CkptExit.usage) }
+            return nil
+        }
+        let path = parent ?? Self.sibling(of: image, named: "\(crid).ckpt")
+        let bytes = try openImageBytes(path, command: command)
+        let parentReader: ImageReader
+        let parentSource: ImageSource
+        do throws(ImageError) {
+            parentReader = try ImageReader(source: bytes)
+            parentSource = try parentReader.source()
+        } catch {
+            throw failure(command, "parent image \(path): \(error.reason)", error.exitCode)
+        }
+        guard parentReader.header.crid == crid, parentSource.isPreCopy else {
+            throw failure(command, "parent image \(path): crid \(parentReader.header.crid)\(parentSource.isPreCopy ? "" : ", not a pre-copy"); "
+                          + "\(image) was taken after the pre-copy crid \(crid)", CkptExit.failed)
+        }
+        return parentReader
+    }
+
+    /// `name` in the directory (or store prefix) of `image`.
+    static func sibling(of image: String, named name: String) -> String {
+        guard let slash = image.lastIndex(of: "/") else { return name }
+        return String(image[...slash]) + name
+    }
+}

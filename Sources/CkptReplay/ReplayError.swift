@@ -18,6 +18,10 @@ public enum ReplayError: Error, Equatable, Sendable, CustomStringConvertible {
     case rejected(stage: ReplayStage, recordID: UInt32?, errno: Errno, message: String?)
     /// The socket failed, or an answer broke the protocol.
     case transport(stage: ReplayStage, TransportError)
+    /// A parent-pages record asks for a page its parent image (the pre-copy) does not hold.
+    case parentMissing(recordID: UInt32, address: UInt64, parentPath: String)
+    /// The image has parent-pages records and no parent image was given.
+    case noParent(parentCrid: UInt64?)
 
     public var description: String {
         switch self {
@@ -28,6 +32,12 @@ public enum ReplayError: Error, Equatable, Sendable, CustomStringConvertible {
             let at = id.map { " of record \($0)" } ?? ""
             return "the kernel rejected \(stage)\(at): \(errno.shortName)" + (message.map { ": \($0)" } ?? " (no extack message)")
         case let .transport(stage, e): return "\(stage): \(e)"
+        case let .parentMissing(id, address, path):
+            return "record \(id): page 0x\(String(address, radix: 16)) is not in the parent image \(path): "
+                + "not the pre-copy this checkpoint was taken after"
+        case let .noParent(crid):
+            return "the image holds pages of its parent image (pre-copy crid \(crid.map { "\($0)" } ?? "unknown")), "
+                + "which was not given"
         }
     }
 }

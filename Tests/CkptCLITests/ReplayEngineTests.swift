@@ -19,6 +19,8 @@ final class FakeRestartLink: RestartLink {
     private(set) var beganWith: (pid: UInt32, flags: UInt32)?
     private(set) var fragments: [(seq: UInt32, id: UInt32, offset: UInt64, dataCount: Int, meta: [UInt8]?)] = []
     private(set) var outstandingAtSend: [Int] = []
+    /// Each fragment's type, parent and data, in the order sent.
+    private(set) var sent: [(type: RecordType, parent: UInt32, data: [UInt8])] = []
     private(set) var committed: (seq: UInt32, summary: StreamSummary)?
     private(set) var aborted: [UInt32] = []
     private(set) var summary = StreamSummaryBuilder()
@@ -36,6 +38,7 @@ final class FakeRestartLink: RestartLink {
         XCTAssertEqual(f.crid, UInt64(rsid))
         outstandingAtSend.append(unanswered.count)
         fragments.append((f.seq, f.id, f.dataOffset, f.data.count, f.meta.map(Array.init)))
+        sent.append((f.type, f.parent, Array(f.data)))
         if let meta = f.meta { summary.beginRecord(meta: meta) }
         summary.data(f.data)
         nextRequestSeq += 1

@@ -70,9 +70,16 @@ let sampleFullTask = RecordMeta.task(TaskMeta(pid: 100, tgid: 100, ppid: 1, comm
                                               cwd: "/srv/jail/tmp", umask: 0o22, personality: 0x40000, root: "/srv/jail"))
 let sampleUnix = RecordMeta.unix(UnixMeta(type: 1, state: 1, flags: 0, peerInode: 0x1_0000_0009, shutdown: 2, bytes: 11,
                                           sndbuf: 212_992, rcvbuf: 212_992))
+/// A checkpoint taken after a pre-copy: its header names the parent; parent-pages point at it.
+let sampleChildHeader = RecordMeta.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12.0", timeNs: 5,
+                                                     parentCrid: 0x1_0000_0003))
+let samplePreCopyHeader = RecordMeta.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12.0", timeNs: 4,
+                                                       checkpointFlags: UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue)))
+let sampleParentPages = RecordMeta.parentPages(PagesMeta(addr: 0x7f00_0000_0000, nrPages: 256))
 let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleVMA, sampleAnonVMA, samplePages,
                       sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
-                      sampleSiginfo, sampleSharedSiginfo, sampleShmem, sampleFullTask, sampleUnix]
+                      sampleSiginfo, sampleSharedSiginfo, sampleShmem, sampleFullTask, sampleUnix, sampleChildHeader,
+                      samplePreCopyHeader, sampleParentPages]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

@@ -213,6 +213,26 @@ import Testing
         }
     }
 
+    @Test func preCopyHeadersAndParentPages() throws {
+        for meta in [sampleChildHeader, samplePreCopyHeader, sampleParentPages] {
+            let back = try metaBytes(meta).withUnsafeBytes { try RecordMeta(type: meta.type, payload: $0) }
+            #expect(back == meta)
+        }
+        guard case let .header(pre) = samplePreCopyHeader, case let .header(child) = sampleChildHeader else { return }
+        #expect(pre.isPreCopy && !child.isPreCopy && child.parentCrid == 0x1_0000_0003)
+        // Parent-pages: no data, an aligned address, nr-pages within a run.
+        var rules = RecordDataRules()
+        try rules.check(id: 1, meta: sampleChildHeader, dataLength: 0)
+        try rules.check(id: 7, meta: sampleParentPages, dataLength: 0)
+        #expect(throws: RecordDataViolation.self) { try rules.check(id: 8, meta: sampleParentPages, dataLength: 4096) }
+        #expect(throws: RecordDataViolation.self) {
+            try rules.check(id: 9, meta: .parentPages(PagesMeta(addr: 0x1001, nrPages: 1)), dataLength: 0)
+        }
+        let tooMany = metaBytes(.parentPages(PagesMeta(addr: 0x1000, nrPages: UInt32(CKPT_PAGES_RUN_MAX) + 1)))
+        #expect(throws: ProtocolError.self) { try tooMany.withUnsafeBytes { _ = try RecordMeta(type: .parentPages, payload: $0) } }
+        #expect(RecordType.parentPages.parentType == .vma && "\(RecordType.parentPages)" == "parent-pages")
+    }
+
     @Test func altstackFieldsComeTogether() throws {
         // sp and size without flags: a regs meta no module sends.
         let b = MessageBuffer(capacity: 256)

@@ -54,8 +54,30 @@ import Testing
     }
 
     @Test func unknownCheckpointFlagBitsAreRejected() {
-        let e = requestError { encoder.checkpoint(pid: 10, flags: 2, into: $0) }
+        let e = requestError { encoder.checkpoint(pid: 10, flags: 4, into: $0) }
         #expect(e?.kind == .valueOutOfRange && e?.field == "CKPT_A_CHECKPOINT_FLAGS" && e?.offset == 28)
+    }
+
+    @Test func checkpointWithAParentCarriesItsRanges() throws {
+        let parent = PreCopyParent(crid: 0x0102, ranges: [0x1000..<0x3000, 0x7000_0000_0000..<0x7000_0000_1000])
+        #expect(parent.encodedRanges() == [0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x30, 0, 0, 0, 0, 0, 0,
+                                           0, 0, 0, 0, 0, 0x70, 0, 0, 0, 0x10, 0, 0, 0, 0x70, 0, 0])
+        let b = MessageBuffer()
+        encoder.checkpoint(pid: 10, parent: parent, header: MessageHeader(seq: 4), into: b)
+        #expect(try decode(b).first?.0 == "checkpoint(pid: 10, flags: 0, timeoutMs: 0)")
+        // The attributes, in order: pid, parent-crid (after its pad), the ranges.
+        var reader = NetlinkMessageReader(b.bytes)
+        let m = try #require(try reader.next())
+        var attrs = NetlinkAttributeReader(UnsafeRawBufferPointer(rebasing: m.payload[4...]), baseOffset: m.payloadOffset + 4,
+                                           container: "message")
+        var types: [UInt16] = []
+        var ranges: [UInt8] = []
+        while let a = try attrs.next() {
+            types.append(a.type)
+            if a.type == UInt16(CKPT_A_DIRTY_RANGES) { ranges = Array(a.value) }
+        }
+        #expect(types.filter { $0 != UInt16(CKPT_A_PAD) } == [UInt16(CKPT_A_PID), UInt16(CKPT_A_PARENT_CRID), UInt16(CKPT_A_DIRTY_RANGES)])
+        #expect(ranges == parent.encodedRanges())
     }
 
     @Test func unknownRestartFlagBitsAreRejected() {

@@ -284,6 +284,36 @@ import Testing
         #expect(what == "root directory /nonexistent-ckpt-root")
     }
 
+    /// A pre-copy (memory only, of a running process) is no process image; the checkpoint
+    /// after it is, and its vmas with parent-pages records count as having pages.
+    @Test func preCopyImagesAndTheirChildren() throws {
+        func image(header: HeaderMeta, parentPages: Bool) throws -> (ImageReader, String) {
+            let fixture = try ImageFixture("pre-copy")
+            _ = try fixture.record(.header(header), parent: 0)
+            let task = try fixture.record(.task(TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
+                                                         euid: geteuid(), egid: getegid())), parent: 0)
+            if !header.isPreCopy { _ = try fixture.record(.regs(RegsMeta(tid: 77)), parent: task, data: [UInt8](repeating: 0, count: 216)) }
+            let mm = try fixture.record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
+                                                   brk: 0, startStack: 0, argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)), parent: task)
+            let vma = try fixture.record(.vma(VMAMeta(start: 0x7000_0000, end: 0x7000_4000, vmFlags: 0x3, pgoff: 0)), parent: mm)
+            if parentPages { _ = try fixture.record(.parentPages(PagesMeta(addr: 0x7000_1000, nrPages: 2)), parent: vma) }
+            _ = try fixture.record(.trailer(TrailerMeta(nrThreads: header.isPreCopy ? 0 : 1, nrVMAs: 1, nrPagesTotal: 0, nrFiles: 0)),
+                                   parent: 0)
+            return try fixture.finish()
+        }
+        let (pre, prePath) = try image(header: HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1,
+                                                          checkpointFlags: UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue)),
+                                       parentPages: false)
+        defer { unlink(prePath) }
+        let e = refusal { () throws(RestoreError) in try RestorePlan(pre, shellJob: false) }
+        #expect("\(e.map { "\($0)" } ?? "accepted")".contains("a pre-copy holds memory only"))
+        let (child, childPath) = try image(header: HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 2,
+                                                              parentCrid: 5), parentPages: true)
+        defer { unlink(childPath) }
+        let plan = try RestorePlan(child, shellJob: false)
+        #expect(plan.mappings.map(\.hasPages) == [true])
+    }
+
     @Test func readsResourceLimits() throws {
         let limits = (0..<16).map { i in ResourceLimit(soft: i == 7 ? 200 : UInt64.max, hard: i == 7 ? 4000 : UInt64.max - UInt64(i)) }
         let (r, p) = try image(vmas: [anon], limits: limits)

@@ -24,7 +24,9 @@ enum RecordDescription {
         guard let meta else { return "(meta does not decode)" }
         switch meta {
         case let .header(m):
-            return "\(m.arch) page-size \(m.pageSize) release \(m.release) time \(Format.time(ns: m.timeNs))"
+            let kind = m.isPreCopy ? " pre-copy (memory only)" : ""
+            let parent = m.parentCrid.map { " parent crid \($0)" } ?? ""
+            return "\(m.arch) page-size \(m.pageSize) release \(m.release) time \(Format.time(ns: m.timeNs))\(kind)\(parent)"
         case let .task(m):
             let root = m.root.flatMap { $0 == "/" ? nil : " root \(JSON.quote($0))" } ?? ""
             let persona = m.personality.flatMap { $0 == 0 ? nil : " personality \(h(UInt64($0)))" } ?? ""
@@ -45,6 +47,8 @@ enum RecordDescription {
                 + (m.path.map { " \($0)" } ?? "")
         case let .pages(m):
             return "\(h(m.addr)) x \(Format.count(UInt64(m.nrPages), "page")) (\(Format.size(entry.dataLength)))"
+        case let .parentPages(m):
+            return "\(h(m.addr)) x \(Format.count(UInt64(m.nrPages), "page")) in the parent image"
         case let .file(m):
             return "fd \(m.fd) flags \(h(UInt64(m.fFlags))) pos \(m.pos)" + (m.path.map { " \($0)" } ?? "")
         case let .trailer(m):
@@ -82,7 +86,11 @@ enum RecordDescription {
         guard let meta else { return .null }
         switch meta {
         case let .header(m):
-            return .object([("arch", .string(m.arch)), ("page_size", u32(m.pageSize)), ("release", .string(m.release)), ("time_ns", u(m.timeNs))])
+            var fields: [(String, JSON)] = [("arch", .string(m.arch)), ("page_size", u32(m.pageSize)), ("release", .string(m.release)),
+                                            ("time_ns", u(m.timeNs))]
+            if let crid = m.parentCrid { fields.append(("parent_crid", u(crid))) }
+            if m.checkpointFlags != 0 { fields.append(("checkpoint_flags", u32(m.checkpointFlags))) }
+            return .object(fields)
         case let .task(m):
             var fields: [(String, JSON)] = [
                 ("pid", u32(m.pid)), ("tgid", u32(m.tgid)), ("ppid", u32(m.ppid)), ("comm", .string(m.comm)),
@@ -109,7 +117,7 @@ enum RecordDescription {
         case let .vma(m):
             return .object([("start", u(m.start)), ("end", u(m.end)), ("vm_flags", u(m.vmFlags)), ("prot", .string(Format.vmFlags(m.vmFlags))),
                             ("pgoff", u(m.pgoff)), ("path", .optional(m.path))])
-        case let .pages(m):
+        case let .pages(m), let .parentPages(m):
             return .object([("addr", u(m.addr)), ("nr_pages", u32(m.nrPages))])
         case let .file(m):
             return .object([("fd", u32(m.fd)), ("f_flags", u32(m.fFlags)), ("pos", u(m.pos)), ("path", .optional(m.path))])

@@ -56,6 +56,8 @@ public enum AttributeSchema {
         (CKPT_A_RSID, "CKPT_A_RSID", .u32),
         (CKPT_A_STATS, "CKPT_A_STATS", .nest),
         (CKPT_A_ERROR, "CKPT_A_ERROR", .u32),
+        (CKPT_A_PARENT_CRID, "CKPT_A_PARENT_CRID", .u64),
+        (CKPT_A_DIRTY_RANGES, "CKPT_A_DIRTY_RANGES", .binary),
     ])
 
     /// `enum ckpt_meta` attributes (inside `CKPT_A_META`), index = type.
@@ -133,6 +135,8 @@ public enum AttributeSchema {
         (CKPT_A_META_SOCK_BYTES, "CKPT_A_META_SOCK_BYTES", .u64),
         (CKPT_A_META_SNDBUF, "CKPT_A_META_SNDBUF", .u32),
         (CKPT_A_META_RCVBUF, "CKPT_A_META_RCVBUF", .u32),
+        (CKPT_A_META_PARENT_CRID, "CKPT_A_META_PARENT_CRID", .u64),
+        (CKPT_A_META_CHECKPOINT_FLAGS, "CKPT_A_META_CHECKPOINT_FLAGS", .u32),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

@@ -12,7 +12,7 @@
 ///    within its maximum.
 public struct AttributeTable {
     /// Types 0 ... 79: every attribute of every ckpt set (the meta set, the largest, ends
-    /// at 73). Not AttributeMask's 128: the table is built, and copied, for every message
+    /// at 75). Not AttributeMask's 128: the table is built, and copied, for every message
     /// on the receive path, and its size is most of what that costs.
     public static let capacity = 80
     public private(set) var present = AttributeMask()

@@ -28,7 +28,8 @@ public struct CommandSchema: Sendable {
 
     // Requester -> kernel (no pad: the kernel's strict policies reject it).
     public static let checkpointRequest = CommandSchema(
-        required: AttributeMask(CKPT_A_PID), optional: AttributeMask(CKPT_A_CHECKPOINT_FLAGS, CKPT_A_TIMEOUT_MS))
+        required: AttributeMask(CKPT_A_PID), optional: AttributeMask(CKPT_A_CHECKPOINT_FLAGS, CKPT_A_TIMEOUT_MS, CKPT_A_PARENT_CRID,
+                                                                           CKPT_A_DIRTY_RANGES))
     public static let restartBeginRequest = CommandSchema(
         required: AttributeMask(CKPT_A_PID), optional: AttributeMask(CKPT_A_RESTART_FLAGS))
     public static let restartRecordRequest = CommandSchema(

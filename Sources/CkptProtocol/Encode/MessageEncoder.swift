@@ -129,15 +129,19 @@ public struct MessageEncoder: Sendable {
         b.endMessage(begin(CKPT_CMD_STATS_GET, header, defaultFlags: Self.requestFlags, into: b))
     }
 
-    /// `CKPT_CMD_CHECKPOINT { PID, [CHECKPOINT_FLAGS], [TIMEOUT_MS] }`; flags/timeout
-    /// are sent only when nonzero.
+    /// `CKPT_CMD_CHECKPOINT { PID, [CHECKPOINT_FLAGS], [TIMEOUT_MS], [PARENT_CRID,
+    /// DIRTY_RANGES] }`; flags/timeout are sent only when nonzero, the last two with a parent.
     @discardableResult
-    public func checkpoint(pid: UInt32, flags: UInt32 = 0, timeoutMs: UInt32 = 0, header: MessageHeader = .init(),
-                           into b: MessageBuffer) -> Range<Int> {
+    public func checkpoint(pid: UInt32, flags: UInt32 = 0, timeoutMs: UInt32 = 0, parent: PreCopyParent? = nil,
+                           header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
         let start = begin(CKPT_CMD_CHECKPOINT, header, defaultFlags: Self.requestFlags, into: b)
         b.appendU32(CKPT_A_PID, pid)
         if flags != 0 { b.appendU32(CKPT_A_CHECKPOINT_FLAGS, flags) }
         if timeoutMs != 0 { b.appendU32(CKPT_A_TIMEOUT_MS, timeoutMs) }
+        if let parent {
+            b.appendU64(CKPT_A_PARENT_CRID, parent.crid, padType: Self.pad)
+            parent.encodedRanges().withUnsafeBytes { b.appendAttribute(Int(CKPT_A_DIRTY_RANGES), $0) }
+        }
         return b.endMessage(start)
     }
 

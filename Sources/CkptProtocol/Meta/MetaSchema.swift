@@ -20,7 +20,7 @@ public enum MetaSchema {
                 CKPT_A_META_ARG_END, CKPT_A_META_ENV_START, CKPT_A_META_ENV_END)
         case .vma:
             AttributeMask(CKPT_A_META_START, CKPT_A_META_END, CKPT_A_META_VM_FLAGS, CKPT_A_META_PGOFF)
-        case .pages:
+        case .pages, .parentPages:
             AttributeMask(CKPT_A_META_ADDR, CKPT_A_META_NR_PAGES)
         case .file:
             AttributeMask(CKPT_A_META_FD, CKPT_A_META_F_FLAGS, CKPT_A_META_POS)
@@ -65,6 +65,9 @@ public enum MetaSchema {
         case .sigactions:
             // Absent in images of older modules.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SHARED_PENDING)
+        case .header:
+            // Only in pre-copies and the checkpoints built on them.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PARENT_CRID, CKPT_A_META_CHECKPOINT_FLAGS)
         default: AttributeMask(CKPT_A_META_PAD)
         }
     }
@@ -88,7 +91,7 @@ public enum MetaSchema {
             schema: AttributeSchema.meta, allowed: allowed, depth: 1)
         try table.require(required(type), schema: AttributeSchema.meta, offset: offset)
         switch type {
-        case .pages:
+        case .pages, .parentPages:
             let n = table.u32(Int(CKPT_A_META_NR_PAGES))
             if n < 1 || n > UInt32(CKPT_PAGES_RUN_MAX) {
                 throw ProtocolError(.valueOutOfRange, field: "CKPT_A_META_NR_PAGES",

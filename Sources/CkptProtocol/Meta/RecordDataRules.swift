@@ -75,6 +75,7 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
 /// - unix: socket type stream, datagram or seqpacket; data-len at most `CKPT_UNIX_DATA_MAX`
 ///   (the messages' framing is `UnixMessages`' to check; empty datagrams make data with no
 ///   bytes queued);
+/// - parent-pages: data-len 0, addr page aligned;
 /// - task, mm, vma, file, header, trailer, shmem: data-len 0.
 ///
 /// O(1), no allocation (besides error descriptions).
@@ -146,6 +147,10 @@ public struct RecordDataRules: Sendable {
             if !known || dataLength > UInt64(CKPT_UNIX_DATA_MAX) {
                 throw .unixRecord(id: id, type: m.type, dataLength: dataLength, bytes: m.bytes)
             }
+        case let .parentPages(p):
+            try noData(id, .parentPages, dataLength)
+            guard let pageSize else { throw .noHeader(id: id, type: .parentPages) }
+            if p.addr % UInt64(pageSize) != 0 { throw .unaligned(id: id, field: "addr", value: p.addr, pageSize: pageSize) }
         case .task, .mm, .file, .trailer, .shmem:
             try noData(id, meta.type, dataLength)
         }

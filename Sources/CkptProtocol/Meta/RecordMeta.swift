@@ -1,3 +1,5 @@
+import CCkptUAPI
+
 /// The typed fields of a record: the `CKPT_A_META` nest, one struct per `RecordType`.
 ///
 /// Which fields each type requires (and that it carries no others) is `MetaSchema`;
@@ -25,6 +27,8 @@ public enum RecordMeta: Equatable, Sendable {
     case fdinfo
     /// The Unix socket behind a file record; the data is its queued messages.
     case unix(UnixMeta)
+    /// Pages the parent image (a pre-copy) holds: no data.
+    case parentPages(PagesMeta)
 
     public var type: RecordType {
         switch self {
@@ -45,6 +49,7 @@ public enum RecordMeta: Equatable, Sendable {
         case .shmem: .shmem
         case .fdinfo: .fdinfo
         case .unix: .unix
+        case .parentPages: .parentPages
         }
     }
 }
@@ -59,13 +64,23 @@ public struct HeaderMeta: Equatable, Sendable {
     public var release: String
     /// CLOCK_REALTIME when the checkpoint began, ns.
     public var timeNs: UInt64
+    /// The crid of the pre-copy image this one's parent-pages records refer to.
+    public var parentCrid: UInt64?
+    /// The request's `CKPT_CHECKPOINT_FLAGS_*` (0 when absent).
+    public var checkpointFlags: UInt32
 
-    public init(arch: String, pageSize: UInt32, release: String, timeNs: UInt64) {
+    public init(arch: String, pageSize: UInt32, release: String, timeNs: UInt64, parentCrid: UInt64? = nil,
+                checkpointFlags: UInt32 = 0) {
         self.arch = arch
         self.pageSize = pageSize
         self.release = release
         self.timeNs = timeNs
+        self.parentCrid = parentCrid
+        self.checkpointFlags = checkpointFlags
     }
+
+    /// A pre-copy: memory only, read while the task ran (the parent of a later checkpoint).
+    public var isPreCopy: Bool { checkpointFlags & UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue) != 0 }
 }
 
 /// The task (ids as seen in the requester's namespaces).

@@ -30,7 +30,9 @@ extension RecordMeta {
         case .header:
             self = .header(HeaderMeta(
                 arch: str(CKPT_A_META_ARCH), pageSize: u32(CKPT_A_META_PAGE_SIZE),
-                release: str(CKPT_A_META_RELEASE), timeNs: u64(CKPT_A_META_TIME_NS)))
+                release: str(CKPT_A_META_RELEASE), timeNs: u64(CKPT_A_META_TIME_NS),
+                parentCrid: t.has(CKPT_A_META_PARENT_CRID) ? u64(CKPT_A_META_PARENT_CRID) : nil,
+                checkpointFlags: t.has(CKPT_A_META_CHECKPOINT_FLAGS) ? u32(CKPT_A_META_CHECKPOINT_FLAGS) : 0))
         case .task:
             self = .task(TaskMeta(
                 pid: u32(CKPT_A_META_PID), tgid: u32(CKPT_A_META_TGID), ppid: u32(CKPT_A_META_PPID),
@@ -69,6 +71,8 @@ extension RecordMeta {
                 pgoff: u64(CKPT_A_META_PGOFF), path: t.string(CKPT_A_META_PATH), identity: try identity()))
         case .pages:
             self = .pages(PagesMeta(addr: u64(CKPT_A_META_ADDR), nrPages: u32(CKPT_A_META_NR_PAGES)))
+        case .parentPages:
+            self = .parentPages(PagesMeta(addr: u64(CKPT_A_META_ADDR), nrPages: u32(CKPT_A_META_NR_PAGES)))
         case .file:
             self = .file(FileMeta(
                 fd: u32(CKPT_A_META_FD), fFlags: u32(CKPT_A_META_F_FLAGS), pos: u64(CKPT_A_META_POS),
@@ -129,6 +133,8 @@ extension RecordMeta {
             b.appendU32(Int(CKPT_A_META_PAGE_SIZE), m.pageSize)
             b.appendString(Int(CKPT_A_META_RELEASE), m.release)
             b.appendU64(Int(CKPT_A_META_TIME_NS), m.timeNs, padType: pad)
+            if let crid = m.parentCrid { b.appendU64(Int(CKPT_A_META_PARENT_CRID), crid, padType: pad) }
+            if m.checkpointFlags != 0 { b.appendU32(Int(CKPT_A_META_CHECKPOINT_FLAGS), m.checkpointFlags) }
         case let .task(m):
             b.appendU32(Int(CKPT_A_META_PID), m.pid)
             b.appendU32(Int(CKPT_A_META_TGID), m.tgid)
@@ -177,7 +183,7 @@ extension RecordMeta {
             b.appendU64(Int(CKPT_A_META_PGOFF), m.pgoff, padType: pad)
             if let path = m.path { b.appendString(Int(CKPT_A_META_PATH), path) }
             if let id = m.identity { Self.encode(id, into: b, pad: pad) }
-        case let .pages(m):
+        case let .pages(m), let .parentPages(m):
             b.appendU64(Int(CKPT_A_META_ADDR), m.addr, padType: pad)
             b.appendU32(Int(CKPT_A_META_NR_PAGES), m.nrPages)
         case let .file(m):

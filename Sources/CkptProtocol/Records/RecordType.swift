@@ -22,6 +22,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
     case shmem
     case fdinfo
     case unix
+    case parentPages
 
     public init?(rawValue: UInt32) {
         switch rawValue {
@@ -42,6 +43,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case CKPT_RECORD_TYPE_SHMEM.rawValue: self = .shmem
         case CKPT_RECORD_TYPE_FDINFO.rawValue: self = .fdinfo
         case CKPT_RECORD_TYPE_UNIX.rawValue: self = .unix
+        case CKPT_RECORD_TYPE_PARENT_PAGES.rawValue: self = .parentPages
         default: return nil
         }
     }
@@ -65,13 +67,14 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .shmem: CKPT_RECORD_TYPE_SHMEM.rawValue
         case .fdinfo: CKPT_RECORD_TYPE_FDINFO.rawValue
         case .unix: CKPT_RECORD_TYPE_UNIX.rawValue
+        case .parentPages: CKPT_RECORD_TYPE_PARENT_PAGES.rawValue
         }
     }
 
     /// The type a record of this type must be a child of; `nil` for roots.
     /// header, task, trailer are roots; regs, sigactions, rlimits, mm, file sit under task; xstate
     /// and siginfo under regs; shared-siginfo under sigactions; pipe, unix and fdinfo under file; vma under mm;
-    /// pages and shmem under vma (the tree drawn in the header's protocol comment).
+    /// pages, parent-pages and shmem under vma (the tree drawn in the header's protocol comment).
     public var parentType: RecordType? {
         switch self {
         case .header, .task, .trailer: nil
@@ -80,7 +83,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .sharedSiginfo: .sigactions
         case .pipe, .fdinfo, .unix: .file
         case .vma: .mm
-        case .pages, .shmem: .vma
+        case .pages, .shmem, .parentPages: .vma
         }
     }
 
@@ -103,6 +106,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .shmem: "shmem"
         case .fdinfo: "fdinfo"
         case .unix: "unix"
+        case .parentPages: "parent-pages"
         }
     }
 }

@@ -57,9 +57,11 @@ public final class RestartReplayer {
     /// (the kernel writes each fragment as it validates, staging nothing: for a process made
     /// to be restored into, discarded if this fails). `validateOnly` sets
     /// `CKPT_RESTART_FLAGS_VALIDATE_ONLY` (the kernel checks everything, writes nothing).
+    /// `parent`: the pre-copy image `reader`'s parent-pages records refer to; their pages are
+    /// sent from it (`ImageFragments.walk(parent:)`).
     public func replay(
         _ reader: ImageReader, pid: UInt32, validateOnly: Bool = false, direct: Bool = false,
-        progress: (UInt64, UInt64) -> Void = { _, _ in }
+        parent: ImageReader? = nil, progress: (UInt64, UInt64) -> Void = { _, _ in }
     ) throws(ReplayError) -> Result {
         var flags = validateOnly ? UInt32(CKPT_RESTART_FLAGS_VALIDATE_ONLY.rawValue) : 0
         if direct { flags |= UInt32(CKPT_RESTART_FLAGS_DIRECT.rawValue) }
@@ -76,7 +78,7 @@ public final class RestartReplayer {
         do {
             var slot = 0
             try ImageFragments(reader: reader, maxData: maxData).walk(
-                meta: ImageFragments.forRestart, progress: progress,
+                meta: ImageFragments.forRestart, progress: progress, parent: parent.map { ParentImagePages(reader: $0) },
                 buffer: { slot = try pipe.acquire(); return pipe.buffer(slot) }
             ) { f, dataCRC in
                 if let meta = f.meta { builder.beginRecord(meta: meta) }

@@ -47,19 +47,43 @@ struct ImageFragments {
 
     /// The same, reading each fragment's data into the buffer `buffer()` returns just before
     /// (at least `maxData` bytes; `FragmentPipe` hands out a slot each time).
+    ///
+    /// With `parent` (the pre-copy a checkpoint was taken after), each parent-pages record
+    /// becomes the pages records of the pre-copy that hold its range, read from it in place
+    /// (`ParentImagePages`); records are numbered anew (the kernel wants ascending ids, the
+    /// new records need some) and the trailer counts the pages sent. Without it, an image
+    /// with parent-pages records fails with `.noParent`.
     func walk(
         meta transform: (ImageIndexEntry, UnsafeRawBufferPointer) throws -> [UInt8],
         progress: (UInt64, UInt64) -> Void = { _, _ in },
+        parent: ParentImagePages? = nil,
         buffer nextBuffer: () throws -> UnsafeMutableRawBufferPointer,
         _ body: (RecordFragment, UInt32) throws -> Void
     ) throws {
         var records = reader.records()
         let total = totalBytes
+        var renumber = Renumbering()
         while true {
             let next: (entry: ImageIndexEntry, meta: UnsafeRawBufferPointer)?
             do throws(ImageError) { next = try records.next() } catch { throw ReplayError.image(error) }
-            guard let (entry, metaView) = next else { break }
-            let meta = try transform(entry, metaView)
+            guard let (original, metaView) = next else { break }
+            var entry = original
+            if entry.type == .header, case let .header(h) = try Self.decode(entry, metaView) {
+                renumber.parentCrid = h.parentCrid
+                renumber.pageSize = UInt64(h.pageSize)
+            }
+            if let parent {
+                if entry.type == .parentPages {
+                    try emitParentPages(entry, metaView, from: parent, renumber: &renumber, buffer: nextBuffer, body)
+                    progress(entry.offset + entry.recordSize - reader.recordsOffset, total)
+                    continue
+                }
+                (entry.id, entry.parent) = renumber.own(entry)
+            } else if entry.type == .parentPages {
+                throw ReplayError.noParent(parentCrid: renumber.parentCrid)
+            }
+            let meta = parent != nil && entry.type == .trailer
+                ? try renumber.trailer(Self.decode(entry, metaView)) : try transform(entry, metaView)
             try meta.withUnsafeBytes { metaBytes in
                 var offset: UInt64 = 0
                 repeat {
@@ -80,6 +104,79 @@ struct ImageFragments {
                 } while offset < entry.dataLength
             }
             progress(entry.offset + entry.recordSize - reader.recordsOffset, total)
+        }
+        try parent?.finish()
+    }
+
+    /// Ids for a stream with records added: the image's records keep their order and get
+    /// the next id each, added records too; parents follow their records' new ids.
+    struct Renumbering {
+        var parentCrid: UInt64?
+        var pageSize: UInt64 = 4096
+        private var last: UInt32 = 0
+        private var ids: [UInt32: UInt32] = [:]
+        /// Pages sent from the parent image, for the trailer.
+        private(set) var addedPages: UInt64 = 0
+
+        mutating func own(_ entry: ImageIndexEntry) -> (id: UInt32, parent: UInt32) {
+            last += 1
+            ids[entry.id] = last
+            return (last, entry.parent == 0 ? 0 : ids[entry.parent] ?? 0)
+        }
+
+        mutating func added(parent: UInt32, pages: UInt64) -> (id: UInt32, parent: UInt32) {
+            last += 1
+            addedPages += pages
+            return (last, ids[parent] ?? 0)
+        }
+
+        /// The trailer's meta, without pads, counting the pages added.
+        func trailer(_ meta: RecordMeta) -> [UInt8] {
+            guard case var .trailer(t) = meta else { return meta.encodedPayload(padded: false) }
+            t.nrPagesTotal += addedPages
+            return RecordMeta.trailer(t).encodedPayload(padded: false)
+        }
+    }
+
+    /// The pre-copy's pages for one parent-pages record: a pages record per pre-copy record
+    /// its range meets, data read from the pre-copy straight into the fragment buffers.
+    private func emitParentPages(
+        _ entry: ImageIndexEntry, _ metaView: UnsafeRawBufferPointer, from parent: ParentImagePages,
+        renumber: inout Renumbering, buffer nextBuffer: () throws -> UnsafeMutableRawBufferPointer,
+        _ body: (RecordFragment, UInt32) throws -> Void
+    ) throws {
+        guard case let .parentPages(p) = try Self.decode(entry, metaView) else { return }
+        let pageSize = renumber.pageSize
+        var address = p.addr
+        let end = p.addr + UInt64(p.nrPages) * pageSize
+        while address < end {
+            let runEnd = min(end, try parent.seek(address, recordID: entry.id))
+            let length = runEnd - address
+            let (id, vma) = renumber.added(parent: entry.parent, pages: length / pageSize)
+            let meta = RecordMeta.pages(PagesMeta(addr: address, nrPages: UInt32(length / pageSize))).encodedPayload(padded: false)
+            try meta.withUnsafeBytes { metaBytes in
+                var offset: UInt64 = 0
+                repeat {
+                    let want = Int(min(UInt64(maxData), length - offset))
+                    let buffer = UnsafeMutableRawBufferPointer(rebasing: try nextBuffer()[0..<want])
+                    let (n, crc) = try parent.read(into: buffer)
+                    guard n > 0 else {
+                        throw ReplayError.parentMissing(recordID: entry.id, address: address + offset, parentPath: parent.reader.path)
+                    }
+                    try body(RecordFragment(
+                        crid: 0, seq: 0, type: .pages, id: id, parent: vma, dataLength: length, dataOffset: offset,
+                        meta: offset == 0 ? metaBytes : nil,
+                        data: UnsafeRawBufferPointer(rebasing: buffer[0..<n])), crc)
+                    offset += UInt64(n)
+                } while offset < length
+            }
+            address = runEnd
+        }
+    }
+
+    static func decode(_ entry: ImageIndexEntry, _ meta: UnsafeRawBufferPointer) throws -> RecordMeta {
+        do throws(ProtocolError) { return try RecordMeta(type: entry.type, payload: meta) } catch {
+            throw ReplayError.meta(recordID: entry.id, error)
         }
     }
 

@@ -69,9 +69,13 @@ public struct Restorer {
     let reader: ImageReader
     let replayer: RestartReplayer
     let options: Options
+    /// The pre-copy the image was taken after (its parent-pages records' pages).
+    let parent: ImageReader?
 
-    public init(plan: RestorePlan, reader: ImageReader, replayer: RestartReplayer, options: Options) {
+    public init(plan: RestorePlan, reader: ImageReader, replayer: RestartReplayer, options: Options,
+                parent: ImageReader? = nil) {
         self.plan = plan
+        self.parent = parent
         self.reader = reader
         self.replayer = replayer
         self.options = options
@@ -111,9 +115,16 @@ public struct Restorer {
         let replay: RestartReplayer.Result
         // Direct: the kernel stages nothing, whatever the image's size; on any failure the
         // new process is killed (it was made for this), so all-or-nothing is not needed.
-        do throws(ReplayError) { replay = try replayer.replay(reader, pid: UInt32(pid), direct: true, progress: progress) } catch {
-            // A record whose checksum fails as it is streamed (no verify pass first).
-            if case let .image(e) = error { throw .image("\(e)") }
+        do throws(ReplayError) {
+            replay = try replayer.replay(reader, pid: UInt32(pid), direct: true, parent: parent, progress: progress)
+        } catch {
+            // A record whose checksum fails as it is streamed (no verify pass first), or a
+            // parent image that does not hold what the image's parent-pages ask for.
+            switch error {
+            case let .image(e): throw .image("\(e)")
+            case .parentMissing, .noParent: throw .image("\(error)")
+            default: break
+            }
             throw .kernel("\(error)")
         }
         try setCredentials(remote)

@@ -122,8 +122,10 @@ public struct RestorePlan: Sendable {
             guard n == bytes.count else { throw .image("record \(entry.id): \(n) of \(bytes.count) data bytes") }
             return bytes
         }
-        for entry in reader.index where entry.type == .pages { vmaHasPages.insert(entry.parent) }
-        for entry in reader.index where entry.type != .pages {
+        for entry in reader.index where entry.type == .pages || entry.type == .parentPages {
+            vmaHasPages.insert(entry.parent)
+        }
+        for entry in reader.index where entry.type != .pages && entry.type != .parentPages {
             let metaBytes: [UInt8]
             do throws(ImageError) { metaBytes = try reader.meta(of: entry) } catch { throw .image("\(error)") }
             var decoded: Result<RecordMeta, ProtocolError>?
@@ -183,10 +185,14 @@ public struct RestorePlan: Sendable {
                 threads[i].queue = try SignalQueue(m, allData(entry), record: entry.id)
             case let .sharedSiginfo(m):
                 sharedQueue = try SignalQueue(m, allData(entry), record: entry.id)
-            case .pages, .trailer: break
+            case .pages, .parentPages, .trailer: break
             }
         }
         guard let header, let task, let mm else { throw .image("no header, task or mm record: not a process image") }
+        if header.isPreCopy {
+            throw .unsupported(what: "image", why: "a pre-copy holds memory only, read while the process ran: restore the "
+                               + "checkpoint taken after it (the image whose header names it as its parent)")
+        }
         guard header.arch == "x86_64" else {
             throw .unsupported(what: "image", why: "taken on \(header.arch); this restorer restores x86_64 images")
         }

@@ -209,11 +209,13 @@ public final class GenlClient {
     /// ended. Returns the counts of a completed stream; an aborted one throws `.kernel` with
     /// the abort's errno and reason. This socket must stay open until then: closing it
     /// aborts the stream (requester-gone). `admitted` runs once the crid is known.
-    public func checkpoint(pid: UInt32, flags: UInt32 = 0, timeoutMs: UInt32 = 0,
+    public func checkpoint(pid: UInt32, flags: UInt32 = 0, timeoutMs: UInt32 = 0, parent: PreCopyParent? = nil,
                            admitted: (UInt64) -> Void = { _ in }) throws(TransportError) -> CheckpointReply {
         var crid: UInt64?
         var outcome: CheckpointOutcome?
-        let seq = try send { h, b in encoder.checkpoint(pid: pid, flags: flags, timeoutMs: timeoutMs, header: h, into: b) }
+        let seq = try send { h, b in
+            encoder.checkpoint(pid: pid, flags: flags, timeoutMs: timeoutMs, parent: parent, header: h, into: b)
+        }
         let collect = { (m: NetlinkMessage) throws(ProtocolError) in
             if try MessageFraming.command(of: m) == UInt8(CKPT_CMD_CHECKPOINT_DONE) {
                 outcome = try ReplyDecoder.checkpointDone(m)

@@ -1,0 +1,124 @@
+import CCkptUAPI
+import CkptImage
+import CkptProtocol
+import CkptReplay
+import Foundation
+import XCTest
+
+/// A checkpoint taken after a pre-copy, streamed back with its parent: the parent-pages
+/// records become the pre-copy's pages (`ImageFragments.walk(parent:)`).
+final class PreCopyReplayTests: XCTestCase {
+    var dir = ""
+    let page = 4096
+    let base: UInt64 = 0x70_0000
+    /// The pre-copy: fixtureRecords' two runs of 40 pages (at base and base + 80 pages).
+    lazy var parentRecords: [FixtureRecord] = {
+        var r = fixtureRecords(runs: 2, pagesPerRun: 40, seed: 1)
+        r[0].meta = RecordMeta.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12.0-test", timeNs: 1,
+                                                 checkpointFlags: UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue)))
+            .encodedPayload(padded: true)
+        return r
+    }()
+    let written = [UInt8](repeating: 0xAB, count: 5 * 4096)
+
+    override func setUpWithError() throws { dir = try makeTemporaryDirectory() }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func meta(_ m: RecordMeta) -> [UInt8] { m.encodedPayload(padded: true) }
+
+    /// The checkpoint: the pre-copy's records up to vma 6, then pages 0-9 in the parent,
+    /// 10-14 written (0xAB), 15-39 and the second run in the parent; the rest as before.
+    func childRecords(parentCrid: UInt64 = 7, secondRunAt: UInt64? = nil) -> [FixtureRecord] {
+        var r = Array(parentRecords.prefix(6))
+        r[0].meta = meta(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12.0-test", timeNs: 2,
+                                            parentCrid: parentCrid)))
+        let p = UInt64(page)
+        r.append(FixtureRecord(type: .parentPages, id: 7, parent: 6, meta: meta(.parentPages(PagesMeta(addr: base, nrPages: 10)))))
+        r.append(FixtureRecord(type: .pages, id: 8, parent: 6, meta: meta(.pages(PagesMeta(addr: base + 10 * p, nrPages: 5))),
+                               data: written))
+        r.append(FixtureRecord(type: .parentPages, id: 9, parent: 6, meta: meta(.parentPages(PagesMeta(addr: base + 15 * p, nrPages: 25)))))
+        r.append(FixtureRecord(type: .parentPages, id: 10, parent: 6,
+                               meta: meta(.parentPages(PagesMeta(addr: secondRunAt ?? base + 80 * p, nrPages: 40)))))
+        var id: UInt32 = 11
+        for old in parentRecords where old.type == .vma && old.id > 6 || old.type == .file {
+            var x = old
+            x.id = id
+            x.parent = old.type == .vma ? 4 : 2
+            r.append(x)
+            id += 1
+        }
+        r.append(FixtureRecord(type: .trailer, id: id, parent: 0, meta: meta(.trailer(TrailerMeta(nrThreads: 1, nrVMAs: 3, nrPagesTotal: 5, nrFiles: 2)))))
+        return r
+    }
+
+    func images(_ child: [FixtureRecord]) throws -> (child: ImageReader, parent: ImageReader) {
+        try writeFixtureImage(dir + "/7.ckpt", parentRecords, crid: 7)
+        try writeFixtureImage(dir + "/8.ckpt", child, crid: 8)
+        return (try ImageReader(path: dir + "/8.ckpt"), try ImageReader(path: dir + "/7.ckpt"))
+    }
+
+    func testParentPagesAreSentFromThePreCopy() throws {
+        let (child, parent) = try images(childRecords())
+        let link = FakeRestartLink()
+        let result = try RestartReplayer(link: link, window: 4).replay(child, pid: 1, parent: parent)
+        XCTAssertEqual(link.committed?.summary, result.summary)
+        XCTAssertEqual(result.summary, link.summary.summary, "the commit's numbers are over what was sent")
+
+        // Ids ascend with no gap; every pages record's parent is the new id of the vma.
+        var firstOfRecord: [UInt32: Int] = [:]
+        for (i, f) in link.fragments.enumerated() where firstOfRecord[f.id] == nil { firstOfRecord[f.id] = i }
+        let ids = firstOfRecord.keys.sorted()
+        XCTAssertEqual(ids, Array(1...UInt32(ids.count)))
+        XCTAssertFalse(link.sent.contains { $0.type == .parentPages }, "no parent-pages record reaches the kernel")
+
+        // Memory as the kernel would write it: the pre-copy's bytes where the checkpoint
+        // points at it, the checkpoint's own where it has data.
+        let run0 = parentRecords.first { $0.type == .pages }!.data
+        let run1 = parentRecords.filter { $0.type == .pages }[1].data
+        var memory: [UInt64: [UInt8]] = [:]
+        var vmaIDs = Set<UInt32>()
+        var current: (addr: UInt64, bytes: [UInt8])?
+        for (f, s) in zip(link.fragments, link.sent) {
+            if let m = f.meta {
+                if let c = current { memory[c.addr] = c.bytes }
+                current = nil
+                let decoded = try m.withUnsafeBytes { try RecordMeta(type: s.type, payload: $0) }
+                if case let .pages(p) = decoded { current = (p.addr, []); vmaIDs.insert(s.parent) }
+                if case let .trailer(t) = decoded { XCTAssertEqual(t.nrPagesTotal, 80, "5 written + 75 from the parent") }
+            }
+            current?.bytes += s.data
+        }
+        if let c = current { memory[c.addr] = c.bytes }
+        XCTAssertEqual(vmaIDs.count, 1)
+        var flat = [UInt8]()
+        for addr in memory.keys.sorted() where addr < base + 80 * UInt64(page) { flat += memory[addr]! }
+        let expected = Array(run0[0..<(10 * page)]) + written + Array(run0[(15 * page)...])
+        XCTAssertEqual(flat.count, expected.count)
+        XCTAssertTrue(flat == expected, "pages 0-39: the parent's, the written five, the parent's")
+        XCTAssertEqual(memory[base + 80 * UInt64(page)], run1)
+    }
+
+    func testAPageThePreCopyDoesNotHoldFailsTheRestore() throws {
+        // The second run asked 8 pages after where the pre-copy has it: its pages 88-119
+        // are there, 120 is the first that is not.
+        let (child, parent) = try images(childRecords(secondRunAt: base + 88 * 4096))
+        let link = FakeRestartLink()
+        XCTAssertThrowsError(try RestartReplayer(link: link).replay(child, pid: 1, parent: parent)) { error in
+            guard case let .parentMissing(id, address, path)? = error as? ReplayError else { return XCTFail("\(error)") }
+            XCTAssertEqual(id, 10)
+            XCTAssertEqual(address, base + 120 * 4096)
+            XCTAssertEqual(path, parent.path)
+        }
+        XCTAssertEqual(link.aborted, [link.rsid])
+        XCTAssertNil(link.committed)
+    }
+
+    func testWithoutItsParentTheImageIsRefusedByName() throws {
+        let (child, _) = try images(childRecords(parentCrid: 7))
+        let link = FakeRestartLink()
+        XCTAssertThrowsError(try RestartReplayer(link: link).replay(child, pid: 1)) { error in
+            XCTAssertEqual(error as? ReplayError, .noParent(parentCrid: 7))
+        }
+        XCTAssertNil(link.committed)
+    }
+}

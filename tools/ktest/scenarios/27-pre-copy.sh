@@ -1,0 +1,101 @@
+# Issue 13: `ckpt checkpoint --pre-copy`. The memory is copied while the process runs
+# (a pre-copy image, memory only), then the process is stopped and only the pages it
+# wrote since are copied (the checkpoint image, whose parent-pages records point at the
+# pre-copy). Restored, the process must hold exactly what it held when it was stopped:
+# pywrites.py writes a page every millisecond during the whole pre-copy and checks
+# every page after the restore.
+
+# pre_copy_to_images PID: ckpt checkpoint --pre-copy --wait; sets pre and img (the two
+# images), line (the checkpoint's output line) and out.
+pre_copy_to_images() {
+	out=$($CKPT_CLI checkpoint $1 --pre-copy --wait $W/img 2>&1) || { why="checkpoint --pre-copy: $out"; return 1; }
+	local pcrid crid
+	pcrid=$(sed -n 's/^pre-copy crid \([0-9]*\) .*/\1/p' <<<"$out")
+	line=$(grep '^crid ' <<<"$out")
+	crid=$(sed -n 's/^crid \([0-9]*\) .* parent \([0-9]*\) dirty-ranges [0-9]* frozen-ms [0-9]*$/\1 \2/p' <<<"$line")
+	[[ -n $pcrid && $crid == *" $pcrid" ]] || { why="output: $out"; return 1; }
+	pre=$W/img/$pcrid.ckpt
+	img=$W/img/${crid% *}.ckpt
+	[[ -f $pre && -f $img ]] || { why="images $pre $img missing: $out"; return 1; }
+}
+
+t_pre_copy_restore() {
+	restore_listen || return 1
+	bg /usr/bin/python3 $here/pywrites.py 64 </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^count 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	pre_copy_to_images $T || return 1
+	# The pre-copy holds the 64 MiB; the checkpoint holds what changed (a few pages) and
+	# points at the rest.
+	local pre_bytes img_bytes
+	pre_bytes=$(stat -c %s $pre)
+	img_bytes=$(stat -c %s $img)
+	((pre_bytes > 64 << 20 && img_bytes < pre_bytes / 2)) ||
+		{ why="pre-copy $pre_bytes bytes, checkpoint $img_bytes bytes: $line"; return 1; }
+	records_in_image parent-pages 0 && { why="no parent-pages records in $img"; return 1; }
+	# It ran on after the pre-copy and after the checkpoint: not left stopped.
+	local before
+	before=$(grep -c '^count' t.out)
+	sleep 1
+	(($(grep -c '^count' t.out) > before)) || { why="the target stopped counting (state $(state $T))"; return 1; }
+	kill -9 $T
+	wait $T 2>/dev/null
+	# The pre-copy alone is refused, naming why; a wrong --parent too.
+	out=$($CKPT_CLI restore $pre 2>&1) && { why="restored the pre-copy alone: $out"; return 1; }
+	[[ $out == *"a pre-copy holds memory only"* ]] || { why="pre-copy alone: $out"; return 1; }
+	out=$($CKPT_CLI restore $img --parent $img 2>&1) && { why="restored with itself as parent: $out"; return 1; }
+	[[ $out == *"not a pre-copy"* ]] || { why="wrong --parent: $out"; return 1; }
+	restore_and_ask check || return 1
+	[[ $got == "check ok "* ]] || { why="restored memory differs: $got ($line)"; return 1; }
+}
+
+# Without the pre-copy beside it, the checkpoint is refused by name before a process
+# exists; with --parent naming the moved pre-copy it restores.
+t_pre_copy_parent_elsewhere() {
+	restore_listen || return 1
+	bg /usr/bin/python3 $here/pywrites.py 8 </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^count 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	pre_copy_to_images $T || return 1
+	kill -9 $T
+	wait $T 2>/dev/null
+	mkdir -p $W/moved && mv $pre $W/moved/
+	out=$($CKPT_CLI restore $img 2>&1) && { why="restored without its parent: $out"; return 1; }
+	[[ $out == *"parent image"* && $out != *"starting the new process"* ]] || { why="no parent: $out"; return 1; }
+	mv t.out t.old && : >t.out
+	restore_image $img --parent $W/moved/${pre##*/} || return 1
+	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	kill -USR1 $np
+	wait_for t.out '^check' 30 || { why="no check line (state $(state $np))"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^check' | head -1)
+	[[ $got == "check ok "* ]] || { why="restored memory differs: $got"; return 1; }
+}
+
+# The pre-copy flag through the same door as every checkpoint (05-permissions): a
+# pre-copy reads a running task, so who may ask matters as much: uid 65534 and root of an
+# unprivileged user namespace lack the capability, a capability holder may not read
+# another uid's task or a non-dumpable one of its own, kernel threads have no image.
+t_pre_copy_permissions() {
+	start_target t.out 1
+	start_target t2.out 1 $AS_USER
+	T1=$(pgrep -u 0 -f 'ktarget 1' | head -1 || true) T2=$(pgrep -u 1000 -f 'ktarget 1' | head -1 || true)
+	[[ -n $T1 && -n $T2 ]] || { why="targets did not start (root: '$T1', uid 1000: '$T2')"; return 1; }
+	start_sink sink.out --streams 2
+	local who out pc="flags:u32=$((1 << 1))"
+	for who in AS_NOBODY AS_USERNS_ROOT; do
+		out=$(${!who} $K send checkpoint pid:u32=$T1 $pc) || true
+		expect_err "$out" EPERM "CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN" || { why="$who pre-copy: $why"; return 1; }
+	done
+	out=$($AS_CAPUSER $K send checkpoint pid:u32=$T1 $pc) || true
+	expect_err "$out" EACCES "ptrace access check refused" || { why="other uid with cap: $why"; return 1; }
+	bg $AS_USER $B/kexec nodump >nd.out
+	local nd=$!
+	wait_state $nd T 10 || { why="non-dumpable target did not stop: $(cat nd.out)"; return 1; }
+	out=$($AS_CAPUSER $K send checkpoint pid:u32=$nd $pc) || true
+	expect_err "$out" EACCES "not dumpable" || { why="non-dumpable, same uid with cap: $why"; return 1; }
+	out=$($K send checkpoint pid:u32=2 $pc) || true
+	expect_err "$out" EOPNOTSUPP "kernel threads" || { why="kthread: $why"; return 1; }
+	# Allowed: the same uid with the capability, of a running (not stopped) task.
+	[[ $(state $T2) != T ]] || { why="uid 1000's target is stopped"; return 1; }
+	out=$($AS_CAPUSER $K send checkpoint pid:u32=$T2 $pc) || { why="same uid with cap: $out"; return 1; }
+}
