@@ -125,7 +125,14 @@ extension RestoreCommand {
             return nil
         }
         let path = parent ?? Self.sibling(of: image, named: "\(crid).ckpt")
-        let bytes = try openImageBytes(path, command: command)
+        let bytes: any ImageByteSource
+        switch openImageBytes(path) {
+        case let .success(b): bytes = b
+        case let .failure(f):
+            throw failure(command, "\(image) was taken after the pre-copy crid \(crid), which holds part of its memory; "
+                          + "its parent image \(path) cannot be read (\(f.message))"
+                          + (parent == nil ? ": name it with --parent" : ""), f.code)
+        }
         let parentReader: ImageReader
         let parentSource: ImageSource
         do throws(ImageError) {
