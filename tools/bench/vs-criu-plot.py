@@ -15,7 +15,8 @@ import re
 import statistics
 import sys
 
-COLORS = {"ckpt": "#3b6ea8", "criu": "#c8772f"}
+COLORS = {"ckpt": "#3b6ea8", "criu": "#c8772f", "ckpt-pc": "#8fb3dd", "criu-pd": "#e8b583"}
+TOOLS = ("ckpt", "criu", "ckpt-pc", "criu-pd")
 STAGE_COLORS = ["#9fb7d6", "#3b6ea8", "#1f3d63"]
 
 
@@ -76,19 +77,19 @@ def svg(res, stage, prof_restore, prof_ckpt, title):
     x0, y0, ph, pw = 40, 60, 220, 420
     out.append(f'<text x="{x0}" y="{y0 - 8}">python3 {mib} MiB: medians (s)</text>')
     keys = ("frozen", "dump", "restore")
-    top = max(statistics.median(res[(t, mib)][k]) for t in ("ckpt", "criu") if (t, mib) in res for k in keys)
-    bw = pw / (len(keys) * 3)
+    tools = [t for t in TOOLS if (t, mib) in res]
+    top = max(statistics.median(res[(t, mib)][k]) for t in tools for k in keys)
+    slots = len(tools) + 1
+    bw = pw / (len(keys) * slots)
     for i, k in enumerate(keys):
-        for j, tool in enumerate(("ckpt", "criu")):
-            if (tool, mib) not in res:
-                continue
+        for j, tool in enumerate(tools):
             v = statistics.median(res[(tool, mib)][k])
             bh = ph * v / top
-            x = x0 + (i * 3 + j) * bw
+            x = x0 + (i * slots + j) * bw
             out.append(f'<rect x="{x:.0f}" y="{y0 + ph - bh:.0f}" width="{bw - 4:.0f}" height="{bh:.0f}" fill="{COLORS[tool]}"/>')
-            out.append(f'<text x="{x:.0f}" y="{y0 + ph - bh - 4:.0f}">{v:.2f}</text>')
-        out.append(f'<text x="{x0 + i * 3 * bw:.0f}" y="{y0 + ph + 16:.0f}">{k}</text>')
-    for j, tool in enumerate(("ckpt", "criu")):
+            out.append(f'<text x="{x:.0f}" y="{y0 + ph - bh - 4:.0f}" font-size="10">{v:.2f}</text>')
+        out.append(f'<text x="{x0 + i * slots * bw:.0f}" y="{y0 + ph + 16:.0f}">{k}</text>')
+    for j, tool in enumerate(tools):
         out.append(f'<rect x="{x0 + pw - 110}" y="{y0 + j * 18}" width="12" height="12" fill="{COLORS[tool]}"/>')
         out.append(f'<text x="{x0 + pw - 92}" y="{y0 + j * 18 + 11}">{tool}</text>')
     # Panel 2: ckpt's restore stages.

@@ -96,6 +96,7 @@
  *       vma          (per mapping)  meta: start, end, vm-flags, pgoff, [path]
  *         shmem      (shared memory) meta: ino, size
  *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
+ *         parent-pages (per run, with a parent) meta: addr, nr-pages   no data
  *     file           (per fd)       meta: fd, f-flags, pos, [path]
  *       pipe         (pipes, FIFOs) meta: pipe-size, pipe-bytes  data: the bytes it holds
  *       unix         (Unix sockets) meta: sock-type, sock-state, sock-flags, peer-ino,
@@ -111,8 +112,18 @@
  * (shared anonymous memory, memfd, SysV shm, a deleted tmpfs file: a shmem record), the
  * pages the object holds in the vma's range, read from the object without allocating its
  * holes. Other shared mappings (a named file, a device) carry no pages.
+ * Pre-copy: a checkpoint request with CKPT_CHECKPOINT_FLAGS_PRE_COPY reads a running task's
+ * memory only (header with checkpoint-flags, task, mm { vma { shmem, pages } }, trailer). A
+ * later request for the stopped task may name it in CKPT_A_PARENT_CRID with the address
+ * ranges written since (CKPT_A_DIRTY_RANGES, from the soft-dirty bits the requester reset
+ * before the pre-copy and read after stopping the task): present pages in the ranges are
+ * sent as pages records, the others as parent-pages records, which the pre-copy holds.
+ * The header records parent-crid. A restorer sends the pre-copy's pages for them: restart
+ * refuses parent-pages records.
+ *
  * Fields in [brackets] and record types 9 (sigactions), 10 (xstate), 11 (rlimits),
- * 12 (pipe), 13 (siginfo), 14 (shared-siginfo), 15 (shmem), 16 (fdinfo) and 17 (unix),
+ * 12 (pipe), 13 (siginfo), 14 (shared-siginfo), 15 (shmem), 16 (fdinfo), 17 (unix) and
+ * 18 (parent-pages),
  * which came after the trailer's number, are absent in streams of older modules; readers
  * accept both. Meta attributes are numbered past 63 since personality: a reader's set of
  * allowed fields per record type needs more than one 64-bit word.
