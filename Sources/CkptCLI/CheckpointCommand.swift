@@ -116,12 +116,21 @@ public struct CheckpointCommand: ParsableCommand {
         let stopped = ProcessStop(pid: pid)
         let frozenAt = monotonicNanoseconds()
         let wasStopped = stopped.isStopped()
+        // The process is ours to resume from here: a ^C or a TERM waits until it is (the
+        // final stream is bounded by its timeout), then takes effect.
+        var held = sigset_t(), previous = sigset_t()
+        sigemptyset(&held)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&held, sig) }
+        pthread_sigmask(SIG_BLOCK, &held, &previous)
         if !wasStopped { kill(pid, SIGSTOP) }
         var resumed = wasStopped
         func resume() {
             if !resumed { kill(pid, SIGCONT); resumed = true }
         }
-        defer { resume() }
+        defer {
+            resume()
+            pthread_sigmask(SIG_SETMASK, &previous, nil)
+        }
         guard stopped.waitStopped(timeoutSeconds: 2) else {
             throw failure(command, "pid \(pid) did not stop within 2 s of SIGSTOP (traced, or exiting?)", CkptExit.failed)
         }

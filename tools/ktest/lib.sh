@@ -47,6 +47,14 @@ start_target() {	# start_target OUT [HEAP_MIB] [setpriv args...]
 	T=$!
 	wait_for "$out" '^tick' 10 || true
 }
+# root_and_user_targets: ktarget as root (T1) and as uid 1000 (T2), a sink for two streams.
+root_and_user_targets() {
+	start_target t.out 1
+	start_target t2.out 1 $AS_USER
+	T1=$(pgrep -u 0 -f 'ktarget 1' | head -1 || true) T2=$(pgrep -u 1000 -f 'ktarget 1' | head -1 || true)
+	[[ -n $T1 && -n $T2 ]] || { why="targets did not start (root: '$T1', uid 1000: '$T2')"; return 1; }
+	start_sink sink.out --streams 2
+}
 start_sink() {		# start_sink OUT [sink options]
 	local out=$1
 	shift

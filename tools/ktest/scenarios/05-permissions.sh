@@ -2,11 +2,7 @@
 # with only CAP_CHECKPOINT_RESTORE, as root of an unprivileged user namespace,
 # and as root; across pid namespaces; against kernel threads.
 t_permissions() {
-	start_target t.out 1
-	start_target t2.out 1 $AS_USER
-	T1=$(pgrep -u 0 -f 'ktarget 1' | head -1 || true) T2=$(pgrep -u 1000 -f 'ktarget 1' | head -1 || true)
-	[[ -n $T1 && -n $T2 ]] || { why="targets did not start (root: '$T1', uid 1000: '$T2')"; return 1; }
-	start_sink sink.out --streams 2
+	root_and_user_targets || return 1
 	local who
 	for who in AS_NOBODY AS_USERNS_ROOT; do
 		out=$(${!who} $K checkpoint $T1 --stop) || true

@@ -20,10 +20,7 @@ pre_copy_to_images() {
 }
 
 t_pre_copy_restore() {
-	restore_listen || return 1
-	bg /usr/bin/python3 $here/pywrites.py 64 </dev/null >t.out 2>t.err
-	T=$!
-	wait_for t.out '^count 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	counting_python pywrites.py 64 || return 1
 	pre_copy_to_images $T || return 1
 	# The pre-copy holds the 64 MiB; the checkpoint holds what changed (a few pages) and
 	# points at the rest.
@@ -52,10 +49,7 @@ t_pre_copy_restore() {
 # Without the pre-copy beside it, the checkpoint is refused by name before a process
 # exists; with --parent naming the moved pre-copy it restores.
 t_pre_copy_parent_elsewhere() {
-	restore_listen || return 1
-	bg /usr/bin/python3 $here/pywrites.py 8 </dev/null >t.out 2>t.err
-	T=$!
-	wait_for t.out '^count 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	counting_python pywrites.py 8 || return 1
 	pre_copy_to_images $T || return 1
 	kill -9 $T
 	wait $T 2>/dev/null
@@ -76,11 +70,7 @@ t_pre_copy_parent_elsewhere() {
 # unprivileged user namespace lack the capability, a capability holder may not read
 # another uid's task or a non-dumpable one of its own, kernel threads have no image.
 t_pre_copy_permissions() {
-	start_target t.out 1
-	start_target t2.out 1 $AS_USER
-	T1=$(pgrep -u 0 -f 'ktarget 1' | head -1 || true) T2=$(pgrep -u 1000 -f 'ktarget 1' | head -1 || true)
-	[[ -n $T1 && -n $T2 ]] || { why="targets did not start (root: '$T1', uid 1000: '$T2')"; return 1; }
-	start_sink sink.out --streams 2
+	root_and_user_targets || return 1
 	local who out pc="flags:u32=$((1 << 1))"
 	for who in AS_NOBODY AS_USERNS_ROOT; do
 		out=$(${!who} $K send checkpoint pid:u32=$T1 $pc) || true
