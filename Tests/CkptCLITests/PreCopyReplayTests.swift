@@ -98,6 +98,12 @@ final class PreCopyReplayTests: XCTestCase {
         XCTAssertEqual(memory[base + 80 * UInt64(page)], run1)
     }
 
+    /// Both images are ordinary images to the image layer: they verify on their own.
+    func testBothImagesVerify() throws {
+        _ = try images(childRecords())
+        for name in ["7", "8"] { XCTAssertNoThrow(try verifyImage(path: dir + "/\(name).ckpt")) }
+    }
+
     func testAPageThePreCopyDoesNotHoldFailsTheRestore() throws {
         // The second run asked 8 pages after where the pre-copy has it: its pages 88-119
         // are there, 120 is the first that is not.
