@@ -63,10 +63,9 @@ public struct ListCommand: ParsableCommand {
         }
         var rows = [["CRID", "PID", "COMM", "CAPTURED", "SIZE", "RECORDS", "STATE"]]
         for l in listings {
-            let state = l.reason.map { "\(l.state.rawValue): \($0)" } ?? l.state.rawValue
             rows.append([
                 l.crid.map(String.init) ?? "?", l.pid.map(String.init) ?? "?", l.comm ?? "?", Format.time(ns: l.captureNs),
-                Format.size(l.size), "\(l.records)", state,
+                Format.size(l.size), "\(l.records)", l.stateText,
             ])
         }
         for line in Format.table(rows) { emit(line) }

@@ -104,6 +104,23 @@ final class PreCopyReplayTests: XCTestCase {
         for name in ["7", "8"] { XCTAssertNoThrow(try verifyImage(path: dir + "/\(name).ckpt")) }
     }
 
+    /// `ckpt list` and `ckpt show` say which image is the pre-copy and which needs it.
+    func testListAndShowNameThePair() throws {
+        _ = try images(childRecords())
+        let list = try ckpt(["list", dir])
+        XCTAssertEqual(list.status, 0, list.all)
+        let lines = list.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("7 ") && $0.hasSuffix("complete (pre-copy: restore the image taken after it)") },
+                      list.stdout)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("8 ") && $0.hasSuffix("complete (needs pre-copy 7)") }, list.stdout)
+        let json = try ckpt(["list", dir, "--json"])
+        XCTAssertTrue(json.stdout.contains("\"pre_copy\": true") && json.stdout.contains("\"parent_crid\": 7"), json.stdout)
+        let show = try ckpt(["show", dir + "/8.ckpt"])
+        XCTAssertEqual(show.status, 0, show.all)
+        XCTAssertTrue(show.stdout.contains("parent crid 7"), show.stdout)
+        XCTAssertTrue(show.stdout.contains(" parent-pages ") && show.stdout.contains("in the parent image"), show.stdout)
+    }
+
     func testAPageThePreCopyDoesNotHoldFailsTheRestore() throws {
         // The second run asked 8 pages after where the pre-copy has it: its pages 88-119
         // are there, 120 is the first that is not.

@@ -27,6 +27,9 @@ struct ImageListing {
     var records: UInt64
     var state: State
     var reason: String?
+    /// A pre-copy (memory only), or the crid of the pre-copy this image needs (`--pre-copy`).
+    var preCopy = false
+    var parentCrid: UInt64?
 
     /// Reads what it can of `path` (a `.ckpt`, `.failed` or `.partial` in `directory`):
     /// header, trailer and index of a complete image plus its task record (two small reads),
@@ -36,11 +39,7 @@ struct ImageListing {
         let size = fileSize(path)
         if name.hasSuffix(".ckpt") {
             do throws(ImageError) {
-                let reader = try ImageReader(path: path)
-                return ImageListing(
-                    file: name, crid: reader.header.crid, pid: reader.header.pid, comm: task(of: reader)?.comm,
-                    captureNs: reader.header.captureStartNs, size: reader.fileSize, records: reader.summary.records,
-                    state: .complete, reason: nil)
+                return complete(name, try ImageReader(path: path))
             } catch {
                 return ImageListing(file: name, crid: cridFromName(name), pid: nil, comm: nil, captureNs: 0, size: size,
                                     records: 0, state: .damaged, reason: error.reason)
@@ -65,6 +64,23 @@ struct ImageListing {
         }
     }
 
+    /// A published image: its file header, trailer, task record and header record.
+    static func complete(_ name: String, _ reader: ImageReader) -> ImageListing {
+        let source = try? reader.source()
+        return ImageListing(
+            file: name, crid: reader.header.crid, pid: reader.header.pid, comm: task(of: reader)?.comm,
+            captureNs: reader.header.captureStartNs, size: reader.fileSize, records: reader.summary.records,
+            state: .complete, reason: nil, preCopy: source?.isPreCopy ?? false, parentCrid: source?.parentCrid)
+    }
+
+    /// The STATE column: the state, what a pre-copy image is, the reason.
+    var stateText: String {
+        var text = state.rawValue
+        if preCopy { text += " (pre-copy: restore the image taken after it)" }
+        if let parentCrid { text += " (needs pre-copy \(parentCrid))" }
+        return reason.map { "\(text): \($0)" } ?? text
+    }
+
     /// The task record's meta: the first record of type task (normally id 2).
     static func task(of reader: ImageReader) -> TaskMeta? {
         for entry in reader.index.prefix(8) where entry.type == .task {
@@ -87,6 +103,7 @@ struct ImageListing {
             ("comm", .optional(comm)), ("capture_time_ns", .uint(captureNs)),
             ("capture_time", captureNs > 0 ? .string(Format.time(ns: captureNs)) : .null),
             ("size", .uint(size)), ("records", .uint(records)), ("state", .string(state.rawValue)), ("reason", .optional(reason)),
+            ("pre_copy", .bool(preCopy)), ("parent_crid", parentCrid.map { JSON.uint($0) } ?? .null),
         ])
     }
 }

@@ -54,11 +54,7 @@ extension ImageListing {
             let object = ObjectURL(bucket: url.bucket, key: o.key)
             let name = object.description
             do {
-                let reader = try ImageReader(source: ObjectImageBytes(client: client, object: object))
-                return ImageListing(
-                    file: name, crid: reader.header.crid, pid: reader.header.pid, comm: task(of: reader)?.comm,
-                    captureNs: reader.header.captureStartNs, size: reader.fileSize, records: reader.summary.records,
-                    state: .complete, reason: nil)
+                return complete(name, try ImageReader(source: ObjectImageBytes(client: client, object: object)))
             } catch let error as ImageError {
                 return ImageListing(file: name, crid: nil, pid: nil, comm: nil, captureNs: 0, size: o.size, records: 0,
                                     state: .damaged, reason: error.reason)
