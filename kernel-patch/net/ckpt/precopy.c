@@ -13,9 +13,8 @@
  * kernel does not check them against the page tables, which a module
  * cannot walk to the pte. They are validated for shape here, copied into
  * memory charged to the requester (at most CKPT_DIRTY_RANGES_MAX of them)
- * and looked up by binary search as the vma walk ascends.
+ * and looked up by binary search for each run of pages.
  */
-#include <linux/bsearch.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <net/genetlink.h>
@@ -32,7 +31,6 @@ int ckpt_dirty_parse(struct ckpt_stream *s, struct genl_info *info)
 	const u8 *raw;
 	__le64 pair[2];
 	u32 i, n;
-	u64 prev = 0;
 
 	if (!attr && !parent)
 		return 0;
@@ -54,80 +52,59 @@ int ckpt_dirty_parse(struct ckpt_stream *s, struct genl_info *info)
 		return -EINVAL;
 	}
 	n = nla_len(attr) / CKPT_RANGE_SIZE;
-	raw = nla_data(attr);
-	for (i = 0; i < n; i++) {
-		u64 start, end;
-
-		memcpy(pair, raw + i * CKPT_RANGE_SIZE, sizeof(pair));
-		start = le64_to_cpu(pair[0]);
-		end = le64_to_cpu(pair[1]);
-		if (!PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || start >= end ||
-		    (i && start < prev) || end > TASK_SIZE_MAX) {
-			NL_SET_ERR_MSG_FMT(info->extack,
-					   "dirty-ranges: range %u not aligned, ascending, disjoint",
-					   i);
-			NL_SET_BAD_ATTR(info->extack, attr);
-			return -EINVAL;
-		}
-		prev = end;
-	}
 	/* At least one slot, so that a parent with nothing dirty is not NULL. */
 	s->dirty = kvmalloc_array(max(n, 1U), sizeof(*s->dirty), GFP_KERNEL_ACCOUNT);
 	if (!s->dirty) {
 		NL_SET_ERR_MSG(info->extack, "no memory for dirty-ranges");
 		return -ENOMEM;
 	}
+	/* Copied and checked in one pass; on a bad range the stream frees them. */
+	raw = nla_data(attr);
 	for (i = 0; i < n; i++) {
+		struct ckpt_range *r = &s->dirty[i];
+
 		memcpy(pair, raw + i * CKPT_RANGE_SIZE, sizeof(pair));
-		s->dirty[i].start = le64_to_cpu(pair[0]);
-		s->dirty[i].end = le64_to_cpu(pair[1]);
+		r->start = le64_to_cpu(pair[0]);
+		r->end = le64_to_cpu(pair[1]);
+		if (!PAGE_ALIGNED(r->start) || !PAGE_ALIGNED(r->end) || r->start >= r->end ||
+		    (i && r->start < r[-1].end) || r->end > TASK_SIZE_MAX) {
+			NL_SET_ERR_MSG_FMT(info->extack,
+					   "dirty-ranges: range %u not aligned, ascending, disjoint",
+					   i);
+			NL_SET_BAD_ATTR(info->extack, attr);
+			return -EINVAL;
+		}
 	}
 	s->nr_dirty = n;
 	s->parent_crid = nla_get_u64(info->attrs[CKPT_A_PARENT_CRID]);
 	return 0;
 }
 
-static int ckpt_range_cmp(const void *key, const void *elt)
-{
-	unsigned long addr = *(const unsigned long *)key;
-	const struct ckpt_range *r = elt;
-
-	if (addr < r->start)
-		return -1;
-	return addr >= r->end ? 1 : 0;
-}
-
 /*
  * How many of the @nr pages from @addr share the first one's state: written
  * (in a dirty range, *dirty true) or held by the parent. Without ranges
- * every page is data.
+ * every page is data. A binary search for the first range ending past @addr.
  */
 unsigned long ckpt_dirty_span(const struct ckpt_stream *s, unsigned long addr,
 			      unsigned long nr, bool *dirty)
 {
-	const struct ckpt_range *r, *next;
-	unsigned long limit = addr + (nr << PAGE_SHIFT), stop;
-	u32 lo = 0, hi = s->nr_dirty;
+	u64 limit = addr + (nr << PAGE_SHIFT);
+	u32 lo = 0, hi = s->nr_dirty, mid;
+	const struct ckpt_range *r;
 
 	*dirty = true;
 	if (!s->dirty)
 		return nr;
-	r = bsearch(&addr, s->dirty, s->nr_dirty, sizeof(*r), ckpt_range_cmp);
-	if (r) {
-		stop = min_t(u64, r->end, limit);
-		return (stop - addr) >> PAGE_SHIFT;
-	}
-	/* Not in a range: clean up to the next range's start. */
 	while (lo < hi) {
-		u32 mid = lo + (hi - lo) / 2;
-
-		if (s->dirty[mid].start <= addr)
+		mid = lo + (hi - lo) / 2;
+		if (s->dirty[mid].end <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	next = lo < s->nr_dirty ? &s->dirty[lo] : NULL;
+	r = lo < s->nr_dirty ? &s->dirty[lo] : NULL;
+	if (r && r->start <= addr)
+		return (min(r->end, limit) - addr) >> PAGE_SHIFT;
 	*dirty = false;
-	stop = next ? min_t(u64, next->start, limit) : limit;
-	return (stop - addr) >> PAGE_SHIFT;
+	return ((r ? min(r->start, limit) : limit) - addr) >> PAGE_SHIFT;
 }
