@@ -132,9 +132,12 @@ struct ImageFragments {
 
         /// The trailer's meta, without pads, counting the pages added.
         func trailer(_ meta: RecordMeta) -> [UInt8] {
-            guard case var .trailer(t) = meta else { return meta.encodedPayload(padded: false) }
-            t.nrPagesTotal += addedPages
-            return RecordMeta.trailer(t).encodedPayload(padded: false)
+            var meta = meta
+            if case var .trailer(t) = meta {
+                t.nrPagesTotal += addedPages
+                meta = .trailer(t)
+            }
+            return meta.encodedPayload(padded: false)
         }
     }
 
@@ -174,6 +177,7 @@ struct ImageFragments {
         }
     }
 
+    /// The record's meta decoded; a meta that does not decode is `.meta` with its record.
     static func decode(_ entry: ImageIndexEntry, _ meta: UnsafeRawBufferPointer) throws -> RecordMeta {
         do throws(ProtocolError) { return try RecordMeta(type: entry.type, payload: meta) } catch {
             throw ReplayError.meta(recordID: entry.id, error)
@@ -188,10 +192,6 @@ struct ImageFragments {
     /// The meta decoded and re-encoded without `CKPT_A_META_PAD` attributes: the kernel's
     /// strict request policy rejects pads, which stream messages carry before u64s.
     static func forRestart(_ entry: ImageIndexEntry, _ meta: UnsafeRawBufferPointer) throws -> [UInt8] {
-        do throws(ProtocolError) {
-            return try RecordMeta(type: entry.type, payload: meta).encodedPayload(padded: false)
-        } catch {
-            throw ReplayError.meta(recordID: entry.id, error)
-        }
+        try decode(entry, meta).encodedPayload(padded: false)
     }
 }
