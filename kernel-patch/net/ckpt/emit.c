@@ -306,6 +306,11 @@ int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 		size += nla_total_size(PATH_MAX);
 	if (len)
 		size += nla_total_size(len);
+	/* The largest pages fragment fits its 64 KiB buffer (internal.h). */
+	BUILD_BUG_ON(SKB_DATA_ALIGN(nlmsg_total_size(GENL_HDRLEN + CKPT_REC_FIXED +
+						     CKPT_META_MAX +
+						     nla_total_size(CKPT_FRAG_DATA))) +
+		     SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) > CKPT_FRAG_BUF);
 
 	skb = genlmsg_new(size, GFP_KERNEL_ACCOUNT);
 	if (!skb)

@@ -20,8 +20,16 @@
 
 #include "compat.h"
 
-/* Data bytes per CKPT_CMD_RECORD message: 8 pages, well under CKPT_DATA_MAX. */
-#define CKPT_FRAG_DATA		(8 * PAGE_SIZE)
+/*
+ * Data bytes per CKPT_CMD_RECORD message: 14 pages, the most whose message,
+ * first fragment with the largest meta nest included, still fits a 64 KiB
+ * skb buffer (BUILD_BUG_ON in emit.c). A larger message takes a 128 KiB
+ * allocation; with 8 pages half of every 64 KiB buffer went unused, and
+ * with init_on_alloc (Debian's default) the page allocator zeroes all of
+ * it: docs/benchmarks.md, "Where ckpt's checkpoint time goes".
+ */
+#define CKPT_FRAG_DATA		(14 * PAGE_SIZE)
+#define CKPT_FRAG_BUF		(64 * 1024)
 
 /*
  * GENL_REQ_ATTR_CHECK() reports the missing attribute's type in extack;

@@ -1,7 +1,7 @@
 # Issue 11.4: the request's timeout bounds the whole stream, not each message:
 # a sink that keeps reading, slowly, still ends the stream at the deadline.
 # Bound: under 10 s. Left to run, the stream of this 32 MiB target to a sink taking
-# 30 ms per message lasts over 30 s (~1,000 messages of 32 KiB); on a debug kernel
+# 30 ms per message lasts over 17 s (~600 messages of 56 KiB); on a debug kernel
 # whose host was busy with two other guests it ended 5.8 s after the request (the
 # previous bound, 4 s, failed there).
 t_stream_deadline() {
