@@ -10,8 +10,9 @@
  * maps 1 GiB that it never touches: a checkpoint must cost one vma record
  * for it, not 1 GiB. On SIGUSR1 it prints "digest X file F round R": an
  * FNV-1a hash of the heap past its counter (the same in every run), one of a private read-write mapping of its own
- * program file (whose first page it writes: a private file mapping with a
- * copied page), and the SSE rounding mode, which it sets to round-toward-
+ * program file (whose first and third pages it writes: a private file mapping
+ * whose copied pages lie on both sides of one of the file's own, so a checkpoint
+ * that skips the file's pages must skip exactly those), and the SSE rounding mode, which it sets to round-toward-
  * zero at start (MXCSR: FPU state a restore must bring back). So a restore
  * can be checked to bring memory, the SIGUSR1 handler and the FPU state
  * back. It also ignores SIGPIPE and blocks SIGUSR2 and SIGURG, so
@@ -118,7 +119,7 @@ int main(int argc, char **argv)
 		heap[i] = i * 2654435761UL;
 	heap[0] = 0;
 	fd = open("/proc/self/exe", O_RDONLY);
-	file = fd < 0 ? MAP_FAILED : mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	file = fd < 0 ? MAP_FAILED : mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	if (file == MAP_FAILED) {
 		perror("ktarget: map own program");
 		return 1;
@@ -151,6 +152,7 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_hup);
 	fesetround(FE_TOWARDZERO);
 	memcpy(file + 64, "ktarget wrote this", 18);
+	memcpy(file + 2 * 4096 + 64, "and this", 8);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	for (;;) {
@@ -169,7 +171,7 @@ int main(int argc, char **argv)
 			getrlimit(RLIMIT_NOFILE, &nofile);
 			printf("digest %016llx file %016llx round %s altstack %p+%zu/%d pending%s%s nofile %llu/%llu untouched %02x\n",
 			       (unsigned long long)fnv1a((void *)(heap + 1), heap_len - sizeof(*heap)),
-			       (unsigned long long)fnv1a(file, 8192),
+			       (unsigned long long)fnv1a(file, 3 * 4096),
 			       fegetround() == FE_TOWARDZERO ? "toward-zero" : "other",
 			       now.ss_sp, now.ss_size, now.ss_flags,
 			       sigismember(&pending, SIGUSR2) ? " usr2" : "",

@@ -751,6 +751,17 @@ static unsigned long ckpt_skip_holes(struct mm_struct *mm, unsigned long addr,
 	return end;
 }
 
+/* How many of @pages[0..@nr), from the first, ckpt_page_dumped() says @dumped of. */
+static long ckpt_pages_alike(bool file_vma, struct page **pages, long nr,
+			     bool dumped)
+{
+	long i = 0;
+
+	while (i < nr && ckpt_page_dumped(file_vma, pages[i]) == dumped)
+		i++;
+	return i;
+}
+
 /*
  * Present pages of [start, end) of the pinned mm: get_user_pages_remote()
  * with FOLL_DUMP, as a core dump reads memory: it fails instead of
@@ -763,7 +774,7 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 			   bool file_vma, struct ckpt_counts *c)
 {
 	unsigned long addr = start, nr;
-	long got, i, run;
+	long got, i, run, done;
 	int err;
 
 	while (addr < end) {
@@ -788,15 +799,19 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 		if (got < 0)
 			return got;
 
-		/* The run ends at the first page that is the file's own. */
-		for (run = 0; run < got && ckpt_page_dumped(file_vma, s->pages[run]); run++)
-			;
+		/*
+		 * The run ends at the first page that is the file's own. A
+		 * batch that starts with the file's own pages skips all of
+		 * them at once: one lookup per batch, not one per page.
+		 */
+		run = ckpt_pages_alike(file_vma, s->pages, got, true);
 		err = run ? ckpt_emit_split(s, parent, addr, run, c) : 0;
+		done = run ?: ckpt_pages_alike(file_vma, s->pages, got, false);
 		for (i = 0; i < got; i++)
 			put_page(s->pages[i]);
 		if (err)
 			return err;
-		addr += (run ? run : 1) << PAGE_SHIFT;
+		addr += done << PAGE_SHIFT;
 	}
 	return 0;
 }
