@@ -885,7 +885,7 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	vm_flags_t flags;
 	struct file *shmem = NULL;
 	char *path = NULL;
-	bool dumped, file_vma;
+	bool dumped, file_vma, copied;
 	pgoff_t pgoff;
 	int err;
 
@@ -907,6 +907,13 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	flags = vma->vm_flags;
 	dumped = ckpt_vma_dumpable(vma);
 	file_vma = vma->vm_file;
+	/*
+	 * Of a private file mapping the image carries the pages the task
+	 * wrote (copies: PageAnon). Until the first such write the vma has no
+	 * anon_vma and every page is the file's: none is looked up (a lookup
+	 * would also read in file pages the task never touched).
+	 */
+	copied = !file_vma || vma->anon_vma;
 	pgoff = vma->vm_pgoff;
 	if (dumped && ckpt_vma_anon_shmem(vma))
 		shmem = get_file(vma->vm_file);
@@ -936,7 +943,7 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 		*addr = end;
 		if (shmem)
 			err = ckpt_emit_shmem(s, shmem, rec.id, start, end, pgoff, c);
-		else if (dumped)
+		else if (dumped && copied)
 			err = ckpt_emit_pages(s, mm, rec.id, start, end, file_vma, c);
 	}
 	if (shmem)
