@@ -26,7 +26,7 @@
  * skb buffer (BUILD_BUG_ON in emit.c). A larger message takes a 128 KiB
  * allocation; with 8 pages half of every 64 KiB buffer went unused, and
  * with init_on_alloc (Debian's default) the page allocator zeroes all of
- * it: docs/benchmarks.md, "Where ckpt's checkpoint time goes".
+ * it: docs/benchmarks.md, "Fragment sizes".
  */
 #define CKPT_FRAG_DATA		(14 * PAGE_SIZE)
 #define CKPT_FRAG_BUF		(64 * 1024)
