@@ -147,6 +147,28 @@ final class ReplayEngineTests: XCTestCase {
         XCTAssertEqual(sent[0], sent[2])
     }
 
+    /// A local image is sent from its mapping (each fragment's data a view of the file, no
+    /// copy into the pipe's slots) and an image that cannot be mapped from the slots: the
+    /// kernel sees the same fragments, bytes and commit either way.
+    func testMappedAndReadImagesSendTheSameBytes() throws {
+        var runs: [FakeRestartLink] = []
+        for mappable in [true, false] {
+            let source = try LocalImageBytes(path: path, mappable: mappable)
+            let link = FakeRestartLink()
+            _ = try RestartReplayer(link: link, window: 3, pipeDepth: 2).replay(ImageReader(source: source), pid: 1)
+            XCTAssertEqual(source.mapping() != nil, mappable)
+            runs.append(link)
+        }
+        XCTAssertEqual(runs[0].fragments.count, expectedFragments)
+        XCTAssertEqual(runs[0].sent.map(\.data), runs[1].sent.map(\.data))
+        XCTAssertEqual(runs[0].fragments.map(\.id), runs[1].fragments.map(\.id))
+        XCTAssertEqual(runs[0].committed?.summary, runs[1].committed?.summary)
+        XCTAssertEqual(runs[0].committed?.summary, runs[0].summary.summary)
+        XCTAssertEqual(runs[0].sent.map(\.data), records.flatMap { r in
+            r.data.isEmpty ? [[]] : stride(from: 0, to: r.data.count, by: 65531).map { Array(r.data[$0..<min($0 + 65531, r.data.count)]) }
+        }, "every fragment's bytes are the image's")
+    }
+
     func testFragmentsCarryMetaOnceAndTileTheData() throws {
         let link = FakeRestartLink()
         _ = try RestartReplayer(link: link, window: 8).replay(ImageReader(path: path), pid: 1)

@@ -75,6 +75,9 @@ func smallRecords() -> [TestRecord] { sampleRecords(pages: 20) }
             writeFile(bad, b)
             guard let err = imageError({ () throws(ImageError) in try verifyImage(path: bad) }) else { continue }
             let where_ = "byte \(i): \(err)"
+            // The file is verified through its mapping; read with pread, the same error.
+            let read = imageError { () throws(ImageError) in try verifyImage(source: LocalImageBytes(path: bad, mappable: false)) }
+            #expect(read == err, "\(where_); read: \(String(describing: read))")
             if i < map.headerLength {
                 #expect(err.offset < UInt64(map.headerLength) && err.recordID == nil, "\(where_)")
             } else if let r = map.record(at: i) {

@@ -87,6 +87,57 @@ import Testing
         }
     }
 
+    /// A local image's data comes as views of its mapping: the same bytes and the same CRCs
+    /// as reading it, pointing into the file's one mapping (no copy), and a damaged record
+    /// is caught the same way when the walk moves past it.
+    @Test func mappedDataEqualsReadData() throws {
+        let dir = TempDir(), path = dir.file("1.ckpt")
+        let records = sampleRecords()
+        try writeImage(path, records)
+        let source = try LocalImageBytes(path: path)
+        let map = try #require(source.mapping())
+        #expect(map.count == Int(source.size))
+        #expect(source.mapping()?.baseAddress == map.baseAddress, "mapped once")
+        var mapped = try ImageReader(source: source).records()
+        var read = try ImageReader(source: LocalImageBytes(path: path, mappable: false)).records()
+        var buf = [UInt8](repeating: 0, count: 1000)
+        while let (entry, _) = try mapped.next() {
+            #expect(try read.next()?.entry == entry)
+            while true {
+                let view = try #require(try mapped.mappedData(max: 1000))
+                let n = try buf.withUnsafeMutableBytes { try read.readData(into: $0) }
+                #expect(view.count == n)
+                if n == 0 { break }
+                #expect(Array(view) == Array(buf[0..<n]))
+                #expect(mapped.lastDataCRC == read.lastDataCRC)
+                #expect(view.baseAddress! >= map.baseAddress! && view.baseAddress! + n <= map.baseAddress! + map.count)
+            }
+        }
+        #expect(try read.next() == nil)
+
+        var bytes = readFile(path)
+        let e = try #require(try ImageReader(path: path).entry(id: 7))
+        bytes[Int(e.dataOffset) + 5] ^= 0x40
+        writeFile(path, bytes)
+        var damaged = try ImageReader(path: path).records()
+        let err = imageError { () throws(ImageError) in
+            while let (entry, _) = try damaged.next() {
+                if entry.id == 7 { #expect(try damaged.mappedData(max: 4096)?.count == 4096) }
+            }
+        }
+        guard case .checksumMismatch(_, _, 7, _, _, _)? = err else { Issue.record("\(String(describing: err))"); return }
+    }
+
+    @Test func unmappedSourceHasNoMappedData() throws {
+        let dir = TempDir(), path = dir.file("1.ckpt")
+        try writeImage(path, sampleRecords())
+        var it = try ImageReader(source: LocalImageBytes(path: path, mappable: false)).records()
+        _ = try it.next()
+        _ = try it.next()
+        _ = try it.next()
+        #expect(try it.mappedData(max: 64) == nil)
+    }
+
     @Test func emptyImageIsStructurallyValidButNotAStream() throws {
         let dir = TempDir(), path = dir.file("1.ckpt")
         try writeImage(path, [])

@@ -2,7 +2,9 @@ import SystemPackage
 
 /// An image file open for reading, with one reusable read window: `bytes(at:count:)`
 /// returns a view into it, valid until the next call. Sequential readers (the verifier,
-/// the partial scanner) get one `pread` per window, not per structure. Not thread-safe.
+/// the partial scanner) get one `pread` per window, not per structure. Once `mapping()`
+/// mapped the file, `bytes` returns views of the mapping instead (no copy). Not
+/// thread-safe.
 final class ImageFile {
     private let source: any ImageByteSource
     let path: String
@@ -11,6 +13,8 @@ final class ImageFile {
     private var buffer: UnsafeMutableRawBufferPointer
     private var windowStart: UInt64 = 0
     private var windowCount = 0
+    /// The source's mapping, once `mapping()` asked for it.
+    private var mapped: UnsafeRawBufferPointer?
 
     /// Default window: large enough that sequential reads cost few system calls.
     static let windowSize = 1 << 20
@@ -39,6 +43,10 @@ final class ImageFile {
                 path: path, offset: offset, recordID: recordID, structure: structure(),
                 needed: UInt64(count), available: offset <= size ? size - offset : 0)
         }
+        if let mapped {
+            // Within `size` (checked above), which the mapping covers.
+            return UnsafeRawBufferPointer(rebasing: mapped[Int(offset)..<(Int(offset) + count)])
+        }
         if offset >= windowStart, offset + UInt64(count) <= windowStart + UInt64(windowCount) {
             let from = Int(offset - windowStart)
             return UnsafeRawBufferPointer(rebasing: buffer[from..<(from + count)])
@@ -59,6 +67,13 @@ final class ImageFile {
                 needed: UInt64(count), available: UInt64(got))
         }
         return UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+    }
+
+    /// The whole file as one view (`ImageByteSource.mapping()`), nil when not mappable;
+    /// from then on `bytes` reads from it too.
+    func mapping() -> UnsafeRawBufferPointer? {
+        if mapped == nil { mapped = source.mapping() }
+        return mapped
     }
 
     /// Reads straight into the caller's buffer (random access to record data), all of it.
@@ -87,16 +102,29 @@ public protocol ImageByteSource: AnyObject {
     /// Reads up to `buffer.count` bytes at `offset`, filling the buffer unless the image
     /// ends first; returns the bytes read. Failures are `ImageError.io`.
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int
+    /// The image's `size` bytes as one read-only view that lives as long as the source,
+    /// mapped at the first call; nil when the source cannot be mapped (then `read`).
+    func mapping() -> UnsafeRawBufferPointer?
 }
 
-/// A local image file (`pread(2)` through `ImageFileIO`).
+extension ImageByteSource {
+    /// Not mappable (an object in a store): read with `read`.
+    public func mapping() -> UnsafeRawBufferPointer? { nil }
+}
+
+/// A local image file (`pread(2)` through `ImageFileIO`), or mapped whole for a caller
+/// that walks all of it (`mapping()`: the restart's walk, which then copies nothing).
 public final class LocalImageBytes: ImageByteSource {
     let fd: FileDescriptor
     public let path: String
     public let size: UInt64
+    private var mapped: UnsafeRawBufferPointer?
+    private var mapTried: Bool
 
-    public init(path: String) throws(ImageError) {
+    /// `mappable: false`: never mapped, every byte read with pread (tests compare the two).
+    public init(path: String, mappable: Bool = true) throws(ImageError) {
         self.path = path
+        mapTried = !mappable
         fd = try ImageFileIO.open(path)
         do {
             size = try ImageFileIO.size(fd, path: path)
@@ -106,9 +134,23 @@ public final class LocalImageBytes: ImageByteSource {
         }
     }
 
-    deinit { try? fd.close() }
+    deinit {
+        if let mapped { ImageFileIO.unmap(mapped) }
+        try? fd.close()
+    }
 
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> Int {
         try ImageFileIO.read(fd, at: offset, into: buffer, path: path)
+    }
+
+    /// The file mapped read-only at its size when opened (once; nil if mmap fails). A file
+    /// truncated while mapped kills the reader with SIGBUS when it touches the lost bytes;
+    /// published images are never truncated (the listener renames complete files into place).
+    public func mapping() -> UnsafeRawBufferPointer? {
+        if !mapTried {
+            mapTried = true
+            mapped = ImageFileIO.map(fd, size: size)
+        }
+        return mapped
     }
 }

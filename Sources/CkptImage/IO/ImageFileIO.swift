@@ -81,6 +81,23 @@ enum ImageFileIO {
         return done
     }
 
+    /// The whole file mapped read-only (`mmap(2)` `PROT_READ`, `MAP_SHARED`, advised
+    /// sequential), or nil when it cannot be (size 0, a file system without mmap): the
+    /// caller then reads with `read`. A view of the page cache: reading it copies nothing.
+    /// Bytes past the end of a file truncated after this raise SIGBUS when touched.
+    static func map(_ fd: FileDescriptor, size: UInt64) -> UnsafeRawBufferPointer? {
+        guard size > 0, size <= UInt64(Int.max) else { return nil }
+        let p = mmap(nil, Int(size), PROT_READ, MAP_SHARED, fd.rawValue, 0)
+        guard let p, p != MAP_FAILED else { return nil }
+        _ = madvise(p, Int(size), MADV_SEQUENTIAL)
+        return UnsafeRawBufferPointer(start: p, count: Int(size))
+    }
+
+    /// Undoes `map`.
+    static func unmap(_ mapping: UnsafeRawBufferPointer) {
+        _ = munmap(UnsafeMutableRawPointer(mutating: mapping.baseAddress), mapping.count)
+    }
+
     static func open(_ path: String) throws(ImageError) -> FileDescriptor {
         do {
             return try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec], retryOnInterrupt: true)

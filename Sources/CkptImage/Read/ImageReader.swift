@@ -229,7 +229,16 @@ public struct ImageRecordIterator {
         return try walker.readData(into: buffer)
     }
 
-    /// CRC-32C of the bytes the last `readData(into:)` returned (computed once, as it read
+    /// The current record's next data bytes (at most `max`) as a view of the mapped image,
+    /// checked as `readData` checks (the same CRC, `lastDataCRC`), copying nothing; empty when
+    /// all were read; nil when the image's source is not mapped (use `readData`). The view
+    /// lives as long as the reader. A local file is mapped at the first call.
+    public mutating func mappedData(max: Int) throws(ImageError) -> UnsafeRawBufferPointer? {
+        guard walker.current != nil else { return walker.file.mapping() == nil ? nil : UnsafeRawBufferPointer(start: nil, count: 0) }
+        return try walker.mappedData(max: max)
+    }
+
+    /// CRC-32C of the bytes the last `readData(into:)` or `mappedData(max:)` returned (computed once, as it read
     /// them): a caller that checksums them too extends its CRC with this instead.
     public var lastDataCRC: UInt32 { walker.lastDataCRC }
 }

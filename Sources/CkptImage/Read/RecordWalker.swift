@@ -129,6 +129,24 @@ struct RecordWalker {
         return n
     }
 
+    /// The open record's next data bytes (at most `max`) as a view of the mapped file, and
+    /// checksummed as `readData` does; empty when all data was read, nil when the file is not
+    /// mapped (`ImageFile.mapping()`). The view lives as long as the file's source.
+    mutating func mappedData(max: Int) throws(ImageError) -> UnsafeRawBufferPointer? {
+        guard let e = current else { preconditionFailure("RecordWalker.mappedData without an open record") }
+        guard let map = file.mapping() else { return nil }
+        let n = Int(min(UInt64(max), e.dataLength - dataRead))
+        let at = e.dataOffset + dataRead
+        // `begin` checked the record fits before `end`, which is within the size mapped.
+        guard at + UInt64(n) <= UInt64(map.count) else {
+            throw .truncated(path: path, offset: at, recordID: e.id, structure: structure(e), needed: UInt64(n),
+                             available: UInt64(map.count) - min(at, UInt64(map.count)))
+        }
+        let view = UnsafeRawBufferPointer(rebasing: map[Int(at)..<(Int(at) + n)])
+        if n > 0 { consume(view) }
+        return view
+    }
+
     private mutating func consume(_ bytes: UnsafeRawBufferPointer) {
         var part = CRC32C()
         part.update(bytes)

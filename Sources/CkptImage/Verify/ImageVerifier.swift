@@ -36,6 +36,8 @@ public func verifyImage(path: String, progress: ((UInt64, UInt64) -> Void)? = ni
 public func verifyImage(source: any ImageByteSource, progress: ((UInt64, UInt64) -> Void)? = nil) throws(ImageError) -> ImageVerification {
     let path = source.path
     let file = ImageFile(source: source)
+    // A local file is read through its mapping: checksummed in place, no copy.
+    _ = file.mapping()
     let (header, start) = try ImageHeader.read(from: file)
     let trailer: ImageTrailer
     do {

@@ -22,7 +22,8 @@ import CkptSystem
 /// `@unchecked Sendable`, sound because every mutable field is read and written only under
 /// `lock`, and a slot's bytes are touched by one side at a time: by the walk between
 /// `acquire()` and `publish`, by the sender between `take()` and `release(_:)` (a slot index
-/// is in exactly one of the free list, the ready queue, or a side's hands).
+/// is in exactly one of the free list, the ready queue, or a side's hands). Data that is a
+/// view of the mapped image is only read, by both sides.
 final class FragmentPipe: @unchecked Sendable {
     /// What the sender needs to rebuild a fragment from a slot (its data is in the slot).
     struct Header {
@@ -31,7 +32,9 @@ final class FragmentPipe: @unchecked Sendable {
         var parent: UInt32
         var dataLength: UInt64
         var dataOffset: UInt64
-        var dataCount: Int
+        /// The fragment's data: in the slot's buffer, or a view of the mapped image, which
+        /// outlives the replay (the caller holds the reader until the sender is joined).
+        var data: UnsafeRawBufferPointer
         var hasMeta: Bool
     }
 
@@ -106,10 +109,9 @@ final class FragmentPipe: @unchecked Sendable {
     /// inside `body`.
     func withFragment<T>(_ slot: Int, _ body: (RecordFragment) throws -> T) rethrows -> T {
         let (h, meta) = lock.withLock { (headers[slot]!, metas[slot]) }
-        let data = UnsafeRawBufferPointer(rebasing: buffers[slot][0..<h.dataCount])
         return try meta.withUnsafeBytes { m in
             try body(RecordFragment(crid: 0, seq: 0, type: h.type, id: h.id, parent: h.parent, dataLength: h.dataLength,
-                                    dataOffset: h.dataOffset, meta: h.hasMeta ? m : nil, data: data))
+                                    dataOffset: h.dataOffset, meta: h.hasMeta ? m : nil, data: h.data))
         }
     }
 

@@ -84,7 +84,7 @@ public final class RestartReplayer {
                 if let meta = f.meta { builder.beginRecord(meta: meta) }
                 builder.data(count: f.data.count, crc: dataCRC)
                 pipe.publish(slot, .init(type: f.type, id: f.id, parent: f.parent, dataLength: f.dataLength,
-                                         dataOffset: f.dataOffset, dataCount: f.data.count, hasMeta: f.meta != nil),
+                                         dataOffset: f.dataOffset, data: f.data, hasMeta: f.meta != nil),
                              meta: f.meta)
             }
             pipe.close()

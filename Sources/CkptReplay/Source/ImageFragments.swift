@@ -3,8 +3,10 @@ import CkptImage
 import CkptProtocol
 
 /// Walks an image's records in stream order and cuts each into the fragments the protocol
-/// sends (meta on the first, at most `maxData` data bytes each), reading the data straight
-/// from the file into one reusable buffer: memory is one fragment, whatever the image size.
+/// sends (meta on the first, at most `maxData` data bytes each). A local image is mapped
+/// and each fragment's data is a view of it (`ImageRecordIterator.mappedData`: checksummed
+/// in place, no copy); an image that cannot be mapped (in a store) is read into one
+/// reusable buffer. Memory is one fragment, whatever the image size.
 ///
 /// ```
 ///  image:  [hdr][rec 1: meta | data ........ ][rec 2: meta][rec 3: meta | data ...] ...
@@ -46,7 +48,10 @@ struct ImageFragments {
     }
 
     /// The same, reading each fragment's data into the buffer `buffer()` returns just before
-    /// (at least `maxData` bytes; `FragmentPipe` hands out a slot each time).
+    /// (at least `maxData` bytes; `FragmentPipe` hands out a slot each time), or leaving it
+    /// unused when the data is a view of the mapped image: a fragment's `data` points into
+    /// one or the other, and stays valid until the next `buffer()` call or as long as the
+    /// reader, respectively.
     ///
     /// With `parent` (the pre-copy a checkpoint was taken after), each parent-pages record
     /// becomes the pages records of the pre-copy that hold its range, read from it in place
@@ -87,15 +92,24 @@ struct ImageFragments {
             try meta.withUnsafeBytes { metaBytes in
                 var offset: UInt64 = 0
                 repeat {
+                    // Taken even when the data stays in the mapped image: the caller's buffers
+                    // bound how far the walk runs ahead (`FragmentPipe`).
                     let buffer = UnsafeMutableRawBufferPointer(rebasing: try nextBuffer()[0..<maxData])
-                    let n: Int
-                    do throws(ImageError) { n = try records.readData(into: buffer) } catch { throw ReplayError.image(error) }
+                    let data: UnsafeRawBufferPointer
+                    do throws(ImageError) {
+                        if let view = try records.mappedData(max: maxData) {
+                            data = view
+                        } else {
+                            let n = try records.readData(into: buffer)
+                            data = n > 0 ? UnsafeRawBufferPointer(rebasing: buffer[0..<n]) : UnsafeRawBufferPointer(start: nil, count: 0)
+                        }
+                    } catch { throw ReplayError.image(error) }
+                    let n = data.count
                     if n == 0, offset < entry.dataLength {
                         throw ReplayError.image(.truncated(
                             path: reader.path, offset: entry.dataOffset + offset, recordID: entry.id,
                             structure: "record \(entry.id) data", needed: entry.dataLength - offset, available: 0))
                     }
-                    let data = n > 0 ? UnsafeRawBufferPointer(rebasing: buffer[0..<n]) : UnsafeRawBufferPointer(start: nil, count: 0)
                     try body(RecordFragment(
                         crid: 0, seq: 0, type: entry.type, id: entry.id, parent: entry.parent,
                         dataLength: entry.dataLength, dataOffset: offset,
