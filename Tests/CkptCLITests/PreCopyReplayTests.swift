@@ -98,6 +98,22 @@ final class PreCopyReplayTests: XCTestCase {
         XCTAssertEqual(memory[base + 80 * UInt64(page)], run1)
     }
 
+    /// The pre-copy's pages are views of its mapping, or read when it cannot be mapped: the
+    /// kernel is sent the same fragments either way.
+    func testMappedAndReadPreCopiesSendTheSameBytes() throws {
+        _ = try images(childRecords())
+        var sent: [[[UInt8]]] = []
+        for mappable in [true, false] {
+            let link = FakeRestartLink()
+            let open = { (crid: Int) in try ImageReader(source: LocalImageBytes(path: self.dir + "/\(crid).ckpt", mappable: mappable)) }
+            let result = try RestartReplayer(link: link, window: 4, pipeDepth: 2).replay(open(8), pid: 1, parent: open(7))
+            XCTAssertEqual(result.summary, link.summary.summary)
+            sent.append(link.sent.map(\.data))
+        }
+        XCTAssertGreaterThan(sent[0].count, 5)
+        XCTAssertEqual(sent[0], sent[1])
+    }
+
     /// Both images are ordinary images to the image layer: they verify on their own.
     func testBothImagesVerify() throws {
         _ = try images(childRecords())

@@ -176,15 +176,14 @@ struct ImageFragments {
                 repeat {
                     let want = Int(min(UInt64(maxData), length - offset))
                     let buffer = UnsafeMutableRawBufferPointer(rebasing: try nextBuffer()[0..<want])
-                    let (n, crc) = try parent.read(into: buffer)
-                    guard n > 0 else {
+                    let (data, crc) = try parent.read(into: buffer)
+                    guard data.count > 0 else {
                         throw ReplayError.parentMissing(recordID: entry.id, address: address + offset, parentPath: parent.reader.path)
                     }
                     try body(RecordFragment(
                         crid: 0, seq: 0, type: .pages, id: id, parent: vma, dataLength: length, dataOffset: offset,
-                        meta: offset == 0 ? metaBytes : nil,
-                        data: UnsafeRawBufferPointer(rebasing: buffer[0..<n])), crc)
-                    offset += UInt64(n)
+                        meta: offset == 0 ? metaBytes : nil, data: data), crc)
+                    offset += UInt64(data.count)
                 } while offset < length
             }
             address = runEnd

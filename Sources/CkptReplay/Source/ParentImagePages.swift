@@ -9,8 +9,8 @@ import CkptProtocol
 /// pre-copy serves every request: a request starts at or after the previous one's end.
 /// Each pre-copy record is read once and checked as the walk moves past it
 /// (`ImageRecordIterator`), exactly as the image's own records are; bytes the requests skip
-/// (pages written since the pre-copy, which the checkpoint holds itself) are read into a
-/// scratch buffer for their checksum and dropped.
+/// (pages written since the pre-copy, which the checkpoint holds itself) are checksummed
+/// and dropped. A local pre-copy is mapped: its bytes are views, never copied here.
 final class ParentImagePages {
     let reader: ImageReader
     private var records: ImageRecordIterator
@@ -46,7 +46,7 @@ final class ParentImagePages {
         guard var c = current, c.start <= address, c.next <= address else { throw missing(address, recordID) }
         while c.next < address {
             let want = Int(min(UInt64(scratch.count), address - c.next))
-            let n = try readRaw(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<want]))
+            let n = try take(want, into: scratch).count
             guard n > 0 else { throw missing(address, recordID) }
             c.next += UInt64(n)
         }
@@ -54,15 +54,16 @@ final class ParentImagePages {
         return c.end
     }
 
-    /// Reads from the position `seek` set into `buffer` (at most up to the record's end);
-    /// returns the count and the bytes' CRC-32C.
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws(ReplayError) -> (count: Int, crc: UInt32) {
-        guard var c = current else { return (0, 0) }
+    /// The bytes from the position `seek` set (at most `buffer.count`, up to the record's
+    /// end) and their CRC-32C: a view of the mapped pre-copy, or read into `buffer` when it
+    /// cannot be mapped. Empty at the record's end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(ReplayError) -> (data: UnsafeRawBufferPointer, crc: UInt32) {
+        guard var c = current else { return (UnsafeRawBufferPointer(start: nil, count: 0), 0) }
         let want = Int(min(UInt64(buffer.count), c.end - c.next))
-        let n = try readRaw(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
-        c.next += UInt64(n)
+        let data = try take(want, into: buffer)
+        c.next += UInt64(data.count)
         current = c
-        return (n, records.lastDataCRC)
+        return (data, records.lastDataCRC)
     }
 
     /// Walks the rest of the pre-copy, so that the records read last are checked too.
@@ -71,8 +72,14 @@ final class ParentImagePages {
         current = nil
     }
 
-    private func readRaw(_ buffer: UnsafeMutableRawBufferPointer) throws(ReplayError) -> Int {
-        do throws(ImageError) { return try records.readData(into: buffer) } catch { throw .image(error) }
+    /// The open record's next `want` bytes at most (`want <= buffer.count`): a view of the
+    /// mapping, else read into `buffer`.
+    private func take(_ want: Int, into buffer: UnsafeMutableRawBufferPointer) throws(ReplayError) -> UnsafeRawBufferPointer {
+        do throws(ImageError) {
+            if let view = try records.mappedData(max: want) { return view }
+            let n = try records.readData(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+            return UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+        } catch { throw .image(error) }
     }
 
     private func missing(_ address: UInt64, _ recordID: UInt32) -> ReplayError {
