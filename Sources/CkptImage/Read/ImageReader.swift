@@ -238,7 +238,16 @@ public struct ImageRecordIterator {
         return try walker.mappedData(max: max)
     }
 
-    /// CRC-32C of the bytes the last `readData(into:)` or `mappedData(max:)` returned (computed once, as it read
-    /// them): a caller that checksums them too extends its CRC with this instead.
+    /// The current record's next data bytes, at most `buffer.count`: a view of the mapped
+    /// image (`mappedData`), else read into `buffer` (`readData`). Empty when all were read.
+    public mutating func nextData(orInto buffer: UnsafeMutableRawBufferPointer) throws(ImageError) -> UnsafeRawBufferPointer {
+        if let view = try mappedData(max: buffer.count) { return view }
+        let n = try readData(into: buffer)
+        return UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+    }
+
+    /// CRC-32C of the bytes the last `readData`, `mappedData` or `nextData` returned
+    /// (computed once, as it read them): a caller that checksums them too extends its CRC
+    /// with this instead.
     public var lastDataCRC: UInt32 { walker.lastDataCRC }
 }

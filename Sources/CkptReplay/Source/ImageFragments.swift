@@ -96,14 +96,7 @@ struct ImageFragments {
                     // bound how far the walk runs ahead (`FragmentPipe`).
                     let buffer = UnsafeMutableRawBufferPointer(rebasing: try nextBuffer()[0..<maxData])
                     let data: UnsafeRawBufferPointer
-                    do throws(ImageError) {
-                        if let view = try records.mappedData(max: maxData) {
-                            data = view
-                        } else {
-                            let n = try records.readData(into: buffer)
-                            data = n > 0 ? UnsafeRawBufferPointer(rebasing: buffer[0..<n]) : UnsafeRawBufferPointer(start: nil, count: 0)
-                        }
-                    } catch { throw ReplayError.image(error) }
+                    do throws(ImageError) { data = try records.nextData(orInto: buffer) } catch { throw ReplayError.image(error) }
                     let n = data.count
                     if n == 0, offset < entry.dataLength {
                         throw ReplayError.image(.truncated(

@@ -76,9 +76,7 @@ final class ParentImagePages {
     /// mapping, else read into `buffer`.
     private func take(_ want: Int, into buffer: UnsafeMutableRawBufferPointer) throws(ReplayError) -> UnsafeRawBufferPointer {
         do throws(ImageError) {
-            if let view = try records.mappedData(max: want) { return view }
-            let n = try records.readData(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
-            return UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            return try records.nextData(orInto: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
         } catch { throw .image(error) }
     }
 
