@@ -62,25 +62,25 @@ public struct CheckpointCommand: ParsableCommand {
 
     public func run() throws {
         let command = "checkpoint"
-        let before: Set<String>
+        // Watching starts before the request: the image may come and go before a first look.
+        var watch: PublishedImageWatch? = nil
         if let dir = wait {
-            switch directoryNames(dir) {
-            case let .success(names): before = Set(names)
-            case let .failure(error): throw failure(command, "--wait \(dir): \(error)", CkptExit.ioError)
+            do throws(SystemError) {
+                watch = try PublishedImageWatch(directory: dir)
+            } catch {
+                throw failure(command, "--wait \(dir): \(error)", CkptExit.ioError)
             }
-        } else {
-            before = []
         }
         if let why = SinkGuard.refusal(pid: pid, waitDirectory: wait) { throw failure(command, why, CkptExit.failed) }
         let client = try openFamily(command)
         if preCopy {
-            try runPreCopy(client, existing: before)
+            try runPreCopy(client, watch: watch)
             return
         }
         let flags = stop ? UInt32(CKPT_CHECKPOINT_FLAGS_STOP.rawValue) : 0
         let reply = try request(client, flags: flags)
         emit(Self.line(reply))
-        if let dir = wait { try waitForImage(dir: dir, crid: reply.crid, existing: before) }
+        if let watch { try waitForImage(watch, crid: reply.crid) }
     }
 
     private func request(_ client: GenlClient, flags: UInt32, parent: PreCopyParent? = nil) throws -> CheckpointReply {
@@ -97,7 +97,7 @@ public struct CheckpointCommand: ParsableCommand {
 
     /// `--pre-copy`: reset the soft-dirty bits, stream a pre-copy of the running process, stop
     /// it, read what it wrote since, stream the checkpoint with those ranges, resume it.
-    private func runPreCopy(_ client: GenlClient, existing before: Set<String>) throws {
+    private func runPreCopy(_ client: GenlClient, watch: PublishedImageWatch?) throws {
         let command = "checkpoint"
         let scan = SoftDirtyScan(pid: pid)
         let tracked: Bool
@@ -142,9 +142,9 @@ public struct CheckpointCommand: ParsableCommand {
         resume()
         let frozenMs = (monotonicNanoseconds() - frozenAt) / 1_000_000
         emit(Self.line(reply) + " parent \(first.crid) dirty-ranges \(ranges.count) frozen-ms \(frozenMs)")
-        if let dir = wait {
-            try waitForImage(dir: dir, crid: first.crid, existing: before)
-            try waitForImage(dir: dir, crid: reply.crid, existing: before)
+        if let watch {
+            try waitForImage(watch, crid: first.crid)
+            try waitForImage(watch, crid: reply.crid)
         }
     }
 
@@ -167,27 +167,27 @@ public struct CheckpointCommand: ParsableCommand {
         return KernelRefusal.format(text, extack: message)
     }
 
-    /// Polls DIR for a new `<crid>.ckpt` (or `<crid>-N.ckpt`) or `<crid>.failed`: names that
-    /// were there before the request belong to an earlier boot's stream with the same crid.
-    private func waitForImage(dir: String, crid: UInt64, existing: Set<String>) throws {
+    /// Waits for the listener writing to the watched DIR to publish `<crid>.ckpt` (or
+    /// `<crid>-N.ckpt`) or `<crid>.failed` (`PublishedImageWatch` says why it watches).
+    private func waitForImage(_ watch: PublishedImageWatch, crid: UInt64) throws {
         let command = "checkpoint"
+        let dir = watch.directory
         let deadline = Double(monotonicNanoseconds()) / 1e9 + waitTimeout
-        func mine(_ name: String, _ ext: String) -> Bool {
-            guard !existing.contains(name), name.hasSuffix(ext) else { return false }
-            let stem = name.dropLast(ext.count)
-            if stem == "\(crid)" { return true }
-            guard stem.hasPrefix("\(crid)-") else { return false }
-            return UInt64(stem.dropFirst("\(crid)-".count)) != nil
-        }
         while true {
-            guard case let .success(names) = directoryNames(dir) else {
-                throw failure(command, "--wait \(dir): the directory is gone", CkptExit.ioError)
+            let found: PublishedImageWatch.Found?
+            switch watch.look(crid: crid) {
+            case let .success(f): found = f
+            case .failure: throw failure(command, "--wait \(dir): the directory is gone", CkptExit.ioError)
             }
-            if let image = names.filter({ mine($0, ".ckpt") }).sorted().first {
+            if case let .image(image, present) = found {
                 emit("image \(dir)/\(image)")
+                if !present {
+                    report(command, "\(dir)/\(image) was published and is gone already: a listener with --store removes "
+                           + "its copy once the store has it (--store-keep-local keeps it)")
+                }
                 return
             }
-            if let failed = names.filter({ mine($0, ".failed") }).sorted().first {
+            if case let .failed(failed) = found {
                 let path = dir + "/" + failed
                 var reason: String?
                 // The listener writes the reason right after the rename.
