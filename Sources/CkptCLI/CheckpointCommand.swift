@@ -70,6 +70,10 @@ public struct CheckpointCommand: ParsableCommand {
             } catch {
                 throw failure(command, "--wait \(dir): \(error)", CkptExit.ioError)
             }
+            if let why = watch?.watchError {
+                report(command, "warning: cannot watch \(dir) (\(why)): an image a --store listener removes "
+                       + "before the next look (every 50 ms) would be missed")
+            }
         }
         if let why = SinkGuard.refusal(pid: pid, waitDirectory: wait) { throw failure(command, why, CkptExit.failed) }
         let client = try openFamily(command)

@@ -33,6 +33,7 @@ final class PublishedImageWatchTests: XCTestCase {
 
     func testAnImagePublishedAndRemovedBeforeTheFirstLookIsFound() throws {
         let watch = try PublishedImageWatch(directory: dir)
+        XCTAssertNil(watch.watchError)
         publish("8", as: ".ckpt")
         XCTAssertEqual(unlink("\(dir)/8.ckpt"), 0)  // the store has it: the listener's copy goes
         XCTAssertEqual(try look(watch, 8), .image(name: "8.ckpt", present: false))

@@ -21,28 +21,33 @@ final class PublishedImageWatch {
     }
 
     let directory: String
+    /// Why DIR is not watched (inotify refused: its per-user limits), when it is not; then
+    /// only the listings see what is published.
+    let watchError: SystemError?
     private let existing: Set<String>
     private let inotify: Int32
     private var announced: Set<String> = []
 
-    /// Lists DIR (what is there now is not ours) and starts watching it.
+    /// Lists DIR (what is there now is not ours) and starts watching it. Throws only when
+    /// DIR cannot be listed.
     init(directory: String) throws(SystemError) {
         self.directory = directory
         switch directoryNames(directory) {
         case let .success(names): existing = Set(names)
         case let .failure(error): throw error
         }
-        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard fd >= 0 else { throw SystemError(call: "inotify_init1", code: errno) }
-        guard inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO | IN_CREATE)) >= 0 else {
-            let e = errno
+        var fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        var failed: SystemError? = fd < 0 ? SystemError(call: "inotify_init1", code: errno) : nil
+        if fd >= 0, inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO | IN_CREATE)) < 0 {
+            failed = SystemError(call: "inotify_add_watch", code: errno)
             close(fd)
-            throw SystemError(call: "inotify_add_watch", code: e)
+            fd = -1
         }
         inotify = fd
+        watchError = failed
     }
 
-    deinit { close(inotify) }
+    deinit { if inotify >= 0 { close(inotify) } }
 
     /// The image or failure for `crid` published since this watch began, if any.
     /// Fails only when DIR cannot be listed any more.
@@ -75,6 +80,7 @@ final class PublishedImageWatch {
 
     /// Reads every queued event (the descriptor is non-blocking) and remembers its name.
     private func drainEvents() {
+        guard inotify >= 0 else { return }
         // Aligned for struct inotify_event, room for many events with names.
         var buffer = [UInt64](repeating: 0, count: 8192)
         while true {
