@@ -29,7 +29,8 @@ def results(path):
             continue
         d = out.setdefault((f[1], int(f[2])), {"frozen": [], "dump": [], "restore": []})
         for k, v in zip(("frozen", "dump", "restore"), f[4:7]):
-            d[k].append(int(v) / 1e6)
+            if v != "-":  # not measured in that run (the target logged no gap)
+                d[k].append(int(v) / 1e6)
     return out
 
 
