@@ -36,6 +36,13 @@ int ckpt_spawn_with_pid(const char *path, char *const argv[], char *const envp[]
 	args.set_tid_size = 1;
 	ret = syscall(SYS_clone3, &args, sizeof(args));
 	if (ret == 0) {
+		/* Every disposition to SIG_DFL, as POSIX_SPAWN_SETSIGDEF does: exec keeps
+		 * ignored signals ignored, and the restorer sets only the image's others. */
+		uint64_t dfl[4] = { 0, 0, 0, 0 };	/* the kernel's sigaction: SIG_DFL */
+
+		for (int sig = 1; sig <= 64; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				syscall(SYS_rt_sigaction, sig, dfl, NULL, 8);
 		syscall(SYS_execve, path, argv, envp);
 		syscall(SYS_exit, 127);
 	}

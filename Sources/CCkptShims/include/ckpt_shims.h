@@ -57,8 +57,9 @@ int ckpt_memfd_create(const char *name, unsigned int flags);
 /* Starts the program at @path (argv, envp) as a child with pid @pid in the caller's pid
  * namespace (clone3 with set_tid; needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over
  * it). Returns the pid, or -1 with errno (EEXIST: the pid is taken; EPERM). The child
- * only calls execve and _exit, both async-signal-safe, so this is sound in a
- * multi-threaded caller; an execve failure exits the child with status 127. */
+ * starts with every signal's disposition the default (none inherited ignored). It only
+ * makes raw rt_sigaction, execve and exit calls, all async-signal-safe, so this is sound
+ * in a multi-threaded caller; an execve failure exits the child with status 127. */
 int ckpt_spawn_with_pid(const char *path, char *const argv[], char *const envp[], int pid);
 
 /* Arguments the restorer writes into the new process for syscalls it makes there

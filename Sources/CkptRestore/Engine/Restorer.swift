@@ -18,7 +18,7 @@ import SystemPackage
 ///  per image vma: mmap / open+mmap / arch_prctl(ARCH_MAP_VDSO_64)  (remote syscalls)
 ///  compare /proc/PID/maps with the image
 ///  prctl(CKPT_PR_SET_MM_MAP): brk, stack, args, env, exe;  comm;  fds by path, positions
-///  rt_sigaction for every signal (the image's dispositions)
+///  rt_sigaction for each signal the image does not leave at its default
 ///  memory contents: the kernel's restart session ──> pages written by the kernel as each
 ///                   (RestartReplayer, direct)         record is checked against the mappings
 ///  credentials (setgroups, setresgid, setresuid) when they differ
@@ -209,6 +209,11 @@ public struct Restorer {
             var attr = posix_spawnattr_t()
             posix_spawnattr_init(&attr)
             defer { posix_spawnattr_destroy(&attr) }
+            // Every disposition the default, as ckpt_spawn_with_pid makes them.
+            var all = sigset_t()
+            sigfillset(&all)
+            posix_spawnattr_setsigdefault(&attr, &all)
+            posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF))
             let rc = posix_spawn(&pid, path, nil, &attr, &argv, &envp)
             guard rc == 0 else { throw .system(call: "posix_spawn the stub", errno: Errno(rawValue: rc)) }
         }
@@ -479,13 +484,15 @@ public struct Restorer {
         return fds
     }
 
-    /// Every signal's disposition, including the default ones: the new process inherited
-    /// the restorer's ignored signals through exec, which the image may not ignore.
+    /// The image's dispositions that are not the default. The new process starts with
+    /// every one the default (`spawnStub` resets them: exec would keep the restorer's
+    /// ignored signals ignored), so a default one needs no call.
     func restoreSignalActions(_ remote: RemoteSyscalls) throws(RestoreError) -> [String] {
         let actions = plan.signalActions ?? []
         let at = remote.scratch + 2048
-        for sig in 1...64 where sig != SIGKILL && sig != SIGSTOP {
-            let act = sig <= actions.count ? actions[sig - 1] : SignalAction(handler: 0, flags: 0, restorer: 0, mask: 0)
+        for (i, act) in actions.enumerated() where !act.isDefault {
+            let sig = i + 1
+            guard sig != SIGKILL && sig != SIGSTOP else { continue }
             try remote.tracee.write(act.bytes, at: at)
             try remote.call("rt_sigaction(\(sig)) handler \(hex(act.handler)) flags \(hex(act.flags))",
                             Int32(CKPT_SYS_RT_SIGACTION), UInt64(sig), at, 0, 8)

@@ -174,7 +174,7 @@ t_restore_stages_nothing() {
 
 # Process state beyond memory comes back: the SIGUSR1 handler (the signal no longer
 # kills), ignored and blocked signals (/proc/PID/status SigIgn, SigCgt, SigBlk equal the
-# original's), the SSE rounding mode (xstate), and a private file mapping whose first
+# original's, although the restorer ignores two signals the target does not), the SSE rounding mode (xstate), and a private file mapping whose first
 # page the process wrote (the copy, not the file's page), the SIGUSR1 handler's
 # alternate signal stack, the pending signals (SIGUSR2 for the thread, SIGURG for the
 # process: /proc/PID/status SigPnd and ShdPnd) and the lowered RLIMIT_NOFILE:
@@ -208,8 +208,14 @@ t_restore_signals_fpu_file_mapping() {
 	grep -q ' rlimits .*16 limits' show.out || { why="no rlimits record"; return 1; }
 	grep -q ' regs .* pending 0x800 altstack 0x' show.out || { why="regs without pending SIGUSR2 or altstack: $(grep ' regs ' show.out)"; return 1; }
 	mv t.out t.old && : >t.out
-	local np
-	restore_image $img || return 1
+	local np rc=0
+	# The restorer ignores two signals the target leaves at their default: exec keeps them
+	# ignored, so the new process must be spawned with every disposition the default (the
+	# restorer sets only the image's others); SigIgn below would differ otherwise.
+	trap '' TTOU XFSZ
+	restore_image $img || rc=1
+	trap - TTOU XFSZ
+	((rc == 0)) || return 1
 	# Only the new pid may be warned about (no "no FPU state", no "no signal
 	# dispositions", no "no resource limits", no "sent again without siginfo").
 	local warned
