@@ -278,6 +278,17 @@ public struct Restorer {
     func makeMappings(_ remote: RemoteSyscalls) throws(RestoreError) -> [VMAKind.SharedObject: UInt64] {
         let arch_map_vdso_64 = UInt64(CKPT_ARCH_MAP_VDSO_64)
         var objects: [VMAKind.SharedObject: UInt64] = [:]
+        // A file is opened once for all its mappings (a library has four or five), and
+        // closed when every mapping is made: each remote call is a round trip of ptrace stops.
+        var opened: [String: UInt64] = [:]
+        func open(_ path: String, _ mode: Int32, for what: String) throws(RestoreError) -> UInt64 {
+            let key = "\(mode) \(path)"
+            if let fd = opened[key] { return fd }
+            let fd = try remote.call("open \(path) for \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
+                                     UInt64(mode | O_CLOEXEC), 0)
+            opened[key] = fd
+            return fd
+        }
         for (i, m) in plan.mappings.enumerated() {
             let what = "mapping \(RestorePlan.describe(m))"
             let prot = UInt64(VMAKind.prot(m.meta.vmFlags))
@@ -304,20 +315,15 @@ public struct Restorer {
                 try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
                                 UInt64(flags | MAP_ANONYMOUS | MAP_GROWSDOWN), UInt64.max, 0)
             case let .file(path):
-                let fd = try remote.call("open \(path) for \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
-                                         UInt64(O_RDONLY | O_CLOEXEC), 0)
+                let fd = try open(path, O_RDONLY, for: what)
                 try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot, UInt64(flags), fd,
                                 m.meta.pgoff * 4096)
-                try remote.call("close", Int32(CKPT_SYS_CLOSE), fd)
             case let .sharedFile(path):
                 // Writable only when the original's file was (VM_MAYWRITE): mprotect can
                 // then make it writable again, as it could before.
-                let mode = m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY
-                let fd = try remote.call("open \(path) for \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
-                                         UInt64(mode | O_CLOEXEC), 0)
+                let fd = try open(path, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY, for: what)
                 try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
                                 UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096)
-                try remote.call("close", Int32(CKPT_SYS_CLOSE), fd)
             case let .sharedMemory(object):
                 let fd: UInt64
                 if let made = objects[object] {
@@ -336,6 +342,7 @@ public struct Restorer {
                 throw .unsupported(what: what, why: "shared memory is not restored")  // refused by the plan already
             }
         }
+        for fd in opened.values { try remote.call("close", Int32(CKPT_SYS_CLOSE), fd) }
         return objects
     }
 
