@@ -263,13 +263,14 @@ public struct Restorer {
         try remote.call("mmap the gadget page at \(hex(page))", Int32(CKPT_SYS_MMAP), page, 4096,
                         UInt64(PROT_READ | PROT_WRITE | PROT_EXEC),
                         UInt64(MAP_PRIVATE | MAP_ANONYMOUS | Int32(CKPT_MAP_FIXED_NOREPLACE)), UInt64.max, 0)
-        try remote.tracee.write(StubProgram.gadget, at: page)
+        try remote.tracee.write(StubProgram.gadgetPage, at: page)
         remote.gadget = page
+        remote.batchLoop = true
         // [vsyscall] (kernels with LEGACY_VSYSCALL_XONLY or _EMULATE) is the kernel's gate
         // area, not a mapping: munmap refuses it, and every process has it anyway.
-        for m in stubMaps where !(m.start <= page && page < m.end) && m.name != "[vsyscall]" {
-            try remote.call("munmap \(hex(m.start))-\(hex(m.end)) \(m.name)", Int32(CKPT_SYS_MUNMAP), m.start, m.end - m.start)
-        }
+        try remote.calls(stubMaps.filter { !($0.start <= page && page < $0.end) && $0.name != "[vsyscall]" }.map { m in
+            .init("munmap \(hex(m.start))-\(hex(m.end)) \(m.name)", Int32(CKPT_SYS_MUNMAP), m.start, m.end - m.start)
+        })
     }
 
     /// Every mapping of the image, in the new process. Returns the memfd made for each
@@ -278,9 +279,12 @@ public struct Restorer {
     func makeMappings(_ remote: RemoteSyscalls) throws(RestoreError) -> [VMAKind.SharedObject: UInt64] {
         let arch_map_vdso_64 = UInt64(CKPT_ARCH_MAP_VDSO_64)
         var objects: [VMAKind.SharedObject: UInt64] = [:]
-        // A file is opened once for all its mappings (a library has four or five), and
-        // closed when every mapping is made: each remote call is a round trip of ptrace stops.
+        // Each remote call is a stop and a resume of the process under ptrace, so the maps
+        // are made in batches (`RemoteSyscalls.calls`, in the image's order), after the
+        // files and memfds they map are open; a file is opened once for all its mappings
+        // (a library has four or five).
         var opened: [String: UInt64] = [:]
+        var maps: [RemoteSyscalls.Call] = []
         func open(_ path: String, _ mode: Int32, for what: String) throws(RestoreError) -> UInt64 {
             let key = "\(mode) \(path)"
             if let fd = opened[key] { return fd }
@@ -301,29 +305,29 @@ public struct Restorer {
                       plan.mappings[i + 1].meta.start == m.meta.end else {
                     throw .unsupported(what: what, why: "a vvar area not followed by the vDSO: unknown layout")
                 }
-                try remote.call("arch_prctl(ARCH_MAP_VDSO_64) at \(hex(m.meta.start))", Int32(CKPT_SYS_ARCH_PRCTL),
-                                arch_map_vdso_64, m.meta.start)
+                maps.append(.init("arch_prctl(ARCH_MAP_VDSO_64) at \(hex(m.meta.start))", Int32(CKPT_SYS_ARCH_PRCTL),
+                                  arch_map_vdso_64, m.meta.start))
             case .vdso:
                 if i == 0 || plan.mappings[i - 1].kind != .vvar {
-                    try remote.call("arch_prctl(ARCH_MAP_VDSO_64) for \(what)", Int32(CKPT_SYS_ARCH_PRCTL),
-                                    arch_map_vdso_64, m.meta.start)
+                    maps.append(.init("arch_prctl(ARCH_MAP_VDSO_64) for \(what)", Int32(CKPT_SYS_ARCH_PRCTL),
+                                      arch_map_vdso_64, m.meta.start))
                 }
             case .anonymous:
-                try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
-                                UInt64(flags | MAP_ANONYMOUS), UInt64.max, 0)
+                maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
+                                  UInt64(flags | MAP_ANONYMOUS), UInt64.max, 0))
             case .stack:
-                try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
-                                UInt64(flags | MAP_ANONYMOUS | MAP_GROWSDOWN), UInt64.max, 0)
+                maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
+                                  UInt64(flags | MAP_ANONYMOUS | MAP_GROWSDOWN), UInt64.max, 0))
             case let .file(path):
                 let fd = try open(path, O_RDONLY, for: what)
-                try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot, UInt64(flags), fd,
-                                m.meta.pgoff * 4096)
+                maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot, UInt64(flags), fd,
+                                  m.meta.pgoff * 4096))
             case let .sharedFile(path):
                 // Writable only when the original's file was (VM_MAYWRITE): mprotect can
                 // then make it writable again, as it could before.
                 let fd = try open(path, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY, for: what)
-                try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
-                                UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096)
+                maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
+                                  UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096))
             case let .sharedMemory(object):
                 let fd: UInt64
                 if let made = objects[object] {
@@ -336,13 +340,14 @@ public struct Restorer {
                     objects[object] = fd
                     try remote.call("ftruncate \(name) to \(object.size) bytes", Int32(CKPT_SYS_FTRUNCATE), fd, object.size)
                 }
-                try remote.call("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
-                                UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096)
+                maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
+                                  UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096))
             case .shared:
                 throw .unsupported(what: what, why: "shared memory is not restored")  // refused by the plan already
             }
         }
-        for fd in opened.values { try remote.call("close", Int32(CKPT_SYS_CLOSE), fd) }
+        try remote.calls(maps)
+        try remote.calls(opened.values.map { .init("close", Int32(CKPT_SYS_CLOSE), $0) })
         return objects
     }
 

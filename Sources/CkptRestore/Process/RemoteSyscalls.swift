@@ -13,11 +13,14 @@ struct RemoteSyscalls {
     let base: [UInt64]
     /// Address of the gadget in the process.
     var gadget: UInt64
+    /// Whether the gadget's page holds `StubProgram.gadgetPage` (the batch loop after the
+    /// gadget): the restorer's own page does, the stub's does not.
+    var batchLoop = false
     /// A page of the process for arguments (paths, structs): the gadget's page past its code.
     var scratch: UInt64 { (gadget & ~0xfff) + 64 }
 
     // struct user_regs_struct word indices (arch/x86/include/asm/user_64.h).
-    static let r10 = 7, r9 = 8, r8 = 9, rax = 10, rdx = 12, rsi = 13, rdi = 14, origRax = 15, rip = 16
+    static let rbx = 5, r10 = 7, r9 = 8, r8 = 9, rax = 10, rdx = 12, rsi = 13, rdi = 14, origRax = 15, rip = 16
 
     /// Runs syscall `nr`; returns its result, or throws `.remote(step, errno)`.
     @discardableResult
@@ -29,20 +32,85 @@ struct RemoteSyscalls {
         regs[Self.origRax] = UInt64.max  // not in a syscall: no restart logic on resume
         regs[Self.rip] = gadget
         try tracee.setRegisters(regs)
-        // A group-stop still pending from the stub's own SIGSTOP is reported once more
-        // (PTRACE_EVENT_STOP): continue past it; anything else is not our trap.
-        for attempt in 0..<3 {
-            try tracee.cont()
-            let stop = try tracee.waitStop()
-            if stop.signal == SIGTRAP, stop.event == 0 { break }
-            guard stop.event != 0, attempt < 2 else {
-                throw .mismatch("\(step): the new process stopped with signal \(stop.signal), not at the gadget")
-            }
-        }
+        try resumeToTrap(step)
         let result = try tracee.getRegisters()[Self.rax]
         let signed = Int64(bitPattern: result)
         if signed < 0, signed >= -4095 { throw .remote(step: step, errno: Errno(rawValue: Int32(-signed))) }
         return result
+    }
+
+    /// One call of a batch: what `call` takes.
+    struct Call {
+        let step: String
+        let nr: Int32
+        let args: [UInt64]
+        init(_ step: String, _ nr: Int32, _ args: UInt64...) {
+            precondition(args.count <= 6)
+            (self.step, self.nr, self.args) = (step, nr, args)
+        }
+    }
+
+    /// The batch loop's table fits the scratch area: 64 bytes per call and one for its end.
+    static let batchMax = (4096 - 64) / 64 - 1
+    /// A result slot the loop has not written: odd and not a canonical address, so no
+    /// call of a batch (mmap, munmap, arch_prctl, close) returns it.
+    static let notRun: UInt64 = 0x8000_0000_0000_0001
+
+    /// Runs `list` in order, `batchMax` calls per stop-and-resume of the process (the
+    /// gadget page's batch loop, `StubProgram.batchLoop`), instead of one stop each: under
+    /// ptrace every stop is two context switches and four requests. Returns each result;
+    /// the first call that fails throws `.remote(its step, errno)`, and the calls after it
+    /// are not run, as with one `call` after another. Uses the whole scratch area.
+    @discardableResult
+    func calls(_ list: [Call]) throws(RestoreError) -> [UInt64] {
+        guard batchLoop else { throw .mismatch("a batch of remote calls before the restorer's gadget page was made") }
+        var results: [UInt64] = []
+        results.reserveCapacity(list.count)
+        var at = 0
+        while at < list.count {
+            let chunk = list[at..<min(at + Self.batchMax, list.count)]
+            var table: [UInt64] = []
+            table.reserveCapacity((chunk.count + 1) * 8)
+            for c in chunk {
+                table.append(UInt64(c.nr))
+                table += c.args + [UInt64](repeating: 0, count: 6 - c.args.count)
+                table.append(Self.notRun)
+            }
+            table += [UInt64.max] + [UInt64](repeating: 0, count: 7)  // nr -1: the end
+            try tracee.write(table.flatMap { w in withUnsafeBytes(of: w.littleEndian, Array.init) }, at: scratch)
+            var regs = base
+            regs[Self.rbx] = scratch
+            regs[Self.origRax] = UInt64.max
+            regs[Self.rip] = (gadget & ~0xfff) + UInt64(StubProgram.batchLoopOffset)
+            try tracee.setRegisters(regs)
+            try resumeToTrap(chunk.first!.step)
+            let done = try tracee.read(chunk.count * 64, at: scratch)
+            for (i, c) in chunk.enumerated() {
+                let result = done.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: i * 64 + 56, as: UInt64.self)) }
+                if result == Self.notRun {
+                    throw .mismatch("\(c.step): the batch of remote calls stopped before this call")
+                }
+                let signed = Int64(bitPattern: result)
+                if signed < 0, signed >= -4095 { throw .remote(step: c.step, errno: Errno(rawValue: Int32(-signed))) }
+                results.append(result)
+            }
+            at += chunk.count
+        }
+        return results
+    }
+
+    /// Continues the process to its next SIGTRAP (the gadget's or the batch loop's int3).
+    /// A group-stop still pending from the stub's own SIGSTOP is reported once more
+    /// (PTRACE_EVENT_STOP): continue past it; anything else is not our trap.
+    private func resumeToTrap(_ step: String) throws(RestoreError) {
+        for attempt in 0..<3 {
+            try tracee.cont()
+            let stop = try tracee.waitStop()
+            if stop.signal == SIGTRAP, stop.event == 0 { return }
+            guard stop.event != 0, attempt < 2 else {
+                throw .mismatch("\(step): the new process stopped with signal \(stop.signal), not at the gadget")
+            }
+        }
     }
 
     /// Unmaps the gadget's own page: the syscall returns into an unmapped int3, so the stop

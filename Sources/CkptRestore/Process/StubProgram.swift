@@ -21,6 +21,46 @@ enum StubProgram {
     static let gadget: [UInt8] = [0x0f, 0x05, 0xcc, 0xeb, 0xfb]
     static let gadgetOffset = 141
 
+    /// Where the batch loop sits in the restorer's gadget page, after the gadget (the page's
+    /// scratch area starts at 64: `RemoteSyscalls.scratch`).
+    static let batchLoopOffset = 8
+
+    /// Runs a table of system calls, one per 64-byte entry at rbx (nr, six arguments, the
+    /// result), until an entry whose nr is negative or a call that fails; then int3. So one
+    /// stop-and-resume of the process runs many calls (`RemoteSyscalls.calls`). Assembled
+    /// with GNU as from this source (`objdump -d` of it is the bytes below):
+    ///
+    ///     loop: mov rax, [rbx]           48 8b 03
+    ///           test rax, rax            48 85 c0
+    ///           js done                  78 2c
+    ///           mov rdi, [rbx+8]         48 8b 7b 08
+    ///           mov rsi, [rbx+16]        48 8b 73 10
+    ///           mov rdx, [rbx+24]        48 8b 53 18
+    ///           mov r10, [rbx+32]        4c 8b 53 20
+    ///           mov r8, [rbx+40]         4c 8b 43 28
+    ///           mov r9, [rbx+48]         4c 8b 4b 30
+    ///           syscall                  0f 05
+    ///           mov [rbx+56], rax        48 89 43 38
+    ///           cmp rax, -4095           48 3d 01 f0 ff ff
+    ///           jae done                 73 06          (-4095..-1: an errno)
+    ///           add rbx, 64              48 83 c3 40
+    ///           jmp loop                 eb cc
+    ///     done: int3                     cc
+    static let batchLoop: [UInt8] = [
+        0x48, 0x8b, 0x03, 0x48, 0x85, 0xc0, 0x78, 0x2c, 0x48, 0x8b, 0x7b, 0x08,
+        0x48, 0x8b, 0x73, 0x10, 0x48, 0x8b, 0x53, 0x18, 0x4c, 0x8b, 0x53, 0x20,
+        0x4c, 0x8b, 0x43, 0x28, 0x4c, 0x8b, 0x4b, 0x30, 0x0f, 0x05, 0x48, 0x89,
+        0x43, 0x38, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0x73, 0x06, 0x48, 0x83,
+        0xc3, 0x40, 0xeb, 0xcc, 0xcc,
+    ]
+
+    /// The gadget page's code: the gadget at 0, int3 padding, the batch loop at 8.
+    static var gadgetPage: [UInt8] {
+        let code = gadget + [UInt8](repeating: 0xcc, count: batchLoopOffset - gadget.count) + batchLoop
+        precondition(code.count <= 64)
+        return code
+    }
+
     static var image: [UInt8] {
         let code: [UInt8] = [
             0xb8, 0x27, 0x00, 0x00, 0x00,  // mov eax, 39 (getpid)

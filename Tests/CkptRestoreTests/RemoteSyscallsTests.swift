@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCkptShims
+@testable import CkptRestore
+import SystemPackage
+import XCTest
+
+/// Remote system calls in a real stub process (StubProgram, spawned and seized as the
+/// restorer does): the batch loop's machine code runs a table of calls in one resume,
+/// returns their results in order, and stops at the first that fails.
+final class RemoteSyscallsTests: XCTestCase {
+    var pid: pid_t = 0
+    /// The restorer's gadget page in the stub: free there (the stub loads far above).
+    let page: UInt64 = 0x1000_0000
+
+    override func tearDown() {
+        if pid > 0 {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, __WALL)
+        }
+    }
+
+    /// The stub, stopped and seized; with `batchLoop` the restorer's gadget page at `page`.
+    func stub(batchLoop: Bool = true) throws -> RemoteSyscalls {
+        let fd = ckpt_memfd_create("ckpt-remote-test", UInt32(CKPT_MFD_CLOEXEC))
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        let image = StubProgram.image
+        XCTAssertEqual(image.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }, image.count)
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("ckpt-remote-test"), nil]
+        defer { free(argv[0]) }
+        var envp: [UnsafeMutablePointer<CChar>?] = [nil]
+        XCTAssertEqual(posix_spawn(&pid, "/proc/self/fd/\(fd)", nil, nil, &argv, &envp), 0)
+        for _ in 0..<400 where Restorer.state(pid) != "T" { usleep(5000) }
+        XCTAssertEqual(Restorer.state(pid), "T", "the stub did not stop itself")
+        let tracee = try Tracee.seize(pid)
+        var remote = RemoteSyscalls(tracee: tracee, base: try tracee.getRegisters(),
+                                    gadget: StubProgram.base + UInt64(StubProgram.gadgetOffset))
+        if batchLoop {
+            try remote.call("mmap the gadget page", Int32(CKPT_SYS_MMAP), page, 4096, UInt64(PROT_READ | PROT_WRITE | PROT_EXEC),
+                            UInt64(MAP_PRIVATE | MAP_ANONYMOUS | Int32(CKPT_MAP_FIXED_NOREPLACE)), UInt64.max, 0)
+            try tracee.write(StubProgram.gadgetPage, at: page)
+            remote.gadget = page
+            remote.batchLoop = true
+        }
+        return remote
+    }
+
+    func anonymous(_ at: UInt64) -> RemoteSyscalls.Call {
+        .init("mmap \(hex(at))", Int32(CKPT_SYS_MMAP), at, 4096, UInt64(PROT_READ | PROT_WRITE),
+              UInt64(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), UInt64.max, 0)
+    }
+
+    func mapped(_ remote: RemoteSyscalls, _ at: UInt64) throws -> Bool {
+        try remote.tracee.maps().contains { $0.start <= at && at < $0.end }
+    }
+
+    func testABatchReturnsEachResultInOrder() throws {
+        let remote = try stub()
+        let results = try remote.calls([
+            .init("getpid", Int32(SYS_getpid)),
+            anonymous(page + 0x10000),
+            .init("getppid", Int32(SYS_getppid)),
+        ])
+        XCTAssertEqual(results, [UInt64(pid), page + 0x10000, UInt64(getpid())])
+        XCTAssertTrue(try mapped(remote, page + 0x10000))
+    }
+
+    func testTheFirstFailingCallStopsTheBatchAndIsNamed() throws {
+        let remote = try stub()
+        XCTAssertThrowsError(try remote.calls([
+            anonymous(page + 0x10000),
+            .init("close 4242", Int32(CKPT_SYS_CLOSE), 4242),
+            anonymous(page + 0x20000),
+        ])) { error in
+            guard case let .remote(step, errno) = error as? RestoreError else { return XCTFail("\(error)") }
+            XCTAssertEqual(step, "close 4242")
+            XCTAssertEqual(errno, .badFileDescriptor)
+        }
+        XCTAssertTrue(try mapped(remote, page + 0x10000))
+        XCTAssertFalse(try mapped(remote, page + 0x20000), "a call after the failed one ran")
+    }
+
+    func testMoreCallsThanOneTableHolds() throws {
+        let remote = try stub()
+        let n = RemoteSyscalls.batchMax * 2 + 3
+        let results = try remote.calls((0..<n).map { _ in .init("getpid", Int32(SYS_getpid)) })
+        XCTAssertEqual(results, [UInt64](repeating: UInt64(pid), count: n))
+        // The gadget still works after batches, and an empty batch does nothing.
+        XCTAssertEqual(try remote.call("getpid", Int32(SYS_getpid)), UInt64(pid))
+        XCTAssertEqual(try remote.calls([]), [])
+    }
+
+    func testNoBatchBeforeTheGadgetPage() throws {
+        let remote = try stub(batchLoop: false)
+        XCTAssertThrowsError(try remote.calls([.init("getpid", Int32(SYS_getpid))])) { error in
+            guard case .mismatch = error as? RestoreError else { return XCTFail("\(error)") }
+        }
+    }
+}
