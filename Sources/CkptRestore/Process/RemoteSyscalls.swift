@@ -58,7 +58,8 @@ struct RemoteSyscalls {
 
     /// Runs `list` in order, `batchMax` calls per stop-and-resume of the process (the
     /// gadget page's batch loop, `StubProgram.batchLoop`), instead of one stop each: under
-    /// ptrace every stop is two context switches and four requests. Returns each result;
+    /// ptrace each stop costs a register write, a resume, a wait and a register read, and
+    /// two context switches. Returns each result;
     /// the first call that fails throws `.remote(its step, errno)`, and the calls after it
     /// are not run, as with one `call` after another. Uses the whole scratch area.
     @discardableResult
