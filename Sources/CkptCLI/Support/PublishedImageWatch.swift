@@ -27,6 +27,9 @@ final class PublishedImageWatch {
     private let existing: Set<String>
     private let inotify: Int32
     private var announced: Set<String> = []
+    /// For the events (`drainEvents`), aligned for struct inotify_event and room for many
+    /// of them with their names; made once, not at every look.
+    private var events = [UInt64](repeating: 0, count: 8192)
 
     /// Lists DIR (what is there now is not ours) and starts watching it. Throws only when
     /// DIR cannot be listed.
@@ -81,13 +84,11 @@ final class PublishedImageWatch {
     /// Reads every queued event (the descriptor is non-blocking) and remembers its name.
     private func drainEvents() {
         guard inotify >= 0 else { return }
-        // Aligned for struct inotify_event, room for many events with names.
-        var buffer = [UInt64](repeating: 0, count: 8192)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
+            let n = events.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return }  // EAGAIN: nothing more queued
-            buffer.withUnsafeBytes { raw in
+            events.withUnsafeBytes { raw in
                 let header = MemoryLayout<inotify_event>.size
                 var at = 0
                 while at + header <= n {

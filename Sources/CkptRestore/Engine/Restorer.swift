@@ -285,7 +285,7 @@ public struct Restorer {
         // (a library has four or five).
         var opened: [String: UInt64] = [:]
         var maps: [RemoteSyscalls.Call] = []
-        func open(_ path: String, _ mode: Int32, for what: String) throws(RestoreError) -> UInt64 {
+        func openOnce(_ path: String, _ mode: Int32, for what: String) throws(RestoreError) -> UInt64 {
             let key = "\(mode) \(path)"
             if let fd = opened[key] { return fd }
             let fd = try remote.call("open \(path) for \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
@@ -319,13 +319,13 @@ public struct Restorer {
                 maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
                                   UInt64(flags | MAP_ANONYMOUS | MAP_GROWSDOWN), UInt64.max, 0))
             case let .file(path):
-                let fd = try open(path, O_RDONLY, for: what)
+                let fd = try openOnce(path, O_RDONLY, for: what)
                 maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot, UInt64(flags), fd,
                                   m.meta.pgoff * 4096))
             case let .sharedFile(path):
                 // Writable only when the original's file was (VM_MAYWRITE): mprotect can
                 // then make it writable again, as it could before.
-                let fd = try open(path, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY, for: what)
+                let fd = try openOnce(path, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY, for: what)
                 maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
                                   UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096))
             case let .sharedMemory(object):
