@@ -235,8 +235,10 @@ public final class Listener {
         }
     }
 
-    /// Wake the writer at least every this many ops while datagrams keep coming.
-    private static let wakeWriterEvery = 16
+    /// Wake the writer at least every this many ops while datagrams keep coming: half the
+    /// default pool, so the writer gets batches large enough for 1 MiB writes while the
+    /// receive thread still has buffers to read into.
+    private static let wakeWriterEvery = 32
 
     private func submitOutbox() {
         sink.submit(contentsOf: &outbox)

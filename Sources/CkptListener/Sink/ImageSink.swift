@@ -218,7 +218,9 @@ final class SinkWriter {
     private var held: [Int] = []
     private var dirty: [UInt64] = []
     /// Flush after this many writes even within a batch, so the pool is not held for long.
-    private static let holdAtMost = 16
+    /// 48 of the default 64 buffers: with the receive thread's hand-off every 32 ops, 32 KiB
+    /// fragments reach the writer's 1 MiB writes (docs/benchmarks.md, "Write size again").
+    private static let holdAtMost = 48
 
     init(_ parts: Parts) {
         self.parts = parts

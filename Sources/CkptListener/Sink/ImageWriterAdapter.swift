@@ -23,11 +23,12 @@ final class ImageWriterAdapter: StreamImageWriter {
             path: info.fileName, coalesceBytes: Self.coalesceBytes)
     }
 
-    /// Fragments are written in groups of up to ~128 KiB: one system call for many small
-    /// fragments, but no single write so large that the kernel backs it with large folios
-    /// (on this project's VM, 512 KiB writes ran at half the speed of 64-128 KiB ones;
-    /// docs/benchmarks.md).
-    static let coalesceBytes = 128 * 1024
+    /// Fragments are written in groups of up to ~1 MiB: one system call for many fragments,
+    /// and writes large enough for the page cache's large folios. Measured against 128 KiB,
+    /// 512 KiB and 2 MiB (docs/benchmarks.md, "Write size again"); on an earlier host of
+    /// this project 512 KiB writes had been the slower ones, so the cap is a measurement,
+    /// not a law.
+    static let coalesceBytes = 1024 * 1024
 
     func beginRecord(_ head: RecordHead) throws {
         try writer.beginRecord(type: head.type, id: head.id, parent: head.parent, meta: head.meta, dataLength: head.dataLength)
