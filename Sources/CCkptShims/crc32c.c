@@ -1,10 +1,14 @@
 /* CRC-32C for the listener's hot path: every captured byte goes through it, so it must
  * run at memory speed. The SSE4.2 path does 8 bytes per instruction in three lanes at
- * once; the table path is the portable fallback and the reference the tests compare
- * against. */
+ * once; the table path (slice-by-8) is the portable fallback and the reference the tests
+ * compare against. Which one runs is measured once, not assumed: a CPU that has the
+ * crc32 instruction may still run it slowly (an emulator: qemu's TCG computes it bit by
+ * bit, 4x slower than the table there; docs/benchmarks.md, "CRC-32C by measurement"). */
 #include "ckpt_shims.h"
 #include <pthread.h>
 #include <string.h>
+#include <stdint.h>
+#include <time.h>
 
 static uint32_t table[8][256];
 static int table_ready;
@@ -166,7 +170,81 @@ static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p, size_t len)
 }
 #endif
 
+/* The implementation ckpt_crc32c_update runs, chosen at its first call: 1 table, 2 sse42. */
+static int chosen;
+
+int ckpt_crc32c_prefer_hardware(uint64_t hardware_ns, uint64_t table_ns)
+{
+	return hardware_ns <= table_ns;
+}
+
+#if defined(__x86_64__)
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The fastest of three runs over 32 KiB (long enough for the three-lane path; ~2 us on
+ * hardware, ~0.2 ms under TCG), after one untimed run of each to build their tables. */
+static uint64_t time_crc(uint32_t (*f)(uint32_t, const unsigned char *, size_t), const unsigned char *buf, size_t len)
+{
+	uint64_t best = UINT64_MAX;
+	volatile uint32_t sink = f(0, buf, len);
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t t0 = now_ns();
+
+		sink = f(sink, buf, len);
+		uint64_t t = now_ns() - t0;
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
+static void choose(void)
+{
+	static unsigned char buf[32768];
+	int pick = 1;
+
+	if (__builtin_cpu_supports("sse4.2")) {
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = (unsigned char)(i * 131 + 7);
+		uint64_t hw = time_crc(crc32c_sse42, buf, sizeof(buf));
+		uint64_t tab = time_crc(crc32c_table, buf, sizeof(buf));
+		if (ckpt_crc32c_prefer_hardware(hw, tab))
+			pick = 2;
+	}
+	__atomic_store_n(&chosen, pick, __ATOMIC_RELEASE);
+}
+#endif
+
+static int implementation(void)
+{
+	int c = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+
+	if (c)
+		return c;
+#if defined(__x86_64__)
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, choose);
+	return __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+#else
+	__atomic_store_n(&chosen, 1, __ATOMIC_RELEASE);
+	return 1;
+#endif
+}
+
 int ckpt_crc32c_is_hardware(void)
+{
+	return implementation() == 2;
+}
+
+int ckpt_crc32c_has_instruction(void)
 {
 #if defined(__x86_64__)
 	return __builtin_cpu_supports("sse4.2");
@@ -175,13 +253,19 @@ int ckpt_crc32c_is_hardware(void)
 #endif
 }
 
+uint32_t ckpt_crc32c_update_hardware(uint32_t crc, const void *data, size_t len)
+{
+#if defined(__x86_64__)
+	if (ckpt_crc32c_has_instruction())
+		return crc32c_sse42(crc, data, len);
+#endif
+	return crc32c_table(crc, data, len);
+}
+
 uint32_t ckpt_crc32c_update(uint32_t crc, const void *data, size_t len)
 {
 #if defined(__x86_64__)
-	static int hw = -1;
-	if (hw < 0)
-		hw = ckpt_crc32c_is_hardware();
-	if (hw)
+	if (implementation() == 2)
 		return crc32c_sse42(crc, data, len);
 #endif
 	return crc32c_table(crc, data, len);

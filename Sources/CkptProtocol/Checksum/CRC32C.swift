@@ -3,8 +3,9 @@ import CCkptShims
 /// CRC-32C (Castagnoli), the checksum of streams (`CKPT_A_CHECKSUM`) and of image files.
 ///
 /// Initial value ~0, final xor ~0, as iSCSI and ext4 use it; `CRC32C.checksum(Array("123456789".utf8))`
-/// is `0xE3069283`. Updates run on the SSE4.2 instruction when the CPU has it
-/// (`ckpt_crc32c_update` in CCkptShims), so checksumming never bounds capture speed.
+/// is `0xE3069283`. Updates run on the SSE4.2 instruction when the CPU has it and runs it
+/// faster than the portable table (`ckpt_crc32c_update` in CCkptShims times both once),
+/// so checksumming does not bound capture speed on hardware or under an emulator.
 public struct CRC32C: Sendable, Equatable {
     /// The running register, before the final xor.
     @usableFromInline var register: UInt32 = ~0
@@ -38,7 +39,8 @@ public struct CRC32C: Sendable, Equatable {
         return crc.value
     }
 
-    /// True when updates use the CPU's crc32 instruction.
+    /// True when updates use the CPU's crc32 instruction (on hardware that has it: yes;
+    /// under qemu's TCG, which runs it 4x slower than the table: no).
     public static var isHardwareAccelerated: Bool { ckpt_crc32c_is_hardware() != 0 }
 
     /// The portable table implementation alone: the reference for tests.
