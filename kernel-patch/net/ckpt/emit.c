@@ -21,7 +21,6 @@
  * whole stream, not each message. A sink that keeps reading, however
  * slowly, loses nothing and only runs into the deadline.
  */
-#include <linux/crc32c.h>
 #include <linux/delay.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
@@ -353,7 +352,7 @@ int ckpt_meta_end(struct ckpt_stream *s)
 	if (WARN_ON_ONCE(!s->meta))
 		return -EINVAL;
 	nla_nest_end(s->skb, s->meta);
-	s->crc = crc32c(s->crc, nla_data(s->meta), nla_len(s->meta));
+	s->crc = ckpt_crc32c(s->crc, nla_data(s->meta), nla_len(s->meta));
 	s->bytes += nla_len(s->meta);
 	return 0;
 }
@@ -376,7 +375,7 @@ int ckpt_frag_send(struct ckpt_stream *s)
 	struct sk_buff *skb = s->skb;
 
 	if (s->data) {
-		s->crc = crc32c(s->crc, s->data, s->data_len);
+		s->crc = ckpt_crc32c(s->crc, s->data, s->data_len);
 		s->bytes += s->data_len;
 	}
 	s->skb = NULL;

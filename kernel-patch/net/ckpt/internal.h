@@ -7,8 +7,11 @@
 #define _CKPT_INTERNAL_H
 
 #include <linux/atomic.h>
+#include <linux/crc32.h>
+#include <linux/crc32c.h>
 #include <linux/dcache.h>
 #include <linux/fs.h>
+#include <linux/jump_label.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
@@ -30,6 +33,22 @@
  */
 #define CKPT_FRAG_DATA		(14 * PAGE_SIZE)
 #define CKPT_FRAG_BUF		(64 * 1024)
+
+/*
+ * The stream checksum (CRC-32C, raw update: no inversion). crc32c() runs
+ * the CPU's instruction where it has one; the kernel's slice-by-8 table,
+ * __crc32c_le(), computes the same value. Which of the two is faster is
+ * timed at load (main.c): an emulator may run the instruction slower than
+ * the table (qemu's TCG does, 4x).
+ */
+DECLARE_STATIC_KEY_FALSE(ckpt_crc_sliceby8);
+
+static inline u32 ckpt_crc32c(u32 crc, const void *p, unsigned int len)
+{
+	if (static_branch_unlikely(&ckpt_crc_sliceby8))
+		return __crc32c_le(crc, p, len);
+	return crc32c(crc, p, len);
+}
 
 /*
  * GENL_REQ_ATTR_CHECK() reports the missing attribute's type in extack;

@@ -27,7 +27,6 @@
  * hold with its vma checked: never through task->mm, which after an exec
  * is another program's.
  */
-#include <linux/crc32c.h>
 #include <linux/highmem.h>
 #include <linux/kref.h>
 #include <linux/overflow.h>
@@ -1137,8 +1136,8 @@ static int ckpt_restart_record(struct ckpt_session *sess, struct sk_buff *skb,
 		if (err)
 			return err;
 		sess->records++;
-		sess->crc = crc32c(sess->crc, nla_data(tb[CKPT_A_META]),
-				   nla_len(tb[CKPT_A_META]));
+		sess->crc = ckpt_crc32c(sess->crc, nla_data(tb[CKPT_A_META]),
+					nla_len(tb[CKPT_A_META]));
 		sess->bytes += nla_len(tb[CKPT_A_META]);
 		sess->cur = (struct ckpt_rec){ .type = type, .id = id,
 			.parent = parent, .data_len = data_len };
@@ -1160,7 +1159,7 @@ static int ckpt_restart_record(struct ckpt_session *sess, struct sk_buff *skb,
 			if (err)
 				return err;
 		}
-		sess->crc = crc32c(sess->crc, nla_data(data), len);
+		sess->crc = ckpt_crc32c(sess->crc, nla_data(data), len);
 		sess->bytes += len;
 		sess->cur.offset += len;
 	}
