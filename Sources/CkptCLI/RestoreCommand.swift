@@ -6,6 +6,9 @@ import CkptSystem
 import CkptTransport
 
 public struct RestoreCommand: ParsableCommand {
+    /// Page data per restart request: 15 pages (see `run`).
+    static let restartRequestData = 15 * 4096
+
     public static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Bring a checkpointed process back as a new process.",
@@ -89,7 +92,10 @@ public struct RestoreCommand: ParsableCommand {
         do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: 32) } catch {
             throw failure(command, "cannot size the netlink socket's buffers: \(error)", CkptExit.ioError)
         }
-        let replayer = RestartReplayer(link: link, window: 32)
+        // 15 pages per request, not CKPT_DATA_MAX: netlink_sendmsg copies each request into
+        // one kvmalloc'd buffer, which then fits 64 KiB instead of taking 128 KiB that the page
+        // allocator zeroes whole (init_on_alloc); docs/benchmarks.md, "Fragment sizes".
+        let replayer = RestartReplayer(link: link, window: 32, maxData: Self.restartRequestData)
         let restorer = Restorer(plan: plan, reader: reader, replayer: replayer,
                                 options: .init(leaveStopped: stopped, shellJob: shellJob, pids: pid), parent: parentReader)
         let bar = ProgressBar(label: "writing memory", enabled: progress.enabled)
