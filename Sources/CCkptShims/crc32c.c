@@ -187,8 +187,8 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* The fastest of three runs over 32 KiB (long enough for the three-lane path; ~2 us on
- * hardware, ~0.2 ms under TCG), after one untimed run of each to build their tables. */
+/* The fastest of three runs over 32 KiB (long enough for the three-lane path; ~1 us on
+ * this project's host, ~0.2 ms under TCG), after one untimed run of each to build their tables. */
 static uint64_t time_crc(uint32_t (*f)(uint32_t, const unsigned char *, size_t), const unsigned char *buf, size_t len)
 {
 	uint64_t best = UINT64_MAX;

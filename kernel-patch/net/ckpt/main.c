@@ -186,9 +186,9 @@ DEFINE_STATIC_KEY_FALSE(ckpt_crc_sliceby8);
 /*
  * Every streamed byte is checksummed here and again in userspace, so the
  * faster CRC-32C is used. The two are timed over 32 KiB, best of three each,
- * and must agree on it; the table is taken only when it was faster (on
- * hardware with crc32c-intel it is ~10x slower). The line in the log
- * names the choice.
+ * and must agree on it; the table is taken only when it was faster (under
+ * qemu's TCG it is, 4x). The line in the log names the choice and both
+ * timings (scenario crc-choice).
  */
 static void __init ckpt_crc_choose(void)
 {
