@@ -3,7 +3,7 @@
 //   CCkptUAPI      the kernel's UAPI header (kernel-patch/include/uapi/linux/ckpt.h) + netlink headers
 //   CNetlink       libnl-genl-3 (control path: family resolution, sink registration, commands)
 //   CCkptShims     C helpers Swift cannot express: CRC-32C with SSE4.2, recvmmsg batches,
-//                  heap counters (plain C: no libnl)
+//                  vmsplice/splice writes, heap counters (plain C: no libnl)
 //   CkptSystem     the one system-call layer (EINTR retries, typed Errno, one errno policy)
 //                  and the one clock
 //   CkptJSON       the one JSON writer (CLI --json output, the listener's stats file)
@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "CkptProtocol", dependencies: ["CCkptUAPI", "CCkptShims"]),
         .target(
             name: "CkptImage",
-            dependencies: ["CkptProtocol", "CkptSystem", .product(name: "SystemPackage", package: "swift-system")]),
+            dependencies: ["CkptProtocol", "CkptSystem", "CCkptShims", .product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "CkptTransport",
             dependencies: [

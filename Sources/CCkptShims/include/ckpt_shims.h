@@ -4,6 +4,7 @@
 #define CKPT_SHIMS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ckpt_restore_abi.h"
 
@@ -100,5 +101,21 @@ int ckpt_tgkill(int tgid, int tid, int sig);
 size_t ckpt_remote_thread_clone3(unsigned char *buf, size_t cap, uint64_t at, int tid);
 size_t ckpt_clone_args_size(void);
 size_t ckpt_remote_stack_t(unsigned char *buf, size_t cap, uint64_t sp, uint64_t size, int flags);
+
+/* splice_write.c: writing a file through a pipe (vmsplice, then splice). */
+struct iovec;
+/* A pipe for ckpt_splice_writev: both ends close-on-exec and nonblocking, sized up to
+ * 2 MiB where allowed. 0 or -errno. */
+int ckpt_splice_pipe(int fds[2]);
+/* Writes iov[0..count) to fd at its position through the empty pipe (pipe_r, pipe_w):
+ * returns the bytes written (possibly fewer than asked: the caller loops, as for writev)
+ * or -errno. On return the pipe is empty, so no page of the caller's buffers stays
+ * referenced: the buffers may be reused at once. -EINVAL: fd cannot take a splice
+ * (O_APPEND, no splice_write); nothing was written, write it another way. */
+ssize_t ckpt_splice_writev(int pipe_r, int pipe_w, int fd, const struct iovec *iov, int count);
+/* Times `bytes` written into an O_TMPFILE in dir both ways (writev, and through a pipe), best
+ * of three each, alternating; the file is gone on return. 0, or -errno when the directory
+ * takes no O_TMPFILE or a write fails (then both times are 0). */
+int ckpt_write_probe(const char *dir, size_t bytes, uint64_t *writev_ns, uint64_t *splice_ns);
 
 #endif

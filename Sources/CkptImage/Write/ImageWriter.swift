@@ -115,8 +115,19 @@ public final class ImageWriter {
     /// that many bytes, at `flush()` or when the queue is full: a caller that receives many
     /// small fragments makes one system call for several (4 KiB fragments: about 2x the
     /// throughput, docs/benchmarks.md), but must keep their buffers valid until `flush()`.
-    public convenience init(fd: FileDescriptor, header: ImageHeader, path: String, coalesceBytes: Int) throws(ImageError) {
-        try self.init(fd: fd, header: header, path: path, writev: ImageFileIO.systemWritev, coalesceBytes: coalesceBytes)
+    /// `writePath` says how the bytes reach the file (`ImageWritePath`; `.splice` holds a
+    /// pipe for the writer's life).
+    public convenience init(
+        fd: FileDescriptor, header: ImageHeader, path: String, coalesceBytes: Int, writePath: ImageWritePath = .writev
+    ) throws(ImageError) {
+        let call: ImageFileIO.Writev
+        switch writePath {
+        case .writev: call = ImageFileIO.systemWritev
+        case .splice:
+            let pipe = try SplicePipe(path: path)
+            call = { fd, iov, count in pipe.writev(fd, iov, count) }
+        }
+        try self.init(fd: fd, header: header, path: path, writev: call, coalesceBytes: coalesceBytes)
     }
 
     init(fd: FileDescriptor, header: ImageHeader, path: String, writev: @escaping ImageFileIO.Writev,

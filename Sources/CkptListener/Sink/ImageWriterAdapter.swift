@@ -6,8 +6,11 @@ import SystemPackage
 /// The image writers `ckpt listen` uses.
 public enum ImageWriters {
     /// CkptImage's `ImageWriter`: the image format, written append-only as records arrive.
-    public static let standard: StreamImageWriterFactory = { fd, info in
-        try ImageWriterAdapter(fd: fd, info: info)
+    public static let standard: StreamImageWriterFactory = through(.writev)
+
+    /// The image format, its bytes written by `path` (`ImageWritePath`).
+    public static func through(_ path: ImageWritePath) -> StreamImageWriterFactory {
+        { fd, info in try ImageWriterAdapter(fd: fd, info: info, writePath: path) }
     }
 }
 
@@ -16,11 +19,11 @@ public enum ImageWriters {
 final class ImageWriterAdapter: StreamImageWriter {
     private let writer: ImageWriter
 
-    init(fd: Int32, info: StreamImageInfo) throws {
+    init(fd: Int32, info: StreamImageInfo, writePath: ImageWritePath) throws {
         writer = try ImageWriter(
             fd: FileDescriptor(rawValue: fd),
             header: ImageHeader(crid: info.crid, pid: info.pid, captureStartNs: info.captureStartNs, host: info.host),
-            path: info.fileName, coalesceBytes: Self.coalesceBytes)
+            path: info.fileName, coalesceBytes: Self.coalesceBytes, writePath: writePath)
     }
 
     /// Fragments are written in groups of up to ~1 MiB: one system call for many fragments,
