@@ -39,7 +39,8 @@ public struct StatsCommand: ParsableCommand {
             let k: JSON = kernel.map { s in
                 .object([("streams", .uint(s.streams)), ("records", .uint(s.records)), ("bytes", .uint(s.bytes)),
                          ("aborts", .uint(s.aborts)), ("wait_ns", .uint(s.waitNs)), ("restarts", .uint(s.restarts)),
-                         ("restart_rejects", .uint(s.restartRejects))])
+                         ("restart_rejects", .uint(s.restartRejects)), ("frag_pages_new", .uint(s.fragPagesNew)),
+                         ("frag_pages_reused", .uint(s.fragPagesReused))])
             } ?? .null
             // The listener's file is JSON already: embedded as is.
             // (as a string if it is not an object: a file cut short by a crash stays valid JSON here).
@@ -56,6 +57,7 @@ public struct StatsCommand: ParsableCommand {
                     ["  streams", "\(s.streams)"], ["  records", "\(s.records)"], ["  bytes", "\(s.bytes) (\(Format.size(s.bytes)))"],
                     ["  aborts", "\(s.aborts)"], ["  waited on the listener", "\(Format.oneDecimal(Double(s.waitNs) / 1e6)) ms"],
                     ["  restarts", "\(s.restarts)"], ["  restarts rejected", "\(s.restartRejects)"],
+                    ["  data pages allocated", "\(s.fragPagesNew)"], ["  data pages reused", "\(s.fragPagesReused)"],
                 ]) { emit(line) }
             } else if let kernelNote {
                 emit("kernel: \(kernelNote)")

@@ -96,13 +96,15 @@ import Testing
         let bytes = reply(CKPT_CMD_STATS_GET) { b in
             let n = b.beginNest(CKPT_A_STATS)
             for (i, t) in [CKPT_A_STATS_STREAMS, CKPT_A_STATS_RECORDS, CKPT_A_STATS_BYTES, CKPT_A_STATS_ABORTS,
-                           CKPT_A_STATS_WAIT_NS, CKPT_A_STATS_RESTARTS, CKPT_A_STATS_RESTART_REJECTS].enumerated() {
+                           CKPT_A_STATS_WAIT_NS, CKPT_A_STATS_RESTARTS, CKPT_A_STATS_RESTART_REJECTS,
+                           CKPT_A_STATS_FRAG_PAGES_NEW, CKPT_A_STATS_FRAG_PAGES_REUSED].enumerated() {
                 b.appendU64(t, UInt64(i + 1), padType: CKPT_A_STATS_PAD)
             }
             b.endNest(n)
         }
         let s = try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.stats(m) }
         #expect(s.streams == 1 && s.waitNs == 5 && s.restartRejects == 7)
+        #expect(s.fragPagesNew == 8 && s.fragPagesReused == 9)
     }
 
     @Test func replyOfWrongCommand() throws {

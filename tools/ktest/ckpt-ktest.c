@@ -6,12 +6,13 @@
  * library that shares our assumptions.
  *
  *   ckpt-ktest sink PREFIX [--slow-ms N] [--rcvbuf B] [--streams K]
- *                          [--stall-ms N] [--die-after MSGS]
+ *                          [--stall-ms N] [--die-after MSGS] [--grow-rcvbuf B]
  *       register as the sink; write each stream's messages to PREFIX-CRID.img
  *       and check them (sequence, nesting, fragments, counts, CRC-32C);
  *       print one "stream ..." line per stream; exit after K streams.
  *       --slow-ms sleeps after every read, --stall-ms once after the 10th
- *       message, --die-after exits abruptly after that many messages.
+ *       message, --die-after exits abruptly after that many messages,
+ *       --grow-rcvbuf sets SO_RCVBUFFORCE to B after the first read.
  *   ckpt-ktest checkpoint PID [--stop] [--timeout MS] [--handle-signals]
  *       the request is answered at once (crid); then wait for
  *       CKPT_CMD_CHECKPOINT_DONE on the same socket and print its result.
@@ -167,6 +168,8 @@ static int cmd_stats(void)
 		[CKPT_A_STATS_BYTES] = "bytes", [CKPT_A_STATS_ABORTS] = "aborts",
 		[CKPT_A_STATS_WAIT_NS] = "wait-ns", [CKPT_A_STATS_RESTARTS] = "restarts",
 		[CKPT_A_STATS_RESTART_REJECTS] = "restart-rejects",
+		[CKPT_A_STATS_FRAG_PAGES_NEW] = "frag-pages-new",
+		[CKPT_A_STATS_FRAG_PAGES_REUSED] = "frag-pages-reused",
 	};
 	struct msg *m = calloc(1, sizeof(*m)), *r = calloc(1, sizeof(*r));
 	struct nlattr *tb[MAXA], *st[MAXA];

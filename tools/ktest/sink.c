@@ -186,7 +186,7 @@ static bool sink_message(struct nlmsghdr *nh, const char *prefix)
 int cmd_sink(int argc, char **argv)
 {
 	int slow_ms = 0, rcvbuf = 0, want = 1, die_after = 0, done = 0, total = 0;
-	int stall_ms = 0;
+	int stall_ms = 0, grow_rcvbuf = 0;
 	static char rbuf[BUF_SIZE];
 	const char *prefix;
 	struct msg *m = calloc(1, sizeof(*m));
@@ -206,6 +206,8 @@ int cmd_sink(int argc, char **argv)
 			stall_ms = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--die-after") && i + 1 < argc)
 			die_after = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--grow-rcvbuf") && i + 1 < argc)
+			grow_rcvbuf = atoi(argv[++i]);
 		else
 			die("sink: unknown option %s", argv[i]);
 	}
@@ -236,6 +238,12 @@ int cmd_sink(int argc, char **argv)
 				continue;
 			if (sink_message(nh, prefix))
 				done++;
+			/* A buffer grown mid-stream: more queued than the
+			 * stream sized its page ring for at admission. */
+			if (total == 0 && grow_rcvbuf &&
+			    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &grow_rcvbuf,
+				       sizeof(grow_rcvbuf)))
+				die("SO_RCVBUFFORCE: %s", strerror(errno));
 			if (++total == 10 && stall_ms) {
 				printf("sink stalling %d ms\n", stall_ms);
 				fflush(stdout);

@@ -37,6 +37,10 @@ public struct CkptStats: Equatable, Sendable {
     public var waitNs: UInt64 = 0
     public var restarts: UInt64 = 0
     public var restartRejects: UInt64 = 0
+    /// Pages allocated to carry streams' page data, and pages taken back from a stream's
+    /// ring instead (the sink had read them).
+    public var fragPagesNew: UInt64 = 0
+    public var fragPagesReused: UInt64 = 0
     public init() {}
 }
 
@@ -104,7 +108,8 @@ public enum ReplyDecoder {
         var s = AttributeTable()
         let all = AttributeMask(
             CKPT_A_STATS_STREAMS, CKPT_A_STATS_RECORDS, CKPT_A_STATS_BYTES, CKPT_A_STATS_ABORTS, CKPT_A_STATS_WAIT_NS,
-            CKPT_A_STATS_RESTARTS, CKPT_A_STATS_RESTART_REJECTS)
+            CKPT_A_STATS_RESTARTS, CKPT_A_STATS_RESTART_REJECTS, CKPT_A_STATS_FRAG_PAGES_NEW,
+            CKPT_A_STATS_FRAG_PAGES_REUSED)
         try s.parse(t.value(CKPT_A_STATS), baseOffset: t.offset(CKPT_A_STATS) + NetlinkLayout.attributeHeaderSize,
                     container: "CKPT_A_STATS", schema: AttributeSchema.stats,
                     allowed: all.union(AttributeMask(CKPT_A_STATS_PAD)), depth: 1)
@@ -117,6 +122,8 @@ public enum ReplyDecoder {
         r.waitNs = s.u64(CKPT_A_STATS_WAIT_NS)
         r.restarts = s.u64(CKPT_A_STATS_RESTARTS)
         r.restartRejects = s.u64(CKPT_A_STATS_RESTART_REJECTS)
+        r.fragPagesNew = s.u64(CKPT_A_STATS_FRAG_PAGES_NEW)
+        r.fragPagesReused = s.u64(CKPT_A_STATS_FRAG_PAGES_REUSED)
         return r
     }
 }

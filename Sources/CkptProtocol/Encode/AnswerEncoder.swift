@@ -58,6 +58,8 @@ extension MessageEncoder {
         b.appendU64(CKPT_A_STATS_WAIT_NS, s.waitNs, padType: pad)
         b.appendU64(CKPT_A_STATS_RESTARTS, s.restarts, padType: pad)
         b.appendU64(CKPT_A_STATS_RESTART_REJECTS, s.restartRejects, padType: pad)
+        b.appendU64(CKPT_A_STATS_FRAG_PAGES_NEW, s.fragPagesNew, padType: pad)
+        b.appendU64(CKPT_A_STATS_FRAG_PAGES_REUSED, s.fragPagesReused, padType: pad)
         b.endNest(nest)
         return b.endMessage(start)
     }

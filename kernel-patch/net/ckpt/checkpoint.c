@@ -639,14 +639,13 @@ static int ckpt_emit_run(struct ckpt_stream *s, u32 parent, unsigned long addr,
 {
 	struct ckpt_rec rec;
 	unsigned int i = 0, n;
-	u8 *buf;
 	int err;
 
 	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_PAGES, parent,
 		      (u64)nr << PAGE_SHIFT);
 	while (i < nr) {
 		n = min_t(unsigned int, nr - i, CKPT_FRAG_DATA >> PAGE_SHIFT);
-		err = ckpt_frag_begin(s, &rec, n << PAGE_SHIFT);
+		err = ckpt_frag_begin_paged(s, &rec, n << PAGE_SHIFT);
 		if (err)
 			return err;
 		if (!i) {
@@ -655,11 +654,10 @@ static int ckpt_emit_run(struct ckpt_stream *s, u32 parent, unsigned long addr,
 				return -EMSGSIZE;
 			ckpt_meta_end(s);
 		}
-		buf = ckpt_frag_data(s, &rec, n << PAGE_SHIFT);
-		if (!buf)
-			return -EMSGSIZE;
-		for (; n; n--, i++, buf += PAGE_SIZE)
-			memcpy_from_page(buf, s->pages[i], 0, PAGE_SIZE);
+		err = ckpt_frag_pages(s, &rec, s->pages + i, n);
+		if (err)
+			return err;
+		i += n;
 		err = ckpt_frag_send(s);
 		if (err)
 			return err;

@@ -22,10 +22,13 @@
  * slowly, loses nothing and only runs into the deadline.
  */
 #include <linux/delay.h>
+#include <linux/highmem.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
+#include <linux/mm.h>
+#include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/utsname.h>
 #include <net/sock.h>
@@ -281,9 +284,12 @@ void ckpt_rec_init(struct ckpt_stream *s, struct ckpt_rec *rec, u32 type,
  * Starts the next fragment of @rec carrying @len data bytes. The first
  * fragment (data offset 0) opens the meta nest: the caller puts the record's
  * meta attributes and calls ckpt_meta_end(); then, in any fragment with
- * data, ckpt_frag_data(); then ckpt_frag_send().
+ * data, ckpt_frag_data() (@paged false: the data in the skb's own buffer)
+ * or ckpt_frag_pages() (@paged true: in page fragments); then
+ * ckpt_frag_send().
  */
-int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
+static int ckpt_frag_open(struct ckpt_stream *s, struct ckpt_rec *rec,
+			  u32 len, bool paged)
 {
 	bool first = rec->offset == 0;
 	size_t size = CKPT_REC_FIXED;
@@ -304,14 +310,14 @@ int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 	if (first && rec->type == CKPT_RECORD_TYPE_TASK)
 		size += nla_total_size(PATH_MAX);
 	if (len)
-		size += nla_total_size(len);
+		size += paged ? NLA_HDRLEN : nla_total_size(len);
 	/* The largest pages fragment fits its 64 KiB buffer (internal.h). */
 	BUILD_BUG_ON(SKB_DATA_ALIGN(nlmsg_total_size(GENL_HDRLEN + CKPT_REC_FIXED +
 						     CKPT_META_MAX +
 						     nla_total_size(CKPT_FRAG_DATA))) +
 		     SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) > CKPT_FRAG_BUF);
 
-	skb = genlmsg_new(size, GFP_KERNEL_ACCOUNT);
+	skb = genlmsg_new(size, CKPT_GFP_STREAM);
 	if (!skb)
 		goto nomem;
 	s->hdr = genlmsg_put(skb, 0, 0, &ckpt_nl_family, 0, CKPT_CMD_RECORD);
@@ -346,6 +352,16 @@ nomem:
 	return -ENOMEM;
 }
 
+int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
+{
+	return ckpt_frag_open(s, rec, len, false);
+}
+
+int ckpt_frag_begin_paged(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
+{
+	return ckpt_frag_open(s, rec, len, true);
+}
+
 /* Closes the meta nest; its payload is part of the stream's checksum. */
 int ckpt_meta_end(struct ckpt_stream *s)
 {
@@ -370,6 +386,128 @@ void *ckpt_frag_data(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 	return s->data;
 }
 
+/*
+ * Page data in page fragments. A message's data in its own buffer costs a
+ * 64 KiB allocation per message, which the page allocator zeroes whole
+ * (init_on_alloc, Debian's default) before the pages are copied over it:
+ * under TCG that zeroing was 8 % of all samples of a checkpoint
+ * (docs/benchmarks.md, "Page fragments"). Instead each fragment's pages are
+ * copied into pages of the stream's ring, attached to the skb behind the
+ * CKPT_A_DATA header, and taken back once the sink has read them.
+ *
+ * The ring holds one reference to each of its pages; every skb that
+ * carries one holds another (get_page()), dropped when the skb is freed,
+ * after the reader copied it out. So a ring page whose count is 1 is in no
+ * skb, and writing it is safe: the test network drivers use to reuse their
+ * receive pages (ixgbe's ixgbe_can_reuse_rx_page()). Nobody else can take
+ * a reference: the pages are never mapped or cached. A page still in the
+ * sink's queue is left to its skbs and replaced by a new one.
+ *
+ * Size: what the sink's receive buffer can hold plus two messages, so that
+ * the oldest page is normally read by the time it comes round; at most
+ * CKPT_RING_MAX pages. The pages stay the stream's until it ends.
+ */
+#define CKPT_RING_MAX	4096
+
+int ckpt_ring_alloc(struct ckpt_stream *s)
+{
+	unsigned int max = READ_ONCE(s->sink.sk->sk_rcvbuf) / PAGE_SIZE +
+			   2 * (CKPT_FRAG_DATA >> PAGE_SHIFT);
+
+	s->ring_max = min_t(unsigned int, max, CKPT_RING_MAX);
+	s->ring = kvmalloc_array(s->ring_max, sizeof(*s->ring),
+				 GFP_KERNEL_ACCOUNT);
+	return s->ring ? 0 : -ENOMEM;
+}
+
+void ckpt_ring_free(struct ckpt_stream *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->ring_len; i++)
+		put_page(s->ring[i]);
+	kvfree(s->ring);
+}
+
+/* A page to fill for the next fragment: the ring's oldest, or a new one. */
+static struct page *ckpt_ring_page(struct ckpt_stream *s)
+{
+	struct page *page;
+
+	if (s->ring_len < s->ring_max) {
+		page = alloc_page(CKPT_GFP_STREAM);
+		if (page) {
+			s->ring[s->ring_len++] = page;
+			s->ring_new++;
+		}
+		return page;
+	}
+	page = s->ring[s->ring_next];
+	if (page_ref_count(page) == 1) {
+		/*
+		 * The reader's last access came before its put_page(), a
+		 * full barrier; ours come after this read.
+		 */
+		smp_acquire__after_ctrl_dep();
+		s->ring_reused++;
+	} else {
+		page = alloc_page(CKPT_GFP_STREAM);
+		if (!page)
+			return NULL;
+		put_page(s->ring[s->ring_next]);	/* its skbs free it */
+		s->ring[s->ring_next] = page;
+		s->ring_new++;
+	}
+	if (++s->ring_next == s->ring_max)
+		s->ring_next = 0;
+	return page;
+}
+
+/*
+ * The data of a fragment begun with ckpt_frag_begin_paged(): @nr pages
+ * copied from @src into ring pages, checksummed as they are copied, and
+ * attached as the skb's page fragments. The data attribute is the
+ * message's last; ckpt_frag_send() sets the message's length.
+ */
+int ckpt_frag_pages(struct ckpt_stream *s, struct ckpt_rec *rec,
+		    struct page **src, unsigned int nr)
+{
+	struct sk_buff *skb = s->skb;
+	u32 len = nr << PAGE_SHIFT;
+	struct nlattr *nla;
+	unsigned int i;
+
+	/* nla_len is 16 bits; MAX_SKB_FRAGS fragments fit an skb. */
+	BUILD_BUG_ON(NLA_HDRLEN + CKPT_FRAG_DATA > U16_MAX ||
+		     (CKPT_FRAG_DATA >> PAGE_SHIFT) > MAX_SKB_FRAGS);
+	if (WARN_ON_ONCE(s->data || skb_is_nonlinear(skb) ||
+			 len > CKPT_FRAG_DATA || rec->offset + len > rec->data_len ||
+			 skb_tailroom(skb) < NLA_HDRLEN))
+		return -EMSGSIZE;
+	nla = skb_put(skb, NLA_HDRLEN);
+	nla->nla_type = CKPT_A_DATA;
+	nla->nla_len = nla_attr_size(len);
+	for (i = 0; i < nr; i++) {
+		struct page *page = ckpt_ring_page(s);
+		void *to;
+
+		if (!page) {
+			ckpt_set_abort(s, CKPT_ABORT_REASON_NOMEM, -ENOMEM,
+				       "no memory for a stream message");
+			return -ENOMEM;
+		}
+		to = kmap_local_page(page);
+		memcpy_from_page(to, src[i], 0, PAGE_SIZE);
+		s->crc = ckpt_crc32c(s->crc, to, PAGE_SIZE);
+		kunmap_local(to);
+		get_page(page);
+		skb_add_rx_frag(skb, i, page, 0, PAGE_SIZE, PAGE_SIZE);
+	}
+	s->bytes += len;
+	rec->offset += len;
+	return 0;
+}
+
 int ckpt_frag_send(struct ckpt_stream *s)
 {
 	struct sk_buff *skb = s->skb;
@@ -380,5 +518,7 @@ int ckpt_frag_send(struct ckpt_stream *s)
 	}
 	s->skb = NULL;
 	genlmsg_end(skb, s->hdr);
+	/* genlmsg_end() counts the linear part; page fragments follow it. */
+	nlmsg_hdr(skb)->nlmsg_len = skb->len;
 	return ckpt_send(s, skb);
 }

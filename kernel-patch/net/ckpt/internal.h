@@ -32,6 +32,12 @@
  * it: docs/benchmarks.md, "Fragment sizes".
  */
 #define CKPT_FRAG_DATA		(14 * PAGE_SIZE)
+/*
+ * A stream's message buffers and page-data pages, allocated by its work
+ * with the requester's memory cgroup active (stream.c): charged there, and
+ * failing with ENOMEM rather than invoking the OOM killer.
+ */
+#define CKPT_GFP_STREAM		(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 #define CKPT_FRAG_BUF		(64 * 1024)
 
 /*
@@ -87,6 +93,8 @@ struct ckpt_stats {
 	atomic64_t wait_ns;
 	atomic64_t restarts;
 	atomic64_t restart_rejects;
+	atomic64_t frag_pages_new;
+	atomic64_t frag_pages_reused;
 };
 
 extern struct ckpt_stats ckpt_stats;
@@ -213,6 +221,7 @@ struct ckpt_stream {
 	struct mm_struct *mm;	/* pinned (mmget) where access was checked */
 	u64 exec_id;		/* task->self_exec_id at that moment */
 	const struct cred *cred;	/* the requester's: ids in records */
+	struct mem_cgroup *memcg;	/* the requester's: charged for the stream */
 	struct pid_namespace *pid_ns;	/* the requester's: pids in records */
 	struct ckpt_sink sink;	/* where the stream goes, held */
 	struct sock *req_sk;	/* the requester's socket, held: checkpoint-done */
@@ -241,6 +250,12 @@ struct ckpt_stream {
 	u32 data_len;
 	char *path;		/* PATH_MAX scratch for d_path() */
 	struct page **pages;	/* CKPT_PAGES_RUN_MAX page pointers */
+	struct page **ring;	/* page fragments' pages, ours (emit.c) */
+	unsigned int ring_len;	/* pages in ring[] */
+	unsigned int ring_max;	/* its size: the sink's buffer, bounded */
+	unsigned int ring_next;	/* the oldest, once ring_len == ring_max */
+	u64 ring_reused;	/* fragment pages taken back from the ring */
+	u64 ring_new;		/* fragment pages allocated */
 };
 
 /* precopy.c: which pages a checkpoint with a parent sends as data. */
@@ -259,9 +274,14 @@ void ckpt_stream_done(struct ckpt_stream *s);
 void ckpt_rec_init(struct ckpt_stream *s, struct ckpt_rec *rec, u32 type,
 		   u32 parent, u64 data_len);
 int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len);
+int ckpt_frag_begin_paged(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len);
 int ckpt_meta_end(struct ckpt_stream *s);
 void *ckpt_frag_data(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len);
+int ckpt_frag_pages(struct ckpt_stream *s, struct ckpt_rec *rec,
+		    struct page **src, unsigned int nr);
 int ckpt_frag_send(struct ckpt_stream *s);
+int ckpt_ring_alloc(struct ckpt_stream *s);
+void ckpt_ring_free(struct ckpt_stream *s);
 int ckpt_sock_queue(struct sock *sk, struct sk_buff *skb);
 
 /* stream.c: admission, the producing work, limits, unload. */

@@ -27,13 +27,20 @@
  * handled signal (SIGCHLD, SIGWINCH) does not concern the stream at all.
  *
  * Bounds: at most max_streams streams run, user_streams per uid; each
- * holds one message buffer and two small scratch buffers, charged to the
- * requester (GFP_KERNEL_ACCOUNT), and ends by its deadline (timeout_ms,
- * at most CKPT_TIMEOUT_MAX_MS). Module exit aborts every stream with
+ * holds one message buffer, two small scratch buffers and its ring of
+ * page-data pages (the sink's receive buffer plus two messages, at most
+ * CKPT_RING_MAX pages: emit.c), and ends by its deadline (timeout_ms, at
+ * most CKPT_TIMEOUT_MAX_MS). All of it, and every message until the sink
+ * reads it, is charged to the requester's memory cgroup: the work runs
+ * with that cgroup active (set_active_memcg()), so the worker's
+ * GFP_KERNEL_ACCOUNT allocations are the requester's, and one that does
+ * not fit ends the stream with NOMEM instead of waking the OOM killer
+ * (__GFP_RETRY_MAYFAIL). Module exit aborts every stream with
  * UNLOAD and destroy_workqueue() waits for them: each notices within one
  * wait step (2 ms) or one page run.
  */
 #include <linux/jiffies.h>
+#include <linux/memcontrol.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -82,6 +89,7 @@ static void ckpt_stream_free(struct ckpt_stream *s)
 	kfree_skb(s->skb);
 	kfree(s->path);
 	kfree(s->pages);
+	ckpt_ring_free(s);
 	kvfree(s->dirty);
 	if (s->claim)
 		ckpt_release(s->claim);
@@ -98,6 +106,7 @@ static void ckpt_stream_free(struct ckpt_stream *s)
 		put_cred(s->cred);
 	if (s->net)
 		put_net(s->net);
+	mem_cgroup_put(s->memcg);
 	if (!s->crid) {		/* refused at admission: never a stream */
 		kfree(s);
 		return;
@@ -106,6 +115,8 @@ static void ckpt_stream_free(struct ckpt_stream *s)
 	atomic64_add(s->records, &ckpt_stats.records);
 	atomic64_add(s->bytes, &ckpt_stats.bytes);
 	atomic64_add(s->wait_ns, &ckpt_stats.wait_ns);
+	atomic64_add(s->ring_new, &ckpt_stats.frag_pages_new);
+	atomic64_add(s->ring_reused, &ckpt_stats.frag_pages_reused);
 	if (s->reason)
 		atomic64_inc(&ckpt_stats.aborts);
 	kfree(s);
@@ -154,6 +165,7 @@ static int ckpt_wait_stopped(struct ckpt_stream *s)
 static void ckpt_stream_work(struct work_struct *work)
 {
 	struct ckpt_stream *s = container_of(work, struct ckpt_stream, work);
+	struct mem_cgroup *memcg = set_active_memcg(s->memcg);
 	const char *why;
 	int err;
 
@@ -172,6 +184,7 @@ static void ckpt_stream_work(struct work_struct *work)
 	if (s->stop)
 		send_sig(SIGCONT, s->task, 1);
 	ckpt_stream_done(s);
+	set_active_memcg(memcg);
 	ckpt_stream_free(s);
 }
 
@@ -280,6 +293,8 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	s->req_sk = NETLINK_CB(skb).sk;
 	sock_hold(s->req_sk);
 	s->req_seq = info->snd_seq;
+	/* The requester's (we run in its sendmsg()): the stream's memory is charged there. */
+	s->memcg = get_mem_cgroup_from_mm(current->mm);
 	s->stop = flags & CKPT_CHECKPOINT_FLAGS_STOP;
 	s->flags = flags;
 	s->crc = ~0U;
@@ -290,7 +305,7 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	s->path = kmalloc(PATH_MAX, GFP_KERNEL_ACCOUNT);
 	s->pages = kmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*s->pages),
 				 GFP_KERNEL_ACCOUNT);
-	if (!s->path || !s->pages) {
+	if (!s->path || !s->pages || ckpt_ring_alloc(s)) {
 		NL_SET_ERR_MSG(info->extack, "no memory for the stream");
 		err = -ENOMEM;
 		goto out_free;

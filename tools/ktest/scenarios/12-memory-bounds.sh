@@ -1,5 +1,5 @@
-# Issue 11.5: restart staging is charged to the caller's memory cgroup, sessions
-# are capped per uid and end when idle, and timeout-ms has a maximum.
+# Issue 11.5: restart staging and checkpoint streams are charged to the caller's memory
+# cgroup, sessions are capped per uid and end when idle, and timeout-ms has a maximum.
 t_memory_bounds() {
 	local P=/sys/module/ckpt/parameters cg=/sys/fs/cgroup
 	start_target t.out 64
@@ -15,6 +15,16 @@ t_memory_bounds() {
 	out=$(sh -c "echo \$\$ >$cg/ckpt-t/cgroup.procs && exec $K restart $T $img --validate-only" 2>&1) || true
 	expect_err "$out" ENOMEM "no memory to stage page data" || { why="64 MiB inside memory.max 32M: $why"; return 1; }
 	out=$($K restart $T $img --validate-only) || { why="outside the cgroup: $out"; return 1; }
+	# A stream is charged to its requester as well: asked from inside memory.max 8M, with
+	# a sink that grows its buffer to 16 MiB and stalls, the queued messages do not fit.
+	# The stream ends with ENOMEM, and nothing is OOM-killed.
+	echo 8M >$cg/ckpt-t/memory.max
+	start_sink sink2.out --rcvbuf 65536 --grow-rcvbuf 16777216 --stall-ms 3000
+	out=$(sh -c "echo \$\$ >$cg/ckpt-t/cgroup.procs && exec $K checkpoint $T --timeout 60000" 2>&1) || true
+	wait $S
+	echo 32M >$cg/ckpt-t/memory.max
+	expect_err "$out" ENOMEM "no memory for a stream message" || { why="a stream inside memory.max 8M: $why"; return 1; }
+	! dmesg | grep -q "invoked oom-killer" || { why="the OOM killer ran: $(dmesg | grep -m1 'invoked oom-killer')"; return 1; }
 	# Idle sessions end.
 	local idle=$(cat $P/session_idle_ms)
 	echo 1000 >$P/session_idle_ms
