@@ -14,10 +14,13 @@
  *       message, --die-after exits abruptly after that many messages,
  *       --grow-rcvbuf sets SO_RCVBUFFORCE to B after the first read.
  *   ckpt-ktest checkpoint PID [--stop] [--timeout MS] [--handle-signals]
+ *                             [--mlock]
  *       the request is answered at once (crid); then wait for
  *       CKPT_CMD_CHECKPOINT_DONE on the same socket and print its result.
  *       --handle-signals catches SIGWINCH, SIGCHLD and SIGUSR1 (no
  *       SA_RESTART: the wait sees EINTR and goes on) and counts them.
+ *       --mlock locks all of the requester's memory first (mlockall), so
+ *       that reclaim in its memory cgroup cannot make it fault again.
  *   ckpt-ktest restart PID IMAGE [--validate-only] [--pause FILE]
  *                      [--corrupt page|vma|seq|trailer|wrap]
  *       --pause creates FILE after the last record and waits until it is
@@ -34,6 +37,8 @@
  * A failed request prints "error errno=NAME extack=\"...\"" and exits 1.
  */
 #define _GNU_SOURCE
+#include <sys/mman.h>
+
 #include "ktest.h"
 
 /* ---- requests ---- */
@@ -75,7 +80,7 @@ static int cmd_checkpoint(int argc, char **argv)
 	int fd, err, i;
 
 	if (argc < 1)
-		die("checkpoint PID [--stop] [--timeout MS] [--handle-signals]");
+		die("checkpoint PID [--stop] [--timeout MS] [--handle-signals] [--mlock]");
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--stop")) {
 			flags |= CKPT_CHECKPOINT_FLAGS_STOP;
@@ -87,6 +92,9 @@ static int cmd_checkpoint(int argc, char **argv)
 			sigaction(SIGWINCH, &sa, NULL);
 			sigaction(SIGCHLD, &sa, NULL);
 			sigaction(SIGUSR1, &sa, NULL);
+		} else if (!strcmp(argv[i], "--mlock")) {
+			if (mlockall(MCL_CURRENT | MCL_FUTURE))
+				die("mlockall: %s", strerror(errno));
 		} else {
 			die("checkpoint: unknown option %s", argv[i]);
 		}

@@ -35,7 +35,8 @@
  * with that cgroup active (set_active_memcg()), so the worker's
  * GFP_KERNEL_ACCOUNT allocations are the requester's, and one that does
  * not fit ends the stream with NOMEM instead of waking the OOM killer
- * (__GFP_RETRY_MAYFAIL). Module exit aborts every stream with
+ * (__GFP_RETRY_MAYFAIL). The requester's other allocations in a full
+ * cgroup may still wake it, as for any memory it is charged. Module exit aborts every stream with
  * UNLOAD and destroy_workqueue() waits for them: each notices within one
  * wait step (2 ms) or one page run.
  */
