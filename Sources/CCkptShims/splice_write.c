@@ -72,7 +72,7 @@ ssize_t ckpt_splice_writev(int pipe_r, int pipe_w, int fd, const struct iovec *i
 			int err = n < 0 ? errno : ENOSPC;
 
 			if (drain(pipe_r, in_pipe - written) != 0)
-				return -EIO;	/* cannot happen: the bytes are in the pipe */
+				return -EIO;	/* the bytes are in the pipe: only a bad fd fails */
 			/* What reached the file counts; the caller retries the rest. */
 			return written > 0 ? (ssize_t)written : -err;
 		}
@@ -143,7 +143,8 @@ int ckpt_write_probe(const char *dir, size_t bytes, uint64_t *writev_ns, uint64_
 		goto out;
 	}
 	memset(buf, 0x5a, size);
-	/* Best of three each, alternating, so that neither goes first into a cold cache. */
+	/* Best of three each, interleaved, so that a change in the host's load while the
+	 * probe runs reaches both. */
 	for (round = 0; round < 3; round++) {
 		uint64_t w = probe_round(fd, buf, bytes, NULL);
 		uint64_t s = probe_round(fd, buf, bytes, pipe_fds);

@@ -25,8 +25,8 @@ public enum ImageWritePath: String, Sendable, CaseIterable {
         public var faster: ImageWritePath { spliceNs < writevNs ? .splice : .writev }
     }
 
-    /// Bytes each way per round of `measure`: enough for tens of write calls, little enough
-    /// to take ~0.1 s under TCG (~2 ms on hardware).
+    /// Bytes each way per round of `measure`: two or three of the listener's ~1 MiB write
+    /// calls; all of `measure` took ~0.13 s in the TCG guest and a few ms on the host.
     public static let probeBytes = 2 << 20
 
     /// Times both paths writing `probeBytes` into an unnamed file (`O_TMPFILE`) in

@@ -391,7 +391,7 @@ void *ckpt_frag_data(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
  * 64 KiB allocation per message, which the page allocator zeroes whole
  * (init_on_alloc, Debian's default) before the pages are copied over it:
  * under TCG that zeroing was 8 % of all samples of a checkpoint
- * (docs/benchmarks.md, "Page fragments"). Instead each fragment's pages are
+ * (docs/benchmarks.md, runs 19-21). Instead each fragment's pages are
  * copied into pages of the stream's ring, attached to the skb behind the
  * CKPT_A_DATA header, and taken back once the sink has read them.
  *
