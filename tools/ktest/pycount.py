@@ -2,14 +2,20 @@
 # pypipe.py, pyshared.py, pyshmem.py, pyevents.py; imported from the target's own
 # directory): it installs the target's signal handlers, prints its ready line, then
 # "count N" every 0.1 s for ever. A restored target must count on from its value.
+import os
 import signal
-import sys
 import time
 
 
 def say(line):
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    # One write(2) per line, not sys.stdout: the signal handlers say() too, and
+    # sys.stdout's buffer is not reentrant (a handler that runs inside its flush and
+    # flushes again gets "RuntimeError: reentrant call"). CI once saw a restored
+    # pyshmem.py die with a traceback in that flush. os.write holds no lock: a
+    # handler's line lands whole before or after the main loop's.
+    data = (line + "\n").encode()
+    while data:
+        data = data[os.write(1, data):]
 
 
 def count_forever(handlers, ready="ready"):
