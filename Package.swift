@@ -55,7 +55,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
-        .target(name: "CkptReplay", dependencies: ["CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem"]),
+        .target(name: "CkptReplay", dependencies: ["CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem", "CCkptShims"]),
         .target(
             name: "CkptRestore",
             dependencies: ["CkptProtocol", "CkptImage", "CkptReplay", "CCkptShims",

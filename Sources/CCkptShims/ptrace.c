@@ -24,6 +24,14 @@ long ckpt_ptrace(int request, int pid, unsigned long addr, unsigned long data)
 	return syscall(SYS_ptrace, request, pid, addr, data);
 }
 
+ssize_t ckpt_process_vm_write(int pid, const void *local, size_t len, uint64_t remote)
+{
+	struct iovec l = { .iov_base = (void *)local, .iov_len = len };
+	struct iovec r = { .iov_base = (void *)(uintptr_t)remote, .iov_len = len };
+
+	return syscall(SYS_process_vm_writev, pid, &l, 1UL, &r, 1UL, 0UL);
+}
+
 int ckpt_spawn_with_pid(const char *path, char *const argv[], char *const envp[], int pid)
 {
 	pid_t want = pid;

@@ -166,6 +166,8 @@ public struct ReplayCommand: ParsableCommand {
         case .transport: CkptExit.ioError
         case .parentMissing: CkptExit.dataError
         case .noParent: CkptExit.failed
+        case .pagesRefused, .trailerPages: CkptExit.dataError
+        case .memory: CkptExit.failed
         }
     }
 

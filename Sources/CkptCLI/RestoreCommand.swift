@@ -15,9 +15,9 @@ public struct RestoreCommand: ParsableCommand {
         discussion: """
             For when the process (or the machine) is gone: a new process is created from the image and runs on, detached from ckpt (it is reparented to init when ckpt exits). The last line on stdout is `restored pid N`.
 
-            How: the image is planned first, and anything this restorer cannot bring back is refused before a process exists, naming the fd or mapping (SysV shared memory segments, read-only shared memory with pages in the image, a memfd the process holds but does not map, device memory; sockets other than Unix socketpairs between its own fds, pipes and socketpairs shared with another process, named FIFOs; an inotify watch on a file the process neither holds open nor maps; terminals without --shell-job; deleted or changed files; a root directory other than / unless you are root; another architecture). Then a one-page stub process is started and traced; every mapping is recreated at the image's address with its protection (files mapped by path at their offset, shared file mappings shared again, shared anonymous memory and memfds as one memfd per object, the vDSO placed where it was), the address-space fields set (brk, stack, arguments, environment, executable: PR_SET_MM_MAP), descriptors reopened by path at their positions, pipes and Unix socketpairs between its own fds made anew with the bytes and messages they held, inotify, eventfd, signalfd, timerfd and epoll descriptors made again, the working directory, umask and personality set, the root directory chrooted to, signal dispositions set, memory written by the kernel's restart session (which checks every record against the new mappings), credentials set, the other threads created (with their old ids when free), and each thread's registers, FPU state, signal mask, alternate signal stack, rseq and robust-list registrations loaded; then the resource limits are set and the signals that were pending queued again with their siginfo (from an image without the queues, the set only, with a warning). See docs/restore.md for the state table.
+            How: the image is planned first, and anything this restorer cannot bring back is refused before a process exists, naming the fd or mapping (SysV shared memory segments, read-only shared memory with pages in the image, a memfd the process holds but does not map, device memory; sockets other than Unix socketpairs between its own fds, pipes and socketpairs shared with another process, named FIFOs; an inotify watch on a file the process neither holds open nor maps; terminals without --shell-job; deleted or changed files; a root directory other than / unless you are root; another architecture). Then a one-page stub process is started and traced; every mapping is recreated at the image's address with its protection (files mapped by path at their offset, shared file mappings shared again, shared anonymous memory and memfds as one memfd per object, the vDSO placed where it was), the address-space fields set (brk, stack, arguments, environment, executable: PR_SET_MM_MAP), descriptors reopened by path at their positions, pipes and Unix socketpairs between its own fds made anew with the bytes and messages they held, inotify, eventfd, signalfd, timerfd and epoll descriptors made again, the working directory, umask and personality set, the root directory chrooted to, signal dispositions set, memory written (by ckpt with process_vm_writev, or with --memory-by kernel by the kernel's restart session, which checks every record against the new mappings), credentials set, the other threads created (with their old ids when free), and each thread's registers, FPU state, signal mask, alternate signal stack, rseq and robust-list registrations loaded; then the resource limits are set and the signals that were pending queued again with their siginfo (from an image without the queues, the set only, with a warning). See docs/restore.md for the state table.
 
-            Needs the ckpt module, and root (or CAP_CHECKPOINT_RESTORE with the image's uid).
+            Runs as root or as the image's user (another user's image is refused); the kernel lets only root or CAP_CHECKPOINT_RESTORE set the executable (PR_SET_MM_MAP) and ask for the image's pid. The ckpt module is needed only with --memory-by kernel; by default ckpt writes the memory itself, with the access it has as the new process's tracer.
 
             Examples:
               ckpt restore /var/lib/ckpt/7.ckpt
@@ -29,7 +29,7 @@ public struct RestoreCommand: ParsableCommand {
 
             An image of `ckpt checkpoint --pre-copy` holds the pages written after the pre-copy; the others are read from the pre-copy image (its crid is in the image header; `<crid>.ckpt` beside the image unless --parent names it), each pre-copy record checked as it is read. A pre-copy image alone is refused (memory only, read while the process ran).
 
-            Exit codes: 0 restored; 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded; 74 the file cannot be read.
+            Exit codes: 0 restored; 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded (--memory-by kernel); 74 the file cannot be read.
             """)
 
     @Argument(help: "The image file, or a crid looked up in --dir.")
@@ -52,8 +52,12 @@ public struct RestoreCommand: ParsableCommand {
                                valueName: "any|same|new"))
     var pid: Restorer.PidPolicy = .any
 
+    @Option(help: ArgumentHelp("Who writes the image's pages into the new process. process (the default): ckpt itself, with process_vm_writev from the mapped image (read-only mappings through /proc/PID/mem), one copy per byte as CRIU's restorer; each pages record is checked to lie in its vma and the trailer's page count is compared first. kernel: the ckpt module's restart session, which checks every record against the new process's mappings as it writes it and compares the whole stream's checksum at the end; about 1.6x slower (three copies and a second CRC pass).",
+                               valueName: "kernel|process"))
+    var memoryBy: Restorer.MemoryPath = .process
+
     @Flag(inversion: .prefixedNo,
-          help: "Verify the whole image (file checksum, index, trailer) in a separate pass before starting. Without it each record's checksum is checked as it is streamed, and the kernel checks the structure and the trailer's counts; a damaged record then fails the restore midway and the half-made process is killed (exit 65 either way).")
+          help: "Verify the whole image (file checksum, index, trailer) in a separate pass before starting. Without it each record's checksum is checked as its pages are written, and the structure and the trailer's counts as they are reached; a damaged record then fails the restore midway and the half-made process is killed (exit 65 either way).")
     var verify = false
 
     public init() {}
@@ -87,17 +91,21 @@ public struct RestoreCommand: ParsableCommand {
             throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
         }
         if let kernelWarning { writeStderr("ckpt restore: warning: \(kernelWarning)\n") }
-        let client = try openFamily(command)
-        let link: GenlRestartLink
-        do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: 32) } catch {
-            throw failure(command, "cannot size the netlink socket's buffers: \(error)", CkptExit.ioError)
+        var replayer: RestartReplayer?
+        if memoryBy == .kernel {
+            let client = try openFamily(command)
+            let link: GenlRestartLink
+            do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: 32) } catch {
+                throw failure(command, "cannot size the netlink socket's buffers: \(error)", CkptExit.ioError)
+            }
+            // 15 pages per request, not CKPT_DATA_MAX: netlink_sendmsg copies each request into
+            // one kvmalloc'd buffer, which then fits 64 KiB instead of taking 128 KiB that the page
+            // allocator zeroes whole (init_on_alloc); docs/benchmarks.md, "Fragment sizes".
+            replayer = RestartReplayer(link: link, window: 32, maxData: Self.restartRequestData)
         }
-        // 15 pages per request, not CKPT_DATA_MAX: netlink_sendmsg copies each request into
-        // one kvmalloc'd buffer, which then fits 64 KiB instead of taking 128 KiB that the page
-        // allocator zeroes whole (init_on_alloc); docs/benchmarks.md, "Fragment sizes".
-        let replayer = RestartReplayer(link: link, window: 32, maxData: Self.restartRequestData)
         let restorer = Restorer(plan: plan, reader: reader, replayer: replayer,
-                                options: .init(leaveStopped: stopped, shellJob: shellJob, pids: pid), parent: parentReader)
+                                options: .init(leaveStopped: stopped, shellJob: shellJob, pids: pid, memory: memoryBy),
+                                parent: parentReader)
         let bar = ProgressBar(label: "writing memory", enabled: progress.enabled)
         do throws(RestoreError) {
             let r = try restorer.run(step: { bar.finish(); writeStderr("ckpt restore: \($0)\n") },
@@ -105,7 +113,7 @@ public struct RestoreCommand: ParsableCommand {
             bar.finish()
             for w in r.warnings { writeStderr("ckpt restore: warning: \(w)\n") }
             emit("restored \(image): \(plan.mappings.count) mappings, \(plan.descriptors.count) fds, "
-                 + "\(r.replay.reply.bytes) bytes written by the kernel")
+                 + "\(r.memoryBytes) bytes written by \(r.memory == .kernel ? "the kernel" : "process_vm_writev")")
             emit("restored pid \(r.pid)")
         } catch {
             bar.finish()
@@ -116,6 +124,7 @@ public struct RestoreCommand: ParsableCommand {
 }
 
 extension Restorer.PidPolicy: ExpressibleByArgument {}
+extension Restorer.MemoryPath: ExpressibleByArgument {}
 
 extension RestoreCommand {
     /// The pre-copy an image names as its parent (header parent-crid), opened from --parent

@@ -22,6 +22,14 @@ public enum ReplayError: Error, Equatable, Sendable, CustomStringConvertible {
     case parentMissing(recordID: UInt32, address: UInt64, parentPath: String)
     /// The image has parent-pages records and no parent image was given.
     case noParent(parentCrid: UInt64?)
+    /// A pages record `ProcessMemoryWriter` does not write (nothing of it was written): not
+    /// inside the vma record before it, behind the previous one, or in a mapping whose
+    /// pages a restore never writes.
+    case pagesRefused(recordID: UInt32, address: UInt64, why: String)
+    /// The trailer counts other pages than the image's pages records hold.
+    case trailerPages(counted: UInt64, trailer: UInt64)
+    /// Writing the process's memory failed: the call, where, and its errno.
+    case memory(call: String, address: UInt64?, errno: Errno)
 
     public var description: String {
         switch self {
@@ -35,6 +43,12 @@ public enum ReplayError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .parentMissing(id, address, path):
             return "record \(id): page 0x\(String(address, radix: 16)) is not in the parent image \(path): "
                 + "not the pre-copy this checkpoint was taken after"
+        case let .pagesRefused(id, address, why):
+            return "record \(id): pages at 0x\(String(address, radix: 16)): \(why)"
+        case let .trailerPages(counted, trailer):
+            return "the trailer counts \(trailer) pages, the pages records hold \(counted)"
+        case let .memory(call, address, errno):
+            return "\(call)" + (address.map { " at 0x\(String($0, radix: 16))" } ?? "") + ": \(errno.shortName)"
         case let .noParent(crid):
             return "the image holds pages of its parent image (pre-copy crid \(crid.map { "\($0)" } ?? "unknown")), "
                 + "which was not given"

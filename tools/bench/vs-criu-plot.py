@@ -98,7 +98,7 @@ def svg(res, stage, prof_restore, prof_ckpt, title):
     out.append(f'<text x="{x1}" y="{y0 - 8}">ckpt restore of {mib} MiB by stage (median s)</text>')
     if stage:
         total = sum(stage)
-        names = ("start, map, fds, signals", "memory through the kernel", "threads, registers, detach")
+        names = ("start, map, fds, signals", "writing the memory", "threads, registers, detach")
         x = x1
         for i, (v, name) in enumerate(zip(stage, names)):
             bw2 = 420 * v / total

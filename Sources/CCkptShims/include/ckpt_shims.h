@@ -63,6 +63,10 @@ size_t ckpt_heap_in_use(void);
  * cannot call. Returns the syscall's result, -1 with errno set on failure. */
 long ckpt_ptrace(int request, int pid, unsigned long addr, unsigned long data);
 
+/* process_vm_writev(2) of one local buffer to one remote range (ptrace.c): not in Swift's
+ * Glibc module. Bytes written (short when a page is not writable), -1 with errno. */
+ssize_t ckpt_process_vm_write(int pid, const void *local, size_t len, uint64_t remote);
+
 /* memfd_create(2) (ptrace.c): not in Swift's Glibc module. The stub program of
  * `ckpt restore` is executed from one. */
 int ckpt_memfd_create(const char *name, unsigned int flags);

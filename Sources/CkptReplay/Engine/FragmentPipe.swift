@@ -36,6 +36,9 @@ final class FragmentPipe: @unchecked Sendable {
         /// outlives the replay (the caller holds the reader until the sender is joined).
         var data: UnsafeRawBufferPointer
         var hasMeta: Bool
+        /// Where the data goes in the process (`ProcessMemoryWriter`; unused by the kernel's
+        /// replay, which sends the record's address in its meta).
+        var address: UInt64 = 0
     }
 
     private let lock = ConditionLock()
@@ -115,7 +118,11 @@ final class FragmentPipe: @unchecked Sendable {
         }
     }
 
-    /// Sender side: the slot is free again.
+    /// Sender side: the slot's `Header.address`.
+    func address(_ slot: Int) -> UInt64 { lock.withLock { headers[slot]!.address } }
+
+    /// Either side: the slot is free again (the walk frees a slot it fills with nothing to
+    /// send).
     func release(_ slot: Int) {
         lock.withLock {
             headers[slot] = nil

@@ -40,11 +40,25 @@ public struct Restorer {
         public var shellJob = false
         /// Which pid (and thread ids) the process gets.
         public var pids = PidPolicy.any
-        public init(leaveStopped: Bool = false, shellJob: Bool = false, pids: PidPolicy = .any) {
+        /// Who writes the memory contents.
+        public var memory = MemoryPath.kernel
+        public init(leaveStopped: Bool = false, shellJob: Bool = false, pids: PidPolicy = .any,
+                    memory: MemoryPath = .kernel) {
             self.leaveStopped = leaveStopped
             self.shellJob = shellJob
             self.pids = pids
+            self.memory = memory
         }
+    }
+
+    /// How the image's pages reach the new process.
+    public enum MemoryPath: String, Sendable, CaseIterable {
+        /// The kernel's restart session (`ckpt.ko`): each record checked by the kernel as it
+        /// writes it, the stream's CRC-32C compared at commit.
+        case kernel
+        /// `process_vm_writev` from the mapped image (`ProcessMemoryWriter`): one copy, no
+        /// module needed; the same record checks, made by the restorer.
+        case process
     }
 
     /// The image's pid and thread ids are asked for with clone3's set_tid, which needs
@@ -60,19 +74,22 @@ public struct Restorer {
 
     public struct Result: Sendable {
         public var pid: pid_t
-        public var replay: RestartReplayer.Result
+        /// Page bytes written into the process, and by whom.
+        public var memoryBytes: UInt64
+        public var memory: MemoryPath
         /// Things restored differently than they were, for the operator (e.g. a new pid).
         public var warnings: [String]
     }
 
     let plan: RestorePlan
     let reader: ImageReader
-    let replayer: RestartReplayer
+    /// The kernel's restart session (`MemoryPath.kernel`; nil for `.process`).
+    let replayer: RestartReplayer?
     let options: Options
     /// The pre-copy the image was taken after (its parent-pages records' pages).
     let parent: ImageReader?
 
-    public init(plan: RestorePlan, reader: ImageReader, replayer: RestartReplayer, options: Options,
+    public init(plan: RestorePlan, reader: ImageReader, replayer: RestartReplayer?, options: Options,
                 parent: ImageReader? = nil) {
         self.plan = plan
         self.parent = parent
@@ -111,18 +128,34 @@ public struct Restorer {
         var warnings: [String] = []
         step("setting signal dispositions")
         warnings += try restoreSignalActions(remote)
-        step("writing memory through the kernel")
-        let replay: RestartReplayer.Result
+        let memoryBytes: UInt64
         // Direct: the kernel stages nothing, whatever the image's size; on any failure the
         // new process is killed (it was made for this), so all-or-nothing is not needed.
         do throws(ReplayError) {
-            replay = try replayer.replay(reader, pid: UInt32(pid), direct: true, parent: parent, progress: progress)
+            switch options.memory {
+            case .kernel:
+                guard let replayer else { preconditionFailure("MemoryPath.kernel without a RestartReplayer") }
+                step("writing memory through the kernel")
+                memoryBytes = try replayer.replay(reader, pid: UInt32(pid), direct: true, parent: parent,
+                                                  progress: progress).reply.bytes
+            case .process:
+                step("writing memory with process_vm_writev")
+                // The kernel's rule (ckpt_vma_dumpable): never a named file's shared mapping (its
+                // memory is the file) nor device memory.
+                memoryBytes = try ProcessMemoryWriter().write(reader, pid: pid, parent: parent, acceptsPages: { v in
+                    switch VMAKind(v) {
+                    case .sharedFile, .vvar: false
+                    default: true
+                    }
+                }, progress: progress).bytes
+            }
         } catch {
             // A record whose checksum fails as it is streamed (no verify pass first), or a
             // parent image that does not hold what the image's parent-pages ask for.
             switch error {
             case let .image(e): throw .image("\(e)")
-            case .parentMissing, .noParent: throw .image("\(error)")
+            case .parentMissing, .noParent, .pagesRefused, .trailerPages, .meta: throw .image("\(error)")
+            case .memory: throw .memory("\(error)")
             default: break
             }
             throw .kernel("\(error)")
@@ -155,7 +188,7 @@ public struct Restorer {
         }
         // Each thread of an older image says the same ("no FPU state"): once is enough.
         var seen = Set<String>()
-        return Result(pid: pid, replay: replay, warnings: warnings.filter { seen.insert($0).inserted })
+        return Result(pid: pid, memoryBytes: memoryBytes, memory: options.memory, warnings: warnings.filter { seen.insert($0).inserted })
     }
 
     // MARK: steps

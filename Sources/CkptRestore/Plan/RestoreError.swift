@@ -13,6 +13,8 @@ public enum RestoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case remote(step: String, errno: Errno)
     /// The kernel refused the memory contents (restart session): its reason.
     case kernel(String)
+    /// Writing the memory contents with process_vm_writev or /proc/PID/mem failed.
+    case memory(String)
     /// The new process does not look like the image after the mappings were made.
     case mismatch(String)
 
@@ -23,6 +25,7 @@ public enum RestoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .system(call, errno): "\(call): \(errno)"
         case let .remote(step, errno): "in the new process, \(step): \(errno)"
         case let .kernel(why): "the kernel refused the memory: \(why)"
+        case let .memory(why): "writing the memory: \(why)"
         case let .mismatch(why): why
         }
     }

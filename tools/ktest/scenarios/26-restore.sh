@@ -146,8 +146,8 @@ t_restore_refuses_changed_binary() {
 	[[ $out != *"starting the new process"* ]] || { why="refused only after starting: $out"; return 1; }
 }
 
-# A restore stages nothing in the kernel (CKPT_RESTART_FLAGS_DIRECT): a 64 MiB image
-# restores with restart_max_mib and restart_total_mib at 1 MiB, where a staged replay of
+# A restore through the kernel (--memory-by kernel) stages nothing there
+# (CKPT_RESTART_FLAGS_DIRECT): a 64 MiB image restores with restart_max_mib and restart_total_mib at 1 MiB, where a staged replay of
 # the same image is refused (ENOSPC).
 t_restore_stages_nothing() {
 	local P=/sys/module/ckpt/parameters
@@ -160,7 +160,7 @@ t_restore_stages_nothing() {
 	local staged direct
 	staged=$($CKPT_CLI replay $img --pid $T --validate-only 2>&1)
 	kill -9 $T; wait $T 2>/dev/null
-	direct=$($CKPT_CLI restore $img 2>&1)
+	direct=$($CKPT_CLI restore $img --memory-by kernel 2>&1)
 	local rc=$?
 	echo $max >$P/restart_max_mib; echo $total >$P/restart_total_mib
 	[[ $staged == *"restart_max_mib"* ]] || { why="staged replay at 1 MiB: $staged"; return 1; }
@@ -445,18 +445,25 @@ t_restore_shared_memory() {
 	counting_python pyshmem.py || return 1
 	checkpoint_and_kill || return 1
 	records_in_image shmem 3 || return 1  # anon, the memfd twice
-	mv t.out t.old && : >t.out
-	local np got n
-	restore_image $img || return 1
-	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	n=$(grep -c ' rw-s .*/memfd:ckpt-test (deleted)' /proc/$np/maps)
-	[[ $n == 2 ]] || { why="$n shared mappings of memfd:ckpt-test after restore, expected 2: $(grep -a ' rw-s ' /proc/$np/maps)"; return 1; }
-	kill -USR1 $np
-	wait_for t.out '^shm' 30 || { why="no shm line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	got=$(tr -d '\0' <t.out | grep -a '^shm' | head -1)
-	[[ $got == "shm anon-A anon-C holes yes memfd memfd alias yes pos 100 size 12288" ]] ||
-		{ why="after restore: '$got'"; return 1; }
-	kill -0 $np || { why="the restored process died"; return 1; }
+	local np got n by
+	# Both memory paths, one after the other from the same image: ckpt's own writes (the
+	# default) and the kernel's restart session.
+	for by in process kernel; do
+		mv t.out t.old && : >t.out
+		restore_image $img --memory-by $by || return 1
+		[[ $out == *" bytes written by $( [[ $by == kernel ]] && echo the kernel || echo process_vm_writev)"* ]] ||
+			{ why="--memory-by $by: $out"; return 1; }
+		wait_for t.out '^count' 30 || { why="--memory-by $by: the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
+		n=$(grep -c ' rw-s .*/memfd:ckpt-test (deleted)' /proc/$np/maps)
+		[[ $n == 2 ]] || { why="--memory-by $by: $n shared mappings of memfd:ckpt-test after restore, expected 2: $(grep -a ' rw-s ' /proc/$np/maps)"; return 1; }
+		kill -USR1 $np
+		wait_for t.out '^shm' 30 || { why="--memory-by $by: no shm line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
+		got=$(tr -d '\0' <t.out | grep -a '^shm' | head -1)
+		[[ $got == "shm anon-A anon-C holes yes memfd memfd alias yes pos 100 size 12288" ]] ||
+			{ why="--memory-by $by: after restore: '$got'"; return 1; }
+		kill -0 $np || { why="--memory-by $by: the restored process died"; return 1; }
+		kill -9 $np
+	done
 
 	python_refused 'import os, time; fd = os.memfd_create("unmapped"); os.write(fd, b"x"); print("ready", flush=True); time.sleep(1000)' \
 		"an unmapped memfd" "refused: fd " "/memfd:unmapped (deleted)" "a memfd the process does not map" || return 1
@@ -694,7 +701,7 @@ time.sleep(1000)' \
 }
 
 # A damaged image (one byte of page data flipped): without --verify the record's checksum
-# fails while it streams, the half-made process is killed and ckpt restore exits 65; with
+# fails while it streams (either memory path), the half-made process is killed and ckpt restore exits 65; with
 # --verify it is refused (65) before a process exists.
 t_restore_damaged_image() {
 	restore_listen || return 1
@@ -704,10 +711,13 @@ t_restore_damaged_image() {
 	local size=$(stat -c %s $img)
 	printf '\x5a' | dd of=$img bs=1 seek=$((size / 2)) conv=notrunc status=none
 	local rc
-	out=$($CKPT_CLI restore $img 2>&1); rc=$?
-	((rc == 65)) && [[ $out == *"damaged"*"CRC-32C mismatch"* ]] || { why="restore of a damaged image: exit $rc: $out"; return 1; }
-	sleep 0.5
-	pgrep -x ktarget >/dev/null && { why="a ktarget process is left: $(pgrep -a -x ktarget)"; return 1; }
+	local by
+	for by in process kernel; do
+		out=$($CKPT_CLI restore $img --memory-by $by 2>&1); rc=$?
+		((rc == 65)) && [[ $out == *"damaged"*"CRC-32C mismatch"* ]] || { why="--memory-by $by: restore of a damaged image: exit $rc: $out"; return 1; }
+		sleep 0.5
+		pgrep -x ktarget >/dev/null && { why="--memory-by $by: a ktarget process is left: $(pgrep -a -x ktarget)"; return 1; }
+	done
 	out=$($CKPT_CLI restore $img --verify 2>&1); rc=$?
 	((rc == 65)) && [[ $out != *"starting the new process"* ]] || { why="restore --verify: exit $rc: $out"; return 1; }
 }

@@ -1,0 +1,198 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCkptShims
+import CCkptUAPI
+import CkptImage
+import CkptProtocol
+import CkptSystem
+import SystemPackage
+
+/// `ckpt restore --memory-by process`: an image's pages written into a process the caller
+/// made and traces, with `process_vm_writev(2)` from the mapped image, instead of through the
+/// kernel's restart session. One copy per byte (the image's page cache into the process's
+/// pages), as CRIU's restorer does with `preadv`, where the restart session pays three
+/// (sendmsg into a request, the request into the page) and a CRC-32C in the kernel.
+///
+/// ```
+///  walk thread (caller):  read + CRC-check each record (ImageFragments) ──> FragmentPipe
+///  writer thread:         process_vm_writev(pid, fragment -> its address); a fragment the
+///                         call cannot write (a read-only mapping) through /proc/PID/mem
+/// ```
+///
+/// What the kernel's direct restart checked of the records is checked here, before a byte of
+/// a record is written: each pages record lies inside the vma record before it, ascending, in
+/// a vma `acceptsPages` allows (the caller's rule: never a named file's shared mapping, whose
+/// memory is the file), and the trailer counts the pages written. That the process's mappings
+/// are the image's vmas is the caller's part (`Restorer` made them and compared
+/// /proc/PID/maps with the image). A record's CRC is confirmed as the walk moves past it, so a damaged
+/// record may have been written when the walk fails: the caller kills the process it made.
+/// The caller must be allowed to ptrace `pid` (it is its tracer).
+public final class ProcessMemoryWriter {
+    public struct Result: Equatable, Sendable {
+        /// Records walked, and page bytes written.
+        public var records: UInt64
+        public var bytes: UInt64
+        /// Writes that went through /proc/PID/mem (read-only mappings).
+        public var forcedWrites: UInt64
+    }
+
+    public let maxData: Int
+    public let pipeDepth: Int
+
+    public init(maxData: Int = 15 * 4096, pipeDepth: Int = 8) {
+        self.maxData = maxData
+        self.pipeDepth = pipeDepth
+    }
+
+    /// Writes every pages record of `reader` (and the pages `parent` holds for its
+    /// parent-pages records) into `pid`. `progress(done, total)` in record bytes.
+    public func write(
+        _ reader: ImageReader, pid: pid_t, parent: ImageReader? = nil,
+        acceptsPages: @escaping (VMAMeta) -> Bool,
+        progress: (UInt64, UInt64) -> Void = { _, _ in }
+    ) throws(ReplayError) -> Result {
+        let mem = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
+        guard mem >= 0 else { throw .memory(call: "open /proc/\(pid)/mem", address: nil, errno: Errno(rawValue: errno)) }
+        defer { close(mem) }
+        let pipe = FragmentPipe(capacity: pipeDepth, maxData: maxData)
+        let writer = Writer(pid: pid, mem: mem, pipe: pipe)
+        let thread = JoinableThread { writer.run() }
+        var rules = PagesRules(acceptsPages: acceptsPages)
+        var walkError: ReplayError?
+        do {
+            var slot = 0
+            try ImageFragments(reader: reader, maxData: maxData).walk(
+                meta: ImageFragments.verbatim, progress: progress, parent: parent.map { ParentImagePages(reader: $0) },
+                buffer: { slot = try pipe.acquire(); return pipe.buffer(slot) }
+            ) { f, _ in
+                let address = try rules.check(f)
+                guard f.type == .pages, !f.data.isEmpty else { return pipe.release(slot) }
+                pipe.publish(slot, .init(type: f.type, id: f.id, parent: f.parent, dataLength: f.dataLength,
+                                         dataOffset: f.dataOffset, data: f.data, hasMeta: false, address: address),
+                             meta: nil)
+            }
+            pipe.close()
+        } catch {
+            walkError = error as? ReplayError ?? .image(.misuse(path: reader.path, offset: 0, recordID: nil, call: "restore",
+                                                                 expected: "a ReplayError", found: "\(error)"))
+            pipe.fail(walkError!)
+        }
+        thread.join()
+        if let failure = writer.failure ?? walkError { throw failure }
+        return Result(records: rules.records, bytes: writer.bytes, forcedWrites: writer.forced)
+    }
+
+    /// The checks the kernel's restart session made of pages records: inside the vma
+    /// record before them, ascending, and as many pages as the trailer counts.
+    struct PagesRules {
+        let acceptsPages: (VMAMeta) -> Bool
+        /// The last vma record: its range, and whether its pages may be written.
+        var vma: (start: UInt64, end: UInt64, accepted: Bool)?
+        var next: UInt64 = 0
+        var pages: UInt64 = 0
+        var records: UInt64 = 0
+        var runAddress: UInt64 = 0
+        var pageSize: UInt64 = 4096
+
+        /// The address `f`'s data goes to (0 for records without pages).
+        mutating func check(_ f: RecordFragment) throws(ReplayError) -> UInt64 {
+            if let m = f.meta {
+                records += 1
+                let meta: RecordMeta
+                do throws(ProtocolError) { meta = try RecordMeta(type: f.type, payload: m) } catch {
+                    throw .meta(recordID: f.id, error)
+                }
+                switch meta {
+                case let .header(h):
+                    pageSize = UInt64(h.pageSize)
+                case let .vma(v):
+                    vma = (v.start, v.end, acceptsPages(v))
+                    next = v.start
+                case let .pages(p):
+                    let length = UInt64(p.nrPages) * pageSize
+                    let why: String? = switch vma {
+                    case nil: "no vma record before them"
+                    case let vma?:
+                        if p.addr % pageSize != 0 || p.addr < next || p.addr > vma.end || length > vma.end - p.addr {
+                            "\(p.nrPages) pages outside their vma 0x\(String(vma.start, radix: 16))-0x\(String(vma.end, radix: 16)) or behind the previous record"
+                        } else if f.dataLength != length {
+                            "data-len \(f.dataLength) is not \(p.nrPages) pages"
+                        } else if !vma.accepted {
+                            "in a mapping whose pages a restore does not write (a named file's shared mapping, or device memory)"
+                        } else { nil }
+                    }
+                    if let why { throw .pagesRefused(recordID: f.id, address: p.addr, why: why) }
+                    next = p.addr + length
+                    pages += UInt64(p.nrPages)
+                    runAddress = p.addr
+                case let .trailer(t):
+                    guard t.nrPagesTotal == pages else {
+                        throw .trailerPages(counted: pages, trailer: t.nrPagesTotal)
+                    }
+                default: break
+                }
+            }
+            return f.type == .pages ? runAddress + f.dataOffset : 0
+        }
+    }
+
+    /// The writing half, on its own thread.
+    ///
+    /// `@unchecked Sendable`, sound because the calling thread does not touch it between
+    /// starting the thread and `join()`, and pthread_join orders the writer's stores before
+    /// the caller's loads.
+    final class Writer: @unchecked Sendable {
+        let pid: pid_t
+        let mem: Int32
+        let pipe: FragmentPipe
+        var failure: ReplayError?
+        var bytes: UInt64 = 0
+        var forced: UInt64 = 0
+
+        init(pid: pid_t, mem: Int32, pipe: FragmentPipe) {
+            self.pid = pid
+            self.mem = mem
+            self.pipe = pipe
+        }
+
+        func run() {
+            while let slot = pipe.take() {
+                let (data, address) = pipe.withFragment(slot) { ($0.data, pipe.address(slot)) }
+                let error = write(data, at: address)
+                pipe.release(slot)
+                if let error {
+                    failure = error
+                    pipe.fail(error)
+                    return
+                }
+            }
+        }
+
+        /// process_vm_writev, then /proc/PID/mem for what it left (it does not write
+        /// read-only mappings; the tracer's /proc/PID/mem does, as a debugger's pokes).
+        private func write(_ data: UnsafeRawBufferPointer, at address: UInt64) -> ReplayError? {
+            var done = 0
+            let n = ckpt_process_vm_write(pid, data.baseAddress, data.count, address)
+            if n > 0 { done = n }
+            if done < data.count {
+                if n < 0 && errno != EFAULT {
+                    return .memory(call: "process_vm_writev", address: address, errno: Errno(rawValue: errno))
+                }
+                forced += 1
+                while done < data.count {
+                    let w = pwrite(mem, data.baseAddress! + done, data.count - done,
+                                   off_t(Int64(bitPattern: address + UInt64(done))))
+                    if w < 0 && errno == EINTR { continue }
+                    guard w > 0 else {
+                        return .memory(call: "write /proc/\(pid)/mem", address: address + UInt64(done),
+                                       errno: Errno(rawValue: w < 0 ? errno : EIO))
+                    }
+                    done += w
+                }
+            }
+            bytes += UInt64(done)
+            return nil
+        }
+    }
+}

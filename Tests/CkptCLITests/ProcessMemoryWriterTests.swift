@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptImage
+import CkptProtocol
+import CkptReplay
+import Foundation
+import XCTest
+
+/// `ckpt restore --memory-by process`: an image's pages written with process_vm_writev (and
+/// /proc/PID/mem where a mapping is read-only). The process written is this test's own:
+/// the writer's calls treat it like any other pid the caller may ptrace.
+final class ProcessMemoryWriterTests: XCTestCase {
+    var dir = ""
+    let page = 4096
+    /// 8 read-write pages and 2 read-only pages of this process, mapped per test.
+    var rw: UnsafeMutableRawPointer!
+    var ro: UnsafeMutableRawPointer!
+
+    override func setUpWithError() throws {
+        dir = try makeTemporaryDirectory()
+        rw = mmap(nil, 8 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        ro = mmap(nil, 2 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        XCTAssertNotEqual(rw, MAP_FAILED)
+        XCTAssertNotEqual(ro, MAP_FAILED)
+    }
+
+    override func tearDown() {
+        munmap(rw, 8 * page)
+        munmap(ro, 2 * page)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func meta(_ m: RecordMeta) -> [UInt8] { m.encodedPayload(padded: true) }
+    func address(_ p: UnsafeMutableRawPointer) -> UInt64 { UInt64(UInt(bitPattern: p)) }
+    func pattern(_ pages: Int, _ seed: Int) -> [UInt8] { (0..<(pages * page)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed) } }
+
+    /// header, task, mm; vma rw; pages 3 at rw+1, 2 at rw+5; vma ro; 1 page at ro; trailer of
+    /// `trailerPages`.
+    func records(rwAt: UInt64? = nil, trailerPages: UInt64 = 6) -> [FixtureRecord] {
+        let a = address(rw), b = address(ro), p = UInt64(page)
+        let mm = MMMeta(startCode: 0, endCode: 0, startData: 0, endData: 0, startBrk: 0, brk: 0, startStack: 0,
+                        argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)
+        return [
+            FixtureRecord(type: .header, id: 1, parent: 0, meta: meta(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12.0-test", timeNs: 1)))),
+            FixtureRecord(type: .task, id: 2, parent: 0, meta: meta(.task(TaskMeta(pid: 42, tgid: 42, ppid: 1, comm: "t", uid: 0, gid: 0, euid: 0, egid: 0)))),
+            FixtureRecord(type: .mm, id: 3, parent: 2, meta: meta(.mm(mm))),
+            FixtureRecord(type: .vma, id: 4, parent: 3, meta: meta(.vma(VMAMeta(start: a, end: a + 8 * p, vmFlags: 0x3, pgoff: 0)))),
+            FixtureRecord(type: .pages, id: 5, parent: 4, meta: meta(.pages(PagesMeta(addr: rwAt ?? a + p, nrPages: 3))), data: pattern(3, 1)),
+            FixtureRecord(type: .pages, id: 6, parent: 4, meta: meta(.pages(PagesMeta(addr: a + 5 * p, nrPages: 2))), data: pattern(2, 2)),
+            FixtureRecord(type: .vma, id: 7, parent: 3, meta: meta(.vma(VMAMeta(start: b, end: b + 2 * p, vmFlags: 0x1, pgoff: 0)))),
+            FixtureRecord(type: .pages, id: 8, parent: 7, meta: meta(.pages(PagesMeta(addr: b, nrPages: 1))), data: pattern(1, 3)),
+            FixtureRecord(type: .trailer, id: 9, parent: 0, meta: meta(.trailer(TrailerMeta(nrThreads: 1, nrVMAs: 2, nrPagesTotal: trailerPages, nrFiles: 0)))),
+        ]
+    }
+
+    func image(_ r: [FixtureRecord]) throws -> ImageReader {
+        try writeFixtureImage(dir + "/1.ckpt", r, crid: 1)
+        return try ImageReader(path: dir + "/1.ckpt")
+    }
+
+    func bytes(_ p: UnsafeMutableRawPointer, page n: Int, count: Int) -> [UInt8] {
+        Array(UnsafeRawBufferPointer(start: p + n * page, count: count * page))
+    }
+
+    func testPagesLandAtTheirAddressesReadOnlyOnesThroughProcMem() throws {
+        // Small fragments: several writes per record, so offsets within a record matter.
+        let result = try ProcessMemoryWriter(maxData: 5000, pipeDepth: 2)
+            .write(try image(records()), pid: getpid(), acceptsPages: { _ in true })
+        XCTAssertEqual(bytes(rw, page: 1, count: 3), pattern(3, 1))
+        XCTAssertEqual(bytes(rw, page: 5, count: 2), pattern(2, 2))
+        for untouched in [0, 4, 7] { XCTAssertEqual(bytes(rw, page: untouched, count: 1), [UInt8](repeating: 0, count: page)) }
+        XCTAssertEqual(bytes(ro, page: 0, count: 1), pattern(1, 3), "a read-only mapping is written as a debugger writes it")
+        XCTAssertEqual(result.bytes, UInt64(6 * page))
+        XCTAssertEqual(result.forcedWrites, 1, "only the read-only page's one fragment needs /proc/PID/mem")
+        XCTAssertEqual(result.records, 9)
+    }
+
+    func testPagesOutsideTheirVmaAreRefusedBeforeAnyWrite() throws {
+        // The first run starts 7 pages in: its 3 pages end past the 8-page vma.
+        let r = records(rwAt: address(rw) + 7 * UInt64(page))
+        XCTAssertThrowsError(try ProcessMemoryWriter().write(try image(r), pid: getpid(), acceptsPages: { _ in true })) { e in
+            guard case let .pagesRefused(id, _, why)? = e as? ReplayError else { return XCTFail("\(e)") }
+            XCTAssertEqual(id, 5)
+            XCTAssertTrue(why.contains("outside their vma"), why)
+        }
+        XCTAssertEqual(bytes(rw, page: 0, count: 8), [UInt8](repeating: 0, count: 8 * page))
+    }
+
+    func testAVmaTheCallerRefusesGetsNoPages() throws {
+        XCTAssertThrowsError(try ProcessMemoryWriter().write(try image(records()), pid: getpid(),
+                                                            acceptsPages: { $0.vmFlags & 0x2 != 0 })) { e in
+            guard case let .pagesRefused(id, _, why)? = e as? ReplayError else { return XCTFail("\(e)") }
+            XCTAssertEqual(id, 8)
+            XCTAssertTrue(why.contains("does not write"), why)
+        }
+        XCTAssertEqual(bytes(ro, page: 0, count: 1), [UInt8](repeating: 0, count: page))
+    }
+
+    func testATrailerCountingOtherPagesFails() throws {
+        XCTAssertThrowsError(try ProcessMemoryWriter().write(try image(records(trailerPages: 7)), pid: getpid(),
+                                                            acceptsPages: { _ in true })) { e in
+            XCTAssertEqual(e as? ReplayError, .trailerPages(counted: 6, trailer: 7))
+        }
+    }
+
+    func testADamagedRecordFailsTheWalk() throws {
+        let reader = try image(records())
+        // One byte of the second run's data flipped in the file.
+        let entry = reader.index.first { $0.id == 6 }!
+        let fd = open(dir + "/1.ckpt", O_RDWR)
+        var b: UInt8 = 0
+        pread(fd, &b, 1, off_t(entry.dataOffset + 100))
+        b ^= 0x5A
+        pwrite(fd, &b, 1, off_t(entry.dataOffset + 100))
+        close(fd)
+        XCTAssertThrowsError(try ProcessMemoryWriter().write(try ImageReader(path: dir + "/1.ckpt"), pid: getpid(),
+                                                            acceptsPages: { _ in true })) { e in
+            guard case .image? = e as? ReplayError else { return XCTFail("\(e)") }
+            XCTAssertTrue("\(e)".contains("CRC-32C mismatch"), "\(e)")
+        }
+    }
+
+    func testAnUnwritableAddressNamesTheCall() throws {
+        // The vma record says 8 pages, but the last 4 are unmapped in this process.
+        munmap(rw + 4 * page, 4 * page)
+        XCTAssertThrowsError(try ProcessMemoryWriter().write(try image(records()), pid: getpid(), acceptsPages: { _ in true })) { e in
+            guard case let .memory(call, address, errno)? = e as? ReplayError else { return XCTFail("\(e)") }
+            XCTAssertTrue(call.contains("/mem"), call)
+            XCTAssertEqual(address, self.address(rw) + 5 * UInt64(page))
+            XCTAssertEqual(errno, .ioError)
+        }
+        rw = mmap(rw + 0, 8 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+    }
+}
