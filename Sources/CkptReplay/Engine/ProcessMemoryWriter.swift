@@ -11,8 +11,8 @@ import SystemPackage
 /// `ckpt restore --memory-by process`: an image's pages written into a process the caller
 /// made and traces, with `process_vm_writev(2)` from the mapped image, instead of through the
 /// kernel's restart session. One copy per byte (the image's page cache into the process's
-/// pages), as CRIU's restorer does with `preadv`, where the restart session pays three
-/// (sendmsg into a request, the request into the page) and a CRC-32C in the kernel.
+/// pages), as CRIU's restorer does with `preadv`, where the restart session pays two
+/// (sendmsg into a zeroed request, the request into the page) and a CRC-32C in the kernel.
 ///
 /// ```
 ///  walk thread (caller):  read + CRC-check each record (ImageFragments) ──> FragmentPipe
