@@ -47,6 +47,7 @@ public final class RestartReplayer {
     public init(link: RestartLink, window: Int = 32, maxData: Int = Int(CKPT_DATA_MAX), pipeDepth: Int = 8) {
         precondition(window >= 1, "window must be at least 1")
         precondition(pipeDepth >= 1, "pipeDepth must be at least 1")
+        precondition(maxData >= 1 && maxData <= Int(CKPT_DATA_MAX), "the kernel takes at most CKPT_DATA_MAX bytes a fragment")
         self.link = link
         self.window = window
         self.maxData = maxData

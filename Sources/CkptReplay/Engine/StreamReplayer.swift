@@ -31,6 +31,7 @@ public final class StreamReplayer {
 
     public init(encoder: MessageEncoder = .usersock, maxData: Int = Int(CKPT_DATA_MAX),
                 send: @escaping (UnsafeRawBufferPointer) throws(TransportError) -> Void) {
+        precondition(maxData >= 1 && maxData <= Int(CKPT_DATA_MAX), "a sink takes at most CKPT_DATA_MAX bytes a fragment")
         self.encoder = encoder
         self.maxData = maxData
         self.send = send

@@ -23,8 +23,10 @@ struct ImageFragments {
     let reader: ImageReader
     let maxData: Int
 
+    /// `maxData` is not capped here: senders to the kernel or a sink (`RestartReplayer`,
+    /// `StreamReplayer`) keep it at most `CKPT_DATA_MAX`; `ProcessMemoryWriter` writes larger runs.
     init(reader: ImageReader, maxData: Int = Int(CKPT_DATA_MAX)) {
-        precondition(maxData >= 1 && maxData <= Int(CKPT_DATA_MAX))
+        precondition(maxData >= 1)
         self.reader = reader
         self.maxData = maxData
     }
