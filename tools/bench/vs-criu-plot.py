@@ -5,10 +5,10 @@
 
 RESULTS is a results file of tools/bench/vs-criu (its `result` lines; the `*-detail.txt`
 next to it gives ckpt's stamped restore stages); PROFILE optionally a
-tools/bench/vs-criu-profile-guest output (its "restore by symbol" and "checkpoint by
-symbol" tables). Three panels: medians of frozen, dump and restore for ckpt and CRIU at
-the largest target; ckpt's restore split into its stages (median per stage); and the
-profile's largest symbols for each side. Every number drawn is printed in the SVG's text.
+tools/bench/vs-criu-profile-guest output (its "restore by symbol" table, and "criu-restore
+by symbol" or else "checkpoint by symbol"). Three panels: medians of frozen, dump and
+restore for ckpt and CRIU at the largest target; ckpt's restore split into its stages
+(median per stage); and the profile's largest symbols for each. Every number drawn is printed in the SVG's text.
 """
 import os
 import re
@@ -54,21 +54,43 @@ def stages(detail, mib):
 
 
 def profile(path, section, n=6):
-    """[(percent, symbol)] of a profile section (pv_native_safe_halt is idle vCPU time)."""
-    rows, on = [], False
+    """[(percent, label)]: the section's threads ("by thread": each thread's share and its
+    top symbol; swapper is the idle vCPUs), or, in profiles without that table, its
+    symbols ("by symbol"; pv_native_safe_halt is idle vCPU time)."""
+    threads, symbols, on = [], [], None
     for line in open(path):
         if line.startswith("== "):
-            on = line.strip() == f"== {section} by symbol"
+            head = line.strip()
+            on = {f"== {section} by thread": "t", f"== {section} by symbol": "s"}.get(head)
             continue
-        if on:
+        if on == "t":
+            m = re.match(r" {0,2}([\d.]+)%\s+(\S+ \d+)$", line.rstrip())
+            if m:
+                threads.append([float(m.group(1)), m.group(2), None])
+            elif threads and threads[-1][2] is None:
+                m = re.match(r"\s+([\d.]+)%\s+(\S+)", line)
+                if m:
+                    threads[-1][2] = f"{m.group(2)[:30]} {m.group(1)}%"
+        elif on == "s":
             m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[.\]\s+(\S+)(?:\s+(\S+))?", line)
             if m:
                 sym = m.group(4) or m.group(3)
-                rows.append((float(m.group(1)), sym if len(sym) < 40 else sym[:37] + "..."))
-    return rows[:n]
+                symbols.append((float(m.group(1)), sym if len(sym) < 40 else sym[:37] + "..."))
+    if threads:
+        return [(pct, f"{name}: {top}" if top else name) for pct, name, top in threads[:n]]
+    return symbols[:n]
 
 
-def svg(res, stage, prof_restore, prof_ckpt, title):
+def image_mib(path):
+    """The profiled image's size ("ckpt verify IMG (N bytes)" in the profile's output), in MiB."""
+    for line in open(path):
+        m = re.match(r"ckpt verify \S+ \((\d+) bytes\)", line)
+        if m:
+            return f"{int(m.group(1)) / 2**20:.0f} MiB image"
+    return "image size not in the profile"
+
+
+def svg(res, stage, panels, prof_label, title):
     w, h = 960, 620
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
            f'<rect width="{w}" height="{h}" fill="white"/>',
@@ -110,14 +132,14 @@ def svg(res, stage, prof_restore, prof_ckpt, title):
             out.append(f'<text x="{x1}" y="{y0 + 62 + 16 * 3}">CRIU restore, whole: {crit:.2f} s</text>')
     # Panel 3: profiles.
     y2 = 360
-    for k, (name, rows) in enumerate((("restore", prof_restore), ("checkpoint", prof_ckpt))):
+    for k, (name, tool, rows) in enumerate(panels):
         if not rows:
             continue
         xp = 40 + k * 460
-        out.append(f'<text x="{xp}" y="{y2 - 8}">ckpt {name}: share of guest samples (perf cpu-clock, 64 MiB)</text>')
+        out.append(f'<text x="{xp}" y="{y2 - 8}">{name}: share of guest samples (perf cpu-clock, {prof_label})</text>')
         for i, (pct, sym) in enumerate(rows):
             y = y2 + i * 30
-            out.append(f'<rect x="{xp}" y="{y}" width="{pct * 6:.0f}" height="20" fill="{COLORS["ckpt"]}"/>')
+            out.append(f'<rect x="{xp}" y="{y}" width="{pct * 6:.0f}" height="20" fill="{COLORS[tool]}"/>')
             out.append(f'<text x="{xp + pct * 6 + 6:.0f}" y="{y + 15}">{pct:.1f}% {sym}</text>')
     out.append("</svg>")
     return "\n".join(out)
@@ -134,9 +156,14 @@ def main():
     detail = path[:-4] + "-detail.txt" if path.endswith(".txt") else None
     stage = stages(detail, mib) if detail and os.path.exists(detail) else None
     prof = sys.argv[2] if len(sys.argv) > 2 else None
-    pr = profile(prof, "restore") if prof else []
-    pc = profile(prof, "checkpoint") if prof else []
-    print(svg(res, stage, pr, pc, f"ckpt against CRIU: {os.path.basename(path)}"))
+    panels = []
+    if prof:
+        # ckpt's restore beside CRIU's when the profile has it (vs-criu-profile-guest since
+        # run 23), else beside ckpt's checkpoint.
+        criu = profile(prof, "criu-restore")
+        panels = [("ckpt restore", "ckpt", profile(prof, "restore")),
+                  ("CRIU restore", "criu", criu) if criu else ("ckpt checkpoint", "ckpt", profile(prof, "checkpoint"))]
+    print(svg(res, stage, panels, image_mib(prof) if prof else "", f"ckpt against CRIU: {os.path.basename(path)}"))
 
 
 if __name__ == "__main__":

@@ -37,10 +37,10 @@ public final class ProcessMemoryWriter {
         public var forcedWrites: UInt64
     }
 
-    /// Bytes per write: the kernel's page runs are records of up to 1 MiB, and one call per
-    /// run instead of per 60 KiB cut the restore's wall time to 0.74x in
-    /// tools/bench/restore-ab (docs/benchmarks.md, run 23). A slot is this size only when the
-    /// image cannot be mapped (a store); a mapped image's fragments are views of it.
+    /// Bytes per write: the kernel's page runs are records of up to 1 MiB, written with one
+    /// call each instead of one per 60 KiB (docs/benchmarks.md, "Run 23": fewer slow runs,
+    /// not a faster best run). A slot is this size only when the image cannot be mapped (a
+    /// store); a mapped image's fragments are views of it.
     public let maxData: Int
     public let pipeDepth: Int
 
