@@ -73,7 +73,23 @@ final class ProcessMemoryWriterTests: XCTestCase {
         XCTAssertEqual(bytes(ro, page: 0, count: 1), pattern(1, 3), "a read-only mapping is written as a debugger writes it")
         XCTAssertEqual(result.bytes, UInt64(6 * page))
         XCTAssertEqual(result.forcedWrites, 1, "only the read-only page's one fragment needs /proc/PID/mem")
+        XCTAssertTrue(result.processVMWrite)
         XCTAssertEqual(result.records, 9)
+    }
+
+    func testWithoutProcessVMWriteEveryWriteGoesThroughProcMem() throws {
+        // A kernel built without CROSS_MEMORY_ATTACH answers process_vm_writev with ENOSYS
+        // (the debug kernel's tiny config does): the same pages land, all through /proc/PID/mem.
+        let result = try ProcessMemoryWriter(maxData: 5000, pipeDepth: 2, processVMWrite: false)
+            .write(try image(records()), pid: getpid(), acceptsPages: { _ in true })
+        XCTAssertEqual(bytes(rw, page: 1, count: 3), pattern(3, 1))
+        XCTAssertEqual(bytes(rw, page: 5, count: 2), pattern(2, 2))
+        for untouched in [0, 4, 7] { XCTAssertEqual(bytes(rw, page: untouched, count: 1), [UInt8](repeating: 0, count: page)) }
+        XCTAssertEqual(bytes(ro, page: 0, count: 1), pattern(1, 3))
+        XCTAssertEqual(result.bytes, UInt64(6 * page))
+        XCTAssertFalse(result.processVMWrite)
+        // 3 pages in 5000-byte fragments: 3 writes; 2 pages: 2; the read-only page: 1.
+        XCTAssertEqual(result.forcedWrites, 6, "every fragment through /proc/PID/mem")
     }
 
     func testPagesOutsideTheirVmaAreRefusedBeforeAnyWrite() throws {

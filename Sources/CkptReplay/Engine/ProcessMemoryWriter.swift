@@ -33,8 +33,12 @@ public final class ProcessMemoryWriter {
         /// Records walked, and page bytes written.
         public var records: UInt64
         public var bytes: UInt64
-        /// Writes that went through /proc/PID/mem (read-only mappings).
+        /// Writes that went through /proc/PID/mem (read-only mappings; every write when
+        /// `processVMWrite` is false).
         public var forcedWrites: UInt64
+        /// Whether process_vm_writev wrote: false on a kernel built without it
+        /// (`CONFIG_CROSS_MEMORY_ATTACH=n`: ENOSYS), where every write went through /proc/PID/mem.
+        public var processVMWrite: Bool
     }
 
     /// Bytes per write: the kernel's page runs are records of up to 1 MiB, written with one
@@ -43,10 +47,14 @@ public final class ProcessMemoryWriter {
     /// store); a mapped image's fragments are views of it.
     public let maxData: Int
     public let pipeDepth: Int
+    /// false: every write through /proc/PID/mem from the start, the path a kernel without
+    /// process_vm_writev takes (the writer finds that by ENOSYS; tests choose it here).
+    public let processVMWrite: Bool
 
-    public init(maxData: Int = 1 << 20, pipeDepth: Int = 8) {
+    public init(maxData: Int = 1 << 20, pipeDepth: Int = 8, processVMWrite: Bool = true) {
         self.maxData = maxData
         self.pipeDepth = pipeDepth
+        self.processVMWrite = processVMWrite
     }
 
     /// Writes every pages record of `reader` (and the pages `parent` holds for its
@@ -60,7 +68,7 @@ public final class ProcessMemoryWriter {
         guard mem >= 0 else { throw .memory(call: "open /proc/\(pid)/mem", address: nil, errno: Errno(rawValue: errno)) }
         defer { close(mem) }
         let pipe = FragmentPipe(capacity: pipeDepth, maxData: maxData)
-        let writer = Writer(pid: pid, mem: mem, pipe: pipe)
+        let writer = Writer(pid: pid, mem: mem, pipe: pipe, processVMWrite: processVMWrite)
         let thread = JoinableThread { writer.run() }
         var rules = PagesRules(acceptsPages: acceptsPages)
         var walkError: ReplayError?
@@ -84,7 +92,8 @@ public final class ProcessMemoryWriter {
         }
         thread.join()
         if let failure = writer.failure ?? walkError { throw failure }
-        return Result(records: rules.records, bytes: writer.bytes, forcedWrites: writer.forced)
+        return Result(records: rules.records, bytes: writer.bytes, forcedWrites: writer.forced,
+                      processVMWrite: writer.processVMWrite)
     }
 
     /// The checks the kernel's restart session made of pages records: inside the vma
@@ -153,11 +162,14 @@ public final class ProcessMemoryWriter {
         var failure: ReplayError?
         var bytes: UInt64 = 0
         var forced: UInt64 = 0
+        /// Cleared for good at the first ENOSYS.
+        var processVMWrite: Bool
 
-        init(pid: pid_t, mem: Int32, pipe: FragmentPipe) {
+        init(pid: pid_t, mem: Int32, pipe: FragmentPipe, processVMWrite: Bool) {
             self.pid = pid
             self.mem = mem
             self.pipe = pipe
+            self.processVMWrite = processVMWrite
         }
 
         func run() {
@@ -174,13 +186,18 @@ public final class ProcessMemoryWriter {
         }
 
         /// process_vm_writev, then /proc/PID/mem for what it left (it does not write
-        /// read-only mappings; the tracer's /proc/PID/mem does, as a debugger's pokes).
+        /// read-only mappings; the tracer's /proc/PID/mem does, as a debugger's pokes), or
+        /// for everything on a kernel without process_vm_writev.
         private func write(_ data: UnsafeRawBufferPointer, at address: UInt64) -> ReplayError? {
             var done = 0
-            let n = ckpt_process_vm_write(pid, data.baseAddress, data.count, address)
+            var n = -1
+            if processVMWrite {
+                n = ckpt_process_vm_write(pid, data.baseAddress, data.count, address)
+                if n < 0 && errno == ENOSYS { processVMWrite = false }
+            }
             if n > 0 { done = n }
             if done < data.count {
-                if n < 0 && errno != EFAULT {
+                if processVMWrite && n < 0 && errno != EFAULT {
                     return .memory(call: "process_vm_writev", address: address, errno: Errno(rawValue: errno))
                 }
                 forced += 1

@@ -77,6 +77,9 @@ public struct Restorer {
         /// Page bytes written into the process, and by whom.
         public var memoryBytes: UInt64
         public var memory: MemoryPath
+        /// What wrote them, for the operator: "the kernel", "process_vm_writev", or
+        /// /proc/PID/mem on a kernel without process_vm_writev.
+        public var memoryCall: String
         /// Things restored differently than they were, for the operator (e.g. a new pid).
         public var warnings: [String]
     }
@@ -129,6 +132,7 @@ public struct Restorer {
         step("setting signal dispositions")
         warnings += try restoreSignalActions(remote)
         let memoryBytes: UInt64
+        var memoryCall = options.memory == .kernel ? "the kernel" : "process_vm_writev"
         // Direct: the kernel stages nothing, whatever the image's size; on any failure the
         // new process is killed (it was made for this), so all-or-nothing is not needed.
         do throws(ReplayError) {
@@ -142,12 +146,16 @@ public struct Restorer {
                 step("writing memory with process_vm_writev")
                 // The kernel's rule (ckpt_vma_dumpable): never a named file's shared mapping (its
                 // memory is the file) nor device memory.
-                memoryBytes = try ProcessMemoryWriter().write(reader, pid: pid, parent: parent, acceptsPages: { v in
+                let written = try ProcessMemoryWriter().write(reader, pid: pid, parent: parent, acceptsPages: { v in
                     switch VMAKind(v) {
                     case .sharedFile, .vvar: false
                     default: true
                     }
-                }, progress: progress).bytes
+                }, progress: progress)
+                memoryBytes = written.bytes
+                if !written.processVMWrite {
+                    memoryCall = "/proc/\(pid)/mem (this kernel has no process_vm_writev)"
+                }
             }
         } catch {
             // A record whose checksum fails as it is streamed (no verify pass first), or a
@@ -188,7 +196,7 @@ public struct Restorer {
         }
         // Each thread of an older image says the same ("no FPU state"): once is enough.
         var seen = Set<String>()
-        return Result(pid: pid, memoryBytes: memoryBytes, memory: options.memory, warnings: warnings.filter { seen.insert($0).inserted })
+        return Result(pid: pid, memoryBytes: memoryBytes, memory: options.memory, memoryCall: memoryCall, warnings: warnings.filter { seen.insert($0).inserted })
     }
 
     // MARK: steps
