@@ -447,8 +447,15 @@ t_restore_shared_memory() {
 	records_in_image shmem 3 || return 1  # anon, the memfd twice
 	local np got n by writer=process_vm_writev
 	# A kernel built without process_vm_writev (the debug kernel's tiny config) has ckpt
-	# write everything through /proc/PID/mem, and say so.
-	grep -qw __x64_sys_process_vm_writev /proc/kallsyms || writer="/proc/"
+	# write everything through /proc/PID/mem, and say so. Asked of the kernel: with zero
+	# iovecs the call returns 0, or fails with ENOSYS (38) where it is not built
+	# (kallsyms lists its name either way).
+	if ! python3 -c 'import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.syscall(311, os.getpid(), None, 0, None, 0, 0)  # process_vm_writev, x86_64
+sys.exit(3 if r < 0 and ctypes.get_errno() == 38 else 0)'; then
+		writer="/proc/"
+	fi
 	# Both memory paths, one after the other from the same image: ckpt's own writes (the
 	# default) and the kernel's restart session.
 	for by in process kernel; do
