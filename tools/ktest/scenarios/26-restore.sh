@@ -448,11 +448,13 @@ t_restore_shared_memory() {
 	local np got n by writer=process_vm_writev
 	# A kernel built without process_vm_writev (the debug kernel's tiny config) has ckpt
 	# write everything through /proc/PID/mem, and say so. Asked of the kernel: with zero
-	# iovecs the call returns 0, or fails with ENOSYS (38) where it is not built
-	# (kallsyms lists its name either way).
+	# iovecs the call returns 0 (measured on this host), or fails with ENOSYS (38) where it
+	# is not built (kallsyms lists its name either way). The counts go as unsigned longs:
+	# as plain ints their upper halves are garbage and the call says EINVAL.
 	if ! python3 -c 'import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
-r = libc.syscall(311, os.getpid(), None, 0, None, 0, 0)  # process_vm_writev, x86_64
+u = ctypes.c_ulong
+r = libc.syscall(u(311), os.getpid(), None, u(0), None, u(0), u(0))  # process_vm_writev, x86_64
 sys.exit(3 if r < 0 and ctypes.get_errno() == 38 else 0)'; then
 		writer="/proc/"
 	fi
