@@ -14,6 +14,7 @@ import CkptTransport
 public struct CheckpointCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "checkpoint",
+        _superCommandName: Ckpt.name,  // Ckpt.main parses it directly: see there
         abstract: "Checkpoint a process: the kernel streams it to the running `ckpt listen`.",
         discussion: """
             The kernel admits the request (permission, target, sink) and answers with the stream's crid; it then reads the task and streams its records to the capture sink (`ckpt listen`, which must be running in this network namespace) and tells this command how the stream ended (CKPT_CMD_CHECKPOINT_DONE). The first line of output is `crid N records R bytes B checksum 0xC`; a stream the kernel aborted (the task exited or exec'd, the sink stalled or went away) exits 1 with the reason. Killing this command mid-stream aborts the stream.

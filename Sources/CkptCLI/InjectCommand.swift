@@ -9,6 +9,7 @@ import CkptProtocol
 public struct InjectCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "inject",
+        _superCommandName: Ckpt.name,  // Ckpt.main parses it directly: see there
         abstract: "Send synthetic checkpoint streams, clean or with faults, to a usersock listener.",
         discussion: """
             Generates realistic streams (header, task, regs per thread, mm, vmas, page runs, files, trailer; correct meta, fragments and checksums) from --seed: the same seed and shape give the same bytes. The streams are interleaved and sent to PORT (`ckpt listen --usersock` prints it) with blocking sends, so a slow listener slows the injector and nothing is lost.

@@ -7,6 +7,7 @@ import CkptStore
 public struct ListCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "list",
+        _superCommandName: Ckpt.name,  // Ckpt.main parses it directly: see there
         abstract: "List the images and failed captures in the listener's directory.",
         discussion: """
             One line per file: crid, the checkpointed pid and its command name (from the task record), capture time (UTC), file size, records, and state: complete (DIR/<crid>.ckpt), failed (DIR/<crid>.failed, with the listener's reason), partial (a stream in flight, or left by a listener that died) or damaged (a .ckpt that does not open; `ckpt verify` says where).

@@ -13,6 +13,7 @@ import Synchronization
 public struct ListenCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "listen",
+        _superCommandName: Ckpt.name,  // Ckpt.main parses it directly: see there
         abstract: "Record checkpoint streams into image files (the capture sink).",
         discussion: """
             Each stream is written to DIR/<crid>.partial as it arrives and, once its end verifies (record count, bytes, CRC-32C), fsynced and renamed to DIR/<crid>.ckpt, never replacing a file (<crid>-1.ckpt... when taken). A failed stream keeps its bytes as DIR/<crid>.failed with the reason in DIR/<crid>.failed.reason. Leftover .partial files found at start are marked failed. Counters: DIR/.ckpt-listen.stats (JSON, rewritten every second).

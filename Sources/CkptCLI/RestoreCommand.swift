@@ -11,6 +11,7 @@ public struct RestoreCommand: ParsableCommand {
 
     public static let configuration = CommandConfiguration(
         commandName: "restore",
+        _superCommandName: Ckpt.name,  // Ckpt.main parses it directly: see there
         abstract: "Bring a checkpointed process back as a new process.",
         discussion: """
             For when the process (or the machine) is gone: a new process is created from the image and runs on, detached from ckpt (it is reparented to init when ckpt exits). The last line on stdout is `restored pid N`.

@@ -11,6 +11,7 @@ import Glibc
 public struct ShowCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "show",
+        _superCommandName: Ckpt.name,  // Ckpt.main parses it directly: see there
         abstract: "Show an image's record tree (task > mm > vma > pages; files) with key fields.",
         discussion: """
             Reads the image's header, trailer and index, then each record's meta (one small read each; page data is not read). Each line is `#ID type  fields  [size]`, indented by depth: vma lines give the range, protection (as in /proc/PID/maps) and path; pages their address and count; files fd, flags and path; regs the thread id and, for x86-64, rip and rsp.

@@ -7,6 +7,7 @@ import CkptTransport
 public struct StatsCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "stats",
+        _superCommandName: Ckpt.name,  // Ckpt.main parses it directly: see there
         abstract: "Show the kernel's ckpt counters and the listener's statistics.",
         discussion: """
             Kernel counters (CKPT_CMD_STATS_GET) when the ckpt module is loaded: streams, records and bytes sent, aborts, time the kernel waited on the listener, restarts and rejected restarts. Then the listener's DIR/.ckpt-listen.stats (JSON written every second by `ckpt listen`; see docs/listener.md) when DIR has one.

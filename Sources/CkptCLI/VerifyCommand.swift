@@ -5,6 +5,7 @@ import CkptImage
 public struct VerifyCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "verify",
+        _superCommandName: Ckpt.name,  // Ckpt.main parses it directly: see there
         abstract: "Check images end to end: structure, nesting, counts and checksums.",
         discussion: """
             Reads each image through and checks the file header, every record (header, padding, footer, CRC-32C), the record tree (header first, parents open, ids increasing, trailer last), the index against the records, the stream's record count, bytes and checksum against the trailer, and the CRC of the whole file. Every byte is covered: a flipped bit anywhere is found. One line per image:
