@@ -92,6 +92,21 @@ final class ProcessMemoryWriterTests: XCTestCase {
         XCTAssertEqual(result.forcedWrites, 6, "every fragment through /proc/PID/mem")
     }
 
+    func testSeveralWritersLandEveryByteOnce() throws {
+        // 1000-byte fragments over 4 writers: 13 + 9 + 5 fragments taken in whatever order
+        // the threads run; the bytes and the counts must not depend on it.
+        let result = try ProcessMemoryWriter(maxData: 1000, pipeDepth: 3, writers: 4)
+            .write(try image(records()), pid: getpid(), acceptsPages: { _ in true })
+        XCTAssertEqual(bytes(rw, page: 1, count: 3), pattern(3, 1))
+        XCTAssertEqual(bytes(rw, page: 5, count: 2), pattern(2, 2))
+        for untouched in [0, 4, 7] { XCTAssertEqual(bytes(rw, page: untouched, count: 1), [UInt8](repeating: 0, count: page)) }
+        XCTAssertEqual(bytes(ro, page: 0, count: 1), pattern(1, 3))
+        XCTAssertEqual(result.bytes, UInt64(6 * page), "the writers' counts add up")
+        XCTAssertEqual(result.forcedWrites, 5, "the read-only page's 5 fragments, whichever writer took them")
+        XCTAssertTrue(result.processVMWrite)
+        XCTAssertTrue((1...4).contains(ProcessMemoryWriter.defaultWriters))
+    }
+
     func testPagesOutsideTheirVmaAreRefusedBeforeAnyWrite() throws {
         // The first run starts 7 pages in: its 3 pages end past the 8-page vma.
         let r = records(rwAt: address(rw) + 7 * UInt64(page))

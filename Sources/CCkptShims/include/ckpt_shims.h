@@ -59,6 +59,10 @@ int ckpt_next_data(int fd, int64_t from, int64_t *start, int64_t *end);
  * path allocates nothing. <malloc.h> is not part of the Swift Glibc module. */
 size_t ckpt_heap_in_use(void);
 
+/* CPUs this thread may run on (cpus.c: sched_getaffinity's CPU_COUNT, a macro Swift
+ * cannot call; the online count if that fails), at least 1. */
+int ckpt_cpus_allowed(void);
+
 /* ptrace(2) as a plain syscall (ptrace.c): glibc's ptrace() is variadic, which Swift
  * cannot call. Returns the syscall's result, -1 with errno set on failure. */
 long ckpt_ptrace(int request, int pid, unsigned long addr, unsigned long data);

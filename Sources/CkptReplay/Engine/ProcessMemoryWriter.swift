@@ -16,9 +16,14 @@ import SystemPackage
 ///
 /// ```
 ///  walk thread (caller):  read + CRC-check each record (ImageFragments) ──> FragmentPipe
-///  writer thread:         process_vm_writev(pid, fragment -> its address); a fragment the
+///  writer threads (1-4):  process_vm_writev(pid, fragment -> its address); a fragment the
 ///                         call cannot write (a read-only mapping) through /proc/PID/mem
 /// ```
+///
+/// Most of a write's time is the kernel's: zeroing each new page of the process, then the
+/// copy. Several writers spread that over the CPUs. Their order does not matter: the walk
+/// lets through only pages records that lie ascending and apart (`PagesRules`; a pre-copy's
+/// pages come as such records too), so no two fragments write the same byte.
 ///
 /// What the kernel's direct restart checked of the records is checked here, before a byte of
 /// a record is written: each pages record lies inside the vma record before it, ascending, in
@@ -47,15 +52,24 @@ public final class ProcessMemoryWriter {
     /// store); a mapped image's fragments are views of it.
     public let maxData: Int
     public let pipeDepth: Int
+    /// Writer threads taking fragments from the one pipe.
+    public let writers: Int
     /// false: every write through /proc/PID/mem from the start, the path a kernel without
     /// process_vm_writev takes (the writer finds that by ENOSYS; tests choose it here).
     public let processVMWrite: Bool
 
-    public init(maxData: Int = 1 << 20, pipeDepth: Int = 8, processVMWrite: Bool = true) {
+    public init(maxData: Int = 1 << 20, pipeDepth: Int = 8, writers: Int = ProcessMemoryWriter.defaultWriters,
+                processVMWrite: Bool = true) {
+        precondition(writers >= 1)
         self.maxData = maxData
         self.pipeDepth = pipeDepth
+        self.writers = writers
         self.processVMWrite = processVMWrite
     }
+
+    /// One writer per CPU this process may run on, at most 4 (docs/benchmarks.md, "Writers
+    /// in parallel").
+    public static var defaultWriters: Int { min(4, max(1, Int(ckpt_cpus_allowed()))) }
 
     /// Writes every pages record of `reader` (and the pages `parent` holds for its
     /// parent-pages records) into `pid`. `progress(done, total)` in record bytes.
@@ -68,8 +82,8 @@ public final class ProcessMemoryWriter {
         guard mem >= 0 else { throw .memory(call: "open /proc/\(pid)/mem", address: nil, errno: Errno(rawValue: errno)) }
         defer { close(mem) }
         let pipe = FragmentPipe(capacity: pipeDepth, maxData: maxData)
-        let writer = Writer(pid: pid, mem: mem, pipe: pipe, processVMWrite: processVMWrite)
-        let thread = JoinableThread { writer.run() }
+        let writing = (0..<writers).map { _ in Writer(pid: pid, mem: mem, pipe: pipe, processVMWrite: processVMWrite) }
+        let threads = writing.map { writer in JoinableThread { writer.run() } }
         var rules = PagesRules(acceptsPages: acceptsPages)
         var walkError: ReplayError?
         do {
@@ -90,10 +104,11 @@ public final class ProcessMemoryWriter {
                                                                  expected: "a ReplayError", found: "\(error)"))
             pipe.fail(walkError!)
         }
-        thread.join()
-        if let failure = writer.failure ?? walkError { throw failure }
-        return Result(records: rules.records, bytes: writer.bytes, forcedWrites: writer.forced,
-                      processVMWrite: writer.processVMWrite)
+        for thread in threads { thread.join() }
+        if let failure = writing.lazy.compactMap(\.failure).first ?? walkError { throw failure }
+        return Result(records: rules.records, bytes: writing.reduce(0) { $0 + $1.bytes },
+                      forcedWrites: writing.reduce(0) { $0 + $1.forced },
+                      processVMWrite: writing.allSatisfy(\.processVMWrite))
     }
 
     /// The checks the kernel's restart session made of pages records: inside the vma
@@ -150,11 +165,11 @@ public final class ProcessMemoryWriter {
         }
     }
 
-    /// The writing half, on its own thread.
+    /// One writer thread's half: its own counters, the shared pipe and descriptor.
     ///
-    /// `@unchecked Sendable`, sound because the calling thread does not touch it between
-    /// starting the thread and `join()`, and pthread_join orders the writer's stores before
-    /// the caller's loads.
+    /// `@unchecked Sendable`, sound because only its own thread touches it between that
+    /// thread's start and `join()` (the pipe is itself thread-safe), and pthread_join orders
+    /// the writer's stores before the caller's loads.
     final class Writer: @unchecked Sendable {
         let pid: pid_t
         let mem: Int32

@@ -143,10 +143,11 @@ public struct Restorer {
                 memoryBytes = try replayer.replay(reader, pid: UInt32(pid), direct: true, parent: parent,
                                                   progress: progress).reply.bytes
             case .process:
-                step("writing memory with process_vm_writev")
+                let writer = ProcessMemoryWriter()
+                step("writing memory with process_vm_writev (\(writer.writers) writer thread\(writer.writers == 1 ? "" : "s"))")
                 // The kernel's rule (ckpt_vma_dumpable): never a named file's shared mapping (its
                 // memory is the file) nor device memory.
-                let written = try ProcessMemoryWriter().write(reader, pid: pid, parent: parent, acceptsPages: { v in
+                let written = try writer.write(reader, pid: pid, parent: parent, acceptsPages: { v in
                     switch VMAKind(v) {
                     case .sharedFile, .vvar: false
                     default: true
