@@ -105,6 +105,9 @@ final class ProcessMemoryWriterTests: XCTestCase {
         XCTAssertEqual(result.forcedWrites, 5, "the read-only page's 5 fragments, whichever writer took them")
         XCTAssertTrue(result.processVMWrite)
         XCTAssertTrue((1...4).contains(ProcessMemoryWriter.defaultWriters))
+        // The probe the restore's progress line uses: this host's kernel has the call (the
+        // writes above went through it), so the probe must say so.
+        XCTAssertTrue(ProcessMemoryWriter.kernelHasProcessVMWrite)
     }
 
     func testPagesOutsideTheirVmaAreRefusedBeforeAnyWrite() throws {

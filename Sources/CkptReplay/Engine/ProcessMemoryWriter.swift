@@ -67,6 +67,13 @@ public final class ProcessMemoryWriter {
         self.processVMWrite = processVMWrite
     }
 
+    /// Whether this kernel has process_vm_writev (`CONFIG_CROSS_MEMORY_ATTACH`): a call with
+    /// nothing to write returns 0 before it looks at the pid, or ENOSYS without it. For the
+    /// operator's progress line; the writer finds the same by its first ENOSYS anyway.
+    public static var kernelHasProcessVMWrite: Bool {
+        ckpt_process_vm_write(0, nil, 0, 0) >= 0 || errno != ENOSYS
+    }
+
     /// One writer per CPU this process may run on, at most 4 (docs/benchmarks.md, "Writers
     /// in parallel").
     public static var defaultWriters: Int { min(4, max(1, Int(ckpt_cpus_allowed()))) }

@@ -143,8 +143,9 @@ public struct Restorer {
                 memoryBytes = try replayer.replay(reader, pid: UInt32(pid), direct: true, parent: parent,
                                                   progress: progress).reply.bytes
             case .process:
-                let writer = ProcessMemoryWriter()
-                step("writing memory with process_vm_writev (\(writer.writers) writer thread\(writer.writers == 1 ? "" : "s"))")
+                let writer = ProcessMemoryWriter(processVMWrite: ProcessMemoryWriter.kernelHasProcessVMWrite)
+                let call = writer.processVMWrite ? "process_vm_writev" : "/proc/\(pid)/mem (this kernel has no process_vm_writev)"
+                step("writing memory with \(call), \(writer.writers) writer thread\(writer.writers == 1 ? "" : "s")")
                 // The kernel's rule (ckpt_vma_dumpable): never a named file's shared mapping (its
                 // memory is the file) nor device memory.
                 let written = try writer.write(reader, pid: pid, parent: parent, acceptsPages: { v in
