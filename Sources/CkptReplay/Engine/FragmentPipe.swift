@@ -15,6 +15,9 @@ import CkptSystem
 ///  sender thread: release <── encode + send (the kernel checks) <── take
 /// ```
 ///
+/// Several sender threads may take from one pipe (`ProcessMemoryWriter`'s writers): each
+/// published slot goes to exactly one of them, oldest first.
+///
 /// `capacity` slots of `maxData` bytes each: memory is bounded whatever the image size.
 /// The sender reports a failure with `fail(_:)`; the walk's next `acquire()` throws it, so
 /// neither side waits for the other forever.
