@@ -53,7 +53,7 @@ public struct RestoreCommand: ParsableCommand {
                                valueName: "any|same|new"))
     var pid: Restorer.PidPolicy = .any
 
-    @Option(help: ArgumentHelp("Who writes the image's pages into the new process. process (the default): ckpt itself, with process_vm_writev from the mapped image (read-only mappings, and everything on a kernel built without process_vm_writev, through /proc/PID/mem), one copy per byte as CRIU's restorer; each pages record is checked to lie in its vma before it is written, and the trailer's page count when it is reached. kernel: the ckpt module's restart session, which checks every record against the new process's mappings as it writes it and compares the whole stream's checksum at the end; about 1.6x slower (two copies per byte, into a zeroed request and from it into the page, and a second CRC pass).",
+    @Option(help: ArgumentHelp("Who writes the image's pages into the new process. process (the default): ckpt itself, with process_vm_writev from the mapped image on one thread per CPU it may run on, up to 4 (read-only mappings, and everything on a kernel built without process_vm_writev, through /proc/PID/mem), one copy per byte as CRIU's restorer; each pages record is checked to lie in its vma before it is written, and the trailer's page count when it is reached. kernel: the ckpt module's restart session, which checks every record against the new process's mappings as it writes it and compares the whole stream's checksum at the end; about 1.6x slower (two copies per byte, into a zeroed request and from it into the page, and a second CRC pass).",
                                valueName: "kernel|process"))
     var memoryBy: Restorer.MemoryPath = .process
 
