@@ -144,8 +144,10 @@ public struct Restorer {
                                                   progress: progress).reply.bytes
             case .process:
                 let writer = ProcessMemoryWriter(processVMWrite: ProcessMemoryWriter.kernelHasProcessVMWrite)
-                let call = writer.processVMWrite ? "process_vm_writev" : "/proc/\(pid)/mem (this kernel has no process_vm_writev)"
-                step("writing memory with \(call), \(writer.writers) writer thread\(writer.writers == 1 ? "" : "s")")
+                func call(_ processVMWrite: Bool) -> String {
+                    processVMWrite ? "process_vm_writev" : "/proc/\(pid)/mem (this kernel has no process_vm_writev)"
+                }
+                step("writing memory with \(call(writer.processVMWrite)), \(writer.writers) writer thread\(writer.writers == 1 ? "" : "s")")
                 // The kernel's rule (ckpt_vma_dumpable): never a named file's shared mapping (its
                 // memory is the file) nor device memory.
                 let written = try writer.write(reader, pid: pid, parent: parent, acceptsPages: { v in
@@ -155,9 +157,7 @@ public struct Restorer {
                     }
                 }, progress: progress)
                 memoryBytes = written.bytes
-                if !written.processVMWrite {
-                    memoryCall = "/proc/\(pid)/mem (this kernel has no process_vm_writev)"
-                }
+                memoryCall = call(written.processVMWrite)
             }
         } catch {
             // A record whose checksum fails as it is streamed (no verify pass first), or a
