@@ -30,6 +30,17 @@ wait_for() {
 	done
 	return 1
 }
+# wait_syscall PID NR [SECONDS]: until PID sleeps in system call NR (/proc/PID/syscall's
+# first field), e.g. 34, pause(2) on x86_64: a target that printed its line may still be
+# running the code after the print, and its memory is settled only once it sleeps.
+wait_syscall() {
+	local i nr
+	for ((i = 0; i < ${3:-10} * 20; i++)); do
+		read -r nr _ </proc/$1/syscall 2>/dev/null && [[ $nr == "$2" ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 # wait_state PID STATE [SECONDS]
 wait_state() {
 	local i

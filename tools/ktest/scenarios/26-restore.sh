@@ -535,18 +535,23 @@ signal.signal(signal.SIGUSR1, show); show(0, None)
 while True: signal.pause()' </dev/null >r.out 2>&1
 	T=$!
 	wait_for r.out '^bytes sealed' 30 || { why="python: $(cat r.out)"; return 1; }
+	# Quiescent only once it sleeps in pause(): frozen between the print and the pause, the
+	# image would hold memory the process has changed by the time the replay writes it back.
+	wait_syscall $T 34 10 || { why="python did not sleep in pause(2): $(cat /proc/$T/syscall)"; return 1; }
 	local at
 	at=$(grep -F '/memfd:sealed (deleted)' /proc/$T/maps | head -1)
 	[[ $at == *" r--s "* ]] || { why="no read-only shared mapping of the sealed memfd: '$at'"; return 1; }
 	at=${at%%-*}
 	checkpoint_to_image $T || return 1
 	kill -STOP $T
+	wait_state $T T 10 || { why="python did not stop (state $(state $T))"; return 1; }
 	out=$($CKPT_CLI replay $img --pid $T 2>&1) && { why="replay wrote into a sealed read-only mapping: $out"; return 1; }
 	[[ $out == *"writing pages at $at failed"* ]] || { why="replay did not fail at the read-only mapping $at: $out"; return 1; }
 	kill -CONT $T
 	: >r.out
 	kill -USR1 $T
-	wait_for r.out '^bytes sealed' 10 || { why="the process did not live on with its bytes: $(tail -2 r.out)"; return 1; }
+	wait_for r.out '^bytes sealed' 10 ||
+		{ why="the process did not live on with its bytes (state $(state $T), in system call $(cut -d' ' -f1 /proc/$T/syscall 2>&1)): $(tr -d '\0' <r.out | tail -2)"; return 1; }
 	kill -9 $T; wait $T 2>/dev/null
 	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a read-only shared mapping with pages: $out"; return 1; }
 	[[ $out == *"refused: mapping 0x$at-"*"read-only shared memory with pages"* ]] || { why="restore: $out"; return 1; }
