@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import CkptImage
 import CkptListener
+import CkptProtocol
 import Logging
 import Synchronization
 
@@ -64,10 +65,34 @@ public struct ListenCommand: ParsableCommand {
         discussion: "splice hands the pool's pages to a pipe and copies them into the page cache from there; where user-memory copies are slow (qemu TCG) it is the faster, elsewhere the two are close. The choice and both times are logged at start."))
     var writePath: WritePathMode = .auto
 
+    @Option(help: ArgumentHelp(
+        "When each stream's data is checked against the sender's checksum: auto, inline (as it arrives), or at-end (read back from the file after the stream's last message).",
+        discussion: "The kernel keeps a checkpointed task stopped until it has handed the listener the last message, so the task waits for whatever the listener does per byte. inline checksums each fragment as it is written: one pass over bytes already in memory, best where CRC-32C is fast (the crc32 instruction). at-end writes the data unchecked and reads it back at the stream's end, before the image is published: the task runs again sooner, the image is published later. auto is at-end where CRC-32C runs on its table (no fast crc32 instruction, as under qemu TCG), inline elsewhere. Either way no image is published whose bytes differ from what the sender checksummed. The choice is logged at start."))
+    var dataCheck: DataCheckMode = .auto
+
     @OptionGroup var store: StoreListenOptions
 
     enum StatusMode: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
     enum WritePathMode: String, ExpressibleByArgument, CaseIterable { case auto, writev, splice }
+    enum DataCheckMode: String, ExpressibleByArgument, CaseIterable {
+        case auto, inline
+        case atEnd = "at-end"
+    }
+
+    /// `--data-check`: at the stream's end (true) or inline; auto is at the end when CRC-32C
+    /// runs on its table, where a pass over the data costs more than the copies around it.
+    static func chooseDataCheck(_ mode: DataCheckMode, logger: Logger) -> Bool {
+        let atEnd: Bool, why: String
+        switch mode {
+        case .inline: (atEnd, why) = (false, "--data-check")
+        case .atEnd: (atEnd, why) = (true, "--data-check")
+        case .auto:
+            atEnd = !CRC32C.isHardwareAccelerated
+            why = atEnd ? "CRC-32C by table" : "CRC-32C by the crc32 instruction"
+        }
+        logger.info("data check", metadata: ["when": "\(atEnd ? "at-end" : "inline")", "why": "\(why)"])
+        return atEnd
+    }
 
     public init() {}
 
@@ -172,7 +197,7 @@ public struct ListenCommand: ParsableCommand {
         let listener: Listener
         do {
             listener = try Listener(configuration: configuration, source: source, logger: logger,
-                                    makeWriter: ImageWriters.through(path))
+                                    makeWriter: ImageWriters.through(path, checkDataAtEnd: Self.chooseDataCheck(dataCheck, logger: logger)))
         } catch {
             logger.critical("cannot use the image directory", metadata: ["error": "\(error)"])
             throw CkptExit.ioError

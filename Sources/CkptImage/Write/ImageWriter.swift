@@ -82,6 +82,18 @@ public final class ImageWriter {
     private var streamBytes: UInt64 = 0
     /// The index entries, encoded, in record order.
     private var index: [UInt8] = []
+    /// `checkDataAtFinish`: the complete records whose CRCs `finish` computes from the file.
+    private let checkDataAtFinish: Bool
+    private var unsettled: [UnsettledRecord] = []
+    private struct UnsettledRecord {
+        var headCRC: UInt32
+        var metaCRC: UInt32
+        var metaLength: UInt32
+        var dataOffset: UInt64
+        var dataLength: UInt64
+        var pad: Int
+        var bodyLength: UInt64
+    }
 
     /// Record header + meta + pad: written with the first fragment (or at endRecord).
     private let scratch: UnsafeMutableRawBufferPointer
@@ -117,8 +129,16 @@ public final class ImageWriter {
     /// throughput, docs/benchmarks.md), but must keep their buffers valid until `flush()`.
     /// `writePath` says how the bytes reach the file (`ImageWritePath`; `.splice` holds a
     /// pipe for the writer's life).
+    ///
+    /// `checkDataAtFinish`: no pass over the data while it arrives; each record's footer CRC
+    /// is written as 0 and `finish` reads the data back from the file (`FileRangeChecksum`),
+    /// writes the footers' CRCs in place (`pwrite`), and only then compares the stream's
+    /// checksum with the sender's. The listener's choice: the sender waits for the writer
+    /// while the stream lasts, not for what comes after (docs/benchmarks.md, runs 30-31).
+    /// Needs `fd` open for reading and writing at any offset (a regular file, not a pipe).
     public convenience init(
-        fd: FileDescriptor, header: ImageHeader, path: String, coalesceBytes: Int, writePath: ImageWritePath = .writev
+        fd: FileDescriptor, header: ImageHeader, path: String, coalesceBytes: Int, writePath: ImageWritePath = .writev,
+        checkDataAtFinish: Bool = false
     ) throws(ImageError) {
         let call: ImageFileIO.Writev
         switch writePath {
@@ -127,11 +147,13 @@ public final class ImageWriter {
             let pipe = try SplicePipe(path: path)
             call = { fd, iov, count in pipe.writev(fd, iov, count) }
         }
-        try self.init(fd: fd, header: header, path: path, writev: call, coalesceBytes: coalesceBytes)
+        try self.init(fd: fd, header: header, path: path, writev: call, coalesceBytes: coalesceBytes,
+                      checkDataAtFinish: checkDataAtFinish)
     }
 
     init(fd: FileDescriptor, header: ImageHeader, path: String, writev: @escaping ImageFileIO.Writev,
-         coalesceBytes: Int = 0) throws(ImageError) {
+         coalesceBytes: Int = 0, checkDataAtFinish: Bool = false) throws(ImageError) {
+        self.checkDataAtFinish = checkDataAtFinish
         writevCall = writev
         self.fd = fd
         self.path = path
@@ -203,7 +225,7 @@ public final class ImageWriter {
                                found: "\(bytes.count)"))
         }
         if bytes.count == 0 { return }
-        dataCRC.update(bytes)
+        if !checkDataAtFinish { dataCRC.update(bytes) }
         dataWritten += UInt64(bytes.count)
         let last = dataWritten == record.dataLength
         let tailCount = last ? buildTail() : 0
@@ -235,6 +257,7 @@ public final class ImageWriter {
     public func finish(summary: StreamSummary) throws(ImageError) {
         try expectIdle("finish", id: nil)
         try flush()
+        if checkDataAtFinish { try settleRecords() }
         let records = recordsWritten, mine = streamSummary
         for (field, expected, found) in [("records", summary.records, records), ("bytes", summary.bytes, mine.bytes),
                                          ("checksum", UInt64(summary.checksum), UInt64(mine.checksum))] where expected != found {
@@ -267,6 +290,11 @@ public final class ImageWriter {
     private func buildTail() -> Int {
         let pad = Int(ImageLayout.align8(record.dataLength) - record.dataLength)
         tail[0..<8].initializeMemory(as: UInt8.self, repeating: 0)
+        if checkDataAtFinish {
+            tail.put32(0, pad)  // settleRecords writes the CRC here
+            tail.put32(ImageLayout.recordEndMagic, pad + 4)
+            return pad + ImageLayout.recordFooterSize
+        }
         var data = dataCRC
         if pad > 0 { data.update(UnsafeRawBufferPointer(rebasing: tail[0..<pad])) }
         let body = CRC32CCombine.combine(headCRC, data.value, lengthB: record.dataLength + UInt64(pad))
@@ -279,16 +307,62 @@ public final class ImageWriter {
     private func recordComplete() {
         let bodyLength = record.recordSize - UInt64(ImageLayout.recordFooterSize)
         let pad = Int(ImageLayout.align8(record.dataLength) - record.dataLength)
-        let footer = UnsafeRawBufferPointer(rebasing: tail[pad..<(pad + ImageLayout.recordFooterSize)])
-        fileCRC.append(crc: footer.le32(0), length: bodyLength)  // the footer's CRC is the body's
-        fileCRC.append(footer)
-        streamCRC.append(crc: metaCRC, length: UInt64(record.metaLength))
-        streamCRC.append(crc: dataCRC.value, length: record.dataLength)
+        if checkDataAtFinish {
+            unsettled.append(UnsettledRecord(
+                headCRC: headCRC, metaCRC: metaCRC, metaLength: record.metaLength, dataOffset: record.dataOffset,
+                dataLength: record.dataLength, pad: pad, bodyLength: bodyLength))
+        } else {
+            let footer = UnsafeRawBufferPointer(rebasing: tail[pad..<(pad + ImageLayout.recordFooterSize)])
+            fileCRC.append(crc: footer.le32(0), length: bodyLength)  // the footer's CRC is the body's
+            fileCRC.append(footer)
+            streamCRC.append(crc: metaCRC, length: UInt64(record.metaLength))
+            streamCRC.append(crc: dataCRC.value, length: record.dataLength)
+        }
         streamBytes += UInt64(record.metaLength) + record.dataLength
         let at = index.count
         index.append(contentsOf: repeatElement(0, count: ImageLayout.indexEntrySize))
         index.withUnsafeMutableBytes { record.encode(into: UnsafeMutableRawBufferPointer(rebasing: $0[at...])) }
         state = .inRecord(footerWritten: true)
+    }
+
+    /// For an image that will not be finished (its stream failed): writes what is queued and,
+    /// with `checkDataAtFinish`, the CRCs of the records complete so far, so the file's sound
+    /// part (`PartialImageScanner`) is every complete record, as without it.
+    public func settleCompleteRecords() throws(ImageError) {
+        try flush()
+        if checkDataAtFinish { try settleRecords() }
+    }
+
+    /// `checkDataAtFinish`: every record's data CRC from the file, in record order; its footer's
+    /// CRC written in place; the file's and the stream's CRCs as `recordComplete` would have
+    /// made them. Everything is in the file (`finish` flushed).
+    private func settleRecords() throws(ImageError) {
+        for r in unsettled {
+            let data = r.dataLength == 0 ? CRC32C().value
+                : try FileRangeChecksum.crc32c(fd, offset: r.dataOffset, length: r.dataLength, path: path)
+            var padded = data
+            if r.pad > 0 {
+                var z = CRC32C()
+                withUnsafeBytes(of: UInt64(0)) { z.update(UnsafeRawBufferPointer(rebasing: $0[0..<r.pad])) }
+                padded = CRC32CCombine.combine(data, z.value, lengthB: UInt64(r.pad))
+            }
+            let body = CRC32CCombine.combine(r.headCRC, padded, lengthB: r.dataLength + UInt64(r.pad))
+            tail.put32(body, 0)
+            tail.put32(ImageLayout.recordEndMagic, 4)
+            let footer = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tail)[0..<ImageLayout.recordFooterSize])
+            let at = r.dataOffset + r.dataLength + UInt64(r.pad)
+            do {
+                let n = try fd.write(toAbsoluteOffset: Int64(at), UnsafeRawBufferPointer(rebasing: footer[0..<4]), retryOnInterrupt: true)
+                if n != 4 { throw Errno.noSpace }
+            } catch {
+                throw fail(.io(operation: "write", path: path, offset: at, errno: (error as? Errno) ?? .ioError))
+            }
+            fileCRC.append(crc: body, length: r.bodyLength)
+            fileCRC.append(footer)
+            streamCRC.append(crc: r.metaCRC, length: UInt64(r.metaLength))
+            streamCRC.append(crc: data, length: r.dataLength)
+        }
+        unsettled = []
     }
 
     /// Up to three parts in one writev; bytesWritten advances only on success. Coalescing,

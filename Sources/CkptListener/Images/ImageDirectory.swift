@@ -44,12 +44,13 @@ public final class ImageDirectory: Sendable {
 
     /// Creates a new `<crid>.partial` (or the next free name), mode 0600: images hold process
     /// memory, which may be secret. Returns the descriptor and the name. Also reserves the
-    /// room of its reason file (`reserveReasonRoom`).
+    /// room of its reason file (`reserveReasonRoom`). Open for reading too: the image writer
+    /// reads the data back to check it at the stream's end (`checkDataAtFinish`).
     public func createPartial(crid: UInt64) throws(ListenerFileError) -> (fd: Int32, name: String) {
         for n in 0..<Self.maxSuffix {
             let name = Self.name(crid: crid, n: n, ext: "partial")
             do {
-                let fd = try Syscall.openAt(self.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                let fd = try Syscall.openAt(self.fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
                 reserveReasonRoom(for: name)
                 return (fd, name)
             } catch where error == .fileExists {

@@ -259,7 +259,7 @@ final class SinkWriter {
         case let .fail(session, failure):
             if let session {
                 guard let image = images.removeValue(forKey: session) else { return 0 }  // already failed here
-                try? image.writer.flush()  // keep every byte that arrived
+                try? image.writer.keepCompleteRecords()  // keep every byte that arrived, its records whole
                 parts.settler.settleFailed(session: session, image.file, failure)
             } else {
                 parts.settler.settledWithoutImage(failure)
@@ -352,6 +352,7 @@ private final class NoWriter: StreamImageWriter {
     func appendData(_ bytes: UnsafeRawBufferPointer) throws {}
     func endRecord() throws {}
     func flush() throws {}
+    func keepCompleteRecords() throws {}
     func finish(summary: StreamSummary) throws {}
     var written: StreamSummary { StreamSummary(records: 0, bytes: 0, checksum: 0) }
 }

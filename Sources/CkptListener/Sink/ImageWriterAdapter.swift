@@ -8,9 +8,11 @@ public enum ImageWriters {
     /// CkptImage's `ImageWriter`: the image format, written append-only as records arrive.
     public static let standard: StreamImageWriterFactory = through(.writev)
 
-    /// The image format, its bytes written by `path` (`ImageWritePath`).
-    public static func through(_ path: ImageWritePath) -> StreamImageWriterFactory {
-        { fd, info in try ImageWriterAdapter(fd: fd, info: info, writePath: path) }
+    /// The image format, its bytes written by `path` (`ImageWritePath`); with
+    /// `checkDataAtEnd`, each stream's data is checksummed once it has all arrived, read back
+    /// from the file, instead of as it arrives (`ImageWriter`'s `checkDataAtFinish`).
+    public static func through(_ path: ImageWritePath, checkDataAtEnd: Bool = false) -> StreamImageWriterFactory {
+        { fd, info in try ImageWriterAdapter(fd: fd, info: info, writePath: path, checkDataAtEnd: checkDataAtEnd) }
     }
 }
 
@@ -19,11 +21,12 @@ public enum ImageWriters {
 final class ImageWriterAdapter: StreamImageWriter {
     private let writer: ImageWriter
 
-    init(fd: Int32, info: StreamImageInfo, writePath: ImageWritePath) throws {
+    init(fd: Int32, info: StreamImageInfo, writePath: ImageWritePath, checkDataAtEnd: Bool) throws {
         writer = try ImageWriter(
             fd: FileDescriptor(rawValue: fd),
             header: ImageHeader(crid: info.crid, pid: info.pid, captureStartNs: info.captureStartNs, host: info.host),
-            path: info.fileName, coalesceBytes: Self.coalesceBytes, writePath: writePath)
+            path: info.fileName, coalesceBytes: Self.coalesceBytes, writePath: writePath,
+            checkDataAtFinish: checkDataAtEnd)
     }
 
     /// Fragments are written in groups of up to ~1 MiB: one system call for many fragments,
@@ -39,6 +42,7 @@ final class ImageWriterAdapter: StreamImageWriter {
 
     func appendData(_ bytes: UnsafeRawBufferPointer) throws { try writer.appendData(bytes) }
     func flush() throws { try writer.flush() }
+    func keepCompleteRecords() throws { try writer.settleCompleteRecords() }
     func endRecord() throws { try writer.endRecord() }
     func finish(summary: StreamSummary) throws { try writer.finish(summary: summary) }
     var written: StreamSummary { writer.streamSummary }

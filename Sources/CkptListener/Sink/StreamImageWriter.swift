@@ -10,13 +10,18 @@ public protocol StreamImageWriter: AnyObject {
     func appendData(_ bytes: UnsafeRawBufferPointer) throws
     /// Writes whatever is queued; afterwards the fragment buffers may be reused.
     func flush() throws
+    /// For a stream that failed: writes what is queued and makes the records complete so far
+    /// whole in the file (a writer that checks the data at `finish` writes their CRCs now),
+    /// so the kept `.failed` file shows them (`ckpt show`).
+    func keepCompleteRecords() throws
     func endRecord() throws
     /// Index and trailer; the sink fsyncs and renames afterwards. Throws
     /// `ImageError.summaryMismatch` (and writes no trailer) when `summary`, the sender's,
     /// differs from `written`.
     func finish(summary: StreamSummary) throws
     /// Records, meta + data bytes and their CRC-32C taken in so far: the receiving side of
-    /// the stream's checksum, computed in the writer's one pass over the data.
+    /// the stream's checksum, from the writer's one pass over the data (a writer that checks
+    /// the data at `finish` has the checksum complete only after it).
     var written: StreamSummary { get }
 }
 

@@ -10,6 +10,7 @@ class ForwardingWriter: StreamImageWriter {
     func appendData(_ bytes: UnsafeRawBufferPointer) throws { try inner.appendData(bytes) }
     func endRecord() throws { try inner.endRecord() }
     func flush() throws { try inner.flush() }
+    func keepCompleteRecords() throws { try inner.keepCompleteRecords() }
     func finish(summary: StreamSummary) throws { try inner.finish(summary: summary) }
     var written: StreamSummary { inner.written }
 }
