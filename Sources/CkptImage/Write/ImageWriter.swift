@@ -30,7 +30,9 @@ import SystemPackage
 /// previous record.
 ///
 /// Memory: the index is kept in memory until `finish`, 32 bytes per record (a 1 GiB image of
-/// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 68 KiB scratch.
+/// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 68 KiB scratch; with
+/// `checkDataAtFinish`, each complete record's offsets and CRCs of its head too, until
+/// `finish` (`UnsettledRecord`).
 ///
 /// Writes go to the descriptor's current position (the start of an empty file, or a
 /// pipe: the writer never seeks). It does not own or close the descriptor, and does not
