@@ -32,12 +32,7 @@ final class DataCheckAtEndTests: XCTestCase {
         let harness = try ListenerHarness(configure: { $0.exitAfter = 1 }, makeWriter: atEnd)
         harness.start()
         var stream = EncodedStream(crid: 32)
-        let probe = pattern(seed: 32 &* 1000, count: 64)
-        let (index, at) = try XCTUnwrap(stream.messages.enumerated().lazy.compactMap { i, bytes in
-            stride(from: 0, through: bytes.count - probe.count, by: 1)
-                .first { Array(bytes[$0..<($0 + probe.count)]) == probe }.map { (i, $0) }
-        }.first)
-        stream.messages[index][at + 10] ^= 0x20
+        try stream.flipDataByte()
         TestSender().send(stream.messages, to: harness.port)
         let outcome = try XCTUnwrap(harness.wait())
         XCTAssertEqual(outcome.stats.failuresByRule, ["summary-mismatch": 1])

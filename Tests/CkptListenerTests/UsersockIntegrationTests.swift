@@ -35,12 +35,7 @@ final class UsersockIntegrationTests: XCTestCase {
         let harness = try ListenerHarness { $0.exitAfter = 1 }
         harness.start()
         var stream = EncodedStream(crid: 31)
-        let probe = pattern(seed: 31 &* 1000, count: 64)
-        let (index, at) = try XCTUnwrap(stream.messages.enumerated().lazy.compactMap { i, bytes in
-            stride(from: 0, through: bytes.count - probe.count, by: 1)
-                .first { Array(bytes[$0..<($0 + probe.count)]) == probe }.map { (i, $0) }
-        }.first)
-        stream.messages[index][at + 10] ^= 0x20
+        try stream.flipDataByte()
         TestSender().send(stream.messages, to: harness.port)
         let outcome = try XCTUnwrap(harness.wait())
         XCTAssertEqual(outcome.stats.failuresByRule, ["summary-mismatch": 1])

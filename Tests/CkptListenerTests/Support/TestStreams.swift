@@ -4,6 +4,7 @@ import Glibc
 import CCkptUAPI
 import CkptProtocol
 import CkptTransport
+import XCTest
 
 /// A synthetic capture stream, encoded as the usersock messages a sender would send.
 struct EncodedStream {
@@ -77,6 +78,19 @@ struct EncodedStream {
         let buffer = MessageBuffer()
         MessageEncoder.usersock.streamAbort(crid: crid, seq: seq, reason: reason, message: message, into: buffer)
         return Array(buffer.bytes)
+    }
+}
+
+extension EncodedStream {
+    /// Flips one bit of a data byte of the first pages run (`pattern(seed: crid * 1000)`) in
+    /// its message, counts and framing intact: only the checksum can tell.
+    mutating func flipDataByte() throws {
+        let probe = pattern(seed: crid &* 1000, count: 64)
+        let (index, at) = try XCTUnwrap(messages.enumerated().lazy.compactMap { i, bytes in
+            stride(from: 0, through: bytes.count - probe.count, by: 1)
+                .first { Array(bytes[$0..<($0 + probe.count)]) == probe }.map { (i, $0) }
+        }.first)
+        messages[index][at + 10] ^= 0x20
     }
 }
 
