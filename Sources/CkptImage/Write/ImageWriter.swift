@@ -292,17 +292,19 @@ public final class ImageWriter {
     private func buildTail() -> Int {
         let pad = Int(ImageLayout.align8(record.dataLength) - record.dataLength)
         tail[0..<8].initializeMemory(as: UInt8.self, repeating: 0)
-        if checkDataAtFinish {
-            tail.put32(0, pad)  // settleRecords writes the CRC here
-            tail.put32(ImageLayout.recordEndMagic, pad + 4)
-            return pad + ImageLayout.recordFooterSize
-        }
-        var data = dataCRC
-        if pad > 0 { data.update(UnsafeRawBufferPointer(rebasing: tail[0..<pad])) }
-        let body = CRC32CCombine.combine(headCRC, data.value, lengthB: record.dataLength + UInt64(pad))
+        // checkDataAtFinish: 0 for now, settleRecords writes the CRC here.
+        let body = checkDataAtFinish ? 0 : Self.bodyCRC(head: headCRC, data: dataCRC, dataLength: record.dataLength, pad: pad)
         tail.put32(body, pad)
         tail.put32(ImageLayout.recordEndMagic, pad + 4)
         return pad + ImageLayout.recordFooterSize
+    }
+
+    /// A record body's CRC (header, meta, pads, data) from its head's CRC and its data's,
+    /// the data pad's zeros added: no second pass over the data.
+    private static func bodyCRC(head: UInt32, data: CRC32C, dataLength: UInt64, pad: Int) -> UInt32 {
+        var padded = data
+        if pad > 0 { withUnsafeBytes(of: UInt64(0)) { padded.update(UnsafeRawBufferPointer(rebasing: $0[0..<pad])) } }
+        return CRC32CCombine.combine(head, padded.value, lengthB: dataLength + UInt64(pad))
     }
 
     /// The open record is in the file: account for it (file and stream CRCs, index).
@@ -340,15 +342,12 @@ public final class ImageWriter {
     /// made them. Everything is in the file (`finish` flushed).
     private func settleRecords() throws(ImageError) {
         for r in unsettled {
-            let data = r.dataLength == 0 ? CRC32C().value
-                : try FileRangeChecksum.crc32c(fd, offset: r.dataOffset, length: r.dataLength, path: path)
-            var padded = data
-            if r.pad > 0 {
-                var z = CRC32C()
-                withUnsafeBytes(of: UInt64(0)) { z.update(UnsafeRawBufferPointer(rebasing: $0[0..<r.pad])) }
-                padded = CRC32CCombine.combine(data, z.value, lengthB: UInt64(r.pad))
+            var data = CRC32C()
+            if r.dataLength > 0 {
+                data.append(crc: try FileRangeChecksum.crc32c(fd, offset: r.dataOffset, length: r.dataLength, path: path),
+                            length: Int(r.dataLength))
             }
-            let body = CRC32CCombine.combine(r.headCRC, padded, lengthB: r.dataLength + UInt64(r.pad))
+            let body = Self.bodyCRC(head: r.headCRC, data: data, dataLength: r.dataLength, pad: r.pad)
             tail.put32(body, 0)
             tail.put32(ImageLayout.recordEndMagic, 4)
             let footer = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tail)[0..<ImageLayout.recordFooterSize])
@@ -362,7 +361,7 @@ public final class ImageWriter {
             fileCRC.append(crc: body, length: r.bodyLength)
             fileCRC.append(footer)
             streamCRC.append(crc: r.metaCRC, length: UInt64(r.metaLength))
-            streamCRC.append(crc: data, length: r.dataLength)
+            streamCRC.append(crc: data.value, length: r.dataLength)
         }
         unsettled = []
     }
