@@ -18,3 +18,11 @@ int ckpt_cpus_allowed(void)
 
 	return online > 0 ? (int)online : 1;
 }
+
+int ckpt_sched_idle_self(void)
+{
+	struct sched_param param = { .sched_priority = 0 };
+
+	/* pid 0: the calling thread only (Linux schedules threads, sched_setscheduler(2)). */
+	return sched_setscheduler(0, SCHED_IDLE, &param);
+}

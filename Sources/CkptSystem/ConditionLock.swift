@@ -72,4 +72,7 @@ public final class JoinableThread {
     }
 
     public func join() { pthread_join(thread, nil) }
+
+    /// Lets the thread end on its own (its resources are freed then); no `join` after this.
+    public func detach() { pthread_detach(thread) }
 }

@@ -63,6 +63,10 @@ size_t ckpt_heap_in_use(void);
  * cannot call; the online count if that fails), at least 1. */
 int ckpt_cpus_allowed(void);
 
+/* Moves the calling thread to SCHED_IDLE (cpus.c): <sched.h> defines SCHED_IDLE only under
+ * _GNU_SOURCE. 0, or -1 with errno. */
+int ckpt_sched_idle_self(void);
+
 /* ptrace(2) as a plain syscall (ptrace.c): glibc's ptrace() is variadic, which Swift
  * cannot call. Returns the syscall's result, -1 with errno set on failure. */
 long ckpt_ptrace(int request, int pid, unsigned long addr, unsigned long data);

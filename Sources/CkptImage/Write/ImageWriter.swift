@@ -32,7 +32,8 @@ import SystemPackage
 /// Memory: the index is kept in memory until `finish`, 32 bytes per record (a 1 GiB image of
 /// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 68 KiB scratch; with
 /// `checkDataAtFinish`, each complete record's offsets and CRCs of its head too, until
-/// `finish` (`UnsettledRecord`).
+/// `finish` (`UnsettledRecord`), and in the trailing check 8 bytes a record and 24 a MiB of
+/// data, and its thread.
 ///
 /// Writes go to the descriptor's current position (the start of an empty file, or a
 /// pipe: the writer never seeks). It does not own or close the descriptor, and does not
@@ -84,9 +85,16 @@ public final class ImageWriter {
     private var streamBytes: UInt64 = 0
     /// The index entries, encoded, in record order.
     private var index: [UInt8] = []
-    /// `checkDataAtFinish`: the complete records whose CRCs `finish` computes from the file.
+    /// `checkDataAtFinish`: the complete records whose CRCs `finish` computes from the file,
+    /// the first `handedOff` of them handed to `trailing` (which checks them while the stream
+    /// arrives, so `finish` reads only what it has not).
     private let checkDataAtFinish: Bool
     private var unsettled: [UnsettledRecord] = []
+    private var trailing: TrailingDataCheck?
+    private var handedOff = 0
+    /// Data bytes `finish` (or `settleCompleteRecords`) read back itself, `checkDataAtFinish`:
+    /// what the trailing check had not finished by then.
+    public private(set) var bytesCheckedAtFinish: UInt64 = 0
     private struct UnsettledRecord {
         var headCRC: UInt32
         var metaCRC: UInt32
@@ -132,11 +140,13 @@ public final class ImageWriter {
     /// `writePath` says how the bytes reach the file (`ImageWritePath`; `.splice` holds a
     /// pipe for the writer's life).
     ///
-    /// `checkDataAtFinish`: no pass over the data while it arrives; each record's footer CRC
-    /// is written as 0 and `finish` reads the data back from the file (`FileRangeChecksum`),
-    /// writes the footers' CRCs in place (`pwrite`), and only then compares the stream's
-    /// checksum with the sender's. The listener's choice: the sender waits for the writer
-    /// while the stream lasts, not for what comes after (docs/benchmarks.md, runs 30-31).
+    /// `checkDataAtFinish`: no pass over the data on the writing thread; each record's footer
+    /// CRC is written as 0. A `TrailingDataCheck` thread (at `SCHED_IDLE`, its own `dup` of
+    /// `fd`) reads each record back from the file once it is there, on CPU time the stream
+    /// leaves idle; `finish` reads back what it has not, beside it (`FileRangeChecksum`), writes
+    /// the footers' CRCs in place (`pwrite`), and only then compares the stream's checksum
+    /// with the sender's. The listener's choice: the sender waits for the writer while the
+    /// stream lasts, not for what comes after (docs/benchmarks.md, runs 30-32).
     /// Needs `fd` open for reading and writing at any offset (a regular file, not a pipe).
     public convenience init(
         fd: FileDescriptor, header: ImageHeader, path: String, coalesceBytes: Int, writePath: ImageWritePath = .writev,
@@ -153,8 +163,12 @@ public final class ImageWriter {
                       checkDataAtFinish: checkDataAtFinish)
     }
 
+    /// `checkBehind` (with `checkDataAtFinish`): a `TrailingDataCheck` thread checks each
+    /// record once it is in the file; off, `finish` reads every byte (tests). `afterTrailingStep`
+    /// (tests): called by that thread after each step it read.
     init(fd: FileDescriptor, header: ImageHeader, path: String, writev: @escaping ImageFileIO.Writev,
-         coalesceBytes: Int = 0, checkDataAtFinish: Bool = false) throws(ImageError) {
+         coalesceBytes: Int = 0, checkDataAtFinish: Bool = false, checkBehind: Bool = true,
+         afterTrailingStep: (@Sendable () -> Void)? = nil) throws(ImageError) {
         self.checkDataAtFinish = checkDataAtFinish
         writevCall = writev
         self.fd = fd
@@ -170,9 +184,11 @@ public final class ImageWriter {
             try flush()  // `bytes` is gone after this closure
             fileCRC.append(b)
         }
+        if checkDataAtFinish && checkBehind { trailing = try TrailingDataCheck(fd: fd, path: path, afterStep: afterTrailingStep) }
     }
 
     deinit {
+        trailing?.cancel()
         scratch.deallocate()
         tail.deallocate()
         iov.deallocate()
@@ -337,15 +353,27 @@ public final class ImageWriter {
         if checkDataAtFinish { try settleRecords() }
     }
 
-    /// `checkDataAtFinish`: every record's data CRC from the file, in record order; its footer's
-    /// CRC written in place; the file's and the stream's CRCs as `recordComplete` would have
-    /// made them. Everything is in the file (`finish` flushed).
+    /// `checkDataAtFinish`: every record's data CRC (the trailing check's, which this thread
+    /// helps finish), in record order; its footer's CRC written in place; the file's and the
+    /// stream's CRCs as `recordComplete` would have made them. Everything is in the file
+    /// (`finish` flushed). Ends the trailing check: records after this are read here.
     private func settleRecords() throws(ImageError) {
-        for r in unsettled {
+        var checked: [CRC32C] = []
+        if let trailing {
+            handOff()
+            let (spans, readHere) = try trailing.finish(fd)
+            checked = spans
+            bytesCheckedAtFinish += readHere
+            self.trailing = nil
+        }
+        for (i, r) in unsettled.enumerated() {
             var data = CRC32C()
-            if r.dataLength > 0 {
+            if i < checked.count {
+                data = checked[i]
+            } else if r.dataLength > 0 {
                 data.append(crc: try FileRangeChecksum.crc32c(fd, offset: r.dataOffset, length: r.dataLength, path: path),
                             length: Int(r.dataLength))
+                bytesCheckedAtFinish += r.dataLength
             }
             let body = Self.bodyCRC(head: r.headCRC, data: data, dataLength: r.dataLength, pad: r.pad)
             tail.put32(body, 0)
@@ -364,6 +392,14 @@ public final class ImageWriter {
             streamCRC.append(crc: data.value, length: r.dataLength)
         }
         unsettled = []
+        handedOff = 0
+    }
+
+    /// The complete records not yet handed to the trailing check, which must be in the file.
+    private func handOff() {
+        guard let trailing, handedOff < unsettled.count else { return }
+        trailing.add(unsettled[handedOff...].lazy.map { .init(offset: $0.dataOffset, length: $0.dataLength) })
+        handedOff = unsettled.count
     }
 
     /// Up to three parts in one writev; bytesWritten advances only on success. Coalescing,
@@ -398,6 +434,7 @@ public final class ImageWriter {
         defer { queuedParts = 0 }
         do {
             try ImageFileIO.writeAll(fd, iov, count: queuedParts, offset: queuedOffset, path: path, writev: writevCall)
+            handOff()  // every complete record is in the file now
         } catch {
             bytesWritten = queuedOffset  // what is surely in the file
             throw fail(error)
