@@ -73,6 +73,25 @@ public final class JoinableThread {
 
     public func join() { pthread_join(thread, nil) }
 
-    /// Lets the thread end on its own (its resources are freed then); no `join` after this.
-    public func detach() { pthread_detach(thread) }
+}
+
+/// Starts a detached pthread running `body` (its resources are freed when it ends). Returns
+/// false, and `body` never runs, when the system gives no thread (`EAGAIN`: a thread or
+/// memory limit): for helpers the caller can do without, where `JoinableThread` would stop
+/// the process.
+public func startDetachedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+    final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+    var attr = pthread_attr_t()
+    pthread_attr_init(&attr)
+    defer { pthread_attr_destroy(&attr) }
+    pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+    let box = Unmanaged.passRetained(Box(body))
+    var thread: pthread_t = 0
+    let rc = pthread_create(&thread, &attr, { arg in
+        let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+        box.body()
+        return nil
+    }, box.toOpaque())
+    if rc != 0 { box.release() }
+    return rc == 0
 }

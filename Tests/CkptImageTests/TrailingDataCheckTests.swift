@@ -11,12 +11,18 @@ import Testing
 /// return each span's CRC, read what the thread has not (never waiting for it), and the
 /// image must be the single pass's, byte for byte.
 @Suite struct TrailingDataCheckTests {
-    /// Counts the thread's steps; `waitFor` polls (10 s at most) so a test never hangs.
+    /// Counts the thread's chunks and notes its scheduling policy; `waitFor` polls (60 s at
+    /// most, so a test never hangs: at `SCHED_IDLE` the thread runs last on a busy machine).
     final class Steps: Sendable {
         let count = Mutex(0)
-        func step() { count.withLock { $0 += 1 } }
+        let policy = Mutex(Int32(-1))
+        func step() {
+            let p = sched_getscheduler(0)
+            policy.withLock { $0 = p }
+            count.withLock { $0 += 1 }
+        }
         func waitFor(_ n: Int) -> Bool {
-            for _ in 0..<10_000 {
+            for _ in 0..<60_000 {
                 if count.withLock({ $0 }) >= n { return true }
                 usleep(1000)
             }
@@ -31,13 +37,15 @@ import Testing
         writeFile(name, data)
         var fd = try FileDescriptor.open(FilePath(name), .readOnly)
         let steps = Steps()
-        let check = try TrailingDataCheck(fd: fd, path: name, afterStep: { steps.step() })
+        let made = TrailingDataCheck(fd: fd, path: name, afterStep: { steps.step() })
+        let check = try #require(made)
         try fd.close()  // the check reads through its own dup
         let spans = [TrailingDataCheck.Span(offset: 7, length: UInt64(step * 2 + 50)),  // three chunks
                      .init(offset: UInt64(step * 2 + 57), length: 0),  // none
                      .init(offset: UInt64(step * 2 + 57), length: UInt64(step / 2))]  // one
         check.add(spans)
         #expect(steps.waitFor(4))
+        #expect(steps.policy.withLock { $0 } == 5, "SCHED_IDLE (5 in <sched.h>)")
         fd = try FileDescriptor.open(FilePath(name), .readOnly)
         defer { try? fd.close() }
         let (crcs, readHere) = try check.finish(fd)
@@ -50,6 +58,18 @@ import Testing
         }
     }
 
+    /// No thread to be had: no check (the writer then reads everything at `finish`, as
+    /// `CheckAtFinishTests` does without one).
+    @Test func noThreadNoCheck() throws {
+        let dir = TempDir(), name = dir.file("d")
+        writeFile(name, bytes(10, seed: 1))
+        let fd = try FileDescriptor.open(FilePath(name), .readOnly)
+        defer { try? fd.close() }
+        let asked = Mutex(0)
+        let check = TrailingDataCheck(fd: fd, path: name, startThread: { _ in asked.withLock { $0 += 1 }; return false })
+        #expect(check == nil && asked.withLock { $0 } == 1)
+    }
+
     /// `finish` while the thread is inside a chunk: `finish` reads that chunk itself and does
     /// not wait for the thread.
     @Test func finishDoesNotWaitForTheChunkInFlight() throws {
@@ -59,12 +79,13 @@ import Testing
         let fd = try FileDescriptor.open(FilePath(name), .readOnly)
         defer { try? fd.close() }
         let inStep = Mutex(false), release = Mutex(false)
-        let check = try TrailingDataCheck(fd: fd, path: name, afterStep: {
+        let made = TrailingDataCheck(fd: fd, path: name, afterStep: {
             inStep.withLock { $0 = true }
             while !release.withLock({ $0 }) { usleep(1000) }
         })
+        let check = try #require(made)
         check.add([.init(offset: 0, length: 4096)])
-        for _ in 0..<10_000 where !inStep.withLock({ $0 }) { usleep(1000) }
+        for _ in 0..<60_000 where !inStep.withLock({ $0 }) { usleep(1000) }
         try #require(inStep.withLock { $0 })
         let (crcs, readHere) = try check.finish(fd)  // returns while the thread is held in its chunk
         release.withLock { $0 = true }

@@ -32,8 +32,8 @@ import SystemPackage
 /// Memory: the index is kept in memory until `finish`, 32 bytes per record (a 1 GiB image of
 /// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 68 KiB scratch; with
 /// `checkDataAtFinish`, each complete record's offsets and CRCs of its head too, until
-/// `finish` (`UnsettledRecord`), and in the trailing check 8 bytes a record and 24 a MiB of
-/// data, and its thread.
+/// `finish` (`UnsettledRecord`), and in the trailing check 8 bytes a record and 24 a chunk
+/// (a MiB of its data, or less), and the check's thread.
 ///
 /// Writes go to the descriptor's current position (the start of an empty file, or a
 /// pipe: the writer never seeks). It does not own or close the descriptor, and does not
@@ -165,7 +165,7 @@ public final class ImageWriter {
 
     /// `checkBehind` (with `checkDataAtFinish`): a `TrailingDataCheck` thread checks each
     /// record once it is in the file; off, `finish` reads every byte (tests). `afterTrailingStep`
-    /// (tests): called by that thread after each step it read.
+    /// (tests): called by that thread after each chunk it read.
     init(fd: FileDescriptor, header: ImageHeader, path: String, writev: @escaping ImageFileIO.Writev,
          coalesceBytes: Int = 0, checkDataAtFinish: Bool = false, checkBehind: Bool = true,
          afterTrailingStep: (@Sendable () -> Void)? = nil) throws(ImageError) {
@@ -184,7 +184,7 @@ public final class ImageWriter {
             try flush()  // `bytes` is gone after this closure
             fileCRC.append(b)
         }
-        if checkDataAtFinish && checkBehind { trailing = try TrailingDataCheck(fd: fd, path: path, afterStep: afterTrailingStep) }
+        if checkDataAtFinish && checkBehind { trailing = TrailingDataCheck(fd: fd, path: path, afterStep: afterTrailingStep) }
     }
 
     deinit {

@@ -16,7 +16,7 @@ import SystemPackage
 ///
 /// At `finish` the writer checks the chunks still open itself, beside the thread (which now
 /// has the CPU the stopped stream left: two readers), then those the thread is inside: it
-/// never waits for the thread, whose late results are dropped. At `SCHED_IDLE` the thread
+/// never waits for the thread, it reads such a chunk again. At `SCHED_IDLE` the thread
 /// may get no CPU at all on a busy machine: then `finish` does it all, as without it. After
 /// `finish` (or `cancel`) the thread ends at its next look at the chunks; it closes its own
 /// descriptor (a `dup`, so the writer's caller may close theirs) and is detached.
@@ -57,14 +57,19 @@ final class TrailingDataCheck: @unchecked Sendable {
     /// Tests: called by the thread after each chunk it read, without the lock.
     private let afterStep: (@Sendable () -> Void)?
 
-    /// Starts the thread, on a `dup` of `fd` (which must be open for reading).
-    init(fd: FileDescriptor, path: String, afterStep: (@Sendable () -> Void)? = nil) throws(ImageError) {
-        do { self.fd = try fd.duplicate() } catch {
-            throw .io(operation: "dup", path: path, offset: 0, errno: (error as? Errno) ?? .badFileDescriptor)
-        }
+    /// Starts the thread, on a `dup` of `fd` (which must be open for reading). nil when there
+    /// is no descriptor or thread to be had (`EMFILE`, a thread limit): the writer then checks
+    /// everything at `finish`, as it would anyway. `startThread` is the tests' way to refuse.
+    init?(fd: FileDescriptor, path: String, afterStep: (@Sendable () -> Void)? = nil,
+          startThread: (@escaping @Sendable () -> Void) -> Bool = startDetachedThread) {
+        guard let copy = try? fd.duplicate() else { return nil }
+        self.fd = copy
         self.path = path
         self.afterStep = afterStep
-        JoinableThread { [self] in run() }.detach()
+        guard startThread({ [self] in run() }) else {
+            try? copy.close()
+            return nil
+        }
     }
 
     /// Records whose data is now in the file, in record order.
@@ -91,20 +96,13 @@ final class TrailingDataCheck: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         while next < chunks.count {  // beside the thread, taking chunks in turn
-            let i = next, c = chunks[i]
             next += 1
-            lock.unlock()
-            let crc = Result { () throws(ImageError) in try FileRangeChecksum.crc32c(fd, offset: c.offset, length: c.length, path: path) }
-            lock.lock()
-            chunks[i].crc = try crc.get()
-            readHere += c.length
+            readHere += try check(next - 1, through: fd)
         }
         ended = true
         lock.signal()
         for i in chunks.indices where chunks[i].crc == nil {  // the thread is inside it: no waiting
-            let c = chunks[i]
-            chunks[i].crc = try FileRangeChecksum.crc32c(fd, offset: c.offset, length: c.length, path: path)
-            readHere += c.length
+            readHere += try check(i, through: fd)
         }
         var spans: [CRC32C] = []
         spans.reserveCapacity(firstChunk.count)
@@ -115,6 +113,18 @@ final class TrailingDataCheck: @unchecked Sendable {
             spans.append(crc)
         }
         return (spans, readHere)
+    }
+
+    /// Chunk `i` read and its CRC set by the caller (lock held, released while reading; a
+    /// result the thread set meanwhile is replaced by this one, of the same bytes read
+    /// again). Returns the bytes read.
+    private func check(_ i: Int, through fd: FileDescriptor) throws(ImageError) -> UInt64 {
+        let c = chunks[i]
+        lock.unlock()
+        let crc = Result { () throws(ImageError) in try FileRangeChecksum.crc32c(fd, offset: c.offset, length: c.length, path: path) }
+        lock.lock()
+        chunks[i].crc = try crc.get()
+        return c.length
     }
 
     /// Ends the thread without `finish` (a writer dropped unfinished).
