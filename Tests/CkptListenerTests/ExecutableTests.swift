@@ -24,6 +24,20 @@ final class ExecutableTests: XCTestCase {
         XCTAssertTrue(stats.contains("\"completed\": 1"), stats)
     }
 
+    /// `--data-check at-end`: the image is the same, and its `image complete` line says how
+    /// many data bytes were read back after the stream's end (`checked_at_end`); inline, none.
+    func testDataCheckAtEndLogsWhatWasReadAtTheEnd() throws {
+        for (check, logged) in [("at-end", true), ("inline", false)] {
+            let directory = try makeTemporaryDirectory()
+            let listener = try ListenerProcess(directory: directory, arguments: ["--exit-after", "1", "--data-check", check])
+            let stream = EncodedStream(crid: 902, runs: 3, pagesPerRun: 64)
+            TestSender().send(stream.messages, to: listener.port)
+            XCTAssertEqual(listener.waitForExit(), 0, listener.log)
+            assertImage(directory + "/902.ckpt", matches: stream)
+            XCTAssertEqual(listener.log.contains("checked_at_end="), logged, "\(check): \(listener.log)")
+        }
+    }
+
     /// libcurl is loaded at the first store use only (docs/object-store.md): a listener
     /// without --store never maps it, nor its dependency tree (docs/benchmarks.md "RSS").
     func testListenerWithoutStoreDoesNotMapLibcurl() throws {

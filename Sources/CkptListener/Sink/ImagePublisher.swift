@@ -28,6 +28,9 @@ final class ImagePublisher {
         /// The sender's summary, which the writer checked before writing the trailer.
         var summary: StreamSummary
         var file: ImageFile
+        /// `--data-check at-end`: the data bytes the writer read back after the stream's last
+        /// message (what the trailing check had not), logged as `checked_at_end`.
+        var dataCheckedAtEnd: UInt64? = nil
     }
 
     /// Where the writer thread submits finished images.
@@ -102,6 +105,7 @@ extension ImagePublisher {
                 if name != ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt") {
                     metadata["note"] = "\(ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt")) already exists (crids repeat across reboots); not overwritten"
                 }
+                if let n = f.dataCheckedAtEnd { metadata["checked_at_end"] = "\(n)" }
                 if let warning { metadata["warning"] = "\(warning)" }
                 logger.info("image complete", metadata: metadata)
                 onSettled(SettledStream(session: f.session, crid: f.crid, outcome: .completed(name: name, summary: f.summary),

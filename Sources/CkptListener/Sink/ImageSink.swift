@@ -342,7 +342,8 @@ final class SinkWriter {
             parts.settler.ioFailure(session: session, image.file, errorText(error))
             return
         }
-        parts.publish.submit(ImagePublisher.Finished(session: session, crid: crid, summary: summary, file: image.file))
+        parts.publish.submit(ImagePublisher.Finished(session: session, crid: crid, summary: summary, file: image.file,
+                                                     dataCheckedAtEnd: image.writer.dataCheckedAtEnd))
     }
 }
 
@@ -355,4 +356,5 @@ private final class NoWriter: StreamImageWriter {
     func keepCompleteRecords() throws {}
     func finish(summary: StreamSummary) throws {}
     var written: StreamSummary { StreamSummary(records: 0, bytes: 0, checksum: 0) }
+    var dataCheckedAtEnd: UInt64? { nil }
 }

@@ -20,8 +20,10 @@ public enum ImageWriters {
 /// writer copies nothing but the record's meta, and coalesces fragments' writes).
 final class ImageWriterAdapter: StreamImageWriter {
     private let writer: ImageWriter
+    private let checkDataAtEnd: Bool
 
     init(fd: Int32, info: StreamImageInfo, writePath: ImageWritePath, checkDataAtEnd: Bool) throws {
+        self.checkDataAtEnd = checkDataAtEnd
         writer = try ImageWriter(
             fd: FileDescriptor(rawValue: fd),
             header: ImageHeader(crid: info.crid, pid: info.pid, captureStartNs: info.captureStartNs, host: info.host),
@@ -46,6 +48,7 @@ final class ImageWriterAdapter: StreamImageWriter {
     func endRecord() throws { try writer.endRecord() }
     func finish(summary: StreamSummary) throws { try writer.finish(summary: summary) }
     var written: StreamSummary { writer.streamSummary }
+    var dataCheckedAtEnd: UInt64? { checkDataAtEnd ? writer.bytesCheckedAtFinish : nil }
 }
 
 /// An error's text for a failure reason: errno names spelled out (`ENOSPC`), so an

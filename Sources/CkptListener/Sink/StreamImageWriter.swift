@@ -23,6 +23,9 @@ public protocol StreamImageWriter: AnyObject {
     /// the stream's checksum, from the writer's one pass over the data (a writer that checks
     /// the data at `finish` has the checksum complete only after it).
     var written: StreamSummary { get }
+    /// A writer that checks the data at `finish` (`--data-check at-end`): the data bytes it
+    /// read back there itself, after `finish`; nil for one that checks inline.
+    var dataCheckedAtEnd: UInt64? { get }
 }
 
 /// What a new image starts with.

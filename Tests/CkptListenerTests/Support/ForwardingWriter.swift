@@ -13,4 +13,5 @@ class ForwardingWriter: StreamImageWriter {
     func keepCompleteRecords() throws { try inner.keepCompleteRecords() }
     func finish(summary: StreamSummary) throws { try inner.finish(summary: summary) }
     var written: StreamSummary { inner.written }
+    var dataCheckedAtEnd: UInt64? { inner.dataCheckedAtEnd }
 }
