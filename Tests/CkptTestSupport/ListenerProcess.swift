@@ -33,9 +33,10 @@ public final class ListenerProcess {
             // End of file: the listener is exiting, wait for its status. Silence: kill it.
             if timedOut { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
+            let log = Self.read(logPath)
+            unlink(logPath)  // the error carries it; deinit, which removes it otherwise, does not run
             throw TestSupportError.listenerDidNotStart(
-                arguments: all, firstLine: text, exitStatus: timedOut ? nil : process.terminationStatus,
-                log: Self.read(logPath))
+                arguments: all, firstLine: text, exitStatus: timedOut ? nil : process.terminationStatus, log: log)
         }
         self.port = port
     }
