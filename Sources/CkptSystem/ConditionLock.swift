@@ -61,18 +61,11 @@ public final class JoinableThread {
     /// `body` is `@Sendable`: whatever it captures is shared with the new thread, so the
     /// compiler checks it.
     public init(_ body: @escaping @Sendable () -> Void) {
-        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        let rc = pthread_create(&thread, nil, { arg in
-            let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
+        let rc = createThread(&thread, nil, body)
         precondition(rc == 0, "pthread_create failed: \(rc)")
     }
 
     public func join() { pthread_join(thread, nil) }
-
 }
 
 /// Starts a detached pthread running `body` (its resources are freed when it ends). Returns
@@ -80,18 +73,24 @@ public final class JoinableThread {
 /// memory limit): for helpers the caller can do without, where `JoinableThread` would stop
 /// the process.
 public func startDetachedThread(_ body: @escaping @Sendable () -> Void) -> Bool {
-    final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
     var attr = pthread_attr_t()
     pthread_attr_init(&attr)
     defer { pthread_attr_destroy(&attr) }
     pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-    let box = Unmanaged.passRetained(Box(body))
     var thread: pthread_t = 0
-    let rc = pthread_create(&thread, &attr, { arg in
+    return createThread(&thread, &attr, body) == 0
+}
+
+/// `pthread_create` running `body`, which the new thread owns (released if none starts).
+private func createThread(_ thread: inout pthread_t, _ attr: UnsafePointer<pthread_attr_t>?,
+                          _ body: @escaping @Sendable () -> Void) -> Int32 {
+    final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+    let box = Unmanaged.passRetained(Box(body))
+    let rc = pthread_create(&thread, attr, { arg in
         let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
         box.body()
         return nil
     }, box.toOpaque())
     if rc != 0 { box.release() }
-    return rc == 0
+    return rc
 }
