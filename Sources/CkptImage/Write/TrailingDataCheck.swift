@@ -29,7 +29,7 @@ import SystemPackage
 /// and the `let`s are set in `init`.
 final class TrailingDataCheck: @unchecked Sendable {
     /// One record's data in the file.
-    struct Span: Equatable {
+    struct Span {
         var offset: UInt64
         var length: UInt64
     }
