@@ -92,9 +92,10 @@ public final class ImageWriter {
     private var unsettled: [UnsettledRecord] = []
     private var trailing: TrailingDataCheck?
     private var handedOff = 0
-    /// Data bytes `finish` (or `settleCompleteRecords`) read back itself, `checkDataAtFinish`:
-    /// what the trailing check had not finished by then.
-    public private(set) var bytesCheckedAtFinish: UInt64 = 0
+    /// `checkDataAtFinish`: the data bytes `finish` (or `settleCompleteRecords`) read back
+    /// itself, what the trailing check had not finished by then; nil checking inline.
+    public var bytesCheckedAtFinish: UInt64? { checkDataAtFinish ? readAtFinish : nil }
+    private var readAtFinish: UInt64 = 0
     private struct UnsettledRecord {
         var headCRC: UInt32
         var metaCRC: UInt32
@@ -363,7 +364,7 @@ public final class ImageWriter {
             handOff()
             let (spans, readHere) = try trailing.finish(fd)
             checked = spans
-            bytesCheckedAtFinish += readHere
+            readAtFinish += readHere
             self.trailing = nil
         }
         for (i, r) in unsettled.enumerated() {
@@ -373,7 +374,7 @@ public final class ImageWriter {
             } else if r.dataLength > 0 {
                 data.append(crc: try FileRangeChecksum.crc32c(fd, offset: r.dataOffset, length: r.dataLength, path: path),
                             length: Int(r.dataLength))
-                bytesCheckedAtFinish += r.dataLength
+                readAtFinish += r.dataLength
             }
             let body = Self.bodyCRC(head: r.headCRC, data: data, dataLength: r.dataLength, pad: r.pad)
             tail.put32(body, 0)

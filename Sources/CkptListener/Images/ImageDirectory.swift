@@ -45,7 +45,7 @@ public final class ImageDirectory: Sendable {
     /// Creates a new `<crid>.partial` (or the next free name), mode 0600: images hold process
     /// memory, which may be secret. Returns the descriptor and the name. Also reserves the
     /// room of its reason file (`reserveReasonRoom`). Open for reading too: the image writer
-    /// reads the data back to check it at the stream's end (`checkDataAtFinish`).
+    /// reads the data back to check it (`checkDataAtFinish`).
     public func createPartial(crid: UInt64) throws(ListenerFileError) -> (fd: Int32, name: String) {
         for n in 0..<Self.maxSuffix {
             let name = Self.name(crid: crid, n: n, ext: "partial")

@@ -9,8 +9,9 @@ public enum ImageWriters {
     public static let standard: StreamImageWriterFactory = through(.writev)
 
     /// The image format, its bytes written by `path` (`ImageWritePath`); with
-    /// `checkDataAtEnd`, each stream's data is checksummed once it has all arrived, read back
-    /// from the file, instead of as it arrives (`ImageWriter`'s `checkDataAtFinish`).
+    /// `checkDataAtEnd`, each stream's data is checksummed read back from the file, behind the
+    /// writer and by the stream's end, instead of as it arrives (`ImageWriter`'s
+    /// `checkDataAtFinish`).
     public static func through(_ path: ImageWritePath, checkDataAtEnd: Bool = false) -> StreamImageWriterFactory {
         { fd, info in try ImageWriterAdapter(fd: fd, info: info, writePath: path, checkDataAtEnd: checkDataAtEnd) }
     }
@@ -20,10 +21,8 @@ public enum ImageWriters {
 /// writer copies nothing but the record's meta, and coalesces fragments' writes).
 final class ImageWriterAdapter: StreamImageWriter {
     private let writer: ImageWriter
-    private let checkDataAtEnd: Bool
 
     init(fd: Int32, info: StreamImageInfo, writePath: ImageWritePath, checkDataAtEnd: Bool) throws {
-        self.checkDataAtEnd = checkDataAtEnd
         writer = try ImageWriter(
             fd: FileDescriptor(rawValue: fd),
             header: ImageHeader(crid: info.crid, pid: info.pid, captureStartNs: info.captureStartNs, host: info.host),
@@ -48,7 +47,7 @@ final class ImageWriterAdapter: StreamImageWriter {
     func endRecord() throws { try writer.endRecord() }
     func finish(summary: StreamSummary) throws { try writer.finish(summary: summary) }
     var written: StreamSummary { writer.streamSummary }
-    var dataCheckedAtEnd: UInt64? { checkDataAtEnd ? writer.bytesCheckedAtFinish : nil }
+    var dataCheckedAtEnd: UInt64? { writer.bytesCheckedAtFinish }
 }
 
 /// An error's text for a failure reason: errno names spelled out (`ENOSPC`), so an
