@@ -131,3 +131,18 @@ import Testing
         }
     }
 }
+
+/// `Measurement.chosen`: splice only when it took less than 2/3 of writev's time.
+@Suite struct WritePathChoiceTests {
+    @Test(arguments: [
+        (writev: 31_000_000, splice: 11_000_000, chosen: ImageWritePath.splice),  // the TCG guest's probe
+        (writev: 500_000, splice: 400_000, chosen: .writev),  // a native start that picked splice before
+        (writev: 400_000, splice: 500_000, chosen: .writev),
+        (writev: 300, splice: 199, chosen: .splice),
+        (writev: 300, splice: 200, chosen: .writev),  // exactly 1.5x
+        (writev: 0, splice: 0, chosen: .writev),  // a clock too coarse to tell
+    ] as [(writev: UInt64, splice: UInt64, chosen: ImageWritePath)])
+    func spliceOnlyWhenClearlyFaster(_ c: (writev: UInt64, splice: UInt64, chosen: ImageWritePath)) {
+        #expect(ImageWritePath.Measurement(writevNs: c.writev, spliceNs: c.splice).chosen == c.chosen)
+    }
+}
