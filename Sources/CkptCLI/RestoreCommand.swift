@@ -76,7 +76,7 @@ public struct RestoreCommand: ParsableCommand {
             }
         }
         let reader: ImageReader
-        do throws(ImageError) { reader = try ImageReader(source: bytes) } catch {
+        do throws(ImageError) { reader = try ImageReader(source: bytes, mapped: true) } catch {
             throw failure(command, "\(image): \(error.reason)", error.exitCode)
         }
         let parentReader = try openParent(of: reader, image: image, command: command)
@@ -152,7 +152,7 @@ extension RestoreCommand {
         let parentReader: ImageReader
         let parentSource: ImageSource
         do throws(ImageError) {
-            parentReader = try ImageReader(source: bytes)
+            parentReader = try ImageReader(source: bytes, mapped: true)
             parentSource = try parentReader.source()
         } catch {
             throw failure(command, "parent image \(path): \(error.reason)", error.exitCode)

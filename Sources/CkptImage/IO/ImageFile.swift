@@ -23,12 +23,15 @@ final class ImageFile {
         try self.init(source: LocalImageBytes(path: path), windowSize: windowSize)
     }
 
-    /// Reads from any byte source (a local file, an object in a store).
-    init(source: any ImageByteSource, windowSize: Int = ImageFile.windowSize) {
+    /// Reads from any byte source (a local file, an object in a store). `mapNow`: take the
+    /// source's mapping at once, so every read is a view of it and no window is ever copied
+    /// (falls back to the window where the source cannot be mapped).
+    init(source: any ImageByteSource, windowSize: Int = ImageFile.windowSize, mapNow: Bool = false) {
         self.source = source
         path = source.path
         size = source.size
-        buffer = .allocate(byteCount: windowSize, alignment: 8)
+        mapped = mapNow ? source.mapping() : nil
+        buffer = .allocate(byteCount: mapped == nil ? windowSize : 0, alignment: 8)
     }
 
     deinit {

@@ -32,10 +32,14 @@ public final class ImageReader {
     }
 
     /// Opens the image from any byte source (an object in a store: header, trailer and
-    /// index are the only bytes read here).
-    public init(source: any ImageByteSource) throws(ImageError) {
+    /// index are the only bytes read here). `mapped`: map a local image now, so the header,
+    /// the index and every record are read as views of the mapping instead of through a
+    /// 1 MiB read window: for a reader that will walk the image anyway (the restore, whose
+    /// plan reads each record's metadata and whose memory write maps the file), where
+    /// windows would copy megabytes of page data to read a few hundred bytes of metadata.
+    public init(source: any ImageByteSource, mapped: Bool = false) throws(ImageError) {
         path = source.path
-        file = ImageFile(source: source)
+        file = ImageFile(source: source, mapNow: mapped)
         (header, recordsOffset) = try ImageHeader.read(from: file)
         trailer = try ImageTrailer.read(from: file, recordsStart: recordsOffset)
         index = try Self.readIndex(file, trailer: trailer, recordsOffset: recordsOffset)

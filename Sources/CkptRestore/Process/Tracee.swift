@@ -139,16 +139,56 @@ struct Tracee {
         }
         defer { fclose(f) }
         var out: [(UInt64, UInt64, String)] = []
-        var line = [CChar](repeating: 0, count: 4096)
-        while fgets(&line, Int32(line.count), f) != nil {
-            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let fields = text.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            let range = fields.first?.split(separator: "-") ?? []
-            guard range.count == 2, let s = UInt64(range[0], radix: 16), let e = UInt64(range[1], radix: 16) else { continue }
-            let name = fields.count > 5 ? fields[5].trimmingCharacters() : ""
-            out.append((s, e, name))
+        var line = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let got = line.withUnsafeMutableBytes { raw -> Int? in
+                let p = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+                return fgets(p, Int32(raw.count), f) == nil ? nil : strlen(p)
+            }
+            guard let got else { break }
+            if let m = Self.mapsLine(line[0..<got]) { out.append(m) }
         }
         return out
+    }
+
+    /// One line of /proc/PID/maps, `start-end perms offset dev inode [name]`: the range and
+    /// the name (which may hold blanks), nil for a line that is not one. Works on bytes:
+    /// the same walk over String's Characters, trimming included, was 4-5 % of a 1 MiB
+    /// restore's samples under TCG (three maps reads per restore).
+    static func mapsLine(_ line: ArraySlice<UInt8>) -> (start: UInt64, end: UInt64, name: String)? {
+        let space = UInt8(ascii: " "), newline = UInt8(ascii: "\n")
+        var i = line.startIndex
+        func hex(until stop: UInt8) -> UInt64? {
+            var value: UInt64 = 0, digits = 0
+            while i < line.endIndex, line[i] != stop {
+                let c = line[i]
+                let digit: UInt8
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                guard digits < 16 else { return nil }
+                value = value << 4 | UInt64(digit)
+                digits += 1
+                i += 1
+            }
+            return digits > 0 && i < line.endIndex ? value : nil
+        }
+        guard let start = hex(until: UInt8(ascii: "-")) else { return nil }
+        i += 1
+        guard let end = hex(until: space) else { return nil }
+        // perms, offset, dev, inode
+        for _ in 0..<4 {
+            while i < line.endIndex, line[i] == space { i += 1 }
+            guard i < line.endIndex, line[i] != newline else { return nil }
+            while i < line.endIndex, line[i] != space, line[i] != newline { i += 1 }
+        }
+        while i < line.endIndex, line[i] == space { i += 1 }
+        var e = line.endIndex
+        while e > i, line[e - 1] == space || line[e - 1] == newline { e -= 1 }
+        return (start, end, String(decoding: line[i..<e], as: UTF8.self))
     }
 }
 
