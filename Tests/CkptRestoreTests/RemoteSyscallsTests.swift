@@ -99,4 +99,78 @@ final class RemoteSyscallsTests: XCTestCase {
             guard case .mismatch = error as? RestoreError else { return XCTFail("\(error)") }
         }
     }
+
+    /// The files of the process's descriptors, by number (/proc/PID/fd).
+    func openFiles() -> [Int: String] {
+        var out: [Int: String] = [:]
+        guard let dir = opendir("/proc/\(pid)/fd") else { return out }
+        defer { closedir(dir) }
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let n = Int(name) else { continue }
+            var target = [CChar](repeating: 0, count: 4097)
+            let len = readlink("/proc/\(pid)/fd/\(n)", &target, 4096)
+            if len > 0 { out[n] = String(decoding: target[0..<len].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        }
+        return out
+    }
+
+    /// Files with names of 60 to 250 bytes in a new directory; removed by the caller.
+    func files(_ count: Int) throws -> (dir: String, paths: [String]) {
+        var template = Array("/tmp/ckpt-remote-open.XXXXXX".utf8CString)
+        let dir = try XCTUnwrap(mkdtemp(&template).map { String(cString: $0) })
+        let paths = (0..<count).map { i in "\(dir)/\(String(repeating: "f", count: 60 + (i * 37) % 190))-\(i)" }
+        for p in paths {
+            let fd = open(p, O_CREAT | O_WRONLY, 0o600)
+            XCTAssertGreaterThanOrEqual(fd, 0, p)
+            close(fd)
+        }
+        return (dir, paths)
+    }
+
+    func remove(_ dir: String, _ paths: [String]) {
+        for p in paths { unlink(p) }
+        rmdir(dir)
+    }
+
+    func testOpensMoreFilesThanOneScratchAreaHoldsEachAtItsPath() throws {
+        let remote = try stub()
+        let (dir, paths) = try files(60)  // ~9 KiB of paths: three stops or more
+        defer { remove(dir, paths) }
+        let fds = try remote.open(paths.enumerated().map { ($1, $0 % 2 == 0 ? O_RDONLY : O_RDWR, "open \($0)") })
+        XCTAssertEqual(fds.count, paths.count)
+        let now = openFiles()
+        for (fd, path) in zip(fds, paths) { XCTAssertEqual(now[Int(fd)], path) }
+        XCTAssertEqual(Set(fds).count, fds.count)
+        XCTAssertEqual(try remote.open([]), [])
+    }
+
+    func testTheFirstFailingOpenStopsTheRestAndIsNamed() throws {
+        let remote = try stub()
+        let (dir, paths) = try files(2)
+        defer { remove(dir, paths) }
+        let before = openFiles().count
+        XCTAssertThrowsError(try remote.open([(paths[0], O_RDONLY, "open first"), ("\(dir)/absent", O_RDONLY, "open absent"),
+                                              (paths[1], O_RDONLY, "open second")])) { error in
+            guard case let .remote(step, errno) = error as? RestoreError else { return XCTFail("\(error)") }
+            XCTAssertEqual(step, "open absent")
+            XCTAssertEqual(errno, .noSuchFileOrDirectory)
+        }
+        let after = openFiles()
+        XCTAssertEqual(after.count, before + 1, "\(after)")
+        XCTAssertTrue(after.values.contains(paths[0]))
+        XCTAssertFalse(after.values.contains(paths[1]), "an open after the failed one ran")
+    }
+
+    func testAPathLongerThanTheScratchAreaIsRefusedBeforeAnyOpen() throws {
+        let remote = try stub()
+        let (dir, paths) = try files(1)
+        defer { remove(dir, paths) }
+        let before = openFiles().count
+        let long = "/" + String(repeating: "d/", count: 2000)
+        XCTAssertThrowsError(try remote.open([(paths[0], O_RDONLY, "open short"), (long, O_RDONLY, "open long")])) { error in
+            guard case .unsupported = error as? RestoreError else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(openFiles().count, before)
+    }
 }

@@ -322,20 +322,30 @@ public struct Restorer {
     func makeMappings(_ remote: RemoteSyscalls) throws(RestoreError) -> [VMAKind.SharedObject: UInt64] {
         let arch_map_vdso_64 = UInt64(CKPT_ARCH_MAP_VDSO_64)
         var objects: [VMAKind.SharedObject: UInt64] = [:]
-        // Each remote call is a stop and a resume of the process under ptrace, so the maps
-        // are made in batches (`RemoteSyscalls.calls`, in the image's order), after the
-        // files and memfds they map are open; a file is opened once for all its mappings
-        // (a library has four or five).
-        var opened: [String: UInt64] = [:]
-        var maps: [RemoteSyscalls.Call] = []
-        func openOnce(_ path: String, _ mode: Int32, for what: String) throws(RestoreError) -> UInt64 {
-            let key = "\(mode) \(path)"
-            if let fd = opened[key] { return fd }
-            let fd = try remote.call("open \(path) for \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
-                                     UInt64(mode | O_CLOEXEC), 0)
-            opened[key] = fd
-            return fd
+        // Each remote call is a stop and a resume of the process under ptrace, so the files
+        // are opened in batches first (`RemoteSyscalls.open`, paths beside the table), each
+        // once for all its mappings (a library has four or five), then the maps are made in
+        // batches (`RemoteSyscalls.calls`, in the image's order).
+        var toOpen: [(path: String, flags: Int32, step: String)] = []
+        var openIndex: [String: Int] = [:]
+        func key(_ path: String, _ mode: Int32) -> String { "\(mode) \(path)" }
+        for m in plan.mappings {
+            let file: (path: String, mode: Int32)
+            switch m.kind {
+            case let .file(path): file = (path, O_RDONLY)
+            case let .sharedFile(path):
+                // Writable only when the original's file was (VM_MAYWRITE): mprotect can
+                // then make it writable again, as it could before.
+                file = (path, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY)
+            default: continue
+            }
+            guard openIndex[key(file.path, file.mode)] == nil else { continue }
+            openIndex[key(file.path, file.mode)] = toOpen.count
+            toOpen.append((file.path, file.mode, "open \(file.path) for mapping \(RestorePlan.describe(m))"))
         }
+        let openedFDs = try remote.open(toOpen)
+        func opened(_ path: String, _ mode: Int32) -> UInt64 { openedFDs[openIndex[key(path, mode)]!] }
+        var maps: [RemoteSyscalls.Call] = []
         for (i, m) in plan.mappings.enumerated() {
             let what = "mapping \(RestorePlan.describe(m))"
             let prot = UInt64(VMAKind.prot(m.meta.vmFlags))
@@ -362,13 +372,11 @@ public struct Restorer {
                 maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
                                   UInt64(flags | MAP_ANONYMOUS | MAP_GROWSDOWN), UInt64.max, 0))
             case let .file(path):
-                let fd = try openOnce(path, O_RDONLY, for: what)
+                let fd = opened(path, O_RDONLY)
                 maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot, UInt64(flags), fd,
                                   m.meta.pgoff * 4096))
             case let .sharedFile(path):
-                // Writable only when the original's file was (VM_MAYWRITE): mprotect can
-                // then make it writable again, as it could before.
-                let fd = try openOnce(path, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY, for: what)
+                let fd = opened(path, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY)
                 maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
                                   UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096))
             case let .sharedMemory(object):
@@ -390,7 +398,7 @@ public struct Restorer {
             }
         }
         try remote.calls(maps)
-        try remote.calls(opened.values.map { .init("close", Int32(CKPT_SYS_CLOSE), $0) })
+        try remote.calls(openedFDs.map { .init("close", Int32(CKPT_SYS_CLOSE), $0) })
         return objects
     }
 

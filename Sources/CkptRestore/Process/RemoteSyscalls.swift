@@ -51,7 +51,7 @@ struct RemoteSyscalls {
     }
 
     /// The batch loop's table fits the scratch area: 64 bytes per call and one for its end.
-    static let batchMax = (4096 - 64) / 64 - 1
+    static let batchMax = scratchSize / 64 - 1
     /// A result slot the loop has not written: odd and not a canonical address, so no
     /// call of a batch (mmap, munmap, arch_prctl, close) returns it.
     static let notRun: UInt64 = 0x8000_0000_0000_0001
@@ -64,38 +64,92 @@ struct RemoteSyscalls {
     /// are not run, as with one `call` after another. Uses the whole scratch area.
     @discardableResult
     func calls(_ list: [Call]) throws(RestoreError) -> [UInt64] {
-        guard batchLoop else { throw .mismatch("a batch of remote calls before the restorer's gadget page was made") }
         var results: [UInt64] = []
         results.reserveCapacity(list.count)
         var at = 0
         while at < list.count {
             let chunk = list[at..<min(at + Self.batchMax, list.count)]
-            var table: [UInt64] = []
-            table.reserveCapacity((chunk.count + 1) * 8)
-            for c in chunk {
-                table.append(UInt64(c.nr))
-                table += c.args + [UInt64](repeating: 0, count: 6 - c.args.count)
-                table.append(Self.notRun)
-            }
-            table += [UInt64.max] + [UInt64](repeating: 0, count: 7)  // nr -1: the end
-            try tracee.write(table.flatMap { w in withUnsafeBytes(of: w.littleEndian, Array.init) }, at: scratch)
-            var regs = base
-            regs[Self.rbx] = scratch
-            regs[Self.origRax] = UInt64.max
-            regs[Self.rip] = (gadget & ~0xfff) + UInt64(StubProgram.batchLoopOffset)
-            try tracee.setRegisters(regs)
-            try resumeToTrap(chunk.first!.step)
-            let done = try tracee.read(chunk.count * 64, at: scratch)
-            for (i, c) in chunk.enumerated() {
-                let result = done.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: i * 64 + 56, as: UInt64.self)) }
-                if result == Self.notRun {
-                    throw .mismatch("\(c.step): the batch of remote calls stopped before this call")
-                }
-                let signed = Int64(bitPattern: result)
-                if signed < 0, signed >= -4095 { throw .remote(step: c.step, errno: Errno(rawValue: Int32(-signed))) }
-                results.append(result)
-            }
+            results += try batch(chunk, trailing: [])
             at += chunk.count
+        }
+        return results
+    }
+
+    /// Opens each file (`open(path, flags | O_CLOEXEC)`) in the process, in order, as many
+    /// per stop as the scratch area holds: the batch table, then the NUL-terminated paths
+    /// right after it. Returns the descriptors in order; the first open that fails throws
+    /// `.remote(its step, errno)` and the opens after it are not run (those before it stay
+    /// open, as with one `call` after another). A path that does not fit beside a table
+    /// of one is `.unsupported`, before anything is opened.
+    func open(_ files: [(path: String, flags: Int32, step: String)]) throws(RestoreError) -> [UInt64] {
+        var results: [UInt64] = []
+        results.reserveCapacity(files.count)
+        var pending: [(bytes: [UInt8], flags: Int32, step: String)] = []
+        var pathBytes = 0
+        func flush() throws(RestoreError) {
+            guard !pending.isEmpty else { return }
+            var at = scratch + UInt64((pending.count + 1) * 64)
+            var calls: [Call] = []
+            var trailing: [UInt8] = []
+            for f in pending {
+                calls.append(Call(f.step, Int32(CKPT_SYS_OPEN), at, UInt64(f.flags | O_CLOEXEC), 0))
+                trailing += f.bytes
+                at += UInt64(f.bytes.count)
+            }
+            results += try batch(calls[...], trailing: trailing)
+            pending.removeAll()
+            pathBytes = 0
+        }
+        for f in files where 2 * 64 + f.path.utf8.count + 1 > Self.scratchSize {
+            throw .unsupported(what: "path \(f.path)", why: "longer than the restorer's scratch page")
+        }
+        for f in files {
+            let bytes = Array(f.path.utf8) + [0]
+            if (pending.count + 2) * 64 + pathBytes + bytes.count > Self.scratchSize || pending.count == Self.batchMax {
+                try flush()
+            }
+            pending.append((bytes, f.flags, f.step))
+            pathBytes += bytes.count
+        }
+        try flush()
+        return results
+    }
+
+    /// Bytes of the gadget's page past its code: the batch table and what follows it.
+    static let scratchSize = 4096 - 64
+
+    /// One stop of the batch loop: `chunk` (at most `batchMax` calls) as its table at
+    /// `scratch`, `trailing` written right after the table's end entry (the arguments the
+    /// calls point to), in one write.
+    private func batch(_ chunk: ArraySlice<Call>, trailing: [UInt8]) throws(RestoreError) -> [UInt64] {
+        guard batchLoop else { throw .mismatch("a batch of remote calls before the restorer's gadget page was made") }
+        precondition(!chunk.isEmpty && chunk.count <= Self.batchMax && (chunk.count + 1) * 64 + trailing.count <= Self.scratchSize)
+        var table: [UInt64] = []
+        table.reserveCapacity((chunk.count + 1) * 8)
+        for c in chunk {
+            table.append(UInt64(c.nr))
+            table += c.args + [UInt64](repeating: 0, count: 6 - c.args.count)
+            table.append(Self.notRun)
+        }
+        table += [UInt64.max] + [UInt64](repeating: 0, count: 7)  // nr -1: the end
+        try tracee.write(table.flatMap { w in withUnsafeBytes(of: w.littleEndian, Array.init) } + trailing, at: scratch)
+        var regs = base
+        regs[Self.rbx] = scratch
+        regs[Self.origRax] = UInt64.max
+        regs[Self.rip] = (gadget & ~0xfff) + UInt64(StubProgram.batchLoopOffset)
+        try tracee.setRegisters(regs)
+        try resumeToTrap(chunk.first!.step)
+        let done = try tracee.read(chunk.count * 64, at: scratch)
+        var results: [UInt64] = []
+        results.reserveCapacity(chunk.count)
+        for (i, c) in chunk.enumerated() {
+            let result = done.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: i * 64 + 56, as: UInt64.self)) }
+            if result == Self.notRun {
+                throw .mismatch("\(c.step): the batch of remote calls stopped before this call")
+            }
+            let signed = Int64(bitPattern: result)
+            if signed < 0, signed >= -4095 { throw .remote(step: c.step, errno: Errno(rawValue: Int32(-signed))) }
+            results.append(result)
         }
         return results
     }
@@ -134,7 +188,7 @@ struct RemoteSyscalls {
     /// Writes a NUL-terminated string into the scratch page; returns its address.
     func string(_ s: String) throws(RestoreError) -> UInt64 {
         let bytes = Array(s.utf8) + [0]
-        guard bytes.count <= 4096 - 64 else { throw .unsupported(what: "path \(s)", why: "longer than the restorer's scratch page") }
+        guard bytes.count <= Self.scratchSize else { throw .unsupported(what: "path \(s)", why: "longer than the restorer's scratch page") }
         try tracee.write(bytes, at: scratch)
         return scratch
     }
