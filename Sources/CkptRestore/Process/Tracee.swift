@@ -139,14 +139,9 @@ struct Tracee {
         }
         defer { fclose(f) }
         var out: [(UInt64, UInt64, String)] = []
-        var line = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let got = line.withUnsafeMutableBytes { raw -> Int? in
-                let p = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-                return fgets(p, Int32(raw.count), f) == nil ? nil : strlen(p)
-            }
-            guard let got else { break }
-            if let m = Self.mapsLine(line[0..<got]) { out.append(m) }
+        var line = [CChar](repeating: 0, count: 4096)
+        while fgets(&line, Int32(line.count), f) != nil {
+            if let m = Self.mapsLine(line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }[...]) { out.append(m) }
         }
         return out
     }
@@ -154,7 +149,7 @@ struct Tracee {
     /// One line of /proc/PID/maps, `start-end perms offset dev inode [name]`: the range and
     /// the name (which may hold blanks), nil for a line that is not one. Works on bytes:
     /// the same walk over String's Characters, trimming included, was 4-5 % of a 1 MiB
-    /// restore's samples under TCG (three maps reads per restore).
+    /// restore's samples under TCG (two maps reads per restore).
     static func mapsLine(_ line: ArraySlice<UInt8>) -> (start: UInt64, end: UInt64, name: String)? {
         let space = UInt8(ascii: " "), newline = UInt8(ascii: "\n")
         var i = line.startIndex
