@@ -151,39 +151,16 @@ struct Tracee {
     /// the same walk over String's Characters, trimming included, was 4-5 % of a 1 MiB
     /// restore's samples under TCG (two maps reads per restore).
     static func mapsLine(_ line: ArraySlice<UInt8>) -> (start: UInt64, end: UInt64, name: String)? {
-        let space = UInt8(ascii: " "), newline = UInt8(ascii: "\n")
-        var i = line.startIndex
-        func hex(until stop: UInt8) -> UInt64? {
-            var value: UInt64 = 0, digits = 0
-            while i < line.endIndex, line[i] != stop {
-                let c = line[i]
-                let digit: UInt8
-                switch c {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
-                default: return nil
-                }
-                guard digits < 16 else { return nil }
-                value = value << 4 | UInt64(digit)
-                digits += 1
-                i += 1
-            }
-            return digits > 0 && i < line.endIndex ? value : nil
-        }
-        guard let start = hex(until: UInt8(ascii: "-")) else { return nil }
-        i += 1
-        guard let end = hex(until: space) else { return nil }
-        // perms, offset, dev, inode
-        for _ in 0..<4 {
-            while i < line.endIndex, line[i] == space { i += 1 }
-            guard i < line.endIndex, line[i] != newline else { return nil }
-            while i < line.endIndex, line[i] != space, line[i] != newline { i += 1 }
-        }
-        while i < line.endIndex, line[i] == space { i += 1 }
-        var e = line.endIndex
-        while e > i, line[e - 1] == space || line[e - 1] == newline { e -= 1 }
-        return (start, end, String(decoding: line[i..<e], as: UTF8.self))
+        let blank = { (b: UInt8) in b == UInt8(ascii: " ") || b == UInt8(ascii: "\n") }
+        let fields = line.split(maxSplits: 5, omittingEmptySubsequences: true, whereSeparator: { $0 == UInt8(ascii: " ") })
+        guard fields.count >= 5 else { return nil }
+        let range = fields[0].split(separator: UInt8(ascii: "-"), maxSplits: 1, omittingEmptySubsequences: false)
+        guard range.count == 2, let s = UInt64(String(decoding: range[0], as: UTF8.self), radix: 16),
+              let e = UInt64(String(decoding: range[1], as: UTF8.self), radix: 16) else { return nil }
+        var name = fields.count > 5 ? fields[5] : []
+        while let b = name.first, blank(b) { name.removeFirst() }
+        while let b = name.last, blank(b) { name.removeLast() }
+        return (s, e, String(decoding: name, as: UTF8.self))
     }
 }
 
