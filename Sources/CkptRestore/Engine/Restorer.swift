@@ -327,24 +327,26 @@ public struct Restorer {
         // once for all its mappings (a library has four or five), then the maps are made in
         // batches (`RemoteSyscalls.calls`, in the image's order).
         var toOpen: [(path: String, flags: Int32, step: String)] = []
-        var openIndex: [String: Int] = [:]
-        func key(_ path: String, _ mode: Int32) -> String { "\(mode) \(path)" }
-        for m in plan.mappings {
-            let file: (path: String, mode: Int32)
+        var fileIndex: [String: Int] = [:]  // "flags path" -> its place in toOpen
+        var fileOf = [Int?](repeating: nil, count: plan.mappings.count)  // mapping -> its file's place
+        for (i, m) in plan.mappings.enumerated() {
+            let path: String, flags: Int32
             switch m.kind {
-            case let .file(path): file = (path, O_RDONLY)
-            case let .sharedFile(path):
+            case let .file(p): (path, flags) = (p, O_RDONLY)
+            case let .sharedFile(p):
                 // Writable only when the original's file was (VM_MAYWRITE): mprotect can
                 // then make it writable again, as it could before.
-                file = (path, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY)
+                (path, flags) = (p, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY)
             default: continue
             }
-            guard openIndex[key(file.path, file.mode)] == nil else { continue }
-            openIndex[key(file.path, file.mode)] = toOpen.count
-            toOpen.append((file.path, file.mode, "open \(file.path) for mapping \(RestorePlan.describe(m))"))
+            let key = "\(flags) \(path)"
+            if fileIndex[key] == nil {
+                fileIndex[key] = toOpen.count
+                toOpen.append((path, flags, "open \(path) for mapping \(RestorePlan.describe(m))"))
+            }
+            fileOf[i] = fileIndex[key]
         }
-        let openedFDs = try remote.open(toOpen)
-        func opened(_ path: String, _ mode: Int32) -> UInt64 { openedFDs[openIndex[key(path, mode)]!] }
+        let fds = try remote.open(toOpen)
         var maps: [RemoteSyscalls.Call] = []
         for (i, m) in plan.mappings.enumerated() {
             let what = "mapping \(RestorePlan.describe(m))"
@@ -371,12 +373,12 @@ public struct Restorer {
             case .stack:
                 maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
                                   UInt64(flags | MAP_ANONYMOUS | MAP_GROWSDOWN), UInt64.max, 0))
-            case let .file(path):
-                let fd = opened(path, O_RDONLY)
+            case .file:
+                let fd = fds[fileOf[i]!]
                 maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot, UInt64(flags), fd,
                                   m.meta.pgoff * 4096))
-            case let .sharedFile(path):
-                let fd = opened(path, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY)
+            case .sharedFile:
+                let fd = fds[fileOf[i]!]
                 maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
                                   UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096))
             case let .sharedMemory(object):
@@ -398,7 +400,7 @@ public struct Restorer {
             }
         }
         try remote.calls(maps)
-        try remote.calls(openedFDs.map { .init("close", Int32(CKPT_SYS_CLOSE), $0) })
+        try remote.calls(fds.map { .init("close", Int32(CKPT_SYS_CLOSE), $0) })
         return objects
     }
 
