@@ -88,7 +88,7 @@ public struct ListenCommand: ParsableCommand {
         case .atEnd: (atEnd, why) = (true, "--data-check")
         case .auto:
             atEnd = !CRC32C.isHardwareAccelerated
-            why = atEnd ? "CRC-32C by table" : "CRC-32C by the crc32 instruction"
+            why = atEnd ? "CRC-32C by table" : "CRC-32C by \(CRC32C.implementation)"
         }
         logger.info("data check", metadata: ["when": "\(atEnd ? "at-end" : "inline")", "why": "\(why)"])
         return atEnd

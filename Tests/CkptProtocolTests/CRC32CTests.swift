@@ -10,15 +10,17 @@ import Testing
     }
 
     @Test func hardwareEqualsPortableOnManyLengthsAndAlignments() throws {
-        // Both implementations, whichever of them the timed choice runs: the instruction's
-        // path is compared with the table on its own, then the chosen one is.
+        // Every implementation, whichever of them the timed choice runs: the crc32 path and
+        // the vpclmulqdq folding (on a CPU without it, the crc32 path again) are each
+        // compared with the table on their own, then the chosen one is.
         try #require(ckpt_crc32c_has_instruction() != 0, "this suite runs on x86_64 with SSE4.2")
         var rng = SystemRandomNumberGenerator()
         let pool = (0..<70_000).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        // Around the three-lane thresholds too (3 x 256 and 3 x 8192 bytes), and up to a
-        // maximal fragment (65,531 bytes).
-        for length in [0, 1, 2, 3, 7, 8, 9, 15, 16, 31, 32, 33, 63, 64, 65, 100, 255, 767, 768, 769, 1000, 1543, 4096,
-                       8191, 24575, 24576, 24577, 32768, 49152 + 768 + 7, 65531] {
+        // Around the three-lane thresholds too (3 x 256 and 3 x 8192 bytes), the folding's
+        // (512 bytes, then each 256, 64 and 16 left), and up to a maximal fragment (65,531).
+        for length in [0, 1, 2, 3, 7, 8, 9, 15, 16, 31, 32, 33, 63, 64, 65, 100, 255, 511, 512, 513, 527, 528, 575, 576,
+                       767, 768, 769, 1000, 1543, 4096, 4096 + 64 + 16 + 3, 8191, 24575, 24576, 24577, 32768,
+                       49152 + 768 + 7, 57344, 65531] {
             for alignment in 0..<9 {
                 let slice = Array(pool[alignment..<(alignment + length)])
                 let fast = pool.withUnsafeBytes { raw -> UInt32 in
@@ -29,6 +31,8 @@ import Testing
                 #expect(fast == CRC32C.portableChecksum(slice), "length \(length) alignment \(alignment)")
                 let hardware = slice.withUnsafeBytes { ~ckpt_crc32c_update_hardware(~0, $0.baseAddress, $0.count) }
                 #expect(hardware == CRC32C.portableChecksum(slice), "instruction, length \(length) alignment \(alignment)")
+                let folded = slice.withUnsafeBytes { ~ckpt_crc32c_update_fold(~0, $0.baseAddress, $0.count) }
+                #expect(folded == CRC32C.portableChecksum(slice), "folding, length \(length) alignment \(alignment)")
             }
         }
     }
@@ -41,6 +45,7 @@ import Testing
         #expect(ckpt_crc32c_prefer_hardware(9_000, 1_000) == 0)
         #expect(ckpt_crc32c_prefer_hardware(5_000, 5_000) == 1)
         #expect(CRC32C.isHardwareAccelerated, "the native host chose the table over its crc32 instruction")
+        #expect(CRC32C.implementation != "slice-by-8 table")
     }
 
     @Test func incrementalEqualsOneShot() {

@@ -9,14 +9,19 @@
 #include "ckpt_restore_abi.h"
 
 /* CRC-32C (Castagnoli), raw update: crc is the running register (start with ~0u,
- * finish with ~crc). Runs the SSE4.2 crc32 instruction (Swift has no intrinsics for it)
- * or a slicing-by-8 table, whichever ran 32 KiB faster when timed at the first call:
- * the instruction on hardware, the table under an emulator that runs it slowly. */
+ * finish with ~crc). Runs the SSE4.2 crc32 instruction (Swift has no intrinsics for it),
+ * vpclmulqdq folding (AVX-512), or a slicing-by-8 table, whichever ran 32 KiB fastest when timed at
+ * the first call: the instructions on hardware, the table under an emulator that runs
+ * them slowly. */
 uint32_t ckpt_crc32c_update(uint32_t crc, const void *data, size_t len);
 
-/* 1 if ckpt_crc32c_update runs on the hardware instruction (for benchmarks and logs);
- * makes the choice if no update has yet. */
+/* 1 if ckpt_crc32c_update runs on a hardware instruction (crc32 or vpclmulqdq), for
+ * benchmarks and logs; makes the choice if no update has yet. */
 int ckpt_crc32c_is_hardware(void);
+
+/* What ckpt_crc32c_update runs, for logs: "vpclmulqdq folding", "crc32 instruction" or
+ * "slice-by-8 table". */
+const char *ckpt_crc32c_implementation(void);
 
 /* The rule of that choice, given the two timings: the instruction unless it was slower. */
 int ckpt_crc32c_prefer_hardware(uint64_t hardware_ns, uint64_t table_ns);
@@ -27,6 +32,10 @@ int ckpt_crc32c_has_instruction(void);
 /* The SSE4.2 path alone, whatever the choice (the table where the CPU lacks it): what the
  * tests compare with the table, and what crcbench times as the instruction. */
 uint32_t ckpt_crc32c_update_hardware(uint32_t crc, const void *data, size_t len);
+
+/* The vpclmulqdq folding path alone, whatever the choice (the crc32 path, or the table,
+ * where the CPU lacks it): what the tests compare with the table, and what crcbench times. */
+uint32_t ckpt_crc32c_update_fold(uint32_t crc, const void *data, size_t len);
 
 /* The portable table implementation alone: the reference the tests compare against. */
 uint32_t ckpt_crc32c_update_portable(uint32_t crc, const void *data, size_t len);

@@ -118,7 +118,7 @@ public final class Listener {
         logger.info("listening", metadata: [
             "transport": "\(source.description)", "dir": "\(directory.path)",
             "pool": "\(pool.count) x \(pool.size) bytes",
-            "crc32c": "\(CRC32C.isHardwareAccelerated ? "crc32 instruction" : "slice-by-8 table")",
+            "crc32c": "\(CRC32C.implementation)",
         ])
         let reason = receiveLoop()
         settle(reason)

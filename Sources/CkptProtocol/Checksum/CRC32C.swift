@@ -39,9 +39,13 @@ public struct CRC32C: Sendable, Equatable {
         return crc.value
     }
 
-    /// True when updates use the CPU's crc32 instruction (on hardware that has it: yes;
-    /// under qemu's TCG, which runs it 4x slower than the table: no).
+    /// True when updates use the CPU's crc32 or vpclmulqdq instruction (on hardware that has
+    /// them: yes; under qemu's TCG, which runs crc32 4x slower than the table: no).
     public static var isHardwareAccelerated: Bool { ckpt_crc32c_is_hardware() != 0 }
+
+    /// What updates run, as logged: "vpclmulqdq folding", "crc32 instruction" or
+    /// "slice-by-8 table" (timed at the first update: `ckpt_crc32c_update`).
+    public static var implementation: String { String(cString: ckpt_crc32c_implementation()) }
 
     /// The portable table implementation alone: the reference for tests.
     public static func portableChecksum(_ bytes: [UInt8]) -> UInt32 {
