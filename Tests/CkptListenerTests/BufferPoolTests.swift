@@ -29,6 +29,22 @@ final class BufferPoolTests: XCTestCase {
         XCTAssertEqual(pool.peakInUse, 3)
     }
 
+    /// A freed buffer is the next one handed out, so a listener whose writer keeps up
+    /// touches only the few buffers it cycles through, however large the pool
+    /// (docs/listener.md, `--pool-buffers`).
+    func testTheLastFreedBufferIsReusedFirst() {
+        var pool = BufferPoolStateMachine(count: 512, resumeAt: 128)
+        var touched = Set<Int>()
+        for round in 0..<1000 {
+            guard case let .use(a) = pool.acquire(now: UInt64(round)), case let .use(b) = pool.acquire(now: UInt64(round))
+            else { return XCTFail("round \(round): no buffer") }
+            touched.formUnion([a, b])
+            _ = pool.release(b, now: UInt64(round))
+            _ = pool.release(a, now: UInt64(round))
+        }
+        XCTAssertEqual(touched.count, 2, "two buffers in use at a time touched \(touched.count) of 512")
+    }
+
     func testBufferIsFreeOnlyAfterItsLastReference() {
         var pool = BufferPoolStateMachine(count: 1)
         guard case let .use(i) = pool.acquire(now: 0) else { return XCTFail() }
