@@ -155,6 +155,63 @@ final class ProcessMemoryWriterTests: XCTestCase {
         }
     }
 
+    /// The pages records' data is checksummed by the writers, chunk by chunk: with 1-page
+    /// chunks and three writers, a byte flipped in the middle chunk of a 3-page record fails
+    /// the restore naming that record, and an intact image lands every byte.
+    func testDeferredChecksCatchADamagedChunkAndPassAnIntactImage() throws {
+        let good = try image(records())
+        let result = try ProcessMemoryWriter(maxData: page, writers: 3).write(good, pid: getpid(), acceptsPages: { _ in true })
+        XCTAssertEqual(result.bytes, UInt64(6 * page))
+        XCTAssertEqual(bytes(rw, page: 1, count: 3), pattern(3, 1))
+        memset(rw, 0, 8 * page)
+        let entry = good.index.first { $0.id == 5 }!
+        let fd = open(dir + "/1.ckpt", O_RDWR)
+        var b: UInt8 = 0
+        pread(fd, &b, 1, off_t(entry.dataOffset + UInt64(page) + 7))
+        b ^= 0x01
+        pwrite(fd, &b, 1, off_t(entry.dataOffset + UInt64(page) + 7))
+        close(fd)
+        XCTAssertThrowsError(try ProcessMemoryWriter(maxData: page, writers: 3).write(
+            try ImageReader(path: dir + "/1.ckpt"), pid: getpid(), acceptsPages: { _ in true })) { e in
+            guard case let .image(.checksumMismatch(_, _, recordID, _, _, _))? = e as? ReplayError else { return XCTFail("\(e)") }
+            XCTAssertEqual(recordID, 5)
+        }
+    }
+
+    /// The walk's deferred check on its own: a pages record whose data is not a multiple of
+    /// 8 bytes (its footer CRC covers the data pad's zeros too), its chunks checksummed out of
+    /// order, as writer threads would.
+    func testAPendingCheckCombinesChunksInAnyOrderAndThePad() throws {
+        var r = records()
+        r[4].data = Array(pattern(1, 9)[0..<(2 * 1000 + 13)])
+        let reader = try image(r)
+        var records = reader.records()
+        records.deferPagesData(chunk: 1000)
+        var pieces: [(PendingRecordCheck, Int, [UInt8])] = []
+        while let (entry, _) = try records.next() {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1000, alignment: 8)
+            defer { buffer.deallocate() }
+            while true {
+                let data = try records.nextData(orInto: buffer)
+                if data.isEmpty { break }
+                let d = try XCTUnwrap(records.lastDeferred, "record \(entry.id): data checked by the walk")
+                XCTAssertEqual(entry.type, .pages)
+                pieces.append((d.check, d.chunk, Array(data)))
+            }
+        }
+        let first = pieces.filter { $0.0.entry.id == 5 }
+        XCTAssertEqual(first.map(\.1), [0, 1, 2])
+        XCTAssertEqual(first[0].0.entry.dataLength % 8, 5)
+        for (check, chunk, data) in pieces.reversed() { data.withUnsafeBytes { check.checksum(chunk: chunk, $0) } }
+        for check in Set(pieces.map { ObjectIdentifier($0.0) }).compactMap({ id in pieces.first { ObjectIdentifier($0.0) == id }?.0 }) {
+            XCTAssertNoThrow(try check.verify())
+        }
+        var wrong = first[1].2
+        wrong[0] ^= 1
+        wrong.withUnsafeBytes { first[1].0.checksum(chunk: 1, $0) }
+        XCTAssertThrowsError(try first[1].0.verify())
+    }
+
     func testAnUnwritableAddressNamesTheCall() throws {
         // The vma record says 8 pages, but the last 4 are unmapped in this process.
         munmap(rw + 4 * page, 4 * page)

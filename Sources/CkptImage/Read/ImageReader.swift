@@ -252,6 +252,22 @@ public struct ImageRecordIterator {
 
     /// CRC-32C of the bytes the last `readData`, `mappedData` or `nextData` returned
     /// (computed once, as it read them): a caller that checksums them too extends its CRC
-    /// with this instead.
+    /// with this instead. 0 for deferred data (`lastDeferred`).
     public var lastDataCRC: UInt32 { walker.lastDataCRC }
+
+    /// From now on, leave pages records' data unchecked: the caller reads it `chunk` bytes
+    /// at a time (the last piece shorter), checksums each piece into `lastDeferred`'s check
+    /// and calls its `verify()` once all are in. Everything else of every record is still
+    /// checked as the walk passes it. For a caller that hands the data to other threads
+    /// anyway (`ProcessMemoryWriter`): they checksum it in parallel.
+    public mutating func deferPagesData(chunk: Int) {
+        precondition(chunk > 0 && walker.current == nil)
+        walker.deferPagesData = chunk
+    }
+
+    /// The record check and chunk of the data the last `readData`, `mappedData` or
+    /// `nextData` returned, when deferred; nil when it was checked here.
+    public var lastDeferred: (check: PendingRecordCheck, chunk: Int)? {
+        walker.pending.map { ($0, walker.lastChunk) }
+    }
 }

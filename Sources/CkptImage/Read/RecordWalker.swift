@@ -9,7 +9,8 @@ import CkptProtocol
 /// reads data the caller wants, `finish()` reads (and checksums) the rest, the footer, and
 /// accounts for the record. Every data byte is checksummed exactly once: its chunk's CRC
 /// is combined into the record's CRC and the summary (`CRC32C.append(crc:length:)`), and
-/// handed to the caller (`lastDataCRC`) for checksums of its own.
+/// handed to the caller (`lastDataCRC`) for checksums of its own; or, for pages records
+/// with `deferPagesData`, by the caller, into the record's `PendingRecordCheck`.
 struct RecordWalker {
     enum Mode {
         /// A complete image: records end exactly at `end` (the index offset).
@@ -23,6 +24,10 @@ struct RecordWalker {
     var checkTree = true
     /// Feed `summary` (a second pass over data; the verifier and scanner want it).
     var summarize = true
+    /// Leave pages records' data unchecked, in chunks of this many bytes: the caller
+    /// checksums each chunk into `pending` and verifies it (`PendingRecordCheck`). The
+    /// caller reads the data with `mappedData(max:)` or `readData(into:)` a chunk at a time.
+    var deferPagesData: Int?
 
     private(set) var offset: UInt64
     private(set) var tree = RecordTreeRules()
@@ -37,8 +42,12 @@ struct RecordWalker {
     private(set) var current: ImageIndexEntry?
     private var dataRead: UInt64 = 0
     private var crc = CRC32C()
-    /// CRC-32C of the bytes the last `readData(into:)` returned.
+    /// CRC-32C of the bytes the last `readData(into:)` returned (0 when deferred).
     private(set) var lastDataCRC: UInt32 = 0
+    /// The open record's deferred check (`deferPagesData`), and the chunk the last data
+    /// returned is.
+    private(set) var pending: PendingRecordCheck?
+    private(set) var lastChunk = 0
     private var metaPadOK = true
     private var meta: UnsafeMutableRawBufferPointer
 
@@ -111,6 +120,11 @@ struct RecordWalker {
         }
         let metaView = UnsafeRawBufferPointer(rebasing: meta[0..<m])
         if summarize { summary.beginRecord(meta: metaView) }
+        pending = nil
+        if let chunk = deferPagesData, h.type == .pages, h.dataLength > 0 {
+            precondition(!summarize, "a walk that defers data checks cannot summarize")
+            pending = PendingRecordCheck(entry: entry, head: c, chunkSize: chunk, path: path)
+        }
         crc = c
         dataRead = 0
         current = entry
@@ -148,6 +162,14 @@ struct RecordWalker {
     }
 
     private mutating func consume(_ bytes: UnsafeRawBufferPointer) {
+        if let pending {
+            precondition(dataRead % UInt64(pending.chunkSize) == 0 && bytes.count <= pending.chunkSize,
+                         "deferred data read in other pieces than its chunks")
+            lastChunk = Int(dataRead / UInt64(pending.chunkSize))
+            lastDataCRC = 0
+            dataRead += UInt64(bytes.count)
+            return
+        }
         var part = CRC32C()
         part.update(bytes)
         crc.append(crc: part.value, length: bytes.count)
@@ -161,9 +183,11 @@ struct RecordWalker {
     mutating func finish() throws(ImageError) -> ImageIndexEntry {
         guard let e = current else { preconditionFailure("RecordWalker.finish without an open record") }
         while dataRead < e.dataLength {
-            let n = Int(min(UInt64(ImageFile.windowSize), e.dataLength - dataRead))
+            // Data the caller did not take: checked here, also when deferred (its chunks).
+            let n = Int(min(UInt64(pending?.chunkSize ?? ImageFile.windowSize), e.dataLength - dataRead))
             let chunk = try file.bytes(at: e.dataOffset + dataRead, count: n, structure: structure(e), recordID: e.id)
             consume(chunk)
+            pending?.checksum(chunk: lastChunk, chunk)
         }
         let pad = Int(ImageLayout.align8(e.dataLength) - e.dataLength)
         let footerAt = e.dataOffset + e.dataLength
@@ -175,7 +199,10 @@ struct RecordWalker {
             throw .badMagic(path: path, offset: footerAt + UInt64(pad) + 4, recordID: e.id, structure: "\(structure(e)) footer",
                             expected: UInt64(ImageLayout.recordEndMagic), found: UInt64(endMagic))
         }
-        guard stored == crc.value else {
+        if let pending {
+            pending.stored = stored
+            pending.pad = pad
+        } else if stored != crc.value {
             throw .checksumMismatch(path: path, offset: e.offset, recordID: e.id, structure: structure(e), stored: stored, computed: crc.value)
         }
         guard metaPadOK else {

@@ -3,7 +3,8 @@ import CkptProtocol
 import CkptSystem
 
 /// A bounded hand-off of record fragments from the image walk (reading the file and
-/// checking each byte's CRC, on the caller's thread) to the sender thread (encoding and
+/// checking each byte's CRC, on the caller's thread, but for data it leaves to the taker:
+/// `Header.deferred`) to the sender thread (encoding and
 /// sending each fragment, where the kernel checks and writes it): the two halves of a
 /// restart run on two CPUs instead of taking turns on one.
 ///
@@ -42,6 +43,9 @@ final class FragmentPipe: @unchecked Sendable {
         /// Where the data goes in the process (`ProcessMemoryWriter`; unused by the kernel's
         /// replay, which sends the record's address in its meta).
         var address: UInt64 = 0
+        /// Data the walk left unchecked (`FragmentDataCheck.deferred`): the taker checksums
+        /// it as this chunk of this record's check.
+        var deferred: (check: PendingRecordCheck, chunk: Int)? = nil
     }
 
     private let lock = ConditionLock()
@@ -121,8 +125,11 @@ final class FragmentPipe: @unchecked Sendable {
         }
     }
 
-    /// Sender side: the slot's `Header.address`.
-    func address(_ slot: Int) -> UInt64 { lock.withLock { headers[slot]!.address } }
+    /// Published slots no sender has taken yet.
+    var queued: Int { lock.withLock { ready.count - readyHead } }
+
+    /// Sender side: the slot's header (its data valid until the slot is released).
+    func header(_ slot: Int) -> Header { lock.withLock { headers[slot]! } }
 
     /// Either side: the slot is free again (the walk frees a slot it fills with nothing to
     /// send).

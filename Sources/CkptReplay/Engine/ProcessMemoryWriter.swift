@@ -15,9 +15,14 @@ import SystemPackage
 /// (sendmsg into a zeroed request, the request into the page) and a CRC-32C in the kernel.
 ///
 /// ```
-///  walk thread (caller):  read + CRC-check each record (ImageFragments) ──> FragmentPipe
-///  writer threads (1-4):  process_vm_writev(pid, fragment -> its address); a fragment the
+///  walk thread (caller):  read + check each record (ImageFragments), but for pages
+///                         records' data ──> FragmentPipe
+///                         (each pages fragment's CRC-32C into its record's check here
+///                         while writers have work queued, else by the writer)
+///  writer threads (1-4):  CRC-32C of the fragment's data if the walk left it, then
+///                         process_vm_writev(pid, fragment -> its address); a fragment the
 ///                         call cannot write (a read-only mapping) through /proc/PID/mem
+///  walk thread, after:    each pages record's CRC from its fragments' (PendingRecordCheck)
 /// ```
 ///
 /// Most of a write's time is the kernel's: zeroing each new page of the process, then the
@@ -30,8 +35,16 @@ import SystemPackage
 /// a vma `acceptsPages` allows (the caller's rule: never a named file's shared mapping, whose
 /// memory is the file), and the trailer counts the pages written. That the process's mappings
 /// are the image's vmas is the caller's part (`Restorer` made them and compared
-/// /proc/PID/maps with the image). A record's CRC is confirmed as the walk moves past it, so a damaged
-/// record may have been written when the walk fails: the caller kills the process it made.
+/// /proc/PID/maps with the image). A record's CRC is confirmed only after its bytes were
+/// handed on (as the walk moves past it; a pages record's once the writers are done), so a
+/// damaged record may have been written when the restore fails: the caller kills the
+/// process it made. A pages record's data is checksummed by the walk while the writers have work queued
+/// (the walk would only wait for a slot), else by the writer that takes it, beside its
+/// copy: where copies are cheap the CRC pass is a restore's largest cost and then runs on
+/// every writer's CPU instead of the walk's alone (docs/benchmarks.md, "The restore's CRC
+/// pass on the writers"). Those records are confirmed once every writer is done, before
+/// `write` returns, and a damaged one fails the restore as a damaged record met by the walk
+/// does.
 /// The caller must be allowed to ptrace `pid` (it is its tracer).
 public final class ProcessMemoryWriter {
     public struct Result: Equatable, Sendable {
@@ -93,16 +106,29 @@ public final class ProcessMemoryWriter {
         let threads = writing.map { writer in JoinableThread { writer.run() } }
         var rules = PagesRules(acceptsPages: acceptsPages)
         var walkError: ReplayError?
+        var deferred: [PendingRecordCheck] = []
         do {
             var slot = 0
-            try ImageFragments(reader: reader, maxData: maxData).walk(
+            try ImageFragments(reader: reader, maxData: maxData, deferPagesData: true).walk(
                 meta: ImageFragments.verbatim, progress: progress, parent: parent.map { ParentImagePages(reader: $0) },
                 buffer: { slot = try pipe.acquire(); return pipe.buffer(slot) }
-            ) { f, _ in
+            ) { f, check in
                 let address = try rules.check(f)
                 guard f.type == .pages, !f.data.isEmpty else { return pipe.release(slot) }
+                var pending: (check: PendingRecordCheck, chunk: Int)?
+                if case let .deferred(record, chunk) = check {
+                    if chunk == 0 { deferred.append(record) }
+                    // Writers with work queued: this thread would only wait for a slot,
+                    // so it checksums the chunk itself; else a writer will, beside its copy.
+                    if pipe.queued >= writers {
+                        record.checksum(chunk: chunk, f.data)
+                    } else {
+                        pending = (record, chunk)
+                    }
+                }
                 pipe.publish(slot, .init(type: f.type, id: f.id, parent: f.parent, dataLength: f.dataLength,
-                                         dataOffset: f.dataOffset, data: f.data, hasMeta: false, address: address),
+                                         dataOffset: f.dataOffset, data: f.data, hasMeta: false, address: address,
+                                         deferred: pending),
                              meta: nil)
             }
             pipe.close()
@@ -113,6 +139,9 @@ public final class ProcessMemoryWriter {
         }
         for thread in threads { thread.join() }
         if let failure = writing.lazy.compactMap(\.failure).first ?? walkError { throw failure }
+        for check in deferred {
+            do throws(ImageError) { try check.verify() } catch { throw .image(error) }
+        }
         return Result(records: rules.records, bytes: writing.reduce(0) { $0 + $1.bytes },
                       forcedWrites: writing.reduce(0) { $0 + $1.forced },
                       processVMWrite: writing.allSatisfy(\.processVMWrite))
@@ -196,8 +225,9 @@ public final class ProcessMemoryWriter {
 
         func run() {
             while let slot = pipe.take() {
-                let (data, address) = pipe.withFragment(slot) { ($0.data, pipe.address(slot)) }
-                let error = write(data, at: address)
+                let h = pipe.header(slot)
+                if let (check, chunk) = h.deferred { check.checksum(chunk: chunk, h.data) }
+                let error = write(h.data, at: h.address)
                 pipe.release(slot)
                 if let error {
                     failure = error

@@ -81,9 +81,9 @@ public final class RestartReplayer {
             try ImageFragments(reader: reader, maxData: maxData).walk(
                 meta: ImageFragments.forRestart, progress: progress, parent: parent.map { ParentImagePages(reader: $0) },
                 buffer: { slot = try pipe.acquire(); return pipe.buffer(slot) }
-            ) { f, dataCRC in
+            ) { f, check in
                 if let meta = f.meta { builder.beginRecord(meta: meta) }
-                builder.data(count: f.data.count, crc: dataCRC)
+                builder.data(count: f.data.count, crc: check.crc)
                 pipe.publish(slot, .init(type: f.type, id: f.id, parent: f.parent, dataLength: f.dataLength,
                                          dataOffset: f.dataOffset, data: f.data, hasMeta: f.meta != nil),
                              meta: f.meta)

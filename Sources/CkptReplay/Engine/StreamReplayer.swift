@@ -57,12 +57,12 @@ public final class StreamReplayer {
         try emit(.streamBegin) { b in encoder.streamBegin(crid: crid, seq: 0, pid: reader.header.pid, into: b) }
         seq = 1
         do {
-            try ImageFragments(reader: reader, maxData: maxData).walk(meta: ImageFragments.verbatim, progress: progress) { fragment, dataCRC in
+            try ImageFragments(reader: reader, maxData: maxData).walk(meta: ImageFragments.verbatim, progress: progress) { fragment, check in
                 var f = fragment
                 f.crid = crid
                 f.seq = seq
                 if let meta = f.meta { builder.beginRecord(meta: meta) }
-                builder.data(count: f.data.count, crc: dataCRC)
+                builder.data(count: f.data.count, crc: check.crc)
                 try self.emit(.streamRecord) { b in encoder.record(f, into: b) }
                 seq &+= 1
             }

@@ -18,17 +18,21 @@ import CkptProtocol
 /// re-encoded without pad attributes for the kernel's restart). Records are checked as the
 /// walk passes them (`ImageReader.records()`): a record's CRC is confirmed only when the
 /// walk moves past it, so callers that must not act on bad bytes verify the image first
-/// (`verifyImage`), as `ckpt replay` does.
+/// (`verifyImage`), as `ckpt replay` does. With `deferPagesData` the pages records' data
+/// is left to the caller to checksum (`FragmentDataCheck.deferred`), the rest still checked
+/// as the walk passes it.
 struct ImageFragments {
     let reader: ImageReader
     let maxData: Int
+    let deferPagesData: Bool
 
     /// `maxData` is not capped here: senders to the kernel or a sink (`RestartReplayer`,
     /// `StreamReplayer`) keep it at most `CKPT_DATA_MAX`; `ProcessMemoryWriter` writes larger runs.
-    init(reader: ImageReader, maxData: Int = Int(CKPT_DATA_MAX)) {
+    init(reader: ImageReader, maxData: Int = Int(CKPT_DATA_MAX), deferPagesData: Bool = false) {
         precondition(maxData >= 1)
         self.reader = reader
         self.maxData = maxData
+        self.deferPagesData = deferPagesData
     }
 
     /// Bytes of records in the file: the unit of `progress`.
@@ -36,13 +40,13 @@ struct ImageFragments {
 
     /// Calls `body` with each fragment (its `crid` and `seq` are 0: the caller sets them)
     /// and the CRC-32C of the fragment's data (computed once, as the image's record CRC is
-    /// checked), and the meta bytes of each record once, as the record's first fragment is
-    /// made.
+    /// checked; or the check left to the caller), and the meta bytes of each record once, as
+    /// the record's first fragment is made.
     /// `progress(done, total)` after each record, in record bytes of the file.
     func walk(
         meta transform: (ImageIndexEntry, UnsafeRawBufferPointer) throws -> [UInt8],
         progress: (UInt64, UInt64) -> Void = { _, _ in },
-        _ body: (RecordFragment, UInt32) throws -> Void
+        _ body: (RecordFragment, FragmentDataCheck) throws -> Void
     ) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: maxData, alignment: 8)
         defer { buffer.deallocate() }
@@ -65,9 +69,10 @@ struct ImageFragments {
         progress: (UInt64, UInt64) -> Void = { _, _ in },
         parent: ParentImagePages? = nil,
         buffer nextBuffer: () throws -> UnsafeMutableRawBufferPointer,
-        _ body: (RecordFragment, UInt32) throws -> Void
+        _ body: (RecordFragment, FragmentDataCheck) throws -> Void
     ) throws {
         var records = reader.records()
+        if deferPagesData { records.deferPagesData(chunk: maxData) }
         let total = totalBytes
         var renumber = Renumbering()
         while true {
@@ -108,7 +113,9 @@ struct ImageFragments {
                     try body(RecordFragment(
                         crid: 0, seq: 0, type: entry.type, id: entry.id, parent: entry.parent,
                         dataLength: entry.dataLength, dataOffset: offset,
-                        meta: offset == 0 ? metaBytes : nil, data: data), n > 0 ? records.lastDataCRC : 0)
+                        meta: offset == 0 ? metaBytes : nil, data: data),
+                        n == 0 ? .checked(crc: 0)
+                            : records.lastDeferred.map { .deferred($0.check, chunk: $0.chunk) } ?? .checked(crc: records.lastDataCRC))
                     offset += UInt64(n)
                 } while offset < entry.dataLength
             }
@@ -155,7 +162,7 @@ struct ImageFragments {
     private func emitParentPages(
         _ entry: ImageIndexEntry, _ metaView: UnsafeRawBufferPointer, from parent: ParentImagePages,
         renumber: inout Renumbering, buffer nextBuffer: () throws -> UnsafeMutableRawBufferPointer,
-        _ body: (RecordFragment, UInt32) throws -> Void
+        _ body: (RecordFragment, FragmentDataCheck) throws -> Void
     ) throws {
         guard case let .parentPages(p) = try Self.decode(entry, metaView) else { return }
         let pageSize = renumber.pageSize
@@ -177,7 +184,7 @@ struct ImageFragments {
                     }
                     try body(RecordFragment(
                         crid: 0, seq: 0, type: .pages, id: id, parent: vma, dataLength: length, dataOffset: offset,
-                        meta: offset == 0 ? metaBytes : nil, data: data), crc)
+                        meta: offset == 0 ? metaBytes : nil, data: data), .checked(crc: crc))
                     offset += UInt64(data.count)
                 } while offset < length
             }
@@ -201,5 +208,20 @@ struct ImageFragments {
     /// strict request policy rejects pads, which stream messages carry before u64s.
     static func forRestart(_ entry: ImageIndexEntry, _ meta: UnsafeRawBufferPointer) throws -> [UInt8] {
         try decode(entry, meta).encodedPayload(padded: false)
+    }
+}
+
+/// What the walk did with a fragment's data before handing it over.
+enum FragmentDataCheck {
+    /// Checked as part of its record: the data's CRC-32C.
+    case checked(crc: UInt32)
+    /// Left to the caller (`ImageFragments.deferPagesData`): it checksums the data as chunk
+    /// `chunk` of `check` and verifies `check` once all of its chunks are in.
+    case deferred(PendingRecordCheck, chunk: Int)
+
+    /// The CRC of checked data; only walks that defer nothing may ask.
+    var crc: UInt32 {
+        guard case let .checked(crc) = self else { preconditionFailure("a deferred fragment's CRC is its consumer's to compute") }
+        return crc
     }
 }

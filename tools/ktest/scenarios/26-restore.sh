@@ -718,7 +718,8 @@ time.sleep(1000)' \
 }
 
 # A damaged image (one byte of page data flipped): without --verify the record's checksum
-# fails while it streams (either memory path), the half-made process is killed and ckpt restore exits 65; with
+# fails (the kernel's path: while it streams; process_vm_writev: when the writers are done,
+# PendingRecordCheck), the half-made process is killed and ckpt restore exits 65; with
 # --verify it is refused (65) before a process exists.
 t_restore_damaged_image() {
 	restore_listen || return 1
