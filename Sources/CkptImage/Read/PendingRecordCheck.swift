@@ -36,18 +36,11 @@ public final class PendingRecordCheck: @unchecked Sendable {
 
     deinit { crcs.deallocate() }
 
-    public var chunks: Int { crcs.count }
-
-    /// Chunk `chunk`'s CRC-32C (`CRC32C().update(bytes).value`, of its bytes alone).
-    public func record(chunk: Int, crc: UInt32) {
-        crcs[chunk] = crc
-    }
-
-    /// The CRC-32C of `bytes`, recorded as chunk `chunk`'s.
+    /// The CRC-32C of `bytes` (of them alone), recorded as chunk `chunk`'s.
     public func checksum(chunk: Int, _ bytes: UnsafeRawBufferPointer) {
         var c = CRC32C()
         c.update(bytes)
-        record(chunk: chunk, crc: c.value)
+        crcs[chunk] = c.value
     }
 
     /// Throws `.checksumMismatch` (with the record's offset and id) unless the record's

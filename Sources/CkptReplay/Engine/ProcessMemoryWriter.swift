@@ -38,13 +38,14 @@ import SystemPackage
 /// /proc/PID/maps with the image). A record's CRC is confirmed only after its bytes were
 /// handed on (as the walk moves past it; a pages record's once the writers are done), so a
 /// damaged record may have been written when the restore fails: the caller kills the
-/// process it made. A pages record's data is checksummed by the walk while the writers have work queued
-/// (the walk would only wait for a slot), else by the writer that takes it, beside its
-/// copy: where copies are cheap the CRC pass is a restore's largest cost and then runs on
-/// every writer's CPU instead of the walk's alone (docs/benchmarks.md, "The restore's CRC
-/// pass on the writers"). Those records are confirmed once every writer is done, before
-/// `write` returns, and a damaged one fails the restore as a damaged record met by the walk
-/// does.
+/// process it made.
+///
+/// A pages record's data is checksummed by the walk while the writers have work queued (the
+/// walk would only wait for a slot), else by the writer that takes it, beside its copy:
+/// where copies are cheap the CRC pass is a restore's largest cost and then runs on every
+/// writer's CPU instead of the walk's alone (docs/benchmarks.md, "The restore's CRC pass on
+/// the writers"). Those records are confirmed once every writer is done, before `write`
+/// returns, and a damaged one fails the restore as a damaged record met by the walk does.
 /// The caller must be allowed to ptrace `pid` (it is its tracer).
 public final class ProcessMemoryWriter {
     public struct Result: Equatable, Sendable {
