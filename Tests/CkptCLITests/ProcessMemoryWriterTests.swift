@@ -178,6 +178,27 @@ final class ProcessMemoryWriterTests: XCTestCase {
         }
     }
 
+    /// An image that cannot be mapped (as one in an object store) is read into the pipe's
+    /// buffers: its chunks are checksummed from there, and a damaged one is found the same.
+    func testDeferredChecksOfAnImageReadIntoBuffers() throws {
+        _ = try image(records())
+        let unmapped = { try ImageReader(source: LocalImageBytes(path: self.dir + "/1.ckpt", mappable: false)) }
+        let result = try ProcessMemoryWriter(maxData: page, writers: 2).write(unmapped(), pid: getpid(), acceptsPages: { _ in true })
+        XCTAssertEqual(result.bytes, UInt64(6 * page))
+        XCTAssertEqual(bytes(rw, page: 5, count: 2), pattern(2, 2))
+        let entry = try unmapped().index.first { $0.id == 6 }!
+        let fd = open(dir + "/1.ckpt", O_RDWR)
+        var b: UInt8 = 0
+        pread(fd, &b, 1, off_t(entry.dataOffset + UInt64(page) + 1))
+        b ^= 0x80
+        pwrite(fd, &b, 1, off_t(entry.dataOffset + UInt64(page) + 1))
+        close(fd)
+        XCTAssertThrowsError(try ProcessMemoryWriter(maxData: page, writers: 2).write(unmapped(), pid: getpid(), acceptsPages: { _ in true })) { e in
+            guard case let .image(.checksumMismatch(_, _, recordID, _, _, _))? = e as? ReplayError else { return XCTFail("\(e)") }
+            XCTAssertEqual(recordID, 6)
+        }
+    }
+
     /// The walk's deferred check on its own: a pages record whose data is not a multiple of
     /// 8 bytes (its footer CRC covers the data pad's zeros too), its chunks checksummed out of
     /// order, as writer threads would.
