@@ -216,10 +216,12 @@ public final class Listener {
                     noteOverrun()
                     continue burst
                 case let .datagrams(n):
+                    // One clock reading per batch: stream timeouts count in 100 ms ticks.
+                    let receivedAt = monotonicNanoseconds()
                     for k in 0..<n {
                         retainsNow = 0
                         let d = received[k]
-                        process(buffer: slots[k], count: d.count, truncated: d.truncated, senderPort: d.senderPort)
+                        process(buffer: slots[k], count: d.count, truncated: d.truncated, senderPort: d.senderPort, now: receivedAt)
                         retains[k] = retainsNow
                     }
                     taken += n
@@ -253,9 +255,9 @@ public final class Listener {
 
     private func stopRequested() -> Bool { stopHandle.isRequested }
 
-    /// One datagram in pool buffer `buffer`: decode it and act on each stream message.
-    private func process(buffer: Int, count: Int, truncated: Bool, senderPort: UInt32) {
-        let now = monotonicNanoseconds()
+    /// One datagram in pool buffer `buffer`, received at `now`: decode it and act on each
+    /// stream message.
+    private func process(buffer: Int, count: Int, truncated: Bool, senderPort: UInt32, now: UInt64) {
         lastMessageNs = now
         stats.datagrams += 1
         stats.bytesReceived += UInt64(count)

@@ -91,13 +91,15 @@ public struct BufferPoolStateMachine: Sendable {
     /// True when only one holder (the reader) references `index`, so it may be reused as is.
     public func isUniquelyReferenced(_ index: Int) -> Bool { references[index] == 1 }
 
-    /// A holder is done with `index`.
-    public mutating func release(_ index: Int, now: UInt64) -> ReleaseAction {
+    /// A holder is done with `index`. `now` is read only when the release ends a stall (the
+    /// writer releases every buffer: no clock reading per buffer).
+    public mutating func release(_ index: Int, now: @autoclosure () -> UInt64) -> ReleaseAction {
         precondition(references[index] > 0, "release of free buffer \(index)")
         references[index] -= 1
         guard references[index] == 0 else { return .none }
         free.append(index)
         if let since = stalledSince, free.count >= resumeAt {
+            let now = now()
             let stalled = now >= since ? now - since : 0
             finishedStallNs += stalled
             stalledSince = nil
