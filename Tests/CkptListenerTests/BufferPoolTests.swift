@@ -45,6 +45,23 @@ final class BufferPoolTests: XCTestCase {
         XCTAssertEqual(touched.count, 2, "two buffers in use at a time touched \(touched.count) of 512")
     }
 
+    /// The writer releases every buffer it wrote; the clock is read only for the release that
+    /// ends a stall (its length), not for each of them.
+    func testTheClockIsReadOnlyWhenAReleaseEndsAStall() {
+        var pool = BufferPoolStateMachine(count: 2, resumeAt: 1)
+        var reads = 0
+        func clock() -> UInt64 { reads += 1; return 70 }
+        guard case let .use(a) = pool.acquire(now: 0), case let .use(b) = pool.acquire(now: 0) else { return XCTFail() }
+        XCTAssertEqual(pool.release(a, now: clock()), .none)
+        XCTAssertEqual(reads, 0, "a release without a stall read the clock")
+        guard case let .use(c) = pool.acquire(now: 0) else { return XCTFail() }
+        XCTAssertEqual(pool.acquire(now: 50), .stall)
+        XCTAssertEqual(pool.release(b, now: clock()), .resumeReader(stalledNs: 20))
+        XCTAssertEqual(reads, 1)
+        _ = pool.release(c, now: clock())
+        XCTAssertEqual(reads, 1)
+    }
+
     func testBufferIsFreeOnlyAfterItsLastReference() {
         var pool = BufferPoolStateMachine(count: 1)
         guard case let .use(i) = pool.acquire(now: 0) else { return XCTFail() }
