@@ -59,6 +59,17 @@ final class ProcessMemoryWriterTests: XCTestCase {
         return try ImageReader(path: dir + "/1.ckpt")
     }
 
+    /// Xors `mask` into the image file's byte at `offset`.
+    func flipByte(at offset: UInt64, mask: UInt8) throws {
+        let fd = open(dir + "/1.ckpt", O_RDWR)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        var b: UInt8 = 0
+        XCTAssertEqual(pread(fd, &b, 1, off_t(offset)), 1)
+        b ^= mask
+        XCTAssertEqual(pwrite(fd, &b, 1, off_t(offset)), 1)
+    }
+
     func bytes(_ p: UnsafeMutableRawPointer, page n: Int, count: Int) -> [UInt8] {
         Array(UnsafeRawBufferPointer(start: p + n * page, count: count * page))
     }
@@ -142,12 +153,7 @@ final class ProcessMemoryWriterTests: XCTestCase {
         let reader = try image(records())
         // One byte of the second run's data flipped in the file.
         let entry = reader.index.first { $0.id == 6 }!
-        let fd = open(dir + "/1.ckpt", O_RDWR)
-        var b: UInt8 = 0
-        pread(fd, &b, 1, off_t(entry.dataOffset + 100))
-        b ^= 0x5A
-        pwrite(fd, &b, 1, off_t(entry.dataOffset + 100))
-        close(fd)
+        try flipByte(at: entry.dataOffset + 100, mask: 0x5A)
         XCTAssertThrowsError(try ProcessMemoryWriter().write(try ImageReader(path: dir + "/1.ckpt"), pid: getpid(),
                                                             acceptsPages: { _ in true })) { e in
             guard case .image? = e as? ReplayError else { return XCTFail("\(e)") }
@@ -165,12 +171,7 @@ final class ProcessMemoryWriterTests: XCTestCase {
         XCTAssertEqual(bytes(rw, page: 1, count: 3), pattern(3, 1))
         memset(rw, 0, 8 * page)
         let entry = good.index.first { $0.id == 5 }!
-        let fd = open(dir + "/1.ckpt", O_RDWR)
-        var b: UInt8 = 0
-        pread(fd, &b, 1, off_t(entry.dataOffset + UInt64(page) + 7))
-        b ^= 0x01
-        pwrite(fd, &b, 1, off_t(entry.dataOffset + UInt64(page) + 7))
-        close(fd)
+        try flipByte(at: entry.dataOffset + UInt64(page) + 7, mask: 0x01)
         XCTAssertThrowsError(try ProcessMemoryWriter(maxData: page, writers: 3).write(
             try ImageReader(path: dir + "/1.ckpt"), pid: getpid(), acceptsPages: { _ in true })) { e in
             guard case let .image(.checksumMismatch(_, _, recordID, _, _, _))? = e as? ReplayError else { return XCTFail("\(e)") }
@@ -187,12 +188,7 @@ final class ProcessMemoryWriterTests: XCTestCase {
         XCTAssertEqual(result.bytes, UInt64(6 * page))
         XCTAssertEqual(bytes(rw, page: 5, count: 2), pattern(2, 2))
         let entry = try unmapped().index.first { $0.id == 6 }!
-        let fd = open(dir + "/1.ckpt", O_RDWR)
-        var b: UInt8 = 0
-        pread(fd, &b, 1, off_t(entry.dataOffset + UInt64(page) + 1))
-        b ^= 0x80
-        pwrite(fd, &b, 1, off_t(entry.dataOffset + UInt64(page) + 1))
-        close(fd)
+        try flipByte(at: entry.dataOffset + UInt64(page) + 1, mask: 0x80)
         XCTAssertThrowsError(try ProcessMemoryWriter(maxData: page, writers: 2).write(unmapped(), pid: getpid(), acceptsPages: { _ in true })) { e in
             guard case let .image(.checksumMismatch(_, _, recordID, _, _, _))? = e as? ReplayError else { return XCTFail("\(e)") }
             XCTAssertEqual(recordID, 6)
