@@ -1,6 +1,7 @@
 /* CRC-32C for the listener's hot path: every captured byte goes through it, so it must
  * run at memory speed. The SSE4.2 path does 8 bytes per instruction in three lanes at
- * once, or folds 256 bytes at a time with AVX-512's vpclmulqdq; the table path (slice-by-8) is the portable fallback and the reference the tests
+ * once, or folds 256 bytes at a time with AVX-512's vpclmulqdq; the table path
+ * (slice-by-8) is the portable fallback and the reference the tests
  * compare against. Which one runs is measured once, not assumed: a CPU that has the
  * crc32 instruction may still run it slowly (an emulator: qemu's TCG computes it bit by
  * bit, 4x slower than the table there; docs/benchmarks.md, "CRC-32C by measurement"). */
@@ -184,7 +185,8 @@ static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p, size_t len)
  * them and checks the method against the table). 2.2x the three crc32 lanes on this
  * project's host (docs/benchmarks.md, "CRC-32C by folding"). */
 #define FOLD_TARGET "sse4.2,pclmul,avx512f,vpclmulqdq"
-#define FOLD512(x, k) _mm512_xor_si512(_mm512_clmulepi64_epi128(x, k, 0x00), _mm512_clmulepi64_epi128(x, k, 0x11))
+#define FOLD512(x, k) \
+	_mm512_xor_si512(_mm512_clmulepi64_epi128(x, k, 0x00), _mm512_clmulepi64_epi128(x, k, 0x11))
 #define FOLD128(x, k) _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11))
 
 __attribute__((target(FOLD_TARGET)))
@@ -192,7 +194,9 @@ static uint32_t crc32c_fold(uint32_t crc, const unsigned char *p, size_t len)
 {
 	if (len < 512)
 		return crc32c_sse42(crc, p, len);
-	const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1426a81500000000, (long long)0xe9a5d8be00000000));
+	/* _mm_set_epi64x takes the high half first. */
+	const __m512i k2048 =
+		_mm512_broadcast_i32x4(_mm_set_epi64x(0x1426a81500000000, (long long)0xe9a5d8be00000000));
 	const __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x75bba45b00000000, 0x1c19243b00000000));
 	const __m128i k128 = _mm_set_epi64x(0x3171d43000000000, 0x3743f7bd00000000);
 	__m512i x0 = _mm512_loadu_si512(p), x1 = _mm512_loadu_si512(p + 64);
@@ -233,8 +237,8 @@ static int has_fold(void)
 }
 #endif
 
-/* The implementation ckpt_crc32c_update runs, chosen at its first call: 1 table, 2 sse42,
- * 3 fold. */
+/* The implementation ckpt_crc32c_update runs, chosen at its first call (0: not yet). */
+enum { IMPL_TABLE = 1, IMPL_SSE42, IMPL_FOLD };
 static int chosen;
 
 int ckpt_crc32c_prefer_hardware(uint64_t hardware_ns, uint64_t table_ns)
@@ -274,18 +278,18 @@ static uint64_t time_crc(uint32_t (*f)(uint32_t, const unsigned char *, size_t),
 static void choose(void)
 {
 	static unsigned char buf[32768];
-	int pick = 1;
+	int pick = IMPL_TABLE;
 
 	if (__builtin_cpu_supports("sse4.2")) {
 		for (size_t i = 0; i < sizeof(buf); i++)
 			buf[i] = (unsigned char)(i * 131 + 7);
 		uint64_t hw = time_crc(crc32c_sse42, buf, sizeof(buf));
-		int hw_pick = 2;
+		int hw_pick = IMPL_SSE42;
 		if (has_fold()) {
 			uint64_t fold = time_crc(crc32c_fold, buf, sizeof(buf));
 			if (fold < hw) {
 				hw = fold;
-				hw_pick = 3;
+				hw_pick = IMPL_FOLD;
 			}
 		}
 		uint64_t tab = time_crc(crc32c_table, buf, sizeof(buf));
@@ -308,22 +312,22 @@ static int implementation(void)
 	pthread_once(&once, choose);
 	return __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
 #else
-	__atomic_store_n(&chosen, 1, __ATOMIC_RELEASE);
-	return 1;
+	__atomic_store_n(&chosen, IMPL_TABLE, __ATOMIC_RELEASE);
+	return IMPL_TABLE;
 #endif
 }
 
 int ckpt_crc32c_is_hardware(void)
 {
-	return implementation() >= 2;
+	return implementation() != IMPL_TABLE;
 }
 
 const char *ckpt_crc32c_implementation(void)
 {
 	switch (implementation()) {
-	case 3:
+	case IMPL_FOLD:
 		return "vpclmulqdq folding";
-	case 2:
+	case IMPL_SSE42:
 		return "crc32 instruction";
 	default:
 		return "slice-by-8 table";
@@ -361,9 +365,9 @@ uint32_t ckpt_crc32c_update(uint32_t crc, const void *data, size_t len)
 {
 #if defined(__x86_64__)
 	switch (implementation()) {
-	case 3:
+	case IMPL_FOLD:
 		return crc32c_fold(crc, data, len);
-	case 2:
+	case IMPL_SSE42:
 		return crc32c_sse42(crc, data, len);
 	}
 #endif

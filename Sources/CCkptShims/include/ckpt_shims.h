@@ -10,9 +10,9 @@
 
 /* CRC-32C (Castagnoli), raw update: crc is the running register (start with ~0u,
  * finish with ~crc). Runs the SSE4.2 crc32 instruction (Swift has no intrinsics for it),
- * vpclmulqdq folding (AVX-512), or a slicing-by-8 table, whichever ran 32 KiB fastest when timed at
- * the first call: the instructions on hardware, the table under an emulator that runs
- * them slowly. */
+ * vpclmulqdq folding (AVX-512), or a slicing-by-8 table, whichever ran 32 KiB fastest
+ * when timed at the first call: the instructions on hardware, the table under an
+ * emulator that runs them slowly. */
 uint32_t ckpt_crc32c_update(uint32_t crc, const void *data, size_t len);
 
 /* 1 if ckpt_crc32c_update runs on a hardware instruction (crc32 or vpclmulqdq), for
