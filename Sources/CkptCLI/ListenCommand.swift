@@ -70,6 +70,11 @@ public struct ListenCommand: ParsableCommand {
         discussion: "The kernel keeps a checkpointed task stopped until it has handed the listener the last message, so the task waits for whatever the listener does per byte. inline checksums each fragment as it is written: one pass over bytes already in memory, best where CRC-32C is fast (the crc32 instruction). at-end writes the data unchecked; a low-priority (SCHED_IDLE) thread per stream reads it back from the file while the stream lasts, and what it has not reached is read after the last message, before the image is published: the task runs again sooner, the image is published about as soon. auto is at-end where CRC-32C runs on its table (no fast crc32 instruction, as under qemu TCG), inline elsewhere. Either way no image is published whose bytes differ from what the sender checksummed. The choice is logged at start; at-end, each image's 'image complete' line says how many bytes were read after the last message (checked_at_end)."))
     var dataCheck: DataCheckMode = .auto
 
+    @Option(help: ArgumentHelp(
+        "Who writes the image files: thread (a writer thread of its own) or inline (the receive thread, between receive batches).",
+        discussion: "With a writer thread the receive thread reads on while a batch is written, and each batch crosses between the two threads (a lock and a wake-up). inline writes each batch on the receive thread as soon as the socket has nothing more to give (or the pool runs dry): no hand-over, one thread fewer to schedule, and while it writes the kernel queues into the socket buffer (--socket-buffer). The choice is logged at start (writer=)."))
+    var writer: ImageSink.Writer = .inline
+
     @OptionGroup var store: StoreListenOptions
 
     enum StatusMode: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
@@ -153,6 +158,7 @@ public struct ListenCommand: ParsableCommand {
         configuration.poolBuffers = poolBuffers
         configuration.bufferSize = bufferSize
         configuration.socketReceiveBuffer = socketBuffer
+        configuration.writer = writer
         configuration.maxStreams = maxStreams
         configuration.streamTimeoutNs = UInt64(streamTimeout * 1e9)
         configuration.idleTimeoutNs = idleTimeout.map { UInt64($0 * 1e9) }
@@ -303,3 +309,5 @@ private final class SignalWaiter {
 
 /// The sigwait thread, for the forwarding handler (a C handler cannot capture it).
 nonisolated(unsafe) private var signalWaiterThread = pthread_t()
+
+extension ImageSink.Writer: ExpressibleByArgument {}

@@ -61,6 +61,7 @@ final class UsersockIntegrationTests: XCTestCase {
 
     func testSlowWriterWithATinyPoolLosesNothingAndStalls() throws {
         let harness = try ListenerHarness(configure: {
+            $0.writer = .thread  // a writer thread behind the receive thread: the pool runs dry
             $0.exitAfter = 2
             $0.poolBuffers = 2
             $0.resumeAt = 1
@@ -83,6 +84,60 @@ final class UsersockIntegrationTests: XCTestCase {
         XCTAssertEqual(harness.files(), ["1.ckpt", "2.ckpt"])
         assertImage(harness.directory + "/1.ckpt", matches: a)
         assertImage(harness.directory + "/2.ckpt", matches: b)
+    }
+
+    /// Inline, the receive thread writes what it holds before it needs another buffer: a
+    /// slow disk and a tiny pool lose nothing, the pool never runs dry (the socket is the
+    /// queue the sender waits on), and the time spent writing is counted.
+    func testInlineWriterWithATinyPoolLosesNothingAndNeverStalls() throws {
+        let harness = try ListenerHarness(configure: {
+            $0.writer = .inline
+            $0.exitAfter = 2
+            $0.poolBuffers = 2
+            $0.resumeAt = 1
+            $0.socketReceiveBuffer = 4096
+        }, makeWriter: { fd, info in
+            SlowWriter(try ImageWriters.standard(fd, info), delayMicroseconds: 1000)
+        })
+        harness.start()
+        let a = EncodedStream(crid: 1, runs: 4, pagesPerRun: 32, fragment: 8192)
+        let b = EncodedStream(crid: 2, runs: 4, pagesPerRun: 32, fragment: 8192)
+        TestSender().sendInterleaved([a.messages, b.messages], to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait(seconds: 60))
+        XCTAssertEqual(outcome.stats.completed, 2, "\(outcome.stats.recentFailures)")
+        XCTAssertEqual(outcome.stats.overruns, 0, "backpressure, never loss")
+        XCTAssertEqual(outcome.stats.messages, UInt64(a.messages.count + b.messages.count))
+        XCTAssertEqual(outcome.stats.stalls, 0)
+        XCTAssertEqual(outcome.stats.writer, "inline")
+        // 4 x 32 pages of 8 KiB fragments per stream: 64 appends of 1 ms at least.
+        XCTAssertGreaterThanOrEqual(outcome.stats.inlineWriteNs, 128 * 1_000_000)
+        assertImage(harness.directory + "/1.ckpt", matches: a)
+        assertImage(harness.directory + "/2.ckpt", matches: b)
+    }
+
+    /// Time the listener spends writing (inline) or stalled on its pool (writer thread) is
+    /// not a stream's silence: a batch that takes longer to write than the stream timeout
+    /// abandons nothing. (Counted from the receive clock alone, every stream in the batch
+    /// would be abandoned at the tick after it.)
+    func testWritingLongerThanTheStreamTimeoutAbandonsNothing() throws {
+        for writer in ImageSink.Writer.allCases {
+            let harness = try ListenerHarness(configure: {
+                $0.writer = writer
+                $0.exitAfter = 2
+                $0.poolBuffers = 16
+                $0.resumeAt = 16
+                $0.streamTimeoutNs = 300_000_000
+            }, makeWriter: { fd, info in
+                SlowWriter(try ImageWriters.standard(fd, info), delayMicroseconds: 60_000)
+            })
+            harness.start()
+            let a = EncodedStream(crid: 1, runs: 2, pagesPerRun: 8, fragment: 4096)
+            let b = EncodedStream(crid: 2, runs: 2, pagesPerRun: 8, fragment: 4096)
+            TestSender().sendInterleaved([a.messages, b.messages], to: harness.port)
+            let outcome = try XCTUnwrap(harness.wait(seconds: 60))
+            XCTAssertEqual(outcome.stats.completed, 2, "\(writer): \(outcome.stats.recentFailures)")
+            XCTAssertEqual(outcome.stats.failuresByRule, [:], "\(writer)")
+        }
     }
 
     func testAStreamWithAGapFailsWhileAnotherCompletes() throws {
@@ -242,7 +297,15 @@ final class FairnessTests: XCTestCase {
 /// Stopping while backpressure holds the sender: the listener still stops promptly.
 final class StopUnderBackpressureTests: XCTestCase {
     func testStopWhileThePoolIsExhaustedSettlesAndReturns() throws {
+        for writer in ImageSink.Writer.allCases { try stopUnderBackpressure(writer: writer) }
+    }
+
+    /// With a writer thread the pool is exhausted (the receive thread stalls on it); inline
+    /// the receive thread is busy writing. Either way the socket is full and the sender
+    /// blocked when the stop comes.
+    private func stopUnderBackpressure(writer: ImageSink.Writer) throws {
         let harness = try ListenerHarness(configure: {
+            $0.writer = writer
             $0.poolBuffers = 2
             $0.resumeAt = 1
             $0.socketReceiveBuffer = 4096
@@ -268,12 +331,13 @@ final class StopUnderBackpressureTests: XCTestCase {
             }
         }
         try waitFor { harness.files() == ["81.partial", "81.partial.reason"] }
-        usleep(300_000)  // well into backpressure: pool empty, socket full, sender blocked
+        usleep(300_000)  // well into backpressure: pool empty or the receive thread writing, socket full, sender blocked
         let started = monotonicNanoseconds()
         let outcome = try XCTUnwrap(harness.stop())
         XCTAssertLessThan(monotonicNanoseconds() - started, 5_000_000_000, "stops promptly under backpressure")
         XCTAssertEqual(outcome.reason, .requested)
-        XCTAssertGreaterThan(outcome.stats.stalls, 0)
+        if writer == .thread { XCTAssertGreaterThan(outcome.stats.stalls, 0) }
+        if writer == .inline { XCTAssertGreaterThan(outcome.stats.inlineWriteNs, 200_000_000) }
         XCTAssertEqual(outcome.stats.failuresByRule, ["interrupted": 1])
         XCTAssertEqual(harness.files(), ["81.failed", "81.failed.reason"])
         sending.join()

@@ -16,7 +16,8 @@ import SystemPackage
 ///        +-- not read while the pool is empty: the socket fills, the sender blocks (backpressure)
 ///
 /// One receive thread (`run`) owns the socket, the reassembler and the receive counters; one
-/// writer thread writes the files (`ImageSink`) and one publisher thread fsyncs and renames
+/// writer thread writes the files (`ImageSink`; with `--writer inline` the receive thread
+/// writes them itself between batches) and one publisher thread fsyncs and renames
 /// the finished ones (`ImagePublisher`). Not Sendable: other threads get `stopHandle`. The receive path allocates nothing per message:
 /// one `recvmmsg` lands up to `receiveBatch` datagrams in pool buffers, events point into
 /// them, ops are collected in a preallocated outbox and handed to the writer once per batch
@@ -56,9 +57,12 @@ public final class Listener {
     private var stats = ListenerStats()
     private var startedNs: UInt64 = 0
     private var lastMessageNs: UInt64 = 0
-    /// Stall time as of the last tick: the stream clock is monotonic time minus this, so
-    /// time the listener spends stalled on its own pool never counts as a stream's silence.
+    /// The listener's own delays as of the last tick: time stalled on its own pool and, with
+    /// `--writer inline`, time spent writing. The stream clock is monotonic time minus this,
+    /// so time the listener is not reading never counts as a stream's silence.
     private var stalledAtTickNs: UInt64 = 0
+    /// `--writer inline`: time spent in `sink.flush()`, writing.
+    private var inlineWriteNs: UInt64 = 0
     private var bytesAtLastStats: UInt64 = 0
     private var lastStatsNs: UInt64 = 0
     private var malformedLogged = 0
@@ -95,7 +99,7 @@ public final class Listener {
             onSettled: { [published = configuration.publishedImage] in
                 feedback.settled($0)
                 if case let .completed(name, _) = $0.outcome { published?(name, $0.bytes) }
-            }, onWriterFailure: { feedback.writerFailed($0) })
+            }, onWriterFailure: { feedback.writerFailed($0) }, writer: configuration.writer)
     }
 
     /// Asks `run()` to stop (the same as `stopHandle.requestStop()`, for the owner): stop
@@ -117,7 +121,7 @@ public final class Listener {
         sink.start()
         logger.info("listening", metadata: [
             "transport": "\(source.description)", "dir": "\(directory.path)",
-            "pool": "\(pool.count) x \(pool.size) bytes",
+            "pool": "\(pool.count) x \(pool.size) bytes", "writer": "\(sink.writer.rawValue)",
             "crc32c": "\(CRC32C.implementation)",
         ])
         let reason = receiveLoop()
@@ -211,6 +215,9 @@ public final class Listener {
                 }
                 switch outcome {
                 case .wouldBlock:
+                    // Inline, the socket being empty is the time to write: waiting the
+                    // millisecond below for more would leave the CPU idle.
+                    if sink.writer == .inline, unflushed > 0 { wakeWriter() }
                     break burst
                 case .overrun:
                     noteOverrun()
@@ -249,7 +256,13 @@ public final class Listener {
 
     private func wakeWriter() {
         submitOutbox()
-        sink.flush()
+        if sink.writer == .inline {
+            let started = monotonicNanoseconds()
+            sink.flush()
+            inlineWriteNs += monotonicNanoseconds() - started
+        } else {
+            sink.flush()
+        }
         unflushed = 0
     }
 
@@ -332,7 +345,7 @@ public final class Listener {
     /// Every 100 ms: writer feedback, stream timeouts, stats; says when to stop.
     private func tick(now: UInt64) -> StopReason? {
         let snapshot = pool.snapshot()
-        stalledAtTickNs = snapshot.stalledNs
+        stalledAtTickNs = snapshot.stalledNs + inlineWriteNs
         let settled = feedback.drain()
         settledBytesAtTick = settled.counters.bytes
         for session in settled.writerFailures { reassembler.writerFailed(session: session) }
@@ -364,6 +377,8 @@ public final class Listener {
         stats.poolPeakInUse = snapshot.peakInUse
         stats.stalls = snapshot.stalls
         stats.stalledNs = snapshot.stalledNs
+        stats.writer = sink.writer.rawValue
+        stats.inlineWriteNs = inlineWriteNs
         if let store = configuration.storeStats?() { (stats.store, stats.storeStatus) = (StatsSection(store.json), store.status) }
     }
 

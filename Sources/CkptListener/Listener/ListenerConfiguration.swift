@@ -15,6 +15,9 @@ public struct ListenerConfiguration: Sendable {
     /// SO_RCVBUF(FORCE) of the socket: how much the kernel queues while the listener is busy
     /// or stalled. With backpressure it buys smoothness, not correctness.
     public var socketReceiveBuffer = 4 * 1024 * 1024
+    /// Who writes the image files: a writer thread, or the receive thread between batches
+    /// (`ImageSink.Writer`).
+    public var writer: ImageSink.Writer = .inline
     public var maxStreams = 256
     /// A stream with no message for this long is failed as abandoned. Time spent stalled
     /// on the pool does not count (the silence is then the listener's own doing).

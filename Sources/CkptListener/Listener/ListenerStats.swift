@@ -38,6 +38,9 @@ public struct ListenerStats: Sendable, Equatable {
     public var poolPeakInUse = 0
     public var stalls: UInt64 = 0
     public var stalledNs: UInt64 = 0
+    /// Who writes (`--writer`), and with `inline` the time the receive thread spent writing.
+    public var writer = ""
+    public var inlineWriteNs: UInt64 = 0
 
     // Object store (`ckpt listen --store`): the uploader's counters and status text.
     public var store: StatsSection? = nil
@@ -67,7 +70,10 @@ public struct ListenerStats: Sendable, Equatable {
                 ("malformed_datagrams", .uint(malformedDatagrams)), ("dropped_messages", .uint(droppedMessages)),
                 ("enobufs", .uint(overruns)),
             ])),
-            ("write", .object([("bytes", .uint(bytesWritten))])),
+            ("write", .object([
+                ("bytes", .uint(bytesWritten)), ("writer", .string(writer)),
+                ("inline_ms", .uint(inlineWriteNs / 1_000_000)),
+            ])),
             ("pool", .object([
                 ("buffers", .int(Int64(poolBuffers))), ("buffer_bytes", .int(Int64(poolBufferBytes))),
                 ("in_use", .int(Int64(poolInUse))), ("peak_in_use", .int(Int64(poolPeakInUse))),

@@ -61,20 +61,38 @@ struct ImageFile: Sendable {
 /// reads `bytesWritten`; the writer thread runs a `SinkWriter`, made on that thread from
 /// Sendable parts (`SinkWriter.Parts`) and used by it alone; the publisher thread runs an
 /// `ImagePublisher.Worker`. What they share is Sendable: the queues, the pool, the directory,
-/// the settler and the atomic byte count.
+/// the settler and the atomic byte count. `.inline` has no writer thread: the owner's own
+/// `flush` writes everything submitted (the `SinkWriter` is then made and used on the owner's
+/// thread alone), as a single-threaded receiver does.
 public final class ImageSink {
     public typealias Settled = @Sendable (SettledStream) -> Void
 
+    /// Who writes the files (`ckpt listen --writer`).
+    public enum Writer: String, Sendable, CaseIterable {
+        /// A writer thread of its own, woken by `flush`: the receive thread reads on while
+        /// the writer writes.
+        case thread
+        /// The owner's thread, inside `flush`: no hand-over between threads and no wake-up,
+        /// but nothing is received while a batch is written (the socket buffers meanwhile).
+        case inline
+    }
+
     private let parts: SinkWriter.Parts
     private let publisher: ImagePublisher
+    public let writer: Writer
     private var thread: JoinableThread?
+    /// `.inline`: the writer, on the owner's thread, and the ops submitted since the last flush.
+    private var inlineWriter: SinkWriter?
+    private var inlineBatch: [SinkOp] = []
 
     public init(
         directory: ImageDirectory, pool: BufferPool, logger: Logger,
         makeWriter: @escaping StreamImageWriterFactory,
         onSettled: @escaping Settled, onWriterFailure: @escaping @Sendable (UInt64) -> Void,
+        writer: Writer,
         syncFile: (@Sendable (Int32) throws(Errno) -> Void)? = nil  // fsync(2); tests slow it down
     ) {
+        self.writer = writer
         let settler = StreamSettler(directory: directory, logger: logger, onSettled: onSettled,
                                     onWriterFailure: onWriterFailure)
         // Not `syncFile ?? Syscall.sync`: Swift 6.3.1 crashes lowering `??` over a
@@ -94,32 +112,60 @@ public final class ImageSink {
     public func start() {
         publisher.start()
         let parts = self.parts
-        thread = JoinableThread { SinkWriter(parts).run() }
+        switch writer {
+        case .thread:
+            thread = JoinableThread { SinkWriter(parts).run() }
+        case .inline:
+            inlineWriter = SinkWriter(parts)
+            inlineBatch.reserveCapacity(parts.queueCapacity)
+        }
     }
 
     /// Queues `op`; the writer sees it at the next `flush()` at the latest. Never blocks on
-    /// I/O (only on the queue's lock).
+    /// I/O (only on the queue's lock; `.inline`: not even that).
     public func submit(_ op: SinkOp) {
-        parts.queue.submit(op, wake: false)
+        switch writer {
+        case .thread: parts.queue.submit(op, wake: false)
+        case .inline: inlineBatch.append(op)
+        }
     }
 
     /// Queues `ops` in order (one lock round trip) and empties the array, keeping its
     /// capacity; the writer sees them at the next `flush()` at the latest.
     public func submit(contentsOf ops: inout [SinkOp]) {
-        parts.queue.submit(contentsOf: &ops)
+        switch writer {
+        case .thread:
+            parts.queue.submit(contentsOf: &ops)
+        case .inline:
+            inlineBatch.append(contentsOf: ops)
+            ops.removeAll(keepingCapacity: true)
+        }
     }
 
-    /// Wakes the writer if it waits for work. The receive loop calls it once per burst of
-    /// datagrams rather than once per message: no futex wake per message while busy.
+    /// `.thread`: wakes the writer if it waits for work. The receive loop calls it once per
+    /// burst of datagrams rather than once per message: no futex wake per message while
+    /// busy. `.inline`: writes everything submitted and releases its pool buffers before it
+    /// returns (so a caller whose pool ran dry has it back).
     public func flush() {
-        parts.queue.wake()
+        switch writer {
+        case .thread:
+            parts.queue.wake()
+        case .inline:
+            inlineWriter?.write(batch: &inlineBatch)
+        }
     }
 
     /// Writes everything queued, publishes everything finished, then stops both threads.
     public func stop() {
-        parts.queue.close()
-        thread?.join()
-        thread = nil
+        switch writer {
+        case .thread:
+            parts.queue.close()
+            thread?.join()
+            thread = nil
+        case .inline:
+            inlineWriter?.write(batch: &inlineBatch)
+            inlineWriter = nil
+        }
         publisher.stop()
     }
 
@@ -189,7 +235,8 @@ struct StreamSettler: Sendable {
     }
 }
 
-/// The writer thread's state: made on that thread and used by it alone (not Sendable).
+/// The writer's state: made on the thread that writes (the writer thread, or the owner's
+/// with `.inline`) and used by it alone (not Sendable).
 final class SinkWriter {
     /// What the writer thread is started with.
     struct Parts: Sendable {
@@ -233,12 +280,19 @@ final class SinkWriter {
         var batch: [SinkOp] = []
         batch.reserveCapacity(parts.queueCapacity)
         while parts.queue.take(into: &batch) {  // both keep their capacity: no allocation per batch
-            var written: UInt64 = 0
-            for op in batch { written += process(op) }
-            batch.removeAll(keepingCapacity: true)
-            flushWrites()
-            if written > 0 { parts.counters.bytesWritten.add(written, ordering: .relaxed) }
+            write(batch: &batch)
         }
+    }
+
+    /// Runs `batch`'s ops in order, writes what they queued and releases their pool
+    /// buffers; empties `batch`, keeping its capacity.
+    func write(batch: inout [SinkOp]) {
+        guard !batch.isEmpty else { return }
+        var written: UInt64 = 0
+        for op in batch { written += process(op) }
+        batch.removeAll(keepingCapacity: true)
+        flushWrites()
+        if written > 0 { parts.counters.bytesWritten.add(written, ordering: .relaxed) }
     }
 
     /// Runs one op; returns the data bytes it wrote.
