@@ -235,19 +235,21 @@ public final class Listener {
                     // Hand the buffers that writes point into to the writer (one lock for
                     // the batch), then the ops; keep the rest for the next receive. When
                     // no buffer is left, go back to the top (and wait there): the writer
-                    // must run then, it is what frees buffers.
+                    // must run then, it is what frees buffers. Inline, the writer runs
+                    // only then or when the socket is empty (above): the larger the
+                    // batch, the more of each stream's fragments one write takes.
                     pool.recycle(&slots, used: n, retains: retains, target: batchSize)
                     submitOutbox()
-                    if slots.isEmpty || unflushed >= Self.wakeWriterEvery { wakeWriter() }
+                    if slots.isEmpty || (sink.writer == .thread && unflushed >= Self.wakeWriterEvery) { wakeWriter() }
                     if slots.isEmpty { break burst }
                 }
             }
         }
     }
 
-    /// Wake the writer at least every this many ops while datagrams keep coming: half the
-    /// default pool, so the writer gets batches large enough for 1 MiB writes while the
-    /// receive thread still has buffers to read into.
+    /// Wake the writer thread at least every this many ops while datagrams keep coming:
+    /// half the default pool, so the writer gets batches large enough for 1 MiB writes
+    /// while the receive thread still has buffers to read into.
     private static let wakeWriterEvery = 32
 
     private func submitOutbox() {
