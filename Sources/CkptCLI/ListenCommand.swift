@@ -75,6 +75,11 @@ public struct ListenCommand: ParsableCommand {
         discussion: "With a writer thread the receive thread reads on while a batch is written, and each batch crosses between the two threads (a lock and a wake-up). inline writes on the receive thread whenever the socket has nothing more to give or the pool runs dry: no hand-over, one thread fewer to schedule, and while it writes the kernel queues into the socket buffer (--socket-buffer). Measured on 2 CPUs: inline received one stream 1.04-1.15x as fast with 4 to 64 KiB fragments at less CPU per GB, and froze a 256 MiB checkpoint under qemu 0.92-0.93x as long; with 64 interleaved streams the thread was 3-5 % faster. The choice is logged at start (writer=)."))
     var writer: ImageSink.Writer = .inline
 
+    @Option(help: ArgumentHelp(
+        "Space kept allocated in DIR for the next image: auto (as large as the largest image published since start), off, or a size (suffix K, M, G).",
+        discussion: "The reserve is a file, DIR/.ckpt-reserve, of allocated blocks (posix_fallocate), made after an image is published by a thread of the lowest priority (SCHED_IDLE), at most half the file system's free space (it is the next image's own space, allocated early). The next stream's file is renamed from it and written over, then cut to its length: writing into allocated space allocates nothing while the task is frozen (on tmpfs the pages are already there and zeroed: under qemu a 256 MiB checkpoint's freeze fell to 0.6x), and a disk that is almost full fails the reserve, not a stream. It costs its size in DIR (on tmpfs, in memory) while no stream runs. 'ckpt listen' logs each reserve it makes; the stats file shows its size (write.reserved_bytes)."))
+    var reserve: ReservePolicy = .auto
+
     @OptionGroup var store: StoreListenOptions
 
     enum StatusMode: String, ExpressibleByArgument, CaseIterable { case auto, always, never }
@@ -159,6 +164,7 @@ public struct ListenCommand: ParsableCommand {
         configuration.bufferSize = bufferSize
         configuration.socketReceiveBuffer = socketBuffer
         configuration.writer = writer
+        configuration.reserve = reserve
         configuration.maxStreams = maxStreams
         configuration.streamTimeoutNs = UInt64(streamTimeout * 1e9)
         configuration.idleTimeoutNs = idleTimeout.map { UInt64($0 * 1e9) }
@@ -311,3 +317,24 @@ private final class SignalWaiter {
 nonisolated(unsafe) private var signalWaiterThread = pthread_t()
 
 extension ImageSink.Writer: ExpressibleByArgument {}
+
+/// `--reserve auto|off|SIZE`.
+extension ReservePolicy: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "auto": self = .auto
+        case "off", "0": self = .off
+        default:
+            guard let n = parseBytes(argument), n > 0 else { return nil }
+            self = .bytes(n)
+        }
+    }
+
+    public var defaultValueDescription: String {
+        switch self {
+        case .auto: "auto"
+        case .off: "off"
+        case let .bytes(n): "\(n)"
+        }
+    }
+}

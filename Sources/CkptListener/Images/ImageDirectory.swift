@@ -12,6 +12,7 @@ import SystemPackage
 ///     <crid>.failed           the bytes of a failed stream (never mistaken for an image)
 ///     <crid>.failed.reason    why it failed, one line of text
 ///     .ckpt-listen.stats      the listener's counters (JSON)
+///     .ckpt-reserve           space allocated for the next image (`SpaceReserve`)
 ///
 /// Crids are unique per boot, not across reboots, so a name may already be taken: the next
 /// free `<crid>-1.ckpt`, `<crid>-2.ckpt`... is used instead (the same for `.failed` and
@@ -46,13 +47,22 @@ public final class ImageDirectory: Sendable {
     /// memory, which may be secret. Returns the descriptor and the name. Also reserves the
     /// room of its reason file (`reserveReasonRoom`). Open for reading too: the image writer
     /// reads the data back to check it (`checkDataAtFinish`).
-    public func createPartial(crid: UInt64) throws(ListenerFileError) -> (fd: Int32, name: String) {
+    ///
+    /// `fromReserve`: take the space reserved for the next image (`SpaceReserve`) if there
+    /// is one; `reserved` says whether it was taken (its file must then be cut to what was
+    /// written, `cutToWritten`).
+    public func createPartial(crid: UInt64, fromReserve: Bool = false)
+        throws(ListenerFileError) -> (fd: Int32, name: String, reserved: Bool) {
         for n in 0..<Self.maxSuffix {
             let name = Self.name(crid: crid, n: n, ext: "partial")
             do {
+                if fromReserve, let fd = takeReserve(as: name) {
+                    reserveReasonRoom(for: name)
+                    return (fd, name, true)
+                }
                 let fd = try Syscall.openAt(self.fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
                 reserveReasonRoom(for: name)
-                return (fd, name)
+                return (fd, name, false)
             } catch where error == .fileExists {
                 continue
             } catch {

@@ -99,7 +99,8 @@ public final class Listener {
             onSettled: { [published = configuration.publishedImage] in
                 feedback.settled($0)
                 if case let .completed(name, _) = $0.outcome { published?(name, $0.bytes) }
-            }, onWriterFailure: { feedback.writerFailed($0) }, writer: configuration.writer)
+            }, onWriterFailure: { feedback.writerFailed($0) }, writer: configuration.writer,
+            reserve: configuration.reserve)
     }
 
     /// Asks `run()` to stop (the same as `stopHandle.requestStop()`, for the owner): stop
@@ -381,6 +382,7 @@ public final class Listener {
         stats.stalledNs = snapshot.stalledNs
         stats.writer = sink.writer.rawValue
         stats.inlineWriteNs = inlineWriteNs
+        stats.reservedBytes = sink.reservedBytes
         if let store = configuration.storeStats?() { (stats.store, stats.storeStatus) = (StatsSection(store.json), store.status) }
     }
 

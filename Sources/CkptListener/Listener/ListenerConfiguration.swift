@@ -18,6 +18,8 @@ public struct ListenerConfiguration: Sendable {
     /// Who writes the image files: a writer thread, or the receive thread between batches
     /// (`ImageSink.Writer`).
     public var writer: ImageSink.Writer = .inline
+    /// Space kept allocated in `directory` for the next image (`SpaceReserve`).
+    public var reserve: ReservePolicy = .auto
     public var maxStreams = 256
     /// A stream with no message for this long is failed as abandoned. Time spent stalled
     /// on the pool does not count (the silence is then the listener's own doing).

@@ -41,6 +41,8 @@ public struct ListenerStats: Sendable, Equatable {
     /// Who writes (`--writer`), and with `inline` the time the receive thread spent writing.
     public var writer = ""
     public var inlineWriteNs: UInt64 = 0
+    /// Bytes allocated for the next image (`--reserve`).
+    public var reservedBytes: UInt64 = 0
 
     // Object store (`ckpt listen --store`): the uploader's counters and status text.
     public var store: StatsSection? = nil
@@ -72,7 +74,7 @@ public struct ListenerStats: Sendable, Equatable {
             ])),
             ("write", .object([
                 ("bytes", .uint(bytesWritten)), ("writer", .string(writer)),
-                ("inline_ms", .uint(inlineWriteNs / 1_000_000)),
+                ("inline_ms", .uint(inlineWriteNs / 1_000_000)), ("reserved_bytes", .uint(reservedBytes)),
             ])),
             ("pool", .object([
                 ("buffers", .int(Int64(poolBuffers))), ("buffer_bytes", .int(Int64(poolBufferBytes))),

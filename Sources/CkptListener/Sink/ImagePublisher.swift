@@ -40,11 +40,14 @@ final class ImagePublisher {
 
     /// `onFailed`: a stream failed before its rename (runs on the publisher thread).
     /// `syncFile`: fsync(2); tests slow it down to show that the writer does not wait for it.
+    /// `onPublished`: the largest image file of a batch just published, in bytes (the space
+    /// reserve sizes itself by it).
     init(directory: ImageDirectory, logger: Logger, onSettled: @escaping ImageSink.Settled,
          onFailed: @escaping @Sendable (Finished, String) -> Void,
-         syncFile: @escaping @Sendable (Int32) throws(Errno) -> Void) {
+         syncFile: @escaping @Sendable (Int32) throws(Errno) -> Void,
+         onPublished: @escaping @Sendable (UInt64) -> Void = { _ in }) {
         worker = Worker(queue: queue, directory: directory, logger: logger, onSettled: onSettled,
-                        onFailed: onFailed, syncFile: syncFile)
+                        onFailed: onFailed, syncFile: syncFile, onPublished: onPublished)
     }
 
     func start() {
@@ -69,6 +72,7 @@ extension ImagePublisher {
         let onSettled: ImageSink.Settled
         let onFailed: @Sendable (Finished, String) -> Void
         let syncFile: @Sendable (Int32) throws(Errno) -> Void
+        let onPublished: @Sendable (UInt64) -> Void
 
         func run() {
             var batch: [Finished] = []
@@ -80,6 +84,7 @@ extension ImagePublisher {
 
         private func publish(_ batch: [Finished]) {
             var published: [(Finished, name: String)] = []
+            var largest: UInt64 = 0
             for f in batch {
                 let name: String
                 do {
@@ -88,10 +93,13 @@ extension ImagePublisher {
                     onFailed(f, errorText(error))
                     continue
                 }
+                var st = stat()
+                if fstat(f.file.fd, &st) == 0 { largest = max(largest, UInt64(max(0, st.st_size))) }
                 Syscall.close(f.file.fd)
                 published.append((f, name))
             }
             if published.isEmpty { return }
+            defer { onPublished(largest) }
             var warning: String? = nil
             do {
                 try directory.sync()

@@ -42,6 +42,9 @@ struct ImageFile: Sendable {
     /// Data bytes written to it.
     var bytes: UInt64 = 0
     var lastRecordID: UInt32?
+    /// Written over the space reserved for the next image: cut to what was written before
+    /// it is published or kept (`ImageDirectory.cutToWritten`).
+    var reserved = false
 }
 
 /// The image sink: takes the reassembler's actions in order and turns them into files
@@ -79,6 +82,7 @@ public final class ImageSink {
 
     private let parts: SinkWriter.Parts
     private let publisher: ImagePublisher
+    private let reserve: SpaceReserve
     public let writer: Writer
     private var thread: JoinableThread?
     /// `.inline`: the writer, on the owner's thread, and the ops submitted since the last flush.
@@ -89,10 +93,12 @@ public final class ImageSink {
         directory: ImageDirectory, pool: BufferPool, logger: Logger,
         makeWriter: @escaping StreamImageWriterFactory,
         onSettled: @escaping Settled, onWriterFailure: @escaping @Sendable (UInt64) -> Void,
-        writer: Writer,
+        writer: Writer, reserve reservePolicy: ReservePolicy = .off,
         syncFile: (@Sendable (Int32) throws(Errno) -> Void)? = nil  // fsync(2); tests slow it down
     ) {
         self.writer = writer
+        let reserve = SpaceReserve(policy: reservePolicy, directory: directory, logger: logger)
+        self.reserve = reserve
         let settler = StreamSettler(directory: directory, logger: logger, onSettled: onSettled,
                                     onWriterFailure: onWriterFailure)
         // Not `syncFile ?? Syscall.sync`: Swift 6.3.1 crashes lowering `??` over a
@@ -101,15 +107,17 @@ public final class ImageSink {
         if let syncFile { sync = syncFile }
         publisher = ImagePublisher(
             directory: directory, logger: logger, onSettled: onSettled,
-            onFailed: { f, what in settler.ioFailure(session: f.session, f.file, what) }, syncFile: sync)
+            onFailed: { f, what in settler.ioFailure(session: f.session, f.file, what) }, syncFile: sync,
+            onPublished: { reserve.request(imageBytes: $0) })
         let capacity = pool.count * 2 + 64
         parts = SinkWriter.Parts(
             queue: WorkQueue(capacity: capacity), queueCapacity: capacity, publish: publisher.queue,
             directory: directory, pool: pool, logger: logger, makeWriter: makeWriter, settler: settler,
-            counters: SinkCounters())
+            counters: SinkCounters(), reserve: reserve)
     }
 
     public func start() {
+        reserve.start()
         publisher.start()
         let parts = self.parts
         switch writer {
@@ -167,7 +175,11 @@ public final class ImageSink {
             inlineWriter = nil
         }
         publisher.stop()
+        reserve.stop()
     }
+
+    /// Bytes kept allocated for the next image (`--reserve`).
+    public var reservedBytes: UInt64 { reserve.currentBytes.load(ordering: .relaxed) }
 
     /// Bytes written to image files so far.
     public var bytesWritten: UInt64 { parts.counters.bytesWritten.load(ordering: .relaxed) }
@@ -204,6 +216,7 @@ struct StreamSettler: Sendable {
     /// it. Best effort: on a full disk or a vanished directory some of it may not be possible,
     /// which is logged; nothing here stops the listener.
     func settleFailed(session: UInt64?, _ file: ImageFile, _ failure: StreamFailure) {
+        if file.reserved { try? ImageDirectory.cutToWritten(file.fd) }
         try? Syscall.sync(file.fd)
         Syscall.close(file.fd)
         var metadata = failureMetadata(failure)
@@ -249,6 +262,7 @@ final class SinkWriter {
         let makeWriter: StreamImageWriterFactory
         let settler: StreamSettler
         let counters: SinkCounters
+        let reserve: SpaceReserve
     }
 
     struct OpenImage {
@@ -323,16 +337,17 @@ final class SinkWriter {
     }
 
     private func open(session: UInt64, info: StreamImageInfo) {
-        let created: (fd: Int32, name: String)
+        let created: (fd: Int32, name: String, reserved: Bool)
         do {
-            created = try parts.directory.createPartial(crid: info.crid)
+            created = try parts.directory.createPartial(crid: info.crid, fromReserve: parts.reserve.policy != .off)
         } catch {
             parts.settler.failWithoutFile(session: session, crid: info.crid, error)
             return
         }
         var info = info
         info.fileName = created.name
-        let file = ImageFile(crid: info.crid, fd: created.fd, name: created.name)
+        let file = ImageFile(crid: info.crid, fd: created.fd, name: created.name, reserved: created.reserved)
+        if created.reserved { parts.reserve.taken() }
         do {
             let writer = try parts.makeWriter(created.fd, info)
             images[session] = OpenImage(file: file, writer: writer)
@@ -384,6 +399,7 @@ final class SinkWriter {
         do {
             do {
                 try image.writer.finish(summary: summary)
+                if image.file.reserved { try ImageDirectory.cutToWritten(image.file.fd) }
             } catch ImageError.summaryMismatch {
                 // The data's checksum (or count) differs from the sender's: the stream's
                 // rule, not an I/O failure. No trailer was written.

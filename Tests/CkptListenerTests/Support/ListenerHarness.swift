@@ -61,7 +61,7 @@ final class ListenerHarness: @unchecked Sendable {
     }
 
     func files() -> [String] {
-        (try? FileManager.default.contentsOfDirectory(atPath: directory))?.filter { !$0.hasPrefix(".ckpt-listen") }.sorted() ?? []
+        (try? FileManager.default.contentsOfDirectory(atPath: directory))?.filter { !$0.hasPrefix(".ckpt-") }.sorted() ?? []
     }
 
     func read(_ name: String) -> String? {

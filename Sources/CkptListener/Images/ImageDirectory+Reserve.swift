@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptSystem
+import SystemPackage
+
+/// The reserve file's operations (`SpaceReserve` says when): made as `.ckpt-reserve.tmp`
+/// and renamed into place whole, taken by renaming it to a stream's `.partial`.
+extension ImageDirectory {
+    static let reserveName = SpaceReserve.fileName
+    static let halfMadeReserveName = SpaceReserve.fileName + ".tmp"
+
+    enum ReserveOutcome: Equatable {
+        case made
+        /// `stop` said so between two steps: nothing is left behind.
+        case stopped
+        case failed(Errno)
+    }
+
+    /// Renames the reserve to `name` (never replacing a file) and opens it for reading and
+    /// writing, its bytes to be written over from offset 0; nil when there is no reserve
+    /// (or it cannot be taken: the stream then creates its file the ordinary way).
+    func takeReserve(as name: String) -> Int32? {
+        guard (try? Syscall.renameNoReplace(fd, Self.reserveName, name)) != nil else { return nil }
+        if let opened = try? Syscall.openAt(fd, name, O_RDWR | O_CLOEXEC, 0) { return opened }
+        unlinkat(fd, name, 0)  // renamed but not openable: do not leave an empty-looking partial
+        return nil
+    }
+
+    /// Makes a reserve of `bytes` allocated bytes, `step` at a time, asking `stop` before
+    /// each step; replaces the reserve there (a smaller one) only once the new one is whole.
+    func makeReserve(bytes: UInt64, step: UInt64, stop: () -> Bool) -> ReserveOutcome {
+        let tmp: Int32
+        do {
+            tmp = try Syscall.openAt(fd, Self.halfMadeReserveName, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        } catch {
+            return .failed(error)
+        }
+        defer { Syscall.close(tmp) }
+        var done: UInt64 = 0
+        while done < bytes {
+            if stop() {
+                unlinkat(fd, Self.halfMadeReserveName, 0)
+                return .stopped
+            }
+            let n = min(step, bytes - done)
+            let rc = posix_fallocate(tmp, off_t(done), off_t(n))
+            if rc != 0 {
+                unlinkat(fd, Self.halfMadeReserveName, 0)
+                return .failed(Errno(rawValue: rc))
+            }
+            done += n
+        }
+        if renameat(fd, Self.halfMadeReserveName, fd, Self.reserveName) != 0 {
+            let e = Errno(rawValue: errno)
+            unlinkat(fd, Self.halfMadeReserveName, 0)
+            return .failed(e)
+        }
+        return .made
+    }
+
+    /// The reserve's allocated bytes (0 when there is none).
+    func reserveBytes() -> UInt64 {
+        var st = stat()
+        guard fstatat(fd, Self.reserveName, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return 0 }
+        return UInt64(max(0, st.st_blocks)) * 512
+    }
+
+    /// Bytes an unprivileged writer may still allocate on the directory's file system.
+    func freeBytes() -> UInt64 {
+        var vfs = statvfs()
+        guard fstatvfs(fd, &vfs) == 0 else { return 0 }
+        return UInt64(vfs.f_bavail) * UInt64(vfs.f_frsize)
+    }
+
+    /// Removes the reserve and a half-made one, if there are.
+    func removeReserve() {
+        unlinkat(fd, Self.reserveName, 0)
+        unlinkat(fd, Self.halfMadeReserveName, 0)
+    }
+
+    /// A file written over a reserve ends where its writes ended: cut what is left of the
+    /// reserve after it (the file position is the end of the sequential writes; CRCs patched
+    /// with `pwrite` lie before it). Else readers would find the reserve's zeros where the
+    /// trailer must be.
+    static func cutToWritten(_ fd: Int32) throws(Errno) {
+        let end = lseek(fd, 0, SEEK_CUR)
+        guard end >= 0 else { throw Errno(rawValue: errno) }
+        if ftruncate(fd, end) != 0 { throw Errno(rawValue: errno) }
+    }
+}

@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CCkptShims
+import CkptSystem
+import Logging
+import Synchronization
+
+/// How much space `ckpt listen --reserve` keeps allocated for the next image.
+public enum ReservePolicy: Sendable, Hashable {
+    /// No reserve: every image allocates its blocks (and, on tmpfs, zeroes its pages) as the
+    /// stream writes them.
+    case off
+    /// As large as the largest image published since start (the next checkpoint of the same
+    /// process is about as large): nothing before the first image.
+    case auto
+    /// This many bytes, from the start.
+    case bytes(UInt64)
+}
+
+/// Space for the next image, allocated while no stream waits for it: a file
+/// `DIR/.ckpt-reserve` of allocated (`posix_fallocate`) blocks that the next stream's
+/// `.partial` is renamed from and written over (`ImageDirectory.takeReserve`), then cut to
+/// its length. Writing into allocated blocks allocates nothing: on tmpfs the pages are
+/// already there and zeroed, which under qemu TCG was most of the listener's write time and
+/// so of the time a checkpointed task stays frozen (docs/benchmarks.md, "space reserved").
+///
+/// A thread of its own at `SCHED_IDLE` makes it, after an image is published (`request`),
+/// in 16 MiB steps, so it runs only on CPU time nothing else wants and `stop` returns within
+/// a step. At most half the file system's free space is taken (`target`): the reserve is
+/// the next image's own space, allocated early, so it takes nothing that image would not. The
+/// reserve lives with the listener: removed when it stops, and at start (one a killed
+/// listener left).
+///
+/// `@unchecked Sendable`, sound because `wanted`, `stopping` and `thread` are read and
+/// written only with `lock` held (the thread is created and joined by the owner alone).
+final class SpaceReserve: @unchecked Sendable {
+    static let fileName = ".ckpt-reserve"
+    static let step: UInt64 = 16 << 20
+
+    let policy: ReservePolicy
+    private let directory: ImageDirectory
+    private let logger: Logger
+    private let lock = ConditionLock()
+    private var wanted: UInt64 = 0
+    private var stopping = false
+    private var thread: JoinableThread?
+    /// Bytes of the reserve file as last made or taken: what the stats file shows.
+    let currentBytes = Atomic<UInt64>(0)
+
+    init(policy: ReservePolicy, directory: ImageDirectory, logger: Logger) {
+        self.policy = policy
+        self.directory = directory
+        self.logger = logger
+    }
+
+    /// Starts the thread (not with `.off`); with `.bytes` it makes the reserve at once. A
+    /// reserve left by a listener that was killed is removed: the reserve lives with the
+    /// listener that made it.
+    func start() {
+        directory.removeReserve()
+        guard policy != .off else { return }
+        thread = JoinableThread { [self] in
+            _ = ckpt_sched_idle_self()  // lowering its own priority needs no privilege
+            run()
+        }
+        if case let .bytes(n) = policy { request(imageBytes: n) }
+    }
+
+    /// An image of `imageBytes` was published: with `.auto`, make the reserve at least that
+    /// large; with `.bytes`, make it again (the last one was taken).
+    func request(imageBytes: UInt64) {
+        guard thread != nil else { return }
+        let size: UInt64
+        switch policy {
+        case .off: return
+        case .auto: size = imageBytes
+        case let .bytes(n): size = n
+        }
+        lock.withLock { wanted = max(wanted, size) }
+        lock.signal()
+    }
+
+    /// The next stream took the reserve (`ImageDirectory.takeReserve`).
+    func taken() { currentBytes.store(0, ordering: .relaxed) }
+
+    /// Stops the thread within one step of its work and removes the reserve (made or being
+    /// made): once the listener has stopped, no stream will take it.
+    func stop() {
+        lock.withLock { stopping = true }
+        lock.signal()
+        thread?.join()
+        thread = nil
+        if policy != .off { directory.removeReserve() }
+        currentBytes.store(0, ordering: .relaxed)
+    }
+
+    private var isStopping: Bool { lock.withLock { stopping } }
+
+    private func run() {
+        while true {
+            let size: UInt64 = lock.withLock {
+                while wanted == 0, !stopping { lock.wait() }
+                defer { wanted = 0 }
+                return stopping ? 0 : wanted
+            }
+            if size == 0 { return }
+            make(size)
+        }
+    }
+
+    private func make(_ size: UInt64) {
+        let have = directory.reserveBytes()
+        guard let bytes = Self.target(size, have: have, free: directory.freeBytes()) else { return }
+        let started = monotonicNanoseconds()
+        switch directory.makeReserve(bytes: bytes, step: Self.step, stop: { self.isStopping }) {
+        case .made:
+            currentBytes.store(bytes, ordering: .relaxed)
+            logger.info("space reserved for the next image", metadata: [
+                "bytes": "\(bytes)", "ms": "\((monotonicNanoseconds() - started) / 1_000_000)",
+            ])
+        case .stopped:
+            return
+        case let .failed(error):
+            logger.warning("no space reserved for the next image", metadata: ["bytes": "\(bytes)", "error": "\(error)"])
+        }
+    }
+
+    /// The reserve to make for an image of `size` bytes when `have` bytes are reserved and
+    /// the file system has `free` bytes free: nil when what is there will do, or when half
+    /// the free space (the reserve counted as free) is less than a step.
+    static func target(_ size: UInt64, have: UInt64, free: UInt64) -> UInt64? {
+        if have >= size { return nil }
+        let cap = (free / 2 + have / 2) / step * step
+        let bytes = size >= cap ? cap : min(cap, (size + step - 1) / step * step)
+        guard bytes >= step, bytes > have else { return nil }
+        return bytes
+    }
+}

@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptSystem
+import XCTest
+@testable import CkptListener
+
+/// `ckpt listen --reserve`: space allocated for the next image, taken by its stream, cut to
+/// what the stream wrote.
+final class SpaceReserveTests: XCTestCase {
+    private let mib: UInt64 = 1 << 20
+
+    func testTheTargetIsRoundedUpToAStepAndAtMostHalfTheFreeSpace() {
+        let step = SpaceReserve.step
+        XCTAssertEqual(SpaceReserve.target(1, have: 0, free: 1 << 40), step)
+        XCTAssertEqual(SpaceReserve.target(step + 1, have: 0, free: 1 << 40), 2 * step)
+        XCTAssertNil(SpaceReserve.target(step, have: step, free: 1 << 40), "what is there will do")
+        XCTAssertEqual(SpaceReserve.target(100 * step, have: 0, free: 40 * step), 20 * step, "half the free space")
+        XCTAssertEqual(SpaceReserve.target(100 * step, have: 8 * step, free: 32 * step), 20 * step, "the reserve counts as free")
+        XCTAssertNil(SpaceReserve.target(100 * step, have: 0, free: step + step / 2), "less than a step")
+        XCTAssertEqual(SpaceReserve.target(UInt64.max, have: 0, free: 64 * step), 32 * step, "a huge --reserve")
+    }
+
+    func testAReserveIsMadeWholeTakenOnceAndLeavesNothingWhenStopped() throws {
+        let path = try makeTemporaryDirectory()
+        let directory = try ImageDirectory(path: path)
+        XCTAssertEqual(directory.makeReserve(bytes: 3 * mib, step: mib, stop: { false }), .made)
+        XCTAssertGreaterThanOrEqual(directory.reserveBytes(), 3 * mib, "allocated, not sparse")
+        let first = try directory.createPartial(crid: 5, fromReserve: true)
+        XCTAssertTrue(first.reserved)
+        XCTAssertEqual(directory.reserveBytes(), 0, "taken: renamed to the partial")
+        XCTAssertEqual(lseek(first.fd, 0, SEEK_END), off_t(3 * mib))
+        let second = try directory.createPartial(crid: 5, fromReserve: true)
+        XCTAssertFalse(second.reserved)
+        XCTAssertEqual(second.name, "5-1.partial")
+        // Written over, then cut to what was written.
+        XCTAssertEqual(lseek(first.fd, 0, SEEK_SET), 0)
+        XCTAssertEqual(write(first.fd, "abc", 3), 3)
+        try ImageDirectory.cutToWritten(first.fd)
+        XCTAssertEqual(lseek(first.fd, 0, SEEK_END), 3)
+        Syscall.close(first.fd)
+        Syscall.close(second.fd)
+        var steps = 0
+        XCTAssertEqual(directory.makeReserve(bytes: 4 * mib, step: mib, stop: { steps += 1; return steps > 2 }), .stopped)
+        XCTAssertEqual(directory.reserveBytes(), 0)
+        let left = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasPrefix(".ckpt-reserve") }
+        XCTAssertEqual(left, [], "a stopped reserve leaves no file")
+    }
+
+    /// The second stream is written over the reserve the first one's image left sized for
+    /// it; its image ends where its trailer ends (the reader finds it complete and equal).
+    func testAnImageWrittenOverTheReserveIsCutToItsLength() throws {
+        let harness = try ListenerHarness { $0.exitAfter = 2; $0.reserve = .auto }
+        harness.start()
+        let first = EncodedStream(crid: 61)
+        TestSender().send(first.messages, to: harness.port)
+        try waitFor { harness.files().contains("61.ckpt") && reserveSize(harness) >= SpaceReserve.step }
+        let second = EncodedStream(crid: 62, runs: 3, pagesPerRun: 16)
+        TestSender().send(second.messages, to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(outcome.stats.completed, 2, "\(outcome.stats.recentFailures)")
+        XCTAssertEqual(harness.files(), ["61.ckpt", "62.ckpt"])
+        assertImage(harness.directory + "/61.ckpt", matches: first)
+        assertImage(harness.directory + "/62.ckpt", matches: second)
+        XCTAssertLessThan(harness.size("62.ckpt") ?? 0, Int(SpaceReserve.step))
+        XCTAssertEqual(reserveSize(harness), 0, "removed when the listener stops")
+    }
+
+    /// A failed stream written over the reserve keeps exactly what it would have kept
+    /// without one: its complete records, not the reserve's zeros after them.
+    func testAFailedStreamOverTheReserveKeepsOnlyItsBytes() throws {
+        var sizes: [ReservePolicy: Int] = [:]
+        for policy in [ReservePolicy.off, .bytes(SpaceReserve.step)] {
+            let harness = try ListenerHarness { $0.exitAfter = 1; $0.reserve = policy }
+            harness.start()
+            if policy != .off { try waitFor { reserveSize(harness) >= SpaceReserve.step } }
+            var broken = EncodedStream(crid: 71)
+            broken.messages.remove(at: 9)
+            TestSender().send(broken.messages, to: harness.port)
+            let outcome = try XCTUnwrap(harness.wait())
+            XCTAssertEqual(outcome.stats.failuresByRule, ["sequence-gap": 1], "\(policy)")
+            sizes[policy] = harness.size("71.failed")
+        }
+        XCTAssertNotNil(sizes[.off])
+        XCTAssertGreaterThan(sizes[.off] ?? 0, 0)
+        XCTAssertEqual(sizes[.bytes(SpaceReserve.step)], sizes[.off])
+    }
+
+    func testNoReserveIsMadeWhenOff() throws {
+        let harness = try ListenerHarness { $0.exitAfter = 1; $0.reserve = .off }
+        harness.start()
+        TestSender().send(EncodedStream(crid: 81).messages, to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(outcome.stats.completed, 1)
+        XCTAssertEqual(reserveSize(harness), 0)
+        XCTAssertEqual(outcome.stats.reservedBytes, 0)
+    }
+}
+
+private func reserveSize(_ harness: ListenerHarness) -> UInt64 {
+    (try? ImageDirectory(path: harness.directory).reserveBytes()) ?? 0
+}
