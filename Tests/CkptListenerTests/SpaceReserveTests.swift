@@ -29,15 +29,19 @@ final class SpaceReserveTests: XCTestCase {
         let first = try directory.createPartial(crid: 5, fromReserve: true)
         XCTAssertTrue(first.reserved)
         XCTAssertEqual(directory.reserveBytes(), 0, "taken: renamed to the partial")
-        XCTAssertEqual(lseek(first.fd, 0, SEEK_END), off_t(3 * mib))
+        XCTAssertEqual(lseek(first.fd, 0, SEEK_END), 0, "empty: its blocks lie past its end")
+        XCTAssertGreaterThanOrEqual(allocatedBytes(first.fd), 3 * mib)
         let second = try directory.createPartial(crid: 5, fromReserve: true)
         XCTAssertFalse(second.reserved)
         XCTAssertEqual(second.name, "5-1.partial")
-        // Written over, then cut to what was written.
-        XCTAssertEqual(lseek(first.fd, 0, SEEK_SET), 0)
+        // Written into; what it did not fill is freed, its bytes unchanged.
         XCTAssertEqual(write(first.fd, "abc", 3), 3)
-        try ImageDirectory.cutToWritten(first.fd)
+        ImageDirectory.releaseSurplus(first.fd)
         XCTAssertEqual(lseek(first.fd, 0, SEEK_END), 3)
+        XCTAssertLessThan(allocatedBytes(first.fd), mib)
+        var back = [UInt8](repeating: 0, count: 3)
+        XCTAssertEqual(pread(first.fd, &back, 3, 0), 3)
+        XCTAssertEqual(back, Array("abc".utf8))
         Syscall.close(first.fd)
         Syscall.close(second.fd)
         var steps = 0
@@ -47,9 +51,10 @@ final class SpaceReserveTests: XCTestCase {
         XCTAssertEqual(left, [], "a stopped reserve leaves no file")
     }
 
-    /// The second stream is written over the reserve the first one's image left sized for
-    /// it; its image ends where its trailer ends (the reader finds it complete and equal).
-    func testAnImageWrittenOverTheReserveIsCutToItsLength() throws {
+    /// The second stream is written into the reserve the first one's image left sized for
+    /// it; its image ends where its trailer ends (the reader finds it complete and equal),
+    /// and the reserve's blocks it did not fill are freed.
+    func testAnImageWrittenIntoTheReserveIsItsBytesAlone() throws {
         let harness = try ListenerHarness { $0.exitAfter = 2; $0.reserve = .auto }
         harness.start()
         let first = EncodedStream(crid: 61)
@@ -63,11 +68,14 @@ final class SpaceReserveTests: XCTestCase {
         assertImage(harness.directory + "/61.ckpt", matches: first)
         assertImage(harness.directory + "/62.ckpt", matches: second)
         XCTAssertLessThan(harness.size("62.ckpt") ?? 0, Int(SpaceReserve.step))
+        let image = open(harness.directory + "/62.ckpt", O_RDONLY)
+        defer { close(image) }
+        XCTAssertLessThan(allocatedBytes(image), SpaceReserve.step / 2, "the unfilled reserve freed")
         XCTAssertEqual(reserveSize(harness), 0, "removed when the listener stops")
     }
 
-    /// A failed stream written over the reserve keeps exactly what it would have kept
-    /// without one: its complete records, not the reserve's zeros after them.
+    /// A failed stream written into the reserve keeps exactly what it would have kept
+    /// without one (its complete records), and not the reserve's unfilled blocks.
     func testAFailedStreamOverTheReserveKeepsOnlyItsBytes() throws {
         var sizes: [ReservePolicy: Int] = [:]
         for policy in [ReservePolicy.off, .bytes(SpaceReserve.step)] {
@@ -80,6 +88,9 @@ final class SpaceReserveTests: XCTestCase {
             let outcome = try XCTUnwrap(harness.wait())
             XCTAssertEqual(outcome.stats.failuresByRule, ["sequence-gap": 1], "\(policy)")
             sizes[policy] = harness.size("71.failed")
+            let kept = open(harness.directory + "/71.failed", O_RDONLY)
+            XCTAssertLessThan(allocatedBytes(kept), SpaceReserve.step / 2, "\(policy)")
+            close(kept)
         }
         XCTAssertNotNil(sizes[.off])
         XCTAssertGreaterThan(sizes[.off] ?? 0, 0)
@@ -99,4 +110,10 @@ final class SpaceReserveTests: XCTestCase {
 
 private func reserveSize(_ harness: ListenerHarness) -> UInt64 {
     (try? ImageDirectory(path: harness.directory).reserveBytes()) ?? 0
+}
+
+private func allocatedBytes(_ fd: Int32) -> UInt64 {
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { return 0 }
+    return UInt64(st.st_blocks) * 512
 }

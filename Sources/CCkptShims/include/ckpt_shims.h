@@ -72,6 +72,11 @@ size_t ckpt_heap_in_use(void);
  * cannot call; the online count if that fails), at least 1. */
 int ckpt_cpus_allowed(void);
 
+/* Allocates [offset, offset + length) of fd without changing its size (falloc.c:
+ * fallocate(2) with FALLOC_FL_KEEP_SIZE, declared only under _GNU_SOURCE): blocks beyond
+ * the end of the file that writes then fill. 0, or -1 with errno. */
+int ckpt_fallocate_keep_size(int fd, long long offset, long long length);
+
 /* Moves the calling thread to SCHED_IDLE (cpus.c): <sched.h> defines SCHED_IDLE only under
  * _GNU_SOURCE. 0, or -1 with errno. */
 int ckpt_sched_idle_self(void);

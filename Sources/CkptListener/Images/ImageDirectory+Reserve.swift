@@ -1,11 +1,15 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptShims
 import CkptSystem
 import SystemPackage
 
 /// The reserve file's operations (`SpaceReserve` says when): made as `.ckpt-reserve.tmp`
-/// and renamed into place whole, taken by renaming it to a stream's `.partial`.
+/// and renamed into place whole, taken by renaming it to a stream's `.partial`. Its blocks
+/// lie beyond its end (`FALLOC_FL_KEEP_SIZE`): the file is empty, so a stream writes into
+/// it as into a new file and its size is always what was written; what the stream did not
+/// fill stays allocated past its end until `releaseSurplus`.
 extension ImageDirectory {
     static let reserveName = SpaceReserve.fileName
     static let halfMadeReserveName = SpaceReserve.fileName + ".tmp"
@@ -18,7 +22,7 @@ extension ImageDirectory {
     }
 
     /// Renames the reserve to `name` (never replacing a file) and opens it for reading and
-    /// writing, its bytes to be written over from offset 0; nil when there is no reserve
+    /// writing (an empty file, its blocks allocated past its end); nil when there is no reserve
     /// (or it cannot be taken: the stream then creates its file the ordinary way).
     func takeReserve(as name: String) -> Int32? {
         guard (try? Syscall.renameNoReplace(fd, Self.reserveName, name)) != nil else { return nil }
@@ -44,10 +48,10 @@ extension ImageDirectory {
                 return .stopped
             }
             let n = min(step, bytes - done)
-            let rc = posix_fallocate(tmp, off_t(done), off_t(n))
-            if rc != 0 {
+            if ckpt_fallocate_keep_size(tmp, Int64(done), Int64(n)) != 0 {
+                let e = Errno(rawValue: errno)
                 unlinkat(fd, Self.halfMadeReserveName, 0)
-                return .failed(Errno(rawValue: rc))
+                return .failed(e)
             }
             done += n
         }
@@ -79,13 +83,12 @@ extension ImageDirectory {
         unlinkat(fd, Self.halfMadeReserveName, 0)
     }
 
-    /// A file written over a reserve ends where its writes ended: cut what is left of the
-    /// reserve after it (the file position is the end of the sequential writes; CRCs patched
-    /// with `pwrite` lie before it). Else readers would find the reserve's zeros where the
-    /// trailer must be.
-    static func cutToWritten(_ fd: Int32) throws(Errno) {
-        let end = lseek(fd, 0, SEEK_CUR)
-        guard end >= 0 else { throw Errno(rawValue: errno) }
-        if ftruncate(fd, end) != 0 { throw Errno(rawValue: errno) }
+    /// Frees what a file written over a reserve did not fill: the blocks past its end
+    /// (`ftruncate` to its own size; its bytes do not change, so it may already be
+    /// published and read). Best effort: a file that keeps them is still correct.
+    static func releaseSurplus(_ fd: Int32) {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return }
+        _ = ftruncate(fd, st.st_size)
     }
 }

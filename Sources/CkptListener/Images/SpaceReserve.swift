@@ -19,9 +19,10 @@ public enum ReservePolicy: Sendable, Hashable {
 }
 
 /// Space for the next image, allocated while no stream waits for it: a file
-/// `DIR/.ckpt-reserve` of allocated (`posix_fallocate`) blocks that the next stream's
-/// `.partial` is renamed from and written over (`ImageDirectory.takeReserve`), then cut to
-/// its length. Writing into allocated blocks allocates nothing: on tmpfs the pages are
+/// `DIR/.ckpt-reserve`, empty, with blocks allocated past its end (`fallocate` with
+/// `FALLOC_FL_KEEP_SIZE`), that the next stream's `.partial` is renamed from and written
+/// into (`ImageDirectory.takeReserve`); what it does not fill is freed after the image is
+/// published or kept (`releaseSurplus`). Writing into allocated blocks allocates nothing: on tmpfs the pages are
 /// already there and zeroed, which under qemu TCG was most of the listener's write time and
 /// so of the time a checkpointed task stays frozen (docs/benchmarks.md, "space reserved").
 ///
@@ -32,8 +33,9 @@ public enum ReservePolicy: Sendable, Hashable {
 /// reserve lives with the listener: removed when it stops, and at start (one a killed
 /// listener left).
 ///
-/// `@unchecked Sendable`, sound because `wanted`, `stopping` and `thread` are read and
-/// written only with `lock` held (the thread is created and joined by the owner alone).
+/// `@unchecked Sendable`, sound because `wanted`, `largest` and `stopping` are read and
+/// written only with `lock` held, and `thread` is set before the publisher thread (which
+/// calls `request`) starts and cleared only after it has been joined (`ImageSink`).
 final class SpaceReserve: @unchecked Sendable {
     static let fileName = ".ckpt-reserve"
     static let step: UInt64 = 16 << 20
@@ -43,9 +45,11 @@ final class SpaceReserve: @unchecked Sendable {
     private let logger: Logger
     private let lock = ConditionLock()
     private var wanted: UInt64 = 0
+    /// `.auto`: the largest image published since start.
+    private var largest: UInt64 = 0
     private var stopping = false
     private var thread: JoinableThread?
-    /// Bytes of the reserve file as last made or taken: what the stats file shows.
+    /// Bytes of the reserve as last made or taken: what the stats file shows.
     let currentBytes = Atomic<UInt64>(0)
 
     init(policy: ReservePolicy, directory: ImageDirectory, logger: Logger) {
@@ -77,7 +81,10 @@ final class SpaceReserve: @unchecked Sendable {
         case .auto: size = imageBytes
         case let .bytes(n): size = n
         }
-        lock.withLock { wanted = max(wanted, size) }
+        lock.withLock {
+            largest = max(largest, size)
+            wanted = largest
+        }
         lock.signal()
     }
 

@@ -95,6 +95,8 @@ extension ImagePublisher {
                 }
                 var st = stat()
                 if fstat(f.file.fd, &st) == 0 { largest = max(largest, UInt64(max(0, st.st_size))) }
+                // Published first: freeing the reserve's unfilled blocks is not on the image's path.
+                if f.file.reserved { ImageDirectory.releaseSurplus(f.file.fd) }
                 Syscall.close(f.file.fd)
                 published.append((f, name))
             }

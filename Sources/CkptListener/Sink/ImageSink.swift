@@ -42,8 +42,8 @@ struct ImageFile: Sendable {
     /// Data bytes written to it.
     var bytes: UInt64 = 0
     var lastRecordID: UInt32?
-    /// Written over the space reserved for the next image: cut to what was written before
-    /// it is published or kept (`ImageDirectory.cutToWritten`).
+    /// Written into the space reserved for the next image: what it did not fill is freed
+    /// once it is published or kept (`ImageDirectory.releaseSurplus`).
     var reserved = false
 }
 
@@ -216,7 +216,7 @@ struct StreamSettler: Sendable {
     /// it. Best effort: on a full disk or a vanished directory some of it may not be possible,
     /// which is logged; nothing here stops the listener.
     func settleFailed(session: UInt64?, _ file: ImageFile, _ failure: StreamFailure) {
-        if file.reserved { try? ImageDirectory.cutToWritten(file.fd) }
+        if file.reserved { ImageDirectory.releaseSurplus(file.fd) }
         try? Syscall.sync(file.fd)
         Syscall.close(file.fd)
         var metadata = failureMetadata(failure)
@@ -399,7 +399,6 @@ final class SinkWriter {
         do {
             do {
                 try image.writer.finish(summary: summary)
-                if image.file.reserved { try ImageDirectory.cutToWritten(image.file.fd) }
             } catch ImageError.summaryMismatch {
                 // The data's checksum (or count) differs from the sender's: the stream's
                 // rule, not an I/O failure. No trailer was written.
