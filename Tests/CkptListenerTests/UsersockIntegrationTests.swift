@@ -60,59 +60,22 @@ final class UsersockIntegrationTests: XCTestCase {
     }
 
     func testSlowWriterWithATinyPoolLosesNothingAndStalls() throws {
-        let harness = try ListenerHarness(configure: {
-            $0.writer = .thread  // a writer thread behind the receive thread: the pool runs dry
-            $0.exitAfter = 2
-            $0.poolBuffers = 2
-            $0.resumeAt = 1
-            $0.socketReceiveBuffer = 4096  // the kernel's minimum-ish: the sender blocks early
-        }, makeWriter: { fd, info in
-            SlowWriter(try ImageWriters.standard(fd, info), delayMicroseconds: 1000)
-        })
-        harness.start()
-        let a = EncodedStream(crid: 1, runs: 4, pagesPerRun: 32, fragment: 8192)
-        let b = EncodedStream(crid: 2, runs: 4, pagesPerRun: 32, fragment: 8192)
-        TestSender().sendInterleaved([a.messages, b.messages], to: harness.port)
-        let outcome = try XCTUnwrap(harness.wait(seconds: 60))
-        XCTAssertEqual(outcome.stats.completed, 2, "\(outcome.stats.recentFailures)")
-        XCTAssertEqual(outcome.stats.failed, 0)
-        XCTAssertEqual(outcome.stats.overruns, 0, "backpressure, never loss")
-        XCTAssertEqual(outcome.stats.messages, UInt64(a.messages.count + b.messages.count))
+        // A writer thread behind the receive thread: the pool runs dry.
+        let outcome = try twoStreamsThroughASlowWriter(writer: .thread)
         XCTAssertGreaterThan(outcome.stats.stalls, 0)
         XCTAssertGreaterThan(outcome.stats.stalledNs, 0)
         XCTAssertLessThanOrEqual(outcome.stats.poolPeakInUse, 2)
-        XCTAssertEqual(harness.files(), ["1.ckpt", "2.ckpt"])
-        assertImage(harness.directory + "/1.ckpt", matches: a)
-        assertImage(harness.directory + "/2.ckpt", matches: b)
     }
 
     /// Inline, the receive thread writes what it holds before it needs another buffer: a
     /// slow disk and a tiny pool lose nothing, the pool never runs dry (the socket is the
     /// queue the sender waits on), and the time spent writing is counted.
     func testInlineWriterWithATinyPoolLosesNothingAndNeverStalls() throws {
-        let harness = try ListenerHarness(configure: {
-            $0.writer = .inline
-            $0.exitAfter = 2
-            $0.poolBuffers = 2
-            $0.resumeAt = 1
-            $0.socketReceiveBuffer = 4096
-        }, makeWriter: { fd, info in
-            SlowWriter(try ImageWriters.standard(fd, info), delayMicroseconds: 1000)
-        })
-        harness.start()
-        let a = EncodedStream(crid: 1, runs: 4, pagesPerRun: 32, fragment: 8192)
-        let b = EncodedStream(crid: 2, runs: 4, pagesPerRun: 32, fragment: 8192)
-        TestSender().sendInterleaved([a.messages, b.messages], to: harness.port)
-        let outcome = try XCTUnwrap(harness.wait(seconds: 60))
-        XCTAssertEqual(outcome.stats.completed, 2, "\(outcome.stats.recentFailures)")
-        XCTAssertEqual(outcome.stats.overruns, 0, "backpressure, never loss")
-        XCTAssertEqual(outcome.stats.messages, UInt64(a.messages.count + b.messages.count))
+        let outcome = try twoStreamsThroughASlowWriter(writer: .inline)
         XCTAssertEqual(outcome.stats.stalls, 0)
         XCTAssertEqual(outcome.stats.writer, "inline")
         // 4 x 32 pages of 8 KiB fragments per stream: 64 appends of 1 ms at least.
         XCTAssertGreaterThanOrEqual(outcome.stats.inlineWriteNs, 128 * 1_000_000)
-        assertImage(harness.directory + "/1.ckpt", matches: a)
-        assertImage(harness.directory + "/2.ckpt", matches: b)
     }
 
     /// Time the listener spends writing (inline) or stalled on its pool (writer thread) is
@@ -121,23 +84,50 @@ final class UsersockIntegrationTests: XCTestCase {
     /// would be abandoned at the tick after it.)
     func testWritingLongerThanTheStreamTimeoutAbandonsNothing() throws {
         for writer in ImageSink.Writer.allCases {
-            let harness = try ListenerHarness(configure: {
-                $0.writer = writer
-                $0.exitAfter = 2
+            let outcome = try twoStreamsThroughASlowWriter(
+                writer: writer, delayMicroseconds: 60_000, runs: 2, pagesPerRun: 8, fragment: 4096
+            ) {
                 $0.poolBuffers = 16
                 $0.resumeAt = 16
                 $0.streamTimeoutNs = 300_000_000
-            }, makeWriter: { fd, info in
-                SlowWriter(try ImageWriters.standard(fd, info), delayMicroseconds: 60_000)
-            })
-            harness.start()
-            let a = EncodedStream(crid: 1, runs: 2, pagesPerRun: 8, fragment: 4096)
-            let b = EncodedStream(crid: 2, runs: 2, pagesPerRun: 8, fragment: 4096)
-            TestSender().sendInterleaved([a.messages, b.messages], to: harness.port)
-            let outcome = try XCTUnwrap(harness.wait(seconds: 60))
-            XCTAssertEqual(outcome.stats.completed, 2, "\(writer): \(outcome.stats.recentFailures)")
+            }
             XCTAssertEqual(outcome.stats.failuresByRule, [:], "\(writer)")
         }
+    }
+
+    /// Two interleaved streams through a writer that sleeps `delayMicroseconds` per
+    /// fragment; by default a 2-buffer pool and a 4 KiB socket buffer (the sender blocks
+    /// early). Both images complete and equal to what was sent, no message lost.
+    private func twoStreamsThroughASlowWriter(
+        writer: ImageSink.Writer, delayMicroseconds: UInt32 = 1000, runs: Int = 4, pagesPerRun: Int = 32,
+        fragment: Int = 8192, file: StaticString = #filePath, line: UInt = #line,
+        configure: (inout ListenerConfiguration) -> Void = {
+            $0.poolBuffers = 2
+            $0.resumeAt = 1
+            $0.socketReceiveBuffer = 4096
+        }
+    ) throws -> Listener.Outcome {
+        let harness = try ListenerHarness(configure: {
+            $0.writer = writer
+            $0.exitAfter = 2
+            configure(&$0)
+        }, makeWriter: { fd, info in
+            SlowWriter(try ImageWriters.standard(fd, info), delayMicroseconds: delayMicroseconds)
+        })
+        harness.start()
+        let a = EncodedStream(crid: 1, runs: runs, pagesPerRun: pagesPerRun, fragment: fragment)
+        let b = EncodedStream(crid: 2, runs: runs, pagesPerRun: pagesPerRun, fragment: fragment)
+        TestSender().sendInterleaved([a.messages, b.messages], to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait(seconds: 60), file: file, line: line)
+        let context = "\(writer): \(outcome.stats.recentFailures)"
+        XCTAssertEqual(outcome.stats.completed, 2, context, file: file, line: line)
+        XCTAssertEqual(outcome.stats.failed, 0, context, file: file, line: line)
+        XCTAssertEqual(outcome.stats.overruns, 0, "backpressure, never loss", file: file, line: line)
+        XCTAssertEqual(outcome.stats.messages, UInt64(a.messages.count + b.messages.count), file: file, line: line)
+        XCTAssertEqual(harness.files(), ["1.ckpt", "2.ckpt"], file: file, line: line)
+        assertImage(harness.directory + "/1.ckpt", matches: a, file: file, line: line)
+        assertImage(harness.directory + "/2.ckpt", matches: b, file: file, line: line)
+        return outcome
     }
 
     func testAStreamWithAGapFailsWhileAnotherCompletes() throws {
