@@ -83,7 +83,7 @@ extension ImageDirectory {
         unlinkat(fd, Self.halfMadeReserveName, 0)
     }
 
-    /// Frees what a file written over a reserve did not fill: the blocks past its end
+    /// Frees what a file written into a reserve did not fill: the blocks past its end
     /// (`ftruncate` to its own size; its bytes do not change, so it may already be
     /// published and read). Best effort: a file that keeps them is still correct.
     static func releaseSurplus(_ fd: Int32) {

@@ -49,8 +49,8 @@ public final class ImageDirectory: Sendable {
     /// reads the data back to check it (`checkDataAtFinish`).
     ///
     /// `fromReserve`: take the space reserved for the next image (`SpaceReserve`) if there
-    /// is one; `reserved` says whether it was taken (its file must then be cut to what was
-    /// written, `cutToWritten`).
+    /// is one; `reserved` says whether it was taken (what the stream does not fill of it is
+    /// freed once the file is published or kept, `releaseSurplus`).
     public func createPartial(crid: UInt64, fromReserve: Bool = false)
         throws(ListenerFileError) -> (fd: Int32, name: String, reserved: Bool) {
         for n in 0..<Self.maxSuffix {

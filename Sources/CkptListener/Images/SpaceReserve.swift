@@ -22,15 +22,16 @@ public enum ReservePolicy: Sendable, Hashable {
 /// `DIR/.ckpt-reserve`, empty, with blocks allocated past its end (`fallocate` with
 /// `FALLOC_FL_KEEP_SIZE`), that the next stream's `.partial` is renamed from and written
 /// into (`ImageDirectory.takeReserve`); what it does not fill is freed after the image is
-/// published or kept (`releaseSurplus`). Writing into allocated blocks allocates nothing: on tmpfs the pages are
-/// already there and zeroed, which under qemu TCG was most of the listener's write time and
-/// so of the time a checkpointed task stays frozen (docs/benchmarks.md, "space reserved").
+/// published or kept (`releaseSurplus`). Writing into allocated blocks allocates nothing:
+/// on tmpfs the pages are already there (zeroed when allocated, on kernels with
+/// `init_on_alloc`), which under qemu TCG was most of the listener's write time and so of
+/// the time a checkpointed task stays frozen (docs/benchmarks.md, "space reserved").
 ///
 /// A thread of its own at `SCHED_IDLE` makes it, after an image is published (`request`),
 /// in 16 MiB steps, so it runs only on CPU time nothing else wants and `stop` returns within
 /// a step. At most half the file system's free space is taken (`target`): the reserve is
-/// the next image's own space, allocated early, so it takes nothing that image would not. The
-/// reserve lives with the listener: removed when it stops, and at start (one a killed
+/// the next image's own space, allocated early, so it takes nothing that image would not.
+/// The reserve lives with the listener: removed when it stops, and at start (one a killed
 /// listener left).
 ///
 /// `@unchecked Sendable`, sound because `wanted`, `largest` and `stopping` are read and

@@ -145,7 +145,8 @@ public final class ImageSink {
         case .thread:
             parts.queue.submit(contentsOf: &ops)
         case .inline:
-            inlineBatch.append(contentsOf: ops)
+            // Usually nothing is pending: trade storage instead of copying the ops.
+            if inlineBatch.isEmpty { swap(&inlineBatch, &ops) } else { inlineBatch.append(contentsOf: ops) }
             ops.removeAll(keepingCapacity: true)
         }
     }
