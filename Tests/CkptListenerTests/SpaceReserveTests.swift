@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CkptSystem
+import Logging
 import XCTest
 @testable import CkptListener
 
@@ -95,6 +96,23 @@ final class SpaceReserveTests: XCTestCase {
         XCTAssertNotNil(sizes[.off])
         XCTAssertGreaterThan(sizes[.off] ?? 0, 0)
         XCTAssertEqual(sizes[.bytes(SpaceReserve.step)], sizes[.off])
+    }
+
+    /// A `.partial` a killed listener was writing into a reserve: marked failed at the next
+    /// start, without the reserve's unfilled blocks.
+    func testALeftoverWrittenIntoAReserveIsReleasedAtStart() throws {
+        let path = try makeTemporaryDirectory()
+        let directory = try ImageDirectory(path: path)
+        XCTAssertEqual(directory.makeReserve(bytes: 4 * mib, step: mib, stop: { false }), .made)
+        let partial = try directory.createPartial(crid: 9, fromReserve: true)
+        XCTAssertTrue(partial.reserved)
+        XCTAssertEqual(write(partial.fd, "half an image", 13), 13)
+        Syscall.close(partial.fd)
+        _ = LeftoverRecovery(directory: directory, logger: Logger(label: "test"), onPublished: nil).run()
+        let kept = open(path + "/9.failed", O_RDONLY)
+        defer { close(kept) }
+        XCTAssertEqual(lseek(kept, 0, SEEK_END), 13)
+        XCTAssertLessThan(allocatedBytes(kept), mib)
     }
 
     func testNoReserveIsMadeWhenOff() throws {

@@ -83,6 +83,14 @@ extension ImageDirectory {
         unlinkat(fd, Self.halfMadeReserveName, 0)
     }
 
+    /// `releaseSurplus` of the file `name` in this directory (a leftover `.partial` that may
+    /// have been written into a reserve by a listener that was killed). Best effort.
+    func releaseSurplus(ofFile name: String) {
+        guard let file = try? Syscall.openAt(fd, name, O_WRONLY | O_CLOEXEC, 0) else { return }
+        Self.releaseSurplus(file)
+        Syscall.close(file)
+    }
+
     /// Frees what a file written into a reserve did not fill: the blocks past its end
     /// (`ftruncate` to its own size; its bytes do not change, so it may already be
     /// published and read). Best effort: a file that keeps them is still correct.
