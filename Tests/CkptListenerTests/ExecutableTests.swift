@@ -20,6 +20,9 @@ final class ExecutableTests: XCTestCase {
         assertImage(directory + "/900.ckpt", matches: stream)
         XCTAssertTrue(log.contains("crid=900"), log)
         XCTAssertTrue(log.contains("image complete"), log)
+        // Where the time after the stream's end went (docs/listener.md, "Logs").
+        XCTAssertNotNil(log.range(of: #"finish_ms=[0-9]+\.[0-9] publish_ms=[0-9]+\.[0-9] .*image complete"#,
+                                  options: .regularExpression), log)
         let stats = try String(contentsOfFile: directory + "/.ckpt-listen.stats", encoding: .utf8)
         XCTAssertTrue(stats.contains("\"completed\": 1"), stats)
     }

@@ -31,6 +31,12 @@ final class ImagePublisher {
         /// `--data-check at-end`: the data bytes the writer read back after the stream's last
         /// message (what the trailing check had not), logged as `checked_at_end`.
         var dataCheckedAtEnd: UInt64? = nil
+        /// Monotonic times: when the writer took the stream's end, and when its `finish` (the
+        /// check of what was left, the footers, index and trailer) returned. Logged with
+        /// the publication's own time as `finish_ms` and `publish_ms`: where an image's time
+        /// goes after the sender's last message.
+        var endedAt: UInt64 = 0
+        var finishedAt: UInt64 = 0
     }
 
     /// Where the writer thread submits finished images.
@@ -108,6 +114,7 @@ extension ImagePublisher {
             } catch {
                 warning = "\(error): the image is complete, but its name may not survive a crash"
             }
+            let publishedAt = monotonicNanoseconds()
             for (f, name) in published {
                 var metadata: Logger.Metadata = [
                     "crid": "\(f.crid)", "file": "\(name)", "records": "\(f.summary.records)", "bytes": "\(f.summary.bytes)",
@@ -116,6 +123,10 @@ extension ImagePublisher {
                     metadata["note"] = "\(ImageDirectory.name(crid: f.crid, n: 0, ext: "ckpt")) already exists (crids repeat across reboots); not overwritten"
                 }
                 if let n = f.dataCheckedAtEnd { metadata["checked_at_end"] = "\(n)" }
+                if f.endedAt > 0 {
+                    metadata["finish_ms"] = "\(milliseconds(f.finishedAt - f.endedAt))"
+                    metadata["publish_ms"] = "\(milliseconds(publishedAt - f.finishedAt))"
+                }
                 if let warning { metadata["warning"] = "\(warning)" }
                 logger.info("image complete", metadata: metadata)
                 onSettled(SettledStream(session: f.session, crid: f.crid, outcome: .completed(name: name, summary: f.summary),
@@ -124,3 +135,6 @@ extension ImagePublisher {
         }
     }
 }
+
+/// Nanoseconds as milliseconds with one decimal, for logs.
+private func milliseconds(_ ns: UInt64) -> String { "\(ns / 1_000_000).\(ns / 100_000 % 10)" }

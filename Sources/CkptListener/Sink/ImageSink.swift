@@ -397,6 +397,7 @@ final class SinkWriter {
     /// sender's summary), then hands it to the publisher.
     private func complete(session: UInt64, crid: UInt64, summary: StreamSummary, seq: UInt32) {
         guard let image = images.removeValue(forKey: session) else { return }
+        let endedAt = monotonicNanoseconds()
         do {
             do {
                 try image.writer.finish(summary: summary)
@@ -413,7 +414,8 @@ final class SinkWriter {
             return
         }
         parts.publish.submit(ImagePublisher.Finished(session: session, crid: crid, summary: summary, file: image.file,
-                                                     dataCheckedAtEnd: image.writer.dataCheckedAtEnd))
+                                                     dataCheckedAtEnd: image.writer.dataCheckedAtEnd, endedAt: endedAt,
+                                                     finishedAt: monotonicNanoseconds()))
     }
 }
 
