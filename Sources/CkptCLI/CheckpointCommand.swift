@@ -22,10 +22,11 @@ public struct CheckpointCommand: ParsableCommand {
             The task must be stopped, or pass --stop: the kernel then stops it (SIGSTOP) for the checkpoint and resumes it afterwards on every path.
 
             Examples:
-              ckpt checkpoint 1234 --stop                      # prints `crid 7 records 9 ...`
-              ckpt checkpoint 1234 --stop --wait /var/lib/ckpt # ... and `image /var/lib/ckpt/7.ckpt`
+              ckpt checkpoint 1234 --stop                     # prints `crid 7 records 9`
+              ckpt checkpoint 1234 --stop --wait /var/lib/ckpt    # ... and `image PATH`
               kill -STOP 1234; ckpt checkpoint 1234; kill -CONT 1234
-              ckpt checkpoint 1234 --pre-copy --wait /var/lib/ckpt  # stopped only for what it writes meanwhile
+              ckpt checkpoint 1234 --pre-copy --wait /var/lib/ckpt  # stopped only for what
+                                                        # it writes meanwhile
 
             A `ckpt listen` process is refused at once: the kernel would stream into the listener it stopped.
 

@@ -16,7 +16,7 @@ public struct Ckpt: ParsableCommand {
               ckpt list /var/lib/ckpt                  # what was captured
               ckpt show /var/lib/ckpt/1.ckpt           # its record tree
               ckpt verify /var/lib/ckpt/1.ckpt         # check an image end to end
-              ckpt replay /var/lib/ckpt/1.ckpt --pid 1234   # roll a stopped twin's memory back
+              ckpt replay /var/lib/ckpt/1.ckpt --pid 1234   # roll a stopped twin back
               ckpt restore /var/lib/ckpt/1.ckpt        # bring it back as a new process
               ckpt stats                               # kernel and listener counters
 

@@ -16,7 +16,7 @@ public struct ListCommand: ParsableCommand {
               ckpt list                            # /var/lib/ckpt, by crid
               ckpt list /srv/ckpt --sort time
               ckpt list --json | jq '.[] | select(.state == "complete") | .file'
-              ckpt list s3://bucket/host1/          # images in an S3 store (docs/object-store.md)
+              ckpt list s3://bucket/host1/         # images in an S3 store
 
             Exit codes: 0 listed (even when some files are damaged: the state says so); 64 usage; 74 the directory cannot be read.
             """)

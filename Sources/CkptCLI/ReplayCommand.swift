@@ -21,14 +21,14 @@ public struct ReplayCommand: ParsableCommand {
 
             Examples:
               kill -STOP 1234; ckpt replay /var/lib/ckpt/7.ckpt --pid 1234; kill -CONT 1234
-              ckpt replay /var/lib/ckpt/7.ckpt --pid 1234 --validate-only   # check, write nothing
-              ckpt listen --usersock --dir /tmp/copy --exit-after 1 &       # prints `usersock port N`
+              ckpt replay /var/lib/ckpt/7.ckpt --pid 1234 --validate-only  # check only
+              ckpt listen --usersock --dir /tmp/copy --exit-after 1 &  # `usersock port N`
               ckpt replay /var/lib/ckpt/7.ckpt --usersock N
 
             Exit codes: 0 restored (or validated, or re-emitted); 1 the kernel rejected the image or the target (message says why), or no image with that crid; 64 usage; 65 the image is damaged, truncated or of another format version; 69 the ckpt module is not loaded; 74 the file cannot be read or the socket failed (no listener on that port).
             """)
 
-    @Argument(help: "The image file, or a crid looked up in --dir.")
+    @Argument(help: ArgumentHelp("The image file, or a crid looked up in --dir.", valueName: "image"))
     var imageArgument: String
 
     @OptionGroup var location: ImageLocationOptions

@@ -22,18 +22,18 @@ public struct RestoreCommand: ParsableCommand {
 
             Examples:
               ckpt restore /var/lib/ckpt/7.ckpt
-              ckpt restore 7 --dir /var/lib/ckpt --shell-job    # a program that used this terminal
+              ckpt restore 7 --dir /var/lib/ckpt --shell-job    # it used this terminal
               ckpt restore /var/lib/ckpt/7.ckpt --stopped       # then: kill -CONT PID
-              ckpt restore /var/lib/ckpt/7.ckpt --pid same      # its old pid, or fail (as criu)
-              ckpt restore s3://bucket/host1/7.ckpt             # from an S3 store (docs/object-store.md)
-              ckpt restore /var/lib/ckpt/8.ckpt                 # taken with --pre-copy: pages also from 7.ckpt
+              ckpt restore /var/lib/ckpt/7.ckpt --pid same      # its old pid, or fail
+              ckpt restore s3://bucket/host1/7.ckpt             # from an S3 store
+              ckpt restore /var/lib/ckpt/8.ckpt                 # of --pre-copy: 7.ckpt too
 
             An image of `ckpt checkpoint --pre-copy` holds the pages written after the pre-copy; the others are read from the pre-copy image (its crid is in the image header; `<crid>.ckpt` beside the image unless --parent names it), each pre-copy record checked as it is read. A pre-copy image alone is refused (memory only, read while the process ran).
 
             Exit codes: 0 restored; 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded (--memory-by kernel); 74 the file cannot be read.
             """)
 
-    @Argument(help: "The image file, or a crid looked up in --dir.")
+    @Argument(help: ArgumentHelp("The image file, or a crid looked up in --dir.", valueName: "image"))
     var imageArgument: String
 
     @OptionGroup var location: ImageLocationOptions

@@ -25,7 +25,7 @@ public struct ShowCommand: ParsableCommand {
             Examples:
               ckpt show /var/lib/ckpt/7.ckpt
               ckpt show /var/lib/ckpt/7.ckpt --record 5
-              ckpt show /var/lib/ckpt/7.ckpt --record 9 --data pages-9.bin  # the record's data, raw
+              ckpt show /var/lib/ckpt/7.ckpt --record 9 --data pages-9.bin  # its raw data
               ckpt show 7.ckpt --json | jq '.records[] | select(.type == "vma")'
               ckpt show /var/lib/ckpt/8.failed
               ckpt show 7 --dir /var/lib/ckpt                # by crid
@@ -33,7 +33,7 @@ public struct ShowCommand: ParsableCommand {
             Exit codes: 0 shown; 1 no record with that id, or no image with that crid; 64 usage; 65 not an image, wrong format version, truncated or damaged; 74 cannot read the file.
             """)
 
-    @Argument(help: "The image file (.ckpt; also .failed and .partial), or a crid looked up in --dir.")
+    @Argument(help: ArgumentHelp("The image file (.ckpt; also .failed and .partial), or a crid looked up in --dir.", valueName: "image"))
     var imageArgument: String
 
     @OptionGroup var location: ImageLocationOptions

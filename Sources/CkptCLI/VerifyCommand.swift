@@ -16,7 +16,7 @@ public struct VerifyCommand: ParsableCommand {
             Examples:
               ckpt verify /var/lib/ckpt/7.ckpt
               ckpt verify /var/lib/ckpt/*.ckpt || echo "some image is damaged"
-              ckpt verify s3://bucket/host1/7.ckpt   # streamed from the store, never copied whole
+              ckpt verify s3://bucket/host1/7.ckpt   # streamed, never copied whole
 
             Exit codes: 0 every image is sound; 65 at least one is damaged, truncated, not an image or of another format version; 74 at least one could not be read (missing, permission, unknown crid) and none was damaged; 69 an object store was unavailable (down, bad credentials, missing bucket, clock skew) and none was damaged; 64 usage.
             """)
