@@ -112,7 +112,9 @@ let package = Package(
                 "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport", "CkptTestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
-        .testTarget(name: "CkptStoreTests", dependencies: ["CkptStore", "CkptImage", "CkptProtocol"]),
+        .testTarget(
+            name: "CkptStoreTests",
+            dependencies: ["CkptStore", "CkptImage", "CkptProtocol", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "CkptInjectTests",
             dependencies: [

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CkptSystem
 import Logging
+import Synchronization
 import XCTest
 @testable import CkptListener
 
@@ -20,6 +21,39 @@ final class SpaceReserveTests: XCTestCase {
         XCTAssertEqual(SpaceReserve.target(100 * step, have: 8 * step, free: 32 * step), 20 * step, "the reserve counts as free")
         XCTAssertNil(SpaceReserve.target(100 * step, have: 0, free: step + step / 2), "less than a step")
         XCTAssertEqual(SpaceReserve.target(UInt64.max, have: 0, free: 64 * step), 32 * step, "a huge --reserve")
+    }
+
+    /// With a spool limit the reserve stays below the spool's room, in whole steps.
+    func testWithASpoolRoomTheTargetStaysBelowIt() {
+        let step = SpaceReserve.step
+        XCTAssertEqual(SpaceReserve.target(10 * step, have: 0, free: 1 << 40, room: 4 * step + 1), 4 * step)
+        XCTAssertEqual(SpaceReserve.target(10 * step, have: 0, free: 1 << 40, room: 4 * step), 3 * step,
+                       "never the whole room: the spool would count as full with nothing to upload")
+        XCTAssertNil(SpaceReserve.target(10 * step, have: 0, free: 1 << 40, room: step), "less than a step")
+        XCTAssertNil(SpaceReserve.target(10 * step, have: 0, free: 1 << 40, room: 0))
+        XCTAssertEqual(SpaceReserve.target(2 * step, have: 0, free: 1 << 40, room: 100 * step), 2 * step, "room to spare")
+        XCTAssertEqual(SpaceReserve.target(10 * step, have: 0, free: 8 * step, room: 100 * step), 4 * step,
+                       "half the free space still")
+    }
+
+    /// `--store-spool-max`: the listener makes the reserve below the spool's room and counts
+    /// it in the spool it reports to the uploader.
+    func testWithASpoolLimitTheReserveStaysBelowTheRoomAndCountsInTheSpool() throws {
+        let step = SpaceReserve.step
+        let seen = SpoolProbe()
+        let harness = try ListenerHarness {
+            $0.exitAfter = 1
+            $0.reserve = .bytes(8 * step)
+            $0.spoolRoom = { 3 * step }
+            $0.spoolFull = { seen.last.store($0, ordering: .relaxed); return false }
+        }
+        harness.start()
+        try waitFor { reserveSize(harness) >= 2 * step && seen.last.load(ordering: .relaxed) >= 2 * step }
+        XCTAssertLessThan(reserveSize(harness), 3 * step, "below the room")
+        TestSender().send(EncodedStream(crid: 91).messages, to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(outcome.stats.completed, 1)
+        assertImage(harness.directory + "/91.ckpt", matches: EncodedStream(crid: 91))
     }
 
     func testAReserveIsMadeWholeTakenOnceAndLeavesNothingWhenStopped() throws {
@@ -124,6 +158,11 @@ final class SpaceReserveTests: XCTestCase {
         XCTAssertEqual(reserveSize(harness), 0)
         XCTAssertEqual(outcome.stats.reservedBytes, 0)
     }
+}
+
+/// The unsettled bytes the listener last reported to its spool check.
+private final class SpoolProbe: Sendable {
+    let last = Atomic<UInt64>(0)
 }
 
 private func reserveSize(_ harness: ListenerHarness) -> UInt64 {

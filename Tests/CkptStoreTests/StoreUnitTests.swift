@@ -1,4 +1,5 @@
 import CkptProtocol
+import Logging
 import XCTest
 
 @testable import CkptStore
@@ -170,3 +171,29 @@ final class StoreUnitTests: XCTestCase {
         XCTAssertNil(UploadState.parse("upload x\n"), "no key")
     }
 }
+
+/// The uploader's spool accounting, without a store (no worker is started).
+final class SpoolAccountingTests: XCTestCase {
+    private func uploader(limit: UInt64?) -> ImageUploader {
+        var configuration = UploaderConfiguration(
+            target: ObjectURL(bucket: "bkt", key: "host1"),
+            store: StoreConfiguration(endpoint: "http://127.0.0.1:9", region: "r", accessKeyID: "k", secretAccessKey: "s"))
+        configuration.spoolLimit = limit
+        return ImageUploader(configuration: configuration, directory: "/nonexistent", logger: Logger(label: "test"))
+    }
+
+    /// The room is the limit less the images waiting for upload; the listener's reserve
+    /// stays below it (`SpaceReserve.target`) and counts in `spoolFull`'s bytes.
+    func testTheRoomIsTheLimitLessWhatWaits() {
+        XCTAssertNil(uploader(limit: nil).spoolRoom(), "no limit, no bound")
+        let u = uploader(limit: 100)
+        XCTAssertEqual(u.spoolRoom(), 100)
+        u.published(name: "1.ckpt", bytes: 30)  // not on disk: the listener's count is used
+        XCTAssertEqual(u.spoolRoom(), 70)
+        XCTAssertFalse(u.spoolFull(unsettledBytes: 69))
+        XCTAssertTrue(u.spoolFull(unsettledBytes: 70))
+        u.published(name: "2.ckpt", bytes: 90)
+        XCTAssertEqual(u.spoolRoom(), 0, "over the limit: no room, not a wrapped count")
+    }
+}
+

@@ -104,6 +104,7 @@ extension ImageUploader {
     func connect(_ c: inout ListenerConfiguration) {
         c.publishedImage = { [self] name, bytes in published(name: name, bytes: bytes) }
         c.spoolFull = { [self] in spoolFull(unsettledBytes: $0) }
+        c.spoolRoom = { [self] in spoolRoom() }
         c.storeStats = { [self] in
             let s = snapshot()
             return (s.json(target: configuration.target.description), s.statusText)

@@ -31,7 +31,9 @@ public enum ReservePolicy: Sendable, Hashable {
 /// in 16 MiB steps, so it runs only on CPU time nothing else wants and `stop` returns within
 /// a step. At most half the file system's free space is taken (`target`): the reserve is
 /// the next image's own space, allocated early, so it takes nothing that image would not.
-/// The reserve lives with the listener: removed when it stops, and at start (one a killed
+/// With `ckpt listen --store-spool-max` it also stays below the spool's room (`room`: the
+/// limit less the images waiting for upload), and the listener counts it in the spool: a
+/// spool bound holds with a reserve too, and a reserve alone never fills it. The reserve lives with the listener: removed when it stops, and at start (one a killed
 /// listener left).
 ///
 /// `@unchecked Sendable`, sound because `wanted`, `largest` and `stopping` are read and
@@ -44,6 +46,9 @@ final class SpaceReserve: @unchecked Sendable {
     let policy: ReservePolicy
     private let directory: ImageDirectory
     private let logger: Logger
+    /// The most the reserve may take besides what is counted elsewhere (the store's spool
+    /// room; nil: no bound but the free space).
+    private let room: (@Sendable () -> UInt64?)?
     private let lock = ConditionLock()
     private var wanted: UInt64 = 0
     /// `.auto`: the largest image published since start.
@@ -53,10 +58,11 @@ final class SpaceReserve: @unchecked Sendable {
     /// Bytes of the reserve as last made or taken: what the stats file shows.
     let currentBytes = Atomic<UInt64>(0)
 
-    init(policy: ReservePolicy, directory: ImageDirectory, logger: Logger) {
+    init(policy: ReservePolicy, directory: ImageDirectory, logger: Logger, room: (@Sendable () -> UInt64?)? = nil) {
         self.policy = policy
         self.directory = directory
         self.logger = logger
+        self.room = room
     }
 
     /// Starts the thread (not with `.off`); with `.bytes` it makes the reserve at once. A
@@ -119,7 +125,7 @@ final class SpaceReserve: @unchecked Sendable {
 
     private func make(_ size: UInt64) {
         let have = directory.reserveBytes()
-        guard let bytes = Self.target(size, have: have, free: directory.freeBytes()) else { return }
+        guard let bytes = Self.target(size, have: have, free: directory.freeBytes(), room: room?()) else { return }
         let started = monotonicNanoseconds()
         switch directory.makeReserve(bytes: bytes, step: Self.step, stop: { self.isStopping }) {
         case .made:
@@ -136,10 +142,13 @@ final class SpaceReserve: @unchecked Sendable {
 
     /// The reserve to make for an image of `size` bytes when `have` bytes are reserved and
     /// the file system has `free` bytes free: nil when what is there will do, or when half
-    /// the free space (the reserve counted as free) is less than a step.
-    static func target(_ size: UInt64, have: UInt64, free: UInt64) -> UInt64? {
+    /// the free space (the reserve counted as free) is less than a step. With `room`, also
+    /// less than `room` (whole steps): a reserve of the spool's whole room would count as a
+    /// full spool that uploads cannot drain.
+    static func target(_ size: UInt64, have: UInt64, free: UInt64, room: UInt64? = nil) -> UInt64? {
         if have >= size { return nil }
-        let cap = (free / 2 + have / 2) / step * step
+        var cap = (free / 2 + have / 2) / step * step
+        if let room { cap = min(cap, room == 0 ? 0 : (room - 1) / step * step) }
         let bytes = size >= cap ? cap : min(cap, (size + step - 1) / step * step)
         guard bytes >= step, bytes > have else { return nil }
         return bytes

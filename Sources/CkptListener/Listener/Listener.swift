@@ -100,7 +100,7 @@ public final class Listener {
                 feedback.settled($0)
                 if case let .completed(name, _) = $0.outcome { published?(name, $0.bytes) }
             }, onWriterFailure: { feedback.writerFailed($0) }, writer: configuration.writer,
-            reserve: configuration.reserve)
+            reserve: configuration.reserve, reserveRoom: configuration.spoolRoom)
     }
 
     /// Asks `run()` to stop (the same as `stopHandle.requestStop()`, for the owner): stop
@@ -179,8 +179,10 @@ public final class Listener {
                 pool.topUp(&slots, target: batchSize)
             }
             // Written but not settled: streams in flight and images not yet published (the
-            // settled count is as of the last tick, so this errs on the full side).
-            if let spoolFull = configuration.spoolFull, spoolFull(sink.bytesWritten &- settledBytesAtTick) {
+            // settled count is as of the last tick, so this errs on the full side), and the
+            // space reserved for the next image (allocated in the spool's file system).
+            if let spoolFull = configuration.spoolFull,
+               spoolFull(sink.bytesWritten &- settledBytesAtTick &+ sink.reservedBytes) {
                 // The uploader's spool is full: read nothing (senders wait) until it drains.
                 if unflushed > 0 { wakeWriter() }
                 var stop = fds[1]

@@ -36,10 +36,13 @@ public struct ListenerConfiguration: Sendable {
     /// every image published into `directory` (name, bytes), after its rename and directory
     /// fsync; asked before each read whether the spool is full, given the bytes of streams
     /// written but not yet settled (while it is, the listener does not read and its senders
-    /// wait, as when the pool is empty); and asked for its
-    /// counters, which go into the stats file (`"store"`) and the status line.
+    /// wait, as when the pool is empty; the space reserve's bytes are counted with them);
+    /// asked, before the space reserve is made, how many bytes the spool has room for (the
+    /// reserve stays below that, so the spool can always drain below its limit); and asked
+    /// for its counters, which go into the stats file (`"store"`) and the status line.
     public var publishedImage: (@Sendable (_ name: String, _ bytes: UInt64) -> Void)? = nil
     public var spoolFull: (@Sendable (_ unsettledBytes: UInt64) -> Bool)? = nil
+    public var spoolRoom: (@Sendable () -> UInt64?)? = nil
     public var storeStats: (@Sendable () -> (json: JSON, status: String))? = nil
 
     public init(directory: String) {

@@ -94,10 +94,11 @@ public final class ImageSink {
         makeWriter: @escaping StreamImageWriterFactory,
         onSettled: @escaping Settled, onWriterFailure: @escaping @Sendable (UInt64) -> Void,
         writer: Writer, reserve reservePolicy: ReservePolicy = .off,
+        reserveRoom: (@Sendable () -> UInt64?)? = nil,  // the store's spool room (`SpaceReserve`)
         syncFile: (@Sendable (Int32) throws(Errno) -> Void)? = nil  // fsync(2); tests slow it down
     ) {
         self.writer = writer
-        let reserve = SpaceReserve(policy: reservePolicy, directory: directory, logger: logger)
+        let reserve = SpaceReserve(policy: reservePolicy, directory: directory, logger: logger, room: reserveRoom)
         self.reserve = reserve
         let settler = StreamSettler(directory: directory, logger: logger, onSettled: onSettled,
                                     onWriterFailure: onWriterFailure)

@@ -72,9 +72,20 @@ public final class ImageUploader: @unchecked Sendable {
         lock.broadcast()
     }
 
+    /// The bytes the spool has room for below `spoolLimit` besides the images waiting for
+    /// upload (nil: no limit). The listener's space reserve takes less than this
+    /// (`ListenerConfiguration.spoolRoom`).
+    public func spoolRoom() -> UInt64? {
+        lock.withLock {
+            guard let limit = configuration.spoolLimit else { return nil }
+            return limit > stats.pendingBytes ? limit - stats.pendingBytes : 0
+        }
+    }
+
     /// True while the spool holds `spoolLimit` bytes or more: images waiting for upload plus
-    /// `unsettledBytes`, what the listener wrote of streams not yet published. The listener
-    /// asks before each read; the time it is held back is counted.
+    /// `unsettledBytes`, what the listener wrote of streams not yet published and the space
+    /// it keeps reserved for the next image. The listener asks before each read; the time it
+    /// is held back is counted.
     public func spoolFull(unsettledBytes: UInt64) -> Bool {
         lock.withLock {
             guard let limit = configuration.spoolLimit else { return false }
