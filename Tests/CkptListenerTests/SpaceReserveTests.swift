@@ -4,6 +4,7 @@ import Glibc
 import CkptSystem
 import Logging
 import Synchronization
+import SystemPackage
 import XCTest
 @testable import CkptListener
 
@@ -149,6 +150,26 @@ final class SpaceReserveTests: XCTestCase {
         XCTAssertLessThan(allocatedBytes(kept), mib)
     }
 
+    /// A file system that cannot allocate ahead: one attempt, then none for the listener's life.
+    func testAFileSystemWithoutFallocateIsTriedOnce() throws {
+        let directory = try ImageDirectory(path: try makeTemporaryDirectory())
+        let attempts = SpoolProbe()
+        let reserve = SpaceReserve(policy: .auto, directory: directory, logger: Logger(label: "test"), makeReserve: { _, _, _ in
+            attempts.last.add(1, ordering: .relaxed)
+            return .failed(Errno(rawValue: EOPNOTSUPP))
+        })
+        reserve.start()
+        defer { reserve.stop() }
+        reserve.request(imageBytes: 20 * mib)
+        try waitFor { attempts.last.load(ordering: .relaxed) == 1 }
+        for n in 1...3 {
+            reserve.request(imageBytes: UInt64(n) * 40 * mib)
+            usleep(50_000)
+        }
+        XCTAssertEqual(attempts.last.load(ordering: .relaxed), 1)
+        XCTAssertEqual(reserve.currentBytes.load(ordering: .relaxed), 0)
+    }
+
     func testNoReserveIsMadeWhenOff() throws {
         let harness = try ListenerHarness { $0.exitAfter = 1; $0.reserve = .off }
         harness.start()
@@ -160,7 +181,8 @@ final class SpaceReserveTests: XCTestCase {
     }
 }
 
-/// The unsettled bytes the listener last reported to its spool check.
+/// A number tests read from another thread: the unsettled bytes the listener last reported
+/// to its spool check, or attempts counted.
 private final class SpoolProbe: Sendable {
     let last = Atomic<UInt64>(0)
 }

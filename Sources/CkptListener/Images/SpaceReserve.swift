@@ -36,7 +36,11 @@ public enum ReservePolicy: Sendable, Hashable {
 /// spool bound holds with a reserve too, and a reserve alone never fills it. The reserve lives with the listener: removed when it stops, and at start (one a killed
 /// listener left).
 ///
-/// `@unchecked Sendable`, sound because `wanted`, `largest` and `stopping` are read and
+/// A file system that cannot allocate ahead (`fallocate` says `EOPNOTSUPP`: some FUSE and
+/// network file systems) turns the reserve off for the listener's life, logged once, instead
+/// of a failed attempt and a warning after every image.
+///
+/// `@unchecked Sendable`, sound because `wanted`, `largest`, `stopping` and `unsupported` are read and
 /// written only with `lock` held, and `thread` is set before the publisher thread (which
 /// calls `request`) starts and cleared only after it has been joined (`ImageSink`).
 final class SpaceReserve: @unchecked Sendable {
@@ -54,15 +58,21 @@ final class SpaceReserve: @unchecked Sendable {
     /// `.auto`: the largest image published since start.
     private var largest: UInt64 = 0
     private var stopping = false
+    /// The file system refused `fallocate`'s mode: no more attempts.
+    private var unsupported = false
     private var thread: JoinableThread?
+    /// `ImageDirectory.makeReserve`; tests stand in for a file system that refuses it.
+    private let makeReserve: (_ bytes: UInt64, _ step: UInt64, _ stop: () -> Bool) -> ImageDirectory.ReserveOutcome
     /// Bytes of the reserve as last made or taken: what the stats file shows.
     let currentBytes = Atomic<UInt64>(0)
 
-    init(policy: ReservePolicy, directory: ImageDirectory, logger: Logger, room: (@Sendable () -> UInt64?)? = nil) {
+    init(policy: ReservePolicy, directory: ImageDirectory, logger: Logger, room: (@Sendable () -> UInt64?)? = nil,
+         makeReserve: ((_ bytes: UInt64, _ step: UInt64, _ stop: () -> Bool) -> ImageDirectory.ReserveOutcome)? = nil) {
         self.policy = policy
         self.directory = directory
         self.logger = logger
         self.room = room
+        self.makeReserve = makeReserve ?? { directory.makeReserve(bytes: $0, step: $1, stop: $2) }
     }
 
     /// Starts the thread (not with `.off`); with `.bytes` it makes the reserve at once. A
@@ -90,7 +100,7 @@ final class SpaceReserve: @unchecked Sendable {
         }
         lock.withLock {
             largest = max(largest, size)
-            wanted = largest
+            if !unsupported { wanted = largest }
         }
         lock.signal()
     }
@@ -127,7 +137,7 @@ final class SpaceReserve: @unchecked Sendable {
         let have = directory.reserveBytes()
         guard let bytes = Self.target(size, have: have, free: directory.freeBytes(), room: room?()) else { return }
         let started = monotonicNanoseconds()
-        switch directory.makeReserve(bytes: bytes, step: Self.step, stop: { self.isStopping }) {
+        switch makeReserve(bytes, Self.step, { self.isStopping }) {
         case .made:
             currentBytes.store(bytes, ordering: .relaxed)
             logger.info("space reserved for the next image", metadata: [
@@ -135,6 +145,10 @@ final class SpaceReserve: @unchecked Sendable {
             ])
         case .stopped:
             return
+        case let .failed(error) where error.rawValue == EOPNOTSUPP:
+            lock.withLock { unsupported = true }
+            logger.warning("no space reserve: this file system cannot allocate ahead (fallocate FALLOC_FL_KEEP_SIZE); images allocate as they are written",
+                           metadata: ["error": "\(error)"])
         case let .failed(error):
             logger.warning("no space reserved for the next image", metadata: ["bytes": "\(bytes)", "error": "\(error)"])
         }
