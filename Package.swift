@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "CkptCLITests",
             dependencies: [
-                "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport", "CkptTestSupport",
+                "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport", "CkptStore", "CkptTestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .testTarget(

@@ -17,11 +17,11 @@ public struct ListenCommand: ParsableCommand {
         _superCommandName: Ckpt.name,  // Ckpt.main parses it directly: see there
         abstract: "Record checkpoint streams into image files (the capture sink).",
         discussion: """
-            Each stream is written to DIR/<crid>.partial as it arrives and, once its end verifies (record count, bytes, CRC-32C), fsynced and renamed to DIR/<crid>.ckpt, never replacing a file (<crid>-1.ckpt... when taken). A failed stream keeps its bytes as DIR/<crid>.failed with the reason in DIR/<crid>.failed.reason. Leftover .partial files found at start are marked failed. Counters: DIR/.ckpt-listen.stats (JSON, rewritten every second).
+            Each stream is written to DIR/<crid>.partial as it arrives and, once its end verifies (record count, bytes, CRC-32C), fsynced and renamed to DIR/<crid>.ckpt, never replacing a file (<crid>-1.ckpt... when taken). A failed stream keeps its bytes as DIR/<crid>.failed with the reason in DIR/<crid>.failed.reason. A .partial left by a listener that was killed is published at the next start if it is complete and verifies, else kept as .failed. Counters: DIR/.ckpt-listen.stats (JSON, rewritten every second).
 
             SIGTERM/SIGINT: stop reading, fail the streams in flight as interrupted (bytes kept), exit 0.
 
-            Exit codes: 0 stopped cleanly; 1 streams failed and --strict was given; 64 usage; 69 the ckpt family is unavailable or refused the sink, or the --store refused us (credentials, bucket, clock skew); 74 the directory or socket is unusable. See docs/listener.md, and docs/object-store.md for --store.
+            Exit codes: 0 stopped cleanly; 1 streams failed and --strict was given; 64 usage; 69 the ckpt family is unavailable or refused the sink, or the --store refused us (credentials, bucket, clock skew, any other refusal) or libcurl is missing; 74 the directory or socket is unusable. See docs/listener.md, and docs/object-store.md for --store.
             """)
 
     @Option(help: "Directory for images (created, mode 0700, if missing).")

@@ -44,9 +44,36 @@ struct StoreListenOptions: ParsableArguments {
         }
     }
 
+    /// What the listener does when the store's first answer (the bucket's HEAD) is `error`.
+    enum StartDecision: Equatable {
+        /// Capture into the spool; uploads start when the store answers.
+        case wait(String)
+        /// Exit with this code: it will not mend while images pile up.
+        case stop(String, Int32)
+    }
+
+    /// An unreachable or busy store (no answer, 5xx, 429, SlowDown: `isRetryableSoon`)
+    /// mends by itself: wait. Anything else the store answered stops the listener with 69,
+    /// "the store refused us", whatever the status (a wrong region's 301 too); no libcurl
+    /// is 69 as well; a configuration error keeps its 64.
+    static func atStart(_ error: StoreError) -> StartDecision {
+        if case .unreachable = error {
+            return .wait("store unreachable at start; images stay in the spool until it answers")
+        }
+        if error.isRetryableSoon {
+            return .wait("store unavailable at start; images stay in the spool until it answers")
+        }
+        switch error {
+        case .libcurlUnavailable: return .stop("no libcurl for the store", 69)
+        case .configuration: return .stop("store configuration", error.exitCode)
+        default: return .stop("store refused", 69)
+        }
+    }
+
     /// The uploader, started, or nil without `--store`. Wrong credentials, a missing bucket,
-    /// a skewed clock or a missing libcurl stop the listener here (exit 69): they will not fix themselves
-    /// while images pile up. An unreachable endpoint does not: the spool waits for it.
+    /// a skewed clock, any other refusal or a missing libcurl stop the listener here (exit 69,
+    /// `atStart`): they will not fix themselves while images pile up. An unreachable or busy
+    /// endpoint does not: the spool waits for it.
     func makeUploader(directory: String, logger: Logger) throws -> ImageUploader? {
         guard let url else { return nil }
         let target = try! ObjectURL(parsing: url)  // validated
@@ -58,13 +85,12 @@ struct StoreListenOptions: ParsableArguments {
         do {
             try S3Client(configuration: store).headBucket(target.bucket)
         } catch {
-            if case .unreachable = error {
-                logger.warning("store unreachable at start; images stay in the spool until it answers",
-                               metadata: ["error": "\(error)"])
-            } else {
-                let what = if case .libcurlUnavailable = error { "no libcurl for the store" } else { "store refused" }
-                logger.critical("\(what)", metadata: ["error": "\(error)"])
-                throw ExitCode(error.exitCode)
+            switch Self.atStart(error) {
+            case let .wait(message):
+                logger.warning("\(message)", metadata: ["error": "\(error)"])
+            case let .stop(message, code):
+                logger.critical("\(message)", metadata: ["error": "\(error)"])
+                throw ExitCode(code)
             }
         }
         var configuration = UploaderConfiguration(target: target, store: store)
