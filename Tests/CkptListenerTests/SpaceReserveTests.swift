@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CkptSystem
+import Foundation
 import Logging
 import Synchronization
 import SystemPackage
@@ -96,6 +97,8 @@ final class SpaceReserveTests: XCTestCase {
         let first = EncodedStream(crid: 61)
         TestSender().send(first.messages, to: harness.port)
         try waitFor { harness.files().contains("61.ckpt") && reserveSize(harness) >= SpaceReserve.step }
+        var reserveFile = stat()
+        XCTAssertEqual(stat(harness.directory + "/" + SpaceReserve.fileName, &reserveFile), 0)
         let second = EncodedStream(crid: 62, runs: 3, pagesPerRun: 16)
         TestSender().send(second.messages, to: harness.port)
         let outcome = try XCTUnwrap(harness.wait())
@@ -103,6 +106,9 @@ final class SpaceReserveTests: XCTestCase {
         XCTAssertEqual(harness.files(), ["61.ckpt", "62.ckpt"])
         assertImage(harness.directory + "/61.ckpt", matches: first)
         assertImage(harness.directory + "/62.ckpt", matches: second)
+        var imageFile = stat()
+        XCTAssertEqual(stat(harness.directory + "/62.ckpt", &imageFile), 0)
+        XCTAssertEqual(imageFile.st_ino, reserveFile.st_ino, "the second image is the reserve's file")
         XCTAssertLessThan(harness.size("62.ckpt") ?? 0, Int(SpaceReserve.step))
         let image = open(harness.directory + "/62.ckpt", O_RDONLY)
         defer { close(image) }
@@ -133,6 +139,33 @@ final class SpaceReserveTests: XCTestCase {
         XCTAssertEqual(sizes[.bytes(SpaceReserve.step)], sizes[.off])
     }
 
+    /// Only what the listener makes is taken as a reserve: a `.ckpt-reserve` that is a
+    /// symlink, a FIFO or a file with bytes is not written into (nor is a symlink's target).
+    func testAForeignReserveFileIsNotWrittenInto() throws {
+        let path = try makeTemporaryDirectory()
+        let directory = try ImageDirectory(path: path)
+        let reserve = path + "/" + SpaceReserve.fileName
+        let target = path + "/elsewhere"
+        XCTAssertTrue(FileManager.default.createFile(atPath: target, contents: Data("keep".utf8)))
+        XCTAssertEqual(symlink(target, reserve), 0)
+        let first = try directory.createPartial(crid: 1, fromReserve: true)
+        XCTAssertFalse(first.reserved)
+        XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), "keep")
+        XCTAssertEqual(mkfifo(reserve, 0o600), 0)
+        let second = try directory.createPartial(crid: 2, fromReserve: true)  // must not block on the FIFO
+        XCTAssertFalse(second.reserved)
+        XCTAssertTrue(FileManager.default.createFile(atPath: reserve, contents: Data("bytes".utf8)))
+        let third = try directory.createPartial(crid: 3, fromReserve: true)
+        XCTAssertFalse(third.reserved)
+        for made in [first, second, third] {
+            XCTAssertEqual(lseek(made.fd, 0, SEEK_END), 0, made.name)
+            var st = stat()
+            XCTAssertEqual(fstat(made.fd, &st), 0)
+            XCTAssertEqual(st.st_mode & S_IFMT, S_IFREG, made.name)
+            Syscall.close(made.fd)
+        }
+    }
+
     /// A `.partial` a killed listener was writing into a reserve: marked failed at the next
     /// start, without the reserve's unfilled blocks.
     func testALeftoverWrittenIntoAReserveIsReleasedAtStart() throws {
@@ -148,6 +181,32 @@ final class SpaceReserveTests: XCTestCase {
         defer { close(kept) }
         XCTAssertEqual(lseek(kept, 0, SEEK_END), 13)
         XCTAssertLessThan(allocatedBytes(kept), mib)
+    }
+
+    /// A stream in flight when the reserve is made cannot take it, and uploads cannot drain
+    /// it: when the two would fill the spool's room, the reserve is dropped and the stream goes
+    /// on (it was held until abandoned).
+    func testAReserveInTheWayOfAStreamInFlightIsDropped() throws {
+        let step = SpaceReserve.step
+        let room = step + (2 << 20)
+        let harness = try ListenerHarness {
+            $0.exitAfter = 2
+            $0.reserve = .auto
+            $0.streamTimeoutNs = 2_000_000_000
+            $0.spoolRoom = { room }
+            $0.spoolFull = { $0 >= room }
+        }
+        harness.start()
+        let inFlight = EncodedStream(crid: 101, runs: 4, pagesPerRun: 256)  // 4 MiB of pages
+        TestSender().send(Array(inFlight.messages.prefix(3)), to: harness.port)
+        let small = EncodedStream(crid: 102)
+        TestSender().send(small.messages, to: harness.port)
+        try waitFor { harness.files().contains("102.ckpt") && reserveSize(harness) >= step }
+        usleep(300_000)  // the listener looks at the reserve once a tick (100 ms)
+        TestSender().send(Array(inFlight.messages.dropFirst(3)), to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(outcome.stats.completed, 2, "\(outcome.stats.recentFailures)")
+        assertImage(harness.directory + "/101.ckpt", matches: inFlight)
     }
 
     /// A file system that cannot allocate ahead: one attempt, then none for the listener's life.
@@ -167,7 +226,7 @@ final class SpaceReserveTests: XCTestCase {
             usleep(50_000)
         }
         XCTAssertEqual(attempts.last.load(ordering: .relaxed), 1)
-        XCTAssertEqual(reserve.currentBytes.load(ordering: .relaxed), 0)
+        XCTAssertEqual(reserve.allocatedBytes(), 0)
     }
 
     func testNoReserveIsMadeWhenOff() throws {

@@ -26,8 +26,17 @@ extension ImageDirectory {
     /// (or it cannot be taken: the stream then creates its file the ordinary way).
     func takeReserve(as name: String) -> Int32? {
         guard (try? Syscall.renameNoReplace(fd, Self.reserveName, name)) != nil else { return nil }
-        if let opened = try? Syscall.openAt(fd, name, O_RDWR | O_CLOEXEC, 0) { return opened }
-        unlinkat(fd, name, 0)  // renamed but not openable: do not leave an empty-looking partial
+        // Only what `makeReserve` makes: a regular file, empty (its blocks past its end).
+        // Anything else put there (a symlink, a FIFO, a file with bytes) is not written into.
+        if let opened = try? Syscall.openAt(fd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0) {
+            var st = stat()
+            if fstat(opened, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size == 0,
+               fcntl(opened, F_SETFL, fcntl(opened, F_GETFL) & ~O_NONBLOCK) == 0 {  // opened so a FIFO could not block it
+                return opened
+            }
+            Syscall.close(opened)
+        }
+        unlinkat(fd, name, 0)  // not a reserve: do not leave it under a stream's name
         return nil
     }
 
@@ -36,7 +45,8 @@ extension ImageDirectory {
     func makeReserve(bytes: UInt64, step: UInt64, stop: () -> Bool) -> ReserveOutcome {
         let tmp: Int32
         do {
-            tmp = try Syscall.openAt(fd, Self.halfMadeReserveName, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            unlinkat(fd, Self.halfMadeReserveName, 0)  // a killed listener's, or a stranger's
+            tmp = try Syscall.openAt(fd, Self.halfMadeReserveName, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         } catch {
             return .failed(error)
         }
@@ -63,18 +73,22 @@ extension ImageDirectory {
         return .made
     }
 
-    /// The reserve's allocated bytes (0 when there is none).
-    func reserveBytes() -> UInt64 {
-        var st = stat()
-        guard fstatat(fd, Self.reserveName, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return 0 }
-        return UInt64(max(0, st.st_blocks)) * 512
+    /// The reserve's allocated bytes (0 when there is none), with a half-made one's if asked.
+    func reserveBytes(includingHalfMade: Bool = false) -> UInt64 {
+        func allocated(_ name: String) -> UInt64 {
+            var st = stat()
+            guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return 0 }
+            return UInt64(max(0, st.st_blocks)) * 512
+        }
+        return allocated(Self.reserveName) + (includingHalfMade ? allocated(Self.halfMadeReserveName) : 0)
     }
 
     /// Bytes an unprivileged writer may still allocate on the directory's file system.
     func freeBytes() -> UInt64 {
         var vfs = statvfs()
         guard fstatvfs(fd, &vfs) == 0 else { return 0 }
-        return UInt64(vfs.f_bavail) * UInt64(vfs.f_frsize)
+        let (bytes, overflow) = UInt64(vfs.f_bavail).multipliedReportingOverflow(by: UInt64(vfs.f_frsize))
+        return overflow ? .max : bytes
     }
 
     /// Removes the reserve and a half-made one, if there are.

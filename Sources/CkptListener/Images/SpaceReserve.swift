@@ -40,7 +40,13 @@ public enum ReservePolicy: Sendable, Hashable {
 /// network file systems) turns the reserve off for the listener's life, logged once, instead
 /// of a failed attempt and a warning after every image.
 ///
-/// `@unchecked Sendable`, sound because `wanted`, `largest`, `stopping` and `unsupported` are read and
+/// The listener drops the reserve (`drop`) when, counted in a store's spool, it would hold
+/// back a stream in flight: uploads cannot drain a reserve, and it is only ever an early
+/// allocation. A reserve being replaced by a larger one is removed first, so the two never
+/// take more than half the free space together.
+///
+/// `@unchecked Sendable`, sound because `wanted`, `largest`, `stopping`, `unsupported` and
+/// `generation` are read and
 /// written only with `lock` held, and `thread` is set before the publisher thread (which
 /// calls `request`) starts and cleared only after it has been joined (`ImageSink`).
 final class SpaceReserve: @unchecked Sendable {
@@ -60,11 +66,11 @@ final class SpaceReserve: @unchecked Sendable {
     private var stopping = false
     /// The file system refused `fallocate`'s mode: no more attempts.
     private var unsupported = false
+    /// Counts `drop`s: a reserve being made when one comes is abandoned.
+    private var generation = 0
     private var thread: JoinableThread?
     /// `ImageDirectory.makeReserve`; tests stand in for a file system that refuses it.
     private let makeReserve: (_ bytes: UInt64, _ step: UInt64, _ stop: () -> Bool) -> ImageDirectory.ReserveOutcome
-    /// Bytes of the reserve as last made or taken: what the stats file shows.
-    let currentBytes = Atomic<UInt64>(0)
 
     init(policy: ReservePolicy, directory: ImageDirectory, logger: Logger, room: (@Sendable () -> UInt64?)? = nil,
          makeReserve: ((_ bytes: UInt64, _ step: UInt64, _ stop: () -> Bool) -> ImageDirectory.ReserveOutcome)? = nil) {
@@ -88,8 +94,9 @@ final class SpaceReserve: @unchecked Sendable {
         if case let .bytes(n) = policy { request(imageBytes: n) }
     }
 
-    /// An image of `imageBytes` was published: with `.auto`, make the reserve at least that
-    /// large; with `.bytes`, make it again (the last one was taken).
+    /// An image of `imageBytes` was published, or a failed stream (0 bytes) had taken the
+    /// reserve: with `.auto`, make the reserve as large as the largest image; with `.bytes`,
+    /// make it again (the last one was taken).
     func request(imageBytes: UInt64) {
         guard thread != nil else { return }
         let size: UInt64
@@ -105,8 +112,20 @@ final class SpaceReserve: @unchecked Sendable {
         lock.signal()
     }
 
-    /// The next stream took the reserve (`ImageDirectory.takeReserve`).
-    func taken() { currentBytes.store(0, ordering: .relaxed) }
+    /// The bytes allocated for the reserve now, a half-made one included (0 with `.off`): a
+    /// look at the directory, so it is never out of date with a stream that took it.
+    func allocatedBytes() -> UInt64 { policy == .off ? 0 : directory.reserveBytes(includingHalfMade: true) }
+
+    /// Removes the reserve, and abandons one being made, until the next `request`.
+    func drop() {
+        guard thread != nil else { return }
+        lock.withLock {
+            generation += 1
+            wanted = 0
+        }
+        directory.removeReserve()
+        logger.info("space reserve dropped: the store's spool needs the room")
+    }
 
     /// Stops the thread within one step of its work and removes the reserve (made or being
     /// made): once the listener has stopped, no stream will take it.
@@ -116,7 +135,6 @@ final class SpaceReserve: @unchecked Sendable {
         thread?.join()
         thread = nil
         if policy != .off { directory.removeReserve() }
-        currentBytes.store(0, ordering: .relaxed)
     }
 
     private var isStopping: Bool { lock.withLock { stopping } }
@@ -134,12 +152,21 @@ final class SpaceReserve: @unchecked Sendable {
     }
 
     private func make(_ size: UInt64) {
+        let (gone, made): (Bool, Int) = lock.withLock { (unsupported, generation) }
+        if gone { return }
         let have = directory.reserveBytes()
         guard let bytes = Self.target(size, have: have, free: directory.freeBytes(), room: room?()) else { return }
+        // The smaller reserve goes first: both at once could take most of the free space.
+        if have > 0 { directory.removeReserve() }
+        let dropped = { self.lock.withLock { self.generation != made } }
         let started = monotonicNanoseconds()
-        switch makeReserve(bytes, Self.step, { self.isStopping }) {
+        let outcome = makeReserve(bytes, Self.step, { self.isStopping || dropped() })
+        if dropped() {  // `drop` came meanwhile: it may have run before the rename
+            directory.removeReserve()
+            return
+        }
+        switch outcome {
         case .made:
-            currentBytes.store(bytes, ordering: .relaxed)
             logger.info("space reserved for the next image", metadata: [
                 "bytes": "\(bytes)", "ms": "\((monotonicNanoseconds() - started) / 1_000_000)",
             ])

@@ -68,6 +68,8 @@ public final class Listener {
     private var malformedLogged = 0
     /// Bytes written to the files of settled streams, as of the last tick (the spool gate).
     private var settledBytesAtTick: UInt64 = 0
+    /// The space reserve's allocated bytes at the last tick (`ImageSink.reservedBytes`).
+    private var reservedAtTick: UInt64 = 0
     /// Ops queued for the writer since it was last woken (`ImageSink.flush`).
     private var unflushed = 0
 
@@ -180,9 +182,11 @@ public final class Listener {
             }
             // Written but not settled: streams in flight and images not yet published (the
             // settled count is as of the last tick, so this errs on the full side), and the
-            // space reserved for the next image (allocated in the spool's file system).
+            // space reserved for the next image (allocated in the spool's file system, as of
+            // the last tick). A reserve that would hold a stream back is dropped instead:
+            // uploads cannot drain it.
             if let spoolFull = configuration.spoolFull,
-               spoolFull(sink.bytesWritten &- settledBytesAtTick &+ sink.reservedBytes) {
+               spoolFull(unsettledBytes(droppingAReserveInTheWay: true) + reservedAtTick) {
                 // The uploader's spool is full: read nothing (senders wait) until it drains.
                 if unflushed > 0 { wakeWriter() }
                 var stop = fds[1]
@@ -345,6 +349,21 @@ public final class Listener {
         ])
     }
 
+    /// Bytes written of streams not yet settled (as of the last tick's settled count; never
+    /// below 0: a stream can settle on the publisher thread before its last bytes are
+    /// counted). With `droppingAReserveInTheWay`, a space reserve that would fill the spool's
+    /// room together with them is dropped first.
+    private func unsettledBytes(droppingAReserveInTheWay: Bool) -> UInt64 {
+        let written = sink.bytesWritten
+        let unsettled = written > settledBytesAtTick ? written - settledBytesAtTick : 0
+        if droppingAReserveInTheWay, reservedAtTick > 0, let room = configuration.spoolRoom?(),
+           unsettled + reservedAtTick >= room {
+            sink.dropReserve()
+            reservedAtTick = 0
+        }
+        return unsettled
+    }
+
     // MARK: timers, stats, exit
 
     /// Every 100 ms: writer feedback, stream timeouts, stats; says when to stop.
@@ -353,6 +372,7 @@ public final class Listener {
         stalledAtTickNs = snapshot.stalledNs + inlineWriteNs
         let settled = feedback.drain()
         settledBytesAtTick = settled.counters.bytes
+        if configuration.spoolFull != nil { reservedAtTick = sink.reservedBytes }
         for session in settled.writerFailures { reassembler.writerFailed(session: session) }
         if !snapshot.isStalled {
             for action in reassembler.expire(now: now - stalledAtTickNs) { dispatch(action, buffer: nil) }

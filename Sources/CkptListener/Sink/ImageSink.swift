@@ -100,8 +100,10 @@ public final class ImageSink {
         self.writer = writer
         let reserve = SpaceReserve(policy: reservePolicy, directory: directory, logger: logger, room: reserveRoom)
         self.reserve = reserve
-        let settler = StreamSettler(directory: directory, logger: logger, onSettled: onSettled,
-                                    onWriterFailure: onWriterFailure)
+        var made = StreamSettler(directory: directory, logger: logger, onSettled: onSettled,
+                                 onWriterFailure: onWriterFailure)
+        made.onReserveSpent = { reserve.request(imageBytes: 0) }
+        let settler = made
         // Not `syncFile ?? Syscall.sync`: Swift 6.3.1 crashes lowering `??` over a
         // typed-throws function.
         var sync: @Sendable (Int32) throws(Errno) -> Void = Syscall.sync
@@ -181,7 +183,10 @@ public final class ImageSink {
     }
 
     /// Bytes kept allocated for the next image (`--reserve`).
-    public var reservedBytes: UInt64 { reserve.currentBytes.load(ordering: .relaxed) }
+    public var reservedBytes: UInt64 { reserve.allocatedBytes() }
+
+    /// Removes the space reserve until the next image asks for one (`SpaceReserve.drop`).
+    public func dropReserve() { reserve.drop() }
 
     /// Bytes written to image files so far.
     public var bytesWritten: UInt64 { parts.counters.bytesWritten.load(ordering: .relaxed) }
@@ -199,6 +204,9 @@ struct StreamSettler: Sendable {
     let logger: Logger
     let onSettled: ImageSink.Settled
     let onWriterFailure: @Sendable (UInt64) -> Void
+    /// A failed stream had taken the space reserve: the next one should have one again
+    /// (a published image asks through the publisher).
+    var onReserveSpent: @Sendable () -> Void = {}
 
     /// The sink failed the stream (I/O): settle it and tell the receive loop.
     func ioFailure(session: UInt64, _ file: ImageFile, _ what: String) {
@@ -218,7 +226,10 @@ struct StreamSettler: Sendable {
     /// it. Best effort: on a full disk or a vanished directory some of it may not be possible,
     /// which is logged; nothing here stops the listener.
     func settleFailed(session: UInt64?, _ file: ImageFile, _ failure: StreamFailure) {
-        if file.reserved { ImageDirectory.releaseSurplus(file.fd) }
+        if file.reserved {
+            ImageDirectory.releaseSurplus(file.fd)
+            onReserveSpent()
+        }
         try? Syscall.sync(file.fd)
         Syscall.close(file.fd)
         var metadata = failureMetadata(failure)
@@ -305,7 +316,18 @@ final class SinkWriter {
     func write(batch: inout [SinkOp]) {
         guard !batch.isEmpty else { return }
         var written: UInt64 = 0
-        for op in batch { written += process(op) }
+        for op in batch {
+            switch op {
+            case .complete, .fail:
+                // The stream may settle at once (published on the publisher thread): its
+                // bytes are counted as written before that, so the listener's unsettled
+                // count (written less settled) never goes below what is in flight.
+                if written > 0 { parts.counters.bytesWritten.add(written, ordering: .relaxed) }
+                written = 0
+            case .open, .write: break
+            }
+            written += process(op)
+        }
         batch.removeAll(keepingCapacity: true)
         flushWrites()
         if written > 0 { parts.counters.bytesWritten.add(written, ordering: .relaxed) }
@@ -349,7 +371,6 @@ final class SinkWriter {
         var info = info
         info.fileName = created.name
         let file = ImageFile(crid: info.crid, fd: created.fd, name: created.name, reserved: created.reserved)
-        if created.reserved { parts.reserve.taken() }
         do {
             let writer = try parts.makeWriter(created.fd, info)
             images[session] = OpenImage(file: file, writer: writer)

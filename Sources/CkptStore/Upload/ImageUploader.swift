@@ -89,7 +89,8 @@ public final class ImageUploader: @unchecked Sendable {
     public func spoolFull(unsettledBytes: UInt64) -> Bool {
         lock.withLock {
             guard let limit = configuration.spoolLimit else { return false }
-            let spool = stats.pendingBytes + unsettledBytes
+            let (sum, overflow) = stats.pendingBytes.addingReportingOverflow(unsettledBytes)
+            let spool = overflow ? UInt64.max : sum
             stats.peakSpoolBytes = max(stats.peakSpoolBytes, spool)
             let full = spool >= limit
             let now = monotonicNanoseconds()
