@@ -209,6 +209,40 @@ final class SpaceReserveTests: XCTestCase {
         assertImage(harness.directory + "/101.ckpt", matches: inFlight)
     }
 
+    /// A larger reserve replaces a smaller one only after that one is gone: both at once
+    /// could take most of the free space.
+    func testASmallerReserveIsRemovedBeforeALargerOneIsMade() throws {
+        let directory = try ImageDirectory(path: try makeTemporaryDirectory())
+        XCTAssertEqual(directory.makeReserve(bytes: SpaceReserve.step, step: SpaceReserve.step, stop: { false }), .made)
+        let heldWhenMaking = SpoolProbe()
+        heldWhenMaking.last.store(.max, ordering: .relaxed)
+        let reserve = SpaceReserve(policy: .auto, directory: directory, logger: Logger(label: "test"), makeReserve: { bytes, step, stop in
+            heldWhenMaking.last.store(directory.reserveBytes(includingHalfMade: true), ordering: .relaxed)
+            return directory.makeReserve(bytes: bytes, step: step, stop: stop)
+        })
+        reserve.start()  // removes a reserve left from before: make it again
+        XCTAssertEqual(directory.makeReserve(bytes: SpaceReserve.step, step: SpaceReserve.step, stop: { false }), .made)
+        reserve.request(imageBytes: 3 * SpaceReserve.step)
+        try waitFor { directory.reserveBytes() >= 3 * SpaceReserve.step }
+        XCTAssertEqual(heldWhenMaking.last.load(ordering: .relaxed), 0)
+        reserve.stop()
+    }
+
+    /// A failed stream that took the reserve leaves none: it is made again for the next one.
+    func testAReserveAFailedStreamTookIsMadeAgain() throws {
+        let harness = try ListenerHarness { $0.exitAfter = 2; $0.reserve = .bytes(SpaceReserve.step) }
+        harness.start()
+        try waitFor { reserveSize(harness) >= SpaceReserve.step }
+        var broken = EncodedStream(crid: 111)
+        broken.messages.remove(at: 9)
+        TestSender().send(broken.messages, to: harness.port)
+        try waitFor { harness.files().contains("111.failed") && reserveSize(harness) >= SpaceReserve.step }
+        TestSender().send(EncodedStream(crid: 112).messages, to: harness.port)
+        let outcome = try XCTUnwrap(harness.wait())
+        XCTAssertEqual(outcome.stats.completed, 1)
+        XCTAssertEqual(outcome.stats.failuresByRule, ["sequence-gap": 1])
+    }
+
     /// A file system that cannot allocate ahead: one attempt, then none for the listener's life.
     func testAFileSystemWithoutFallocateIsTriedOnce() throws {
         let directory = try ImageDirectory(path: try makeTemporaryDirectory())
