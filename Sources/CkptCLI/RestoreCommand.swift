@@ -18,7 +18,7 @@ public struct RestoreCommand: ParsableCommand {
 
             How: the image is planned first, and anything this restorer cannot bring back is refused before a process exists, naming the fd or mapping (SysV shared memory segments, read-only shared memory with pages in the image, a memfd the process holds but does not map, device memory; sockets other than Unix socketpairs between its own fds, pipes and socketpairs shared with another process, named FIFOs; an inotify watch on a file the process neither holds open nor maps; terminals without --shell-job; deleted or changed files; a root directory other than / unless you are root; another architecture). Then a one-page stub process is started and traced; every mapping is recreated at the image's address with its protection (files mapped by path at their offset, shared file mappings shared again, shared anonymous memory and memfds as one memfd per object, the vDSO placed where it was), the address-space fields set (brk, stack, arguments, environment, executable: PR_SET_MM_MAP), descriptors reopened by path at their positions, pipes and Unix socketpairs between its own fds made anew with the bytes and messages they held, inotify, eventfd, signalfd, timerfd and epoll descriptors made again, the working directory, umask and personality set, the root directory chrooted to, signal dispositions set, memory written (by ckpt with process_vm_writev, or with --memory-by kernel by the kernel's restart session, which checks every record against the new mappings), credentials set, the other threads created (with their old ids when free), and each thread's registers, FPU state, signal mask, alternate signal stack, rseq and robust-list registrations loaded; then the resource limits are set and the signals that were pending queued again with their siginfo (from an image without the queues, the set only, with a warning). See docs/restore.md for the state table.
 
-            Runs as root or as the image's user (another user's image is refused); the kernel lets only root or CAP_CHECKPOINT_RESTORE set the executable (PR_SET_MM_MAP) and ask for the image's pid. The ckpt module is needed only with --memory-by kernel; by default ckpt writes the memory itself, with the access it has as the new process's tracer.
+            Runs as root or as the image's user (another user's image is refused). As root (or with capabilities) it uses only an image file owned by root or by you and writable by no one else, as the listener writes them: an image says whose process it was, and a file someone else wrote could claim anything (docs/restore.md, \"Who may restore what\"); the kernel lets only root or CAP_CHECKPOINT_RESTORE set the executable (PR_SET_MM_MAP) and ask for the image's pid. The ckpt module is needed only with --memory-by kernel; by default ckpt writes the memory itself, with the access it has as the new process's tracer.
 
             Examples:
               ckpt restore /var/lib/ckpt/7.ckpt
@@ -67,6 +67,7 @@ public struct RestoreCommand: ParsableCommand {
         let command = "restore"
         let image = try location.path(imageArgument, command: command)
         let bytes = try openImageBytes(image, command: command)
+        try Self.checkTrusted(bytes, path: image, what: "image", command: command)
         if verify {
             let bar = ProgressBar(label: "verifying", enabled: progress.enabled)
             defer { bar.finish() }
@@ -124,6 +125,15 @@ public struct RestoreCommand: ParsableCommand {
     }
 }
 
+extension RestoreCommand {
+    /// A privileged restore uses only image files nobody else could have written
+    /// (`ImageTrust`); object-store images have no owner and are not asked.
+    static func checkTrusted(_ bytes: any ImageByteSource, path: String, what: String, command: String) throws {
+        guard let local = bytes as? LocalImageBytes, let why = ImageTrust.refusal(openedFile: local.descriptor) else { return }
+        throw failure(command, "\(what) \(path): refused: \(why)", CkptExit.failed)
+    }
+}
+
 extension Restorer.PidPolicy: ExpressibleByArgument {}
 extension Restorer.MemoryPath: ExpressibleByArgument {}
 
@@ -149,6 +159,7 @@ extension RestoreCommand {
                           + "its parent image \(path) cannot be read (\(f.message))"
                           + (parent == nil ? ": name it with --parent" : ""), f.code)
         }
+        try Self.checkTrusted(bytes, path: path, what: "parent image", command: command)
         let parentReader: ImageReader
         let parentSource: ImageSource
         do throws(ImageError) {

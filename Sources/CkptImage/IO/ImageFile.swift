@@ -124,6 +124,9 @@ public final class LocalImageBytes: ImageByteSource {
     private var mapped: UnsafeRawBufferPointer?
     private var mapTried: Bool
 
+    /// The open descriptor's number, for checks on the file itself (`fstat`: who owns it).
+    public var descriptor: Int32 { fd.rawValue }
+
     /// `mappable: false`: never mapped, every byte read with pread (tests compare the two).
     public init(path: String, mappable: Bool = true) throws(ImageError) {
         self.path = path

@@ -620,7 +620,8 @@ t_restore_event_descriptors() {
 }
 
 # Credentials (docs/restore.md): root restores a uid 1000 process as uid and gid 1000 with
-# no supplementary groups (setgroups(0), setresgid, setresuid). A user may restore only
+# no supplementary groups (setgroups(0), setresgid, setresuid), from an image file root
+# owns; one uid 1000 owns is refused (it could say anything). A user may restore only
 # its own images, and only with hard limits it could set itself: both refused before any
 # process exists (uid 1000 restoring root's image; uid 1000 under a hard RLIMIT_NOFILE of
 # 1000 restoring its own image, whose hard limit is ktarget's 4000).
@@ -641,6 +642,13 @@ t_restore_credentials() {
 	[[ $ids == "Uid: 1000 1000 1000 1000|Gid: 1000 1000 1000 1000|Groups: |" ]] ||
 		{ why="restored with '$ids', expected uid/gid 1000 and no groups"; return 1; }
 	kill -9 $np
+
+	# The same bytes in a file uid 1000 owns (it could have written anything there, uid 0
+	# in the task record included): root refuses it before reading it.
+	install -m 600 -o 1000 -g 1000 $img $d/theirs.ckpt
+	out=$($CKPT_CLI restore $d/theirs.ckpt 2>&1) && { why="root restored an image file uid 1000 owns: $out"; return 1; }
+	[[ $out == *"refused: it is owned by uid 1000"* && $out != *"starting the new process"* ]] ||
+		{ why="a user's image file restored by root: $out"; return 1; }
 
 	out=$(prlimit --nofile=100:1000 setpriv --reuid 1000 --regid 1000 --clear-groups $CKPT_CLI restore $d/user.ckpt 2>&1) &&
 		{ why="uid 1000 restored a hard limit above its own: $out"; return 1; }
