@@ -984,17 +984,32 @@ struct ckpt_pipe {
 };
 
 /*
- * The pipe behind @file (an anonymous pipe or a FIFO: inode->i_pipe, kept
- * alive by our reference to @file), read without consuming it: under
+ * @pipe, the pipe behind @file (an anonymous pipe or a FIFO opened for
+ * reading or writing: inode->i_pipe, kept alive by our reference to @file,
+ * which holds one of pipe->files; ckpt_file_pipe() says which files do),
+ * read without consuming it: under
  * pipe_lock(), as a reader would take it, its capacity and the bytes its
  * ring holds, and for a read end a copy of them when they are at most
  * CKPT_PIPE_DATA_MAX (kvmalloc'd, charged to the requester). A buffer that
  * cannot be confirmed (a spliced page that failed to read) leaves no copy:
  * the record then says how many bytes there were and carries none.
  */
-static int ckpt_pipe_peek(struct file *file, struct ckpt_pipe *p)
+/*
+ * The pipe @file keeps alive, or NULL. An O_PATH descriptor of a FIFO never
+ * opened the pipe (no fifo_open(), no count in pipe->files): the last real
+ * reader or writer frees inode->i_pipe under it, so it is not a pipe here.
+ * Read once: the caller uses this pointer, not i_pipe again.
+ */
+static struct pipe_inode_info *ckpt_file_pipe(struct file *file)
 {
-	struct pipe_inode_info *pipe = file_inode(file)->i_pipe;
+	if (!S_ISFIFO(file_inode(file)->i_mode) || (file->f_mode & FMODE_PATH))
+		return NULL;
+	return READ_ONCE(file_inode(file)->i_pipe);
+}
+
+static int ckpt_pipe_peek(struct file *file, struct pipe_inode_info *pipe,
+			  struct ckpt_pipe *p)
+{
 	unsigned int head, tail, mask, i;
 	size_t off = 0;
 
@@ -1174,6 +1189,7 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 	struct file *file;
 	char *path, *fdinfo;
 	size_t fdinfo_len;
+	struct pipe_inode_info *pipe_info;
 	bool is_pipe, is_unix;
 	int err;
 
@@ -1200,9 +1216,10 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 		ckpt_image_unlock(s);
 		/* Our reference keeps the pipe; no task lock is needed to read it. */
 		memset(&pipe, 0, sizeof(pipe));
-		is_pipe = S_ISFIFO(file_inode(file)->i_mode) && file_inode(file)->i_pipe;
+		pipe_info = ckpt_file_pipe(file);
+		is_pipe = pipe_info != NULL;
 		if (!err && is_pipe)
-			err = ckpt_pipe_peek(file, &pipe);
+			err = ckpt_pipe_peek(file, pipe_info, &pipe);
 		memset(&sock, 0, sizeof(sock));
 		is_unix = ckpt_is_unix(file);
 		if (!err && is_unix)

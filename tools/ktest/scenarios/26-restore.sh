@@ -355,6 +355,28 @@ t_restore_pipe_with_data() {
 	kill -0 $np || { why="the restored process died"; return 1; }
 }
 
+# An O_PATH descriptor of a FIFO is a file, not a pipe: it never opened the pipe, so the
+# kernel does not read inode->i_pipe through it (the last real opener frees it under such
+# a descriptor). The checkpoint completes with a file record for it and no pipe record,
+# while another process holds the FIFO open.
+t_checkpoint_o_path_fifo() {
+	restore_listen || return 1
+	local fifo=$W/opath.fifo
+	rm -f $fifo && mkfifo $fifo || { why="mkfifo"; return 1; }
+	bg /usr/bin/python3 -c "import os, time; fd = os.open('$fifo', os.O_PATH); print('ready', fd, flush=True); time.sleep(1000)" </dev/null >r.out 2>&1
+	T=$!
+	wait_for r.out '^ready' 30 || { why="python: $(cat r.out)"; return 1; }
+	# Another process holds the FIFO open, so inode->i_pipe exists (a module that follows it
+	# through the O_PATH descriptor records a pipe: checked, it fails here).
+	bg bash -c "exec 5<>$fifo; echo open >o.out; exec sleep 1000"
+	wait_for o.out '^open' 10 || { why="no process holds the FIFO open"; return 1; }
+	checkpoint_to_image $T || return 1
+	kill -9 $T
+	$CKPT_CLI show $img >show.out 2>&1 || { why="show: $(tail -3 show.out)"; return 1; }
+	grep -q " file .*opath.fifo" show.out || { why="no file record for the O_PATH fd: $(grep -a ' file ' show.out | tail -5)"; return 1; }
+	! grep -q ' pipe ' show.out || { why="the O_PATH fd was read as a pipe: $(grep -a ' pipe ' show.out)"; return 1; }
+}
+
 # A process chrooted into a directory and run with a personality flag (setarch -R:
 # ADDR_NO_RANDOMIZE) comes back with the same root and personality: the image's task
 # record carries both (attributes past the first 64), the restorer chroots the new
