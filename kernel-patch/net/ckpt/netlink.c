@@ -90,10 +90,17 @@ int ckpt_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int i;
 
-	/* The counters are the host's: only who could run the sink reads them. */
-	i = ckpt_sink_capable(skb, info);
-	if (i)
-		return i;
+	/*
+	 * The counters are the host's (every network namespace's streams): only
+	 * who holds the capability over the host reads them, not root of a user
+	 * namespace that owns its own network namespace (SECURITY.md).
+	 */
+	if (!netlink_capable(skb, CAP_CHECKPOINT_RESTORE) &&
+	    !netlink_capable(skb, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG(info->extack,
+			       "CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over the host (the initial user namespace) is required: the counters are the host's");
+		return -EPERM;
+	}
 	msg = genlmsg_new(nla_total_size(0) + ARRAY_SIZE(counters) *
 			  nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
 	if (!msg) {

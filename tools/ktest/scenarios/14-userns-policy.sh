@@ -1,7 +1,7 @@
 # The user-namespace policy (SECURITY.md): root of a user namespace made by an
 # unprivileged user may register a sink in a network namespace it owns and
 # checkpoint and restart tasks of its own namespace; it may not register in the
-# host's netns, nor touch the host's tasks.
+# host's netns, nor touch the host's tasks or read its counters.
 t_userns_policy() {
 	start_target t.out 1
 	kill -STOP $T
@@ -16,6 +16,7 @@ wait %1
 echo "inside-restart: \$($K restart \$t \$(ls $W/u-*.img) --validate-only)"
 echo "host-checkpoint: \$($K checkpoint $T)"
 echo "host-restart: \$($K send restart-begin pid:u32=$T)"
+echo "host-stats: \$($K send stats-get)"
 kill -9 \$t
 EOS
 	chmod 755 $W/inside.sh; chmod 777 $W
@@ -25,6 +26,8 @@ EOS
 	[[ $out == *"inside-restart: ok validated"* ]] || { why="own restart: $out"; return 1; }
 	expect_err "$(grep host-checkpoint <<<"$out")" EPERM "CAP_CHECKPOINT_RESTORE" || { why="host task: $why"; return 1; }
 	expect_err "$(grep host-restart <<<"$out")" EPERM "CAP_CHECKPOINT_RESTORE" || { why="host restart: $why"; return 1; }
+	# The counters count every namespace's streams: root of this one reads none of them.
+	expect_err "$(grep host-stats <<<"$out")" EPERM "the counters are the host's" || { why="host stats: $why"; return 1; }
 	out=$($AS_USERNS_ROOT $K sink $W/h) || true
 	expect_err "$out" EPERM "over the network namespace" || { why="host netns sink: $why"; return 1; }
 }
