@@ -714,9 +714,12 @@ static int ckpt_emit_split(struct ckpt_stream *s, u32 parent,
  * The first address in [addr, end) whose page tables are populated down
  * to the pmd, or end: unpopulated pgd, p4d, pud and pmd ranges are skipped
  * whole, so a terabyte reservation with one page touched costs a few
- * thousand reads instead of a lookup per page. Under the mmap lock, which
- * keeps the tables from being freed; a populated pmd is then walked page
- * by page by get_user_pages_remote().
+ * thousand reads instead of a lookup per page. Under the mmap lock, over a
+ * range a vma covers under that same hold: munmap() frees the tables of a
+ * range it has detached after downgrading its lock to read, so a range
+ * found under an earlier hold (a pre-copy's running task, a CLONE_VM
+ * sibling) may have lost them. A populated pmd is then walked page by page
+ * by get_user_pages_remote().
  */
 static unsigned long ckpt_skip_holes(struct mm_struct *mm, unsigned long addr,
 				     unsigned long end)
@@ -771,7 +774,8 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 			   u32 parent, unsigned long start, unsigned long end,
 			   bool file_vma, struct ckpt_counts *c)
 {
-	unsigned long addr = start, nr;
+	unsigned long addr = start, limit, nr;
+	struct vm_area_struct *vma;
 	long got, i, run, done;
 	int err;
 
@@ -781,8 +785,24 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 			return err;
 		if (mmap_read_lock_killable(mm))
 			return -EINTR;
-		addr = ckpt_skip_holes(mm, addr, end);
-		nr = min_t(unsigned long, (end - addr) >> PAGE_SHIFT,
+		/*
+		 * Only what a vma covers under this hold (ckpt_skip_holes()):
+		 * the part of [addr, end) the next vma maps, if any.
+		 */
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start >= end) {
+			mmap_read_unlock(mm);
+			break;
+		}
+		addr = max(addr, vma->vm_start);
+		limit = min(end, vma->vm_end);
+		addr = ckpt_skip_holes(mm, addr, limit);
+		if (addr == limit) {	/* no tables there: on to the next vma */
+			mmap_read_unlock(mm);
+			cond_resched();
+			continue;
+		}
+		nr = min_t(unsigned long, (limit - addr) >> PAGE_SHIFT,
 			   CKPT_PAGES_RUN_MAX);
 		got = nr ? ckpt_gup_remote(mm, addr, nr, FOLL_DUMP | FOLL_FORCE,
 					   s->pages) : 0;
