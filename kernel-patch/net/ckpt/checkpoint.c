@@ -1015,6 +1015,25 @@ struct ckpt_pipe {
  * the record then says how many bytes there were and carries none.
  */
 /*
+ * A pipe buffer's bytes, a page at a time: a buffer may span the pages of
+ * a compound page (TCP data spliced into a pipe), which memcpy_from_page()
+ * refuses past the first (VM_BUG_ON on CONFIG_DEBUG_VM kernels).
+ */
+static void ckpt_copy_from_buf(void *to, struct page *page, size_t offset,
+			       size_t len)
+{
+	while (len) {
+		size_t in = offset & ~PAGE_MASK;
+		size_t n = min_t(size_t, len, PAGE_SIZE - in);
+
+		memcpy_from_page(to, nth_page(page, offset >> PAGE_SHIFT), in, n);
+		to += n;
+		offset += n;
+		len -= n;
+	}
+}
+
+/*
  * The pipe @file keeps alive, or NULL. An O_PATH descriptor of a FIFO never
  * opened the pipe (no fifo_open(), no count in pipe->files): the last real
  * reader or writer frees inode->i_pipe under it, so it is not a pipe here.
@@ -1055,7 +1074,7 @@ static int ckpt_pipe_peek(struct file *file, struct pipe_inode_info *pipe,
 			p->data = NULL;
 			break;
 		}
-		memcpy_from_page(p->data + off, buf->page, buf->offset, buf->len);
+		ckpt_copy_from_buf(p->data + off, buf->page, buf->offset, buf->len);
 		off += buf->len;
 	}
 out:
