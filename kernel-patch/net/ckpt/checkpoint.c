@@ -1256,7 +1256,7 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 		/* Our reference keeps the pipe; no task lock is needed to read it. */
 		memset(&pipe, 0, sizeof(pipe));
 		pipe_info = ckpt_file_pipe(file);
-		is_pipe = pipe_info != NULL;
+		is_pipe = !!pipe_info;
 		if (!err && is_pipe)
 			err = ckpt_pipe_peek(file, pipe_info, &pipe);
 		memset(&sock, 0, sizeof(sock));
