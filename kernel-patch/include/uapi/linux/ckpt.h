@@ -387,11 +387,12 @@ enum ckpt_sock_flags {
  * @CKPT_RESTART_FLAGS_VALIDATE_ONLY: Validate every record and the trailer
  *   against the target and answer, but write nothing into the target.
  * @CKPT_RESTART_FLAGS_DIRECT: Write each pages fragment into the target as
- *   soon as it validated, instead of staging the image in the kernel until the
- *   commit: the kernel holds no image data, whatever the image's size. For a
- *   target that is discarded if the restore fails (a process made to be
- *   restored into); without it nothing is written unless the whole image
- *   validated.
+ *   soon as it validated (the session's writer, a kernel worker, writes them
+ *   in order and reports restart-written), instead of staging the image in the
+ *   kernel until the commit: the kernel holds only what is queued for the
+ *   writer, counted as staging is. For a target that is discarded if the
+ *   restore fails (a process made to be restored into); without it nothing is
+ *   written unless the whole image validated.
  */
 enum ckpt_restart_flags {
 	CKPT_RESTART_FLAGS_VALIDATE_ONLY = 1,
@@ -578,6 +579,8 @@ enum {
 	CKPT_CMD_RESTART_ABORT,
 	CKPT_CMD_STATS_GET,
 	CKPT_CMD_CHECKPOINT_DONE,
+	CKPT_CMD_RESTART_WRITTEN,
+	CKPT_CMD_RESTART_DONE,
 
 	__CKPT_CMD_MAX,
 	CKPT_CMD_MAX = (__CKPT_CMD_MAX - 1)
