@@ -6,6 +6,36 @@
 #define _GNU_SOURCE
 #include "ktest.h"
 
+/*
+ * Reads until restart-done for the commit sent with nlmsg_seq @seq, copied
+ * to @done. Returns 0, or -errno with the writer's message in last_extack.
+ */
+static int await_restart_done(int fd, uint32_t seq, struct msg *done)
+{
+	static char rbuf[BUF_SIZE];
+	struct nlattr *tb[MAXA];
+
+	for (;;) {
+		int n = recv(fd, rbuf, sizeof(rbuf), 0);
+		struct nlmsghdr *nh;
+
+		if (n < 0)
+			die("recv: %s", strerror(errno));
+		for (nh = (void *)rbuf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_type != fam_id || nh->nlmsg_seq != seq ||
+			    gen_cmd(nh) != CKPT_CMD_RESTART_DONE)
+				continue;
+			memcpy(done->buf, nh, nh->nlmsg_len);
+			parse(tb, gen_attrs(nh), gen_len(nh));
+			if (!tb[CKPT_A_ERROR])
+				return 0;
+			snprintf(last_extack, sizeof(last_extack), "%s",
+				 tb[CKPT_A_MESSAGE] ? (char *)adata(tb[CKPT_A_MESSAGE]) : "");
+			return -(int)get_u32(tb[CKPT_A_ERROR]);
+		}
+	}
+}
+
 int cmd_restart(int argc, char **argv)
 {
 	struct msg *m = calloc(1, sizeof(*m)), *r = calloc(1, sizeof(*r));
@@ -150,6 +180,8 @@ int cmd_restart(int argc, char **argv)
 		put_u32(m, CKPT_A_CHECKSUM, get_u32(end[CKPT_A_CHECKSUM]));
 	}
 	err = request(fd, m, r);
+	if (!err)	/* the reply accepted it: the session's writer says how it ended */
+		err = await_restart_done(fd, m->nh.nlmsg_seq, r);
 	if (err) {
 		printf("commit: ");
 		print_error(err);

@@ -35,6 +35,8 @@
  * ptrace_may_access() itself; see SECURITY.md.
  */
 #include <linux/capability.h>
+#include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/cred.h>
 #include <linux/elf-em.h>
 #include <linux/mmap_lock.h>
@@ -193,6 +195,69 @@ int ckpt_cred_may_access(const struct cred *cred, struct task_struct *task)
 }
 
 /*
+ * The requester's rules for stored credentials: @opener (the socket's
+ * opener) needs the capability, @cred (the sender) the capability and the
+ * ptrace check, as ckpt_may_access() asks of a request's skb and current.
+ */
+int ckpt_creds_may_access(const struct cred *cred, const struct cred *opener,
+			  struct task_struct *task)
+{
+	struct user_namespace *ns = ckpt_task_user_ns(task);
+	const struct cred *old = override_creds(opener);
+	bool capable = ns_capable_noaudit(ns, CAP_CHECKPOINT_RESTORE) ||
+		       ns_capable_noaudit(ns, CAP_SYS_ADMIN);
+
+	revert_creds(old);
+	put_user_ns(ns);
+	return capable ? ckpt_cred_may_access(cred, task) : -EPERM;
+}
+
+/*
+ * Lock waits with a bound. A genl doit runs under genl's cb_lock (a doit
+ * that sleeps stalls module loads and then every genl family on the host),
+ * and a stream or restart writer holds a slot and its target's claim:
+ * neither may sleep without bound on a lock that another task can hold
+ * across a wait of its own (a /proc/PID/mem read faulting a page of a FUSE
+ * file whose daemon does not answer holds the mmap lock; an execve() that
+ * waits behind it holds exec_update_lock). These try the lock and poll in
+ * 50-100 us steps until @until (jiffies), then return -EBUSY; -EBUSY at
+ * once while the module unloads.
+ */
+#define CKPT_POLL(trylock, until) ({					\
+	unsigned long __until = (until);				\
+	int __err = 0;							\
+									\
+	while (!(trylock)) {						\
+		if (time_after(jiffies, __until) || READ_ONCE(ckpt_unloading)) { \
+			__err = -EBUSY;					\
+			break;						\
+		}							\
+		usleep_range(50, 100);					\
+	}								\
+	__err;								\
+})
+
+int ckpt_exec_lock(struct task_struct *task, unsigned long until)
+{
+	return CKPT_POLL(down_read_trylock(&task->signal->exec_update_lock), until);
+}
+
+int ckpt_mmap_read_lock(struct mm_struct *mm, unsigned long until)
+{
+	return CKPT_POLL(mmap_read_trylock(mm), until);
+}
+
+int ckpt_mmap_write_lock(struct mm_struct *mm, unsigned long until)
+{
+	return CKPT_POLL(ckpt_mmap_write_trylock(mm), until);
+}
+
+int ckpt_mutex_lock(struct mutex *lock, unsigned long until)
+{
+	return CKPT_POLL(mutex_trylock(lock), until);
+}
+
+/*
  * mm_access() for a module: under @task's exec_update_lock, check the
  * requester (@skb, current) and, when @sink_cred is given, the sink's
  * credentials, then pin the mm (mmget) and note self_exec_id. What was
@@ -206,9 +271,9 @@ int ckpt_pin_mm(struct sk_buff *skb, struct task_struct *task,
 	struct mm_struct *mm = NULL;
 	int err;
 
-	err = down_read_killable(&task->signal->exec_update_lock);
+	err = ckpt_exec_lock(task, ckpt_doit_until());
 	if (err) {
-		NL_SET_ERR_MSG(extack, "interrupted while waiting for the target's exec lock");
+		NL_SET_ERR_MSG(extack, CKPT_EXEC_BUSY);
 		return err;
 	}
 	err = ckpt_may_access(skb, task, extack);
@@ -252,15 +317,17 @@ bool ckpt_same_image(struct task_struct *task, struct mm_struct *mm,
  * seeing t->mm == mm proves @t has not got that far and cannot meanwhile.
  * In-tree this is try_get_task_stack()/put_task_stack(); put_task_stack()
  * is not exported to modules. @fn must not sleep for long: the target's
- * mm is write-locked.
+ * mm is write-locked. -EBUSY if the lock stayed taken until @until.
  */
 int ckpt_with_task_stack(struct task_struct *t, struct mm_struct *mm,
+			 unsigned long until,
 			 int (*fn)(struct task_struct *t, void *arg), void *arg)
 {
 	int ret;
 
-	if (mmap_write_lock_killable(mm))
-		return -EINTR;
+	ret = ckpt_mmap_write_lock(mm, until);
+	if (ret)
+		return ret;
 	ret = READ_ONCE(t->mm) == mm ? fn(t, arg) : -ESRCH;
 	mmap_write_unlock(mm);
 	return ret;
@@ -278,9 +345,12 @@ int ckpt_task_native(struct task_struct *task, struct mm_struct *mm,
 	int err = -EOPNOTSUPP;
 
 	if (IS_ENABLED(CONFIG_X86_64))
-		err = ckpt_with_task_stack(task, mm, ckpt_native_fn, NULL);
+		err = ckpt_with_task_stack(task, mm, ckpt_doit_until(),
+					   ckpt_native_fn, NULL);
 	if (err == -EOPNOTSUPP)
 		NL_SET_ERR_MSG(extack, "only native x86-64 tasks are supported");
+	else if (err == -EBUSY)
+		NL_SET_ERR_MSG(extack, CKPT_MMAP_BUSY);
 	else if (err)
 		NL_SET_ERR_MSG(extack, "the process is exiting");
 	return err;

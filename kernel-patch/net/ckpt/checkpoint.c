@@ -57,7 +57,10 @@
  */
 static int ckpt_image_lock(struct ckpt_stream *s)
 {
-	down_read(&s->task->signal->exec_update_lock);
+	int err = ckpt_exec_lock(s->task, s->deadline);
+
+	if (err)
+		return err;
 	if (ckpt_same_image(s->task, s->mm, s->exec_id))
 		return 0;
 	up_read(&s->task->signal->exec_update_lock);
@@ -362,7 +365,7 @@ static int ckpt_emit_xstate(struct ckpt_stream *s, struct task_struct *t,
 	}
 	ckpt_meta_end(s);
 	r.buf = ckpt_frag_data(s, &rec, r.len);
-	err = r.buf ? ckpt_with_task_stack(t, s->mm, ckpt_regset_fn, &r) :
+	err = r.buf ? ckpt_with_task_stack(t, s->mm, s->deadline, ckpt_regset_fn, &r) :
 		      -EMSGSIZE;
 out_unlock:
 	ckpt_image_unlock(s);
@@ -420,7 +423,7 @@ static int ckpt_emit_siginfo(struct ckpt_stream *s, struct task_struct *t,
 	err = ckpt_image_lock(s);
 	if (err)
 		return err;
-	err = ckpt_with_task_stack(t, s->mm, ckpt_siginfo_fn, &r);
+	err = ckpt_with_task_stack(t, s->mm, s->deadline, ckpt_siginfo_fn, &r);
 	ckpt_image_unlock(s);
 	if (err || !r.queued)
 		return err;
@@ -431,7 +434,7 @@ static int ckpt_emit_siginfo(struct ckpt_stream *s, struct task_struct *t,
 	err = ckpt_image_lock(s);
 	if (err)
 		goto out_free;
-	err = ckpt_with_task_stack(t, s->mm, ckpt_siginfo_fn, &r);
+	err = ckpt_with_task_stack(t, s->mm, s->deadline, ckpt_siginfo_fn, &r);
 	ckpt_image_unlock(s);
 	if (err || !r.queued)
 		goto out_free;
@@ -476,7 +479,19 @@ static int ckpt_emit_thread_regs(struct ckpt_stream *s, struct task_struct *t,
 	err = ckpt_image_lock(s);
 	if (err)
 		return err;
-	err = ckpt_with_task_stack(t, s->mm, ckpt_thread_state_fn, &ts);
+	/*
+	 * A thread's credentials are its own (setresuid() as a raw system
+	 * call changes one thread's): admission checked the leader's, so
+	 * every other thread is checked, for the requester and the sink.
+	 */
+	if (t != s->task && (ckpt_cred_may_access(s->cred, t) ||
+			     ckpt_cred_may_access(s->sink.cred, t))) {
+		ckpt_set_abort(s, CKPT_ABORT_REASON_FAULT, -EACCES,
+			       "a thread has other credentials than the leader, which the requester or the sink may not read");
+		err = -EACCES;
+		goto out_unlock;
+	}
+	err = ckpt_with_task_stack(t, s->mm, s->deadline, ckpt_thread_state_fn, &ts);
 	if (err)
 		goto out_unlock;
 	ckpt_rec_init(s, rec, CKPT_RECORD_TYPE_REGS, parent, r.len);
@@ -500,7 +515,7 @@ static int ckpt_emit_thread_regs(struct ckpt_stream *s, struct task_struct *t,
 	}
 	ckpt_meta_end(s);
 	r.buf = ckpt_frag_data(s, rec, r.len);
-	err = r.buf ? ckpt_with_task_stack(t, s->mm, ckpt_regset_fn, &r) :
+	err = r.buf ? ckpt_with_task_stack(t, s->mm, s->deadline, ckpt_regset_fn, &r) :
 		      -EMSGSIZE;
 out_unlock:
 	ckpt_image_unlock(s);
@@ -547,7 +562,7 @@ static int ckpt_emit_sigactions(struct ckpt_stream *s, struct task_struct *task,
 	err = ckpt_image_lock(s);
 	if (err)
 		return err;
-	err = ckpt_with_task_stack(task, s->mm, ckpt_shared_pending_fn,
+	err = ckpt_with_task_stack(task, s->mm, s->deadline, ckpt_shared_pending_fn,
 				   &shared_pending);
 	if (err)
 		goto out_unlock;
@@ -562,7 +577,7 @@ static int ckpt_emit_sigactions(struct ckpt_stream *s, struct task_struct *task,
 	}
 	ckpt_meta_end(s);
 	out = ckpt_frag_data(s, &rec, len);
-	err = out ? ckpt_with_task_stack(task, s->mm, ckpt_sigactions_fn, out) :
+	err = out ? ckpt_with_task_stack(task, s->mm, s->deadline, ckpt_sigactions_fn, out) :
 		    -EMSGSIZE;
 out_unlock:
 	ckpt_image_unlock(s);
@@ -783,8 +798,9 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 		err = ckpt_stream_check(s);
 		if (err)
 			return err;
-		if (mmap_read_lock_killable(mm))
-			return -EINTR;
+		err = ckpt_mmap_read_lock(mm, s->deadline);
+		if (err)
+			return err;
 		/*
 		 * Only what a vma covers under this hold (ckpt_skip_holes()):
 		 * the part of [addr, end) the next vma maps, if any.
@@ -910,9 +926,10 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	err = ckpt_image_lock(s);
 	if (err)
 		return err;
-	if (mmap_read_lock_killable(mm)) {
+	err = ckpt_mmap_read_lock(mm, s->deadline);
+	if (err) {
 		ckpt_image_unlock(s);
-		return -EINTR;
+		return err;
 	}
 	vma = find_vma(mm, *addr);
 	if (!vma) {
@@ -979,7 +996,7 @@ static int ckpt_emit_mm(struct ckpt_stream *s, u32 parent,
 	int err;
 
 	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_MM, parent, 0);
-	err = mmap_read_lock_killable(mm);
+	err = ckpt_mmap_read_lock(mm, s->deadline);
 	if (err)
 		return err;
 	err = ckpt_frag_begin(s, &rec, 0);
@@ -1008,7 +1025,8 @@ struct ckpt_pipe {
  * reading or writing: inode->i_pipe, kept alive by our reference to @file,
  * which holds one of pipe->files; ckpt_file_pipe() says which files do),
  * read without consuming it: under
- * pipe_lock(), as a reader would take it, its capacity and the bytes its
+ * the pipe's mutex, as a reader takes it (waited for until the stream's
+ * deadline: a writer holds it while it faults its source), its capacity and the bytes its
  * ring holds, and for a read end a copy of them when they are at most
  * CKPT_PIPE_DATA_MAX (kvmalloc'd, charged to the requester). A buffer that
  * cannot be confirmed (a spliced page that failed to read) leaves no copy:
@@ -1047,12 +1065,14 @@ static struct pipe_inode_info *ckpt_file_pipe(struct file *file)
 }
 
 static int ckpt_pipe_peek(struct file *file, struct pipe_inode_info *pipe,
-			  struct ckpt_pipe *p)
+			  unsigned long deadline, struct ckpt_pipe *p)
 {
 	unsigned int head, tail, mask, i;
 	size_t off = 0;
 
-	pipe_lock(pipe);
+	/* The pipe's mutex, as a reader takes it; a writer may hold it while it faults. */
+	if (ckpt_mutex_lock(&pipe->mutex, deadline))
+		return -EBUSY;
 	p->size = pipe->max_usage << PAGE_SHIFT;
 	head = pipe->head;
 	tail = pipe->tail;
@@ -1063,7 +1083,7 @@ static int ckpt_pipe_peek(struct file *file, struct pipe_inode_info *pipe,
 		goto out;
 	p->data = kvmalloc(p->bytes, GFP_KERNEL_ACCOUNT);
 	if (!p->data) {
-		pipe_unlock(pipe);
+		mutex_unlock(&pipe->mutex);
 		return -ENOMEM;
 	}
 	for (i = tail; i != head; i++) {
@@ -1078,7 +1098,7 @@ static int ckpt_pipe_peek(struct file *file, struct pipe_inode_info *pipe,
 		off += buf->len;
 	}
 out:
-	pipe_unlock(pipe);
+	mutex_unlock(&pipe->mutex);
 	return 0;
 }
 
@@ -1258,7 +1278,7 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 		pipe_info = ckpt_file_pipe(file);
 		is_pipe = !!pipe_info;
 		if (!err && is_pipe)
-			err = ckpt_pipe_peek(file, pipe_info, &pipe);
+			err = ckpt_pipe_peek(file, pipe_info, s->deadline, &pipe);
 		memset(&sock, 0, sizeof(sock));
 		is_unix = ckpt_is_unix(file);
 		if (!err && is_unix)

@@ -59,6 +59,22 @@ static inline u64 ckpt_inode_mtime_ns(struct inode *inode)
 #define VM_SHADOW_STACK VM_NONE
 #endif
 
+/*
+ * mmap_write_lock() without the wait (there is no mmap_write_trylock()):
+ * its steps, with down_write_trylock(). Since 6.12.y (Debian's 6.12.118)
+ * taking the write lock also begins mm_lock_seq's write section, which
+ * mmap_write_unlock() ends; 6.1 has no such section.
+ */
+static inline bool ckpt_mmap_write_trylock(struct mm_struct *mm)
+{
+	if (!down_write_trylock(&mm->mmap_lock))
+		return false;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+	mm_lock_seqcount_begin(mm);
+#endif
+	return true;
+}
+
 /* get_user_pages_remote() lost its vmas argument in 6.5. */
 static inline long ckpt_gup_remote(struct mm_struct *mm, unsigned long start,
 				   unsigned long nr_pages,

@@ -11,6 +11,7 @@
 #include <linux/crc32c.h>
 #include <linux/dcache.h>
 #include <linux/fs.h>
+#include <linux/jiffies.h>
 #include <linux/jump_label.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
@@ -169,12 +170,35 @@ bool ckpt_task_stopped(struct task_struct *task);
 int ckpt_may_access(struct sk_buff *skb, struct task_struct *task,
 		    struct netlink_ext_ack *extack);
 int ckpt_cred_may_access(const struct cred *cred, struct task_struct *task);
+int ckpt_creds_may_access(const struct cred *cred, const struct cred *opener,
+			  struct task_struct *task);
+
+/*
+ * Bounded lock waits (access.c): -EBUSY when the lock stayed taken until
+ * @until (jiffies). A request waits at most CKPT_DOIT_WAIT_MS.
+ */
+#define CKPT_DOIT_WAIT_MS	100
+static inline unsigned long ckpt_doit_until(void)
+{
+	return jiffies + msecs_to_jiffies(CKPT_DOIT_WAIT_MS);
+}
+
+#define CKPT_EXEC_BUSY \
+	"the target's exec_update_lock stayed taken for 100 ms (an execve() or a reader of its /proc files): try again"
+#define CKPT_MMAP_BUSY \
+	"the target's memory map stayed locked for 100 ms (another task is reading or changing it): try again"
+
+int ckpt_exec_lock(struct task_struct *task, unsigned long until);
+int ckpt_mmap_read_lock(struct mm_struct *mm, unsigned long until);
+int ckpt_mmap_write_lock(struct mm_struct *mm, unsigned long until);
+int ckpt_mutex_lock(struct mutex *lock, unsigned long until);
 int ckpt_pin_mm(struct sk_buff *skb, struct task_struct *task,
 		const struct cred *sink_cred, struct mm_struct **mmp,
 		u64 *exec_id, struct netlink_ext_ack *extack);
 bool ckpt_same_image(struct task_struct *task, struct mm_struct *mm,
 		     u64 exec_id);
 int ckpt_with_task_stack(struct task_struct *t, struct mm_struct *mm,
+			 unsigned long until,
 			 int (*fn)(struct task_struct *t, void *arg), void *arg);
 int ckpt_task_native(struct task_struct *task, struct mm_struct *mm,
 		     struct netlink_ext_ack *extack);

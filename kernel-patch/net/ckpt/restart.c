@@ -2,30 +2,37 @@
 /*
  * Restart: an image streamed back by the requester, validated fragment by
  * fragment against the protocol and against the target, staged in the
- * kernel, and written into the stopped target only at commit.
+ * kernel, and written into the stopped target only at commit (or, direct,
+ * as each fragment validated) by the session's writer (writer.c): no
+ * request waits on the target.
  *
  * A session belongs to the socket that began it (its net and port) and
- * ends with commit, abort, that socket's close, or session_idle_ms without
- * a request. It holds the target's claim (no checkpoint or second restart
- * of it meanwhile), the target's mm by mmgrab() (not mmget(): a target
- * that dies frees its memory at once; each use takes mmget_not_zero()),
- * and the staged page data. Staging is charged to the caller's memory
- * cgroup (GFP_KERNEL_ACCOUNT) and bounded per session (restart_max_mib),
- * per uid (restart_user_mib) and in all (restart_total_mib); sessions are
- * bounded per uid (user_sessions) and in all (max_sessions). The first
- * rejected message fails the session: the staged data and the claim are
- * dropped at once, and a tombstone answers later messages until the
- * requester aborts or closes.
+ * ends when its writer finished the commit, with abort, that socket's
+ * close, or session_idle_ms without a request while the writer is idle.
+ * It holds the target's claim (no checkpoint or second restart of it
+ * meanwhile), the target's mm by mmgrab() (not mmget(): a target that dies
+ * frees its memory at once; each use takes mmget_not_zero()), and the
+ * staged page data. Staging (and what a direct session has queued for the
+ * writer) is charged to the caller's memory cgroup (GFP_KERNEL_ACCOUNT)
+ * and bounded per session (restart_max_mib), per uid (restart_user_mib)
+ * and in all (restart_total_mib); sessions are bounded per uid
+ * (user_sessions) and in all (max_sessions). The first rejected message
+ * fails the session: the staged data and the claim are dropped at once
+ * (once the writer stopped, if it runs), and a tombstone answers later
+ * messages until the requester aborts or closes. A request waits for the
+ * target's locks at most CKPT_DOIT_WAIT_MS (the vma check), then fails
+ * with EBUSY.
  *
  * Restart trusts nothing in the image and never creates tasks, maps memory
  * or changes credentials or descriptors: it only writes page contents into
  * existing private mappings, or unnamed shared memory the task may write
- * (ckpt_vma_dumpable()), of a task the caller may checkpoint. The commit
+ * (ckpt_vma_dumpable()), of a task the caller may checkpoint. The writer
  * takes the target's exec_update_lock, checks that the task still runs the
  * image whose mm was pinned when access was checked and checks access
- * again, and writes through that pinned mm, each run under one mmap lock
- * hold with its vma checked: never through task->mm, which after an exec
- * is another program's.
+ * again (the beginner's credentials; each request checks its sender's),
+ * and writes through that pinned mm, each run under one mmap lock hold
+ * with its vma checked: never through task->mm, which after an exec is
+ * another program's.
  */
 #include <linux/highmem.h>
 #include <linux/kref.h>
@@ -42,9 +49,10 @@
 #include <asm/user.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
+#include <net/sock.h>
 
 #include "ckpt-nl-gen.h"
-#include "internal.h"
+#include "restart.h"
 
 #define ckpt_reject(extack, attr, fmt, args...) do {		\
 	struct netlink_ext_ack *__ext = (extack);		\
@@ -52,70 +60,6 @@
 	NL_SET_ERR_MSG_FMT(__ext, fmt, ##args);			\
 	NL_SET_BAD_ATTR(__ext, attr);				\
 } while (0)
-
-/* Page data of one pages record, written at commit. */
-struct ckpt_stage {
-	struct list_head node;
-	unsigned long addr;
-	size_t len;
-	u8 *data;
-};
-
-struct ckpt_open {
-	u32 id;
-	u32 type;
-};
-
-struct ckpt_session {
-	struct list_head node;		/* in ckpt_sessions, under its lock */
-	struct kref ref;
-	struct mutex lock;		/* serializes this session's requests */
-	possible_net_t net;
-	u32 portid;
-	u32 rsid;
-	u32 flags;
-	bool dead;			/* removed from the list */
-	const char *failed;		/* why the session failed, or NULL */
-	struct task_struct *task;	/* claimed while not failed */
-	struct pid *claim;
-	struct mm_struct *mm;		/* mmgrab()bed where access was checked */
-	u64 exec_id;			/* task->self_exec_id at that moment */
-	kuid_t uid;			/* the requester's, for the per-uid caps */
-	struct delayed_work expire;	/* ends the session when idle */
-
-	/* Stream state, as a checkpoint sink would check it. */
-	u32 seq;
-	u32 last_id;
-	struct ckpt_open open[CKPT_DEPTH_MAX];
-	unsigned int depth;
-	struct ckpt_rec cur;		/* record whose fragments are arriving */
-	bool in_record;
-	bool seen_task;
-	bool seen_sigactions;
-	bool seen_rlimits;
-	u32 siginfo_of;			/* the record the last siginfo record hangs under */
-	bool seen_trailer;
-	u64 records;
-	u64 bytes;
-	u32 crc;
-
-	/* What the trailer must count, and the open vma. */
-	u32 nr_threads;
-	u32 nr_vmas;
-	u64 nr_pages;
-	u32 nr_files;
-	unsigned long vma_start;
-	unsigned long vma_end;
-	unsigned long pages_next;	/* pages records ascend within a vma */
-	bool vma_dumped;
-	bool vma_shmem;		/* the target's vma is unnamed shared memory */
-
-	struct list_head stages;
-	struct ckpt_stage *stage;	/* of the current pages record */
-	u64 staged;
-	u64 run_addr;			/* of the current pages record */
-	struct page **direct_pages;	/* CKPT_RESTART_FLAGS_DIRECT: GUP scratch */
-};
 
 static LIST_HEAD(ckpt_sessions);
 static DEFINE_MUTEX(ckpt_sessions_lock);
@@ -202,19 +146,31 @@ static const struct {
 /* Mapping bits that must agree between the image and the target. */
 #define CKPT_VMA_MATCH_FLAGS	(VM_READ | VM_WRITE | VM_EXEC | VM_SHARED)
 
-static void ckpt_session_drop_state(struct ckpt_session *sess)
+void ckpt_stage_free(struct ckpt_session *sess, struct ckpt_stage *st)
+{
+	/* A direct session's stages are all queued ones, the others staged. */
+	atomic64_sub(st->len, sess->flags & CKPT_RESTART_FLAGS_DIRECT ?
+		     &sess->queued : &sess->staged);
+	kvfree(st->data);
+	kfree(st);
+}
+
+static void ckpt_stages_free(struct ckpt_session *sess, struct list_head *stages)
 {
 	struct ckpt_stage *st, *tmp;
 
-	list_for_each_entry_safe(st, tmp, &sess->stages, node) {
+	list_for_each_entry_safe(st, tmp, stages, node) {
 		list_del(&st->node);
-		kvfree(st->data);
-		kfree(st);
+		ckpt_stage_free(sess, st);
 	}
-	sess->stage = NULL;
-	WRITE_ONCE(sess->staged, 0);
-	kfree(sess->direct_pages);
-	sess->direct_pages = NULL;
+}
+
+/* What the writer uses: dropped by it, or when it is not running. */
+void ckpt_session_drop_target(struct ckpt_session *sess)
+{
+	ckpt_stages_free(sess, &sess->queue);
+	kfree(sess->pages);
+	sess->pages = NULL;
 	if (sess->mm)
 		mmdrop(sess->mm);
 	sess->mm = NULL;
@@ -226,15 +182,30 @@ static void ckpt_session_drop_state(struct ckpt_session *sess)
 	sess->claim = NULL;
 }
 
+/* Under sess->lock, or once no request can run. */
+static void ckpt_session_drop_state(struct ckpt_session *sess)
+{
+	ckpt_stages_free(sess, &sess->stages);
+	sess->stage = NULL;
+	if (!ckpt_writer_defer_drop(sess))
+		ckpt_session_drop_target(sess);
+}
+
 static void ckpt_session_free(struct kref *ref)
 {
 	struct ckpt_session *sess = container_of(ref, struct ckpt_session, ref);
 
 	ckpt_session_drop_state(sess);
+	if (sess->sk)
+		sock_put(sess->sk);
+	if (sess->cred)
+		put_cred(sess->cred);
+	if (sess->opener)
+		put_cred(sess->opener);
 	kfree(sess);
 }
 
-static void ckpt_session_put(struct ckpt_session *sess)
+void ckpt_session_put(struct ckpt_session *sess)
 {
 	kref_put(&sess->ref, ckpt_session_free);
 }
@@ -245,6 +216,21 @@ static void ckpt_session_fail(struct ckpt_session *sess, const char *why)
 	sess->failed = why;
 	ckpt_session_drop_state(sess);
 	atomic64_inc(&ckpt_stats.restart_rejects);
+}
+
+/*
+ * (Re)arms the idle timer; a newly pending timer holds a reference. Under
+ * ckpt_sessions_lock, on a session still listed: ckpt_session_unlink()
+ * cancels the timer under the same lock, so none is armed after it.
+ */
+static void ckpt_session_touch(struct ckpt_session *sess)
+{
+	unsigned long idle = msecs_to_jiffies(READ_ONCE(ckpt_session_idle_ms));
+
+	lockdep_assert_held(&ckpt_sessions_lock);
+	kref_get(&sess->ref);
+	if (mod_delayed_work(ckpt_wq, &sess->expire, idle))
+		ckpt_session_put(sess);	/* was pending: it has one already */
 }
 
 static void ckpt_session_unlink(struct ckpt_session *sess)
@@ -265,20 +251,13 @@ static void ckpt_session_expire(struct work_struct *work)
 						 struct ckpt_session, expire);
 
 	mutex_lock(&ckpt_sessions_lock);
-	if (!sess->dead)
+	/* Not idle while its writer works: the requester waits for it. */
+	if (!sess->dead && READ_ONCE(sess->writing))
+		ckpt_session_touch(sess);
+	else if (!sess->dead)
 		ckpt_session_unlink(sess);
 	mutex_unlock(&ckpt_sessions_lock);
 	ckpt_session_put(sess);
-}
-
-/* (Re)arms the idle timer; a newly pending timer holds a reference. */
-static void ckpt_session_touch(struct ckpt_session *sess)
-{
-	unsigned long idle = msecs_to_jiffies(READ_ONCE(ckpt_session_idle_ms));
-
-	kref_get(&sess->ref);
-	if (mod_delayed_work(ckpt_wq, &sess->expire, idle))
-		ckpt_session_put(sess);	/* was pending: it has one already */
 }
 
 /*
@@ -297,6 +276,7 @@ static struct ckpt_session *ckpt_session_get(struct genl_info *info)
 		    net_eq(read_pnet(&sess->net), genl_info_net(info))) {
 			found = sess;
 			kref_get(&found->ref);
+			ckpt_session_touch(found);
 			break;
 		}
 	}
@@ -313,7 +293,6 @@ static struct ckpt_session *ckpt_session_get(struct genl_info *info)
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "the restart session has ended");
 		return NULL;
 	}
-	ckpt_session_touch(found);
 	return found;
 }
 
@@ -323,7 +302,7 @@ static void ckpt_session_unlock(struct ckpt_session *sess)
 	ckpt_session_put(sess);
 }
 
-static void ckpt_session_end(struct ckpt_session *sess)
+void ckpt_session_end(struct ckpt_session *sess)
 {
 	mutex_lock(&ckpt_sessions_lock);
 	if (!sess->dead)
@@ -412,19 +391,25 @@ int ckpt_nl_restart_begin_doit(struct sk_buff *skb, struct genl_info *info)
 	INIT_LIST_HEAD(&sess->node);
 	INIT_LIST_HEAD(&sess->stages);
 	INIT_DELAYED_WORK(&sess->expire, ckpt_session_expire);
+	ckpt_writer_init(sess);
+	atomic64_set(&sess->staged, 0);
+	atomic64_set(&sess->queued, 0);
 	sess->task = task;
 	sess->uid = current_uid();
+	/* Who began it, as netlink_ns_capable() and the ptrace check see them: the writer's check. */
+	sess->cred = get_current_cred();
+	sess->sk = NETLINK_CB(skb).sk;
+	sock_hold(sess->sk);
+	sess->opener = get_cred(sess->sk->sk_socket->file->f_cred);
 	write_pnet(&sess->net, genl_info_net(info));
 	sess->portid = info->snd_portid;
 	sess->crc = ~0U;
 	if (info->attrs[CKPT_A_RESTART_FLAGS])
 		sess->flags = nla_get_u32(info->attrs[CKPT_A_RESTART_FLAGS]);
-	if ((sess->flags & CKPT_RESTART_FLAGS_DIRECT) &&
-	    !(sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY)) {
-		sess->direct_pages = kmalloc_array(CKPT_PAGES_RUN_MAX,
-						   sizeof(*sess->direct_pages),
-						   GFP_KERNEL_ACCOUNT);
-		if (!sess->direct_pages) {
+	if (!(sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY)) {
+		sess->pages = kmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*sess->pages),
+					    GFP_KERNEL_ACCOUNT);
+		if (!sess->pages) {
 			ckpt_session_put(sess);
 			NL_SET_ERR_MSG(info->extack, "no memory for a restart session");
 			return -ENOMEM;
@@ -509,7 +494,12 @@ static int ckpt_check_vma(struct ckpt_session *sess, struct nlattr **meta,
 	 * or part of one the target's kernel merged from the image's adjacent
 	 * areas (a new process has one anon_vma where the old one had two).
 	 */
-	mmap_read_lock(sess->mm);
+	if (ckpt_mmap_read_lock(sess->mm, ckpt_doit_until())) {
+		mmput(sess->mm);
+		kfree(buf);
+		NL_SET_ERR_MSG(info->extack, CKPT_MMAP_BUSY);
+		return -EBUSY;
+	}
 	vma = find_vma(sess->mm, start);
 	if (!vma || vma->vm_start > start || vma->vm_end < end) {
 		what = "no target mapping covers the range";
@@ -562,7 +552,7 @@ static void ckpt_staged_totals(kuid_t uid, u64 *all, u64 *users)
 	*all = 0;
 	*users = 0;
 	list_for_each_entry(o, &ckpt_sessions, node) {
-		u64 n = READ_ONCE(o->staged);
+		u64 n = atomic64_read(&o->staged);
 
 		*all += n;
 		if (uid_eq(o->uid, uid))
@@ -577,7 +567,8 @@ static int ckpt_stage_fits(struct ckpt_session *sess, u64 len,
 	u64 all, users;
 	int err = 0;
 
-	if (sess->staged + len > (u64)READ_ONCE(ckpt_restart_max_mib) << 20) {
+	if (atomic64_read(&sess->staged) + len >
+	    (u64)READ_ONCE(ckpt_restart_max_mib) << 20) {
 		ckpt_reject(info->extack, attr,
 			    "record %u: image exceeds restart_max_mib (%u MiB)",
 			    id, ckpt_restart_max_mib);
@@ -596,7 +587,7 @@ static int ckpt_stage_fits(struct ckpt_session *sess, u64 len,
 			    id, ckpt_restart_total_mib);
 		err = -ENOSPC;
 	} else {
-		WRITE_ONCE(sess->staged, sess->staged + len);
+		atomic64_add(len, &sess->staged);
 	}
 	mutex_unlock(&ckpt_sessions_lock);
 	return err;
@@ -633,9 +624,8 @@ static int ckpt_check_pages(struct ckpt_session *sess, struct nlattr **meta,
 	sess->run_addr = addr;
 	sess->pages_next = last;
 	sess->nr_pages += nr;
-	if (sess->direct_pages || (sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY &&
-				   sess->flags & CKPT_RESTART_FLAGS_DIRECT))
-		return 0;	/* written fragment by fragment (or not at all) */
+	if (sess->flags & CKPT_RESTART_FLAGS_DIRECT)
+		return 0;	/* queued fragment by fragment (or, validate-only, not at all) */
 	err = ckpt_stage_fits(sess, len, info, meta[CKPT_A_META_NR_PAGES], id);
 	if (err)
 		return err;
@@ -920,22 +910,24 @@ static int ckpt_check_first(struct ckpt_session *sess, struct genl_info *info,
 	return ckpt_check_meta(sess, info, type, id, parent, data_len);
 }
 
-/* Every staged range still inside a mapping ckpt_vma_dumpable() accepts. */
-static int ckpt_recheck_stages(struct ckpt_session *sess,
-			       struct netlink_ext_ack *extack)
+/*
+ * Every range of @stages still inside a mapping ckpt_vma_dumpable()
+ * accepts. The writer's, under the target's exec_update_lock.
+ */
+int ckpt_recheck_stages(struct ckpt_session *sess, struct list_head *stages,
+			unsigned long until)
 {
 	struct vm_area_struct *vma;
 	struct ckpt_stage *st;
-	int err = 0;
+	int err;
 
-	mmap_read_lock(sess->mm);
-	list_for_each_entry(st, &sess->stages, node) {
+	err = ckpt_mmap_read_lock(sess->mm, until);
+	if (err)
+		return err;
+	list_for_each_entry(st, stages, node) {
 		vma = find_vma(sess->mm, st->addr);
 		if (!vma || vma->vm_start > st->addr ||
 		    vma->vm_end < st->addr + st->len || !ckpt_vma_dumpable(vma)) {
-			NL_SET_ERR_MSG_FMT(extack,
-					   "pages at %lx no longer lie in a mapping a restart writes",
-					   st->addr);
 			err = -EINVAL;
 			break;
 		}
@@ -946,24 +938,27 @@ static int ckpt_recheck_stages(struct ckpt_session *sess,
 
 /*
  * Writes [addr, addr + len) of the pinned mm from @src: in one mmap lock
- * hold the vma is checked again and the pages are taken for writing
- * (breaking COW, as a debugger's write does) and filled. The range spans at
- * most CKPT_PAGES_RUN_MAX pages, @pages has room for that many pointers.
+ * hold (waited for until @until) the vma is checked again and the pages
+ * are taken for writing (breaking COW, as a debugger's write does) and
+ * filled. The range spans at most CKPT_PAGES_RUN_MAX pages, @pages has
+ * room for that many pointers. The writer's (writer.c): the fault may
+ * wait for a file's filesystem.
  */
-static int ckpt_write_range(struct mm_struct *mm, unsigned long addr,
-			    const u8 *src, size_t len, struct page **pages)
+int ckpt_write_range(struct mm_struct *mm, unsigned long addr, const u8 *src,
+		     size_t len, struct page **pages, unsigned long until)
 {
 	unsigned long first = addr & PAGE_MASK, off = addr - first;
 	unsigned long nr = (PAGE_ALIGN(addr + len) - first) >> PAGE_SHIFT;
 	struct vm_area_struct *vma;
 	long got, i;
 	size_t n;
-	int err = 0;
+	int err;
 
 	if (WARN_ON_ONCE(nr > CKPT_PAGES_RUN_MAX))
 		return -EINVAL;
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
+	err = ckpt_mmap_read_lock(mm, until);
+	if (err)
+		return err;
 	vma = find_vma(mm, addr);
 	if (!vma || vma->vm_start > addr || vma->vm_end < addr + len ||
 	    !ckpt_vma_dumpable(vma)) {
@@ -992,102 +987,44 @@ static int ckpt_write_range(struct mm_struct *mm, unsigned long addr,
 	return err;
 }
 
-static int ckpt_write_stages(struct ckpt_session *sess,
-			     struct netlink_ext_ack *extack)
-{
-	struct ckpt_stage *st;
-	struct page **pages;
-	int err = 0;
-
-	pages = kmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*pages), GFP_KERNEL_ACCOUNT);
-	if (!pages) {
-		NL_SET_ERR_MSG(extack, "no memory to write the pages");
-		return -ENOMEM;
-	}
-	list_for_each_entry(st, &sess->stages, node) {
-		err = ckpt_write_range(sess->mm, st->addr, st->data, st->len, pages);
-		if (err) {
-			NL_SET_ERR_MSG_FMT(extack,
-					   "writing pages at %lx failed after earlier pages were written",
-					   st->addr);
-			break;
-		}
-	}
-	kfree(pages);
-	return err;
-}
-
 /*
- * Takes the target's exec_update_lock and an mm_users reference after
- * checking that the task still runs the image whose mm was pinned at begin
- * and that the caller may still access it. ckpt_target_put() undoes it.
+ * CKPT_RESTART_FLAGS_DIRECT: one fragment's data, copied and queued for
+ * the writer; at most CKPT_RESTART_QUEUE_MAX bytes until they are written
+ * (the staging caps do not apply: what a direct session holds is this).
  */
-static int ckpt_target_get(struct ckpt_session *sess, struct sk_buff *skb,
-			   struct netlink_ext_ack *extack)
-{
-	struct task_struct *task = sess->task;
-	int err;
-
-	err = down_read_killable(&task->signal->exec_update_lock);
-	if (err) {
-		NL_SET_ERR_MSG(extack, "interrupted while waiting for the target's exec lock");
-		return err;
-	}
-	if (ckpt_task_exiting(task)) {
-		NL_SET_ERR_MSG(extack, "the target exited");
-		err = -ESRCH;
-	} else if (!ckpt_same_image(task, sess->mm, sess->exec_id)) {
-		NL_SET_ERR_MSG(extack,
-			       "the target called execve() since the session began: its memory is another program's");
-		err = -EACCES;
-	} else if (!mmget_not_zero(sess->mm)) {
-		NL_SET_ERR_MSG(extack, "the target exited");
-		err = -ESRCH;
-	} else {
-		err = ckpt_may_access(skb, task, extack);
-		if (err)
-			mmput(sess->mm);
-	}
-	if (err)
-		up_read(&task->signal->exec_update_lock);
-	return err;
-}
-
-static void ckpt_target_put(struct ckpt_session *sess)
-{
-	mmput(sess->mm);
-	up_read(&sess->task->signal->exec_update_lock);
-}
-
-/* Checks, then writes the staged runs, as ckpt_target_get() allows. */
-static int ckpt_restart_write(struct ckpt_session *sess, struct sk_buff *skb,
-			      struct netlink_ext_ack *extack)
-{
-	int err = ckpt_target_get(sess, skb, extack);
-
-	if (err)
-		return err;
-	err = ckpt_recheck_stages(sess, extack);
-	if (!err && !(sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY))
-		err = ckpt_write_stages(sess, extack);
-	ckpt_target_put(sess);
-	return err;
-}
-
-/* CKPT_RESTART_FLAGS_DIRECT: one fragment, written now, nothing kept. */
-static int ckpt_write_direct(struct ckpt_session *sess, struct sk_buff *skb,
+static int ckpt_queue_direct(struct ckpt_session *sess, struct sk_buff *skb,
 			     struct genl_info *info, u64 addr, const u8 *src,
 			     u32 len)
 {
-	int err = ckpt_target_get(sess, skb, info->extack);
+	struct ckpt_stage *st;
+	int err;
 
+	/* This request's sender too: the writer checks the session's beginner. */
+	err = ckpt_may_access(skb, sess->task, info->extack);
 	if (err)
 		return err;
-	err = ckpt_write_range(sess->mm, addr, src, len, sess->direct_pages);
-	ckpt_target_put(sess);
-	if (err)
-		NL_SET_ERR_MSG_FMT(info->extack, "writing pages at %llx failed", addr);
-	return err;
+	if (atomic64_read(&sess->queued) + len > CKPT_RESTART_QUEUE_MAX) {
+		ckpt_reject(info->extack, info->attrs[CKPT_A_DATA],
+			    "record %u: over %u bytes queued (wait for restart-written)",
+			    sess->cur.id, CKPT_RESTART_QUEUE_MAX);
+		return -ENOSPC;
+	}
+	atomic64_add(len, &sess->queued);
+	st = kzalloc(sizeof(*st), GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
+	if (st)
+		st->data = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
+	if (!st || !st->data) {
+		kfree(st);
+		atomic64_sub(len, &sess->queued);
+		NL_SET_ERR_MSG(info->extack, "no memory to queue page data");
+		return -ENOMEM;
+	}
+	memcpy(st->data, src, len);
+	st->addr = addr;
+	st->len = len;
+	st->seq = sess->seq;
+	ckpt_writer_queue(sess, st);
+	return 0;
 }
 
 static int ckpt_restart_record(struct ckpt_session *sess, struct sk_buff *skb,
@@ -1153,8 +1090,10 @@ static int ckpt_restart_record(struct ckpt_session *sess, struct sk_buff *skb,
 	if (len) {
 		if (sess->stage) {
 			memcpy(sess->stage->data + offset, nla_data(data), len);
-		} else if (sess->direct_pages && type == CKPT_RECORD_TYPE_PAGES) {
-			err = ckpt_write_direct(sess, skb, info, sess->run_addr + offset,
+		} else if (type == CKPT_RECORD_TYPE_PAGES &&
+			   (sess->flags & CKPT_RESTART_FLAGS_DIRECT) &&
+			   !(sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY)) {
+			err = ckpt_queue_direct(sess, skb, info, sess->run_addr + offset,
 						nla_data(data), len);
 			if (err)
 				return err;
@@ -1188,6 +1127,11 @@ int ckpt_nl_restart_record_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG_FMT(info->extack, "the restart session failed earlier: %s",
 				   sess->failed);
 		err = -EINVAL;
+		goto out;
+	}
+	if (sess->committed) {
+		NL_SET_ERR_MSG(info->extack, "the restart session is committed: restart-done ends it");
+		err = -EBUSY;
 		goto out;
 	}
 	err = ckpt_restart_record(sess, skb, info);
@@ -1231,7 +1175,14 @@ static int ckpt_restart_commit(struct ckpt_session *sess, struct sk_buff *skb,
 		NL_SET_ERR_MSG(info->extack, "the target task is no longer stopped");
 		return -EBUSY;
 	}
-	return ckpt_restart_write(sess, skb, info->extack);
+	/* An exec since begin, said as such (the writer checks it under the lock). */
+	if (READ_ONCE(sess->task->self_exec_id) != sess->exec_id) {
+		NL_SET_ERR_MSG(info->extack,
+			       "the target called execve() since the session began: its memory is another program's");
+		return -EACCES;
+	}
+	/* This request's sender; the writer checks the beginner's, under the lock. */
+	return ckpt_may_access(skb, sess->task, info->extack);
 }
 
 int ckpt_nl_restart_commit_doit(struct sk_buff *skb, struct genl_info *info)
@@ -1263,6 +1214,11 @@ int ckpt_nl_restart_commit_doit(struct sk_buff *skb, struct genl_info *info)
 		err = -EINVAL;
 		goto out_free;
 	}
+	if (sess->committed) {
+		NL_SET_ERR_MSG(info->extack, "the restart session is committed: restart-done ends it");
+		err = -EBUSY;
+		goto out_free;
+	}
 	err = ckpt_restart_commit(sess, skb, info);
 	if (err) {
 		ckpt_session_fail(sess, "the commit was rejected");
@@ -1278,10 +1234,16 @@ int ckpt_nl_restart_commit_doit(struct sk_buff *skb, struct genl_info *info)
 		goto out_free;
 	}
 	genlmsg_end(msg, hdr);
-	atomic64_inc(&ckpt_stats.restarts);
-	ckpt_session_end(sess);
+	/* The reply first: restart-done, which the writer sends, comes after it. */
+	err = genlmsg_reply(msg, info);
+	if (err) {
+		NL_SET_ERR_MSG(info->extack, "the commit's reply could not be queued");
+		ckpt_session_fail(sess, "the commit's reply could not be queued");
+	} else {
+		ckpt_writer_commit(sess, info->snd_seq);
+	}
 	ckpt_session_unlock(sess);
-	return genlmsg_reply(msg, info);
+	return err;
 
 out_free:
 	ckpt_session_unlock(sess);

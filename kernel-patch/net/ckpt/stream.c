@@ -135,6 +135,9 @@ static u32 ckpt_abort_reason(int err, const char **why)
 	case -ENOMEM:
 		*why = "out of memory";
 		return CKPT_ABORT_REASON_NOMEM;
+	case -EBUSY:
+		*why = "a lock of the task stayed taken until the stream's deadline";
+		return CKPT_ABORT_REASON_FAULT;
 	default:
 		*why = "reading the task failed";
 		return CKPT_ABORT_REASON_FAULT;

@@ -147,8 +147,10 @@ t_restore_refuses_changed_binary() {
 }
 
 # A restore through the kernel (--memory-by kernel) stages nothing there
-# (CKPT_RESTART_FLAGS_DIRECT): a 64 MiB image restores with restart_max_mib and restart_total_mib at 1 MiB, where a staged replay of
-# the same image is refused (ENOSPC).
+# (CKPT_RESTART_FLAGS_DIRECT: only what is queued for the session's writer, at most
+# CKPT_RESTART_QUEUE_MAX, which the restorer keeps below by waiting for restart-written):
+# a 64 MiB image restores with restart_max_mib and restart_total_mib at 1 MiB, where a
+# staged replay of the same image is refused (ENOSPC).
 t_restore_stages_nothing() {
 	local P=/sys/module/ckpt/parameters
 	restore_listen || return 1

@@ -163,12 +163,23 @@
  *                         requests outstanding and match acks by nlmsg_seq
  *   requester -> kernel   CKPT_CMD_RESTART_COMMIT { CKPT_A_RSID, CKPT_A_SEQ, CKPT_A_RECORDS,
  *                                                   CKPT_A_BYTES, CKPT_A_CHECKSUM }
- *                         reply { CKPT_A_RECORDS, CKPT_A_BYTES }
+ *                         reply { CKPT_A_RECORDS, CKPT_A_BYTES }: accepted
+ *   kernel -> requester   CKPT_CMD_RESTART_WRITTEN { CKPT_A_RSID, CKPT_A_SEQ, CKPT_A_BYTES }
+ *                         (direct sessions: the writer wrote every pages fragment up to
+ *                         request CKPT_A_SEQ; sent when its queue ran empty)
+ *   kernel -> requester   CKPT_CMD_RESTART_DONE { CKPT_A_RSID, CKPT_A_RECORDS, CKPT_A_BYTES }
+ *                         or { CKPT_A_RSID, CKPT_A_ERROR, CKPT_A_MESSAGE }, once, with the
+ *                         commit's nlmsg_seq (0 if the writer failed before a commit)
  *   requester -> kernel   CKPT_CMD_RESTART_ABORT  { CKPT_A_RSID }   (optional; closing the
  *                                                   socket drops its sessions too)
  *
- * The target must be stopped. A session ends with commit, abort, its socket's close, or
- * when it had no request for the module's session_idle_ms. Restart trusts nothing: every fragment is checked on arrival
+ * The target must be stopped. A session ends when its writer finished the commit, with
+ * abort, its socket's close, or when it had no request for the module's session_idle_ms
+ * while its writer was idle. No request waits on the target: the session's writer, a
+ * kernel work item, writes the pages (its waits for the target's locks are bounded by
+ * session_idle_ms; a page fault on a file whose filesystem does not answer, a FUSE daemon,
+ * holds only the writer), and reports to the socket that began the session. A request
+ * waits at most 100 ms for the target's locks (EBUSY). Restart trusts nothing: every fragment is checked on arrival
  * (sequence, nesting, ids, lengths, required meta fields, page alignment, that the image's
  * arch and page size are this machine's, that every vma lies inside one target mapping
  * with the same protection, sharing, file and file offset (the same range, or part of a
@@ -178,9 +189,12 @@
  * fails the session. Page data is staged in the kernel, charged to the requester's memory
  * cgroup and bounded per session, per uid and in all (restart_max_mib, restart_user_mib,
  * restart_total_mib); only CKPT_CMD_RESTART_COMMIT, after the counts and checksum match,
- * writes it into the target, so nothing is touched unless the whole image validated. The
- * commit fails if the target called execve() since the session began. With
- * CKPT_RESTART_FLAGS_VALIDATE_ONLY the commit writes nothing. Restart never creates tasks,
+ * has it written into the target, so nothing is touched unless the whole image validated;
+ * with CKPT_RESTART_FLAGS_DIRECT each pages fragment is queued for the writer as it
+ * validated instead (at most CKPT_RESTART_QUEUE_MAX bytes queued, whatever the image's
+ * size: a requester waits for CKPT_CMD_RESTART_WRITTEN to stay below it). The writer fails (restart-done with
+ * EACCES) if the target called execve() since the session began. With
+ * CKPT_RESTART_FLAGS_VALIDATE_ONLY nothing is written. Restart never creates tasks,
  * maps memory, changes credentials or file descriptors: it restores the contents of
  * existing private writable mappings of a task the caller may checkpoint.
  *
@@ -198,7 +212,8 @@
  *               for the sink's owner; or the target exec'd (restart commit, stream abort)
  *   ESRCH       no such pid in the caller's pid namespace, a zombie, or it exited
  *   EBUSY       target not stopped (and no stop flag), did not stop within 2 s, a sink
- *               already registered, or the target already in a checkpoint or restart
+ *               already registered, the target already in a checkpoint or restart, its
+ *               exec_update_lock or mmap lock taken for 100 ms, or a committed session
  *   EDEADLK     the target is the sink's own process
  *   EAGAIN      too many streams or restart sessions (in all, or of this uid)
  *   ENOMEM      restart staging past the caller's memory cgroup limit
@@ -225,6 +240,7 @@
 #define CKPT_FAMILY_VERSION	1
 
 #define CKPT_DATA_MAX		65531
+#define CKPT_RESTART_QUEUE_MAX	8388608
 #define CKPT_DEPTH_MAX		8
 #define CKPT_PAGES_RUN_MAX	256
 #define CKPT_RECORD_DATA_MAX	16777216
@@ -390,7 +406,8 @@ enum ckpt_sock_flags {
  *   soon as it validated (the session's writer, a kernel worker, writes them
  *   in order and reports restart-written), instead of staging the image in the
  *   kernel until the commit: the kernel holds only what is queued for the
- *   writer, counted as staging is. For a target that is discarded if the
+ *   writer, at most restart-queue-max bytes whatever the image's size
+ *   (restart_max_mib does not apply). For a target that is discarded if the
  *   restore fails (a process made to be restored into); without it nothing is
  *   written unless the whole image validated.
  */
