@@ -179,6 +179,13 @@ public struct ReplayCommand: ParsableCommand {
                 return KernelRefusal.format(text, extack: message)
             }
             return "\(error); the session was not opened"
+        case let .rejected(.commit, _, errno, message):
+            // Either the commit was refused (nothing written), or the kernel's writer failed
+            // after accepting it, possibly partway: its message then says so.
+            return KernelRefusal.format(
+                "restart-commit failed (\(errno.shortName)): the kernel refused it, or its writer failed writing the staged "
+                    + "pages (the message says whether some were written); the session was aborted",
+                extack: message)
         case let .rejected(stage, id, errno, message):
             let at = id.map { " of record \($0)" } ?? ""
             return KernelRefusal.format(

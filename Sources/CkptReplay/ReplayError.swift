@@ -13,8 +13,9 @@ public enum ReplayError: Error, Equatable, Sendable, CustomStringConvertible {
     case meta(recordID: UInt32, ProtocolError)
     /// The kernel has no `ckpt` family (module not loaded).
     case familyUnavailable(String)
-    /// The kernel refused a request of the session: errno and its extack text. `recordID` is
-    /// the record whose fragment was refused (nil for begin/commit).
+    /// The kernel refused a request of the session, or its writer failed (restart-done):
+    /// errno and the kernel's text. `recordID` is the record whose fragment was refused (nil
+    /// for begin/commit and for a writer's failure).
     case rejected(stage: ReplayStage, recordID: UInt32?, errno: Errno, message: String?)
     /// The socket failed, or an answer broke the protocol.
     case transport(stage: ReplayStage, TransportError)
@@ -86,6 +87,7 @@ extension Errno {
         case .interrupted: "EINTR"
         case .noMemory: "ENOMEM"
         case .badAddress: "EFAULT"
+        case .ioError: "EIO"
         case .fileExists: "EEXIST"
         default: "errno \(rawValue)"
         }

@@ -6,26 +6,59 @@ import CkptTransport
 import SystemPackage
 import XCTest
 
-/// A kernel stand-in: answers record requests in order, but only when asked (`nextAck`),
-/// so the engine's window is visible: `outstandingAtSend` is how many requests were
-/// unanswered when each was sent.
+/// A kernel stand-in. What the kernel would queue on the socket goes into `socket` in
+/// order and is handed out only when asked (`nextAnswer`), so the engine's windows are
+/// visible: `outstandingAtSend` is how many requests were unanswered when each was sent.
+///
+/// In a direct session the session's writer is lazy: it runs only when the engine waits and
+/// nothing else is on the socket, then writes everything queued and reports it with one
+/// restart-written, as the kernel's writer does when its queue runs empty. So written
+/// events are withheld until the engine blocks on its write window, and
+/// `unwrittenAtSend` (pages fragments queued and not yet written, when each pages fragment
+/// is sent, itself included) shows that window.
 final class FakeRestartLink: RestartLink {
     var rsid: UInt32 = 77
     var beginError: TransportError?
     /// Reject the request carrying this session seq (CKPT_A_SEQ), with this errno and text.
     var rejectSeq: UInt32?
     var rejectMessage = "record 6: vma 0x700000-0x70c000 differs from the target's mapping"
+    /// Direct sessions: the writer fails once it has this many pages fragments to write.
+    var failWriterAtPagesFragment: Int?
+    var writerFailure = (errno: Int32(5), message: "writing pages at 0x7f0000001000 failed")
+    /// How restart-done ends a commit: nil, the records and bytes of the commit.
+    var commitOutcome: RestartDone.Outcome?
+
+    enum Item {
+        case answer(RestartAnswer)
+        case rejection(TransportError)
+    }
 
     private(set) var beganWith: (pid: UInt32, flags: UInt32)?
     private(set) var fragments: [(seq: UInt32, id: UInt32, offset: UInt64, dataCount: Int, meta: [UInt8]?)] = []
     private(set) var outstandingAtSend: [Int] = []
+    private(set) var unwrittenAtSend: [Int] = []
     /// Each fragment's type, parent and data, in the order sent.
     private(set) var sent: [(type: RecordType, parent: UInt32, data: [UInt8])] = []
     private(set) var committed: (seq: UInt32, summary: StreamSummary)?
     private(set) var aborted: [UInt32] = []
     private(set) var summary = StreamSummaryBuilder()
-    private var unanswered: [(requestSeq: UInt32, sessionSeq: UInt32)] = []
+    /// Answers taken after the commit was accepted (the engine waiting for restart-done).
+    private(set) var answersAfterCommit = 0
+    /// What the kernel queued on the socket, oldest first.
+    private(set) var socket: [Item] = []
+    /// Pages fragments queued for the writer: session seq and bytes.
+    private var writerQueue: [(seq: UInt32, bytes: Int)] = []
+    private var pagesFragmentsQueued = 0
+    private var bytesWritten: UInt64 = 0
+    private var failedBecause: String?
     private var nextRequestSeq: UInt32 = 1000
+
+    /// Direct and not validate-only: the kernel queues pages fragments for its writer.
+    var queuesWrites: Bool {
+        let flags = beganWith?.flags ?? 0
+        return flags & UInt32(CKPT_RESTART_FLAGS_DIRECT.rawValue) != 0
+            && flags & UInt32(CKPT_RESTART_FLAGS_VALIDATE_ONLY.rawValue) == 0
+    }
 
     func begin(pid: UInt32, flags: UInt32) throws(TransportError) -> UInt32 {
         if let beginError { throw beginError }
@@ -36,49 +69,77 @@ final class FakeRestartLink: RestartLink {
     func sendRecord(rsid: UInt32, _ f: RecordFragment) throws(TransportError) -> UInt32 {
         XCTAssertEqual(rsid, self.rsid)
         XCTAssertEqual(f.crid, UInt64(rsid))
-        outstandingAtSend.append(unanswered.count)
+        XCTAssertNil(committed, "a record after the commit")
+        outstandingAtSend.append(socket.count { if case .answer(.ack) = $0 { true } else if case .rejection = $0 { true } else { false } })
         fragments.append((f.seq, f.id, f.dataOffset, f.data.count, f.meta.map(Array.init)))
         sent.append((f.type, f.parent, Array(f.data)))
         if let meta = f.meta { summary.beginRecord(meta: meta) }
         summary.data(f.data)
         nextRequestSeq += 1
-        unanswered.append((nextRequestSeq, f.seq))
+        if let failedBecause {
+            socket.append(.rejection(.kernel(errno: .invalidArgument, message: "the restart session failed earlier: \(failedBecause)",
+                                             attributeOffset: nil, requestSeq: nextRequestSeq)))
+        } else if f.seq == rejectSeq {
+            socket.append(.rejection(.kernel(errno: .invalidArgument, message: rejectMessage, attributeOffset: 40,
+                                             requestSeq: nextRequestSeq)))
+        } else {
+            if queuesWrites, f.type == .pages, !f.data.isEmpty {
+                writerQueue.append((f.seq, f.data.count))
+                pagesFragmentsQueued += 1
+                unwrittenAtSend.append(writerQueue.count)
+            }
+            socket.append(.answer(.ack(requestSeq: nextRequestSeq)))
+        }
         return nextRequestSeq
     }
 
-    func nextAck() throws(TransportError) -> UInt32 {
-        guard !unanswered.isEmpty else {
-            XCTFail("nextAck with nothing outstanding")
+    func nextAnswer() throws(TransportError) -> RestartAnswer {
+        if socket.isEmpty { runWriter() }
+        guard !socket.isEmpty else {
+            XCTFail("nextAnswer with nothing outstanding")
             throw .timedOut("nothing outstanding")
         }
-        let a = unanswered.removeFirst()
-        if a.sessionSeq == rejectSeq {
-            throw .kernel(errno: .invalidArgument, message: rejectMessage, attributeOffset: 40, requestSeq: a.requestSeq)
+        if committed != nil { answersAfterCommit += 1 }
+        switch socket.removeFirst() {
+        case let .answer(a): return a
+        case let .rejection(e): throw e
         }
-        return a.requestSeq
+    }
+
+    /// Writes what is queued and reports it (restart-written), or fails the session
+    /// (restart-done with nlmsg_seq 0) when `failWriterAtPagesFragment` is reached.
+    private func runWriter() {
+        guard failedBecause == nil, let last = writerQueue.last else { return }
+        if let n = failWriterAtPagesFragment, pagesFragmentsQueued >= n {
+            failedBecause = writerFailure.message
+            writerQueue.removeAll()
+            socket.append(.answer(.done(RestartDone(rsid: rsid, outcome: .failed(errno: writerFailure.errno,
+                                                                                 message: writerFailure.message)))))
+            return
+        }
+        bytesWritten += UInt64(writerQueue.reduce(0) { $0 + $1.bytes })
+        writerQueue.removeAll()
+        socket.append(.answer(.written(seq: last.seq, bytes: bytesWritten)))
     }
 
     func commit(rsid: UInt32, seq: UInt32, summary: StreamSummary) throws(TransportError) -> RestartCommitReply {
-        XCTAssertTrue(unanswered.isEmpty, "commit before every record was acknowledged")
+        XCTAssertFalse(socket.contains { if case .answer(.ack) = $0 { true } else { false } },
+                       "commit before every record was acknowledged")
+        if let failedBecause {
+            throw .kernel(errno: .invalidArgument, message: "the restart session failed earlier: \(failedBecause)",
+                          attributeOffset: nil, requestSeq: nextRequestSeq + 1)
+        }
         committed = (seq, summary)
-        return try! ReplyDecoderProbe.commitReply(records: summary.records, bytes: summary.bytes)
+        let accepted = RestartCommitReply(records: summary.records, bytes: summary.bytes)
+        // The reply first; the writer finishes after it.
+        runWriter()
+        if failedBecause == nil {
+            socket.append(.answer(.done(RestartDone(rsid: rsid, outcome: commitOutcome ?? .completed(accepted)))))
+        }
+        return accepted
     }
 
     func abort(rsid: UInt32) { aborted.append(rsid) }
-}
-
-/// Builds a `RestartCommitReply` the way the kernel's answer decodes (it has no public init).
-enum ReplyDecoderProbe {
-    static func commitReply(records: UInt64, bytes: UInt64) throws -> RestartCommitReply {
-        let b = MessageBuffer()
-        let start = b.beginMessage(type: 30, flags: 0, seq: 1, portID: 0)
-        b.appendGenlHeader(command: UInt8(CKPT_CMD_RESTART_COMMIT), version: UInt8(CKPT_FAMILY_VERSION))
-        b.appendU64(Int(CKPT_A_RECORDS), records, padType: Int(CKPT_A_PAD))
-        b.appendU64(Int(CKPT_A_BYTES), bytes, padType: Int(CKPT_A_PAD))
-        _ = b.endMessage(start)
-        var reader = NetlinkMessageReader(b.bytes)
-        return try ReplyDecoder.restartCommit(reader.next()!)
-    }
 }
 
 final class ReplayEngineTests: XCTestCase {

@@ -149,4 +149,51 @@ import Testing
         let error = try #require(decodeError(bytes))
         #expect(error.kind == .errorMessage && error.value == 22 && error.message == "bad pid" && error.offset == 0)
     }
+
+    /// The fake kernel's restart-written, as the kernel's `nla_put_u64_64bit` lays it out,
+    /// and back.
+    @Test func restartWritten() throws {
+        let b = MessageBuffer()
+        let written = RestartWritten(rsid: 3, seq: 41, bytes: 0x1_0000_2000)
+        MessageEncoder(messageType: 0x1c).restartWritten(written, into: b)
+        let expected: [UInt8] = [
+            // nlmsghdr, 16 bytes: len 48, type 0x1c (the family id), flags 0, seq 0 (an event), pid 0
+            0x30, 0, 0, 0, 0x1c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            // genlmsghdr: cmd 14 (CKPT_CMD_RESTART_WRITTEN), version 1
+            14, 1, 0, 0,
+            // @20 CKPT_A_RSID (20) 3
+            8, 0, 20, 0, 3, 0, 0, 0,
+            // @28 CKPT_A_SEQ (7) 41
+            8, 0, 7, 0, 41, 0, 0, 0,
+            // @36 CKPT_A_BYTES (16) u64, value at 40 is 8-aligned: no pad
+            12, 0, 16, 0, 0x00, 0x20, 0, 0, 1, 0, 0, 0,
+        ]
+        #expect(hex(Array(b.bytes)) == hex(expected))
+        var reader = NetlinkMessageReader(b.bytes)
+        #expect(try ReplyDecoder.restartWritten(try #require(try reader.next())) == written)
+    }
+
+    /// restart-done of a failed writer: rsid, errno, reason; nlmsg_seq the commit's.
+    @Test func restartDoneFailed() throws {
+        let b = MessageBuffer()
+        let done = RestartDone(rsid: 3, outcome: .failed(errno: 14, message: "bad"))
+        MessageEncoder(messageType: 0x1c).restartDone(done, header: MessageHeader(seq: 9), into: b)
+        let expected: [UInt8] = [
+            // nlmsghdr: len 44, type 0x1c, flags 0, seq 9 (the commit request's), pid 0
+            44, 0, 0, 0, 0x1c, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0,
+            // genlmsghdr: cmd 15 (CKPT_CMD_RESTART_DONE), version 1
+            15, 1, 0, 0,
+            // @20 CKPT_A_RSID (20) 3
+            8, 0, 20, 0, 3, 0, 0, 0,
+            // @28 CKPT_A_ERROR (22) 14 (EFAULT, positive)
+            8, 0, 22, 0, 14, 0, 0, 0,
+            // @36 CKPT_A_MESSAGE (19), len 8: "bad" and its NUL
+            8, 0, 19, 0, 0x62, 0x61, 0x64, 0,
+        ]
+        #expect(hex(Array(b.bytes)) == hex(expected))
+        var reader = NetlinkMessageReader(b.bytes)
+        let m = try #require(try reader.next())
+        #expect(m.seq == 9)
+        #expect(try ReplyDecoder.restartDone(m) == done)
+    }
 }

@@ -92,6 +92,69 @@ import Testing
                 == RestartCommitReply(records: 3, bytes: 4))
     }
 
+    @Test func restartWritten() throws {
+        let bytes = reply(CKPT_CMD_RESTART_WRITTEN) { b in
+            b.appendU32(CKPT_A_RSID, 4)
+            b.appendU32(CKPT_A_SEQ, 41)
+            b.appendU64(CKPT_A_BYTES, 1 << 33, padType: CKPT_A_PAD)
+        }
+        #expect(try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.restartWritten(m) }
+                == RestartWritten(rsid: 4, seq: 41, bytes: 1 << 33))
+        let noSeq = reply(CKPT_CMD_RESTART_WRITTEN) { b in
+            b.appendU32(CKPT_A_RSID, 4)
+            b.appendU64(CKPT_A_BYTES, 1, padType: CKPT_A_PAD)
+        }
+        let e = try first(noSeq) { m -> ProtocolError? in
+            do throws(ProtocolError) { _ = try ReplyDecoder.restartWritten(m); return nil } catch { return error }
+        }
+        #expect(e?.kind == .missingAttribute && e?.field == "CKPT_A_SEQ")
+    }
+
+    @Test func restartDoneCompletedAndFailed() throws {
+        let completed = reply(CKPT_CMD_RESTART_DONE) { b in
+            b.appendU32(CKPT_A_RSID, 4)
+            b.appendU64(CKPT_A_RECORDS, 19, padType: CKPT_A_PAD)
+            b.appendU64(CKPT_A_BYTES, 327_680, padType: CKPT_A_PAD)
+        }
+        #expect(try first(completed) { m throws(ProtocolError) in try ReplyDecoder.restartDone(m) }
+                == RestartDone(rsid: 4, outcome: .completed(RestartCommitReply(records: 19, bytes: 327_680))))
+        let failed = reply(CKPT_CMD_RESTART_DONE) { b in
+            b.appendU32(CKPT_A_RSID, 4)
+            b.appendU32(CKPT_A_ERROR, 14)
+            b.appendString(CKPT_A_MESSAGE, "writing pages at 7f0000001000 failed")
+        }
+        #expect(try first(failed) { m throws(ProtocolError) in try ReplyDecoder.restartDone(m) }
+                == RestartDone(rsid: 4, outcome: .failed(errno: 14, message: "writing pages at 7f0000001000 failed")))
+    }
+
+    /// Counts and an error together, a message without its errno, an errno out of range, or
+    /// counts missing one are protocol violations.
+    @Test func restartDoneMixedOrPartial() throws {
+        func error(_ attrs: @escaping (MessageBuffer) -> Void) throws -> ProtocolError? {
+            try first(reply(CKPT_CMD_RESTART_DONE) { b in b.appendU32(CKPT_A_RSID, 4); attrs(b) }) { m -> ProtocolError? in
+                do throws(ProtocolError) { _ = try ReplyDecoder.restartDone(m); return nil } catch { return error }
+            }
+        }
+        let mixed = try error { b in
+            b.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD)
+            b.appendU32(CKPT_A_ERROR, 5)
+        }
+        #expect(mixed?.kind == .unknownAttribute && mixed?.field == "CKPT_A_RECORDS")
+        let noErrno = try error { $0.appendString(CKPT_A_MESSAGE, "stopped") }
+        #expect(noErrno?.kind == .missingAttribute && noErrno?.field == "CKPT_A_ERROR")
+        let zero = try error { $0.appendU32(CKPT_A_ERROR, 0) }
+        #expect(zero?.kind == .valueOutOfRange && zero?.field == "CKPT_A_ERROR")
+        let half = try error { $0.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD) }
+        #expect(half?.kind == .missingAttribute && half?.field == "CKPT_A_BYTES")
+        let rsidZero = try first(reply(CKPT_CMD_RESTART_DONE) { b in
+            b.appendU32(CKPT_A_RSID, 0)
+            b.appendU32(CKPT_A_ERROR, 5)
+        }) { m -> ProtocolError? in
+            do throws(ProtocolError) { _ = try ReplyDecoder.restartDone(m); return nil } catch { return error }
+        }
+        #expect(rsidZero?.kind == .valueOutOfRange && rsidZero?.field == "CKPT_A_RSID")
+    }
+
     @Test func statsReply() throws {
         let bytes = reply(CKPT_CMD_STATS_GET) { b in
             let n = b.beginNest(CKPT_A_STATS)

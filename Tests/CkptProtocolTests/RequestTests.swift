@@ -143,6 +143,12 @@ import Testing
         encoder.statsReply(stats, into: b)
         encoder.restartBeginReply(rsid: 4, into: b)
         encoder.restartCommitReply(RestartCommitReply(records: 6, bytes: 7), into: b)
+        let written = RestartWritten(rsid: 4, seq: 12, bytes: 8192)
+        encoder.restartWritten(written, into: b)
+        let done = RestartDone(rsid: 4, outcome: .completed(RestartCommitReply(records: 6, bytes: 7)))
+        encoder.restartDone(done, into: b)
+        let failed = RestartDone(rsid: 4, outcome: .failed(errno: 3, message: nil))
+        encoder.restartDone(failed, into: b)
         var reader = NetlinkMessageReader(b.bytes)
         #expect(try ReplyDecoder.checkpointAdmitted(try #require(try reader.next())) == 5)
         #expect(try ReplyDecoder.checkpointDone(try #require(try reader.next())) == .completed(reply))
@@ -150,6 +156,9 @@ import Testing
         #expect(try ReplyDecoder.stats(try #require(try reader.next())) == stats)
         #expect(try ReplyDecoder.restartBegin(try #require(try reader.next())) == 4)
         #expect(try ReplyDecoder.restartCommit(try #require(try reader.next())) == RestartCommitReply(records: 6, bytes: 7))
+        #expect(try ReplyDecoder.restartWritten(try #require(try reader.next())) == written)
+        #expect(try ReplyDecoder.restartDone(try #require(try reader.next())) == done)
+        #expect(try ReplyDecoder.restartDone(try #require(try reader.next())) == failed)
     }
 }
 

@@ -56,6 +56,15 @@ public struct CommandSchema: Sendable {
     public static let restartCommitReply = CommandSchema(
         required: AttributeMask(CKPT_A_RECORDS, CKPT_A_BYTES), optional: pad)
     public static let statsReply = CommandSchema(required: AttributeMask(CKPT_A_STATS), optional: pad)
+    /// `CKPT_CMD_RESTART_WRITTEN`, to the socket of a direct session: how far its writer got.
+    public static let restartWritten = CommandSchema(
+        required: AttributeMask(CKPT_A_RSID, CKPT_A_SEQ, CKPT_A_BYTES), optional: pad)
+    /// `CKPT_CMD_RESTART_DONE`: records and bytes when the writer finished a commit, error
+    /// and message when it failed (which set is present is checked by
+    /// `ReplyDecoder.restartDone`).
+    public static let restartDone = CommandSchema(
+        required: AttributeMask(CKPT_A_RSID),
+        optional: AttributeMask(CKPT_A_PAD, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_MESSAGE, CKPT_A_ERROR))
 
     /// The request schema of a command (what a kernel, or a fake one, accepts).
     public static func request(_ command: UInt8) -> CommandSchema? {
@@ -70,7 +79,9 @@ public struct CommandSchema: Sendable {
         }
     }
 
-    /// The reply schema of a command, nil for commands answered by an ack only.
+    /// The schema of a command's reply, or of an event the kernel sends a requester
+    /// (checkpoint-done, restart-written, restart-done); nil for commands answered by an
+    /// ack only.
     public static func reply(_ command: UInt8) -> CommandSchema? {
         switch Int(command) {
         case CKPT_CMD_CHECKPOINT: checkpointReply
@@ -78,6 +89,8 @@ public struct CommandSchema: Sendable {
         case CKPT_CMD_RESTART_BEGIN: restartBeginReply
         case CKPT_CMD_RESTART_COMMIT: restartCommitReply
         case CKPT_CMD_STATS_GET: statsReply
+        case CKPT_CMD_RESTART_WRITTEN: restartWritten
+        case CKPT_CMD_RESTART_DONE: restartDone
         default: nil
         }
     }

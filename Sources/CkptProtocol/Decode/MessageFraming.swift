@@ -86,6 +86,9 @@ public enum MessageFraming {
         case CKPT_CMD_RESTART_COMMIT: "CKPT_CMD_RESTART_COMMIT"
         case CKPT_CMD_RESTART_ABORT: "CKPT_CMD_RESTART_ABORT"
         case CKPT_CMD_STATS_GET: "CKPT_CMD_STATS_GET"
+        case CKPT_CMD_CHECKPOINT_DONE: "CKPT_CMD_CHECKPOINT_DONE"
+        case CKPT_CMD_RESTART_WRITTEN: "CKPT_CMD_RESTART_WRITTEN"
+        case CKPT_CMD_RESTART_DONE: "CKPT_CMD_RESTART_DONE"
         default: "command \(command)"
         }
     }

@@ -28,6 +28,38 @@ public struct RestartCommitReply: Equatable, Sendable {
     }
 }
 
+/// `CKPT_CMD_RESTART_WRITTEN`: how far a direct session's writer got. Cumulative: sent when
+/// the writer's queue ran empty, so intermediate ones may be left out, never the last.
+public struct RestartWritten: Equatable, Sendable {
+    public var rsid: UInt32
+    /// The session sequence number (`CKPT_A_SEQ` of a restart-record) of the last fragment
+    /// whose pages are written: every pages fragment up to it is in the target.
+    public var seq: UInt32
+    /// Page bytes the session's writer has written so far.
+    public var bytes: UInt64
+    public init(rsid: UInt32, seq: UInt32, bytes: UInt64) {
+        self.rsid = rsid
+        self.seq = seq
+        self.bytes = bytes
+    }
+}
+
+/// `CKPT_CMD_RESTART_DONE`: how a restart session's writer ended, sent once.
+public struct RestartDone: Equatable, Sendable {
+    public enum Outcome: Equatable, Sendable {
+        /// The commit finished: the writer wrote (or, validate-only, checked) everything.
+        case completed(RestartCommitReply)
+        /// The writer failed or the session was stopped (a positive errno, the reason).
+        case failed(errno: Int32, message: String?)
+    }
+    public var rsid: UInt32
+    public var outcome: Outcome
+    public init(rsid: UInt32, outcome: Outcome) {
+        self.rsid = rsid
+        self.outcome = outcome
+    }
+}
+
 /// `CKPT_CMD_STATS_GET`'s reply: the `CKPT_A_STATS` counters.
 public struct CkptStats: Equatable, Sendable {
     public var streams: UInt64 = 0
@@ -100,6 +132,41 @@ public enum ReplyDecoder {
     public static func restartCommit(_ message: NetlinkMessage) throws(ProtocolError) -> RestartCommitReply {
         let t = try attributes(message, command: UInt8(CKPT_CMD_RESTART_COMMIT))
         return RestartCommitReply(records: t.u64(CKPT_A_RECORDS), bytes: t.u64(CKPT_A_BYTES))
+    }
+
+    /// `CKPT_CMD_RESTART_WRITTEN` (rsid >= 1, seq, bytes).
+    public static func restartWritten(_ message: NetlinkMessage) throws(ProtocolError) -> RestartWritten {
+        let t = try attributes(message, command: UInt8(CKPT_CMD_RESTART_WRITTEN))
+        try Ranges.atLeastOne(t, CKPT_A_RSID, "CKPT_A_RSID")
+        return RestartWritten(rsid: t.u32(CKPT_A_RSID), seq: t.u32(CKPT_A_SEQ), bytes: t.u64(CKPT_A_BYTES))
+    }
+
+    /// `CKPT_CMD_RESTART_DONE`: rsid and exactly one of {records, bytes} and {error,
+    /// [message]}, complete.
+    public static func restartDone(_ message: NetlinkMessage) throws(ProtocolError) -> RestartDone {
+        let t = try attributes(message, command: UInt8(CKPT_CMD_RESTART_DONE))
+        try Ranges.atLeastOne(t, CKPT_A_RSID, "CKPT_A_RSID")
+        let rsid = t.u32(CKPT_A_RSID)
+        let counts = [CKPT_A_RECORDS, CKPT_A_BYTES]
+        if t.has(CKPT_A_ERROR) || t.has(CKPT_A_MESSAGE) {
+            if !t.has(CKPT_A_ERROR) {
+                throw ProtocolError(.missingAttribute, field: "CKPT_A_ERROR", offset: message.offset)
+            }
+            if let extra = counts.first(where: { t.has($0) }) {
+                throw ProtocolError(.unknownAttribute, field: AttributeSchema.topName(UInt16(extra)), offset: t.offset(extra))
+            }
+            let error = t.u32(CKPT_A_ERROR)
+            guard error > 0, error < 4096 else {
+                throw ProtocolError(.valueOutOfRange, field: "CKPT_A_ERROR", offset: t.offset(CKPT_A_ERROR),
+                                    value: UInt64(error), limit: 4095)
+            }
+            return RestartDone(rsid: rsid, outcome: .failed(errno: Int32(error), message: t.string(CKPT_A_MESSAGE)))
+        }
+        for type in counts where !t.has(type) {
+            throw ProtocolError(.missingAttribute, field: AttributeSchema.topName(UInt16(type)), offset: message.offset)
+        }
+        return RestartDone(rsid: rsid, outcome: .completed(RestartCommitReply(records: t.u64(CKPT_A_RECORDS),
+                                                                              bytes: t.u64(CKPT_A_BYTES))))
     }
 
     /// Every counter of the stats set is required.

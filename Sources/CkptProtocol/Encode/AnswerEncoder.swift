@@ -46,6 +46,33 @@ extension MessageEncoder {
         return b.endMessage(start)
     }
 
+    /// `CKPT_CMD_RESTART_WRITTEN`, an event: nlmsg_seq 0.
+    @discardableResult
+    public func restartWritten(_ w: RestartWritten, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
+        let start = begin(CKPT_CMD_RESTART_WRITTEN, header, defaultFlags: 0, into: b)
+        b.appendU32(CKPT_A_RSID, w.rsid)
+        b.appendU32(CKPT_A_SEQ, w.seq)
+        b.appendU64(CKPT_A_BYTES, w.bytes, padType: Self.pad)
+        return b.endMessage(start)
+    }
+
+    /// `CKPT_CMD_RESTART_DONE`, sent with the commit request's nlmsg_seq (0 when the
+    /// session failed before a commit was accepted).
+    @discardableResult
+    public func restartDone(_ done: RestartDone, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
+        let start = begin(CKPT_CMD_RESTART_DONE, header, defaultFlags: 0, into: b)
+        b.appendU32(CKPT_A_RSID, done.rsid)
+        switch done.outcome {
+        case let .completed(reply):
+            b.appendU64(CKPT_A_RECORDS, reply.records, padType: Self.pad)
+            b.appendU64(CKPT_A_BYTES, reply.bytes, padType: Self.pad)
+        case let .failed(errno, message):
+            b.appendU32(CKPT_A_ERROR, UInt32(errno))
+            if let message { b.appendString(CKPT_A_MESSAGE, message) }
+        }
+        return b.endMessage(start)
+    }
+
     @discardableResult
     public func statsReply(_ s: CkptStats, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
         let start = begin(CKPT_CMD_STATS_GET, header, defaultFlags: 0, into: b)

@@ -12,8 +12,10 @@ import SystemPackage
 ///  restart-record seq 0 ──┐
 ///  restart-record seq 1   │ up to `window` requests outstanding; each ack frees a slot
 ///  ...                    │ (send 0 1 2 3 | ack 0 | send 4 | ack 1 | ... | drain)
-///  restart-record seq n ──┘
-///  restart-commit {seq n+1, records, bytes, checksum}  ──> {records, bytes}
+///  restart-record seq n ──┘ direct: also at most `writeWindow` pages fragments unwritten;
+///                           restart-written {seq s} frees those of seq <= s
+///  restart-commit {seq n+1, records, bytes, checksum}  ──> {records, bytes}: accepted
+///  <── restart-done {records, bytes} (the session's writer finished) or {error, message}
 /// ```
 ///
 /// Each record is cut into fragments of at most `maxData` bytes (`ImageFragments`), its meta
@@ -21,11 +23,16 @@ import SystemPackage
 /// the commit's bytes and checksum are computed over what is sent (`StreamSummaryBuilder`),
 /// which is what the kernel recomputes. The first rejection aborts the session and comes
 /// back as `.rejected` with the kernel's extack text and the record it refused; so does a
-/// damaged record found mid-walk (`.image`). Nothing reaches the target before the commit.
+/// damaged record found mid-walk (`.image`), and a restart-done reporting that the
+/// session's writer failed (`.rejected` with its errno and reason). Without `direct`,
+/// nothing reaches the target before the commit.
 public final class RestartReplayer {
     public let link: RestartLink
     /// Record requests allowed outstanding (sent, not yet acknowledged).
     public let window: Int
+    /// In a direct session, pages fragments allowed sent and not yet reported written
+    /// (`writeWindow * maxData` at most `CKPT_RESTART_QUEUE_MAX`).
+    public let writeWindow: Int
     public let maxData: Int
 
     /// What a replay did.
@@ -33,31 +40,50 @@ public final class RestartReplayer {
         public var rsid: UInt32
         /// Records, bytes (meta + data) and checksum of what was sent: the commit's numbers.
         public var summary: StreamSummary
-        /// The kernel's commit reply.
+        /// Records and bytes of restart-done: the commit the session's writer finished.
         public var reply: RestartCommitReply
         /// Restart-record requests sent.
         public var fragments: UInt64
         /// The most requests that were ever outstanding at once (at most `window`).
         public var peakOutstanding: Int
+        /// Direct sessions: the most pages fragments ever sent and not yet reported
+        /// written (at most `writeWindow`); 0 otherwise.
+        public var peakUnwritten: Int
     }
+
+    /// `writeWindow`'s default: full fragments for half of `CKPT_RESTART_QUEUE_MAX` (64:
+    /// 4 MiB, or 3.75 MiB of `ckpt restore`'s 15-page fragments). The kernel fails a direct
+    /// session (ENOSPC) whose queue for its writer would pass `CKPT_RESTART_QUEUE_MAX`
+    /// bytes, charged to our memory cgroup; half leaves the margin. The writer reports
+    /// progress (restart-written) when its queue ran empty, and may leave a report out when
+    /// our receive buffer is full, so a full window can drain completely before we hear of
+    /// it; the writer then idles for one round trip until the next fragments arrive: at 64
+    /// fragments that gap comes once per ~4 MiB written.
+    public static let defaultWriteWindow = Int(CKPT_RESTART_QUEUE_MAX) / 2 / Int(CKPT_DATA_MAX)
 
     /// Fragments read ahead of the sender (each `maxData` bytes of memory).
     public let pipeDepth: Int
 
-    public init(link: RestartLink, window: Int = 32, maxData: Int = Int(CKPT_DATA_MAX), pipeDepth: Int = 8) {
+    public init(link: RestartLink, window: Int = 32, writeWindow: Int = RestartReplayer.defaultWriteWindow,
+                maxData: Int = Int(CKPT_DATA_MAX), pipeDepth: Int = 8) {
         precondition(window >= 1, "window must be at least 1")
+        precondition(writeWindow >= 1, "writeWindow must be at least 1")
+        precondition(writeWindow * maxData <= Int(CKPT_RESTART_QUEUE_MAX),
+                     "a direct session queues at most CKPT_RESTART_QUEUE_MAX bytes for the kernel's writer")
         precondition(pipeDepth >= 1, "pipeDepth must be at least 1")
         precondition(maxData >= 1 && maxData <= Int(CKPT_DATA_MAX), "the kernel takes at most CKPT_DATA_MAX bytes a fragment")
         self.link = link
         self.window = window
+        self.writeWindow = writeWindow
         self.maxData = maxData
         self.pipeDepth = pipeDepth
     }
 
     /// Replays every record of `reader` into `pid`. `direct` sets `CKPT_RESTART_FLAGS_DIRECT`
-    /// (the kernel writes each fragment as it validates, staging nothing: for a process made
-    /// to be restored into, discarded if this fails). `validateOnly` sets
-    /// `CKPT_RESTART_FLAGS_VALIDATE_ONLY` (the kernel checks everything, writes nothing).
+    /// (the kernel's writer writes each pages fragment once it validated, staging only what
+    /// is queued for it: for a process made to be restored into, discarded if this fails).
+    /// `validateOnly` sets `CKPT_RESTART_FLAGS_VALIDATE_ONLY` (the kernel checks
+    /// everything, writes nothing). Returns once restart-done said the writer finished.
     /// `parent`: the pre-copy image `reader`'s parent-pages records refer to; their pages are
     /// sent from it (`ImageFragments.walk(parent:)`).
     public func replay(
@@ -72,7 +98,8 @@ public final class RestartReplayer {
         // The walk (read, CRC) runs here; sending (encode, the kernel's checks and writes)
         // on a thread of its own, `pipeDepth` fragments apart at most.
         let pipe = FragmentPipe(capacity: pipeDepth, maxData: maxData)
-        let sender = Sender(replayer: self, rsid: rsid, pipe: pipe)
+        // Validate-only queues nothing for the writer, so no restart-written would come.
+        let sender = Sender(replayer: self, rsid: rsid, pipe: pipe, queuesWrites: direct && !validateOnly)
         let thread = JoinableThread { sender.run() }
         var builder = StreamSummaryBuilder()
         var walkError: ReplayError?
@@ -103,53 +130,42 @@ public final class RestartReplayer {
         let session = sender.session
         let summary = builder.summary
         let reply: RestartCommitReply
-        do throws(TransportError) {
-            reply = try link.commit(rsid: rsid, seq: session.nextSeq, summary: summary)
+        do throws(ReplayError) {
+            do throws(TransportError) {
+                _ = try link.commit(rsid: rsid, seq: session.nextSeq, summary: summary)
+            } catch {
+                throw Self.map(error, .commit, recordID: nil)
+            }
+            reply = try awaitDone()
         } catch {
             link.abort(rsid: rsid)
-            throw Self.map(error, .commit, recordID: nil)
+            throw error
         }
         return Result(rsid: rsid, summary: summary, reply: reply, fragments: UInt64(session.nextSeq),
-                      peakOutstanding: session.peak)
+                      peakOutstanding: session.peak, peakUnwritten: session.peakUnwritten)
     }
 
-    /// The window's bookkeeping: request seqs outstanding, oldest first, with their records.
-    struct Session {
-        let window: Int
-        var pending: [(requestSeq: UInt32, recordID: UInt32)] = []
-        /// `CKPT_A_SEQ` of the next message of the session (0 first).
-        var nextSeq: UInt32 = 0
-        var peak = 0
-
-        init(window: Int) {
-            self.window = window
-            pending.reserveCapacity(window)
-        }
-
-        var isFull: Bool { pending.count >= window }
-
-        mutating func sent(requestSeq: UInt32, recordID: UInt32) {
-            pending.append((requestSeq, recordID))
-            nextSeq &+= 1
-            peak = max(peak, pending.count)
-        }
-
-        /// Marks `requestSeq` answered; false when it was not outstanding.
-        mutating func acked(_ requestSeq: UInt32) -> Bool {
-            guard let i = pending.firstIndex(where: { $0.requestSeq == requestSeq }) else { return false }
-            pending.remove(at: i)
-            return true
-        }
-
-        func record(of requestSeq: UInt32) -> UInt32? {
-            pending.first { $0.requestSeq == requestSeq }?.recordID
+    /// After the commit was accepted: restart-done, the writer's outcome. Acks and
+    /// restart-written read before it are stale (every request was answered).
+    func awaitDone() throws(ReplayError) -> RestartCommitReply {
+        while true {
+            let answer: RestartAnswer
+            do throws(TransportError) { answer = try link.nextAnswer() } catch { throw Self.map(error, .commit, recordID: nil) }
+            guard case let .done(done) = answer else { continue }
+            switch done.outcome {
+            case let .completed(reply):
+                return reply
+            case let .failed(errno, message):
+                throw .rejected(stage: .commit, recordID: nil, errno: Errno(rawValue: errno), message: message)
+            }
         }
     }
 
     /// The sending half of a replay, run on its own thread: takes fragments from the pipe
-    /// in order, sends each (keeping at most `window` unacknowledged), then waits for the
-    /// last acks. On a failure it stops the pipe (the walk's next `acquire` throws) and
-    /// keeps the error for the caller.
+    /// in order, sends each (keeping at most `window` unacknowledged and, direct, at most
+    /// `writeWindow` pages fragments unwritten), then waits for the last acks (not for the
+    /// writes: the commit finishes them). On a failure it stops the pipe (the walk's next
+    /// `acquire` throws) and keeps the error for the caller.
     ///
     /// `@unchecked Sendable`, sound because the calling thread does not touch it between
     /// starting the thread and `join()`, and pthread_join orders the sender's writes
@@ -161,11 +177,11 @@ public final class RestartReplayer {
         var session: Session
         var failure: ReplayError?
 
-        init(replayer: RestartReplayer, rsid: UInt32, pipe: FragmentPipe) {
+        init(replayer: RestartReplayer, rsid: UInt32, pipe: FragmentPipe, queuesWrites: Bool) {
             self.replayer = replayer
             self.rsid = rsid
             self.pipe = pipe
-            session = Session(window: replayer.window)
+            session = Session(window: replayer.window, writeWindow: queuesWrites ? replayer.writeWindow : nil)
         }
 
         func run() {
@@ -191,23 +207,50 @@ public final class RestartReplayer {
             var f = fragment
             f.crid = UInt64(rsid)
             f.seq = session.nextSeq
-            while session.isFull { try replayer.waitOne(&session) }
+            // What the writer is given: the data of a pages record (parent pages are sent as
+            // pages records too).
+            let carriesPages = f.type == .pages && !f.data.isEmpty
+            while session.mustWait(carriesPages: carriesPages) { try replayer.waitOne(&session) }
             let requestSeq: UInt32
             do throws(TransportError) { requestSeq = try replayer.link.sendRecord(rsid: rsid, f) } catch {
                 throw RestartReplayer.map(error, .record, recordID: f.id)
             }
-            session.sent(requestSeq: requestSeq, recordID: f.id)
+            session.sent(requestSeq: requestSeq, recordID: f.id, carriesPages: carriesPages)
         }
     }
 
+    /// Takes the session's next answer while records are being sent.
     func waitOne(_ session: inout Session) throws(ReplayError) {
+        let answer: RestartAnswer
         do throws(TransportError) {
-            _ = session.acked(try link.nextAck())
+            answer = try link.nextAnswer()
         } catch {
             if case let .kernel(_, _, _, requestSeq) = error {
                 throw Self.map(error, .record, recordID: session.record(of: requestSeq))
             }
             throw Self.map(error, .record, recordID: nil)
+        }
+        switch answer {
+        case let .ack(requestSeq):
+            _ = session.acked(requestSeq)
+        case let .written(seq, bytes):
+            session.written(upTo: seq, bytes: bytes)
+        case let .done(done):
+            throw Self.endedEarly(done)
+        }
+    }
+
+    /// A restart-done before the commit: the writer failed (its errno and reason say more
+    /// than the "failed earlier" rejections of the requests after it) or the session was
+    /// stopped. One reporting a finished commit breaks the protocol.
+    static func endedEarly(_ done: RestartDone) -> ReplayError {
+        switch done.outcome {
+        case let .failed(errno, message):
+            .rejected(stage: .record, recordID: nil, errno: Errno(rawValue: errno), message: message)
+        case .completed:
+            .transport(stage: .record, .protocolViolation(ProtocolError(
+                .unexpectedCommand, field: "CKPT_CMD_RESTART_DONE", offset: 0,
+                message: "restart-done reports a finished commit before the commit was sent")))
         }
     }
 

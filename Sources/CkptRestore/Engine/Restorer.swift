@@ -19,8 +19,8 @@ import SystemPackage
 ///  compare /proc/PID/maps with the image
 ///  prctl(CKPT_PR_SET_MM_MAP): brk, stack, args, env, exe;  comm;  fds by path, positions
 ///  rt_sigaction for each signal the image does not leave at its default
-///  memory contents: the kernel's restart session ──> pages written by the kernel as each
-///                   (RestartReplayer, direct)         record is checked against the mappings
+///  memory contents: the kernel's restart session ──> pages written by the session's kernel
+///                   (RestartReplayer, direct)         writer once each record is checked
 ///  credentials (setgroups, setresgid, setresuid) when they differ
 ///  threads: clone3 with the image's tid (clone when taken); per thread from inside it
 ///  set_robust_list, set_tid_address, rseq, sigaltstack
@@ -53,8 +53,8 @@ public struct Restorer {
 
     /// How the image's pages reach the new process.
     public enum MemoryPath: String, Sendable, CaseIterable {
-        /// The kernel's restart session (`ckpt.ko`): each record checked by the kernel as it
-        /// writes it, the stream's CRC-32C compared at commit.
+        /// The kernel's restart session (`ckpt.ko`): each record checked by the kernel before
+        /// its writer writes it, the stream's CRC-32C compared at commit.
         case kernel
         /// `process_vm_writev` from the mapped image (`ProcessMemoryWriter`): one copy, no
         /// module needed; the same record checks, made by the restorer.
@@ -133,8 +133,9 @@ public struct Restorer {
         warnings += try restoreSignalActions(remote)
         let memoryBytes: UInt64
         var memoryCall = options.memory == .kernel ? "the kernel" : "process_vm_writev"
-        // Direct: the kernel stages nothing, whatever the image's size; on any failure the
-        // new process is killed (it was made for this), so all-or-nothing is not needed.
+        // Direct: the kernel stages only what is queued for its writer (the replayer's write
+        // window), whatever the image's size; on any failure the new process is killed (it
+        // was made for this), so all-or-nothing is not needed.
         do throws(ReplayError) {
             switch options.memory {
             case .kernel:

@@ -265,12 +265,40 @@ public final class GenlClient {
         return result
     }
 
-    /// `CKPT_CMD_RESTART_COMMIT`.
-    public func restartCommit(rsid: UInt32, seq: UInt32, summary: StreamSummary) throws(TransportError) -> RestartCommitReply {
+    /// `CKPT_CMD_RESTART_COMMIT`: waits for the reply (the kernel accepted the commit) and
+    /// the ack. The session's writer finishes afterwards and tells how with
+    /// `CKPT_CMD_RESTART_DONE`; that and the other family messages read meanwhile
+    /// (restart-written, a restart-done that overtook the ack) go to `event` in arrival
+    /// order, for the caller to keep. Acks of other requests are dropped: commit with no
+    /// request outstanding.
+    public func restartCommit(
+        rsid: UInt32, seq: UInt32, summary: StreamSummary,
+        event: (NetlinkMessage) throws(ProtocolError) -> Void = { _ throws(ProtocolError) in }
+    ) throws(TransportError) -> RestartCommitReply {
+        let requestSeq = try send { h, b in encoder.restartCommit(rsid: rsid, seq: seq, summary: summary, header: h, into: b) }
         var result: RestartCommitReply?
-        try transact({ h, b in encoder.restartCommit(rsid: rsid, seq: seq, summary: summary, header: h, into: b) }) {
-            (m: NetlinkMessage) throws(ProtocolError) in result = try ReplyDecoder.restartCommit(m)
+        var answers: [Answer] = []
+        var acked = false
+        let commit = UInt8(CKPT_CMD_RESTART_COMMIT)
+        while !acked {
+            answers.removeAll(keepingCapacity: true)
+            try receiveAnswers(into: &answers) { (m: NetlinkMessage) throws(ProtocolError) in
+                // restart-done carries the commit's nlmsg_seq too: the command tells them apart.
+                if m.seq == requestSeq, try MessageFraming.command(of: m) == commit {
+                    result = try ReplyDecoder.restartCommit(m)
+                } else {
+                    try event(m)
+                }
+            }
+            for answer in answers where answer.seq == requestSeq {
+                if let e = answer.rejection {
+                    throw .kernel(errno: Errno(rawValue: e.errno), message: e.message,
+                                  attributeOffset: e.attributeOffset, requestSeq: e.requestSeq)
+                }
+                acked = true
+            }
         }
+        // The doit's reply is queued before netlink_rcv_skb's ack.
         guard let result else { throw .protocolViolation(Self.noReply(CKPT_CMD_RESTART_COMMIT)) }
         return result
     }
