@@ -107,11 +107,7 @@ public enum ReplyDecoder {
             if let extra = counts.first(where: { t.has($0) }) {
                 throw ProtocolError(.unknownAttribute, field: AttributeSchema.topName(UInt16(extra)), offset: t.offset(extra))
             }
-            let error = t.u32(CKPT_A_ERROR)
-            guard error > 0, error < 4096 else {
-                throw ProtocolError(.valueOutOfRange, field: "CKPT_A_ERROR", offset: t.offset(CKPT_A_ERROR),
-                                    value: UInt64(error), limit: 4095)
-            }
+            let error = try errno(t)
             return .aborted(crid: crid, reason: t.u32(CKPT_A_REASON), message: t.string(CKPT_A_MESSAGE) ?? "",
                             errno: Int32(error))
         }
@@ -155,11 +151,7 @@ public enum ReplyDecoder {
             if let extra = counts.first(where: { t.has($0) }) {
                 throw ProtocolError(.unknownAttribute, field: AttributeSchema.topName(UInt16(extra)), offset: t.offset(extra))
             }
-            let error = t.u32(CKPT_A_ERROR)
-            guard error > 0, error < 4096 else {
-                throw ProtocolError(.valueOutOfRange, field: "CKPT_A_ERROR", offset: t.offset(CKPT_A_ERROR),
-                                    value: UInt64(error), limit: 4095)
-            }
+            let error = try errno(t)
             return RestartDone(rsid: rsid, outcome: .failed(errno: Int32(error), message: t.string(CKPT_A_MESSAGE)))
         }
         for type in counts where !t.has(type) {
@@ -170,6 +162,16 @@ public enum ReplyDecoder {
     }
 
     /// Every counter of the stats set is required.
+    /// `CKPT_A_ERROR` of a done event: an errno, 1-4095.
+    private static func errno(_ t: AttributeTable) throws(ProtocolError) -> UInt32 {
+        let error = t.u32(CKPT_A_ERROR)
+        guard error > 0, error < 4096 else {
+            throw ProtocolError(.valueOutOfRange, field: "CKPT_A_ERROR", offset: t.offset(CKPT_A_ERROR),
+                                value: UInt64(error), limit: 4095)
+        }
+        return error
+    }
+
     public static func stats(_ message: NetlinkMessage) throws(ProtocolError) -> CkptStats {
         let t = try attributes(message, command: UInt8(CKPT_CMD_STATS_GET))
         var s = AttributeTable()
