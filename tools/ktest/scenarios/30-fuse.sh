@@ -1,0 +1,106 @@
+# No request waits on the target (kernel-patch/SECURITY.md): a FUSE daemon that stops
+# answering (pyfuse.py) makes a page fault on its file wait for as long as it likes,
+# and whoever faults holds what it holds meanwhile.
+
+# fuse_start: the daemon on $W/fuse ($F its pid), holding reads once $W/fuse.hold exists.
+fuse_start() {
+	modprobe fuse 2>/dev/null || true
+	[[ -c /dev/fuse ]] || { why="no /dev/fuse (modprobe fuse)"; return 1; }
+	mkdir -p $W/fuse
+	rm -f $W/fuse.hold
+	bg /usr/bin/python3 $here/pyfuse.py $W/fuse $W/fuse.hold >fuse.out 2>&1
+	F=$!
+	wait_for fuse.out '^mounted' 10 || { why="pyfuse: $(cat fuse.out)"; return 1; }
+}
+# fuse_stop: the daemon's death aborts its connection (held reads fail), then unmount.
+fuse_stop() {
+	kill -9 $F 2>/dev/null
+	wait $F 2>/dev/null
+	umount -l $W/fuse 2>/dev/null || true
+}
+
+# A /proc/PID/mem read of a page of the FUSE file holds the target's mmap lock while
+# the daemon does not answer. A checkpoint and a restart-begin of that target then
+# fail with EBUSY within the requests' 100 ms bound (the module before this change
+# waited in the doit, under genl's cb_lock, until the reader was killed), genl
+# answers meanwhile, and once the daemon dies the checkpoint runs.
+t_fuse_held_locks() {
+	fuse_start || return 1
+	start_sink sink.out --streams 2
+	bg /usr/bin/python3 -c "
+import ctypes, mmap, os, signal
+fd = os.open('$W/fuse/f', os.O_RDONLY)
+m = mmap.mmap(fd, 4 * 4096, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_WRITE)
+m[0:4] = b'mine'
+print('ready', ctypes.addressof(ctypes.c_char.from_buffer(m)), flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+" >t.out 2>&1
+	T=$!
+	wait_for t.out '^ready' 20 || { why="target: $(cat t.out)"; fuse_stop; return 1; }
+	wait_state $T T 10 || { why="target did not stop: $(state $T)"; fuse_stop; return 1; }
+	local addr=$(awk '/^ready/ {print $2}' t.out)
+	touch $W/fuse.hold
+	bg dd if=/proc/$T/mem of=/dev/null bs=4096 skip=$((addr / 4096 + 1)) count=1 2>dd.err
+	local D=$!
+	wait_for fuse.out 'held read 4096' 10 || { why="the reader's fault did not reach the daemon: $(cat fuse.out dd.err)"; fuse_stop; return 1; }
+	local t0=$(date +%s%N) ms
+	out=$(timeout 30 $K checkpoint $T) || true
+	ms=$(ms_since $t0)
+	expect_err "$out" EBUSY "memory map stayed locked" || { why="checkpoint while the mmap lock is held ($ms ms): $why"; fuse_stop; return 1; }
+	((ms < 5000)) || { why="checkpoint took $ms ms to fail"; fuse_stop; return 1; }
+	out=$(timeout 30 $K send restart-begin pid:u32=$T) || true
+	expect_err "$out" EBUSY "memory map stayed locked" || { why="restart-begin: $why"; fuse_stop; return 1; }
+	out=$($K getfamily nlctrl) || { why="getfamily: $out"; fuse_stop; return 1; }
+	kill -0 $D 2>/dev/null || { why="the reader did not wait: $(cat dd.err)"; fuse_stop; return 1; }
+	fuse_stop
+	wait $D 2>/dev/null
+	out=$($K checkpoint $T) || { why="checkpoint after the daemon died: $out"; return 1; }
+}
+
+# A restore whose memory write faults a page of the FUSE file (a private mapping of it:
+# copy-on-write reads the file's page first) while the daemon does not answer: the
+# session's writer waits, no request does. Loading and unloading another genl family
+# (nbd) takes about as long as without it and CTRL_CMD_GETFAMILY answers in < 100 ms
+# (the module before this change wrote inside restart-record, under cb_lock: the
+# load waited for the daemon); when the daemon dies the writer fails and
+# `ckpt restore` reports it.
+t_fuse_restart_writer() {
+	local t0=$(date +%s%N)
+	modprobe nbd && rmmod nbd || { why="modprobe/rmmod nbd failed (baseline)"; return 1; }
+	local base=$(ms_since $t0)
+	local bound=$((2 * base + 1000))
+	fuse_start || return 1
+	restore_listen || { fuse_stop; return 1; }
+	bg /usr/bin/python3 -c "
+import mmap, os, time
+fd = os.open('$W/fuse/f', os.O_RDONLY)
+m = mmap.mmap(fd, 4 * 4096, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_WRITE)
+m[0:4] = b'mine'
+m[4096:4100] = b'mine'
+print('ready', flush=True)
+while True:
+    time.sleep(1)
+" >t.out 2>&1
+	T=$!
+	wait_for t.out '^ready' 20 || { why="target: $(cat t.out)"; fuse_stop; return 1; }
+	checkpoint_and_kill || { fuse_stop; return 1; }
+	touch $W/fuse.hold
+	echo 3 >/proc/sys/vm/drop_caches
+	bg $CKPT_CLI restore $img --memory-by kernel >r.out 2>&1
+	local R=$!
+	wait_for fuse.out 'held read' 60 || { why="the restore's write did not reach the daemon: $(tail -5 r.out)"; fuse_stop; return 1; }
+	sleep 0.5
+	t0=$(date +%s%N)
+	timeout 60 modprobe nbd && timeout 60 rmmod nbd || { why="modprobe/rmmod nbd failed while the writer waits"; fuse_stop; return 1; }
+	local ms=$(ms_since $t0)
+	((ms < bound)) || { why="loading and unloading nbd took $ms ms while a restart's writer waited on FUSE, $base ms without (bound $bound ms)"; fuse_stop; return 1; }
+	out=$($K getfamily nlctrl) || { why="getfamily: $out"; fuse_stop; return 1; }
+	local us=${out##*us=}
+	((us < 100000)) || { why="CTRL_CMD_GETFAMILY took $us us"; fuse_stop; return 1; }
+	kill -0 $R 2>/dev/null || { why="the restore did not wait for the writer: $(tail -5 r.out)"; fuse_stop; return 1; }
+	fuse_stop
+	local rc=0
+	wait $R || rc=$?
+	((rc != 0)) || { why="the restore succeeded although its writer's fault failed: $(tail -5 r.out)"; return 1; }
+	grep -q "writing pages at" r.out || { why="restore: $(tail -5 r.out)"; return 1; }
+}
