@@ -21,6 +21,13 @@ final class KernelRefusalTests: XCTestCase {
         XCTAssertEqual(checkpoint(.resourceBusy, nil, stop: true),
                        "pid 42 is already being checkpointed or restored: wait for that to finish (EBUSY)",
                        "no extack: the busy-list refusal; never 'pass --stop' when --stop was passed")
+        let locked = "the target's memory map stayed locked for 100 ms (another task is reading or changing it): try again"
+        XCTAssertEqual(checkpoint(.resourceBusy, locked, stop: true),
+                       "another task holds pid 42's memory map or exec lock (a reader of its /proc files, a debugger,"
+                       + " an execve()), and the kernel does not wait for it: try again (EBUSY)\nError: " + locked)
+        let claimed = "the task is already in a checkpoint or restart"
+        XCTAssertEqual(checkpoint(.resourceBusy, claimed),
+                       "pid 42 is already being checkpointed or restored: wait for that to finish (EBUSY)\nError: " + claimed)
         XCTAssertEqual(checkpoint(.resourceBusy, "the task is not stopped (set CKPT_CHECKPOINT_FLAGS_STOP to stop it)", stop: true),
                        "pid 42 is not stopped although --stop was passed: it was resumed meanwhile (EBUSY)\n"
                        + "Error: the task is not stopped (set CKPT_CHECKPOINT_FLAGS_STOP to stop it)")

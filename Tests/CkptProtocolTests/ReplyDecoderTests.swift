@@ -81,7 +81,14 @@ import Testing
 
     @Test func restartReplies() throws {
         let begin = reply(CKPT_CMD_RESTART_BEGIN) { $0.appendU32(CKPT_A_RSID, 4) }
-        #expect(try first(begin) { m throws(ProtocolError) in try ReplyDecoder.restartBegin(m) } == 4)
+        #expect(try first(begin) { m throws(ProtocolError) in try ReplyDecoder.restartBegin(m) }
+                == RestartBegun(rsid: 4, flags: nil))
+        let withFlags = reply(CKPT_CMD_RESTART_BEGIN) { b in
+            b.appendU32(CKPT_A_RSID, 4)
+            b.appendU32(CKPT_A_RESTART_FLAGS, UInt32(CKPT_RESTART_FLAGS_DIRECT.rawValue))
+        }
+        #expect(try first(withFlags) { m throws(ProtocolError) in try ReplyDecoder.restartBegin(m) }
+                == RestartBegun(rsid: 4, flags: UInt32(CKPT_RESTART_FLAGS_DIRECT.rawValue)))
         let zero = reply(CKPT_CMD_RESTART_BEGIN) { $0.appendU32(CKPT_A_RSID, 0) }
         #expect(throws: ProtocolError.self) { try first(zero) { m throws(ProtocolError) in try ReplyDecoder.restartBegin(m) } }
         let commit = reply(CKPT_CMD_RESTART_COMMIT) { b in

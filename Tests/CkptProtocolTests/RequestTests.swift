@@ -154,7 +154,7 @@ import Testing
         #expect(try ReplyDecoder.checkpointDone(try #require(try reader.next())) == .completed(reply))
         #expect(try ReplyDecoder.checkpointDone(try #require(try reader.next())) == aborted)
         #expect(try ReplyDecoder.stats(try #require(try reader.next())) == stats)
-        #expect(try ReplyDecoder.restartBegin(try #require(try reader.next())) == 4)
+        #expect(try ReplyDecoder.restartBegin(try #require(try reader.next())) == RestartBegun(rsid: 4, flags: 0))
         #expect(try ReplyDecoder.restartCommit(try #require(try reader.next())) == RestartCommitReply(records: 6, bytes: 7))
         #expect(try ReplyDecoder.restartWritten(try #require(try reader.next())) == written)
         #expect(try ReplyDecoder.restartDone(try #require(try reader.next())) == done)

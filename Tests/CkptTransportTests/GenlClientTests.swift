@@ -159,3 +159,25 @@ import Testing
         }
     }
 }
+
+/// A module older than the restart session's writer answers restart-begin without the
+/// session's flags: the client says so at once instead of waiting for restart-done.
+@Suite struct RestartWriterPresenceTests {
+    @Test func aBeginReplyWithFlagsHasAWriter() throws {
+        #expect(try GenlClient.sessionWithWriter(RestartBegun(rsid: 7, flags: 0)) == 7)
+    }
+
+    @Test func aBeginReplyWithoutFlagsIsAnOlderModule() {
+        #expect(throws: TransportError.self) { _ = try GenlClient.sessionWithWriter(RestartBegun(rsid: 7, flags: nil)) }
+        do throws(TransportError) {
+            _ = try GenlClient.sessionWithWriter(RestartBegun(rsid: 7, flags: nil))
+        } catch {
+            guard case let .moduleTooOld(what) = error else {
+                Issue.record("expected moduleTooOld, got \(error)")
+                return
+            }
+            #expect(what.contains("restart-done"))
+            #expect(error.description.contains("older than this ckpt"))
+        }
+    }
+}

@@ -5,9 +5,10 @@ import SystemPackage
 /// our explanation on the first line, then the kernel's own extack text on a line of its own,
 /// `Error: <text>` (no such line when the kernel sent none).
 ///
-/// The kernel answers EBUSY for three different things, told apart by its extack text: the
+/// The kernel answers EBUSY for four different things, told apart by its extack text: the
 /// task is not stopped; it was sent SIGSTOP and did not stop within 2 s; it is already being
-/// checkpointed or restored (that refusal carries no text). EPERM is the capability check;
+/// checkpointed or restored; another task held its memory map or exec lock for the 100 ms a
+/// request waits for them ("stayed locked", "stayed taken": a request never waits longer). EPERM is the capability check;
 /// EACCES is the ptrace-style access check (same owner and dumpable, or CAP_SYS_PTRACE).
 enum KernelRefusal {
     /// What the refused request was about to do: `checkpoint` or `restore into`.
@@ -43,6 +44,13 @@ enum KernelRefusal {
 
     private static func busy(extack: String?, pid: Int32, action: Action, stopRequested: Bool) -> String {
         guard let text = extack else {
+            return "pid \(pid) is already being checkpointed or restored: wait for that to finish (EBUSY)"
+        }
+        if text.contains("stayed locked") || text.contains("stayed taken") {
+            return "another task holds pid \(pid)'s memory map or exec lock (a reader of its /proc files, a debugger,"
+                + " an execve()), and the kernel does not wait for it: try again (EBUSY)"
+        }
+        if text.contains("already in a checkpoint or restart") {
             return "pid \(pid) is already being checkpointed or restored: wait for that to finish (EBUSY)"
         }
         if text.contains("did not stop") {

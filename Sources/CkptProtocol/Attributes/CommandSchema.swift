@@ -52,7 +52,9 @@ public struct CommandSchema: Sendable {
         required: AttributeMask(CKPT_A_CRID),
         optional: AttributeMask(CKPT_A_PAD, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM, CKPT_A_REASON,
                                 CKPT_A_MESSAGE, CKPT_A_ERROR))
-    public static let restartBeginReply = CommandSchema(required: AttributeMask(CKPT_A_RSID), optional: pad)
+    /// RESTART_FLAGS: absent from a module older than the session writer.
+    public static let restartBeginReply = CommandSchema(
+        required: AttributeMask(CKPT_A_RSID), optional: AttributeMask(CKPT_A_PAD, CKPT_A_RESTART_FLAGS))
     public static let restartCommitReply = CommandSchema(
         required: AttributeMask(CKPT_A_RECORDS, CKPT_A_BYTES), optional: pad)
     public static let statsReply = CommandSchema(required: AttributeMask(CKPT_A_STATS), optional: pad)

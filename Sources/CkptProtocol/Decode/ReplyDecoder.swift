@@ -18,6 +18,18 @@ public enum CheckpointOutcome: Equatable, Sendable {
     case aborted(crid: UInt64, reason: UInt32, message: String, errno: Int32)
 }
 
+/// `CKPT_CMD_RESTART_BEGIN`'s reply: the session id, and the session's flags, which only a
+/// module with the session writer (`restart-written`, `restart-done`) sends.
+public struct RestartBegun: Equatable, Sendable {
+    public var rsid: UInt32
+    /// nil: an older module, which writes inside its requests and sends no writer events.
+    public var flags: UInt32?
+    public init(rsid: UInt32, flags: UInt32?) {
+        self.rsid = rsid
+        self.flags = flags
+    }
+}
+
 /// `CKPT_CMD_RESTART_COMMIT`'s reply.
 public struct RestartCommitReply: Equatable, Sendable {
     public var records: UInt64
@@ -119,10 +131,10 @@ public enum ReplyDecoder {
     }
 
     /// The session id (`CKPT_A_RSID`, >= 1).
-    public static func restartBegin(_ message: NetlinkMessage) throws(ProtocolError) -> UInt32 {
+    public static func restartBegin(_ message: NetlinkMessage) throws(ProtocolError) -> RestartBegun {
         let t = try attributes(message, command: UInt8(CKPT_CMD_RESTART_BEGIN))
         try Ranges.atLeastOne(t, CKPT_A_RSID, "CKPT_A_RSID")
-        return t.u32(CKPT_A_RSID)
+        return RestartBegun(rsid: t.u32(CKPT_A_RSID), flags: t.has(CKPT_A_RESTART_FLAGS) ? t.u32(CKPT_A_RESTART_FLAGS) : nil)
     }
 
     public static func restartCommit(_ message: NetlinkMessage) throws(ProtocolError) -> RestartCommitReply {

@@ -31,9 +31,12 @@ extension MessageEncoder {
     }
 
     @discardableResult
-    public func restartBeginReply(rsid: UInt32, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
+    /// `flags` nil: the reply of a module older than the session writer.
+    public func restartBeginReply(rsid: UInt32, flags: UInt32? = 0, header: MessageHeader = .init(),
+                                  into b: MessageBuffer) -> Range<Int> {
         let start = begin(CKPT_CMD_RESTART_BEGIN, header, defaultFlags: 0, into: b)
         b.appendU32(CKPT_A_RSID, rsid)
+        if let flags { b.appendU32(CKPT_A_RESTART_FLAGS, flags) }
         return b.endMessage(start)
     }
 

@@ -257,12 +257,22 @@ public final class GenlClient {
 
     /// `CKPT_CMD_RESTART_BEGIN`: returns the session id.
     public func restartBegin(pid: UInt32, flags: UInt32 = 0) throws(TransportError) -> UInt32 {
-        var result: UInt32?
+        var result: RestartBegun?
         try transact({ h, b in encoder.restartBegin(pid: pid, flags: flags, header: h, into: b) }) {
             (m: NetlinkMessage) throws(ProtocolError) in result = try ReplyDecoder.restartBegin(m)
         }
         guard let result else { throw .protocolViolation(Self.noReply(CKPT_CMD_RESTART_BEGIN)) }
-        return result
+        return try Self.sessionWithWriter(result)
+    }
+
+    /// The session id of `begun`, if its module has the session writer this program waits
+    /// for (`restart-written`, `restart-done`): an older module (no flags in the reply)
+    /// would leave a restore waiting for events it never sends.
+    static func sessionWithWriter(_ begun: RestartBegun) throws(TransportError) -> UInt32 {
+        guard begun.flags != nil else {
+            throw .moduleTooOld("its restart session has no writer (restart-begin's reply carries no CKPT_A_RESTART_FLAGS), and this ckpt waits for restart-written and restart-done")
+        }
+        return begun.rsid
     }
 
     /// `CKPT_CMD_RESTART_COMMIT`: waits for the reply (the kernel accepted the commit) and

@@ -21,6 +21,8 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     case protocolViolation(ProtocolError)
     /// No reply within the caller's timeout.
     case timedOut(String)
+    /// The loaded module speaks an older form of the protocol than this program needs.
+    case moduleTooOld(String)
 
     public var description: String {
         switch self {
@@ -35,6 +37,8 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
                 + (offset.map { " (attribute at byte \($0))" } ?? "")
         case let .protocolViolation(e): e.description
         case let .timedOut(what): "timed out waiting for \(what)"
+        case let .moduleTooOld(what):
+            "the loaded ckpt module is older than this ckpt: \(what); load the ckpt.ko built with it (README)"
         }
     }
 

@@ -419,7 +419,7 @@ int ckpt_nl_restart_begin_doit(struct sk_buff *skb, struct genl_info *info)
 	err = ckpt_session_target(sess, skb, info);
 	if (err)
 		goto out_put;
-	msg = genlmsg_new(nla_total_size(sizeof(u32)), GFP_KERNEL);
+	msg = genlmsg_new(2 * nla_total_size(sizeof(u32)), GFP_KERNEL);
 	if (!msg) {
 		NL_SET_ERR_MSG(info->extack, "no memory for a restart session");
 		err = -ENOMEM;
@@ -428,7 +428,9 @@ int ckpt_nl_restart_begin_doit(struct sk_buff *skb, struct genl_info *info)
 	sess->rsid = ckpt_next_rsid();
 	hdr = genlmsg_put_reply(msg, info, &ckpt_nl_family, 0,
 				CKPT_CMD_RESTART_BEGIN);
-	if (WARN_ON_ONCE(!hdr || nla_put_u32(msg, CKPT_A_RSID, sess->rsid))) {
+	/* The flags say a session writer answers (restart-written, restart-done). */
+	if (WARN_ON_ONCE(!hdr || nla_put_u32(msg, CKPT_A_RSID, sess->rsid) ||
+			 nla_put_u32(msg, CKPT_A_RESTART_FLAGS, sess->flags))) {
 		NL_SET_ERR_MSG(info->extack, "reply too large");
 		err = -EMSGSIZE;
 		goto out_free_msg;
