@@ -767,6 +767,40 @@ static unsigned long ckpt_skip_holes(struct mm_struct *mm, unsigned long addr,
 	return end;
 }
 
+/*
+ * Of a private file mapping, under the mmap lock, from the populated pmd
+ * ckpt_skip_holes() found: how many of the @nr pages from @addr (within
+ * that pmd) have no page table entry (*@none: never copied on write, so
+ * the file's own; a fault would read the file, from a FUSE daemon for as
+ * long as it likes, to learn only that) or all have one (present, or an
+ * anonymous copy swapped out or migrating, which a fault brings back from
+ * swap). A pmd that maps a huge page, or is not a table, is left to
+ * get_user_pages_remote() whole. The table is read under RCU, as
+ * pte_offset_map() reads it (not exported): 6.12 frees a table khugepaged
+ * retracted after a grace period, 6.1 only under the mmap write lock.
+ */
+static unsigned long ckpt_pte_span(struct mm_struct *mm, unsigned long addr,
+				   unsigned long nr, bool *none)
+{
+	pmd_t *pmd = pmd_offset(pud_offset(p4d_offset(pgd_offset(mm, addr), addr), addr),
+				addr);
+	pmd_t pmdval = READ_ONCE(*pmd);
+	unsigned long i, n;
+	pte_t *pte;
+
+	n = min(nr, (pmd_addr_end(addr, addr + (nr << PAGE_SHIFT)) - addr) >> PAGE_SHIFT);
+	*none = false;
+	if (!pmd_present(pmdval) || pmd_trans_huge(pmdval) || pmd_bad(pmdval))
+		return n;
+	rcu_read_lock();
+	pte = pte_offset_kernel(&pmdval, addr);
+	*none = pte_none(ptep_get(pte));
+	for (i = 1; i < n && pte_none(ptep_get(pte + i)) == *none; i++)
+		;
+	rcu_read_unlock();
+	return i;
+}
+
 /* How many of @pages[0..@nr), from the first, ckpt_page_dumped() says @dumped of. */
 static long ckpt_pages_alike(bool file_vma, struct page **pages, long nr,
 			     bool dumped)
@@ -783,7 +817,9 @@ static long ckpt_pages_alike(bool file_vma, struct page **pages, long nr,
  * with FOLL_DUMP, as a core dump reads memory: it fails instead of
  * allocating where an anonymous page was never touched (or maps the zero
  * page), and stops a run at the first such hole. An untouched mapping
- * costs no data.
+ * costs no data. Of a private file mapping, pages without a page table
+ * entry are skipped unread (ckpt_pte_span()): FOLL_DUMP would fault them
+ * in from the file.
  */
 static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 			   u32 parent, unsigned long start, unsigned long end,
@@ -820,6 +856,17 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 		}
 		nr = min_t(unsigned long, (limit - addr) >> PAGE_SHIFT,
 			   CKPT_PAGES_RUN_MAX);
+		if (nr && file_vma) {
+			bool none;
+
+			nr = ckpt_pte_span(mm, addr, nr, &none);
+			if (none) {	/* the file's own pages: no fault, no data */
+				mmap_read_unlock(mm);
+				addr += nr << PAGE_SHIFT;
+				cond_resched();
+				continue;
+			}
+		}
 		got = nr ? ckpt_gup_remote(mm, addr, nr, FOLL_DUMP | FOLL_FORCE,
 					   s->pages) : 0;
 		mmap_read_unlock(mm);

@@ -104,3 +104,30 @@ while True:
 	((rc != 0)) || { why="the restore succeeded although its writer's fault failed: $(tail -5 r.out)"; return 1; }
 	grep -q "writing pages at" r.out || { why="restore: $(tail -5 r.out)"; return 1; }
 }
+
+# A checkpoint of a process with a private mapping of the FUSE file, of which it wrote one
+# page, while the daemon answers no read: the pages it never wrote have no page table
+# entry and are skipped unread (the module before this change faulted them in with
+# FOLL_DUMP, reading the file: the stream waited for the daemon). The image carries the
+# written page.
+t_fuse_checkpoint() {
+	fuse_start || return 1
+	start_sink sink.out
+	bg /usr/bin/python3 -c "
+import mmap, os, signal
+fd = os.open('$W/fuse/f', os.O_RDONLY)
+m = mmap.mmap(fd, 4 * 4096, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_WRITE)
+m[0:8] = b'written!'
+print('ready', flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+" >t.out 2>&1
+	T=$!
+	wait_for t.out '^ready' 20 || { why="target: $(cat t.out)"; fuse_stop; return 1; }
+	wait_state $T T 10 || { why="target did not stop: $(state $T)"; fuse_stop; return 1; }
+	touch $W/fuse.hold
+	out=$(timeout 60 $K checkpoint $T --timeout 30000) || { why="checkpoint: $out; daemon: $(cat fuse.out)"; fuse_stop; return 1; }
+	! grep -q 'held read' fuse.out || { why="the checkpoint read the file: $(grep 'held read' fuse.out)"; fuse_stop; return 1; }
+	wait $S || { why="sink: $(cat sink.out)"; fuse_stop; return 1; }
+	grep -aq 'written!' $W/s-*.img || { why="the written page is not in the image"; fuse_stop; return 1; }
+	fuse_stop
+}
