@@ -1068,17 +1068,20 @@ struct ckpt_pipe {
 };
 
 /*
- * @pipe, the pipe behind @file (an anonymous pipe or a FIFO opened for
- * reading or writing: inode->i_pipe, kept alive by our reference to @file,
- * which holds one of pipe->files; ckpt_file_pipe() says which files do),
- * read without consuming it: under
- * the pipe's mutex, as a reader takes it (waited for until the stream's
- * deadline: a writer holds it while it faults its source), its capacity and the bytes its
- * ring holds, and for a read end a copy of them when they are at most
- * CKPT_PIPE_DATA_MAX (kvmalloc'd, charged to the requester). A buffer that
- * cannot be confirmed (a spliced page that failed to read) leaves no copy:
- * the record then says how many bytes there were and carries none.
+ * pipe_buf_confirm() without its wait: only a spliced page-cache buffer
+ * has a confirm step, and it waits (for the folio lock) only while the page
+ * is not yet read, which a FUSE daemon may make last as long as it likes.
+ * Such a buffer counts as one that failed to read: the record carries no
+ * copy, as for a page whose read failed.
  */
+static bool ckpt_pipe_buf_ready(struct pipe_inode_info *pipe,
+				struct pipe_buffer *buf)
+{
+	if (buf->ops->confirm && !folio_test_uptodate(page_folio(buf->page)))
+		return false;
+	return !pipe_buf_confirm(pipe, buf);
+}
+
 /*
  * A pipe buffer's bytes, a page at a time: a buffer may span the pages of
  * a compound page (TCP data spliced into a pipe), which memcpy_from_page()
@@ -1111,6 +1114,19 @@ static struct pipe_inode_info *ckpt_file_pipe(struct file *file)
 	return READ_ONCE(file_inode(file)->i_pipe);
 }
 
+/*
+ * @pipe, the pipe behind @file (an anonymous pipe or a FIFO opened for
+ * reading or writing: inode->i_pipe, kept alive by our reference to @file,
+ * which holds one of pipe->files; ckpt_file_pipe() says which files do),
+ * read without consuming it: under the pipe's mutex, as a reader takes it
+ * (waited for until the stream's deadline: a writer holds it while it
+ * faults its source), its capacity and the bytes its ring holds, and for a
+ * read end a copy of them when they are at most CKPT_PIPE_DATA_MAX
+ * (kvmalloc'd, charged to the requester). A buffer that cannot be
+ * confirmed (a spliced page that failed to read, or is still being read:
+ * ckpt_pipe_buf_ready()) leaves no copy: the record then says how many
+ * bytes there were and carries none.
+ */
 static int ckpt_pipe_peek(struct file *file, struct pipe_inode_info *pipe,
 			  unsigned long deadline, struct ckpt_pipe *p)
 {
@@ -1136,7 +1152,7 @@ static int ckpt_pipe_peek(struct file *file, struct pipe_inode_info *pipe,
 	for (i = tail; i != head; i++) {
 		struct pipe_buffer *buf = &pipe->bufs[i & mask];
 
-		if (pipe_buf_confirm(pipe, buf)) {
+		if (!ckpt_pipe_buf_ready(pipe, buf)) {
 			kvfree(p->data);
 			p->data = NULL;
 			break;
