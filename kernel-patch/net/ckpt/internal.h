@@ -150,9 +150,10 @@ static inline bool ckpt_page_dumped(bool file_vma, struct page *page)
 }
 
 u64 ckpt_next_crid(void);
+bool ckpt_host_admin(void);
 int ckpt_limit(unsigned int all, unsigned int max, const char *max_name,
 	       unsigned int mine, unsigned int user_max, const char *user_name,
-	       struct netlink_ext_ack *extack);
+	       unsigned int others, bool admin, struct netlink_ext_ack *extack);
 u32 ckpt_next_rsid(void);
 
 /*
@@ -251,6 +252,7 @@ struct ckpt_stream {
 	struct sock *req_sk;	/* the requester's socket, held: checkpoint-done */
 	u32 req_seq;		/* the request's nlmsg_seq */
 	kuid_t uid;		/* the requester's, for the per-user cap */
+	bool admin;		/* the requester is the host's (ckpt_host_admin()) */
 	bool stop;		/* stop the task first, resume it after */
 	u32 flags;		/* the request's CKPT_CHECKPOINT_FLAGS_* */
 	u64 parent_crid;	/* the pre-copy this one builds on, or 0 */

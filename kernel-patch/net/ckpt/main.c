@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/ktime.h>
 #include <linux/list.h>
 #include <linux/module.h>
@@ -16,6 +17,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/user_namespace.h>
 
 #include "ckpt-nl-gen.h"
 #include "internal.h"
@@ -99,16 +101,37 @@ const char *ckpt_compat_fmt(const char *fmt, ...)
 #endif
 
 /*
+ * The caller holds CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in the initial
+ * user namespace: the host's administrator, for whom slots are kept.
+ */
+bool ckpt_host_admin(void)
+{
+	return ns_capable_noaudit(&init_user_ns, CAP_CHECKPOINT_RESTORE) ||
+	       ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN);
+}
+
+/*
  * EAGAIN, naming the module parameter, when @all (of everybody) reached
- * @max or @mine (of the caller's uid) reached @user_max.
+ * @max, @mine (of the caller's uid) reached @user_max, or, for a caller
+ * that is not the host's administrator (@admin), @others (the slots held
+ * by such callers) reached @max less a quarter of it (at least one when
+ * @max is two or more): a few users, or roots of user namespaces, cannot
+ * take every slot from the host's administrator.
  */
 int ckpt_limit(unsigned int all, unsigned int max, const char *max_name,
 	       unsigned int mine, unsigned int user_max, const char *user_name,
-	       struct netlink_ext_ack *extack)
+	       unsigned int others, bool admin, struct netlink_ext_ack *extack)
 {
+	unsigned int kept = max >= 2 ? max(max / 4, 1U) : 0;
+
 	if (all >= max) {
 		NL_SET_ERR_MSG_FMT(extack, "%u in use in all (module parameter %s)",
 				   all, max_name);
+		return -EAGAIN;
+	}
+	if (!admin && others >= max - kept) {
+		NL_SET_ERR_MSG_FMT(extack, "%u in use without host privilege (%u of %s kept)",
+				   others, kept, max_name);
 		return -EAGAIN;
 	}
 	if (mine >= user_max) {

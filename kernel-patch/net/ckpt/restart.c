@@ -314,15 +314,18 @@ void ckpt_session_end(struct ckpt_session *sess)
 static int ckpt_session_add(struct ckpt_session *sess,
 			    struct netlink_ext_ack *extack)
 {
+	unsigned int mine = 0, others = 0;
 	struct ckpt_session *o;
-	unsigned int mine = 0;
 	int err = 0;
 
 	mutex_lock(&ckpt_sessions_lock);
-	list_for_each_entry(o, &ckpt_sessions, node)
+	list_for_each_entry(o, &ckpt_sessions, node) {
 		mine += uid_eq(o->uid, sess->uid);
+		others += !o->admin;
+	}
 	err = ckpt_limit(ckpt_nr_sessions, READ_ONCE(ckpt_max_sessions), "max_sessions",
-			 mine, READ_ONCE(ckpt_user_sessions), "user_sessions", extack);
+			 mine, READ_ONCE(ckpt_user_sessions), "user_sessions",
+			 others, sess->admin, extack);
 	if (!err) {
 		list_add(&sess->node, &ckpt_sessions);
 		ckpt_nr_sessions++;
@@ -396,6 +399,7 @@ int ckpt_nl_restart_begin_doit(struct sk_buff *skb, struct genl_info *info)
 	atomic64_set(&sess->queued, 0);
 	sess->task = task;
 	sess->uid = current_uid();
+	sess->admin = ckpt_host_admin();
 	/* Who began it, as netlink_ns_capable() and the ptrace check see them: the writer's check. */
 	sess->cred = get_current_cred();
 	sess->sk = NETLINK_CB(skb).sk;

@@ -48,6 +48,7 @@ struct ckpt_session {
 	struct mm_struct *mm;		/* mmgrab()bed where access was checked */
 	u64 exec_id;			/* task->self_exec_id at that moment */
 	kuid_t uid;			/* the requester's, for the per-uid caps */
+	bool admin;			/* the requester is the host's (ckpt_host_admin()) */
 	struct delayed_work expire;	/* ends the session when idle */
 	struct sock *sk;		/* the socket that began it, held: the writer's events */
 	const struct cred *cred;	/* the beginner's: the writer checks access with them */

@@ -62,15 +62,18 @@ static unsigned int ckpt_nr_streams;
 /* Takes a slot for @uid's stream, or says which limit is reached. */
 static int ckpt_stream_slot(struct ckpt_stream *s, struct netlink_ext_ack *extack)
 {
+	unsigned int mine = 0, others = 0;
 	struct ckpt_stream *o;
-	unsigned int mine = 0;
 	int err = 0;
 
 	spin_lock(&ckpt_streams_lock);
-	list_for_each_entry(o, &ckpt_streams, node)
+	list_for_each_entry(o, &ckpt_streams, node) {
 		mine += uid_eq(o->uid, s->uid);
+		others += !o->admin;
+	}
 	err = ckpt_limit(ckpt_nr_streams, READ_ONCE(ckpt_max_streams), "max_streams",
-			 mine, READ_ONCE(ckpt_user_streams), "user_streams", extack);
+			 mine, READ_ONCE(ckpt_user_streams), "user_streams",
+			 others, s->admin, extack);
 	if (!err) {
 		list_add(&s->node, &ckpt_streams);
 		ckpt_nr_streams++;
@@ -293,6 +296,7 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	s->net = get_net(genl_info_net(info));
 	s->cred = get_current_cred();
 	s->uid = current_uid();
+	s->admin = ckpt_host_admin();
 	s->pid_ns = get_pid_ns(task_active_pid_ns(current));
 	s->req_sk = NETLINK_CB(skb).sk;
 	sock_hold(s->req_sk);
