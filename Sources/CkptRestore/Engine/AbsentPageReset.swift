@@ -84,7 +84,8 @@ public struct AbsentPageReset {
                 if j < held.count, held[j].contains(addr) { continue }
                 if case let .file(path) = kind {
                     if file < 0 {
-                        file = open(path, O_RDONLY | O_CLOEXEC)
+                        // O_NONBLOCK: a FIFO put at the path must not make this wait for a writer.
+                        file = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
                         guard file >= 0 else { throw .system(call: "open \(path)", errno: Errno(rawValue: errno)) }
                     }
                     try rewriteFromFile(mem, addr, vma, file, path)

@@ -17,18 +17,22 @@ extension Restorer {
         let what = "fd \(fd) (anon_inode:inotify)"
         let ifd = try moveAbove(remote, try remote.call("inotify_init1 for \(what)", Int32(CKPT_SYS_INOTIFY_INIT1), UInt64(O_NONBLOCK)), what)
         var removed = false
+        var last: Int32 = 0
         for w in watches {
             let path = try remote.string(w.path)
             while true {
                 let got = Int32(truncatingIfNeeded: try remote.call("inotify_add_watch \(w.path) for \(what)",
                                                                   Int32(CKPT_SYS_INOTIFY_ADD_WATCH), ifd, path, UInt64(w.mask)))
                 if got == w.wd { break }
-                guard got < w.wd else {
+                // At or below the last restored: the path is that watch's file now, whose
+                // number the call returned (removing it would lose that watch).
+                guard got < w.wd, got > last else {
                     throw .mismatch("\(what): watch \(w.wd) on \(w.path) came back as \(got)")
                 }
                 try remote.call("inotify_rm_watch \(got) for \(what)", Int32(CKPT_SYS_INOTIFY_RM_WATCH), ifd, UInt64(got))
                 removed = true
             }
+            last = w.wd
         }
         if removed {
             let buf = remote.scratch + 1024

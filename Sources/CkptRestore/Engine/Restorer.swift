@@ -220,6 +220,9 @@ public struct Restorer {
         // A hard limit above the restorer's own needs CAP_SYS_RESOURCE: refused now, not
         // after the process exists (root is assumed to have it).
         guard geteuid() != 0 else { return }
+        if let refusal = RestorePlan.pipeSizeRefusal(plan.pipes, pipeMaxSize: RestorePlan.readSysctl("/proc/sys/fs/pipe-max-size")) {
+            throw refusal
+        }
         for (resource, limit) in (plan.resourceLimits ?? []).enumerated() {
             var mine = ckpt_rlimit()
             guard ckpt_prlimit(0, Int32(resource), nil, &mine) == 0 else { continue }
@@ -343,7 +346,9 @@ public struct Restorer {
             let key = "\(flags) \(path)"
             if fileIndex[key] == nil {
                 fileIndex[key] = toOpen.count
-                toOpen.append((path, flags, "open \(path) for mapping \(RestorePlan.describe(m))"))
+                // O_NONBLOCK: a FIFO put at the path since the plan looked returns at once
+                // (and mmap refuses it) instead of waiting for a writer with the restorer.
+                toOpen.append((path, flags | O_NONBLOCK, "open \(path) for mapping \(RestorePlan.describe(m))"))
             }
             fileOf[i] = fileIndex[key]
         }
@@ -429,8 +434,9 @@ public struct Restorer {
     func setAddressSpace(_ remote: RemoteSyscalls) throws(RestoreError) {
         var exeFD = UInt64.max
         if let exe = plan.executable {
+            // O_NONBLOCK as for the mappings' files (`makeMappings`).
             exeFD = try remote.call("open \(exe) (the executable)", Int32(CKPT_SYS_OPEN), try remote.string(exe),
-                                    UInt64(O_RDONLY | O_CLOEXEC), 0)
+                                    UInt64(O_RDONLY | O_CLOEXEC | O_NONBLOCK), 0)
         }
         let mm = plan.mm
         // struct prctl_mm_map (linux/prctl.h): 13 u64 then auxv_size and exe_fd (u32 each).
@@ -461,7 +467,10 @@ public struct Restorer {
         let fdsAt = remote.scratch + 3584
         let chunk = 2048, dataAt = remote.scratch + 1024
         for p in plan.pipes {
-            try remote.call("pipe2 for \(p.name)", Int32(CKPT_SYS_PIPE2), fdsAt, 0)
+            // Non-blocking while it is filled: a write that does not fit fails (EAGAIN) instead
+            // of waiting for a reader that is this stopped process. The F_SETFLs below give
+            // each side the image's flags.
+            try remote.call("pipe2 for \(p.name)", Int32(CKPT_SYS_PIPE2), fdsAt, UInt64(O_NONBLOCK))
             let raw = try remote.tracee.read(8, at: fdsAt)
             var ends: [UInt64] = []
             func int32(at i: Int) -> UInt64 {
@@ -472,7 +481,12 @@ public struct Restorer {
             for made in [int32(at: 0), int32(at: 4)] { ends.append(try moveAbove(remote, made, p.name)) }
             let (r, w) = (ends[0], ends[1])
             if p.size > 0 {
-                try remote.call("F_SETPIPE_SZ \(p.size) for \(p.name)", Int32(CKPT_SYS_FCNTL), w, UInt64(ckpt_f_setpipe_sz()), UInt64(p.size))
+                // It returns the capacity made (a power of two of pages, at least asked for).
+                let capacity = try remote.call("F_SETPIPE_SZ \(p.size) for \(p.name)", Int32(CKPT_SYS_FCNTL), w,
+                                               UInt64(ckpt_f_setpipe_sz()), UInt64(p.size))
+                guard capacity >= UInt64(p.data.count) else {
+                    throw .mismatch("\(p.name): the new pipe holds \(capacity) bytes, not the \(p.data.count) it held")
+                }
             }
             var done = 0
             while done < p.data.count {
@@ -524,15 +538,25 @@ public struct Restorer {
             }
             let what = "fd \(fd) (\(path))"
             let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)
+            // Opened O_NONBLOCK: a FIFO put at the path since the plan refused one returns at
+            // once instead of waiting for its other end with the restorer. F_SETFL then
+            // clears it unless the image has it: it changes only that bit, the others being
+            // as open set them from the same flags.
             let got = try remote.call("open \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
-                                      UInt64(UInt32(bitPattern: clean)), 0)
+                                      UInt64(UInt32(bitPattern: clean | O_NONBLOCK)), 0)
+            var then: [RemoteSyscalls.Call] = []
+            if clean & O_NONBLOCK == 0 {
+                then.append(.init("F_SETFL \(what)", Int32(CKPT_SYS_FCNTL), got, UInt64(F_SETFL), UInt64(UInt32(bitPattern: clean))))
+            }
             if got != UInt64(fd) {
-                try remote.call("dup2 \(what)", Int32(CKPT_SYS_DUP2), got, UInt64(fd))
-                try remote.call("close", Int32(CKPT_SYS_CLOSE), got)
+                then.append(.init("dup2 \(what)", Int32(CKPT_SYS_DUP2), got, UInt64(fd)))
+                then.append(.init("close", Int32(CKPT_SYS_CLOSE), got))
             }
             if position > 0 {
-                try remote.call("lseek \(what) to \(position)", Int32(CKPT_SYS_LSEEK), UInt64(fd), position, UInt64(SEEK_SET))
+                then.append(.init("lseek \(what) to \(position)", Int32(CKPT_SYS_LSEEK), UInt64(fd), position, UInt64(SEEK_SET)))
             }
+            // One stop of the process for all of them (the gadget page's batch loop).
+            if !then.isEmpty { try remote.calls(then) }
         }
         for memfd in objects.values { try remote.call("close", Int32(CKPT_SYS_CLOSE), memfd) }
     }

@@ -33,6 +33,11 @@ public enum EventDescriptor: Equatable, Sendable {
         switch path {
         case "anon_inode:[eventfd]":
             guard let count = hex("eventfd-count") else { return .failure(.missing("eventfd-count")) }
+            // ULLONG_MAX is the overflow mark only the kernel's eventfd_signal sets: a write
+            // cannot make it, and the restorer's would wait for a read (fs/eventfd.c).
+            if count == UInt64.max {
+                return .failure(.unsupported("its counter is at the overflow value (ULLONG_MAX), which no write can restore"))
+            }
             guard let semaphore = dec("eventfd-semaphore") else {
                 return .failure(.missing("eventfd-semaphore (shown by Linux 6.4 and later): whether it is a semaphore is not known"))
             }

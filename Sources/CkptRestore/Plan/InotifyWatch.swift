@@ -12,7 +12,9 @@ public struct InotifyWatch: Equatable, Sendable {
     public var path: String = ""
 
     /// The watches of an fdinfo text; lines that are not inotify watches are skipped.
-    /// `nil` when an inotify line lacks a field.
+    /// `nil` when an inotify line lacks a field or holds one the kernel never shows: a wd
+    /// outside 1 ... INT_MAX (an int from `idr_alloc_cyclic(..., 1, 0, ...)`), a mask wider
+    /// than 32 bits.
     public static func parse(_ fdinfo: String) -> [InotifyWatch]? {
         var out: [InotifyWatch] = []
         for line in fdinfo.split(separator: "\n") where line.hasPrefix("inotify ") {
@@ -22,7 +24,7 @@ public struct InotifyWatch: Equatable, Sendable {
                 if kv.count == 2, let v = UInt64(kv[1], radix: 16) { fields[kv[0]] = v }
             }
             guard let wd = fields["wd"], let ino = fields["ino"], let sdev = fields["sdev"], let mask = fields["mask"],
-                  let wd32 = Int32(exactly: wd), let mask32 = UInt32(exactly: mask) else { return nil }
+                  let wd32 = Int32(exactly: wd), wd32 > 0, let mask32 = UInt32(exactly: mask) else { return nil }
             out.append(InotifyWatch(wd: wd32, inode: ino, device: encodeDevice(sdev), mask: mask32))
         }
         return out

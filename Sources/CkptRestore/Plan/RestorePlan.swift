@@ -109,6 +109,12 @@ public struct RestorePlan: Sendable {
         var sharedPending: UInt64?
         var sharedQueue: SignalQueue?
         var limits: [ResourceLimit]?
+        // The shapes the listener held the kernel's stream to, held again here: an image file
+        // may come from anyone, and the data read below is decoded by them (registers,
+        // tables, pipe bytes, fdinfo text, vma ranges). Pages records are the memory
+        // write's to check (the kernel's restart, or ProcessMemoryWriter's `PagesRules`),
+        // which reads them anyway: the plan stays a walk over the index and a few KiB.
+        var rules = RecordDataRules()
         // By the index, skipping pages records: the plan reads a few KiB, not the image.
         // Each record's checksum is checked when the restore streams it (or by --verify).
         func allData(_ entry: ImageIndexEntry) throws(RestoreError) -> [UInt8] {
@@ -138,6 +144,10 @@ public struct RestorePlan: Sendable {
                 if case let .failure(error)? = decoded { throw .image("record \(entry.id): \(error)") }
                 throw .image("record \(entry.id): meta not decoded")
             }
+            do throws(RecordDataViolation) { try rules.check(id: entry.id, meta: meta, dataLength: entry.dataLength) } catch {
+                throw .image("\(error)")
+            }
+            try Self.checkBounds(meta, record: entry.id, pageSize: rules.pageSize)
             switch meta {
             case let .header(h): header = h
             case let .task(t): task = t
@@ -196,10 +206,24 @@ public struct RestorePlan: Sendable {
         guard header.arch == "x86_64" else {
             throw .unsupported(what: "image", why: "taken on \(header.arch); this restorer restores x86_64 images")
         }
+        // The restorer maps and writes in this machine's pages (as the kernel's restart
+        // requires): alignments checked in another size would mean nothing.
+        let pageSize = UInt32(truncatingIfNeeded: sysconf(Int32(_SC_PAGESIZE)))
+        guard header.pageSize == pageSize else {
+            throw .unsupported(what: "image", why: "its page size is \(header.pageSize) bytes, this machine's \(pageSize)")
+        }
         guard !threads.isEmpty else { throw .image("no registers record") }
+        for t in threads where !t.resumable {
+            throw .image("thread \(t.tid): stopped in a system call to run again (-ERESTART_RESTARTBLOCK) at rip "
+                         + "\(hex(t.registers[Self.instructionPointerWord])), below the 2-byte syscall instruction")
+        }
         for m in mappings {
-            if case let .file(path) = m.kind, let recorded = m.meta.identity {
-                try Self.checkUnchanged(path, recorded, what: "mapping \(Self.describe(m))")
+            if case let .file(path) = m.kind {
+                if let recorded = m.meta.identity {
+                    try Self.checkUnchanged(path, recorded, what: "mapping \(Self.describe(m))")
+                } else {
+                    try Self.checkNotFIFO(path, what: "mapping \(Self.describe(m))")
+                }
             }
             if m.kind == .shared {
                 throw .unsupported(what: "mapping \(Self.describe(m))",
@@ -347,6 +371,7 @@ public struct RestorePlan: Sendable {
             throw .unsupported(what: what, why: "\(which) not restored yet (restored: files, directories, terminals, pipes, Unix socketpairs, memfds, inotify, eventfd, signalfd, timerfd, epoll)")
         }
         if path.hasSuffix(" (deleted)") { throw .unsupported(what: what, why: "its file was deleted") }
+        try checkNotFIFO(path, what: what)
         if isTerminal(path) {
             guard shellJob else {
                 throw .unsupported(what: what, why: "a terminal: pass --shell-job to give the process this terminal instead")
@@ -366,7 +391,8 @@ public struct RestorePlan: Sendable {
             throw .unsupported(what: what, why: "the image does not record its watches (no fdinfo record: an older module, or more than \(CKPT_FDINFO_MAX) bytes of them)")
         }
         guard var watches = InotifyWatch.parse(fdinfo) else {
-            throw .image("\(what): an fdinfo line without wd, ino, sdev or mask: \(fdinfo)")
+            throw .image("\(what): an fdinfo inotify line whose wd, ino, sdev or mask is missing or out of range "
+                         + "(wd 1 ... INT_MAX, mask 32 bits): \(fdinfo)")
         }
         for i in watches.indices {
             let w = watches[i]
@@ -377,6 +403,20 @@ public struct RestorePlan: Sendable {
             watches[i].path = path
         }
         watches.sort { $0.wd < $1.wd }
+        for (a, b) in zip(watches, watches.dropFirst()) where a.wd == b.wd {
+            throw .image("\(what): two watches numbered \(a.wd)")
+        }
+        // inotify numbers watches upwards from 1 (idr_alloc_cyclic, fs/notify/inotify/
+        // inotify_user.c), and the restorer can only ask for the next number: reaching the
+        // highest takes one watch added and removed (two calls in the new process) for each
+        // free number below it, which a crafted number makes 2^31.
+        if let last = watches.last {
+            let cycles = UInt64(last.wd) - UInt64(watches.count), limit = inotifyCycleLimit()
+            if cycles > limit {
+                throw .unsupported(what: what, why: "watch \(last.wd) would need \(cycles) watches added and removed to reach its number, "
+                                       + "more than the watches a user may hold (fs.inotify.max_user_watches, \(limit))")
+            }
+        }
         return .inotify(fd: Int32(f.fd), flags: Int32(bitPattern: f.fFlags), watches: watches)
     }
 
@@ -426,11 +466,21 @@ public struct RestorePlan: Sendable {
             let i: Int
             if let found = out.firstIndex(where: { $0.name == name }) {
                 i = found
+                // Every end reads the one pipe's F_GETPIPE_SZ: the restorer sizes it once.
+                guard out[i].size == record.meta.size else {
+                    throw .image("fd \(file.fd) (\(name)): a capacity of \(record.meta.size) bytes, "
+                                 + "another fd of the same pipe says \(out[i].size)")
+                }
             } else {
                 out.append(Pipe(name: name, size: record.meta.size, data: [], readers: [], writers: [], readFlags: 0, writeFlags: 0))
                 i = out.count - 1
             }
             if out[i].data.isEmpty, !record.data.isEmpty { out[i].data = record.data }
+            // Written back into a pipe of this capacity: more would never fit (checkBounds
+            // held pipe-bytes to it per record; this is the data kept for the pipe).
+            guard out[i].data.count <= Int(out[i].size) else {
+                throw .image("fd \(file.fd) (\(name)): \(out[i].data.count) bytes for a pipe of \(out[i].size)")
+            }
             if side == O_RDONLY {
                 if out[i].readers.isEmpty { out[i].readFlags = Int32(bitPattern: file.fFlags) }
                 out[i].readers.append(Int32(file.fd))
@@ -458,6 +508,12 @@ public struct RestorePlan: Sendable {
         var st = stat()
         guard stat(path, &st) == 0 else {
             throw .unsupported(what: what, why: "\(path) is gone (\(Errno(rawValue: errno)))")
+        }
+        // The kernel maps regular files and devices; anything else there now (a FIFO, whose
+        // open would wait for a writer) is not the file that was mapped.
+        let type = st.st_mode & S_IFMT
+        guard type == S_IFREG || type == S_IFCHR || type == S_IFBLK else {
+            throw .unsupported(what: what, why: "\(path) is not a regular file or a device now")
         }
         let now = FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev),
                                size: UInt64(st.st_size),
@@ -487,6 +543,17 @@ public struct RestorePlan: Sendable {
         }
         if let recorded, UInt64(st.st_ino) != recorded.inode {
             throw .unsupported(what: what, why: "\(path) is another file now (inode \(recorded.inode) -> \(st.st_ino))")
+        }
+    }
+
+    /// Opening a FIFO waits for its other end, so the new process and the restorer with it
+    /// would wait for ever: a path that names one is refused (a named FIFO is not restored),
+    /// and the restorer opens every path O_NONBLOCK in case one appears there later. A path
+    /// that does not exist now is left to the open to report.
+    static func checkNotFIFO(_ path: String, what: String) throws(RestoreError) {
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFIFO {
+            throw .unsupported(what: what, why: "\(path) is a named FIFO: not restored yet (only pipes between the process's own fds)")
         }
     }
 

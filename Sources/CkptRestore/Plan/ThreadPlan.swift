@@ -35,15 +35,25 @@ public struct ThreadPlan: Equatable, Sendable {
     /// (-ERESTARTSYS, -ERESTARTNOHAND, -ERESTARTNOINTR) are left to the kernel's own restart
     /// on resume, which re-executes the call the same way unless a handled signal comes.
     public var resumeRegisters: [UInt64] {
-        let rax = 10, origRax = 15, rip = 16
-        guard registers.count > rip, Int64(bitPattern: registers[origRax]) >= 0,
-              Int64(bitPattern: registers[rax]) == -516 else { return registers }
+        guard restartsItsCall, resumable else { return registers }
         var r = registers
-        r[rax] = r[origRax]
-        r[rip] -= 2
-        r[origRax] = UInt64.max
+        r[Self.rax] = r[Self.origRax]
+        r[Self.rip] -= 2
+        r[Self.origRax] = UInt64.max
         return r
     }
+
+    static let rax = 10, origRax = 15, rip = 16
+
+    /// Stopped in a system call with a restart block (see `resumeRegisters`).
+    var restartsItsCall: Bool {
+        registers.count > Self.rip && Int64(bitPattern: registers[Self.origRax]) >= 0
+            && Int64(bitPattern: registers[Self.rax]) == -516
+    }
+
+    /// Whether `resumeRegisters` can move rip back over the `syscall`: a real thread's rip is
+    /// past one, so at least 2 (the plan refuses an image whose is not).
+    var resumable: Bool { !restartsItsCall || registers[Self.rip] >= 2 }
 
     init(meta: RegsMeta, registers: [UInt64]) {
         tid = meta.tid
