@@ -151,11 +151,10 @@ void ckpt_stage_free(struct ckpt_session *sess, struct ckpt_stage *st)
 	/* A direct session's stages are all queued ones, the others staged. */
 	atomic64_sub(st->len, sess->flags & CKPT_RESTART_FLAGS_DIRECT ?
 		     &sess->queued : &sess->staged);
-	kvfree(st->data);
-	kfree(st);
+	kvfree(st);
 }
 
-static void ckpt_stages_free(struct ckpt_session *sess, struct list_head *stages)
+void ckpt_stages_free(struct ckpt_session *sess, struct list_head *stages)
 {
 	struct ckpt_stage *st, *tmp;
 
@@ -180,6 +179,25 @@ void ckpt_session_drop_target(struct ckpt_session *sess)
 		put_task_struct(sess->task);
 	sess->task = NULL;
 	sess->claim = NULL;
+}
+
+/*
+ * Page data of @len bytes for @addr, with its stage in one allocation,
+ * charged to the caller; past its cgroup's limit it fails (no OOM kill,
+ * no splat).
+ */
+static struct ckpt_stage *ckpt_stage_new(unsigned long addr, size_t len)
+{
+	struct ckpt_stage *st;
+
+	st = kvmalloc(struct_size(st, data, len),
+		      GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
+	if (st) {
+		st->addr = addr;
+		st->len = len;
+		st->seq = 0;
+	}
+	return st;
 }
 
 /* Under sess->lock, or once no request can run. */
@@ -400,7 +418,10 @@ int ckpt_nl_restart_begin_doit(struct sk_buff *skb, struct genl_info *info)
 	sess->task = task;
 	sess->uid = current_uid();
 	sess->admin = ckpt_host_admin();
-	/* Who began it, as netlink_ns_capable() and the ptrace check see them: the writer's check. */
+	/*
+	 * Who began it, as netlink_ns_capable() and the ptrace check see
+	 * them: the writer checks access with these.
+	 */
 	sess->cred = get_current_cred();
 	sess->sk = NETLINK_CB(skb).sk;
 	sock_hold(sess->sk);
@@ -636,17 +657,12 @@ static int ckpt_check_pages(struct ckpt_session *sess, struct nlattr **meta,
 	if (err)
 		return err;
 
-	/* Charged to the caller; past its cgroup's limit, fail (no OOM kill, no splat). */
-	st = kzalloc(sizeof(*st), GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
-	if (st)
-		st->data = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
-	if (!st || !st->data) {
-		kfree(st);
+	st = ckpt_stage_new(addr, len);
+	if (!st) {
+		atomic64_sub(len, &sess->staged);	/* counted by ckpt_stage_fits() */
 		NL_SET_ERR_MSG(info->extack, "no memory to stage page data");
 		return -ENOMEM;
 	}
-	st->addr = addr;
-	st->len = len;
 	list_add_tail(&st->node, &sess->stages);
 	sess->stage = st;
 	return 0;
@@ -997,6 +1013,8 @@ int ckpt_write_range(struct mm_struct *mm, unsigned long addr, const u8 *src,
  * CKPT_RESTART_FLAGS_DIRECT: one fragment's data, copied and queued for
  * the writer; at most CKPT_RESTART_QUEUE_MAX bytes until they are written
  * (the staging caps do not apply: what a direct session holds is this).
+ * Copied, not kept in the request's skb: that is freed when the doit
+ * returns, and is not charged to the requester as the copy is.
  */
 static int ckpt_queue_direct(struct ckpt_session *sess, struct sk_buff *skb,
 			     struct genl_info *info, u64 addr, const u8 *src,
@@ -1015,19 +1033,13 @@ static int ckpt_queue_direct(struct ckpt_session *sess, struct sk_buff *skb,
 			    sess->cur.id, CKPT_RESTART_QUEUE_MAX);
 		return -ENOSPC;
 	}
-	atomic64_add(len, &sess->queued);
-	st = kzalloc(sizeof(*st), GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
-	if (st)
-		st->data = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
-	if (!st || !st->data) {
-		kfree(st);
-		atomic64_sub(len, &sess->queued);
+	st = ckpt_stage_new(addr, len);
+	if (!st) {
 		NL_SET_ERR_MSG(info->extack, "no memory to queue page data");
 		return -ENOMEM;
 	}
+	atomic64_add(len, &sess->queued);
 	memcpy(st->data, src, len);
-	st->addr = addr;
-	st->len = len;
 	st->seq = sess->seq;
 	ckpt_writer_queue(sess, st);
 	return 0;
@@ -1113,6 +1125,21 @@ static int ckpt_restart_record(struct ckpt_session *sess, struct sk_buff *skb,
 	return 0;
 }
 
+/* The session takes records and a commit: it has not failed and is not committed. */
+static int ckpt_session_open(struct ckpt_session *sess, struct genl_info *info)
+{
+	if (sess->failed) {
+		NL_SET_ERR_MSG_FMT(info->extack, "the restart session failed earlier: %s",
+				   sess->failed);
+		return -EINVAL;
+	}
+	if (sess->committed) {
+		NL_SET_ERR_MSG(info->extack, "the restart session is committed: restart-done ends it");
+		return -EBUSY;
+	}
+	return 0;
+}
+
 int ckpt_nl_restart_record_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ckpt_session *sess;
@@ -1129,17 +1156,9 @@ int ckpt_nl_restart_record_doit(struct sk_buff *skb, struct genl_info *info)
 	sess = ckpt_session_get(info);
 	if (!sess)
 		return -ENOENT;
-	if (sess->failed) {
-		NL_SET_ERR_MSG_FMT(info->extack, "the restart session failed earlier: %s",
-				   sess->failed);
-		err = -EINVAL;
+	err = ckpt_session_open(sess, info);
+	if (err)
 		goto out;
-	}
-	if (sess->committed) {
-		NL_SET_ERR_MSG(info->extack, "the restart session is committed: restart-done ends it");
-		err = -EBUSY;
-		goto out;
-	}
 	err = ckpt_restart_record(sess, skb, info);
 	if (err)
 		ckpt_session_fail(sess, "a record was rejected");
@@ -1214,17 +1233,9 @@ int ckpt_nl_restart_commit_doit(struct sk_buff *skb, struct genl_info *info)
 		nlmsg_free(msg);
 		return -ENOENT;
 	}
-	if (sess->failed) {
-		NL_SET_ERR_MSG_FMT(info->extack, "the restart session failed earlier: %s",
-				   sess->failed);
-		err = -EINVAL;
+	err = ckpt_session_open(sess, info);
+	if (err)
 		goto out_free;
-	}
-	if (sess->committed) {
-		NL_SET_ERR_MSG(info->extack, "the restart session is committed: restart-done ends it");
-		err = -EBUSY;
-		goto out_free;
-	}
 	err = ckpt_restart_commit(sess, skb, info);
 	if (err) {
 		ckpt_session_fail(sess, "the commit was rejected");

@@ -24,8 +24,8 @@ struct ckpt_stage {
 	struct list_head node;
 	unsigned long addr;
 	size_t len;
-	u8 *data;
 	u32 seq;		/* the session seq of the request that completed it */
+	u8 data[];		/* len bytes: one allocation with the stage */
 };
 
 struct ckpt_open {
@@ -112,6 +112,7 @@ void ckpt_session_put(struct ckpt_session *sess);
 void ckpt_session_end(struct ckpt_session *sess);
 void ckpt_session_drop_target(struct ckpt_session *sess);
 void ckpt_stage_free(struct ckpt_session *sess, struct ckpt_stage *st);
+void ckpt_stages_free(struct ckpt_session *sess, struct list_head *stages);
 int ckpt_write_range(struct mm_struct *mm, unsigned long addr, const u8 *src,
 		     size_t len, struct page **pages, unsigned long until);
 int ckpt_recheck_stages(struct ckpt_session *sess, struct list_head *stages,

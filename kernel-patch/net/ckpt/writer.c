@@ -187,7 +187,7 @@ static void ckpt_writer_target_put(struct ckpt_session *sess)
 
 /* Writes @batch (stages, in order); the last batch when @commit. */
 static int ckpt_writer_batch(struct ckpt_session *sess, struct list_head *batch,
-			     bool commit, u32 *upto)
+			     bool commit, u32 *written_seq)
 {
 	unsigned long until = jiffies +
 		msecs_to_jiffies(READ_ONCE(ckpt_session_idle_ms));
@@ -225,21 +225,11 @@ static int ckpt_writer_batch(struct ckpt_session *sess, struct list_head *batch,
 			break;
 		}
 		sess->written += st->len;
-		*upto = st->seq;
+		*written_seq = st->seq;
 	}
 out:
 	ckpt_writer_target_put(sess);
 	return err;
-}
-
-static void ckpt_writer_free(struct ckpt_session *sess, struct list_head *batch)
-{
-	struct ckpt_stage *st, *tmp;
-
-	list_for_each_entry_safe(st, tmp, batch, node) {
-		list_del(&st->node);
-		ckpt_stage_free(sess, st);
-	}
 }
 
 /* The writer failed: the session fails as a rejected request fails it. */
@@ -261,7 +251,7 @@ static void ckpt_writer_work(struct work_struct *work)
 	unsigned long until;
 	bool commit, more, drop;
 	LIST_HEAD(batch);
-	u32 upto = 0, nlseq = 0;
+	u32 written_seq = 0, nlseq = 0;
 	int err = 0;
 
 	for (;;) {
@@ -269,12 +259,12 @@ static void ckpt_writer_work(struct work_struct *work)
 		commit = sess->committed;
 		nlseq = sess->commit_nlseq;
 		list_splice_tail_init(&sess->queue, &batch);
-		/* Stopping with writing cleared in the same hold: a stage queued after is kicked. */
+		/* writing is cleared in this same hold: a stage queued after is kicked. */
 		if (ckpt_writer_stopped(sess) || (list_empty(&batch) && !commit))
 			break;
 		spin_unlock(&sess->wlock);
 
-		err = ckpt_writer_batch(sess, &batch, commit, &upto);
+		err = ckpt_writer_batch(sess, &batch, commit, &written_seq);
 		until = jiffies + msecs_to_jiffies(READ_ONCE(ckpt_session_idle_ms));
 		if (err) {
 			ckpt_writer_fail(sess);
@@ -291,8 +281,8 @@ static void ckpt_writer_work(struct work_struct *work)
 			break;
 		more = !list_empty(&sess->queue);
 		spin_unlock(&sess->wlock);
-		ckpt_writer_free(sess, &batch);
-		ckpt_writer_event(sess, CKPT_CMD_RESTART_WRITTEN, 0, upto, 0,
+		ckpt_stages_free(sess, &batch);
+		ckpt_writer_event(sess, CKPT_CMD_RESTART_WRITTEN, 0, written_seq, 0,
 				  !more, until);
 		cond_resched();
 	}
@@ -301,7 +291,7 @@ static void ckpt_writer_work(struct work_struct *work)
 	sess->drop_pending = false;
 	spin_unlock(&sess->wlock);
 
-	ckpt_writer_free(sess, &batch);
+	ckpt_stages_free(sess, &batch);
 	if (drop)
 		ckpt_session_drop_target(sess);
 	ckpt_session_put(sess);
