@@ -54,6 +54,9 @@ public final class GenlRestartLink: RestartLink {
     private var answers: [Result<RestartAnswer, TransportError>] = []
     /// The session `begin` opened: events of other sessions are not ours.
     private var rsid: UInt32?
+    /// `receive`'s acks of one datagram, kept so that a receive (one per record request)
+    /// allocates nothing.
+    private var read: [GenlClient.Answer] = []
 
     /// The largest message a replay sends: a fragment with 65,531 data bytes and its headers.
     static let largestMessage = 64 * 1024 + 4096
@@ -109,7 +112,7 @@ public final class GenlRestartLink: RestartLink {
     /// Reads one datagram into `answers`. The kernel unicasts each ack and event in an skb
     /// of its own, so a datagram holds one message and the queue keeps the socket's order.
     private func receive() throws(TransportError) {
-        var read: [GenlClient.Answer] = []
+        read.removeAll(keepingCapacity: true)
         try client.receiveAnswers(into: &read) { (m: NetlinkMessage) throws(ProtocolError) in
             if let event = try self.event(m) { self.answers.append(.success(event)) }
         }
