@@ -7,13 +7,27 @@
 #include "ktest.h"
 
 /*
+ * restart-done @nh: 0, or -errno with the writer's message in last_extack.
+ */
+static int restart_done_result(struct nlmsghdr *nh)
+{
+	struct nlattr *tb[MAXA];
+
+	parse(tb, gen_attrs(nh), gen_len(nh));
+	if (!tb[CKPT_A_ERROR])
+		return 0;
+	snprintf(last_extack, sizeof(last_extack), "%s",
+		 tb[CKPT_A_MESSAGE] ? (char *)adata(tb[CKPT_A_MESSAGE]) : "");
+	return -(int)get_u32(tb[CKPT_A_ERROR]);
+}
+
+/*
  * Reads until restart-done for the commit sent with nlmsg_seq @seq, copied
- * to @done. Returns 0, or -errno with the writer's message in last_extack.
+ * to @done. Returns restart_done_result().
  */
 static int await_restart_done(int fd, uint32_t seq, struct msg *done)
 {
 	static char rbuf[BUF_SIZE];
-	struct nlattr *tb[MAXA];
 
 	for (;;) {
 		int n = recv(fd, rbuf, sizeof(rbuf), 0);
@@ -26,12 +40,7 @@ static int await_restart_done(int fd, uint32_t seq, struct msg *done)
 			    gen_cmd(nh) != CKPT_CMD_RESTART_DONE)
 				continue;
 			memcpy(done->buf, nh, nh->nlmsg_len);
-			parse(tb, gen_attrs(nh), gen_len(nh));
-			if (!tb[CKPT_A_ERROR])
-				return 0;
-			snprintf(last_extack, sizeof(last_extack), "%s",
-				 tb[CKPT_A_MESSAGE] ? (char *)adata(tb[CKPT_A_MESSAGE]) : "");
-			return -(int)get_u32(tb[CKPT_A_ERROR]);
+			return restart_done_result(nh);
 		}
 	}
 }
@@ -180,7 +189,15 @@ int cmd_restart(int argc, char **argv)
 		put_u32(m, CKPT_A_CHECKSUM, get_u32(end[CKPT_A_CHECKSUM]));
 	}
 	err = request(fd, m, r);
-	if (!err)	/* the reply accepted it: the session's writer says how it ended */
+	/*
+	 * The reply accepted it: the session's writer says how it ended. Its
+	 * restart-done (the commit's nlmsg_seq) can overtake the ack, as the
+	 * writer runs once the doit has queued the reply: request() then left
+	 * it in @r, the last message of that seq.
+	 */
+	if (!err && r->nh.nlmsg_type == fam_id && gen_cmd(&r->nh) == CKPT_CMD_RESTART_DONE)
+		err = restart_done_result(&r->nh);
+	else if (!err)
 		err = await_restart_done(fd, m->nh.nlmsg_seq, r);
 	if (err) {
 		printf("commit: ");
