@@ -169,7 +169,9 @@
  *                         request CKPT_A_SEQ; sent when its queue ran empty)
  *   kernel -> requester   CKPT_CMD_RESTART_DONE { CKPT_A_RSID, CKPT_A_RECORDS, CKPT_A_BYTES }
  *                         or { CKPT_A_RSID, CKPT_A_ERROR, CKPT_A_MESSAGE }, once, with the
- *                         commit's nlmsg_seq (0 if the writer failed before a commit)
+ *                         commit's nlmsg_seq (0 if the writer failed before a commit);
+ *                         after the commit's reply, but it may arrive before the commit's
+ *                         ack: a client matches it by command and nlmsg_seq
  *   requester -> kernel   CKPT_CMD_RESTART_ABORT  { CKPT_A_RSID }   (optional; closing the
  *                                                   socket drops its sessions too)
  *
