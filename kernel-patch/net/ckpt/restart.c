@@ -151,7 +151,8 @@ void ckpt_stage_free(struct ckpt_session *sess, struct ckpt_stage *st)
 	/* A direct session's stages are all queued ones, the others staged. */
 	atomic64_sub(st->len, sess->flags & CKPT_RESTART_FLAGS_DIRECT ?
 		     &sess->queued : &sess->staged);
-	kvfree(st);
+	kvfree(st->data);
+	kfree(st);
 }
 
 void ckpt_stages_free(struct ckpt_session *sess, struct list_head *stages)
@@ -182,21 +183,27 @@ void ckpt_session_drop_target(struct ckpt_session *sess)
 }
 
 /*
- * Page data of @len bytes for @addr, with its stage in one allocation,
- * charged to the caller; past its cgroup's limit it fails (no OOM kill,
- * no splat).
+ * A stage for @len bytes of page data at @addr, charged to the caller;
+ * past its cgroup's limit it fails (no OOM kill, no splat). The data is
+ * a second allocation: @len is whole pages, and the stage's header in
+ * front of them would round kvmalloc()'s kmalloc attempt up to the next
+ * order (a 1 MiB record would take, and be charged, 2 MiB).
  */
 static struct ckpt_stage *ckpt_stage_new(unsigned long addr, size_t len)
 {
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
 	struct ckpt_stage *st;
 
-	st = kvmalloc(struct_size(st, data, len),
-		      GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
-	if (st) {
-		st->addr = addr;
-		st->len = len;
-		st->seq = 0;
+	st = kzalloc(sizeof(*st), gfp);
+	if (!st)
+		return NULL;
+	st->data = kvmalloc(len, gfp);
+	if (!st->data) {
+		kfree(st);
+		return NULL;
 	}
+	st->addr = addr;
+	st->len = len;
 	return st;
 }
 

@@ -24,8 +24,8 @@ struct ckpt_stage {
 	struct list_head node;
 	unsigned long addr;
 	size_t len;
+	u8 *data;		/* len bytes, allocated apart (ckpt_stage_new()) */
 	u32 seq;		/* the session seq of the request that completed it */
-	u8 data[];		/* len bytes: one allocation with the stage */
 };
 
 struct ckpt_open {
