@@ -131,40 +131,16 @@ public struct Reassembler {
     public mutating func receive(_ event: StreamEvent, now: UInt64) -> ReassemblyAction {
         let crid = event.crid
         guard let slot = slotOfCrid[crid] else { return receiveForUnknown(event, now: now) }
-        let seq = event.seq
-        let expected = slots[slot]!.nextSeq
-        if seq != expected {
-            if case .begin = event { return fail(slot, seq: seq, record: nil, .duplicateBegin) }
-            return fail(slot, seq: seq, record: nil, .sequenceGap(expected: expected, got: seq))
-        }
-        slots[slot]!.nextSeq = seq &+ 1
-        slots[slot]!.lastActivityNs = now
-        switch event {
-        case .begin:
-            return fail(slot, seq: seq, record: nil, .duplicateBegin)
-        case let .record(fragment):
-            return receive(fragment, slot: slot)
-        case let .end(_, _, sent):
-            if let open = slots[slot]!.current {
-                return fail(slot, seq: seq, record: open.id,
-                            .endInsideRecord(id: open.id, received: open.received, dataLength: open.dataLength))
-            }
-            do throws(RecordTreeViolation) {
-                try slots[slot]!.tree.finish()
-            } catch {
-                return fail(slot, seq: seq, record: slots[slot]!.lastRecordID, .nesting(error))
-            }
-            let received = slots[slot]!.summary.summary
-            let checked = configuration.checksumData
-            guard received.records == sent.records, received.bytes == sent.bytes,
-                  !checked || received.checksum == sent.checksum else {
-                return fail(slot, seq: seq, record: nil, .summaryMismatch(sent: sent, received: received))
-            }
-            let session = slots[slot]!.session
+        // One in-place access to the stream per message: reading `slots[slot]!.field`
+        // copied the whole Stream (its arrays and strings retained and released) per read.
+        switch slots[slot]!.take(event, now: now, configuration) {
+        case let .write(op):
+            return .write(op)
+        case let .broke(seq, record, rule):
+            return fail(slot, seq: seq, record: record, rule)
+        case let .ended(session, seq, sent):
             remove(slot)
             return .complete(session: session, crid: crid, summary: sent, seq: seq)
-        case let .abort(_, _, reason, message):
-            return fail(slot, seq: seq, record: slots[slot]!.current?.id, .aborted(reason: reason, message: message))
         }
     }
 
@@ -204,87 +180,6 @@ public struct Reassembler {
         }
         slotOfCrid[crid] = slot
         return .open(session: session, crid: crid, pid: pid)
-    }
-
-    private mutating func receive(_ f: RecordFragment, slot: Int) -> ReassemblyAction {
-        let seq = f.seq
-        var head: RecordHead? = nil
-        let received: UInt64
-        if let open = slots[slot]!.current {
-            // A continuation: the same record, exactly where the previous fragment ended.
-            if f.id != open.id {
-                return fail(slot, seq: seq, record: f.id,
-                            .recordInterleaved(openID: open.id, received: open.received, dataLength: open.dataLength))
-            }
-            if f.type != open.type { return fail(slot, seq: seq, record: f.id, .fragmentMismatch(field: "rec-type")) }
-            if f.parent != open.parent { return fail(slot, seq: seq, record: f.id, .fragmentMismatch(field: "rec-parent")) }
-            if f.dataLength != open.dataLength {
-                return fail(slot, seq: seq, record: f.id, .fragmentMismatch(field: "data-len"))
-            }
-            if f.meta != nil {
-                return fail(slot, seq: seq, record: f.id,
-                            .metaPlacement("meta on a continuation fragment (data-offset \(f.dataOffset))"))
-            }
-            if f.dataOffset != open.received {
-                return fail(slot, seq: seq, record: f.id, .fragmentOffset(expected: open.received, got: f.dataOffset))
-            }
-            received = open.received
-        } else {
-            // The first fragment of a new record.
-            if f.dataOffset != 0 {
-                return fail(slot, seq: seq, record: f.id, .fragmentOffset(expected: 0, got: f.dataOffset))
-            }
-            guard let meta = f.meta else {
-                return fail(slot, seq: seq, record: f.id, .metaPlacement("first fragment of a record carries no meta"))
-            }
-            if f.dataLength > UInt64(CKPT_RECORD_DATA_MAX) {
-                return fail(slot, seq: seq, record: f.id, .recordTooLarge(dataLength: f.dataLength))
-            }
-            do throws(RecordTreeViolation) {
-                try slots[slot]!.tree.accept(id: f.id, parent: f.parent, type: f.type)
-            } catch {
-                return fail(slot, seq: seq, record: f.id, .nesting(error))
-            }
-            if configuration.checkRecordData, let why = checkRecordData(f, meta: meta, slot: slot) {
-                return fail(slot, seq: seq, record: f.id, .meta(why))
-            }
-            head = RecordHead(type: f.type, id: f.id, parent: f.parent, meta: meta, dataLength: f.dataLength)
-            received = 0
-        }
-        let count = UInt64(f.data.count)
-        if count > f.dataLength - received {
-            return fail(slot, seq: seq, record: f.id,
-                        .fragmentOverrun(offset: f.dataOffset, count: f.data.count, dataLength: f.dataLength))
-        }
-        if count == 0, received < f.dataLength {
-            return fail(slot, seq: seq, record: f.id, .emptyFragment(offset: f.dataOffset, dataLength: f.dataLength))
-        }
-        if let head { slots[slot]!.summary.beginRecord(meta: head.meta) }
-        slots[slot]!.summary.data(f.data)
-        slots[slot]!.lastRecordID = f.id
-        let now = received + count
-        let ends = now == f.dataLength
-        slots[slot]!.current = ends
-            ? nil : OpenRecord(type: f.type, id: f.id, parent: f.parent, dataLength: f.dataLength, received: now)
-        return .write(WriteOp(
-            session: slots[slot]!.session, crid: f.crid, head: head, data: f.data, endsRecord: ends))
-    }
-
-    /// Why the first fragment's meta contradicts the record (or the stream's header), or nil.
-    /// Decodes the meta (once per record, not per fragment; strings allocate).
-    private mutating func checkRecordData(_ f: RecordFragment, meta: UnsafeRawBufferPointer, slot: Int) -> String? {
-        let decoded: RecordMeta
-        do throws(ProtocolError) {
-            decoded = try RecordMeta(type: f.type, payload: meta)
-        } catch {
-            return error.description
-        }
-        do throws(RecordDataViolation) {
-            try slots[slot]!.dataRules.check(id: f.id, meta: decoded, dataLength: f.dataLength)
-        } catch {
-            return error.description
-        }
-        return nil
     }
 
     /// A message of stream `crid` could not be decoded (the decoder read its crid and seq

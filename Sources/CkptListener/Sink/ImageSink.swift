@@ -278,9 +278,15 @@ final class SinkWriter {
         let reserve: SpaceReserve
     }
 
-    struct OpenImage {
+    /// A class, so the write of each fragment finds it with one lookup and updates it in
+    /// place (as a struct it was copied out, its name and writer retained, and stored back).
+    final class OpenImage {
         var file: ImageFile
-        var writer: StreamImageWriter
+        let writer: StreamImageWriter
+        init(file: ImageFile, writer: StreamImageWriter) {
+            self.file = file
+            self.writer = writer
+        }
     }
 
     private let parts: Parts
@@ -381,7 +387,7 @@ final class SinkWriter {
     }
 
     private func write(_ op: WriteOp) -> UInt64 {
-        guard var image = images[op.session] else { return 0 }  // failed by the writer earlier
+        guard let image = images[op.session] else { return 0 }  // failed by the writer earlier
         do {
             if let head = op.head {
                 image.file.lastRecordID = head.id
@@ -395,7 +401,6 @@ final class SinkWriter {
             return 0
         }
         image.file.bytes += UInt64(op.data.count)
-        images[op.session] = image
         return UInt64(op.data.count)
     }
 
