@@ -33,7 +33,13 @@ public struct StreamDecoder: Sendable {
         var reader = NetlinkMessageReader(datagram)
         while let message = try reader.next() {
             guard try MessageFraming.isCkptMessage(message, expectedType: expectedType) else { continue }
-            try body(try Self.event(message))
+            // A well-formed record message (nearly every message of a stream) in one pass;
+            // anything else through the table, which says what is wrong.
+            if let fragment = RecordFastPath.fragment(message) {
+                try body(.record(fragment))
+            } else {
+                try body(try Self.event(message))
+            }
         }
     }
 
