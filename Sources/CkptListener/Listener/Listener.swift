@@ -147,8 +147,6 @@ public final class Listener {
     private var received: [ReceivedDatagram] = []
     private var retains: [Int32] = []
     private var outbox: [SinkOp] = []
-    /// Writes dispatched into the datagram being processed (`process`).
-    private var retainsNow: Int32 = 0
 
     private func receiveLoop() -> StopReason {
         let batchSize = max(1, min(configuration.receiveBatch, pool.count))
@@ -232,12 +230,19 @@ public final class Listener {
                 case let .datagrams(n):
                     // One clock reading per batch: stream timeouts count in 100 ms ticks.
                     let receivedAt = monotonicNanoseconds()
+                    // Counted in locals and added once per batch: each update of a
+                    // property of this class is a run-time exclusivity check.
+                    var bytes = 0, messages: UInt64 = 0
                     for k in 0..<n {
-                        retainsNow = 0
                         let d = received[k]
-                        process(buffer: slots[k], count: d.count, truncated: d.truncated, senderPort: d.senderPort, now: receivedAt)
-                        retains[k] = retainsNow
+                        bytes += d.count
+                        retains[k] = process(buffer: slots[k], count: d.count, truncated: d.truncated,
+                                             senderPort: d.senderPort, now: receivedAt, messages: &messages)
                     }
+                    lastMessageNs = receivedAt
+                    stats.datagrams += UInt64(n)
+                    stats.bytesReceived += UInt64(bytes)
+                    stats.messages += messages
                     taken += n
                     // Hand the buffers that writes point into to the writer (one lock for
                     // the batch), then the ops; keep the rest for the next receive. When
@@ -279,25 +284,28 @@ public final class Listener {
 
     /// One datagram in pool buffer `buffer`, received at `now`: decode it and act on each
     /// stream message.
-    private func process(buffer: Int, count: Int, truncated: Bool, senderPort: UInt32, now: UInt64) {
-        lastMessageNs = now
-        stats.datagrams += 1
-        stats.bytesReceived += UInt64(count)
+    /// Returns how many writes point into `buffer`; adds the stream messages it held to
+    /// `messages` (the caller counts datagrams, bytes and messages into `stats`).
+    private func process(buffer: Int, count: Int, truncated: Bool, senderPort: UInt32, now: UInt64,
+                         messages: inout UInt64) -> Int32 {
         if truncated {
             // Its stream will also see the lost message as a sequence gap.
             malformed("datagram truncated: longer than the \(pool.size)-byte pool buffer (--buffer-size)")
-            return
+            return 0
         }
         if source.kernelOnly, senderPort != 0 {
             malformed("datagram from port \(senderPort) ignored: only the kernel sends streams to the sink")
-            return
+            return 0
         }
         let clock = now - stalledAtTickNs
         let datagram = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(pool.buffer(buffer))[0..<count])
+        var writes: Int32 = 0
         do {
             try decoder.decode(datagram: datagram, expectedType: source.messageType) { event in
-                stats.messages += 1
-                dispatch(reassembler.receive(event, now: clock), buffer: buffer)
+                messages += 1
+                let action = reassembler.receive(event, now: clock)
+                if case .write = action { writes += 1 }
+                dispatch(action, buffer: buffer)
             }
         } catch let error as ProtocolError {
             malformed("\(error)")
@@ -307,10 +315,11 @@ public final class Listener {
         } catch {
             malformed("\(error)")
         }
+        return writes
     }
 
     /// Queues the op of `action` in the outbox (the writer gets it at the next
-    /// `submitOutbox`); a write into `buffer` is counted in `retainsNow`.
+    /// `submitOutbox`); a `.write` needs `buffer`, which the caller counts as retained.
     private func dispatch(_ action: ReassemblyAction, buffer: Int?) {
         switch action {
         case .none:
@@ -320,7 +329,6 @@ public final class Listener {
             outbox.append(.open(session: session, info: StreamImageInfo(
                 crid: crid, pid: pid, captureStartNs: wallClockNanoseconds(), host: host)))
         case let .write(op):
-            retainsNow += 1
             outbox.append(.write(op, buffer: buffer!))
         case let .complete(session, crid, summary, seq):
             outbox.append(.complete(session: session, crid: crid, summary: summary, seq: seq))
