@@ -64,8 +64,11 @@ public struct Ckpt: ParsableCommand {
         }
     }
 
-    /// The subcommand `arguments` run, parsed without the root; nil for anything else.
+    /// The subcommand `arguments` run, parsed without the root; nil for anything else. The
+    /// plain command lines of `checkpoint` and `restore` are parsed without ArgumentParser
+    /// (`PlainArguments`: its reflection is most of their start under emulation).
     static func parseSubcommandDirectly(_ arguments: [String]) -> ParsableCommand? {
+        if let command = PlainArguments.command(arguments) { return command }
         guard let name = arguments.first,
               let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == name }),
               let command = try? subcommand.parseAsRoot(Array(arguments.dropFirst())),
