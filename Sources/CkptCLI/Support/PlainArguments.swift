@@ -7,9 +7,9 @@ import CkptRestore
 /// Why: ArgumentParser builds a command by reflection (Mirror, Decodable, type metadata made
 /// from mangled names, protocol conformances looked up at run time). Natively that is 2-3 ms,
 /// but under qemu TCG, where every block of code a process runs is translated first, it was
-/// 65 ms of a 1 MiB restore's ~200 ms (`ckpt restore` 110 ms to fail on a missing image,
-/// the same binary exiting before any parse 45 ms; docs/benchmarks.md), and the same for every
-/// `ckpt checkpoint`. Those two commands are what a checkpoint and a restore wait for.
+/// 50-65 ms of every `ckpt checkpoint` and `ckpt restore` (a 1 MiB restore took ~200 ms in
+/// all; docs/benchmarks.md, session 24). Those two commands are what a checkpoint and a
+/// restore wait for.
 ///
 /// What it takes, it takes exactly as ArgumentParser would: values are converted by the same
 /// `init?(argument:)`, defaults are the commands' own (PlainArgumentsTests compares every field
