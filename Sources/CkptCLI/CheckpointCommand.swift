@@ -56,13 +56,71 @@ public struct CheckpointCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard pid > 0 else { throw ValidationError("PID must be a positive process id") }
-        if let timeoutMs, timeoutMs == 0 { throw ValidationError("--timeout-ms must be positive") }
-        guard waitTimeout > 0 else { throw ValidationError("--wait-timeout must be positive") }
-        if preCopy && stop { throw ValidationError("--pre-copy stops the process itself (for the final copy only): drop --stop") }
+        if let why = CheckpointRun(self).invalid { throw ValidationError(why) }
     }
 
-    public func run() throws {
+    public func run() throws { try CheckpointRun(self).run() }
+
+    static func line(_ reply: CheckpointReply) -> String {
+        "crid \(reply.crid) records \(reply.summary.records) bytes \(reply.summary.bytes) checksum \(Format.checksum(reply.summary.checksum))"
+    }
+
+    /// The kernel's refusal in words an operator can act on, then its extack text as
+    /// `Error: <text>` (`KernelRefusal`).
+    static func explain(_ error: TransportError, pid: Int32, stop: Bool) -> String {
+        guard case let .kernel(errno, message, _, _) = error else { return "\(error)" }
+        if let text = KernelRefusal.explain(errno, extack: message, pid: pid, action: .checkpoint, stopRequested: stop) {
+            return KernelRefusal.format(text, extack: message)
+        }
+        let text: String = switch errno {
+        case .socketNotConnected: "no listener registered: start `ckpt listen` first"
+        case .timedOut: "the stream did not end within its timeout (--timeout-ms); it was aborted"
+        case .deadlock: "pid \(pid) is the listener's own process: its stream could never drain"
+        case .resourceTemporarilyUnavailable:
+            "too many checkpoints are running (module parameters max_streams, user_streams); retry later"
+        case .brokenPipe: "the listener went away mid-stream; the stream was aborted"
+        default: "the kernel refused the checkpoint (\(errno.shortName))"
+        }
+        return KernelRefusal.format(text, extack: message)
+    }
+}
+
+/// What `ckpt checkpoint` does with its options: plain values, so that `PlainArguments` can
+/// make one without ArgumentParser's property wrappers (`CheckpointCommand` makes it from
+/// its parse).
+struct CheckpointRun: Equatable {
+    var pid: Int32
+    var stop: Bool
+    var preCopy: Bool
+    var timeoutMs: UInt32?
+    var wait: String?
+    var waitTimeout: Double
+
+    init(pid: Int32, stop: Bool, preCopy: Bool, timeoutMs: UInt32?, wait: String?, waitTimeout: Double) {
+        self.pid = pid
+        self.stop = stop
+        self.preCopy = preCopy
+        self.timeoutMs = timeoutMs
+        self.wait = wait
+        self.waitTimeout = waitTimeout
+    }
+
+    init(_ c: CheckpointCommand) {
+        self.init(pid: c.pid, stop: c.stop, preCopy: c.preCopy, timeoutMs: c.timeoutMs, wait: c.wait,
+                  waitTimeout: c.waitTimeout)
+    }
+
+    /// Why these options cannot run together (the command's `validate()` says it as a usage
+    /// error), or nil.
+    var invalid: String? {
+        if pid <= 0 { return "PID must be a positive process id" }
+        if let timeoutMs, timeoutMs == 0 { return "--timeout-ms must be positive" }
+        if !(waitTimeout > 0) { return "--wait-timeout must be positive" }
+        if preCopy && stop { return "--pre-copy stops the process itself (for the final copy only): drop --stop" }
+        return nil
+    }
+
+    func run() throws {
         let command = "checkpoint"
         // Watching starts before the request: the image may come and go before a first look.
         var watch: PublishedImageWatch? = nil
@@ -85,7 +143,7 @@ public struct CheckpointCommand: ParsableCommand {
         }
         let flags = stop ? UInt32(CKPT_CHECKPOINT_FLAGS_STOP.rawValue) : 0
         let reply = try request(client, flags: flags)
-        emit(Self.line(reply))
+        emit(CheckpointCommand.line(reply))
         if let watch { try waitForImage(watch, crid: reply.crid) }
     }
 
@@ -93,12 +151,9 @@ public struct CheckpointCommand: ParsableCommand {
         do throws(TransportError) {
             return try client.checkpoint(pid: UInt32(pid), flags: flags, timeoutMs: timeoutMs ?? 0, parent: parent)
         } catch {
-            throw failure("checkpoint", Self.explain(error, pid: pid, stop: stop), error.errno == nil ? CkptExit.ioError : CkptExit.failed)
+            throw failure("checkpoint", CheckpointCommand.explain(error, pid: pid, stop: stop),
+                          error.errno == nil ? CkptExit.ioError : CkptExit.failed)
         }
-    }
-
-    static func line(_ reply: CheckpointReply) -> String {
-        "crid \(reply.crid) records \(reply.summary.records) bytes \(reply.summary.bytes) checksum \(Format.checksum(reply.summary.checksum))"
     }
 
     /// `--pre-copy`: reset the soft-dirty bits, stream a pre-copy of the running process, stop
@@ -118,7 +173,7 @@ public struct CheckpointCommand: ParsableCommand {
                           + "--pre-copy cannot tell what changed; checkpoint with --stop instead", CkptExit.failed)
         }
         let first = try request(client, flags: UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue))
-        emit("pre-copy " + Self.line(first))
+        emit("pre-copy " + CheckpointCommand.line(first))
         let stopped = ProcessStop(pid: pid)
         let frozenAt = monotonicNanoseconds()
         let wasStopped = stopped.isStopped()
@@ -147,30 +202,11 @@ public struct CheckpointCommand: ParsableCommand {
         let reply = try request(client, flags: 0, parent: PreCopyParent(crid: first.crid, ranges: ranges))
         resume()
         let frozenMs = (monotonicNanoseconds() - frozenAt) / 1_000_000
-        emit(Self.line(reply) + " parent \(first.crid) dirty-ranges \(ranges.count) frozen-ms \(frozenMs)")
+        emit(CheckpointCommand.line(reply) + " parent \(first.crid) dirty-ranges \(ranges.count) frozen-ms \(frozenMs)")
         if let watch {
             try waitForImage(watch, crid: first.crid)
             try waitForImage(watch, crid: reply.crid)
         }
-    }
-
-    /// The kernel's refusal in words an operator can act on, then its extack text as
-    /// `Error: <text>` (`KernelRefusal`).
-    static func explain(_ error: TransportError, pid: Int32, stop: Bool) -> String {
-        guard case let .kernel(errno, message, _, _) = error else { return "\(error)" }
-        if let text = KernelRefusal.explain(errno, extack: message, pid: pid, action: .checkpoint, stopRequested: stop) {
-            return KernelRefusal.format(text, extack: message)
-        }
-        let text: String = switch errno {
-        case .socketNotConnected: "no listener registered: start `ckpt listen` first"
-        case .timedOut: "the stream did not end within its timeout (--timeout-ms); it was aborted"
-        case .deadlock: "pid \(pid) is the listener's own process: its stream could never drain"
-        case .resourceTemporarilyUnavailable:
-            "too many checkpoints are running (module parameters max_streams, user_streams); retry later"
-        case .brokenPipe: "the listener went away mid-stream; the stream was aborted"
-        default: "the kernel refused the checkpoint (\(errno.shortName))"
-        }
-        return KernelRefusal.format(text, extack: message)
     }
 
     /// Waits for the listener writing to the watched DIR to publish `<crid>.ckpt` (or

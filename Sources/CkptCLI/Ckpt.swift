@@ -52,8 +52,15 @@ public struct Ckpt: ParsableCommand {
     /// message and exit code is ArgumentParser's, as before (DirectParseTests). Measured: 17 %
     /// fewer instructions for `ckpt restore IMAGE` natively, 20 ms of its 300 ms start under
     /// qemu TCG (tools/bench/results/cli-start-direct-parse.txt).
+    /// The plain command lines of `checkpoint` and `restore` skip ArgumentParser altogether
+    /// (`PlainArguments`: its reflection is most of their start under emulation).
     public static func main() {
-        guard let command = parseSubcommandDirectly(Array(CommandLine.arguments.dropFirst())) else {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let run = PlainArguments.run(arguments) {
+            do { try run() } catch { exit(withError: error) }
+            return
+        }
+        guard let command = parseSubcommandDirectly(arguments) else {
             return main(nil)
         }
         do {
@@ -64,11 +71,8 @@ public struct Ckpt: ParsableCommand {
         }
     }
 
-    /// The subcommand `arguments` run, parsed without the root; nil for anything else. The
-    /// plain command lines of `checkpoint` and `restore` are parsed without ArgumentParser
-    /// (`PlainArguments`: its reflection is most of their start under emulation).
+    /// The subcommand `arguments` run, parsed without the root; nil for anything else.
     static func parseSubcommandDirectly(_ arguments: [String]) -> ParsableCommand? {
-        if let command = PlainArguments.command(arguments) { return command }
         guard let name = arguments.first,
               let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == name }),
               let command = try? subcommand.parseAsRoot(Array(arguments.dropFirst())),

@@ -63,13 +63,49 @@ public struct RestoreCommand: ParsableCommand {
 
     public init() {}
 
-    public func run() throws {
+    public func run() throws { try RestoreRun(self).run() }
+}
+
+/// What `ckpt restore` does with its options: plain values, so that `PlainArguments` can
+/// make one without ArgumentParser's property wrappers (`RestoreCommand` makes it from its
+/// parse).
+struct RestoreRun: Equatable {
+    var imageArgument: String
+    var dir: String
+    var stopped: Bool
+    var shellJob: Bool
+    var progress: ProgressOptions.Mode
+    var parent: String?
+    var pid: Restorer.PidPolicy
+    var memoryBy: Restorer.MemoryPath
+    var verify: Bool
+
+    init(imageArgument: String, dir: String, stopped: Bool, shellJob: Bool, progress: ProgressOptions.Mode,
+         parent: String?, pid: Restorer.PidPolicy, memoryBy: Restorer.MemoryPath, verify: Bool) {
+        self.imageArgument = imageArgument
+        self.dir = dir
+        self.stopped = stopped
+        self.shellJob = shellJob
+        self.progress = progress
+        self.parent = parent
+        self.pid = pid
+        self.memoryBy = memoryBy
+        self.verify = verify
+    }
+
+    init(_ c: RestoreCommand) {
+        self.init(imageArgument: c.imageArgument, dir: c.location.dir, stopped: c.stopped, shellJob: c.shellJob,
+                  progress: c.progress.progress, parent: c.parent, pid: c.pid, memoryBy: c.memoryBy, verify: c.verify)
+    }
+
+    func run() throws {
         let command = "restore"
-        let image = try location.path(imageArgument, command: command)
+        let progressShown = ProgressOptions.enabled(progress)
+        let image = try ImageLocationOptions.path(imageArgument, dir: dir, command: command)
         let bytes = try openImageBytes(image, command: command)
-        try Self.checkTrusted(bytes, path: image, what: "image", command: command)
+        try RestoreCommand.checkTrusted(bytes, path: image, what: "image", command: command)
         if verify {
-            let bar = ProgressBar(label: "verifying", enabled: progress.enabled)
+            let bar = ProgressBar(label: "verifying", enabled: progressShown)
             defer { bar.finish() }
             do throws(ImageError) { _ = try verifyImage(source: bytes) { bar.update($0, $1) } } catch {
                 bar.finish()
@@ -103,12 +139,12 @@ public struct RestoreCommand: ParsableCommand {
             // 15 pages per request, not CKPT_DATA_MAX: netlink_sendmsg copies each request into
             // one kvmalloc'd buffer, which then fits 64 KiB instead of taking 128 KiB that the page
             // allocator zeroes whole (init_on_alloc); docs/benchmarks.md, "Fragment sizes".
-            replayer = RestartReplayer(link: link, window: 32, maxData: Self.restartRequestData)
+            replayer = RestartReplayer(link: link, window: 32, maxData: RestoreCommand.restartRequestData)
         }
         let restorer = Restorer(plan: plan, reader: reader, replayer: replayer,
                                 options: .init(leaveStopped: stopped, shellJob: shellJob, pids: pid, memory: memoryBy),
                                 parent: parentReader)
-        let bar = ProgressBar(label: "writing memory", enabled: progress.enabled)
+        let bar = ProgressBar(label: "writing memory", enabled: progressShown)
         do throws(RestoreError) {
             let r = try restorer.run(step: { bar.finish(); writeStderr("ckpt restore: \($0)\n") },
                                      progress: { bar.update($0, $1) })
@@ -137,7 +173,7 @@ extension RestoreCommand {
 extension Restorer.PidPolicy: ExpressibleByArgument {}
 extension Restorer.MemoryPath: ExpressibleByArgument {}
 
-extension RestoreCommand {
+extension RestoreRun {
     /// The pre-copy an image names as its parent (header parent-crid), opened from --parent
     /// or from `<crid>.ckpt` beside the image; nil for an image without one. The parent must
     /// be that crid's pre-copy: its file header's crid and its header's pre-copy flag.
@@ -150,7 +186,7 @@ extension RestoreCommand {
             if let parent { throw failure(command, "--parent \(parent): \(image) was not taken after a pre-copy", CkptExit.usage) }
             return nil
         }
-        let path = parent ?? Self.sibling(of: image, named: "\(crid).ckpt")
+        let path = parent ?? RestoreCommand.sibling(of: image, named: "\(crid).ckpt")
         let bytes: any ImageByteSource
         switch openImageBytes(path) {
         case let .success(b): bytes = b
@@ -159,7 +195,7 @@ extension RestoreCommand {
                           + "its parent image \(path) cannot be read (\(f.message))"
                           + (parent == nil ? ": name it with --parent" : ""), f.code)
         }
-        try Self.checkTrusted(bytes, path: path, what: "parent image", command: command)
+        try RestoreCommand.checkTrusted(bytes, path: path, what: "parent image", command: command)
         let parentReader: ImageReader
         let parentSource: ImageSource
         do throws(ImageError) {
@@ -174,7 +210,9 @@ extension RestoreCommand {
         }
         return parentReader
     }
+}
 
+extension RestoreCommand {
     /// `name` in the directory (or store prefix) of `image`.
     static func sibling(of image: String, named name: String) -> String {
         guard let slash = image.lastIndex(of: "/") else { return name }

@@ -3,69 +3,23 @@ import ArgumentParser
 import XCTest
 
 /// `PlainArguments` against ArgumentParser, command line by command line: whatever the plain
-/// parser takes, ArgumentParser must parse to the same command, field by field, with every
-/// property set; and the plain parser must take the common command lines.
+/// parser takes, ArgumentParser must parse to the same run (every field compared), and the
+/// plain parser must take the common command lines.
 final class PlainArgumentsTests: XCTestCase {
-    /// Every field of a restore, as text (reading an unparsed property would trap).
-    func fields(_ c: RestoreCommand) -> String {
-        "\(c.imageArgument)|\(c.location.dir)|\(c.stopped)|\(c.shellJob)|\(c.progress.progress)|"
-            + "\(String(describing: c.parent))|\(c.pid)|\(c.memoryBy)|\(c.verify)"
-    }
-
-    func fields(_ c: CheckpointCommand) -> String {
-        "\(c.pid)|\(c.stop)|\(c.preCopy)|\(String(describing: c.timeoutMs))|\(String(describing: c.wait))|\(c.waitTimeout)"
-    }
-
-    /// The property wrappers of `value` (recursing into option groups) that hold no value:
-    /// a property the plain parser forgot, which the command would trap on reading.
-    func unset(_ value: Any, _ path: String = "") -> [String] {
-        var found: [String] = []
-        for child in Mirror(reflecting: value).children {
-            guard let label = child.label, label.hasPrefix("_"),
-                  let parsed = Mirror(reflecting: child.value).children.first(where: { $0.label == "_parsedValue" })
-            else { continue }
-            let state = Mirror(reflecting: parsed.value)
-            guard let (name, held) = state.children.first.map({ ($0.label, $0.value) }), name == "value" else {
-                found.append(path + label)
-                continue
-            }
-            found += unset(held, path + label + ".")
-        }
-        return found
-    }
-
     func compareRestore(_ arguments: [String]) -> (plain: Bool, parser: Bool) {
         let plain = PlainArguments.restore(arguments[...])
-        let parsed = (try? RestoreCommand.parseAsRoot(arguments)) as? RestoreCommand
+        let parsed = ((try? RestoreCommand.parseAsRoot(arguments)) as? RestoreCommand).map(RestoreRun.init)
         if let plain {
-            let missing = unset(plain)
-            guard missing.isEmpty else {  // reading one would trap
-                XCTFail("the plain parser left \(missing) unset for \(arguments)")
-                return (true, parsed != nil)
-            }
-            guard let parsed else {
-                XCTFail("the plain parser took \(arguments), ArgumentParser refuses it")
-                return (true, false)
-            }
-            XCTAssertEqual(fields(plain), fields(parsed), "\(arguments)")
+            XCTAssertEqual(plain, parsed, "\(arguments)")
         }
         return (plain != nil, parsed != nil)
     }
 
     func compareCheckpoint(_ arguments: [String]) -> (plain: Bool, parser: Bool) {
         let plain = PlainArguments.checkpoint(arguments[...])
-        let parsed = (try? CheckpointCommand.parseAsRoot(arguments)) as? CheckpointCommand
+        let parsed = ((try? CheckpointCommand.parseAsRoot(arguments)) as? CheckpointCommand).map(CheckpointRun.init)
         if let plain {
-            let missing = unset(plain)
-            guard missing.isEmpty else {  // reading one would trap
-                XCTFail("the plain parser left \(missing) unset for \(arguments)")
-                return (true, parsed != nil)
-            }
-            guard let parsed else {
-                XCTFail("the plain parser took \(arguments), ArgumentParser refuses it")
-                return (true, false)
-            }
-            XCTAssertEqual(fields(plain), fields(parsed), "\(arguments)")
+            XCTAssertEqual(plain, parsed, "\(arguments)")
         }
         return (plain != nil, parsed != nil)
     }
@@ -150,28 +104,24 @@ final class PlainArgumentsTests: XCTestCase {
         XCTAssertGreaterThan(plain, parser / 3)
     }
 
-    /// A property the plain parser does not set is found (the guard the tests above rely on).
-    func testAnUnsetPropertyIsFound() {
-        var c = RestoreCommand()
-        c.imageArgument = "/tmp/7.ckpt"
-        let missing = unset(c)
-        XCTAssertTrue(missing.contains("_stopped"), "\(missing)")
-        XCTAssertTrue(missing.contains("_location"), "\(missing)")
-        XCTAssertFalse(missing.contains("_imageArgument"), "\(missing)")
-        var location = ImageLocationOptions()
-        c.location = location
-        XCTAssertEqual(unset(c).filter { $0.hasPrefix("_location") }, ["_location._dir"])
-        location.dir = "/x"
-        c.location = location
-        XCTAssertEqual(unset(c).filter { $0.hasPrefix("_location") }, [])
+    /// `ckpt restore` and `ckpt checkpoint` take the plain way from `Ckpt.main`; nothing else does.
+    func testCkptTakesThePlainWay() {
+        XCTAssertNotNil(PlainArguments.run(["restore", "/tmp/7.ckpt"]))
+        XCTAssertNotNil(PlainArguments.run(["checkpoint", "1234", "--stop"]))
+        XCTAssertNil(PlainArguments.run(["verify", "/tmp/7.ckpt"]))
+        XCTAssertNil(PlainArguments.run(["restore", "--help"]))
+        XCTAssertNil(PlainArguments.run(["checkpoint", "0"]), "invalid: ArgumentParser says why")
+        XCTAssertNil(PlainArguments.run(["checkpoint", "5", "--stop", "--pre-copy"]), "invalid: ArgumentParser says why")
+        XCTAssertNil(PlainArguments.run([]))
     }
 
-    /// `ckpt restore` and `ckpt checkpoint` reach the plain parser from `Ckpt.main`'s path.
-    func testCkptTakesThePlainWay() {
-        XCTAssertNotNil(PlainArguments.command(["restore", "/tmp/7.ckpt"]))
-        XCTAssertNotNil(PlainArguments.command(["checkpoint", "1234", "--stop"]))
-        XCTAssertNil(PlainArguments.command(["verify", "/tmp/7.ckpt"]))
-        XCTAssertNil(PlainArguments.command(["checkpoint", "0"]), "validate() refuses it")
-        XCTAssertTrue(Ckpt.parseSubcommandDirectly(["restore", "/tmp/7.ckpt", "--pid", "same"]) is RestoreCommand)
+    /// The command's own validation is the run's: the same words either way.
+    func testCheckpointValidationIsTheRuns() throws {
+        XCTAssertThrowsError(try CheckpointCommand.parseAsRoot(["5", "--stop", "--pre-copy"])) { error in
+            XCTAssertTrue(CheckpointCommand.message(for: error).contains("drop --stop"), CheckpointCommand.message(for: error))
+        }
+        XCTAssertEqual(CheckpointRun(pid: 5, stop: true, preCopy: true, timeoutMs: nil, wait: nil, waitTimeout: 30).invalid,
+                       "--pre-copy stops the process itself (for the final copy only): drop --stop")
+        XCTAssertNotNil(CheckpointRun(pid: 5, stop: false, preCopy: false, timeoutMs: nil, wait: nil, waitTimeout: .nan).invalid)
     }
 }

@@ -2,34 +2,37 @@ import ArgumentParser
 import CkptRestore
 
 /// The plain command lines of `ckpt checkpoint` and `ckpt restore` (one positional, long
-/// options and flags, each at most once), parsed without ArgumentParser.
+/// options and flags, each at most once), parsed without ArgumentParser into the plain
+/// values those commands run with (`CheckpointRun`, `RestoreRun`).
 ///
 /// Why: ArgumentParser builds a command by reflection (Mirror, Decodable, type metadata made
 /// from mangled names, protocol conformances looked up at run time). Natively that is 2-3 ms,
 /// but under qemu TCG, where every block of code a process runs is translated first, it was
 /// 50-65 ms of every `ckpt checkpoint` and `ckpt restore` (a 1 MiB restore took ~200 ms in
 /// all; docs/benchmarks.md, session 24). Those two commands are what a checkpoint and a
-/// restore wait for.
+/// restore wait for. Not even the commands' structs are made here: their property wrappers'
+/// generic types are themselves made from mangled names at run time.
 ///
 /// What it takes, it takes exactly as ArgumentParser would: values are converted by the same
-/// `init?(argument:)`, defaults are the commands' own (PlainArgumentsTests compares every field
-/// with ArgumentParser's parse over thousands of command lines, and checks through Mirror that
-/// no property is left unparsed), and `validate()` runs. Anything else (help, a usage error, a
-/// repeated option, `--`, a value starting with `-`, a validation failure) gives nil, and
-/// ArgumentParser parses it, with its messages and exit codes.
+/// `init?(argument:)`, defaults are the commands' own, and the commands' validation
+/// (`CheckpointRun.invalid`) runs. PlainArgumentsTests compares the result with ArgumentParser's
+/// parse over thousands of command lines. Anything else (help, a usage error, a repeated
+/// option, `--`, a value starting with `-`, an invalid combination) gives nil, and
+/// ArgumentParser parses it, with its messages and exit codes. So a check on the options
+/// belongs in the run's struct, where both ways meet.
 enum PlainArguments {
-    /// The command `arguments` (subcommand name first) run, or nil.
-    static func command(_ arguments: [String]) -> ParsableCommand? {
+    /// What `arguments` (subcommand name first) asks to run, or nil.
+    static func run(_ arguments: [String]) -> (() throws -> Void)? {
         guard let name = arguments.first else { return nil }
         let rest = arguments.dropFirst()
         switch name {
-        case "restore": return restore(rest)
-        case "checkpoint": return checkpoint(rest)
+        case "restore": return restore(rest).map { r in { try r.run() } }
+        case "checkpoint": return checkpoint(rest).map { c in { try c.run() } }
         default: return nil
         }
     }
 
-    static func restore(_ arguments: ArraySlice<String>) -> RestoreCommand? {
+    static func restore(_ arguments: ArraySlice<String>) -> RestoreRun? {
         guard let t = Tokens(arguments, options: ["dir", "progress", "parent", "pid", "memory-by"],
                              flags: ["stopped", "shell-job", "verify", "no-verify"]),
               let image = t.positional, !(t.has("verify") && t.has("no-verify")),
@@ -39,46 +42,20 @@ enum PlainArguments {
               let pid = t.value("pid", or: Restorer.PidPolicy.any),
               let memoryBy = t.value("memory-by", or: Restorer.MemoryPath.process)
         else { return nil }
-        var location = ImageLocationOptions()
-        location.dir = dir
-        var progressOptions = ProgressOptions()
-        progressOptions.progress = progress
-        var c = RestoreCommand()
-        c.imageArgument = image
-        c.location = location
-        c.stopped = t.has("stopped")
-        c.shellJob = t.has("shell-job")
-        c.progress = progressOptions
-        c.parent = parent
-        c.pid = pid
-        c.memoryBy = memoryBy
-        c.verify = t.has("verify")
-        do {
-            try location.validate()
-            try progressOptions.validate()
-            try c.validate()
-        } catch {
-            return nil
-        }
-        return c
+        return RestoreRun(imageArgument: image, dir: dir, stopped: t.has("stopped"), shellJob: t.has("shell-job"),
+                          progress: progress, parent: parent, pid: pid, memoryBy: memoryBy, verify: t.has("verify"))
     }
 
-    static func checkpoint(_ arguments: ArraySlice<String>) -> CheckpointCommand? {
+    static func checkpoint(_ arguments: ArraySlice<String>) -> CheckpointRun? {
         guard let t = Tokens(arguments, options: ["timeout-ms", "wait", "wait-timeout"], flags: ["stop", "pre-copy"]),
               let positional = t.positional, let pid = Int32(argument: positional),
               let timeoutMs = t.optional("timeout-ms", UInt32.self),
               let wait = t.optional("wait", String.self),
               let waitTimeout = t.value("wait-timeout", or: Double(30))
         else { return nil }
-        var c = CheckpointCommand()
-        c.pid = pid
-        c.stop = t.has("stop")
-        c.preCopy = t.has("pre-copy")
-        c.timeoutMs = timeoutMs
-        c.wait = wait
-        c.waitTimeout = waitTimeout
-        do { try c.validate() } catch { return nil }
-        return c
+        let run = CheckpointRun(pid: pid, stop: t.has("stop"), preCopy: t.has("pre-copy"), timeoutMs: timeoutMs,
+                                wait: wait, waitTimeout: waitTimeout)
+        return run.invalid == nil ? run : nil
     }
 
     /// A command line split into its positional, option values and flags; nil for anything

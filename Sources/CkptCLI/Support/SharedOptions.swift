@@ -19,7 +19,8 @@ struct ProgressOptions: ParsableArguments {
     @Option(help: "Progress bar on stderr: auto (when stderr is a terminal), always, never.")
     var progress: Mode = .auto
 
-    var enabled: Bool { progress == .always || (progress == .auto && stderrIsTerminal) }
+    var enabled: Bool { Self.enabled(progress) }
+    static func enabled(_ mode: Mode) -> Bool { mode == .always || (mode == .auto && stderrIsTerminal) }
 }
 
 /// `IMAGE` may be a path or a bare crid, looked up in `--dir` as `<crid>.ckpt` (or the one
@@ -33,7 +34,9 @@ struct ImageLocationOptions: ParsableArguments {
         case unknownCrid(String)
     }
 
-    func resolve(_ argument: String) -> Resolution {
+    func resolve(_ argument: String) -> Resolution { Self.resolve(argument, dir: dir) }
+
+    static func resolve(_ argument: String, dir: String) -> Resolution {
         if fileSize(argument) > 0 || argument.contains("/") || !argument.allSatisfy(\.isNumber) || argument.isEmpty {
             return .path(argument)
         }
@@ -52,7 +55,11 @@ struct ImageLocationOptions: ParsableArguments {
 
     /// The path, or exit 1 with the reason.
     func path(_ argument: String, command: String) throws -> String {
-        switch resolve(argument) {
+        try Self.path(argument, dir: dir, command: command)
+    }
+
+    static func path(_ argument: String, dir: String, command: String) throws -> String {
+        switch resolve(argument, dir: dir) {
         case let .path(p): return p
         case let .unknownCrid(why): throw failure(command, why, CkptExit.failed)
         }
