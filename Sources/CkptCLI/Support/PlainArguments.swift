@@ -14,9 +14,10 @@ import CkptRestore
 /// generic types are themselves made from mangled names at run time.
 ///
 /// What it takes, it takes exactly as ArgumentParser would: values are converted by the same
-/// `init?(argument:)`, defaults are the commands' own, and the commands' validation
-/// (`CheckpointRun.invalid`) runs. PlainArgumentsTests compares the result with ArgumentParser's
-/// parse over thousands of command lines. Anything else (help, a usage error, a repeated
+/// `init?(argument:)`, the defaults are the commands' (written again below: the tests hold
+/// the two copies equal), and the commands' validation (`CheckpointRun.invalid`) runs.
+/// PlainArgumentsTests compares the result with ArgumentParser's parse over thousands of
+/// command lines. Anything else (help, a usage error, a repeated
 /// option, `--`, a value starting with `-`, an invalid combination) gives nil, and
 /// ArgumentParser parses it, with its messages and exit codes. So a check on the options
 /// belongs in the run's struct, where both ways meet.
