@@ -96,20 +96,6 @@ struct CheckpointRun: Equatable {
     var wait: String?
     var waitTimeout: Double
 
-    init(pid: Int32, stop: Bool, preCopy: Bool, timeoutMs: UInt32?, wait: String?, waitTimeout: Double) {
-        self.pid = pid
-        self.stop = stop
-        self.preCopy = preCopy
-        self.timeoutMs = timeoutMs
-        self.wait = wait
-        self.waitTimeout = waitTimeout
-    }
-
-    init(_ c: CheckpointCommand) {
-        self.init(pid: c.pid, stop: c.stop, preCopy: c.preCopy, timeoutMs: c.timeoutMs, wait: c.wait,
-                  waitTimeout: c.waitTimeout)
-    }
-
     /// Why these options cannot run together (the command's `validate()` says it as a usage
     /// error), or nil.
     var invalid: String? {
@@ -118,6 +104,14 @@ struct CheckpointRun: Equatable {
         if !(waitTimeout > 0) { return "--wait-timeout must be positive" }
         if preCopy && stop { return "--pre-copy stops the process itself (for the final copy only): drop --stop" }
         return nil
+    }
+}
+
+extension CheckpointRun {
+    /// From ArgumentParser's parse (an extension: the struct keeps its memberwise init).
+    init(_ c: CheckpointCommand) {
+        self.init(pid: c.pid, stop: c.stop, preCopy: c.preCopy, timeoutMs: c.timeoutMs, wait: c.wait,
+                  waitTimeout: c.waitTimeout)
     }
 
     func run() throws {

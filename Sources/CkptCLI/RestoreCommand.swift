@@ -79,20 +79,10 @@ struct RestoreRun: Equatable {
     var pid: Restorer.PidPolicy
     var memoryBy: Restorer.MemoryPath
     var verify: Bool
+}
 
-    init(imageArgument: String, dir: String, stopped: Bool, shellJob: Bool, progress: ProgressOptions.Mode,
-         parent: String?, pid: Restorer.PidPolicy, memoryBy: Restorer.MemoryPath, verify: Bool) {
-        self.imageArgument = imageArgument
-        self.dir = dir
-        self.stopped = stopped
-        self.shellJob = shellJob
-        self.progress = progress
-        self.parent = parent
-        self.pid = pid
-        self.memoryBy = memoryBy
-        self.verify = verify
-    }
-
+extension RestoreRun {
+    /// From ArgumentParser's parse (an extension: the struct keeps its memberwise init).
     init(_ c: RestoreCommand) {
         self.init(imageArgument: c.imageArgument, dir: c.location.dir, stopped: c.stopped, shellJob: c.shellJob,
                   progress: c.progress.progress, parent: c.parent, pid: c.pid, memoryBy: c.memoryBy, verify: c.verify)

@@ -6,22 +6,40 @@ import XCTest
 /// parser takes, ArgumentParser must parse to the same run (every field compared), and the
 /// plain parser must take the common command lines.
 final class PlainArgumentsTests: XCTestCase {
+    /// The plain parser's run for `arguments` (if it takes them) equals ArgumentParser's.
+    /// Returns whether each took them.
+    func compare<Run: Equatable>(_ arguments: [String], plain: (ArraySlice<String>) -> Run?,
+                                 parsed: ([String]) -> Run?) -> (plain: Bool, parser: Bool) {
+        let mine = plain(arguments[...])
+        let theirs = parsed(arguments)
+        if let mine { XCTAssertEqual(mine, theirs, "\(arguments)") }
+        return (mine != nil, theirs != nil)
+    }
+
     func compareRestore(_ arguments: [String]) -> (plain: Bool, parser: Bool) {
-        let plain = PlainArguments.restore(arguments[...])
-        let parsed = ((try? RestoreCommand.parseAsRoot(arguments)) as? RestoreCommand).map(RestoreRun.init)
-        if let plain {
-            XCTAssertEqual(plain, parsed, "\(arguments)")
-        }
-        return (plain != nil, parsed != nil)
+        compare(arguments, plain: PlainArguments.restore,
+                parsed: { ((try? RestoreCommand.parseAsRoot($0)) as? RestoreCommand).map(RestoreRun.init) })
     }
 
     func compareCheckpoint(_ arguments: [String]) -> (plain: Bool, parser: Bool) {
-        let plain = PlainArguments.checkpoint(arguments[...])
-        let parsed = ((try? CheckpointCommand.parseAsRoot(arguments)) as? CheckpointCommand).map(CheckpointRun.init)
-        if let plain {
-            XCTAssertEqual(plain, parsed, "\(arguments)")
+        compare(arguments, plain: PlainArguments.checkpoint,
+                parsed: { ((try? CheckpointCommand.parseAsRoot($0)) as? CheckpointCommand).map(CheckpointRun.init) })
+    }
+
+    /// Both parsers over `count` command lines from `pool`: they agree (`compare`), and both
+    /// sides were exercised (ArgumentParser took many and refused many, and the plain parser
+    /// took a good share of what it took).
+    func agree(_ pool: [[String]], positional: String, seed: UInt64,
+               _ compare: ([String]) -> (plain: Bool, parser: Bool)) {
+        var plain = 0, parser = 0
+        for arguments in commandLines(pool, positional: positional, count: 3000, seed: seed) {
+            let (p, a) = compare(arguments)
+            plain += p ? 1 : 0
+            parser += a ? 1 : 0
         }
-        return (plain != nil, parsed != nil)
+        XCTAssertGreaterThan(parser, 300)
+        XCTAssertLessThan(parser, 2700)
+        XCTAssertGreaterThan(plain, parser / 3)
     }
 
     /// Command lines of up to five of `pool`'s tokens, `count` of them, deterministic; every
@@ -72,17 +90,7 @@ final class PlainArgumentsTests: XCTestCase {
             ["--pid", "any"], ["--pid", "same"], ["--pid=new"], ["--pid", "old"], ["--pid", "SAME"],
             ["--memory-by", "kernel"], ["--memory-by=process"], ["--memory-by", "both"],
         ]
-        var plain = 0, parser = 0
-        for arguments in commandLines(pool, positional: "/tmp/8.ckpt", count: 3000, seed: 24) {
-            let (p, a) = compareRestore(arguments)
-            plain += p ? 1 : 0
-            parser += a ? 1 : 0
-        }
-        // Both sides were exercised: ArgumentParser took many, refused many, and the plain
-        // parser took a good share of what it took.
-        XCTAssertGreaterThan(parser, 300)
-        XCTAssertLessThan(parser, 2700)
-        XCTAssertGreaterThan(plain, parser / 3)
+        agree(pool, positional: "/tmp/8.ckpt", seed: 24, compareRestore)
     }
 
     func testCheckpointCommandLinesAgreeWithArgumentParser() {
@@ -93,15 +101,7 @@ final class PlainArgumentsTests: XCTestCase {
             ["--wait-timeout", "2"], ["--wait-timeout", "0"], ["--wait-timeout=inf"], ["--wait-timeout", "nan"],
             ["--wait-timeout", "x"],
         ]
-        var plain = 0, parser = 0
-        for arguments in commandLines(pool, positional: "4321", count: 3000, seed: 13) {
-            let (p, a) = compareCheckpoint(arguments)
-            plain += p ? 1 : 0
-            parser += a ? 1 : 0
-        }
-        XCTAssertGreaterThan(parser, 300)
-        XCTAssertLessThan(parser, 2700)
-        XCTAssertGreaterThan(plain, parser / 3)
+        agree(pool, positional: "4321", seed: 13, compareCheckpoint)
     }
 
     /// `ckpt restore` and `ckpt checkpoint` take the plain way from `Ckpt.main`; nothing else does.
