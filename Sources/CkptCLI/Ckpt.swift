@@ -52,6 +52,7 @@ public struct Ckpt: ParsableCommand {
     /// message and exit code is ArgumentParser's, as before (DirectParseTests). Measured: 17 %
     /// fewer instructions for `ckpt restore IMAGE` natively, 20 ms of its 300 ms start under
     /// qemu TCG (tools/bench/results/cli-start-direct-parse.txt).
+    ///
     /// The plain command lines of `checkpoint` and `restore` skip ArgumentParser altogether
     /// (`PlainArguments`: its reflection is most of their start under emulation).
     public static func main() {
