@@ -284,6 +284,7 @@ public final class Listener {
 
     /// One datagram in pool buffer `buffer`, received at `now`: decode it and act on each
     /// stream message.
+    ///
     /// Returns how many writes point into `buffer`; adds the stream messages it held to
     /// `messages` (the caller counts datagrams, bytes and messages into `stats`).
     private func process(buffer: Int, count: Int, truncated: Bool, senderPort: UInt32, now: UInt64,
