@@ -7,7 +7,8 @@ import Testing
 /// the same fragment, and nothing else.
 @Suite struct RecordFastPathTests {
     /// Record messages of every sample record type: first fragments with meta, continuations,
-    /// records without data; fragments of 64 bytes, so most records take several.
+    /// records without data; fragments of 64 bytes, so most records take several; every other
+    /// record's fragments with their data checksums.
     func records() -> [UInt8] {
         let b = MessageBuffer()
         let e = MessageEncoder.usersock
@@ -17,7 +18,7 @@ import Testing
             let data: [UInt8] = meta.type == .pages ? (0..<200).map { UInt8($0 & 0xff) } : []
             payload.withUnsafeBytes { m in
                 data.withUnsafeBytes { d in
-                    seq = Fragmenter(maxDataPerFragment: 64).fragments(
+                    seq = Fragmenter(maxDataPerFragment: 64, dataChecksums: n % 2 == 1).fragments(
                         crid: 0x1_0000_0007, firstSeq: seq, type: meta.type, id: UInt32(n + 1), parent: UInt32(n),
                         meta: m, data: d) { e.record($0, into: b) }
                 }
@@ -59,7 +60,7 @@ import Testing
         }
         return a.crid == b.crid && a.seq == b.seq && a.type == b.type && a.id == b.id && a.parent == b.parent
             && a.dataLength == b.dataLength && a.dataOffset == b.dataOffset && same(a.meta, b.meta)
-            && same(a.data, b.data)
+            && same(a.data, b.data) && a.dataChecksum == b.dataChecksum
     }
 
     @Test func takesEveryRecordTheEncoderMakes() {
@@ -128,6 +129,31 @@ import Testing
         cases.append(("a byte-order flag", fragment { b in
             base(b); bytesAttribute(b, CKPT_A_DATA, data, flags: NLA_F_NET_BYTEORDER)
         }))
+        cases.append(("a data checksum as a u64", fragment { b in
+            base(b); bytesAttribute(b, CKPT_A_DATA, data); b.appendU64(CKPT_A_DATA_CHECKSUM, 1, padType: CKPT_A_PAD)
+        }))
+        cases.append(("a data checksum twice", fragment { b in
+            base(b); bytesAttribute(b, CKPT_A_DATA, data); b.appendU32(CKPT_A_DATA_CHECKSUM, 1); b.appendU32(CKPT_A_DATA_CHECKSUM, 1)
+        }))
+        // A record without data, valid as it is, broken by a checksum.
+        let pagesMeta = metaBytes(samplePages)
+        func noData(checksum: Bool) -> [UInt8] {
+            fragment { b in
+                base(b, dataLength: 0, offset: 0)
+                bytesAttribute(b, CKPT_A_META, pagesMeta, flags: NLA_F_NESTED)
+                if checksum { b.appendU32(CKPT_A_DATA_CHECKSUM, 0) }
+            }
+        }
+        #expect(compare(noData(checksum: false)) == (1, 1))
+        cases.append(("a data checksum without data", noData(checksum: true)))
+        // With its checksum, the good fragment is still good, and the fast path reads it.
+        let summed = fragment { b in base(b); bytesAttribute(b, CKPT_A_DATA, data); b.appendU32(CKPT_A_DATA_CHECKSUM, 0xC0FFEE) }
+        #expect(compare(summed) == (1, 1))
+        summed.withUnsafeBytes { raw in
+            var reader = NetlinkMessageReader(raw)
+            let f = (try? reader.next()).flatMap { $0 }.flatMap(RecordFastPath.fragment)
+            #expect(f?.dataChecksum == 0xC0FFEE)
+        }
         for (what, bytes) in cases {
             let (fast, table) = compare(bytes)
             #expect(fast == 0 && table == 0, "\(what)")

@@ -104,6 +104,44 @@ struct EventValue: Equatable, CustomStringConvertible {
         #expect(metas == 1)
     }
 
+    /// With `dataChecksums`, each fragment's checksum is its data's CRC-32C and survives the
+    /// encoding; without, fragments carry none. Restart requests never carry one.
+    @Test func fragmentDataChecksums() throws {
+        let data = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let meta = metaBytes(samplePages)
+        for withSums in [false, true] {
+            var decoded = 0
+            let buffer = MessageBuffer()
+            try meta.withUnsafeBytes { m in
+                try data.withUnsafeBytes { d in
+                    try Fragmenter(maxDataPerFragment: 4096, dataChecksums: withSums).encode(
+                        crid: 5, firstSeq: 1, type: .pages, id: 6, parent: 5, meta: m, data: d,
+                        encoder: .usersock, buffer: buffer) { message in
+                        try StreamDecoder().decode(datagram: message, expectedType: usersockType) { event in
+                            guard case let .record(f) = event else { Issue.record("not a record"); return }
+                            decoded += 1
+                            var c = CRC32C()
+                            c.update(f.data)
+                            #expect(f.dataChecksum == (withSums ? c.value : nil))
+                        }
+                    }
+                    let restart = MessageBuffer()
+                    let unpadded = metaBytes(samplePages, padded: false)  // requests carry no pads
+                    _ = unpadded.withUnsafeBytes { m in Fragmenter(maxDataPerFragment: 4096, dataChecksums: withSums).fragments(
+                        crid: 5, firstSeq: 1, type: .pages, id: 6, parent: 5, meta: m, data: d) { f in
+                        restart.removeAll()
+                        MessageEncoder.usersock.restartRecord(rsid: 3, f, into: restart)
+                        // The kernel's policy for restart-record refuses it, as its decoder here does.
+                        #expect(throws: Never.self) {
+                            try RequestDecoder().decode(datagram: restart.bytes, expectedType: usersockType) { _, _ in }
+                        }
+                    } }
+                }
+            }
+            #expect(decoded == 3)
+        }
+    }
+
     @Test func recordWithoutDataIsOneMessage() throws {
         let meta = metaBytes(sampleTask)
         var count = 0

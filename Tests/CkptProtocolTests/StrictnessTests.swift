@@ -317,6 +317,15 @@ import Testing
         expectError(record { recordAttrs($0, dataLength: 0, data: []) }, .dataPresenceMismatch, offset: 112)
     }
 
+    @Test func dataChecksumWithoutData() {
+        // data-len 0, no data, a data checksum: the checksum is refused, where it is.
+        let bytes = record { recordAttrs($0, dataLength: 0, data: nil); $0.appendU32(CKPT_A_DATA_CHECKSUM, 7) }
+        let e = decodeError(bytes)
+        #expect(e?.kind == .checksumWithoutData && e?.field == "CKPT_A_DATA_CHECKSUM")
+        #expect(decodeError(record { recordAttrs($0, dataLength: 0, data: nil) }) == nil)
+        #expect(decodeError(record { recordAttrs($0); $0.appendU32(CKPT_A_DATA_CHECKSUM, 7) }) == nil)
+    }
+
     @Test func noDataWithNonzeroDataLength() {
         expectError(record { recordAttrs($0, dataLength: 8, data: nil) }, .dataPresenceMismatch, offset: 0)
     }

@@ -96,9 +96,17 @@ static void check_record(struct stream *s, struct nlattr **tb)
 		return bad(s, "record %u: data %u at %" PRIu64 " of %" PRIu64, id,
 			   len, off, dlen);
 	if (len) {
+		/* Each fragment's own checksum, beside the stream's. */
+		if (!tb[CKPT_A_DATA_CHECKSUM] ||
+		    get_u32(tb[CKPT_A_DATA_CHECKSUM]) !=
+		    ~crc_update(~0U, adata(tb[CKPT_A_DATA]), len))
+			return bad(s, "record %u: data checksum at %" PRIu64
+				   " missing or wrong", id, off);
 		s->crc = crc_update(s->crc, adata(tb[CKPT_A_DATA]), len);
 		s->bytes += len;
 		s->cur_off += len;
+	} else if (tb[CKPT_A_DATA_CHECKSUM]) {
+		return bad(s, "record %u: a data checksum without data", id);
 	}
 }
 

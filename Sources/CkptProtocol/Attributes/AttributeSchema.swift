@@ -58,6 +58,7 @@ public enum AttributeSchema {
         (CKPT_A_ERROR, "CKPT_A_ERROR", .u32),
         (CKPT_A_PARENT_CRID, "CKPT_A_PARENT_CRID", .u64),
         (CKPT_A_DIRTY_RANGES, "CKPT_A_DIRTY_RANGES", .binary),
+        (CKPT_A_DATA_CHECKSUM, "CKPT_A_DATA_CHECKSUM", .u32),
     ])
 
     /// `enum ckpt_meta` attributes (inside `CKPT_A_META`), index = type.

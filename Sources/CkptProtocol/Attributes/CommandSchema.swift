@@ -18,7 +18,7 @@ public struct CommandSchema: Sendable {
         required: AttributeMask(
             CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_REC_TYPE, CKPT_A_REC_ID, CKPT_A_REC_PARENT, CKPT_A_DATA_LEN,
             CKPT_A_DATA_OFFSET),
-        optional: AttributeMask(CKPT_A_PAD, CKPT_A_META, CKPT_A_DATA))
+        optional: AttributeMask(CKPT_A_PAD, CKPT_A_META, CKPT_A_DATA, CKPT_A_DATA_CHECKSUM))
     public static let streamEnd = CommandSchema(
         required: AttributeMask(CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM),
         optional: pad)

@@ -32,6 +32,7 @@ enum RecordFastPath {
         var meta: UnsafeRawBufferPointer? = nil
         var metaAt = 0
         var data: UnsafeRawBufferPointer? = nil
+        var dataChecksum: UInt32? = nil
         var cursor = h
         let end = p.count
         while cursor < end {
@@ -74,6 +75,9 @@ enum RecordFastPath {
                 metaAt = at
             case CKPT_A_DATA:
                 data = UnsafeRawBufferPointer(rebasing: p[valueAt..<(valueAt + size)])
+            case CKPT_A_DATA_CHECKSUM:
+                guard size == 4 else { return nil }
+                dataChecksum = p.u32(at: valueAt)
             default:
                 return nil
             }
@@ -87,7 +91,7 @@ enum RecordFastPath {
         else { return nil }
         let count = data?.count ?? 0
         guard count <= Int(CKPT_DATA_MAX), dataOffset + UInt64(count) <= dataLength,
-              dataLength == 0 ? data == nil : count > 0 else { return nil }
+              dataLength == 0 ? data == nil : count > 0, dataChecksum == nil || count > 0 else { return nil }
         if dataOffset == 0 {
             guard let meta else { return nil }
             let offset = message.payloadOffset + metaAt
@@ -101,6 +105,7 @@ enum RecordFastPath {
         }
         return RecordFragment(
             crid: crid, seq: seq, type: recordType, id: id, parent: parent, dataLength: dataLength,
-            dataOffset: dataOffset, meta: meta, data: data ?? UnsafeRawBufferPointer(start: nil, count: 0))
+            dataOffset: dataOffset, meta: meta, data: data ?? UnsafeRawBufferPointer(start: nil, count: 0),
+            dataChecksum: dataChecksum)
     }
 }

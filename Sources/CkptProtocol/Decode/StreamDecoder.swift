@@ -138,6 +138,10 @@ public struct StreamDecoder: Sendable {
             throw ProtocolError(.dataPresenceMismatch, field: "CKPT_A_DATA", offset: at,
                                 value: UInt64(data.count), limit: dataLength)
         }
+        if !carriesData, t.has(Int(CKPT_A_DATA_CHECKSUM)) {
+            throw ProtocolError(.checksumWithoutData, field: "CKPT_A_DATA_CHECKSUM",
+                                offset: t.offset(Int(CKPT_A_DATA_CHECKSUM)))
+        }
         var meta: UnsafeRawBufferPointer? = nil
         if dataOffset == 0 {
             guard t.has(Int(CKPT_A_META)) else {
@@ -156,7 +160,8 @@ public struct StreamDecoder: Sendable {
         return RecordFragment(
             crid: id, seq: t.u32(Int(CKPT_A_SEQ)), type: type, id: t.u32(Int(CKPT_A_REC_ID)),
             parent: t.u32(Int(CKPT_A_REC_PARENT)), dataLength: dataLength, dataOffset: dataOffset,
-            meta: meta, data: hasData ? data : UnsafeRawBufferPointer(start: nil, count: 0))
+            meta: meta, data: hasData ? data : UnsafeRawBufferPointer(start: nil, count: 0),
+            dataChecksum: t.has(Int(CKPT_A_DATA_CHECKSUM)) ? t.u32(Int(CKPT_A_DATA_CHECKSUM)) : nil)
     }
 }
 

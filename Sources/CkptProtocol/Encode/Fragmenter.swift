@@ -8,15 +8,19 @@ import CCkptUAPI
 ///  frag:   seq s, offset 0, meta  seq s+1, offset N     seq s+2, offset 2N
 ///  (no data: one fragment, offset 0, data-len 0, meta)
 /// ```
-/// Zero copy: fragments' `data` are slices of the caller's `data`.
+/// Zero copy: fragments' `data` are slices of the caller's `data`. With `dataChecksums`
+/// each fragment's data is checksummed once, for its `CKPT_A_DATA_CHECKSUM`.
 public struct Fragmenter: Sendable {
     public let maxDataPerFragment: Int
+    /// Each fragment with data carries its CRC-32C (`dataChecksum`), as the kernel's do.
+    public let dataChecksums: Bool
 
     /// - Precondition: 1 ... `CKPT_DATA_MAX`.
-    public init(maxDataPerFragment: Int = Int(CKPT_DATA_MAX)) {
+    public init(maxDataPerFragment: Int = Int(CKPT_DATA_MAX), dataChecksums: Bool = false) {
         precondition(maxDataPerFragment >= 1 && maxDataPerFragment <= Int(CKPT_DATA_MAX),
                      "fragment size must be 1 ... CKPT_DATA_MAX")
         self.maxDataPerFragment = maxDataPerFragment
+        self.dataChecksums = dataChecksums
     }
 
     /// Messages a record of `dataLength` bytes takes. O(1).
@@ -25,7 +29,7 @@ public struct Fragmenter: Sendable {
     }
 
     /// Calls `body` with each fragment in order, seqs from `firstSeq`. Returns the seq after
-    /// the last fragment. O(fragments), no allocation.
+    /// the last fragment. O(fragments) (O(bytes) with `dataChecksums`), no allocation.
     @discardableResult
     public func fragments(
         crid: UInt64, firstSeq: UInt32, type: RecordType, id: UInt32, parent: UInt32,
@@ -37,9 +41,15 @@ public struct Fragmenter: Sendable {
             let n = min(maxDataPerFragment, data.count - offset)
             let slice = n > 0 ? UnsafeRawBufferPointer(rebasing: data[offset..<(offset + n)])
                               : UnsafeRawBufferPointer(start: nil, count: 0)
+            var sum: UInt32? = nil
+            if dataChecksums, n > 0 {
+                var c = CRC32C()
+                c.update(slice)
+                sum = c.value
+            }
             try body(RecordFragment(
                 crid: crid, seq: seq, type: type, id: id, parent: parent, dataLength: UInt64(data.count),
-                dataOffset: UInt64(offset), meta: offset == 0 ? meta : nil, data: slice))
+                dataOffset: UInt64(offset), meta: offset == 0 ? meta : nil, data: slice, dataChecksum: sum))
             seq &+= 1
             offset += n
         } while offset < data.count

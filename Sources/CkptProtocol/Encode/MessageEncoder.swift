@@ -224,5 +224,7 @@ public struct MessageEncoder: Sendable {
         b.appendU64(CKPT_A_DATA_LEN, f.dataLength, padType: padType)
         b.appendU64(CKPT_A_DATA_OFFSET, f.dataOffset, padType: padType)
         if withData, f.data.count > 0 { b.appendAttribute(CKPT_A_DATA, f.data) }
+        // The kernel's policy for restart-record has no place for it: never sent there.
+        if idType == CKPT_A_CRID, f.data.count > 0, let sum = f.dataChecksum { b.appendU32(CKPT_A_DATA_CHECKSUM, sum) }
     }
 }

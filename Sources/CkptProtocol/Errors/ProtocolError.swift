@@ -60,6 +60,8 @@ public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible
         case dataBeyondRecord
         /// data-len > 0 and the fragment carries no data, or data-len is 0 and it carries some.
         case dataPresenceMismatch
+        /// `CKPT_A_DATA_CHECKSUM` in a fragment that carries no data.
+        case checksumWithoutData
     }
 
     public var kind: Kind
@@ -125,6 +127,7 @@ extension ProtocolError.Kind {
         case .dataTooLarge: "fragment data longer than CKPT_DATA_MAX"
         case .dataBeyondRecord: "fragment data runs past the record's data-len"
         case .dataPresenceMismatch: "fragment data present/absent contrary to data-len"
+        case .checksumWithoutData: "data checksum in a fragment without data"
         }
     }
 }

@@ -20,10 +20,14 @@ public struct RecordFragment {
     public var meta: UnsafeRawBufferPointer?
     /// This fragment's data; empty when the message has no `CKPT_A_DATA`.
     public var data: UnsafeRawBufferPointer
+    /// `CKPT_A_DATA_CHECKSUM`: the sender's CRC-32C of `data`, in a fragment with data from a
+    /// sender that sends it (the kernel module since it was added; never in restart).
+    public var dataChecksum: UInt32?
 
     public init(
         crid: UInt64, seq: UInt32, type: RecordType, id: UInt32, parent: UInt32,
-        dataLength: UInt64, dataOffset: UInt64, meta: UnsafeRawBufferPointer?, data: UnsafeRawBufferPointer
+        dataLength: UInt64, dataOffset: UInt64, meta: UnsafeRawBufferPointer?, data: UnsafeRawBufferPointer,
+        dataChecksum: UInt32? = nil
     ) {
         self.crid = crid
         self.seq = seq
@@ -34,6 +38,7 @@ public struct RecordFragment {
         self.dataOffset = dataOffset
         self.meta = meta
         self.data = data
+        self.dataChecksum = dataChecksum
     }
 
     /// True for the first fragment of a record (the one that carries `meta`).

@@ -42,6 +42,8 @@
  */
 #define CKPT_REC_FIXED	(3 * nla_total_size_64bit(sizeof(u64)) + \
 			 4 * nla_total_size(sizeof(u32)))
+/* A fragment with data carries its CKPT_A_DATA_CHECKSUM before the data. */
+#define CKPT_DATA_SUM_SIZE	nla_total_size(sizeof(u32))
 /*
  * Largest meta nest: the nest header, at most 30 u64 or u32 fields (16
  * bytes each with pad) and the longest strings: a path, comm, release and
@@ -310,10 +312,12 @@ static int ckpt_frag_open(struct ckpt_stream *s, struct ckpt_rec *rec,
 	if (first && rec->type == CKPT_RECORD_TYPE_TASK)
 		size += nla_total_size(PATH_MAX);
 	if (len)
-		size += paged ? NLA_HDRLEN : nla_total_size(len);
+		size += CKPT_DATA_SUM_SIZE +
+			(paged ? NLA_HDRLEN : nla_total_size(len));
 	/* The largest pages fragment fits its 64 KiB buffer (internal.h). */
 	BUILD_BUG_ON(SKB_DATA_ALIGN(nlmsg_total_size(GENL_HDRLEN + CKPT_REC_FIXED +
 						     CKPT_META_MAX +
+						     CKPT_DATA_SUM_SIZE +
 						     nla_total_size(CKPT_FRAG_DATA))) +
 		     SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) > CKPT_FRAG_BUF);
 
@@ -373,13 +377,33 @@ int ckpt_meta_end(struct ckpt_stream *s)
 	return 0;
 }
 
-/* Reserves @len data bytes in the message for the caller to fill. */
+/*
+ * A fragment's data checksum: the CRC-32C of its data alone (@crc, from ~0,
+ * not inverted) into its CKPT_A_DATA_CHECKSUM, and into the stream's
+ * running checksum, so that one pass over the data makes both. For CRC-32C
+ * crc(c, B) = shift(c, |B|) ^ crc(0, B), so crc(c, B) = shift(c ^ ~0, |B|)
+ * ^ crc(~0, B): __crc32c_le_shift() is O(log |B|), not a pass over B.
+ */
+static void ckpt_data_sum(struct ckpt_stream *s, u32 crc, u32 len)
+{
+	*s->data_sum = ~crc;
+	s->crc = __crc32c_le_shift(s->crc ^ ~0U, len) ^ crc;
+	s->bytes += len;
+}
+
+/*
+ * Reserves @len data bytes in the message for the caller to fill, after the
+ * data checksum's place (filled by ckpt_frag_send()).
+ */
 void *ckpt_frag_data(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 {
-	struct nlattr *nla = nla_reserve(s->skb, CKPT_A_DATA, len);
+	struct nlattr *sum = nla_reserve(s->skb, CKPT_A_DATA_CHECKSUM,
+					 sizeof(u32));
+	struct nlattr *nla = sum ? nla_reserve(s->skb, CKPT_A_DATA, len) : NULL;
 
 	if (WARN_ON_ONCE(!nla || s->data))
 		return NULL;
+	s->data_sum = nla_data(sum);
 	s->data = nla_data(nla);
 	s->data_len = len;
 	rec->offset += len;
@@ -474,7 +498,8 @@ int ckpt_frag_pages(struct ckpt_stream *s, struct ckpt_rec *rec,
 {
 	struct sk_buff *skb = s->skb;
 	u32 len = nr << PAGE_SHIFT;
-	struct nlattr *nla;
+	struct nlattr *nla, *sum;
+	u32 crc = ~0U;
 	unsigned int i;
 
 	/* nla_len is 16 bits; MAX_SKB_FRAGS fragments fit an skb. */
@@ -482,8 +507,10 @@ int ckpt_frag_pages(struct ckpt_stream *s, struct ckpt_rec *rec,
 		     (CKPT_FRAG_DATA >> PAGE_SHIFT) > MAX_SKB_FRAGS);
 	if (WARN_ON_ONCE(s->data || skb_is_nonlinear(skb) ||
 			 len > CKPT_FRAG_DATA || rec->offset + len > rec->data_len ||
-			 skb_tailroom(skb) < NLA_HDRLEN))
+			 skb_tailroom(skb) < CKPT_DATA_SUM_SIZE + NLA_HDRLEN))
 		return -EMSGSIZE;
+	sum = nla_reserve(skb, CKPT_A_DATA_CHECKSUM, sizeof(u32));
+	s->data_sum = nla_data(sum);
 	nla = skb_put(skb, NLA_HDRLEN);
 	nla->nla_type = CKPT_A_DATA;
 	nla->nla_len = nla_attr_size(len);
@@ -498,12 +525,12 @@ int ckpt_frag_pages(struct ckpt_stream *s, struct ckpt_rec *rec,
 		}
 		to = kmap_local_page(page);
 		memcpy_from_page(to, src[i], 0, PAGE_SIZE);
-		s->crc = ckpt_crc32c(s->crc, to, PAGE_SIZE);
+		crc = ckpt_crc32c(crc, to, PAGE_SIZE);
 		kunmap_local(to);
 		get_page(page);
 		skb_add_rx_frag(skb, i, page, 0, PAGE_SIZE, PAGE_SIZE);
 	}
-	s->bytes += len;
+	ckpt_data_sum(s, crc, len);
 	rec->offset += len;
 	return 0;
 }
@@ -512,10 +539,9 @@ int ckpt_frag_send(struct ckpt_stream *s)
 {
 	struct sk_buff *skb = s->skb;
 
-	if (s->data) {
-		s->crc = ckpt_crc32c(s->crc, s->data, s->data_len);
-		s->bytes += s->data_len;
-	}
+	if (s->data)
+		ckpt_data_sum(s, ckpt_crc32c(~0U, s->data, s->data_len),
+			      s->data_len);
 	s->skb = NULL;
 	genlmsg_end(skb, s->hdr);
 	/* genlmsg_end() counts the linear part; page fragments follow it. */

@@ -273,6 +273,7 @@ struct ckpt_stream {
 	void *hdr;
 	struct nlattr *meta;
 	void *data;		/* this message's data, checksummed at send */
+	u32 *data_sum;		/* its CKPT_A_DATA_CHECKSUM's payload */
 	u32 data_len;
 	char *path;		/* PATH_MAX scratch for d_path() */
 	struct page **pages;	/* CKPT_PAGES_RUN_MAX page pointers */

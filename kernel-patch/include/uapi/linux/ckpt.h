@@ -142,6 +142,7 @@
  *     CKPT_A_META         nest (first fragment only, data-offset 0)
  *       CKPT_A_META_*          the fields of the record type, and no others
  *     CKPT_A_DATA         binary, at most CKPT_DATA_MAX bytes (absent when data-len is 0)
+ *     CKPT_A_DATA_CHECKSUM u32 CRC-32C of this fragment's CKPT_A_DATA (only with it)
  *
  * The fragments of one record are consecutive in the stream, in order: the first has
  * data-offset 0, each next one starts where the previous ended, and the last ends at
@@ -153,12 +154,20 @@
  * the same bytes in stream order: each record's CKPT_A_META payload, then its data. The sink
  * accepts a stream only if its record count, bytes and checksum equal the end message's.
  *
+ * CKPT_A_DATA_CHECKSUM is the CRC-32C (initial value ~0, final xor ~0) of the fragment's data
+ * alone, computed as the kernel copied it into the message; the stream checksum is that
+ * CRC combined into the running one, so both come from one pass. A sink may write it as the
+ * data's checksum instead of computing its own (`ckpt listen --data-check after-publish`),
+ * and check the bytes it wrote against it later. Streams of modules before it carry no
+ * CKPT_A_DATA_CHECKSUM; a sink accepts both. CKPT_CMD_RESTART_RECORD never carries it.
+ *
  * Restart
  * -------
  *   requester -> kernel   CKPT_CMD_RESTART_BEGIN  { CKPT_A_PID, [CKPT_A_RESTART_FLAGS] }
  *                         reply { CKPT_A_RSID }
  *   requester -> kernel   CKPT_CMD_RESTART_RECORD { CKPT_A_RSID, CKPT_A_SEQ, record fragment
- *                                                   attributes exactly as in CKPT_CMD_RECORD }
+ *                                                   attributes as in CKPT_CMD_RECORD but
+ *                                                   CKPT_A_DATA_CHECKSUM }
  *                         each acknowledged (NLM_F_ACK); a client may keep a window of
  *                         requests outstanding and match acks by nlmsg_seq
  *   requester -> kernel   CKPT_CMD_RESTART_COMMIT { CKPT_A_RSID, CKPT_A_SEQ, CKPT_A_RECORDS,
@@ -482,6 +491,7 @@ enum {
 	CKPT_A_ERROR,
 	CKPT_A_PARENT_CRID,
 	CKPT_A_DIRTY_RANGES,
+	CKPT_A_DATA_CHECKSUM,
 
 	__CKPT_A_MAX,
 	CKPT_A_MAX = (__CKPT_A_MAX - 1)
