@@ -51,6 +51,9 @@ public struct InjectCommand: ParsableCommand {
     @Option(help: "Data bytes per record fragment (1 ... 65531).")
     var fragmentSize: Int = 65531
 
+    @Flag(help: "Each fragment with data carries its CRC-32C (CKPT_A_DATA_CHECKSUM), as the kernel module's do.")
+    var dataChecksums = false
+
     @Option(help: ArgumentHelp("Faults to inject, comma-separated.", valueName: "kind[,kind...]"))
     var fault: String?
 
@@ -79,6 +82,7 @@ public struct InjectCommand: ParsableCommand {
             plan.faultyStreams = faultyStreams
             plan.firstCrid = crid
             plan.shape = StreamShape(threads: threads, vmas: vmas, pages: pages, files: files, fragmentSize: fragmentSize)
+            plan.shape.dataChecksums = dataChecksums
             if let fault { plan.faults = try FaultKind.parseList(fault) }
             plan.faultAt = faultAt
             return plan

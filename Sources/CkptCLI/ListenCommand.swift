@@ -21,7 +21,7 @@ public struct ListenCommand: ParsableCommand {
 
             SIGTERM/SIGINT: stop reading, fail the streams in flight as interrupted (bytes kept), exit 0.
 
-            Exit codes: 0 stopped cleanly; 1 streams failed and --strict was given; 64 usage; 69 the ckpt family is unavailable or refused the sink, or the --store refused us (credentials, bucket, clock skew, any other refusal) or libcurl is missing; 74 the directory or socket is unusable. See docs/listener.md, and docs/object-store.md for --store.
+            Exit codes: 0 stopped cleanly; 1 streams failed (or images were found corrupt after publication) and --strict was given; 64 usage; 69 the ckpt family is unavailable or refused the sink, or the --store refused us (credentials, bucket, clock skew, any other refusal) or libcurl is missing; 74 the directory or socket is unusable. See docs/listener.md, and docs/object-store.md for --store.
             """)
 
     @Option(help: "Directory for images (created, mode 0700, if missing).")
@@ -57,7 +57,7 @@ public struct ListenCommand: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Flag(help: "Exit 1 if any stream failed.")
+    @Flag(help: "Exit 1 if any stream failed, or a published image failed its check after publication.")
     var strict = false
 
     @Option(help: ArgumentHelp(
@@ -66,8 +66,8 @@ public struct ListenCommand: ParsableCommand {
     var writePath: WritePathMode = .auto
 
     @Option(help: ArgumentHelp(
-        "When each stream's data is checked against the sender's checksum: auto, inline (as it arrives), or at-end (read back from the file, by the stream's end at the latest).",
-        discussion: "The kernel keeps a checkpointed task stopped until it has handed the listener the last message, so the task waits for whatever the listener does per byte. inline checksums each fragment as it is written: one pass over bytes already in memory, best where CRC-32C is fast (the crc32 instruction). at-end writes the data unchecked; a low-priority (SCHED_IDLE) thread per stream reads it back from the file while the stream lasts, and what it has not reached is read after the last message, before the image is published: the task runs again sooner, the image is published about as soon. auto is at-end where CRC-32C runs on its table (no fast crc32 instruction, as under qemu TCG), inline elsewhere. Either way no image is published whose bytes differ from what the sender checksummed. The choice is logged at start; at-end, each image's 'image complete' line says how many bytes were read after the last message (checked_at_end)."))
+        "When each stream's data is checked against the sender's checksums: auto, inline (as it arrives), at-end (read back from the file, by the stream's end at the latest), or after-publish (read back once the image is published).",
+        discussion: "The kernel keeps a checkpointed task stopped until it has handed the listener the last message, so the task waits for whatever the listener does per byte. inline checksums each fragment as it is written: one pass over bytes already in memory, best where CRC-32C is fast (the crc32 instruction). at-end writes the data unchecked; a low-priority (SCHED_IDLE) thread per stream reads it back from the file while the stream lasts, and what it has not reached is read after the last message, before the image is published: the task runs again sooner. With inline and at-end no image is published whose bytes differ from what the sender checksummed. after-publish takes the checksum the kernel sends with each fragment (the CRC-32C it computed as it copied the data) as the image's own, so nothing is checksummed before the image is published; a low-priority thread then reads the published image back and verifies it whole ('image checked' in the log). An image that fails is renamed <crid>.corrupt with a .reason file, logged as an error and counted (stats: streams.corrupt; --strict exits 1); a restore would refuse it anyway, as it checks every record's CRC. With --store an image is uploaded only once checked. Fragments that carry no checksum (older modules, 'ckpt inject' without --data-checksums) are checksummed inline. auto is after-publish where CRC-32C runs on its table (no fast crc32 instruction, as under qemu TCG), inline elsewhere. The choice is logged at start; at-end, each image's 'image complete' line says how many bytes were read after the last message (checked_at_end)."))
     var dataCheck: DataCheckMode = .auto
 
     @Option(help: ArgumentHelp(
@@ -87,21 +87,23 @@ public struct ListenCommand: ParsableCommand {
     enum DataCheckMode: String, ExpressibleByArgument, CaseIterable {
         case auto, inline
         case atEnd = "at-end"
+        case afterPublish = "after-publish"
     }
 
-    /// `--data-check`: at the stream's end (true) or inline; auto is at the end when CRC-32C
-    /// runs on its table, where a pass over the data costs more than the copies around it.
-    static func chooseDataCheck(_ mode: DataCheckMode, logger: Logger) -> Bool {
-        let atEnd: Bool, why: String
+    /// `--data-check`: auto is after-publish when CRC-32C runs on its table, where a pass over
+    /// the data costs more than the copies around it, and inline elsewhere.
+    static func chooseDataCheck(_ mode: DataCheckMode, logger: Logger) -> DataCheck {
+        let check: DataCheck, why: String
         switch mode {
-        case .inline: (atEnd, why) = (false, "--data-check")
-        case .atEnd: (atEnd, why) = (true, "--data-check")
+        case .inline: (check, why) = (.inline, "--data-check")
+        case .atEnd: (check, why) = (.atEnd, "--data-check")
+        case .afterPublish: (check, why) = (.afterPublish, "--data-check")
         case .auto:
-            atEnd = !CRC32C.isHardwareAccelerated
-            why = atEnd ? "CRC-32C by table" : "CRC-32C by \(CRC32C.implementation)"
+            check = CRC32C.isHardwareAccelerated ? .inline : .afterPublish
+            why = CRC32C.isHardwareAccelerated ? "CRC-32C by \(CRC32C.implementation)" : "CRC-32C by table"
         }
-        logger.info("data check", metadata: ["when": "\(atEnd ? "at-end" : "inline")", "why": "\(why)"])
-        return atEnd
+        logger.info("data check", metadata: ["when": "\(check.rawValue)", "why": "\(why)"])
+        return check
     }
 
     public init() {}
@@ -209,7 +211,7 @@ public struct ListenCommand: ParsableCommand {
         let listener: Listener
         do {
             listener = try Listener(configuration: configuration, source: source, logger: logger,
-                                    makeWriter: ImageWriters.through(path, checkDataAtEnd: Self.chooseDataCheck(dataCheck, logger: logger)))
+                                    makeWriter: ImageWriters.through(path, dataCheck: Self.chooseDataCheck(dataCheck, logger: logger)))
         } catch {
             logger.critical("cannot use the image directory", metadata: ["error": "\(error)"])
             throw CkptExit.ioError
@@ -229,7 +231,7 @@ public struct ListenCommand: ParsableCommand {
             logger.critical("stopped on a socket error", metadata: ["error": "\(what)"])
             throw CkptExit.ioError
         }
-        if strict, outcome.stats.failed > 0 { throw CkptExit.failed }
+        if strict, outcome.stats.failed + outcome.stats.corrupt > 0 { throw CkptExit.failed }
     }
 
     /// Set before logging is bootstrapped: whether log lines must first clear the status line.

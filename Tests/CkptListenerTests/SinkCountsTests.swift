@@ -78,7 +78,7 @@ private final class CountingWriter: StreamImageWriter {
         self.box = box
     }
     func beginRecord(_ head: RecordHead) throws {}
-    func appendData(_ data: UnsafeRawBufferPointer) throws {
+    func appendData(_ data: UnsafeRawBufferPointer, checksum: UInt32?) throws {
         if slow { box.waitForRelease() }
         bytes += UInt64(data.count)
     }

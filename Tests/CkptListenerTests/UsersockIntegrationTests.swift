@@ -245,9 +245,9 @@ final class SlowWriter: ForwardingWriter {
         delay = delayMicroseconds
         super.init(inner)
     }
-    override func appendData(_ bytes: UnsafeRawBufferPointer) throws {
+    override func appendData(_ bytes: UnsafeRawBufferPointer, checksum: UInt32?) throws {
         usleep(delay)
-        try inner.appendData(bytes)
+        try inner.appendData(bytes, checksum: checksum)
     }
 }
 

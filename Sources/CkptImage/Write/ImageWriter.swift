@@ -20,7 +20,11 @@ import SystemPackage
 /// before the next record or the trailer). No copy of fragment data, no allocation: the
 /// header scratch and iovecs are allocated once. The fragment is checksummed once; the
 /// record's, the file's and the stream's CRC-32C are all derived from that one pass
-/// (`CRC32CCombine`).
+/// (`CRC32CCombine`). With `senderChecksums`, a fragment that comes with the sender's CRC-32C
+/// of its data (`CKPT_A_DATA_CHECKSUM`) is not checksummed here at all: the sender's value
+/// stands for it in every CRC the image holds, so the image's checksums are the source's,
+/// and the bytes written are checked against them later, by reading the image back
+/// (`ckpt listen` does, after publishing it: `usedSenderChecksums`).
 ///
 /// `beginRecord` writes nothing: the record's header and meta go out with its first
 /// fragment (or, for a record without data, at `endRecord`). Without coalescing, every other
@@ -89,6 +93,12 @@ public final class ImageWriter {
     /// the first `handedOff` of them handed to `trailing` (which checks them while the stream
     /// arrives, so `finish` reads only what it has not).
     private let checkDataAtFinish: Bool
+    /// `senderChecksums`: take a fragment's checksum from its sender when it has one.
+    private let senderChecksums: Bool
+    /// Some fragment's data went into the image's CRCs unchecked, on its sender's checksum:
+    /// until the image is read back and verified, nothing here has compared those bytes
+    /// with it.
+    public private(set) var usedSenderChecksums = false
     private var unsettled: [UnsettledRecord] = []
     private var trailing: TrailingDataCheck?
     private var handedOff = 0
@@ -149,9 +159,11 @@ public final class ImageWriter {
     /// with the sender's. The listener's choice: the sender waits for the writer while the
     /// stream lasts, not for what comes after (docs/benchmarks.md, runs 30-32).
     /// Needs `fd` open for reading and writing at any offset (a regular file, not a pipe).
+    ///
+    /// `senderChecksums` (not with `checkDataAtFinish`): see the type's comment.
     public convenience init(
         fd: FileDescriptor, header: ImageHeader, path: String, coalesceBytes: Int, writePath: ImageWritePath = .writev,
-        checkDataAtFinish: Bool = false
+        checkDataAtFinish: Bool = false, senderChecksums: Bool = false
     ) throws(ImageError) {
         let call: ImageFileIO.Writev
         switch writePath {
@@ -161,16 +173,18 @@ public final class ImageWriter {
             call = { fd, iov, count in pipe.writev(fd, iov, count) }
         }
         try self.init(fd: fd, header: header, path: path, writev: call, coalesceBytes: coalesceBytes,
-                      checkDataAtFinish: checkDataAtFinish)
+                      checkDataAtFinish: checkDataAtFinish, senderChecksums: senderChecksums)
     }
 
     /// `checkBehind` (with `checkDataAtFinish`): a `TrailingDataCheck` thread checks each
     /// record once it is in the file; off, `finish` reads every byte (tests). `afterTrailingStep`
     /// (tests): called by that thread after each chunk it read.
     init(fd: FileDescriptor, header: ImageHeader, path: String, writev: @escaping ImageFileIO.Writev,
-         coalesceBytes: Int = 0, checkDataAtFinish: Bool = false, checkBehind: Bool = true,
+         coalesceBytes: Int = 0, checkDataAtFinish: Bool = false, senderChecksums: Bool = false, checkBehind: Bool = true,
          afterTrailingStep: (@Sendable () -> Void)? = nil) throws(ImageError) {
+        precondition(!(checkDataAtFinish && senderChecksums), "one way of checking the data")
         self.checkDataAtFinish = checkDataAtFinish
+        self.senderChecksums = senderChecksums
         writevCall = writev
         self.fd = fd
         self.path = path
@@ -236,7 +250,9 @@ public final class ImageWriter {
 
     /// Appends the next fragment of the open record's data, written straight from `bytes`.
     /// The fragments must add up to the record's `dataLength`. O(bytes.count), no allocation.
-    public func appendData(_ bytes: UnsafeRawBufferPointer) throws(ImageError) {
+    /// `checksum`: the sender's CRC-32C of `bytes`, used instead of a pass over them when the
+    /// writer takes sender checksums (O(log bytes.count) then); ignored otherwise.
+    public func appendData(_ bytes: UnsafeRawBufferPointer, checksum: UInt32? = nil) throws(ImageError) {
         guard case .inRecord(false) = state else { throw misuseOutsideRecord("appendData") }
         guard UInt64(bytes.count) <= record.dataLength - dataWritten else {
             throw fail(.misuse(path: path, offset: bytesWritten, recordID: record.id, call: "appendData",
@@ -244,7 +260,12 @@ public final class ImageWriter {
                                found: "\(bytes.count)"))
         }
         if bytes.count == 0 { return }
-        if !checkDataAtFinish { dataCRC.update(bytes) }
+        if senderChecksums, let checksum {
+            dataCRC.append(crc: checksum, length: bytes.count)
+            usedSenderChecksums = true
+        } else if !checkDataAtFinish {
+            dataCRC.update(bytes)
+        }
         dataWritten += UInt64(bytes.count)
         let last = dataWritten == record.dataLength
         let tailCount = last ? buildTail() : 0

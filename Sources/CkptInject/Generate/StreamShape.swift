@@ -14,6 +14,9 @@ public struct StreamShape: Equatable, Sendable {
     public var files: Int = 3
     /// Data bytes per record fragment, 1 ... `CKPT_DATA_MAX` (the kernel fills up to the max).
     public var fragmentSize: Int = Int(CKPT_DATA_MAX)
+    /// Each fragment with data carries its CRC-32C (`CKPT_A_DATA_CHECKSUM`), as the kernel
+    /// module's do; off, fragments carry none, as older modules' did.
+    public var dataChecksums = false
 
     public init() {}
 

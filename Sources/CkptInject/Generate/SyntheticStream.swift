@@ -163,7 +163,7 @@ extension SyntheticStream {
         encoder.streamBegin(crid: crid, pid: pid, header: MessageHeader(seq: 0), into: buffer)
         messages.append(StreamMessage(seq: 0, kind: .begin, bytes: Array(buffer.bytes)))
         var seq: UInt32 = 1
-        let fragmenter = Fragmenter(maxDataPerFragment: shape.fragmentSize)
+        let fragmenter = Fragmenter(maxDataPerFragment: shape.fragmentSize, dataChecksums: shape.dataChecksums)
         for (index, r) in records.enumerated() {
             var fragment = 0
             r.meta.withUnsafeBytes { meta in

@@ -11,6 +11,8 @@ import SystemPackage
 ///     <crid>.ckpt             a verified image: finished, fsynced, renamed, directory fsynced
 ///     <crid>.failed           the bytes of a failed stream (never mistaken for an image)
 ///     <crid>.failed.reason    why it failed, one line of text
+///     <crid>.corrupt          a published image its check after publication refused
+///     <crid>.corrupt.reason   why (`PublishedImageCheck`)
 ///     .ckpt-listen.stats      the listener's counters (JSON)
 ///     .ckpt-reserve           space allocated for the next image (`SpaceReserve`)
 ///

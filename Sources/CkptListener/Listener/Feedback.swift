@@ -17,6 +17,11 @@ final class Feedback: Sendable {
         state.withLock { $0.counters.note(stream) }
     }
 
+    /// A published image failed its check after publication.
+    func corrupt() {
+        state.withLock { $0.counters.corrupt += 1 }
+    }
+
     /// The writer failures since the last call, and the counters so far.
     func drain() -> (writerFailures: [UInt64], counters: SettledCounters) {
         state.withLock { state in

@@ -100,9 +100,12 @@ public final class Listener {
             directory: directory, pool: pool, logger: logger, makeWriter: makeWriter,
             onSettled: { [published = configuration.publishedImage] in
                 feedback.settled($0)
-                if case let .completed(name, _) = $0.outcome { published?(name, $0.bytes) }
+                // An image checked after publication is handed on once it was (`onChecked`).
+                if case let .completed(name, _) = $0.outcome, !$0.checkPending { published?(name, $0.bytes) }
             }, onWriterFailure: { feedback.writerFailed($0) }, writer: configuration.writer,
-            reserve: configuration.reserve, reserveRoom: configuration.spoolRoom)
+            reserve: configuration.reserve, reserveRoom: configuration.spoolRoom,
+            onChecked: { [published = configuration.publishedImage] in published?($0, $1) },
+            onCorrupt: { _ in feedback.corrupt() })
     }
 
     /// Asks `run()` to stop (the same as `stopHandle.requestStop()`, for the owner): stop
@@ -404,6 +407,7 @@ public final class Listener {
         stats.droppedMessages = reassembler.droppedMessages
         stats.completed = settled.completed
         stats.failed = settled.failed
+        stats.corrupt = settled.corrupt
         stats.failuresByRule = settled.failuresByRule
         stats.recentFailures = settled.recentFailures
         stats.bytesWritten = sink.bytesWritten
@@ -460,7 +464,7 @@ public final class Listener {
         if configuration.statusLine { writeStatusLine("\r\u{1B}[K") }
         writeStatsFile()
         logger.info("stopped", metadata: [
-            "reason": "\(reason)", "completed": "\(stats.completed)", "failed": "\(stats.failed)",
+            "reason": "\(reason)", "completed": "\(stats.completed)", "failed": "\(stats.failed)", "corrupt": "\(stats.corrupt)",
             "bytes": "\(stats.bytesReceived)", "stalls": "\(stats.stalls)",
             "stalled-ms": "\(stats.stalledNs / 1_000_000)", "enobufs": "\(stats.overruns)",
         ])

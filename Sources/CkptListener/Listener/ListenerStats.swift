@@ -11,6 +11,9 @@ public struct ListenerStats: Sendable, Equatable {
     public var begun: UInt64 = 0
     public var completed: UInt64 = 0
     public var failed: UInt64 = 0
+    /// Published images that their check after publication found to differ from their
+    /// sender's checksums (`--data-check after-publish`), set aside as `<crid>.corrupt`.
+    public var corrupt: UInt64 = 0
     public var failuresByRule: [String: UInt64] = [:]
     /// The most recent failure reasons, newest last (at most `recentFailuresKept`).
     public var recentFailures: [String] = []
@@ -62,7 +65,7 @@ public struct ListenerStats: Sendable, Equatable {
             ("uptime_ms", .uint(uptimeNs / 1_000_000)),
             ("streams", .object([
                 ("in_flight", .int(Int64(inFlight))), ("begun", .uint(begun)), ("completed", .uint(completed)),
-                ("failed", .uint(failed)), ("leftovers_found", .uint(UInt64(leftoversFound))),
+                ("failed", .uint(failed)), ("corrupt", .uint(corrupt)), ("leftovers_found", .uint(UInt64(leftoversFound))),
                 ("leftovers_published", .uint(UInt64(leftoversPublished))),
             ])),
             ("failures_by_rule", .object(failuresByRule.keys.sorted().map { ($0, .uint(failuresByRule[$0]!)) })),
@@ -99,6 +102,8 @@ struct SettledCounters: Sendable {
     var settled: UInt64 = 0
     var completed: UInt64 = 0
     var failed: UInt64 = 0
+    /// Published images found corrupt by their check after publication.
+    var corrupt: UInt64 = 0
     /// Failures of streams that never had an image (unknown stream, refused begin).
     var withoutImage: UInt64 = 0
     var failuresByRule: [String: UInt64] = [:]

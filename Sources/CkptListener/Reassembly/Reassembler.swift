@@ -25,6 +25,8 @@ public struct WriteOp: @unchecked Sendable {
     public var crid: UInt64
     public var head: RecordHead?
     public var data: UnsafeRawBufferPointer
+    /// The sender's CRC-32C of `data` (`CKPT_A_DATA_CHECKSUM`), when it sent one.
+    public var dataChecksum: UInt32? = nil
     public var endsRecord: Bool
 }
 

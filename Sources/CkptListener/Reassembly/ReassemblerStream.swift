@@ -99,7 +99,8 @@ extension Reassembler.Stream {
         let ends = now == f.dataLength
         current = ends
             ? nil : Reassembler.OpenRecord(type: f.type, id: f.id, parent: f.parent, dataLength: f.dataLength, received: now)
-        return .write(WriteOp(session: session, crid: f.crid, head: head, data: f.data, endsRecord: ends))
+        return .write(WriteOp(session: session, crid: f.crid, head: head, data: f.data, dataChecksum: f.dataChecksum,
+                              endsRecord: ends))
     }
 
     /// Why the first fragment's meta contradicts the record (or the stream's header), or nil.

@@ -31,6 +31,9 @@ final class ImagePublisher {
         /// `--data-check at-end`: the data bytes the writer read back after the stream's last
         /// message (what the trailing check had not), logged as `checked_at_end`.
         var dataCheckedAtEnd: UInt64? = nil
+        /// `--data-check after-publish`: the image's CRCs stand on its sender's checksums;
+        /// once published it goes to `PublishedImageCheck`.
+        var checkAfterPublication = false
         /// Monotonic times: when the writer took the stream's end, and when its `finish` (the
         /// check of what was left, the footers, index and trailer) returned. Logged with
         /// the publication's own time as `finish_ms` and `publish_ms`: where an image's time
@@ -43,29 +46,36 @@ final class ImagePublisher {
     let queue = WorkQueue<Finished>()
     private let worker: Worker
     private var thread: JoinableThread?
+    private let check: PublishedImageCheck
 
     /// `onFailed`: a stream failed before its rename (runs on the publisher thread).
     /// `syncFile`: fsync(2); tests slow it down to show that the writer does not wait for it.
     /// `onPublished`: the largest image file of a batch just published, in bytes (the space
-    /// reserve sizes itself by it).
+    /// reserve sizes itself by it). `onChecked`, `onCorrupt`: an image checked after its
+    /// publication verified, or did not (`PublishedImageCheck`).
     init(directory: ImageDirectory, logger: Logger, onSettled: @escaping ImageSink.Settled,
          onFailed: @escaping @Sendable (Finished, String) -> Void,
          syncFile: @escaping @Sendable (Int32) throws(Errno) -> Void,
-         onPublished: @escaping @Sendable (UInt64) -> Void = { _ in }) {
-        worker = Worker(queue: queue, directory: directory, logger: logger, onSettled: onSettled,
+         onPublished: @escaping @Sendable (UInt64) -> Void = { _ in },
+         onChecked: @escaping @Sendable (_ name: String, _ bytes: UInt64) -> Void = { _, _ in },
+         onCorrupt: @escaping @Sendable (_ crid: UInt64) -> Void = { _ in }) {
+        check = PublishedImageCheck(directory: directory, logger: logger, onChecked: onChecked, onCorrupt: onCorrupt)
+        worker = Worker(queue: queue, check: check.queue, directory: directory, logger: logger, onSettled: onSettled,
                         onFailed: onFailed, syncFile: syncFile, onPublished: onPublished)
     }
 
     func start() {
+        check.start()
         let worker = self.worker
         thread = JoinableThread { worker.run() }
     }
 
-    /// Publishes everything submitted, then stops the thread.
+    /// Publishes everything submitted, checks what needs it, then stops the threads.
     func stop() {
         queue.close()
         thread?.join()
         thread = nil
+        check.stop()
     }
 }
 
@@ -73,6 +83,7 @@ extension ImagePublisher {
     /// The publisher thread.
     struct Worker: Sendable {
         let queue: WorkQueue<Finished>
+        let check: WorkQueue<PublishedImageCheck.Item>
         let directory: ImageDirectory
         let logger: Logger
         let onSettled: ImageSink.Settled
@@ -128,9 +139,11 @@ extension ImagePublisher {
                     metadata["publish_ms"] = "\(milliseconds(publishedAt - f.finishedAt))"
                 }
                 if let warning { metadata["warning"] = "\(warning)" }
+                if f.checkAfterPublication { metadata["data_check"] = "after publication" }
                 logger.info("image complete", metadata: metadata)
                 onSettled(SettledStream(session: f.session, crid: f.crid, outcome: .completed(name: name, summary: f.summary),
-                                        bytes: f.file.bytes))
+                                        bytes: f.file.bytes, checkPending: f.checkAfterPublication))
+                if f.checkAfterPublication { check.submit(.init(crid: f.crid, name: name, bytes: f.file.bytes)) }
             }
         }
     }

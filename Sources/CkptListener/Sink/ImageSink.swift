@@ -31,6 +31,9 @@ public struct SettledStream: Sendable {
     public var outcome: Outcome
     /// Bytes written to the file.
     public var bytes: UInt64
+    /// Completed, but its data is still to be read back and checked against the sender's
+    /// checksums (`PublishedImageCheck`): the image is handed on (`onChecked`) once it was.
+    public var checkPending = false
 }
 
 /// A stream's image file as the writer hands it on: values only, so it may cross to the
@@ -95,7 +98,9 @@ public final class ImageSink {
         onSettled: @escaping Settled, onWriterFailure: @escaping @Sendable (UInt64) -> Void,
         writer: Writer, reserve reservePolicy: ReservePolicy = .off,
         reserveRoom: (@Sendable () -> UInt64?)? = nil,  // the store's spool room (`SpaceReserve`)
-        syncFile: (@Sendable (Int32) throws(Errno) -> Void)? = nil  // fsync(2); tests slow it down
+        syncFile: (@Sendable (Int32) throws(Errno) -> Void)? = nil,  // fsync(2); tests slow it down
+        onChecked: @escaping @Sendable (_ name: String, _ bytes: UInt64) -> Void = { _, _ in },
+        onCorrupt: @escaping @Sendable (_ crid: UInt64) -> Void = { _ in }
     ) {
         self.writer = writer
         let reserve = SpaceReserve(policy: reservePolicy, directory: directory, logger: logger, room: reserveRoom)
@@ -111,7 +116,7 @@ public final class ImageSink {
         publisher = ImagePublisher(
             directory: directory, logger: logger, onSettled: onSettled,
             onFailed: { f, what in settler.ioFailure(session: f.session, f.file, what) }, syncFile: sync,
-            onPublished: { reserve.request(imageBytes: $0) })
+            onPublished: { reserve.request(imageBytes: $0) }, onChecked: onChecked, onCorrupt: onCorrupt)
         let capacity = pool.count * 2 + 64
         parts = SinkWriter.Parts(
             queue: WorkQueue(capacity: capacity), queueCapacity: capacity, publish: publisher.queue,
@@ -393,7 +398,7 @@ final class SinkWriter {
                 image.file.lastRecordID = head.id
                 try image.writer.beginRecord(head)
             }
-            if op.data.count > 0 { try image.writer.appendData(op.data) }
+            if op.data.count > 0 { try image.writer.appendData(op.data, checksum: op.dataChecksum) }
             if op.endsRecord { try image.writer.endRecord() }
         } catch {
             images[op.session] = nil
@@ -441,15 +446,16 @@ final class SinkWriter {
             return
         }
         parts.publish.submit(ImagePublisher.Finished(session: session, crid: crid, summary: summary, file: image.file,
-                                                     dataCheckedAtEnd: image.writer.dataCheckedAtEnd, endedAt: endedAt,
-                                                     finishedAt: monotonicNanoseconds()))
+                                                     dataCheckedAtEnd: image.writer.dataCheckedAtEnd,
+                                                     checkAfterPublication: image.writer.usedSenderChecksums,
+                                                     endedAt: endedAt, finishedAt: monotonicNanoseconds()))
     }
 }
 
 /// Stands in for a writer that could not be made, so the failure path is the usual one.
 private final class NoWriter: StreamImageWriter {
     func beginRecord(_ head: RecordHead) throws {}
-    func appendData(_ bytes: UnsafeRawBufferPointer) throws {}
+    func appendData(_ bytes: UnsafeRawBufferPointer, checksum: UInt32?) throws {}
     func endRecord() throws {}
     func flush() throws {}
     func keepCompleteRecords() throws {}

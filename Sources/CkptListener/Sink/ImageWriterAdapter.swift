@@ -13,8 +13,27 @@ public enum ImageWriters {
     /// writer and by the stream's end, instead of as it arrives (`ImageWriter`'s
     /// `checkDataAtFinish`).
     public static func through(_ path: ImageWritePath, checkDataAtEnd: Bool = false) -> StreamImageWriterFactory {
-        { fd, info in try ImageWriterAdapter(fd: fd, info: info, writePath: path, checkDataAtEnd: checkDataAtEnd) }
+        through(path, dataCheck: checkDataAtEnd ? .atEnd : .inline)
     }
+
+    /// The image format, its bytes written by `path`, the data checked as `dataCheck` says.
+    public static func through(_ path: ImageWritePath, dataCheck: DataCheck) -> StreamImageWriterFactory {
+        { fd, info in try ImageWriterAdapter(fd: fd, info: info, writePath: path, dataCheck: dataCheck) }
+    }
+}
+
+/// When a stream's data is checked against its sender's checksums (`ckpt listen --data-check`).
+public enum DataCheck: String, Sendable, CaseIterable {
+    /// Each fragment checksummed as it is written; the image published only if the stream's
+    /// checksum matches.
+    case inline
+    /// Read back from the file behind the writer and by the stream's end; published only if
+    /// it matches (`ImageWriter`'s `checkDataAtFinish`).
+    case atEnd = "at-end"
+    /// The sender's per-fragment checksums (`CKPT_A_DATA_CHECKSUM`) taken as the image's; the
+    /// image read back and verified whole after it is published, and set aside as
+    /// `<crid>.corrupt` if its bytes differ. Fragments without one are checksummed inline.
+    case afterPublish = "after-publish"
 }
 
 /// `StreamImageWriter` over CkptImage's `ImageWriter` (same calls, one per fragment; the
@@ -22,12 +41,12 @@ public enum ImageWriters {
 final class ImageWriterAdapter: StreamImageWriter {
     private let writer: ImageWriter
 
-    init(fd: Int32, info: StreamImageInfo, writePath: ImageWritePath, checkDataAtEnd: Bool) throws {
+    init(fd: Int32, info: StreamImageInfo, writePath: ImageWritePath, dataCheck: DataCheck) throws {
         writer = try ImageWriter(
             fd: FileDescriptor(rawValue: fd),
             header: ImageHeader(crid: info.crid, pid: info.pid, captureStartNs: info.captureStartNs, host: info.host),
             path: info.fileName, coalesceBytes: Self.coalesceBytes, writePath: writePath,
-            checkDataAtFinish: checkDataAtEnd)
+            checkDataAtFinish: dataCheck == .atEnd, senderChecksums: dataCheck == .afterPublish)
     }
 
     /// Fragments are written in groups of up to ~1 MiB: one system call for many fragments,
@@ -41,13 +60,14 @@ final class ImageWriterAdapter: StreamImageWriter {
         try writer.beginRecord(type: head.type, id: head.id, parent: head.parent, meta: head.meta, dataLength: head.dataLength)
     }
 
-    func appendData(_ bytes: UnsafeRawBufferPointer) throws { try writer.appendData(bytes) }
+    func appendData(_ bytes: UnsafeRawBufferPointer, checksum: UInt32?) throws { try writer.appendData(bytes, checksum: checksum) }
     func flush() throws { try writer.flush() }
     func keepCompleteRecords() throws { try writer.settleCompleteRecords() }
     func endRecord() throws { try writer.endRecord() }
     func finish(summary: StreamSummary) throws { try writer.finish(summary: summary) }
     var written: StreamSummary { writer.streamSummary }
     var dataCheckedAtEnd: UInt64? { writer.bytesCheckedAtFinish }
+    var usedSenderChecksums: Bool { writer.usedSenderChecksums }
 }
 
 /// An error's text for a failure reason: errno names spelled out (`ENOSPC`), so an

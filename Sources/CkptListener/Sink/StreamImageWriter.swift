@@ -6,8 +6,9 @@ import CkptProtocol
 public protocol StreamImageWriter: AnyObject {
     func beginRecord(_ head: RecordHead) throws
     /// One fragment's data, written straight from the receive buffer; the writer may queue
-    /// it (coalescing), so the buffer must stay valid until `flush()` returns.
-    func appendData(_ bytes: UnsafeRawBufferPointer) throws
+    /// it (coalescing), so the buffer must stay valid until `flush()` returns. `checksum`:
+    /// the sender's CRC-32C of it (`CKPT_A_DATA_CHECKSUM`), when the fragment had one.
+    func appendData(_ bytes: UnsafeRawBufferPointer, checksum: UInt32?) throws
     /// Writes whatever is queued; afterwards the fragment buffers may be reused.
     func flush() throws
     /// For a stream that failed: writes what is queued and makes the records complete so far
@@ -26,6 +27,15 @@ public protocol StreamImageWriter: AnyObject {
     /// A writer that checks the data at `finish` (`--data-check at-end`): the data bytes it
     /// read back there itself, after `finish`; nil for one that checks inline.
     var dataCheckedAtEnd: UInt64? { get }
+    /// The image's CRCs stand on the sender's checksums for some data, not yet compared with
+    /// the bytes written: the listener reads the image back after publishing it
+    /// (`--data-check after-publish`, `PublishedImageCheck`).
+    var usedSenderChecksums: Bool { get }
+}
+
+extension StreamImageWriter {
+    /// A writer that never takes the sender's checksums.
+    public var usedSenderChecksums: Bool { false }
 }
 
 /// What a new image starts with.

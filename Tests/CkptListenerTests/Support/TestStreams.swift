@@ -17,7 +17,9 @@ struct EncodedStream {
 
     /// A valid stream: header, task, regs, mm, then `runs` x (vma, pages of `pagesPerRun`
     /// pages), file, trailer; data fragmented at `fragment` bytes.
-    init(crid: UInt64, runs: Int = 2, pagesPerRun: Int = 8, fragment: Int = Int(CKPT_DATA_MAX), pid: UInt32 = 4242) {
+    /// `dataChecksums`: each fragment carries its data's CRC-32C, as the kernel's do.
+    init(crid: UInt64, runs: Int = 2, pagesPerRun: Int = 8, fragment: Int = Int(CKPT_DATA_MAX), pid: UInt32 = 4242,
+         dataChecksums: Bool = false) {
         self.crid = crid
         var records: [(RecordMeta, [UInt8])] = [
             (.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12-test", timeNs: 1)), []),
@@ -50,7 +52,7 @@ struct EncodedStream {
         var seq: UInt32 = 1
         var builder = StreamSummaryBuilder()
         var dataBytes: UInt64 = 0
-        let fragmenter = Fragmenter(maxDataPerFragment: fragment)
+        let fragmenter = Fragmenter(maxDataPerFragment: fragment, dataChecksums: dataChecksums)
         for (index, (meta, data)) in records.enumerated() {
             let metaBytes = meta.encodedPayload()
             metaBytes.withUnsafeBytes { metaRaw in

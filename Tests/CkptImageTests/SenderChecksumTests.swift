@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptProtocol
+import SystemPackage
+import Testing
+@testable import CkptImage
+
+/// `ImageWriter(senderChecksums: true)`: a fragment's CRC-32C taken from its sender instead
+/// of a pass over it. With true checksums the file is byte for byte the single pass's; with a
+/// false one the image is written as the sender said, and `verifyImage` finds the record.
+@Suite struct SenderChecksumTests {
+    private func records() -> [TestRecord] {
+        var r = sampleRecords(pages: 20)
+        var trailer = r.removeLast()
+        r.append(TestRecord(type: .regs, id: 13, parent: 2, meta: bytes(24, seed: 20), data: bytes(200_003, seed: 5), fragment: 32768))
+        r.append(TestRecord(type: .regs, id: 14, parent: 2, meta: bytes(24, seed: 21), data: bytes(7, seed: 11), fragment: 3))
+        trailer.id = 15
+        r.append(trailer)
+        return r
+    }
+
+    /// Writes `records` giving each fragment the checksum `sum` says (nil: none).
+    /// The sender's summary is `summary` (default: that of `records`).
+    private func write(_ name: String, _ records: [TestRecord], summary sent: StreamSummary? = nil,
+                       sum: (_ record: TestRecord, _ fragment: UnsafeRawBufferPointer, _ offset: Int) -> UInt32?) throws -> ImageWriter {
+        let fd = try FileDescriptor.open(FilePath(name), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        defer { try? fd.close() }
+        let w = try ImageWriter(fd: fd, header: testHeader, path: name, coalesceBytes: 1 << 20, senderChecksums: true)
+        for r in records {
+            try r.meta.withUnsafeBytes { try w.beginRecord(type: r.type, id: r.id, parent: r.parent, meta: $0, dataLength: UInt64(r.data.count)) }
+            try r.data.withUnsafeBytes { d in
+                var at = 0
+                while at < d.count {
+                    let n = min(r.fragment, d.count - at)
+                    let f = UnsafeRawBufferPointer(rebasing: d[at..<(at + n)])
+                    try w.appendData(f, checksum: sum(r, f, at))
+                    at += n
+                }
+            }
+            try w.endRecord()
+        }
+        try w.finish(summary: sent ?? summary(of: records))
+        return w
+    }
+
+    private static func crc(_ b: UnsafeRawBufferPointer) -> UInt32 {
+        var c = CRC32C()
+        c.update(b)
+        return c.value
+    }
+
+    @Test func trueChecksumsMakeTheSameFile() throws {
+        let dir = TempDir(), reference = dir.file("ref.ckpt")
+        let records = records()
+        try writeImage(reference, records)
+        // Every fragment with its checksum, and every other one without (computed here).
+        for every in [1, 2] {
+            var n = 0
+            let name = dir.file("sums-\(every).ckpt")
+            let w = try write(name, records) { _, f, _ in
+                n += 1
+                return n % every == 0 ? Self.crc(f) : nil
+            }
+            #expect(readFile(name) == readFile(reference), "every \(every)")
+            #expect(w.usedSenderChecksums)
+            _ = try verifyImage(path: name)
+        }
+        // No checksum at all: nothing stood on the sender's word.
+        let w = try write(dir.file("none.ckpt"), records) { _, _, _ in nil }
+        #expect(!w.usedSenderChecksums)
+    }
+
+    /// A byte changed after the sender checksummed it (in flight, in the listener): the
+    /// sender's checksums and summary all agree with each other, so `finish` cannot see it;
+    /// the check after publication (`verifyImage`) does, in that record.
+    @Test func aByteChangedAfterTheSendersChecksumIsFoundByTheVerifier() throws {
+        let dir = TempDir(), name = dir.file("changed.ckpt")
+        let sent = records()
+        var changed = sent
+        let i = try #require(changed.firstIndex { $0.id == 13 })
+        changed[i].data[70_000] ^= 0x10
+        _ = try write(name, changed, summary: summary(of: sent)) { r, f, offset in
+            // The sender's checksum of the bytes it sent, not of those written.
+            sent.first { $0.id == r.id }!.data.withUnsafeBytes { Self.crc(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + f.count)])) }
+        }
+        let e = imageError { () throws(ImageError) in _ = try verifyImage(path: name) }
+        guard case let .checksumMismatch(_, _, recordID, _, _, _)? = e else { Issue.record("\(String(describing: e))"); return }
+        #expect(recordID == 13)
+    }
+}
