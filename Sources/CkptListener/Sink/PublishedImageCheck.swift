@@ -67,7 +67,7 @@ final class PublishedImageCheck {
 
         func check(_ item: Item) {
             let started = monotonicNanoseconds()
-            do {
+            do throws(ImageError) {
                 let v = try verifyImage(path: directory.path + "/" + item.name)
                 let ms = (monotonicNanoseconds() - started) / 1_000_000
                 logger.info("image checked", metadata: [
@@ -75,18 +75,30 @@ final class PublishedImageCheck {
                 ])
                 onChecked(item.name, item.bytes)
             } catch {
-                var metadata: Logger.Metadata = ["crid": "\(item.crid)", "file": "\(item.name)", "error": "\(error)"]
-                do {
-                    let kept = try directory.moveToFreeName(item.name, crid: item.crid, ext: "corrupt")
-                    metadata["kept_as"] = "\(kept)"
-                    try? directory.writeReason(for: kept, partial: nil,
-                                               "published, then found to differ from its sender's checksums: \(error)")
-                } catch {
-                    metadata["rename_error"] = "\(error)"
+                // Not read (removed or renamed since, unreadable): nothing was found wrong.
+                if case .io = error {
+                    logger.warning("image not checked", metadata: [
+                        "crid": "\(item.crid)", "file": "\(item.name)", "error": "\(error)",
+                    ])
+                    return
                 }
-                logger.error("image corrupt: its bytes differ from the sender's checksums", metadata: metadata)
-                onCorrupt(item.crid)
+                setAside(item, error)
             }
+        }
+
+        /// Renames the image `<crid>.corrupt` (its reason beside it), logs and counts it.
+        private func setAside(_ item: Item, _ error: ImageError) {
+            var metadata: Logger.Metadata = ["crid": "\(item.crid)", "file": "\(item.name)", "error": "\(error)"]
+            do throws(ListenerFileError) {
+                let kept = try directory.moveToFreeName(item.name, crid: item.crid, ext: "corrupt")
+                metadata["kept_as"] = "\(kept)"
+                try? directory.writeReason(for: kept, partial: nil,
+                                           "published, then found to differ from its sender's checksums: \(error)")
+            } catch {
+                metadata["rename_error"] = "\(error)"
+            }
+            logger.error("image corrupt: its bytes differ from the sender's checksums", metadata: metadata)
+            onCorrupt(item.crid)
         }
     }
 }
