@@ -177,6 +177,14 @@ import Testing
                 c.append(crc: CRC32C.checksum(y), length: y.count)
                 c.update(x)
                 #expect(c.value == CRC32C.checksum(x + y + x))
+                // The same with the length's shift made once, used twice (`ShiftCache`).
+                var shifts = CRC32CCombine.ShiftCache()
+                var s = CRC32C()
+                for _ in 0..<2 {
+                    s.update(x)
+                    s.append(crc: CRC32C.checksum(y), shift: shifts.shift(length: y.count))
+                }
+                #expect(s.value == CRC32C.checksum(x + y + x + y))
                 // The summary fed a part's CRC equals the one fed its bytes.
                 var direct = StreamSummaryBuilder(), combined = StreamSummaryBuilder()
                 x.withUnsafeBytes { direct.beginRecord(meta: $0); combined.beginRecord(meta: $0) }

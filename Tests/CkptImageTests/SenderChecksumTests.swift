@@ -21,12 +21,14 @@ import Testing
     }
 
     /// Writes `records` giving each fragment the checksum `sum` says (nil: none).
-    /// The sender's summary is `summary` (default: that of `records`).
-    private func write(_ name: String, _ records: [TestRecord], summary sent: StreamSummary? = nil,
+    /// The sender's summary is `summary` (default: that of `records`). `behind`: a thread
+    /// checks the data behind the writer (off: the deferred check reads it all).
+    private func write(_ name: String, _ records: [TestRecord], summary sent: StreamSummary? = nil, behind: Bool = true,
                        sum: (_ record: TestRecord, _ fragment: UnsafeRawBufferPointer, _ offset: Int) -> UInt32?) throws -> ImageWriter {
         let fd = try FileDescriptor.open(FilePath(name), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
-        defer { try? fd.close() }
-        let w = try ImageWriter(fd: fd, header: testHeader, path: name, coalesceBytes: 1 << 20, senderChecksums: true)
+        defer { try? fd.close() }  // the deferred check has a descriptor of its own
+        let w = try ImageWriter(fd: fd, header: testHeader, path: name, writev: ImageFileIO.systemWritev,
+                                coalesceBytes: 1 << 20, senderChecksums: true, checkBehind: behind)
         for r in records {
             try r.meta.withUnsafeBytes { try w.beginRecord(type: r.type, id: r.id, parent: r.parent, meta: $0, dataLength: UInt64(r.data.count)) }
             try r.data.withUnsafeBytes { d in
@@ -65,27 +67,39 @@ import Testing
             #expect(readFile(name) == readFile(reference), "every \(every)")
             #expect(w.usedSenderChecksums)
             _ = try verifyImage(path: name)
+            // The deferred check passes, once.
+            let check = try #require(w.takeDeferredCheck())
+            #expect(w.takeDeferredCheck() == nil)
+            #expect(check.dataBytes == records.reduce(0) { $0 + UInt64($1.data.count) })
+            try check.run()
         }
-        // No checksum at all: nothing stood on the sender's word.
+        // No checksum at all: nothing stood on the sender's word, nothing is left to check.
         let w = try write(dir.file("none.ckpt"), records) { _, _, _ in nil }
         #expect(!w.usedSenderChecksums)
+        #expect(w.takeDeferredCheck() == nil)
     }
 
     /// A byte changed after the sender checksummed it (in flight, in the listener): the
     /// sender's checksums and summary all agree with each other, so `finish` cannot see it;
     /// the check after publication (`verifyImage`) does, in that record.
     @Test func aByteChangedAfterTheSendersChecksumIsFoundByTheVerifier() throws {
-        let dir = TempDir(), name = dir.file("changed.ckpt")
+        let dir = TempDir()
         let sent = records()
         var changed = sent
         let i = try #require(changed.firstIndex { $0.id == 13 })
         changed[i].data[70_000] ^= 0x10
-        _ = try write(name, changed, summary: summary(of: sent)) { r, f, offset in
-            // The sender's checksum of the bytes it sent, not of those written.
-            sent.first { $0.id == r.id }!.data.withUnsafeBytes { Self.crc(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + f.count)])) }
+        for behind in [true, false] {
+            let name = dir.file("changed-\(behind).ckpt")
+            let w = try write(name, changed, summary: summary(of: sent), behind: behind) { r, f, offset in
+                // The sender's checksum of the bytes it sent, not of those written.
+                sent.first { $0.id == r.id }!.data.withUnsafeBytes { Self.crc(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + f.count)])) }
+            }
+            let check = try #require(w.takeDeferredCheck())
+            for e in [imageError { () throws(ImageError) in try check.run() },
+                      imageError { () throws(ImageError) in _ = try verifyImage(path: name) }] {
+                guard case let .checksumMismatch(_, _, recordID, _, _, _)? = e else { Issue.record("\(String(describing: e))"); return }
+                #expect(recordID == 13, "behind \(behind)")
+            }
         }
-        let e = imageError { () throws(ImageError) in _ = try verifyImage(path: name) }
-        guard case let .checksumMismatch(_, _, recordID, _, _, _)? = e else { Issue.record("\(String(describing: e))"); return }
-        #expect(recordID == 13)
     }
 }

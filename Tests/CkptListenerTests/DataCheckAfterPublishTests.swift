@@ -4,8 +4,6 @@ import Glibc
 import CCkptUAPI
 import CkptImage
 import CkptProtocol
-import Foundation
-import Logging
 import Synchronization
 import XCTest
 @testable import CkptListener
@@ -63,28 +61,6 @@ final class DataCheckAfterPublishTests: XCTestCase {
         XCTAssertTrue(reason.contains("differ from its sender's checksums") && reason.contains("record"), reason)
         XCTAssertEqual(handed.names.withLock { $0 }, [])
         XCTAssertThrowsError(try verifyImage(path: harness.directory + "/32.corrupt"))
-    }
-
-    /// An image removed (or renamed) before its check could read it is not corrupt: nothing
-    /// is counted, renamed or handed on.
-    func testAnImageGoneBeforeItsCheckIsNotCorrupt() throws {
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let outcomes = Mutex<[String]>([])
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let worker = PublishedImageCheck.Worker(
-            queue: WorkQueue(), directory: try ImageDirectory(path: dir), logger: logger,
-            onChecked: { name, _ in outcomes.withLock { $0.append("checked \(name)") } },
-            onCorrupt: { crid in outcomes.withLock { $0.append("corrupt \(crid)") } })
-        worker.check(.init(crid: 5, name: "5.ckpt", bytes: 100))
-        XCTAssertEqual(outcomes.withLock { $0 }, [])
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
-        // The same worker on a damaged file: set aside and counted.
-        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/6.ckpt", contents: Data(repeating: 7, count: 4096)))
-        worker.check(.init(crid: 6, name: "6.ckpt", bytes: 4096))
-        XCTAssertEqual(outcomes.withLock { $0 }, ["corrupt 6"])
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["6.corrupt", "6.corrupt.reason"])
     }
 
     /// Fragments without checksums (an older module) are checksummed as they arrive: the

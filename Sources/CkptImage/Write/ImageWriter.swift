@@ -23,8 +23,9 @@ import SystemPackage
 /// (`CRC32CCombine`). With `senderChecksums`, a fragment that comes with the sender's CRC-32C
 /// of its data (`CKPT_A_DATA_CHECKSUM`) is not checksummed here at all: the sender's value
 /// stands for it in every CRC the image holds, so the image's checksums are the source's,
-/// and the bytes written are checked against them later, by reading the image back
-/// (`ckpt listen` does, after publishing it: `usedSenderChecksums`).
+/// and the bytes written are checked against them later: a `TrailingDataCheck` thread reads
+/// each record back behind the writer, and what it has not reached at `finish` is left to
+/// `takeDeferredCheck()`, which `ckpt listen` runs after publishing the image.
 ///
 /// `beginRecord` writes nothing: the record's header and meta go out with its first
 /// fragment (or, for a record without data, at `endRecord`). Without coalescing, every other
@@ -99,6 +100,11 @@ public final class ImageWriter {
     /// until the image is read back and verified, nothing here has compared those bytes
     /// with it.
     public private(set) var usedSenderChecksums = false
+    /// The sender's checksums are folded in with their length's shift, made once per length.
+    private var shifts = CRC32CCombine.ShiftCache()
+    /// `senderChecksums`: each complete record with data, for the check behind the writer.
+    private var expected: [DeferredDataCheck.Expected] = []
+    private var deferred: DeferredDataCheck?
     private var unsettled: [UnsettledRecord] = []
     private var trailing: TrailingDataCheck?
     private var handedOff = 0
@@ -199,7 +205,9 @@ public final class ImageWriter {
             try flush()  // `bytes` is gone after this closure
             fileCRC.append(b)
         }
-        if checkDataAtFinish && checkBehind { trailing = TrailingDataCheck(fd: fd, path: path, afterStep: afterTrailingStep) }
+        if (checkDataAtFinish || senderChecksums) && checkBehind {
+            trailing = TrailingDataCheck(fd: fd, path: path, afterStep: afterTrailingStep)
+        }
     }
 
     deinit {
@@ -251,7 +259,8 @@ public final class ImageWriter {
     /// Appends the next fragment of the open record's data, written straight from `bytes`.
     /// The fragments must add up to the record's `dataLength`. O(bytes.count), no allocation.
     /// `checksum`: the sender's CRC-32C of `bytes`, used instead of a pass over them when the
-    /// writer takes sender checksums (O(log bytes.count) then); ignored otherwise.
+    /// writer takes sender checksums (O(1) then, O(log bytes.count) when the length changed);
+    /// ignored otherwise.
     public func appendData(_ bytes: UnsafeRawBufferPointer, checksum: UInt32? = nil) throws(ImageError) {
         guard case .inRecord(false) = state else { throw misuseOutsideRecord("appendData") }
         guard UInt64(bytes.count) <= record.dataLength - dataWritten else {
@@ -261,7 +270,7 @@ public final class ImageWriter {
         }
         if bytes.count == 0 { return }
         if senderChecksums, let checksum {
-            dataCRC.append(crc: checksum, length: bytes.count)
+            dataCRC.append(crc: checksum, shift: shifts.shift(length: bytes.count))
             usedSenderChecksums = true
         } else if !checkDataAtFinish {
             dataCRC.update(bytes)
@@ -298,6 +307,7 @@ public final class ImageWriter {
         try expectIdle("finish", id: nil)
         try flush()
         if checkDataAtFinish { try settleRecords() }
+        if senderChecksums { try deferDataCheck() }
         let records = recordsWritten, mine = streamSummary
         for (field, expected, found) in [("records", summary.records, records), ("bytes", summary.bytes, mine.bytes),
                                          ("checksum", UInt64(summary.checksum), UInt64(mine.checksum))] where expected != found {
@@ -359,6 +369,9 @@ public final class ImageWriter {
             fileCRC.append(footer)
             streamCRC.append(crc: metaCRC, length: UInt64(record.metaLength))
             streamCRC.append(crc: dataCRC.value, length: record.dataLength)
+            if senderChecksums, record.dataLength > 0 {
+                expected.append(.init(id: record.id, offset: record.dataOffset, length: record.dataLength, crc: dataCRC.value))
+            }
         }
         streamBytes += UInt64(record.metaLength) + record.dataLength
         let at = index.count
@@ -417,8 +430,42 @@ public final class ImageWriter {
         handedOff = 0
     }
 
+    /// `senderChecksums`, at `finish`: what the trailing check has not done becomes the
+    /// deferred check (on a `dup` of the descriptor, which the caller may close), when some
+    /// data stood on the sender's word; else the trailing check just ends.
+    private func deferDataCheck() throws(ImageError) {
+        defer { trailing = nil }
+        guard usedSenderChecksums else {
+            trailing?.cancel()
+            return
+        }
+        let copy: FileDescriptor
+        do {
+            copy = try fd.duplicate()
+        } catch {
+            trailing?.cancel()
+            throw fail(.io(operation: "dup", path: path, offset: bytesWritten, errno: (error as? Errno) ?? .ioError))
+        }
+        deferred = DeferredDataCheck(fd: copy, path: path, records: expected, trailing: trailing)
+        expected = []
+    }
+
+    /// `senderChecksums`: the check of the data written on the sender's word, after a
+    /// successful `finish` (nil before, after the first call, and when no fragment came with
+    /// a checksum). Its `run` may go on after the image is published, on another thread.
+    public func takeDeferredCheck() -> DeferredDataCheck? {
+        defer { deferred = nil }
+        return deferred
+    }
+
     /// The complete records not yet handed to the trailing check, which must be in the file.
     private func handOff() {
+        if senderChecksums {
+            guard let trailing, handedOff < expected.count else { return }
+            trailing.add(expected[handedOff...].lazy.map { .init(offset: $0.offset, length: $0.length) })
+            handedOff = expected.count
+            return
+        }
         guard let trailing, handedOff < unsettled.count else { return }
         trailing.add(unsettled[handedOff...].lazy.map { .init(offset: $0.dataOffset, length: $0.dataLength) })
         handedOff = unsettled.count

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CkptImage
 import CkptProtocol
 import Logging
 import CkptSystem
@@ -31,9 +32,9 @@ final class ImagePublisher {
         /// `--data-check at-end`: the data bytes the writer read back after the stream's last
         /// message (what the trailing check had not), logged as `checked_at_end`.
         var dataCheckedAtEnd: UInt64? = nil
-        /// `--data-check after-publish`: the image's CRCs stand on its sender's checksums;
-        /// once published it goes to `PublishedImageCheck`.
-        var checkAfterPublication = false
+        /// `--data-check after-publish`: the check of the data written on its sender's
+        /// checksums, run by `PublishedImageCheck` once the image is published.
+        var deferredCheck: DeferredDataCheck? = nil
         /// Monotonic times: when the writer took the stream's end, and when its `finish` (the
         /// check of what was left, the footers, index and trailer) returned. Logged with
         /// the publication's own time as `finish_ms` and `publish_ms`: where an image's time
@@ -139,11 +140,11 @@ extension ImagePublisher {
                     metadata["publish_ms"] = "\(milliseconds(publishedAt - f.finishedAt))"
                 }
                 if let warning { metadata["warning"] = "\(warning)" }
-                if f.checkAfterPublication { metadata["data_check"] = "after publication" }
+                if f.deferredCheck != nil { metadata["data_check"] = "after publication" }
                 logger.info("image complete", metadata: metadata)
                 onSettled(SettledStream(session: f.session, crid: f.crid, outcome: .completed(name: name, summary: f.summary),
-                                        bytes: f.file.bytes, checkPending: f.checkAfterPublication))
-                if f.checkAfterPublication { check.submit(.init(crid: f.crid, name: name, bytes: f.file.bytes)) }
+                                        bytes: f.file.bytes, checkPending: f.deferredCheck != nil))
+                if let deferred = f.deferredCheck { check.submit(.init(crid: f.crid, name: name, bytes: f.file.bytes, check: deferred)) }
             }
         }
     }

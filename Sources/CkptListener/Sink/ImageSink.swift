@@ -447,7 +447,7 @@ final class SinkWriter {
         }
         parts.publish.submit(ImagePublisher.Finished(session: session, crid: crid, summary: summary, file: image.file,
                                                      dataCheckedAtEnd: image.writer.dataCheckedAtEnd,
-                                                     checkAfterPublication: image.writer.usedSenderChecksums,
+                                                     deferredCheck: image.writer.takeDeferredCheck(),
                                                      endedAt: endedAt, finishedAt: monotonicNanoseconds()))
     }
 }

@@ -31,8 +31,9 @@ public enum DataCheck: String, Sendable, CaseIterable {
     /// it matches (`ImageWriter`'s `checkDataAtFinish`).
     case atEnd = "at-end"
     /// The sender's per-fragment checksums (`CKPT_A_DATA_CHECKSUM`) taken as the image's; the
-    /// image read back and verified whole after it is published, and set aside as
-    /// `<crid>.corrupt` if its bytes differ. Fragments without one are checksummed inline.
+    /// data read back behind the writer and, for what is left at the end, after the image is
+    /// published (`DeferredDataCheck`); set aside as `<crid>.corrupt` if its bytes differ.
+    /// Fragments without one are checksummed inline.
     case afterPublish = "after-publish"
 }
 
@@ -67,7 +68,7 @@ final class ImageWriterAdapter: StreamImageWriter {
     func finish(summary: StreamSummary) throws { try writer.finish(summary: summary) }
     var written: StreamSummary { writer.streamSummary }
     var dataCheckedAtEnd: UInt64? { writer.bytesCheckedAtFinish }
-    var usedSenderChecksums: Bool { writer.usedSenderChecksums }
+    func takeDeferredCheck() -> DeferredDataCheck? { writer.takeDeferredCheck() }
 }
 
 /// An error's text for a failure reason: errno names spelled out (`ENOSPC`), so an

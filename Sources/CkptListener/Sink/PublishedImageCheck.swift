@@ -3,27 +3,30 @@ import CkptImage
 import CkptSystem
 import Logging
 
-/// `ckpt listen --data-check after-publish`: reads back each image whose CRCs stand on its
-/// sender's checksums (`StreamImageWriter.usedSenderChecksums`) once it is published, and
-/// verifies it whole (`verifyImage`: every byte against the CRC that covers it, so every
-/// data byte against the checksum the kernel computed as it copied the page).
+/// `ckpt listen --data-check after-publish`: finishes, once an image is published, the
+/// check of the data its writer took on its sender's checksums (`DeferredDataCheck`: each
+/// record's data read back from the file against the CRC its footer holds, which is the
+/// kernel's, computed as it copied the page). A thread read most of it back behind the
+/// writer while the stream arrived; what is left is read here.
 ///
 /// The writer never compared those bytes with anything, so this is the listener's own check
 /// moved behind the publication: the checkpointed task and `ckpt checkpoint` wait for the
-/// durable image, not for a second pass over it. Until the check ends, an image is
-/// published but unchecked; a restore of a bad one would refuse it anyway (it checks each
-/// record's CRC before using the record).
+/// durable image, not for the rest of the check. Until it ends, an image is published but
+/// unchecked; a restore of a bad one would refuse it anyway (it checks each record's CRC
+/// before using the record).
 ///
 /// One thread at `SCHED_IDLE`, images in publication order: it takes CPU time nothing else
-/// wants. An image that verifies is logged ("image checked") and handed on (`onChecked`:
-/// the store's upload waits for it). One that does not is renamed `<crid>.corrupt` (never
+/// wants. An image that passes is logged ("image checked") and handed on (`onChecked`: the
+/// store's upload waits for it). One that does not is renamed `<crid>.corrupt` (never
 /// replacing a file), its reason written beside it, logged as an error and counted
-/// (`onCorrupt`). `stop` checks everything submitted before it returns.
+/// (`onCorrupt`); one that cannot be read is logged and not handed on. `stop` checks
+/// everything submitted before it returns.
 final class PublishedImageCheck {
     struct Item: Sendable {
         var crid: UInt64
         var name: String
         var bytes: UInt64
+        var check: DeferredDataCheck
     }
 
     let queue = WorkQueue<Item>()
@@ -68,16 +71,17 @@ final class PublishedImageCheck {
         func check(_ item: Item) {
             let started = monotonicNanoseconds()
             do throws(ImageError) {
-                let v = try verifyImage(path: directory.path + "/" + item.name)
+                try item.check.run()
                 let ms = (monotonicNanoseconds() - started) / 1_000_000
                 logger.info("image checked", metadata: [
-                    "crid": "\(item.crid)", "file": "\(item.name)", "bytes": "\(v.fileSize)", "check_ms": "\(ms)",
+                    "crid": "\(item.crid)", "file": "\(item.name)", "data_bytes": "\(item.check.dataBytes)",
+                    "check_ms": "\(ms)",
                 ])
                 onChecked(item.name, item.bytes)
             } catch {
-                // Not read (removed or renamed since, unreadable): nothing was found wrong.
+                // Not read (an I/O error): nothing was found wrong, nor shown right.
                 if case .io = error {
-                    logger.warning("image not checked", metadata: [
+                    logger.error("image not checked: its data could not be read back", metadata: [
                         "crid": "\(item.crid)", "file": "\(item.name)", "error": "\(error)",
                     ])
                     return

@@ -1,3 +1,4 @@
+import CkptImage
 import CkptProtocol
 
 /// What the image sink needs from an image file writer: the record-by-record calls of
@@ -27,15 +28,15 @@ public protocol StreamImageWriter: AnyObject {
     /// A writer that checks the data at `finish` (`--data-check at-end`): the data bytes it
     /// read back there itself, after `finish`; nil for one that checks inline.
     var dataCheckedAtEnd: UInt64? { get }
-    /// The image's CRCs stand on the sender's checksums for some data, not yet compared with
-    /// the bytes written: the listener reads the image back after publishing it
-    /// (`--data-check after-publish`, `PublishedImageCheck`).
-    var usedSenderChecksums: Bool { get }
+    /// After `finish`: the check of data whose CRCs stand on the sender's checksums, not yet
+    /// compared with the bytes written, which the listener runs after publishing the image
+    /// (`--data-check after-publish`, `PublishedImageCheck`); nil when there is none.
+    func takeDeferredCheck() -> DeferredDataCheck?
 }
 
 extension StreamImageWriter {
     /// A writer that never takes the sender's checksums.
-    public var usedSenderChecksums: Bool { false }
+    public func takeDeferredCheck() -> DeferredDataCheck? { nil }
 }
 
 /// What a new image starts with.

@@ -29,6 +29,12 @@ public struct CRC32C: Sendable, Equatable {
         register = ~CRC32CCombine.combine(~register, crc, lengthB: UInt64(length))
     }
 
+    /// `append(crc:length:)` with the length's shift operator already made
+    /// (`CRC32CCombine.ShiftCache`): one multiplication.
+    public mutating func append(crc: UInt32, shift: CRC32CCombine.Shift) {
+        register = ~(CRC32CCombine.multiply(shift.operator, ~register) ^ crc)
+    }
+
     /// The checksum of everything fed so far. Feeding may continue afterwards.
     public var value: UInt32 { ~register }
 

@@ -1,3 +1,4 @@
+import CkptImage
 import CkptProtocol
 @testable import CkptListener
 
@@ -14,5 +15,5 @@ class ForwardingWriter: StreamImageWriter {
     func finish(summary: StreamSummary) throws { try inner.finish(summary: summary) }
     var written: StreamSummary { inner.written }
     var dataCheckedAtEnd: UInt64? { inner.dataCheckedAtEnd }
-    var usedSenderChecksums: Bool { inner.usedSenderChecksums }
+    func takeDeferredCheck() -> DeferredDataCheck? { inner.takeDeferredCheck() }
 }

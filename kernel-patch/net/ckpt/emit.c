@@ -382,12 +382,13 @@ int ckpt_meta_end(struct ckpt_stream *s)
  * not inverted) into its CKPT_A_DATA_CHECKSUM, and into the stream's
  * running checksum, so that one pass over the data makes both. For CRC-32C
  * crc(c, B) = shift(c, |B|) ^ crc(0, B), so crc(c, B) = shift(c ^ ~0, |B|)
- * ^ crc(~0, B): __crc32c_le_shift() is O(log |B|), not a pass over B.
+ * ^ crc(~0, B): the shift is a multiplication (ckpt_crc32c_shift()), not a
+ * pass over B.
  */
 static void ckpt_data_sum(struct ckpt_stream *s, u32 crc, u32 len)
 {
 	*s->data_sum = ~crc;
-	s->crc = __crc32c_le_shift(s->crc ^ ~0U, len) ^ crc;
+	s->crc = ckpt_crc32c_shift(s->crc ^ ~0U, len) ^ crc;
 	s->bytes += len;
 }
 

@@ -33,6 +33,7 @@
  * it: docs/benchmarks.md, "Fragment sizes".
  */
 #define CKPT_FRAG_DATA		(14 * PAGE_SIZE)
+#define CKPT_FRAG_PAGES		(CKPT_FRAG_DATA >> PAGE_SHIFT)
 /*
  * A stream's message buffers and page-data pages, allocated by its work
  * with the requester's memory cgroup active (stream.c): charged there, and
@@ -56,6 +57,12 @@ static inline u32 ckpt_crc32c(u32 crc, const void *p, unsigned int len)
 		return __crc32c_le(crc, p, len);
 	return crc32c(crc, p, len);
 }
+
+/*
+ * __crc32c_le_shift(@crc, @len): @crc moved past @len zero bytes; one
+ * multiplication for whole pages up to a fragment's (main.c).
+ */
+u32 ckpt_crc32c_shift(u32 crc, size_t len);
 
 /*
  * GENL_REQ_ATTR_CHECK() reports the missing attribute's type in extack;
