@@ -56,9 +56,9 @@ public enum CRC32CCombine {
     }
 
     /// The shift of the last length asked for: a stream's fragments are mostly of one length,
-    /// so folding each one's CRC into a running one costs one multiplication, not the
-    /// several of making the operator (under qemu TCG those were ~70 ms of a 256 MiB
-    /// checkpoint's freeze, on the listener's receive thread).
+    /// so folding each one's CRC into a running one costs one multiplication, not the one
+    /// per set bit of the length that making the operator takes (on the listener's receive
+    /// thread, once per fragment).
     public struct ShiftCache: Sendable {
         private var last = Shift(length: 0)
         public init() {}
