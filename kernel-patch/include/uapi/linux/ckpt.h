@@ -159,7 +159,9 @@
  * CRC combined into the running one, so both come from one pass. A sink may write it as the
  * data's checksum instead of computing its own (`ckpt listen --data-check after-publish`),
  * and check the bytes it wrote against it later. Streams of modules before it carry no
- * CKPT_A_DATA_CHECKSUM; a sink accepts both. CKPT_CMD_RESTART_RECORD never carries it.
+ * CKPT_A_DATA_CHECKSUM; a sink accepts both. A sink that refuses attributes it does not know
+ * (`ckpt listen` before the attribute was added) refuses this module's streams: update the
+ * listener with the module. CKPT_CMD_RESTART_RECORD never carries it.
  *
  * Restart
  * -------
