@@ -11,18 +11,7 @@ import Testing
 /// the single-pass writer makes, and a byte that changed in the file after it was written
 /// must fail `finish` on the stream's checksum.
 @Suite struct CheckAtFinishTests {
-    /// Every record shape of `sampleRecords`, plus data that needs a pad (odd lengths), data
-    /// aligned to a page (64 KiB and up) and fragments that do not divide it.
-    private func records() -> [TestRecord] {
-        var r = sampleRecords(pages: 20)
-        var trailer = r.removeLast()
-        r.append(TestRecord(type: .regs, id: 13, parent: 2, meta: bytes(24, seed: 20), data: bytes(200_003, seed: 5), fragment: 32768))
-        r.append(TestRecord(type: .regs, id: 14, parent: 2, meta: bytes(24, seed: 21), data: bytes(7, seed: 11), fragment: 3))
-        r.append(TestRecord(type: .regs, id: 15, parent: 2, meta: bytes(24, seed: 22), data: bytes(70_001, seed: 17), fragment: 4096))
-        trailer.id = 16
-        r.append(trailer)
-        return r
-    }
+    private func records() -> [TestRecord] { sampleRecordsWithOddData() }
 
     private func openReadWrite(_ path: String) throws -> FileDescriptor {
         try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])

@@ -7,18 +7,11 @@ import Testing
 @testable import CkptImage
 
 /// `ImageWriter(senderChecksums: true)`: a fragment's CRC-32C taken from its sender instead
-/// of a pass over it. With true checksums the file is byte for byte the single pass's; with a
-/// false one the image is written as the sender said, and `verifyImage` finds the record.
+/// of a pass over it. With true checksums the file is byte for byte the single pass's and
+/// its deferred check passes; with a false one the image is written as the sender said, and
+/// the deferred check (`DeferredDataCheck`) and `verifyImage` both find the record.
 @Suite struct SenderChecksumTests {
-    private func records() -> [TestRecord] {
-        var r = sampleRecords(pages: 20)
-        var trailer = r.removeLast()
-        r.append(TestRecord(type: .regs, id: 13, parent: 2, meta: bytes(24, seed: 20), data: bytes(200_003, seed: 5), fragment: 32768))
-        r.append(TestRecord(type: .regs, id: 14, parent: 2, meta: bytes(24, seed: 21), data: bytes(7, seed: 11), fragment: 3))
-        trailer.id = 15
-        r.append(trailer)
-        return r
-    }
+    private func records() -> [TestRecord] { sampleRecordsWithOddData() }
 
     /// Writes `records` giving each fragment the checksum `sum` says (nil: none).
     /// The sender's summary is `summary` (default: that of `records`). `behind`: a thread

@@ -43,6 +43,19 @@ func sampleRecords(pages: Int = 3 * 4096 + 5) -> [TestRecord] {
     ]
 }
 
+/// Every record shape of `sampleRecords`, plus data that needs a pad (odd lengths), data
+/// aligned to a page (64 KiB and up) and fragments that do not divide it.
+func sampleRecordsWithOddData() -> [TestRecord] {
+    var r = sampleRecords(pages: 20)
+    var trailer = r.removeLast()
+    r.append(TestRecord(type: .regs, id: 13, parent: 2, meta: bytes(24, seed: 20), data: bytes(200_003, seed: 5), fragment: 32768))
+    r.append(TestRecord(type: .regs, id: 14, parent: 2, meta: bytes(24, seed: 21), data: bytes(7, seed: 11), fragment: 3))
+    r.append(TestRecord(type: .regs, id: 15, parent: 2, meta: bytes(24, seed: 22), data: bytes(70_001, seed: 17), fragment: 4096))
+    trailer.id = 16
+    r.append(trailer)
+    return r
+}
+
 func summary(of records: [TestRecord]) -> StreamSummary {
     var b = StreamSummaryBuilder()
     for r in records {
