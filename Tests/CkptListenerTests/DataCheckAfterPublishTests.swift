@@ -4,7 +4,10 @@ import Glibc
 import CCkptUAPI
 import CkptImage
 import CkptProtocol
+import Foundation
+import Logging
 import Synchronization
+import SystemPackage
 import XCTest
 @testable import CkptListener
 
@@ -61,6 +64,41 @@ final class DataCheckAfterPublishTests: XCTestCase {
         XCTAssertTrue(reason.contains("differ from its sender's checksums") && reason.contains("record"), reason)
         XCTAssertEqual(handed.names.withLock { $0 }, [])
         XCTAssertThrowsError(try verifyImage(path: harness.directory + "/32.corrupt"))
+    }
+
+    /// At most `maxPending` images wait for the check thread; the next is checked by the
+    /// submitting thread at once (backpressure on the publisher, not a growing queue).
+    func testChecksBeyondTheBoundRunOnTheSubmittingThread() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let checked = Mutex<[String]>([])
+        let check = PublishedImageCheck(directory: try ImageDirectory(path: dir), logger: logger,
+                                        onChecked: { name, _ in checked.withLock { $0.append(name) } },
+                                        onCorrupt: { _ in }, maxPending: 1)
+        // Not started: the first waits in the queue, the next two are checked here.
+        for n in 1...3 {
+            check.worker.submit(.init(crid: UInt64(n), name: "\(n).ckpt", bytes: 8, check: try deferredCheck(dir + "/\(n).ckpt")))
+        }
+        XCTAssertEqual(checked.withLock { $0 }, ["2.ckpt", "3.ckpt"])
+        check.start()
+        check.stop()
+        XCTAssertEqual(checked.withLock { $0 }, ["2.ckpt", "3.ckpt", "1.ckpt"])
+    }
+
+    /// A one-record image written on its sender's checksum, and its deferred check.
+    private func deferredCheck(_ path: String) throws -> DeferredDataCheck {
+        let fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        defer { try? fd.close() }
+        let w = try ImageWriter(fd: fd, header: ImageHeader(crid: 1, pid: 2, captureStartNs: 3, host: "h"), path: path,
+                                coalesceBytes: 0, senderChecksums: true)
+        let data: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
+        try [UInt8]().withUnsafeBytes { try w.beginRecord(type: .regs, id: 1, parent: 0, meta: $0, dataLength: 8) }
+        try data.withUnsafeBytes { try w.appendData($0, checksum: CRC32C.checksum(data)) }
+        try w.endRecord()
+        try w.finish(summary: w.streamSummary)
+        return try XCTUnwrap(w.takeDeferredCheck())
     }
 
     /// Fragments without checksums (an older module) are checksummed as they arrive: the

@@ -61,7 +61,7 @@ final class ImagePublisher {
          onChecked: @escaping @Sendable (_ name: String, _ bytes: UInt64) -> Void = { _, _ in },
          onCorrupt: @escaping @Sendable (_ crid: UInt64) -> Void = { _ in }) {
         check = PublishedImageCheck(directory: directory, logger: logger, onChecked: onChecked, onCorrupt: onCorrupt)
-        worker = Worker(queue: queue, check: check.queue, directory: directory, logger: logger, onSettled: onSettled,
+        worker = Worker(queue: queue, check: check.worker, directory: directory, logger: logger, onSettled: onSettled,
                         onFailed: onFailed, syncFile: syncFile, onPublished: onPublished)
     }
 
@@ -84,7 +84,7 @@ extension ImagePublisher {
     /// The publisher thread.
     struct Worker: Sendable {
         let queue: WorkQueue<Finished>
-        let check: WorkQueue<PublishedImageCheck.Item>
+        let check: PublishedImageCheck.Worker
         let directory: ImageDirectory
         let logger: Logger
         let onSettled: ImageSink.Settled

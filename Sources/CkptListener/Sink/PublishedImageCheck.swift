@@ -2,6 +2,7 @@ import CCkptShims
 import CkptImage
 import CkptSystem
 import Logging
+import Synchronization
 
 /// `ckpt listen --data-check after-publish`: finishes, once an image is published, the
 /// check of the data its writer took on its sender's checksums (`DeferredDataCheck`: each
@@ -21,6 +22,12 @@ import Logging
 /// replacing a file), its reason written beside it, logged as an error and counted
 /// (`onCorrupt`); one that cannot be read is logged and not handed on. `stop` checks
 /// everything submitted before it returns.
+///
+/// Bounded: each image waiting holds a descriptor, its trailing thread and its records'
+/// list, and at `SCHED_IDLE` the thread may get no CPU on a busy machine. So at most
+/// `maxPending` wait; the image after them is checked by the submitting thread itself (the
+/// publisher, at its own priority), which holds back the next publications until it is:
+/// backpressure instead of growth.
 final class PublishedImageCheck {
     struct Item: Sendable {
         var crid: UInt64
@@ -29,13 +36,16 @@ final class PublishedImageCheck {
         var check: DeferredDataCheck
     }
 
-    let queue = WorkQueue<Item>()
-    private let worker: Worker
+    static let defaultMaxPending = 16
+
+    /// Where the publisher submits (`Worker.submit`); Sendable.
+    let worker: Worker
     private var thread: JoinableThread?
 
     init(directory: ImageDirectory, logger: Logger, onChecked: @escaping @Sendable (_ name: String, _ bytes: UInt64) -> Void,
-         onCorrupt: @escaping @Sendable (_ crid: UInt64) -> Void) {
-        worker = Worker(queue: queue, directory: directory, logger: logger, onChecked: onChecked, onCorrupt: onCorrupt)
+         onCorrupt: @escaping @Sendable (_ crid: UInt64) -> Void, maxPending: Int = PublishedImageCheck.defaultMaxPending) {
+        worker = Worker(queue: WorkQueue(), pending: Pending(), maxPending: maxPending, directory: directory, logger: logger,
+                        onChecked: onChecked, onCorrupt: onCorrupt)
     }
 
     func start() {
@@ -48,22 +58,42 @@ final class PublishedImageCheck {
 
     /// Checks everything submitted, then stops the thread.
     func stop() {
-        queue.close()
+        worker.queue.close()
         thread?.join()
         thread = nil
     }
 
+    /// Images submitted and not yet checked.
+    final class Pending: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
     struct Worker: Sendable {
         let queue: WorkQueue<Item>
+        let pending: Pending
+        let maxPending: Int
         let directory: ImageDirectory
         let logger: Logger
         let onChecked: @Sendable (String, UInt64) -> Void
         let onCorrupt: @Sendable (UInt64) -> Void
 
+        /// Queues `item` for the thread, or, with `maxPending` waiting already, checks it here.
+        func submit(_ item: Item) {
+            if pending.count.add(1, ordering: .relaxed).newValue > maxPending {
+                pending.count.subtract(1, ordering: .relaxed)
+                check(item)
+                return
+            }
+            queue.submit(item)
+        }
+
         func run() {
             var batch: [Item] = []
             while queue.take(into: &batch) {
-                for item in batch { check(item) }
+                for item in batch {
+                    check(item)
+                    pending.count.subtract(1, ordering: .relaxed)
+                }
                 batch.removeAll(keepingCapacity: true)
             }
         }
