@@ -112,9 +112,10 @@ def svg(res, stage, panels, prof_label, title):
             out.append(f'<rect x="{x:.0f}" y="{y0 + ph - bh:.0f}" width="{bw - 4:.0f}" height="{bh:.0f}" fill="{COLORS[tool]}"/>')
             out.append(f'<text x="{x:.0f}" y="{y0 + ph - bh - 4:.0f}" font-size="10">{v:.2f}</text>')
         out.append(f'<text x="{x0 + i * slots * bw:.0f}" y="{y0 + ph + 16:.0f}">{k}</text>')
+    # The legend in one row under the axis labels: over the panel it hid the tallest bars.
     for j, tool in enumerate(tools):
-        out.append(f'<rect x="{x0 + pw - 110}" y="{y0 + j * 18}" width="12" height="12" fill="{COLORS[tool]}"/>')
-        out.append(f'<text x="{x0 + pw - 92}" y="{y0 + j * 18 + 11}">{tool}</text>')
+        out.append(f'<rect x="{x0 + j * 90}" y="{y0 + ph + 26}" width="12" height="12" fill="{COLORS[tool]}"/>')
+        out.append(f'<text x="{x0 + j * 90 + 18}" y="{y0 + ph + 37}">{tool}</text>')
     # Panel 2: ckpt's restore stages.
     x1 = 500
     out.append(f'<text x="{x1}" y="{y0 - 8}">ckpt restore of {mib} MiB by stage (median s)</text>')
