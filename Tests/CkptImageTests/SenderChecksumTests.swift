@@ -72,6 +72,24 @@ import Testing
         #expect(w.takeDeferredCheck() == nil)
     }
 
+    /// A stream whose end does not match leaves no check to run: there is no image.
+    @Test func aFailedFinishLeavesNoDeferredCheck() throws {
+        let dir = TempDir(), name = dir.file("w.ckpt")
+        let fd = try FileDescriptor.open(FilePath(name), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        defer { try? fd.close() }
+        let w = try ImageWriter(fd: fd, header: testHeader, path: name, coalesceBytes: 0, senderChecksums: true)
+        let data = bytes(4096, seed: 3)
+        try [UInt8]().withUnsafeBytes { try w.beginRecord(type: .regs, id: 1, parent: 0, meta: $0, dataLength: 4096) }
+        try data.withUnsafeBytes { try w.appendData($0, checksum: Self.crc($0)) }
+        try w.endRecord()
+        var sent = w.streamSummary
+        sent.checksum ^= 1
+        let e = imageError { () throws(ImageError) in try w.finish(summary: sent) }
+        guard case .summaryMismatch? = e else { Issue.record("\(String(describing: e))"); return }
+        #expect(w.usedSenderChecksums)
+        #expect(w.takeDeferredCheck() == nil)
+    }
+
     /// A byte changed after the sender checksummed it (in flight, in the listener): the
     /// sender's checksums and summary all agree with each other, so `finish` cannot see it;
     /// the check after publication (`verifyImage`) does, in that record.

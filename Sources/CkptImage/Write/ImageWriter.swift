@@ -38,7 +38,8 @@ import SystemPackage
 /// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 68 KiB scratch; with
 /// `checkDataAtFinish`, each complete record's offsets and CRCs of its head too, until
 /// `finish` (`UnsettledRecord`), and in the trailing check 8 bytes a record and 24 a chunk
-/// (a MiB of its data, or less), and the check's thread.
+/// (a MiB of its data, or less), and the check's thread; with `senderChecksums`, 32 bytes
+/// a record with data and the same trailing check, handed to the deferred check at `finish`.
 ///
 /// Writes go to the descriptor's current position (the start of an empty file, or a
 /// pipe: the writer never seeks). It does not own or close the descriptor, and does not
@@ -182,8 +183,9 @@ public final class ImageWriter {
                       checkDataAtFinish: checkDataAtFinish, senderChecksums: senderChecksums)
     }
 
-    /// `checkBehind` (with `checkDataAtFinish`): a `TrailingDataCheck` thread checks each
-    /// record once it is in the file; off, `finish` reads every byte (tests). `afterTrailingStep`
+    /// `checkBehind` (with `checkDataAtFinish` or `senderChecksums`): a `TrailingDataCheck`
+    /// thread checks each record once it is in the file; off, `finish` (or the deferred
+    /// check) reads every byte (tests). `afterTrailingStep`
     /// (tests): called by that thread after each chunk it read.
     init(fd: FileDescriptor, header: ImageHeader, path: String, writev: @escaping ImageFileIO.Writev,
          coalesceBytes: Int = 0, checkDataAtFinish: Bool = false, senderChecksums: Bool = false, checkBehind: Bool = true,
@@ -307,12 +309,12 @@ public final class ImageWriter {
         try expectIdle("finish", id: nil)
         try flush()
         if checkDataAtFinish { try settleRecords() }
-        if senderChecksums { try deferDataCheck() }
         let records = recordsWritten, mine = streamSummary
         for (field, expected, found) in [("records", summary.records, records), ("bytes", summary.bytes, mine.bytes),
                                          ("checksum", UInt64(summary.checksum), UInt64(mine.checksum))] where expected != found {
             throw fail(.summaryMismatch(path: path, offset: bytesWritten, field: field, expected: expected, found: found))
         }
+        if senderChecksums { try deferDataCheck() }
         let indexOffset = bytesWritten
         var indexCRC = CombinedCRC()
         let indexHeader = tail
