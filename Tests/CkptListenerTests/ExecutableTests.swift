@@ -41,6 +41,37 @@ final class ExecutableTests: XCTestCase {
         }
     }
 
+    /// `ckpt listen --data-check after-publish --strict`: a good stream's image is published
+    /// and then logged as checked (exit 0); a stream whose data byte changed after the
+    /// sender's checksum is published, then set aside as `.corrupt`, counted in the stats
+    /// file, and the listener exits 1.
+    func testDataCheckAfterPublishSetsACorruptImageAsideAndExitsOne() throws {
+        for corrupt in [false, true] {
+            let directory = try makeTemporaryDirectory()
+            let listener = try ListenerProcess(directory: directory,
+                                               arguments: ["--exit-after", "1", "--data-check", "after-publish", "--strict"])
+            var stream = EncodedStream(crid: 903, runs: 3, pagesPerRun: 64, dataChecksums: true)
+            if corrupt { try stream.flipDataByte() }
+            TestSender().send(stream.messages, to: listener.port)
+            XCTAssertEqual(listener.waitForExit(), corrupt ? 1 : 0, listener.log)
+            let log = listener.log
+            XCTAssertTrue(log.contains("when=after-publish why=--data-check"), log)
+            XCTAssertTrue(log.contains("data_check=after publication"), log)
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+            let stats = try String(contentsOfFile: directory + "/.ckpt-listen.stats", encoding: .utf8)
+            if corrupt {
+                XCTAssertEqual(files, [".ckpt-listen.stats", "903.corrupt", "903.corrupt.reason"])
+                XCTAssertTrue(log.contains("image corrupt"), log)
+                XCTAssertTrue(stats.contains("\"corrupt\": 1"), stats)
+            } else {
+                XCTAssertEqual(files, [".ckpt-listen.stats", "903.ckpt"])
+                XCTAssertTrue(log.contains("image checked"), log)
+                assertImage(directory + "/903.ckpt", matches: stream)
+                XCTAssertTrue(stats.contains("\"corrupt\": 0"), stats)
+            }
+        }
+    }
+
     /// libcurl is loaded at the first store use only (docs/object-store.md): a listener
     /// without --store never maps it, nor its dependency tree (docs/benchmarks.md "RSS").
     func testListenerWithoutStoreDoesNotMapLibcurl() throws {
