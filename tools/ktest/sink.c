@@ -191,10 +191,67 @@ static bool sink_message(struct nlmsghdr *nh, const char *prefix)
 	return true;
 }
 
+/*
+ * --raw recv|splice FILE: no checks; every datagram's bytes go into FILE until
+ * the first stream ends. What a sink's copy out of the socket costs: recv()
+ * copies with copy_to_user(), which a CPU with ERMS runs as `rep movsb` (a
+ * byte per step under qemu's TCG); splice() into a pipe copies with the
+ * kernel's memcpy() (netlink has no splice_read: copy_splice_read()), then
+ * the header is read and the rest spliced on into FILE. tools/bench
+ * (sink-copy) times a checkpoint's freeze with each.
+ */
+static int sink_raw(int fd, const char *how, const char *path)
+{
+	static char rbuf[BUF_SIZE];
+	char hdr[NLMSG_HDRLEN + GENL_HDRLEN];
+	long long bytes = 0, msgs = 0;
+	bool by_splice = !strcmp(how, "splice");
+	int out, p[2], cmd;
+	ssize_t n, k;
+
+	if (!by_splice && strcmp(how, "recv"))
+		die("sink --raw recv|splice FILE");
+	out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (out < 0)
+		die("%s: %s", path, strerror(errno));
+	if (by_splice && (pipe(p) || fcntl(p[1], F_SETPIPE_SZ, 1 << 20) < 0))
+		die("pipe: %s", strerror(errno));
+	do {
+		if (by_splice) {
+			n = splice(fd, NULL, p[1], NULL, BUF_SIZE, 0);
+			if (n < (ssize_t)sizeof(hdr) ||
+			    read(p[0], hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
+				die("splice from the socket: %zd, %s", n, strerror(errno));
+			if (write(out, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
+				die("write: %s", strerror(errno));
+			for (k = n - sizeof(hdr); k > 0; k -= n) {
+				n = splice(p[0], NULL, out, NULL, k, SPLICE_F_MOVE);
+				if (n <= 0)
+					die("splice to %s: %s", path, strerror(errno));
+			}
+			cmd = ((struct genlmsghdr *)(hdr + NLMSG_HDRLEN))->cmd;
+			bytes += ((struct nlmsghdr *)hdr)->nlmsg_len;
+		} else {
+			n = recv(fd, rbuf, sizeof(rbuf), 0);
+			if (n < (ssize_t)sizeof(hdr))
+				die("recv: %zd, %s", n, strerror(errno));
+			if (write(out, rbuf, n) != n)
+				die("write: %s", strerror(errno));
+			cmd = gen_cmd((struct nlmsghdr *)rbuf);
+			bytes += n;
+		}
+		msgs++;
+	} while (cmd != CKPT_CMD_STREAM_END && cmd != CKPT_CMD_STREAM_ABORT);
+	printf("raw %s: %lld messages, %lld bytes, %s\n", how, msgs, bytes,
+	       cmd == CKPT_CMD_STREAM_END ? "end" : "abort");
+	return cmd == CKPT_CMD_STREAM_END ? 0 : 1;
+}
+
 int cmd_sink(int argc, char **argv)
 {
 	int slow_ms = 0, rcvbuf = 0, want = 1, die_after = 0, done = 0, total = 0;
 	int stall_ms = 0, grow_rcvbuf = 0;
+	const char *raw = NULL;
 	static char rbuf[BUF_SIZE];
 	const char *prefix;
 	struct msg *m = calloc(1, sizeof(*m));
@@ -216,6 +273,8 @@ int cmd_sink(int argc, char **argv)
 			die_after = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--grow-rcvbuf") && i + 1 < argc)
 			grow_rcvbuf = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--raw") && i + 1 < argc)
+			raw = argv[++i];
 		else
 			die("sink: unknown option %s", argv[i]);
 	}
@@ -229,6 +288,8 @@ int cmd_sink(int argc, char **argv)
 	}
 	printf("sink ready\n");
 	fflush(stdout);
+	if (raw)
+		return sink_raw(fd, raw, prefix);
 
 	while (done < want) {
 		int n = recv(fd, rbuf, sizeof(rbuf), 0);
