@@ -153,7 +153,11 @@ public enum FaultInjector {
                 guard let i = index(of: k), let (at, length) = attribute(Int(CKPT_A_DATA), in: entries[i].bytes) else { continue }
                 let byte = at + 4 + rng.int(0...(length - 5))
                 entries[i].bytes[byte] ^= UInt8(rng.int(1...255))
-                fault = AppliedFault(kind: .corruptPayload, seq: k, detail: "data byte at message offset \(byte) flipped",
+                // With data checksums the flip comes after the fragment's checksum: a listener
+                // that takes those (--data-check after-publish) publishes, then sets it aside.
+                let after = stream.shape.dataChecksums
+                    ? " (after its data checksum: ckpt listen --data-check after-publish publishes the image, then renames it .corrupt)" : ""
+                fault = AppliedFault(kind: .corruptPayload, seq: k, detail: "data byte at message offset \(byte) flipped" + after,
                                      expectedRule: "summary-mismatch", detectSeq: last, malformedDatagrams: 0)
             case .corruptChecksum:
                 guard let i = index(of: last), let (at, _) = attribute(Int(CKPT_A_CHECKSUM), in: entries[i].bytes) else { continue }
