@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CkptProtocol
+import Foundation
 import SystemPackage
 import Testing
 @testable import CkptImage
@@ -60,10 +61,12 @@ import Testing
             #expect(readFile(name) == readFile(reference), "every \(every)")
             #expect(w.usedSenderChecksums)
             _ = try verifyImage(path: name)
-            // The deferred check passes, once.
+            // The deferred check passes, once, through its own descriptor: the writer's is
+            // closed and the file removed before it runs.
             let check = try #require(w.takeDeferredCheck())
             #expect(w.takeDeferredCheck() == nil)
             #expect(check.dataBytes == records.reduce(0) { $0 + UInt64($1.data.count) })
+            try FileManager.default.removeItem(atPath: name)
             try check.run()
         }
         // No checksum at all: nothing stood on the sender's word, nothing is left to check.
