@@ -6,7 +6,7 @@ import SystemPackage
 import Testing
 @testable import CkptImage
 
-/// `ImageWriter(checkDataAtFinish: true)`: no pass over the data while it arrives, the
+/// `ImageWriter(dataChecksums: .readBack)`: no pass over the data while it arrives, the
 /// records' CRCs read back from the file at `finish`. The file must be byte for byte the one
 /// the single-pass writer makes, and a byte that changed in the file after it was written
 /// must fail `finish` on the stream's checksum.
@@ -27,7 +27,7 @@ import Testing
                 let fd = try openReadWrite(name)
                 defer { try? fd.close() }
                 let w = try ImageWriter(fd: fd, header: testHeader, path: name, coalesceBytes: coalesce, writePath: path,
-                                        checkDataAtFinish: true)
+                                        dataChecksums: .readBack)
                 for r in records { try write(r, to: w) }
                 try w.finish(summary: summary(of: records))
                 #expect(readFile(name) == readFile(reference), "\(path), coalesce \(coalesce)")
@@ -46,7 +46,7 @@ import Testing
         // No trailing check: every byte is read at `finish`, after the change
         // (TrailingDataCheckTests has the change after the trailing check read it).
         let w = try ImageWriter(fd: fd, header: testHeader, path: name, writev: ImageFileIO.systemWritev,
-                                checkDataAtFinish: true, checkBehind: false)
+                                dataChecksums: .readBack, checkBehind: false)
         for r in records { try write(r, to: w) }
         // One data byte of the large record, changed behind the writer's back.
         let reader = try ImageReader(path: reference)
@@ -67,7 +67,7 @@ import Testing
         let records = records()
         let fd = try openReadWrite(name)
         defer { try? fd.close() }
-        let w = try ImageWriter(fd: fd, header: testHeader, path: name, coalesceBytes: 1 << 20, checkDataAtFinish: true)
+        let w = try ImageWriter(fd: fd, header: testHeader, path: name, coalesceBytes: 1 << 20, dataChecksums: .readBack)
         let cut = try #require(records.firstIndex { $0.id == 15 })
         for r in records[..<cut] { try write(r, to: w) }
         let last = records[cut]

@@ -7,7 +7,7 @@ import SystemPackage
 import Testing
 @testable import CkptImage
 
-/// `ImageWriter(senderChecksums: true)`: a fragment's CRC-32C taken from its sender instead
+/// `ImageWriter(dataChecksums: .sender)`: a fragment's CRC-32C taken from its sender instead
 /// of a pass over it. With true checksums the file is byte for byte the single pass's and
 /// its deferred check passes; with a false one the image is written as the sender said, and
 /// the deferred check (`DeferredDataCheck`) and `verifyImage` both find the record.
@@ -22,7 +22,7 @@ import Testing
         let fd = try FileDescriptor.open(FilePath(name), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
         defer { try? fd.close() }  // the deferred check has a descriptor of its own
         let w = try ImageWriter(fd: fd, header: testHeader, path: name, writev: ImageFileIO.systemWritev,
-                                coalesceBytes: 1 << 20, senderChecksums: true, checkBehind: behind)
+                                coalesceBytes: 1 << 20, dataChecksums: .sender, checkBehind: behind)
         for r in records {
             try r.meta.withUnsafeBytes { try w.beginRecord(type: r.type, id: r.id, parent: r.parent, meta: $0, dataLength: UInt64(r.data.count)) }
             try r.data.withUnsafeBytes { d in
@@ -80,7 +80,7 @@ import Testing
         let dir = TempDir(), name = dir.file("w.ckpt")
         let fd = try FileDescriptor.open(FilePath(name), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
         defer { try? fd.close() }
-        let w = try ImageWriter(fd: fd, header: testHeader, path: name, coalesceBytes: 0, senderChecksums: true)
+        let w = try ImageWriter(fd: fd, header: testHeader, path: name, coalesceBytes: 0, dataChecksums: .sender)
         let data = bytes(4096, seed: 3)
         try [UInt8]().withUnsafeBytes { try w.beginRecord(type: .regs, id: 1, parent: 0, meta: $0, dataLength: 4096) }
         try data.withUnsafeBytes { try w.appendData($0, checksum: Self.crc($0)) }

@@ -175,7 +175,7 @@ import Testing
         try writeImage(reference, records)
         let fd = try FileDescriptor.open(FilePath(name), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
         let w = try ImageWriter(fd: fd, header: testHeader, path: name, writev: ImageFileIO.systemWritev,
-                                checkDataAtFinish: true, afterTrailingStep: afterStep)
+                                dataChecksums: .readBack, afterTrailingStep: afterStep)
         for r in records { try write(r, to: w) }
         return (w, fd)
     }

@@ -92,7 +92,7 @@ final class DataCheckAfterPublishTests: XCTestCase {
         let fd = try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
         defer { try? fd.close() }
         let w = try ImageWriter(fd: fd, header: ImageHeader(crid: 1, pid: 2, captureStartNs: 3, host: "h"), path: path,
-                                coalesceBytes: 0, senderChecksums: true)
+                                coalesceBytes: 0, dataChecksums: .sender)
         let data: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
         try [UInt8]().withUnsafeBytes { try w.beginRecord(type: .regs, id: 1, parent: 0, meta: $0, dataLength: 8) }
         try data.withUnsafeBytes { try w.appendData($0, checksum: CRC32C.checksum(data)) }

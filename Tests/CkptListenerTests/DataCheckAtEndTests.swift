@@ -6,15 +6,15 @@ import CkptProtocol
 import XCTest
 @testable import CkptListener
 
-/// The listener with `ckpt listen --data-check at-end` (`ImageWriters.through(_:checkDataAtEnd:)`):
+/// The listener with `ckpt listen --data-check at-end` (`ImageWriters.through(_:dataCheck: .atEnd)`):
 /// the same images, the same refusals, the same kept bytes as checking inline.
 final class DataCheckAtEndTests: XCTestCase {
-    private let atEnd = ImageWriters.through(.writev, checkDataAtEnd: true)
+    private let atEnd = ImageWriters.through(.writev, dataCheck: .atEnd)
 
     /// Published images that hold the stream and pass every check of `ckpt verify` (each
     /// record's CRC, the file's, the index's), through both write paths.
     func testImagesAreWholeAndVerify() throws {
-        for writer in [atEnd, ImageWriters.through(.splice, checkDataAtEnd: true)] {
+        for writer in [atEnd, ImageWriters.through(.splice, dataCheck: .atEnd)] {
             let harness = try ListenerHarness(configure: { $0.exitAfter = 1 }, makeWriter: writer)
             harness.start()
             let stream = EncodedStream(crid: 12, runs: 3, pagesPerRun: 9, fragment: 5000)

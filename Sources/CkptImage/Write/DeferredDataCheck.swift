@@ -1,7 +1,7 @@
 import CkptProtocol
 import SystemPackage
 
-/// `ImageWriter(senderChecksums:)`'s check of the data it wrote on its sender's word, left
+/// `ImageWriter(dataChecksums: .sender)`'s check of the data it wrote on its sender's word, left
 /// to run after the image is published (`ckpt listen --data-check after-publish`): each
 /// record's data read back from the file and its CRC-32C compared with the one the writer
 /// put in the record's footer, which stands on the sender's fragment checksums.

@@ -20,7 +20,7 @@ import SystemPackage
 /// before the next record or the trailer). No copy of fragment data, no allocation: the
 /// header scratch and iovecs are allocated once. The fragment is checksummed once; the
 /// record's, the file's and the stream's CRC-32C are all derived from that one pass
-/// (`CRC32CCombine`). With `senderChecksums`, a fragment that comes with the sender's CRC-32C
+/// (`CRC32CCombine`). With `DataChecksums.sender`, a fragment that comes with the sender's CRC-32C
 /// of its data (`CKPT_A_DATA_CHECKSUM`) is not checksummed here at all: the sender's value
 /// stands for it in every CRC the image holds, so the image's checksums are the source's,
 /// and the bytes written are checked against them later: a `TrailingDataCheck` thread reads
@@ -36,9 +36,9 @@ import SystemPackage
 ///
 /// Memory: the index is kept in memory until `finish`, 32 bytes per record (a 1 GiB image of
 /// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 68 KiB scratch; with
-/// `checkDataAtFinish`, each complete record's offsets and CRCs of its head too, until
+/// `.readBack`, each complete record's offsets and CRCs of its head too, until
 /// `finish` (`UnsettledRecord`), and in the trailing check 8 bytes a record and 24 a chunk
-/// (a MiB of its data, or less), and the check's thread; with `senderChecksums`, 32 bytes
+/// (a MiB of its data, or less), and the check's thread; with `.sender`, 32 bytes
 /// a record with data and the same trailing check, handed to the deferred check at `finish`.
 ///
 /// Writes go to the descriptor's current position (the start of an empty file, or a
@@ -50,6 +50,18 @@ import SystemPackage
 /// last complete record.
 /// Not thread-safe: one writer, one thread at a time.
 public final class ImageWriter {
+    /// Where the CRC-32C of the data written comes from, and so when it is checked.
+    public enum DataChecksums: Sendable {
+        /// A pass over each fragment as it is written.
+        case computed
+        /// No pass on the writing thread: the data read back from the file, behind the writer
+        /// and at `finish`, which writes the footers' CRCs then (`init`'s comment).
+        case readBack
+        /// A fragment's sender's CRC-32C, when it came with one (else a pass over it); the
+        /// bytes checked against it later (the type's comment, `takeDeferredCheck()`).
+        case sender
+    }
+
     /// The file's name in errors (`fd N` when made from a bare descriptor).
     public let path: String
     private let fd: FileDescriptor
@@ -94,9 +106,9 @@ public final class ImageWriter {
     /// `checkDataAtFinish`: the complete records whose CRCs `finish` computes from the file,
     /// the first `handedOff` of them handed to `trailing` (which checks them while the stream
     /// arrives, so `finish` reads only what it has not).
-    private let checkDataAtFinish: Bool
-    /// `senderChecksums`: take a fragment's checksum from its sender when it has one.
-    private let senderChecksums: Bool
+    private let checksums: DataChecksums
+    private var checkDataAtFinish: Bool { checksums == .readBack }
+    private var senderChecksums: Bool { checksums == .sender }
     /// Some fragment's data went into the image's CRCs unchecked, on its sender's checksum:
     /// until the image is read back and verified, nothing here has compared those bytes
     /// with it.
@@ -158,7 +170,7 @@ public final class ImageWriter {
     /// `writePath` says how the bytes reach the file (`ImageWritePath`; `.splice` holds a
     /// pipe for the writer's life).
     ///
-    /// `checkDataAtFinish`: no pass over the data on the writing thread; each record's footer
+    /// `.readBack`: no pass over the data on the writing thread; each record's footer
     /// CRC is written as 0. A `TrailingDataCheck` thread (at `SCHED_IDLE`, its own `dup` of
     /// `fd`) reads each record back from the file once it is there, on CPU time the stream
     /// leaves idle; `finish` reads back what it has not, beside it (`FileRangeChecksum`), writes
@@ -167,10 +179,10 @@ public final class ImageWriter {
     /// stream lasts, not for what comes after (docs/benchmarks.md, runs 30-32).
     /// Needs `fd` open for reading and writing at any offset (a regular file, not a pipe).
     ///
-    /// `senderChecksums` (not with `checkDataAtFinish`): see the type's comment.
+    /// `.sender`: see the type's comment.
     public convenience init(
         fd: FileDescriptor, header: ImageHeader, path: String, coalesceBytes: Int, writePath: ImageWritePath = .writev,
-        checkDataAtFinish: Bool = false, senderChecksums: Bool = false
+        dataChecksums: DataChecksums = .computed
     ) throws(ImageError) {
         let call: ImageFileIO.Writev
         switch writePath {
@@ -180,19 +192,17 @@ public final class ImageWriter {
             call = { fd, iov, count in pipe.writev(fd, iov, count) }
         }
         try self.init(fd: fd, header: header, path: path, writev: call, coalesceBytes: coalesceBytes,
-                      checkDataAtFinish: checkDataAtFinish, senderChecksums: senderChecksums)
+                      dataChecksums: dataChecksums)
     }
 
-    /// `checkBehind` (with `checkDataAtFinish` or `senderChecksums`): a `TrailingDataCheck`
+    /// `checkBehind` (with `.readBack` or `.sender`): a `TrailingDataCheck`
     /// thread checks each record once it is in the file; off, `finish` (or the deferred
     /// check) reads every byte (tests). `afterTrailingStep`
     /// (tests): called by that thread after each chunk it read.
     init(fd: FileDescriptor, header: ImageHeader, path: String, writev: @escaping ImageFileIO.Writev,
-         coalesceBytes: Int = 0, checkDataAtFinish: Bool = false, senderChecksums: Bool = false, checkBehind: Bool = true,
+         coalesceBytes: Int = 0, dataChecksums: DataChecksums = .computed, checkBehind: Bool = true,
          afterTrailingStep: (@Sendable () -> Void)? = nil) throws(ImageError) {
-        precondition(!(checkDataAtFinish && senderChecksums), "one way of checking the data")
-        self.checkDataAtFinish = checkDataAtFinish
-        self.senderChecksums = senderChecksums
+        checksums = dataChecksums
         writevCall = writev
         self.fd = fd
         self.path = path
@@ -207,7 +217,7 @@ public final class ImageWriter {
             try flush()  // `bytes` is gone after this closure
             fileCRC.append(b)
         }
-        if (checkDataAtFinish || senderChecksums) && checkBehind {
+        if checksums != .computed && checkBehind {
             trailing = TrailingDataCheck(fd: fd, path: path, afterStep: afterTrailingStep)
         }
     }

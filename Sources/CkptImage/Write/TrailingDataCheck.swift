@@ -8,7 +8,7 @@ import CkptProtocol
 import CkptSystem
 import SystemPackage
 
-/// `ImageWriter(checkDataAtFinish:)`'s helper: checksums complete records' data, read back
+/// `ImageWriter(dataChecksums: .readBack)`'s helper: checksums complete records' data, read back
 /// from the file (`FileRangeChecksum`), on a thread of its own at `SCHED_IDLE` while the
 /// stream still arrives, so `finish` has little left to read. The writer hands it each
 /// record once its bytes are in the file (`add`, after a flush); the data is cut into

@@ -48,7 +48,7 @@ public final class ImageDirectory: Sendable {
     /// Creates a new `<crid>.partial` (or the next free name), mode 0600: images hold process
     /// memory, which may be secret. Returns the descriptor and the name. Also reserves the
     /// room of its reason file (`reserveReasonRoom`). Open for reading too: the image writer
-    /// reads the data back to check it (`checkDataAtFinish`).
+    /// reads the data back to check it (`ImageWriter.DataChecksums.readBack`, `.sender`).
     ///
     /// `fromReserve`: take the space reserved for the next image (`SpaceReserve`) if there
     /// is one; `reserved` says whether it was taken (what the stream does not fill of it is

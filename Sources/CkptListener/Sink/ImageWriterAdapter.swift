@@ -8,16 +8,9 @@ public enum ImageWriters {
     /// CkptImage's `ImageWriter`: the image format, written append-only as records arrive.
     public static let standard: StreamImageWriterFactory = through(.writev)
 
-    /// The image format, its bytes written by `path` (`ImageWritePath`); with
-    /// `checkDataAtEnd`, each stream's data is checksummed read back from the file, behind the
-    /// writer and by the stream's end, instead of as it arrives (`ImageWriter`'s
-    /// `checkDataAtFinish`).
-    public static func through(_ path: ImageWritePath, checkDataAtEnd: Bool = false) -> StreamImageWriterFactory {
-        through(path, dataCheck: checkDataAtEnd ? .atEnd : .inline)
-    }
-
-    /// The image format, its bytes written by `path`, the data checked as `dataCheck` says.
-    public static func through(_ path: ImageWritePath, dataCheck: DataCheck) -> StreamImageWriterFactory {
+    /// The image format, its bytes written by `path` (`ImageWritePath`), the data checked as
+    /// `dataCheck` says.
+    public static func through(_ path: ImageWritePath, dataCheck: DataCheck = .inline) -> StreamImageWriterFactory {
         { fd, info in try ImageWriterAdapter(fd: fd, info: info, writePath: path, dataCheck: dataCheck) }
     }
 }
@@ -28,13 +21,22 @@ public enum DataCheck: String, Sendable, CaseIterable {
     /// checksum matches.
     case inline
     /// Read back from the file behind the writer and by the stream's end; published only if
-    /// it matches (`ImageWriter`'s `checkDataAtFinish`).
+    /// it matches.
     case atEnd = "at-end"
     /// The sender's per-fragment checksums (`CKPT_A_DATA_CHECKSUM`) taken as the image's; the
     /// data read back behind the writer and, for what is left at the end, after the image is
     /// published (`DeferredDataCheck`); set aside as `<crid>.corrupt` if its bytes differ.
     /// Fragments without one are checksummed inline.
     case afterPublish = "after-publish"
+
+    /// Where the image writer takes the data's CRC-32C from, for this check.
+    var checksums: ImageWriter.DataChecksums {
+        switch self {
+        case .inline: .computed
+        case .atEnd: .readBack
+        case .afterPublish: .sender
+        }
+    }
 }
 
 /// `StreamImageWriter` over CkptImage's `ImageWriter` (same calls, one per fragment; the
@@ -47,7 +49,7 @@ final class ImageWriterAdapter: StreamImageWriter {
             fd: FileDescriptor(rawValue: fd),
             header: ImageHeader(crid: info.crid, pid: info.pid, captureStartNs: info.captureStartNs, host: info.host),
             path: info.fileName, coalesceBytes: Self.coalesceBytes, writePath: writePath,
-            checkDataAtFinish: dataCheck == .atEnd, senderChecksums: dataCheck == .afterPublish)
+            dataChecksums: dataCheck.checksums)
     }
 
     /// Fragments are written in groups of up to ~1 MiB: one system call for many fragments,
