@@ -118,7 +118,7 @@ public struct ReplayCommand: ParsableCommand {
         do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: window) } catch {
             throw failure(command, "cannot size the netlink socket's buffers: \(error)", CkptExit.ioError)
         }
-        let replayer = RestartReplayer(link: link, window: window)
+        let replayer = RestartReplayer(link: link, window: window, copiesPrivateFilePages: true)
         do throws(ReplayError) {
             let r = try replayer.replay(reader, pid: UInt32(target), validateOnly: validateOnly) { bar.update($0, $1) }
             bar.finish()

@@ -129,7 +129,8 @@ extension RestoreRun {
             // 15 pages per request, not CKPT_DATA_MAX: netlink_sendmsg copies each request into
             // one kvmalloc'd buffer, which then fits 64 KiB instead of taking 128 KiB that the page
             // allocator zeroes whole (init_on_alloc); docs/benchmarks.md, "Fragment sizes".
-            replayer = RestartReplayer(link: link, window: 32, maxData: RestoreCommand.restartRequestData)
+            replayer = RestartReplayer(link: link, window: 32, maxData: RestoreCommand.restartRequestData,
+                                        copiesPrivateFilePages: true)
         }
         let restorer = Restorer(plan: plan, reader: reader, replayer: replayer,
                                 options: .init(leaveStopped: stopped, shellJob: shellJob, pids: pid, memory: memoryBy),

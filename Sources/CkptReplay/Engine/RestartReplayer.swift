@@ -63,9 +63,14 @@ public final class RestartReplayer {
 
     /// Fragments read ahead of the sender (each `maxData` bytes of memory).
     public let pipeDepth: Int
+    /// Before a pages fragment goes to the kernel, the part of it that lies in a private file
+    /// mapping of the process is made the process's own copy from here
+    /// (`PrivateFileCopies`): the kernel's writer writes only such pages there. Off only for
+    /// links that reach no process (tests), where the kernel's refusal would be the outcome.
+    public let copiesPrivateFilePages: Bool
 
     public init(link: RestartLink, window: Int = 32, writeWindow: Int = RestartReplayer.defaultWriteWindow,
-                maxData: Int = Int(CKPT_DATA_MAX), pipeDepth: Int = 8) {
+                maxData: Int = Int(CKPT_DATA_MAX), pipeDepth: Int = 8, copiesPrivateFilePages: Bool = false) {
         precondition(window >= 1, "window must be at least 1")
         precondition(writeWindow >= 1, "writeWindow must be at least 1")
         precondition(writeWindow * maxData <= Int(CKPT_RESTART_QUEUE_MAX),
@@ -77,6 +82,7 @@ public final class RestartReplayer {
         self.writeWindow = writeWindow
         self.maxData = maxData
         self.pipeDepth = pipeDepth
+        self.copiesPrivateFilePages = copiesPrivateFilePages
     }
 
     /// Replays every record of `reader` into `pid`. `direct` sets `CKPT_RESTART_FLAGS_DIRECT`
@@ -94,12 +100,20 @@ public final class RestartReplayer {
         if direct { flags |= UInt32(CKPT_RESTART_FLAGS_DIRECT.rawValue) }
         let rsid: UInt32
         do throws(TransportError) { rsid = try link.begin(pid: pid, flags: flags) } catch { throw Self.map(error, .begin, recordID: nil) }
+        // After the kernel's checks of the pid: its refusal says more than /proc's would.
+        var copies: PrivateFileCopies?
+        if copiesPrivateFilePages && !validateOnly {
+            do throws(ReplayError) { copies = try PrivateFileCopies(pid: Int32(bitPattern: pid)) } catch {
+                link.abort(rsid: rsid)
+                throw error
+            }
+        }
 
         // The walk (read, CRC) runs here; sending (encode, the kernel's checks and writes)
         // on a thread of its own, `pipeDepth` fragments apart at most.
         let pipe = FragmentPipe(capacity: pipeDepth, maxData: maxData)
         // Validate-only queues nothing for the writer, so no restart-written would come.
-        let sender = Sender(replayer: self, rsid: rsid, pipe: pipe, queuesWrites: direct && !validateOnly)
+        let sender = Sender(replayer: self, rsid: rsid, pipe: pipe, queuesWrites: direct && !validateOnly, copies: copies)
         let thread = JoinableThread { sender.run() }
         var builder = StreamSummaryBuilder()
         var walkError: ReplayError?
@@ -176,11 +190,16 @@ public final class RestartReplayer {
         let pipe: FragmentPipe
         var session: Session
         var failure: ReplayError?
+        /// Used by this thread alone (after the caller made it).
+        let copies: PrivateFileCopies?
+        /// The address of the pages record whose fragments are being sent.
+        var runAddress: UInt64 = 0
 
-        init(replayer: RestartReplayer, rsid: UInt32, pipe: FragmentPipe, queuesWrites: Bool) {
+        init(replayer: RestartReplayer, rsid: UInt32, pipe: FragmentPipe, queuesWrites: Bool, copies: PrivateFileCopies?) {
             self.replayer = replayer
             self.rsid = rsid
             self.pipe = pipe
+            self.copies = copies
             session = Session(window: replayer.window, writeWindow: queuesWrites ? replayer.writeWindow : nil)
         }
 
@@ -210,6 +229,17 @@ public final class RestartReplayer {
             // What the writer is given: the data of a pages record (parent pages are sent as
             // pages records too).
             let carriesPages = f.type == .pages && !f.data.isEmpty
+            if let copies, f.type == .pages {
+                if let m = f.meta {
+                    do throws(ProtocolError) {
+                        if case let .pages(p) = try RecordMeta(type: f.type, payload: m) { runAddress = p.addr }
+                    } catch {
+                        throw .meta(recordID: f.id, error)
+                    }
+                }
+                // Wrapping: an address past the end is the kernel's to refuse (no copy is made).
+                if carriesPages { try copies.ownCopies(address: runAddress &+ f.dataOffset, count: f.data.count) }
+            }
             while session.mustWait(carriesPages: carriesPages) { try replayer.waitOne(&session) }
             let requestSeq: UInt32
             do throws(TransportError) { requestSeq = try replayer.link.sendRecord(rsid: rsid, f) } catch {
