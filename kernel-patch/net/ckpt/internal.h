@@ -150,6 +150,12 @@ static inline bool ckpt_vma_dumpable(const struct vm_area_struct *vma)
 	       !userfaultfd_armed((struct vm_area_struct *)vma);
 }
 
+/* A private mapping of a file: a fault there may read the file (ckpt_write_range()). */
+static inline bool ckpt_vma_private_file(const struct vm_area_struct *vma)
+{
+	return vma->vm_file && !(vma->vm_flags & VM_SHARED);
+}
+
 /* A page of a dumpable vma that the image must carry. */
 static inline bool ckpt_page_dumped(bool file_vma, struct page *page)
 {

@@ -970,14 +970,25 @@ int ckpt_recheck_stages(struct ckpt_session *sess, struct list_head *stages,
  * hold (waited for until @until) the vma is checked again and the pages
  * are taken for writing (breaking COW, as a debugger's write does) and
  * filled. The range spans at most CKPT_PAGES_RUN_MAX pages, @pages has
- * room for that many pointers. The writer's (writer.c): the fault may
- * wait for a file's filesystem.
+ * room for that many pointers. The writer's (writer.c).
+ *
+ * In a private mapping of a file (not shared memory) it faults nothing
+ * in (FOLL_NOFAULT): such a fault may read the file, and a FUSE daemon can
+ * keep that read, uninterruptibly once it has the request, for as long as
+ * it likes. So the pages there must already be the process's own copies,
+ * present and writable by a forced write (an anonymous page not shared):
+ * the restorer makes them so first, in its own process, by writing the
+ * range through /proc/PID/mem. Anything else is refused (-EFAULT, *@why).
+ * Other faults read no file system: anonymous memory, or shared memory,
+ * which comes back from swap at most.
  */
 int ckpt_write_range(struct mm_struct *mm, unsigned long addr, const u8 *src,
-		     size_t len, struct page **pages, unsigned long until)
+		     size_t len, struct page **pages, unsigned long until,
+		     const char **why)
 {
 	unsigned long first = addr & PAGE_MASK, off = addr - first;
 	unsigned long nr = (PAGE_ALIGN(addr + len) - first) >> PAGE_SHIFT;
+	unsigned int gup_flags = FOLL_WRITE | FOLL_FORCE;
 	struct vm_area_struct *vma;
 	long got, i;
 	size_t n;
@@ -994,9 +1005,14 @@ int ckpt_write_range(struct mm_struct *mm, unsigned long addr, const u8 *src,
 		mmap_read_unlock(mm);
 		return -EINVAL;
 	}
-	got = ckpt_gup_remote(mm, first, nr, FOLL_WRITE | FOLL_FORCE, pages);
-	if (got != nr)
+	if (ckpt_vma_private_file(vma))
+		gup_flags |= FOLL_NOFAULT;
+	got = ckpt_gup_remote(mm, first, nr, gup_flags, pages);
+	if (got != nr) {
 		err = got < 0 ? got : -EFAULT;
+		if (err == -EFAULT && (gup_flags & FOLL_NOFAULT))
+			*why = "not the process's own copy yet (the writer reads no file)";
+	}
 	for (i = 0; i < got; i++) {
 		if (!err) {
 			u8 *dst = kmap_local_page(pages[i]);

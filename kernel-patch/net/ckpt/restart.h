@@ -90,7 +90,7 @@ struct ckpt_session {
 	/*
 	 * The writer (writer.c): a work item on ckpt_wq that writes the
 	 * queue into the target, so that no request waits on the target's
-	 * locks or on a page fault (which may wait on a FUSE daemon). While
+	 * locks or on a page fault. While
 	 * it is queued or running (writing) it owns task, mm, claim, queue
 	 * and pages: ckpt_session_drop_state() leaves them to it
 	 * (drop_pending) and it drops them when it stops.
@@ -114,7 +114,8 @@ void ckpt_session_drop_target(struct ckpt_session *sess);
 void ckpt_stage_free(struct ckpt_session *sess, struct ckpt_stage *st);
 void ckpt_stages_free(struct ckpt_session *sess, struct list_head *stages);
 int ckpt_write_range(struct mm_struct *mm, unsigned long addr, const u8 *src,
-		     size_t len, struct page **pages, unsigned long until);
+		     size_t len, struct page **pages, unsigned long until,
+		     const char **why);
 int ckpt_recheck_stages(struct ckpt_session *sess, struct list_head *stages,
 			unsigned long until);
 

@@ -19,10 +19,12 @@
  *     restart-written (direct) | restart-done (commit or failure)
  *
  * The writer's lock waits are bounded (session_idle_ms, polled: it holds
- * a session slot and the target's claim); a page fault is not: a writer
- * stuck in a FUSE read holds its session, and rmmod waits for it, until
- * the daemon answers or its connection is aborted
- * (/sys/fs/fuse/connections/N/abort). No request waits for it.
+ * a session slot and the target's claim). Its page faults read no file:
+ * in a private file mapping it writes only pages that are already the
+ * process's own (FOLL_NOFAULT; the restorer makes them so first, in its
+ * own process, where a FUSE daemon that keeps a read holds only that
+ * command), so no daemon can hold the writer, its session or rmmod
+ * (ckpt_write_range()).
  *
  * A direct session queues at most CKPT_RESTART_QUEUE_MAX bytes, charged to
  * the requester: one that does not wait for restart-written fails its
@@ -192,6 +194,7 @@ static int ckpt_writer_batch(struct ckpt_session *sess, struct list_head *batch,
 	unsigned long until = jiffies +
 		msecs_to_jiffies(READ_ONCE(ckpt_session_idle_ms));
 	bool staged = !(sess->flags & CKPT_RESTART_FLAGS_DIRECT);
+	const char *why = NULL;
 	struct ckpt_stage *st;
 	int err;
 
@@ -216,11 +219,13 @@ static int ckpt_writer_batch(struct ckpt_session *sess, struct list_head *batch,
 			break;
 		}
 		err = ckpt_write_range(sess->mm, st->addr, st->data, st->len,
-				       sess->pages, until);
+				       sess->pages, until, &why);
 		if (err) {
+			if (err == -EBUSY)
+				why = "the target's memory map stayed locked";
 			snprintf(sess->why, sizeof(sess->why),
-				 "writing pages at %lx failed%s%s", st->addr,
-				 err == -EBUSY ? ": the target's memory map stayed locked" : "",
+				 "writing pages at %lx failed%s%s%s", st->addr,
+				 why ? ": " : "", why ?: "",
 				 staged ? " after earlier pages were written" : "");
 			break;
 		}
