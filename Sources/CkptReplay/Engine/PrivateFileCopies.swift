@@ -105,26 +105,23 @@ public final class PrivateFileCopies {
         }
         let buf = scratch ?? UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 4096)
         scratch = buf
-        let offset = off_t(Int64(bitPattern: address))
-        var n = 0
-        while n < count {
-            let r = pread(mem, buf.baseAddress! + n, count - n, offset + off_t(n))
-            if r < 0 && errno == EINTR { continue }
-            guard r > 0 else {
-                throw .memory(call: "read /proc/\(pid)/mem (a private file mapping's page, made the process's own before the kernel writes it)",
-                              address: address + UInt64(n), errno: Errno(rawValue: r < 0 ? errno : EIO))
+        try whole("read", at: address, count: count) { pread(mem, buf.baseAddress! + $0, count - $0, $1) }
+        try whole("write", at: address, count: count) { pwrite(mem, buf.baseAddress! + $0, count - $0, $1) }
+    }
+
+    /// Repeats `call(done, offset)` (a pread or pwrite of /proc/PID/mem) until `count` bytes
+    /// from `address` are done.
+    private func whole(_ what: String, at address: UInt64, count: Int,
+                       _ call: (Int, off_t) -> Int) throws(ReplayError) {
+        var done = 0
+        while done < count {
+            let n = call(done, off_t(Int64(bitPattern: address)) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw .memory(call: "\(what) /proc/\(pid)/mem (a private file mapping's page, made the process's own before the kernel writes it)",
+                              address: address + UInt64(done), errno: Errno(rawValue: n < 0 ? errno : EIO))
             }
-            n += r
-        }
-        n = 0
-        while n < count {
-            let w = pwrite(mem, buf.baseAddress! + n, count - n, offset + off_t(n))
-            if w < 0 && errno == EINTR { continue }
-            guard w > 0 else {
-                throw .memory(call: "write /proc/\(pid)/mem (a private file mapping's page, made the process's own before the kernel writes it)",
-                              address: address + UInt64(n), errno: Errno(rawValue: w < 0 ? errno : EIO))
-            }
-            n += w
+            done += n
         }
     }
 }
