@@ -4,8 +4,8 @@
 //   CNetlink       libnl-genl-3 (control path: family resolution, sink registration, commands)
 //   CCkptShims     C helpers Swift cannot express: CRC-32C with SSE4.2, recvmmsg batches,
 //                  vmsplice/splice writes, heap counters (plain C: no libnl)
-//   CkptSystem     the one system-call layer (EINTR retries, typed Errno, one errno policy)
-//                  and the one clock
+//   CkptSystem     the one system-call layer (EINTR retries, typed Errno, one errno policy),
+//                  the one clock and the one /proc/PID/maps parser
 //   CkptJSON       the one JSON writer (CLI --json output, the listener's stats file)
 //   CkptProtocol   the wire codec: netlink datagrams <-> typed stream events (zero-copy decode)
 //   CkptImage      the on-disk image format: append-only writer, random-access reader, verifier
@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "CkptReplay", dependencies: ["CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem", "CCkptShims"]),
         .target(
             name: "CkptRestore",
-            dependencies: ["CkptProtocol", "CkptImage", "CkptReplay", "CCkptShims",
+            dependencies: ["CkptProtocol", "CkptImage", "CkptReplay", "CkptSystem", "CCkptShims",
                            .product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "CkptInject",
@@ -89,7 +89,7 @@ let package = Package(
         .target(name: "CkptTestSupport", path: "Tests/CkptTestSupport"),
         .testTarget(
             name: "CkptRestoreTests",
-            dependencies: ["CkptRestore", "CkptImage", "CkptProtocol",
+            dependencies: ["CkptRestore", "CkptImage", "CkptProtocol", "CkptSystem",
                            .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "CkptProtocolTests", dependencies: ["CkptProtocol", "CCkptUAPI", "CCkptShims"]),
         .testTarget(
@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "CkptCLITests",
             dependencies: [
-                "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport", "CkptStore", "CkptTestSupport",
+                "CkptCLI", "CkptImage", "CkptProtocol", "CkptReplay", "CkptTransport", "CkptStore", "CkptSystem", "CkptTestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),
         .testTarget(

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CkptReplay
+import CkptSystem
 import Foundation
 import XCTest
 
@@ -22,7 +23,7 @@ final class PrivateFileCopiesTests: XCTestCase {
             7ffd00100000-7ffd00102000 r-xp 00000000 00:00 0 [vdso]
             garbage line
             """
-        let ranges = PrivateFileCopies.privateFileRanges(Array(maps.utf8))
+        let ranges = PrivateFileCopies.privateFileRanges(ProcessMaps.parse(Array(maps.utf8)))
         XCTAssertEqual(ranges, [0x55d0_c0a0_0000..<0x55d0_c0a2_1000, 0x55d0_c0a2_1000..<0x55d0_c0b0_0000,
                                 0x7f00_0030_0000..<0x7f00_0030_1000])
     }

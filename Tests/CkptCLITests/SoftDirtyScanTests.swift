@@ -2,6 +2,7 @@
 import Glibc
 #endif
 @testable import CkptCLI
+import CkptSystem
 import Foundation
 import XCTest
 
@@ -43,7 +44,7 @@ final class SoftDirtyScanTests: XCTestCase {
             7ffd1c2f0000-7ffd1c311000 rw-p 00000000 00:00 0      [stack]
             ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0  [vsyscall]
             """
-        XCTAssertEqual(SoftDirtyScan.mappings(text), [0x55d0c0a00000..<0x55d0c0a02000, 0x7ffd1c2f0000..<0x7ffd1c311000])
+        XCTAssertEqual(SoftDirtyScan.mappings(ProcessMaps.parse(Array(text.utf8))), [0x55d0c0a00000..<0x55d0c0a02000, 0x7ffd1c2f0000..<0x7ffd1c311000])
     }
 
     /// The probe agrees with the running kernel's configuration (the host of these tests has

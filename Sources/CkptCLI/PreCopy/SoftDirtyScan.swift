@@ -66,8 +66,10 @@ struct SoftDirtyScan {
     /// `maxRanges` (nearest ranges merged first: a range may then cover clean pages, which
     /// are sent as data, never the other way round).
     func scan(maxRanges: Int = PreCopyParent.maxRanges) throws(Failure) -> [Range<UInt64>] {
-        let maps = "/proc/\(pid)/maps"
-        guard let text = readTextFile(maps, limit: 64 << 20) else { throw Failure(what: "cannot read \(maps)", errno: Errno(rawValue: errno)) }
+        let maps: [MapsEntry]
+        do throws(Errno) { maps = try ProcessMaps.read(pid: pid) } catch {
+            throw Failure(what: "cannot read /proc/\(pid)/maps", errno: error)
+        }
         let pagemap = "/proc/\(pid)/pagemap"
         let fd: Int32
         do throws(Errno) { fd = try Syscall.openAt(AT_FDCWD, pagemap, O_RDONLY | O_CLOEXEC) } catch {
@@ -76,7 +78,7 @@ struct SoftDirtyScan {
         defer { _ = Syscall.close(fd) }
         var ranges: [Range<UInt64>] = []
         var words = [UInt64](repeating: 0, count: 8192)
-        for mapping in Self.mappings(text) {
+        for mapping in Self.mappings(maps) {
             if mapping.upperBound - mapping.lowerBound > Self.maxScan {
                 Self.append(mapping, to: &ranges)
                 continue
@@ -100,15 +102,9 @@ struct SoftDirtyScan {
         return Self.coalesce(ranges, atMost: maxRanges)
     }
 
-    /// The address ranges of /proc/PID/maps lines, except the vsyscall page (not in pagemap).
-    static func mappings(_ text: String) -> [Range<UInt64>] {
-        text.split(separator: "\n").compactMap { line -> Range<UInt64>? in
-            guard !line.hasSuffix("[vsyscall]"), let field = line.split(separator: " ").first else { return nil }
-            let bounds = field.split(separator: "-")
-            guard bounds.count == 2, let start = UInt64(bounds[0], radix: 16), let end = UInt64(bounds[1], radix: 16),
-                  start < end else { return nil }
-            return start..<end
-        }
+    /// The address ranges of /proc/PID/maps entries, except the vsyscall page (not in pagemap).
+    static func mappings(_ maps: [MapsEntry]) -> [Range<UInt64>] {
+        maps.filter { $0.name != "[vsyscall]" }.map(\.range)
     }
 
     /// Runs of soft-dirty pages among pagemap entries, the first at `base`.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CkptSystem
 import SystemPackage
 
 /// Before the kernel's restart writer writes pages into a private mapping of a file, makes
@@ -26,19 +27,9 @@ public final class PrivateFileCopies {
     /// Reads `pid`'s mappings.
     public init(pid: Int32) throws(ReplayError) {
         self.pid = pid
-        let fd = open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .memory(call: "open /proc/\(pid)/maps", address: nil, errno: Errno(rawValue: errno)) }
-        defer { close(fd) }
-        var text: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw .memory(call: "read /proc/\(pid)/maps", address: nil, errno: Errno(rawValue: errno)) }
-            if n == 0 { break }
-            text += chunk[0..<n]
+        do throws(Errno) { ranges = Self.privateFileRanges(try ProcessMaps.read(pid: pid)) } catch {
+            throw .memory(call: "read /proc/\(pid)/maps", address: nil, errno: error)
         }
-        ranges = Self.privateFileRanges(text)
     }
 
     deinit {
@@ -46,35 +37,9 @@ public final class PrivateFileCopies {
         scratch?.deallocate()
     }
 
-    /// The private file mappings of a /proc/PID/maps text: `start-end perms offset dev
-    /// inode path` per line, perms' fourth letter `p`, inode not 0.
-    public static func privateFileRanges(_ text: [UInt8]) -> [Range<UInt64>] {
-        var out: [Range<UInt64>] = []
-        for line in text.split(separator: UInt8(ascii: "\n")) {
-            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count >= 5 else { continue }
-            let bounds = fields[0].split(separator: UInt8(ascii: "-"))
-            guard bounds.count == 2, let start = hex(bounds[0]), let end = hex(bounds[1]), start < end,
-                  fields[1].count == 4, fields[1].last == UInt8(ascii: "p"),
-                  !fields[4].allSatisfy({ $0 == UInt8(ascii: "0") }) else { continue }
-            out.append(start..<end)
-        }
-        return out.sorted { $0.lowerBound < $1.lowerBound }
-    }
-
-    private static func hex(_ s: ArraySlice<UInt8>) -> UInt64? {
-        guard !s.isEmpty, s.count <= 16 else { return nil }
-        var v: UInt64 = 0
-        for c in s {
-            let d: UInt8
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
-            default: return nil
-            }
-            v = v << 4 | UInt64(d)
-        }
-        return v
+    /// The private mappings with an inode (a file), ascending.
+    public static func privateFileRanges(_ maps: [MapsEntry]) -> [Range<UInt64>] {
+        maps.filter { $0.isPrivate && $0.inode != 0 }.map(\.range).sorted { $0.lowerBound < $1.lowerBound }
     }
 
     /// Makes the part of `[address, address + count)` that lies in a private file mapping the

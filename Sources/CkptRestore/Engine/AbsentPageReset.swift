@@ -4,6 +4,7 @@ import Glibc
 import CCkptShims
 import CkptImage
 import CkptProtocol
+import CkptSystem
 import SystemPackage
 
 /// The last step of `ckpt replay --pid`: pages the image does not hold (untouched at the
@@ -55,7 +56,7 @@ public struct AbsentPageReset {
         let mem = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
         guard mem >= 0 else { throw .system(call: "open /proc/\(pid)/mem", errno: Errno(rawValue: errno)) }
         defer { close(mem) }
-        var targetMaps: [(start: UInt64, end: UInt64, name: String)]?
+        var targetMaps: [MapsEntry]?
         for (vma, held, shmem) in mappings {
             let kind = VMAKind(vma)
             if shmem {
@@ -158,7 +159,7 @@ public struct AbsentPageReset {
     /// CAP_CHECKPOINT_RESTORE): tmpfs's SEEK_DATA finds the pages it has, a punched hole
     /// reads zero as the absent page did. Returns how many pages were dropped.
     func punchHoles(_ vma: VMAMeta, _ held: [Range<UInt64>],
-                    _ maps: [(start: UInt64, end: UInt64, name: String)]) throws(RestoreError) -> Int {
+                    _ maps: [MapsEntry]) throws(RestoreError) -> Int {
         guard let area = maps.first(where: { $0.start <= vma.start && vma.end <= $0.end }) else {
             throw .mismatch("the target has no mapping covering \(hex(vma.start))-\(hex(vma.end))")
         }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCkptShims
+import CkptSystem
 import SystemPackage
 
 /// A process this restorer traces: the ptrace requests it needs, each a small wrapper
@@ -132,35 +133,11 @@ struct Tracee {
         return bytes
     }
 
-    /// Its mappings as /proc/PID/maps lists them: (start, end, name).
-    func maps() throws(RestoreError) -> [(start: UInt64, end: UInt64, name: String)] {
-        guard let f = fopen("/proc/\(pid)/maps", "r") else {
-            throw .system(call: "open /proc/\(pid)/maps", errno: Errno(rawValue: errno))
+    /// Its mappings as /proc/PID/maps lists them.
+    func maps() throws(RestoreError) -> [MapsEntry] {
+        do throws(Errno) { return try ProcessMaps.read(pid: pid) } catch {
+            throw .system(call: "read /proc/\(pid)/maps", errno: error)
         }
-        defer { fclose(f) }
-        var out: [(UInt64, UInt64, String)] = []
-        var line = [CChar](repeating: 0, count: 4096)
-        while fgets(&line, Int32(line.count), f) != nil {
-            if let m = Self.mapsLine(line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }[...]) { out.append(m) }
-        }
-        return out
-    }
-
-    /// One line of /proc/PID/maps, `start-end perms offset dev inode [name]`: the range and
-    /// the name (which may hold blanks), nil for a line that is not one. Works on bytes:
-    /// the same walk over String's Characters, trimming included, was 4-5 % of a 1 MiB
-    /// restore's samples under TCG (two maps reads per restore).
-    static func mapsLine(_ line: ArraySlice<UInt8>) -> (start: UInt64, end: UInt64, name: String)? {
-        let blank = { (b: UInt8) in b == UInt8(ascii: " ") || b == UInt8(ascii: "\n") }
-        let fields = line.split(maxSplits: 5, omittingEmptySubsequences: true, whereSeparator: { $0 == UInt8(ascii: " ") })
-        guard fields.count >= 5 else { return nil }
-        let range = fields[0].split(separator: UInt8(ascii: "-"), maxSplits: 1, omittingEmptySubsequences: false)
-        guard range.count == 2, let s = UInt64(String(decoding: range[0], as: UTF8.self), radix: 16),
-              let e = UInt64(String(decoding: range[1], as: UTF8.self), radix: 16) else { return nil }
-        var name = fields.count > 5 ? fields[5] : []
-        while let b = name.first, blank(b) { name.removeFirst() }
-        while let b = name.last, blank(b) { name.removeLast() }
-        return (s, e, String(decoding: name, as: UTF8.self))
     }
 }
 
