@@ -1,10 +1,11 @@
-# A FUSE daemon that stops answering (scenarios fuse-held-locks and
-# fuse-restart-writer; kernel-patch/SECURITY.md, "No request waits on the target
-# either"): MNT (argv[1]) holds one file, f, 4 pages of b"F". A READ is answered
-# unless the path HOLD (argv[2]) exists; then it is left unanswered, "held read
-# OFFSET" is printed, and the reader waits in the kernel (holding whatever it
-# holds, such as the mmap lock of the process whose page it faults) until this
-# daemon dies, which aborts the connection and fails the read.
+# A FUSE daemon that stops answering (scenarios fuse-held-locks,
+# fuse-restart-writer, fuse-epoll-fdinfo; kernel-patch/SECURITY.md, "No request
+# waits on the target either"): MNT (argv[1]) holds one file, f, 4 pages of b"F".
+# A READ or POLL is answered unless the path HOLD (argv[2]) exists; then it is
+# left unanswered, "held read OFFSET" or "held poll" is printed, and the caller
+# waits in the kernel (holding whatever it holds: the mmap lock of the process
+# whose page it faults, the epoll mutex of an epoll_ctl() adding the file) until
+# this daemon dies, which aborts the connection and fails the request.
 #
 # The raw protocol of <linux/fuse.h>, 7.31, no FUSE library: the guest has none.
 # Reads are synchronous (no FUSE_ASYNC_READ) and unreadahead (max_readahead 0),
@@ -19,8 +20,9 @@ import sys
 mnt, hold = sys.argv[1], sys.argv[2]
 SIZE = 4 * 4096
 (LOOKUP, FORGET, GETATTR, OPEN, READ, STATFS, RELEASE, FLUSH, INIT, OPENDIR,
- RELEASEDIR, ACCESS, INTERRUPT, DESTROY, BATCH_FORGET) = (
-    1, 2, 3, 14, 15, 17, 18, 25, 26, 27, 29, 34, 36, 38, 42)
+ RELEASEDIR, ACCESS, INTERRUPT, DESTROY, POLL, BATCH_FORGET) = (
+    1, 2, 3, 14, 15, 17, 18, 25, 26, 27, 29, 34, 36, 38, 40, 42)
+POLLIN = 1
 NO_REPLY = (FORGET, BATCH_FORGET, INTERRUPT)
 
 
@@ -75,6 +77,11 @@ while True:
             print(f"held read {offset}", flush=True)
             continue
         reply(unique, b"F" * max(0, min(size, SIZE - offset)))
+    elif op == POLL:
+        if os.path.exists(hold):
+            print("held poll", flush=True)
+            continue
+        reply(unique, struct.pack("<II", POLLIN, 0))  # revents, padding
     elif op == STATFS:
         reply(unique, struct.pack("<QQQQQIII4x24x", 0, 0, 0, 0, 0, 4096, 255, 4096))
     elif op in (RELEASE, RELEASEDIR, FLUSH, ACCESS):

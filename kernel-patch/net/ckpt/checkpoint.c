@@ -32,7 +32,6 @@
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/highmem.h>
-#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/pid_namespace.h>
@@ -41,7 +40,6 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
-#include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
@@ -1226,55 +1224,6 @@ static int ckpt_unix_meta(struct ckpt_stream *s, const void *arg)
 	       nla_put_u32(s->skb, CKPT_A_META_RCVBUF, u->rcvbuf);
 }
 
-/*
- * The anonymous-inode descriptors whose show_fdinfo() reads only the file
- * it is given: not pidfd's, which reads the /proc file the seq_file of
- * /proc/PID/fdinfo belongs to.
- */
-static const char * const ckpt_fdinfo_names[] = {
-	"inotify", "[eventfd]", "[signalfd]", "[timerfd]", "[eventpoll]",
-};
-
-static bool ckpt_fdinfo_wanted(struct file *file)
-{
-	const char *name = file->f_path.dentry->d_name.name;
-	int i;
-
-	if (file_inode(file)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
-	    !file->f_op->show_fdinfo)
-		return false;
-	for (i = 0; i < ARRAY_SIZE(ckpt_fdinfo_names); i++)
-		if (!strcmp(name, ckpt_fdinfo_names[i]))
-			return true;
-	return false;
-}
-
-/*
- * What /proc/PID/fdinfo/FD shows of @file's own state: its show_fdinfo()
- * writing into a seq_file over our buffer (kvmalloc'd, charged to the
- * requester). Under our reference to @file and no other lock: it takes the
- * locks it needs (the inotify group's, the epoll mutex), as a read of
- * /proc does. Text longer than CKPT_FDINFO_MAX leaves *text NULL.
- */
-static int ckpt_fdinfo_read(struct file *file, char **text, size_t *len)
-{
-	struct seq_file m = { .size = CKPT_FDINFO_MAX, .file = file };
-
-	*text = NULL;
-	*len = 0;
-	m.buf = kvmalloc(CKPT_FDINFO_MAX, GFP_KERNEL_ACCOUNT);
-	if (!m.buf)
-		return -ENOMEM;
-	file->f_op->show_fdinfo(&m, file);
-	if (seq_has_overflowed(&m) || !m.count) {
-		kvfree(m.buf);
-		return 0;
-	}
-	*text = m.buf;
-	*len = m.count;
-	return 0;
-}
-
 static int ckpt_emit_fdinfo(struct ckpt_stream *s, u32 parent, const char *text,
 			    size_t len)
 {
@@ -1348,7 +1297,7 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 			err = ckpt_unix_peek(file, &sock);
 		fdinfo = NULL;
 		if (!err && ckpt_fdinfo_wanted(file))
-			err = ckpt_fdinfo_read(file, &fdinfo, &fdinfo_len);
+			err = ckpt_fdinfo_read(s, file, &fdinfo, &fdinfo_len);
 		fput(file);
 		if (!err) {
 			ckpt_meta_end(s);

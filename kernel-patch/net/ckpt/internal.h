@@ -82,6 +82,7 @@ u32 ckpt_crc32c_shift(u32 crc, size_t len);
 extern unsigned int ckpt_timeout_ms;
 extern unsigned int ckpt_max_streams;
 extern unsigned int ckpt_user_streams;
+extern unsigned int ckpt_fdinfo_helpers;
 extern unsigned int ckpt_restart_max_mib;
 extern unsigned int ckpt_restart_user_mib;
 extern unsigned int ckpt_restart_total_mib;
@@ -332,6 +333,11 @@ void ckpt_stream_exit(void);
 
 /* checkpoint.c: record producers. */
 int ckpt_checkpoint_task(struct ckpt_stream *s, struct task_struct *task);
+
+/* fdinfo.c: an anonymous-inode descriptor's fdinfo text, read with a bound. */
+bool ckpt_fdinfo_wanted(struct file *file);
+int ckpt_fdinfo_read(struct ckpt_stream *s, struct file *file, char **text,
+		     size_t *len);
 
 /* unix.c: what a Unix socket is and holds, for its unix record. */
 struct ckpt_unix {

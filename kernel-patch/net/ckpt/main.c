@@ -64,6 +64,11 @@ module_param_named(session_idle_ms, ckpt_session_idle_ms, uint, 0644);
 MODULE_PARM_DESC(session_idle_ms,
 		 "A restart session with no request for this long ends, ms");
 
+unsigned int ckpt_fdinfo_helpers = 64;
+module_param_named(fdinfo_helpers, ckpt_fdinfo_helpers, uint, 0644);
+MODULE_PARM_DESC(fdinfo_helpers,
+		 "Most threads reading an epoll's fdinfo at once (a stream waits for one only until its deadline)");
+
 struct ckpt_stats ckpt_stats;
 bool ckpt_unloading;
 

@@ -187,3 +187,64 @@ os.kill(os.getpid(), signal.SIGSTOP)
 	grep -aq 'written!' $W/s-*.img || { why="the written page is not in the image"; fuse_stop; return 1; }
 	fuse_stop
 }
+
+# A checkpoint of a process whose epoll descriptor another process is adding the FUSE
+# file to while the daemon answers no poll: epoll_ctl(EPOLL_CTL_ADD) holds the epoll's
+# mutex while it waits, and the epoll's fdinfo (its registrations, for the restore) is
+# read under that mutex. The stream waits for it only until its deadline and fails
+# saying why; genl answers meanwhile; the helper thread left waiting holds a module
+# reference until the daemon dies, then exits; with fdinfo_helpers 1 and that helper
+# waiting, the next checkpoint's epoll is refused at once; a checkpoint after the
+# daemon's death runs. (The module before this change waited in mutex_lock() in the
+# stream's worker: the checkpoint did not end and rmmod would have waited with it.)
+t_fuse_epoll_fdinfo() {
+	fuse_start || return 1
+	start_sink sink.out --streams 3
+	bg /usr/bin/python3 -c "
+import os, select, signal, time
+ep = select.epoll()
+fd = os.open('$W/fuse/f', os.O_RDONLY)
+child = os.fork()
+if child == 0:
+    while not os.path.exists('$W/fuse.hold'):
+        time.sleep(0.01)
+    try:
+        ep.register(fd, select.EPOLLIN)
+        print('registered', flush=True)
+    except OSError as e:
+        print('register failed', e.errno, flush=True)
+    os._exit(0)
+print('ready', child, flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+" >t.out 2>&1
+	T=$!
+	wait_for t.out '^ready' 20 || { why="target: $(cat t.out)"; fuse_stop; return 1; }
+	wait_state $T T 10 || { why="target did not stop: $(state $T)"; fuse_stop; return 1; }
+	# Built in (the series' builtin form) there is no module to hold: no refcnt.
+	local refs0=$(cat /sys/module/ckpt/refcnt 2>/dev/null)
+	touch $W/fuse.hold
+	wait_for fuse.out 'held poll' 10 || { why="epoll_ctl's poll did not reach the daemon: $(cat fuse.out t.out)"; fuse_stop; return 1; }
+	local t0=$(date +%s%N) ms
+	# A deadline the memory stream ends well within, on the debug kernel too.
+	out=$(timeout 60 $K checkpoint $T --timeout 8000) || true
+	ms=$(ms_since $t0)
+	expect_err "$out" EBUSY "epoll descriptor's mutex stayed taken" || { why="checkpoint while epoll_ctl holds the mutex ($ms ms): $why"; fuse_stop; return 1; }
+	((ms < 30000)) || { why="checkpoint took $ms ms to fail (deadline 8000)"; fuse_stop; return 1; }
+	out=$($K getfamily nlctrl) || { why="getfamily: $out"; fuse_stop; return 1; }
+	grep -qs ckpt-fdinfo /proc/[0-9]*/comm || { why="no ckpt-fdinfo helper left waiting"; fuse_stop; return 1; }
+	local refs=$(cat /sys/module/ckpt/refcnt 2>/dev/null)
+	[[ -z $refs0 ]] || ((refs > refs0)) || { why="the waiting helper holds no module reference ($refs, $refs0 before)"; fuse_stop; return 1; }
+	local param=/sys/module/ckpt/parameters/fdinfo_helpers
+	local helpers=$(cat $param) || { why="no $param"; fuse_stop; return 1; }
+	echo 1 >$param
+	out=$(timeout 60 $K checkpoint $T --timeout 30000) || true
+	echo $helpers >$param
+	expect_err "$out" EBUSY "fdinfo_helpers threads are reading epoll descriptors already" || { why="a second checkpoint, fdinfo_helpers 1: $why"; fuse_stop; return 1; }
+	fuse_stop
+	local i
+	for ((i = 0; i < 200; i++)); do grep -qs ckpt-fdinfo /proc/[0-9]*/comm || break; sleep 0.05; done
+	! grep -qs ckpt-fdinfo /proc/[0-9]*/comm || { why="the helper still waits after the daemon died"; return 1; }
+	refs=$(cat /sys/module/ckpt/refcnt 2>/dev/null)
+	[[ -z $refs0 ]] || ((refs == refs0)) || { why="module references $refs after the helper exited, $refs0 before"; return 1; }
+	out=$(timeout 60 $K checkpoint $T --timeout 30000) || { why="checkpoint after the daemon died: $out"; return 1; }
+}
