@@ -133,13 +133,22 @@ static int ckpt_fdinfo_read_epoll(struct ckpt_stream *s, struct file *file,
 	job->file = get_file(file);
 	init_completion(&job->done);
 	refcount_set(&job->ref, 2);
-	__module_get(THIS_MODULE);
+	/*
+	 * Not __module_get(): once rmmod has passed the module's reference
+	 * check, the exit may free the code under a helper. This one fails
+	 * then, and with the helper's reference taken rmmod is refused.
+	 */
+	if (!try_module_get(THIS_MODULE)) {
+		ckpt_set_abort(s, CKPT_ABORT_REASON_UNLOAD, -ESHUTDOWN,
+			       "the ckpt module is being unloaded");
+		err = -ESHUTDOWN;
+		goto out_file;
+	}
 	t = kthread_run(ckpt_fdinfo_helper, job, "ckpt-fdinfo");
 	if (IS_ERR(t)) {
 		module_put(THIS_MODULE);
 		err = PTR_ERR(t);
-		fput(job->file);
-		goto out_job;
+		goto out_file;
 	}
 	while (!wait_for_completion_timeout(&job->done,
 					    msecs_to_jiffies(CKPT_FDINFO_SLICE_MS))) {
@@ -156,6 +165,8 @@ static int ckpt_fdinfo_read_epoll(struct ckpt_stream *s, struct file *file,
 	ckpt_fdinfo_job_put(job);
 	return 0;
 
+out_file:
+	fput(job->file);
 out_job:
 	kvfree(job->m.buf);
 	kfree(job);
