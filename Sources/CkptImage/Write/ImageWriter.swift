@@ -30,9 +30,18 @@ import SystemPackage
 /// `beginRecord` writes nothing: the record's header and meta go out with its first
 /// fragment (or, for a record without data, at `endRecord`). Without coalescing, every other
 /// call has its bytes in the file (not synced) when it returns; after `endRecord`, the whole
-/// record; with it, after the next `flush()`. So a stream that fails between records, or
+/// record; with it, after the next `flush()`; with `alignWrites`, all but the bytes past the
+/// last whole block, which the writer keeps (copied) until a later flush completes their
+/// block, or `finish` / `settleCompleteRecords`. So a stream that fails between records, or
 /// between `beginRecord` and the first fragment, leaves a file that ends cleanly after the
-/// previous record.
+/// previous record (`settleCompleteRecords` writes what is kept).
+///
+/// Why whole blocks: a page cache write gets large folios only for the naturally aligned
+/// blocks it covers whole. An image's data is page-aligned, but every record's header page
+/// shifts it against larger blocks, so one 32 KiB fragment written as it came (what a
+/// listener does with many streams at once) became four folios of 4, 8, 16 and 4 KiB on
+/// ext4 where a plain receiver's aligned write is one, and cost ~30 % more system time
+/// (docs/benchmarks.md, "Writes in whole blocks").
 ///
 /// Memory: the index is kept in memory until `finish`, 32 bytes per record (a 1 GiB image of
 /// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 68 KiB scratch; with
@@ -137,9 +146,18 @@ public final class ImageWriter {
 
     /// Record header + meta + pad: written with the first fragment (or at endRecord).
     private let scratch: UnsafeMutableRawBufferPointer
+    /// `alignWrites` (0: off): writes end at a multiple of it; the bytes past the last one,
+    /// `kept` of them, wait in `keptBytes` (file offsets `inFile..<inFile + kept`) for the
+    /// next write, which they begin (`iov[0]`).
+    private let alignWrites: Int
+    private let keptBytes: UnsafeMutableRawBufferPointer
+    private var kept = 0
+    /// Every byte before this offset is in the file.
+    private var inFile: UInt64 = 0
     private var pending = 0
     /// Data pad + footer.
     private let tail: UnsafeMutableRawBufferPointer
+    /// `iov[0]`: the kept bytes; the queued parts from `iov[1]`.
     private let iov: UnsafeMutableBufferPointer<iovec>
     /// Coalescing (`coalesceBytes` > 0): parts queued in `iov` for one later `writev`, and
     /// the file offset of the first (so `bytesWritten - queuedOffset` bytes are queued). The
@@ -168,7 +186,9 @@ public final class ImageWriter {
     /// small fragments makes one system call for several (4 KiB fragments: about 2x the
     /// throughput, docs/benchmarks.md), but must keep their buffers valid until `flush()`.
     /// `writePath` says how the bytes reach the file (`ImageWritePath`; `.splice` holds a
-    /// pipe for the writer's life).
+    /// pipe for the writer's life). `alignWrites` (a power of two, 0 for none): every write
+    /// but the last ends at a multiple of it in the file (the type's comment says why); up to
+    /// `alignWrites - 1` bytes are copied and kept until then.
     ///
     /// `.readBack`: no pass over the data on the writing thread; each record's footer
     /// CRC is written as 0. A `TrailingDataCheck` thread (at `SCHED_IDLE`, its own `dup` of
@@ -182,7 +202,7 @@ public final class ImageWriter {
     /// `.sender`: see the type's comment.
     public convenience init(
         fd: FileDescriptor, header: ImageHeader, path: String, coalesceBytes: Int, writePath: ImageWritePath = .writev,
-        dataChecksums: DataChecksums = .computed
+        dataChecksums: DataChecksums = .computed, alignWrites: Int = 0
     ) throws(ImageError) {
         let call: ImageFileIO.Writev
         switch writePath {
@@ -192,7 +212,7 @@ public final class ImageWriter {
             call = { fd, iov, count in pipe.writev(fd, iov, count) }
         }
         try self.init(fd: fd, header: header, path: path, writev: call, coalesceBytes: coalesceBytes,
-                      dataChecksums: dataChecksums)
+                      dataChecksums: dataChecksums, alignWrites: alignWrites)
     }
 
     /// `checkBehind` (with `.readBack` or `.sender`): a `TrailingDataCheck`
@@ -201,15 +221,18 @@ public final class ImageWriter {
     /// (tests): called by that thread after each chunk it read.
     init(fd: FileDescriptor, header: ImageHeader, path: String, writev: @escaping ImageFileIO.Writev,
          coalesceBytes: Int = 0, dataChecksums: DataChecksums = .computed, checkBehind: Bool = true,
-         afterTrailingStep: (@Sendable () -> Void)? = nil) throws(ImageError) {
+         alignWrites: Int = 0, afterTrailingStep: (@Sendable () -> Void)? = nil) throws(ImageError) {
+        precondition(alignWrites >= 0 && alignWrites & (alignWrites - 1) == 0, "alignWrites must be 0 or a power of two")
         checksums = dataChecksums
+        self.alignWrites = alignWrites
+        keptBytes = .allocate(byteCount: alignWrites, alignment: 4096)
         writevCall = writev
         self.fd = fd
         self.path = path
         self.coalesceBytes = coalesceBytes
         scratch = .allocate(byteCount: ImageLayout.recordHeaderSize + ImageLayout.metaAndPadMax, alignment: 8)
         tail = .allocate(byteCount: 16, alignment: 8)
-        iov = .allocate(capacity: Self.maxQueuedParts + 3)
+        iov = .allocate(capacity: Self.maxQueuedParts + 4)
         index.reserveCapacity(1024 * ImageLayout.indexEntrySize)
         let bytes = header.encoded()
         try withBytes(bytes) { (b) throws(ImageError) in
@@ -226,6 +249,7 @@ public final class ImageWriter {
         trailing?.cancel()
         scratch.deallocate()
         tail.deallocate()
+        keptBytes.deallocate()
         iov.deallocate()
     }
 
@@ -317,7 +341,7 @@ public final class ImageWriter {
     /// data bytes, their CRC-32C), else `.summaryMismatch` and no trailer. No fsync.
     public func finish(summary: StreamSummary) throws(ImageError) {
         try expectIdle("finish", id: nil)
-        try flush()
+        try flush(all: checksums != .computed)  // the checks read the records from the file
         if checkDataAtFinish { try settleRecords() }
         let records = recordsWritten, mine = streamSummary
         for (field, expected, found) in [("records", summary.records, records), ("bytes", summary.bytes, mine.bytes),
@@ -340,7 +364,7 @@ public final class ImageWriter {
         trailer.encode(into: trailerBytes)
         try withBytes(index) { (entries) throws(ImageError) in
             try write(h, entries, UnsafeRawBufferPointer(trailerBytes))
-            try flush()
+            try flush(all: true)
         }
         state = .finished
     }
@@ -396,7 +420,7 @@ public final class ImageWriter {
     /// with `checkDataAtFinish`, the CRCs of the records complete so far, so the file's sound
     /// part (`PartialImageScanner`) is every complete record, as without it.
     public func settleCompleteRecords() throws(ImageError) {
-        try flush()
+        try flush(all: true)
         if checkDataAtFinish { try settleRecords() }
     }
 
@@ -470,17 +494,29 @@ public final class ImageWriter {
         return deferred
     }
 
-    /// The complete records not yet handed to the trailing check, which must be in the file.
+    /// Where the data of the last record handed to the trailing check ends (tests: never
+    /// past what is in the file).
+    var handedOffDataEnd: UInt64 {
+        guard handedOff > 0 else { return 0 }
+        if senderChecksums { return expected[handedOff - 1].offset + expected[handedOff - 1].length }
+        return unsettled[handedOff - 1].dataOffset + unsettled[handedOff - 1].dataLength
+    }
+
+    /// The complete records not yet handed to the trailing check whose data is in the file
+    /// (all of them but, with `alignWrites`, the last one or two).
     private func handOff() {
+        guard let trailing else { return }
+        var end = handedOff
         if senderChecksums {
-            guard let trailing, handedOff < expected.count else { return }
-            trailing.add(expected[handedOff...].lazy.map { .init(offset: $0.offset, length: $0.length) })
-            handedOff = expected.count
-            return
+            while end < expected.count, expected[end].offset + expected[end].length <= inFile { end += 1 }
+            guard end > handedOff else { return }
+            trailing.add(expected[handedOff..<end].lazy.map { .init(offset: $0.offset, length: $0.length) })
+        } else {
+            while end < unsettled.count, unsettled[end].dataOffset + unsettled[end].dataLength <= inFile { end += 1 }
+            guard end > handedOff else { return }
+            trailing.add(unsettled[handedOff..<end].lazy.map { .init(offset: $0.dataOffset, length: $0.dataLength) })
         }
-        guard let trailing, handedOff < unsettled.count else { return }
-        trailing.add(unsettled[handedOff...].lazy.map { .init(offset: $0.dataOffset, length: $0.dataLength) })
-        handedOff = unsettled.count
+        handedOff = end
     }
 
     /// Up to three parts in one writev; bytesWritten advances only on success. Coalescing,
@@ -491,7 +527,7 @@ public final class ImageWriter {
         var total = 0
         func add(_ part: UnsafeRawBufferPointer?) {
             guard let part, let base = part.baseAddress, part.count > 0 else { return }
-            iov[queuedParts] = iovec(iov_base: UnsafeMutableRawPointer(mutating: base), iov_len: part.count)
+            iov[1 + queuedParts] = iovec(iov_base: UnsafeMutableRawPointer(mutating: base), iov_len: part.count)
             queuedParts += 1
             total += part.count
         }
@@ -505,21 +541,67 @@ public final class ImageWriter {
     }
 
     /// Writes what coalescing queued (nothing to do otherwise). After it returns, every byte
-    /// of every call so far is in the file and the caller may reuse the fragment buffers.
-    public func flush() throws(ImageError) {
-        if case let .failed(first) = state, queuedParts > 0 {
+    /// of every call so far is in the file, or (`alignWrites`) copied into the writer's own
+    /// buffer, and the caller may reuse the fragment buffers.
+    public func flush() throws(ImageError) { try flush(all: false) }
+
+    /// `all`: the kept bytes too, whatever block they end in (the image's end, a failed
+    /// stream's last complete record).
+    private func flush(all: Bool) throws(ImageError) {
+        if case let .failed(first) = state, queuedParts > 0 || kept > 0 {
             queuedParts = 0
+            kept = 0
             throw first
         }
-        guard queuedParts > 0 else { return }
+        guard queuedParts > 0 || (all && kept > 0) else { return }
         defer { queuedParts = 0 }
+        let end = bytesWritten
+        let cut = alignWrites == 0 || all ? end : end & ~UInt64(alignWrites - 1)
+        if cut <= inFile {
+            // All of it lies inside one block (`inFile` is a block's start then): keep it.
+            keep(afterPart: 0)
+            return
+        }
+        // iov[0] = the kept bytes, then the parts; written up to `cut`, the rest kept after.
+        iov[0] = iovec(iov_base: keptBytes.baseAddress, iov_len: kept)
+        var last = queuedParts  // the part `cut` falls in (iov index), and how much of it is written
+        var rest = end - cut
+        while rest > 0, UInt64(iov[last].iov_len) <= rest {
+            rest -= UInt64(iov[last].iov_len)
+            last -= 1
+        }
+        let whole = iov[last]  // writeAll consumes the iovecs it writes
+        iov[last].iov_len -= Int(rest)
         do {
-            try ImageFileIO.writeAll(fd, iov, count: queuedParts, offset: queuedOffset, path: path, writev: writevCall)
-            handOff()  // every complete record is in the file now
+            try ImageFileIO.writeAll(fd, iov, count: last + 1, offset: inFile, path: path, writev: writevCall)
         } catch {
-            bytesWritten = queuedOffset  // what is surely in the file
+            bytesWritten = inFile  // what is surely in the file
+            kept = 0
             throw fail(error)
         }
+        inFile = cut
+        kept = 0
+        if rest > 0 {
+            append(UnsafeRawBufferPointer(start: whole.iov_base! + (whole.iov_len - Int(rest)), count: Int(rest)))
+        }
+        keep(afterPart: last)
+        handOff()  // every complete record before `inFile` is in the file now
+    }
+
+    /// Copies the queued parts after iov index `part` into the kept bytes.
+    private func keep(afterPart part: Int) {
+        var i = part + 1
+        while i <= queuedParts {
+            append(UnsafeRawBufferPointer(start: iov[i].iov_base, count: iov[i].iov_len))
+            i += 1
+        }
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        precondition(kept + bytes.count <= keptBytes.count, "kept bytes past a block")
+        UnsafeMutableRawBufferPointer(rebasing: keptBytes[kept...]).copyMemory(from: bytes)
+        kept += bytes.count
     }
 
     private func fail(_ error: ImageError) -> ImageError {

@@ -49,7 +49,7 @@ final class ImageWriterAdapter: StreamImageWriter {
             fd: FileDescriptor(rawValue: fd),
             header: ImageHeader(crid: info.crid, pid: info.pid, captureStartNs: info.captureStartNs, host: info.host),
             path: info.fileName, coalesceBytes: Self.coalesceBytes, writePath: writePath,
-            dataChecksums: dataCheck.checksums)
+            dataChecksums: dataCheck.checksums, alignWrites: Self.alignWrites)
     }
 
     /// Fragments are written in groups of up to ~1 MiB: one system call for many fragments,
@@ -58,6 +58,12 @@ final class ImageWriterAdapter: StreamImageWriter {
     /// this project 512 KiB writes had been the slower ones, so the cap is a measurement,
     /// not a law.
     static let coalesceBytes = 1024 * 1024
+
+    /// Writes end on 32 KiB boundaries (`ImageWriter`'s `alignWrites`): with many streams at
+    /// once each write is one fragment, and ext4 made four folios of a 32 KiB one that began
+    /// a page past a boundary (docs/benchmarks.md, "Writes in whole blocks"). At most 32 KiB
+    /// less a byte per open image is copied and kept.
+    static let alignWrites = 32 * 1024
 
     func beginRecord(_ head: RecordHead) throws {
         try writer.beginRecord(type: head.type, id: head.id, parent: head.parent, meta: head.meta, dataLength: head.dataLength)
