@@ -95,7 +95,7 @@ import Testing
     /// A new 8 KiB file in the temporary directory and its identity as stat(2) gives it.
     static func tempFile(_ name: String) throws -> (path: String, identity: FileIdentity) {
         let path = NSTemporaryDirectory() + "ckpt-restore-\(name)-\(getpid())-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: path, contents: Data(repeating: 7, count: 8192))
+        try #require(FileManager.default.createFile(atPath: path, contents: Data(repeating: 7, count: 8192)))
         var st = stat()
         try #require(stat(path, &st) == 0)
         return (path, FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev),
@@ -499,7 +499,7 @@ import Testing
 
         // Another file at the path: refused, naming the inodes.
         let other = file + ".new"
-        FileManager.default.createFile(atPath: other, contents: Data(repeating: 1, count: 8192))
+        try #require(FileManager.default.createFile(atPath: other, contents: Data(repeating: 1, count: 8192)))
         #expect(rename(other, file) == 0)
         let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
         guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }

@@ -75,18 +75,24 @@ public final class PrivateFileCopies {
     }
 
     /// Repeats `call(done, offset)` (a pread or pwrite of /proc/PID/mem) until `count` bytes
-    /// from `address` are done.
+    /// from `address` are done (EINTR retried by `Syscall.retrying`; 0 bytes is EIO).
     private func whole(_ what: String, at address: UInt64, count: Int,
                        _ call: (Int, off_t) -> Int) throws(ReplayError) {
         var done = 0
         while done < count {
-            let n = call(done, off_t(Int64(bitPattern: address)) + off_t(done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw .memory(call: "\(what) /proc/\(pid)/mem (a private file mapping's page, made the process's own before the kernel writes it)",
-                              address: address + UInt64(done), errno: Errno(rawValue: n < 0 ? errno : EIO))
+            let n: Int
+            do {
+                n = try Syscall.retrying(what) { call(done, off_t(Int64(bitPattern: address)) + off_t(done)) }
+            } catch {
+                throw failure(what, at: address + UInt64(done), error)
             }
+            guard n > 0 else { throw failure(what, at: address + UInt64(done), Errno(rawValue: EIO)) }
             done += n
         }
+    }
+
+    private func failure(_ what: String, at address: UInt64, _ errno: Errno) -> ReplayError {
+        .memory(call: "\(what) /proc/\(pid)/mem (a private file mapping's page, made the process's own before the kernel writes it)",
+                address: address, errno: errno)
     }
 }

@@ -101,3 +101,10 @@ public enum EventDescriptor: Equatable, Sendable {
         case unsupported(String)
     }
 }
+
+private extension Substring {
+    /// Without leading and trailing blanks and the newline (an fdinfo line's key or value).
+    func trimmingCharacters() -> String {
+        String(drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
+    }
+}

@@ -140,10 +140,3 @@ struct Tracee {
         }
     }
 }
-
-extension Substring {
-    /// Without leading and trailing blanks and the newline.
-    func trimmingCharacters() -> String {
-        String(drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
-    }
-}
