@@ -50,6 +50,64 @@ final class PublishTests: XCTestCase {
     }
 }
 
+/// A published image written into the reserve hands its descriptor to the reserve's thread,
+/// which frees the unfilled blocks there: the next image is published meanwhile, and the
+/// next reserve is made only after the surplus is freed.
+final class SurplusReleaseTests: XCTestCase {
+    func testTheNextImageIsPublishedWhileASurplusIsBeingFreed() throws {
+        let path = try makeTemporaryDirectory()
+        let directory = try ImageDirectory(path: path)
+        let settled = Settled()
+        let freeing = DispatchSemaphore(value: 0), mayFinish = DispatchSemaphore(value: 0)
+        let events = Released()
+        let reserve = SpaceReserve(
+            policy: .auto, directory: directory, logger: Logger(label: "test"),
+            makeReserve: { _, _, _ in events.add(-1); return .made },
+            freeSurplus: { fd in
+                freeing.signal()
+                mayFinish.wait()  // 250 MiB of tmpfs took 100-200 ms under qemu TCG
+                events.add(fd)
+            })
+        let publisher = ImagePublisher(
+            directory: directory, logger: Logger(label: "test"), onSettled: { settled.add($0) },
+            onFailed: { _, what in XCTFail(what) }, syncFile: { _ throws(Errno) in },
+            onPublished: { reserve.request(imageBytes: max($0, 64 << 20)) }, releaseSurplus: { reserve.release($0) })
+        reserve.start()
+        publisher.start()
+        func finished(_ crid: UInt64, reserved: Bool) throws -> ImagePublisher.Finished {
+            let made = try directory.createPartial(crid: crid)
+            return .init(session: crid, crid: crid, summary: StreamSummary(records: 0, bytes: 0, checksum: 0),
+                         file: ImageFile(crid: crid, fd: made.fd, name: made.name, reserved: reserved))
+        }
+        let first = try finished(51, reserved: true)
+        publisher.queue.submit(first)
+        XCTAssertEqual(freeing.wait(timeout: .now() + 10), .success, "the reserved image's surplus handed over")
+        publisher.queue.submit(try finished(52, reserved: false))
+        try waitFor { settled.names == ["51.ckpt", "52.ckpt"] }
+        XCTAssertEqual(events.fds, [], "52 published while 51's surplus was being freed, and no reserve made yet")
+        mayFinish.signal()
+        publisher.stop()
+        try waitFor { events.fds.count == 2 }
+        reserve.stop()
+        XCTAssertEqual(events.fds, [first.file.fd, -1], "the surplus freed, then the next reserve made")
+    }
+}
+
+final class Released: @unchecked Sendable {
+    private let lock = NSLock()
+    private var all: [Int32] = []
+    func add(_ fd: Int32) {
+        lock.lock()
+        defer { lock.unlock() }
+        all.append(fd)
+    }
+    var fds: [Int32] {
+        lock.lock()
+        defer { lock.unlock() }
+        return all
+    }
+}
+
 /// Counts the writers' `finish` calls (any thread).
 final class ImagesSeen: @unchecked Sendable {
     let path: String

@@ -45,8 +45,12 @@ public enum ReservePolicy: Sendable, Hashable {
 /// allocation. A reserve being replaced by a larger one is removed first, so the two never
 /// take more than half the free space together.
 ///
-/// `@unchecked Sendable`, sound because `wanted`, `largest`, `stopping`, `unsupported` and
-/// `generation` are read and
+/// The same thread frees what a published image did not fill of the reserve it was written
+/// into (`release`), before it makes the next one: the publisher does not wait for it, and
+/// the old surplus and the new reserve are never allocated at once.
+///
+/// `@unchecked Sendable`, sound because `wanted`, `largest`, `stopping`, `unsupported`,
+/// `surplus` and `generation` are read and
 /// written only with `lock` held, and `thread` is set before the publisher thread (which
 /// calls `request`) starts and cleared only after it has been joined (`ImageSink`).
 final class SpaceReserve: @unchecked Sendable {
@@ -66,19 +70,25 @@ final class SpaceReserve: @unchecked Sendable {
     private var stopping = false
     /// The file system refused `fallocate`'s mode: no more attempts.
     private var unsupported = false
+    /// Descriptors of published images written into the reserve, to free and close (`release`).
+    private var surplus: [Int32] = []
     /// Counts `drop`s: a reserve being made when one comes is abandoned.
     private var generation = 0
     private var thread: JoinableThread?
     /// `ImageDirectory.makeReserve`; tests stand in for a file system that refuses it.
     private let makeReserve: (_ bytes: UInt64, _ step: UInt64, _ stop: () -> Bool) -> ImageDirectory.ReserveOutcome
+    /// `ImageDirectory.releaseSurplus`; tests stand in for a slow one.
+    private let freeSurplus: (Int32) -> Void
 
     init(policy: ReservePolicy, directory: ImageDirectory, logger: Logger, room: (@Sendable () -> UInt64?)? = nil,
-         makeReserve: ((_ bytes: UInt64, _ step: UInt64, _ stop: () -> Bool) -> ImageDirectory.ReserveOutcome)? = nil) {
+         makeReserve: ((_ bytes: UInt64, _ step: UInt64, _ stop: () -> Bool) -> ImageDirectory.ReserveOutcome)? = nil,
+         freeSurplus: ((Int32) -> Void)? = nil) {
         self.policy = policy
         self.directory = directory
         self.logger = logger
         self.room = room
         self.makeReserve = makeReserve ?? { directory.makeReserve(bytes: $0, step: $1, stop: $2) }
+        self.freeSurplus = freeSurplus ?? { ImageDirectory.releaseSurplus($0) }
     }
 
     /// Starts the thread (not with `.off`); with `.bytes` it makes the reserve at once. A
@@ -112,6 +122,19 @@ final class SpaceReserve: @unchecked Sendable {
         lock.signal()
     }
 
+    /// Frees the blocks the image open as `fd` (published, written into the reserve) did not
+    /// fill, on the reserve's thread before its next reserve, and closes `fd`; without the
+    /// thread (`.off`, or not started), here.
+    func release(_ fd: Int32) {
+        guard thread != nil else {
+            freeSurplus(fd)
+            Syscall.close(fd)
+            return
+        }
+        lock.withLock { surplus.append(fd) }
+        lock.signal()
+    }
+
     /// The bytes allocated for the reserve now, a half-made one included (0 with `.off`): a
     /// look at the directory, so it is never out of date with a stream that took it.
     func allocatedBytes() -> UInt64 { policy == .off ? 0 : directory.reserveBytes(includingHalfMade: true) }
@@ -140,13 +163,23 @@ final class SpaceReserve: @unchecked Sendable {
     private var isStopping: Bool { lock.withLock { stopping } }
 
     private func run() {
+        var freeing: [Int32] = []
         while true {
             let size: UInt64 = lock.withLock {
-                while wanted == 0, !stopping { lock.wait() }
+                while wanted == 0, surplus.isEmpty, !stopping { lock.wait() }
+                swap(&freeing, &surplus)
                 defer { wanted = 0 }
                 return stopping ? 0 : wanted
             }
-            if size == 0 { return }
+            for fd in freeing {
+                freeSurplus(fd)
+                Syscall.close(fd)
+            }
+            freeing.removeAll(keepingCapacity: true)
+            if size == 0 {
+                if isStopping { return }
+                continue
+            }
             make(size)
         }
     }

@@ -116,7 +116,8 @@ public final class ImageSink {
         publisher = ImagePublisher(
             directory: directory, logger: logger, onSettled: onSettled,
             onFailed: { f, what in settler.ioFailure(session: f.session, f.file, what) }, syncFile: sync,
-            onPublished: { reserve.request(imageBytes: $0) }, onChecked: onChecked, onCorrupt: onCorrupt)
+            onPublished: { reserve.request(imageBytes: $0) }, releaseSurplus: { reserve.release($0) },
+            onChecked: onChecked, onCorrupt: onCorrupt)
         let capacity = pool.count * 2 + 64
         parts = SinkWriter.Parts(
             queue: WorkQueue(capacity: capacity), queueCapacity: capacity, publish: publisher.queue,
