@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(
             name: "CkptListenerTests",
             dependencies: [
-                "CkptListener", "CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem", "CCkptUAPI", "CkptTestSupport",
+                "CkptListener", "CkptProtocol", "CkptImage", "CkptTransport", "CkptSystem", "CCkptUAPI", "CCkptShims", "CkptTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]),

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptShims
 import CkptProtocol
 import Foundation
 import Logging
@@ -80,14 +81,19 @@ final class SurplusReleaseTests: XCTestCase {
                          file: ImageFile(crid: crid, fd: made.fd, name: made.name, reserved: reserved))
         }
         let first = try finished(51, reserved: true)
+        // Blocks past its end, as a reserve it was written into leaves them.
+        XCTAssertEqual(ckpt_fallocate_keep_size(first.file.fd, 0, 1 << 20), 0, "fallocate: \(errno)")
+        XCTAssertEqual(reserve.allocatedBytes(), 0)
         publisher.queue.submit(first)
         XCTAssertEqual(freeing.wait(timeout: .now() + 10), .success, "the reserved image's surplus handed over")
+        XCTAssertGreaterThanOrEqual(reserve.allocatedBytes(), 1 << 20, "the surplus counts as reserved until freed")
         publisher.queue.submit(try finished(52, reserved: false))
         try waitFor { settled.names == ["51.ckpt", "52.ckpt"] }
         XCTAssertEqual(events.fds, [], "52 published while 51's surplus was being freed, and no reserve made yet")
         mayFinish.signal()
         publisher.stop()
         try waitFor { events.fds.count == 2 }
+        XCTAssertEqual(reserve.allocatedBytes(), 0)
         reserve.stop()
         XCTAssertEqual(events.fds, [first.file.fd, -1], "the surplus freed, then the next reserve made")
     }

@@ -187,7 +187,7 @@ final class UsersockIntegrationTests: XCTestCase {
 
     func testLeftoverPartialAtStartBecomesFailed() throws {
         let directory = try makeTemporaryDirectory()
-        FileManager.default.createFile(atPath: directory + "/61.partial", contents: Data(repeating: 7, count: 1000))
+        XCTAssertTrue(FileManager.default.createFile(atPath: directory + "/61.partial", contents: Data(repeating: 7, count: 1000)), "test set-up: create the file")
         let harness = try ListenerHarness(directory: directory) { $0.idleTimeoutNs = 200_000_000 }
         harness.start()
         let outcome = try XCTUnwrap(harness.wait())
@@ -211,7 +211,7 @@ final class UsersockIntegrationTests: XCTestCase {
         _ = try XCTUnwrap(first.wait())
         XCTAssertEqual(rename(directory + "/81.ckpt", directory + "/81.partial"), 0)
         let image = try XCTUnwrap(FileManager.default.contents(atPath: directory + "/81.partial"))
-        FileManager.default.createFile(atPath: directory + "/82.partial", contents: image.dropLast())
+        XCTAssertTrue(FileManager.default.createFile(atPath: directory + "/82.partial", contents: image.dropLast()), "test set-up: create the file")
 
         let second = try ListenerHarness(directory: directory) { $0.idleTimeoutNs = 200_000_000 }
         second.start()
@@ -226,7 +226,7 @@ final class UsersockIntegrationTests: XCTestCase {
 
     func testAnExistingImageIsNeverOverwritten() throws {
         let directory = try makeTemporaryDirectory()
-        FileManager.default.createFile(atPath: directory + "/71.ckpt", contents: Data("old image".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: directory + "/71.ckpt", contents: Data("old image".utf8)), "test set-up: create the file")
         let harness = try ListenerHarness(directory: directory) { $0.exitAfter = 1 }
         harness.start()
         let stream = EncodedStream(crid: 71)

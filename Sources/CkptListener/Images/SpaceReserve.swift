@@ -47,10 +47,12 @@ public enum ReservePolicy: Sendable, Hashable {
 ///
 /// The same thread frees what a published image did not fill of the reserve it was written
 /// into (`release`), before it makes the next one: the publisher does not wait for it, and
-/// the old surplus and the new reserve are never allocated at once.
+/// the old surplus and the new reserve are never allocated at once. Until it is freed (at
+/// `SCHED_IDLE`, so on a machine kept busy it waits) the surplus counts as reserved
+/// (`allocatedBytes`), as the reserve did, so a store's spool bound still sees it.
 ///
 /// `@unchecked Sendable`, sound because `wanted`, `largest`, `stopping`, `unsupported`,
-/// `surplus` and `generation` are read and
+/// `surplus`, `surplusBytes` and `generation` are read and
 /// written only with `lock` held, and `thread` is set before the publisher thread (which
 /// calls `request`) starts and cleared only after it has been joined (`ImageSink`).
 final class SpaceReserve: @unchecked Sendable {
@@ -71,7 +73,9 @@ final class SpaceReserve: @unchecked Sendable {
     /// The file system refused `fallocate`'s mode: no more attempts.
     private var unsupported = false
     /// Descriptors of published images written into the reserve, to free and close (`release`).
-    private var surplus: [Int32] = []
+    private var surplus: [(fd: Int32, bytes: UInt64)] = []
+    /// The blocks past the end of the files in `surplus` and of those being freed, in bytes.
+    private var surplusBytes: UInt64 = 0
     /// Counts `drop`s: a reserve being made when one comes is abandoned.
     private var generation = 0
     private var thread: JoinableThread?
@@ -131,13 +135,20 @@ final class SpaceReserve: @unchecked Sendable {
             Syscall.close(fd)
             return
         }
-        lock.withLock { surplus.append(fd) }
+        var st = stat()
+        let past = fstat(fd, &st) == 0 ? UInt64(max(0, Int64(st.st_blocks) * 512 - Int64(st.st_size))) : 0
+        lock.withLock {
+            surplus.append((fd, past))
+            surplusBytes += past
+        }
         lock.signal()
     }
 
     /// The bytes allocated for the reserve now, a half-made one included (0 with `.off`): a
     /// look at the directory, so it is never out of date with a stream that took it.
-    func allocatedBytes() -> UInt64 { policy == .off ? 0 : directory.reserveBytes(includingHalfMade: true) }
+    func allocatedBytes() -> UInt64 {
+        policy == .off ? 0 : directory.reserveBytes(includingHalfMade: true) + lock.withLock { surplusBytes }
+    }
 
     /// Removes the reserve, and abandons one being made, until the next `request`.
     func drop() {
@@ -163,7 +174,7 @@ final class SpaceReserve: @unchecked Sendable {
     private var isStopping: Bool { lock.withLock { stopping } }
 
     private func run() {
-        var freeing: [Int32] = []
+        var freeing: [(fd: Int32, bytes: UInt64)] = []
         while true {
             let size: UInt64 = lock.withLock {
                 while wanted == 0, surplus.isEmpty, !stopping { lock.wait() }
@@ -171,9 +182,10 @@ final class SpaceReserve: @unchecked Sendable {
                 defer { wanted = 0 }
                 return stopping ? 0 : wanted
             }
-            for fd in freeing {
+            for (fd, bytes) in freeing {
                 freeSurplus(fd)
                 Syscall.close(fd)
+                lock.withLock { surplusBytes -= bytes }
             }
             freeing.removeAll(keepingCapacity: true)
             if size == 0 {
