@@ -60,7 +60,7 @@ final class SurplusReleaseTests: XCTestCase {
         let directory = try ImageDirectory(path: path)
         let settled = Settled()
         let freeing = DispatchSemaphore(value: 0), mayFinish = DispatchSemaphore(value: 0)
-        let events = Released()
+        let events = Recorded<Int32>()
         let reserve = SpaceReserve(
             policy: .auto, directory: directory, logger: Logger(label: "test"),
             makeReserve: { _, _, _ in events.add(-1); return .made },
@@ -89,25 +89,26 @@ final class SurplusReleaseTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(reserve.allocatedBytes(), 1 << 20, "the surplus counts as reserved until freed")
         publisher.queue.submit(try finished(52, reserved: false))
         try waitFor { settled.names == ["51.ckpt", "52.ckpt"] }
-        XCTAssertEqual(events.fds, [], "52 published while 51's surplus was being freed, and no reserve made yet")
+        XCTAssertEqual(events.values, [], "52 published while 51's surplus was being freed, and no reserve made yet")
         mayFinish.signal()
         publisher.stop()
-        try waitFor { events.fds.count == 2 }
+        try waitFor { events.values.count == 2 }
         XCTAssertEqual(reserve.allocatedBytes(), 0)
         reserve.stop()
-        XCTAssertEqual(events.fds, [first.file.fd, -1], "the surplus freed, then the next reserve made")
+        XCTAssertEqual(events.values, [first.file.fd, -1], "the surplus freed, then the next reserve made")
     }
 }
 
-final class Released: @unchecked Sendable {
+/// Values added from any thread, in the order added.
+final class Recorded<Element: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var all: [Int32] = []
-    func add(_ fd: Int32) {
+    private var all: [Element] = []
+    func add(_ value: Element) {
         lock.lock()
         defer { lock.unlock() }
-        all.append(fd)
+        all.append(value)
     }
-    var fds: [Int32] {
+    var values: [Element] {
         lock.lock()
         defer { lock.unlock() }
         return all
@@ -132,19 +133,13 @@ final class ImagesSeen: @unchecked Sendable {
     }
 }
 
-final class Settled: @unchecked Sendable {
-    private let lock = NSLock()
-    private var all: [String] = []
+/// The names of the images published, sorted.
+final class Settled: Sendable {
+    private let recorded = Recorded<String>()
     func add(_ s: SettledStream) {
-        lock.lock()
-        defer { lock.unlock() }
-        if case let .completed(name, _) = s.outcome { all.append(name) }
+        if case let .completed(name, _) = s.outcome { recorded.add(name) }
     }
-    var names: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return all.sorted()
-    }
+    var names: [String] { recorded.values.sorted() }
 }
 
 final class RecordingWriter: ForwardingWriter {
