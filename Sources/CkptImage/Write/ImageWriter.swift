@@ -558,7 +558,7 @@ public final class ImageWriter {
         let end = bytesWritten
         let cut = alignWrites == 0 || all ? end : end & ~UInt64(alignWrites - 1)
         if cut <= inFile {
-            // All of it lies inside one block (`inFile` is a block's start then): keep it.
+            // No block boundary past what is in the file: keep all of it for the next write.
             keep(afterPart: 0)
             return
         }
