@@ -113,4 +113,12 @@ extension ImageDirectory {
         guard fstat(fd, &st) == 0 else { return }
         _ = ftruncate(fd, st.st_size)
     }
+
+    /// The bytes `releaseSurplus` would free: the file's blocks past its end (0 when it
+    /// cannot say).
+    static func surplusBytes(_ fd: Int32) -> UInt64 {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return 0 }
+        return UInt64(max(0, Int64(st.st_blocks) * 512 - Int64(st.st_size)))
+    }
 }

@@ -135,8 +135,7 @@ final class SpaceReserve: @unchecked Sendable {
             Syscall.close(fd)
             return
         }
-        var st = stat()
-        let past = fstat(fd, &st) == 0 ? UInt64(max(0, Int64(st.st_blocks) * 512 - Int64(st.st_size))) : 0
+        let past = ImageDirectory.surplusBytes(fd)
         lock.withLock {
             surplus.append((fd, past))
             surplusBytes += past

@@ -61,7 +61,7 @@ final class ImagePublisher {
          onFailed: @escaping @Sendable (Finished, String) -> Void,
          syncFile: @escaping @Sendable (Int32) throws(Errno) -> Void,
          onPublished: @escaping @Sendable (UInt64) -> Void = { _ in },
-         releaseSurplus: @escaping @Sendable (Int32) -> Void = { ImageDirectory.releaseSurplus($0); Syscall.close($0) },
+         releaseSurplus: @escaping @Sendable (Int32) -> Void,
          onChecked: @escaping @Sendable (_ name: String, _ bytes: UInt64) -> Void = { _, _ in },
          onCorrupt: @escaping @Sendable (_ crid: UInt64) -> Void = { _ in }) {
         check = PublishedImageCheck(directory: directory, logger: logger, onChecked: onChecked, onCorrupt: onCorrupt)
