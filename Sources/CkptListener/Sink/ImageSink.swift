@@ -131,9 +131,11 @@ public final class ImageSink {
         let parts = self.parts
         switch writer {
         case .thread:
-            thread = JoinableThread { SinkWriter(parts).run() }
+            thread = JoinableThread { SinkWriter(parts, holdAtMost: SinkWriter.holdAtMostBesideReceiver).run() }
         case .inline:
-            inlineWriter = SinkWriter(parts)
+            // Inline, nothing is received while the batch is written, so holding every
+            // buffer until the batch's end starves nobody: one write per stream per batch.
+            inlineWriter = SinkWriter(parts, holdAtMost: .max)
             inlineBatch.reserveCapacity(parts.queueCapacity)
         }
     }
@@ -304,14 +306,18 @@ final class SinkWriter {
     private var held: [Int] = []
     private var dirty: [UInt64] = []
     /// Flush after this many writes even within a batch, so the pool is not held for long.
-    /// 48 of the default 64 buffers: with the receive thread's hand-off every 32 ops, 32 KiB
-    /// fragments reach the writer's 1 MiB writes (docs/benchmarks.md, "Write size again").
-    private static let holdAtMost = 48
+    private let holdAtMost: Int
+    /// The writer thread's: 48 of the default 64 buffers, so that while it writes, the
+    /// receive thread (handing over every 32 ops) still has buffers to receive into, and 32
+    /// KiB fragments reach the writer's 1 MiB writes (docs/benchmarks.md, "Write size
+    /// again").
+    static let holdAtMostBesideReceiver = 48
 
-    init(_ parts: Parts) {
+    init(_ parts: Parts, holdAtMost: Int) {
         self.parts = parts
-        held.reserveCapacity(Self.holdAtMost)
-        dirty.reserveCapacity(Self.holdAtMost)
+        self.holdAtMost = holdAtMost
+        held.reserveCapacity(parts.pool.count)
+        dirty.reserveCapacity(parts.pool.count)
     }
 
     /// Takes batches until the queue is closed and empty.
@@ -356,7 +362,7 @@ final class SinkWriter {
             let n = self.write(write)
             held.append(buffer)
             if dirty.last != write.session { dirty.append(write.session) }
-            if held.count >= Self.holdAtMost { flushWrites() }
+            if held.count >= holdAtMost { flushWrites() }
             return n
         case let .complete(session, crid, summary, seq):
             complete(session: session, crid: crid, summary: summary, seq: seq)
