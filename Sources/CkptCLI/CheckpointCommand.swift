@@ -239,7 +239,10 @@ extension CheckpointRun {
                 throw failure(command, "no image for crid \(crid) in \(dir) after \(waitTimeout) s: is `ckpt listen --dir \(dir)` the running listener?",
                               CkptExit.failed)
             }
-            usleep(50_000)
+            // Woken by the listener's rename (or its `.partial` and stats file coming and
+            // going); 50 ms at most, so the listing above also runs when inotify did not
+            // say (an overflowed queue, no watch).
+            _ = watch.waitForChange(milliseconds: 50)
         }
     }
 }

@@ -64,6 +64,34 @@ final class PublishedImageWatchTests: XCTestCase {
         XCTAssertEqual(try look(watch, 8), .failed(name: "8.failed"))
     }
 
+    /// `--wait` sleeps on the watch: a rename into DIR ends the sleep long before its
+    /// timeout (a waiter that only slept the timeout would return false after 5 s).
+    func testThePublishingRenameWakesTheWaiter() throws {
+        let watch = try PublishedImageWatch(directory: dir)
+        XCTAssertNil(try look(watch, 8))
+        let publisher = Thread { [dir] in
+            usleep(100_000)
+            let partial = "\(dir)/8.partial"
+            _ = FileManager.default.createFile(atPath: partial, contents: Data("image".utf8))  // failing, the look below fails
+            rename(partial, "\(dir)/8.ckpt")
+        }
+        let started = Date()
+        publisher.start()
+        // The .partial's creation may wake it first: look, and wait again, as the command does.
+        while try look(watch, 8) == nil, Date().timeIntervalSince(started) < 5 {
+            XCTAssertTrue(watch.waitForChange(milliseconds: 5000), "no event within 5 s")
+        }
+        XCTAssertEqual(try look(watch, 8), .image(name: "8.ckpt", present: true))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
+    }
+
+    func testNothingPublishedWaitsOutItsTime() throws {
+        let watch = try PublishedImageWatch(directory: dir)
+        let started = Date()
+        XCTAssertFalse(watch.waitForChange(milliseconds: 50))
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.045)
+    }
+
     func testAMissingDirectoryIsAnError() {
         XCTAssertThrowsError(try PublishedImageWatch(directory: dir + "/nonexistent"))
     }

@@ -12,7 +12,8 @@ import Glibc
 /// then on is remembered (the listener publishes by renaming `.partial` to `.ckpt` or
 /// `.failed`). Each look also lists DIR, which covers what the watch cannot (an overflowed
 /// event queue). Names DIR held before the request belong to an earlier boot's stream with
-/// the same crid and are ignored.
+/// the same crid and are ignored. The waiter sleeps on the watch (`waitForChange`), so it
+/// looks again as soon as something is published.
 final class PublishedImageWatch {
     enum Found: Equatable {
         /// `name` was published; `present` says whether it is still in DIR.
@@ -70,6 +71,19 @@ final class PublishedImageWatch {
             return .success(.failed(name: failed))
         }
         return .success(nil)
+    }
+
+    /// Waits until something is created or renamed in DIR, or `milliseconds` pass (all of
+    /// them when DIR is not watched): the waiter looks again as soon as the listener
+    /// publishes, not at its next poll. Returns whether an event is queued.
+    func waitForChange(milliseconds: Int32) -> Bool {
+        guard inotify >= 0 else {
+            usleep(useconds_t(milliseconds) * 1000)
+            return false
+        }
+        var fd = pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)
+        // EINTR (a signal the command handles) ends the wait early: the caller looks again.
+        return poll(&fd, 1, milliseconds) > 0
     }
 
     /// `<crid><ext>` or `<crid>-N<ext>`, not there before the watch began.
