@@ -134,7 +134,8 @@ public final class ImageSink {
             thread = JoinableThread { SinkWriter(parts, holdAtMost: SinkWriter.holdAtMostBesideReceiver).run() }
         case .inline:
             // Inline, nothing is received while the batch is written, so holding every
-            // buffer until the batch's end starves nobody: one write per stream per batch.
+            // buffer until the batch's end starves nobody, and each stream's fragments of
+            // the batch go out together (in writes of up to the writer's 1 MiB).
             inlineWriter = SinkWriter(parts, holdAtMost: .max)
             inlineBatch.reserveCapacity(parts.queueCapacity)
         }
