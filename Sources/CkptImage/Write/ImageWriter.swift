@@ -159,13 +159,13 @@ public final class ImageWriter {
     private let tail: UnsafeMutableRawBufferPointer
     /// `iov[0]`: the kept bytes; the queued parts from `iov[1]`.
     private let iov: UnsafeMutableBufferPointer<iovec>
-    /// Coalescing (`coalesceBytes` > 0): parts queued in `iov` for one later `writev`, and
-    /// the file offset of the first (so `bytesWritten - queuedOffset` bytes are queued). The
-    /// caller's fragment buffers must stay valid until `flush()`; `scratch` and `tail` are
-    /// only reused after a flush (`beginRecord` and `finish` flush first).
+    /// Coalescing (`coalesceBytes` > 0): parts queued in `iov` for one later `writev`, the
+    /// `queuedBytes` after what is in the file and kept. The caller's fragment buffers must
+    /// stay valid until `flush()`; `scratch` and `tail` are only reused after a flush
+    /// (`beginRecord` and `finish` flush first).
     private let coalesceBytes: Int
     private var queuedParts = 0
-    private var queuedOffset: UInt64 = 0
+    private var queuedBytes: UInt64 { bytesWritten - inFile - UInt64(kept) }
     private static let maxQueuedParts = 64
     /// The system call; tests replace it (short writes, EINTR, errors).
     private let writevCall: ImageFileIO.Writev
@@ -523,7 +523,6 @@ public final class ImageWriter {
     /// the parts are queued instead (bytesWritten counts them) and written by `flush()`,
     /// which runs here when the queue is full. No allocation: the iovecs live in `iov`.
     private func write(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer?, _ c: UnsafeRawBufferPointer?) throws(ImageError) {
-        if queuedParts == 0 { queuedOffset = bytesWritten }
         var total = 0
         func add(_ part: UnsafeRawBufferPointer?) {
             guard let part, let base = part.baseAddress, part.count > 0 else { return }
@@ -535,7 +534,7 @@ public final class ImageWriter {
         add(b)
         add(c)
         bytesWritten += UInt64(total)
-        if coalesceBytes == 0 || bytesWritten - queuedOffset >= UInt64(coalesceBytes) || queuedParts > Self.maxQueuedParts {
+        if coalesceBytes == 0 || queuedBytes >= UInt64(coalesceBytes) || queuedParts > Self.maxQueuedParts {
             try flush()
         }
     }
