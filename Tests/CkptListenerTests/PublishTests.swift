@@ -99,22 +99,6 @@ final class SurplusReleaseTests: XCTestCase {
     }
 }
 
-/// Values added from any thread, in the order added.
-final class Recorded<Element: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var all: [Element] = []
-    func add(_ value: Element) {
-        lock.lock()
-        defer { lock.unlock() }
-        all.append(value)
-    }
-    var values: [Element] {
-        lock.lock()
-        defer { lock.unlock() }
-        return all
-    }
-}
-
 /// Counts the writers' `finish` calls (any thread).
 final class ImagesSeen: @unchecked Sendable {
     let path: String

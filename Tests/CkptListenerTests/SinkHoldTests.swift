@@ -26,12 +26,12 @@ final class SinkHoldTests: XCTestCase {
     private func appendsPerFlush(writer: ImageSink.Writer, fragments: Int) throws -> [Int] {
         let directory = try ImageDirectory(path: try makeTemporaryDirectory())
         let pool = BufferPool(count: fragments + 1, size: 4096)
-        let log = FlushLog()
+        let log = Recorded<WriterEvent>()
         let gate = DispatchSemaphore(value: 0), entered = DispatchSemaphore(value: 0)
         let sink = ImageSink(
             directory: directory, pool: pool, logger: Logger(label: "test"),
             makeWriter: { _, info in
-                info.crid == 60 ? FlushCountingWriter(log: FlushLog(), gate: (entered, gate))
+                info.crid == 60 ? FlushCountingWriter(log: Recorded(), gate: (entered, gate))
                     : FlushCountingWriter(log: log, gate: nil)
             },
             onSettled: { _ in }, onWriterFailure: { _ in }, writer: writer)
@@ -53,36 +53,35 @@ final class SinkHoldTests: XCTestCase {
         for _ in 0..<fragments { try write(session: 1, crid: 61) }
         sink.flush()
         gate.signal()
-        try waitFor { log.appended == fragments && pool.snapshot().inUse == 0 }
-        return log.flushes
+        try waitFor { log.values.filter { $0 == .append }.count == fragments && pool.snapshot().inUse == 0 }
+        return flushSizes(log.values)
     }
 }
 
-/// What the counting writer saw, read by the test thread.
-private final class FlushLog: @unchecked Sendable {
-    // Sound: every access holds `lock`.
-    private let lock = NSLock()
-    private var appends = 0
-    private var pending = 0
-    private var perFlush: [Int] = []
-    func append() { lock.withLock { appends += 1; pending += 1 } }
-    func flush() {
-        lock.withLock {
-            if pending > 0 { perFlush.append(pending) }
+/// What a counting writer did, in order.
+private enum WriterEvent: Sendable, Equatable { case append, flush }
+
+/// How many `append`s each `flush` that followed any wrote.
+private func flushSizes(_ events: [WriterEvent]) -> [Int] {
+    var counts: [Int] = [], pending = 0
+    for event in events {
+        switch event {
+        case .append: pending += 1
+        case .flush:
+            if pending > 0 { counts.append(pending) }
             pending = 0
         }
     }
-    var appended: Int { lock.withLock { appends } }
-    var flushes: [Int] { lock.withLock { perFlush } }
+    return counts
 }
 
 /// Writes nothing; logs each fragment and each flush. With a `gate`, its first fragment
 /// signals `entered`, then waits at `wait` (at most 5 s).
 private final class FlushCountingWriter: StreamImageWriter {
-    private let log: FlushLog
+    private let log: Recorded<WriterEvent>
     private var gate: (entered: DispatchSemaphore, wait: DispatchSemaphore)?
     private var bytes: UInt64 = 0
-    init(log: FlushLog, gate: (entered: DispatchSemaphore, wait: DispatchSemaphore)?) {
+    init(log: Recorded<WriterEvent>, gate: (entered: DispatchSemaphore, wait: DispatchSemaphore)?) {
         self.log = log
         self.gate = gate
     }
@@ -94,10 +93,10 @@ private final class FlushCountingWriter: StreamImageWriter {
         }
         gate = nil
         bytes += UInt64(data.count)
-        log.append()
+        log.add(.append)
     }
     func endRecord() throws {}
-    func flush() throws { log.flush() }
+    func flush() throws { log.add(.flush) }
     func keepCompleteRecords() throws {}
     func finish(summary: StreamSummary) throws {}
     var written: StreamSummary { StreamSummary(records: 0, bytes: bytes, checksum: 0) }
