@@ -1,3 +1,5 @@
+# ab-guest.sh [BINDIR...]: ckpt-old and ckpt-new run from each BINDIR (default: this
+# script's directory, an uncached 9p share, and a copy in the guest's tmpfs, /tmp/bin).
 set -u
 D=$(dirname $0)
 IMG=/tmp/ckpt-img FLAG=/tmp/flag log=/tmp/target.log
@@ -20,7 +22,10 @@ one() { # one BINARY: checkpoint a fresh target, restore it with BINARY
   echo "restore $1 $(t $1 restore $img)"
   sleep 0.3; local rpid=$(pgrep -f "target.py 1" | head -1); kill -9 $rpid 2>/dev/null; sleep 0.2
 }
+dirs=("$@"); [ $# -gt 0 ] || dirs=("$D" /tmp/bin)
 for r in $(seq 8); do
   if [ $((r % 2)) = 0 ]; then order="old new"; else order="new old"; fi
-  for w in $order; do one $D/ckpt-$w; one /tmp/bin/ckpt-$w; echo "version $D/ckpt-$w $(t $D/ckpt-$w --version)"; echo "version /tmp/bin/ckpt-$w $(t /tmp/bin/ckpt-$w --version)"; done
+  for w in $order; do
+    for dir in "${dirs[@]}"; do one $dir/ckpt-$w; echo "version $dir/ckpt-$w $(t $dir/ckpt-$w --version)"; done
+  done
 done
