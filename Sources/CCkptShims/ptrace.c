@@ -10,6 +10,7 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ckpt_shims.h"
@@ -55,6 +56,29 @@ int ckpt_spawn_with_pid(const char *path, char *const argv[], char *const envp[]
 		syscall(SYS_exit, 127);
 	}
 	return (int)ret;
+}
+
+int ckpt_child_state(int pid, int *status)
+{
+	siginfo_t info;
+
+	memset(&info, 0, sizeof(info));
+	if (waitid(P_PID, (id_t)pid, &info, WSTOPPED | WEXITED | WNOHANG | WNOWAIT) != 0)
+		return -1;
+	if (info.si_pid != pid)
+		return 0;
+	*status = info.si_status;
+	switch (info.si_code) {
+	case CLD_STOPPED:
+		return 1;
+	case CLD_EXITED:
+		return 2;
+	case CLD_KILLED:
+	case CLD_DUMPED:
+		return 3;
+	default:
+		return 0;
+	}
 }
 
 int ckpt_prlimit(int pid, int resource, const struct ckpt_rlimit *set, struct ckpt_rlimit *old)

@@ -33,8 +33,7 @@ final class RemoteSyscallsTests: XCTestCase {
         defer { free(argv[0]) }
         var envp: [UnsafeMutablePointer<CChar>?] = [nil]
         XCTAssertEqual(posix_spawn(&pid, "/proc/self/fd/\(fd)", nil, nil, &argv, &envp), 0)
-        for _ in 0..<400 where Restorer.state(pid) != "T" { usleep(5000) }
-        XCTAssertEqual(Restorer.state(pid), "T", "the stub did not stop itself")
+        try Restorer.waitForStop(pid)
         let tracee = try Tracee.seize(pid)
         var remote = RemoteSyscalls(tracee: tracee, base: try tracee.getRegisters(),
                                     gadget: StubProgram.base + UInt64(StubProgram.gadgetOffset))

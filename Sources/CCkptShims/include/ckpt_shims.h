@@ -101,6 +101,13 @@ int ckpt_memfd_create(const char *name, unsigned int flags);
  * in a multi-threaded caller; an execve failure exits the child with status 127. */
 int ckpt_spawn_with_pid(const char *path, char *const argv[], char *const envp[], int pid);
 
+/* What child @pid is doing, by waitid(2) with WNOHANG | WNOWAIT (ptrace.c): neither waits
+ * nor takes the report, so a stop is still reported to the next wait (and to ptrace's).
+ * Returns 1 stopped (*status: the signal), 2 exited (*status: its exit status), 3 killed
+ * by a signal (*status: the signal), 0 none of these yet, -1 with errno (ECHILD: not a
+ * child of the caller). siginfo_t's union is what Swift cannot read. */
+int ckpt_child_state(int pid, int *status);
+
 /* Arguments the restorer writes into the new process for syscalls it makes there
  * (ptrace.c), laid out by the C structs rather than by hand. Each fills @buf (@cap bytes)
  * as the bytes to place at the new process's address @at and returns how many, or 0 when

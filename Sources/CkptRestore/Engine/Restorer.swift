@@ -264,13 +264,31 @@ public struct Restorer {
             let rc = posix_spawn(&pid, path, nil, &attr, &argv, &envp)
             guard rc == 0 else { throw .system(call: "posix_spawn the stub", errno: Errno(rawValue: rc)) }
         }
-        // It stops itself (kill(self, SIGSTOP)); wait for that before seizing it.
-        for _ in 0..<400 {
-            if Self.state(pid) == "T" { return pid }
-            usleep(5000)
+        try Self.waitForStop(pid)
+        return pid
+    }
+
+    /// The new process stops itself (the stub's first act is kill(self, SIGSTOP)): waits
+    /// for that, polling every millisecond for at most `timeoutMs`, without taking the stop's
+    /// report (WNOWAIT), so `Tracee.seize` finds it as before. A process that ends first is
+    /// reaped and its end said; one that does neither in time is killed and reaped.
+    static func waitForStop(_ pid: pid_t, timeoutMs: Int = 2000) throws(RestoreError) {
+        func reap() { var s: Int32 = 0; waitpid(pid, &s, __WALL) }
+        for _ in 0...timeoutMs {
+            var status: Int32 = 0
+            switch ckpt_child_state(pid, &status) {
+            case 1: return
+            case 2: reap(); throw .mismatch("the new process exited with status \(status) before it stopped")
+            case 3: reap(); throw .mismatch("the new process was killed by signal \(status) before it stopped")
+            case 0: usleep(1000)
+            default:
+                let e = Errno(rawValue: errno)
+                kill(pid, SIGKILL); reap()
+                throw .system(call: "waitid \(pid)", errno: e)
+            }
         }
-        kill(pid, SIGKILL)
-        throw .mismatch("the new process did not stop within 2 s")
+        kill(pid, SIGKILL); reap()
+        throw .mismatch("the new process did not stop within \(timeoutMs) ms")
     }
 
     /// Why `--pid same` could not have the image's id.
@@ -283,16 +301,6 @@ public struct Restorer {
         default:
             .unsupported(what: what, why: "clone3 with set_tid failed: \(errno)")
         }
-    }
-
-    static func state(_ pid: pid_t) -> String? {
-        guard let f = fopen("/proc/\(pid)/stat", "r") else { return nil }
-        defer { fclose(f) }
-        var line = [CChar](repeating: 0, count: 512)
-        guard fgets(&line, 512, f) != nil else { return nil }
-        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        return text[text.index(close, offsetBy: 2)...].split(separator: " ").first.map(String.init)
     }
 
     /// A fresh page for the gadget where neither the image nor the stub has anything;
