@@ -14,13 +14,7 @@ final class RemoteSyscallsTests: XCTestCase {
     /// The restorer's gadget page in the stub: free there (the stub loads far above).
     let page: UInt64 = 0x1000_0000
 
-    override func tearDown() {
-        if pid > 0 {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, __WALL)
-        }
-    }
+    override func tearDown() { killAndReap(pid) }
 
     /// The stub, stopped and seized; with `batchLoop` the restorer's gadget page at `page`.
     func stub(batchLoop: Bool = true) throws -> RemoteSyscalls {

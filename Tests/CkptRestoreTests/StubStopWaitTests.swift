@@ -10,13 +10,7 @@ import XCTest
 final class StubStopWaitTests: XCTestCase {
     var pid: pid_t = 0
 
-    override func tearDown() {
-        if pid > 0 {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, __WALL)
-        }
-    }
+    override func tearDown() { killAndReap(pid) }
 
     func spawn(_ script: String) {
         var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(script), nil]
