@@ -268,7 +268,7 @@ public struct Restorer {
         return pid
     }
 
-    /// The new process stops itself (the stub's first act is kill(self, SIGSTOP)): waits
+    /// The new process stops itself (the stub does nothing before kill(self, SIGSTOP)): waits
     /// for that, polling every millisecond for at most `timeoutMs`, without taking the stop's
     /// report (WNOWAIT), so `Tracee.seize` finds it as before. A process that ends first is
     /// reaped and its end said; one that does neither in time is killed and reaped.
