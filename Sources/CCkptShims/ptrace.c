@@ -106,6 +106,11 @@ int ckpt_f_setpipe_sz(void)
 	return F_SETPIPE_SZ;
 }
 
+int ckpt_o_path(void)
+{
+	return O_PATH;
+}
+
 int ckpt_tgkill(int tgid, int tid, int sig)
 {
 	return (int)syscall(SYS_tgkill, tgid, tid, sig);

@@ -44,7 +44,7 @@ extension RemoteSyscallsTests {
         }
         defer { writer.cancel() }
         let start = Date()
-        try restorer.restoreDescriptors(remote, objects: [:])
+        try restorer.restoreDescriptors(remote, objects: [:], access: ProcessFileAccess(remote: remote, user: nil))
         XCTAssertLessThan(Date().timeIntervalSince(start), 2, "the open waited for a writer")
         XCTAssertEqual(openFiles()[3], path)
         // The image's flags: O_NONBLOCK, added for the open only, is gone again.

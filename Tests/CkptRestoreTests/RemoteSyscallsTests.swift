@@ -18,6 +18,11 @@ final class RemoteSyscallsTests: XCTestCase {
 
     /// The stub, stopped and seized; with `batchLoop` the restorer's gadget page at `page`.
     func stub(batchLoop: Bool = true) throws -> RemoteSyscalls {
+        try Self.spawnStub(&pid, batchLoop: batchLoop, page: page)
+    }
+
+    /// The same for other tests: the stub's pid in `pid` (the caller kills and reaps it).
+    static func spawnStub(_ pid: inout pid_t, batchLoop: Bool = true, page: UInt64 = 0x1000_0000) throws -> RemoteSyscalls {
         let fd = ckpt_memfd_create("ckpt-remote-test", UInt32(CKPT_MFD_CLOEXEC))
         XCTAssertGreaterThanOrEqual(fd, 0)
         defer { close(fd) }

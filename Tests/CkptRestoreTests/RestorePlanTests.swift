@@ -112,7 +112,7 @@ import Testing
         let plan = try RestorePlan(r, shellJob: false)
         #expect(plan.mappings.map(\.kind) == [.anonymous, .stack])
         #expect(plan.registers.count == 27 && plan.registers[16] == 1)
-        #expect(plan.descriptors == [.path(fd: 1, path: "/tmp/out", flags: 1, position: 42)])
+        #expect(plan.descriptors == [.path(fd: 1, path: "/tmp/out", flags: 1, position: 42, identity: nil)])
     }
 
     @Test func readsSignalsAndFPUState() throws {

@@ -29,6 +29,8 @@ enum {
 	CKPT_SYS_SETGROUPS = SYS_setgroups,
 	CKPT_SYS_SETRESUID = SYS_setresuid,
 	CKPT_SYS_SETRESGID = SYS_setresgid,
+	CKPT_SYS_SETFSUID = SYS_setfsuid,
+	CKPT_SYS_SETFSGID = SYS_setfsgid,
 	CKPT_SYS_SETSID = SYS_setsid,
 	CKPT_SYS_RT_SIGACTION = SYS_rt_sigaction,
 	CKPT_SYS_CLONE = SYS_clone,

@@ -128,6 +128,9 @@ int ckpt_prlimit(int pid, int resource, const struct ckpt_rlimit *set, struct ck
 /* fcntl(2)'s F_SETPIPE_SZ (ptrace.c): <fcntl.h> defines it only under _GNU_SOURCE. */
 int ckpt_f_setpipe_sz(void);
 
+/* open(2)'s O_PATH (ptrace.c): <fcntl.h> defines it only under _GNU_SOURCE. */
+int ckpt_o_path(void);
+
 /* tgkill(2) (ptrace.c): not in Swift's Glibc module. Returns 0, or -1 with errno. */
 int ckpt_tgkill(int tgid, int tid, int sig);
 

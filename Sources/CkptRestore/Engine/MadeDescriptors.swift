@@ -13,7 +13,9 @@ extension Restorer {
     /// watches cyclically upwards, so a watch whose number is still ahead is added and
     /// removed until the next one is its number (as CRIU does), and the IN_IGNORED events
     /// those removals queue are read away; then placed at its fd with its flags.
-    func restoreInotify(_ remote: RemoteSyscalls, fd: Int32, flags: Int32, watches: [InotifyWatch]) throws(RestoreError) {
+    /// Watches are added with the process's rights (`ProcessFileAccess`: the stub has its ids).
+    func restoreInotify(_ remote: RemoteSyscalls, fd: Int32, flags: Int32, watches: [InotifyWatch],
+                        access: ProcessFileAccess) throws(RestoreError) {
         let what = "fd \(fd) (anon_inode:inotify)"
         let ifd = try moveAbove(remote, try remote.call("inotify_init1 for \(what)", Int32(CKPT_SYS_INOTIFY_INIT1), UInt64(O_NONBLOCK)), what)
         var removed = false
@@ -21,7 +23,7 @@ extension Restorer {
         for w in watches {
             let path = try remote.string(w.path)
             while true {
-                let got = Int32(truncatingIfNeeded: try remote.call("inotify_add_watch \(w.path) for \(what)",
+                let got = Int32(truncatingIfNeeded: try remote.call("inotify_add_watch \(w.path) for \(what)\(access.asWhom)",
                                                                   Int32(CKPT_SYS_INOTIFY_ADD_WATCH), ifd, path, UInt64(w.mask)))
                 if got == w.wd { break }
                 // At or below the last restored: the path is that watch's file now, whose

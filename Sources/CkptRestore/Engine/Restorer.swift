@@ -4,6 +4,7 @@ import Glibc
 import CCkptShims
 import CCkptUAPI
 import CkptImage
+import CkptProtocol
 import CkptReplay
 import SystemPackage
 
@@ -117,17 +118,22 @@ public struct Restorer {
         try moveGadget(&remote)
         // A session of its own, as a daemon's (criu restore -d); --shell-job keeps ours.
         if !options.shellJob { try remote.call("setsid", Int32(CKPT_SYS_SETSID)) }
+        // From here every path is opened with the process's rights (another user's process:
+        // `ProcessFileAccess`), until setCredentials makes them its own.
+        let access = try ProcessFileAccess.begin(remote, task: plan.task)
         step("mapping \(plan.mappings.count) areas")
-        let objects = try makeMappings(remote)
+        let objects = try makeMappings(remote, access)
         try compareMappings(tracee)
-        try setAddressSpace(remote)
+        try setAddressSpace(remote, access)
         step("opening \(plan.descriptors.count) descriptors")
-        try restoreDescriptors(remote, objects: objects)
+        try restoreDescriptors(remote, objects: objects, access: access)
         try restorePipes(remote)
         try restoreSocketPairs(remote)
         try restoreEpolls(remote)
         // Every path is opened by now: the host's view of them ends here.
-        if let root = plan.changedRoot { try remote.call("chroot \(root)", Int32(CKPT_SYS_CHROOT), try remote.string(root)) }
+        if let root = plan.changedRoot {
+            try remote.call("chroot \(root)\(access.asWhom)", Int32(CKPT_SYS_CHROOT), try remote.string(root))
+        }
         var warnings: [String] = []
         step("setting signal dispositions")
         warnings += try restoreSignalActions(remote)
@@ -331,7 +337,7 @@ public struct Restorer {
     /// Every mapping of the image, in the new process. Returns the memfd made for each
     /// unnamed shared memory object (one per object, so two vmas of one object share their
     /// pages again), moved above every image fd; `restoreDescriptors` uses and closes them.
-    func makeMappings(_ remote: RemoteSyscalls) throws(RestoreError) -> [VMAKind.SharedObject: UInt64] {
+    func makeMappings(_ remote: RemoteSyscalls, _ access: ProcessFileAccess) throws(RestoreError) -> [VMAKind.SharedObject: UInt64] {
         let arch_map_vdso_64 = UInt64(CKPT_ARCH_MAP_VDSO_64)
         var objects: [VMAKind.SharedObject: UInt64] = [:]
         // Each remote call is a stop and a resume of the process under ptrace, so the files
@@ -339,6 +345,7 @@ public struct Restorer {
         // once for all its mappings (a library has four or five), then the maps are made in
         // batches (`RemoteSyscalls.calls`, in the image's order).
         var toOpen: [(path: String, flags: Int32, step: String)] = []
+        var held: [(identity: FileIdentity?, what: String)] = []  // toOpen's files as the image recorded them
         var fileIndex: [String: Int] = [:]  // "flags path" -> its place in toOpen
         var fileOf = [Int?](repeating: nil, count: plan.mappings.count)  // mapping -> its file's place
         for (i, m) in plan.mappings.enumerated() {
@@ -356,11 +363,21 @@ public struct Restorer {
                 fileIndex[key] = toOpen.count
                 // O_NONBLOCK: a FIFO put at the path since the plan looked returns at once
                 // (and mmap refuses it) instead of waiting for a writer with the restorer.
-                toOpen.append((path, flags | O_NONBLOCK, "open \(path) for mapping \(RestorePlan.describe(m))"))
+                let what = "\(path) for mapping \(RestorePlan.describe(m))"
+                toOpen.append((path, flags | O_NONBLOCK, "open \(what)"))
+                held.append((m.meta.identity, what))
             }
             fileOf[i] = fileIndex[key]
         }
-        let fds = try remote.open(toOpen)
+        // Another user's files one by one (`ProcessFileAccess.open` may look twice).
+        let fds: [UInt64]
+        if access.user == nil {
+            fds = try remote.open(toOpen)
+        } else {
+            fds = try zip(toOpen, held).map { (f, h) throws(RestoreError) in
+                try access.open(f.path, flags: f.flags | O_CLOEXEC, held: h.identity, what: h.what)
+            }
+        }
         var maps: [RemoteSyscalls.Call] = []
         for (i, m) in plan.mappings.enumerated() {
             let what = "mapping \(RestorePlan.describe(m))"
@@ -439,12 +456,16 @@ public struct Restorer {
 
     /// brk, stack, argument and environment areas and the executable (`CKPT_PR_SET_MM_MAP`),
     /// the command name, the working directory, the umask and the personality.
-    func setAddressSpace(_ remote: RemoteSyscalls) throws(RestoreError) {
+    func setAddressSpace(_ remote: RemoteSyscalls, _ access: ProcessFileAccess) throws(RestoreError) {
         var exeFD = UInt64.max
         if let exe = plan.executable {
-            // O_NONBLOCK as for the mappings' files (`makeMappings`).
-            exeFD = try remote.call("open \(exe) (the executable)", Int32(CKPT_SYS_OPEN), try remote.string(exe),
-                                    UInt64(O_RDONLY | O_CLOEXEC | O_NONBLOCK), 0)
+            // O_NONBLOCK as for the mappings' files (`makeMappings`); the file the image
+            // recorded is the one mapped from that path.
+            let held = plan.mappings.lazy.compactMap { m -> FileIdentity? in
+                if case let .file(path) = m.kind, path == exe { return m.meta.identity }
+                return nil
+            }.first
+            exeFD = try access.open(exe, flags: O_RDONLY | O_CLOEXEC | O_NONBLOCK, held: held, what: "\(exe) (the executable)")
         }
         let mm = plan.mm
         // struct prctl_mm_map (linux/prctl.h): 13 u64 then auxv_size and exe_fd (u32 each).
@@ -460,7 +481,7 @@ public struct Restorer {
         if exeFD != UInt64.max { try remote.call("close", Int32(CKPT_SYS_CLOSE), exeFD) }
         try remote.call("prctl(CKPT_PR_SET_NAME)", Int32(CKPT_SYS_PRCTL), UInt64(CKPT_PR_SET_NAME), try remote.string(plan.task.comm))
         // Older images have neither: the restorer's stay.
-        if let cwd = plan.task.cwd { try remote.call("chdir \(cwd)", Int32(CKPT_SYS_CHDIR), try remote.string(cwd)) }
+        if let cwd = plan.task.cwd { try remote.call("chdir \(cwd)\(access.asWhom)", Int32(CKPT_SYS_CHDIR), try remote.string(cwd)) }
         if let umask = plan.task.umask { try remote.call("umask \(String(umask, radix: 8))", Int32(CKPT_SYS_UMASK), UInt64(umask)) }
         if let p = plan.task.personality {
             try remote.call("personality \(hex(UInt64(p)))", Int32(CKPT_SYS_PERSONALITY), UInt64(p))
@@ -519,7 +540,8 @@ public struct Restorer {
     /// The image's fds by path, at their positions, and its fds of shared memory objects
     /// from the memfds of `objects` (closed here); the stub's other fds closed. Terminals
     /// (`--shell-job`) stay the restorer's, which the process inherited at the same number.
-    func restoreDescriptors(_ remote: RemoteSyscalls, objects: [VMAKind.SharedObject: UInt64]) throws(RestoreError) {
+    func restoreDescriptors(_ remote: RemoteSyscalls, objects: [VMAKind.SharedObject: UInt64],
+                            access: ProcessFileAccess) throws(RestoreError) {
         var keep = Set(plan.descriptors.compactMap { d -> Int32? in
             if case let .terminal(fd, _) = d { return fd }
             return nil
@@ -530,14 +552,15 @@ public struct Restorer {
         }
         for d in plan.descriptors {
             let fd: Int32, path: String, flags: Int32, position: UInt64
+            var held: FileIdentity?, memfd = false
             switch d {
-            case let .path(f, p, fl, pos): (fd, path, flags, position) = (f, p, fl, pos)
+            case let .path(f, p, fl, pos, identity): (fd, path, flags, position, held) = (f, p, fl, pos, identity)
             case let .sharedMemory(f, object, fl, pos):
                 // A new open file of the same object, as a reopen of /proc/PID/fd/N makes.
-                guard let memfd = objects[object] else { throw .mismatch("fd \(f): no memfd was made for its object") }
-                (fd, path, flags, position) = (f, "/proc/self/fd/\(memfd)", fl, pos)
+                guard let made = objects[object] else { throw .mismatch("fd \(f): no memfd was made for its object") }
+                (fd, path, flags, position, memfd) = (f, "/proc/self/fd/\(made)", fl, pos, true)
             case let .inotify(f, fl, watches):
-                try restoreInotify(remote, fd: f, flags: fl, watches: watches)
+                try restoreInotify(remote, fd: f, flags: fl, watches: watches, access: access)
                 continue
             case let .event(f, fl, e):
                 try restoreEvent(remote, fd: f, flags: fl, e)
@@ -550,8 +573,10 @@ public struct Restorer {
             // once instead of waiting for its other end with the restorer. F_SETFL then
             // clears it unless the image has it: it changes only that bit, the others being
             // as open set them from the same flags.
-            let got = try remote.call("open \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path),
-                                      UInt64(UInt32(bitPattern: clean | O_NONBLOCK)), 0)
+            // A memfd's path is the restorer's own, to the memfd it made.
+            let got = memfd
+                ? try remote.call("open \(what)", Int32(CKPT_SYS_OPEN), try remote.string(path), UInt64(UInt32(bitPattern: clean | O_NONBLOCK)), 0)
+                : try access.open(path, flags: clean | O_NONBLOCK, held: held, what: what)
             var then: [RemoteSyscalls.Call] = []
             if clean & O_NONBLOCK == 0 {
                 then.append(.init("F_SETFL \(what)", Int32(CKPT_SYS_FCNTL), got, UInt64(F_SETFL), UInt64(UInt32(bitPattern: clean))))

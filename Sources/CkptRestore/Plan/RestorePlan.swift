@@ -21,8 +21,10 @@ public struct RestorePlan: Sendable {
 
     /// How an fd comes back.
     public enum Descriptor: Equatable, Sendable {
-        /// A file or directory reopened by path with its flags, at its position.
-        case path(fd: Int32, path: String, flags: Int32, position: UInt64)
+        /// A file or directory reopened by path with its flags, at its position; `identity`
+        /// is the file it was (absent in older images), which decides whose rights may open
+        /// it for another user's process (`ProcessFileAccess`).
+        case path(fd: Int32, path: String, flags: Int32, position: UInt64, identity: FileIdentity?)
         /// A terminal: the restorer's own terminal takes its place (`--shell-job`).
         case terminal(fd: Int32, path: String)
         /// One end of a pipe whose both ends the process holds (`pipes` has it).
@@ -43,7 +45,7 @@ public struct RestorePlan: Sendable {
 
         public var fd: Int32 {
             switch self {
-            case let .path(fd, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .socket(fd, _), let .sharedMemory(fd, _, _, _),
+            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .socket(fd, _), let .sharedMemory(fd, _, _, _),
                  let .inotify(fd, _, _), let .event(fd, _, _), let .epoll(fd, _, _): fd
             }
         }
@@ -378,7 +380,7 @@ public struct RestorePlan: Sendable {
             }
             return .terminal(fd: Int32(f.fd), path: path)
         }
-        return .path(fd: Int32(f.fd), path: path, flags: Int32(bitPattern: f.fFlags), position: f.pos)
+        return .path(fd: Int32(f.fd), path: path, flags: Int32(bitPattern: f.fFlags), position: f.pos, identity: f.identity)
     }
 
     /// An inotify descriptor from its fdinfo record: each watch on the path of an open file

@@ -673,7 +673,10 @@ t_restore_event_descriptors() {
 
 # Credentials (docs/restore.md): root restores a uid 1000 process as uid and gid 1000 with
 # no supplementary groups (setgroups(0), setresgid, setresuid), from an image file root
-# owns; one uid 1000 owns is refused (it could say anything). A user may restore only
+# owns; its stdout, a file root opened for it that uid 1000 may not open, comes back
+# because it is still the very file (ProcessFileAccess); the same process's file in uid
+# 1000's directory swapped for a symlink to a root-only file is refused, and nothing holds
+# that file afterwards. One image file uid 1000 owns is refused (it could say anything). A user may restore only
 # its own images, and only with hard limits it could set itself: both refused before any
 # process exists (uid 1000 restoring root's image; uid 1000 under a hard RLIMIT_NOFILE of
 # 1000 restoring its own image, whose hard limit is ktarget's 4000).
@@ -686,7 +689,8 @@ t_restore_credentials() {
 	checkpoint_to_image $T || return 1
 	install -m 644 $img $d/user.ckpt
 	kill -9 $T; wait $T 2>/dev/null
-	mv t.out t.old && : >t.out
+	# Emptied in place: the same file (root's, 0644), which uid 1000 could not open itself.
+	cp t.out t.old && : >t.out
 	local np ids
 	restore_image $img || return 1
 	wait_for t.out '^tick' 10 || { why="the restored process printed nothing (state $(state $np))"; return 1; }
@@ -694,6 +698,23 @@ t_restore_credentials() {
 	[[ $ids == "Uid: 1000 1000 1000 1000|Gid: 1000 1000 1000 1000|Groups: |" ]] ||
 		{ why="restored with '$ids', expected uid/gid 1000 and no groups"; return 1; }
 	kill -9 $np
+
+	# uid 1000's own directory: what a path there names is uid 1000's to change.
+	local u=$d/u secret=$d/secret
+	mkdir $u && chown 1000:1000 $u && echo 'root only' >$secret && chmod 600 $secret
+	start_target $u/mine 4 setpriv --reuid 1000 --regid 1000 --clear-groups
+	wait_for $u/mine '^tick 3 ' 10 || { why="target: $(tail -2 $u/mine)"; return 1; }
+	checkpoint_to_image $T || return 1
+	kill -9 $T; wait $T 2>/dev/null
+	setpriv --reuid 1000 --regid 1000 --clear-groups sh -c "rm $u/mine && ln -s $secret $u/mine" ||
+		{ why="uid 1000 could not replace its file with a symlink"; return 1; }
+	out=$($CKPT_CLI restore $img 2>&1) && { why="restored with $u/mine a symlink to root's $secret: $out"; return 1; }
+	[[ $out == *"uid 1000 may not open $u/mine"*"it is not the file the process had open"* ]] ||
+		{ why="the swapped file: $out"; return 1; }
+	if ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -q -- "-> $secret\$"; then
+		why="a process holds $secret after the refused restore: $(ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -- "$secret")"
+		return 1
+	fi
 
 	# The same bytes in a file uid 1000 owns (it could have written anything there, uid 0
 	# in the task record included): root refuses it before reading it.
