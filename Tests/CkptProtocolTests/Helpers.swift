@@ -47,6 +47,10 @@ let sampleRegs = RecordMeta.regs(RegsMeta(tid: 100))
 let sampleMM = RecordMeta.mm(MMMeta(startCode: 0x400000, endCode: 0x401000, startData: 0x600000, endData: 0x601000,
                                     startBrk: 0x602000, brk: 0x623000, startStack: 0x7ffc0000, argStart: 0x7ffc1000,
                                     argEnd: 0x7ffc1010, envStart: 0x7ffc1010, envEnd: 0x7ffc1ff0))
+/// A newer module's mm record: with the dumpable mode (0, not dumpable: present, not absent).
+let sampleDumpableMM = RecordMeta.mm(MMMeta(startCode: 0x400000, endCode: 0x401000, startData: 0x600000, endData: 0x601000,
+                                            startBrk: 0x602000, brk: 0x623000, startStack: 0x7ffc0000, argStart: 0x7ffc1000,
+                                            argEnd: 0x7ffc1010, envStart: 0x7ffc1010, envEnd: 0x7ffc1ff0, dumpable: 0))
 let sampleVMA = RecordMeta.vma(VMAMeta(start: 0x600000, end: 0x602000, vmFlags: 0x3, pgoff: 0, path: "/usr/bin/sleep"))
 let sampleAnonVMA = RecordMeta.vma(VMAMeta(start: 0x7f0000000000, end: 0x7f0000004000, vmFlags: 0x3, pgoff: 0))
 let samplePages = RecordMeta.pages(PagesMeta(addr: 0x600000, nrPages: 2))
@@ -76,7 +80,7 @@ let sampleChildHeader = RecordMeta.header(HeaderMeta(arch: "x86_64", pageSize: 4
 let samplePreCopyHeader = RecordMeta.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12.0", timeNs: 4,
                                                        checkpointFlags: UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue)))
 let sampleParentPages = RecordMeta.parentPages(PagesMeta(addr: 0x7f00_0000_0000, nrPages: 256))
-let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleVMA, sampleAnonVMA, samplePages,
+let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleDumpableMM, sampleVMA, sampleAnonVMA, samplePages,
                       sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
                       sampleSiginfo, sampleSharedSiginfo, sampleShmem, sampleFullTask, sampleUnix, sampleChildHeader,
                       samplePreCopyHeader, sampleParentPages]

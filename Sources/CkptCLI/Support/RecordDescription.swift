@@ -38,7 +38,8 @@ enum RecordDescription {
             let alt = m.altstack.flatMap { $0.sp == 0 ? nil : " altstack \(h($0.sp))+\($0.size)" } ?? ""
             return "tid \(m.tid)\(r)\(mask)\(pending)\(alt) (\(entry.dataLength) bytes)"
         case let .mm(m):
-            return "code \(h(m.startCode))-\(h(m.endCode)) data \(h(m.startData))-\(h(m.endData)) brk \(h(m.startBrk))-\(h(m.brk)) stack \(h(m.startStack))"
+            let dumpable = m.dumpable.map { " dumpable \($0)" } ?? ""
+            return "code \(h(m.startCode))-\(h(m.endCode)) data \(h(m.startData))-\(h(m.endData)) brk \(h(m.startBrk))-\(h(m.brk)) stack \(h(m.startStack))\(dumpable)"
         case let .vma(m):
             let pages = (m.end &- m.start) / UInt64(max(1, pageSize))
             // pgoff means something only for a file (anonymous vmas carry start >> PAGE_SHIFT).
@@ -113,7 +114,7 @@ enum RecordDescription {
             return .object([("start_code", u(m.startCode)), ("end_code", u(m.endCode)), ("start_data", u(m.startData)),
                             ("end_data", u(m.endData)), ("start_brk", u(m.startBrk)), ("brk", u(m.brk)),
                             ("start_stack", u(m.startStack)), ("arg_start", u(m.argStart)), ("arg_end", u(m.argEnd)),
-                            ("env_start", u(m.envStart)), ("env_end", u(m.envEnd))])
+                            ("env_start", u(m.envStart)), ("env_end", u(m.envEnd)), ("dumpable", m.dumpable.map { u32($0) } ?? .null)])
         case let .vma(m):
             return .object([("start", u(m.start)), ("end", u(m.end)), ("vm_flags", u(m.vmFlags)), ("prot", .string(Format.vmFlags(m.vmFlags))),
                             ("pgoff", u(m.pgoff)), ("path", .optional(m.path))])

@@ -138,6 +138,7 @@ public enum AttributeSchema {
         (CKPT_A_META_RCVBUF, "CKPT_A_META_RCVBUF", .u32),
         (CKPT_A_META_PARENT_CRID, "CKPT_A_META_PARENT_CRID", .u64),
         (CKPT_A_META_CHECKPOINT_FLAGS, "CKPT_A_META_CHECKPOINT_FLAGS", .u32),
+        (CKPT_A_META_DUMPABLE, "CKPT_A_META_DUMPABLE", .u32),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

@@ -65,6 +65,9 @@ public enum MetaSchema {
         case .sigactions:
             // Absent in images of older modules.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SHARED_PENDING)
+        case .mm:
+            // Absent in images of older modules.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_DUMPABLE)
         case .header:
             // Only in pre-copies and the checkpoints built on them.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PARENT_CRID, CKPT_A_META_CHECKPOINT_FLAGS)

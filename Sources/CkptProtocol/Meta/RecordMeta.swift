@@ -257,11 +257,15 @@ public struct MMMeta: Equatable, Sendable {
     public var argEnd: UInt64
     public var envStart: UInt64
     public var envEnd: UInt64
+    /// get_dumpable(): 0 not dumpable, 1 dumpable, 2 by root only (absent in images of
+    /// older modules). Who may ptrace the process and read its /proc files.
+    public var dumpable: UInt32?
 
     public init(
         startCode: UInt64, endCode: UInt64, startData: UInt64, endData: UInt64, startBrk: UInt64, brk: UInt64,
-        startStack: UInt64, argStart: UInt64, argEnd: UInt64, envStart: UInt64, envEnd: UInt64
+        startStack: UInt64, argStart: UInt64, argEnd: UInt64, envStart: UInt64, envEnd: UInt64, dumpable: UInt32? = nil
     ) {
+        self.dumpable = dumpable
         self.startCode = startCode
         self.endCode = endCode
         self.startData = startData

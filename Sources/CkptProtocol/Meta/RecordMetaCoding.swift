@@ -64,7 +64,8 @@ extension RecordMeta {
                 startBrk: u64(CKPT_A_META_START_BRK), brk: u64(CKPT_A_META_BRK),
                 startStack: u64(CKPT_A_META_START_STACK), argStart: u64(CKPT_A_META_ARG_START),
                 argEnd: u64(CKPT_A_META_ARG_END), envStart: u64(CKPT_A_META_ENV_START),
-                envEnd: u64(CKPT_A_META_ENV_END)))
+                envEnd: u64(CKPT_A_META_ENV_END),
+                dumpable: t.has(CKPT_A_META_DUMPABLE) ? u32(CKPT_A_META_DUMPABLE) : nil))
         case .vma:
             self = .vma(VMAMeta(
                 start: u64(CKPT_A_META_START), end: u64(CKPT_A_META_END), vmFlags: u64(CKPT_A_META_VM_FLAGS),
@@ -176,6 +177,7 @@ extension RecordMeta {
             b.appendU64(Int(CKPT_A_META_ARG_END), m.argEnd, padType: pad)
             b.appendU64(Int(CKPT_A_META_ENV_START), m.envStart, padType: pad)
             b.appendU64(Int(CKPT_A_META_ENV_END), m.envEnd, padType: pad)
+            if let d = m.dumpable { b.appendU32(Int(CKPT_A_META_DUMPABLE), d) }
         case let .vma(m):
             b.appendU64(Int(CKPT_A_META_START), m.start, padType: pad)
             b.appendU64(Int(CKPT_A_META_END), m.end, padType: pad)

@@ -37,6 +37,7 @@
 #include <linux/pid_namespace.h>
 #include <linux/pipe_fs_i.h>
 #include <linux/regset.h>
+#include <linux/sched/coredump.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -643,7 +644,8 @@ static int ckpt_mm_meta(struct ckpt_stream *s, void *arg)
 	       ckpt_put_u64(s, CKPT_A_META_ARG_START, mm->arg_start) ||
 	       ckpt_put_u64(s, CKPT_A_META_ARG_END, mm->arg_end) ||
 	       ckpt_put_u64(s, CKPT_A_META_ENV_START, mm->env_start) ||
-	       ckpt_put_u64(s, CKPT_A_META_ENV_END, mm->env_end);
+	       ckpt_put_u64(s, CKPT_A_META_ENV_END, mm->env_end) ||
+	       nla_put_u32(s->skb, CKPT_A_META_DUMPABLE, get_dumpable(mm));
 }
 
 /* A run of @nr present pages at @addr, held by s->pages[], fragmented. */

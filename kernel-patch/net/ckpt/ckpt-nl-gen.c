@@ -24,7 +24,7 @@ static const struct netlink_range_validation ckpt_a_data_offset_range = {
 };
 
 /* Common nested types */
-const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_CHECKPOINT_FLAGS + 1] = {
+const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_DUMPABLE + 1] = {
 	[CKPT_A_META_ARCH] = { .type = NLA_NUL_STRING, },
 	[CKPT_A_META_PAGE_SIZE] = { .type = NLA_U32, },
 	[CKPT_A_META_RELEASE] = { .type = NLA_NUL_STRING, },
@@ -99,6 +99,7 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_CHECKPOINT_FLAGS + 1] = 
 	[CKPT_A_META_RCVBUF] = { .type = NLA_U32, },
 	[CKPT_A_META_PARENT_CRID] = { .type = NLA_U64, },
 	[CKPT_A_META_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x3),
+	[CKPT_A_META_DUMPABLE] = { .type = NLA_U32, },
 };
 
 /* CKPT_CMD_SINK_REGISTER - do */

@@ -103,7 +103,7 @@ static const struct {
 	[CKPT_RECORD_TYPE_MM] = {
 		{ M(START_CODE) | M(END_CODE) | M(START_DATA) | M(END_DATA) |
 		  M(START_BRK) | M(BRK) | M(START_STACK) | M(ARG_START) |
-		  M(ARG_END) | M(ENV_START) | M(ENV_END) }, {},
+		  M(ARG_END) | M(ENV_START) | M(ENV_END) }, { 0, H(DUMPABLE) },
 		CKPT_RECORD_TYPE_TASK },
 	[CKPT_RECORD_TYPE_VMA] = {
 		{ M(START) | M(END) | M(VM_FLAGS) | M(PGOFF) },

@@ -92,7 +92,7 @@
  *                                                      data: nr-sigs * CKPT_SIGACTION_SIZE
  *       shared-siginfo              meta: nr-siginfo, nr-queued   data: as siginfo
  *     rlimits                       meta: nr-rlimits   data: nr-rlimits * CKPT_RLIMIT_SIZE
- *     mm                            meta: start-code .. env-end
+ *     mm                            meta: start-code .. env-end, [dumpable]
  *       vma          (per mapping)  meta: start, end, vm-flags, pgoff, [path]
  *         shmem      (shared memory) meta: ino, size
  *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
@@ -284,7 +284,7 @@
  *   of older modules). Data: the architecture's ptrace user_regs_struct (216
  *   bytes on x86-64).
  * @CKPT_RECORD_TYPE_MM: The address-space layout, child of task. Meta:
- *   start-code .. env-end. No data.
+ *   start-code .. env-end, dumpable. No data.
  * @CKPT_RECORD_TYPE_VMA: One mapping, child of mm. Meta: start, end, vm-flags,
  *   pgoff, and path when file-backed. No data.
  * @CKPT_RECORD_TYPE_PAGES: A run of present pages of a private mapping or of
@@ -575,6 +575,7 @@ enum {
 	CKPT_A_META_RCVBUF,
 	CKPT_A_META_PARENT_CRID,
 	CKPT_A_META_CHECKPOINT_FLAGS,
+	CKPT_A_META_DUMPABLE,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
