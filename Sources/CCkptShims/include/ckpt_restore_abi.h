@@ -66,6 +66,7 @@ enum {
 	CKPT_SYS_SETSOCKOPT = SYS_setsockopt,
 	CKPT_SYS_PERSONALITY = SYS_personality,
 	CKPT_SYS_CHROOT = SYS_chroot,
+	CKPT_PR_SET_DUMPABLE = PR_SET_DUMPABLE,
 	/* TFD_IOC_SET_TICKS (linux/timerfd.h; glibc declares it only under _GNU_SOURCE). */
 	CKPT_TFD_IOC_SET_TICKS = _IOW('T', 0, __u64),
 	CKPT_EFD_SEMAPHORE = EFD_SEMAPHORE,

@@ -796,9 +796,22 @@ public struct Restorer {
 
     func setCredentials(_ remote: RemoteSyscalls) throws(RestoreError) {
         let t = plan.task
-        guard getuid() != t.uid || geteuid() != t.euid || getgid() != t.gid || getegid() != t.egid else { return }
-        try remote.call("setgroups(0)", Int32(CKPT_SYS_SETGROUPS), 0, 0)
-        try remote.call("setresgid(\(t.gid), \(t.egid))", Int32(CKPT_SYS_SETRESGID), UInt64(t.gid), UInt64(t.egid), UInt64(t.egid))
-        try remote.call("setresuid(\(t.uid), \(t.euid))", Int32(CKPT_SYS_SETRESUID), UInt64(t.uid), UInt64(t.euid), UInt64(t.euid))
+        if getuid() != t.uid || geteuid() != t.euid || getgid() != t.gid || getegid() != t.egid {
+            try remote.call("setgroups(0)", Int32(CKPT_SYS_SETGROUPS), 0, 0)
+            try remote.call("setresgid(\(t.gid), \(t.egid))", Int32(CKPT_SYS_SETRESGID), UInt64(t.gid), UInt64(t.egid), UInt64(t.egid))
+            try remote.call("setresuid(\(t.uid), \(t.euid))", Int32(CKPT_SYS_SETRESUID), UInt64(t.uid), UInt64(t.euid), UInt64(t.euid))
+        }
+        try restoreDumpable(remote)
+    }
+
+    /// The address space's dumpable mode as the image has it (who may ptrace the process
+    /// and read its /proc files): the stub, started by the restorer, is dumpable, and a
+    /// change of ids (the fsuid in `ProcessFileAccess`, then setresuid) resets it to
+    /// fs.suid_dumpable. prctl takes 0 or 1: the image's 2 (root only) becomes 0, which
+    /// keeps out everyone 2 keeps out. An image of an older module says nothing: left as is.
+    func restoreDumpable(_ remote: RemoteSyscalls) throws(RestoreError) {
+        guard let mode = plan.mm.dumpable else { return }
+        let set: UInt64 = mode == 1 ? 1 : 0
+        try remote.call("prctl(PR_SET_DUMPABLE, \(set))", Int32(CKPT_SYS_PRCTL), UInt64(CKPT_PR_SET_DUMPABLE), set)
     }
 }

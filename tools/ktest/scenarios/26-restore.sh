@@ -676,7 +676,8 @@ t_restore_event_descriptors() {
 # owns; its stdout, a file root opened for it that uid 1000 may not open, comes back
 # because it is still the very file (ProcessFileAccess); the same process's file in uid
 # 1000's directory swapped for a symlink to a root-only file is refused, and nothing holds
-# that file afterwards. One image file uid 1000 owns is refused (it could say anything). A user may restore only
+# that file afterwards. The dumpable mode comes back either way (dumpable after root's
+# setresuid; non-dumpable from the stub, which starts dumpable). One image file uid 1000 owns is refused (it could say anything). A user may restore only
 # its own images, and only with hard limits it could set itself: both refused before any
 # process exists (uid 1000 restoring root's image; uid 1000 under a hard RLIMIT_NOFILE of
 # 1000 restoring its own image, whose hard limit is ktarget's 4000).
@@ -697,11 +698,32 @@ t_restore_credentials() {
 	ids=$(grep -E '^(Uid|Gid|Groups):' /proc/$np/status | tr -s '\t ' ' ' | tr '\n' '|')
 	[[ $ids == "Uid: 1000 1000 1000 1000|Gid: 1000 1000 1000 1000|Groups: |" ]] ||
 		{ why="restored with '$ids', expected uid/gid 1000 and no groups"; return 1; }
+	# Dumpable as it was (setresuid had reset it): its /proc files are its user's.
+	[[ $(stat -c %u /proc/$np/mem) == 1000 ]] ||
+		{ why="the restored uid 1000 process is not dumpable: /proc/$np/mem owned by $(stat -c %u /proc/$np/mem)"; return 1; }
+	kill -9 $np
+
+	# A process that made itself non-dumpable (as ssh-agent does), restored by its own user
+	# (with CAP_CHECKPOINT_RESTORE, which setting the executable needs) from a stub that
+	# starts dumpable: non-dumpable again (its /proc files root's).
+	local u=$d/u secret=$d/secret py=$d/u/py.out
+	mkdir $u && chown 1000:1000 $u && echo 'root only' >$secret && chmod 600 $secret
+	setpriv --reuid 1000 --regid 1000 --clear-groups touch $py || { why="uid 1000 cannot make $py"; return 1; }
+	bg setpriv --reuid 1000 --regid 1000 --clear-groups /usr/bin/python3 -c \
+		'import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); print("ready", flush=True); time.sleep(600)' </dev/null >>$py 2>&1
+	T=$!
+	wait_for $py '^ready' 30 || { why="python: $(cat $py)"; return 1; }
+	checkpoint_to_image $T || return 1
+	install -m 644 $img $d/py.ckpt
+	kill -9 $T; wait $T 2>/dev/null
+	out=$($AS_CAPUSER $CKPT_CLI restore $d/py.ckpt 2>&1) || { why="uid 1000 restoring its own: $(tr "\n" " " <<<"$out")"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	[[ -n $np ]] && pids+=("$np") || { why="no 'restored pid N' line: $out"; return 1; }
+	[[ $(stat -c %u /proc/$np/mem) == 0 ]] ||
+		{ why="the restored non-dumpable process is dumpable: /proc/$np/mem owned by $(stat -c %u /proc/$np/mem)"; return 1; }
 	kill -9 $np
 
 	# uid 1000's own directory: what a path there names is uid 1000's to change.
-	local u=$d/u secret=$d/secret
-	mkdir $u && chown 1000:1000 $u && echo 'root only' >$secret && chmod 600 $secret
 	start_target $u/mine 4 setpriv --reuid 1000 --regid 1000 --clear-groups
 	wait_for $u/mine '^tick 3 ' 10 || { why="target: $(tail -2 $u/mine)"; return 1; }
 	checkpoint_to_image $T || return 1
