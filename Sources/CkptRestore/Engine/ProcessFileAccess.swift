@@ -36,9 +36,7 @@ struct ProcessFileAccess {
     /// Before the first path is opened: the stub's filesystem ids become the process's
     /// (checked by asking them back) when the process is not the restorer's user.
     static func begin(_ remote: RemoteSyscalls, task: TaskMeta) throws(RestoreError) -> ProcessFileAccess {
-        guard getuid() != task.uid || geteuid() != task.euid || getgid() != task.gid || getegid() != task.egid else {
-            return ProcessFileAccess(remote: remote, user: nil)
-        }
+        guard !task.idsAreTheRestorers else { return ProcessFileAccess(remote: remote, user: nil) }
         try remote.call("setgroups(0) before opening the process's files", Int32(CKPT_SYS_SETGROUPS), 0, 0)
         let access = ProcessFileAccess(remote: remote, user: (task.euid, task.egid))
         try access.setFilesystemIDs(uid: task.euid, gid: task.egid)

@@ -214,9 +214,7 @@ public struct Restorer {
     /// which only root may ask for; likewise a hard limit above the restorer's own.
     /// Refused before anything starts (`ckpt restore` asks before it opens the family).
     public static func checkPermitted(_ plan: RestorePlan) throws(RestoreError) {
-        let same = getuid() == plan.task.uid && geteuid() == plan.task.euid &&
-            getgid() == plan.task.gid && getegid() == plan.task.egid
-        if !same, geteuid() != 0 {
+        if !plan.task.idsAreTheRestorers, geteuid() != 0 {
             throw .unsupported(what: "credentials",
                                why: "the image's uid \(plan.task.uid)/gid \(plan.task.gid) are not yours, and only root may restore as another user")
         }
@@ -796,7 +794,7 @@ public struct Restorer {
 
     func setCredentials(_ remote: RemoteSyscalls) throws(RestoreError) {
         let t = plan.task
-        if getuid() != t.uid || geteuid() != t.euid || getgid() != t.gid || getegid() != t.egid {
+        if !t.idsAreTheRestorers {
             try remote.call("setgroups(0)", Int32(CKPT_SYS_SETGROUPS), 0, 0)
             try remote.call("setresgid(\(t.gid), \(t.egid))", Int32(CKPT_SYS_SETRESGID), UInt64(t.gid), UInt64(t.egid), UInt64(t.egid))
             try remote.call("setresuid(\(t.uid), \(t.euid))", Int32(CKPT_SYS_SETRESUID), UInt64(t.uid), UInt64(t.euid), UInt64(t.euid))
