@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <linux/capability.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -67,6 +68,8 @@ enum {
 	CKPT_SYS_PERSONALITY = SYS_personality,
 	CKPT_SYS_CHROOT = SYS_chroot,
 	CKPT_PR_SET_DUMPABLE = PR_SET_DUMPABLE,
+	CKPT_CAP_SYS_ADMIN = CAP_SYS_ADMIN,
+	CKPT_CAP_CHECKPOINT_RESTORE = CAP_CHECKPOINT_RESTORE,
 	/* TFD_IOC_SET_TICKS (linux/timerfd.h; glibc declares it only under _GNU_SOURCE). */
 	CKPT_TFD_IOC_SET_TICKS = _IOW('T', 0, __u64),
 	CKPT_EFD_SEMAPHORE = EFD_SEMAPHORE,

@@ -211,7 +211,8 @@ public struct Restorer {
     // MARK: steps
 
     /// The process gets the restorer's credentials, then the image's when they differ,
-    /// which only root may ask for; likewise a hard limit above the restorer's own.
+    /// which only root may ask for; likewise a hard limit above the restorer's own, and
+    /// the executable, which a non-root restorer sets only with an ambient capability.
     /// Refused before anything starts (`ckpt restore` asks before it opens the family).
     public static func checkPermitted(_ plan: RestorePlan) throws(RestoreError) {
         if !plan.task.idsAreTheRestorers, geteuid() != 0 {
@@ -234,6 +235,17 @@ public struct Restorer {
             if limit.hard <= mine.hard { continue }
             throw .unsupported(what: "resource limit \(ResourceLimit.name(resource))",
                                why: "the image's hard limit \(ResourceLimit.describe(limit.hard)) is above yours (\(ResourceLimit.describe(mine.hard))), which only root may raise")
+        }
+        // PR_SET_MM_MAP sets the executable only for a caller with CAP_CHECKPOINT_RESTORE
+        // or CAP_SYS_ADMIN (kernel/sys.c), and the caller is the stub: it has them when the
+        // restorer is root (in its user namespace) or holds one as an ambient capability,
+        // the only ones an exec keeps for a non-root user. Refused now, not after the
+        // process exists.
+        let setsExecutable: UInt64 = 1 << UInt64(CKPT_CAP_CHECKPOINT_RESTORE) | 1 << UInt64(CKPT_CAP_SYS_ADMIN)
+        if let exe = plan.executable, (OwnCapabilities.set("CapAmb") ?? 0) & setsExecutable == 0 {
+            throw .unsupported(what: "executable \(exe)",
+                               why: "setting it (PR_SET_MM_MAP) needs CAP_CHECKPOINT_RESTORE in the new process: run as root, or with it "
+                                   + "as an ambient capability (setpriv --inh-caps +checkpoint_restore --ambient-caps +checkpoint_restore)")
         }
     }
 

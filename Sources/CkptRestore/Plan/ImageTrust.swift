@@ -40,19 +40,7 @@ public enum ImageTrust {
     }
 
     /// `CapEff` of /proc/self/status (all set when it cannot be read: the safe answer).
-    static func effectiveCapabilities() -> UInt64 {
-        guard let f = fopen("/proc/self/status", "r") else { return .max }
-        defer { fclose(f) }
-        var line = [CChar](repeating: 0, count: 256)
-        while fgets(&line, Int32(line.count), f) != nil {
-            let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if s.hasPrefix("CapEff:") {
-                let hex = s.dropFirst(7).trimmingPrefix(while: { $0 == " " || $0 == "\t" }).prefix { $0.isHexDigit }
-                return UInt64(hex, radix: 16) ?? .max
-            }
-        }
-        return .max
-    }
+    static func effectiveCapabilities() -> UInt64 { OwnCapabilities.set("CapEff") ?? .max }
 
     /// The check for an opened image file (`fd`).
     public static func refusal(openedFile fd: Int32) -> String? {
@@ -61,8 +49,4 @@ public enum ImageTrust {
         guard fstat(fd, &st) == 0 else { return "it cannot be examined (fstat: errno \(errno))" }
         return refusal(ownerUID: st.st_uid, mode: st.st_mode, restorerEUID: geteuid(), privileged: true)
     }
-}
-
-private extension Substring {
-    func trimmingPrefix(while pred: (Character) -> Bool) -> Substring { drop(while: pred) }
 }

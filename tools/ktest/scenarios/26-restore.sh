@@ -722,6 +722,11 @@ t_restore_credentials() {
 	[[ $(stat -c %u /proc/$np/mem) == 0 ]] ||
 		{ why="the restored non-dumpable process is dumpable: /proc/$np/mem owned by $(stat -c %u /proc/$np/mem)"; return 1; }
 	kill -9 $np
+	# Without that capability uid 1000 could not set the executable: refused up front.
+	out=$(setpriv --reuid 1000 --regid 1000 --clear-groups $CKPT_CLI restore $d/py.ckpt 2>&1) &&
+		{ why="uid 1000 without CAP_CHECKPOINT_RESTORE restored: $out"; return 1; }
+	[[ $out == *"needs CAP_CHECKPOINT_RESTORE in the new process"* && $out != *"starting the new process"* ]] ||
+		{ why="no capability: $(tr "\n" " " <<<"$out")"; return 1; }
 
 	# uid 1000's own directory: what a path there names is uid 1000's to change.
 	start_target $u/mine 4 setpriv --reuid 1000 --regid 1000 --clear-groups
