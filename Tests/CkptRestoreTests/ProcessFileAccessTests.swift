@@ -110,6 +110,18 @@ final class ProcessFileAccessTests: XCTestCase {
         XCTAssertEqual(try uids().last, "\(nobody)")
     }
 
+    func testAListOfFilesIsOpenedInOrderEachByItsRule() throws {
+        let mine = file("mine", "mine", mode: 0o600, owner: nobody)
+        let lib = file("lib", "root's, readable", mode: 0o644, owner: 0)
+        let log = file("log", "root's, held", mode: 0o600, owner: 0)
+        let access = try access(as: nobody)
+        let fds = try access.open([.init(path: mine, flags: O_RDONLY, held: nil, what: "mine"),
+                                   .init(path: log, flags: O_RDONLY, held: identity(log), what: "log"),
+                                   .init(path: lib, flags: O_RDONLY, held: nil, what: "lib")])
+        XCTAssertEqual(fds.map(target), [mine, log, lib])
+        XCTAssertEqual(try uids().last, "\(nobody)")
+    }
+
     func testTheRestorersOwnProcessIsOpenedAsTheRestorer() throws {
         let secret = file("secret", "secret", mode: 0o600, owner: 0)
         let access = try access(as: 0)

@@ -56,6 +56,22 @@ struct ProcessFileAccess {
         }
     }
 
+    /// A path to open for the process: `held` is the file the image says was there.
+    struct File {
+        let path: String
+        let flags: Int32
+        let held: FileIdentity?
+        let what: String
+    }
+
+    /// Opens each of `files` with `flags | O_CLOEXEC`, in order; returns the descriptors.
+    /// The restorer's own process's in batches (`RemoteSyscalls.open`: one stop of the
+    /// process for many); another user's one by one, as `open` may look at a path twice.
+    func open(_ files: [File]) throws(RestoreError) -> [UInt64] {
+        guard user != nil else { return try remote.open(files.map { ($0.path, $0.flags, "open \($0.what)") }) }
+        return try files.map { (f) throws(RestoreError) in try open(f.path, flags: f.flags | O_CLOEXEC, held: f.held, what: f.what) }
+    }
+
     /// Whose rights a step names: "" for the restorer's own.
     var asWhom: String { user.map { " as uid \($0.uid)" } ?? "" }
 

@@ -354,8 +354,7 @@ public struct Restorer {
         // are opened in batches first (`RemoteSyscalls.open`, paths beside the table), each
         // once for all its mappings (a library has four or five), then the maps are made in
         // batches (`RemoteSyscalls.calls`, in the image's order).
-        var toOpen: [(path: String, flags: Int32, step: String)] = []
-        var held: [(identity: FileIdentity?, what: String)] = []  // toOpen's files as the image recorded them
+        var toOpen: [ProcessFileAccess.File] = []
         var fileIndex: [String: Int] = [:]  // "flags path" -> its place in toOpen
         var fileOf = [Int?](repeating: nil, count: plan.mappings.count)  // mapping -> its file's place
         for (i, m) in plan.mappings.enumerated() {
@@ -373,21 +372,12 @@ public struct Restorer {
                 fileIndex[key] = toOpen.count
                 // O_NONBLOCK: a FIFO put at the path since the plan looked returns at once
                 // (and mmap refuses it) instead of waiting for a writer with the restorer.
-                let what = "\(path) for mapping \(RestorePlan.describe(m))"
-                toOpen.append((path, flags | O_NONBLOCK, "open \(what)"))
-                held.append((m.meta.identity, what))
+                toOpen.append(.init(path: path, flags: flags | O_NONBLOCK, held: m.meta.identity,
+                                    what: "\(path) for mapping \(RestorePlan.describe(m))"))
             }
             fileOf[i] = fileIndex[key]
         }
-        // Another user's files one by one (`ProcessFileAccess.open` may look twice).
-        let fds: [UInt64]
-        if access.user == nil {
-            fds = try remote.open(toOpen)
-        } else {
-            fds = try zip(toOpen, held).map { (f, h) throws(RestoreError) in
-                try access.open(f.path, flags: f.flags | O_CLOEXEC, held: h.identity, what: h.what)
-            }
-        }
+        let fds = try access.open(toOpen)
         var maps: [RemoteSyscalls.Call] = []
         for (i, m) in plan.mappings.enumerated() {
             let what = "mapping \(RestorePlan.describe(m))"
