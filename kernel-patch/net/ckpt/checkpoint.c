@@ -3,7 +3,7 @@
  * Record producers: read a task and emit its records in stream order
  *
  *   header, task { regs { xstate }..., sigactions, mm { vma { pages... }... },
- *                  file { pipe | unix | fdinfo }... }, trailer
+ *                  file { pipe | unix | inet | fdinfo }... }, trailer
  *
  * (a vma of unnamed shared memory: vma { shmem, pages... }; with a parent,
  * a vma's clean runs as parent-pages among its pages, precopy.c; a
@@ -1226,6 +1226,26 @@ static int ckpt_unix_meta(struct ckpt_stream *s, const void *arg)
 	       nla_put_u32(s->skb, CKPT_A_META_RCVBUF, u->rcvbuf);
 }
 
+static int ckpt_inet_meta(struct ckpt_stream *s, const void *arg)
+{
+	const struct ckpt_inet *in = arg;
+
+	return nla_put_u32(s->skb, CKPT_A_META_SOCK_FAMILY, in->family) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SOCK_TYPE, in->type) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SOCK_PROTOCOL, in->protocol) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SOCK_STATE, in->state) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SOCK_FLAGS, in->flags) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SOCK_SHUTDOWN, in->shutdown) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SOCK_BACKLOG, in->backlog) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SOCK_QUEUED, in->queued) ||
+	       nla_put_u32(s->skb, CKPT_A_META_SNDBUF, in->sndbuf) ||
+	       nla_put_u32(s->skb, CKPT_A_META_RCVBUF, in->rcvbuf) ||
+	       (in->addr_len &&
+		nla_put(s->skb, CKPT_A_META_SOCK_ADDR, in->addr_len, &in->addr)) ||
+	       (in->peer_len &&
+		nla_put(s->skb, CKPT_A_META_SOCK_PEER_ADDR, in->peer_len, &in->peer));
+}
+
 static int ckpt_emit_fdinfo(struct ckpt_stream *s, u32 parent, const char *text,
 			    size_t len)
 {
@@ -1249,7 +1269,8 @@ static int ckpt_emit_fdinfo(struct ckpt_stream *s, u32 parent, const char *text,
 /*
  * One record per open descriptor: fd, f_flags, position, path; for a pipe
  * or FIFO also a pipe record with what it holds, for a Unix socket a unix
- * record (unix.c), for an inotify, eventfd, signalfd, timerfd or epoll
+ * record (unix.c), for a TCP or UDP socket an inet record (inet.c), for an
+ * inotify, eventfd, signalfd, timerfd or epoll
  * descriptor an fdinfo record.
  */
 static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
@@ -1257,13 +1278,14 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 {
 	unsigned int fd = 0;
 	struct ckpt_unix sock;
+	struct ckpt_inet inet;
 	struct ckpt_pipe pipe;
 	struct ckpt_rec rec;
 	struct file *file;
 	char *path, *fdinfo;
 	size_t fdinfo_len;
 	struct pipe_inode_info *pipe_info;
-	bool is_pipe, is_unix;
+	bool is_pipe, is_unix, is_inet;
 	int err;
 
 	for (;; fd++) {
@@ -1297,6 +1319,10 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 		is_unix = ckpt_is_unix(file);
 		if (!err && is_unix)
 			err = ckpt_unix_peek(file, &sock);
+		memset(&inet, 0, sizeof(inet));
+		is_inet = ckpt_is_inet(file);
+		if (!err && is_inet)
+			err = ckpt_inet_peek(file, &inet);
 		fdinfo = NULL;
 		if (!err && ckpt_fdinfo_wanted(file))
 			err = ckpt_fdinfo_read(s, file, &fdinfo, &fdinfo_len);
@@ -1311,6 +1337,9 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 		if (!err && is_unix)
 			err = ckpt_emit_buffer(s, CKPT_RECORD_TYPE_UNIX, rec.id, sock.data,
 					       sock.data_len, ckpt_unix_meta, &sock);
+		if (!err && is_inet)
+			err = ckpt_emit_buffer(s, CKPT_RECORD_TYPE_INET, rec.id, NULL, 0,
+					       ckpt_inet_meta, &inet);
 		if (!err && fdinfo)
 			err = ckpt_emit_fdinfo(s, rec.id, fdinfo, fdinfo_len);
 		kvfree(pipe.data);

@@ -24,7 +24,7 @@ static const struct netlink_range_validation ckpt_a_data_offset_range = {
 };
 
 /* Common nested types */
-const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_DUMPABLE + 1] = {
+const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_SOCK_QUEUED + 1] = {
 	[CKPT_A_META_ARCH] = { .type = NLA_NUL_STRING, },
 	[CKPT_A_META_PAGE_SIZE] = { .type = NLA_U32, },
 	[CKPT_A_META_RELEASE] = { .type = NLA_NUL_STRING, },
@@ -91,7 +91,7 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_DUMPABLE + 1] = {
 	[CKPT_A_META_ROOT] = { .type = NLA_NUL_STRING, },
 	[CKPT_A_META_SOCK_TYPE] = { .type = NLA_U32, },
 	[CKPT_A_META_SOCK_STATE] = { .type = NLA_U32, },
-	[CKPT_A_META_SOCK_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0xf),
+	[CKPT_A_META_SOCK_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x7ff),
 	[CKPT_A_META_PEER_INO] = { .type = NLA_U64, },
 	[CKPT_A_META_SOCK_SHUTDOWN] = { .type = NLA_U32, },
 	[CKPT_A_META_SOCK_BYTES] = { .type = NLA_U64, },
@@ -100,6 +100,12 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_DUMPABLE + 1] = {
 	[CKPT_A_META_PARENT_CRID] = { .type = NLA_U64, },
 	[CKPT_A_META_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x3),
 	[CKPT_A_META_DUMPABLE] = { .type = NLA_U32, },
+	[CKPT_A_META_SOCK_FAMILY] = { .type = NLA_U32, },
+	[CKPT_A_META_SOCK_PROTOCOL] = { .type = NLA_U32, },
+	[CKPT_A_META_SOCK_ADDR] = { .type = NLA_BINARY, },
+	[CKPT_A_META_SOCK_PEER_ADDR] = { .type = NLA_BINARY, },
+	[CKPT_A_META_SOCK_BACKLOG] = { .type = NLA_U32, },
+	[CKPT_A_META_SOCK_QUEUED] = { .type = NLA_U32, },
 };
 
 /* CKPT_CMD_SINK_REGISTER - do */
@@ -129,7 +135,7 @@ static const struct nla_policy ckpt_restart_begin_nl_policy[CKPT_A_RESTART_FLAGS
 static const struct nla_policy ckpt_restart_record_nl_policy[CKPT_A_RSID + 1] = {
 	[CKPT_A_RSID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_SEQ] = { .type = NLA_U32, },
-	[CKPT_A_REC_TYPE] = NLA_POLICY_MAX(NLA_U32, 18),
+	[CKPT_A_REC_TYPE] = NLA_POLICY_MAX(NLA_U32, 19),
 	[CKPT_A_REC_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[CKPT_A_REC_PARENT] = { .type = NLA_U32, },
 	[CKPT_A_DATA_LEN] = NLA_POLICY_FULL_RANGE(NLA_U64, &ckpt_a_data_len_range),

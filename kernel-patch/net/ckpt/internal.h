@@ -11,6 +11,7 @@
 #include <linux/crc32c.h>
 #include <linux/dcache.h>
 #include <linux/fs.h>
+#include <linux/in6.h>
 #include <linux/jiffies.h>
 #include <linux/jump_label.h>
 #include <linux/magic.h>
@@ -350,6 +351,17 @@ struct ckpt_unix {
 
 bool ckpt_is_unix(struct file *file);
 int ckpt_unix_peek(struct file *file, struct ckpt_unix *u);
+
+/* inet.c: what a TCP or UDP socket is, for its inet record. */
+struct ckpt_inet {
+	u32 family, type, protocol, state, flags, shutdown, backlog, queued;
+	u32 sndbuf, rcvbuf;
+	struct sockaddr_in6 addr, peer;	/* large enough for either family */
+	u32 addr_len, peer_len;		/* 0: none */
+};
+
+bool ckpt_is_inet(struct file *file);
+int ckpt_inet_peek(struct file *file, struct ckpt_inet *in);
 
 /* restart.c */
 int ckpt_restart_init(void);

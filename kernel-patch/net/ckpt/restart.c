@@ -135,6 +135,11 @@ static const struct {
 		{ 0, H(SOCK_TYPE) | H(SOCK_STATE) | H(SOCK_FLAGS) | H(PEER_INO) |
 		     H(SOCK_SHUTDOWN) | H(SOCK_BYTES) | H(SNDBUF) | H(RCVBUF) },
 		{}, CKPT_RECORD_TYPE_FILE, true },
+	[CKPT_RECORD_TYPE_INET] = {
+		{ 0, H(SOCK_FAMILY) | H(SOCK_TYPE) | H(SOCK_PROTOCOL) | H(SOCK_STATE) |
+		     H(SOCK_FLAGS) | H(SOCK_SHUTDOWN) | H(SOCK_BACKLOG) |
+		     H(SOCK_QUEUED) | H(SNDBUF) | H(RCVBUF) },
+		{ 0, H(SOCK_ADDR) | H(SOCK_PEER_ADDR) }, CKPT_RECORD_TYPE_FILE },
 	/* Refused by ckpt_check_meta(): a restorer sends the parent's pages. */
 	[CKPT_RECORD_TYPE_PARENT_PAGES] = { { M(ADDR) | M(NR_PAGES) }, {},
 		CKPT_RECORD_TYPE_VMA },
@@ -860,6 +865,24 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 		}
 		return 0;
 	}
+	case CKPT_RECORD_TYPE_INET: {
+		/* For the restorer, whose bind(2) and connect(2) check the addresses. */
+		u32 family = nla_get_u32(meta[CKPT_A_META_SOCK_FAMILY]);
+		int addr = meta[CKPT_A_META_SOCK_ADDR] ?
+			   nla_len(meta[CKPT_A_META_SOCK_ADDR]) : 0;
+		int peer = meta[CKPT_A_META_SOCK_PEER_ADDR] ?
+			   nla_len(meta[CKPT_A_META_SOCK_PEER_ADDR]) : 0;
+
+		if ((family != AF_INET && family != AF_INET6) ||
+		    addr > sizeof(struct sockaddr_in6) ||
+		    peer > sizeof(struct sockaddr_in6)) {
+			ckpt_reject(info->extack, nest,
+				    "record %u: inet family %u, addresses of %d and %d bytes (at most %zu)",
+				    id, family, addr, peer, sizeof(struct sockaddr_in6));
+			return -EINVAL;
+		}
+		return 0;
+	}
 	case CKPT_RECORD_TYPE_SHMEM:
 		/* The restorer made the object; the pages that follow fill it. */
 		if (!sess->vma_shmem) {
@@ -1320,7 +1343,7 @@ void ckpt_restart_release_port(struct net *net, u32 portid)
 int ckpt_restart_init(void)
 {
 	/* Every record type the policy admits has a rule (no read past the table). */
-	BUILD_BUG_ON(ARRAY_SIZE(ckpt_rules) != CKPT_RECORD_TYPE_PARENT_PAGES + 1);
+	BUILD_BUG_ON(ARRAY_SIZE(ckpt_rules) != CKPT_RECORD_TYPE_INET + 1);
 	return 0;
 }
 

@@ -102,6 +102,10 @@
  *       unix         (Unix sockets) meta: sock-type, sock-state, sock-flags, peer-ino,
  *                                         sock-shutdown, sock-bytes, sndbuf, rcvbuf
  *                                   data: its queued messages, each a le32 length + bytes
+ *       inet         (TCP, UDP)     meta: sock-family, sock-type, sock-protocol, sock-state,
+ *                                         sock-flags, sock-shutdown, sock-backlog, sock-queued,
+ *                                         sndbuf, rcvbuf, [sock-addr], [sock-peer-addr]
+ *                                                      no data
  *       fdinfo       (inotify, eventfd, signalfd, timerfd, epoll)
  *                                   meta: none         data: its /proc fdinfo text
  *   trailer                         meta: nr-threads, nr-vmas, nr-pages-total, nr-files
@@ -122,8 +126,8 @@
  * refuses parent-pages records.
  *
  * Fields in [brackets] and record types 9 (sigactions), 10 (xstate), 11 (rlimits),
- * 12 (pipe), 13 (siginfo), 14 (shared-siginfo), 15 (shmem), 16 (fdinfo), 17 (unix) and
- * 18 (parent-pages),
+ * 12 (pipe), 13 (siginfo), 14 (shared-siginfo), 15 (shmem), 16 (fdinfo), 17 (unix),
+ * 18 (parent-pages) and 19 (inet),
  * which came after the trailer's number, are absent in streams of older modules; readers
  * accept both. Meta attributes are numbered past 63 since personality: a reader's set of
  * allowed fields per record type needs more than one 64-bit word.
@@ -350,6 +354,15 @@
  *   a vma's pages and parent-pages records together ascend. Only in
  *   checkpoints requested with parent-crid; never in a restart (a restorer
  *   sends the parent's pages as pages records).
+ * @CKPT_RECORD_TYPE_INET: The TCP or UDP socket (IPv4 or IPv6) behind a file
+ *   record, its child, at most one. Meta: sock-family, sock-type,
+ *   sock-protocol, sock-state, sock-flags, sock-shutdown, sock-backlog,
+ *   sock-queued, sndbuf, rcvbuf, and sock-addr (absent until it has a local
+ *   port) and sock-peer-addr (when connected). No data: what is queued
+ *   (datagrams, connections not yet accepted) is counted, not kept. Checked by
+ *   the kernel for shape only: a restorer makes the socket again with
+ *   socket(2), setsockopt(2), bind(2), listen(2) and connect(2), which check
+ *   what they are given.
  */
 enum ckpt_record_type {
 	CKPT_RECORD_TYPE_UNSPEC,
@@ -371,6 +384,7 @@ enum ckpt_record_type {
 	CKPT_RECORD_TYPE_FDINFO,
 	CKPT_RECORD_TYPE_UNIX,
 	CKPT_RECORD_TYPE_PARENT_PAGES,
+	CKPT_RECORD_TYPE_INET,
 };
 
 /**
@@ -395,7 +409,8 @@ enum ckpt_checkpoint_flags {
 };
 
 /**
- * enum ckpt_sock_flags - Bits of a unix record's sock-flags.
+ * enum ckpt_sock_flags - Bits of a unix or inet record's sock-flags: the first
+ *   four are a unix record's, the others an inet record's.
  * @CKPT_SOCK_FLAGS_NAMED: The socket is bound to an address (a path or an
  *   abstract name).
  * @CKPT_SOCK_FLAGS_RIGHTS: A queued message carries descriptors (SCM_RIGHTS):
@@ -403,12 +418,29 @@ enum ckpt_checkpoint_flags {
  * @CKPT_SOCK_FLAGS_OOB: An out-of-band byte (MSG_OOB) is queued.
  * @CKPT_SOCK_FLAGS_BUSY: A reader held the socket for the whole time the
  *   checkpoint waited for it: the record has no data.
+ * @CKPT_SOCK_FLAGS_REUSEADDR: SO_REUSEADDR is set (sk_reuse).
+ * @CKPT_SOCK_FLAGS_REUSEPORT: SO_REUSEPORT is set.
+ * @CKPT_SOCK_FLAGS_V6ONLY: IPV6_V6ONLY is set (an IPv6 socket that takes no
+ *   IPv4 traffic).
+ * @CKPT_SOCK_FLAGS_SNDBUF_LOCK: The send buffer size was set with SO_SNDBUF
+ *   (not the default).
+ * @CKPT_SOCK_FLAGS_RCVBUF_LOCK: The receive buffer size was set with SO_RCVBUF
+ *   (not the default).
+ * @CKPT_SOCK_FLAGS_KEEPALIVE: SO_KEEPALIVE is set.
+ * @CKPT_SOCK_FLAGS_NODELAY: TCP_NODELAY is set (TCP).
  */
 enum ckpt_sock_flags {
 	CKPT_SOCK_FLAGS_NAMED = 1,
 	CKPT_SOCK_FLAGS_RIGHTS = 2,
 	CKPT_SOCK_FLAGS_OOB = 4,
 	CKPT_SOCK_FLAGS_BUSY = 8,
+	CKPT_SOCK_FLAGS_REUSEADDR = 16,
+	CKPT_SOCK_FLAGS_REUSEPORT = 32,
+	CKPT_SOCK_FLAGS_V6ONLY = 64,
+	CKPT_SOCK_FLAGS_SNDBUF_LOCK = 128,
+	CKPT_SOCK_FLAGS_RCVBUF_LOCK = 256,
+	CKPT_SOCK_FLAGS_KEEPALIVE = 512,
+	CKPT_SOCK_FLAGS_NODELAY = 1024,
 };
 
 /**
@@ -576,6 +608,12 @@ enum {
 	CKPT_A_META_PARENT_CRID,
 	CKPT_A_META_CHECKPOINT_FLAGS,
 	CKPT_A_META_DUMPABLE,
+	CKPT_A_META_SOCK_FAMILY,
+	CKPT_A_META_SOCK_PROTOCOL,
+	CKPT_A_META_SOCK_ADDR,
+	CKPT_A_META_SOCK_PEER_ADDR,
+	CKPT_A_META_SOCK_BACKLOG,
+	CKPT_A_META_SOCK_QUEUED,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
