@@ -80,10 +80,19 @@ let sampleChildHeader = RecordMeta.header(HeaderMeta(arch: "x86_64", pageSize: 4
 let samplePreCopyHeader = RecordMeta.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12.0", timeNs: 4,
                                                        checkpointFlags: UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue)))
 let sampleParentPages = RecordMeta.parentPages(PagesMeta(addr: 0x7f00_0000_0000, nrPages: 256))
+/// sockaddr_in 127.0.0.1:8080 and sockaddr_in6 [::1]:8080 with scope id 0, as getsockname(2) fills them.
+let sampleIPv4Address = SocketAddress(bytes: [2, 0, 0x1f, 0x90, 127, 0, 0, 1] + [UInt8](repeating: 0, count: 8))!
+let sampleIPv6Address = SocketAddress(bytes: [10, 0, 0x1f, 0x90, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 15) + [1, 0, 0, 0, 0])!
+/// A TCP listener (its address, no peer) and a connected UDP socket (both addresses).
+let sampleInetListener = RecordMeta.inet(InetMeta(family: 10, type: 1, proto: 6, state: 10, flags: 0x51, shutdown: 0, backlog: 128,
+                                                  queued: 2, sndbuf: 16384, rcvbuf: 131_072, address: sampleIPv6Address, peer: nil))
+let sampleInetConnected = RecordMeta.inet(InetMeta(family: 2, type: 2, proto: 17, state: 1, flags: 0, shutdown: 0, backlog: 0,
+                                                   queued: 0, sndbuf: 212_992, rcvbuf: 212_992, address: sampleIPv4Address,
+                                                   peer: sampleIPv4Address))
 let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleDumpableMM, sampleVMA, sampleAnonVMA, samplePages,
                       sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
                       sampleSiginfo, sampleSharedSiginfo, sampleShmem, sampleFullTask, sampleUnix, sampleChildHeader,
-                      samplePreCopyHeader, sampleParentPages]
+                      samplePreCopyHeader, sampleParentPages, sampleInetListener, sampleInetConnected]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

@@ -192,12 +192,63 @@ import Testing
         #expect(RecordType.unix.parentType == .file)
     }
 
+    /// An inet record: no data; a family of AF_INET or AF_INET6 that its addresses share;
+    /// an address is a whole sockaddr_in or sockaddr_in6 of its own family, or the record
+    /// does not decode.
+    @Test func inetRecordFamilyAndAddresses() throws {
+        var r = RecordDataRules()
+        try r.check(id: 4, meta: sampleInetListener, dataLength: 0)
+        try r.check(id: 4, meta: sampleInetConnected, dataLength: 0)
+        #expect(throws: RecordDataViolation.unexpectedData(id: 4, type: .inet, dataLength: 1)) {
+            try r.check(id: 4, meta: sampleInetListener, dataLength: 1)
+        }
+        guard case var .inet(m) = sampleInetConnected else { return }
+        m.family = 10  // AF_INET6 with AF_INET addresses
+        #expect(throws: RecordDataViolation.inetFamily(id: 4, family: 10, addressFamilies: [2, 2])) {
+            try r.check(id: 4, meta: .inet(m), dataLength: 0)
+        }
+        m.family = 1  // AF_UNIX
+        m.address = nil
+        m.peer = nil
+        #expect(throws: RecordDataViolation.inetFamily(id: 4, family: 1, addressFamilies: [])) {
+            try r.check(id: 4, meta: .inet(m), dataLength: 0)
+        }
+        #expect(RecordType.inet.parentType == .file)
+        #expect(sampleIPv4Address.description == "127.0.0.1:8080" && sampleIPv4Address.port == 8080)
+        #expect(sampleIPv6Address.description == "[::1]:8080" && sampleIPv6Address.family == 10)
+        var scoped = sampleIPv6Address.bytes
+        scoped[8] = 0xfe; scoped[9] = 0x80; scoped[24] = 2
+        #expect(SocketAddress(bytes: scoped)?.description == "[fe80::1%2]:8080")
+        // A length that is not its family's, or a family that is not inet's.
+        #expect(SocketAddress(bytes: Array(sampleIPv4Address.bytes.dropLast())) == nil)
+        #expect(SocketAddress(bytes: sampleIPv4Address.bytes + [0]) == nil)
+        #expect(SocketAddress(bytes: [10, 0] + sampleIPv4Address.bytes.dropFirst(2)) == nil)
+        #expect(SocketAddress(bytes: [1, 0] + [UInt8](repeating: 0, count: 14)) == nil)
+        #expect(SocketAddress(bytes: []) == nil)
+        // An address attribute of 15 bytes does not decode (named, with its length).
+        let b = MessageBuffer(capacity: 256)
+        for (a, v) in [(CKPT_A_META_SOCK_TYPE, 1), (CKPT_A_META_SOCK_STATE, 7), (CKPT_A_META_SOCK_FLAGS, 0),
+                       (CKPT_A_META_SOCK_SHUTDOWN, 0), (CKPT_A_META_SNDBUF, 0), (CKPT_A_META_RCVBUF, 0),
+                       (CKPT_A_META_SOCK_FAMILY, 2), (CKPT_A_META_SOCK_PROTOCOL, 6)] {
+            b.appendU32(Int(a), UInt32(v))
+        }
+        Array(sampleIPv4Address.bytes.dropLast()).withUnsafeBytes { b.appendAttribute(Int(CKPT_A_META_SOCK_ADDR), $0) }
+        b.appendU32(Int(CKPT_A_META_SOCK_BACKLOG), 0)
+        b.appendU32(Int(CKPT_A_META_SOCK_QUEUED), 0)
+        let bytes = Array(b.bytes)
+        #expect {
+            try bytes.withUnsafeBytes { _ = try RecordMeta(type: .inet, payload: $0) }
+        } throws: { error in
+            (error as? ProtocolError)?.kind == .valueOutOfRange && "\(error)".contains("CKPT_A_META_SOCK_ADDR")
+        }
+    }
+
     /// Attributes past the 64th decode and encode like the others, and a record type that
     /// must not carry them refuses them by name.
     @Test func fieldsPastTheSixtyFourth() throws {
         #expect(CKPT_A_META_PERSONALITY >= 64 && CKPT_A_META_MAX < AttributeMask.capacity)
         #expect(CKPT_A_META_MAX < AttributeTable.capacity && CKPT_A_MAX < AttributeTable.capacity)
-        for meta in [sampleFullTask, sampleUnix] {
+        for meta in [sampleFullTask, sampleUnix, sampleInetListener, sampleInetConnected] {
             let bytes = metaBytes(meta)
             let back = try bytes.withUnsafeBytes { try RecordMeta(type: meta.type, payload: $0) }
             #expect(back == meta)

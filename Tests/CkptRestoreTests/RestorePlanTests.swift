@@ -16,7 +16,8 @@ import Testing
                xstate: XState? = nil, limits: [ResourceLimit]? = nil,
                pipes: [Int: (PipeMeta, [UInt8])] = [:], queues: (thread: [Int32], process: [Int32])? = nil,
                shmem: [Int: (meta: ShmemMeta, page: Bool)] = [:], fdinfo: [Int: String] = [:],
-               sockets: [Int: (UnixMeta, [UInt8])] = [:], task: TaskMeta? = nil) throws -> (ImageReader, String) {
+               sockets: [Int: (UnixMeta, [UInt8])] = [:], inet: [Int: InetMeta] = [:],
+               task: TaskMeta? = nil) throws -> (ImageReader, String) {
         let fixture = try ImageFixture("restore-plan")
         _ = try fixture.record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
         let task = try fixture.record(.task(task ?? TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
@@ -66,6 +67,7 @@ import Testing
             if let (meta, data) = pipes[i] { _ = try fixture.record(.pipe(meta), parent: file, data: data) }
             if let text = fdinfo[i] { _ = try fixture.record(.fdinfo, parent: file, data: Array(text.utf8)) }
             if let (meta, data) = sockets[i] { _ = try fixture.record(.unix(meta), parent: file, data: data) }
+            if let meta = inet[i] { _ = try fixture.record(.inet(meta), parent: file) }
         }
         _ = try fixture.record(.trailer(TrailerMeta(nrThreads: UInt32(threads), nrVMAs: UInt32(vmas.count), nrPagesTotal: pages,
                                             nrFiles: UInt32(files.count))), parent: 0)
@@ -259,7 +261,64 @@ import Testing
             Issue.record("a socket without a unix record was not refused")
             return
         }
-        #expect(why4.contains("sockets other than Unix socketpairs"))
+        #expect(why4.contains("sockets other than Unix socketpairs, TCP and UDP"))
+    }
+
+    static func address(_ port: UInt16, v6: Bool = false) -> SocketAddress {
+        let p = [UInt8(port >> 8), UInt8(port & 0xff)]
+        return v6 ? SocketAddress(bytes: [10, 0] + p + [UInt8](repeating: 0, count: 24))!
+            : SocketAddress(bytes: [2, 0] + p + [127, 0, 0, 1] + [UInt8](repeating: 0, count: 8))!
+    }
+    static func inet(tcp: Bool = true, state: UInt32, address: SocketAddress? = nil, peer: SocketAddress? = nil,
+                     queued: UInt32 = 0, shutdown: UInt32 = 0, v6: Bool = false) -> InetMeta {
+        InetMeta(family: UInt32(v6 ? AF_INET6 : AF_INET), type: tcp ? 1 : 2, proto: tcp ? 6 : 17, state: state,
+                 flags: UInt32(CKPT_SOCK_FLAGS_REUSEADDR.rawValue), shutdown: shutdown, backlog: 16, queued: queued,
+                 sndbuf: 16384, rcvbuf: 131_072, address: address, peer: peer)
+    }
+
+    /// TCP listeners, bound or unbound sockets and connected UDP sockets are planned with how
+    /// each comes back (dups as one socket) and what it loses; a TCP connection, a connected
+    /// UDP socket without its peer and a shut-down socket are refused, naming the fd.
+    @Test func inetSocketsListenBindOrConnect() throws {
+        let files = [Self.socket(fd: 3, inode: 61, flags: O_RDWR | O_NONBLOCK), Self.socket(fd: 4, inode: 62),
+                     Self.socket(fd: 5, inode: 61), Self.socket(fd: 6, inode: 63), Self.socket(fd: 7, inode: 64)]
+        let (img, p) = try image(vmas: [anon], files: files, inet: [
+            0: Self.inet(state: UInt32(TCP_LISTEN), address: Self.address(8080, v6: true), queued: 3, v6: true),
+            1: Self.inet(tcp: false, state: UInt32(TCP_ESTABLISHED), address: Self.address(5353), peer: Self.address(53)),
+            2: Self.inet(state: UInt32(TCP_LISTEN), address: Self.address(8080, v6: true), queued: 3, v6: true),
+            3: Self.inet(tcp: false, state: UInt32(TCP_CLOSE), address: Self.address(9999), queued: 1),
+            4: Self.inet(state: UInt32(TCP_CLOSE)),
+        ])
+        defer { unlink(p) }
+        let plan = try RestorePlan(img, shellJob: false)
+        #expect(plan.descriptors.map(\.fd) == [3, 4, 5, 6, 7])
+        #expect(plan.descriptors[2] == .inet(fd: 5, name: "socket:[61]"))
+        #expect(plan.inetSockets.map(\.fds) == [[3, 5], [4], [6], [7]])
+        let roles = plan.inetSockets.map(\.role)
+        #expect(roles == [.listening, .connected(Self.address(53)), .bound, .bound])
+        #expect(plan.inetSockets[0].flags == O_RDWR | O_NONBLOCK)
+        #expect(plan.inetSockets.map(\.description) == [
+            "TCP listener on [::]:8080", "UDP socket on 127.0.0.1:5353 connected to 127.0.0.1:53", "UDP socket on 127.0.0.1:9999",
+            "TCP socket"])
+        #expect(plan.inetSockets.compactMap(\.lost) == [
+            "fd 3 (TCP listener on [::]:8080) comes back empty: 3 connections not yet accepted at the checkpoint are lost",
+            "fd 6 (UDP socket on 127.0.0.1:9999) comes back empty: 1 unread datagram at the checkpoint is lost"])
+
+        for (meta, text) in [
+            (Self.inet(state: UInt32(TCP_ESTABLISHED), address: Self.address(8080), peer: Self.address(40000)),
+             "a TCP connection (127.0.0.1:8080 to 127.0.0.1:40000, ESTABLISHED)"),
+            (Self.inet(state: 8, address: Self.address(8080)), "a TCP connection (127.0.0.1:8080 to ?, CLOSE_WAIT)"),
+            (Self.inet(tcp: false, state: UInt32(TCP_ESTABLISHED), address: Self.address(5353)), "no peer address"),
+            (Self.inet(tcp: false, state: UInt32(TCP_CLOSE), address: Self.address(5353), shutdown: 1), "shut down for receiving"),
+        ] {
+            let (img2, p2) = try image(vmas: [anon], files: [Self.socket(fd: 3, inode: 61)], inet: [0: meta])
+            defer { unlink(p2) }
+            guard case let .unsupported(what, why)? = refusal({ () throws(RestoreError) in try RestorePlan(img2, shellJob: false) }) else {
+                Issue.record("not refused: \(text)")
+                continue
+            }
+            #expect(what == "fd 3 (socket:[61])" && why.contains(text), "\(why)")
+        }
     }
 
     /// The root directory: "/" is the restorer's own; another is chrooted to, and must exist.

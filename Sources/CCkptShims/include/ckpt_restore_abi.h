@@ -17,6 +17,8 @@
 #include <linux/capability.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 enum {
 	CKPT_SYS_MMAP = SYS_mmap,
@@ -65,6 +67,15 @@ enum {
 	CKPT_SYS_SENDTO = SYS_sendto,
 	CKPT_SYS_SHUTDOWN = SYS_shutdown,
 	CKPT_SYS_SETSOCKOPT = SYS_setsockopt,
+	CKPT_SYS_SOCKET = SYS_socket,
+	CKPT_SYS_BIND = SYS_bind,
+	CKPT_SYS_LISTEN = SYS_listen,
+	CKPT_SYS_CONNECT = SYS_connect,
+	CKPT_IPPROTO_TCP = IPPROTO_TCP,
+	CKPT_IPPROTO_UDP = IPPROTO_UDP,
+	CKPT_IPPROTO_IPV6 = IPPROTO_IPV6,
+	CKPT_IPV6_V6ONLY = IPV6_V6ONLY,
+	CKPT_TCP_NODELAY = TCP_NODELAY,
 	CKPT_SYS_PERSONALITY = SYS_personality,
 	CKPT_SYS_CHROOT = SYS_chroot,
 	CKPT_PR_SET_DUMPABLE = PR_SET_DUMPABLE,

@@ -51,13 +51,17 @@ enum Format {
             + (flags & 8 != 0 ? "s" : "p")
     }
 
-    /// A unix record's sock-flags as words ("named,rights"), nil when none is set.
+    /// A unix or inet record's sock-flags as words ("named,rights", "reuseaddr,nodelay"),
+    /// nil when none is set.
     static func sockFlags(_ flags: UInt32) -> String? {
-        let names: [(UInt32, String)] = [
-            (UInt32(CKPT_SOCK_FLAGS_NAMED.rawValue), "named"), (UInt32(CKPT_SOCK_FLAGS_RIGHTS.rawValue), "rights"),
-            (UInt32(CKPT_SOCK_FLAGS_OOB.rawValue), "oob"), (UInt32(CKPT_SOCK_FLAGS_BUSY.rawValue), "busy"),
+        let names: [(ckpt_sock_flags, String)] = [
+            (CKPT_SOCK_FLAGS_NAMED, "named"), (CKPT_SOCK_FLAGS_RIGHTS, "rights"), (CKPT_SOCK_FLAGS_OOB, "oob"),
+            (CKPT_SOCK_FLAGS_BUSY, "busy"), (CKPT_SOCK_FLAGS_REUSEADDR, "reuseaddr"), (CKPT_SOCK_FLAGS_REUSEPORT, "reuseport"),
+            (CKPT_SOCK_FLAGS_V6ONLY, "v6only"), (CKPT_SOCK_FLAGS_SNDBUF_LOCK, "sndbuf-lock"),
+            (CKPT_SOCK_FLAGS_RCVBUF_LOCK, "rcvbuf-lock"), (CKPT_SOCK_FLAGS_KEEPALIVE, "keepalive"),
+            (CKPT_SOCK_FLAGS_NODELAY, "nodelay"),
         ]
-        let set = names.filter { flags & $0.0 != 0 }.map(\.1)
+        let set = names.filter { flags & $0.0.rawValue != 0 }.map(\.1)
         return set.isEmpty ? nil : set.joined(separator: ",")
     }
 

@@ -78,6 +78,17 @@ enum RecordDescription {
             let flags = Format.sockFlags(m.flags).map { " " + $0 } ?? ""
             let shut = m.shutdown == 0 ? "" : " shutdown \(m.shutdown)"
             return "unix \(kind) \(state) \(peer)\(shut)\(flags) holds \(m.bytes) bytes (\(entry.dataLength) captured)"
+        case let .inet(m):
+            let proto = m.proto == UInt32(IPPROTO_TCP) ? "tcp" : m.proto == UInt32(IPPROTO_UDP) ? "udp" : "protocol \(m.proto)"
+            let family = m.family == UInt32(AF_INET6) ? "6" : ""
+            let state = m.state == UInt32(TCP_LISTEN) ? "listening (backlog \(m.backlog))"
+                : m.state == UInt32(TCP_CLOSE) ? (m.address == nil ? "unbound" : "bound")
+                : m.state == UInt32(TCP_ESTABLISHED) ? "connected" : "state \(m.state)"
+            let on = m.address.map { " on \($0)" } ?? ""
+            let peer = m.peer.map { " to \($0)" } ?? ""
+            let flags = Format.sockFlags(m.flags).map { " " + $0 } ?? ""
+            let shut = m.shutdown == 0 ? "" : " shutdown \(m.shutdown)"
+            return "\(proto)\(family) \(state)\(on)\(peer)\(shut)\(flags) held \(m.queued) unread"
         }
     }
 
@@ -145,6 +156,12 @@ enum RecordDescription {
             return .object([("sock_type", u32(m.type)), ("sock_state", u32(m.state)), ("sock_flags", u32(m.flags)),
                             ("peer_ino", u(m.peerInode)), ("sock_shutdown", u32(m.shutdown)), ("sock_bytes", u(m.bytes)),
                             ("sndbuf", u32(m.sndbuf)), ("rcvbuf", u32(m.rcvbuf))])
+        case let .inet(m):
+            return .object([("sock_family", u32(m.family)), ("sock_type", u32(m.type)), ("sock_protocol", u32(m.proto)),
+                            ("sock_state", u32(m.state)), ("sock_flags", u32(m.flags)), ("sock_shutdown", u32(m.shutdown)),
+                            ("sock_backlog", u32(m.backlog)), ("sock_queued", u32(m.queued)), ("sndbuf", u32(m.sndbuf)),
+                            ("rcvbuf", u32(m.rcvbuf)), ("sock_addr", .optional(m.address?.description)),
+                            ("sock_peer_addr", .optional(m.peer?.description))])
         }
     }
 

@@ -11,10 +11,10 @@
 /// 5. value size: u32 4, u64 8, pad 0, string NUL-terminated without interior NUL and
 ///    within its maximum.
 public struct AttributeTable {
-    /// Types 0 ... 79: every attribute of every ckpt set (the meta set, the largest, ends
-    /// at 75). Not AttributeMask's 128: the table is built, and copied, for every message
+    /// Types 0 ... 87: every attribute of every ckpt set (the meta set, the largest, ends
+    /// at 82). Not AttributeMask's 128: the table is built, and copied, for every message
     /// on the receive path, and its size is most of what that costs.
-    public static let capacity = 80
+    public static let capacity = 88
     public private(set) var present = AttributeMask()
 
     /// One attribute: its value's place in the datagram and its header's offset, in 16
@@ -30,7 +30,7 @@ public struct AttributeTable {
         }
     }
     // Internal, not private, only so the readers below can be @inlinable.
-    @usableFromInline var slots = InlineArray<80, Slot>(repeating: Slot(base: nil, count: 0, offset: 0))
+    @usableFromInline var slots = InlineArray<88, Slot>(repeating: Slot(base: nil, count: 0, offset: 0))
 
     public init() {}
 

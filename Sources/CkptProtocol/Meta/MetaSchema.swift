@@ -44,6 +44,11 @@ public enum MetaSchema {
             AttributeMask(
                 CKPT_A_META_SOCK_TYPE, CKPT_A_META_SOCK_STATE, CKPT_A_META_SOCK_FLAGS, CKPT_A_META_PEER_INO,
                 CKPT_A_META_SOCK_SHUTDOWN, CKPT_A_META_SOCK_BYTES, CKPT_A_META_SNDBUF, CKPT_A_META_RCVBUF)
+        case .inet:
+            AttributeMask(
+                CKPT_A_META_SOCK_FAMILY, CKPT_A_META_SOCK_TYPE, CKPT_A_META_SOCK_PROTOCOL, CKPT_A_META_SOCK_STATE,
+                CKPT_A_META_SOCK_FLAGS, CKPT_A_META_SOCK_SHUTDOWN, CKPT_A_META_SOCK_BACKLOG, CKPT_A_META_SOCK_QUEUED,
+                CKPT_A_META_SNDBUF, CKPT_A_META_RCVBUF)
         }
     }
 
@@ -71,6 +76,9 @@ public enum MetaSchema {
         case .header:
             // Only in pre-copies and the checkpoints built on them.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PARENT_CRID, CKPT_A_META_CHECKPOINT_FLAGS)
+        case .inet:
+            // Absent while the socket has no local port, or no peer.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SOCK_ADDR, CKPT_A_META_SOCK_PEER_ADDR)
         default: AttributeMask(CKPT_A_META_PAD)
         }
     }

@@ -29,6 +29,8 @@ public enum RecordMeta: Equatable, Sendable {
     case unix(UnixMeta)
     /// Pages the parent image (a pre-copy) holds: no data.
     case parentPages(PagesMeta)
+    /// The TCP or UDP socket behind a file record: no data.
+    case inet(InetMeta)
 
     public var type: RecordType {
         switch self {
@@ -50,6 +52,7 @@ public enum RecordMeta: Equatable, Sendable {
         case .fdinfo: .fdinfo
         case .unix: .unix
         case .parentPages: .parentPages
+        case .inet: .inet
         }
     }
 }
@@ -395,5 +398,49 @@ public struct UnixMeta: Equatable, Sendable {
         self.bytes = bytes
         self.sndbuf = sndbuf
         self.rcvbuf = rcvbuf
+    }
+}
+
+/// The TCP or UDP socket (IPv4 or IPv6) behind a file record. Nothing it held is in the
+/// image: `queued` counts what a restored socket will not have.
+public struct InetMeta: Equatable, Sendable {
+    /// `AF_INET` or `AF_INET6`.
+    public var family: UInt32
+    /// `SOCK_STREAM` or `SOCK_DGRAM`.
+    public var type: UInt32
+    /// `IPPROTO_TCP` or `IPPROTO_UDP`.
+    public var proto: UInt32
+    /// The kernel's sk_state (TCP's numbering: 1 established, 7 closed, 10 listening; a
+    /// connected UDP socket is 1).
+    public var state: UInt32
+    /// `CKPT_SOCK_FLAGS_*` bits (reuseaddr ... nodelay).
+    public var flags: UInt32
+    /// sk_shutdown: 1 no more receiving, 2 no more sending.
+    public var shutdown: UInt32
+    /// A listener's backlog.
+    public var backlog: UInt32
+    /// Datagrams (UDP) or connections not yet accepted (a TCP listener) it held.
+    public var queued: UInt32
+    public var sndbuf: UInt32
+    public var rcvbuf: UInt32
+    /// Its local address; nil while it has no local port.
+    public var address: SocketAddress?
+    /// The peer's address while connected.
+    public var peer: SocketAddress?
+    public init(family: UInt32, type: UInt32, proto: UInt32, state: UInt32, flags: UInt32, shutdown: UInt32,
+                backlog: UInt32, queued: UInt32, sndbuf: UInt32, rcvbuf: UInt32, address: SocketAddress?,
+                peer: SocketAddress?) {
+        self.family = family
+        self.type = type
+        self.proto = proto
+        self.state = state
+        self.flags = flags
+        self.shutdown = shutdown
+        self.backlog = backlog
+        self.queued = queued
+        self.sndbuf = sndbuf
+        self.rcvbuf = rcvbuf
+        self.address = address
+        self.peer = peer
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CCkptUAPI
 
 extension RecordMeta {
@@ -106,6 +109,24 @@ extension RecordMeta {
                 flags: u32(CKPT_A_META_SOCK_FLAGS), peerInode: u64(CKPT_A_META_PEER_INO),
                 shutdown: u32(CKPT_A_META_SOCK_SHUTDOWN), bytes: u64(CKPT_A_META_SOCK_BYTES),
                 sndbuf: u32(CKPT_A_META_SNDBUF), rcvbuf: u32(CKPT_A_META_RCVBUF)))
+        case .inet:
+            /// A socket address: a whole sockaddr_in or sockaddr_in6 of its family, or absent.
+            func address(_ a: Int) throws(ProtocolError) -> SocketAddress? {
+                guard t.has(a) else { return nil }
+                let bytes = Array(t.value(a))
+                guard let address = SocketAddress(bytes: bytes) else {
+                    throw ProtocolError(.valueOutOfRange, field: AttributeSchema.metaName(UInt16(a)), offset: t.offset(a),
+                                        value: UInt64(bytes.count), limit: UInt64(MemoryLayout<sockaddr_in6>.size))
+                }
+                return address
+            }
+            self = .inet(InetMeta(
+                family: u32(CKPT_A_META_SOCK_FAMILY), type: u32(CKPT_A_META_SOCK_TYPE),
+                proto: u32(CKPT_A_META_SOCK_PROTOCOL), state: u32(CKPT_A_META_SOCK_STATE),
+                flags: u32(CKPT_A_META_SOCK_FLAGS), shutdown: u32(CKPT_A_META_SOCK_SHUTDOWN),
+                backlog: u32(CKPT_A_META_SOCK_BACKLOG), queued: u32(CKPT_A_META_SOCK_QUEUED),
+                sndbuf: u32(CKPT_A_META_SNDBUF), rcvbuf: u32(CKPT_A_META_RCVBUF),
+                address: try address(CKPT_A_META_SOCK_ADDR), peer: try address(CKPT_A_META_SOCK_PEER_ADDR)))
         }
     }
 
@@ -226,6 +247,19 @@ extension RecordMeta {
             b.appendU64(Int(CKPT_A_META_SOCK_BYTES), m.bytes, padType: pad)
             b.appendU32(Int(CKPT_A_META_SNDBUF), m.sndbuf)
             b.appendU32(Int(CKPT_A_META_RCVBUF), m.rcvbuf)
+        case let .inet(m):
+            b.appendU32(Int(CKPT_A_META_SOCK_TYPE), m.type)
+            b.appendU32(Int(CKPT_A_META_SOCK_STATE), m.state)
+            b.appendU32(Int(CKPT_A_META_SOCK_FLAGS), m.flags)
+            b.appendU32(Int(CKPT_A_META_SOCK_SHUTDOWN), m.shutdown)
+            b.appendU32(Int(CKPT_A_META_SNDBUF), m.sndbuf)
+            b.appendU32(Int(CKPT_A_META_RCVBUF), m.rcvbuf)
+            b.appendU32(Int(CKPT_A_META_SOCK_FAMILY), m.family)
+            b.appendU32(Int(CKPT_A_META_SOCK_PROTOCOL), m.proto)
+            if let a = m.address { a.bytes.withUnsafeBytes { b.appendAttribute(Int(CKPT_A_META_SOCK_ADDR), $0) } }
+            if let p = m.peer { p.bytes.withUnsafeBytes { b.appendAttribute(Int(CKPT_A_META_SOCK_PEER_ADDR), $0) } }
+            b.appendU32(Int(CKPT_A_META_SOCK_BACKLOG), m.backlog)
+            b.appendU32(Int(CKPT_A_META_SOCK_QUEUED), m.queued)
         }
     }
 

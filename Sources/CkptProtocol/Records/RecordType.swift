@@ -23,6 +23,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
     case fdinfo
     case unix
     case parentPages
+    case inet
 
     public init?(rawValue: UInt32) {
         switch rawValue {
@@ -44,6 +45,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case CKPT_RECORD_TYPE_FDINFO.rawValue: self = .fdinfo
         case CKPT_RECORD_TYPE_UNIX.rawValue: self = .unix
         case CKPT_RECORD_TYPE_PARENT_PAGES.rawValue: self = .parentPages
+        case CKPT_RECORD_TYPE_INET.rawValue: self = .inet
         default: return nil
         }
     }
@@ -68,12 +70,13 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .fdinfo: CKPT_RECORD_TYPE_FDINFO.rawValue
         case .unix: CKPT_RECORD_TYPE_UNIX.rawValue
         case .parentPages: CKPT_RECORD_TYPE_PARENT_PAGES.rawValue
+        case .inet: CKPT_RECORD_TYPE_INET.rawValue
         }
     }
 
     /// The type a record of this type must be a child of; `nil` for roots.
     /// header, task, trailer are roots; regs, sigactions, rlimits, mm, file sit under task; xstate
-    /// and siginfo under regs; shared-siginfo under sigactions; pipe, unix and fdinfo under file; vma under mm;
+    /// and siginfo under regs; shared-siginfo under sigactions; pipe, unix, inet and fdinfo under file; vma under mm;
     /// pages, parent-pages and shmem under vma (the tree drawn in the header's protocol comment).
     public var parentType: RecordType? {
         switch self {
@@ -81,7 +84,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .regs, .sigactions, .rlimits, .mm, .file: .task
         case .xstate, .siginfo: .regs
         case .sharedSiginfo: .sigactions
-        case .pipe, .fdinfo, .unix: .file
+        case .pipe, .fdinfo, .unix, .inet: .file
         case .vma: .mm
         case .pages, .shmem, .parentPages: .vma
         }
@@ -107,6 +110,7 @@ public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible 
         case .fdinfo: "fdinfo"
         case .unix: "unix"
         case .parentPages: "parent-pages"
+        case .inet: "inet"
         }
     }
 }

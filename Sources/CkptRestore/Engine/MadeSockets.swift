@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCkptShims
+import CCkptUAPI
 
 /// Unix socketpairs, made in the new process: each pair with socketpair(2), both ends
 /// moved above every image fd, buffers sized as the image's, each end's queued messages
@@ -78,5 +79,66 @@ extension Restorer {
         try remote.tracee.write(withUnsafeBytes(of: Int32(size / 2).littleEndian, Array.init), at: at)
         try remote.call("setsockopt \(option == SO_SNDBUF ? "SO_SNDBUF" : "SO_RCVBUF") \(size / 2) on \(name)",
                         Int32(CKPT_SYS_SETSOCKOPT), fd, UInt64(SOL_SOCKET), UInt64(option), at, 4)
+    }
+}
+
+/// TCP and UDP sockets, made in the new process (`InetSocket`): socket(2), moved above every
+/// image fd, its options, then bind(2) to its address, listen(2) with its backlog or
+/// connect(2) to its peer, then dup2'd to its fds with their status flags. Binding needs the
+/// address free (the original process gone, or SO_REUSEPORT on both; its TCP connections in
+/// TIME_WAIT count unless it had SO_REUSEADDR) and, below port 1024, CAP_NET_BIND_SERVICE: a
+/// failure names the socket, the call and, for EADDRINUSE, who may hold it. Returns what
+/// they lost.
+extension Restorer {
+    func restoreInetSockets(_ remote: RemoteSyscalls) throws(RestoreError) -> [String] {
+        let addressAt = remote.scratch + 3616, intAt = remote.scratch + 3600
+        for s in plan.inetSockets {
+            let what = "fd \(s.fds[0]) (\(s))"
+            let made = try moveAbove(remote, try remote.call("socket for \(what)", Int32(CKPT_SYS_SOCKET), UInt64(s.meta.family),
+                                                             UInt64(s.meta.type), UInt64(s.meta.proto)), what)
+            func set(_ level: Int32, _ option: Int32, _ name: String, _ value: Int32) throws(RestoreError) {
+                try remote.tracee.write(withUnsafeBytes(of: value.littleEndian, Array.init), at: intAt)
+                try remote.call("setsockopt \(name) \(value) on \(what)", Int32(CKPT_SYS_SETSOCKOPT), made,
+                                UInt64(level), UInt64(option), intAt, 4)
+            }
+            func flag(_ bit: ckpt_sock_flags) -> Int32 { s.meta.flags & bit.rawValue != 0 ? 1 : 0 }
+            if flag(CKPT_SOCK_FLAGS_REUSEADDR) != 0 { try set(SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 1) }
+            if flag(CKPT_SOCK_FLAGS_REUSEPORT) != 0 { try set(SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", 1) }
+            // Set either way: without it the default is this machine's net.ipv6.bindv6only.
+            if s.meta.family == UInt32(AF_INET6) {
+                try set(Int32(CKPT_IPPROTO_IPV6), Int32(CKPT_IPV6_V6ONLY), "IPV6_V6ONLY", flag(CKPT_SOCK_FLAGS_V6ONLY))
+            }
+            if flag(CKPT_SOCK_FLAGS_KEEPALIVE) != 0 { try set(SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 1) }
+            if flag(CKPT_SOCK_FLAGS_NODELAY) != 0 { try set(Int32(CKPT_IPPROTO_TCP), Int32(CKPT_TCP_NODELAY), "TCP_NODELAY", 1) }
+            if flag(CKPT_SOCK_FLAGS_SNDBUF_LOCK) != 0 { try setBuffer(remote, made, SO_SNDBUF, s.meta.sndbuf, what) }
+            if flag(CKPT_SOCK_FLAGS_RCVBUF_LOCK) != 0 { try setBuffer(remote, made, SO_RCVBUF, s.meta.rcvbuf, what) }
+            if let address = s.meta.address, address.port != 0 {
+                try remote.tracee.write(address.bytes, at: addressAt)
+                do throws(RestoreError) {
+                    try remote.call("bind \(address) for \(what)", Int32(CKPT_SYS_BIND), made, addressAt, UInt64(address.bytes.count))
+                } catch {
+                    // Linux lets a socket bind over TIME_WAIT connections only when both had
+                    // SO_REUSEADDR: setting it here would not help.
+                    guard case let .remote(step, errno) = error, errno == .addressInUse else { throw error }
+                    let waiting = s.meta.proto == UInt32(CKPT_IPPROTO_TCP) && flag(CKPT_SOCK_FLAGS_REUSEADDR) == 0
+                        ? ", or by the original process's connections in TIME_WAIT for up to a minute (it did not set SO_REUSEADDR)" : ""
+                    throw .remote(step: "\(step) (the address is held by another socket\(waiting))", errno: errno)
+                }
+            }
+            switch s.role {
+            case .listening:
+                try remote.call("listen (backlog \(s.meta.backlog)) for \(what)", Int32(CKPT_SYS_LISTEN), made, UInt64(s.meta.backlog))
+            case let .connected(peer):
+                try remote.tracee.write(peer.bytes, at: addressAt)
+                try remote.call("connect to \(peer) for \(what)", Int32(CKPT_SYS_CONNECT), made, addressAt, UInt64(peer.bytes.count))
+            case .bound:
+                break
+            }
+            for fd in s.fds { try remote.call("dup2 \(what) to fd \(fd)", Int32(CKPT_SYS_DUP2), made, UInt64(fd)) }
+            try remote.call("F_SETFL fd \(s.fds[0]) (\(what))", Int32(CKPT_SYS_FCNTL), UInt64(s.fds[0]), UInt64(F_SETFL),
+                            UInt64(UInt32(bitPattern: s.flags & O_NONBLOCK)))
+            try remote.call("close", Int32(CKPT_SYS_CLOSE), made)
+        }
+        return plan.inetSockets.compactMap(\.lost)
     }
 }

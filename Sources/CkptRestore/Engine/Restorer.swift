@@ -129,12 +129,13 @@ public struct Restorer {
         try restoreDescriptors(remote, objects: objects, access: access)
         try restorePipes(remote)
         try restoreSocketPairs(remote)
+        let socketsLost = try restoreInetSockets(remote)
         try restoreEpolls(remote)
         // Every path is opened by now: the host's view of them ends here.
         if let root = plan.changedRoot {
             try remote.call("chroot \(root)\(access.asWhom)", Int32(CKPT_SYS_CHROOT), try remote.string(root))
         }
-        var warnings: [String] = []
+        var warnings = socketsLost
         step("setting signal dispositions")
         warnings += try restoreSignalActions(remote)
         let memoryBytes: UInt64
@@ -565,7 +566,7 @@ public struct Restorer {
             case let .event(f, fl, e):
                 try restoreEvent(remote, fd: f, flags: fl, e)
                 continue
-            case .terminal, .pipe, .socket, .epoll: continue
+            case .terminal, .pipe, .socket, .inet, .epoll: continue
             }
             let what = "fd \(fd) (\(path))"
             let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)

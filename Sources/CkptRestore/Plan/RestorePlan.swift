@@ -31,6 +31,8 @@ public struct RestorePlan: Sendable {
         case pipe(fd: Int32, name: String)
         /// One end of a Unix socketpair (`socketPairs` has it).
         case socket(fd: Int32, name: String)
+        /// A TCP or UDP socket (`inetSockets` has it).
+        case inet(fd: Int32, name: String)
         /// An unnamed shared memory object the process also maps (a memfd): opened again
         /// from the memfd the mappings were made from, with its flags, at its position.
         case sharedMemory(fd: Int32, object: VMAKind.SharedObject, flags: Int32, position: UInt64)
@@ -45,7 +47,7 @@ public struct RestorePlan: Sendable {
 
         public var fd: Int32 {
             switch self {
-            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .socket(fd, _), let .sharedMemory(fd, _, _, _),
+            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
                  let .inotify(fd, _, _), let .event(fd, _, _), let .epoll(fd, _, _): fd
             }
         }
@@ -79,6 +81,8 @@ public struct RestorePlan: Sendable {
     public var pipes: [Pipe]
     /// The Unix socketpairs among the descriptors.
     public var socketPairs: [SocketPair]
+    /// The TCP and UDP sockets among the descriptors.
+    public var inetSockets: [InetSocket]
     /// The root directory the process was chrooted to (nil: the restorer's own, "/").
     public var changedRoot: String? { task.root.flatMap { $0 == "/" ? nil : $0 } }
     /// The executable: the file mapping that holds `start_code`, for `/proc/PID/exe`.
@@ -107,6 +111,7 @@ public struct RestorePlan: Sendable {
         var pipeRecords: [UInt32: (meta: PipeMeta, data: [UInt8])] = [:]  // by file record id
         var fdinfoRecords: [UInt32: String] = [:]  // by file record id
         var unixRecords: [UInt32: (meta: UnixMeta, data: [UInt8])] = [:]  // by file record id
+        var inetRecords: [UInt32: InetMeta] = [:]  // by file record id
         var actions: [SignalAction]?
         var sharedPending: UInt64?
         var sharedQueue: SignalQueue?
@@ -178,6 +183,7 @@ public struct RestorePlan: Sendable {
             case let .pipe(p): pipeRecords[entry.parent] = (p, try allData(entry))
             case .fdinfo: fdinfoRecords[entry.parent] = String(decoding: try allData(entry), as: UTF8.self)
             case let .unix(u): unixRecords[entry.parent] = (u, try allData(entry))
+            case let .inet(i): inetRecords[entry.parent] = i
             case let .sigactions(s):
                 guard let table = SignalAction.table(try allData(entry)) else {
                     throw .image("record \(entry.id): sigactions data of \(entry.dataLength) bytes")
@@ -282,12 +288,16 @@ public struct RestorePlan: Sendable {
             if unixRecords[f.id] != nil, let path = f.meta.path {
                 return .socket(fd: Int32(f.meta.fd), name: path)
             }
+            if inetRecords[f.id] != nil, let path = f.meta.path {
+                return .inet(fd: Int32(f.meta.fd), name: path)
+            }
             return try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
         }
         self.pipes = try Self.pipes(files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } })
         self.socketPairs = try SocketPair.pairs(files.compactMap { f in
             unixRecords[f.id].map { SocketPair.Record(file: f.meta, meta: $0.meta, data: $0.data) }
         })
+        self.inetSockets = try InetSocket.sockets(files.compactMap { f in inetRecords[f.id].map { (f.meta, $0) } })
         self.executable = mappings.first { m in
             if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }
             return false
@@ -369,8 +379,8 @@ public struct RestorePlan: Sendable {
         }
         guard let path = f.path, path.hasPrefix("/") else {
             let kind = f.path.map { p in p.split(separator: ":").first.map(String.init) ?? p } ?? "an unnamed file"
-            let which = kind == "socket" ? "sockets other than Unix socketpairs are" : "\(kind) descriptors are"
-            throw .unsupported(what: what, why: "\(which) not restored yet (restored: files, directories, terminals, pipes, Unix socketpairs, memfds, inotify, eventfd, signalfd, timerfd, epoll)")
+            let which = kind == "socket" ? "sockets other than Unix socketpairs, TCP and UDP are" : "\(kind) descriptors are"
+            throw .unsupported(what: what, why: "\(which) not restored yet (restored: files, directories, terminals, pipes, Unix socketpairs, TCP listeners, UDP sockets, memfds, inotify, eventfd, signalfd, timerfd, epoll)")
         }
         if path.hasSuffix(" (deleted)") { throw .unsupported(what: what, why: "its file was deleted") }
         try checkNotFIFO(path, what: what)
