@@ -1,5 +1,5 @@
-# Two python3 targets of tools/bench/restore-matrix that tools/ktest has no program for.
-# Usage: /usr/bin/python3 restore-matrix-target.py socketpair|shmem
+# Three python3 targets of tools/bench/restore-matrix that tools/ktest has no program for.
+# Usage: /usr/bin/python3 restore-matrix-target.py socketpair|shmem|tcp_server
 #
 # socketpair: a unix socketpair; one 8-byte counter message is always queued in it (sent
 #   one step ahead of the receive). Each 0.1 s it sends N+1 and receives N, printing
@@ -8,9 +8,13 @@
 # shmem: 1 MiB of shared anonymous memory (mmap.mmap(-1, n): MAP_SHARED|MAP_ANONYMOUS),
 #   filled with a pattern; its first 8 bytes hold the counter, printed as "count N" every
 #   0.1 s, so counting on needs the memory back. On SIGUSR1 it prints "crc X" of the rest.
-# Both print "ready" first.
+# tcp_server: a TCP listener on 127.0.0.1:47300 (SO_REUSEADDR, as servers set it); it
+#   prints "count N" every 0.1 s and answers each connection with "served N", so a client
+#   served after a restore needs the listener back.
+# Each prints "ready" first.
 import mmap
 import os
+import select
 import signal
 import socket
 import sys
@@ -51,4 +55,20 @@ def shmem():
         time.sleep(0.1)
 
 
-{"socketpair": socketpair, "shmem": shmem}[sys.argv[1]]()
+def tcp_server():
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 47300))
+    listener.listen(8)
+    say("ready")
+    n = 0
+    while True:
+        n += 1
+        say(f"count {n}")
+        if select.select([listener], [], [], 0.1)[0]:
+            c, _ = listener.accept()
+            c.sendall(f"served {n}\n".encode())
+            c.close()
+
+
+{"socketpair": socketpair, "shmem": shmem, "tcp_server": tcp_server}[sys.argv[1]]()

@@ -17,8 +17,6 @@
 #include <linux/capability.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 enum {
 	CKPT_SYS_MMAP = SYS_mmap,
@@ -71,11 +69,14 @@ enum {
 	CKPT_SYS_BIND = SYS_bind,
 	CKPT_SYS_LISTEN = SYS_listen,
 	CKPT_SYS_CONNECT = SYS_connect,
-	CKPT_IPPROTO_TCP = IPPROTO_TCP,
-	CKPT_IPPROTO_UDP = IPPROTO_UDP,
-	CKPT_IPPROTO_IPV6 = IPPROTO_IPV6,
-	CKPT_IPV6_V6ONLY = IPV6_V6ONLY,
-	CKPT_TCP_NODELAY = TCP_NODELAY,
+	/* Written out, and checked against <netinet/in.h> and <netinet/tcp.h> at build time
+	 * (restore_abi.c): included here, those headers take sys/socket.h's names (MSG_TRUNC)
+	 * away from the Glibc module for the targets that import this one. */
+	CKPT_IPPROTO_TCP = 6,
+	CKPT_IPPROTO_UDP = 17,
+	CKPT_IPPROTO_IPV6 = 41,
+	CKPT_IPV6_V6ONLY = 26,
+	CKPT_TCP_NODELAY = 1,
 	CKPT_SYS_PERSONALITY = SYS_personality,
 	CKPT_SYS_CHROOT = SYS_chroot,
 	CKPT_PR_SET_DUMPABLE = PR_SET_DUMPABLE,
