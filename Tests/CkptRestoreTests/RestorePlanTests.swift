@@ -319,6 +319,20 @@ import Testing
             }
             #expect(what == "fd 3 (socket:[61])" && why.contains(text), "\(why)")
         }
+        // With --tcp-close a connection in any state (one half shut down too) comes back as
+        // a socket that is not connected, and the restore says so.
+        let connection = Self.inet(state: 8, address: Self.address(8080), peer: Self.address(40000), shutdown: 1)
+        let (img3, p3) = try image(vmas: [anon], files: [Self.socket(fd: 3, inode: 61)], inet: [0: connection])
+        defer { unlink(p3) }
+        let closed = try RestorePlan(img3, shellJob: false, tcpClose: true)
+        #expect(closed.inetSockets.map(\.role) == [.closedConnection])
+        #expect(closed.inetSockets.compactMap(\.lost) == [
+            "fd 3 (TCP connection 127.0.0.1:8080 to 127.0.0.1:40000) comes back closed (--tcp-close): the program sees a dropped connection"])
+        guard case let .unsupported(_, why)? = refusal({ () throws(RestoreError) in try RestorePlan(img3, shellJob: false) }) else {
+            Issue.record("a connection was restored without --tcp-close")
+            return
+        }
+        #expect(why.contains("--tcp-close brings it back closed"))
     }
 
     /// The root directory: "/" is the restorer's own; another is chrooted to, and must exist.

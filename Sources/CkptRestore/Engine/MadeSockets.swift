@@ -112,7 +112,7 @@ extension Restorer {
             if flag(CKPT_SOCK_FLAGS_NODELAY) != 0 { try set(Int32(CKPT_IPPROTO_TCP), Int32(CKPT_TCP_NODELAY), "TCP_NODELAY", 1) }
             if flag(CKPT_SOCK_FLAGS_SNDBUF_LOCK) != 0 { try setBuffer(remote, made, SO_SNDBUF, s.meta.sndbuf, what) }
             if flag(CKPT_SOCK_FLAGS_RCVBUF_LOCK) != 0 { try setBuffer(remote, made, SO_RCVBUF, s.meta.rcvbuf, what) }
-            if let address = s.meta.address, address.port != 0 {
+            if let address = s.meta.address, address.port != 0, s.role != .closedConnection {
                 try remote.tracee.write(address.bytes, at: addressAt)
                 do throws(RestoreError) {
                     try remote.call("bind \(address) for \(what)", Int32(CKPT_SYS_BIND), made, addressAt, UInt64(address.bytes.count))
@@ -131,7 +131,7 @@ extension Restorer {
             case let .connected(peer):
                 try remote.tracee.write(peer.bytes, at: addressAt)
                 try remote.call("connect to \(peer) for \(what)", Int32(CKPT_SYS_CONNECT), made, addressAt, UInt64(peer.bytes.count))
-            case .bound:
+            case .bound, .closedConnection:
                 break
             }
             for fd in s.fds { try remote.call("dup2 \(what) to fd \(fd)", Int32(CKPT_SYS_DUP2), made, UInt64(fd)) }

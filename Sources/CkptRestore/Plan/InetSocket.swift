@@ -11,7 +11,9 @@ import CkptProtocol
 /// the connections it accepts inherit (SO_KEEPALIVE, TCP_NODELAY) and the buffer sizes set by
 /// hand. It comes back empty: what it held (datagrams, connections not yet accepted) is not in
 /// the image, and a warning says how much. A TCP connection is refused: it ends with the
-/// process (CRIU restores one with TCP repair, `--tcp-established`).
+/// process (CRIU restores one with TCP repair, `--tcp-established`); with `--tcp-close` (as
+/// CRIU's) it comes back as a socket that is not connected, which the program sees as a
+/// dropped connection: reads fail with ENOTCONN, poll reports a hang-up.
 public struct InetSocket: Equatable, Sendable, CustomStringConvertible {
     public enum Role: Equatable, Sendable {
         /// `listen(2)` after `bind(2)`.
@@ -20,6 +22,8 @@ public struct InetSocket: Equatable, Sendable, CustomStringConvertible {
         case bound
         /// A UDP socket: `bind(2)`, then `connect(2)` to its peer.
         case connected(SocketAddress)
+        /// A TCP connection, with `--tcp-close`: only made (not bound, not connected).
+        case closedConnection
     }
 
     /// As /proc/PID/fd shows it: "socket:[INODE]".
@@ -30,8 +34,10 @@ public struct InetSocket: Equatable, Sendable, CustomStringConvertible {
     public var meta: InetMeta
     public var role: Role
 
-    /// "TCP listener on 127.0.0.1:8080", "UDP socket on [::]:53", "TCP socket".
+    /// "TCP listener on 127.0.0.1:8080", "UDP socket on [::]:53", "TCP socket",
+    /// "TCP connection 127.0.0.1:8080 to 127.0.0.1:40000".
     public var description: String {
+        if role == .closedConnection { return "TCP connection \(Self.ends(meta))" }
         let proto = meta.proto == UInt32(CKPT_IPPROTO_TCP) ? "TCP" : "UDP"
         let noun = role == .listening ? "listener" : "socket"
         let on = meta.address.map { " on \($0)" } ?? ""
@@ -41,6 +47,9 @@ public struct InetSocket: Equatable, Sendable, CustomStringConvertible {
 
     /// What a restore of it loses, for a warning; nil when nothing.
     public var lost: String? {
+        if role == .closedConnection {
+            return "fd \(fds[0]) (\(description)) comes back closed (--tcp-close): the program sees a dropped connection"
+        }
         guard meta.queued > 0 else { return nil }
         let what = role == .listening ? "connection\(meta.queued == 1 ? "" : "s") not yet accepted"
             : "unread datagram\(meta.queued == 1 ? "" : "s")"
@@ -49,8 +58,9 @@ public struct InetSocket: Equatable, Sendable, CustomStringConvertible {
 
     /// The inet sockets among `records` (a file record and its inet record each), dups
     /// grouped by inode. Refused, naming the fd: a TCP connection (any state but listening
-    /// or closed), a connected UDP socket whose peer the image lacks, a shut-down socket.
-    static func sockets(_ records: [(file: FileMeta, meta: InetMeta)]) throws(RestoreError) -> [InetSocket] {
+    /// or closed) unless `tcpClose`, a connected UDP socket whose peer the image lacks, a
+    /// shut-down UDP or listening socket.
+    static func sockets(_ records: [(file: FileMeta, meta: InetMeta)], tcpClose: Bool = false) throws(RestoreError) -> [InetSocket] {
         var out: [InetSocket] = [], inodes: [UInt64] = []
         for (file, meta) in records {
             let name = file.path ?? "socket"
@@ -69,20 +79,28 @@ public struct InetSocket: Equatable, Sendable, CustomStringConvertible {
                 role = .bound
             } else if !tcp && state == UInt32(TCP_ESTABLISHED), let peer = meta.peer {
                 role = .connected(peer)
+            } else if tcp && tcpClose {
+                role = .closedConnection
             } else if tcp {
-                let ends = [meta.address, meta.peer].map { $0.map(String.init(describing:)) ?? "?" }
-                throw .unsupported(what: what, why: "a TCP connection (\(ends[0]) to \(ends[1]), \(Self.tcpState(state))): "
-                                   + "connections end with the process and are not restored (CRIU restores them with TCP repair, --tcp-established)")
+                throw .unsupported(what: what, why: "a TCP connection (\(Self.ends(meta)), \(Self.tcpState(state))): "
+                                   + "connections end with the process and are not restored; --tcp-close brings it back closed, "
+                                   + "which the program sees as a dropped connection (CRIU restores connections with TCP repair, --tcp-established)")
             } else {
                 throw .unsupported(what: what, why: "a UDP socket in state \(state) with no peer address in the image")
             }
-            if meta.shutdown != 0 {
+            if meta.shutdown != 0 && role != .closedConnection {
                 throw .unsupported(what: what, why: "shut down for \(meta.shutdown == 1 ? "receiving" : meta.shutdown == 2 ? "sending" : "both ways") (shutdown(2)): not restored")
             }
             out.append(InetSocket(name: name, fds: [Int32(file.fd)], flags: Int32(bitPattern: file.fFlags), meta: meta, role: role))
             inodes.append(inode)
         }
         return out
+    }
+
+    /// "127.0.0.1:8080 to 127.0.0.1:40000" ("?" for an address the image lacks).
+    static func ends(_ meta: InetMeta) -> String {
+        let ends = [meta.address, meta.peer].map { $0.map(String.init(describing:)) ?? "?" }
+        return "\(ends[0]) to \(ends[1])"
     }
 
     /// TCP's state names (include/net/tcp_states.h), for refusals.

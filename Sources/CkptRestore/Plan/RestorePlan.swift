@@ -99,8 +99,9 @@ public struct RestorePlan: Sendable {
 
     /// Reads `reader`'s records by its index (not the pages records) and applies the
     /// restorer's rules.
-    /// `shellJob`: terminals may be replaced by the restorer's own.
-    public init(_ reader: ImageReader, shellJob: Bool) throws(RestoreError) {
+    /// `shellJob`: terminals may be replaced by the restorer's own. `tcpClose`: TCP
+    /// connections come back closed instead of being refused (`InetSocket`).
+    public init(_ reader: ImageReader, shellJob: Bool, tcpClose: Bool = false) throws(RestoreError) {
         var header: HeaderMeta?, task: TaskMeta?, mm: MMMeta?
         var mappings: [Mapping] = []
         var threads: [ThreadPlan] = []
@@ -297,7 +298,8 @@ public struct RestorePlan: Sendable {
         self.socketPairs = try SocketPair.pairs(files.compactMap { f in
             unixRecords[f.id].map { SocketPair.Record(file: f.meta, meta: $0.meta, data: $0.data) }
         })
-        self.inetSockets = try InetSocket.sockets(files.compactMap { f in inetRecords[f.id].map { (f.meta, $0) } })
+        self.inetSockets = try InetSocket.sockets(files.compactMap { f in inetRecords[f.id].map { (f.meta, $0) } },
+                                                  tcpClose: tcpClose)
         self.executable = mappings.first { m in
             if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }
             return false

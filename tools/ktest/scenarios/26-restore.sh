@@ -516,6 +516,47 @@ t_restore_inet_sockets() {
 	kill -0 $np || { why="the running copy died"; return 1; }
 }
 
+# A TCP connection (both ends in one python3, beside its listener) is refused, saying
+# that --tcp-close brings it back closed; with --tcp-close both ends come back as sockets
+# that are not connected (a read fails with ENOTCONN, 107), the restore says so, and the
+# listener still accepts.
+t_restore_tcp_close() {
+	ip link set lo up 2>/dev/null
+	restore_listen || return 1
+	bg /usr/bin/python3 -c 'import signal, socket, time
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", 47200)); l.listen()
+c = socket.create_connection(("127.0.0.1", 47200)); s, _ = l.accept()
+def usr1(sig, frame):
+    out = []
+    for name, sock in (("client", c), ("server", s)):
+        try:
+            sock.recv(10); out.append(name + " read")
+        except OSError as e:
+            out.append(f"{name} {e.errno}")
+    n = socket.create_connection(("127.0.0.1", 47200), timeout=5); l.settimeout(5); a, _ = l.accept()
+    out.append("listener accepts")
+    print("closed", " ".join(out), flush=True)
+signal.signal(signal.SIGUSR1, usr1)
+print("ready", flush=True)
+while True: time.sleep(0.1)' </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^ready' 30 || { why="python: $(cat t.out t.err)"; return 1; }
+	checkpoint_and_kill || return 1
+	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a TCP connection without --tcp-close: $out"; return 1; }
+	[[ $out == *"refused: fd 4 (socket:["*"a TCP connection (127.0.0.1:"*"--tcp-close brings it back closed"* ]] ||
+		{ why="refusal: $out"; return 1; }
+	local np got
+	restore_image $img --tcp-close || return 1
+	[[ $out == *"fd 4 (TCP connection 127.0.0.1:"*" to 127.0.0.1:47200) comes back closed (--tcp-close)"* &&
+		$out == *"fd 5 (TCP connection 127.0.0.1:47200 to 127.0.0.1:"*" comes back closed (--tcp-close)"* ]] ||
+		{ why="the restore did not say the connections come back closed: $out"; return 1; }
+	kill -USR1 $np
+	wait_for t.out '^closed' 30 || { why="no closed line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^closed' | head -1)
+	[[ $got == "closed client 107 server 107 listener accepts" ]] || { why="after restore --tcp-close: '$got'"; return 1; }
+}
+
 # A shared mapping of a named file is mapped from the file again (its memory is the
 # file: the image holds no pages of it): after restore the mapping and the file hold the
 # same bytes, bytes written into the file while the process was gone show through the
