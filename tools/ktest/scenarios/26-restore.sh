@@ -31,6 +31,12 @@ records_in_image() {
 	[[ $n == "$2" ]] || { why="$n $1 records, expected $2: $(grep -a -e " $1 " -e ' file ' -e ' vma ' show.out | tail -12 | tr '\n' ' ')"; return 1; }
 }
 
+# show_has TYPE REGEX WHAT: show.out (records_in_image's) has a TYPE record line matching
+# REGEX; if not, why names WHAT and lists the TYPE lines.
+show_has() {
+	grep -q "$2" show.out || { why="no $1 record $3: $(grep -a " $1 " show.out | tr '\n' ' ')"; return 1; }
+}
+
 # python_refused CODE WHAT TEXT...: python3 -c CODE (which prints "ready") is checkpointed
 # and killed; ckpt restore must refuse it before any process exists, its output holding
 # every TEXT. Sets out.
@@ -452,12 +458,9 @@ t_restore_socketpair() {
 	want="sock stream 3000 crc ${ready##* crc } back reply dgram one,,two-two,empty peer-closed tail,eof live ping"
 	checkpoint_and_kill || return 1
 	records_in_image unix 5 || return 1
-	grep -q ' unix stream connected peer socket:\[[0-9]*\] holds 3000 bytes (3004 captured)' show.out ||
-		{ why="no unix record with the 3000 bytes: $(grep -a ' unix ' show.out | tr '\n' ' ')"; return 1; }
-	grep -q ' unix datagram connected peer socket:\[[0-9]*\] holds 10 bytes (22 captured)' show.out ||
-		{ why="no unix record with the three datagrams: $(grep -a ' unix ' show.out | tr '\n' ' ')"; return 1; }
-	grep -q ' unix stream connected no peer shutdown 3 holds 4 bytes (8 captured)' show.out ||
-		{ why="no unix record of the socket whose peer closed: $(grep -a ' unix ' show.out | tr '\n' ' ')"; return 1; }
+	show_has unix ' unix stream connected peer socket:\[[0-9]*\] holds 3000 bytes (3004 captured)' "with the 3000 bytes" || return 1
+	show_has unix ' unix datagram connected peer socket:\[[0-9]*\] holds 10 bytes (22 captured)' "with the three datagrams" || return 1
+	show_has unix ' unix stream connected no peer shutdown 3 holds 4 bytes (8 captured)' "of the socket whose peer closed" || return 1
 	local np got
 	restore_and_ask sock || return 1
 	[[ $got == "$want" ]] || { why="after restore '$got', expected '$want'"; return 1; }
@@ -483,10 +486,8 @@ t_restore_inet_sockets() {
 	want+=" udp 127.0.0.1:$((port + 2)) held empty udpc 127.0.0.1:$udpc peer 127.0.0.1:$((port + 2)) ping from $udpc"
 	checkpoint_and_kill || return 1
 	records_in_image inet $n || return 1
-	grep -q " tcp listening (backlog 7) on 127.0.0.1:$port reuseaddr,nodelay held 1 unread" show.out ||
-		{ why="no inet record of the IPv4 listener: $(grep -a -e ' tcp' -e ' udp' show.out | tr '\n' ' ')"; return 1; }
-	grep -q " udp connected on 127.0.0.1:$udpc to 127.0.0.1:$((port + 2)) held 0 unread" show.out ||
-		{ why="no inet record of the connected UDP socket: $(grep -a ' udp' show.out | tr '\n' ' ')"; return 1; }
+	show_has inet " tcp listening (backlog 7) on 127.0.0.1:$port reuseaddr,nodelay held 1 unread" "of the IPv4 listener" || return 1
+	show_has inet " udp connected on 127.0.0.1:$udpc to 127.0.0.1:$((port + 2)) held 0 unread" "of the connected UDP socket" || return 1
 	local np got
 	restore_and_ask inet || return 1
 	[[ $got == "$want" ]] || { why="after restore '$got', expected '$want'"; return 1; }
