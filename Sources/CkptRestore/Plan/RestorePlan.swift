@@ -382,7 +382,8 @@ public struct RestorePlan: Sendable {
         guard let path = f.path, path.hasPrefix("/") else {
             let kind = f.path.map { p in p.split(separator: ":").first.map(String.init) ?? p } ?? "an unnamed file"
             let which = kind == "socket" ? "sockets other than Unix socketpairs, TCP and UDP are" : "\(kind) descriptors are"
-            throw .unsupported(what: what, why: "\(which) not restored yet (restored: files, directories, terminals, pipes, Unix socketpairs, TCP listeners, UDP sockets, memfds, inotify, eventfd, signalfd, timerfd, epoll)")
+            let older = kind == "socket" ? "; an image of an older module records no socket's kind, and any socket in it is refused" : ""
+            throw .unsupported(what: what, why: "\(which) not restored yet (restored: files, directories, terminals, pipes, Unix socketpairs, TCP listeners, UDP sockets, memfds, inotify, eventfd, signalfd, timerfd, epoll)\(older)")
         }
         if path.hasSuffix(" (deleted)") { throw .unsupported(what: what, why: "its file was deleted") }
         try checkNotFIFO(path, what: what)
