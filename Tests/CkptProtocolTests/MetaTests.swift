@@ -204,15 +204,24 @@ import Testing
         }
         guard case var .inet(m) = sampleInetConnected else { return }
         m.family = 10  // AF_INET6 with AF_INET addresses
-        #expect(throws: RecordDataViolation.inetFamily(id: 4, family: 10, addressFamilies: [2, 2])) {
+        #expect(throws: RecordDataViolation.inetRecord(id: 4, family: 10, type: 2, proto: 17, addressFamilies: [2, 2])) {
             try r.check(id: 4, meta: .inet(m), dataLength: 0)
         }
         m.family = 1  // AF_UNIX
         m.address = nil
         m.peer = nil
-        #expect(throws: RecordDataViolation.inetFamily(id: 4, family: 1, addressFamilies: [])) {
+        #expect(throws: RecordDataViolation.inetRecord(id: 4, family: 1, type: 2, proto: 17, addressFamilies: [])) {
             try r.check(id: 4, meta: .inet(m), dataLength: 0)
         }
+        m.family = 2
+        m.proto = 132  // SCTP
+        #expect(throws: RecordDataViolation.inetRecord(id: 4, family: 2, type: 2, proto: 132, addressFamilies: [])) {
+            try r.check(id: 4, meta: .inet(m), dataLength: 0)
+        }
+        m.proto = 6  // TCP, but a datagram socket
+        #expect(throws: RecordDataViolation.self) { try r.check(id: 4, meta: .inet(m), dataLength: 0) }
+        m.type = 1
+        try r.check(id: 4, meta: .inet(m), dataLength: 0)
         #expect(RecordType.inet.parentType == .file)
         #expect(sampleIPv4Address.description == "127.0.0.1:8080" && sampleIPv4Address.port == 8080)
         #expect(sampleIPv6Address.description == "[::1]:8080" && sampleIPv6Address.family == 10)

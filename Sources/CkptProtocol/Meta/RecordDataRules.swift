@@ -31,8 +31,9 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
     /// unix: a socket type other than stream, datagram, seqpacket, or data-len above
     /// `CKPT_UNIX_DATA_MAX`.
     case unixRecord(id: UInt32, type: UInt32, dataLength: UInt64, bytes: UInt64)
-    /// inet: a family other than `AF_INET`, `AF_INET6`, or an address of another family.
-    case inetFamily(id: UInt32, family: UInt32, addressFamilies: [Int32])
+    /// inet: a family other than `AF_INET`, `AF_INET6`, an address of another family, or a
+    /// type and protocol other than TCP's (`SOCK_STREAM`, 6) and UDP's (`SOCK_DGRAM`, 17).
+    case inetRecord(id: UInt32, family: UInt32, type: UInt32, proto: UInt32, addressFamilies: [Int32])
 
     public var description: String {
         switch self {
@@ -56,8 +57,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
         case let .fdinfoLength(id, n): "record \(id): fdinfo data-len \(n) above \(CKPT_FDINFO_MAX)"
         case let .unixRecord(id, type, n, bytes):
             "record \(id): unix socket type \(type), data-len \(n), sock-bytes \(bytes) (type 1, 2 or 5; data-len at most \(CKPT_UNIX_DATA_MAX))"
-        case let .inetFamily(id, family, families):
-            "record \(id): inet socket family \(family), its addresses' \(families) (\(AF_INET) or \(AF_INET6), the same for all)"
+        case let .inetRecord(id, family, type, proto, families):
+            "record \(id): inet socket family \(family), its addresses' \(families), type \(type), protocol \(proto) (family \(AF_INET) or \(AF_INET6), the same for all; type 1 with protocol 6 or type 2 with protocol 17)"
         }
     }
 }
@@ -79,7 +80,8 @@ public enum RecordDataViolation: Error, Equatable, Sendable, CustomStringConvert
 /// - unix: socket type stream, datagram or seqpacket; data-len at most `CKPT_UNIX_DATA_MAX`
 ///   (the messages' framing is `UnixMessages`' to check; empty datagrams make data with no
 ///   bytes queued);
-/// - inet: family `AF_INET` or `AF_INET6`, its addresses of that family; data-len 0;
+/// - inet: family `AF_INET` or `AF_INET6`, its addresses of that family, TCP or UDP (type
+///   and protocol); data-len 0;
 /// - parent-pages: data-len 0, addr page aligned;
 /// - task, mm, vma, file, header, trailer, shmem: data-len 0.
 ///
@@ -154,8 +156,10 @@ public struct RecordDataRules: Sendable {
             }
         case let .inet(m):
             let families = [m.address, m.peer].compactMap { $0?.family }
-            if (m.family != UInt32(AF_INET) && m.family != UInt32(AF_INET6)) || families.contains(where: { UInt32($0) != m.family }) {
-                throw .inetFamily(id: id, family: m.family, addressFamilies: families)
+            let tcpOrUDP = (m.type == SOCK_STREAM.rawValue && m.proto == 6) || (m.type == SOCK_DGRAM.rawValue && m.proto == 17)
+            if (m.family != UInt32(AF_INET) && m.family != UInt32(AF_INET6)) || families.contains(where: { UInt32($0) != m.family })
+                || !tcpOrUDP {
+                throw .inetRecord(id: id, family: m.family, type: m.type, proto: m.proto, addressFamilies: families)
             }
             try noData(id, .inet, dataLength)
         case let .parentPages(p):

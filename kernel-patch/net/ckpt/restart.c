@@ -868,17 +868,24 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 	case CKPT_RECORD_TYPE_INET: {
 		/* For the restorer, whose bind(2) and connect(2) check the addresses. */
 		u32 family = nla_get_u32(meta[CKPT_A_META_SOCK_FAMILY]);
-		int addr = meta[CKPT_A_META_SOCK_ADDR] ?
-			   nla_len(meta[CKPT_A_META_SOCK_ADDR]) : 0;
-		int peer = meta[CKPT_A_META_SOCK_PEER_ADDR] ?
-			   nla_len(meta[CKPT_A_META_SOCK_PEER_ADDR]) : 0;
+		u32 type = nla_get_u32(meta[CKPT_A_META_SOCK_TYPE]);
+		u32 proto = nla_get_u32(meta[CKPT_A_META_SOCK_PROTOCOL]);
+		const struct nlattr *a = meta[CKPT_A_META_SOCK_ADDR];
+		const struct nlattr *p = meta[CKPT_A_META_SOCK_PEER_ADDR];
 
 		if ((family != AF_INET && family != AF_INET6) ||
-		    addr > sizeof(struct sockaddr_in6) ||
-		    peer > sizeof(struct sockaddr_in6)) {
+		    !((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
+		      (type == SOCK_DGRAM && proto == IPPROTO_UDP))) {
 			ckpt_reject(info->extack, nest,
-				    "record %u: inet family %u, addresses of %d and %d bytes (at most %zu)",
-				    id, family, addr, peer, sizeof(struct sockaddr_in6));
+				    "record %u: inet family %u type %u protocol %u",
+				    id, family, type, proto);
+			return -EINVAL;
+		}
+		if ((a && nla_len(a) > sizeof(struct sockaddr_in6)) ||
+		    (p && nla_len(p) > sizeof(struct sockaddr_in6))) {
+			ckpt_reject(info->extack, a && nla_len(a) > sizeof(struct sockaddr_in6) ? a : p,
+				    "record %u: inet address longer than %zu bytes",
+				    id, sizeof(struct sockaddr_in6));
 			return -EINVAL;
 		}
 		return 0;
