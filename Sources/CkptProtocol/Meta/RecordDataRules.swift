@@ -1,3 +1,4 @@
+import CCkptShims
 import CCkptUAPI
 import Glibc
 
@@ -156,7 +157,8 @@ public struct RecordDataRules: Sendable {
             }
         case let .inet(m):
             let families = [m.address, m.peer].compactMap { $0?.family }
-            let tcpOrUDP = (m.type == SOCK_STREAM.rawValue && m.proto == 6) || (m.type == SOCK_DGRAM.rawValue && m.proto == 17)
+            let tcpOrUDP = (m.type == SOCK_STREAM.rawValue && m.proto == UInt32(CKPT_IPPROTO_TCP))
+                || (m.type == SOCK_DGRAM.rawValue && m.proto == UInt32(CKPT_IPPROTO_UDP))
             if (m.family != UInt32(AF_INET) && m.family != UInt32(AF_INET6)) || families.contains(where: { UInt32($0) != m.family })
                 || !tcpOrUDP {
                 throw .inetRecord(id: id, family: m.family, type: m.type, proto: m.proto, addressFamilies: families)

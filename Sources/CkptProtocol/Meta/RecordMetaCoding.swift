@@ -8,7 +8,7 @@ extension RecordMeta {
     /// of a record of `type`, after `MetaSchema.validate`. `offset` is the datagram offset
     /// of the `CKPT_A_META` header, for errors (pass 0 when decoding a payload on its own:
     /// offsets are then relative to 4 bytes before the payload).
-    /// Allocates only for the strings (arch, release, comm, path).
+    /// Allocates only for the strings (arch, release, comm, path) and socket addresses.
     public init(type: RecordType, payload: UnsafeRawBufferPointer, offset: Int = 0) throws(ProtocolError) {
         let t = try MetaSchema.validate(type, payload: payload, offset: offset)
         func u32(_ a: Int) -> UInt32 { t.u32(a) }
