@@ -4,13 +4,15 @@
 #         non-blocking, with one connection it never accepted (its client closed);
 #   tcp6  TCP listener on [::]:PORT+1, IPV6_V6ONLY (not the default: bound to a
 #         specific address the kernel sets it itself), without SO_REUSEADDR;
-#   udp   UDP socket bound to 127.0.0.1:PORT+2, holding one unread datagram ("early");
+#   udp   UDP socket bound to 127.0.0.1:PORT+2, SO_REUSEPORT, SO_KEEPALIVE and SO_RCVBUF
+#         65536 (the kernel keeps twice that), holding one unread datagram ("early");
 #   udpc  UDP socket connected to udp (bound by connect to a port of the kernel's choice).
 # It prints "ready udpc PORT" and counts. On SIGUSR1 it prints "inet tcp4 ADDR reuseaddr R
 # nodelay N nonblock B backlog-accept A tcp6 ADDR v6only V reuseaddr R backlog-accept A udp ADDR held H
 # udpc ADDR peer PEER ping P": ADDR what getsockname says; H "empty" when udp holds nothing;
 # A "hello" when a client connecting now is accepted and its bytes arrive (the listener
-# listens); P "ping from PORT" when a datagram udpc sends now reaches udp from udpc's port.
+# listens); P "ping from PORT" when a datagram udpc sends now reaches udp from udpc's port;
+# after "held", "reuseport R keepalive K rcvbuf B" of udp.
 import signal
 import socket
 import sys
@@ -35,6 +37,9 @@ if v6:
     tcp6.bind(("::", port + 1))
     tcp6.listen(5)
 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+udp.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 udp.bind(("127.0.0.1", port + 2))
 udp.setblocking(False)
 udpc = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -80,7 +85,9 @@ def on_usr1(sig, frame):
         held = udp.recv(100).decode()
     except BlockingIOError:
         held = "empty"
-    parts.append(f"udp {addr(udp)} held {held}")
+    uopt = udp.getsockopt
+    parts.append(f"udp {addr(udp)} held {held} reuseport {uopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)} "
+                 f"keepalive {uopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)} rcvbuf {uopt(socket.SOL_SOCKET, socket.SO_RCVBUF)}")
     peer = udpc.getpeername()
     parts.append(f"udpc {addr(udpc)} peer {peer[0]}:{peer[1]}")
     udpc.send(b"ping")

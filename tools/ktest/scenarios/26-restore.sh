@@ -470,8 +470,8 @@ t_restore_socketpair() {
 # A server's TCP and UDP sockets (tools/ktest/pyinet.py) come back where they were: the
 # TCP listeners listening on their addresses with their options (SO_REUSEADDR,
 # TCP_NODELAY, IPV6_V6ONLY, non-blocking), so a client connecting after the restore is
-# accepted; the bound UDP socket bound, the connected one connected to it from the same
-# port. What they held (a connection never accepted, a datagram never read) is not in the
+# accepted; the bound UDP socket bound with its own (SO_REUSEPORT, SO_KEEPALIVE, SO_RCVBUF),
+# the connected one connected to it from the same port. What they held (a connection never accepted, a datagram never read) is not in the
 # image: the restore says so. The IPv6 listener only where the kernel has IPv6 (not the
 # tiny kernel of kernel-patch/series/build-kernel).
 t_restore_inet_sockets() {
@@ -483,10 +483,11 @@ t_restore_inet_sockets() {
 	local udpc=${ready##* }
 	local want="inet tcp4 127.0.0.1:$port reuseaddr 1 nodelay 1 nonblock 1 backlog-accept hello"
 	[[ -n $v6 ]] && want+=" tcp6 [::]:$((port + 1)) v6only 1 reuseaddr 0 backlog-accept hello"
-	want+=" udp 127.0.0.1:$((port + 2)) held empty udpc 127.0.0.1:$udpc peer 127.0.0.1:$((port + 2)) ping from $udpc"
+	want+=" udp 127.0.0.1:$((port + 2)) held empty reuseport 1 keepalive 1 rcvbuf 131072 udpc 127.0.0.1:$udpc peer 127.0.0.1:$((port + 2)) ping from $udpc"
 	checkpoint_and_kill || return 1
 	records_in_image inet $n || return 1
 	show_has inet " tcp listening (backlog 7) on 127.0.0.1:$port reuseaddr,nodelay held 1 unread" "of the IPv4 listener" || return 1
+	show_has inet " udp bound on 127.0.0.1:$((port + 2)) reuseport,rcvbuf-lock,keepalive held 1 unread" "of the bound UDP socket" || return 1
 	show_has inet " udp connected on 127.0.0.1:$udpc to 127.0.0.1:$((port + 2)) held 0 unread" "of the connected UDP socket" || return 1
 	local np got
 	restore_and_ask inet || return 1
