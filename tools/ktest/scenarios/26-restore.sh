@@ -470,10 +470,11 @@ t_restore_socketpair() {
 # A server's TCP and UDP sockets (tools/ktest/pyinet.py) come back where they were: the
 # TCP listeners listening on their addresses with their options (SO_REUSEADDR,
 # TCP_NODELAY, IPV6_V6ONLY, non-blocking), so a client connecting after the restore is
-# accepted; the bound UDP socket bound with its own (SO_REUSEPORT, SO_KEEPALIVE, SO_RCVBUF),
-# the connected one connected to it from the same port. What they held (a connection never accepted, a datagram never read) is not in the
-# image: the restore says so. The IPv6 listener only where the kernel has IPv6 (not the
-# tiny kernel of kernel-patch/series/build-kernel).
+# accepted; the bound UDP socket bound with its own (SO_REUSEPORT, SO_KEEPALIVE,
+# SO_RCVBUF), the connected one connected to it from the same port. What they held (a
+# connection never accepted, a datagram never read) is not in the image: the restore says
+# so. The IPv6 listener only where the kernel has IPv6 (not the tiny kernel of
+# kernel-patch/series/build-kernel).
 t_restore_inet_sockets() {
 	ip link set lo up 2>/dev/null
 	local port=47100 v6= n=3
