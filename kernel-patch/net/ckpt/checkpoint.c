@@ -47,6 +47,7 @@
 #include <linux/utsname.h>
 #include <asm/fpu/xcr.h>
 #include <asm/user.h>
+#include <net/tcp_states.h>
 
 #include "internal.h"
 
@@ -1223,7 +1224,12 @@ static int ckpt_unix_meta(struct ckpt_stream *s, const void *arg)
 	       nla_put_u32(s->skb, CKPT_A_META_SOCK_SHUTDOWN, u->shutdown) ||
 	       ckpt_put_u64(s, CKPT_A_META_SOCK_BYTES, u->bytes) ||
 	       nla_put_u32(s->skb, CKPT_A_META_SNDBUF, u->sndbuf) ||
-	       nla_put_u32(s->skb, CKPT_A_META_RCVBUF, u->rcvbuf);
+	       nla_put_u32(s->skb, CKPT_A_META_RCVBUF, u->rcvbuf) ||
+	       (u->addr_len &&
+		nla_put(s->skb, CKPT_A_META_SOCK_ADDR, u->addr_len, &u->addr)) ||
+	       (u->state == TCP_LISTEN &&
+		(nla_put_u32(s->skb, CKPT_A_META_SOCK_BACKLOG, u->backlog) ||
+		 nla_put_u32(s->skb, CKPT_A_META_SOCK_QUEUED, u->queued)));
 }
 
 static int ckpt_inet_meta(struct ckpt_stream *s, const void *arg)

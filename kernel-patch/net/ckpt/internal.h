@@ -18,6 +18,7 @@
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/types.h>
+#include <linux/un.h>
 #include <linux/userfaultfd_k.h>
 #include <linux/workqueue.h>
 #include <net/genetlink.h>
@@ -343,6 +344,9 @@ int ckpt_fdinfo_read(struct ckpt_stream *s, struct file *file, char **text,
 /* unix.c: what a Unix socket is and holds, for its unix record. */
 struct ckpt_unix {
 	u32 type, state, flags, shutdown, sndbuf, rcvbuf;
+	u32 backlog, queued;		/* a listener's */
+	struct sockaddr_un addr;	/* its name when bound */
+	u32 addr_len;			/* 0: unbound */
 	u64 peer_ino;
 	u64 bytes;	/* queued, captured or not */
 	u8 *data;	/* the messages as u32 length + bytes, or NULL */

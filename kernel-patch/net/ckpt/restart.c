@@ -134,7 +134,8 @@ static const struct {
 	[CKPT_RECORD_TYPE_UNIX] = {
 		{ 0, H(SOCK_TYPE) | H(SOCK_STATE) | H(SOCK_FLAGS) | H(PEER_INO) |
 		     H(SOCK_SHUTDOWN) | H(SOCK_BYTES) | H(SNDBUF) | H(RCVBUF) },
-		{}, CKPT_RECORD_TYPE_FILE, true },
+		{ 0, H(SOCK_ADDR) | H(SOCK_BACKLOG) | H(SOCK_QUEUED) },
+		CKPT_RECORD_TYPE_FILE, true },
 	[CKPT_RECORD_TYPE_INET] = {
 		{ 0, H(SOCK_FAMILY) | H(SOCK_TYPE) | H(SOCK_PROTOCOL) | H(SOCK_STATE) |
 		     H(SOCK_FLAGS) | H(SOCK_SHUTDOWN) | H(SOCK_BACKLOG) |
@@ -853,14 +854,26 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 		}
 		return 0;
 	case CKPT_RECORD_TYPE_UNIX: {
-		/* Messages for the restorer, which sends them through a new socket. */
+		/*
+		 * Messages for the restorer, which sends them through a new
+		 * socket; a name for its bind(2), which checks it.
+		 */
 		u32 type = nla_get_u32(meta[CKPT_A_META_SOCK_TYPE]);
+		const struct nlattr *a = meta[CKPT_A_META_SOCK_ADDR];
 
 		if ((type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET) ||
 		    data_len > CKPT_UNIX_DATA_MAX) {
 			ckpt_reject(info->extack, nest,
 				    "record %u: unix socket type %u, data-len %llu (at most %u)",
 				    id, type, data_len, CKPT_UNIX_DATA_MAX);
+			return -EINVAL;
+		}
+		if (a && (nla_len(a) <= offsetof(struct sockaddr_un, sun_path) + 1 ||
+			  nla_len(a) > sizeof(struct sockaddr_un) ||
+			  nla_get_u16(a) != AF_UNIX)) {
+			ckpt_reject(info->extack, a,
+				    "record %u: unix address of %d bytes (AF_UNIX, 3 to %zu)",
+				    id, nla_len(a), sizeof(struct sockaddr_un));
 			return -EINVAL;
 		}
 		return 0;

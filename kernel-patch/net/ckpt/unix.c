@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * What a Unix-domain socket is and holds, for its unix record: type, state,
- * peer, shutdown, buffer sizes, and a copy of its receive queue, read
+ * name, peer, shutdown, buffer sizes, a listener's backlog and how many
+ * connections wait for accept(), and a copy of its receive queue, read
  * without consuming it (the way MSG_PEEK would, for every message).
+ *
+ * The name is getsockname(2)'s: set once by bind (or autobind) and never
+ * changed, published with a release store that unix_getname() pairs with.
  *
  * The copy excludes readers by holding the socket's iolock, which every
  * recvmsg path holds while it takes or trims a buffer (and drops before it
@@ -122,16 +126,26 @@ int ckpt_unix_peek(struct file *file, struct ckpt_unix *u)
 	u->shutdown = READ_ONCE(sk->sk_shutdown);
 	u->sndbuf = READ_ONCE(sk->sk_sndbuf);
 	u->rcvbuf = READ_ONCE(sk->sk_rcvbuf);
-	if (READ_ONCE(us->addr))
+	if (READ_ONCE(us->addr)) {
+		int len = kernel_getsockname(sock_from_file(file),
+					     (struct sockaddr *)&u->addr);
+
 		u->flags |= CKPT_SOCK_FLAGS_NAMED;
+		/* More than the family: a path, or a NUL and an abstract name. */
+		if (len > (int)offsetof(struct sockaddr_un, sun_path) + 1)
+			u->addr_len = len;
+	}
 	peer = unix_peer_get(sk);
 	if (peer) {
 		u->peer_ino = sock_i_ino(peer);
 		sock_put(peer);
 	}
-	/* A listener's queue holds connections, not messages. */
-	if (u->state == TCP_LISTEN)
+	/* A listener's queue holds connections, not messages: counted only. */
+	if (u->state == TCP_LISTEN) {
+		u->backlog = READ_ONCE(sk->sk_max_ack_backlog);
+		u->queued = skb_queue_len_lockless(&sk->sk_receive_queue);
 		return 0;
+	}
 
 	deadline = jiffies + msecs_to_jiffies(CKPT_UNIX_WAIT_MS);
 	while (!mutex_trylock(&us->iolock)) {
