@@ -89,10 +89,20 @@ let sampleInetListener = RecordMeta.inet(InetMeta(family: 10, type: 1, proto: 6,
 let sampleInetConnected = RecordMeta.inet(InetMeta(family: 2, type: 2, proto: 17, state: 1, flags: 0, shutdown: 0, backlog: 0,
                                                    queued: 0, sndbuf: 212_992, rcvbuf: 212_992, address: sampleIPv4Address,
                                                    peer: sampleIPv4Address))
+/// sockaddr_un of the path /run/app.sock and of the abstract name "\0app", as getsockname(2) cuts them.
+let samplePathAddress = UnixAddress(bytes: [1, 0] + Array("/run/app.sock".utf8) + [0])!
+let sampleAbstractAddress = UnixAddress(bytes: [1, 0, 0] + Array("app".utf8))!
+/// A named Unix listener (name, backlog, connections waiting) and a bound datagram socket.
+let sampleUnixListener = RecordMeta.unix(UnixMeta(type: 1, state: 10, flags: 1, peerInode: 0, shutdown: 0, bytes: 0,
+                                                  sndbuf: 212_992, rcvbuf: 212_992, address: samplePathAddress,
+                                                  backlog: 128, queued: 3))
+let sampleUnixBound = RecordMeta.unix(UnixMeta(type: 2, state: 7, flags: 1, peerInode: 0, shutdown: 0, bytes: 5,
+                                               sndbuf: 212_992, rcvbuf: 212_992, address: sampleAbstractAddress))
 let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleDumpableMM, sampleVMA, sampleAnonVMA, samplePages,
                       sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
                       sampleSiginfo, sampleSharedSiginfo, sampleShmem, sampleFullTask, sampleUnix, sampleChildHeader,
-                      samplePreCopyHeader, sampleParentPages, sampleInetListener, sampleInetConnected]
+                      samplePreCopyHeader, sampleParentPages, sampleInetListener, sampleInetConnected, sampleUnixListener,
+                      sampleUnixBound]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

@@ -252,6 +252,44 @@ import Testing
         }
     }
 
+    /// A Unix socket's name: a path or an abstract name, made only from an `AF_UNIX` name of
+    /// 1 to 108 bytes; an attribute that is not one does not decode, named.
+    @Test func unixRecordNames() throws {
+        #expect(samplePathAddress.path == "/run/app.sock" && !samplePathAddress.isAbstract)
+        #expect(samplePathAddress.description == "/run/app.sock")
+        #expect(sampleAbstractAddress.path == nil && sampleAbstractAddress.isAbstract)
+        #expect(sampleAbstractAddress.description == "@app")
+        #expect(UnixAddress(bytes: [1, 0, 0, 0x61, 0, 0x62])?.description == "@a@b")
+        #expect(UnixAddress(bytes: [1, 0, 0x61])?.path == "a")
+        #expect(UnixAddress(bytes: [1, 0]) == nil)  // the family alone: unbound
+        #expect(UnixAddress(bytes: [2, 0, 0x61]) == nil)  // AF_INET
+        #expect(UnixAddress(bytes: [1, 0] + [UInt8](repeating: 0x61, count: 108)) != nil)
+        #expect(UnixAddress(bytes: [1, 0] + [UInt8](repeating: 0x61, count: 109)) == nil)
+        var r = RecordDataRules()
+        try r.check(id: 4, meta: sampleUnixListener, dataLength: 0)
+        // An AF_INET name in a unix record does not decode (named, with its length).
+        let b = MessageBuffer(capacity: 256)
+        for (a, v) in [(CKPT_A_META_SOCK_TYPE, 1), (CKPT_A_META_SOCK_STATE, 7), (CKPT_A_META_SOCK_FLAGS, 1),
+                       (CKPT_A_META_SOCK_SHUTDOWN, 0)] {
+            b.appendU32(Int(a), UInt32(v))
+        }
+        b.appendU64(Int(CKPT_A_META_PEER_INO), 0, padType: nil)
+        b.appendU64(Int(CKPT_A_META_SOCK_BYTES), 0, padType: nil)
+        b.appendU32(Int(CKPT_A_META_SNDBUF), 0)
+        b.appendU32(Int(CKPT_A_META_RCVBUF), 0)
+        sampleIPv4Address.bytes.withUnsafeBytes { b.appendAttribute(Int(CKPT_A_META_SOCK_ADDR), $0) }
+        let bytes = Array(b.bytes)
+        #expect {
+            try bytes.withUnsafeBytes { _ = try RecordMeta(type: .unix, payload: $0) }
+        } throws: { error in
+            (error as? ProtocolError)?.kind == .valueOutOfRange && "\(error)".contains("CKPT_A_META_SOCK_ADDR")
+        }
+        // Without the name (an older module's image) it decodes, with none.
+        let back = try metaBytes(sampleUnix).withUnsafeBytes { try RecordMeta(type: .unix, payload: $0) }
+        guard case let .unix(old) = back else { Issue.record("not unix"); return }
+        #expect(old.address == nil && old.backlog == nil && old.queued == nil)
+    }
+
     /// Attributes past the 64th decode and encode like the others, and a record type that
     /// must not carry them refuses them by name.
     @Test func fieldsPastTheSixtyFourth() throws {

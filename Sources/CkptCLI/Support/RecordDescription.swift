@@ -72,12 +72,14 @@ enum RecordDescription {
         case let .unix(m):
             let kind = [SOCK_STREAM.rawValue: "stream", SOCK_DGRAM.rawValue: "datagram",
                         SOCK_SEQPACKET.rawValue: "seqpacket"][m.type] ?? "type \(m.type)"
-            let state = [UInt32(TCP_ESTABLISHED): "connected", UInt32(TCP_CLOSE): "unconnected",
+            var state = [UInt32(TCP_ESTABLISHED): "connected", UInt32(TCP_CLOSE): "unconnected",
                          UInt32(TCP_LISTEN): "listening"][m.state] ?? "state \(m.state)"
+            if let backlog = m.backlog { state += " (backlog \(backlog), \(m.queued ?? 0) waiting)" }
+            let on = m.address.map { " on \($0)" } ?? ""
             let peer = m.peerInode == 0 ? "no peer" : "peer socket:[\(m.peerInode)]"
             let flags = Format.sockFlags(m.flags).map { " " + $0 } ?? ""
             let shut = m.shutdown == 0 ? "" : " shutdown \(m.shutdown)"
-            return "unix \(kind) \(state) \(peer)\(shut)\(flags) holds \(m.bytes) bytes (\(entry.dataLength) captured)"
+            return "unix \(kind) \(state)\(on) \(peer)\(shut)\(flags) holds \(m.bytes) bytes (\(entry.dataLength) captured)"
         case let .inet(m):
             let proto = m.proto == UInt32(IPPROTO_TCP) ? "tcp" : m.proto == UInt32(IPPROTO_UDP) ? "udp" : "protocol \(m.proto)"
             let family = m.family == UInt32(AF_INET6) ? "6" : ""
@@ -155,7 +157,10 @@ enum RecordDescription {
         case let .unix(m):
             return .object([("sock_type", u32(m.type)), ("sock_state", u32(m.state)), ("sock_flags", u32(m.flags)),
                             ("peer_ino", u(m.peerInode)), ("sock_shutdown", u32(m.shutdown)), ("sock_bytes", u(m.bytes)),
-                            ("sndbuf", u32(m.sndbuf)), ("rcvbuf", u32(m.rcvbuf))])
+                            ("sndbuf", u32(m.sndbuf)), ("rcvbuf", u32(m.rcvbuf)),
+                            ("sock_addr", .optional(m.address?.description)),
+                            ("sock_backlog", m.backlog.map { u32($0) } ?? .null),
+                            ("sock_queued", m.queued.map { u32($0) } ?? .null)])
         case let .inet(m):
             return .object([("sock_family", u32(m.family)), ("sock_type", u32(m.type)), ("sock_protocol", u32(m.proto)),
                             ("sock_state", u32(m.state)), ("sock_flags", u32(m.flags)), ("sock_shutdown", u32(m.shutdown)),

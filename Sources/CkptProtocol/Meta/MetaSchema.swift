@@ -79,6 +79,10 @@ public enum MetaSchema {
         case .inet:
             // Absent while the socket has no local port, or no peer.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SOCK_ADDR, CKPT_A_META_SOCK_PEER_ADDR)
+        case .unix:
+            // The name while bound, the backlog and queue while listening; absent in images
+            // of older modules.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SOCK_ADDR, CKPT_A_META_SOCK_BACKLOG, CKPT_A_META_SOCK_QUEUED)
         default: AttributeMask(CKPT_A_META_PAD)
         }
     }

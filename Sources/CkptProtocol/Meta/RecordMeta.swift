@@ -388,8 +388,16 @@ public struct UnixMeta: Equatable, Sendable {
     public var bytes: UInt64
     public var sndbuf: UInt32
     public var rcvbuf: UInt32
+    /// Its name when bound (`CKPT_SOCK_FLAGS_NAMED`); nil while unbound, and in images of
+    /// older modules, which flagged a bound socket without its name.
+    public var address: UnixAddress?
+    /// A listener's backlog and the connections waiting for accept(2) (counted only); nil
+    /// for any other socket, and for listeners in images of older modules.
+    public var backlog: UInt32?
+    public var queued: UInt32?
     public init(type: UInt32, state: UInt32, flags: UInt32, peerInode: UInt64, shutdown: UInt32, bytes: UInt64,
-                sndbuf: UInt32, rcvbuf: UInt32) {
+                sndbuf: UInt32, rcvbuf: UInt32, address: UnixAddress? = nil, backlog: UInt32? = nil,
+                queued: UInt32? = nil) {
         self.type = type
         self.state = state
         self.flags = flags
@@ -398,6 +406,9 @@ public struct UnixMeta: Equatable, Sendable {
         self.bytes = bytes
         self.sndbuf = sndbuf
         self.rcvbuf = rcvbuf
+        self.address = address
+        self.backlog = backlog
+        self.queued = queued
     }
 }
 
