@@ -69,6 +69,10 @@ enum {
 	CKPT_SYS_BIND = SYS_bind,
 	CKPT_SYS_LISTEN = SYS_listen,
 	CKPT_SYS_CONNECT = SYS_connect,
+	CKPT_SYS_NEWFSTATAT = SYS_newfstatat,
+	CKPT_SYS_UNLINK = SYS_unlink,
+	CKPT_SYS_CHMOD = SYS_chmod,
+	CKPT_SYS_LCHOWN = SYS_lchown,
 	/* Written out, and checked against <netinet/in.h> and <netinet/tcp.h> at build time
 	 * (restore_abi.c): included here, those headers take sys/socket.h's names (MSG_TRUNC)
 	 * away from the Glibc module for the targets that import this one. */

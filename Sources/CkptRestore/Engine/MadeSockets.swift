@@ -73,7 +73,7 @@ extension Restorer {
 
     /// SO_SNDBUF / SO_RCVBUF as the image's: the kernel doubles what it is given (and caps
     /// it at wmem_max / rmem_max), so half the recorded size is asked for.
-    private func setBuffer(_ remote: RemoteSyscalls, _ fd: UInt64, _ option: Int32, _ size: UInt32, _ name: String) throws(RestoreError) {
+    func setBuffer(_ remote: RemoteSyscalls, _ fd: UInt64, _ option: Int32, _ size: UInt32, _ name: String) throws(RestoreError) {
         guard size > 0 else { return }
         let at = remote.scratch + 3600
         try remote.tracee.write(withUnsafeBytes(of: Int32(size / 2).littleEndian, Array.init), at: at)

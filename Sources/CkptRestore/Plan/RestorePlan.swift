@@ -29,7 +29,8 @@ public struct RestorePlan: Sendable {
         case terminal(fd: Int32, path: String)
         /// One end of a pipe whose both ends the process holds (`pipes` has it).
         case pipe(fd: Int32, name: String)
-        /// One end of a Unix socketpair (`socketPairs` has it).
+        /// A Unix socket: one end of a socketpair (`socketPairs` has it) or a named one
+        /// (`namedUnixSockets`).
         case socket(fd: Int32, name: String)
         /// A TCP or UDP socket (`inetSockets` has it).
         case inet(fd: Int32, name: String)
@@ -81,6 +82,8 @@ public struct RestorePlan: Sendable {
     public var pipes: [Pipe]
     /// The Unix socketpairs among the descriptors.
     public var socketPairs: [SocketPair]
+    /// The named Unix sockets (listeners, bound sockets) among the descriptors.
+    public var namedUnixSockets: [NamedUnixSocket]
     /// The TCP and UDP sockets among the descriptors.
     public var inetSockets: [InetSocket]
     /// The root directory the process was chrooted to (nil: the restorer's own, "/").
@@ -295,9 +298,11 @@ public struct RestorePlan: Sendable {
             return try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
         }
         self.pipes = try Self.pipes(files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } })
-        self.socketPairs = try SocketPair.pairs(files.compactMap { f in
+        let unixSockets = files.compactMap { f in
             unixRecords[f.id].map { SocketPair.Record(file: f.meta, meta: $0.meta, data: $0.data) }
-        })
+        }
+        self.socketPairs = try SocketPair.pairs(unixSockets.filter { !NamedUnixSocket.isNamed($0.meta) })
+        self.namedUnixSockets = try NamedUnixSocket.sockets(unixSockets.filter { NamedUnixSocket.isNamed($0.meta) })
         self.inetSockets = try InetSocket.sockets(files.compactMap { f in inetRecords[f.id].map { (f.meta, $0) } },
                                                   tcpClose: tcpClose)
         self.executable = mappings.first { m in
@@ -381,9 +386,9 @@ public struct RestorePlan: Sendable {
         }
         guard let path = f.path, path.hasPrefix("/") else {
             let kind = f.path.map { p in p.split(separator: ":").first.map(String.init) ?? p } ?? "an unnamed file"
-            let which = kind == "socket" ? "sockets other than Unix socketpairs, TCP and UDP are" : "\(kind) descriptors are"
+            let which = kind == "socket" ? "sockets other than Unix, TCP and UDP are" : "\(kind) descriptors are"
             let older = kind == "socket" ? "; an image of an older module records no socket's kind, and any socket in it is refused" : ""
-            throw .unsupported(what: what, why: "\(which) not restored yet (restored: files, directories, terminals, pipes, Unix socketpairs, TCP listeners, UDP sockets, memfds, inotify, eventfd, signalfd, timerfd, epoll)\(older)")
+            throw .unsupported(what: what, why: "\(which) not restored yet (restored: files, directories, terminals, pipes, Unix socketpairs and named Unix sockets, TCP listeners, UDP sockets, memfds, inotify, eventfd, signalfd, timerfd, epoll)\(older)")
         }
         if path.hasSuffix(" (deleted)") { throw .unsupported(what: what, why: "its file was deleted") }
         try checkNotFIFO(path, what: what)

@@ -91,13 +91,17 @@ public struct SocketPair: Equatable, Sendable {
         return out
     }
 
+    /// A named or listening socket is `NamedUnixSocket`'s, never a pair's end.
     static func check(_ m: UnixMeta, what: String) throws(RestoreError) {
-        if m.state == UInt32(TCP_LISTEN) {
-            throw .unsupported(what: what, why: "a listening Unix socket: not restored yet (only socketpairs)")
+        if NamedUnixSocket.isNamed(m) {
+            throw .unsupported(what: what, why: "a named or listening Unix socket is not one end of a socketpair")
         }
-        if m.flags & UInt32(CKPT_SOCK_FLAGS_NAMED.rawValue) != 0 {
-            throw .unsupported(what: what, why: "a Unix socket bound to an address: not restored yet (only unnamed socketpairs)")
-        }
+        try checkQueue(m, what: what)
+    }
+
+    /// What no restored Unix socket can have: queued descriptors, an out-of-band byte, a
+    /// queue the checkpoint could not read.
+    static func checkQueue(_ m: UnixMeta, what: String) throws(RestoreError) {
         if m.flags & UInt32(CKPT_SOCK_FLAGS_RIGHTS.rawValue) != 0 {
             throw .unsupported(what: what, why: "a queued message carries file descriptors (SCM_RIGHTS), which the image does not hold")
         }

@@ -560,6 +560,52 @@ while True: time.sleep(0.1)' </dev/null >t.out 2>t.err
 	[[ $got == "closed client 107 server 107 listener accepts" ]] || { why="after restore --tcp-close: '$got'"; return 1; }
 }
 
+# A server's named Unix sockets (tools/ktest/pyunix.py, in its own directory): a stream
+# listener on the relative path app.sock (mode 0660) with a connection never accepted, one
+# on an abstract name, a datagram socket on dgram.sock holding a datagram. The killed
+# original leaves its socket files behind; the restore takes them over (nothing answers on
+# them), binds each name again with the file's mode, listens, gives the datagram back, and
+# says the waiting connection was lost. Again through the kernel's restart session with the
+# files removed first (as after a reboot): bound afresh. A third copy while that one runs
+# is refused: a socket answers on app.sock.
+t_restore_named_unix_sockets() {
+	local d=$W/usock np got
+	rm -rf $d && mkdir -p $d
+	restore_listen || return 1
+	bg bash -c "cd $d && umask 022 && exec /usr/bin/python3 $here/pyunix.py" </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^count 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	local want="unix path app.sock mode 660 accept hello abstract @ckpt-ktest-unix accept hello dgram dgram.sock held early ping ping"
+	checkpoint_and_kill || return 1
+	records_in_image unix 3 || return 1
+	show_has unix " unix stream listening (backlog 4, 1 waiting) on app.sock no peer" "of the path listener" || return 1
+	show_has unix " unix stream listening (backlog 2, 0 waiting) on @ckpt-ktest-unix no peer" "of the abstract listener" || return 1
+	show_has unix " unix datagram unconnected on dgram.sock no peer named holds 5 bytes" "of the datagram socket" || return 1
+	[[ -S $d/app.sock && -S $d/dgram.sock ]] || { why="the original left no socket files: $(ls -l $d)"; return 1; }
+	restore_and_ask unix || return 1
+	[[ $got == "$want" ]] || { why="after restore '$got', expected '$want'"; return 1; }
+	[[ $out == *"fd 3 (Unix listener on app.sock) comes back without the 1 connection that waited for accept(2) at the checkpoint"* ]] ||
+		{ why="the restore did not say what the listener lost: $out"; return 1; }
+	kill -0 $np || { why="the restored process died"; return 1; }
+	kill -9 $np
+	local i
+	for i in $(seq 100); do [[ $(state $np) == @(gone|Z) ]] && break; sleep 0.1; done
+	[[ $(state $np) == @(gone|Z) ]] || { why="the restored process did not exit (state $(state $np))"; return 1; }
+	# No files left (a reboot's tmpfs): bound afresh, with the umask's mode (0755).
+	rm -f $d/app.sock $d/dgram.sock
+	mv t.out t.old && : >t.out
+	restore_image $img --memory-by kernel || return 1
+	wait_for t.out '^count' 30 || { why="--memory-by kernel: printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	kill -USR1 $np
+	wait_for t.out '^unix' 30 || { why="--memory-by kernel: no unix line (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^unix' | head -1)
+	[[ $got == "${want/mode 660/mode 755}" ]] || { why="after restore --memory-by kernel '$got', expected '${want/mode 660/mode 755}'"; return 1; }
+	out=$($CKPT_CLI restore $img 2>&1) && { why="a third copy restored with its names taken: $out"; return 1; }
+	[[ $out == *"bind app.sock for fd 3 (Unix listener on app.sock) (a socket answers on it: another process holds the name): Address already in use"* ]] ||
+		{ why="a taken name: $out"; return 1; }
+	[[ -S $d/app.sock ]] && kill -0 $np || { why="the running copy lost its socket file or died: $(ls -l $d)"; return 1; }
+}
+
 # A shared mapping of a named file is mapped from the file again (its memory is the
 # file: the image holds no pages of it): after restore the mapping and the file hold the
 # same bytes, bytes written into the file while the process was gone show through the
@@ -910,7 +956,7 @@ print("ready", flush=True); time.sleep(1000)' \
 		"a process with a TCP connection" "refused: fd 4 (socket:[" "a TCP connection (127.0.0.1:" "ESTABLISHED)" \
 		"connections end with the process"
 	python_refused 'import socket, time; s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); print("ready", flush=True); time.sleep(1000)' \
-		"a process with a netlink socket" "refused: fd 3 (socket:[" "sockets other than Unix socketpairs, TCP and UDP are not restored"
+		"a process with a netlink socket" "refused: fd 3 (socket:[" "sockets other than Unix, TCP and UDP are not restored"
 	# python3 holding one end of a socketpair whose other end its child holds (the
 	# child exits when its parent is gone).
 	python_refused 'import os, socket, time
