@@ -1227,6 +1227,8 @@ static int ckpt_unix_meta(struct ckpt_stream *s, const void *arg)
 	       nla_put_u32(s->skb, CKPT_A_META_RCVBUF, u->rcvbuf) ||
 	       (u->addr_len &&
 		nla_put(s->skb, CKPT_A_META_SOCK_ADDR, u->addr_len, &u->addr)) ||
+	       (u->peer_len &&
+		nla_put(s->skb, CKPT_A_META_SOCK_PEER_ADDR, u->peer_len, &u->peer_addr)) ||
 	       (u->state == TCP_LISTEN &&
 		(nla_put_u32(s->skb, CKPT_A_META_SOCK_BACKLOG, u->backlog) ||
 		 nla_put_u32(s->skb, CKPT_A_META_SOCK_QUEUED, u->queued)));

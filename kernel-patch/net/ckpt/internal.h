@@ -345,8 +345,8 @@ int ckpt_fdinfo_read(struct ckpt_stream *s, struct file *file, char **text,
 struct ckpt_unix {
 	u32 type, state, flags, shutdown, sndbuf, rcvbuf;
 	u32 backlog, queued;		/* a listener's */
-	struct sockaddr_un addr;	/* its name when bound */
-	u32 addr_len;			/* 0: unbound */
+	struct sockaddr_un addr, peer_addr;	/* names, when bound */
+	u32 addr_len, peer_len;			/* 0: unbound */
 	u64 peer_ino;
 	u64 bytes;	/* queued, captured or not */
 	u8 *data;	/* the messages as u32 length + bytes, or NULL */

@@ -134,7 +134,7 @@ static const struct {
 	[CKPT_RECORD_TYPE_UNIX] = {
 		{ 0, H(SOCK_TYPE) | H(SOCK_STATE) | H(SOCK_FLAGS) | H(PEER_INO) |
 		     H(SOCK_SHUTDOWN) | H(SOCK_BYTES) | H(SNDBUF) | H(RCVBUF) },
-		{ 0, H(SOCK_ADDR) | H(SOCK_BACKLOG) | H(SOCK_QUEUED) },
+		{ 0, H(SOCK_ADDR) | H(SOCK_PEER_ADDR) | H(SOCK_BACKLOG) | H(SOCK_QUEUED) },
 		CKPT_RECORD_TYPE_FILE, true },
 	[CKPT_RECORD_TYPE_INET] = {
 		{ 0, H(SOCK_FAMILY) | H(SOCK_TYPE) | H(SOCK_PROTOCOL) | H(SOCK_STATE) |
@@ -859,7 +859,10 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 		 * socket; a name for its bind(2), which checks it.
 		 */
 		u32 type = nla_get_u32(meta[CKPT_A_META_SOCK_TYPE]);
-		const struct nlattr *a = meta[CKPT_A_META_SOCK_ADDR];
+		const struct nlattr *names[] = { meta[CKPT_A_META_SOCK_ADDR],
+						 meta[CKPT_A_META_SOCK_PEER_ADDR] };
+		const struct nlattr *a;
+		unsigned int i;
 
 		if ((type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET) ||
 		    data_len > CKPT_UNIX_DATA_MAX) {
@@ -868,13 +871,16 @@ static int ckpt_check_meta(struct ckpt_session *sess, struct genl_info *info,
 				    id, type, data_len, CKPT_UNIX_DATA_MAX);
 			return -EINVAL;
 		}
-		if (a && (nla_len(a) <= offsetof(struct sockaddr_un, sun_path) + 1 ||
-			  nla_len(a) > sizeof(struct sockaddr_un) ||
-			  nla_get_u16(a) != AF_UNIX)) {
-			ckpt_reject(info->extack, a,
-				    "record %u: unix address of %d bytes (AF_UNIX, 3 to %zu)",
-				    id, nla_len(a), sizeof(struct sockaddr_un));
-			return -EINVAL;
+		for (i = 0; i < ARRAY_SIZE(names); i++) {
+			a = names[i];
+			if (a && (nla_len(a) <= offsetof(struct sockaddr_un, sun_path) + 1 ||
+				  nla_len(a) > sizeof(struct sockaddr_un) ||
+				  nla_get_u16(a) != AF_UNIX)) {
+				ckpt_reject(info->extack, a,
+					    "record %u: unix address of %d bytes (AF_UNIX, 3 to %zu)",
+					    id, nla_len(a), sizeof(struct sockaddr_un));
+				return -EINVAL;
+			}
 		}
 		return 0;
 	}

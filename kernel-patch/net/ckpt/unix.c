@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * What a Unix-domain socket is and holds, for its unix record: type, state,
- * name, peer, shutdown, buffer sizes, a listener's backlog and how many
+ * name, peer and the peer's name, shutdown, buffer sizes, a listener's backlog and how many
  * connections wait for accept(), and a copy of its receive queue, read
  * without consuming it (the way MSG_PEEK would, for every message).
  *
  * The name is getsockname(2)'s: set once by bind (or autobind) and never
  * changed, published with a release store that unix_getname() pairs with.
+ * The peer's is read the same way, while the reference unix_peer_get() took
+ * keeps the peer, and so its address, alive.
  *
  * The copy excludes readers by holding the socket's iolock, which every
  * recvmsg path holds while it takes or trims a buffer (and drops before it
@@ -137,7 +139,15 @@ int ckpt_unix_peek(struct file *file, struct ckpt_unix *u)
 	}
 	peer = unix_peer_get(sk);
 	if (peer) {
+		/* Pairs with the release store that publishes a bound name. */
+		struct unix_address *pa = smp_load_acquire(&unix_sk(peer)->addr);
+
 		u->peer_ino = sock_i_ino(peer);
+		if (pa && pa->len > (int)offsetof(struct sockaddr_un, sun_path) + 1 &&
+		    pa->len <= sizeof(u->peer_addr)) {
+			memcpy(&u->peer_addr, pa->name, pa->len);
+			u->peer_len = pa->len;
+		}
 		sock_put(peer);
 	}
 	/* A listener's queue holds connections, not messages: counted only. */

@@ -101,7 +101,8 @@
  *       pipe         (pipes, FIFOs) meta: pipe-size, pipe-bytes  data: the bytes it holds
  *       unix         (Unix sockets) meta: sock-type, sock-state, sock-flags, peer-ino,
  *                                         sock-shutdown, sock-bytes, sndbuf, rcvbuf,
- *                                         [sock-addr], [sock-backlog], [sock-queued]
+ *                                         [sock-addr], [sock-peer-addr], [sock-backlog],
+ *                                         [sock-queued]
  *                                   data: its queued messages, each a le32 length + bytes
  *       inet         (TCP, UDP)     meta: sock-family, sock-type, sock-protocol, sock-state,
  *                                         sock-flags, sock-shutdown, sock-backlog, sock-queued,
@@ -342,13 +343,14 @@
  * @CKPT_RECORD_TYPE_UNIX: The Unix-domain socket behind a file record, its
  *   child, at most one. Meta: sock-type, sock-state, sock-flags, peer-ino,
  *   sock-shutdown, sock-bytes, sndbuf, rcvbuf; sock-addr when it is bound
- *   (named flag), sock-backlog and sock-queued when it listens (all three
- *   absent in images of older modules). Data: the messages its receive queue
- *   holds, oldest first, read without consuming them, each as a little-endian
- *   u32 length and that many bytes (for a stream socket the unread part of
- *   each buffer); none when the socket holds more than unix-data-max, listens,
- *   or a queued message carries descriptors. Checked by the kernel for size
- *   only: a restorer sends the messages again through a new socket's peer.
+ *   (named flag), sock-peer-addr when its peer is, sock-backlog and
+ *   sock-queued when it listens (all four absent in images of older modules).
+ *   Data: the messages its receive queue holds, oldest first, read without
+ *   consuming them, each as a little-endian u32 length and that many bytes
+ *   (for a stream socket the unread part of each buffer); none when the socket
+ *   holds more than unix-data-max, listens, or a queued message carries
+ *   descriptors. Checked by the kernel for size only: a restorer sends the
+ *   messages again through a new socket's peer.
  * @CKPT_RECORD_TYPE_PARENT_PAGES: Present pages of a vma, its child, that the
  *   checkpoint's parent image (header parent-crid, a pre-copy image) holds:
  *   the requester said they were not written since that image was taken. Meta:
