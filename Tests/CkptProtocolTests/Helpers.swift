@@ -98,11 +98,14 @@ let sampleUnixListener = RecordMeta.unix(UnixMeta(type: 1, state: 10, flags: 1, 
                                                   backlog: 128, queued: 3))
 let sampleUnixBound = RecordMeta.unix(UnixMeta(type: 2, state: 7, flags: 1, peerInode: 0, shutdown: 0, bytes: 5,
                                                sndbuf: 212_992, rcvbuf: 212_992, address: sampleAbstractAddress))
+/// A datagram socket connected to a server's named socket (a syslog client's, to /dev/log).
+let sampleUnixClient = RecordMeta.unix(UnixMeta(type: 2, state: 1, flags: 0, peerInode: 0x1_0000_000b, shutdown: 0, bytes: 0,
+                                                sndbuf: 212_992, rcvbuf: 212_992, peerAddress: samplePathAddress))
 let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleDumpableMM, sampleVMA, sampleAnonVMA, samplePages,
                       sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
                       sampleSiginfo, sampleSharedSiginfo, sampleShmem, sampleFullTask, sampleUnix, sampleChildHeader,
                       samplePreCopyHeader, sampleParentPages, sampleInetListener, sampleInetConnected, sampleUnixListener,
-                      sampleUnixBound]
+                      sampleUnixBound, sampleUnixClient]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

@@ -76,7 +76,7 @@ enum RecordDescription {
                          UInt32(TCP_LISTEN): "listening"][m.state] ?? "state \(m.state)"
             if let backlog = m.backlog { state += " (backlog \(backlog), \(m.queued ?? 0) waiting)" }
             let on = m.address.map { " on \($0)" } ?? ""
-            let peer = m.peerInode == 0 ? "no peer" : "peer socket:[\(m.peerInode)]"
+            let peer = m.peerInode == 0 ? "no peer" : "peer socket:[\(m.peerInode)]\(m.peerAddress.map { " on \($0)" } ?? "")"
             let flags = Format.sockFlags(m.flags).map { " " + $0 } ?? ""
             let shut = m.shutdown == 0 ? "" : " shutdown \(m.shutdown)"
             return "unix \(kind) \(state)\(on) \(peer)\(shut)\(flags) holds \(m.bytes) bytes (\(entry.dataLength) captured)"
@@ -159,6 +159,7 @@ enum RecordDescription {
                             ("peer_ino", u(m.peerInode)), ("sock_shutdown", u32(m.shutdown)), ("sock_bytes", u(m.bytes)),
                             ("sndbuf", u32(m.sndbuf)), ("rcvbuf", u32(m.rcvbuf)),
                             ("sock_addr", .optional(m.address?.description)),
+                            ("sock_peer_addr", .optional(m.peerAddress?.description)),
                             ("sock_backlog", m.backlog.map { u32($0) } ?? .null),
                             ("sock_queued", m.queued.map { u32($0) } ?? .null)])
         case let .inet(m):

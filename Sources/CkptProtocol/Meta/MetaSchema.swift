@@ -80,9 +80,10 @@ public enum MetaSchema {
             // Absent while the socket has no local port, or no peer.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SOCK_ADDR, CKPT_A_META_SOCK_PEER_ADDR)
         case .unix:
-            // The name while bound, the backlog and queue while listening; absent in images
+            // The names while bound, the backlog and queue while listening; absent in images
             // of older modules.
-            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SOCK_ADDR, CKPT_A_META_SOCK_BACKLOG, CKPT_A_META_SOCK_QUEUED)
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SOCK_ADDR, CKPT_A_META_SOCK_PEER_ADDR, CKPT_A_META_SOCK_BACKLOG,
+                          CKPT_A_META_SOCK_QUEUED)
         default: AttributeMask(CKPT_A_META_PAD)
         }
     }

@@ -391,13 +391,16 @@ public struct UnixMeta: Equatable, Sendable {
     /// Its name when bound (`CKPT_SOCK_FLAGS_NAMED`); nil while unbound, and in images of
     /// older modules, which flagged a bound socket without its name.
     public var address: UnixAddress?
+    /// Its peer's name, when it has a peer bound to one (a client's of a server on a path:
+    /// /dev/log for syslog's); nil otherwise, and in images of older modules.
+    public var peerAddress: UnixAddress?
     /// A listener's backlog and the connections waiting for accept(2) (counted only); nil
     /// for any other socket, and for listeners in images of older modules.
     public var backlog: UInt32?
     public var queued: UInt32?
     public init(type: UInt32, state: UInt32, flags: UInt32, peerInode: UInt64, shutdown: UInt32, bytes: UInt64,
-                sndbuf: UInt32, rcvbuf: UInt32, address: UnixAddress? = nil, backlog: UInt32? = nil,
-                queued: UInt32? = nil) {
+                sndbuf: UInt32, rcvbuf: UInt32, address: UnixAddress? = nil, peerAddress: UnixAddress? = nil,
+                backlog: UInt32? = nil, queued: UInt32? = nil) {
         self.type = type
         self.state = state
         self.flags = flags
@@ -407,6 +410,7 @@ public struct UnixMeta: Equatable, Sendable {
         self.sndbuf = sndbuf
         self.rcvbuf = rcvbuf
         self.address = address
+        self.peerAddress = peerAddress
         self.backlog = backlog
         self.queued = queued
     }

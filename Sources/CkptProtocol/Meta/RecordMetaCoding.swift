@@ -104,21 +104,22 @@ extension RecordMeta {
         case .fdinfo:
             self = .fdinfo
         case .unix:
-            var address: UnixAddress?
-            if t.has(CKPT_A_META_SOCK_ADDR) {
-                let bytes = Array(t.value(CKPT_A_META_SOCK_ADDR))
-                guard let a = UnixAddress(bytes: bytes) else {
-                    throw ProtocolError(.valueOutOfRange, field: AttributeSchema.metaName(UInt16(CKPT_A_META_SOCK_ADDR)),
-                                        offset: t.offset(CKPT_A_META_SOCK_ADDR), value: UInt64(bytes.count),
-                                        limit: UInt64(MemoryLayout<sockaddr_un>.size))
+            /// A name: an AF_UNIX name of 1 to 108 bytes, or absent.
+            func name(_ a: Int) throws(ProtocolError) -> UnixAddress? {
+                guard t.has(a) else { return nil }
+                let bytes = Array(t.value(a))
+                guard let name = UnixAddress(bytes: bytes) else {
+                    throw ProtocolError(.valueOutOfRange, field: AttributeSchema.metaName(UInt16(a)), offset: t.offset(a),
+                                        value: UInt64(bytes.count), limit: UInt64(MemoryLayout<sockaddr_un>.size))
                 }
-                address = a
+                return name
             }
             self = .unix(UnixMeta(
                 type: u32(CKPT_A_META_SOCK_TYPE), state: u32(CKPT_A_META_SOCK_STATE),
                 flags: u32(CKPT_A_META_SOCK_FLAGS), peerInode: u64(CKPT_A_META_PEER_INO),
                 shutdown: u32(CKPT_A_META_SOCK_SHUTDOWN), bytes: u64(CKPT_A_META_SOCK_BYTES),
-                sndbuf: u32(CKPT_A_META_SNDBUF), rcvbuf: u32(CKPT_A_META_RCVBUF), address: address,
+                sndbuf: u32(CKPT_A_META_SNDBUF), rcvbuf: u32(CKPT_A_META_RCVBUF),
+                address: try name(CKPT_A_META_SOCK_ADDR), peerAddress: try name(CKPT_A_META_SOCK_PEER_ADDR),
                 backlog: t.has(CKPT_A_META_SOCK_BACKLOG) ? u32(CKPT_A_META_SOCK_BACKLOG) : nil,
                 queued: t.has(CKPT_A_META_SOCK_QUEUED) ? u32(CKPT_A_META_SOCK_QUEUED) : nil))
         case .inet:
@@ -260,6 +261,7 @@ extension RecordMeta {
             b.appendU32(Int(CKPT_A_META_SNDBUF), m.sndbuf)
             b.appendU32(Int(CKPT_A_META_RCVBUF), m.rcvbuf)
             if let a = m.address { a.bytes.withUnsafeBytes { b.appendAttribute(Int(CKPT_A_META_SOCK_ADDR), $0) } }
+            if let p = m.peerAddress { p.bytes.withUnsafeBytes { b.appendAttribute(Int(CKPT_A_META_SOCK_PEER_ADDR), $0) } }
             if let backlog = m.backlog { b.appendU32(Int(CKPT_A_META_SOCK_BACKLOG), backlog) }
             if let queued = m.queued { b.appendU32(Int(CKPT_A_META_SOCK_QUEUED), queued) }
         case let .inet(m):
