@@ -61,7 +61,7 @@ final class PlainArgumentsTests: XCTestCase {
         let common: [[String]] = [
             ["/var/lib/ckpt/7.ckpt"], ["7", "--dir", "/var/lib/ckpt"], ["7.ckpt", "--stopped"],
             ["/tmp/8.ckpt", "--pid", "same", "--shell-job"], ["--memory-by", "kernel", "/tmp/8.ckpt"],
-            ["/tmp/9.ckpt", "--tcp-close"],
+            ["/tmp/9.ckpt", "--tcp-close"], ["/tmp/9.ckpt", "--unix-close", "--tcp-close"],
             ["/tmp/8.ckpt", "--parent=/tmp/7.ckpt", "--verify", "--progress", "never"],
             ["s3://bucket/host/7.ckpt", "--no-verify", "--pid=new", "--dir=/x"],
         ]
@@ -85,7 +85,7 @@ final class PlainArgumentsTests: XCTestCase {
         let pool: [[String]] = [
             ["/tmp/7.ckpt"], ["7"], ["-7"], [""], ["--"], ["-h"], ["--help"], ["--version"], ["--bogus"],
             ["--dir", "/x"], ["--dir=/y"], ["--dir"], ["--dir", "-x"], ["--dir=-x"], ["--dir="],
-            ["--stopped"], ["--stopped=true"], ["--shell-job"], ["--tcp-close"], ["--tcp-close=yes"], ["--verify"], ["--no-verify"], ["--verify=1"],
+            ["--stopped"], ["--stopped=true"], ["--shell-job"], ["--tcp-close"], ["--tcp-close=yes"], ["--unix-close"], ["--verify"], ["--no-verify"], ["--verify=1"],
             ["--progress", "always"], ["--progress", "sometimes"], ["--progress=never"],
             ["--parent", "/tmp/6.ckpt"], ["--parent="], ["--parent"],
             ["--pid", "any"], ["--pid", "same"], ["--pid=new"], ["--pid", "old"], ["--pid", "SAME"],

@@ -233,7 +233,7 @@ import Testing
             ([0: (Self.unix(peer: 99), [UInt8]())], "held by another process"),
             // Named or listening in an older module's image, which has no name.
             ([0: (Self.unix(peer: 0, state: UInt32(TCP_LISTEN)), [UInt8]())], "bound to a name the image does not hold"),
-            ([0: (Self.unix(peer: 0, flags: UInt32(CKPT_SOCK_FLAGS_NAMED.rawValue)), [UInt8]())], "bound to a name the image does not hold"),
+            ([0: (Self.unix(peer: 0, state: UInt32(TCP_CLOSE), flags: UInt32(CKPT_SOCK_FLAGS_NAMED.rawValue)), [UInt8]())], "bound to a name the image does not hold"),
             ([0: (Self.unix(peer: 0, bytes: 4, flags: UInt32(CKPT_SOCK_FLAGS_RIGHTS.rawValue)), [UInt8]())], "SCM_RIGHTS"),
             ([0: (Self.unix(peer: 0, bytes: 4, flags: UInt32(CKPT_SOCK_FLAGS_BUSY.rawValue)), [UInt8]())], "a reader held"),
             ([0: (Self.unix(peer: 0, bytes: 2_000_000), [UInt8]())], "held 2000000 bytes"),
@@ -299,9 +299,6 @@ import Testing
         #expect(sockets.compactMap(\.lost) == [
             "fd 3 (Unix listener on run/app.sock) comes back without the 2 connections that waited for accept(2) at the checkpoint"])
 
-        var connected = bound
-        connected.peerInode = 99
-        connected.state = UInt32(TCP_ESTABLISHED)
         var shut = bound
         shut.shutdown = 1
         var noBacklog = listener
@@ -309,7 +306,7 @@ import Testing
         var rights = bound
         rights.flags |= UInt32(CKPT_SOCK_FLAGS_RIGHTS.rawValue)
         for (meta, text) in [
-            (connected, "bound to @app and connected to socket:[99]"), (shut, "on @app shut down"),
+            (shut, "on @app shut down"),
             (noBacklog, "whose backlog the image does not hold"), (rights, "SCM_RIGHTS"),
         ] {
             let (img2, p2) = try image(vmas: [anon], files: [Self.socket(fd: 3, inode: 71)], sockets: [0: (meta, [])])
@@ -320,6 +317,55 @@ import Testing
             }
             #expect(what == "fd 3 (socket:[71])" && why.contains(text), "\(why)")
         }
+    }
+
+    /// Unix connections: an accepted one (named with its listener's name) whose client left
+    /// comes back with its peer closed; one whose peer another process holds is refused, or
+    /// with --unix-close comes back with its peer closed, with a warning; a datagram socket
+    /// connected to a named socket of another process, or to the process's own bound one, is
+    /// connected to that name again, after the sockets bound by name.
+    @Test func unixConnectionsToOtherProcesses() throws {
+        let named = UInt32(CKPT_SOCK_FLAGS_NAMED.rawValue)
+        let log = UnixAddress(bytes: [1, 0] + Array("/dev/log".utf8) + [0])!
+        let own = UnixAddress(bytes: [1, 0] + Array("own.sock".utf8) + [0])!
+        var client = Self.unix(peer: 99, type: 2)  // connected to /dev/log, another process's
+        client.peerAddress = log
+        var ownClient = Self.unix(peer: 73, type: 2)  // connected to fd 5, its own bound socket
+        ownClient.peerAddress = own
+        var ownServer = Self.unix(peer: 0, bytes: 2, type: 2, state: UInt32(TCP_CLOSE), flags: named)
+        ownServer.address = own
+        var left = Self.unix(peer: 0, flags: named)  // accepted, its client gone
+        left.address = own
+        let files = [Self.socket(fd: 3, inode: 71), Self.socket(fd: 4, inode: 72), Self.socket(fd: 5, inode: 73),
+                     Self.socket(fd: 6, inode: 74)]
+        let (img, p) = try image(vmas: [anon], files: files, sockets: [
+            0: (client, UnixMessages.join([[1]])), 1: (ownClient, []), 2: (ownServer, UnixMessages.join([[7, 7]])), 3: (left, []),
+        ])
+        defer { unlink(p) }
+        let plan = try RestorePlan(img, shellJob: false)
+        #expect(plan.namedUnixSockets.map(\.fds) == [[5], [3], [4]])
+        #expect(plan.namedUnixSockets.map(\.role) == [.bound, .reconnected(log), .reconnected(own)])
+        #expect(plan.namedUnixSockets.map(\.description) == [
+            "Unix datagram socket on own.sock", "Unix datagram socket connected to /dev/log", "Unix datagram socket connected to own.sock"])
+        #expect(plan.namedUnixSockets.compactMap(\.lost) == [
+            "fd 3 (Unix datagram socket connected to /dev/log) comes back without the 1 datagram its peer had sent it (they cannot be sent again from the peer)"])
+        #expect(plan.socketPairs.count == 1 && plan.socketPairs[0].first.fds == [6] && plan.socketPairs[0].second == nil)
+        #expect(plan.socketPairs.compactMap(\.lost) == [])
+
+        // A server's accepted connection whose client another process holds.
+        var accepted = Self.unix(peer: 99, flags: named)
+        accepted.address = own
+        let (img2, p2) = try image(vmas: [anon], files: [Self.socket(fd: 3, inode: 71)], sockets: [0: (accepted, [])])
+        defer { unlink(p2) }
+        guard case let .unsupported(what, why)? = refusal({ () throws(RestoreError) in try RestorePlan(img2, shellJob: false) }) else {
+            Issue.record("a connection to another process was restored without --unix-close")
+            return
+        }
+        #expect(what == "fd 3 (socket:[71])" && why.contains("held by another process") && why.contains("--unix-close"), "\(why)")
+        let closed = try RestorePlan(img2, shellJob: false, unixClose: true)
+        #expect(closed.socketPairs.count == 1 && closed.socketPairs[0].second == nil && closed.socketPairs[0].cutPeer == 99)
+        #expect(closed.socketPairs.compactMap(\.lost) == [
+            "fd 3 (socket:[71]) comes back with its peer closed (--unix-close): its peer socket:[99] was another process's; the program reads what was queued, then end of file"])
     }
 
     static func address(_ port: UInt16, v6: Bool = false) -> SocketAddress {

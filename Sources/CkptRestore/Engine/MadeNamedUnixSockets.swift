@@ -8,8 +8,11 @@ import SystemPackage
 /// Named Unix sockets (`NamedUnixSocket`), made in the new process after its working
 /// directory and rights are set (a relative name is the process's, and a path is bound with
 /// its rights): socket(2), moved above every image fd, buffers sized as the image's, then
-/// bind(2) to its name, listen(2) with its backlog, or for a bound datagram socket its
-/// queued messages sent to it again, then dup2'd to its fds with their status flags.
+/// bind(2) to its name, listen(2) with its backlog, for a bound datagram socket its queued
+/// messages sent to it again, for a reconnected one connect(2) to its peer's name (which
+/// must answer: the restore fails naming it otherwise), then dup2'd to its fds with their
+/// status flags. The reconnected come last (the plan's order): a name they connect to may
+/// be one the others bind.
 ///
 /// A path name: the original process left its socket file behind (a socket's file outlives
 /// it, as after a crash). When no socket answers a connect(2) on it any more (ECONNREFUSED),
@@ -22,31 +25,45 @@ extension Restorer {
         var warnings: [String] = []
         for s in plan.namedUnixSockets {
             let what = "fd \(s.fds[0]) (\(s))"
-            let address = s.address
             let made = try moveAbove(remote, try remote.call("socket for \(what)", Int32(CKPT_SYS_SOCKET), UInt64(AF_UNIX),
                                                              UInt64(s.type), 0), what)
             try setBuffer(remote, made, SO_SNDBUF, s.sndbuf, what)
             try setBuffer(remote, made, SO_RCVBUF, s.rcvbuf, what)
-            try remote.tracee.write(address.bytes, at: addressAt)
-            let left = try address.path.map { path throws(RestoreError) in
-                try takeOverSocketFile(remote, path: path, type: s.type, addressAt: addressAt, addressLength: address.bytes.count,
-                                       statAt: statAt, what: what)
-            } ?? nil
-            do throws(RestoreError) {
-                try remote.call("bind \(address) for \(what)", Int32(CKPT_SYS_BIND), made, addressAt, UInt64(address.bytes.count))
-            } catch {
-                guard case let .remote(step, errno) = error, errno == .addressInUse else { throw error }
-                let by = address.isAbstract ? "another socket holds the name" : "a file other than the original's socket is on the path"
-                throw .remote(step: "\(step) (\(by))", errno: errno)
-            }
-            if let left, let path = address.path {
-                warnings += try giveBack(remote, left, path: path, statAt: statAt, what: what)
+            if let address = s.address {
+                try remote.tracee.write(address.bytes, at: addressAt)
+                let left = try address.path.map { path throws(RestoreError) in
+                    try takeOverSocketFile(remote, path: path, type: s.type, addressAt: addressAt,
+                                           addressLength: address.bytes.count, statAt: statAt, what: what)
+                } ?? nil
+                do throws(RestoreError) {
+                    try remote.call("bind \(address) for \(what)", Int32(CKPT_SYS_BIND), made, addressAt, UInt64(address.bytes.count))
+                } catch {
+                    guard case let .remote(step, errno) = error, errno == .addressInUse else { throw error }
+                    let by = address.isAbstract ? "another socket holds the name" : "a file other than the original's socket is on the path"
+                    throw .remote(step: "\(step) (\(by))", errno: errno)
+                }
+                if let left, let path = address.path {
+                    warnings += try giveBack(remote, left, path: path, statAt: statAt, what: what)
+                }
             }
             switch s.role {
             case let .listening(backlog):
                 try remote.call("listen (backlog \(backlog)) for \(what)", Int32(CKPT_SYS_LISTEN), made, UInt64(backlog))
             case .bound:
-                try resend(remote, s.messages, to: addressAt, length: address.bytes.count, type: s.type, what: what)
+                if let address = s.address {
+                    try resend(remote, s.messages, to: addressAt, length: address.bytes.count, type: s.type, what: what)
+                }
+            case let .reconnected(peer):
+                try remote.tracee.write(peer.bytes, at: addressAt)
+                do throws(RestoreError) {
+                    try remote.call("connect to \(peer) for \(what)", Int32(CKPT_SYS_CONNECT), made, addressAt, UInt64(peer.bytes.count))
+                } catch {
+                    guard case let .remote(step, errno) = error, errno == .connectionRefused || errno == .noSuchFileOrDirectory else {
+                        throw error
+                    }
+                    throw .remote(step: "\(step) (no socket is bound to \(peer) now)",
+                                  errno: errno)
+                }
             }
             for fd in s.fds { try remote.call("dup2 \(what) to fd \(fd)", Int32(CKPT_SYS_DUP2), made, UInt64(fd)) }
             try remote.call("F_SETFL fd \(s.fds[0]) (\(what))", Int32(CKPT_SYS_FCNTL), UInt64(s.fds[0]), UInt64(F_SETFL),

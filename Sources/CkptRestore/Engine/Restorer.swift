@@ -129,7 +129,7 @@ public struct Restorer {
         try restoreDescriptors(remote, objects: objects, access: access)
         try restorePipes(remote)
         try restoreSocketPairs(remote)
-        let socketsLost = try restoreInetSockets(remote) + restoreNamedUnixSockets(remote)
+        let socketsLost = try plan.socketPairs.compactMap(\.lost) + restoreInetSockets(remote) + restoreNamedUnixSockets(remote)
         try restoreEpolls(remote)
         // Every path is opened by now: the host's view of them ends here.
         if let root = plan.changedRoot {

@@ -103,8 +103,9 @@ public struct RestorePlan: Sendable {
     /// Reads `reader`'s records by its index (not the pages records) and applies the
     /// restorer's rules.
     /// `shellJob`: terminals may be replaced by the restorer's own. `tcpClose`: TCP
-    /// connections come back closed instead of being refused (`InetSocket`).
-    public init(_ reader: ImageReader, shellJob: Bool, tcpClose: Bool = false) throws(RestoreError) {
+    /// connections come back closed instead of being refused (`InetSocket`). `unixClose`:
+    /// Unix connections to another process come back with their peer closed (`SocketPair`).
+    public init(_ reader: ImageReader, shellJob: Bool, tcpClose: Bool = false, unixClose: Bool = false) throws(RestoreError) {
         var header: HeaderMeta?, task: TaskMeta?, mm: MMMeta?
         var mappings: [Mapping] = []
         var threads: [ThreadPlan] = []
@@ -301,8 +302,14 @@ public struct RestorePlan: Sendable {
         let unixSockets = files.compactMap { f in
             unixRecords[f.id].map { SocketPair.Record(file: f.meta, meta: $0.meta, data: $0.data) }
         }
-        self.socketPairs = try SocketPair.pairs(unixSockets.filter { !NamedUnixSocket.isNamed($0.meta) })
-        self.namedUnixSockets = try NamedUnixSocket.sockets(unixSockets.filter { NamedUnixSocket.isNamed($0.meta) })
+        // Sockets made by name: listeners, bound sockets, and datagram sockets connected to a
+        // named socket no pair end of the process is (another process's, or its own bound one).
+        let pairInodes = Set(unixSockets.filter { !NamedUnixSocket.isNamed($0.meta) }.compactMap { $0.file.identity?.inode })
+        func byName(_ r: SocketPair.Record) -> Bool {
+            NamedUnixSocket.isNamed(r.meta) || NamedUnixSocket.isReconnect(r.meta, held: pairInodes)
+        }
+        self.socketPairs = try SocketPair.pairs(unixSockets.filter { !byName($0) }, unixClose: unixClose)
+        self.namedUnixSockets = try NamedUnixSocket.sockets(unixSockets.filter(byName), held: pairInodes)
         self.inetSockets = try InetSocket.sockets(files.compactMap { f in inetRecords[f.id].map { (f.meta, $0) } },
                                                   tcpClose: tcpClose)
         self.executable = mappings.first { m in

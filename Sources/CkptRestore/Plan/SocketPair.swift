@@ -30,6 +30,16 @@ public struct SocketPair: Equatable, Sendable {
     public var first: End
     /// nil: the peer was closed (the new pair's other end is closed after the sends).
     public var second: End?
+    /// The peer another process held, when `--unix-close` brings `first` back with its peer
+    /// closed instead of refusing it; nil otherwise.
+    public var cutPeer: UInt64? = nil
+
+    /// What a restore of it loses, for a warning; nil when nothing.
+    public var lost: String? {
+        guard let cutPeer else { return nil }
+        return "fd \(first.fds[0]) (\(first.name)) comes back with its peer closed (--unix-close): its peer socket:[\(cutPeer)] "
+            + "was another process's; the program reads what was queued, then end of file"
+    }
 
     /// One socket of the image: a file record and its unix record.
     public struct Record: Sendable {
@@ -46,8 +56,9 @@ public struct SocketPair: Equatable, Sendable {
     /// The socketpairs among `records`: sockets grouped by inode (dups), each checked to be
     /// restorable, then paired with the peer it names. Refused, naming the fd: a listening
     /// or bound socket, queued descriptors or out-of-band data, a queue the image does not
-    /// carry, and a peer the process does not hold (another process's end of a pair).
-    static func pairs(_ records: [Record]) throws(RestoreError) -> [SocketPair] {
+    /// carry, and a peer the process does not hold (another process's end of a pair, a
+    /// server's client) unless `unixClose`: then it comes back as if its peer had closed.
+    static func pairs(_ records: [Record], unixClose: Bool = false) throws(RestoreError) -> [SocketPair] {
         var ends: [End] = [], meta: [UnixMeta] = []
         for r in records {
             let name = r.file.path ?? "socket"
@@ -77,9 +88,18 @@ public struct SocketPair: Equatable, Sendable {
                 out.append(SocketPair(type: meta[i].type, first: ends[i], second: nil))
                 continue
             }
-            guard let j = ends.indices.first(where: { ends[$0].inode == meta[i].peerInode }), !taken.contains(j) else {
-                throw .unsupported(what: what, why: "its peer (socket:[\(meta[i].peerInode)]) is held by another process: "
-                                       + "only a socketpair between the process's own fds is restored")
+            guard let j = ends.indices.first(where: { ends[$0].inode == meta[i].peerInode }) else {
+                guard unixClose else {
+                    throw .unsupported(what: what, why: "its peer (socket:[\(meta[i].peerInode)]) is held by another process: "
+                                           + "only a socketpair between the process's own fds is restored; "
+                                           + "--unix-close brings it back with its peer closed, as if the other process had exited")
+                }
+                out.append(SocketPair(type: meta[i].type, first: ends[i], second: nil, cutPeer: meta[i].peerInode))
+                continue
+            }
+            guard !taken.contains(j) else {
+                throw .unsupported(what: what, why: "connected to socket:[\(meta[i].peerInode)], which is connected elsewhere: "
+                                       + "only the two ends of one socketpair are restored")
             }
             guard meta[j].peerInode == ends[i].inode, meta[j].type == meta[i].type else {
                 throw .unsupported(what: what, why: "connected to socket:[\(meta[i].peerInode)], which is connected elsewhere: "
@@ -91,10 +111,11 @@ public struct SocketPair: Equatable, Sendable {
         return out
     }
 
-    /// A named or listening socket is `NamedUnixSocket`'s, never a pair's end.
+    /// A listener or a bound socket never connected is `NamedUnixSocket`'s, never a pair's
+    /// end. A connection's name (an accepted one has its listener's) is not kept.
     static func check(_ m: UnixMeta, what: String) throws(RestoreError) {
         if NamedUnixSocket.isNamed(m) {
-            throw .unsupported(what: what, why: "a named or listening Unix socket is not one end of a socketpair")
+            throw .unsupported(what: what, why: "a listening or bound Unix socket is not one end of a socketpair")
         }
         try checkQueue(m, what: what)
     }

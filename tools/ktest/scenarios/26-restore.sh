@@ -560,6 +560,40 @@ while True: time.sleep(0.1)' </dev/null >t.out 2>t.err
 	[[ $got == "closed client 107 server 107 listener accepts" ]] || { why="after restore --tcp-close: '$got'"; return 1; }
 }
 
+# Unix connections to another process (tools/ktest/pyunixpeer.py: a server process, and a
+# client holding a datagram socket connected to the server's log.sock, as a syslog client
+# to /dev/log, and a stream connection to its srv.sock with the server's "hi" unread). The
+# client is refused, the stream connection's peer being another process's, and the refusal
+# names --unix-close; with it the connection comes back with its peer closed (it reads "hi",
+# then end of file) and the restore warns; the datagram socket is connected to log.sock
+# again: a datagram sent after the restore reaches the server.
+t_restore_unix_close() {
+	local d=$W/upeer np got
+	rm -rf $d && mkdir -p $d
+	restore_listen || return 1
+	bg bash -c "cd $d && exec /usr/bin/python3 $here/pyunixpeer.py server" </dev/null >s.out 2>s.err
+	wait_for s.out '^ready' 30 || { why="server: $(cat s.out s.err)"; return 1; }
+	bg bash -c "cd $d && exec /usr/bin/python3 $here/pyunixpeer.py client" </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^count 3$' 120 || { why="client: $(tail -3 t.out t.err)"; return 1; }
+	checkpoint_and_kill || return 1
+	records_in_image unix 2 || return 1
+	show_has unix " unix datagram connected peer socket:\[[0-9]*\] on log.sock " "of the log client" || return 1
+	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a connection to another process without --unix-close: $out"; return 1; }
+	[[ $out == *"refused: fd 4 (socket:["*"is held by another process"*"--unix-close brings it back with its peer closed"* ]] ||
+		{ why="refusal: $out"; return 1; }
+	mv t.out t.old && : >t.out
+	restore_image $img --unix-close || return 1
+	[[ $out == *"fd 4 (socket:["*"comes back with its peer closed (--unix-close)"* ]] ||
+		{ why="the restore did not say the connection comes back closed: $out"; return 1; }
+	wait_for t.out '^count' 30 || { why="the restored client printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	kill -USR1 $np
+	wait_for t.out '^peer' 30 || { why="no peer line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^peer' | head -1)
+	[[ $got == "peer conn hi then eof log sent" ]] || { why="after restore '$got'"; return 1; }
+	wait_for $d/log.txt '^ping$' 10 || { why="the server got no datagram from the restored client: $(cat $d/log.txt 2>&1)"; return 1; }
+}
+
 # A server's named Unix sockets (tools/ktest/pyunix.py, in its own directory): a stream
 # listener on the relative path app.sock (mode 0660) with a connection never accepted, one
 # on an abstract name, a datagram socket on dgram.sock holding a datagram. The killed
