@@ -1,5 +1,5 @@
-# Three python3 targets of tools/bench/restore-matrix that tools/ktest has no program for.
-# Usage: /usr/bin/python3 restore-matrix-target.py socketpair|shmem|tcp_server
+# Four python3 targets of tools/bench/restore-matrix that tools/ktest has no program for.
+# Usage: /usr/bin/python3 restore-matrix-target.py socketpair|shmem|tcp_server|unix_server
 #
 # socketpair: a unix socketpair; one 8-byte counter message is always queued in it (sent
 #   one step ahead of the receive). Each 0.1 s it sends N+1 and receives N, printing
@@ -11,6 +11,8 @@
 # tcp_server: a TCP listener on 127.0.0.1:47300 (SO_REUSEADDR, as servers set it); it
 #   prints "count N" every 0.1 s and answers each connection with "served N", so a client
 #   served after a restore needs the listener back.
+# unix_server: the same on a Unix socket, /tmp/ckpt-matrix.sock (as a daemon's on /run),
+#   made mode 0660 after bind; the original's socket file stays behind when it is killed.
 # Each prints "ready" first.
 import mmap
 import os
@@ -60,6 +62,10 @@ def tcp_server():
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 47300))
     listener.listen(8)
+    serve(listener)
+
+
+def serve(listener):
     say("ready")
     n = 0
     while True:
@@ -71,4 +77,15 @@ def tcp_server():
             c.close()
 
 
-{"socketpair": socketpair, "shmem": shmem, "tcp_server": tcp_server}[sys.argv[1]]()
+def unix_server():
+    path = "/tmp/ckpt-matrix.sock"
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o660)
+    listener.listen(8)
+    serve(listener)
+
+
+{"socketpair": socketpair, "shmem": shmem, "tcp_server": tcp_server, "unix_server": unix_server}[sys.argv[1]]()

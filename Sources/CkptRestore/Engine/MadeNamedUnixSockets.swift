@@ -16,9 +16,10 @@ import SystemPackage
 ///
 /// A path name: the original process left its socket file behind (a socket's file outlives
 /// it, as after a crash). When no socket answers a connect(2) on it any more (ECONNREFUSED),
-/// the file is the original's: its mode and owner are kept, it is removed, and the new socket
-/// is bound in its place and given them. A socket that answers is another process's: the
-/// restore fails naming it, as for any other file on the path. Returns the warnings.
+/// it is removed and the new socket is bound in its place, given the old file's mode and
+/// group when the two files have one owner (`giveBack`). A socket that answers is another
+/// process's: the restore fails naming it, as for any other file on the path. Returns the
+/// warnings.
 extension Restorer {
     func restoreNamedUnixSockets(_ remote: RemoteSyscalls) throws(RestoreError) -> [String] {
         let addressAt = remote.scratch + 3616, statAt = remote.scratch + 3736
@@ -124,23 +125,30 @@ extension Restorer {
         return SocketFile(mode: st.st_mode, uid: st.st_uid, gid: st.st_gid)
     }
 
-    /// The original file's permission bits and owner on the new socket's file, where they
-    /// differ. An owner this restorer may not give (not root) is a warning, not a failure:
-    /// the socket works, with the restored process's ownership.
+    /// The original file's permission bits and group on the new socket's file, where they
+    /// differ, when both files have one owner: the stale file is then the original's (or
+    /// that owner's own), and only its owner or root could have set what is copied. A stale
+    /// file of another owner gives nothing back, with a warning: whoever left a socket on
+    /// the path (it may be anyone's, in a directory all may write) must not get the restored
+    /// server's socket. A group the process may not give is a warning, not a failure.
     private func giveBack(_ remote: RemoteSyscalls, _ old: SocketFile, path: String, statAt: UInt64,
                           what: String) throws(RestoreError) -> [String] {
         guard let now = try statFile(remote, path: path, statAt: statAt, what: what) else { return [] }
+        guard now.uid == old.uid else {
+            return ["\(what): the socket file left on \(path) was uid \(old.uid)'s, not the process's (uid \(now.uid)): "
+                    + "its mode and group are not given to the new one"]
+        }
         if now.mode & 0o7777 != old.mode & 0o7777 {
             try remote.call("chmod \(path) \(String(old.mode & 0o7777, radix: 8)) for \(what)", Int32(CKPT_SYS_CHMOD),
                             try remote.string(path), UInt64(old.mode & 0o7777))
         }
-        guard now.uid != old.uid || now.gid != old.gid else { return [] }
+        guard now.gid != old.gid else { return [] }
         do throws(RestoreError) {
-            try remote.call("lchown \(path) \(old.uid):\(old.gid) for \(what)", Int32(CKPT_SYS_LCHOWN), try remote.string(path),
-                            UInt64(old.uid), UInt64(old.gid))
+            try remote.call("lchown \(path) -1:\(old.gid) for \(what)", Int32(CKPT_SYS_LCHOWN), try remote.string(path),
+                            UInt64(UInt32.max), UInt64(old.gid))
         } catch {
             guard case let .remote(step, errno) = error, errno == .notPermitted else { throw error }
-            return ["\(what): its socket file is owned by \(now.uid):\(now.gid), not \(old.uid):\(old.gid) as the original's was (\(step): \(errno))"]
+            return ["\(what): its socket file's group is \(now.gid), not \(old.gid) as the original's was (\(step): \(errno))"]
         }
         return []
     }

@@ -599,9 +599,10 @@ t_restore_unix_close() {
 # on an abstract name, a datagram socket on dgram.sock holding a datagram. The killed
 # original leaves its socket files behind; the restore takes them over (nothing answers on
 # them), binds each name again with the file's mode, listens, gives the datagram back, and
-# says the waiting connection was lost. Again through the kernel's restart session with the
-# files removed first (as after a reboot): bound afresh. A third copy while that one runs
-# is refused: a socket answers on app.sock.
+# says the waiting connection was lost. Again through the kernel's restart session with
+# dgram.sock removed (as after a reboot: bound afresh) and app.sock given to uid 65534 (a
+# stranger's stale socket): taken over, but its mode is not given, with a warning. A third
+# copy while that one runs is refused: a socket answers on app.sock.
 t_restore_named_unix_sockets() {
 	local d=$W/usock np got
 	rm -rf $d && mkdir -p $d
@@ -625,10 +626,14 @@ t_restore_named_unix_sockets() {
 	local i
 	for i in $(seq 100); do [[ $(state $np) == @(gone|Z) ]] && break; sleep 0.1; done
 	[[ $(state $np) == @(gone|Z) ]] || { why="the restored process did not exit (state $(state $np))"; return 1; }
-	# No files left (a reboot's tmpfs): bound afresh, with the umask's mode (0755).
-	rm -f $d/app.sock $d/dgram.sock
+	# No dgram.sock (a reboot's tmpfs): bound afresh. A stranger's app.sock: the umask's
+	# mode (0755), not the stale file's.
+	rm -f $d/dgram.sock
+	chown 65534 $d/app.sock
 	mv t.out t.old && : >t.out
 	restore_image $img --memory-by kernel || return 1
+	[[ $out == *"fd 3 (Unix listener on app.sock): the socket file left on app.sock was uid 65534's, not the process's (uid 0): its mode and group are not given to the new one"* ]] ||
+		{ why="no warning about the stranger's socket file: $out"; return 1; }
 	wait_for t.out '^count' 30 || { why="--memory-by kernel: printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
 	kill -USR1 $np
 	wait_for t.out '^unix' 30 || { why="--memory-by kernel: no unix line (state $(state $np)): $(tail -3 t.err)"; return 1; }
