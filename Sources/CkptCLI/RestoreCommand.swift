@@ -26,7 +26,7 @@ public struct RestoreCommand: ParsableCommand {
               ckpt restore /var/lib/ckpt/7.ckpt --stopped       # then: kill -CONT PID
               ckpt restore /var/lib/ckpt/7.ckpt --pid same      # its old pid, or fail
               ckpt restore /var/lib/ckpt/7.ckpt --tcp-close     # TCP connections closed
-              ckpt restore /var/lib/ckpt/7.ckpt --unix-close    # Unix connections to other processes closed
+              ckpt restore /var/lib/ckpt/7.ckpt --unix-close    # Unix connections closed
               ckpt restore s3://bucket/host1/7.ckpt             # from an S3 store
               ckpt restore /var/lib/ckpt/8.ckpt                 # of --pre-copy: 7.ckpt too
 
