@@ -29,6 +29,17 @@ extension RecordMeta {
             return FileIdentity(inode: u64(CKPT_A_META_INO), device: u32(CKPT_A_META_DEV),
                                 size: u64(CKPT_A_META_SIZE), mtimeNs: u64(CKPT_A_META_MTIME_NS))
         }
+        /// A socket address attribute: absent, or bytes `make` accepts (`SocketAddress`,
+        /// `UnixAddress`: of their family and length); others are out of range, named.
+        func address<A>(_ a: Int, _ make: ([UInt8]) -> A?, longest: Int) throws(ProtocolError) -> A? {
+            guard t.has(a) else { return nil }
+            let bytes = Array(t.value(a))
+            guard let address = make(bytes) else {
+                throw ProtocolError(.valueOutOfRange, field: AttributeSchema.metaName(UInt16(a)), offset: t.offset(a),
+                                    value: UInt64(bytes.count), limit: UInt64(longest))
+            }
+            return address
+        }
         switch type {
         case .header:
             self = .header(HeaderMeta(
@@ -104,42 +115,24 @@ extension RecordMeta {
         case .fdinfo:
             self = .fdinfo
         case .unix:
-            /// A name: an AF_UNIX name of 1 to 108 bytes, or absent.
-            func name(_ a: Int) throws(ProtocolError) -> UnixAddress? {
-                guard t.has(a) else { return nil }
-                let bytes = Array(t.value(a))
-                guard let name = UnixAddress(bytes: bytes) else {
-                    throw ProtocolError(.valueOutOfRange, field: AttributeSchema.metaName(UInt16(a)), offset: t.offset(a),
-                                        value: UInt64(bytes.count), limit: UInt64(MemoryLayout<sockaddr_un>.size))
-                }
-                return name
-            }
             self = .unix(UnixMeta(
                 type: u32(CKPT_A_META_SOCK_TYPE), state: u32(CKPT_A_META_SOCK_STATE),
                 flags: u32(CKPT_A_META_SOCK_FLAGS), peerInode: u64(CKPT_A_META_PEER_INO),
                 shutdown: u32(CKPT_A_META_SOCK_SHUTDOWN), bytes: u64(CKPT_A_META_SOCK_BYTES),
                 sndbuf: u32(CKPT_A_META_SNDBUF), rcvbuf: u32(CKPT_A_META_RCVBUF),
-                address: try name(CKPT_A_META_SOCK_ADDR), peerAddress: try name(CKPT_A_META_SOCK_PEER_ADDR),
+                address: try address(CKPT_A_META_SOCK_ADDR, UnixAddress.init, longest: MemoryLayout<sockaddr_un>.size),
+                peerAddress: try address(CKPT_A_META_SOCK_PEER_ADDR, UnixAddress.init, longest: MemoryLayout<sockaddr_un>.size),
                 backlog: t.has(CKPT_A_META_SOCK_BACKLOG) ? u32(CKPT_A_META_SOCK_BACKLOG) : nil,
                 queued: t.has(CKPT_A_META_SOCK_QUEUED) ? u32(CKPT_A_META_SOCK_QUEUED) : nil))
         case .inet:
-            /// A socket address: a whole sockaddr_in or sockaddr_in6 of its family, or absent.
-            func address(_ a: Int) throws(ProtocolError) -> SocketAddress? {
-                guard t.has(a) else { return nil }
-                let bytes = Array(t.value(a))
-                guard let address = SocketAddress(bytes: bytes) else {
-                    throw ProtocolError(.valueOutOfRange, field: AttributeSchema.metaName(UInt16(a)), offset: t.offset(a),
-                                        value: UInt64(bytes.count), limit: UInt64(MemoryLayout<sockaddr_in6>.size))
-                }
-                return address
-            }
             self = .inet(InetMeta(
                 family: u32(CKPT_A_META_SOCK_FAMILY), type: u32(CKPT_A_META_SOCK_TYPE),
                 proto: u32(CKPT_A_META_SOCK_PROTOCOL), state: u32(CKPT_A_META_SOCK_STATE),
                 flags: u32(CKPT_A_META_SOCK_FLAGS), shutdown: u32(CKPT_A_META_SOCK_SHUTDOWN),
                 backlog: u32(CKPT_A_META_SOCK_BACKLOG), queued: u32(CKPT_A_META_SOCK_QUEUED),
                 sndbuf: u32(CKPT_A_META_SNDBUF), rcvbuf: u32(CKPT_A_META_RCVBUF),
-                address: try address(CKPT_A_META_SOCK_ADDR), peer: try address(CKPT_A_META_SOCK_PEER_ADDR)))
+                address: try address(CKPT_A_META_SOCK_ADDR, SocketAddress.init, longest: MemoryLayout<sockaddr_in6>.size),
+                peer: try address(CKPT_A_META_SOCK_PEER_ADDR, SocketAddress.init, longest: MemoryLayout<sockaddr_in6>.size)))
         }
     }
 
