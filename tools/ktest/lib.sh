@@ -23,12 +23,14 @@ cleanup_scenario() {
 state() { awk '{print $3}' /proc/$1/stat 2>/dev/null || echo gone; }
 # wait_for FILE PATTERN [SECONDS]
 wait_for() {
-	local i
-	for ((i = 0; i < ${3:-10} * 20; i++)); do
+	# By the clock, not by a count of rounds: on the debug kernel under TCG each round's
+	# grep and sleep take a good part of a second to start: a 30 s wait ran past 300 s.
+	local end=$((SECONDS + ${3:-10}))
+	while :; do
 		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		((SECONDS < end)) || return 1
 		sleep 0.05
 	done
-	return 1
 }
 # wait_syscall PID NR [SECONDS]: until PID sleeps in system call NR (/proc/PID/syscall's
 # first field), e.g. 34, pause(2) on x86_64: a target that printed its line may still be

@@ -1,7 +1,8 @@
 # The loop every counting python3 target of the kernel scenarios ends in (pybytes.py,
 # pypipe.py, pyshared.py, pyshmem.py, pyevents.py; imported from the target's own
 # directory): it installs the target's signal handlers, prints its ready line, then
-# "count N" every 0.1 s for ever. A restored target must count on from its value.
+# "count N" every 0.1 s for ever. A restored target must count on from its value. Also
+# accepts(), the check of the socket targets (pyinet.py, pyunix.py) that a listener listens.
 import os
 import signal
 import time
@@ -28,3 +29,25 @@ def count_forever(handlers, ready="ready"):
         count += 1
         say(f"count {count}")
         time.sleep(0.1)
+
+
+def accepts(listener, family, where):
+    """What a client connecting to `where` now sends ("hello"), read from the connection
+    `listener` accepts: only a listening socket gives it."""
+    import socket  # here: the targets that never call it map no socket module
+
+    c = socket.socket(family, socket.SOCK_STREAM)
+    c.settimeout(5)
+    c.connect(where)
+    c.sendall(b"hello")
+    listener.settimeout(5)
+    s, _ = listener.accept()
+    s.settimeout(5)
+    got = s.recv(100).decode()
+    # The client closes first, and the server side after its FIN: the TIME_WAIT is the
+    # client's, on its own port. (Server side first, it would be on a TCP listener's
+    # port, which a listener without SO_REUSEADDR could not bind for a minute.)
+    c.close()
+    s.recv(100)
+    s.close()
+    return got

@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 
-from pycount import count_forever, say
+from pycount import accepts, count_forever, say
 
 port = int(sys.argv[1])
 v6 = len(sys.argv) > 2 and sys.argv[2] == "v6"
@@ -50,25 +50,6 @@ udpc.send(b"early")
 def addr(s):
     a = s.getsockname()
     return f"[{a[0]}]:{a[1]}" if s.family == socket.AF_INET6 else f"{a[0]}:{a[1]}"
-
-
-def accepts(listener, family, where):
-    # A connection made now completes in the listener's backlog; accept it and read.
-    c = socket.socket(family, socket.SOCK_STREAM)
-    c.settimeout(5)
-    c.connect(where)
-    c.sendall(b"hello")
-    listener.settimeout(5)
-    s, _ = listener.accept()
-    s.settimeout(5)
-    got = s.recv(100).decode()
-    # The client closes first, and the server side after its FIN: the TIME_WAIT is the
-    # client's, on its own port. (Server side first, it would be on the listener's port,
-    # which a listener without SO_REUSEADDR could not bind for a minute.)
-    c.close()
-    s.recv(100)
-    s.close()
-    return got
 
 
 def on_usr1(sig, frame):

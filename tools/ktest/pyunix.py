@@ -13,7 +13,7 @@ import os
 import signal
 import socket
 
-from pycount import count_forever, say
+from pycount import accepts, count_forever, say
 
 ABSTRACT = b"\0ckpt-ktest-unix"
 
@@ -40,23 +40,9 @@ def name(s):
     return "@" + n[1:].decode() if isinstance(n, bytes) else n
 
 
-def accepts(listener, where):
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    c.settimeout(5)
-    c.connect(where)
-    c.sendall(b"hello")
-    listener.settimeout(5)
-    s, _ = listener.accept()
-    s.settimeout(5)
-    got = s.recv(100).decode()
-    c.close()
-    s.close()
-    return got
-
-
 def on_usr1(sig, frame):
-    parts = [f"unix path {name(path)} mode {os.stat('app.sock').st_mode & 0o7777:o} accept {accepts(path, 'app.sock')}",
-             f"abstract {name(abstract)} accept {accepts(abstract, ABSTRACT)}"]
+    parts = [f"unix path {name(path)} mode {os.stat('app.sock').st_mode & 0o7777:o} accept {accepts(path, socket.AF_UNIX, 'app.sock')}",
+             f"abstract {name(abstract)} accept {accepts(abstract, socket.AF_UNIX, ABSTRACT)}"]
     try:
         held = dgram.recv(100).decode()
     except BlockingIOError:

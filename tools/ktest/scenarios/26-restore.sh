@@ -43,6 +43,7 @@ show_has() {
 python_refused() {
 	local code=$1 what=$2 t
 	shift 2
+	echo "python_refused: $what"	# the scenario's log, for a watchdog report
 	bg /usr/bin/python3 -c "$code" </dev/null >r.out 2>&1
 	T=$!
 	wait_for r.out '^ready' 30 || { why="python: $(cat r.out)"; return 1; }
@@ -73,15 +74,27 @@ restore_image() {
 	pids+=("$np")
 }
 
-# restore_and_ask PREFIX: restores $img (a pycount.py target) with a fresh t.out, waits
-# for it to count, sends SIGUSR1 and waits for its PREFIX line; sets np and got (that line).
+# restore_and_ask PREFIX [OPTION...]: restores $img (a pycount.py target) with a fresh
+# t.out and the OPTIONs, waits for it to count, sends SIGUSR1 and waits for its PREFIX
+# line; sets out, np and got (that line).
 restore_and_ask() {
+	local prefix=$1
+	shift
 	mv t.out t.old && : >t.out
-	restore_image $img || return 1
-	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	restore_image $img "$@" || return 1
+	wait_for t.out '^count' 30 || { why="${*:+$* }the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
 	kill -USR1 $np
-	wait_for t.out "^$1" 30 || { why="no $1 line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	got=$(tr -d '\0' <t.out | grep -a "^$1" | head -1)
+	wait_for t.out "^$prefix" 30 || { why="${*:+$* }no $prefix line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a "^$prefix" | head -1)
+}
+
+# kill_restored: kills the restored process $np and waits until it is gone (its
+# addresses free again).
+kill_restored() {
+	kill -9 $np
+	local i
+	for i in $(seq 100); do [[ $(state $np) == @(gone|Z) ]] && break; sleep 0.1; done
+	[[ $(state $np) == @(gone|Z) ]] || { why="the restored process did not exit (state $(state $np))"; return 1; }
 }
 
 # Issue 12: a checkpointed process, killed, comes back as a new process (ckpt listen,
@@ -500,16 +513,8 @@ t_restore_inet_sockets() {
 	# Again through the kernel's restart session, which checks the inet records too; the
 	# addresses are free once the first restored process is gone (pyinet.py's clients
 	# close first: no TIME_WAIT on the listeners' ports).
-	kill -9 $np
-	local i
-	for i in $(seq 100); do [[ $(state $np) == @(gone|Z) ]] && break; sleep 0.1; done
-	[[ $(state $np) == @(gone|Z) ]] || { why="the restored process did not exit (state $(state $np))"; return 1; }
-	mv t.out t.old && : >t.out
-	restore_image $img --memory-by kernel || return 1
-	wait_for t.out '^count' 30 || { why="--memory-by kernel: printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	kill -USR1 $np
-	wait_for t.out '^inet' 30 || { why="--memory-by kernel: no inet line (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	got=$(tr -d '\0' <t.out | grep -a '^inet' | head -1)
+	kill_restored || return 1
+	restore_and_ask inet --memory-by kernel || return 1
 	[[ $got == "$want" ]] || { why="after restore --memory-by kernel '$got', expected '$want'"; return 1; }
 	# A third copy while that one runs: its listener's address is taken, and the restore
 	# says so, naming the socket.
@@ -582,14 +587,9 @@ t_restore_unix_close() {
 	out=$($CKPT_CLI restore $img 2>&1) && { why="restored a connection to another process without --unix-close: $out"; return 1; }
 	[[ $out == *"refused: fd 4 (socket:["*"is held by another process"*"--unix-close brings it back with its peer closed"* ]] ||
 		{ why="refusal: $out"; return 1; }
-	mv t.out t.old && : >t.out
-	restore_image $img --unix-close || return 1
+	restore_and_ask peer --unix-close || return 1
 	[[ $out == *"fd 4 (socket:["*"comes back with its peer closed (--unix-close)"* ]] ||
 		{ why="the restore did not say the connection comes back closed: $out"; return 1; }
-	wait_for t.out '^count' 30 || { why="the restored client printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	kill -USR1 $np
-	wait_for t.out '^peer' 30 || { why="no peer line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	got=$(tr -d '\0' <t.out | grep -a '^peer' | head -1)
 	[[ $got == "peer conn hi then eof log sent" ]] || { why="after restore '$got'"; return 1; }
 	wait_for $d/log.txt '^ping$' 10 || { why="the server got no datagram from the restored client: $(cat $d/log.txt 2>&1)"; return 1; }
 }
@@ -622,22 +622,14 @@ t_restore_named_unix_sockets() {
 	[[ $out == *"fd 3 (Unix listener on app.sock) comes back without the 1 connection that waited for accept(2) at the checkpoint"* ]] ||
 		{ why="the restore did not say what the listener lost: $out"; return 1; }
 	kill -0 $np || { why="the restored process died"; return 1; }
-	kill -9 $np
-	local i
-	for i in $(seq 100); do [[ $(state $np) == @(gone|Z) ]] && break; sleep 0.1; done
-	[[ $(state $np) == @(gone|Z) ]] || { why="the restored process did not exit (state $(state $np))"; return 1; }
+	kill_restored || return 1
 	# No dgram.sock (a reboot's tmpfs): bound afresh. A stranger's app.sock: the umask's
 	# mode (0755), not the stale file's.
 	rm -f $d/dgram.sock
 	chown 65534 $d/app.sock
-	mv t.out t.old && : >t.out
-	restore_image $img --memory-by kernel || return 1
+	restore_and_ask unix --memory-by kernel || return 1
 	[[ $out == *"fd 3 (Unix listener on app.sock): the socket file left on app.sock was uid 65534's, not the process's (uid 0): its mode and group are not given to the new one"* ]] ||
 		{ why="no warning about the stranger's socket file: $out"; return 1; }
-	wait_for t.out '^count' 30 || { why="--memory-by kernel: printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	kill -USR1 $np
-	wait_for t.out '^unix' 30 || { why="--memory-by kernel: no unix line (state $(state $np)): $(tail -3 t.err)"; return 1; }
-	got=$(tr -d '\0' <t.out | grep -a '^unix' | head -1)
 	[[ $got == "${want/mode 660/mode 755}" ]] || { why="after restore --memory-by kernel '$got', expected '${want/mode 660/mode 755}'"; return 1; }
 	out=$($CKPT_CLI restore $img 2>&1) && { why="a third copy restored with its names taken: $out"; return 1; }
 	[[ $out == *"bind app.sock for fd 3 (Unix listener on app.sock) (a socket answers on it: another process holds the name): Address already in use"* ]] ||
@@ -976,6 +968,7 @@ t_restore_pid_choice() {
 # peer another process holds are refused as docs/restore.md says: before any process is
 # made, naming the fd and why.
 t_restore_refuses_pipe_and_socket() {
+	ip link set lo up 2>/dev/null	# the TCP connection's, on 127.0.0.1
 	restore_listen || return 1
 	# ktarget writing into a pipe (fd 1).
 	$B/ktarget 1 | cat >t.out &
@@ -993,9 +986,9 @@ l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
 c = socket.create_connection(l.getsockname()); s, _ = l.accept(); l.close()
 print("ready", flush=True); time.sleep(1000)' \
 		"a process with a TCP connection" "refused: fd 4 (socket:[" "a TCP connection (127.0.0.1:" "ESTABLISHED)" \
-		"connections end with the process"
+		"connections end with the process" || return 1
 	python_refused 'import socket, time; s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); print("ready", flush=True); time.sleep(1000)' \
-		"a process with a netlink socket" "refused: fd 3 (socket:[" "sockets other than Unix, TCP and UDP are not restored"
+		"a process with a netlink socket" "refused: fd 3 (socket:[" "sockets other than Unix, TCP and UDP are not restored" || return 1
 	# python3 holding one end of a socketpair whose other end its child holds (the
 	# child exits when its parent is gone).
 	python_refused 'import os, socket, time
@@ -1009,7 +1002,7 @@ if os.fork() == 0:
 b.close()
 print("ready", flush=True)
 time.sleep(1000)' \
-		"a process with a socket whose peer another process holds" "refused: fd 3 (socket:[" "held by another process"
+		"a process with a socket whose peer another process holds" "refused: fd 3 (socket:[" "held by another process" || return 1
 }
 
 # A damaged image (one byte of page data flipped): without --verify the record's checksum
