@@ -78,7 +78,7 @@ public struct NamedUnixSocket: Equatable, Sendable, CustomStringConvertible {
                 && meta.state != UInt32(TCP_ESTABLISHED))
     }
 
-    /// The named sockets among `records` (each `isNamed`), dups grouped by inode. Refused,
+    /// The sockets among `records` (each `isNamed` or `isReconnect`), dups grouped by inode. Refused,
     /// naming the fd: a name the image lacks (an older module's), a shut-down socket, a
     /// listener without its backlog, and what `SocketPair.checkQueue` refuses in any Unix
     /// socket (queued descriptors, an out-of-band byte, a busy queue).

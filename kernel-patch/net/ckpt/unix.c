@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * What a Unix-domain socket is and holds, for its unix record: type, state,
- * name, peer and the peer's name, shutdown, buffer sizes, a listener's backlog and how many
- * connections wait for accept(), and a copy of its receive queue, read
- * without consuming it (the way MSG_PEEK would, for every message).
+ * name, peer and the peer's name, shutdown, buffer sizes, a listener's
+ * backlog and how many connections wait for accept(), and a copy of its
+ * receive queue, read without consuming it (the way MSG_PEEK would, for
+ * every message).
  *
  * The name is getsockname(2)'s: set once by bind (or autobind) and never
  * changed, published with a release store that unix_getname() pairs with.
