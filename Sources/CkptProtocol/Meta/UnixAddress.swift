@@ -6,7 +6,7 @@ import Glibc
 /// cut after the name, which bind(2) takes back as they are. The name is a path (relative
 /// ones to the process's working directory) or, after a NUL, an abstract name, which no file
 /// holds. Made only from bytes of family `AF_UNIX` with a name of at least one byte and no
-/// more than `sun_path` holds (`init?(bytes:)`), so `path` and `abstractName` always mean
+/// more than `sun_path` holds (`init?(bytes:)`), so `path` and `isAbstract` always mean
 /// something.
 public struct UnixAddress: Equatable, Sendable, CustomStringConvertible {
     public let bytes: [UInt8]

@@ -159,10 +159,8 @@ extension Restorer {
     private func resend(_ remote: RemoteSyscalls, _ messages: [[UInt8]], to addressAt: UInt64, length: Int, type: UInt32,
                         what: String) throws(RestoreError) {
         guard !messages.isEmpty else { return }
-        let largest = messages.map(\.count).max() ?? 0
-        let size = (UInt64(max(largest, 1)) + 4095) & ~4095
-        let buffer = try remote.call("mmap \(size) bytes for the messages of \(what)", Int32(CKPT_SYS_MMAP), 0, size,
-                                     UInt64(PROT_READ | PROT_WRITE), UInt64(MAP_PRIVATE | MAP_ANONYMOUS), UInt64.max, 0)
+        let mapped = try mapMessageBuffer(remote, messages, for: "the messages of \(what)")
+        let buffer = mapped?.at ?? remote.scratch
         let sender = try remote.call("socket to send \(what) its messages", Int32(CKPT_SYS_SOCKET), UInt64(AF_UNIX), UInt64(type), 0)
         for (i, m) in messages.enumerated() {
             if !m.isEmpty { try remote.tracee.write(m, at: buffer) }
@@ -172,6 +170,6 @@ extension Restorer {
             guard n == UInt64(m.count) else { throw .mismatch("\(what): message \(i + 1) was sent in part (\(n) of \(m.count) bytes)") }
         }
         try remote.call("close", Int32(CKPT_SYS_CLOSE), sender)
-        try remote.call("munmap the message buffer of \(what)", Int32(CKPT_SYS_MUNMAP), buffer, size)
+        try unmapMessageBuffer(remote, mapped, for: "the messages of \(what)")
     }
 }

@@ -13,18 +13,8 @@ extension Restorer {
     func restoreSocketPairs(_ remote: RemoteSyscalls) throws(RestoreError) {
         guard !plan.socketPairs.isEmpty else { return }
         let fdsAt = remote.scratch + 3584
-        // A buffer in the new process for the largest message, unmapped again before the
-        // memory is written (the image's mappings are all the process may have then).
-        // Empty datagrams alone need none: their sends read nothing.
-        let largest = plan.socketPairs.flatMap { [$0.first] + ($0.second.map { [$0] } ?? []) }
-            .flatMap(\.messages).map(\.count).max() ?? 0
-        var mapped: (at: UInt64, size: UInt64)?
-        if largest > 0 {
-            let size = (UInt64(largest) + 4095) & ~4095
-            let at = try remote.call("mmap \(size) bytes for socket messages", Int32(CKPT_SYS_MMAP), 0, size,
-                                     UInt64(PROT_READ | PROT_WRITE), UInt64(MAP_PRIVATE | MAP_ANONYMOUS), UInt64.max, 0)
-            mapped = (at, size)
-        }
+        let mapped = try mapMessageBuffer(remote, plan.socketPairs.flatMap { [$0.first] + ($0.second.map { [$0] } ?? []) }
+            .flatMap(\.messages), for: "socket messages")
         let buffer = mapped?.at ?? remote.scratch
         for pair in plan.socketPairs {
             let what = pair.first.name
@@ -68,7 +58,26 @@ extension Restorer {
                 try remote.call("close", Int32(CKPT_SYS_CLOSE), made)
             }
         }
-        if let mapped { try remote.call("munmap the socket message buffer", Int32(CKPT_SYS_MUNMAP), mapped.at, mapped.size) }
+        try unmapMessageBuffer(remote, mapped, for: "socket messages")
+    }
+
+    /// A buffer in the new process for the largest of `messages`, to send them from; nil
+    /// when all are empty (their sends read nothing). Unmapped again (`unmapMessageBuffer`)
+    /// before the memory is written: the image's mappings are all the process may have then.
+    func mapMessageBuffer(_ remote: RemoteSyscalls, _ messages: [[UInt8]],
+                          for what: String) throws(RestoreError) -> (at: UInt64, size: UInt64)? {
+        let largest = messages.map(\.count).max() ?? 0
+        guard largest > 0 else { return nil }
+        let size = (UInt64(largest) + 4095) & ~4095
+        let at = try remote.call("mmap \(size) bytes for \(what)", Int32(CKPT_SYS_MMAP), 0, size,
+                                 UInt64(PROT_READ | PROT_WRITE), UInt64(MAP_PRIVATE | MAP_ANONYMOUS), UInt64.max, 0)
+        return (at, size)
+    }
+
+    func unmapMessageBuffer(_ remote: RemoteSyscalls, _ mapped: (at: UInt64, size: UInt64)?,
+                            for what: String) throws(RestoreError) {
+        guard let mapped else { return }
+        try remote.call("munmap the buffer for \(what)", Int32(CKPT_SYS_MUNMAP), mapped.at, mapped.size)
     }
 
     /// SO_SNDBUF / SO_RCVBUF as the image's: the kernel doubles what it is given (and caps
