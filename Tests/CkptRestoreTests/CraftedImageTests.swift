@@ -163,8 +163,8 @@ extension RestorePlanTests {
         #expect(isImage(e2, "fd 3 (pipe:[77]): a capacity of 65536 bytes, another fd of the same pipe says 4096"),
                 "\(String(describing: e2))")
 
-        let huge = RestorePlan.Pipe(name: "pipe:[9]", size: 2 << 20, data: [], readers: [5], writers: [6], readFlags: 0, writeFlags: 1)
-        let e3 = RestorePlan.pipeSizeRefusal([huge], pipeMaxSize: 1 << 20)
+        let huge = (fds: [Int32(5), 6], name: "pipe:[9]", size: UInt32(2 << 20))
+        let e3 = RestorePlan.pipeSizeRefusal([(fds: [7], name: "FIFO /run/x", size: 65536), huge], pipeMaxSize: 1 << 20)
         #expect(isUnsupported(e3, what: "fd 5 (pipe:[9])", "above /proc/sys/fs/pipe-max-size (1048576)"), "\(String(describing: e3))")
         var small = huge
         small.size = 65536

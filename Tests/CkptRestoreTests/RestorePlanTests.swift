@@ -196,6 +196,55 @@ import Testing
         #expect(why3.contains("held 5 bytes"))
     }
 
+    /// Named FIFOs: each fd opened again at the FIFO's path with its own flags (any mix of
+    /// ends, unlike a pipe, whose other end may be another process's), the bytes from a read
+    /// end; refused when the path holds no FIFO now, when the FIFO was deleted, or when the
+    /// image lacks the bytes it says there were.
+    @Test func namedFIFOsAreOpenedAtTheirPaths() throws {
+        let dir = NSTemporaryDirectory() + "ckpt-fifo-plan-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let a = dir + "/a.fifo", b = dir + "/b.fifo"
+        #expect(mkfifo(a, 0o600) == 0 && mkfifo(b, 0o600) == 0)
+        let hello = Array("hello".utf8)
+        let files = [FileMeta(fd: 3, fFlags: UInt32(O_WRONLY), pos: 0, path: a),
+                     FileMeta(fd: 4, fFlags: UInt32(O_RDONLY | O_NONBLOCK), pos: 0, path: a),
+                     FileMeta(fd: 5, fFlags: UInt32(O_WRONLY), pos: 0, path: b)]
+        let records: [Int: (PipeMeta, [UInt8])] = [0: (PipeMeta(size: 65536, bytes: 5), []), 1: (PipeMeta(size: 65536, bytes: 5), hello),
+                                                   2: (PipeMeta(size: 4096, bytes: 0), [])]
+        let (img, p) = try image(vmas: [anon], files: files, pipes: records)
+        defer { unlink(p) }
+        let plan = try RestorePlan(img, shellJob: false)
+        #expect(plan.descriptors == [.fifo(fd: 3, path: a), .fifo(fd: 4, path: a), .fifo(fd: 5, path: b)])
+        #expect(plan.pipes.isEmpty)
+        #expect(plan.namedFIFOs == [
+            NamedFIFO(path: a, size: 65536, data: hello, ends: [.init(fd: 3, flags: O_WRONLY), .init(fd: 4, flags: O_RDONLY | O_NONBLOCK)],
+                      identity: nil),
+            NamedFIFO(path: b, size: 4096, data: [], ends: [.init(fd: 5, flags: O_WRONLY)], identity: nil),
+        ])
+        #expect(plan.namedFIFOs.map(\.hasReader) == [true, false])
+
+        func refused(_ files: [FileMeta], _ records: [Int: (PipeMeta, [UInt8])]) throws -> (String, String)? {
+            let (img, p) = try image(vmas: [anon], files: files, pipes: records)
+            defer { unlink(p) }
+            guard case let .unsupported(what, why)? = refusal({ () throws(RestoreError) in try RestorePlan(img, shellJob: false) }) else {
+                return nil
+            }
+            return (what, why)
+        }
+        let gone = dir + "/gone.fifo", plain = dir + "/plain"
+        #expect(FileManager.default.createFile(atPath: plain, contents: Data()))
+        let r0: [Int: (PipeMeta, [UInt8])] = [0: (PipeMeta(size: 65536, bytes: 0), [])]
+        let e1 = try refused([FileMeta(fd: 3, fFlags: UInt32(O_RDONLY), pos: 0, path: gone)], r0)
+        #expect(e1?.0 == "fd 3 (FIFO \(gone))" && e1?.1.contains("is gone") == true && e1?.1.contains("mkfifo") == true, "\(String(describing: e1))")
+        let e2 = try refused([FileMeta(fd: 3, fFlags: UInt32(O_RDONLY), pos: 0, path: plain)], r0)
+        #expect(e2?.1 == "\(plain) is not a FIFO now", "\(String(describing: e2))")
+        let e3 = try refused([FileMeta(fd: 3, fFlags: UInt32(O_RDONLY), pos: 0, path: a + " (deleted)")], r0)
+        #expect(e3?.1.contains("the FIFO was deleted") == true, "\(String(describing: e3))")
+        let e4 = try refused([FileMeta(fd: 3, fFlags: UInt32(O_RDONLY), pos: 0, path: a)], [0: (PipeMeta(size: 65536, bytes: 9), [])])
+        #expect(e4?.1.contains("it held 9 bytes, which the image does not carry") == true, "\(String(describing: e4))")
+    }
+
     /// A socket file record (inode in its identity) and its unix record's meta.
     static func socket(fd: UInt32, inode: UInt64, flags: Int32 = O_RDWR) -> FileMeta {
         FileMeta(fd: fd, fFlags: UInt32(bitPattern: flags), pos: 0, path: "socket:[\(inode)]",

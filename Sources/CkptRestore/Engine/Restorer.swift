@@ -128,6 +128,7 @@ public struct Restorer {
         step("opening \(plan.descriptors.count) descriptors")
         try restoreDescriptors(remote, objects: objects, access: access)
         try restorePipes(remote)
+        let fifoWarnings = try restoreNamedFIFOs(remote, access: access)
         try restoreSocketPairs(remote)
         let socketsLost = try plan.socketPairs.compactMap(\.lost) + restoreInetSockets(remote) + restoreNamedUnixSockets(remote)
         try restoreEpolls(remote)
@@ -135,7 +136,7 @@ public struct Restorer {
         if let root = plan.changedRoot {
             try remote.call("chroot \(root)\(access.asWhom)", Int32(CKPT_SYS_CHROOT), try remote.string(root))
         }
-        var warnings = socketsLost
+        var warnings = fifoWarnings + socketsLost
         step("setting signal dispositions")
         warnings += try restoreSignalActions(remote)
         let memoryBytes: UInt64
@@ -226,7 +227,9 @@ public struct Restorer {
         // A hard limit above the restorer's own needs CAP_SYS_RESOURCE: refused now, not
         // after the process exists (root is assumed to have it).
         guard geteuid() != 0 else { return }
-        if let refusal = RestorePlan.pipeSizeRefusal(plan.pipes, pipeMaxSize: RestorePlan.readSysctl("/proc/sys/fs/pipe-max-size")) {
+        if let refusal = RestorePlan.pipeSizeRefusal(plan.pipes.map { ($0.readers + $0.writers, $0.name, $0.size) }
+                                                           + plan.namedFIFOs.map { ($0.ends.map(\.fd), "FIFO \($0.path)", $0.size) },
+                                                           pipeMaxSize: RestorePlan.readSysctl("/proc/sys/fs/pipe-max-size")) {
             throw refusal
         }
         for (resource, limit) in (plan.resourceLimits ?? []).enumerated() {
@@ -495,7 +498,6 @@ public struct Restorer {
     func restorePipes(_ remote: RemoteSyscalls) throws(RestoreError) {
         guard !plan.pipes.isEmpty else { return }
         let fdsAt = remote.scratch + 3584
-        let chunk = 2048, dataAt = remote.scratch + 1024
         for p in plan.pipes {
             // Non-blocking while it is filled: a write that does not fit fails (EAGAIN) instead
             // of waiting for a reader that is this stopped process. The F_SETFLs below give
@@ -518,14 +520,7 @@ public struct Restorer {
                     throw .mismatch("\(p.name): the new pipe holds \(capacity) bytes, not the \(p.data.count) it held")
                 }
             }
-            var done = 0
-            while done < p.data.count {
-                let part = Array(p.data[done..<min(done + chunk, p.data.count)])
-                try remote.tracee.write(part, at: dataAt)
-                let n = try remote.call("write \(part.count) bytes into \(p.name)", Int32(CKPT_SYS_WRITE), w, dataAt, UInt64(part.count))
-                guard n > 0 else { throw .mismatch("write into \(p.name) wrote nothing") }
-                done += Int(n)
-            }
+            try writeAll(remote, p.data, to: w, p.name)
             for (fds, end, flags) in [(p.readers, r, p.readFlags), (p.writers, w, p.writeFlags)] {
                 for fd in fds {
                     try remote.call("dup2 \(p.name) to fd \(fd)", Int32(CKPT_SYS_DUP2), end, UInt64(fd))
@@ -566,7 +561,7 @@ public struct Restorer {
             case let .event(f, fl, e):
                 try restoreEvent(remote, fd: f, flags: fl, e)
                 continue
-            case .terminal, .pipe, .socket, .inet, .epoll: continue
+            case .terminal, .pipe, .fifo, .socket, .inet, .epoll: continue
             }
             let what = "fd \(fd) (\(path))"
             let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)

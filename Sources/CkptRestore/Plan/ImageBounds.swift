@@ -66,12 +66,12 @@ extension RestorePlan {
 
     /// Where a pipe's capacity needs privilege: above both a new pipe's and
     /// /proc/sys/fs/pipe-max-size, F_SETPIPE_SZ wants CAP_SYS_RESOURCE (fs/pipe.c,
-    /// `pipe_set_size`). Returns the refusal for the first such pipe, or nil.
-    static func pipeSizeRefusal(_ pipes: [Pipe], pipeMaxSize: UInt64?) -> RestoreError? {
+    /// `pipe_set_size`). `pipes`: each pipe's or FIFO's fds, name and capacity. Returns the
+    /// refusal for the first such pipe, or nil.
+    static func pipeSizeRefusal(_ pipes: [(fds: [Int32], name: String, size: UInt32)], pipeMaxSize: UInt64?) -> RestoreError? {
         guard let pipeMaxSize else { return nil }
         for p in pipes where p.size > pipeDefaultSize && UInt64(p.size) > pipeMaxSize {
-            let fd = (p.readers + p.writers)[0]
-            return .unsupported(what: "fd \(fd) (\(p.name))",
+            return .unsupported(what: "fd \(p.fds[0]) (\(p.name))",
                                 why: "its capacity of \(p.size) bytes is above /proc/sys/fs/pipe-max-size (\(pipeMaxSize)), "
                                     + "which only a privileged user (CAP_SYS_RESOURCE) may exceed")
         }

@@ -29,6 +29,8 @@ public struct RestorePlan: Sendable {
         case terminal(fd: Int32, path: String)
         /// One end of a pipe whose both ends the process holds (`pipes` has it).
         case pipe(fd: Int32, name: String)
+        /// An fd of a named FIFO, opened again at its path (`namedFIFOs` has it).
+        case fifo(fd: Int32, path: String)
         /// A Unix socket: one end of a socketpair (`socketPairs` has it) or a named one
         /// (`namedUnixSockets`).
         case socket(fd: Int32, name: String)
@@ -48,7 +50,7 @@ public struct RestorePlan: Sendable {
 
         public var fd: Int32 {
             switch self {
-            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
+            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .fifo(fd, _), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
                  let .inotify(fd, _, _), let .event(fd, _, _), let .epoll(fd, _, _): fd
             }
         }
@@ -80,6 +82,8 @@ public struct RestorePlan: Sendable {
     public var descriptors: [Descriptor]
     /// The pipes among the descriptors.
     public var pipes: [Pipe]
+    /// The named FIFOs among the descriptors.
+    public var namedFIFOs: [NamedFIFO]
     /// The Unix socketpairs among the descriptors.
     public var socketPairs: [SocketPair]
     /// The named Unix sockets (listeners, bound sockets) among the descriptors.
@@ -298,7 +302,9 @@ public struct RestorePlan: Sendable {
             }
             return try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
         }
-        self.pipes = try Self.pipes(files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } })
+        let pipeFiles = files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } }
+        self.pipes = try Self.pipes(pipeFiles)
+        self.namedFIFOs = try NamedFIFO.fifos(pipeFiles)
         let unixSockets = files.compactMap { f in
             unixRecords[f.id].map { SocketPair.Record(file: f.meta, meta: $0.meta, data: $0.data) }
         }
@@ -383,9 +389,7 @@ public struct RestorePlan: Sendable {
             throw .unsupported(what: what, why: "a memfd the process does not map: the image holds no pages of it")
         }
         if pipe != nil, let path = f.path {
-            guard path.hasPrefix("pipe:[") else {
-                throw .unsupported(what: what, why: "a named FIFO: not restored yet (only pipes between the process's own fds)")
-            }
+            if NamedFIFO.isFIFOPath(path) { return try NamedFIFO.descriptor(f, path: path) }
             return .pipe(fd: Int32(f.fd), name: path)
         }
         if let path = f.path, path.hasPrefix("pipe:[") {
@@ -574,13 +578,15 @@ public struct RestorePlan: Sendable {
     }
 
     /// Opening a FIFO waits for its other end, so the new process and the restorer with it
-    /// would wait for ever: a path that names one is refused (a named FIFO is not restored),
-    /// and the restorer opens every path O_NONBLOCK in case one appears there later. A path
-    /// that does not exist now is left to the open to report.
+    /// would wait for ever: a path the image has as a file (no pipe record: an O_PATH
+    /// descriptor, a mapping) that names one now is refused (a FIFO with its pipe record is
+    /// `NamedFIFO`'s), and the restorer opens every path O_NONBLOCK in case one appears there
+    /// later. A path that does not exist now is left to the open to report.
     static func checkNotFIFO(_ path: String, what: String) throws(RestoreError) {
         var st = stat()
         if stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFIFO {
-            throw .unsupported(what: what, why: "\(path) is a named FIFO: not restored yet (only pipes between the process's own fds)")
+            throw .unsupported(what: what, why: "\(path) is a named FIFO, which the image does not record as one here (an O_PATH descriptor, "
+                               + "a mapping, or a file that was not a FIFO then): not restored")
         }
     }
 

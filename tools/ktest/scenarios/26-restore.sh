@@ -637,6 +637,47 @@ t_restore_named_unix_sockets() {
 	[[ -S $d/app.sock ]] && kill -0 $np || { why="the running copy lost its socket file or died: $(ls -l $d)"; return 1; }
 }
 
+# Named FIFOs (tools/ktest/pyfifo.py, in its own directory): q.fifo with both ends and 6
+# bytes queued, cmd.fifo opened O_RDWR, out.fifo written to and read by another process
+# (which holds it O_RDWR, so it outlives the writer). After the restore the bytes are back
+# in q.fifo, a command written into cmd.fifo by path reaches the process, and its "pong"
+# reaches out.fifo's reader: each fd is the FIFO at its path, not a pipe of its own. With
+# q.fifo removed (and not made again) the restore is refused before a process exists,
+# naming the path.
+t_restore_named_fifo() {
+	local d=$W/fifo np got
+	rm -rf $d && mkdir -p $d && mkfifo $d/q.fifo $d/cmd.fifo $d/out.fifo || { why="mkfifo"; return 1; }
+	restore_listen || return 1
+	bg /usr/bin/python3 -c "import os, sys
+fd = os.open('$d/out.fifo', os.O_RDWR)
+print('reading', flush=True)
+with open('$d/out.txt', 'ab', buffering=0) as f:
+    while True:
+        f.write(os.read(fd, 100))" </dev/null >o.out 2>&1
+	wait_for o.out '^reading' 30 || { why="out.fifo's reader: $(cat o.out)"; return 1; }
+	bg bash -c "cd $d && exec /usr/bin/python3 $here/pyfifo.py" </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^count 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	checkpoint_and_kill || return 1
+	records_in_image pipe 4 || return 1
+	show_has pipe " pipe .*holds 6 bytes (6 captured)" "of q.fifo's read end" || return 1
+	mv t.out t.old && : >t.out
+	restore_image $img || return 1
+	[[ $out != *warning* ]] || { why="the restore warned: $out"; return 1; }
+	wait_for t.out '^count' 30 || { why="the restored process printed nothing (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	timeout 10 bash -c "echo go >$d/cmd.fifo" || { why="nothing reads cmd.fifo after the restore"; return 1; }
+	kill -USR1 $np
+	wait_for t.out '^fifo' 30 || { why="no fifo line after SIGUSR1 (state $(state $np)): $(tail -3 t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^fifo' | head -1)
+	[[ $got == "fifo queued queued cmd go out sent" ]] || { why="after restore '$got'"; return 1; }
+	wait_for $d/out.txt '^pong$' 10 || { why="out.fifo's reader got no pong: $(cat $d/out.txt 2>&1)"; return 1; }
+	kill_restored || return 1
+	rm $d/q.fifo
+	out=$($CKPT_CLI restore $img 2>&1) && { why="restored with q.fifo gone: $out"; return 1; }
+	[[ $out == *"refused: fd 3 (FIFO $d/q.fifo): $d/q.fifo is gone"*"mkfifo"* && $out != *"starting the new process"* ]] ||
+		{ why="q.fifo gone: $out"; return 1; }
+}
+
 # A shared mapping of a named file is mapped from the file again (its memory is the
 # file: the image holds no pages of it): after restore the mapping and the file hold the
 # same bytes, bytes written into the file while the process was gone show through the
