@@ -1,5 +1,5 @@
-# Four python3 targets of tools/bench/restore-matrix that tools/ktest has no program for.
-# Usage: /usr/bin/python3 restore-matrix-target.py socketpair|shmem|tcp_server|unix_server
+# Five python3 targets of tools/bench/restore-matrix that tools/ktest has no program for.
+# Usage: /usr/bin/python3 restore-matrix-target.py socketpair|shmem|tcp_server|unix_server|fifo_server
 #
 # socketpair: a unix socketpair; one 8-byte counter message is always queued in it (sent
 #   one step ahead of the receive). Each 0.1 s it sends N+1 and receives N, printing
@@ -13,6 +13,10 @@
 #   served after a restore needs the listener back.
 # unix_server: the same on a Unix socket, /tmp/ckpt-matrix.sock (as a daemon's on /run),
 #   made mode 0660 after bind; the original's socket file stays behind when it is killed.
+# fifo_server: a command FIFO, /tmp/ckpt-matrix.fifo (made anew, mode 0600), held O_RDWR
+#   as daemons hold theirs; it prints "count N" every 0.1 s and reads its commands only on
+#   SIGUSR1, printing "got" and the words the FIFO held: a command written before the
+#   checkpoint must still be there after the restore, one written by path after it too.
 # Each prints "ready" first.
 import mmap
 import os
@@ -88,4 +92,28 @@ def unix_server():
     serve(listener)
 
 
-{"socketpair": socketpair, "shmem": shmem, "tcp_server": tcp_server, "unix_server": unix_server}[sys.argv[1]]()
+def fifo_server():
+    path = "/tmp/ckpt-matrix.fifo"
+    if os.path.exists(path):
+        os.unlink(path)
+    os.mkfifo(path, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+
+    def on_usr1(sig, frame):
+        try:
+            words = os.read(fd, 4096).decode().split()
+        except BlockingIOError:
+            words = []
+        say(" ".join(["got"] + words))
+
+    signal.signal(signal.SIGUSR1, on_usr1)
+    say("ready")
+    n = 0
+    while True:
+        n += 1
+        say(f"count {n}")
+        time.sleep(0.1)
+
+
+{"socketpair": socketpair, "shmem": shmem, "tcp_server": tcp_server, "unix_server": unix_server,
+ "fifo_server": fifo_server}[sys.argv[1]]()
