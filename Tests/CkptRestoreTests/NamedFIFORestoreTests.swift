@@ -113,4 +113,20 @@ extension RemoteSyscallsTests {
         XCTAssertEqual(openFiles().values.filter { $0 == path }.count, 1, "the writer for the bytes was left open")
         XCTAssertEqual(drain(path), image)
     }
+
+    /// A FIFO the plan saw, replaced by a regular file before the restore opens it: the
+    /// opened file is checked and refused, not used as a pipe.
+    func testAFIFOReplacedAfterThePlanIsRefused() throws {
+        let path = fifoPath("replaced")
+        defer { unlink(path) }
+        let (plan, reader) = try plan(files: [FileMeta(fd: 3, fFlags: UInt32(O_RDONLY), pos: 0, path: path)],
+                                      pipes: [0: (PipeMeta(size: 65536, bytes: 0), [])])
+        unlink(path)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3])))
+        XCTAssertThrowsError(try restoreFIFOs(plan, reader)) { error in
+            guard case let .unsupported(what, why)? = error as? RestoreError else { return XCTFail("\(error)") }
+            XCTAssertEqual(what, "fd 3 (FIFO \(path))")
+            XCTAssertTrue(why.contains("is not a FIFO now"), why)
+        }
+    }
 }

@@ -13,7 +13,8 @@ import SystemPackage
 /// non-blocking open for reading returns at once), then the write ends, which then find a
 /// reader. A write end with no reader anywhere (ENXIO) is opened while a reader of the
 /// restorer's is held, which is closed again (the warning says what the program's next write
-/// meets). Each opened fd is moved above every image fd, then the pipe is given back its
+/// meets). Each opened fd is checked to be a FIFO (the path may have changed since the plan
+/// looked) and moved above every image fd, then the pipe is given back its
 /// capacity and bytes when it is empty (see `NamedFIFO`), each fd its status flags (the
 /// O_NONBLOCK of the open dropped unless the image has it), and each is dup2'd to its
 /// number. Returns the warnings.
@@ -24,7 +25,13 @@ extension Restorer {
             let name = "FIFO \(f.path)"
             func open(_ flags: Int32, _ what: String) throws(RestoreError) -> UInt64 {
                 let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)
-                return try moveAbove(remote, try access.open(f.path, flags: clean | O_NONBLOCK, held: f.identity, what: what), what)
+                let fd = try moveAbove(remote, try access.open(f.path, flags: clean | O_NONBLOCK, held: f.identity, what: what), what)
+                // The plan saw a FIFO on the path; what was opened is checked, not assumed.
+                var st = stat()
+                guard stat("/proc/\(remote.tracee.pid)/fd/\(fd)", &st) == 0, st.st_mode & S_IFMT == S_IFIFO else {
+                    throw .unsupported(what: what, why: "\(f.path) is not a FIFO now (it changed after the restore's plan looked)")
+                }
+                return fd
             }
             var made: [(end: NamedFIFO.End, fd: UInt64)] = []
             for e in f.ends where e.reads { made.append((e, try open(e.flags, "fd \(e.fd) (\(name))"))) }
