@@ -92,10 +92,15 @@ final class SurplusReleaseTests: XCTestCase {
         XCTAssertEqual(events.values, [], "52 published while 51's surplus was being freed, and no reserve made yet")
         mayFinish.signal()
         publisher.stop()
-        try waitFor { events.values.count == 2 }
+        // A reserve is asked for at each publication. When the reserve's thread (SCHED_IDLE:
+        // late on a busy machine) first woke with 51's request already there, 52's comes
+        // while the surplus is freed and a second reserve follows the first: this mock
+        // makes no file, so the reserve it "made" does not satisfy the second request.
+        try waitFor { events.values.count >= 2 }
         XCTAssertEqual(reserve.allocatedBytes(), 0)
         reserve.stop()
-        XCTAssertEqual(events.values, [first.file.fd, -1], "the surplus freed, then the next reserve made")
+        XCTAssertEqual(Array(events.values.prefix(2)), [first.file.fd, -1], "the surplus freed, then the next reserve made")
+        XCTAssertTrue(events.values.dropFirst(2).allSatisfy { $0 == -1 }, "\(events.values)")
     }
 }
 
