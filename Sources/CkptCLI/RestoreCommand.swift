@@ -16,7 +16,7 @@ public struct RestoreCommand: ParsableCommand {
         discussion: """
             For when the process (or the machine) is gone: a new process is created from the image and runs on, detached from ckpt (it is reparented to init when ckpt exits). The last line on stdout is `restored pid N`.
 
-            How: the image is planned first, and anything this restorer cannot bring back is refused before a process exists, naming the fd or mapping (SysV shared memory segments, read-only shared memory with pages in the image, a memfd the process holds but does not map, device memory; TCP connections without --tcp-close, sockets other than Unix socketpairs between its own fds, named Unix listeners and bound Unix sockets, TCP and UDP; Unix connections to another process without --unix-close; a datagram socket whose named peer no longer answers; a path a live socket answers on; pipes and socketpairs shared with another process; a named FIFO no longer on its path (the restore opens the FIFO there, it does not make one); an inotify watch on a file the process neither holds open nor maps; terminals without --shell-job; deleted or changed files; a root directory other than / unless you are root; another architecture). Then a one-page stub process is started and traced; every mapping is recreated at the image's address with its protection (files mapped by path at their offset, shared file mappings shared again, shared anonymous memory and memfds as one memfd per object, the vDSO placed where it was), the address-space fields set (brk, stack, arguments, environment, executable: PR_SET_MM_MAP), descriptors reopened by path at their positions, pipes and Unix socketpairs between its own fds made anew with the bytes and messages they held, named FIFOs opened again at their paths (never waiting for the other end; the bytes a read end held written back into an empty pipe), TCP listeners and UDP sockets made again bound, listening or connected where they were with their options (empty: what they held is lost, with a warning), named Unix listeners and bound Unix sockets bound to their names again (the socket file the original left taken over when nothing answers on it, with its mode and group when it had the process's owner), TCP connections with --tcp-close as sockets that are not connected, Unix connections to another process with --unix-close as socketpair ends whose peer is closed, datagram sockets connected to a named socket connected to that name again, inotify, eventfd, signalfd, timerfd and epoll descriptors made again, the working directory, umask and personality set, the root directory chrooted to, signal dispositions set, memory written (by ckpt with process_vm_writev, or with --memory-by kernel by the kernel's restart session, which checks every record against the new mappings), credentials and the dumpable mode set, the other threads created (with their old ids when free), and each thread's registers, FPU state, signal mask, alternate signal stack, rseq and robust-list registrations loaded; then the resource limits are set and the signals that were pending queued again with their siginfo (from an image without the queues, the set only, with a warning). See docs/restore.md for the state table.
+            How: the image is planned first, and anything this restorer cannot bring back is refused before a process exists, naming the fd or mapping (SysV shared memory segments, read-only shared memory with pages in the image, a memfd the process holds but does not map, device memory; TCP connections without --tcp-close, sockets other than Unix socketpairs between its own fds, named Unix listeners and bound Unix sockets, TCP and UDP; Unix connections to another process without --unix-close; a datagram socket whose named peer no longer answers; a path a live socket answers on; pipes and socketpairs shared with another process; a named FIFO no longer on its path (the restore opens the FIFO there, it does not make one); an inotify watch on a file the process neither holds open nor maps; terminals without --shell-job or --inherit-fd; deleted or changed files; a root directory other than / unless you are root; another architecture). Then a one-page stub process is started and traced; every mapping is recreated at the image's address with its protection (files mapped by path at their offset, shared file mappings shared again, shared anonymous memory and memfds as one memfd per object, the vDSO placed where it was), the address-space fields set (brk, stack, arguments, environment, executable: PR_SET_MM_MAP), descriptors reopened by path at their positions (those named by --inherit-fd are this command's own instead), pipes and Unix socketpairs between its own fds made anew with the bytes and messages they held, named FIFOs opened again at their paths (never waiting for the other end; the bytes a read end held written back into an empty pipe), TCP listeners and UDP sockets made again bound, listening or connected where they were with their options (empty: what they held is lost, with a warning), named Unix listeners and bound Unix sockets bound to their names again (the socket file the original left taken over when nothing answers on it, with its mode and group when it had the process's owner), TCP connections with --tcp-close as sockets that are not connected, Unix connections to another process with --unix-close as socketpair ends whose peer is closed, datagram sockets connected to a named socket connected to that name again, inotify, eventfd, signalfd, timerfd and epoll descriptors made again, the working directory, umask and personality set, the root directory chrooted to, signal dispositions set, memory written (by ckpt with process_vm_writev, or with --memory-by kernel by the kernel's restart session, which checks every record against the new mappings), credentials and the dumpable mode set, the other threads created (with their old ids when free), and each thread's registers, FPU state, signal mask, alternate signal stack, rseq and robust-list registrations loaded; then the resource limits are set and the signals that were pending queued again with their siginfo (from an image without the queues, the set only, with a warning). See docs/restore.md for the state table.
 
             Runs as root or as the image's user (another user's image is refused). As root (or with capabilities) it uses only an image file owned by root or by you and writable by no one else, as the listener writes them: an image says whose process it was, and a file someone else wrote could claim anything (docs/restore.md, \"Who may restore what\"); the kernel lets only root or CAP_CHECKPOINT_RESTORE set the executable (PR_SET_MM_MAP) and ask for the image's pid, so a user restores its own process with that capability ambient (setpriv --inh-caps +checkpoint_restore --ambient-caps +checkpoint_restore), or is refused before anything starts. Restoring another user's process, every path the image names is opened with that user's rights (a file it held that it may not open, such as a log its service manager opened, only when it is still the very file: device and inode), so a path the user swapped for a symlink to a file only root may read is refused. The ckpt module is needed only with --memory-by kernel; by default ckpt writes the memory itself, with the access it has as the new process's tracer.
 
@@ -27,6 +27,7 @@ public struct RestoreCommand: ParsableCommand {
               ckpt restore /var/lib/ckpt/7.ckpt --pid same      # its old pid, or fail
               ckpt restore /var/lib/ckpt/7.ckpt --tcp-close     # TCP connections closed
               ckpt restore /var/lib/ckpt/7.ckpt --unix-close    # Unix connections closed
+              ckpt restore 7.ckpt --inherit-fd 1 | logger -t app     # stdout: a new pipe
               ckpt restore s3://bucket/host1/7.ckpt             # from an S3 store
               ckpt restore /var/lib/ckpt/8.ckpt                 # of --pre-copy: 7.ckpt too
 
@@ -51,6 +52,11 @@ public struct RestoreCommand: ParsableCommand {
 
     @Flag(help: "Bring Unix connections to another process back with their peer closed (a server's accepted connections, a client's connection to a server): each one end of a new socketpair whose other end is closed, so the program reads what was queued for it, then end of file, as when the other process exits; without it such a process is refused. Datagram sockets connected to a named socket (a syslog client's /dev/log) are connected to that name again either way.")
     var unixClose = false
+
+    @Option(name: .customLong("inherit-fd"),
+            help: ArgumentHelp("Give the process this command's own fds of these numbers in place of what the image had there, whatever it was (a pipe or socket to another process, a file, a terminal), as criu --inherit-fd: e.g. 1,2 for a service whose stdout and stderr went to a log reader or journald, restored under a unit or supervisor that gave ckpt restore new ones. Each must be open here; nothing of the image's is planned or refused for them.",
+                               valueName: "fd,..."))
+    var inheritFd = DescriptorList()
 
     @OptionGroup var progress: ProgressOptions
 
@@ -84,6 +90,7 @@ struct RestoreRun: Equatable {
     var shellJob: Bool
     var tcpClose: Bool
     var unixClose: Bool
+    var inheritFDs: [Int32]
     var progress: ProgressOptions.Mode
     var parent: String?
     var pid: Restorer.PidPolicy
@@ -95,11 +102,14 @@ extension RestoreRun {
     /// From ArgumentParser's parse (an extension: the struct keeps its memberwise init).
     init(_ c: RestoreCommand) {
         self.init(imageArgument: c.imageArgument, dir: c.location.dir, stopped: c.stopped, shellJob: c.shellJob,
-                  tcpClose: c.tcpClose, unixClose: c.unixClose, progress: c.progress.progress, parent: c.parent, pid: c.pid, memoryBy: c.memoryBy, verify: c.verify)
+                  tcpClose: c.tcpClose, unixClose: c.unixClose, inheritFDs: c.inheritFd.fds, progress: c.progress.progress, parent: c.parent, pid: c.pid, memoryBy: c.memoryBy, verify: c.verify)
     }
 
     func run() throws {
         let command = "restore"
+        // First, before this command opens anything: an fd closed here would be the number
+        // its next open gets, and the process would inherit that file instead.
+        if let why = DescriptorList(inheritFDs).prepareForInheritance() { throw failure(command, why, CkptExit.usage) }
         let progressShown = ProgressOptions.enabled(progress)
         let image = try ImageLocationOptions.path(imageArgument, dir: dir, command: command)
         let bytes = try openImageBytes(image, command: command)
@@ -118,7 +128,9 @@ extension RestoreRun {
         }
         let parentReader = try openParent(of: reader, image: image, command: command)
         let plan: RestorePlan
-        do throws(RestoreError) { plan = try RestorePlan(reader, shellJob: shellJob, tcpClose: tcpClose, unixClose: unixClose) } catch {
+        do throws(RestoreError) {
+            plan = try RestorePlan(reader, shellJob: shellJob, tcpClose: tcpClose, unixClose: unixClose, inheritedFDs: Set(inheritFDs))
+        } catch {
             throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
         }
         let kernelWarning: String?

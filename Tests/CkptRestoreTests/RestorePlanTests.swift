@@ -245,6 +245,43 @@ import Testing
         #expect(e4?.1.contains("it held 9 bytes, which the image does not carry") == true, "\(String(describing: e4))")
     }
 
+    /// `--inherit-fd`: whatever the image had at those fds (a pipe whose read end another
+    /// process holds, a terminal, a socket whose peer another process holds) is neither
+    /// planned nor refused; the rest of a pipe the process held both ends of is refused as
+    /// any pipe missing an end; an fd the image does not have is refused by name.
+    @Test func inheritedFdsTakeNothingFromTheImage() throws {
+        let files = [FileMeta(fd: 1, fFlags: UInt32(O_WRONLY), pos: 0, path: "pipe:[50]"),
+                     FileMeta(fd: 2, fFlags: UInt32(O_RDWR), pos: 0, path: "/dev/pts/3"),
+                     Self.socket(fd: 3, inode: 41)]
+        let (img, p) = try image(vmas: [anon], files: files, pipes: [0: (PipeMeta(size: 65536, bytes: 0), [])],
+                                 sockets: [2: (Self.unix(peer: 42), [])])
+        defer { unlink(p) }
+        #expect(refusal({ () throws(RestoreError) in try RestorePlan(img, shellJob: false) }) != nil)
+        let plan = try RestorePlan(img, shellJob: false, inheritedFDs: [1, 2, 3])
+        #expect(plan.descriptors == [.inherited(fd: 1), .inherited(fd: 2), .inherited(fd: 3)])
+        #expect(plan.pipes.isEmpty && plan.socketPairs.isEmpty && plan.namedUnixSockets.isEmpty)
+        guard case let .unsupported(what, why)? = refusal({ () throws(RestoreError) in
+            try RestorePlan(img, shellJob: false, inheritedFDs: [1, 2, 3, 9])
+        }) else {
+            Issue.record("an fd the image does not have was taken")
+            return
+        }
+        #expect(what == "--inherit-fd 9" && why == "the image has no fd 9 (its fds: 1 2 3)")
+
+        let r = FileMeta(fd: 4, fFlags: UInt32(O_RDONLY), pos: 0, path: "pipe:[77]")
+        let w = FileMeta(fd: 5, fFlags: UInt32(O_WRONLY), pos: 0, path: "pipe:[77]")
+        let (img2, p2) = try image(vmas: [anon], files: [r, w],
+                                   pipes: [0: (PipeMeta(size: 65536, bytes: 0), []), 1: (PipeMeta(size: 65536, bytes: 0), [])])
+        defer { unlink(p2) }
+        guard case let .unsupported(what2, _)? = refusal({ () throws(RestoreError) in
+            try RestorePlan(img2, shellJob: false, inheritedFDs: [5])
+        }) else {
+            Issue.record("a pipe whose write end was inherited away was not refused")
+            return
+        }
+        #expect(what2 == "fd 4 (pipe:[77])")
+    }
+
     /// A socket file record (inode in its identity) and its unix record's meta.
     static func socket(fd: UInt32, inode: UInt64, flags: Int32 = O_RDWR) -> FileMeta {
         FileMeta(fd: fd, fFlags: UInt32(bitPattern: flags), pos: 0, path: "socket:[\(inode)]",

@@ -34,17 +34,18 @@ enum PlainArguments {
     }
 
     static func restore(_ arguments: ArraySlice<String>) -> RestoreRun? {
-        guard let t = Tokens(arguments, options: ["dir", "progress", "parent", "pid", "memory-by"],
+        guard let t = Tokens(arguments, options: ["dir", "progress", "parent", "pid", "memory-by", "inherit-fd"],
                              flags: ["stopped", "shell-job", "tcp-close", "unix-close", "verify", "no-verify"]),
               let image = t.positional, !(t.has("verify") && t.has("no-verify")),
               let dir = t.value("dir", or: defaultImageDirectory),
               let progress = t.value("progress", or: ProgressOptions.Mode.auto),
               let parent = t.optional("parent", String.self),
               let pid = t.value("pid", or: Restorer.PidPolicy.any),
-              let memoryBy = t.value("memory-by", or: Restorer.MemoryPath.process)
+              let memoryBy = t.value("memory-by", or: Restorer.MemoryPath.process),
+              let inherit = t.value("inherit-fd", or: DescriptorList())
         else { return nil }
         return RestoreRun(imageArgument: image, dir: dir, stopped: t.has("stopped"), shellJob: t.has("shell-job"),
-                          tcpClose: t.has("tcp-close"), unixClose: t.has("unix-close"),
+                          tcpClose: t.has("tcp-close"), unixClose: t.has("unix-close"), inheritFDs: inherit.fds,
                           progress: progress, parent: parent, pid: pid, memoryBy: memoryBy, verify: t.has("verify"))
     }
 

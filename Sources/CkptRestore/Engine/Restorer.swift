@@ -535,15 +535,22 @@ public struct Restorer {
 
     /// The image's fds by path, at their positions, and its fds of shared memory objects
     /// from the memfds of `objects` (closed here); the stub's other fds closed. Terminals
-    /// (`--shell-job`) stay the restorer's, which the process inherited at the same number.
+    /// (`--shell-job`) and `--inherit-fd` fds stay the restorer's, which the process
+    /// inherited at the same number.
     func restoreDescriptors(_ remote: RemoteSyscalls, objects: [VMAKind.SharedObject: UInt64],
                             access: ProcessFileAccess) throws(RestoreError) {
         var keep = Set(plan.descriptors.compactMap { d -> Int32? in
-            if case let .terminal(fd, _) = d { return fd }
-            return nil
+            switch d {
+            case let .terminal(fd, _), let .inherited(fd): fd
+            default: nil
+            }
         })
+        let stubFDs = Set(Self.openDescriptors(remote.tracee.pid))
+        for case let .inherited(fd) in plan.descriptors where !stubFDs.contains(fd) {
+            throw .mismatch("fd \(fd) (--inherit-fd): the new process did not inherit it from ckpt restore")
+        }
         for fd in objects.values { keep.insert(Int32(fd)) }
-        for fd in Self.openDescriptors(remote.tracee.pid) where !keep.contains(fd) {
+        for fd in stubFDs where !keep.contains(fd) {
             try remote.call("close fd \(fd)", Int32(CKPT_SYS_CLOSE), UInt64(fd))
         }
         for d in plan.descriptors {
@@ -561,7 +568,7 @@ public struct Restorer {
             case let .event(f, fl, e):
                 try restoreEvent(remote, fd: f, flags: fl, e)
                 continue
-            case .terminal, .pipe, .fifo, .socket, .inet, .epoll: continue
+            case .terminal, .inherited, .pipe, .fifo, .socket, .inet, .epoll: continue
             }
             let what = "fd \(fd) (\(path))"
             let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)

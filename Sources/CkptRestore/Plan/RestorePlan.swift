@@ -31,6 +31,9 @@ public struct RestorePlan: Sendable {
         case pipe(fd: Int32, name: String)
         /// An fd of a named FIFO, opened again at its path (`namedFIFOs` has it).
         case fifo(fd: Int32, path: String)
+        /// Whatever the image had, the restorer's own fd of that number takes its place
+        /// (`--inherit-fd`): the new process inherits it.
+        case inherited(fd: Int32)
         /// A Unix socket: one end of a socketpair (`socketPairs` has it) or a named one
         /// (`namedUnixSockets`).
         case socket(fd: Int32, name: String)
@@ -50,7 +53,7 @@ public struct RestorePlan: Sendable {
 
         public var fd: Int32 {
             switch self {
-            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .fifo(fd, _), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
+            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .fifo(fd, _), let .inherited(fd), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
                  let .inotify(fd, _, _), let .event(fd, _, _), let .epoll(fd, _, _): fd
             }
         }
@@ -109,7 +112,10 @@ public struct RestorePlan: Sendable {
     /// `shellJob`: terminals may be replaced by the restorer's own. `tcpClose`: TCP
     /// connections come back closed instead of being refused (`InetSocket`). `unixClose`:
     /// Unix connections to another process come back with their peer closed (`SocketPair`).
-    public init(_ reader: ImageReader, shellJob: Bool, tcpClose: Bool = false, unixClose: Bool = false) throws(RestoreError) {
+    /// `inheritedFDs`: fds the restorer's own of the same number replace, whatever the image
+    /// had there (nothing of theirs is planned or refused); each must be an fd of the image.
+    public init(_ reader: ImageReader, shellJob: Bool, tcpClose: Bool = false, unixClose: Bool = false,
+                inheritedFDs: Set<Int32> = []) throws(RestoreError) {
         var header: HeaderMeta?, task: TaskMeta?, mm: MMMeta?
         var mappings: [Mapping] = []
         var threads: [ThreadPlan] = []
@@ -284,7 +290,13 @@ public struct RestorePlan: Sendable {
                 paths[FileID(device: id.device, inode: id.inode)] = path
             }
         }
+        let imageFDs = Set(files.map { Int32($0.meta.fd) })
+        for fd in inheritedFDs.sorted() where !imageFDs.contains(fd) {
+            throw .unsupported(what: "--inherit-fd \(fd)",
+                               why: "the image has no fd \(fd) (its fds: \(imageFDs.sorted().map(String.init).joined(separator: " ")))")
+        }
         self.descriptors = try files.map { f throws(RestoreError) in
+            if inheritedFDs.contains(Int32(f.meta.fd)) { return .inherited(fd: Int32(f.meta.fd)) }
             if f.meta.path == "anon_inode:inotify" {
                 return try Self.inotify(f.meta, fdinfo: fdinfoRecords[f.id], paths: paths)
             }
@@ -302,10 +314,12 @@ public struct RestorePlan: Sendable {
             }
             return try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
         }
-        let pipeFiles = files.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } }
+        // An inherited fd is not what the image had: it joins no pipe or socket.
+        let grouped = files.filter { !inheritedFDs.contains(Int32($0.meta.fd)) }
+        let pipeFiles = grouped.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } }
         self.pipes = try Self.pipes(pipeFiles)
         self.namedFIFOs = try NamedFIFO.fifos(pipeFiles)
-        let unixSockets = files.compactMap { f in
+        let unixSockets = grouped.compactMap { f in
             unixRecords[f.id].map { SocketPair.Record(file: f.meta, meta: $0.meta, data: $0.data) }
         }
         // Sockets made by name: listeners, bound sockets, and datagram sockets connected to a
@@ -316,7 +330,7 @@ public struct RestorePlan: Sendable {
         }
         self.socketPairs = try SocketPair.pairs(unixSockets.filter { !byName($0) }, unixClose: unixClose)
         self.namedUnixSockets = try NamedUnixSocket.sockets(unixSockets.filter(byName), held: pairInodes)
-        self.inetSockets = try InetSocket.sockets(files.compactMap { f in inetRecords[f.id].map { (f.meta, $0) } },
+        self.inetSockets = try InetSocket.sockets(grouped.compactMap { f in inetRecords[f.id].map { (f.meta, $0) } },
                                                   tcpClose: tcpClose)
         self.executable = mappings.first { m in
             if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }
@@ -405,7 +419,7 @@ public struct RestorePlan: Sendable {
         try checkNotFIFO(path, what: what)
         if isTerminal(path) {
             guard shellJob else {
-                throw .unsupported(what: what, why: "a terminal: pass --shell-job to give the process this terminal instead")
+                throw .unsupported(what: what, why: "a terminal: pass --shell-job to give the process this terminal instead (or --inherit-fd \(f.fd) for this fd alone)")
             }
             return .terminal(fd: Int32(f.fd), path: path)
         }
@@ -527,7 +541,8 @@ public struct RestorePlan: Sendable {
         for p in out where p.readers.isEmpty || p.writers.isEmpty {
             let fd = (p.readers + p.writers)[0]
             throw .unsupported(what: "fd \(fd) (\(p.name))",
-                               why: "its \(p.readers.isEmpty ? "read" : "write") end is held by another process: only a pipe between the process's own fds is restored")
+                               why: "its \(p.readers.isEmpty ? "read" : "write") end is held by another process: only a pipe between the process's own fds is restored "
+                                   + "(--inherit-fd \(fd) gives the process ckpt restore's own fd \(fd) instead)")
         }
         return out
     }

@@ -92,7 +92,8 @@ public struct SocketPair: Equatable, Sendable {
                 guard unixClose else {
                     throw .unsupported(what: what, why: "its peer (socket:[\(meta[i].peerInode)]) is held by another process: "
                                            + "only a socketpair between the process's own fds is restored; "
-                                           + "--unix-close brings it back with its peer closed, as if the other process had exited")
+                                           + "--unix-close brings it back with its peer closed, as if the other process had exited; "
+                                           + "--inherit-fd gives the process ckpt restore's own fd of that number instead")
                 }
                 out.append(SocketPair(type: meta[i].type, first: ends[i], second: nil, cutPeer: meta[i].peerInode))
                 continue

@@ -1046,6 +1046,34 @@ time.sleep(1000)' \
 		"a process with a socket whose peer another process holds" "refused: fd 3 (socket:[" "held by another process" || return 1
 }
 
+# --inherit-fd: ktarget writing into a pipe whose reader (cat) ended with it, refused
+# without the option (restore-refuses-pipe-and-socket). With --inherit-fd 1 its stdout is
+# ckpt restore's own (a file here, as a unit's new journal stream would be) and its ticks
+# go on there. An fd the image does not have is refused (exit 1; open in ckpt restore:
+# 9>/dev/null), and one that is not open in ckpt restore is a usage error (64) before
+# anything is opened (closed, it would be the number of the next file ckpt opens).
+t_restore_inherit_fd() {
+	restore_listen || return 1
+	$B/ktarget 1 | cat >t.out &
+	pids+=($!)
+	wait_for t.out '^tick' 10 || { why="target: $(cat t.out)"; return 1; }
+	T=$(pgrep -n -x ktarget) || { why="no ktarget pid"; return 1; }
+	checkpoint_to_image $T || return 1
+	kill -9 $T
+	local np rc
+	$CKPT_CLI restore $img --inherit-fd 1 >n.out 2>n.err || { why="restore --inherit-fd 1: $(cat n.err)"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' n.out)
+	[[ -n $np ]] || { why="no restored pid: $(cat n.out n.err)"; return 1; }
+	pids+=("$np")
+	wait_for n.out '^tick' 20 || { why="no tick in the inherited stdout (state $(state $np)): $(tail -3 n.out n.err)"; return 1; }
+	[[ $(readlink /proc/$np/fd/1) == "$PWD/n.out" ]] || { why="fd 1 of the restored process is $(readlink /proc/$np/fd/1)"; return 1; }
+	kill_restored || return 1
+	$CKPT_CLI restore $img --inherit-fd 1,9 9>/dev/null >x.out 2>&1; rc=$?
+	((rc == 1)) && grep -q "refused: --inherit-fd 9: the image has no fd 9" x.out || { why="fd 9: exit $rc: $(cat x.out)"; return 1; }
+	$CKPT_CLI restore $img --inherit-fd 1 >&- 2>x.out; rc=$?
+	((rc == 64)) && grep -q -- "--inherit-fd 1: fd 1 is not open in ckpt restore" x.out || { why="closed fd 1: exit $rc: $(cat x.out)"; return 1; }
+}
+
 # A damaged image (one byte of page data flipped): without --verify the record's checksum
 # fails (the kernel's path: while it streams; process_vm_writev: when the writers are done,
 # PendingRecordCheck), the half-made process is killed and ckpt restore exits 65; with
