@@ -69,6 +69,8 @@ let samplePipe = RecordMeta.pipe(PipeMeta(size: 65536, bytes: 3000))
 let sampleSiginfo = RecordMeta.siginfo(SiginfoMeta(nrSiginfo: 2, nrQueued: 2))
 let sampleSharedSiginfo = RecordMeta.sharedSiginfo(SiginfoMeta(nrSiginfo: 128, nrQueued: 300))
 let sampleShmem = RecordMeta.shmem(ShmemMeta(inode: 0x1_0000_0007, size: 3 * 4096))
+/// A sealed memfd's (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL).
+let sampleSealedShmem = RecordMeta.shmem(ShmemMeta(inode: 0x1_0000_0008, size: 2 * 4096, seals: 0x17))
 /// Fields past the 64th attribute: personality and root (task), every unix field.
 let sampleFullTask = RecordMeta.task(TaskMeta(pid: 100, tgid: 100, ppid: 1, comm: "sleep", uid: 0, gid: 0, euid: 0, egid: 0,
                                               cwd: "/srv/jail/tmp", umask: 0o22, personality: 0x40000, root: "/srv/jail"))
@@ -105,7 +107,7 @@ let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sa
                       sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
                       sampleSiginfo, sampleSharedSiginfo, sampleShmem, sampleFullTask, sampleUnix, sampleChildHeader,
                       samplePreCopyHeader, sampleParentPages, sampleInetListener, sampleInetConnected, sampleUnixListener,
-                      sampleUnixBound, sampleUnixClient]
+                      sampleUnixBound, sampleUnixClient, sampleSealedShmem]
 
 /// Appends the attributes of a valid first fragment of a regs record, with overrides.
 func recordAttrs(

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptShims
 import CCkptUAPI
 import CkptImage
 import CkptProtocol
@@ -620,6 +621,26 @@ import Testing
         let e = refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) }
         guard case let .unsupported(what, why)? = e else { Issue.record("not refused: \(String(describing: e))"); return }
         #expect(what == "mapping 0x20000000-0x20001000" && why.contains("shared memory"))
+    }
+
+    /// A shmem record's seals go with its object: a memfd made sealable when it had seals
+    /// other than F_SEAL_SEAL alone (what memory nobody may seal has, and what an image of
+    /// an older module gets), sealed before it is mapped when F_SEAL_WRITE is among them
+    /// (no shared mapping may write then), after otherwise.
+    @Test func sharedMemorySeals() throws {
+        let memfd = "/memfd:sealed (deleted)"
+        let id = FileIdentity(inode: 77, device: 1, size: 8192, mtimeNs: 5)
+        let vma = VMAMeta(start: 0x2000_0000, end: 0x2000_2000, vmFlags: 0x3 | 0x8 | 0x70, pgoff: 0, path: memfd, identity: id)
+        let (r, p) = try image(vmas: [anon, vma], shmem: [1: (ShmemMeta(inode: 77, size: 8192, seals: 0x17), true)])
+        defer { unlink(p) }
+        let plan = try RestorePlan(r, shellJob: false)
+        let object = VMAKind.SharedObject(device: 1, inode: 77, size: 8192, seals: 0x17)
+        #expect(plan.mappings.map(\.kind) == [.anonymous, .sharedMemory(object)])
+        #expect(object.sealable && !object.sealsBeforeMapping)
+        func sealed(_ seals: UInt32?) -> VMAKind.SharedObject { .init(device: 1, inode: 1, size: 4096, seals: seals) }
+        #expect(sealed(nil).sealable == false && sealed(UInt32(CKPT_F_SEAL_SEAL)).sealable == false)
+        #expect(sealed(0).sealable && !sealed(0).sealsBeforeMapping)
+        #expect(sealed(UInt32(CKPT_F_SEAL_WRITE | CKPT_F_SEAL_SEAL)).sealsBeforeMapping)
     }
 
     /// Unnamed shared memory with a shmem record is planned as one object per inode (two

@@ -110,6 +110,16 @@ enum {
 	CKPT_PR_SET_NAME = PR_SET_NAME,
 	CKPT_ARCH_MAP_VDSO_64 = ARCH_MAP_VDSO_64,
 	CKPT_MFD_CLOEXEC = MFD_CLOEXEC,
+	CKPT_MFD_ALLOW_SEALING = MFD_ALLOW_SEALING,
+	/* fcntl(2)'s memfd seals: <fcntl.h> defines them only under _GNU_SOURCE. Written
+	 * out, and checked against it at build time (restore_abi.c). */
+	CKPT_F_ADD_SEALS = 1033,
+	CKPT_F_GET_SEALS = 1034,
+	CKPT_F_SEAL_SEAL = 0x0001,
+	CKPT_F_SEAL_SHRINK = 0x0002,
+	CKPT_F_SEAL_GROW = 0x0004,
+	CKPT_F_SEAL_WRITE = 0x0008,
+	CKPT_F_SEAL_FUTURE_WRITE = 0x0010,
 	CKPT_MAP_FIXED_NOREPLACE = MAP_FIXED_NOREPLACE,
 	/* A thread of the same process, as pthread_create makes one (without its
 	 * CLONE_SETTLS and tid pointers: registers and set_tid_address set those). */

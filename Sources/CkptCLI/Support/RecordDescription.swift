@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptShims
 import CkptJSON
 import CkptImage
 import CkptProtocol
@@ -17,6 +18,16 @@ enum RecordDescription {
         guard arch == "x86_64", data.count >= x86RegsSize else { return nil }
         func le64(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(data[at + $1]) << (8 * UInt64($1)) } }
         return (le64(x86RIP), le64(x86RSP))
+    }
+
+    /// Seals by name ("shrink|grow|seal"), a bit without one in hex; "none" for 0.
+    static func seals(_ word: UInt32) -> String {
+        let names: [(Int, String)] = [(CKPT_F_SEAL_SEAL, "seal"), (CKPT_F_SEAL_SHRINK, "shrink"), (CKPT_F_SEAL_GROW, "grow"),
+                                        (CKPT_F_SEAL_WRITE, "write"), (CKPT_F_SEAL_FUTURE_WRITE, "future-write")]
+        var parts = names.filter { word & UInt32($0.0) != 0 }.map(\.1)
+        let rest = names.reduce(word) { $0 & ~UInt32($1.0) }
+        if rest != 0 { parts.append(Format.hex(UInt64(rest))) }
+        return parts.isEmpty ? "none" : parts.joined(separator: "|")
     }
 
     static func text(_ meta: RecordMeta?, entry: ImageIndexEntry, regs: (rip: UInt64, rsp: UInt64)?, pageSize: UInt32 = 4096) -> String {
@@ -66,7 +77,7 @@ enum RecordDescription {
         case let .siginfo(m), let .sharedSiginfo(m):
             return "\(m.nrSiginfo) of \(m.nrQueued) queued signals (\(entry.dataLength) bytes)"
         case let .shmem(m):
-            return "shared memory object inode \(m.inode), \(Format.size(m.size))"
+            return "shared memory object inode \(m.inode), \(Format.size(m.size))" + (m.seals.map { ", seals \(Self.seals($0))" } ?? "")
         case .fdinfo:
             return "\(entry.dataLength) bytes of fdinfo text"
         case let .unix(m):
@@ -151,7 +162,7 @@ enum RecordDescription {
         case let .siginfo(m), let .sharedSiginfo(m):
             return .object([("nr_siginfo", u32(m.nrSiginfo)), ("nr_queued", u32(m.nrQueued))])
         case let .shmem(m):
-            return .object([("ino", u(m.inode)), ("size", u(m.size))])
+            return .object([("ino", u(m.inode)), ("size", u(m.size))] + (m.seals.map { [("seals", u32($0))] } ?? []))
         case .fdinfo:
             return .object([])
         case let .unix(m):

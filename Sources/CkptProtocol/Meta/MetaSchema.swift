@@ -76,6 +76,9 @@ public enum MetaSchema {
         case .header:
             // Only in pre-copies and the checkpoints built on them.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PARENT_CRID, CKPT_A_META_CHECKPOINT_FLAGS)
+        case .shmem:
+            // Tmpfs memory's seals; absent in images of older modules.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SEALS)
         case .inet:
             // Absent while the socket has no local port, or no peer.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SOCK_ADDR, CKPT_A_META_SOCK_PEER_ADDR)

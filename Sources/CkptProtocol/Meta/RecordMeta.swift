@@ -227,9 +227,14 @@ public struct ShmemMeta: Equatable, Sendable {
     public var inode: UInt64
     /// Its size in bytes.
     public var size: UInt64
-    public init(inode: UInt64, size: UInt64) {
+    /// Its seals (`F_GET_SEALS`) when it is tmpfs memory; nil in images of older modules.
+    /// `F_SEAL_SEAL` alone: nobody may seal it (shared anonymous memory, a memfd made
+    /// without `MFD_ALLOW_SEALING`).
+    public var seals: UInt32?
+    public init(inode: UInt64, size: UInt64, seals: UInt32? = nil) {
         self.inode = inode
         self.size = size
+        self.seals = seals
     }
 }
 

@@ -111,7 +111,8 @@ extension RecordMeta {
         case .sharedSiginfo:
             self = .sharedSiginfo(SiginfoMeta(nrSiginfo: u32(CKPT_A_META_NR_SIGINFO), nrQueued: u32(CKPT_A_META_NR_QUEUED)))
         case .shmem:
-            self = .shmem(ShmemMeta(inode: u64(CKPT_A_META_INO), size: u64(CKPT_A_META_SIZE)))
+            self = .shmem(ShmemMeta(inode: u64(CKPT_A_META_INO), size: u64(CKPT_A_META_SIZE),
+                                    seals: t.has(CKPT_A_META_SEALS) ? u32(CKPT_A_META_SEALS) : nil))
         case .fdinfo:
             self = .fdinfo
         case .unix:
@@ -242,6 +243,7 @@ extension RecordMeta {
         case let .shmem(m):
             b.appendU64(Int(CKPT_A_META_INO), m.inode, padType: pad)
             b.appendU64(Int(CKPT_A_META_SIZE), m.size, padType: pad)
+            if let seals = m.seals { b.appendU32(Int(CKPT_A_META_SEALS), seals) }
         case .fdinfo:
             break
         case let .unix(m):

@@ -422,11 +422,13 @@ public struct Restorer {
                     fd = made
                 } else {
                     let name = RestorePlan.memfdName(m.meta.path)
+                    let flags = CKPT_MFD_CLOEXEC | (object.sealable ? CKPT_MFD_ALLOW_SEALING : 0)
                     let made = try remote.call("memfd_create \(name) for \(what)", Int32(CKPT_SYS_MEMFD_CREATE),
-                                               try remote.string(name), UInt64(CKPT_MFD_CLOEXEC))
+                                               try remote.string(name), UInt64(flags))
                     fd = try moveAbove(remote, made, name)
                     objects[object] = fd
                     try remote.call("ftruncate \(name) to \(object.size) bytes", Int32(CKPT_SYS_FTRUNCATE), fd, object.size)
+                    if object.sealsBeforeMapping { try seal(remote, fd, object, name) }
                 }
                 maps.append(.init("mmap \(what)", Int32(CKPT_SYS_MMAP), m.meta.start, m.length, prot,
                                   UInt64(MAP_SHARED | MAP_FIXED), fd, m.meta.pgoff * 4096))
@@ -436,7 +438,17 @@ public struct Restorer {
         }
         try remote.calls(maps)
         try remote.calls(fds.map { .init("close", Int32(CKPT_SYS_CLOSE), $0) })
+        for (object, fd) in objects where object.sealable && !object.sealsBeforeMapping {
+            try seal(remote, fd, object, "the shared memory object inode \(object.inode)")
+        }
         return objects
+    }
+
+    /// The object's seals on its memfd `fd` (made with `MFD_ALLOW_SEALING`), all in one
+    /// `F_ADD_SEALS`, so `F_SEAL_SEAL` among them comes with the rest; none when it had none.
+    func seal(_ remote: RemoteSyscalls, _ fd: UInt64, _ object: VMAKind.SharedObject, _ name: String) throws(RestoreError) {
+        guard let seals = object.seals, seals != 0 else { return }
+        try remote.call("F_ADD_SEALS \(hex(UInt64(seals))) for \(name)", Int32(CKPT_SYS_FCNTL), fd, UInt64(CKPT_F_ADD_SEALS), UInt64(seals))
     }
 
     /// Every image vma must now lie inside one mapping: adjacent areas with the same

@@ -182,7 +182,7 @@ public struct RestorePlan: Sendable {
                     throw .image("record \(entry.id): shmem record of no unnamed shared mapping")
                 }
                 let device = mappings[i].meta.identity?.device ?? 0
-                mappings[i].kind = .sharedMemory(.init(device: device, inode: s.inode, size: s.size))
+                mappings[i].kind = .sharedMemory(.init(device: device, inode: s.inode, size: s.size, seals: s.seals))
             case let .regs(r):
                 let bytes = try allData(entry)
                 guard bytes.count == Self.registerWords * 8 else {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptShims
 import CkptProtocol
 
 /// What kind of mapping an image's vma is, from its `vm_flags` and backing path: the
@@ -68,6 +69,18 @@ public enum VMAKind: Equatable, Sendable {
         public var device: UInt32
         public var inode: UInt64
         public var size: UInt64
+        /// Its seals (`F_GET_SEALS`); nil in images of older modules (the memfd made for it
+        /// then has `F_SEAL_SEAL` only, as one made without `MFD_ALLOW_SEALING`).
+        public var seals: UInt32? = nil
+
+        /// Whether its memfd must be made with `MFD_ALLOW_SEALING`: it had seals other than
+        /// `F_SEAL_SEAL` alone, the seals of memory nobody may seal.
+        public var sealable: Bool { seals.map { $0 != UInt32(CKPT_F_SEAL_SEAL) } ?? false }
+        /// Whether its seals go on before it is mapped: `F_SEAL_WRITE` fails while a shared
+        /// mapping may write (`VM_MAYWRITE`, which every shared mapping of a file opened for
+        /// writing has until the seal removes it). Otherwise after, so that writable
+        /// mappings made before an `F_SEAL_FUTURE_WRITE` can be made again.
+        public var sealsBeforeMapping: Bool { (seals ?? 0) & UInt32(CKPT_F_SEAL_WRITE) != 0 }
     }
 
     /// mmap(2)'s prot for these vm_flags.

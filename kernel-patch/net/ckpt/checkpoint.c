@@ -898,12 +898,20 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 	return 0;
 }
 
+/*
+ * The object's identity, size and, when it is shmem (tmpfs memory: what
+ * memfd_add_seals() seals), its seals: read without the inode lock that
+ * F_ADD_SEALS takes, a snapshot as of this read, like the size.
+ */
 static int ckpt_shmem_meta(struct ckpt_stream *s, void *arg)
 {
 	struct inode *inode = file_inode(arg);
 
 	return ckpt_put_u64(s, CKPT_A_META_INO, inode->i_ino) ||
-	       ckpt_put_u64(s, CKPT_A_META_SIZE, i_size_read(inode));
+	       ckpt_put_u64(s, CKPT_A_META_SIZE, i_size_read(inode)) ||
+	       (shmem_mapping(inode->i_mapping) &&
+		nla_put_u32(s->skb, CKPT_A_META_SEALS,
+			    READ_ONCE(SHMEM_I(inode)->seals)));
 }
 
 /*

@@ -678,6 +678,25 @@ with open('$d/out.txt', 'ab', buffering=0) as f:
 		{ why="q.fifo gone: $out"; return 1; }
 }
 
+# memfd seals (tools/ktest/pyseals.py): a memfd sealed against shrinking, growing and new
+# writers (its writable mapping made before the seals), a sealable memfd without seals,
+# and one made without MFD_ALLOW_SEALING (F_SEAL_SEAL only). After the restore each has its
+# seals again (F_GET_SEALS), growing it and write(2) fail with EPERM while a store through
+# the old mapping still works; again through the kernel's restart session. ckpt show names
+# the seals.
+t_restore_memfd_seals() {
+	counting_python pyseals.py || return 1
+	local want="seals 0x17 0x0 0x1 data sealed truncate EPERM write EPERM store ok" np got
+	checkpoint_and_kill || return 1
+	records_in_image shmem 3 || return 1
+	show_has shmem "seals seal|shrink|grow|future-write" "of the sealed memfd" || return 1
+	restore_and_ask seals || return 1
+	[[ $got == "$want" ]] || { why="after restore '$got', expected '$want'"; return 1; }
+	kill_restored || return 1
+	restore_and_ask seals --memory-by kernel || return 1
+	[[ $got == "$want" ]] || { why="--memory-by kernel: after restore '$got', expected '$want'"; return 1; }
+}
+
 # A shared mapping of a named file is mapped from the file again (its memory is the
 # file: the image holds no pages of it): after restore the mapping and the file hold the
 # same bytes, bytes written into the file while the process was gone show through the

@@ -94,7 +94,7 @@
  *     rlimits                       meta: nr-rlimits   data: nr-rlimits * CKPT_RLIMIT_SIZE
  *     mm                            meta: start-code .. env-end, [dumpable]
  *       vma          (per mapping)  meta: start, end, vm-flags, pgoff, [path]
- *         shmem      (shared memory) meta: ino, size
+ *         shmem      (shared memory) meta: ino, size, seals (tmpfs)
  *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
  *         parent-pages (per run, with a parent) meta: addr, nr-pages   no data
  *     file           (per fd)       meta: fd, f-flags, pos, [path]
@@ -330,9 +330,10 @@
  *   memory, memfd, SysV shm or a deleted tmpfs file (a tmpfs object no path
  *   reaches). Its pages present in the vma's range follow as pages records of
  *   the vma; a page with no record was a hole and reads zero. Meta: ino (the
- *   same object mapped twice has the same one), size (its size in bytes). No
- *   data. A shared vma without it (a device, a deleted file elsewhere, images
- *   of older modules) has no pages in the image.
+ *   same object mapped twice has the same one), size (its size in bytes),
+ *   seals (tmpfs memory). No data. A shared vma without it (a device, a
+ *   deleted file elsewhere, images of older modules) has no pages in the
+ *   image.
  * @CKPT_RECORD_TYPE_FDINFO: What /proc/PID/fdinfo/FD shows of a descriptor's
  *   own state, for an inotify, eventfd, signalfd, timerfd or epoll descriptor:
  *   child of its file record, at most one, absent when the text is longer than
@@ -618,6 +619,7 @@ enum {
 	CKPT_A_META_SOCK_PEER_ADDR,
 	CKPT_A_META_SOCK_BACKLOG,
 	CKPT_A_META_SOCK_QUEUED,
+	CKPT_A_META_SEALS,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
