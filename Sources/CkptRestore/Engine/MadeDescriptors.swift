@@ -116,6 +116,20 @@ extension Restorer {
         return moved
     }
 
+    /// Writes `data` into the pipe end `fd` in the process, in pieces the scratch area holds;
+    /// the end is non-blocking, so bytes that do not fit fail (EAGAIN) instead of waiting.
+    func writeAll(_ remote: RemoteSyscalls, _ data: [UInt8], to fd: UInt64, _ name: String) throws(RestoreError) {
+        let chunk = 2048, dataAt = remote.scratch + 1024
+        var done = 0
+        while done < data.count {
+            let part = Array(data[done..<min(done + chunk, data.count)])
+            try remote.tracee.write(part, at: dataAt)
+            let n = try remote.call("write \(part.count) bytes into \(name)", Int32(CKPT_SYS_WRITE), fd, dataAt, UInt64(part.count))
+            guard n > 0 else { throw .mismatch("write into \(name) wrote nothing") }
+            done += Int(n)
+        }
+    }
+
     /// `made` at its image number `fd`.
     func place(_ remote: RemoteSyscalls, _ made: UInt64, at fd: Int32, _ what: String) throws(RestoreError) {
         try remote.call("dup2 \(what)", Int32(CKPT_SYS_DUP2), made, UInt64(fd))

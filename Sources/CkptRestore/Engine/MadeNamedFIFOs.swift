@@ -90,18 +90,4 @@ extension Restorer {
         let raw = try remote.tracee.read(4, at: at)
         return (0..<4).reduce(UInt32(0)) { v, i in v | UInt32(raw[i]) << UInt32(8 * i) }
     }
-
-    /// Writes `data` into the pipe end `fd` in the process, in pieces the scratch area holds;
-    /// the end is non-blocking, so bytes that do not fit fail (EAGAIN) instead of waiting.
-    func writeAll(_ remote: RemoteSyscalls, _ data: [UInt8], to fd: UInt64, _ name: String) throws(RestoreError) {
-        let chunk = 2048, dataAt = remote.scratch + 1024
-        var done = 0
-        while done < data.count {
-            let part = Array(data[done..<min(done + chunk, data.count)])
-            try remote.tracee.write(part, at: dataAt)
-            let n = try remote.call("write \(part.count) bytes into \(name)", Int32(CKPT_SYS_WRITE), fd, dataAt, UInt64(part.count))
-            guard n > 0 else { throw .mismatch("write into \(name) wrote nothing") }
-            done += Int(n)
-        }
-    }
 }
