@@ -84,12 +84,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "ckpt", dependencies: ["CkptCLI"]),
-        // Test-only helpers shared by the test targets: the `ckpt` executable lookup and
-        // `ckpt listen --usersock` as a subprocess (a failure to start is a test failure).
-        .target(name: "CkptTestSupport", path: "Tests/CkptTestSupport"),
+        // Test-only helpers shared by the test targets: the `ckpt` executable lookup,
+        // `ckpt listen --usersock` as a subprocess (a failure to start is a test failure) and
+        // test images written record by record (ImageFixture).
+        .target(
+            name: "CkptTestSupport", dependencies: ["CkptImage", "CkptProtocol", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/CkptTestSupport"),
         .testTarget(
             name: "CkptRestoreTests",
-            dependencies: ["CkptRestore", "CkptImage", "CkptProtocol", "CkptSystem",
+            dependencies: ["CkptRestore", "CkptImage", "CkptProtocol", "CkptSystem", "CkptTestSupport",
                            .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "CkptProtocolTests", dependencies: ["CkptProtocol", "CCkptUAPI", "CCkptShims"]),
         .testTarget(

@@ -27,13 +27,14 @@ public struct RestoreCommand: ParsableCommand {
               ckpt restore /var/lib/ckpt/7.ckpt --pid same      # its old pid, or fail
               ckpt restore /var/lib/ckpt/7.ckpt --tcp-close     # TCP connections closed
               ckpt restore /var/lib/ckpt/7.ckpt --unix-close    # Unix connections closed
+              ckpt restore /var/lib/ckpt/7.ckpt --check         # would it? nothing started
               ckpt restore 7.ckpt --inherit-fd 1 | logger -t app     # stdout: a new pipe
               ckpt restore s3://bucket/host1/7.ckpt             # from an S3 store
               ckpt restore /var/lib/ckpt/8.ckpt                 # of --pre-copy: 7.ckpt too
 
             An image of `ckpt checkpoint --pre-copy` holds the pages written after the pre-copy; the others are read from the pre-copy image (its crid is in the image header; `<crid>.ckpt` beside the image unless --parent names it), each pre-copy record checked as it is read. A pre-copy image alone is refused (memory only, read while the process ran).
 
-            Exit codes: 0 restored; 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded (--memory-by kernel); 74 the file cannot be read.
+            Exit codes: 0 restored (with --check: restorable); 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded (--memory-by kernel); 74 the file cannot be read.
             """)
 
     @Argument(help: ArgumentHelp("The image file, or a crid looked up in --dir.", valueName: "image"))
@@ -57,6 +58,9 @@ public struct RestoreCommand: ParsableCommand {
             help: ArgumentHelp("Give the process this command's own fds of these numbers in place of what the image had there, whatever it was (a pipe or socket to another process, a file, a terminal), as criu --inherit-fd: e.g. 1,2 for a service whose stdout and stderr went to a log reader or journald, restored under a unit or supervisor that gave ckpt restore new ones. Each must be open here; nothing of the image's is planned or refused for them.",
                                valueName: "fd,..."))
     var inheritFd = DescriptorList()
+
+    @Flag(help: "Check only: read and plan the image, check your rights and this kernel, and say `restorable` or why not (exit 0 or 1); no process is started. It finds what the restore would refuse before starting one; what only the making finds (a name another process took since, a file changed in between) it cannot.")
+    var check = false
 
     @OptionGroup var progress: ProgressOptions
 
@@ -91,6 +95,7 @@ struct RestoreRun: Equatable {
     var tcpClose: Bool
     var unixClose: Bool
     var inheritFDs: [Int32]
+    var check: Bool
     var progress: ProgressOptions.Mode
     var parent: String?
     var pid: Restorer.PidPolicy
@@ -102,7 +107,7 @@ extension RestoreRun {
     /// From ArgumentParser's parse (an extension: the struct keeps its memberwise init).
     init(_ c: RestoreCommand) {
         self.init(imageArgument: c.imageArgument, dir: c.location.dir, stopped: c.stopped, shellJob: c.shellJob,
-                  tcpClose: c.tcpClose, unixClose: c.unixClose, inheritFDs: c.inheritFd.fds, progress: c.progress.progress, parent: c.parent, pid: c.pid, memoryBy: c.memoryBy, verify: c.verify)
+                  tcpClose: c.tcpClose, unixClose: c.unixClose, inheritFDs: c.inheritFd.fds, check: c.check, progress: c.progress.progress, parent: c.parent, pid: c.pid, memoryBy: c.memoryBy, verify: c.verify)
     }
 
     func run() throws {
@@ -141,6 +146,15 @@ extension RestoreRun {
             throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
         }
         if let kernelWarning { writeStderr("ckpt restore: warning: \(kernelWarning)\n") }
+        if check {
+            if pid == .same, let refusal = Restorer.takenIDRefusal(plan) {
+                throw failure(command, "\(image): refused: \(refusal) (--pid same)", CkptExit.failed)
+            }
+            if memoryBy == .kernel { _ = try openFamily(command) }
+            emit("\(image): restorable: \(plan.threads.count) thread\(plan.threads.count == 1 ? "" : "s"), "
+                 + "\(plan.mappings.count) mappings, \(plan.descriptors.count) fds")
+            return
+        }
         var replayer: RestartReplayer?
         if memoryBy == .kernel {
             let client = try openFamily(command)

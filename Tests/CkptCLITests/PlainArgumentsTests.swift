@@ -64,7 +64,7 @@ final class PlainArgumentsTests: XCTestCase {
             ["/tmp/9.ckpt", "--tcp-close"], ["/tmp/9.ckpt", "--unix-close", "--tcp-close"],
             ["/tmp/8.ckpt", "--parent=/tmp/7.ckpt", "--verify", "--progress", "never"],
             ["s3://bucket/host/7.ckpt", "--no-verify", "--pid=new", "--dir=/x"],
-            ["/tmp/9.ckpt", "--inherit-fd", "1,2"], ["/tmp/9.ckpt", "--inherit-fd=0"],
+            ["/tmp/9.ckpt", "--inherit-fd", "1,2"], ["/tmp/9.ckpt", "--inherit-fd=0"], ["/tmp/9.ckpt", "--check"],
         ]
         for arguments in common {
             XCTAssertEqual(compareRestore(arguments).plain, true, "\(arguments)")
@@ -93,6 +93,7 @@ final class PlainArgumentsTests: XCTestCase {
             ["--memory-by", "kernel"], ["--memory-by=process"], ["--memory-by", "both"],
             ["--inherit-fd", "1"], ["--inherit-fd", "1,2,1"], ["--inherit-fd=3,0"], ["--inherit-fd", "1,,2"], ["--inherit-fd", "x"],
             ["--inherit-fd", "-1"], ["--inherit-fd=-1"], ["--inherit-fd", "2147483648"], ["--inherit-fd="],
+            ["--check"], ["--check=yes"],
         ]
         agree(pool, positional: "/tmp/8.ckpt", seed: 24, compareRestore)
     }

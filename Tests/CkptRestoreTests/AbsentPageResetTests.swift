@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CkptImage
 import CkptProtocol
+import CkptTestSupport
 import Foundation
 import SystemPackage
 import Testing

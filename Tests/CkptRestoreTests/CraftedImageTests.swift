@@ -4,6 +4,7 @@ import Glibc
 import CCkptUAPI
 import CkptImage
 import CkptProtocol
+import CkptTestSupport
 import Foundation
 import Testing
 @testable import CkptRestore

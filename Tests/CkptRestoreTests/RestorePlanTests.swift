@@ -5,6 +5,7 @@ import CCkptShims
 import CCkptUAPI
 import CkptImage
 import CkptProtocol
+import CkptTestSupport
 import Foundation
 import SystemPackage
 import Testing
@@ -281,6 +282,24 @@ import Testing
             return
         }
         #expect(what2 == "fd 4 (pipe:[77])")
+    }
+
+    /// `ckpt restore --check --pid same` asks whether the image's ids are free: one that a
+    /// process holds (this test's own pid) is the refusal the restore would meet.
+    @Test func takenIdsAreFoundBeforeTheRestore() throws {
+        let (img, p) = try image(vmas: [anon])
+        defer { unlink(p) }
+        var plan = try RestorePlan(img, shellJob: false)
+        plan.threads[0].tid = UInt32(getpid())
+        guard case let .unsupported(what, why)? = Restorer.takenIDRefusal(plan) else {
+            Issue.record("this process's pid was not found in use")
+            return
+        }
+        #expect(what == "id \(getpid())" && why.contains("in use by another process now"))
+        // The largest id the kernel hands out, unless something holds it.
+        let max = UInt32(RestorePlan.readSysctl("/proc/sys/kernel/pid_max") ?? 32768) - 1
+        plan.threads[0].tid = max
+        #expect(Restorer.takenIDRefusal(plan) == nil || access("/proc/\(max)", F_OK) == 0)
     }
 
     /// A socket file record (inode in its identity) and its unix record's meta.

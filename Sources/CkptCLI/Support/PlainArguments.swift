@@ -35,7 +35,7 @@ enum PlainArguments {
 
     static func restore(_ arguments: ArraySlice<String>) -> RestoreRun? {
         guard let t = Tokens(arguments, options: ["dir", "progress", "parent", "pid", "memory-by", "inherit-fd"],
-                             flags: ["stopped", "shell-job", "tcp-close", "unix-close", "verify", "no-verify"]),
+                             flags: ["stopped", "shell-job", "tcp-close", "unix-close", "verify", "no-verify", "check"]),
               let image = t.positional, !(t.has("verify") && t.has("no-verify")),
               let dir = t.value("dir", or: defaultImageDirectory),
               let progress = t.value("progress", or: ProgressOptions.Mode.auto),
@@ -45,7 +45,7 @@ enum PlainArguments {
               let inherit = t.value("inherit-fd", or: DescriptorList())
         else { return nil }
         return RestoreRun(imageArgument: image, dir: dir, stopped: t.has("stopped"), shellJob: t.has("shell-job"),
-                          tcpClose: t.has("tcp-close"), unixClose: t.has("unix-close"), inheritFDs: inherit.fds,
+                          tcpClose: t.has("tcp-close"), unixClose: t.has("unix-close"), inheritFDs: inherit.fds, check: t.has("check"),
                           progress: progress, parent: parent, pid: pid, memoryBy: memoryBy, verify: t.has("verify"))
     }
 

@@ -311,6 +311,13 @@ public struct Restorer {
         throw .mismatch("the new process did not stop within \(timeoutMs) ms")
     }
 
+    /// With `--pid same`, the first of the image's ids (the process's, then its threads')
+    /// that another process or thread holds now (`/proc/ID` exists for every id in use),
+    /// as the refusal the restore would meet when it asks for it; nil when all are free.
+    public static func takenIDRefusal(_ plan: RestorePlan) -> RestoreError? {
+        plan.threads.first { access("/proc/\($0.tid)", F_OK) == 0 }.map { idRefused("id \($0.tid)", .fileExists) }
+    }
+
     /// Why `--pid same` could not have the image's id.
     static func idRefused(_ what: String, _ errno: Errno) -> RestoreError {
         switch errno {

@@ -8,22 +8,22 @@ import SystemPackage
 
 /// Writes a test image record by record (ids from 1, the summary over what was written):
 /// `record` returns each record's id for its children; `finish` publishes the trailer and
-/// opens the image.
-final class ImageFixture {
-    let path: String
+/// opens the image. (Shared by the restore and CLI tests.)
+public final class ImageFixture {
+    public let path: String
     private let fd: FileDescriptor
     private let writer: ImageWriter
     private var summary = StreamSummaryBuilder()
     private var id: UInt32 = 0
 
-    init(_ name: String) throws {
+    public init(_ name: String) throws {
         path = NSTemporaryDirectory() + "ckpt-\(name)-\(getpid())-\(UUID().uuidString).ckpt"
         fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
         writer = try ImageWriter(fd: fd, header: ImageHeader(crid: 1, pid: 77, captureStartNs: 1, host: "t"), path: path)
     }
 
     @discardableResult
-    func record(_ meta: RecordMeta, parent: UInt32, data: [UInt8] = []) throws -> UInt32 {
+    public func record(_ meta: RecordMeta, parent: UInt32, data: [UInt8] = []) throws -> UInt32 {
         id += 1
         let payload = meta.encodedPayload()
         try payload.withUnsafeBytes { try writer.beginRecord(type: meta.type, id: id, parent: parent, meta: $0, dataLength: UInt64(data.count)) }
@@ -34,7 +34,7 @@ final class ImageFixture {
         return id
     }
 
-    func finish() throws -> (ImageReader, String) {
+    public func finish() throws -> (ImageReader, String) {
         try writer.finish(summary: summary.summary)
         try fd.close()
         return (try ImageReader(path: path), path)

@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptImage
+import CkptProtocol
+import CkptTestSupport
+import Foundation
+import XCTest
+
+/// `ckpt restore --check`: the plan's answer, and no process.
+final class RestoreCheckTests: XCTestCase {
+    /// A one-thread image with one anonymous mapping and `files` (their pipe records by
+    /// index), of this user's process.
+    func image(files: [FileMeta] = [], pipes: [Int: PipeMeta] = [:]) throws -> String {
+        let f = try ImageFixture("restore-check")
+        _ = try f.record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
+        let task = try f.record(.task(TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
+                                               euid: geteuid(), egid: getegid())), parent: 0)
+        _ = try f.record(.regs(RegsMeta(tid: 77)), parent: task, data: [UInt8](repeating: 0, count: 216))
+        let mm = try f.record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
+                                         brk: 0, startStack: 0, argStart: 0, argEnd: 0, envStart: 0, envEnd: 0)), parent: task)
+        _ = try f.record(.vma(VMAMeta(start: 0x1000_0000, end: 0x1000_2000, vmFlags: 0x3 | 0x70, pgoff: 0x1000_0)), parent: mm)
+        for (i, file) in files.enumerated() {
+            let id = try f.record(.file(file), parent: task)
+            if let p = pipes[i] { _ = try f.record(.pipe(p), parent: id) }
+        }
+        _ = try f.record(.trailer(TrailerMeta(nrThreads: 1, nrVMAs: 1, nrPagesTotal: 0, nrFiles: UInt32(files.count))), parent: 0)
+        return try f.finish().1
+    }
+
+    func testCheckSaysRestorableOrWhyNotAndStartsNothing() throws {
+        let good = try image()
+        defer { unlink(good) }
+        let a = try ckpt(["restore", good, "--check"])
+        XCTAssertEqual(a.status, 0, a.all)
+        XCTAssertTrue(a.stdout.contains("\(good): restorable: 1 thread, 1 mappings, 0 fds"), a.all)
+        XCTAssertFalse(a.all.contains("starting the new process"), a.all)
+
+        // Its stdout a pipe whose read end another process held: refused, as the restore
+        // would be; with --inherit-fd 1 (this command's own stdout instead), restorable; an
+        // fd the image lacks is refused by name.
+        let w = FileMeta(fd: 1, fFlags: UInt32(O_WRONLY), pos: 0, path: "pipe:[88]")
+        let piped = try image(files: [w], pipes: [0: PipeMeta(size: 65536, bytes: 0)])
+        defer { unlink(piped) }
+        let b = try ckpt(["restore", piped, "--check"])
+        XCTAssertEqual(b.status, 1, b.all)
+        XCTAssertTrue(b.stderr.contains("refused: fd 1 (pipe:[88]): its read end is held by another process"), b.all)
+        let c = try ckpt(["restore", piped, "--check", "--inherit-fd", "1"])
+        XCTAssertEqual(c.status, 0, c.all)
+        XCTAssertTrue(c.stdout.contains("restorable: 1 thread, 1 mappings, 1 fds"), c.all)
+        let d = try ckpt(["restore", piped, "--check", "--inherit-fd", "1,2"])
+        XCTAssertEqual(d.status, 1, d.all)
+        XCTAssertTrue(d.stderr.contains("refused: --inherit-fd 2: the image has no fd 2 (its fds: 1)"), d.all)
+    }
+}
