@@ -643,7 +643,7 @@ t_restore_named_unix_sockets() {
 # in q.fifo, a command written into cmd.fifo by path reaches the process, and its "pong"
 # reaches out.fifo's reader: each fd is the FIFO at its path, not a pipe of its own. With
 # q.fifo removed (and not made again) the restore is refused before a process exists,
-# naming the path.
+# naming the path; `ckpt restore --check` says restorable before, and the same refusal.
 t_restore_named_fifo() {
 	local d=$W/fifo np got
 	rm -rf $d && mkdir -p $d && mkfifo $d/q.fifo $d/cmd.fifo $d/out.fifo || { why="mkfifo"; return 1; }
@@ -661,6 +661,8 @@ with open('$d/out.txt', 'ab', buffering=0) as f:
 	checkpoint_and_kill || return 1
 	records_in_image pipe 4 || return 1
 	show_has pipe " pipe .*holds 6 bytes (6 captured)" "of q.fifo's read end" || return 1
+	out=$($CKPT_CLI restore $img --check 2>&1) && [[ $out == *"restorable: 1 thread, "* && $out != *"starting"* ]] ||
+		{ why="restore --check: $out"; return 1; }
 	mv t.out t.old && : >t.out
 	restore_image $img || return 1
 	[[ $out != *warning* ]] || { why="the restore warned: $out"; return 1; }
@@ -676,6 +678,9 @@ with open('$d/out.txt', 'ab', buffering=0) as f:
 	out=$($CKPT_CLI restore $img 2>&1) && { why="restored with q.fifo gone: $out"; return 1; }
 	[[ $out == *"refused: fd 3 (FIFO $d/q.fifo): $d/q.fifo is gone"*"mkfifo"* && $out != *"starting the new process"* ]] ||
 		{ why="q.fifo gone: $out"; return 1; }
+	local rc
+	out=$($CKPT_CLI restore $img --check 2>&1); rc=$?
+	((rc == 1)) && [[ $out == *"refused: fd 3 (FIFO $d/q.fifo): $d/q.fifo is gone"* ]] || { why="restore --check, q.fifo gone: exit $rc: $out"; return 1; }
 }
 
 # memfd seals (tools/ktest/pyseals.py): a memfd sealed against shrinking, growing and new
