@@ -224,7 +224,7 @@ import Testing
                       identity: nil),
             NamedFIFO(path: b, size: 4096, data: [], ends: [.init(fd: 5, flags: O_WRONLY)], identity: nil),
         ])
-        #expect(plan.namedFIFOs.map(\.hasReader) == [true, false])
+        #expect(plan.namedFIFOs.map { $0.ends.contains(where: \.reads) } == [true, false])
 
         func refused(_ files: [FileMeta], _ records: [Int: (PipeMeta, [UInt8])]) throws -> (String, String)? {
             let (img, p) = try image(vmas: [anon], files: files, pipes: records)

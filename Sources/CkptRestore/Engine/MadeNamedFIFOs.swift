@@ -58,8 +58,9 @@ extension Restorer {
                 // Empty: a new pipe (every opener was gone) or one nobody left bytes in.
                 var writer = made.first(where: \.end.writes)?.fd
                 if writer == nil, !f.data.isEmpty {
-                    writer = try open(O_WRONLY, "a writer for the bytes of \(name)")
-                    helpers += [writer!]
+                    let w = try open(O_WRONLY, "a writer for the bytes of \(name)")
+                    helpers.append(w)
+                    writer = w
                 }
                 if f.size > 0 {
                     let capacity = try remote.call("F_SETPIPE_SZ \(f.size) for \(name)", Int32(CKPT_SYS_FCNTL), made[0].fd,

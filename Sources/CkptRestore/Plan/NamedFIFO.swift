@@ -38,8 +38,6 @@ public struct NamedFIFO: Equatable, Sendable {
     public var ends: [End]
     public var identity: FileIdentity?
 
-    public var hasReader: Bool { ends.contains(where: \.reads) }
-
     /// The FIFOs among the pipe records, grouped by path: every fd of one FIFO reads its
     /// one pipe's capacity; the bytes come from a read end (the kernel copies them for read
     /// ends only) and must be in the image when it says there were any.
