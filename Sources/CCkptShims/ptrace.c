@@ -137,6 +137,22 @@ size_t ckpt_remote_thread_clone3(unsigned char *buf, size_t cap, uint64_t at, in
 	return sizeof(args) + sizeof(want);
 }
 
+size_t ckpt_remote_process_clone3(unsigned char *buf, size_t cap, uint64_t at, int pid)
+{
+	struct clone_args args;
+	pid_t want = pid;
+
+	if (cap < sizeof(args) + sizeof(want))
+		return 0;
+	memset(&args, 0, sizeof(args));
+	args.exit_signal = SIGCHLD;
+	args.set_tid = at + sizeof(args);
+	args.set_tid_size = 1;
+	memcpy(buf, &args, sizeof(args));
+	memcpy(buf + sizeof(args), &want, sizeof(want));
+	return sizeof(args) + sizeof(want);
+}
+
 size_t ckpt_remote_stack_t(unsigned char *buf, size_t cap, uint64_t sp, uint64_t size, int flags)
 {
 	stack_t ss;

@@ -27,6 +27,10 @@ public struct CheckpointCommand: ParsableCommand {
               kill -STOP 1234; ckpt checkpoint 1234; kill -CONT 1234
               ckpt checkpoint 1234 --pre-copy --wait /var/lib/ckpt  # stopped only for what
                                                         # it writes meanwhile
+              ckpt checkpoint 1234 --tree --stop --wait /var/lib/ckpt   # 1234 and its
+                                                        # descendants: an image each
+
+            --tree checkpoints the process and every descendant, each into its own image (one `crid N ... pid P` line each, the process first, each parent before its children), while the whole tree is stopped: with --stop each is stopped (SIGSTOP) until no new process appears, and all are continued after the last stream. A zombie in the tree is refused (its parent could not wait for it after a restore). `ckpt restore` of all the images makes the tree again: each process forked by its parent, pipes between them shared again.
 
             A `ckpt listen` process is refused at once: the kernel would stream into the listener it stopped.
 
@@ -43,6 +47,9 @@ public struct CheckpointCommand: ParsableCommand {
 
     @Flag(help: "Copy the memory while the process runs, then stop it only for the pages it wrote meanwhile (two images; the second names the first as its parent).")
     var preCopy = false
+
+    @Flag(help: "The process and all its descendants (each a child, or a child's child, ...): one image each, taken while the whole tree is stopped; restore them together with `ckpt restore IMAGE...`.")
+    var tree = false
 
     @Option(help: ArgumentHelp("Give up when the listener does not drain the stream for this long (the kernel's default when absent).", valueName: "ms"))
     var timeoutMs: UInt32?
@@ -95,6 +102,7 @@ struct CheckpointRun: Equatable {
     var timeoutMs: UInt32?
     var wait: String?
     var waitTimeout: Double
+    var tree = false
 
     /// Why these options cannot run together (the command's `validate()` says it as a usage
     /// error), or nil.
@@ -103,6 +111,7 @@ struct CheckpointRun: Equatable {
         if let timeoutMs, timeoutMs == 0 { return "--timeout-ms must be positive" }
         if !(waitTimeout > 0) { return "--wait-timeout must be positive" }
         if preCopy && stop { return "--pre-copy stops the process itself (for the final copy only): drop --stop" }
+        if preCopy && tree { return "--pre-copy takes one process; --tree is taken stopped (--stop)" }
         return nil
     }
 }
@@ -111,7 +120,7 @@ extension CheckpointRun {
     /// From ArgumentParser's parse (an extension: the struct keeps its memberwise init).
     init(_ c: CheckpointCommand) {
         self.init(pid: c.pid, stop: c.stop, preCopy: c.preCopy, timeoutMs: c.timeoutMs, wait: c.wait,
-                  waitTimeout: c.waitTimeout)
+                  waitTimeout: c.waitTimeout, tree: c.tree)
     }
 
     func run() throws {
@@ -131,6 +140,10 @@ extension CheckpointRun {
         }
         if let why = SinkGuard.refusal(pid: pid, waitDirectory: wait) { throw failure(command, why, CkptExit.failed) }
         let client = try openFamily(command)
+        if tree {
+            try runTree(client, watch: watch)
+            return
+        }
         if preCopy {
             try runPreCopy(client, watch: watch)
             return
@@ -141,7 +154,8 @@ extension CheckpointRun {
         if let watch { try waitForImage(watch, crid: reply.crid) }
     }
 
-    private func request(_ client: GenlClient, flags: UInt32, parent: PreCopyParent? = nil) throws -> CheckpointReply {
+    func request(_ client: GenlClient, flags: UInt32, parent: PreCopyParent? = nil, pid: Int32? = nil) throws -> CheckpointReply {
+        let pid = pid ?? self.pid
         do throws(TransportError) {
             return try client.checkpoint(pid: UInt32(pid), flags: flags, timeoutMs: timeoutMs ?? 0, parent: parent)
         } catch {
@@ -205,7 +219,7 @@ extension CheckpointRun {
 
     /// Waits for the listener writing to the watched DIR to publish `<crid>.ckpt` (or
     /// `<crid>-N.ckpt`) or `<crid>.failed` (`PublishedImageWatch` says why it watches).
-    private func waitForImage(_ watch: PublishedImageWatch, crid: UInt64) throws {
+    func waitForImage(_ watch: PublishedImageWatch, crid: UInt64) throws {
         let command = "checkpoint"
         let dir = watch.directory
         let deadline = Double(monotonicNanoseconds()) / 1e9 + waitTimeout

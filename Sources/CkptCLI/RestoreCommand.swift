@@ -37,8 +37,8 @@ public struct RestoreCommand: ParsableCommand {
             Exit codes: 0 restored (with --check: restorable); 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded (--memory-by kernel); 74 the file cannot be read.
             """)
 
-    @Argument(help: ArgumentHelp("The image file, or a crid looked up in --dir.", valueName: "image"))
-    var imageArgument: String
+    @Argument(help: ArgumentHelp("The image file, or a crid looked up in --dir; several: the images of one process tree (ckpt checkpoint --tree), restored as that tree.", valueName: "image"))
+    var images: [String]
 
     @OptionGroup var location: ImageLocationOptions
 
@@ -88,7 +88,8 @@ public struct RestoreCommand: ParsableCommand {
 /// make one without ArgumentParser's property wrappers (`RestoreCommand` makes it from its
 /// parse).
 struct RestoreRun: Equatable {
-    var imageArgument: String
+    /// One image, or the images of one process tree (the root first or not).
+    var images: [String]
     var dir: String
     var stopped: Bool
     var shellJob: Bool
@@ -106,7 +107,7 @@ struct RestoreRun: Equatable {
 extension RestoreRun {
     /// From ArgumentParser's parse (an extension: the struct keeps its memberwise init).
     init(_ c: RestoreCommand) {
-        self.init(imageArgument: c.imageArgument, dir: c.location.dir, stopped: c.stopped, shellJob: c.shellJob,
+        self.init(images: c.images, dir: c.location.dir, stopped: c.stopped, shellJob: c.shellJob,
                   tcpClose: c.tcpClose, unixClose: c.unixClose, inheritFDs: c.inheritFd.fds, check: c.check, progress: c.progress.progress, parent: c.parent, pid: c.pid, memoryBy: c.memoryBy, verify: c.verify)
     }
 
@@ -115,63 +116,26 @@ extension RestoreRun {
         // First, before this command opens anything: an fd closed here would be the number
         // its next open gets, and the process would inherit that file instead.
         if let why = DescriptorList(inheritFDs).prepareForInheritance() { throw failure(command, why, CkptExit.usage) }
-        let progressShown = ProgressOptions.enabled(progress)
-        let image = try ImageLocationOptions.path(imageArgument, dir: dir, command: command)
-        let bytes = try openImageBytes(image, command: command)
-        try RestoreCommand.checkTrusted(bytes, path: image, what: "image", command: command)
-        if verify {
-            let bar = ProgressBar(label: "verifying", enabled: progressShown)
-            defer { bar.finish() }
-            do throws(ImageError) { _ = try verifyImage(source: bytes) { bar.update($0, $1) } } catch {
-                bar.finish()
-                throw failure(command, "\(image): FAILED at \(error.location): \(error.reason)", error.exitCode)
-            }
+        if images.count > 1 {
+            try runTree()
+            return
         }
-        let reader: ImageReader
-        do throws(ImageError) { reader = try ImageReader(source: bytes, mapped: true) } catch {
-            throw failure(command, "\(image): \(error.reason)", error.exitCode)
-        }
-        let parentReader = try openParent(of: reader, image: image, command: command)
+        let (image, reader, parentReader) = try open(images[0])
         let plan: RestorePlan
         do throws(RestoreError) {
             plan = try RestorePlan(reader, shellJob: shellJob, tcpClose: tcpClose, unixClose: unixClose, inheritedFDs: Set(inheritFDs))
         } catch {
             throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
         }
-        let kernelWarning: String?
-        do throws(RestoreError) {
-            try Restorer.checkPermitted(plan)
-            kernelWarning = try plan.checkKernel(release: Syscall.kernelRelease())
-        } catch {
-            throw failure(command, "\(image): refused: \(error)", CkptExit.failed)
-        }
-        if let kernelWarning { writeStderr("ckpt restore: warning: \(kernelWarning)\n") }
+        try checkHere(plan, image)
         if check {
-            if pid == .same, let refusal = Restorer.takenIDRefusal(plan) {
-                throw failure(command, "\(image): refused: \(refusal) (--pid same)", CkptExit.failed)
-            }
-            if memoryBy == .kernel { _ = try openFamily(command) }
-            emit("\(image): restorable: \(plan.threads.count) thread\(plan.threads.count == 1 ? "" : "s"), "
-                 + "\(plan.mappings.count) mappings, \(plan.descriptors.count) fds")
+            try checkIDsAndModule([plan], [image])
+            emit("\(image): restorable: " + Self.describe(plan))
             return
         }
-        var replayer: RestartReplayer?
-        if memoryBy == .kernel {
-            let client = try openFamily(command)
-            let link: GenlRestartLink
-            do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: 32) } catch {
-                throw failure(command, "cannot size the netlink socket's buffers: \(error)", CkptExit.ioError)
-            }
-            // 15 pages per request, not CKPT_DATA_MAX: netlink_sendmsg copies each request into
-            // one kvmalloc'd buffer, which then fits 64 KiB instead of taking 128 KiB that the page
-            // allocator zeroes whole (init_on_alloc); docs/benchmarks.md, "Fragment sizes".
-            replayer = RestartReplayer(link: link, window: 32, maxData: RestoreCommand.restartRequestData,
-                                        copiesPrivateFilePages: true)
-        }
-        let restorer = Restorer(plan: plan, reader: reader, replayer: replayer,
-                                options: .init(leaveStopped: stopped, shellJob: shellJob, pids: pid, memory: memoryBy),
-                                parent: parentReader)
-        let bar = ProgressBar(label: "writing memory", enabled: progressShown)
+        let restorer = Restorer(plan: plan, reader: reader, replayer: try replayer(),
+                                options: options, parent: parentReader)
+        let bar = ProgressBar(label: "writing memory", enabled: ProgressOptions.enabled(progress))
         do throws(RestoreError) {
             let r = try restorer.run(step: { bar.finish(); writeStderr("ckpt restore: \($0)\n") },
                                      progress: { bar.update($0, $1) })
@@ -185,6 +149,142 @@ extension RestoreRun {
             if case .image = error { throw failure(command, "\(image): damaged: \(error)", CkptExit.dataError) }
             throw failure(command, "\(image): \(error)", CkptExit.failed)
         }
+    }
+
+    var options: Restorer.Options {
+        .init(leaveStopped: stopped, shellJob: shellJob, pids: pid, memory: memoryBy)
+    }
+
+    static func describe(_ plan: RestorePlan) -> String {
+        "\(plan.threads.count) thread\(plan.threads.count == 1 ? "" : "s"), \(plan.mappings.count) mappings, \(plan.descriptors.count) fds"
+    }
+
+    /// The image at `argument` (a path, a crid in --dir, a store URL): trusted (`checkTrusted`),
+    /// verified first with --verify, read by its index; and the pre-copy it names.
+    func open(_ argument: String) throws -> (path: String, reader: ImageReader, parent: ImageReader?) {
+        let command = "restore"
+        let image = try ImageLocationOptions.path(argument, dir: dir, command: command)
+        let bytes = try openImageBytes(image, command: command)
+        try RestoreCommand.checkTrusted(bytes, path: image, what: "image", command: command)
+        if verify {
+            let bar = ProgressBar(label: "verifying", enabled: ProgressOptions.enabled(progress))
+            defer { bar.finish() }
+            do throws(ImageError) { _ = try verifyImage(source: bytes) { bar.update($0, $1) } } catch {
+                bar.finish()
+                throw failure(command, "\(image): FAILED at \(error.location): \(error.reason)", error.exitCode)
+            }
+        }
+        let reader: ImageReader
+        do throws(ImageError) { reader = try ImageReader(source: bytes, mapped: true) } catch {
+            throw failure(command, "\(image): \(error.reason)", error.exitCode)
+        }
+        return (image, reader, try openParent(of: reader, image: image, command: "restore"))
+    }
+
+    /// The restorer's rights and this kernel, for one planned image.
+    func checkHere(_ plan: RestorePlan, _ image: String) throws {
+        let kernelWarning: String?
+        do throws(RestoreError) {
+            try Restorer.checkPermitted(plan)
+            kernelWarning = try plan.checkKernel(release: Syscall.kernelRelease())
+        } catch {
+            throw failure("restore", "\(image): refused: \(error)", CkptExit.failed)
+        }
+        if let kernelWarning { writeStderr("ckpt restore: warning: \(kernelWarning)\n") }
+    }
+
+    /// --check's own questions: the ids free (--pid same), the module loaded (--memory-by kernel).
+    func checkIDsAndModule(_ plans: [RestorePlan], _ images: [String]) throws {
+        if pid == .same {
+            for (plan, image) in zip(plans, images) {
+                if let refusal = Restorer.takenIDRefusal(plan) {
+                    throw failure("restore", "\(image): refused: \(refusal) (--pid same)", CkptExit.failed)
+                }
+            }
+        }
+        if memoryBy == .kernel { _ = try openFamily("restore") }
+    }
+
+    /// With --memory-by kernel, the kernel's restart session's client; nil otherwise.
+    func replayer() throws -> RestartReplayer? {
+        guard memoryBy == .kernel else { return nil }
+        let client = try openFamily("restore")
+        let link: GenlRestartLink
+        do throws(TransportError) { link = try GenlRestartLink(client: client, acksInFlight: 32) } catch {
+            throw failure("restore", "cannot size the netlink socket's buffers: \(error)", CkptExit.ioError)
+        }
+        // 15 pages per request, not CKPT_DATA_MAX: netlink_sendmsg copies each request into
+        // one kvmalloc'd buffer, which then fits 64 KiB instead of taking 128 KiB that the page
+        // allocator zeroes whole (init_on_alloc); docs/benchmarks.md, "Fragment sizes".
+        return RestartReplayer(link: link, window: 32, maxData: RestoreCommand.restartRequestData,
+                               copiesPrivateFilePages: true)
+    }
+
+    /// Several images: one process tree (`ckpt checkpoint --tree`), planned together
+    /// (`TreePlan`: one root, pipes between them) and made by forks from its root.
+    func runTree() throws {
+        let command = "restore"
+        if parent != nil { throw failure(command, "--parent names one pre-copy: give it with one image", CkptExit.usage) }
+        if !inheritFDs.isEmpty {
+            throw failure(command, "--inherit-fd restores one process: a tree's processes are not given this command's fds", CkptExit.usage)
+        }
+        var opened: [(path: String, reader: ImageReader, parent: ImageReader?)] = []
+        for argument in images { opened.append(try open(argument)) }
+        var facts: [TreeFacts] = []
+        for o in opened {
+            do throws(RestoreError) { facts.append(try RestorePlan.treeFacts(o.reader)) } catch {
+                throw failure(command, "\(o.path): damaged: \(error)", CkptExit.dataError)
+            }
+        }
+        // The tree's shape first: images that are not one tree are refused as such, not for
+        // a pipe whose other end is in the image left out.
+        do throws(RestoreError) { _ = try TreePlan.shape(facts.map { ($0.pid, $0.ppid) }) } catch {
+            throw failure(command, "refused: \(error)", CkptExit.failed)
+        }
+        let shared = TreePlan.sharedPipeNames(facts.map(\.pipeNames))
+        var plans: [RestorePlan] = []
+        for o in opened {
+            do throws(RestoreError) {
+                plans.append(try RestorePlan(o.reader, shellJob: shellJob, tcpClose: tcpClose, unixClose: unixClose, sharedPipes: shared))
+            } catch {
+                throw failure(command, "\(o.path): refused: \(error)", CkptExit.failed)
+            }
+        }
+        let tree: TreePlan
+        do throws(RestoreError) { tree = try TreePlan(plans) } catch {
+            throw failure(command, "refused: \(error)", CkptExit.failed)
+        }
+        let paths = tree.order.map { opened[$0].path }
+        for (plan, path) in zip(tree.plans, paths) { try checkHere(plan, path) }
+        if check {
+            try checkIDsAndModule(tree.plans, paths)
+            for (plan, path) in zip(tree.plans, paths) { emit("\(path): restorable: " + Self.describe(plan)) }
+            emit("tree of \(tree.plans.count) processes (root pid \(tree.plans[0].task.tgid)), \(tree.pipes.count) pipe\(tree.pipes.count == 1 ? "" : "s") between them: restorable")
+            return
+        }
+        let restorer = TreeRestorer(tree: tree, readers: tree.order.map { opened[$0].reader },
+                                    parents: tree.order.map { opened[$0].parent }, replayer: try replayer(), options: options)
+        let bar = ProgressBar(label: "writing memory", enabled: ProgressOptions.enabled(progress))
+        let results: [Restorer.Result]
+        do throws(RestoreError) {
+            results = try restorer.run(step: { i, what in
+                bar.finish()
+                writeStderr("ckpt restore: pid \(tree.plans[i].task.tgid): \(what)\n")
+            }, progress: { bar.update($0, $1) })
+            bar.finish()
+        } catch {
+            bar.finish()
+            if case .image = error { throw failure(command, "damaged: \(error)", CkptExit.dataError) }
+            throw failure(command, "\(error)", CkptExit.failed)
+        }
+        for (i, r) in results.enumerated() {
+            let plan = tree.plans[i]
+            for w in r.warnings { writeStderr("ckpt restore: warning: pid \(plan.task.tgid): \(w)\n") }
+            let parent = tree.parents[i].map { "pid \(results[$0].pid)" } ?? "ckpt restore"
+            emit("restored \(paths[i]): pid \(r.pid) (was \(plan.task.tgid)), child of \(parent), \(plan.mappings.count) mappings, "
+                 + "\(plan.descriptors.count) fds, \(r.memoryBytes) bytes written by \(r.memoryCall)")
+        }
+        emit("restored pid \(results[0].pid)")
     }
 }
 

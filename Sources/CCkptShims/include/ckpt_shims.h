@@ -115,6 +115,8 @@ int ckpt_child_state(int pid, int *status);
  * - ckpt_remote_thread_clone3: struct clone_args for clone3(2) making a thread
  *   (CKPT_CLONE_THREAD_FLAGS) with id @tid (set_tid), followed by that pid_t;
  *   the syscall's size argument is sizeof(struct clone_args): ckpt_clone_args_size().
+ * - ckpt_remote_process_clone3: the same for a child process as fork(2) makes one (no
+ *   flags, exit signal SIGCHLD) with pid @pid.
  * - ckpt_remote_stack_t: a stack_t for sigaltstack(2). */
 /* prlimit(2) on another process (ptrace.c): glibc declares prlimit() only under
  * _GNU_SOURCE. @set (when not NULL) becomes the limit; @old (when not NULL) receives the
@@ -135,6 +137,7 @@ int ckpt_o_path(void);
 int ckpt_tgkill(int tgid, int tid, int sig);
 
 size_t ckpt_remote_thread_clone3(unsigned char *buf, size_t cap, uint64_t at, int tid);
+size_t ckpt_remote_process_clone3(unsigned char *buf, size_t cap, uint64_t at, int pid);
 size_t ckpt_clone_args_size(void);
 size_t ckpt_remote_stack_t(unsigned char *buf, size_t cap, uint64_t sp, uint64_t size, int flags);
 

@@ -44,20 +44,20 @@ enum PlainArguments {
               let memoryBy = t.value("memory-by", or: Restorer.MemoryPath.process),
               let inherit = t.value("inherit-fd", or: DescriptorList())
         else { return nil }
-        return RestoreRun(imageArgument: image, dir: dir, stopped: t.has("stopped"), shellJob: t.has("shell-job"),
+        return RestoreRun(images: [image], dir: dir, stopped: t.has("stopped"), shellJob: t.has("shell-job"),
                           tcpClose: t.has("tcp-close"), unixClose: t.has("unix-close"), inheritFDs: inherit.fds, check: t.has("check"),
                           progress: progress, parent: parent, pid: pid, memoryBy: memoryBy, verify: t.has("verify"))
     }
 
     static func checkpoint(_ arguments: ArraySlice<String>) -> CheckpointRun? {
-        guard let t = Tokens(arguments, options: ["timeout-ms", "wait", "wait-timeout"], flags: ["stop", "pre-copy"]),
+        guard let t = Tokens(arguments, options: ["timeout-ms", "wait", "wait-timeout"], flags: ["stop", "pre-copy", "tree"]),
               let positional = t.positional, let pid = Int32(argument: positional),
               let timeoutMs = t.optional("timeout-ms", UInt32.self),
               let wait = t.optional("wait", String.self),
               let waitTimeout = t.value("wait-timeout", or: Double(30))
         else { return nil }
         let run = CheckpointRun(pid: pid, stop: t.has("stop"), preCopy: t.has("pre-copy"), timeoutMs: timeoutMs,
-                                wait: wait, waitTimeout: waitTimeout)
+                                wait: wait, waitTimeout: waitTimeout, tree: t.has("tree"))
         return run.invalid == nil ? run : nil
     }
 

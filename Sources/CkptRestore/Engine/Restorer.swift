@@ -92,6 +92,9 @@ public struct Restorer {
     let options: Options
     /// The pre-copy the image was taken after (its parent-pages records' pages).
     let parent: ImageReader?
+    /// The restorer's ends of the tree's shared pipes, by name, which the process inherits
+    /// (`TreeRestorer`; empty for one process).
+    var sharedPipeFDs: [String: MadePipeEnds] = [:]
 
     public init(plan: RestorePlan, reader: ImageReader, replayer: RestartReplayer?, options: Options,
                 parent: ImageReader? = nil) {
@@ -107,25 +110,112 @@ public struct Restorer {
     public func run(step: (String) -> Void = { _ in },
                     progress: (UInt64, UInt64) -> Void = { _, _ in }) throws(RestoreError) -> Result {
         try Self.checkPermitted(plan)
+        let process = try start(step: step)
+        var finished = false
+        defer { if !finished { process.kill() } }
+        let built = try build(process, step: step, progress: progress)
+        let result = try release(process, built)
+        finished = true
+        return result
+    }
+
+    /// A new process this restorer drives: traced, the stub's mappings gone but the gadget
+    /// page, in a session of its own unless `--shell-job`.
+    struct NewProcess {
+        let pid: pid_t
+        var remote: RemoteSyscalls
+        /// Made by `fork` (inside its parent), not started from the stub's file.
+        var forked = false
+        var tracee: Tracee { remote.tracee }
+
+        /// Ends it (a failed restore): SIGKILL, then reaped (a child or a tracee of ours).
+        func kill() {
+            Glibc.kill(pid, SIGKILL)
+            var s: Int32 = 0
+            waitpid(pid, &s, __WALL)
+        }
+    }
+
+    /// What `build` made, for `release`.
+    struct Built {
+        var tracees: [Tracee]
+        var warnings: [String]
+        var memoryBytes: UInt64
+        var memoryCall: String
+    }
+
+    /// The stub started from its memfd, seized, cleared; its own session (a daemon's, as
+    /// criu restore -d) unless --shell-job keeps the restorer's.
+    func start(step: (String) -> Void) throws(RestoreError) -> NewProcess {
         step("starting the new process")
         let pid = try spawnStub()
-        var finished = false
-        defer { if !finished { kill(pid, SIGKILL); var s: Int32 = 0; waitpid(pid, &s, __WALL) } }
-        let tracee = try Tracee.seize(pid)
-        var remote = RemoteSyscalls(tracee: tracee, base: try tracee.getRegisters(),
-                                    gadget: StubProgram.base + UInt64(StubProgram.gadgetOffset))
-        step("clearing the new process")
-        try moveGadget(&remote)
-        // A session of its own, as a daemon's (criu restore -d); --shell-job keeps ours.
-        if !options.shellJob { try remote.call("setsid", Int32(CKPT_SYS_SETSID)) }
+        var started = NewProcess(pid: pid, remote: RemoteSyscalls(tracee: Tracee(pid: pid), base: [], gadget: 0))
+        do throws(RestoreError) {
+            let tracee = try Tracee.seize(pid)
+            started.remote = RemoteSyscalls(tracee: tracee, base: try tracee.getRegisters(),
+                                            gadget: StubProgram.base + UInt64(StubProgram.gadgetOffset))
+            step("clearing the new process")
+            try moveGadget(&started.remote)
+            if !options.shellJob { try started.remote.call("setsid", Int32(CKPT_SYS_SETSID)) }
+        } catch {
+            started.kill()
+            throw error
+        }
+        return started
+    }
+
+    /// A child of `parent` (cleared by `start` or by this) for this restorer's image, made as
+    /// the original was, by a fork inside the parent: with the image's pid when it is free
+    /// and may be asked for (clone3 set_tid), else a new one (`--pid same`: refused). It is
+    /// traced from its first instruction (`PTRACE_O_TRACEFORK`), holds a copy of the parent's
+    /// gadget page and fds (the tree's shared pipes), and is cleared for its own image.
+    func fork(from parent: NewProcess) throws(RestoreError) -> NewProcess {
+        let tgid = Int32(bitPattern: plan.task.tgid)
+        let at = parent.remote.scratch + 3072
+        var made: pid_t = -1
+        var args = [UInt8](repeating: 0, count: 256)
+        let n = options.pids == .new ? 0 : ckpt_remote_process_clone3(&args, args.count, at, tgid)
+        if n > 0 {
+            try parent.tracee.write(Array(args.prefix(n)), at: at)
+            do throws(RestoreError) {
+                made = pid_t(try parent.remote.call("clone3 (process \(tgid), same id)", Int32(CKPT_SYS_CLONE3), at,
+                                                    UInt64(ckpt_clone_args_size())))
+            } catch let .remote(_, errno) where [.fileExists, .notPermitted, .noFunction, .invalidArgument].contains(errno) {
+                if options.pids == .same { throw Self.idRefused("pid \(tgid)", errno) }
+            }
+        }
+        if made < 0 {
+            made = pid_t(try parent.remote.call("fork (process \(tgid))", Int32(CKPT_SYS_CLONE), UInt64(SIGCHLD), 0, 0, 0, 0))
+        }
+        var child = NewProcess(pid: made, remote: parent.remote, forked: true)
+        do throws(RestoreError) {
+            let tracee = try Tracee.clonedThread(made)
+            child.remote = RemoteSyscalls(tracee: tracee, base: try tracee.getRegisters(), gadget: parent.remote.gadget,
+                                          batchLoop: parent.remote.batchLoop)
+            try moveGadget(&child.remote)
+        } catch {
+            child.kill()
+            throw error
+        }
+        return child
+    }
+
+    /// Everything of the image in `process`, which is left stopped and traced: mappings,
+    /// address space, descriptors, signal dispositions, memory, credentials, threads,
+    /// registers, resource limits, pending signals.
+    func build(_ process: NewProcess, step: (String) -> Void,
+               progress: (UInt64, UInt64) -> Void) throws(RestoreError) -> Built {
+        let remote = process.remote
+        let pid = process.pid
         // From here every path is opened with the process's rights (another user's process:
         // `ProcessFileAccess`), until setCredentials makes them its own.
         let access = try ProcessFileAccess.begin(remote, task: plan.task)
         step("mapping \(plan.mappings.count) areas")
         let objects = try makeMappings(remote, access)
-        try compareMappings(tracee)
+        try compareMappings(process.tracee)
         try setAddressSpace(remote, access)
         step("opening \(plan.descriptors.count) descriptors")
+        try placeSharedPipes(remote)
         try restoreDescriptors(remote, objects: objects, access: access)
         try restorePipes(remote)
         let fifoWarnings = try restoreNamedFIFOs(remote, access: access)
@@ -190,14 +280,25 @@ public struct Restorer {
         step("setting resource limits, pending signals")
         warnings += try restoreResourceLimits(pid)
         warnings += try raisePendingSignals(pid, tracees)
+        return Built(tracees: tracees, warnings: warnings, memoryBytes: memoryBytes, memoryCall: memoryCall)
+    }
+
+    /// Lets the built process run (unless `--stopped`): SIGCONT, every thread detached.
+    func release(_ process: NewProcess, _ built: Built) throws(RestoreError) -> Result {
+        let pid = process.pid
+        var warnings = built.warnings
         // The stub's own SIGSTOP left the group stopped: without a SIGCONT it would go back
-        // to that stop when detached (which is what --stopped wants).
-        if !options.leaveStopped, kill(pid, SIGCONT) != 0 {
+        // to that stop when detached (which is what --stopped wants). A forked child was
+        // never group-stopped; the SIGCONT is harmless there.
+        if !options.leaveStopped, Glibc.kill(pid, SIGCONT) != 0 {
             throw .system(call: "kill(SIGCONT) \(pid)", errno: Errno(rawValue: errno))
         }
-        for t in tracees { try t.detach() }
-        finished = true
-        let moved = zip(plan.threads, tracees).dropFirst().filter { pid_t($0.tid) != $1.pid }
+        // A forked child never stopped itself: --stopped queues the stop it takes when detached.
+        if options.leaveStopped, process.forked, Glibc.kill(pid, SIGSTOP) != 0 {
+            throw .system(call: "kill(SIGSTOP) \(pid)", errno: Errno(rawValue: errno))
+        }
+        for t in built.tracees { try t.detach() }
+        let moved = zip(plan.threads, built.tracees).dropFirst().filter { pid_t($0.tid) != $1.pid }
         if !moved.isEmpty, options.pids != .new {
             let ids = moved.map { "\($0.tid)->\($1.pid)" }.joined(separator: " ")
             warnings.append("threads have new ids (image->now): \(ids)")
@@ -207,7 +308,8 @@ public struct Restorer {
         }
         // Each thread of an older image says the same ("no FPU state"): once is enough.
         var seen = Set<String>()
-        return Result(pid: pid, memoryBytes: memoryBytes, memory: options.memory, memoryCall: memoryCall, warnings: warnings.filter { seen.insert($0).inserted })
+        return Result(pid: pid, memoryBytes: built.memoryBytes, memory: options.memory, memoryCall: built.memoryCall,
+                      warnings: warnings.filter { seen.insert($0).inserted })
     }
 
     // MARK: steps
@@ -560,7 +662,7 @@ public struct Restorer {
                             access: ProcessFileAccess) throws(RestoreError) {
         var keep = Set(plan.descriptors.compactMap { d -> Int32? in
             switch d {
-            case let .terminal(fd, _), let .inherited(fd): fd
+            case let .terminal(fd, _), let .inherited(fd), let .sharedPipe(fd, _): fd
             default: nil
             }
         })
@@ -587,7 +689,7 @@ public struct Restorer {
             case let .event(f, fl, e):
                 try restoreEvent(remote, fd: f, flags: fl, e)
                 continue
-            case .terminal, .inherited, .pipe, .fifo, .socket, .inet, .epoll: continue
+            case .terminal, .inherited, .pipe, .sharedPipe, .fifo, .socket, .inet, .epoll: continue
             }
             let what = "fd \(fd) (\(path))"
             let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)

@@ -31,6 +31,10 @@ public struct RestorePlan: Sendable {
         case pipe(fd: Int32, name: String)
         /// An fd of a named FIFO, opened again at its path (`namedFIFOs` has it).
         case fifo(fd: Int32, path: String)
+        /// One end of a pipe another process of the restored tree also holds
+        /// (`sharedPipeEnds` has it): the restorer makes the pipe and every process of the
+        /// tree inherits it (`TreeRestorer`).
+        case sharedPipe(fd: Int32, name: String)
         /// Whatever the image had, the restorer's own fd of that number takes its place
         /// (`--inherit-fd`): the new process inherits it.
         case inherited(fd: Int32)
@@ -53,7 +57,7 @@ public struct RestorePlan: Sendable {
 
         public var fd: Int32 {
             switch self {
-            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .fifo(fd, _), let .inherited(fd), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
+            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .fifo(fd, _), let .sharedPipe(fd, _), let .inherited(fd), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
                  let .inotify(fd, _, _), let .event(fd, _, _), let .epoll(fd, _, _): fd
             }
         }
@@ -85,6 +89,8 @@ public struct RestorePlan: Sendable {
     public var descriptors: [Descriptor]
     /// The pipes among the descriptors.
     public var pipes: [Pipe]
+    /// The ends of pipes other processes of the restored tree hold too (`sharedPipes`).
+    public var sharedPipeEnds: [SharedPipeEnd]
     /// The named FIFOs among the descriptors.
     public var namedFIFOs: [NamedFIFO]
     /// The Unix socketpairs among the descriptors.
@@ -114,8 +120,10 @@ public struct RestorePlan: Sendable {
     /// Unix connections to another process come back with their peer closed (`SocketPair`).
     /// `inheritedFDs`: fds the restorer's own of the same number replace, whatever the image
     /// had there (nothing of theirs is planned or refused); each must be an fd of the image.
+    /// `sharedPipes`: names (`pipe:[INODE]`) of pipes other images of a restored process tree
+    /// hold ends of (`TreePlan`); their ends are `sharedPipeEnds`, not refused here.
     public init(_ reader: ImageReader, shellJob: Bool, tcpClose: Bool = false, unixClose: Bool = false,
-                inheritedFDs: Set<Int32> = []) throws(RestoreError) {
+                inheritedFDs: Set<Int32> = [], sharedPipes: Set<String> = []) throws(RestoreError) {
         var header: HeaderMeta?, task: TaskMeta?, mm: MMMeta?
         var mappings: [Mapping] = []
         var threads: [ThreadPlan] = []
@@ -312,12 +320,17 @@ public struct RestorePlan: Sendable {
             if inetRecords[f.id] != nil, let path = f.meta.path {
                 return .inet(fd: Int32(f.meta.fd), name: path)
             }
+            if pipeRecords[f.id] != nil, let path = f.meta.path, sharedPipes.contains(path) {
+                return .sharedPipe(fd: Int32(f.meta.fd), name: path)
+            }
             return try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
         }
         // An inherited fd is not what the image had: it joins no pipe or socket.
         let grouped = files.filter { !inheritedFDs.contains(Int32($0.meta.fd)) }
         let pipeFiles = grouped.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } }
-        self.pipes = try Self.pipes(pipeFiles)
+        let shared = pipeFiles.filter { $0.0.path.map(sharedPipes.contains) ?? false }
+        self.pipes = try Self.pipes(pipeFiles.filter { !($0.0.path.map(sharedPipes.contains) ?? false) })
+        self.sharedPipeEnds = try shared.map { f, record throws(RestoreError) in try SharedPipeEnd(f, record) }
         self.namedFIFOs = try NamedFIFO.fifos(pipeFiles)
         let unixSockets = grouped.compactMap { f in
             unixRecords[f.id].map { SocketPair.Record(file: f.meta, meta: $0.meta, data: $0.data) }

@@ -12,19 +12,20 @@ struct Tracee {
     let pid: pid_t
 
     /// `PTRACE_SEIZE` with `PTRACE_O_EXITKILL` (the new process dies with the restorer
-    /// until it is detached) and `PTRACE_O_TRACECLONE` (threads it is made to create are
-    /// traced from their first instruction) of a process in group-stop: seizing it makes
-    /// it report that stop to us, which is waited for.
+    /// until it is detached), `PTRACE_O_TRACECLONE` and `PTRACE_O_TRACEFORK` (threads and
+    /// child processes it is made to create are traced from their first instruction, with
+    /// these options) of a process in group-stop: seizing it makes it report that stop to
+    /// us, which is waited for.
     static func seize(_ pid: pid_t) throws(RestoreError) -> Tracee {
         let t = Tracee(pid: pid)
         try t.request("PTRACE_SEIZE", CKPT_PTRACE_SEIZE,
-                      data: UInt(CKPT_PTRACE_O_EXITKILL) | UInt(CKPT_PTRACE_O_TRACECLONE))
+                      data: UInt(CKPT_PTRACE_O_EXITKILL) | UInt(CKPT_PTRACE_O_TRACECLONE) | UInt(CKPT_PTRACE_O_TRACEFORK))
         _ = try t.waitStop()
         return t
     }
 
-    /// A thread a traced thread just created with clone (auto-attached by
-    /// `PTRACE_O_TRACECLONE`): waits for its first stop.
+    /// A thread or process a traced thread just created with clone (auto-attached by
+    /// `PTRACE_O_TRACECLONE` or `PTRACE_O_TRACEFORK`): waits for its first stop.
     static func clonedThread(_ tid: pid_t) throws(RestoreError) -> Tracee {
         let t = Tracee(pid: tid)
         _ = try t.waitStop()

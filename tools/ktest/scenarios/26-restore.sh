@@ -1120,3 +1120,61 @@ t_restore_damaged_image() {
 	out=$($CKPT_CLI restore $img --verify 2>&1); rc=$?
 	((rc == 65)) && [[ $out != *"starting the new process"* ]] || { why="restore --verify: exit $rc: $out"; return 1; }
 }
+
+# A process tree (tools/ktest/pytree.py: a parent, its child and grandchild, three pipes
+# between them, 3000 bytes unread in one) checkpointed with --tree and restored from its
+# three images, given in another order: each process comes back with its pid, as the
+# child of its parent (the parent reaps its child with waitpid), the pipes connect the
+# same processes (the child echoes what the parent feeds it, the grandchild's lines reach
+# the parent), the unread bytes are still in their pipe, and the parent counts on from
+# its checkpointed count. Refused before any process exists: one image of the tree alone
+# (its pipes' other ends are another process's) and images that are not one tree.
+t_restore_tree() {
+	restore_listen || return 1
+	bg /usr/bin/python3 $here/pytree.py </dev/null >t.out 2>t.err
+	T=$!
+	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	local ready c g crc imgs np got pre post
+	ready=$(grep -a '^ready' t.out)
+	read -r _ _ c g _ crc <<<"$ready"
+	[[ -n $g ]] || { why="ready line: $ready"; return 1; }
+	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	out=$($CKPT_CLI checkpoint $T --tree --stop --wait $W/img 2>&1) || { why="checkpoint --tree: $out"; return 1; }
+	imgs=($(sed -n "s/^image //p" <<<"$out"))
+	((${#imgs[@]} == 3)) || { why="not three images: $out"; return 1; }
+	[[ $out == *" pid $T"$'\n'*" pid $c"$'\n'*" pid $g"$'\n'* ]] || { why="the crid lines do not name $T $c $g in order: $out"; return 1; }
+	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	kill -9 $g $c $T
+	wait $T 2>/dev/null
+	local i
+	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone ]] && break; sleep 0.1; done
+	[[ $(state $c) == gone && $(state $g) == gone ]] || { why="child $(state $c), grandchild $(state $g) after kill"; return 1; }
+	out=$($CKPT_CLI restore "${imgs[1]}" 2>&1) && { why="restored the child's image alone: $out"; return 1; }
+	[[ $out == *"held by another process"* && $out != *starting* ]] || { why="the child alone: $out"; return 1; }
+	out=$($CKPT_CLI restore "${imgs[0]}" "${imgs[2]}" 2>&1) && { why="restored a parent and its grandchild: $out"; return 1; }
+	[[ $out == *"not one process tree"* && $out != *starting* ]] || { why="parent and grandchild: $out"; return 1; }
+	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
+		[[ $out == *"tree of 3 processes (root pid $T), 3 pipes between them: restorable"* && $out != *starting* ]] ||
+		{ why="restore --check: $out"; return 1; }
+	mv t.out t.old && : >t.out
+	out=$($CKPT_CLI restore "${imgs[2]}" "${imgs[0]}" "${imgs[1]}" 2>&1) || { why="restore: $out"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	pids+=($np $c $g)
+	[[ $np == "$T" ]] || { why="the root came back as $np, not $T: $out"; return 1; }
+	[[ $out != *warning* ]] || { why="the restore warned: $out"; return 1; }
+	[[ $(awk '{print $4}' /proc/$c/stat) == "$T" ]] || { why="the child $c's parent is $(awk '{print $4}' /proc/$c/stat 2>&1)"; return 1; }
+	[[ $(awk '{print $4}' /proc/$g/stat) == "$c" ]] || { why="the grandchild $g's parent is $(awk '{print $4}' /proc/$g/stat 2>&1)"; return 1; }
+	wait_for t.out '^echo' 30 || { why="no echo from the child after the restore: $(tail -3 t.out t.err)"; return 1; }
+	wait_for t.out '^gc' 30 || { why="no line from the grandchild after the restore: $(tail -3 t.out t.err)"; return 1; }
+	# Its first line lands after the old file's length, behind NULs: not at a line start.
+	got=$(tr -d '\0' <t.out | grep -a '^count' | head -1 | cut -d' ' -f2)
+	((pre < got && got <= post + 1)) || { why="counted on from $got, not after $pre (before the checkpoint) up to $((post + 1))"; return 1; }
+	kill -USR1 $c
+	wait_for t.out '^held' 30 || { why="no held line after SIGUSR1: $(tail -3 t.out t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^held' | head -1)
+	[[ $got == "held 3000 crc $crc" ]] || { why="the unread bytes after the restore: '$got', expected 'held 3000 crc $crc'"; return 1; }
+	kill -USR2 $np
+	wait_for t.out '^reaped' 30 || { why="no reaped line after SIGUSR2: $(tail -3 t.out t.err)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^reaped' | head -1)
+	[[ $got == "reaped $c status 7" ]] || { why="the parent's wait for its child: '$got'"; return 1; }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptImage
+import CkptReplay
+
+/// `ckpt restore` of a process tree's images (`ckpt checkpoint --tree`): each process made
+/// by its parent's fork, as it was, so the parent may wait for it and it is told of the
+/// parent's end as before.
+///
+/// ```
+///  restorer                                       the tree
+///  pipes the processes share: pipe, capacity, bytes, flags (MadePipeEnds; inherited)
+///  the root: stub started, seized, cleared, setsid     root
+///  each other process, breadth first: clone3 inside     ├─ child (the image's pid)
+///    its parent (traced by PTRACE_O_TRACEFORK), cleared │   └─ grandchild
+///  the restorer's pipe ends closed
+///  each process built as one restore builds it (Restorer.build), shared pipe ends
+///    dup2'd to its fds; then each let run (SIGCONT, detach)
+/// ```
+/// All or nothing: a failure at any step kills every process made so far.
+public struct TreeRestorer {
+    let tree: TreePlan
+    let restorers: [Restorer]
+
+    /// `readers` and `parents` (the pre-copy images) in the order of `tree.plans`.
+    public init(tree: TreePlan, readers: [ImageReader], parents: [ImageReader?], replayer: RestartReplayer?,
+                options: Restorer.Options) {
+        precondition(readers.count == tree.plans.count && parents.count == tree.plans.count)
+        self.tree = tree
+        self.restorers = tree.plans.indices.map { i in
+            Restorer(plan: tree.plans[i], reader: readers[i], replayer: replayer, options: options, parent: parents[i])
+        }
+    }
+
+    /// Restores the tree; `step` is told which process (its index in `tree.plans`) and what
+    /// is being done, `progress` how far each memory write is. Returns each process's
+    /// result, in the order of `tree.plans`.
+    public func run(step: (Int, String) -> Void = { _, _ in },
+                    progress: (UInt64, UInt64) -> Void = { _, _ in }) throws(RestoreError) -> [Restorer.Result] {
+        for plan in tree.plans { try Restorer.checkPermitted(plan) }
+        var pipes: [String: MadePipeEnds] = [:]
+        defer { for ends in pipes.values { ends.close() } }
+        for pipe in tree.pipes { pipes[pipe.name] = try MadePipeEnds.make(pipe) }
+        var restorers = self.restorers
+        for i in restorers.indices { restorers[i].sharedPipeFDs = pipes }
+        var processes: [Restorer.NewProcess] = []
+        var finished = false
+        defer { if !finished { for p in processes.reversed() { p.kill() } } }
+        processes.append(try restorers[0].start { step(0, $0) })
+        for i in restorers.indices.dropFirst() {
+            guard let parent = tree.parents[i] else { preconditionFailure("TreePlan: a second root") }
+            step(i, "forked by pid \(processes[parent].pid)")
+            processes.append(try restorers[i].fork(from: processes[parent]))
+        }
+        // Every process holds them now; the restorer's copies would keep a reader from
+        // ever seeing the end of its pipe.
+        for ends in pipes.values { ends.close() }
+        pipes = [:]
+        var built: [Restorer.Built] = []
+        for i in restorers.indices {
+            built.append(try restorers[i].build(processes[i], step: { step(i, $0) }, progress: progress))
+        }
+        var results: [Restorer.Result] = []
+        for i in restorers.indices { results.append(try restorers[i].release(processes[i], built[i])) }
+        finished = true
+        return results
+    }
+}

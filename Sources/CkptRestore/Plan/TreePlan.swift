@@ -1,0 +1,103 @@
+/// The images of a process tree (`ckpt checkpoint --tree`), planned for one restore: which
+/// process is whose parent (each image's pid and parent pid), the order they are made in
+/// (a parent before its children, which it forks), and the pipes between them. Refused
+/// here, before any process exists: images that are not one tree, a shared pipe with an
+/// end outside the tree.
+public struct TreePlan: Sendable {
+    /// Every process, the root first and each after its parent.
+    public var plans: [RestorePlan]
+    /// For each of `plans`, the index of its parent (nil for the root).
+    public var parents: [Int?]
+    /// For each of `plans`, its index in what `init` was given.
+    public var order: [Int]
+    /// The pipes more than one process holds, in the order of their names.
+    public var pipes: [SharedPipe]
+
+    /// `plans` in any order (each planned with the names `sharedPipeNames` found).
+    public init(_ unordered: [RestorePlan]) throws(RestoreError) {
+        let (order, parents) = try Self.shape(unordered.map { ($0.task.tgid, $0.task.ppid) })
+        self.plans = order.map { unordered[$0] }
+        self.order = order
+        self.parents = parents
+        self.pipes = try Self.sharedPipes(plans)
+    }
+
+    /// The tree that processes of these (pid, parent pid) make: the order to make them in
+    /// (indices into `processes`, the root first, breadth first) and each one's parent (an
+    /// index into that order). Refused: a pid twice, not exactly one process whose parent is
+    /// not among them (the root), a process not under the root.
+    public static func shape(_ processes: [(pid: UInt32, ppid: UInt32)]) throws(RestoreError) -> (order: [Int], parents: [Int?]) {
+        var byPid: [UInt32: Int] = [:]
+        for (i, p) in processes.enumerated() {
+            if byPid[p.pid] != nil {
+                throw .unsupported(what: "images", why: "two of them are of pid \(p.pid): a tree has each process once")
+            }
+            byPid[p.pid] = i
+        }
+        let roots = processes.indices.filter { byPid[processes[$0].ppid] == nil }
+        guard roots.count == 1 else {
+            let list = roots.map { "\(processes[$0].pid) (parent \(processes[$0].ppid))" }.joined(separator: ", ")
+            throw .unsupported(what: "images",
+                               why: "they are not one process tree: \(roots.isEmpty ? "no" : "\(roots.count)") processes whose parent is not among them"
+                                   + (roots.isEmpty ? "" : ": \(list)") + "; restore each tree with its own command")
+        }
+        // Breadth first from the root: a parent before its children.
+        var order = [roots[0]]
+        var at = 0
+        while at < order.count {
+            let pid = processes[order[at]].pid
+            order += processes.indices.filter { processes[$0].ppid == pid && !order.contains($0) }
+            at += 1
+        }
+        guard order.count == processes.count else {
+            let left = processes.indices.filter { !order.contains($0) }.map { String(processes[$0].pid) }
+            throw .unsupported(what: "images", why: "pids \(left.joined(separator: " ")) are not descendants of \(processes[roots[0]].pid)")
+        }
+        let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        return (order, order.map { i in byPid[processes[i].ppid].flatMap { position[$0] } })
+    }
+
+    /// The names of pipes whose ends more than one image holds: what each image is planned
+    /// with (`RestorePlan.init(sharedPipes:)`).
+    public static func sharedPipeNames(_ perImage: [Set<String>]) -> Set<String> {
+        var seen = Set<String>(), shared = Set<String>()
+        for names in perImage {
+            shared.formUnion(names.intersection(seen))
+            seen.formUnion(names)
+        }
+        return shared
+    }
+
+    /// Each shared pipe once: a read end and a write end somewhere in the tree (else its
+    /// other end is a process's outside it, refused as a single restore refuses it), one
+    /// capacity, the bytes from a read end's image.
+    static func sharedPipes(_ plans: [RestorePlan]) throws(RestoreError) -> [SharedPipe] {
+        var pipes: [String: SharedPipe] = [:]
+        var sides: [String: (reading: Bool, writing: Bool, first: String)] = [:]
+        for plan in plans {
+            for end in plan.sharedPipeEnds {
+                let who = "pid \(plan.task.tgid) fd \(end.fd) (\(end.name))"
+                if var p = pipes[end.name] {
+                    guard p.size == end.size else {
+                        throw .image("\(who): a capacity of \(end.size) bytes, another process's end of the same pipe says \(p.size)")
+                    }
+                    if p.data.isEmpty, !end.data.isEmpty { p.data = end.data }
+                    if end.reading, sides[end.name]?.reading == false { p.readFlags = end.flags }
+                    if !end.reading, sides[end.name]?.writing == false { p.writeFlags = end.flags }
+                    pipes[end.name] = p
+                } else {
+                    pipes[end.name] = SharedPipe(name: end.name, size: end.size, data: end.data,
+                                                 readFlags: end.reading ? end.flags : 0, writeFlags: end.reading ? 0 : end.flags)
+                    sides[end.name] = (false, false, who)
+                }
+                sides[end.name]!.reading = sides[end.name]!.reading || end.reading
+                sides[end.name]!.writing = sides[end.name]!.writing || !end.reading
+            }
+        }
+        for (name, side) in sides.sorted(by: { $0.key < $1.key }) where !side.reading || !side.writing {
+            throw .unsupported(what: side.first,
+                               why: "its \(side.reading ? "write" : "read") end is held by a process outside the restored tree (\(name))")
+        }
+        return pipes.values.sorted { $0.name < $1.name }
+    }
+}

@@ -1,0 +1,125 @@
+# A python3 process tree for the tree restore scenario (t_restore_tree): the parent
+# forks a child, which forks a grandchild, with pipes between them, each process
+# holding only its own ends:
+#   feed  parent -> child       the parent writes "n N" each tick; the child answers "echo N"
+#   back  child, grandchild -> parent   the child's answers, and "gc N" from the grandchild
+#         every 0.3 s (two writers, one reader)
+#   held  parent -> child       3000 bytes written at the start, read by the child only on
+#         SIGUSR1 (so they are in the pipe at the checkpoint)
+# The parent prints "ready P C G crc X" (the three pids, the held bytes' CRC-32), then
+# "count N" every 0.1 s, and every line it reads from back. SIGUSR1 to the child: it reads
+# held and answers "held N crc X". SIGUSR2 to the parent: it kills the child (SIGTERM, on
+# which the child exits with status 7) and waits for it (waitpid: only its parent can),
+# then prints "reaped PID status S".
+import os
+import select
+import signal
+import time
+import zlib
+
+from pycount import say
+
+feed_r, feed_w = os.pipe()
+back_r, back_w = os.pipe()
+held_r, held_w = os.pipe()
+payload = bytes((i * 11) & 0xFF for i in range(3000))
+os.write(held_w, payload)
+
+
+def lines(fd):
+    """Each line read from fd, without its newline, for ever (EOF ends it)."""
+    buf = b""
+    while True:
+        part = os.read(fd, 4096)
+        if not part:
+            return
+        buf += part
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            yield line.decode()
+
+
+def grandchild():
+    os.close(feed_r)
+    os.close(held_r)
+    n = 0
+    while True:
+        n += 1
+        os.write(back_w, f"gc {n}\n".encode())
+        time.sleep(0.3)
+
+
+def child():
+    os.close(feed_w)
+    os.close(back_r)
+    os.close(held_w)
+    if os.fork() == 0:
+        grandchild()
+
+    def on_usr1(sig, frame):
+        os.set_blocking(held_r, False)
+        got = b""
+        try:
+            while True:
+                part = os.read(held_r, 65536)
+                if not part:
+                    break
+                got += part
+        except BlockingIOError:
+            pass
+        os.write(back_w, f"held {len(got)} crc {zlib.crc32(got):08x}\n".encode())
+
+    signal.signal(signal.SIGUSR1, on_usr1)
+    signal.signal(signal.SIGTERM, lambda sig, frame: os._exit(7))
+    for line in lines(feed_r):
+        os.write(back_w, f"echo {line.split()[1]}\n".encode())
+    os._exit(0)
+
+
+pid = os.fork()
+if pid == 0:
+    child()
+os.close(feed_r)
+os.close(back_w)
+os.close(held_r)
+reaped = []
+
+
+def on_usr2(sig, frame):
+    os.kill(pid, signal.SIGTERM)
+    _, status = os.waitpid(pid, 0)
+    reaped.append(f"reaped {pid} status {os.waitstatus_to_exitcode(status)}")
+
+
+signal.signal(signal.SIGUSR2, on_usr2)
+# The grandchild's pid, from the child's children (the child forks it at once).
+gc = ""
+for _ in range(100):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            gc = f.read().strip()
+    except OSError:
+        pass
+    if gc:
+        break
+    time.sleep(0.05)
+say(f"ready {os.getpid()} {pid} {gc} crc {zlib.crc32(payload):08x}")
+pending = b""
+count = 0
+while True:
+    count += 1
+    say(f"count {count}")
+    if reaped:
+        say(reaped.pop())
+    try:
+        os.write(feed_w, f"n {count}\n".encode())
+    except BrokenPipeError:
+        pass
+    deadline = time.monotonic() + 0.1
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([back_r], [], [], left)
+        if ready:
+            pending += os.read(back_r, 4096)
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                say(line.decode())
