@@ -76,6 +76,7 @@ final class PlainArgumentsTests: XCTestCase {
             ["1234", "--stop"], ["1234"], ["1234", "--stop", "--wait", "/var/lib/ckpt"],
             ["1234", "--pre-copy", "--wait=/var/lib/ckpt", "--wait-timeout", "2.5"],
             ["--timeout-ms", "120000", "99", "--stop"], ["+7", "--wait-timeout=1e3"],
+            ["1234", "--tree", "--stop", "--wait", "/var/lib/ckpt"],
         ]
         for arguments in common {
             XCTAssertEqual(compareCheckpoint(arguments).plain, true, "\(arguments)")
@@ -101,7 +102,7 @@ final class PlainArgumentsTests: XCTestCase {
     func testCheckpointCommandLinesAgreeWithArgumentParser() {
         let pool: [[String]] = [
             ["1234"], ["0"], ["-5"], ["+6"], ["0x10"], ["12a"], ["99999999999"], ["--"], ["-h"], ["--bogus"],
-            ["--stop"], ["--stop=yes"], ["--pre-copy"], ["--timeout-ms", "500"], ["--timeout-ms", "0"],
+            ["--stop"], ["--stop=yes"], ["--pre-copy"], ["--tree"], ["--tree=1"], ["--timeout-ms", "500"], ["--timeout-ms", "0"],
             ["--timeout-ms=-1"], ["--timeout-ms"], ["--wait", "/var/lib/ckpt"], ["--wait="], ["--wait", "-d"],
             ["--wait-timeout", "2"], ["--wait-timeout", "0"], ["--wait-timeout=inf"], ["--wait-timeout", "nan"],
             ["--wait-timeout", "x"],
@@ -117,6 +118,11 @@ final class PlainArgumentsTests: XCTestCase {
         XCTAssertNil(PlainArguments.run(["restore", "--help"]))
         XCTAssertNil(PlainArguments.run(["checkpoint", "0"]), "invalid: ArgumentParser says why")
         XCTAssertNil(PlainArguments.run(["checkpoint", "5", "--stop", "--pre-copy"]), "invalid: ArgumentParser says why")
+        XCTAssertNil(PlainArguments.run(["checkpoint", "5", "--tree", "--pre-copy"]), "invalid: ArgumentParser says why")
+        // Several images (a tree): ArgumentParser's, which takes them.
+        XCTAssertNil(PlainArguments.run(["restore", "/tmp/7.ckpt", "/tmp/8.ckpt"]))
+        XCTAssertEqual(((try? RestoreCommand.parseAsRoot(["/tmp/7.ckpt", "/tmp/8.ckpt"])) as? RestoreCommand).map(RestoreRun.init)?.images,
+                       ["/tmp/7.ckpt", "/tmp/8.ckpt"])
         XCTAssertNil(PlainArguments.run([]))
     }
 
@@ -128,5 +134,7 @@ final class PlainArgumentsTests: XCTestCase {
         XCTAssertEqual(CheckpointRun(pid: 5, stop: true, preCopy: true, timeoutMs: nil, wait: nil, waitTimeout: 30).invalid,
                        "--pre-copy stops the process itself (for the final copy only): drop --stop")
         XCTAssertNotNil(CheckpointRun(pid: 5, stop: false, preCopy: false, timeoutMs: nil, wait: nil, waitTimeout: .nan).invalid)
+        XCTAssertEqual(CheckpointRun(pid: 5, stop: false, preCopy: true, timeoutMs: nil, wait: nil, waitTimeout: 30, tree: true).invalid,
+                       "--pre-copy takes one process; --tree is taken stopped (--stop)")
     }
 }

@@ -11,10 +11,10 @@ import XCTest
 final class RestoreCheckTests: XCTestCase {
     /// A one-thread image with one anonymous mapping and `files` (their pipe records by
     /// index), of this user's process.
-    func image(files: [FileMeta] = [], pipes: [Int: PipeMeta] = [:]) throws -> String {
+    func image(files: [FileMeta] = [], pipes: [Int: PipeMeta] = [:], pid: UInt32 = 77, ppid: UInt32 = 1) throws -> String {
         let f = try ImageFixture("restore-check")
         _ = try f.record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
-        let task = try f.record(.task(TaskMeta(pid: 77, tgid: 77, ppid: 1, comm: "t", uid: getuid(), gid: getgid(),
+        let task = try f.record(.task(TaskMeta(pid: pid, tgid: pid, ppid: ppid, comm: "t", uid: getuid(), gid: getgid(),
                                                euid: geteuid(), egid: getegid())), parent: 0)
         _ = try f.record(.regs(RegsMeta(tid: 77)), parent: task, data: [UInt8](repeating: 0, count: 216))
         let mm = try f.record(.mm(MMMeta(startCode: 0x40_0000, endCode: 0x40_1000, startData: 0, endData: 0, startBrk: 0,
@@ -51,5 +51,29 @@ final class RestoreCheckTests: XCTestCase {
         let d = try ckpt(["restore", piped, "--check", "--inherit-fd", "1,2"])
         XCTAssertEqual(d.status, 1, d.all)
         XCTAssertTrue(d.stderr.contains("refused: --inherit-fd 2: the image has no fd 2 (its fds: 1)"), d.all)
+    }
+
+    /// Several images are one process tree: planned together (a pipe between a parent and
+    /// its child is no refusal), said restorable with the tree's shape; images that are not
+    /// one tree are refused as such, before any pipe of theirs is.
+    func testCheckPlansSeveralImagesAsOneTree() throws {
+        let parent = try image(files: [FileMeta(fd: 1, fFlags: UInt32(O_WRONLY), pos: 0, path: "pipe:[88]")],
+                               pipes: [0: PipeMeta(size: 65536, bytes: 0)], pid: 70)
+        let child = try image(files: [FileMeta(fd: 0, fFlags: UInt32(O_RDONLY), pos: 0, path: "pipe:[88]")],
+                              pipes: [0: PipeMeta(size: 65536, bytes: 0)], pid: 71, ppid: 70)
+        let stranger = try image(pid: 90, ppid: 5)
+        defer { for p in [parent, child, stranger] { unlink(p) } }
+        let a = try ckpt(["restore", child, parent, "--check"])
+        XCTAssertEqual(a.status, 0, a.all)
+        XCTAssertTrue(a.stdout.contains("\(parent): restorable: 1 thread, 1 mappings, 1 fds\n\(child): restorable"), a.all)
+        XCTAssertTrue(a.stdout.contains("tree of 2 processes (root pid 70), 1 pipe between them: restorable"), a.all)
+        let b = try ckpt(["restore", child, parent, stranger, "--check"])
+        XCTAssertEqual(b.status, 1, b.all)
+        XCTAssertTrue(b.stderr.contains("refused: images: they are not one process tree: 2 processes whose parent is not among them"), b.all)
+        let c = try ckpt(["restore", child, "--check"])
+        XCTAssertEqual(c.status, 1, c.all)
+        XCTAssertTrue(c.stderr.contains("its write end is held by another process"), c.all)
+        let d = try ckpt(["restore", child, parent, "--inherit-fd", "1"])
+        XCTAssertEqual(d.status, 64, d.all)
     }
 }

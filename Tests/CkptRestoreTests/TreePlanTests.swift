@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CkptImage
+import CkptProtocol
+import Foundation
+import Testing
+@testable import CkptRestore
+
+/// A process tree's images planned together: its shape, and the pipes between them.
+@Suite struct TreePlanTests {
+    let builder = RestorePlanTests()
+
+    /// The image of process `pid` (child of `ppid`) holding `ends` (fd, pipe name, read end,
+    /// bytes held: a read end's record carries them).
+    func image(_ pid: UInt32, parent ppid: UInt32, _ ends: [(fd: UInt32, name: String, reading: Bool, held: [UInt8])] = [],
+               size: UInt32 = 65536) throws -> (ImageReader, String) {
+        let files = ends.map { FileMeta(fd: $0.fd, fFlags: UInt32($0.reading ? O_RDONLY : O_WRONLY | O_NONBLOCK), pos: 0, path: $0.name) }
+        var pipes: [Int: (PipeMeta, [UInt8])] = [:]
+        for (i, e) in ends.enumerated() {
+            pipes[i] = (PipeMeta(size: size, bytes: UInt32(e.held.count)), e.reading ? e.held : [])
+        }
+        return try builder.image(vmas: [builder.anon], files: files, pipes: pipes,
+                                 task: TaskMeta(pid: pid, tgid: pid, ppid: ppid, comm: "t", uid: getuid(), gid: getgid(),
+                                                euid: geteuid(), egid: getegid()))
+    }
+
+    func refusal<T>(_ body: () throws(RestoreError) -> T) -> String {
+        do { _ = try body(); return "accepted" } catch { return "\(error)" }
+    }
+
+    /// Breadth first from the one root, whatever order the images came in; each process's
+    /// parent found. Refused: a pid twice, two roots, none (a cycle), a process not under
+    /// the root.
+    @Test func theTreesShape() throws {
+        let (order, parents) = try TreePlan.shape([(30, 20), (10, 1), (20, 10), (21, 10), (40, 30)])
+        #expect(order == [1, 2, 3, 0, 4])
+        #expect(parents == [nil, 0, 0, 1, 3])
+        #expect(refusal { () throws(RestoreError) in try TreePlan.shape([(10, 1), (10, 1)]) }.contains("two of them are of pid 10"))
+        #expect(refusal { () throws(RestoreError) in try TreePlan.shape([(10, 1), (20, 2)]) }
+            .contains("they are not one process tree: 2 processes whose parent is not among them: 10 (parent 1), 20 (parent 2)"))
+        #expect(refusal { () throws(RestoreError) in try TreePlan.shape([(10, 1), (20, 30), (30, 20)]) }
+            .contains("pids 20 30 are not descendants of 10"))
+        #expect(refusal { () throws(RestoreError) in try TreePlan.shape([(20, 30), (30, 20)]) }
+            .contains("not one process tree: no processes whose parent is not among them"))
+    }
+
+    /// Pipes are shared when more than one image names them; each image's ends of those are
+    /// planned as shared (not refused for the end it lacks), its other pipes as before.
+    @Test func pipesBetweenTheTreesProcesses() throws {
+        let data = Array("queued".utf8)
+        let (parent, p1) = try image(10, parent: 1, [(5, "pipe:[9]", false, []), (6, "pipe:[8]", true, []),
+                                                     (7, "pipe:[3]", true, []), (8, "pipe:[3]", false, [])])
+        let (child, p2) = try image(20, parent: 10, [(0, "pipe:[9]", true, data), (1, "pipe:[8]", false, [])])
+        let (grandchild, p3) = try image(30, parent: 20, [(1, "pipe:[8]", false, [])])
+        defer { for p in [p1, p2, p3] { unlink(p) } }
+        let facts = try [parent, child, grandchild].map { r throws(RestoreError) in try RestorePlan.treeFacts(r) }
+        #expect(facts.map(\.pid) == [10, 20, 30] && facts.map(\.ppid) == [1, 10, 20])
+        #expect(facts[0].pipeNames == ["pipe:[9]", "pipe:[8]", "pipe:[3]"])
+        let shared = TreePlan.sharedPipeNames(facts.map(\.pipeNames))
+        #expect(shared == ["pipe:[9]", "pipe:[8]"])
+        // Alone, the child's image is refused for the ends it lacks; in the tree it is not.
+        #expect(refusal { () throws(RestoreError) in try RestorePlan(child, shellJob: false) }.contains("held by another process"))
+        let plans = try [grandchild, parent, child].map { r throws(RestoreError) in
+            try RestorePlan(r, shellJob: false, sharedPipes: shared)
+        }
+        #expect(plans[1].descriptors == [.sharedPipe(fd: 5, name: "pipe:[9]"), .sharedPipe(fd: 6, name: "pipe:[8]"),
+                                         .pipe(fd: 7, name: "pipe:[3]"), .pipe(fd: 8, name: "pipe:[3]")])
+        #expect(plans[1].pipes.map(\.name) == ["pipe:[3]"])
+        #expect(plans[2].sharedPipeEnds.map(\.fd) == [0, 1] && plans[2].sharedPipeEnds[0].data == data)
+        let tree = try TreePlan(plans)
+        #expect(tree.plans.map(\.task.tgid) == [10, 20, 30] && tree.order == [1, 2, 0] && tree.parents == [nil, 0, 1])
+        #expect(tree.pipes == [SharedPipe(name: "pipe:[8]", size: 65536, data: [], readFlags: O_RDONLY, writeFlags: O_WRONLY | O_NONBLOCK),
+                               SharedPipe(name: "pipe:[9]", size: 65536, data: data, readFlags: O_RDONLY, writeFlags: O_WRONLY | O_NONBLOCK)])
+    }
+
+    /// A shared pipe needs a read end and a write end in the tree, and one capacity.
+    @Test func sharedPipesAreWholeInTheTree() throws {
+        // Both hold the write end: the read end is a process's outside the tree.
+        let (a, p1) = try image(10, parent: 1, [(1, "pipe:[9]", false, [])])
+        let (b, p2) = try image(20, parent: 10, [(1, "pipe:[9]", false, [])])
+        let (c, p3) = try image(20, parent: 10, [(0, "pipe:[9]", true, [])], size: 4096)
+        defer { for p in [p1, p2, p3] { unlink(p) } }
+        let plans = try [a, b].map { r throws(RestoreError) in try RestorePlan(r, shellJob: false, sharedPipes: ["pipe:[9]"]) }
+        #expect(refusal { () throws(RestoreError) in try TreePlan(plans) }
+            == "pid 10 fd 1 (pipe:[9]): its read end is held by a process outside the restored tree (pipe:[9])")
+        let other = try RestorePlan(c, shellJob: false, sharedPipes: ["pipe:[9]"])
+        #expect(refusal { () throws(RestoreError) in try TreePlan([plans[0], other]) }.contains("a capacity of 4096 bytes"))
+    }
+}
