@@ -87,4 +87,37 @@ import Testing
         let other = try RestorePlan(c, shellJob: false, sharedPipes: ["pipe:[9]"])
         #expect(refusal { () throws(RestoreError) in try TreePlan([plans[0], other]) }.contains("a capacity of 4096 bytes"))
     }
+
+    /// Sessions and groups from the images' ids: a leader leads again, a group a process of
+    /// the tree led (or the root's) is joined again, an id of a process outside the tree
+    /// is warned about; images without the ids (older modules) keep their parents'.
+    @Test func sessionsAndGroupsAsTheyWere() throws {
+        func plan(_ pid: UInt32, _ ppid: UInt32, pgid: UInt32?, sid: UInt32?) throws -> RestorePlan {
+            let (r, p) = try builder.image(vmas: [builder.anon], task: TaskMeta(pid: pid, tgid: pid, ppid: ppid, comm: "t", uid: getuid(),
+                                                                                gid: getgid(), euid: geteuid(), egid: getegid(),
+                                                                                pgid: pgid, sid: sid))
+            defer { unlink(p) }
+            return try RestorePlan(r, shellJob: false)
+        }
+        let tree = try TreePlan([
+            plan(10, 1, pgid: 5, sid: 5),  // the root, in its shell's group and session
+            plan(20, 10, pgid: 20, sid: 5),  // a job: its own group
+            plan(30, 20, pgid: 30, sid: 30),  // a daemon's helper: its own session
+            plan(21, 10, pgid: 20, sid: 5),  // in 20's group
+            plan(22, 10, pgid: 5, sid: 5),  // in the root's
+            plan(23, 10, pgid: 99, sid: 5),  // a group no process of the tree led
+            plan(24, 10, pgid: 7, sid: 7),  // another session (its leader not in the tree)
+            plan(25, 10, pgid: nil, sid: nil),  // an older module's image
+        ])
+        let byPid = Dictionary(uniqueKeysWithValues: zip(tree.plans.map(\.task.tgid), tree.placements))
+        let index20 = try #require(tree.plans.firstIndex { $0.task.tgid == 20 })
+        #expect(byPid[10] == TreePlan.Placement())
+        #expect(byPid[20] == TreePlan.Placement(group: .own))
+        #expect(byPid[30] == TreePlan.Placement(newSession: true))
+        #expect(byPid[21] == TreePlan.Placement(group: .of(index: index20)))
+        #expect(byPid[22] == TreePlan.Placement(group: .of(index: 0)))
+        #expect(byPid[23]?.group == .inherited && byPid[23]?.warning?.contains("process group 99, which no process of the tree led") == true)
+        #expect(byPid[24]?.warning == "pid 24 was in session 7, not its parent's: it is in its parent's session now")
+        #expect(byPid[25] == TreePlan.Placement())
+    }
 }

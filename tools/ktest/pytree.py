@@ -6,6 +6,8 @@
 #         every 0.3 s (two writers, one reader)
 #   held  parent -> child       3000 bytes written at the start, read by the child only on
 #         SIGUSR1 (so they are in the pipe at the checkpoint)
+# The child leads a process group of its own (setpgid, as a shell's job), the grandchild a
+# session of its own (setsid, as a daemon's helper).
 # The parent prints "ready P C G crc X" (the three pids, the held bytes' CRC-32), then
 # "count N" every 0.1 s, and every line it reads from back. SIGUSR1 to the child: it reads
 # held and answers "held N crc X". SIGUSR2 to the parent: it kills the child (SIGTERM, on
@@ -40,6 +42,7 @@ def lines(fd):
 
 
 def grandchild():
+    os.setsid()
     os.close(feed_r)
     os.close(held_r)
     n = 0
@@ -53,6 +56,7 @@ def child():
     os.close(feed_w)
     os.close(back_r)
     os.close(held_w)
+    os.setpgid(0, 0)
     if os.fork() == 0:
         grandchild()
 

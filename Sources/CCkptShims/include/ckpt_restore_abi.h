@@ -33,6 +33,7 @@ enum {
 	CKPT_SYS_SETFSUID = SYS_setfsuid,
 	CKPT_SYS_SETFSGID = SYS_setfsgid,
 	CKPT_SYS_SETSID = SYS_setsid,
+	CKPT_SYS_SETPGID = SYS_setpgid,
 	CKPT_SYS_RT_SIGACTION = SYS_rt_sigaction,
 	CKPT_SYS_CLONE = SYS_clone,
 	CKPT_SYS_CLONE3 = SYS_clone3,

@@ -41,7 +41,9 @@ enum RecordDescription {
         case let .task(m):
             let root = m.root.flatMap { $0 == "/" ? nil : " root \(JSON.quote($0))" } ?? ""
             let persona = m.personality.flatMap { $0 == 0 ? nil : " personality \(h(UInt64($0)))" } ?? ""
-            return "pid \(m.pid) tgid \(m.tgid) ppid \(m.ppid) comm \(JSON.quote(m.comm)) uid \(m.uid) gid \(m.gid) euid \(m.euid) egid \(m.egid)\(root)\(persona)"
+            let group = m.pgid.map { " pgid \($0)" } ?? ""
+            let session = m.sid.map { " sid \($0)" } ?? ""
+            return "pid \(m.pid) tgid \(m.tgid) ppid \(m.ppid)\(group)\(session) comm \(JSON.quote(m.comm)) uid \(m.uid) gid \(m.gid) euid \(m.euid) egid \(m.egid)\(root)\(persona)"
         case let .regs(m):
             let r = regs.map { " rip \(h($0.rip)) rsp \(h($0.rsp))" } ?? ""
             let mask = m.sigmask.map { " blocked \(h($0))" } ?? ""
@@ -124,6 +126,8 @@ enum RecordDescription {
             if let root = m.root { fields.append(("root", .string(root))) }
             if let umask = m.umask { fields.append(("umask", u32(umask))) }
             if let p = m.personality { fields.append(("personality", u32(p))) }
+            if let pgid = m.pgid { fields.append(("pgid", u32(pgid))) }
+            if let sid = m.sid { fields.append(("sid", u32(sid))) }
             return .object(fields)
         case let .regs(m):
             var fields: [(String, JSON)] = [("tid", u32(m.tid))]

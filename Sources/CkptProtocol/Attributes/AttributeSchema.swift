@@ -146,6 +146,8 @@ public enum AttributeSchema {
         (CKPT_A_META_SOCK_BACKLOG, "CKPT_A_META_SOCK_BACKLOG", .u32),
         (CKPT_A_META_SOCK_QUEUED, "CKPT_A_META_SOCK_QUEUED", .u32),
         (CKPT_A_META_SEALS, "CKPT_A_META_SEALS", .u32),
+        (CKPT_A_META_PGID, "CKPT_A_META_PGID", .u32),
+        (CKPT_A_META_SID, "CKPT_A_META_SID", .u32),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

@@ -105,9 +105,16 @@ public struct TaskMeta: Equatable, Sendable {
     public var personality: UInt32?
     /// The root directory as d_path prints it (absent in images of older modules).
     public var root: String?
+    /// Its process group and session (0: a leader the checkpointer could not see; absent in
+    /// images of older modules).
+    public var pgid: UInt32?
+    public var sid: UInt32?
 
     public init(pid: UInt32, tgid: UInt32, ppid: UInt32, comm: String, uid: UInt32, gid: UInt32, euid: UInt32, egid: UInt32,
-                cwd: String? = nil, umask: UInt32? = nil, personality: UInt32? = nil, root: String? = nil) {
+                cwd: String? = nil, umask: UInt32? = nil, personality: UInt32? = nil, root: String? = nil,
+                pgid: UInt32? = nil, sid: UInt32? = nil) {
+        self.pgid = pgid
+        self.sid = sid
         self.cwd = cwd
         self.umask = umask
         self.personality = personality

@@ -54,7 +54,9 @@ extension RecordMeta {
                 euid: u32(CKPT_A_META_EUID), egid: u32(CKPT_A_META_EGID), cwd: t.string(CKPT_A_META_CWD),
                 umask: t.has(CKPT_A_META_UMASK) ? u32(CKPT_A_META_UMASK) : nil,
                 personality: t.has(CKPT_A_META_PERSONALITY) ? u32(CKPT_A_META_PERSONALITY) : nil,
-                root: t.string(CKPT_A_META_ROOT)))
+                root: t.string(CKPT_A_META_ROOT),
+                pgid: t.has(CKPT_A_META_PGID) ? u32(CKPT_A_META_PGID) : nil,
+                sid: t.has(CKPT_A_META_SID) ? u32(CKPT_A_META_SID) : nil))
         case .regs:
             var rseq: RseqRegistration?
             if try allOrNone([CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN, CKPT_A_META_RSEQ_SIG]) {
@@ -177,6 +179,8 @@ extension RecordMeta {
             if let umask = m.umask { b.appendU32(Int(CKPT_A_META_UMASK), umask) }
             if let p = m.personality { b.appendU32(Int(CKPT_A_META_PERSONALITY), p) }
             if let root = m.root { b.appendString(Int(CKPT_A_META_ROOT), root) }
+            if let pgid = m.pgid { b.appendU32(Int(CKPT_A_META_PGID), pgid) }
+            if let sid = m.sid { b.appendU32(Int(CKPT_A_META_SID), sid) }
         case let .regs(m):
             b.appendU32(Int(CKPT_A_META_TID), m.tid)
             if let mask = m.sigmask { b.appendU64(Int(CKPT_A_META_SIGMASK), mask, padType: pad) }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptShims
 import CkptImage
 import CkptReplay
 
@@ -14,6 +15,8 @@ import CkptReplay
 ///  the root: stub started, seized, cleared, setsid     root
 ///  each other process, breadth first: clone3 inside     ├─ child (the image's pid)
 ///    its parent (traced by PTRACE_O_TRACEFORK), cleared │   └─ grandchild
+///    (setsid if it led a session)
+///  process groups as they were (TreePlan.placements)
 ///  the restorer's pipe ends closed
 ///  each process built as one restore builds it (Restorer.build), shared pipe ends
 ///    dup2'd to its fds; then each let run (SIGCONT, detach)
@@ -47,11 +50,30 @@ public struct TreeRestorer {
         var processes: [Restorer.NewProcess] = []
         var finished = false
         defer { if !finished { for p in processes.reversed() { p.kill() } } }
+        let placements = tree.placements
+        var warnings = placements.map { $0.warning.map { [$0] } ?? [] }
         processes.append(try restorers[0].start { step(0, $0) })
         for i in restorers.indices.dropFirst() {
             guard let parent = tree.parents[i] else { preconditionFailure("TreePlan: a second root") }
             step(i, "forked by pid \(processes[parent].pid)")
             processes.append(try restorers[i].fork(from: processes[parent]))
+            // Before its children are forked: they are born in its session, as they were.
+            if placements[i].newSession { try processes[i].remote.call("setsid", Int32(CKPT_SYS_SETSID)) }
+        }
+        // Groups once every process exists: the leaders first, then those joining them.
+        for i in restorers.indices where placements[i].group == .own {
+            try processes[i].remote.call("setpgid(0, 0)", Int32(CKPT_SYS_SETPGID), 0, 0)
+        }
+        for i in restorers.indices {
+            guard case let .of(leader) = placements[i].group else { continue }
+            let group = getpgid(processes[leader].pid)
+            do throws(RestoreError) {
+                try processes[i].remote.call("setpgid(0, \(group))", Int32(CKPT_SYS_SETPGID), 0, UInt64(group))
+            } catch let .remote(_, errno) where errno == .notPermitted {
+                // Another session's group: the image's ids said otherwise, which a process
+                // outside the tree can make so (a leader gone since).
+                warnings[i].append("pid \(tree.plans[i].task.tgid) could not join process group \(group) (another session): it is in its parent's")
+            }
         }
         // Every process holds them now; the restorer's copies would keep a reader from
         // ever seeing the end of its pipe.
@@ -62,7 +84,11 @@ public struct TreeRestorer {
             built.append(try restorers[i].build(processes[i], step: { step(i, $0) }, progress: progress))
         }
         var results: [Restorer.Result] = []
-        for i in restorers.indices { results.append(try restorers[i].release(processes[i], built[i])) }
+        for i in restorers.indices {
+            var result = try restorers[i].release(processes[i], built[i])
+            result.warnings += warnings[i]
+            results.append(result)
+        }
         finished = true
         return results
     }

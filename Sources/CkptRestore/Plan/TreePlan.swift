@@ -100,4 +100,56 @@ public struct TreePlan: Sendable {
         }
         return pipes.values.sorted { $0.name < $1.name }
     }
+
+    /// Where a process of the tree goes after its fork, which leaves it in its parent's
+    /// session and process group.
+    public struct Placement: Equatable, Sendable {
+        /// It led a session of its own: `setsid` (before its own children are forked, so they
+        /// are born in that session, as they were).
+        public var newSession = false
+        public enum Group: Equatable, Sendable {
+            /// Its parent's, from the fork.
+            case inherited
+            /// One it leads: `setpgid(0, 0)`.
+            case own
+            /// The group of the tree's process `index` (in `plans`; 0 is the root's group,
+            /// whichever process led it): `setpgid(0, that group)`.
+            case of(index: Int)
+        }
+        public var group = Group.inherited
+        /// Said when the image's session or group cannot be had again.
+        public var warning: String?
+    }
+
+    /// Each process's session and group, from the image's ids (`pgid`, `sid`): what it led
+    /// it leads again, a group a process of the tree led (or the root's group) it joins
+    /// again. Ids of processes outside the tree cannot be had; such a process stays in its
+    /// parent's, with a warning (the root, like one process, gets a session of its own
+    /// unless --shell-job). Images of older modules carry no ids: parents' groups.
+    public var placements: [Placement] {
+        plans.indices.map { i in
+            var p = Placement()
+            let task = plans[i].task
+            guard let parent = parents[i], let pgid = task.pgid, let sid = task.sid else { return p }
+            let root = plans[0].task
+            let was = "pid \(task.tgid)"
+            if sid == task.tgid {
+                p.newSession = true
+                return p
+            }
+            if sid != plans[parent].task.sid {
+                p.warning = "\(was) was in session \(sid), not its parent's: it is in its parent's session now"
+            }
+            if pgid == task.tgid {
+                p.group = .own
+            } else if let leader = plans.firstIndex(where: { $0.task.tgid == pgid }) {
+                p.group = .of(index: leader)
+            } else if pgid == root.pgid {
+                p.group = .of(index: 0)
+            } else if pgid != plans[parent].task.pgid {
+                p.warning = p.warning ?? "\(was) was in process group \(pgid), which no process of the tree led: it is in its parent's group now"
+            }
+            return p
+        }
+    }
 }

@@ -169,18 +169,24 @@ static int ckpt_fs_meta(struct ckpt_stream *s, struct task_struct *task)
 	return err;
 }
 
-/* Ids as the requester sees them: its pid and user namespaces. */
+/*
+ * Ids as the requester sees them: its pid and user namespaces. The process
+ * group and session let a restore of a process tree put each process back
+ * in its group and session (0: a leader the requester cannot see).
+ */
 static int ckpt_task_meta(struct ckpt_stream *s, void *arg)
 {
 	struct task_struct *task = arg;
 	struct user_namespace *ns = s->cred->user_ns;
 	char comm[TASK_COMM_LEN];
 	const struct cred *cred;
-	pid_t ppid;
+	pid_t ppid, pgid, sid;
 	int err;
 
 	rcu_read_lock();
 	ppid = task_tgid_nr_ns(rcu_dereference(task->real_parent), s->pid_ns);
+	pgid = task_pgrp_nr_ns(task, s->pid_ns);
+	sid = task_session_nr_ns(task, s->pid_ns);
 	rcu_read_unlock();
 	get_task_comm(comm, task);
 	cred = get_task_cred(task);
@@ -192,7 +198,9 @@ static int ckpt_task_meta(struct ckpt_stream *s, void *arg)
 	      nla_put_u32(s->skb, CKPT_A_META_GID, from_kgid_munged(ns, cred->gid)) ||
 	      nla_put_u32(s->skb, CKPT_A_META_EUID, from_kuid_munged(ns, cred->euid)) ||
 	      nla_put_u32(s->skb, CKPT_A_META_EGID, from_kgid_munged(ns, cred->egid)) ||
-	      nla_put_u32(s->skb, CKPT_A_META_PERSONALITY, READ_ONCE(task->personality));
+	      nla_put_u32(s->skb, CKPT_A_META_PERSONALITY, READ_ONCE(task->personality)) ||
+	      nla_put_u32(s->skb, CKPT_A_META_PGID, pgid) ||
+	      nla_put_u32(s->skb, CKPT_A_META_SID, sid);
 	put_cred(cred);
 	return err ?: ckpt_fs_meta(s, task);
 }

@@ -97,7 +97,7 @@ static const struct {
 	[CKPT_RECORD_TYPE_TASK] = {
 		{ M(PID) | M(TGID) | M(PPID) | M(COMM) | M(UID) | M(GID) |
 		  M(EUID) | M(EGID) },
-		{ M(CWD) | M(UMASK), H(PERSONALITY) | H(ROOT) }, 0 },
+		{ M(CWD) | M(UMASK), H(PERSONALITY) | H(ROOT) | H(PGID) | H(SID) }, 0 },
 	[CKPT_RECORD_TYPE_REGS] = { { M(TID) }, { CKPT_THREAD_STATE },
 		CKPT_RECORD_TYPE_TASK, true },
 	[CKPT_RECORD_TYPE_MM] = {

@@ -1124,7 +1124,8 @@ t_restore_damaged_image() {
 # A process tree (tools/ktest/pytree.py: a parent, its child and grandchild, three pipes
 # between them, 3000 bytes unread in one) checkpointed with --tree and restored from its
 # three images, given in another order: each process comes back with its pid, as the
-# child of its parent (the parent reaps its child with waitpid), the pipes connect the
+# child of its parent (the parent reaps its child with waitpid), the child leading its
+# process group again in the root's session, the grandchild its own session, the pipes connect the
 # same processes (the child echoes what the parent feeds it, the grandchild's lines reach
 # the parent), the unread bytes are still in their pipe, and the parent counts on from
 # its checkpointed count. Refused before any process exists: one image of the tree alone
@@ -1164,6 +1165,10 @@ t_restore_tree() {
 	[[ $out != *warning* ]] || { why="the restore warned: $out"; return 1; }
 	[[ $(awk '{print $4}' /proc/$c/stat) == "$T" ]] || { why="the child $c's parent is $(awk '{print $4}' /proc/$c/stat 2>&1)"; return 1; }
 	[[ $(awk '{print $4}' /proc/$g/stat) == "$c" ]] || { why="the grandchild $g's parent is $(awk '{print $4}' /proc/$g/stat 2>&1)"; return 1; }
+	# Fields 5 and 6: process group and session. The root leads both (a restore's own
+	# session), the child its group in the root's session, the grandchild a session.
+	got="$(awk '{print $5, $6}' /proc/$T/stat) $(awk '{print $5, $6}' /proc/$c/stat) $(awk '{print $5, $6}' /proc/$g/stat)"
+	[[ $got == "$T $T $c $T $g $g" ]] || { why="groups and sessions (root, child, grandchild): $got, expected $T $T $c $T $g $g"; return 1; }
 	wait_for t.out '^echo' 30 || { why="no echo from the child after the restore: $(tail -3 t.out t.err)"; return 1; }
 	wait_for t.out '^gc' 30 || { why="no line from the grandchild after the restore: $(tail -3 t.out t.err)"; return 1; }
 	# Its first line lands after the old file's length, behind NULs: not at a line start.

@@ -80,7 +80,7 @@
  *
  *   header                          meta: arch, page-size, release, time-ns
  *   task                            meta: pid, tgid, ppid, comm, uid, gid, euid, egid,
- *                                         [cwd, umask, personality, root]
+ *                                         [cwd, umask, personality, root, pgid, sid]
  *     regs           (per thread)   meta: tid, [sigmask, rseq, rseq-len, rseq-sig,
  *                                         robust-list, clear-child-tid, sigpending,
  *                                         altstack-sp, altstack-size, altstack-flags]
@@ -282,8 +282,9 @@
  * @CKPT_RECORD_TYPE_HEADER: First record of every stream, a root. Meta: arch,
  *   page-size, release, time-ns. No data.
  * @CKPT_RECORD_TYPE_TASK: The task, a root. Meta: pid, tgid, ppid (as seen in
- *   the requester's pid namespace), comm, uid, gid, euid, egid, and cwd and
- *   umask (absent in images of older modules). No data.
+ *   the requester's pid namespace), comm, uid, gid, euid, egid, and cwd,
+ *   umask, personality, root, pgid and sid (absent in images of older
+ *   modules). No data.
  * @CKPT_RECORD_TYPE_REGS: One thread's general registers, child of task. Meta:
  *   tid, and sigmask, rseq, rseq-len, rseq-sig, robust-list, clear-child-tid,
  *   sigpending, altstack-sp, altstack-size, altstack-flags (absent in images
@@ -620,6 +621,8 @@ enum {
 	CKPT_A_META_SOCK_BACKLOG,
 	CKPT_A_META_SOCK_QUEUED,
 	CKPT_A_META_SEALS,
+	CKPT_A_META_PGID,
+	CKPT_A_META_SID,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
