@@ -66,7 +66,7 @@ final class RestoreCheckTests: XCTestCase {
         let a = try ckpt(["restore", child, parent, "--check"])
         XCTAssertEqual(a.status, 0, a.all)
         XCTAssertTrue(a.stdout.contains("\(parent): restorable: 1 thread, 1 mappings, 1 fds\n\(child): restorable"), a.all)
-        XCTAssertTrue(a.stdout.contains("tree of 2 processes (root pid 70), 1 pipe between them: restorable"), a.all)
+        XCTAssertTrue(a.stdout.contains("tree of 2 processes (root pid 70), 1 pipe and 0 socketpairs between them: restorable"), a.all)
         let b = try ckpt(["restore", child, parent, stranger, "--check"])
         XCTAssertEqual(b.status, 1, b.all)
         XCTAssertTrue(b.stderr.contains("refused: images: they are not one process tree: 2 processes whose parent is not among them"), b.all)

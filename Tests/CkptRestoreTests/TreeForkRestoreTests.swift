@@ -24,19 +24,19 @@ extension RemoteSyscallsTests {
         let plans = try [childImage, parentImage].map { try RestorePlan($0, shellJob: false, sharedPipes: ["pipe:[9]"]) }
         let tree = try TreePlan(plans)
         let pipe = try XCTUnwrap(tree.pipes.first)
-        let ends = try MadePipeEnds.make(pipe)
+        let ends = try TreeEnds.make(pipe)
         var made = false
-        defer { if !made { ends.close() } }
+        defer { if !made { for fd in ends.values { close(fd) } } }
 
         var parentRestorer = Restorer(plan: tree.plans[0], reader: parentImage, replayer: nil, options: .init(pids: .new, memory: .process))
         var childRestorer = Restorer(plan: tree.plans[1], reader: childImage, replayer: nil, options: .init(pids: .new, memory: .process))
-        parentRestorer.sharedPipeFDs = [pipe.name: ends]
-        childRestorer.sharedPipeFDs = [pipe.name: ends]
+        parentRestorer.treeFDs = ends
+        childRestorer.treeFDs = ends
         let parent = try parentRestorer.start(step: { _ in })
         pid = parent.pid  // tearDown kills it
         let child = try childRestorer.fork(from: parent)
         defer { child.kill() }
-        ends.close()
+        for fd in ends.values { close(fd) }
         made = true
 
         let stat = try XCTUnwrap(String(contentsOfFile: "/proc/\(child.pid)/stat", encoding: .utf8))
@@ -47,7 +47,7 @@ extension RemoteSyscallsTests {
         XCTAssertNotEqual(child.remote.gadget, parent.remote.gadget)
 
         for (restorer, process) in [(parentRestorer, parent), (childRestorer, child)] {
-            try restorer.placeSharedPipes(process.remote)
+            try restorer.placeTreeEnds(process.remote)
             try restorer.restoreDescriptors(process.remote, objects: [:], access: ProcessFileAccess(remote: process.remote, user: nil))
         }
         let parentFiles = openFiles()

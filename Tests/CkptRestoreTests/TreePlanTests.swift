@@ -120,4 +120,58 @@ import Testing
         #expect(byPid[24]?.warning == "pid 24 was in session 7, not its parent's: it is in its parent's session now")
         #expect(byPid[25] == TreePlan.Placement())
     }
+
+    /// A socketpair between a parent and its child (one end each), and one end both hold:
+    /// shared, planned as the tree's, paired again with the messages each end had queued.
+    /// A named socket is never shared (made by its name); a peer outside the tree is refused.
+    @Test func socketpairsBetweenTheTreesProcesses() throws {
+        func socket(_ fd: UInt32, _ inode: UInt64) -> FileMeta {
+            FileMeta(fd: fd, fFlags: UInt32(O_RDWR), pos: 0, path: "socket:[\(inode)]",
+                     identity: FileIdentity(inode: inode, device: 8, size: 0, mtimeNs: 0))
+        }
+        func unix(peer: UInt64, bytes: UInt64 = 0) -> UnixMeta {
+            UnixMeta(type: UInt32(SOCK_SEQPACKET.rawValue), state: 1, flags: 0, peerInode: peer, shutdown: 0, bytes: bytes,
+                     sndbuf: 212_992, rcvbuf: 212_992)
+        }
+        let hello = Array("hello".utf8)
+        let framed = UnixMessages.join([hello])
+        /// The image's facts, and its plan with `shared` (nil: not planned).
+        func image(_ pid: UInt32, _ ppid: UInt32, _ files: [FileMeta], _ sockets: [Int: (UnixMeta, [UInt8])],
+                   shared: Set<UInt64>? = nil) throws -> (plan: RestorePlan?, facts: TreeFacts) {
+            let (r, p) = try builder.image(vmas: [builder.anon], files: files, sockets: sockets,
+                                           task: TaskMeta(pid: pid, tgid: pid, ppid: ppid, comm: "t", uid: getuid(), gid: getgid(),
+                                                          euid: geteuid(), egid: getegid()))
+            defer { unlink(p) }
+            return (try shared.map { try RestorePlan(r, shellJob: false, sharedSockets: $0) }, try RestorePlan.treeFacts(r))
+        }
+        // Parent: end 100 (peer 101) with "hello" queued; child: end 101 (peer 100).
+        let parentFiles = [socket(3, 100)], childFiles = [socket(5, 101)]
+        let parentSockets = [0: (unix(peer: 101, bytes: UInt64(framed.count)), framed)], childSockets = [0: (unix(peer: 100), [UInt8]())]
+        let parentFacts = try image(10, 1, parentFiles, parentSockets).facts
+        let childFacts = try image(20, 10, childFiles, childSockets).facts
+        #expect(parentFacts.sockets == [100: TreeFacts.Socket(peer: 101, named: false)])
+        let shared = TreePlan.sharedSocketInodes([parentFacts, childFacts])
+        #expect(shared == [100, 101])
+        let parent = try #require(try image(10, 1, parentFiles, parentSockets, shared: shared).plan)
+        let child = try #require(try image(20, 10, childFiles, childSockets, shared: shared).plan)
+        #expect(parent.descriptors == [.sharedSocket(fd: 3, name: "socket:[100]")] && parent.socketPairs.isEmpty)
+        let tree = try TreePlan([child, parent])
+        #expect(tree.sockets.count == 1)
+        #expect(tree.sockets[0].first.inode == 100 && tree.sockets[0].first.messages == [hello])
+        #expect(tree.sockets[0].second?.inode == 101 && tree.sockets[0].second?.fd == 5)
+        #expect(child.treeEnds.map(\.key) == ["socket:[101]"] && parent.treeEnds.map(\.fd) == [3])
+
+        // Without the child's image the parent's end is its own (refused alone, as before).
+        #expect(TreePlan.sharedSocketInodes([parentFacts]).isEmpty)
+        // Both processes hold end 100, its peer 101 a process's outside the tree.
+        let both = try image(20, 10, [socket(4, 100)], [0: (unix(peer: 101), [])])
+        #expect(TreePlan.sharedSocketInodes([parentFacts, both.facts]) == [100])
+        let a = try #require(try image(10, 1, parentFiles, [0: (unix(peer: 101), [])], shared: [100]).plan)
+        let b = try #require(try image(20, 10, [socket(4, 100)], [0: (unix(peer: 101), [])], shared: [100]).plan)
+        #expect(refusal { () throws(RestoreError) in try TreePlan([a, b]) }
+            == "pid 10 fd 3 (socket:[100]): its peer (socket:[101]) is held by a process outside the restored tree")
+        // A named peer (a listener's bound socket) is not a pair's end.
+        let named = TreeFacts(pid: 20, ppid: 10, pipeNames: [], sockets: [101: TreeFacts.Socket(peer: 0, named: true)])
+        #expect(TreePlan.sharedSocketInodes([parentFacts, named]).isEmpty)
+    }
 }

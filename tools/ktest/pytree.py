@@ -1,20 +1,24 @@
 # A python3 process tree for the tree restore scenario (t_restore_tree): the parent
-# forks a child, which forks a grandchild, with pipes between them, each process
-# holding only its own ends:
+# forks a child, which forks a grandchild, with pipes and a socketpair between them, each
+# process holding only its own ends:
 #   feed  parent -> child       the parent writes "n N" each tick; the child answers "echo N"
 #   back  child, grandchild -> parent   the child's answers, and "gc N" from the grandchild
 #         every 0.3 s (two writers, one reader)
 #   held  parent -> child       3000 bytes written at the start, read by the child only on
 #         SIGUSR1 (so they are in the pipe at the checkpoint)
+#   ctl   a socketpair, parent <-> child: the child sends "hello" at once and, on SIGUSR1,
+#         "held N crc X" (what it read from held); the parent reads ctl only on SIGUSR1,
+#         printing "ctl M1|M2..." (so "hello" is queued in it at the checkpoint)
 # The child leads a process group of its own (setpgid, as a shell's job), the grandchild a
 # session of its own (setsid, as a daemon's helper).
 # The parent prints "ready P C G crc X" (the three pids, the held bytes' CRC-32), then
 # "count N" every 0.1 s, and every line it reads from back. SIGUSR1 to the child: it reads
-# held and answers "held N crc X". SIGUSR2 to the parent: it kills the child (SIGTERM, on
-# which the child exits with status 7) and waits for it (waitpid: only its parent can),
-# then prints "reaped PID status S".
+# held and sends "held N crc X" on ctl; SIGUSR1 to the parent: it prints what ctl holds.
+# SIGUSR2 to the parent: it kills the child (SIGTERM, on which the child exits with status
+# 7) and waits for it (waitpid: only its parent can), then prints "reaped PID status S".
 import os
 import select
+import socket
 import signal
 import time
 import zlib
@@ -24,6 +28,7 @@ from pycount import say
 feed_r, feed_w = os.pipe()
 back_r, back_w = os.pipe()
 held_r, held_w = os.pipe()
+ctl_parent, ctl_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 payload = bytes((i * 11) & 0xFF for i in range(3000))
 os.write(held_w, payload)
 
@@ -43,6 +48,7 @@ def lines(fd):
 
 def grandchild():
     os.setsid()
+    ctl_child.close()
     os.close(feed_r)
     os.close(held_r)
     n = 0
@@ -56,6 +62,7 @@ def child():
     os.close(feed_w)
     os.close(back_r)
     os.close(held_w)
+    ctl_parent.close()
     os.setpgid(0, 0)
     if os.fork() == 0:
         grandchild()
@@ -71,8 +78,9 @@ def child():
                 got += part
         except BlockingIOError:
             pass
-        os.write(back_w, f"held {len(got)} crc {zlib.crc32(got):08x}\n".encode())
+        ctl_child.send(f"held {len(got)} crc {zlib.crc32(got):08x}".encode())
 
+    ctl_child.send(b"hello")
     signal.signal(signal.SIGUSR1, on_usr1)
     signal.signal(signal.SIGTERM, lambda sig, frame: os._exit(7))
     for line in lines(feed_r):
@@ -86,6 +94,8 @@ if pid == 0:
 os.close(feed_r)
 os.close(back_w)
 os.close(held_r)
+ctl_child.close()
+ctl_parent.setblocking(False)
 reaped = []
 
 
@@ -96,6 +106,19 @@ def on_usr2(sig, frame):
 
 
 signal.signal(signal.SIGUSR2, on_usr2)
+
+
+def on_usr1(sig, frame):
+    got = []
+    try:
+        while True:
+            got.append(ctl_parent.recv(4096).decode())
+    except BlockingIOError:
+        pass
+    say("ctl " + "|".join(got))
+
+
+signal.signal(signal.SIGUSR1, on_usr1)
 # The grandchild's pid, from the child's children (the child forks it at once).
 gc = ""
 for _ in range(100):

@@ -92,9 +92,9 @@ public struct Restorer {
     let options: Options
     /// The pre-copy the image was taken after (its parent-pages records' pages).
     let parent: ImageReader?
-    /// The restorer's ends of the tree's shared pipes, by name, which the process inherits
-    /// (`TreeRestorer`; empty for one process).
-    var sharedPipeFDs: [String: MadePipeEnds] = [:]
+    /// The restorer's fds of the tree's shared pipe ends and sockets, by `TreeEnds.key`,
+    /// which the process inherits (`TreeRestorer`; empty for one process).
+    var treeFDs: [String: Int32] = [:]
 
     public init(plan: RestorePlan, reader: ImageReader, replayer: RestartReplayer?, options: Options,
                 parent: ImageReader? = nil) {
@@ -215,7 +215,7 @@ public struct Restorer {
         try compareMappings(process.tracee)
         try setAddressSpace(remote, access)
         step("opening \(plan.descriptors.count) descriptors")
-        try placeSharedPipes(remote)
+        try placeTreeEnds(remote)
         try restoreDescriptors(remote, objects: objects, access: access)
         try restorePipes(remote)
         let fifoWarnings = try restoreNamedFIFOs(remote, access: access)
@@ -662,7 +662,7 @@ public struct Restorer {
                             access: ProcessFileAccess) throws(RestoreError) {
         var keep = Set(plan.descriptors.compactMap { d -> Int32? in
             switch d {
-            case let .terminal(fd, _), let .inherited(fd), let .sharedPipe(fd, _): fd
+            case let .terminal(fd, _), let .inherited(fd), let .sharedPipe(fd, _), let .sharedSocket(fd, _): fd
             default: nil
             }
         })
@@ -689,7 +689,7 @@ public struct Restorer {
             case let .event(f, fl, e):
                 try restoreEvent(remote, fd: f, flags: fl, e)
                 continue
-            case .terminal, .inherited, .pipe, .sharedPipe, .fifo, .socket, .inet, .epoll: continue
+            case .terminal, .inherited, .pipe, .sharedPipe, .sharedSocket, .fifo, .socket, .inet, .epoll: continue
             }
             let what = "fd \(fd) (\(path))"
             let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)

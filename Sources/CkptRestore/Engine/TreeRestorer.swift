@@ -4,6 +4,7 @@ import Glibc
 import CCkptShims
 import CkptImage
 import CkptReplay
+import SystemPackage
 
 /// `ckpt restore` of a process tree's images (`ckpt checkpoint --tree`): each process made
 /// by its parent's fork, as it was, so the parent may wait for it and it is told of the
@@ -11,15 +12,16 @@ import CkptReplay
 ///
 /// ```
 ///  restorer                                       the tree
-///  pipes the processes share: pipe, capacity, bytes, flags (MadePipeEnds; inherited)
+///  pipes and socketpairs the processes share: made with what they held, their flags
+///    (TreeEnds; inherited)
 ///  the root: stub started, seized, cleared, setsid     root
 ///  each other process, breadth first: clone3 inside     ├─ child (the image's pid)
 ///    its parent (traced by PTRACE_O_TRACEFORK), cleared │   └─ grandchild
 ///    (setsid if it led a session)
 ///  process groups as they were (TreePlan.placements)
 ///  the restorer's pipe ends closed
-///  each process built as one restore builds it (Restorer.build), shared pipe ends
-///    dup2'd to its fds; then each let run (SIGCONT, detach)
+///  each process built as one restore builds it (Restorer.build), its ends of the shared
+///    pipes and sockets dup2'd to its fds; then each let run (SIGCONT, detach)
 /// ```
 /// All or nothing: a failure at any step kills every process made so far.
 public struct TreeRestorer {
@@ -42,11 +44,12 @@ public struct TreeRestorer {
     public func run(step: (Int, String) -> Void = { _, _ in },
                     progress: (UInt64, UInt64) -> Void = { _, _ in }) throws(RestoreError) -> [Restorer.Result] {
         for plan in tree.plans { try Restorer.checkPermitted(plan) }
-        var pipes: [String: MadePipeEnds] = [:]
-        defer { for ends in pipes.values { ends.close() } }
-        for pipe in tree.pipes { pipes[pipe.name] = try MadePipeEnds.make(pipe) }
+        var made: [String: Int32] = [:]
+        defer { for fd in made.values { close(fd) } }
+        for pipe in tree.pipes { made.merge(try TreeEnds.make(pipe)) { a, _ in a } }
+        for pair in tree.sockets { made.merge(try TreeEnds.make(pair)) { a, _ in a } }
         var restorers = self.restorers
-        for i in restorers.indices { restorers[i].sharedPipeFDs = pipes }
+        for i in restorers.indices { restorers[i].treeFDs = made }
         var processes: [Restorer.NewProcess] = []
         var finished = false
         defer { if !finished { for p in processes.reversed() { p.kill() } } }
@@ -67,18 +70,22 @@ public struct TreeRestorer {
         for i in restorers.indices {
             guard case let .of(leader) = placements[i].group else { continue }
             let group = getpgid(processes[leader].pid)
+            guard group > 0 else {
+                throw .system(call: "getpgid \(processes[leader].pid)", errno: Errno(rawValue: errno))
+            }
             do throws(RestoreError) {
                 try processes[i].remote.call("setpgid(0, \(group))", Int32(CKPT_SYS_SETPGID), 0, UInt64(group))
             } catch let .remote(_, errno) where errno == .notPermitted {
-                // Another session's group: the image's ids said otherwise, which a process
-                // outside the tree can make so (a leader gone since).
+                // The group is in another session than this process's (the images put them
+                // in one, but the group's leader did not get its own session back): warned,
+                // as for a group no process of the tree led.
                 warnings[i].append("pid \(tree.plans[i].task.tgid) could not join process group \(group) (another session): it is in its parent's")
             }
         }
         // Every process holds them now; the restorer's copies would keep a reader from
         // ever seeing the end of its pipe.
-        for ends in pipes.values { ends.close() }
-        pipes = [:]
+        for fd in made.values { close(fd) }
+        made = [:]
         var built: [Restorer.Built] = []
         for i in restorers.indices {
             built.append(try restorers[i].build(processes[i], step: { step(i, $0) }, progress: progress))

@@ -35,6 +35,10 @@ public struct RestorePlan: Sendable {
         /// (`sharedPipeEnds` has it): the restorer makes the pipe and every process of the
         /// tree inherits it (`TreeRestorer`).
         case sharedPipe(fd: Int32, name: String)
+        /// One end of a Unix socketpair or connection whose other end (or this end too)
+        /// another process of the restored tree holds (`sharedSocketEnds` has it): made by
+        /// the restorer like a tree's pipes.
+        case sharedSocket(fd: Int32, name: String)
         /// Whatever the image had, the restorer's own fd of that number takes its place
         /// (`--inherit-fd`): the new process inherits it.
         case inherited(fd: Int32)
@@ -57,7 +61,7 @@ public struct RestorePlan: Sendable {
 
         public var fd: Int32 {
             switch self {
-            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .fifo(fd, _), let .sharedPipe(fd, _), let .inherited(fd), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
+            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .fifo(fd, _), let .sharedPipe(fd, _), let .sharedSocket(fd, _), let .inherited(fd), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
                  let .inotify(fd, _, _), let .event(fd, _, _), let .epoll(fd, _, _): fd
             }
         }
@@ -91,6 +95,8 @@ public struct RestorePlan: Sendable {
     public var pipes: [Pipe]
     /// The ends of pipes other processes of the restored tree hold too (`sharedPipes`).
     public var sharedPipeEnds: [SharedPipeEnd]
+    /// The Unix sockets whose pair spans processes of the restored tree (`sharedSockets`).
+    public var sharedSocketEnds: [SharedSocketEnd]
     /// The named FIFOs among the descriptors.
     public var namedFIFOs: [NamedFIFO]
     /// The Unix socketpairs among the descriptors.
@@ -122,8 +128,11 @@ public struct RestorePlan: Sendable {
     /// had there (nothing of theirs is planned or refused); each must be an fd of the image.
     /// `sharedPipes`: names (`pipe:[INODE]`) of pipes other images of a restored process tree
     /// hold ends of (`TreePlan`); their ends are `sharedPipeEnds`, not refused here.
+    /// `sharedSockets`: inodes of Unix sockets whose pair spans images of the tree; they are
+    /// `sharedSocketEnds`.
     public init(_ reader: ImageReader, shellJob: Bool, tcpClose: Bool = false, unixClose: Bool = false,
-                inheritedFDs: Set<Int32> = [], sharedPipes: Set<String> = []) throws(RestoreError) {
+                inheritedFDs: Set<Int32> = [], sharedPipes: Set<String> = [],
+                sharedSockets: Set<UInt64> = []) throws(RestoreError) {
         var header: HeaderMeta?, task: TaskMeta?, mm: MMMeta?
         var mappings: [Mapping] = []
         var threads: [ThreadPlan] = []
@@ -315,6 +324,9 @@ public struct RestorePlan: Sendable {
                 return try Self.epoll(f.meta, fdinfo: fdinfoRecords[f.id], files: files.map(\.meta))
             }
             if unixRecords[f.id] != nil, let path = f.meta.path {
+                if let inode = f.meta.identity?.inode, sharedSockets.contains(inode) {
+                    return .sharedSocket(fd: Int32(f.meta.fd), name: path)
+                }
                 return .socket(fd: Int32(f.meta.fd), name: path)
             }
             if inetRecords[f.id] != nil, let path = f.meta.path {
@@ -332,9 +344,12 @@ public struct RestorePlan: Sendable {
         self.pipes = try Self.pipes(pipeFiles.filter { !($0.0.path.map(sharedPipes.contains) ?? false) })
         self.sharedPipeEnds = try shared.map { f, record throws(RestoreError) in try SharedPipeEnd(f, record) }
         self.namedFIFOs = try NamedFIFO.fifos(pipeFiles)
-        let unixSockets = grouped.compactMap { f in
+        let allUnix = grouped.compactMap { f in
             unixRecords[f.id].map { SocketPair.Record(file: f.meta, meta: $0.meta, data: $0.data) }
         }
+        func spansTree(_ r: SocketPair.Record) -> Bool { r.file.identity.map { sharedSockets.contains($0.inode) } ?? false }
+        self.sharedSocketEnds = try allUnix.filter(spansTree).map { r throws(RestoreError) in try SharedSocketEnd(r) }
+        let unixSockets = allUnix.filter { !spansTree($0) }
         // Sockets made by name: listeners, bound sockets, and datagram sockets connected to a
         // named socket no pair end of the process is (another process's, or its own bound one).
         let pairInodes = Set(unixSockets.filter { !NamedUnixSocket.isNamed($0.meta) }.compactMap { $0.file.identity?.inode })

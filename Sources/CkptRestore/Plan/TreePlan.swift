@@ -12,6 +12,8 @@ public struct TreePlan: Sendable {
     public var order: [Int]
     /// The pipes more than one process holds, in the order of their names.
     public var pipes: [SharedPipe]
+    /// The Unix socketpairs and connections between its processes.
+    public var sockets: [SharedSocketPair]
 
     /// `plans` in any order (each planned with the names `sharedPipeNames` found).
     public init(_ unordered: [RestorePlan]) throws(RestoreError) {
@@ -20,6 +22,7 @@ public struct TreePlan: Sendable {
         self.order = order
         self.parents = parents
         self.pipes = try Self.sharedPipes(plans)
+        self.sockets = try Self.sharedSockets(plans)
     }
 
     /// The tree that processes of these (pid, parent pid) make: the order to make them in

@@ -1122,12 +1122,13 @@ t_restore_damaged_image() {
 }
 
 # A process tree (tools/ktest/pytree.py: a parent, its child and grandchild, three pipes
-# between them, 3000 bytes unread in one) checkpointed with --tree and restored from its
+# and a socketpair between them, 3000 bytes unread in a pipe, a message in the socketpair) checkpointed with --tree and restored from its
 # three images, given in another order: each process comes back with its pid, as the
 # child of its parent (the parent reaps its child with waitpid), the child leading its
 # process group again in the root's session, the grandchild its own session, the pipes connect the
 # same processes (the child echoes what the parent feeds it, the grandchild's lines reach
-# the parent), the unread bytes are still in their pipe, and the parent counts on from
+# the parent), the unread bytes are still in their pipe, the queued message in the
+# socketpair and a new one the child sends reach the parent, and the parent counts on from
 # its checkpointed count. Refused before any process exists: one image of the tree alone
 # (its pipes' other ends are another process's) and images that are not one tree.
 t_restore_tree() {
@@ -1155,7 +1156,7 @@ t_restore_tree() {
 	out=$($CKPT_CLI restore "${imgs[0]}" "${imgs[2]}" 2>&1) && { why="restored a parent and its grandchild: $out"; return 1; }
 	[[ $out == *"not one process tree"* && $out != *starting* ]] || { why="parent and grandchild: $out"; return 1; }
 	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
-		[[ $out == *"tree of 3 processes (root pid $T), 3 pipes between them: restorable"* && $out != *starting* ]] ||
+		[[ $out == *"tree of 3 processes (root pid $T), 3 pipes and 1 socketpair between them: restorable"* && $out != *starting* ]] ||
 		{ why="restore --check: $out"; return 1; }
 	mv t.out t.old && : >t.out
 	out=$($CKPT_CLI restore "${imgs[2]}" "${imgs[0]}" "${imgs[1]}" 2>&1) || { why="restore: $out"; return 1; }
@@ -1174,10 +1175,16 @@ t_restore_tree() {
 	# Its first line lands after the old file's length, behind NULs: not at a line start.
 	got=$(tr -d '\0' <t.out | grep -a '^count' | head -1 | cut -d' ' -f2)
 	((pre < got && got <= post + 1)) || { why="counted on from $got, not after $pre (before the checkpoint) up to $((post + 1))"; return 1; }
+	# The child sends its held line on the socketpair; the parent reads what the socketpair
+	# holds on each SIGUSR1 ("hello" was queued there at the checkpoint).
 	kill -USR1 $c
-	wait_for t.out '^held' 30 || { why="no held line after SIGUSR1: $(tail -3 t.out t.err)"; return 1; }
-	got=$(tr -d '\0' <t.out | grep -a '^held' | head -1)
-	[[ $got == "held 3000 crc $crc" ]] || { why="the unread bytes after the restore: '$got', expected 'held 3000 crc $crc'"; return 1; }
+	for i in $(seq 30); do
+		kill -USR1 $np
+		sleep 1
+		got=$(tr -d '\0' <t.out | sed -n 's/^ctl //p' | tr '|' '\n' | grep -v '^$' | paste -sd'|')
+		[[ $got == *held* ]] && break
+	done
+	[[ $got == "hello|held 3000 crc $crc" ]] || { why="the socketpair after the restore: '$got', expected 'hello|held 3000 crc $crc'"; return 1; }
 	kill -USR2 $np
 	wait_for t.out '^reaped' 30 || { why="no reaped line after SIGUSR2: $(tail -3 t.out t.err)"; return 1; }
 	got=$(tr -d '\0' <t.out | grep -a '^reaped' | head -1)

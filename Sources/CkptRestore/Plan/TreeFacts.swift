@@ -1,0 +1,54 @@
+import CkptImage
+import CkptProtocol
+
+/// What a tree restore asks of each image before planning it: whose process it is and
+/// which pipes it holds ends of (`RestorePlan.treeFacts`).
+public struct TreeFacts: Equatable, Sendable {
+    public var pid: UInt32
+    public var ppid: UInt32
+    /// The names (`pipe:[INODE]`) of the pipes its fds are ends of.
+    public var pipeNames: Set<String>
+    /// Its Unix sockets by inode: the peer's inode (0: none, or closed) and whether it is
+    /// named (a listener or a bound socket: made by its name, never a pair's end).
+    public var sockets: [UInt64: Socket] = [:]
+    public struct Socket: Equatable, Sendable {
+        public var peer: UInt64
+        public var named: Bool
+    }
+}
+
+extension RestorePlan {
+    /// An image's `TreeFacts`, by its task, file and unix records only, so a tree's images
+    /// can be put in order and compared before each is planned.
+    public static func treeFacts(_ reader: ImageReader) throws(RestoreError) -> TreeFacts {
+        var names = Set<String>()
+        var task: TaskMeta?
+        var inodes: [UInt32: UInt64] = [:]  // file record id -> the file's inode
+        var sockets: [UInt64: TreeFacts.Socket] = [:]
+        for entry in reader.index where [.file, .task, .unix].contains(entry.type) {
+            let metaBytes: [UInt8]
+            do throws(ImageError) { metaBytes = try reader.meta(of: entry) } catch { throw .image("\(error)") }
+            var decoded: Result<RecordMeta, ProtocolError>?
+            metaBytes.withUnsafeBytes { payload in
+                do throws(ProtocolError) { decoded = .success(try RecordMeta(type: entry.type, payload: payload)) } catch {
+                    decoded = .failure(error)
+                }
+            }
+            switch decoded {
+            case let .success(.file(f))?:
+                if let path = f.path, path.hasPrefix("pipe:[") { names.insert(path) }
+                inodes[entry.id] = f.identity?.inode
+            case let .success(.unix(u))?:
+                // A unix record follows its file record.
+                if let inode = inodes[entry.parent] {
+                    sockets[inode] = TreeFacts.Socket(peer: u.peerInode, named: NamedUnixSocket.isNamed(u))
+                }
+            case let .success(.task(t))?: task = t
+            case let .failure(error)?: throw .image("record \(entry.id): \(error)")
+            default: break
+            }
+        }
+        guard let task else { throw .image("no task record: not a process image") }
+        return TreeFacts(pid: task.tgid, ppid: task.ppid, pipeNames: names, sockets: sockets)
+    }
+}
