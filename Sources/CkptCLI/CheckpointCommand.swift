@@ -30,7 +30,7 @@ public struct CheckpointCommand: ParsableCommand {
               ckpt checkpoint 1234 --tree --stop --wait /var/lib/ckpt   # 1234 and its
                                                         # descendants: an image each
 
-            --tree checkpoints the process and every descendant, each into its own image (one `crid N ... pid P` line each, the process first, each parent before its children), while the whole tree is stopped: with --stop each is stopped (SIGSTOP) until no new process appears, and all are continued after the last stream. A zombie in the tree is refused (its parent could not wait for it after a restore). `ckpt restore` of all the images makes the tree again: each process forked by its parent, pipes between them shared again.
+            --tree checkpoints the process and every descendant, each into its own image (one `crid N ... pid P` line each, the process first, each parent before its children), while the whole tree is stopped: with --stop each is stopped (SIGSTOP) until no new process appears, and all are continued after the last stream. A zombie in the tree is refused (its parent could not wait for it after a restore). `ckpt restore` of all the images makes the tree again: each process forked by its parent, the pipes and Unix sockets between them shared again.
 
             A `ckpt listen` process is refused at once: the kernel would stream into the listener it stopped.
 

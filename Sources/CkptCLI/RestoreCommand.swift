@@ -33,7 +33,7 @@ public struct RestoreCommand: ParsableCommand {
               ckpt restore 7.ckpt 8.ckpt 9.ckpt                 # a tree (checkpoint --tree)
               ckpt restore /var/lib/ckpt/8.ckpt                 # of --pre-copy: 7.ckpt too
 
-            Several images: the processes of one tree (`ckpt checkpoint --tree`), in any order. They must make one tree by their pids and parents (else refused); pipes between them are made once and every process gets its ends of them again, with the bytes they held. The root is made as one process is, then each other process as a fork of its parent (with its pid when free), so it is its parent's child again; a process that led its session or process group leads it again, one in a group another process of the tree led joins it again. One `restored IMAGE: pid N (was M), child of ...` line per process; the last line is `restored pid ROOT`. Unix socketpairs and connections between them likewise, with the messages queued in them. Refused for a tree: a pipe or socket whose other end is a process outside it, zombies, --inherit-fd and --parent. A failure kills every process made so far.
+            Several images: the processes of one tree (`ckpt checkpoint --tree`), in any order. They must make one tree by their pids and parents (else refused); pipes between them are made once and every process gets its ends of them again, with the bytes they held. The root is made as one process is, then each other process as a fork of its parent (with its pid when free), so it is its parent's child again; a process that led its session or process group leads it again, one in a group another process of the tree led joins it again. One `restored IMAGE: pid N (was M), child of ...` line per process; the last line is `restored pid ROOT`. Unix socketpairs and connections between them likewise, with the messages queued in them, and open files they shared (an fd inherited across fork: one offset; when they are your own processes). Refused for a tree: a pipe or socket whose other end is a process outside it, zombies, --inherit-fd and --parent. A failure kills every process made so far.
 
             An image of `ckpt checkpoint --pre-copy` holds the pages written after the pre-copy; the others are read from the pre-copy image (its crid is in the image header; `<crid>.ckpt` beside the image unless --parent names it), each pre-copy record checked as it is read. A pre-copy image alone is refused (memory only, read while the process ran).
 
@@ -246,11 +246,16 @@ extension RestoreRun {
         }
         let shared = TreePlan.sharedPipeNames(facts.map(\.pipeNames))
         let sockets = TreePlan.sharedSocketInodes(facts)
+        let files = TreePlan.sharedFileIDs(facts)
+        if files.isEmpty, !TreePlan.sharedFileIDs(facts.map { f in var mine = f; mine.restorersOwn = true; return mine }).isEmpty {
+            report(command, "warning: the tree's processes are another user's: an open file they shared (an fd inherited across "
+                   + "fork) is reopened in each of them, with that user's rights, each at its own offset")
+        }
         var plans: [RestorePlan] = []
         for o in opened {
             do throws(RestoreError) {
                 plans.append(try RestorePlan(o.reader, shellJob: shellJob, tcpClose: tcpClose, unixClose: unixClose,
-                                             sharedPipes: shared, sharedSockets: sockets))
+                                             sharedPipes: shared, sharedSockets: sockets, sharedFiles: files))
             } catch {
                 throw failure(command, "\(o.path): refused: \(error)", CkptExit.failed)
             }

@@ -55,6 +55,10 @@ let sampleVMA = RecordMeta.vma(VMAMeta(start: 0x600000, end: 0x602000, vmFlags: 
 let sampleAnonVMA = RecordMeta.vma(VMAMeta(start: 0x7f0000000000, end: 0x7f0000004000, vmFlags: 0x3, pgoff: 0))
 let samplePages = RecordMeta.pages(PagesMeta(addr: 0x600000, nrPages: 2))
 let sampleFile = RecordMeta.file(FileMeta(fd: 1, fFlags: 2, pos: 77, path: "/dev/null"))
+/// A newer module's file record: the open file's id (a field past the 64th attribute).
+let sampleSharedFile = RecordMeta.file(FileMeta(fd: 1, fFlags: 0o2001, pos: 4096, path: "/var/log/app.log",
+                                                identity: FileIdentity(inode: 12, device: 2049, size: 4096, mtimeNs: 5),
+                                                fileID: 0x9e37_79b9_7f4a_7c15))
 let sampleTrailer = RecordMeta.trailer(TrailerMeta(nrThreads: 1, nrVMAs: 1, nrPagesTotal: 2, nrFiles: 1))
 let sampleMaskedRegs = RecordMeta.regs(RegsMeta(tid: 101, sigmask: 0x40_0800,
                                                 rseq: RseqRegistration(address: 0x7f00_0000_1020, length: 32, signature: 0x5305_3053),
@@ -105,7 +109,7 @@ let sampleUnixBound = RecordMeta.unix(UnixMeta(type: 2, state: 7, flags: 1, peer
 let sampleUnixClient = RecordMeta.unix(UnixMeta(type: 2, state: 1, flags: 0, peerInode: 0x1_0000_000b, shutdown: 0, bytes: 0,
                                                 sndbuf: 212_992, rcvbuf: 212_992, peerAddress: samplePathAddress))
 let allSampleMetas = [sampleHeader, sampleTask, sampleRegs, sampleMaskedRegs, sampleMM, sampleDumpableMM, sampleVMA, sampleAnonVMA, samplePages,
-                      sampleFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
+                      sampleFile, sampleSharedFile, sampleTrailer, sampleSigactions, samplePendingSigactions, sampleXState, sampleRlimits, samplePipe,
                       sampleSiginfo, sampleSharedSiginfo, sampleShmem, sampleFullTask, sampleUnix, sampleChildHeader,
                       samplePreCopyHeader, sampleParentPages, sampleInetListener, sampleInetConnected, sampleUnixListener,
                       sampleUnixBound, sampleUnixClient, sampleSealedShmem]

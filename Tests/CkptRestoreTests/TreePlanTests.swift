@@ -14,15 +14,16 @@ import Testing
     /// The image of process `pid` (child of `ppid`) holding `ends` (fd, pipe name, read end,
     /// bytes held: a read end's record carries them).
     func image(_ pid: UInt32, parent ppid: UInt32, _ ends: [(fd: UInt32, name: String, reading: Bool, held: [UInt8])] = [],
-               size: UInt32 = 65536) throws -> (ImageReader, String) {
+               size: UInt32 = 65536, extra: [FileMeta] = [], uid: UInt32 = getuid()) throws -> (ImageReader, String) {
         let files = ends.map { FileMeta(fd: $0.fd, fFlags: UInt32($0.reading ? O_RDONLY : O_WRONLY | O_NONBLOCK), pos: 0, path: $0.name) }
+            + extra
         var pipes: [Int: (PipeMeta, [UInt8])] = [:]
         for (i, e) in ends.enumerated() {
             pipes[i] = (PipeMeta(size: size, bytes: UInt32(e.held.count)), e.reading ? e.held : [])
         }
         return try builder.image(vmas: [builder.anon], files: files, pipes: pipes,
-                                 task: TaskMeta(pid: pid, tgid: pid, ppid: ppid, comm: "t", uid: getuid(), gid: getgid(),
-                                                euid: geteuid(), egid: getegid()))
+                                 task: TaskMeta(pid: pid, tgid: pid, ppid: ppid, comm: "t", uid: uid, gid: getgid(),
+                                                euid: uid == getuid() ? geteuid() : uid, egid: getegid()))
     }
 
     func refusal<T>(_ body: () throws(RestoreError) -> T) -> String {
@@ -173,5 +174,29 @@ import Testing
         // A named peer (a listener's bound socket) is not a pair's end.
         let named = TreeFacts(pid: 20, ppid: 10, pipeNames: [], sockets: [101: TreeFacts.Socket(peer: 0, named: true)])
         #expect(TreePlan.sharedSocketInodes([parentFacts, named]).isEmpty)
+    }
+
+    /// An open file several images hold (the same `fileID`: an fd inherited across fork) is
+    /// shared when every process is the restorer's user, and its fds planned as the tree's;
+    /// another user's processes reopen it each, as one restore does.
+    @Test func openFilesTheTreesProcessesShare() throws {
+        let log = FileMeta(fd: 1, fFlags: UInt32(O_WRONLY), pos: 50, path: "/var/log/app.log", fileID: 7)
+        let other = FileMeta(fd: 4, fFlags: UInt32(O_RDONLY), pos: 0, path: "/etc/hostname", fileID: 8)
+        let (parent, p1) = try image(10, parent: 1, extra: [log, other])
+        let (child, p2) = try image(20, parent: 10, extra: [log])
+        let (stranger, p3) = try image(20, parent: 10, extra: [log], uid: getuid() + 1)
+        defer { for p in [p1, p2, p3] { unlink(p) } }
+        let facts = try [parent, child].map { r throws(RestoreError) in try RestorePlan.treeFacts(r) }
+        #expect(facts[0].fileIDs == [7, 8] && facts.allSatisfy(\.restorersOwn))
+        let shared = TreePlan.sharedFileIDs(facts)
+        #expect(shared == [7])
+        let plans = try [parent, child].map { r throws(RestoreError) in try RestorePlan(r, shellJob: false, sharedFiles: shared) }
+        #expect(plans[0].descriptors == [.sharedFile(fd: 1, path: "/var/log/app.log"),
+                                         .path(fd: 4, path: "/etc/hostname", flags: O_RDONLY, position: 0, identity: nil)])
+        #expect(plans[1].treeEnds.map(\.key) == [TreeEnds.key(file: 7)])
+        let tree = try TreePlan(plans)
+        #expect(tree.files == [SharedFile(fileID: 7, path: "/var/log/app.log", flags: O_WRONLY, position: 50)])
+        let strangerFacts = try RestorePlan.treeFacts(stranger)
+        #expect(!strangerFacts.restorersOwn && TreePlan.sharedFileIDs([facts[0], strangerFacts]).isEmpty)
     }
 }

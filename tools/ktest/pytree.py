@@ -10,7 +10,9 @@
 #         "held N crc X" (what it read from held); the parent reads ctl only on SIGUSR1,
 #         printing "ctl M1|M2..." (so "hello" is queued in it at the checkpoint)
 # The child leads a process group of its own (setpgid, as a shell's job), the grandchild a
-# session of its own (setsid, as a daemon's helper).
+# session of its own (setsid, as a daemon's helper). The child also prints "child N" for
+# every tenth line it is fed, into the stdout it shares with the parent (one open file,
+# one offset: inherited across fork).
 # The parent prints "ready P C G crc X" (the three pids, the held bytes' CRC-32), then
 # "count N" every 0.1 s, and every line it reads from back. SIGUSR1 to the child: it reads
 # held and sends "held N crc X" on ctl; SIGUSR1 to the parent: it prints what ctl holds.
@@ -84,7 +86,10 @@ def child():
     signal.signal(signal.SIGUSR1, on_usr1)
     signal.signal(signal.SIGTERM, lambda sig, frame: os._exit(7))
     for line in lines(feed_r):
-        os.write(back_w, f"echo {line.split()[1]}\n".encode())
+        n = line.split()[1]
+        os.write(back_w, f"echo {n}\n".encode())
+        if int(n) % 10 == 0:
+            say(f"child {n}")
     os._exit(0)
 
 

@@ -149,7 +149,9 @@ enum RecordDescription {
         case let .pages(m), let .parentPages(m):
             return .object([("addr", u(m.addr)), ("nr_pages", u32(m.nrPages))])
         case let .file(m):
-            return .object([("fd", u32(m.fd)), ("f_flags", u32(m.fFlags)), ("pos", u(m.pos)), ("path", .optional(m.path))])
+            var fields: [(String, JSON)] = [("fd", u32(m.fd)), ("f_flags", u32(m.fFlags)), ("pos", u(m.pos)), ("path", .optional(m.path))]
+            if let id = m.fileID { fields.append(("file_id", u(id))) }
+            return .object(fields)
         case let .trailer(m):
             return .object([("nr_threads", u32(m.nrThreads)), ("nr_vmas", u32(m.nrVMAs)), ("nr_pages_total", u(m.nrPagesTotal)),
                             ("nr_files", u32(m.nrFiles))])

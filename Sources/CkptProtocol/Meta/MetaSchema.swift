@@ -54,9 +54,13 @@ public enum MetaSchema {
 
     public static func optional(_ type: RecordType) -> AttributeMask {
         switch type {
-        case .vma, .file:
+        case .vma:
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PATH, CKPT_A_META_INO, CKPT_A_META_DEV, CKPT_A_META_SIZE,
                           CKPT_A_META_MTIME_NS)
+        case .file:
+            // The open file's id since session 35.
+            AttributeMask(CKPT_A_META_PAD, CKPT_A_META_PATH, CKPT_A_META_INO, CKPT_A_META_DEV, CKPT_A_META_SIZE,
+                          CKPT_A_META_MTIME_NS, CKPT_A_META_FILE_ID)
         case .task:
             // Absent in images of older modules.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_CWD, CKPT_A_META_UMASK, CKPT_A_META_PERSONALITY,

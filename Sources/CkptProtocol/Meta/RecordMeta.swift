@@ -356,8 +356,14 @@ public struct FileMeta: Equatable, Sendable {
     public var path: String?
     /// The open file's identity when the image was taken (absent in older images).
     public var identity: FileIdentity?
+    /// Which open file the fd refers to (a keyed hash of the kernel's, equal for fds that
+    /// share one open file and offset, across the images one module load took; absent in
+    /// older images).
+    public var fileID: UInt64?
 
-    public init(fd: UInt32, fFlags: UInt32, pos: UInt64, path: String? = nil, identity: FileIdentity? = nil) {
+    public init(fd: UInt32, fFlags: UInt32, pos: UInt64, path: String? = nil, identity: FileIdentity? = nil,
+                fileID: UInt64? = nil) {
+        self.fileID = fileID
         self.fd = fd
         self.fFlags = fFlags
         self.pos = pos

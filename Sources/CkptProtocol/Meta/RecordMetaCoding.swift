@@ -93,7 +93,8 @@ extension RecordMeta {
         case .file:
             self = .file(FileMeta(
                 fd: u32(CKPT_A_META_FD), fFlags: u32(CKPT_A_META_F_FLAGS), pos: u64(CKPT_A_META_POS),
-                path: t.string(CKPT_A_META_PATH), identity: try identity()))
+                path: t.string(CKPT_A_META_PATH), identity: try identity(),
+                fileID: t.has(CKPT_A_META_FILE_ID) ? u64(CKPT_A_META_FILE_ID) : nil))
         case .trailer:
             self = .trailer(TrailerMeta(
                 nrThreads: u32(CKPT_A_META_NR_THREADS), nrVMAs: u32(CKPT_A_META_NR_VMAS),
@@ -226,6 +227,7 @@ extension RecordMeta {
             b.appendU64(Int(CKPT_A_META_POS), m.pos, padType: pad)
             if let path = m.path { b.appendString(Int(CKPT_A_META_PATH), path) }
             if let id = m.identity { Self.encode(id, into: b, pad: pad) }
+            if let fileID = m.fileID { b.appendU64(Int(CKPT_A_META_FILE_ID), fileID, padType: pad) }
         case let .trailer(m):
             b.appendU32(Int(CKPT_A_META_NR_THREADS), m.nrThreads)
             b.appendU32(Int(CKPT_A_META_NR_VMAS), m.nrVMAs)

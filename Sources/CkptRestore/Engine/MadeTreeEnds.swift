@@ -4,7 +4,7 @@ import Glibc
 import CCkptShims
 import SystemPackage
 
-/// The pipes and socketpairs of a restored tree, made in the restorer: open there (not
+/// The pipes, socketpairs and shared open files of a restored tree, made in the restorer: open there (not
 /// close-on-exec), so every process of the tree inherits them at these numbers, each
 /// placing its own ends at its image's fds (`Restorer.placeTreeEnds`). The caller closes
 /// them once every process has inherited them.
@@ -12,6 +12,28 @@ enum TreeEnds {
     /// An end's key: what a process's plan names and the restorer's fd is found by.
     static func key(pipe name: String, reading: Bool) -> String { "\(name) \(reading ? "read" : "write")" }
     static func key(socket inode: UInt64) -> String { "socket:[\(inode)]" }
+    static func key(file id: UInt64) -> String { "file \(String(id, radix: 16))" }
+
+    /// `file` opened at its path (without `O_CREAT`, `O_TRUNC`, `O_EXCL`; non-blocking
+    /// while it opens: a FIFO put at the path since would not wait), at its position, with
+    /// its status flags. Opened with the restorer's rights, which are the processes'
+    /// (`TreePlan.sharedFileIDs`).
+    static func make(_ file: SharedFile) throws(RestoreError) -> [String: Int32] {
+        let clean = file.flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)
+        let fd = Glibc.open(file.path, clean | O_NONBLOCK)
+        guard fd >= 0 else { throw .system(call: "open \(file.path) (an open file the tree's processes share)", errno: Errno(rawValue: errno)) }
+        if file.position > 0, lseek(fd, off_t(Int64(bitPattern: file.position)), SEEK_SET) < 0 {
+            let e = Errno(rawValue: errno)
+            close(fd)
+            throw .system(call: "lseek \(file.path) to \(file.position)", errno: e)
+        }
+        if clean & O_NONBLOCK == 0, fcntl(fd, F_SETFL, clean) != 0 {
+            let e = Errno(rawValue: errno)
+            close(fd)
+            throw .system(call: "F_SETFL \(file.path)", errno: e)
+        }
+        return [key(file: file.fileID): fd]
+    }
 
     /// `pipe` made: its capacity, the bytes it held written back (while both ends are
     /// non-blocking: nothing waits), then each end's status flags.
@@ -113,6 +135,7 @@ extension RestorePlan {
     var treeEnds: [(fd: Int32, key: String)] {
         sharedPipeEnds.map { ($0.fd, TreeEnds.key(pipe: $0.name, reading: $0.reading)) }
             + sharedSocketEnds.map { ($0.fd, TreeEnds.key(socket: $0.inode)) }
+            + sharedFileEnds.map { ($0.fd, TreeEnds.key(file: $0.fileID)) }
     }
 }
 

@@ -662,7 +662,7 @@ public struct Restorer {
                             access: ProcessFileAccess) throws(RestoreError) {
         var keep = Set(plan.descriptors.compactMap { d -> Int32? in
             switch d {
-            case let .terminal(fd, _), let .inherited(fd), let .sharedPipe(fd, _), let .sharedSocket(fd, _): fd
+            case let .terminal(fd, _), let .inherited(fd), let .sharedPipe(fd, _), let .sharedSocket(fd, _), let .sharedFile(fd, _): fd
             default: nil
             }
         })
@@ -689,7 +689,7 @@ public struct Restorer {
             case let .event(f, fl, e):
                 try restoreEvent(remote, fd: f, flags: fl, e)
                 continue
-            case .terminal, .inherited, .pipe, .sharedPipe, .sharedSocket, .fifo, .socket, .inet, .epoll: continue
+            case .terminal, .inherited, .pipe, .sharedPipe, .sharedSocket, .sharedFile, .fifo, .socket, .inet, .epoll: continue
             }
             let what = "fd \(fd) (\(path))"
             let clean = flags & ~(O_CREAT | O_TRUNC | O_EXCL)

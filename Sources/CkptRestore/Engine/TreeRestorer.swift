@@ -12,8 +12,8 @@ import SystemPackage
 ///
 /// ```
 ///  restorer                                       the tree
-///  pipes and socketpairs the processes share: made with what they held, their flags
-///    (TreeEnds; inherited)
+///  pipes, socketpairs and open files the processes share: made with what they held,
+///    their flags, a file at its offset (TreeEnds; inherited)
 ///  the root: stub started, seized, cleared, setsid     root
 ///  each other process, breadth first: clone3 inside     ├─ child (the image's pid)
 ///    its parent (traced by PTRACE_O_TRACEFORK), cleared │   └─ grandchild
@@ -48,6 +48,7 @@ public struct TreeRestorer {
         defer { for fd in made.values { close(fd) } }
         for pipe in tree.pipes { made.merge(try TreeEnds.make(pipe)) { a, _ in a } }
         for pair in tree.sockets { made.merge(try TreeEnds.make(pair)) { a, _ in a } }
+        for file in tree.files { made.merge(try TreeEnds.make(file)) { a, _ in a } }
         var restorers = self.restorers
         for i in restorers.indices { restorers[i].treeFDs = made }
         var processes: [Restorer.NewProcess] = []

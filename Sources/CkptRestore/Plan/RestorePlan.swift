@@ -39,6 +39,10 @@ public struct RestorePlan: Sendable {
         /// another process of the restored tree holds (`sharedSocketEnds` has it): made by
         /// the restorer like a tree's pipes.
         case sharedSocket(fd: Int32, name: String)
+        /// A file another process of the restored tree holds through the same open file
+        /// (one offset: inherited across fork), opened once by the restorer
+        /// (`sharedFileEnds` has it).
+        case sharedFile(fd: Int32, path: String)
         /// Whatever the image had, the restorer's own fd of that number takes its place
         /// (`--inherit-fd`): the new process inherits it.
         case inherited(fd: Int32)
@@ -61,7 +65,7 @@ public struct RestorePlan: Sendable {
 
         public var fd: Int32 {
             switch self {
-            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .fifo(fd, _), let .sharedPipe(fd, _), let .sharedSocket(fd, _), let .inherited(fd), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
+            case let .path(fd, _, _, _, _), let .terminal(fd, _), let .pipe(fd, _), let .fifo(fd, _), let .sharedPipe(fd, _), let .sharedSocket(fd, _), let .sharedFile(fd, _), let .inherited(fd), let .socket(fd, _), let .inet(fd, _), let .sharedMemory(fd, _, _, _),
                  let .inotify(fd, _, _), let .event(fd, _, _), let .epoll(fd, _, _): fd
             }
         }
@@ -97,6 +101,8 @@ public struct RestorePlan: Sendable {
     public var sharedPipeEnds: [SharedPipeEnd]
     /// The Unix sockets whose pair spans processes of the restored tree (`sharedSockets`).
     public var sharedSocketEnds: [SharedSocketEnd]
+    /// The fds of open files other processes of the restored tree share (`sharedFiles`).
+    public var sharedFileEnds: [SharedFileEnd]
     /// The named FIFOs among the descriptors.
     public var namedFIFOs: [NamedFIFO]
     /// The Unix socketpairs among the descriptors.
@@ -129,10 +135,11 @@ public struct RestorePlan: Sendable {
     /// `sharedPipes`: names (`pipe:[INODE]`) of pipes other images of a restored process tree
     /// hold ends of (`TreePlan`); their ends are `sharedPipeEnds`, not refused here.
     /// `sharedSockets`: inodes of Unix sockets whose pair spans images of the tree; they are
-    /// `sharedSocketEnds`.
+    /// `sharedSocketEnds`. `sharedFiles`: ids (`FileMeta.fileID`) of open files several
+    /// images hold; the fds reopened by path that name them are `sharedFileEnds`.
     public init(_ reader: ImageReader, shellJob: Bool, tcpClose: Bool = false, unixClose: Bool = false,
                 inheritedFDs: Set<Int32> = [], sharedPipes: Set<String> = [],
-                sharedSockets: Set<UInt64> = []) throws(RestoreError) {
+                sharedSockets: Set<UInt64> = [], sharedFiles: Set<UInt64> = []) throws(RestoreError) {
         var header: HeaderMeta?, task: TaskMeta?, mm: MMMeta?
         var mappings: [Mapping] = []
         var threads: [ThreadPlan] = []
@@ -312,6 +319,7 @@ public struct RestorePlan: Sendable {
             throw .unsupported(what: "--inherit-fd \(fd)",
                                why: "the image has no fd \(fd) (its fds: \(imageFDs.sorted().map(String.init).joined(separator: " ")))")
         }
+        var sharedFileEnds: [SharedFileEnd] = []
         self.descriptors = try files.map { f throws(RestoreError) in
             if inheritedFDs.contains(Int32(f.meta.fd)) { return .inherited(fd: Int32(f.meta.fd)) }
             if f.meta.path == "anon_inode:inotify" {
@@ -335,8 +343,14 @@ public struct RestorePlan: Sendable {
             if pipeRecords[f.id] != nil, let path = f.meta.path, sharedPipes.contains(path) {
                 return .sharedPipe(fd: Int32(f.meta.fd), name: path)
             }
-            return try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
+            let d = try Self.descriptor(f.meta, pipe: pipeRecords[f.id]?.meta, shellJob: shellJob, objects: objects)
+            if case let .path(fd, path, flags, position, identity) = d, let id = f.meta.fileID, sharedFiles.contains(id) {
+                sharedFileEnds.append(SharedFileEnd(fd: fd, path: path, flags: flags, position: position, identity: identity, fileID: id))
+                return .sharedFile(fd: fd, path: path)
+            }
+            return d
         }
+        self.sharedFileEnds = sharedFileEnds
         // An inherited fd is not what the image had: it joins no pipe or socket.
         let grouped = files.filter { !inheritedFDs.contains(Int32($0.meta.fd)) }
         let pipeFiles = grouped.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } }

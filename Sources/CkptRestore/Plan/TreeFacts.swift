@@ -11,6 +11,10 @@ public struct TreeFacts: Equatable, Sendable {
     /// Its Unix sockets by inode: the peer's inode (0: none, or closed) and whether it is
     /// named (a listener or a bound socket: made by its name, never a pair's end).
     public var sockets: [UInt64: Socket] = [:]
+    /// The open files (`FileMeta.fileID`) of its fds that name a path.
+    public var fileIDs: Set<UInt64> = []
+    /// Its process's ids are the restorer's (its paths are opened with the restorer's rights).
+    public var restorersOwn = true
     public struct Socket: Equatable, Sendable {
         public var peer: UInt64
         public var named: Bool
@@ -25,6 +29,7 @@ extension RestorePlan {
         var task: TaskMeta?
         var inodes: [UInt32: UInt64] = [:]  // file record id -> the file's inode
         var sockets: [UInt64: TreeFacts.Socket] = [:]
+        var files = Set<UInt64>()
         for entry in reader.index where [.file, .task, .unix].contains(entry.type) {
             let metaBytes: [UInt8]
             do throws(ImageError) { metaBytes = try reader.meta(of: entry) } catch { throw .image("\(error)") }
@@ -37,6 +42,7 @@ extension RestorePlan {
             switch decoded {
             case let .success(.file(f))?:
                 if let path = f.path, path.hasPrefix("pipe:[") { names.insert(path) }
+                if let path = f.path, path.hasPrefix("/"), let id = f.fileID { files.insert(id) }
                 inodes[entry.id] = f.identity?.inode
             case let .success(.unix(u))?:
                 // A unix record follows its file record.
@@ -49,6 +55,7 @@ extension RestorePlan {
             }
         }
         guard let task else { throw .image("no task record: not a process image") }
-        return TreeFacts(pid: task.tgid, ppid: task.ppid, pipeNames: names, sockets: sockets)
+        return TreeFacts(pid: task.tgid, ppid: task.ppid, pipeNames: names, sockets: sockets, fileIDs: files,
+                         restorersOwn: task.idsAreTheRestorers)
     }
 }

@@ -14,6 +14,8 @@ public struct TreePlan: Sendable {
     public var pipes: [SharedPipe]
     /// The Unix socketpairs and connections between its processes.
     public var sockets: [SharedSocketPair]
+    /// The open files several of its processes share.
+    public var files: [SharedFile]
 
     /// `plans` in any order (each planned with the names `sharedPipeNames` found).
     public init(_ unordered: [RestorePlan]) throws(RestoreError) {
@@ -23,6 +25,7 @@ public struct TreePlan: Sendable {
         self.parents = parents
         self.pipes = try Self.sharedPipes(plans)
         self.sockets = try Self.sharedSockets(plans)
+        self.files = Self.sharedFiles(plans)
     }
 
     /// The tree that processes of these (pid, parent pid) make: the order to make them in

@@ -41,7 +41,9 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/random.h>
 #include <linux/shmem_fs.h>
+#include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/utsname.h>
@@ -87,6 +89,25 @@ static int ckpt_put_u64(struct ckpt_stream *s, int type, u64 v)
 }
 
 /* What identifies a file for a restore: inode, device, size, mtime. */
+/*
+ * Open files' ids (meta file-id): a keyed hash of the struct file, so that
+ * records of two images taken in this module's lifetime say when their fds
+ * are one open file (inherited across fork: one offset), without giving the
+ * kernel's address away. kcmp(KCMP_FILE) compares obfuscated pointers the
+ * same way.
+ */
+static siphash_key_t ckpt_file_key __ro_after_init;
+
+void __init ckpt_file_id_init(void)
+{
+	get_random_bytes(&ckpt_file_key, sizeof(ckpt_file_key));
+}
+
+static u64 ckpt_file_id(struct file *file)
+{
+	return siphash_1u64((u64)(unsigned long)file, &ckpt_file_key);
+}
+
 static int ckpt_put_identity(struct ckpt_stream *s, struct file *file)
 {
 	struct inode *inode = file_inode(file);
@@ -1330,7 +1351,8 @@ static int ckpt_emit_files(struct ckpt_stream *s, struct task_struct *task,
 				 ckpt_put_u64(s, CKPT_A_META_POS, file->f_pos) ||
 				 (!IS_ERR(path) &&
 				  nla_put_string(s->skb, CKPT_A_META_PATH, path)) ||
-				 ckpt_put_identity(s, file)))
+				 ckpt_put_identity(s, file) ||
+				 ckpt_put_u64(s, CKPT_A_META_FILE_ID, ckpt_file_id(file))))
 			err = -EMSGSIZE;
 		ckpt_image_unlock(s);
 		/* Our reference keeps the pipe; no task lock is needed to read it. */

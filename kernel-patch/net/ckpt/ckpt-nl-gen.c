@@ -24,7 +24,7 @@ static const struct netlink_range_validation ckpt_a_data_offset_range = {
 };
 
 /* Common nested types */
-const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_SID + 1] = {
+const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_FILE_ID + 1] = {
 	[CKPT_A_META_ARCH] = { .type = NLA_NUL_STRING, },
 	[CKPT_A_META_PAGE_SIZE] = { .type = NLA_U32, },
 	[CKPT_A_META_RELEASE] = { .type = NLA_NUL_STRING, },
@@ -109,6 +109,7 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_SID + 1] = {
 	[CKPT_A_META_SEALS] = { .type = NLA_U32, },
 	[CKPT_A_META_PGID] = { .type = NLA_U32, },
 	[CKPT_A_META_SID] = { .type = NLA_U32, },
+	[CKPT_A_META_FILE_ID] = { .type = NLA_U64, },
 };
 
 /* CKPT_CMD_SINK_REGISTER - do */

@@ -335,6 +335,7 @@ void ckpt_stream_exit(void);
 
 /* checkpoint.c: record producers. */
 int ckpt_checkpoint_task(struct ckpt_stream *s, struct task_struct *task);
+void ckpt_file_id_init(void);
 
 /* fdinfo.c: an anonymous-inode descriptor's fdinfo text, read with a bound. */
 bool ckpt_fdinfo_wanted(struct file *file);

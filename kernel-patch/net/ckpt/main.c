@@ -307,6 +307,7 @@ static int __init ckpt_init(void)
 
 	ckpt_crc_choose();
 	ckpt_crc_shift_init();
+	ckpt_file_id_init();
 	err = ckpt_sink_init();
 	if (err)
 		return err;

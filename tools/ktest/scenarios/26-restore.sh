@@ -1175,8 +1175,14 @@ t_restore_tree() {
 	# Its first line lands after the old file's length, behind NULs: not at a line start.
 	got=$(tr -d '\0' <t.out | grep -a '^count' | head -1 | cut -d' ' -f2)
 	((pre < got && got <= post + 1)) || { why="counted on from $got, not after $pre (before the checkpoint) up to $((post + 1))"; return 1; }
-	# The child sends its held line on the socketpair; the parent reads what the socketpair
-	# holds on each SIGUSR1 ("hello" was queued there at the checkpoint).
+	# Parent and child hold one open file again as their stdout (they shared it: one
+	# offset), as kcmp(2) says (KCMP_FILE, 0: the same), and the child writes into it.
+	got=$(/usr/bin/python3 -c "import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[2]), 0, 1, 1), ctypes.get_errno())" $T $c)
+	[[ $got == "0 "* ]] || { why="kcmp(KCMP_FILE) of the parent's and the child's stdout: $got (0: one open file)"; return 1; }
+	for i in $(seq 100); do (($(tr -d '\0' <t.out | grep -ac '^child') >= 2)) && break; sleep 0.2; done
+	(($(tr -d '\0' <t.out | grep -ac '^child') >= 2)) || { why="no child lines in the shared stdout after the restore"; return 1; }
 	kill -USR1 $c
 	for i in $(seq 30); do
 		kill -USR1 $np

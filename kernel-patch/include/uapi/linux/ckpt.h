@@ -97,7 +97,7 @@
  *         shmem      (shared memory) meta: ino, size, seals (tmpfs)
  *         pages      (per run)      meta: addr, nr-pages  data: nr-pages * page-size bytes
  *         parent-pages (per run, with a parent) meta: addr, nr-pages   no data
- *     file           (per fd)       meta: fd, f-flags, pos, [path]
+ *     file           (per fd)       meta: fd, f-flags, pos, [path, file-id]
  *       pipe         (pipes, FIFOs) meta: pipe-size, pipe-bytes  data: the bytes it holds
  *       unix         (Unix sockets) meta: sock-type, sock-state, sock-flags, peer-ino,
  *                                         sock-shutdown, sock-bytes, sndbuf, rcvbuf,
@@ -623,6 +623,7 @@ enum {
 	CKPT_A_META_SEALS,
 	CKPT_A_META_PGID,
 	CKPT_A_META_SID,
+	CKPT_A_META_FILE_ID,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
