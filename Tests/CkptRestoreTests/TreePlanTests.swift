@@ -199,4 +199,21 @@ import Testing
         let strangerFacts = try RestorePlan.treeFacts(stranger)
         #expect(!strangerFacts.restorersOwn && TreePlan.sharedFileIDs([facts[0], strangerFacts]).isEmpty)
     }
+
+    /// Within one image, fds of one open file (`2>&1`: the same `fileID`) are opened once:
+    /// the later ones are the earlier fd again. Without ids (older images) each is opened.
+    @Test func fdsOfOneOpenFileInOneProcess() throws {
+        let out = FileMeta(fd: 1, fFlags: UInt32(O_WRONLY), pos: 9, path: "/tmp/out", fileID: 3)
+        var err = out
+        err.fd = 2
+        let other = FileMeta(fd: 3, fFlags: UInt32(O_WRONLY), pos: 9, path: "/tmp/out", fileID: 4)
+        let (r, p) = try image(10, parent: 1, extra: [out, err, other])
+        defer { unlink(p) }
+        #expect(try RestorePlan(r, shellJob: false).sameOpenFile == [2: 1])
+        var old = out, oldErr = err
+        (old.fileID, oldErr.fileID) = (nil, nil)
+        let (r2, p2) = try image(10, parent: 1, extra: [old, oldErr])
+        defer { unlink(p2) }
+        #expect(try RestorePlan(r2, shellJob: false).sameOpenFile.isEmpty)
+    }
 }

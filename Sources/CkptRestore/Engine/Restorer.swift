@@ -654,7 +654,8 @@ public struct Restorer {
         }
     }
 
-    /// The image's fds by path, at their positions, and its fds of shared memory objects
+    /// The image's fds by path, at their positions (an fd of the same open file as an
+    /// earlier one, `2>&1`, `dup2`'d from it: `RestorePlan.sameOpenFile`), and its fds of shared memory objects
     /// from the memfds of `objects` (closed here); the stub's other fds closed. Terminals
     /// (`--shell-job`) and `--inherit-fd` fds stay the restorer's, which the process
     /// inherited at the same number.
@@ -675,6 +676,11 @@ public struct Restorer {
             try remote.call("close fd \(fd)", Int32(CKPT_SYS_CLOSE), UInt64(fd))
         }
         for d in plan.descriptors {
+            // An fd of an open file an earlier fd has: the same open file again (one offset).
+            if let first = plan.sameOpenFile[d.fd] {
+                try remote.call("dup2 fd \(first) to fd \(d.fd) (one open file)", Int32(CKPT_SYS_DUP2), UInt64(first), UInt64(d.fd))
+                continue
+            }
             let fd: Int32, path: String, flags: Int32, position: UInt64
             var held: FileIdentity?, memfd = false
             switch d {

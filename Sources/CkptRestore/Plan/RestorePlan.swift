@@ -103,6 +103,10 @@ public struct RestorePlan: Sendable {
     public var sharedSocketEnds: [SharedSocketEnd]
     /// The fds of open files other processes of the restored tree share (`sharedFiles`).
     public var sharedFileEnds: [SharedFileEnd]
+    /// Fds reopened by path that are one open file with an earlier fd of the process (`2>&1`:
+    /// one offset; the file records' `fileID`), each to the earlier fd: `dup2`'d from it,
+    /// not opened again. Images of older modules have none (each fd is opened).
+    public var sameOpenFile: [Int32: Int32]
     /// The named FIFOs among the descriptors.
     public var namedFIFOs: [NamedFIFO]
     /// The Unix socketpairs among the descriptors.
@@ -351,6 +355,12 @@ public struct RestorePlan: Sendable {
             return d
         }
         self.sharedFileEnds = sharedFileEnds
+        var firstOf: [UInt64: Int32] = [:], same: [Int32: Int32] = [:]
+        for (f, d) in zip(files, descriptors) {
+            guard case let .path(fd, _, _, _, _) = d, let id = f.meta.fileID else { continue }
+            if let first = firstOf[id] { same[fd] = first } else { firstOf[id] = fd }
+        }
+        self.sameOpenFile = same
         // An inherited fd is not what the image had: it joins no pipe or socket.
         let grouped = files.filter { !inheritedFDs.contains(Int32($0.meta.fd)) }
         let pipeFiles = grouped.compactMap { f in pipeRecords[f.id].map { (f.meta, $0) } }

@@ -99,13 +99,14 @@ kill_restored() {
 
 # Issue 12: a checkpointed process, killed, comes back as a new process (ckpt listen,
 # ckpt checkpoint, ckpt restore: the Swift CLI) and counts on from the checkpointed tick;
-# its output file is reopened by path at the checkpointed position; its working
+# its output file is reopened by path at the checkpointed position, once for its stdout
+# and stderr (2>&1: one open file); its working
 # directory and umask are its own, not the restorer's; its pid is the image's (free
 # again once the original was reaped: clone3 set_tid).
 t_restore_new_process() {
 	mkdir -p $W/wd
 	restore_listen || return 1
-	bg bash -c "cd $W/wd && umask 0027 && exec $B/ktarget 4" >t.out
+	bg bash -c "cd $W/wd && umask 0027 && exec $B/ktarget 4" >t.out 2>&1
 	T=$!
 	wait_for t.out '^tick 5 ' 10 || { why="target: $(tail -2 t.out)"; return 1; }
 	local pre=$(last_tick t.out)
@@ -126,6 +127,12 @@ t_restore_new_process() {
 	((np == T)) || { why="restored as pid $np, not the image's free pid $T: $out"; return 1; }
 	[[ $(readlink /proc/$np/cwd) == "$W/wd" ]] || { why="cwd $(readlink /proc/$np/cwd), expected $W/wd"; return 1; }
 	grep -Eq '^Umask:[[:space:]]+0027$' /proc/$np/status || { why="$(grep Umask /proc/$np/status), expected 0027"; return 1; }
+	# Its stdout and stderr (2>&1) are one open file again, one offset (kcmp KCMP_FILE: 0).
+	local same
+	same=$(/usr/bin/python3 -c "import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[1]), 0, 1, 2), ctypes.get_errno())" $np)
+	[[ $same == "0 "* ]] || { why="kcmp(KCMP_FILE) of fds 1 and 2 (2>&1) after the restore: $same (0: one open file)"; return 1; }
 	kill -0 $np || { why="the restored process died"; return 1; }
 }
 
@@ -1133,9 +1140,9 @@ t_restore_damaged_image() {
 # (its pipes' other ends are another process's) and images that are not one tree.
 t_restore_tree() {
 	restore_listen || return 1
-	bg /usr/bin/python3 $here/pytree.py </dev/null >t.out 2>t.err
+	bg /usr/bin/python3 $here/pytree.py </dev/null >t.out 2>&1
 	T=$!
-	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out t.err)"; return 1; }
+	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
 	local ready c g crc imgs np got pre post
 	ready=$(grep -a '^ready' t.out)
 	read -r _ _ c g _ crc <<<"$ready"
@@ -1170,8 +1177,8 @@ t_restore_tree() {
 	# session), the child its group in the root's session, the grandchild a session.
 	got="$(awk '{print $5, $6}' /proc/$T/stat) $(awk '{print $5, $6}' /proc/$c/stat) $(awk '{print $5, $6}' /proc/$g/stat)"
 	[[ $got == "$T $T $c $T $g $g" ]] || { why="groups and sessions (root, child, grandchild): $got, expected $T $T $c $T $g $g"; return 1; }
-	wait_for t.out '^echo' 30 || { why="no echo from the child after the restore: $(tail -3 t.out t.err)"; return 1; }
-	wait_for t.out '^gc' 30 || { why="no line from the grandchild after the restore: $(tail -3 t.out t.err)"; return 1; }
+	wait_for t.out '^echo' 30 || { why="no echo from the child after the restore: $(tail -3 t.out)"; return 1; }
+	wait_for t.out '^gc' 30 || { why="no line from the grandchild after the restore: $(tail -3 t.out)"; return 1; }
 	# Its first line lands after the old file's length, behind NULs: not at a line start.
 	got=$(tr -d '\0' <t.out | grep -a '^count' | head -1 | cut -d' ' -f2)
 	((pre < got && got <= post + 1)) || { why="counted on from $got, not after $pre (before the checkpoint) up to $((post + 1))"; return 1; }
@@ -1181,6 +1188,11 @@ t_restore_tree() {
 libc = ctypes.CDLL(None, use_errno=True)
 print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[2]), 0, 1, 1), ctypes.get_errno())" $T $c)
 	[[ $got == "0 "* ]] || { why="kcmp(KCMP_FILE) of the parent's and the child's stdout: $got (0: one open file)"; return 1; }
+	# Its stdout and stderr (2>&1) are one open file too, within the process.
+	got=$(/usr/bin/python3 -c "import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[1]), 0, 1, 2), ctypes.get_errno())" $T)
+	[[ $got == "0 "* ]] || { why="kcmp(KCMP_FILE) of the parent's fds 1 and 2 (2>&1): $got (0: one open file)"; return 1; }
 	for i in $(seq 100); do (($(tr -d '\0' <t.out | grep -ac '^child') >= 2)) && break; sleep 0.2; done
 	(($(tr -d '\0' <t.out | grep -ac '^child') >= 2)) || { why="no child lines in the shared stdout after the restore"; return 1; }
 	kill -USR1 $c
@@ -1192,7 +1204,7 @@ print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[2]), 0, 1, 1), ctypes.get
 	done
 	[[ $got == "hello|held 3000 crc $crc" ]] || { why="the socketpair after the restore: '$got', expected 'hello|held 3000 crc $crc'"; return 1; }
 	kill -USR2 $np
-	wait_for t.out '^reaped' 30 || { why="no reaped line after SIGUSR2: $(tail -3 t.out t.err)"; return 1; }
+	wait_for t.out '^reaped' 30 || { why="no reaped line after SIGUSR2: $(tail -3 t.out)"; return 1; }
 	got=$(tr -d '\0' <t.out | grep -a '^reaped' | head -1)
 	[[ $got == "reaped $c status 7" ]] || { why="the parent's wait for its child: '$got'"; return 1; }
 }
