@@ -121,15 +121,19 @@ size_t ckpt_clone_args_size(void)
 	return sizeof(struct clone_args);
 }
 
-size_t ckpt_remote_thread_clone3(unsigned char *buf, size_t cap, uint64_t at, int tid)
+/* struct clone_args with @flags, @exit_signal and the one id @id (set_tid), followed by
+ * that pid_t, as the bytes to place at @at. */
+static size_t remote_clone3(unsigned char *buf, size_t cap, uint64_t at, uint64_t flags,
+			    uint64_t exit_signal, int id)
 {
 	struct clone_args args;
-	pid_t want = tid;
+	pid_t want = id;
 
 	if (cap < sizeof(args) + sizeof(want))
 		return 0;
 	memset(&args, 0, sizeof(args));
-	args.flags = CKPT_CLONE_THREAD_FLAGS;
+	args.flags = flags;
+	args.exit_signal = exit_signal;
 	args.set_tid = at + sizeof(args);
 	args.set_tid_size = 1;
 	memcpy(buf, &args, sizeof(args));
@@ -137,20 +141,14 @@ size_t ckpt_remote_thread_clone3(unsigned char *buf, size_t cap, uint64_t at, in
 	return sizeof(args) + sizeof(want);
 }
 
+size_t ckpt_remote_thread_clone3(unsigned char *buf, size_t cap, uint64_t at, int tid)
+{
+	return remote_clone3(buf, cap, at, CKPT_CLONE_THREAD_FLAGS, 0, tid);
+}
+
 size_t ckpt_remote_process_clone3(unsigned char *buf, size_t cap, uint64_t at, int pid)
 {
-	struct clone_args args;
-	pid_t want = pid;
-
-	if (cap < sizeof(args) + sizeof(want))
-		return 0;
-	memset(&args, 0, sizeof(args));
-	args.exit_signal = SIGCHLD;
-	args.set_tid = at + sizeof(args);
-	args.set_tid_size = 1;
-	memcpy(buf, &args, sizeof(args));
-	memcpy(buf + sizeof(args), &want, sizeof(want));
-	return sizeof(args) + sizeof(want);
+	return remote_clone3(buf, cap, at, 0, SIGCHLD, pid);
 }
 
 size_t ckpt_remote_stack_t(unsigned char *buf, size_t cap, uint64_t sp, uint64_t size, int flags)

@@ -182,18 +182,7 @@ public struct RestorePlan: Sendable {
             vmaHasPages.insert(entry.parent)
         }
         for entry in reader.index where entry.type != .pages && entry.type != .parentPages {
-            let metaBytes: [UInt8]
-            do throws(ImageError) { metaBytes = try reader.meta(of: entry) } catch { throw .image("\(error)") }
-            var decoded: Result<RecordMeta, ProtocolError>?
-            metaBytes.withUnsafeBytes { payload in
-                do throws(ProtocolError) { decoded = .success(try RecordMeta(type: entry.type, payload: payload)) } catch {
-                    decoded = .failure(error)
-                }
-            }
-            guard case let .success(meta)? = decoded else {
-                if case let .failure(error)? = decoded { throw .image("record \(entry.id): \(error)") }
-                throw .image("record \(entry.id): meta not decoded")
-            }
+            let meta = try Self.meta(of: entry, in: reader)
             do throws(RecordDataViolation) { try rules.check(id: entry.id, meta: meta, dataLength: entry.dataLength) } catch {
                 throw .image("\(error)")
             }
@@ -388,6 +377,23 @@ public struct RestorePlan: Sendable {
             if case .file = m.kind { return m.meta.start <= mm.startCode && mm.startCode < m.meta.end }
             return false
         }?.meta.path
+    }
+
+    /// A record's meta, decoded (by the index: its data is not read).
+    static func meta(of entry: ImageIndexEntry, in reader: ImageReader) throws(RestoreError) -> RecordMeta {
+        let metaBytes: [UInt8]
+        do throws(ImageError) { metaBytes = try reader.meta(of: entry) } catch { throw .image("\(error)") }
+        var decoded: Result<RecordMeta, ProtocolError>?
+        metaBytes.withUnsafeBytes { payload in
+            do throws(ProtocolError) { decoded = .success(try RecordMeta(type: entry.type, payload: payload)) } catch {
+                decoded = .failure(error)
+            }
+        }
+        switch decoded {
+        case let .success(meta)?: return meta
+        case let .failure(error)?: throw .image("record \(entry.id): \(error)")
+        case nil: throw .image("record \(entry.id): meta not decoded")
+        }
     }
 
     /// 27 words: `struct user_regs_struct` of x86-64 (arch/x86/include/asm/user_64.h).

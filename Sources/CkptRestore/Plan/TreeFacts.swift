@@ -31,26 +31,17 @@ extension RestorePlan {
         var sockets: [UInt64: TreeFacts.Socket] = [:]
         var files = Set<UInt64>()
         for entry in reader.index where [.file, .task, .unix].contains(entry.type) {
-            let metaBytes: [UInt8]
-            do throws(ImageError) { metaBytes = try reader.meta(of: entry) } catch { throw .image("\(error)") }
-            var decoded: Result<RecordMeta, ProtocolError>?
-            metaBytes.withUnsafeBytes { payload in
-                do throws(ProtocolError) { decoded = .success(try RecordMeta(type: entry.type, payload: payload)) } catch {
-                    decoded = .failure(error)
-                }
-            }
-            switch decoded {
-            case let .success(.file(f))?:
+            switch try meta(of: entry, in: reader) {
+            case let .file(f):
                 if let path = f.path, path.hasPrefix("pipe:[") { names.insert(path) }
                 if let path = f.path, path.hasPrefix("/"), let id = f.fileID { files.insert(id) }
                 inodes[entry.id] = f.identity?.inode
-            case let .success(.unix(u))?:
+            case let .unix(u):
                 // A unix record follows its file record.
                 if let inode = inodes[entry.parent] {
                     sockets[inode] = TreeFacts.Socket(peer: u.peerInode, named: NamedUnixSocket.isNamed(u))
                 }
-            case let .success(.task(t))?: task = t
-            case let .failure(error)?: throw .image("record \(entry.id): \(error)")
+            case let .task(t): task = t
             default: break
             }
         }
