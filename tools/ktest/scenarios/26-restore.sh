@@ -1207,4 +1207,17 @@ print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[1]), 0, 1, 2), ctypes.get
 	wait_for t.out '^reaped' 30 || { why="no reaped line after SIGUSR2: $(tail -3 t.out)"; return 1; }
 	got=$(tr -d '\0' <t.out | grep -a '^reaped' | head -1)
 	[[ $got == "reaped $c status 7" ]] || { why="the parent's wait for its child: '$got'"; return 1; }
+	# Again through the kernel's restart session, left stopped: all three stay stopped
+	# until continued, then the parent counts on.
+	kill -9 $g $np 2>/dev/null
+	for i in $(seq 100); do [[ $(state $np) == gone && $(state $g) == gone ]] && break; sleep 0.1; done
+	[[ $(state $np) == gone && $(state $g) == gone ]] || { why="the restored tree did not exit: $(state $np) $(state $g)"; return 1; }
+	mv t.out t.old2 && : >t.out
+	out=$($CKPT_CLI restore "${imgs[@]}" --stopped --memory-by kernel 2>&1) || { why="restore --stopped --memory-by kernel: $out"; return 1; }
+	sleep 1
+	got="$(state $T) $(state $c) $(state $g)"
+	[[ $got == "T T T" ]] || { why="--stopped: states $got, expected T T T: $out"; return 1; }
+	kill -CONT $T $c $g
+	wait_for t.out '^count' 30 || { why="--memory-by kernel: the continued parent printed nothing: $(tail -3 t.out)"; return 1; }
+	wait_for t.out '^echo' 30 || { why="--memory-by kernel: no echo from the continued child"; return 1; }
 }
