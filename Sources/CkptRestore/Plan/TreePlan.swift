@@ -1,8 +1,8 @@
 /// The images of a process tree (`ckpt checkpoint --tree`), planned for one restore: which
 /// process is whose parent (each image's pid and parent pid), the order they are made in
-/// (a parent before its children, which it forks), and the pipes between them. Refused
-/// here, before any process exists: images that are not one tree, a shared pipe with an
-/// end outside the tree.
+/// (a parent before its children, which it forks), their sessions and groups, and the
+/// pipes, Unix sockets and open files between them. Refused here, before any process
+/// exists: images that are not one tree, a shared pipe or socket with an end outside it.
 public struct TreePlan: Sendable {
     /// Every process, the root first and each after its parent.
     public var plans: [RestorePlan]
@@ -17,7 +17,8 @@ public struct TreePlan: Sendable {
     /// The open files several of its processes share.
     public var files: [SharedFile]
 
-    /// `plans` in any order (each planned with the names `sharedPipeNames` found).
+    /// `plans` in any order (each planned with what `sharedPipeNames`, `sharedSocketInodes`
+    /// and `sharedFileIDs` found).
     public init(_ unordered: [RestorePlan]) throws(RestoreError) {
         let (order, parents) = try Self.shape(unordered.map { ($0.task.tgid, $0.task.ppid) })
         self.plans = order.map { unordered[$0] }
