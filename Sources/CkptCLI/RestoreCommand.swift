@@ -247,7 +247,7 @@ extension RestoreRun {
         let shared = TreePlan.sharedPipeNames(facts.map(\.pipeNames))
         let sockets = TreePlan.sharedSocketInodes(facts)
         let files = TreePlan.sharedFileIDs(facts)
-        if files.isEmpty, !TreePlan.sharedFileIDs(facts.map { f in var mine = f; mine.restorersOwn = true; return mine }).isEmpty {
+        if files.isEmpty, !TreePlan.openFilesHeldTwice(facts).isEmpty {
             report(command, "warning: the tree's processes are another user's: an open file they shared (an fd inherited across "
                    + "fork) is reopened in each of them, with that user's rights, each at its own offset")
         }

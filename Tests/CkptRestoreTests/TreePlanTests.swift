@@ -198,6 +198,7 @@ import Testing
         #expect(tree.files == [SharedFile(fileID: 7, path: "/var/log/app.log", flags: O_WRONLY, position: 50)])
         let strangerFacts = try RestorePlan.treeFacts(stranger)
         #expect(!strangerFacts.restorersOwn && TreePlan.sharedFileIDs([facts[0], strangerFacts]).isEmpty)
+        #expect(TreePlan.openFilesHeldTwice([facts[0], strangerFacts]) == [7])
     }
 
     /// Within one image, fds of one open file (`2>&1`: the same `fileID`) are opened once:

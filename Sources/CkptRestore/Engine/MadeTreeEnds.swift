@@ -122,7 +122,7 @@ enum TreeEnds {
     static func send(_ data: [UInt8], through fd: Int32, _ name: String) throws(RestoreError) {
         var done = 0
         while done < data.count {
-            let n = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            let n = data.withUnsafeBytes { all in all.baseAddress.map { Glibc.write(fd, $0 + done, all.count - done) } ?? 0 }
             guard n > 0 else { throw .system(call: "write into \(name)", errno: Errno(rawValue: n < 0 ? errno : EIO)) }
             done += n
         }

@@ -23,18 +23,22 @@ public struct SharedFile: Equatable, Sendable {
 }
 
 extension TreePlan {
-    /// The ids of open files more than one image holds, when every image is of the
-    /// restorer's own user: the restorer opens them itself, and its rights are then the
-    /// processes'. (For another user's processes each fd is reopened in its process, with
-    /// that user's rights, as for one process: `ProcessFileAccess`.)
-    public static func sharedFileIDs(_ facts: [TreeFacts]) -> Set<UInt64> {
-        guard facts.allSatisfy(\.restorersOwn) else { return [] }
-        var seen = Set<UInt64>(), shared = Set<UInt64>()
+    /// The ids of open files more than one image holds.
+    public static func openFilesHeldTwice(_ facts: [TreeFacts]) -> Set<UInt64> {
+        var seen = Set<UInt64>(), twice = Set<UInt64>()
         for f in facts {
-            shared.formUnion(f.fileIDs.intersection(seen))
+            twice.formUnion(f.fileIDs.intersection(seen))
             seen.formUnion(f.fileIDs)
         }
-        return shared
+        return twice
+    }
+
+    /// Those of `openFilesHeldTwice` the restore shares: all of them when every image is of
+    /// the restorer's own user (the restorer opens them itself, and its rights are then the
+    /// processes'), none otherwise (each fd is reopened in its process, with that user's
+    /// rights, as for one process: `ProcessFileAccess`).
+    public static func sharedFileIDs(_ facts: [TreeFacts]) -> Set<UInt64> {
+        facts.allSatisfy(\.restorersOwn) ? openFilesHeldTwice(facts) : []
     }
 
     /// Each shared open file once (its offset and flags are one: the first image's).
