@@ -89,6 +89,44 @@ import Testing
         #expect(refusal { () throws(RestoreError) in try TreePlan([plans[0], other]) }.contains("a capacity of 4096 bytes"))
     }
 
+    /// One check of a pipe end's and a socket end's record, whether the process holds the
+    /// pipe or pair alone or shares it with the tree: the same refusal either way for bytes
+    /// the image lacks and for messages not framed as the header says. (Bytes above a pipe's
+    /// capacity never reach a plan: the image reader's bounds refuse the record.)
+    @Test func anEndsRecordIsCheckedAloneAndInATree() throws {
+        func both(_ files: [FileMeta], pipes: [Int: (PipeMeta, [UInt8])] = [:], sockets: [Int: (UnixMeta, [UInt8])] = [:],
+                  shared: String) throws -> [String] {
+            let (r, p) = try builder.image(vmas: [builder.anon], files: files, pipes: pipes, sockets: sockets)
+            defer { unlink(p) }
+            let inode = UInt64(shared.filter(\.isNumber)) ?? 0
+            return [refusal { () throws(RestoreError) in try RestorePlan(r, shellJob: false) },
+                    refusal { () throws(RestoreError) in
+                        try RestorePlan(r, shellJob: false, sharedPipes: [shared], sharedSockets: [inode, inode + 1]) }]
+        }
+        let pipe = [FileMeta(fd: 3, fFlags: UInt32(O_RDONLY), pos: 0, path: "pipe:[9]"),
+                    FileMeta(fd: 4, fFlags: UInt32(O_WRONLY), pos: 0, path: "pipe:[9]")]
+        let lacking = try both(pipe, pipes: [0: (PipeMeta(size: 4096, bytes: 9), []), 1: (PipeMeta(size: 4096, bytes: 0), [])],
+                               shared: "pipe:[9]")
+        #expect(lacking.allSatisfy { $0.contains("fd 3 (pipe:[9])") && $0.contains("it held 9 bytes, which the image does not carry") },
+                "\(lacking)")
+
+        let sockets = [FileMeta(fd: 3, fFlags: UInt32(O_RDWR), pos: 0, path: "socket:[100]",
+                                identity: FileIdentity(inode: 100, device: 8, size: 0, mtimeNs: 0)),
+                       FileMeta(fd: 4, fFlags: UInt32(O_RDWR), pos: 0, path: "socket:[101]",
+                                identity: FileIdentity(inode: 101, device: 8, size: 0, mtimeNs: 0))]
+        func unix(peer: UInt64, bytes: UInt64) -> UnixMeta {
+            UnixMeta(type: UInt32(SOCK_DGRAM.rawValue), state: 1, flags: 0, peerInode: peer, shutdown: 0, bytes: bytes,
+                     sndbuf: 212_992, rcvbuf: 212_992)
+        }
+        let notCarried = try both(sockets, sockets: [0: (unix(peer: 101, bytes: 7), []), 1: (unix(peer: 100, bytes: 0), [])],
+                                  shared: "socket:[100]")
+        #expect(notCarried.allSatisfy { $0.contains("fd 3 (socket:[100])") && $0.contains("it held 7 bytes, which the image does not carry") },
+                "\(notCarried)")
+        let unframed = try both(sockets, sockets: [0: (unix(peer: 101, bytes: 3), [1, 2, 3]), 1: (unix(peer: 100, bytes: 0), [])],
+                                shared: "socket:[100]")
+        #expect(unframed.allSatisfy { $0.contains("messages are not framed as the header says") }, "\(unframed)")
+    }
+
     /// Sessions and groups from the images' ids: a leader leads again, a group a process of
     /// the tree led (or the root's) is joined again, an id of a process outside the tree
     /// is warned about; images without the ids (older modules) keep their parents'.

@@ -559,12 +559,24 @@ public struct RestorePlan: Sendable {
         return .epoll(fd: Int32(f.fd), flags: Int32(bitPattern: f.fFlags), targets: targets)
     }
 
+    /// What one pipe end's record must hold to be restored, whether the pipe is the
+    /// process's own or shared with other processes of a tree: a read end's bytes (the
+    /// kernel leaves them out above `CKPT_PIPE_DATA_MAX`). That they fit the pipe is the
+    /// image reader's bound (data-len is pipe-bytes, at most the capacity).
+    static func checkPipeRecord(_ file: FileMeta, _ record: (meta: PipeMeta, data: [UInt8])) throws(RestoreError) {
+        if record.meta.bytes > 0, record.data.isEmpty, Int32(bitPattern: file.fFlags) & O_ACCMODE == O_RDONLY {
+            throw .unsupported(what: "fd \(file.fd) (\(file.path ?? ""))",
+                               why: "it held \(record.meta.bytes) bytes, which the image does not carry (more than \(CKPT_PIPE_DATA_MAX))")
+        }
+    }
+
     /// The pipes, grouped by name: each must have a read end and a write end in the
     /// process, and what it held must be in the image.
     static func pipes(_ records: [(file: FileMeta, pipe: (meta: PipeMeta, data: [UInt8]))]) throws(RestoreError) -> [Pipe] {
         var out: [Pipe] = []
         for (file, record) in records {
             guard let name = file.path, name.hasPrefix("pipe:[") else { continue }
+            try checkPipeRecord(file, record)
             let side = Int32(bitPattern: file.fFlags) & O_ACCMODE
             let i: Int
             if let found = out.firstIndex(where: { $0.name == name }) {
@@ -579,21 +591,12 @@ public struct RestorePlan: Sendable {
                 i = out.count - 1
             }
             if out[i].data.isEmpty, !record.data.isEmpty { out[i].data = record.data }
-            // Written back into a pipe of this capacity: more would never fit (checkBounds
-            // held pipe-bytes to it per record; this is the data kept for the pipe).
-            guard out[i].data.count <= Int(out[i].size) else {
-                throw .image("fd \(file.fd) (\(name)): \(out[i].data.count) bytes for a pipe of \(out[i].size)")
-            }
             if side == O_RDONLY {
                 if out[i].readers.isEmpty { out[i].readFlags = Int32(bitPattern: file.fFlags) }
                 out[i].readers.append(Int32(file.fd))
             } else {
                 if out[i].writers.isEmpty { out[i].writeFlags = Int32(bitPattern: file.fFlags) }
                 out[i].writers.append(Int32(file.fd))
-            }
-            if record.meta.bytes > 0, record.data.isEmpty, side == O_RDONLY {
-                throw .unsupported(what: "fd \(file.fd) (\(name))",
-                                   why: "it held \(record.meta.bytes) bytes, which the image does not carry (more than \(CKPT_PIPE_DATA_MAX))")
             }
         }
         for p in out where p.readers.isEmpty || p.writers.isEmpty {

@@ -21,20 +21,13 @@ public struct SharedPipeEnd: Equatable, Sendable {
     public var data: [UInt8]
 
     init(_ file: FileMeta, _ record: (meta: PipeMeta, data: [UInt8])) throws(RestoreError) {
-        let name = file.path ?? ""
+        try RestorePlan.checkPipeRecord(file, record)
         self.fd = Int32(file.fd)
-        self.name = name
+        self.name = file.path ?? ""
         self.flags = Int32(bitPattern: file.fFlags)
         self.reading = flags & O_ACCMODE == O_RDONLY
         self.size = record.meta.size
         self.data = record.data
-        if record.meta.bytes > 0, record.data.isEmpty, reading {
-            throw .unsupported(what: "fd \(file.fd) (\(name))",
-                               why: "it held \(record.meta.bytes) bytes, which the image does not carry (more than \(CKPT_PIPE_DATA_MAX))")
-        }
-        guard data.count <= Int(size) else {
-            throw .image("fd \(file.fd) (\(name)): \(data.count) bytes for a pipe of \(size)")
-        }
     }
 }
 

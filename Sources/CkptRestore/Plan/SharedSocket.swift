@@ -23,18 +23,9 @@ public struct SharedSocketEnd: Equatable, Sendable {
     public var rcvbuf: UInt32
 
     init(_ r: SocketPair.Record) throws(RestoreError) {
-        let name = r.file.path ?? "socket"
-        let what = "fd \(r.file.fd) (\(name))"
-        try SocketPair.check(r.meta, what: what)
-        if r.meta.bytes > 0, r.data.isEmpty {
-            throw .unsupported(what: what, why: "it held \(r.meta.bytes) bytes, which the image does not carry (more than \(CKPT_UNIX_DATA_MAX) with their lengths)")
-        }
-        guard let messages = UnixMessages.split(r.data) else {
-            throw .image("\(what): its unix record's messages are not framed as the header says")
-        }
-        (fd, self.name, inode, peer, type) = (Int32(r.file.fd), name, r.file.identity?.inode ?? 0, r.meta.peerInode, r.meta.type)
-        (flags, self.messages, shutdown) = (Int32(bitPattern: r.file.fFlags), messages.map(Array.init), r.meta.shutdown)
-        (sndbuf, rcvbuf) = (r.meta.sndbuf, r.meta.rcvbuf)
+        let end = try SocketPair.End(r)
+        (fd, name, inode, peer, type) = (Int32(r.file.fd), end.name, end.inode, r.meta.peerInode, r.meta.type)
+        (flags, messages, shutdown, sndbuf, rcvbuf) = (end.flags, end.messages, end.shutdown, end.sndbuf, end.rcvbuf)
     }
 }
 

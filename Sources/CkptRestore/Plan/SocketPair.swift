@@ -23,6 +23,23 @@ public struct SocketPair: Equatable, Sendable {
         public var shutdown: UInt32
         public var sndbuf: UInt32
         public var rcvbuf: UInt32
+
+        /// One socket's record, checked to be a restorable end (`check`) whose queued
+        /// messages the image carries, framed as its header says; whether the pair is the
+        /// process's own or spans a tree's processes (`SharedSocketEnd`).
+        init(_ r: Record) throws(RestoreError) {
+            let name = r.file.path ?? "socket"
+            let what = "fd \(r.file.fd) (\(name))"
+            try SocketPair.check(r.meta, what: what)
+            if r.meta.bytes > 0, r.data.isEmpty {
+                throw .unsupported(what: what, why: "it held \(r.meta.bytes) bytes, which the image does not carry (more than \(CKPT_UNIX_DATA_MAX) with their lengths)")
+            }
+            guard let messages = UnixMessages.split(r.data) else {
+                throw .image("\(what): its unix record's messages are not framed as the header says")
+            }
+            (self.name, inode, fds, flags) = (name, r.file.identity?.inode ?? 0, [Int32(r.file.fd)], Int32(bitPattern: r.file.fFlags))
+            (self.messages, shutdown, sndbuf, rcvbuf) = (messages.map(Array.init), r.meta.shutdown, r.meta.sndbuf, r.meta.rcvbuf)
+        }
     }
 
     /// `SOCK_STREAM`, `SOCK_DGRAM` or `SOCK_SEQPACKET`.
@@ -61,23 +78,12 @@ public struct SocketPair: Equatable, Sendable {
     static func pairs(_ records: [Record], unixClose: Bool = false) throws(RestoreError) -> [SocketPair] {
         var ends: [End] = [], meta: [UnixMeta] = []
         for r in records {
-            let name = r.file.path ?? "socket"
-            let what = "fd \(r.file.fd) (\(name))"
             let inode = r.file.identity?.inode ?? 0
             if let i = ends.firstIndex(where: { $0.inode == inode && inode != 0 }) {
                 ends[i].fds.append(Int32(r.file.fd))
                 continue
             }
-            try check(r.meta, what: what)
-            if r.meta.bytes > 0, r.data.isEmpty {
-                throw .unsupported(what: what, why: "it held \(r.meta.bytes) bytes, which the image does not carry (more than \(CKPT_UNIX_DATA_MAX) with their lengths)")
-            }
-            guard let messages = UnixMessages.split(r.data) else {
-                throw .image("\(what): its unix record's messages are not framed as the header says")
-            }
-            ends.append(End(name: name, inode: inode, fds: [Int32(r.file.fd)], flags: Int32(bitPattern: r.file.fFlags),
-                            messages: messages.map(Array.init), shutdown: r.meta.shutdown, sndbuf: r.meta.sndbuf,
-                            rcvbuf: r.meta.rcvbuf))
+            ends.append(try End(r))
             meta.append(r.meta)
         }
         var out: [SocketPair] = [], taken = Set<Int>()
