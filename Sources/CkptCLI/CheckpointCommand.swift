@@ -29,8 +29,10 @@ public struct CheckpointCommand: ParsableCommand {
                                                         # it writes meanwhile
               ckpt checkpoint 1234 --tree --stop --wait /var/lib/ckpt   # 1234 and its
                                                         # descendants: an image each
+              ckpt checkpoint 1234 --tree --pre-copy --wait /var/lib/ckpt   # the same,
+                                                        # stopped only for what they write
 
-            --tree checkpoints the process and every descendant, each into its own image (one `crid N ... pid P` line each, the process first, each parent before its children), while the whole tree is stopped: with --stop each is stopped (SIGSTOP) until no new process appears, and all are continued after the last stream. A zombie in the tree is refused (its parent could not wait for it after a restore). `ckpt restore` of all the images makes the tree again: each process forked by its parent, the pipes and Unix sockets between them shared again.
+            --tree checkpoints the process and every descendant, each into its own image (one `crid N ... pid P` line each, the process first, each parent before its children), while the whole tree is stopped: with --stop each is stopped (SIGSTOP) until no new process appears, and all are continued after the last stream. A zombie in the tree is refused (its parent could not wait for it after a restore). `ckpt restore` of all the images makes the tree again: each process forked by its parent, the pipes and Unix sockets between them shared again. With --pre-copy, each process of the running tree is pre-copied first (`pre-copy crid P ... pid X` lines), then the tree is stopped and each checkpoint streams only what that process wrote since (`crid N ... parent P dirty-ranges R pid X`), then `tree of N processes frozen-ms F`; restore the checkpoints (not the pre-copies, which are read beside them).
 
             A `ckpt listen` process is refused at once: the kernel would stream into the listener it stopped.
 
@@ -111,7 +113,6 @@ struct CheckpointRun: Equatable {
         if let timeoutMs, timeoutMs == 0 { return "--timeout-ms must be positive" }
         if !(waitTimeout > 0) { return "--wait-timeout must be positive" }
         if preCopy && stop { return "--pre-copy stops the process itself (for the final copy only): drop --stop" }
-        if preCopy && tree { return "--pre-copy takes one process; --tree is taken stopped (--stop)" }
         return nil
     }
 }

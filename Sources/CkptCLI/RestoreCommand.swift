@@ -35,7 +35,7 @@ public struct RestoreCommand: ParsableCommand {
 
             Several images: the processes of one tree (`ckpt checkpoint --tree`), in any order. They must make one tree by their pids and parents (else refused); pipes between them are made once and every process gets its ends of them again, with the bytes they held. The root is made as one process is, then each other process as a fork of its parent (with its pid when free), so it is its parent's child again; a process that led its session or process group leads it again, one in a group another process of the tree led joins it again. One `restored IMAGE: pid N (was M), child of ...` line per process; the last line is `restored pid ROOT`. Unix socketpairs and connections between them likewise, with the messages queued in them, and open files they shared (an fd inherited across fork: one offset; when they are your own processes). Refused for a tree: a pipe or socket whose other end is a process outside it, zombies, --inherit-fd and --parent. A failure kills every process made so far.
 
-            An image of `ckpt checkpoint --pre-copy` holds the pages written after the pre-copy; the others are read from the pre-copy image (its crid is in the image header; `<crid>.ckpt` beside the image unless --parent names it), each pre-copy record checked as it is read. A pre-copy image alone is refused (memory only, read while the process ran).
+            An image of `ckpt checkpoint --pre-copy` holds the pages written after the pre-copy; the others are read from the pre-copy image (its crid is in the image header; `<crid>.ckpt` beside the image unless --parent names it), each pre-copy record checked as it is read. A pre-copy image alone is refused (memory only, read while the process ran); given beside the image that names it (as `ckpt checkpoint --pre-copy --wait` lists both), it is read as that image's parent, not restored as a process.
 
             Exit codes: 0 restored (with --check: restorable); 1 refused or failed (the message says which state, and why); 64 usage; 65 the image is damaged or truncated; 69 the ckpt module is not loaded (--memory-by kernel); 74 the file cannot be read.
             """)
@@ -119,11 +119,22 @@ extension RestoreRun {
         // First, before this command opens anything: an fd closed here would be the number
         // its next open gets, and the process would inherit that file instead.
         if let why = DescriptorList(inheritFDs).prepareForInheritance() { throw failure(command, why, CkptExit.usage) }
+        var opened: [(path: String, reader: ImageReader, parent: ImageReader?)] = []
         if images.count > 1 {
-            try runTree()
-            return
+            if parent != nil { throw failure(command, "--parent names one pre-copy: give it with one image", CkptExit.usage) }
+            if !inheritFDs.isEmpty {
+                throw failure(command, "--inherit-fd restores one process: a tree's processes are not given this command's fds", CkptExit.usage)
+            }
+            for argument in images { opened.append(try open(argument)) }
+            opened = try withoutPreCopies(opened)
+            if opened.count > 1 {
+                try runTree(opened)
+                return
+            }
+        } else {
+            opened = [try open(images[0])]
         }
-        let (image, reader, parentReader) = try open(images[0])
+        let (image, reader, parentReader) = opened[0]
         let plan: RestorePlan
         do throws(RestoreError) {
             plan = try RestorePlan(reader, shellJob: shellJob, tcpClose: tcpClose, unixClose: unixClose, inheritedFDs: Set(inheritFDs))
@@ -225,14 +236,8 @@ extension RestoreRun {
 
     /// Several images: one process tree (`ckpt checkpoint --tree`), planned together
     /// (`TreePlan`: one root, pipes between them) and made by forks from its root.
-    func runTree() throws {
+    func runTree(_ opened: [(path: String, reader: ImageReader, parent: ImageReader?)]) throws {
         let command = "restore"
-        if parent != nil { throw failure(command, "--parent names one pre-copy: give it with one image", CkptExit.usage) }
-        if !inheritFDs.isEmpty {
-            throw failure(command, "--inherit-fd restores one process: a tree's processes are not given this command's fds", CkptExit.usage)
-        }
-        var opened: [(path: String, reader: ImageReader, parent: ImageReader?)] = []
-        for argument in images { opened.append(try open(argument)) }
         var facts: [TreeFacts] = []
         for o in opened {
             do throws(RestoreError) { facts.append(try RestorePlan.treeFacts(o.reader)) } catch {
@@ -296,6 +301,30 @@ extension RestoreRun {
                  + "\(plan.descriptors.count) fds, \(r.memoryBytes) bytes written by \(r.memoryCall)")
         }
         emit("restored pid \(results[0].pid)")
+    }
+}
+
+extension RestoreRun {
+    /// The images given without the pre-copies among them (`ckpt checkpoint --pre-copy
+    /// --wait` prints both kinds of `image` line): a pre-copy another image names as its
+    /// parent is read as that parent; one no image names is refused as one alone is.
+    func withoutPreCopies(_ opened: [(path: String, reader: ImageReader, parent: ImageReader?)]) throws
+        -> [(path: String, reader: ImageReader, parent: ImageReader?)] {
+        let parents = Set(opened.compactMap { $0.parent?.header.crid })
+        var kept: [(path: String, reader: ImageReader, parent: ImageReader?)] = []
+        for o in opened {
+            let preCopy: Bool
+            do throws(ImageError) { preCopy = try o.reader.source().isPreCopy } catch {
+                throw failure("restore", "\(o.path): \(error.reason)", error.exitCode)
+            }
+            guard preCopy else { kept.append(o); continue }
+            guard parents.contains(o.reader.header.crid) else {
+                throw failure("restore", "\(o.path): refused: a pre-copy holds memory only, read while the process ran: give the "
+                              + "checkpoint taken after it (the image whose header names crid \(o.reader.header.crid) as its parent)",
+                              CkptExit.failed)
+            }
+        }
+        return kept
     }
 }
 

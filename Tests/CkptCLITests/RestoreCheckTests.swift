@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptUAPI
 import CkptImage
 import CkptProtocol
 import CkptTestSupport
@@ -11,9 +12,11 @@ import XCTest
 final class RestoreCheckTests: XCTestCase {
     /// A one-thread image with one anonymous mapping and `files` (their pipe records by
     /// index), of this user's process.
-    func image(files: [FileMeta] = [], pipes: [Int: PipeMeta] = [:], pid: UInt32 = 77, ppid: UInt32 = 1) throws -> String {
-        let f = try ImageFixture("restore-check")
-        _ = try f.record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1)), parent: 0)
+    func image(files: [FileMeta] = [], pipes: [Int: PipeMeta] = [:], pid: UInt32 = 77, ppid: UInt32 = 1,
+               header: HeaderMeta = HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1),
+               crid: UInt64 = 1, path: String? = nil) throws -> String {
+        let f = try ImageFixture("restore-check", crid: crid, path: path)
+        _ = try f.record(.header(header), parent: 0)
         let task = try f.record(.task(TaskMeta(pid: pid, tgid: pid, ppid: ppid, comm: "t", uid: getuid(), gid: getgid(),
                                                euid: geteuid(), egid: getegid())), parent: 0)
         _ = try f.record(.regs(RegsMeta(tid: 77)), parent: task, data: [UInt8](repeating: 0, count: 216))
@@ -75,5 +78,31 @@ final class RestoreCheckTests: XCTestCase {
         XCTAssertTrue(c.stderr.contains("its write end is held by another process"), c.all)
         let d = try ckpt(["restore", child, parent, "--inherit-fd", "1"])
         XCTAssertEqual(d.status, 64, d.all)
+    }
+
+    /// `ckpt checkpoint --pre-copy --wait` lists the pre-copy's image and the checkpoint's:
+    /// given both, the pre-copy is read as the checkpoint's parent, not planned as a process
+    /// (which would be a second process of the same pid); a pre-copy no image names is
+    /// refused as one alone is.
+    func testAPreCopyBesideItsCheckpointIsItsParent() throws {
+        let dir = NSTemporaryDirectory() + "ckpt-pre-copy-check-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let preCopy = try image(pid: 70, header: HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1,
+                                                            checkpointFlags: UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue)),
+                                crid: 5, path: dir + "/5.ckpt")
+        let final = try image(pid: 70, header: HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 2, parentCrid: 5),
+                              crid: 6, path: dir + "/6.ckpt")
+        let a = try ckpt(["restore", preCopy, final, "--check"])
+        XCTAssertEqual(a.status, 0, a.all)
+        XCTAssertTrue(a.stdout.contains("\(final): restorable: 1 thread"), a.all)
+        XCTAssertFalse(a.all.contains(preCopy + ":"), a.all)
+        let other = try image(pid: 70, header: HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1,
+                                                          checkpointFlags: UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue)),
+                              crid: 9, path: dir + "/9.ckpt")
+        let b = try ckpt(["restore", final, other, "--check"])
+        XCTAssertEqual(b.status, 1, b.all)
+        XCTAssertTrue(b.stderr.contains("\(other): refused: a pre-copy holds memory only"), b.all)
+        XCTAssertTrue(b.stderr.contains("names crid 9 as its parent"), b.all)
     }
 }

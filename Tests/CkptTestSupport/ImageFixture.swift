@@ -16,10 +16,11 @@ public final class ImageFixture {
     private var summary = StreamSummaryBuilder()
     private var id: UInt32 = 0
 
-    public init(_ name: String) throws {
-        path = NSTemporaryDirectory() + "ckpt-\(name)-\(getpid())-\(UUID().uuidString).ckpt"
-        fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
-        writer = try ImageWriter(fd: fd, header: ImageHeader(crid: 1, pid: 77, captureStartNs: 1, host: "t"), path: path)
+    /// A new image file in the temporary directory, or at `path`; its file header says `crid`.
+    public init(_ name: String, crid: UInt64 = 1, path: String? = nil) throws {
+        self.path = path ?? NSTemporaryDirectory() + "ckpt-\(name)-\(getpid())-\(UUID().uuidString).ckpt"
+        fd = try FileDescriptor.open(FilePath(self.path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        writer = try ImageWriter(fd: fd, header: ImageHeader(crid: crid, pid: 77, captureStartNs: 1, host: "t"), path: self.path)
     }
 
     @discardableResult

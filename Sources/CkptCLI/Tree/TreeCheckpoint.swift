@@ -1,6 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCkptUAPI
+import CkptProtocol
+import CkptSystem
 import CkptTransport
 
 extension CheckpointRun {
@@ -10,8 +13,20 @@ extension CheckpointRun {
     /// already stopped is stopped (SIGSTOP) until no new one appears (a process forked while
     /// the others were being stopped is found by the next look), and continued after the last
     /// stream, on every path; without it the kernel refuses any that is not stopped.
+    ///
+    /// With --pre-copy each process of the running tree is pre-copied first (its soft-dirty
+    /// bits reset, then its memory streamed while it runs); then the tree is stopped as with
+    /// --stop, and each process's checkpoint carries only the pages it wrote since, naming
+    /// its pre-copy. A process forked after the pre-copies gets a whole checkpoint; one that
+    /// exited meanwhile leaves its pre-copy unused (said on stderr).
     func runTree(_ client: GenlClient, watch: PublishedImageWatch?) throws {
         let command = "checkpoint"
+        guard var tree = ProcessTree.read(root: pid) else {
+            throw failure(command, "no process \(pid) (in this pid namespace)", CkptExit.failed)
+        }
+        // Before any stream: a listener among them, a zombie (not pre-copied either).
+        try refuseUncheckpointable(tree)
+        let preCopies = preCopy ? try preCopyTree(client, tree) : [:]
         // The processes are ours to resume from here: a ^C or a TERM waits until they are.
         var held = sigset_t(), previous = sigset_t()
         sigemptyset(&held)
@@ -26,10 +41,8 @@ extension CheckpointRun {
             resume()
             pthread_sigmask(SIG_SETMASK, &previous, nil)
         }
-        guard var tree = ProcessTree.read(root: pid) else {
-            throw failure(command, "no process \(pid) (in this pid namespace)", CkptExit.failed)
-        }
-        if stop {
+        let frozenAt = monotonicNanoseconds()
+        if stop || preCopy {
             while true {
                 for p in tree.pids where !stoppedHere.contains(p) && !ProcessStop(pid: p).isStopped() {
                     if kill(p, SIGSTOP) == 0 { stoppedHere.append(p) }
@@ -45,22 +58,71 @@ extension CheckpointRun {
                 tree = now
             }
         }
-        for p in tree.pids {
-            if let why = SinkGuard.refusal(pid: p, waitDirectory: wait) { throw failure(command, why, CkptExit.failed) }
-            if ProcessTree.state(p) == "Z" {
-                throw failure(command, "pid \(p) (of the tree of \(pid)) has exited and its parent has not waited for it (a zombie): "
-                              + "not checkpointed (a restored parent could not wait for it)", CkptExit.failed)
-            }
+        try refuseUncheckpointable(tree)
+        for (p, crid) in preCopies.sorted(by: { $0.key < $1.key }) where !tree.pids.contains(p) {
+            report(command, "pid \(p) left the tree after its pre-copy (crid \(crid)): that pre-copy is not needed")
         }
         var crids: [UInt64] = []
         for p in tree.pids {
-            let reply = try request(client, flags: 0, pid: p)
-            emit(CheckpointCommand.line(reply) + " pid \(p)")
-            crids.append(reply.crid)
+            if let parent = preCopies[p] {
+                let ranges: [Range<UInt64>]
+                do throws(SoftDirtyScan.Failure) { ranges = try SoftDirtyScan(pid: p).scan() } catch {
+                    throw failure(command, "pid \(p): \(error)", CkptExit.failed)
+                }
+                let reply = try request(client, flags: 0, parent: PreCopyParent(crid: parent, ranges: ranges), pid: p)
+                emit(CheckpointCommand.line(reply) + " parent \(parent) dirty-ranges \(ranges.count) pid \(p)")
+                crids.append(reply.crid)
+            } else {
+                let reply = try request(client, flags: 0, pid: p)
+                emit(CheckpointCommand.line(reply) + " pid \(p)")
+                crids.append(reply.crid)
+            }
         }
         resume()
+        if preCopy {
+            emit("tree of \(tree.pids.count) processes frozen-ms \((monotonicNanoseconds() - frozenAt) / 1_000_000)")
+        }
         if let watch {
+            for p in tree.pids { if let crid = preCopies[p] { try waitForImage(watch, crid: crid) } }
             for crid in crids { try waitForImage(watch, crid: crid) }
         }
+    }
+
+    /// A listener (its stream would stall in itself) or a zombie (a restored parent could not
+    /// wait for it) among the tree's processes.
+    private func refuseUncheckpointable(_ tree: ProcessTree) throws {
+        for p in tree.pids {
+            if let why = SinkGuard.refusal(pid: p, waitDirectory: wait) { throw failure("checkpoint", why, CkptExit.failed) }
+            if ProcessTree.state(p) == "Z" {
+                throw failure("checkpoint", "pid \(p) (of the tree of \(pid)) has exited and its parent has not waited for it (a zombie): "
+                              + "not checkpointed (a restored parent could not wait for it)", CkptExit.failed)
+            }
+        }
+    }
+
+    /// Each running process's pre-copy: its soft-dirty bits reset, then its memory streamed
+    /// (`pre-copy crid N ... pid P`). Returns pid -> the pre-copy's crid. A process gone
+    /// before its turn is left out (the stop finds the tree as it is then).
+    private func preCopyTree(_ client: GenlClient, _ tree: ProcessTree) throws -> [Int32: UInt64] {
+        let command = "checkpoint"
+        let tracked: Bool
+        do throws(SoftDirtyScan.Failure) { tracked = try SoftDirtyScan.kernelTracksWrites() } catch {
+            throw failure(command, "\(error)", CkptExit.failed)
+        }
+        guard tracked else {
+            throw failure(command, "this kernel does not track written pages (soft-dirty bits, CONFIG_MEM_SOFT_DIRTY): "
+                          + "--pre-copy cannot tell what changed; checkpoint with --tree --stop instead", CkptExit.failed)
+        }
+        var crids: [Int32: UInt64] = [:]
+        for p in tree.pids {
+            do throws(SoftDirtyScan.Failure) { try SoftDirtyScan(pid: p).reset() } catch {
+                if kill(p, 0) != 0 { continue }
+                throw failure(command, "pid \(p): \(error)", CkptExit.failed)
+            }
+            let first = try request(client, flags: UInt32(CKPT_CHECKPOINT_FLAGS_PRE_COPY.rawValue), pid: p)
+            emit("pre-copy " + CheckpointCommand.line(first) + " pid \(p)")
+            crids[p] = first.crid
+        }
+        return crids
     }
 }

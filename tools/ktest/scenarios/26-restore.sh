@@ -1138,37 +1138,12 @@ t_restore_damaged_image() {
 # socketpair and a new one the child sends reach the parent, and the parent counts on from
 # its checkpointed count. Refused before any process exists: one image of the tree alone
 # (its pipes' other ends are another process's) and images that are not one tree.
-t_restore_tree() {
-	restore_listen || return 1
-	bg /usr/bin/python3 $here/pytree.py </dev/null >t.out 2>&1
-	T=$!
-	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
-	local ready c g crc imgs np got pre post
-	ready=$(grep -a '^ready' t.out)
-	read -r _ _ c g _ crc <<<"$ready"
-	[[ -n $g ]] || { why="ready line: $ready"; return 1; }
-	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
-	out=$($CKPT_CLI checkpoint $T --tree --stop --wait $W/img 2>&1) || { why="checkpoint --tree: $out"; return 1; }
-	imgs=($(sed -n "s/^image //p" <<<"$out"))
-	((${#imgs[@]} == 3)) || { why="not three images: $out"; return 1; }
-	[[ $out == *" pid $T"$'\n'*" pid $c"$'\n'*" pid $g"$'\n'* ]] || { why="the crid lines do not name $T $c $g in order: $out"; return 1; }
-	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
-	kill -9 $g $c $T
-	wait $T 2>/dev/null
-	local i
-	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone ]] && break; sleep 0.1; done
-	[[ $(state $c) == gone && $(state $g) == gone ]] || { why="child $(state $c), grandchild $(state $g) after kill"; return 1; }
-	out=$($CKPT_CLI restore "${imgs[1]}" 2>&1) && { why="restored the child's image alone: $out"; return 1; }
-	[[ $out == *"held by another process"* && $out != *starting* ]] || { why="the child alone: $out"; return 1; }
-	out=$($CKPT_CLI restore "${imgs[0]}" "${imgs[2]}" 2>&1) && { why="restored a parent and its grandchild: $out"; return 1; }
-	[[ $out == *"not one process tree"* && $out != *starting* ]] || { why="parent and grandchild: $out"; return 1; }
-	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
-		[[ $out == *"tree of 3 processes (root pid $T), 3 pipes and 1 socketpair between them: restorable"* && $out != *starting* ]] ||
-		{ why="restore --check: $out"; return 1; }
-	mv t.out t.old && : >t.out
-	out=$($CKPT_CLI restore "${imgs[2]}" "${imgs[0]}" "${imgs[1]}" 2>&1) || { why="restore: $out"; return 1; }
-	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
-	pids+=($np $c $g)
+# The tree of pytree.py restored (root pid $np, was $T; child $c, grandchild $g): the
+# same pids and parents, groups and sessions, each counting on from between $pre and
+# $post, one shared stdout, and the socketpair's queued message and 3000 unread bytes
+# (crc $crc) back; then the child exits 7 and its parent reaps it. Sets why.
+pytree_restored() {
+	local got i
 	[[ $np == "$T" ]] || { why="the root came back as $np, not $T: $out"; return 1; }
 	[[ $out != *warning* ]] || { why="the restore warned: $out"; return 1; }
 	[[ $(awk '{print $4}' /proc/$c/stat) == "$T" ]] || { why="the child $c's parent is $(awk '{print $4}' /proc/$c/stat 2>&1)"; return 1; }
@@ -1207,6 +1182,40 @@ print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[1]), 0, 1, 2), ctypes.get
 	wait_for t.out '^reaped' 30 || { why="no reaped line after SIGUSR2: $(tail -3 t.out)"; return 1; }
 	got=$(tr -d '\0' <t.out | grep -a '^reaped' | head -1)
 	[[ $got == "reaped $c status 7" ]] || { why="the parent's wait for its child: '$got'"; return 1; }
+}
+
+t_restore_tree() {
+	restore_listen || return 1
+	bg /usr/bin/python3 $here/pytree.py </dev/null >t.out 2>&1
+	T=$!
+	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
+	local ready c g crc imgs np got pre post
+	ready=$(grep -a '^ready' t.out)
+	read -r _ _ c g _ crc <<<"$ready"
+	[[ -n $g ]] || { why="ready line: $ready"; return 1; }
+	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	out=$($CKPT_CLI checkpoint $T --tree --stop --wait $W/img 2>&1) || { why="checkpoint --tree: $out"; return 1; }
+	imgs=($(sed -n "s/^image //p" <<<"$out"))
+	((${#imgs[@]} == 3)) || { why="not three images: $out"; return 1; }
+	[[ $out == *" pid $T"$'\n'*" pid $c"$'\n'*" pid $g"$'\n'* ]] || { why="the crid lines do not name $T $c $g in order: $out"; return 1; }
+	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	kill -9 $g $c $T
+	wait $T 2>/dev/null
+	local i
+	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone ]] && break; sleep 0.1; done
+	[[ $(state $c) == gone && $(state $g) == gone ]] || { why="child $(state $c), grandchild $(state $g) after kill"; return 1; }
+	out=$($CKPT_CLI restore "${imgs[1]}" 2>&1) && { why="restored the child's image alone: $out"; return 1; }
+	[[ $out == *"held by another process"* && $out != *starting* ]] || { why="the child alone: $out"; return 1; }
+	out=$($CKPT_CLI restore "${imgs[0]}" "${imgs[2]}" 2>&1) && { why="restored a parent and its grandchild: $out"; return 1; }
+	[[ $out == *"not one process tree"* && $out != *starting* ]] || { why="parent and grandchild: $out"; return 1; }
+	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
+		[[ $out == *"tree of 3 processes (root pid $T), 3 pipes and 1 socketpair between them: restorable"* && $out != *starting* ]] ||
+		{ why="restore --check: $out"; return 1; }
+	mv t.out t.old && : >t.out
+	out=$($CKPT_CLI restore "${imgs[2]}" "${imgs[0]}" "${imgs[1]}" 2>&1) || { why="restore: $out"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	pids+=($np $c $g)
+	pytree_restored || return 1
 	# Again through the kernel's restart session, left stopped: all three stay stopped
 	# until continued, then the parent counts on.
 	kill -9 $g $np 2>/dev/null
@@ -1220,4 +1229,41 @@ print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[1]), 0, 1, 2), ctypes.get
 	kill -CONT $T $c $g
 	wait_for t.out '^count' 30 || { why="--memory-by kernel: the continued parent printed nothing: $(tail -3 t.out)"; return 1; }
 	wait_for t.out '^echo' 30 || { why="--memory-by kernel: no echo from the continued child"; return 1; }
+}
+
+# --tree --pre-copy: each process of the running tree pre-copied, then the tree stopped for
+# the checkpoints of what each wrote since; all six images given to restore (the pre-copies
+# read as their checkpoints' parents) bring the tree back as --tree --stop's do.
+t_restore_tree_pre_copy() {
+	restore_listen || return 1
+	bg /usr/bin/python3 $here/pytree.py </dev/null >t.out 2>&1
+	T=$!
+	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
+	local ready c g crc imgs np got pre post i
+	ready=$(grep -a '^ready' t.out)
+	read -r _ _ c g _ crc <<<"$ready"
+	[[ -n $g ]] || { why="ready line: $ready"; return 1; }
+	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	out=$($CKPT_CLI checkpoint $T --tree --pre-copy --wait $W/img 2>&1) || { why="checkpoint --tree --pre-copy: $out"; return 1; }
+	[[ $(grep -c '^pre-copy crid [0-9]* records' <<<"$out") == 3 ]] || { why="not three pre-copies: $out"; return 1; }
+	got=$(sed -n 's/^crid [0-9]* records .* parent [0-9]* dirty-ranges [0-9]* pid \([0-9]*\)$/\1/p' <<<"$out" | paste -sd' ')
+	[[ $got == "$T $c $g" ]] || { why="the checkpoints after the pre-copies name pids '$got', not $T $c $g: $out"; return 1; }
+	grep -q '^tree of 3 processes frozen-ms [0-9]*$' <<<"$out" || { why="no frozen-ms line: $out"; return 1; }
+	imgs=($(sed -n "s/^image //p" <<<"$out"))
+	((${#imgs[@]} == 6)) || { why="not six images: $out"; return 1; }
+	got="$(state $T) $(state $c) $(state $g)"
+	[[ $got != *T* ]] || { why="left stopped after the checkpoint: $got"; return 1; }
+	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	kill -9 $g $c $T
+	wait $T 2>/dev/null
+	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone ]] && break; sleep 0.1; done
+	[[ $(state $c) == gone && $(state $g) == gone ]] || { why="child $(state $c), grandchild $(state $g) after kill"; return 1; }
+	# The grandchild's pre-copy without its checkpoint: refused as a pre-copy alone.
+	out=$($CKPT_CLI restore "${imgs[3]}" "${imgs[4]}" "${imgs[2]}" 2>&1) && { why="restored with a lone pre-copy: $out"; return 1; }
+	[[ $out == *"${imgs[2]}: refused: a pre-copy holds memory only"* && $out != *starting* ]] || { why="a lone pre-copy: $out"; return 1; }
+	mv t.out t.old && : >t.out
+	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore of the six images: $out"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	pids+=($np $c $g)
+	pytree_restored || return 1
 }
