@@ -256,8 +256,9 @@ extension RestoreRun {
             report(command, "warning: the tree's processes are another user's: an open file they shared (an fd inherited across "
                    + "fork) is reopened in each of them, with that user's rights, each at its own offset")
         }
-        var plans: [RestorePlan] = []
-        for o in opened {
+        var plans: [RestorePlan] = [], live: [Int] = []
+        for (i, o) in opened.enumerated() where facts[i].zombie == nil {
+            live.append(i)
             do throws(RestoreError) {
                 plans.append(try RestorePlan(o.reader, shellJob: shellJob, tcpClose: tcpClose, unixClose: unixClose,
                                              sharedPipes: shared, sharedSockets: sockets, sharedFiles: files))
@@ -266,24 +267,29 @@ extension RestoreRun {
             }
         }
         let tree: TreePlan
-        do throws(RestoreError) { tree = try TreePlan(plans) } catch {
+        let zombieImages = opened.indices.filter { facts[$0].zombie != nil }
+        do throws(RestoreError) { tree = try TreePlan(plans, zombies: zombieImages.compactMap { facts[$0].zombie }) } catch {
             throw failure(command, "refused: \(error)", CkptExit.failed)
         }
-        let paths = tree.order.map { opened[$0].path }
+        let paths = tree.order.map { opened[live[$0]].path }
         for (plan, path) in zip(tree.plans, paths) { try checkHere(plan, path) }
         if check {
             try checkIDsAndModule(tree.plans, paths)
             for (plan, path) in zip(tree.plans, paths) { emit("\(path): restorable: " + Self.describe(plan)) }
-            emit("tree of \(tree.plans.count) processes (root pid \(tree.plans[0].task.tgid)), \(tree.pipes.count) pipe\(tree.pipes.count == 1 ? "" : "s") "
+            for (z, i) in zombieImages.enumerated() {
+                emit("\(opened[i].path): restorable: a zombie (\(tree.zombies[z].status)), child of pid \(tree.zombies[z].ppid)")
+            }
+            let zombies = tree.zombies.isEmpty ? "" : " and \(tree.zombies.count) zombie\(tree.zombies.count == 1 ? "" : "s")"
+            emit("tree of \(tree.plans.count) processes (root pid \(tree.plans[0].task.tgid))\(zombies), \(tree.pipes.count) pipe\(tree.pipes.count == 1 ? "" : "s") "
                  + "and \(tree.sockets.count) socketpair\(tree.sockets.count == 1 ? "" : "s") between them: restorable")
             return
         }
-        let restorer = TreeRestorer(tree: tree, readers: tree.order.map { opened[$0].reader },
-                                    parents: tree.order.map { opened[$0].parent }, replayer: try replayer(), options: options)
+        let restorer = TreeRestorer(tree: tree, readers: tree.order.map { opened[live[$0]].reader },
+                                    parents: tree.order.map { opened[live[$0]].parent }, replayer: try replayer(), options: options)
         let bar = ProgressBar(label: "writing memory", enabled: ProgressOptions.enabled(progress))
-        let results: [Restorer.Result]
+        let made: TreeRestorer.Made
         do throws(RestoreError) {
-            results = try restorer.run(step: { i, what in
+            made = try restorer.run(step: { i, what in
                 bar.finish()
                 writeStderr("ckpt restore: pid \(tree.plans[i].task.tgid): \(what)\n")
             }, progress: { bar.update($0, $1) })
@@ -293,12 +299,18 @@ extension RestoreRun {
             if case .image = error { throw failure(command, "damaged: \(error)", CkptExit.dataError) }
             throw failure(command, "\(error)", CkptExit.failed)
         }
+        let results = made.processes
         for (i, r) in results.enumerated() {
             let plan = tree.plans[i]
             for w in r.warnings { writeStderr("ckpt restore: warning: pid \(plan.task.tgid): \(w)\n") }
             let parent = tree.parents[i].map { "pid \(results[$0].pid)" } ?? "ckpt restore"
             emit("restored \(paths[i]): pid \(r.pid) (was \(plan.task.tgid)), child of \(parent), \(plan.mappings.count) mappings, "
                  + "\(plan.descriptors.count) fds, \(r.memoryBytes) bytes written by \(r.memoryCall)")
+        }
+        for (z, i) in zombieImages.enumerated() {
+            let zombie = tree.zombies[z]
+            emit("restored \(opened[i].path): zombie pid \(made.zombies[z]) (was \(zombie.pid)), child of pid "
+                 + "\(results[tree.zombieParents[z]].pid), \(zombie.status)")
         }
         emit("restored pid \(results[0].pid)")
     }

@@ -75,10 +75,10 @@ let sampleSharedSiginfo = RecordMeta.sharedSiginfo(SiginfoMeta(nrSiginfo: 128, n
 let sampleShmem = RecordMeta.shmem(ShmemMeta(inode: 0x1_0000_0007, size: 3 * 4096))
 /// A sealed memfd's (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL).
 let sampleSealedShmem = RecordMeta.shmem(ShmemMeta(inode: 0x1_0000_0008, size: 2 * 4096, seals: 0x17))
-/// Fields past the 64th attribute: personality, root, pgid and sid (task), every unix field.
+/// Fields past the 64th attribute: personality, root, pgid, sid and exit-status (task), every unix field.
 let sampleFullTask = RecordMeta.task(TaskMeta(pid: 100, tgid: 100, ppid: 1, comm: "sleep", uid: 0, gid: 0, euid: 0, egid: 0,
                                               cwd: "/srv/jail/tmp", umask: 0o22, personality: 0x40000, root: "/srv/jail",
-                                              pgid: 90, sid: 80))
+                                              pgid: 90, sid: 80, exitStatus: 0x8b))
 let sampleUnix = RecordMeta.unix(UnixMeta(type: 1, state: 1, flags: 0, peerInode: 0x1_0000_0009, shutdown: 2, bytes: 11,
                                           sndbuf: 212_992, rcvbuf: 212_992))
 /// A checkpoint taken after a pre-copy: its header names the parent; parent-pages point at it.

@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func unknownCheckpointFlagBitsAreRejected() {
-        let e = requestError { encoder.checkpoint(pid: 10, flags: 4, into: $0) }
+        let e = requestError { encoder.checkpoint(pid: 10, flags: UInt32(CKPT_CHECKPOINT_FLAGS_MASK.rawValue) + 1, into: $0) }
         #expect(e?.kind == .valueOutOfRange && e?.field == "CKPT_A_CHECKPOINT_FLAGS" && e?.offset == 28)
     }
 

@@ -89,6 +89,37 @@ import Testing
         #expect(refusal { () throws(RestoreError) in try TreePlan([plans[0], other]) }.contains("a capacity of 4096 bytes"))
     }
 
+    /// A zombie's image is its ids and status: its facts say so, and it is refused alone
+    /// (it comes back only with its parent); in a tree its parent must be one of the
+    /// processes, and it goes to its session and group as a process would.
+    @Test func zombiesComeBackWithTheirParents() throws {
+        let zombieTask = TaskMeta(pid: 30, tgid: 30, ppid: 10, comm: "z", uid: getuid(), gid: getgid(), euid: geteuid(),
+                                  egid: getegid(), pgid: 30, sid: 10, exitStatus: 5 << 8)
+        let (z, p0) = try builder.image(vmas: [], task: zombieTask)
+        defer { unlink(p0) }
+        let facts = try RestorePlan.treeFacts(z)
+        #expect(facts.zombie == TreePlan.Zombie(pid: 30, ppid: 10, pgid: 30, sid: 10, status: WaitStatus(5 << 8)))
+        #expect(refusal { () throws(RestoreError) in try RestorePlan(z, shellJob: false) }
+            .contains("pid 30 was a zombie (exited with 5): it comes back only with its parent"))
+        let (parent, p1) = try builder.image(vmas: [builder.anon], task: TaskMeta(
+            pid: 10, tgid: 10, ppid: 1, comm: "t", uid: getuid(), gid: getgid(), euid: geteuid(), egid: getegid(), pgid: 10, sid: 10))
+        defer { unlink(p1) }
+        let plan = try RestorePlan(parent, shellJob: false)
+        let zombie = try #require(facts.zombie)
+        let tree = try TreePlan([plan], zombies: [zombie])
+        #expect(tree.zombieParents == [0])
+        // Its own group, in its parent's session.
+        #expect(tree.zombiePlacements == [TreePlan.Placement(newSession: false, group: .own, warning: nil)])
+        var orphan = zombie
+        orphan.ppid = 99
+        #expect(refusal { () throws(RestoreError) in try TreePlan([plan], zombies: [orphan]) }
+            .contains("pid 30 is a zombie whose parent 99 is not among them"))
+        #expect(refusal { () throws(RestoreError) in try TreePlan([], zombies: [zombie]) }.contains("they are all zombies'"))
+        var stopped = zombie
+        stopped.status = WaitStatus(0x137f)
+        #expect(refusal { () throws(RestoreError) in try TreePlan([plan], zombies: [stopped]) }.contains("is no exit's"))
+    }
+
     /// One check of a pipe end's and a socket end's record, whether the process holds the
     /// pipe or pair alone or shares it with the tree: the same refusal either way for bytes
     /// the image lacks and for messages not framed as the header says. (Bytes above a pipe's

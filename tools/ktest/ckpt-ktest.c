@@ -13,7 +13,7 @@
  *       --slow-ms sleeps after every read, --stall-ms once after the 10th
  *       message, --die-after exits abruptly after that many messages,
  *       --grow-rcvbuf sets SO_RCVBUFFORCE to B after the first read.
- *   ckpt-ktest checkpoint PID [--stop] [--timeout MS] [--handle-signals]
+ *   ckpt-ktest checkpoint PID [--stop] [--zombie] [--timeout MS] [--handle-signals]
  *                             [--mlock]
  *       the request is answered at once (crid); then wait for
  *       CKPT_CMD_CHECKPOINT_DONE on the same socket and print its result.
@@ -80,10 +80,12 @@ static int cmd_checkpoint(int argc, char **argv)
 	int fd, err, i;
 
 	if (argc < 1)
-		die("checkpoint PID [--stop] [--timeout MS] [--handle-signals] [--mlock]");
+		die("checkpoint PID [--stop] [--zombie] [--timeout MS] [--handle-signals] [--mlock]");
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--stop")) {
 			flags |= CKPT_CHECKPOINT_FLAGS_STOP;
+		} else if (!strcmp(argv[i], "--zombie")) {
+			flags |= CKPT_CHECKPOINT_FLAGS_ZOMBIE;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--handle-signals")) {

@@ -18,10 +18,15 @@
 # held and sends "held N crc X" on ctl; SIGUSR1 to the parent: it prints what ctl holds.
 # SIGUSR2 to the parent: it kills the child (SIGTERM, on which the child exits with status
 # 7) and waits for it (waitpid: only its parent can), then prints "reaped PID status S".
+# With --zombies the parent also forks two children that end at once, one with exit(5),
+# one killed by SIGTERM, and leaves them zombies ("zombies Z1 Z2" after the ready line)
+# until SIGUSR2, when it reaps them after the child ("reaped Z1 status 5", "reaped Z2
+# status -15").
 import os
 import select
 import socket
 import signal
+import sys
 import time
 import zlib
 
@@ -102,12 +107,22 @@ os.close(held_r)
 ctl_child.close()
 ctl_parent.setblocking(False)
 reaped = []
+zombies = []
+if "--zombies" in sys.argv:
+    for end in ("exit", "signal"):
+        z = os.fork()
+        if z == 0:
+            if end == "signal":
+                os.kill(os.getpid(), signal.SIGTERM)
+            os._exit(5)
+        zombies.append(z)
 
 
 def on_usr2(sig, frame):
     os.kill(pid, signal.SIGTERM)
-    _, status = os.waitpid(pid, 0)
-    reaped.append(f"reaped {pid} status {os.waitstatus_to_exitcode(status)}")
+    for p in [pid] + zombies:
+        _, status = os.waitpid(p, 0)
+        reaped.append(f"reaped {p} status {os.waitstatus_to_exitcode(status)}")
 
 
 signal.signal(signal.SIGUSR2, on_usr2)
@@ -136,13 +151,15 @@ for _ in range(100):
         break
     time.sleep(0.05)
 say(f"ready {os.getpid()} {pid} {gc} crc {zlib.crc32(payload):08x}")
+if zombies:
+    say("zombies " + " ".join(map(str, zombies)))
 pending = b""
 count = 0
 while True:
     count += 1
     say(f"count {count}")
-    if reaped:
-        say(reaped.pop())
+    while reaped:
+        say(reaped.pop(0))
     try:
         os.write(feed_w, f"n {count}\n".encode())
     except BrokenPipeError:

@@ -43,7 +43,8 @@ enum RecordDescription {
             let persona = m.personality.flatMap { $0 == 0 ? nil : " personality \(h(UInt64($0)))" } ?? ""
             let group = m.pgid.map { " pgid \($0)" } ?? ""
             let session = m.sid.map { " sid \($0)" } ?? ""
-            return "pid \(m.pid) tgid \(m.tgid) ppid \(m.ppid)\(group)\(session) comm \(JSON.quote(m.comm)) uid \(m.uid) gid \(m.gid) euid \(m.euid) egid \(m.egid)\(root)\(persona)"
+            let zombie = m.exitStatus.map { " zombie (\(WaitStatus($0)))" } ?? ""
+            return "pid \(m.pid) tgid \(m.tgid) ppid \(m.ppid)\(group)\(session) comm \(JSON.quote(m.comm)) uid \(m.uid) gid \(m.gid) euid \(m.euid) egid \(m.egid)\(root)\(persona)\(zombie)"
         case let .regs(m):
             let r = regs.map { " rip \(h($0.rip)) rsp \(h($0.rsp))" } ?? ""
             let mask = m.sigmask.map { " blocked \(h($0))" } ?? ""
@@ -128,6 +129,7 @@ enum RecordDescription {
             if let p = m.personality { fields.append(("personality", u32(p))) }
             if let pgid = m.pgid { fields.append(("pgid", u32(pgid))) }
             if let sid = m.sid { fields.append(("sid", u32(sid))) }
+            if let status = m.exitStatus { fields.append(("exit_status", u32(status))) }
             return .object(fields)
         case let .regs(m):
             var fields: [(String, JSON)] = [("tid", u32(m.tid))]

@@ -19,12 +19,17 @@ extension CheckpointRun {
     /// --stop, and each process's checkpoint carries only the pages it wrote since, naming
     /// its pre-copy. A process forked after the pre-copies gets a whole checkpoint; one that
     /// exited meanwhile leaves its pre-copy unused (said on stderr).
+    ///
+    /// A zombie in the tree (a child that exited and that its parent has not waited for) is
+    /// neither stopped nor pre-copied: its image is its ids and exit status (the kernel's
+    /// zombie flag, asked only for a zombie, so older modules still take the rest), and a
+    /// restore of the tree makes it again for its parent to wait for (`... pid P zombie`).
     func runTree(_ client: GenlClient, watch: PublishedImageWatch?) throws {
         let command = "checkpoint"
         guard var tree = ProcessTree.read(root: pid) else {
             throw failure(command, "no process \(pid) (in this pid namespace)", CkptExit.failed)
         }
-        // Before any stream: a listener among them, a zombie (not pre-copied either).
+        // Before any stream: a listener among them, a zombie root.
         try refuseUncheckpointable(tree)
         let preCopies = preCopy ? try preCopyTree(client, tree) : [:]
         // The processes are ours to resume from here: a ^C or a TERM waits until they are.
@@ -44,7 +49,7 @@ extension CheckpointRun {
         let frozenAt = monotonicNanoseconds()
         if stop || preCopy {
             while true {
-                for p in tree.pids where !stoppedHere.contains(p) && !ProcessStop(pid: p).isStopped() {
+                for p in tree.pids where !stoppedHere.contains(p) && ProcessTree.state(p) != "Z" && !ProcessStop(pid: p).isStopped() {
                     if kill(p, SIGSTOP) == 0 { stoppedHere.append(p) }
                 }
                 for p in stoppedHere where !ProcessStop(pid: p).waitStopped(timeoutSeconds: 2) {
@@ -64,7 +69,11 @@ extension CheckpointRun {
         }
         var crids: [UInt64] = []
         for p in tree.pids {
-            if let parent = preCopies[p] {
+            let zombie = ProcessTree.state(p) == "Z"
+            if zombie, let crid = preCopies[p] {
+                report(command, "pid \(p) exited after its pre-copy (crid \(crid)): a zombie now, that pre-copy is not needed")
+            }
+            if !zombie, let parent = preCopies[p] {
                 let ranges: [Range<UInt64>]
                 do throws(SoftDirtyScan.Failure) { ranges = try SoftDirtyScan(pid: p).scan() } catch {
                     throw failure(command, "pid \(p): \(error)", CkptExit.failed)
@@ -73,8 +82,8 @@ extension CheckpointRun {
                 emit(CheckpointCommand.line(reply) + " parent \(parent) dirty-ranges \(ranges.count) pid \(p)")
                 crids.append(reply.crid)
             } else {
-                let reply = try request(client, flags: 0, pid: p)
-                emit(CheckpointCommand.line(reply) + " pid \(p)")
+                let reply = try request(client, flags: zombie ? UInt32(CKPT_CHECKPOINT_FLAGS_ZOMBIE.rawValue) : 0, pid: p)
+                emit(CheckpointCommand.line(reply) + " pid \(p)" + (zombie ? " zombie" : ""))
                 crids.append(reply.crid)
             }
         }
@@ -88,15 +97,15 @@ extension CheckpointRun {
         }
     }
 
-    /// A listener (its stream would stall in itself) or a zombie (a restored parent could not
-    /// wait for it) among the tree's processes.
+    /// A listener among the tree's processes (its stream would stall in itself), or a root
+    /// that is a zombie (nothing of the tree would wait for it).
     private func refuseUncheckpointable(_ tree: ProcessTree) throws {
         for p in tree.pids {
             if let why = SinkGuard.refusal(pid: p, waitDirectory: wait) { throw failure("checkpoint", why, CkptExit.failed) }
-            if ProcessTree.state(p) == "Z" {
-                throw failure("checkpoint", "pid \(p) (of the tree of \(pid)) has exited and its parent has not waited for it (a zombie): "
-                              + "not checkpointed (a restored parent could not wait for it)", CkptExit.failed)
-            }
+        }
+        if ProcessTree.state(pid) == "Z" {
+            throw failure("checkpoint", "pid \(pid) has exited and its parent has not waited for it (a zombie): "
+                          + "it comes back only with its parent's tree", CkptExit.failed)
         }
     }
 
@@ -114,7 +123,7 @@ extension CheckpointRun {
                           + "--pre-copy cannot tell what changed; checkpoint with --tree --stop instead", CkptExit.failed)
         }
         var crids: [Int32: UInt64] = [:]
-        for p in tree.pids {
+        for p in tree.pids where ProcessTree.state(p) != "Z" {
             do throws(SoftDirtyScan.Failure) { try SoftDirtyScan(pid: p).reset() } catch {
                 if kill(p, 0) != 0 { continue }
                 throw failure(command, "pid \(p): \(error)", CkptExit.failed)

@@ -149,6 +149,7 @@ public enum AttributeSchema {
         (CKPT_A_META_PGID, "CKPT_A_META_PGID", .u32),
         (CKPT_A_META_SID, "CKPT_A_META_SID", .u32),
         (CKPT_A_META_FILE_ID, "CKPT_A_META_FILE_ID", .u64),
+        (CKPT_A_META_EXIT_STATUS, "CKPT_A_META_EXIT_STATUS", .u32),
     ])
 
     /// `enum ckpt_stats` attributes (inside `CKPT_A_STATS`), index = type.

@@ -64,7 +64,7 @@ public enum MetaSchema {
         case .task:
             // Absent in images of older modules.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_CWD, CKPT_A_META_UMASK, CKPT_A_META_PERSONALITY,
-                          CKPT_A_META_ROOT, CKPT_A_META_PGID, CKPT_A_META_SID)
+                          CKPT_A_META_ROOT, CKPT_A_META_PGID, CKPT_A_META_SID, CKPT_A_META_EXIT_STATUS)
         case .regs:
             // Absent in images of older modules.
             AttributeMask(CKPT_A_META_PAD, CKPT_A_META_SIGMASK, CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN,

@@ -109,10 +109,14 @@ public struct TaskMeta: Equatable, Sendable {
     /// images of older modules).
     public var pgid: UInt32?
     public var sid: UInt32?
+    /// A zombie's status as wait(2) gives it (exit code << 8, or the killing signal and
+    /// 0x80 when it dumped core): present only in a zombie's image, which has nothing else.
+    public var exitStatus: UInt32?
 
     public init(pid: UInt32, tgid: UInt32, ppid: UInt32, comm: String, uid: UInt32, gid: UInt32, euid: UInt32, egid: UInt32,
                 cwd: String? = nil, umask: UInt32? = nil, personality: UInt32? = nil, root: String? = nil,
-                pgid: UInt32? = nil, sid: UInt32? = nil) {
+                pgid: UInt32? = nil, sid: UInt32? = nil, exitStatus: UInt32? = nil) {
+        self.exitStatus = exitStatus
         self.pgid = pgid
         self.sid = sid
         self.cwd = cwd

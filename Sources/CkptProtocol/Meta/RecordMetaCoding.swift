@@ -56,7 +56,8 @@ extension RecordMeta {
                 personality: t.has(CKPT_A_META_PERSONALITY) ? u32(CKPT_A_META_PERSONALITY) : nil,
                 root: t.string(CKPT_A_META_ROOT),
                 pgid: t.has(CKPT_A_META_PGID) ? u32(CKPT_A_META_PGID) : nil,
-                sid: t.has(CKPT_A_META_SID) ? u32(CKPT_A_META_SID) : nil))
+                sid: t.has(CKPT_A_META_SID) ? u32(CKPT_A_META_SID) : nil,
+                exitStatus: t.has(CKPT_A_META_EXIT_STATUS) ? u32(CKPT_A_META_EXIT_STATUS) : nil))
         case .regs:
             var rseq: RseqRegistration?
             if try allOrNone([CKPT_A_META_RSEQ, CKPT_A_META_RSEQ_LEN, CKPT_A_META_RSEQ_SIG]) {
@@ -182,6 +183,7 @@ extension RecordMeta {
             if let root = m.root { b.appendString(Int(CKPT_A_META_ROOT), root) }
             if let pgid = m.pgid { b.appendU32(Int(CKPT_A_META_PGID), pgid) }
             if let sid = m.sid { b.appendU32(Int(CKPT_A_META_SID), sid) }
+            if let status = m.exitStatus { b.appendU32(Int(CKPT_A_META_EXIT_STATUS), status) }
         case let .regs(m):
             b.appendU32(Int(CKPT_A_META_TID), m.tid)
             if let mask = m.sigmask { b.appendU64(Int(CKPT_A_META_SIGMASK), mask, padType: pad) }

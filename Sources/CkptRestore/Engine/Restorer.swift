@@ -170,18 +170,29 @@ public struct Restorer {
     /// traced from its first instruction (`PTRACE_O_TRACEFORK`), holds a copy of the parent's
     /// gadget page and fds (the tree's shared pipes), and is cleared for its own image.
     func fork(from parent: NewProcess) throws(RestoreError) -> NewProcess {
-        let tgid = Int32(bitPattern: plan.task.tgid)
+        var child = try Self.forkChild(Int32(bitPattern: plan.task.tgid), from: parent, pids: options.pids)
+        do throws(RestoreError) { try moveGadget(&child.remote) } catch {
+            child.kill()
+            throw error
+        }
+        return child
+    }
+
+    /// A child of `parent` made by a fork inside it, with pid `tgid` when free and may be
+    /// asked for (else a new one; `.same`: refused), traced from its first instruction; its
+    /// gadget is the parent's, at the same address (`fork` moves it for an image).
+    static func forkChild(_ tgid: Int32, from parent: NewProcess, pids: PidPolicy) throws(RestoreError) -> NewProcess {
         let at = parent.remote.scratch + 3072
         var made: pid_t = -1
         var args = [UInt8](repeating: 0, count: 256)
-        let n = options.pids == .new ? 0 : ckpt_remote_process_clone3(&args, args.count, at, tgid)
+        let n = pids == .new ? 0 : ckpt_remote_process_clone3(&args, args.count, at, tgid)
         if n > 0 {
             try parent.tracee.write(Array(args.prefix(n)), at: at)
             do throws(RestoreError) {
                 made = pid_t(try parent.remote.call("clone3 (process \(tgid), same id)", Int32(CKPT_SYS_CLONE3), at,
                                                     UInt64(ckpt_clone_args_size())))
             } catch let .remote(_, errno) where [.fileExists, .notPermitted, .noFunction, .invalidArgument].contains(errno) {
-                if options.pids == .same { throw Self.idRefused("pid \(tgid)", errno) }
+                if pids == .same { throw Self.idRefused("pid \(tgid)", errno) }
             }
         }
         if made < 0 {
@@ -192,7 +203,6 @@ public struct Restorer {
             let tracee = try Tracee.clonedThread(made)
             child.remote = RemoteSyscalls(tracee: tracee, base: try tracee.getRegisters(), gadget: parent.remote.gadget,
                                           batchLoop: parent.remote.batchLoop)
-            try moveGadget(&child.remote)
         } catch {
             child.kill()
             throw error

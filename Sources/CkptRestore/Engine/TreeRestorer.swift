@@ -19,6 +19,8 @@ import SystemPackage
 ///    its parent (traced by PTRACE_O_TRACEFORK), cleared │   └─ grandchild
 ///    (setsid if it led a session)
 ///  process groups as they were (TreePlan.placements)
+///  each zombie: forked by its parent, placed, detached     └─ zombie (exits again:
+///    at its exit_group or its signal (MadeZombie.swift)       its parent's to wait for)
 ///  the restorer's pipe ends closed
 ///  each process built as one restore builds it (Restorer.build), its ends of the shared
 ///    pipes and sockets dup2'd to its fds; then each let run (SIGCONT, detach)
@@ -38,11 +40,17 @@ public struct TreeRestorer {
         }
     }
 
+    /// What a tree's restore made: each process's result in the order of `tree.plans`, and
+    /// each zombie's new pid in the order of `tree.zombies`.
+    public struct Made {
+        public var processes: [Restorer.Result]
+        public var zombies: [pid_t]
+    }
+
     /// Restores the tree; `step` is told which process (its index in `tree.plans`) and what
-    /// is being done, `progress` how far each memory write is. Returns each process's
-    /// result, in the order of `tree.plans`.
+    /// is being done, `progress` how far each memory write is.
     public func run(step: (Int, String) -> Void = { _, _ in },
-                    progress: (UInt64, UInt64) -> Void = { _, _ in }) throws(RestoreError) -> [Restorer.Result] {
+                    progress: (UInt64, UInt64) -> Void = { _, _ in }) throws(RestoreError) -> Made {
         for plan in tree.plans { try Restorer.checkPermitted(plan) }
         var made: [String: Int32] = [:]
         defer { for fd in made.values { close(fd) } }
@@ -83,6 +91,20 @@ public struct TreeRestorer {
                 warnings[i].append("pid \(tree.plans[i].task.tgid) could not join process group \(group) (another session): it is in its parent's")
             }
         }
+        // Zombies last: their parents' groups and sessions exist, and the fds they inherit
+        // from the restorer are closed again by their exits.
+        let zombiePlacements = tree.zombiePlacements
+        var zombies: [pid_t] = []
+        for (z, zombie) in tree.zombies.enumerated() {
+            let parent = tree.zombieParents[z]
+            step(parent, "making its child \(zombie.pid) again, a zombie (\(zombie.status))")
+            var group: pid_t? = nil
+            if case let .of(leader) = zombiePlacements[z].group, case let g = getpgid(processes[leader].pid), g > 0 { group = g }
+            let made = try Restorer.makeZombie(zombie, placement: zombiePlacements[z], group: group, from: processes[parent],
+                                               pids: restorers[parent].options.pids)
+            zombies.append(made.pid)
+            warnings[parent] += made.warnings + (zombiePlacements[z].warning.map { [$0] } ?? [])
+        }
         // Every process holds them now; the restorer's copies would keep a reader from
         // ever seeing the end of its pipe.
         for fd in made.values { close(fd) }
@@ -98,6 +120,6 @@ public struct TreeRestorer {
             results.append(result)
         }
         finished = true
-        return results
+        return Made(processes: results, zombies: zombies)
     }
 }

@@ -238,6 +238,10 @@ public struct RestorePlan: Sendable {
             case .pages, .parentPages, .trailer: break
             }
         }
+        if let status = task?.exitStatus, let task {
+            throw .unsupported(what: "image", why: "pid \(task.tgid) was a zombie (\(WaitStatus(status))): it comes back only with "
+                               + "its parent, which had not waited for it (restore the images of its tree together)")
+        }
         guard let header, let task, let mm else { throw .image("no header, task or mm record: not a process image") }
         if header.isPreCopy {
             throw .unsupported(what: "image", why: "a pre-copy holds memory only, read while the process ran: restore the "

@@ -15,6 +15,8 @@ public struct TreeFacts: Equatable, Sendable {
     public var fileIDs: Set<UInt64> = []
     /// Its process's ids are the restorer's (its paths are opened with the restorer's rights).
     public var restorersOwn = true
+    /// The image is a zombie's (its ids and status only: not planned as a process).
+    public var zombie: TreePlan.Zombie? = nil
     public struct Socket: Equatable, Sendable {
         public var peer: UInt64
         public var named: Bool
@@ -46,7 +48,10 @@ extension RestorePlan {
             }
         }
         guard let task else { throw .image("no task record: not a process image") }
+        let zombie = task.exitStatus.map {
+            TreePlan.Zombie(pid: task.tgid, ppid: task.ppid, pgid: task.pgid, sid: task.sid, status: WaitStatus($0))
+        }
         return TreeFacts(pid: task.tgid, ppid: task.ppid, pipeNames: names, sockets: sockets, fileIDs: files,
-                         restorersOwn: task.idsAreTheRestorers)
+                         restorersOwn: task.idsAreTheRestorers, zombie: zombie)
     }
 }

@@ -1,3 +1,5 @@
+import CkptProtocol
+
 /// The images of a process tree (`ckpt checkpoint --tree`), planned for one restore: which
 /// process is whose parent (each image's pid and parent pid), the order they are made in
 /// (a parent before its children, which it forks), their sessions and groups, and the
@@ -16,10 +18,32 @@ public struct TreePlan: Sendable {
     public var sockets: [SharedSocketPair]
     /// The open files several of its processes share.
     public var files: [SharedFile]
+    /// Its zombies: processes that had exited and that their parents had not waited for
+    /// (an image of ids and a status, `ckpt checkpoint --tree`), each made again by its
+    /// parent's fork and exiting as it did, so that the parent's wait finds it.
+    public var zombies: [Zombie]
+    /// For each of `zombies`, the index of its parent in `plans`.
+    public var zombieParents: [Int]
+
+    /// A zombie's image: its ids and its wait status; nothing else was left of it.
+    public struct Zombie: Equatable, Sendable {
+        public var pid: UInt32
+        public var ppid: UInt32
+        public var pgid: UInt32?
+        public var sid: UInt32?
+        public var status: WaitStatus
+        public init(pid: UInt32, ppid: UInt32, pgid: UInt32? = nil, sid: UInt32? = nil, status: WaitStatus) {
+            (self.pid, self.ppid, self.pgid, self.sid, self.status) = (pid, ppid, pgid, sid, status)
+        }
+    }
 
     /// `plans` in any order (each planned with what `sharedPipeNames`, `sharedSocketInodes`
-    /// and `sharedFileIDs` found).
-    public init(_ unordered: [RestorePlan]) throws(RestoreError) {
+    /// and `sharedFileIDs` found), and the tree's zombies. A zombie's parent must be one of
+    /// `plans` (a zombie has no children: they went to a reaper when it exited).
+    public init(_ unordered: [RestorePlan], zombies: [Zombie] = []) throws(RestoreError) {
+        guard !unordered.isEmpty else {
+            throw .unsupported(what: "images", why: "they are all zombies': a zombie comes back only with the parent that has not waited for it")
+        }
         let (order, parents) = try Self.shape(unordered.map { ($0.task.tgid, $0.task.ppid) })
         self.plans = order.map { unordered[$0] }
         self.order = order
@@ -27,6 +51,19 @@ public struct TreePlan: Sendable {
         self.pipes = try Self.sharedPipes(plans)
         self.sockets = try Self.sharedSockets(plans)
         self.files = Self.sharedFiles(plans)
+        self.zombies = zombies
+        var zombieParents: [Int] = []
+        for z in zombies {
+            guard z.status.isExit else {
+                throw .image("pid \(z.pid): a zombie's status \(hex(UInt64(z.status.raw))) is no exit's")
+            }
+            guard let parent = plans.firstIndex(where: { $0.task.tgid == z.ppid }) else {
+                throw .unsupported(what: "images", why: "pid \(z.pid) is a zombie whose parent \(z.ppid) is not among them: "
+                                       + "a zombie comes back only with the parent that has not waited for it")
+            }
+            zombieParents.append(parent)
+        }
+        self.zombieParents = zombieParents
     }
 
     /// The tree that processes of these (pid, parent pid) make: the order to make them in
@@ -135,28 +172,39 @@ public struct TreePlan: Sendable {
     /// unless --shell-job). Images of older modules carry no ids: parents' groups.
     public var placements: [Placement] {
         plans.indices.map { i in
-            var p = Placement()
+            guard let parent = parents[i] else { return Placement() }
             let task = plans[i].task
-            guard let parent = parents[i], let pgid = task.pgid, let sid = task.sid else { return p }
-            let root = plans[0].task
-            let was = "pid \(task.tgid)"
-            if sid == task.tgid {
-                p.newSession = true
-                return p
-            }
-            if sid != plans[parent].task.sid {
-                p.warning = "\(was) was in session \(sid), not its parent's: it is in its parent's session now"
-            }
-            if pgid == task.tgid {
-                p.group = .own
-            } else if let leader = plans.firstIndex(where: { $0.task.tgid == pgid }) {
-                p.group = .of(index: leader)
-            } else if pgid == root.pgid {
-                p.group = .of(index: 0)
-            } else if pgid != plans[parent].task.pgid {
-                p.warning = p.warning ?? "\(was) was in process group \(pgid), which no process of the tree led: it is in its parent's group now"
-            }
+            return placement(task.tgid, pgid: task.pgid, sid: task.sid, parent: parent)
+        }
+    }
+
+    /// The same for each of `zombies` (a zombie keeps the session and group it exited in).
+    public var zombiePlacements: [Placement] {
+        zombies.indices.map { placement(zombies[$0].pid, pgid: zombies[$0].pgid, sid: zombies[$0].sid, parent: zombieParents[$0]) }
+    }
+
+    /// Where process `pid` (of those ids, forked by `plans[parent]`) goes.
+    func placement(_ pid: UInt32, pgid: UInt32?, sid: UInt32?, parent: Int) -> Placement {
+        var p = Placement()
+        guard let pgid, let sid else { return p }
+        let root = plans[0].task
+        let was = "pid \(pid)"
+        if sid == pid {
+            p.newSession = true
             return p
         }
+        if sid != plans[parent].task.sid {
+            p.warning = "\(was) was in session \(sid), not its parent's: it is in its parent's session now"
+        }
+        if pgid == pid {
+            p.group = .own
+        } else if let leader = plans.firstIndex(where: { $0.task.tgid == pgid }) {
+            p.group = .of(index: leader)
+        } else if pgid == root.pgid {
+            p.group = .of(index: 0)
+        } else if pgid != plans[parent].task.pgid {
+            p.warning = p.warning ?? "\(was) was in process group \(pgid), which no process of the tree led: it is in its parent's group now"
+        }
+        return p
     }
 }

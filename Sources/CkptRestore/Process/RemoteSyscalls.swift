@@ -39,6 +39,20 @@ struct RemoteSyscalls {
         return result
     }
 
+    /// Sets up syscall `nr` at the gadget and detaches: the process runs it untraced. For a
+    /// call that ends the process (exit_group, or a signal that kills it), which no trap of
+    /// ours would follow; nothing comes back.
+    func callDetached(_ nr: Int32, _ args: UInt64...) throws(RestoreError) {
+        var regs = base
+        let slots = [Self.rdi, Self.rsi, Self.rdx, Self.r10, Self.r8, Self.r9]
+        for (i, a) in args.enumerated() { regs[slots[i]] = a }
+        regs[Self.rax] = UInt64(nr)
+        regs[Self.origRax] = UInt64.max
+        regs[Self.rip] = gadget
+        try tracee.setRegisters(regs)
+        try tracee.detach()
+    }
+
     /// One call of a batch: what `call` takes.
     struct Call {
         let step: String

@@ -7,8 +7,10 @@
  * namespace sees it. Order of checks, each before anything later touches
  * the task:
  *
- *   1. resolve the pid; a zombie or exiting task is ESRCH, a kernel thread
- *      EOPNOTSUPP, the requester's own group EINVAL (only flags are read);
+ *   1. resolve the pid; a zombie or exiting task is ESRCH (a zombie is let
+ *      through for a checkpoint with CKPT_CHECKPOINT_FLAGS_ZOMBIE), a kernel
+ *      thread EOPNOTSUPP, the requester's own group EINVAL (only flags and
+ *      the exit state are read);
  *   2. under the target's exec_update_lock (as mm_access() does): the
  *      requester needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in the
  *      target's user namespace (of both the task and the socket's opener,
@@ -74,12 +76,31 @@ bool ckpt_task_exiting(struct task_struct *task)
 }
 
 /*
+ * Every thread of @task's group has exited and the group waits for its
+ * parent's wait(2). Only ever becomes false again by that wait (the task
+ * is then released: its pids read 0).
+ */
+bool ckpt_task_zombie(struct task_struct *task)
+{
+	bool empty;
+
+	if (READ_ONCE(task->exit_state) != EXIT_ZOMBIE)
+		return false;
+	rcu_read_lock();
+	empty = thread_group_empty(task);
+	rcu_read_unlock();
+	return empty;
+}
+
+/*
  * Resolves CKPT_A_PID in the requester's pid namespace to a thread-group
  * leader, with a reference, and rejects what must never be touched. Reads
- * nothing of the task but its flags and exit state. Sets extack and
+ * nothing of the task but its flags and exit state. A zombie passes only
+ * when @zombie_ok (a checkpoint that asked for one). Sets extack and
  * returns an ERR_PTR otherwise.
  */
-struct task_struct *ckpt_get_target(struct genl_info *info, u32 pid_attr_nr)
+struct task_struct *ckpt_get_target(struct genl_info *info, u32 pid_attr_nr,
+				    bool zombie_ok)
 {
 	struct nlattr *attr = info->attrs[pid_attr_nr];
 	struct task_struct *task;
@@ -93,7 +114,7 @@ struct task_struct *ckpt_get_target(struct genl_info *info, u32 pid_attr_nr)
 				    "no such process in the caller's pid namespace");
 		return ERR_PTR(-ESRCH);
 	}
-	if (ckpt_task_exiting(task)) {
+	if (ckpt_task_exiting(task) && !(zombie_ok && ckpt_task_zombie(task))) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr,
 				    "the process is exiting or a zombie");
 		put_task_struct(task);
@@ -278,8 +299,7 @@ int ckpt_pin_mm(struct sk_buff *skb, struct task_struct *task,
 	}
 	err = ckpt_may_access(skb, task, extack);
 	if (!err && sink_cred && ckpt_cred_may_access(sink_cred, task)) {
-		NL_SET_ERR_MSG(extack,
-			       "the capture sink's owner may not checkpoint this task (a stream only goes to a sink that could read the target)");
+		NL_SET_ERR_MSG(extack, CKPT_SINK_DENIED);
 		err = -EACCES;
 	}
 	if (!err) {

@@ -191,6 +191,18 @@ static int ckpt_fs_meta(struct ckpt_stream *s, struct task_struct *task)
 }
 
 /*
+ * A zombie's status as its parent's wait(2) will read it: wait_task_zombie()
+ * takes the group's exit code when the group exit was collective.
+ */
+static u32 ckpt_exit_status(struct task_struct *task)
+{
+	struct signal_struct *sig = task->signal;
+
+	return (READ_ONCE(sig->flags) & SIGNAL_GROUP_EXIT) ?
+	       READ_ONCE(sig->group_exit_code) : READ_ONCE(task->exit_code);
+}
+
+/*
  * Ids as the requester sees them: its pid and user namespaces. The process
  * group and session let a restore of a process tree put each process back
  * in its group and session (0: a leader the requester cannot see).
@@ -221,7 +233,8 @@ static int ckpt_task_meta(struct ckpt_stream *s, void *arg)
 	      nla_put_u32(s->skb, CKPT_A_META_EGID, from_kgid_munged(ns, cred->egid)) ||
 	      nla_put_u32(s->skb, CKPT_A_META_PERSONALITY, READ_ONCE(task->personality)) ||
 	      nla_put_u32(s->skb, CKPT_A_META_PGID, pgid) ||
-	      nla_put_u32(s->skb, CKPT_A_META_SID, sid);
+	      nla_put_u32(s->skb, CKPT_A_META_SID, sid) ||
+	      (s->zombie && nla_put_u32(s->skb, CKPT_A_META_EXIT_STATUS, ckpt_exit_status(task)));
 	put_cred(cred);
 	return err ?: ckpt_fs_meta(s, task);
 }
@@ -1408,6 +1421,33 @@ static int ckpt_trailer_meta(struct ckpt_stream *s, void *arg)
 }
 
 /*
+ * A zombie: all that is left of it are its ids and its exit status (no
+ * threads, mm, files or fs). They change no more, so no lock keeps them;
+ * if its parent waits for it meanwhile, it is released and its pids read
+ * 0: checked after the task record, so a record that was read then is
+ * never part of a complete stream.
+ */
+static int ckpt_checkpoint_zombie(struct ckpt_stream *s, struct task_struct *task)
+{
+	struct ckpt_counts c = {};
+	struct ckpt_rec rec;
+	int err;
+
+	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_HEADER, 0, 0);
+	err = ckpt_emit_simple(s, &rec, ckpt_header_meta, NULL, false);
+	if (err)
+		return err;
+	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_TASK, 0, 0);
+	err = ckpt_emit_simple(s, &rec, ckpt_task_meta, task, false);
+	if (err)
+		return err;
+	if (!task_tgid_nr_ns(task, s->pid_ns))
+		return -ESRCH;
+	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_TRAILER, 0, 0);
+	return ckpt_emit_simple(s, &rec, ckpt_trailer_meta, &c, false);
+}
+
+/*
  * Emits every record of @task after the stream's begin message. On error
  * the caller aborts the stream; s->reason says why when a send failed.
  */
@@ -1418,6 +1458,8 @@ int ckpt_checkpoint_task(struct ckpt_stream *s, struct task_struct *task)
 	u32 task_id;
 	int err;
 
+	if (s->zombie)
+		return ckpt_checkpoint_zombie(s, task);
 	ckpt_rec_init(s, &rec, CKPT_RECORD_TYPE_HEADER, 0, 0);
 	err = ckpt_emit_simple(s, &rec, ckpt_header_meta, NULL, false);
 	if (err)

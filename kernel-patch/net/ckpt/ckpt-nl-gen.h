@@ -12,7 +12,7 @@
 #include <uapi/linux/ckpt.h>
 
 /* Common nested types */
-extern const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_FILE_ID + 1];
+extern const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_EXIT_STATUS + 1];
 
 int ckpt_nl_sink_register_doit(struct sk_buff *skb, struct genl_info *info);
 int ckpt_nl_sink_unregister_doit(struct sk_buff *skb, struct genl_info *info);

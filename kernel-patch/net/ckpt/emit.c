@@ -300,8 +300,11 @@ static int ckpt_frag_open(struct ckpt_stream *s, struct ckpt_rec *rec,
 	if (WARN_ON_ONCE(s->skb || len > CKPT_FRAG_DATA ||
 			 rec->offset + len > rec->data_len))
 		return -EINVAL;
-	/* The mm we read stays alive while we hold it: notice the exit. */
-	if (ckpt_task_exiting(s->task)) {
+	/*
+	 * The mm we read stays alive while we hold it: notice the exit. A
+	 * zombie's stream reads what its exit left (checkpoint.c).
+	 */
+	if (!s->zombie && ckpt_task_exiting(s->task)) {
 		ckpt_set_abort(s, CKPT_ABORT_REASON_TASK_EXITED, -ESRCH,
 			       "the task exited during the checkpoint");
 		return -ESRCH;

@@ -181,12 +181,16 @@ struct pid *ckpt_claim(struct task_struct *task);
 void ckpt_release(struct pid *claim);
 
 /* access.c */
-struct task_struct *ckpt_get_target(struct genl_info *info, u32 pid_attr_nr);
+struct task_struct *ckpt_get_target(struct genl_info *info, u32 pid_attr_nr,
+				    bool zombie_ok);
 bool ckpt_task_exiting(struct task_struct *task);
+bool ckpt_task_zombie(struct task_struct *task);
 bool ckpt_task_stopped(struct task_struct *task);
 int ckpt_may_access(struct sk_buff *skb, struct task_struct *task,
 		    struct netlink_ext_ack *extack);
 int ckpt_cred_may_access(const struct cred *cred, struct task_struct *task);
+#define CKPT_SINK_DENIED \
+	"the capture sink's owner may not checkpoint this task (a stream only goes to a sink that could read the target)"
 int ckpt_creds_may_access(const struct cred *cred, const struct cred *opener,
 			  struct task_struct *task);
 
@@ -270,6 +274,7 @@ struct ckpt_stream {
 	kuid_t uid;		/* the requester's, for the per-user cap */
 	bool admin;		/* the requester is the host's (ckpt_host_admin()) */
 	bool stop;		/* stop the task first, resume it after */
+	bool zombie;		/* the task is a zombie: ids and exit status only */
 	u32 flags;		/* the request's CKPT_CHECKPOINT_FLAGS_* */
 	u64 parent_crid;	/* the pre-copy this one builds on, or 0 */
 	struct ckpt_range *dirty;	/* with a parent: pages sent as data */

@@ -63,7 +63,7 @@ int ckpt_nl_checkpoint_doit(struct sk_buff *skb, struct genl_info *info)
 	if (info->attrs[CKPT_A_TIMEOUT_MS])
 		timeout_ms = nla_get_u32(info->attrs[CKPT_A_TIMEOUT_MS]);
 
-	task = ckpt_get_target(info, CKPT_A_PID);
+	task = ckpt_get_target(info, CKPT_A_PID, flags & CKPT_CHECKPOINT_FLAGS_ZOMBIE);
 	if (IS_ERR(task))
 		return PTR_ERR(task);
 	return ckpt_stream_start(skb, info, task, flags, timeout_ms);

@@ -410,7 +410,7 @@ int ckpt_nl_restart_begin_doit(struct sk_buff *skb, struct genl_info *info)
 
 	if (CKPT_REQUIRE(info, CKPT_A_PID))
 		return -EINVAL;
-	task = ckpt_get_target(info, CKPT_A_PID);
+	task = ckpt_get_target(info, CKPT_A_PID, false);
 	if (IS_ERR(task))
 		return PTR_ERR(task);
 

@@ -216,27 +216,35 @@ static int ckpt_stream_reply(struct genl_info *info, u64 crid)
 	return genlmsg_reply(msg, info);
 }
 
-/* Everything about the target and the sink that admission must check. */
-static int ckpt_stream_admit(struct ckpt_stream *s, struct sk_buff *skb,
-			     struct genl_info *info, u32 flags)
+/*
+ * A zombie has no mm, files or fs, and runs nothing: it cannot exec or
+ * change its credentials any more, so what the requester's check saw is
+ * what the stream reads, without a lock. The sink's owner is checked as
+ * for a live task; memory options mean nothing for it.
+ */
+static int ckpt_zombie_admit(struct ckpt_stream *s, struct genl_info *info, u32 flags)
+{
+	if ((flags & CKPT_CHECKPOINT_FLAGS_PRE_COPY) || info->attrs[CKPT_A_PARENT_CRID] ||
+	    info->attrs[CKPT_A_DIRTY_RANGES]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[CKPT_A_PID],
+				    "the task is a zombie: it has no memory for a pre-copy or a parent to build on");
+		return -EINVAL;
+	}
+	if (ckpt_cred_may_access(s->sink.cred, s->task)) {
+		NL_SET_ERR_MSG(info->extack, CKPT_SINK_DENIED);
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* A live task: its mm pinned where access was checked, stopped or to be. */
+static int ckpt_live_admit(struct ckpt_stream *s, struct sk_buff *skb,
+			   struct genl_info *info, u32 flags)
 {
 	struct nlattr *pid_attr = info->attrs[CKPT_A_PID];
 	struct task_struct *task = s->task;
-	struct pid *claim;
 	int err;
 
-	/* Permission first (checked again with the sink's under the lock). */
-	err = ckpt_may_access(skb, task, info->extack);
-	if (err)
-		return err;
-	err = ckpt_sink_get(s->net, &s->sink, info->extack);
-	if (err)
-		return err;
-	if (task_tgid(task) == s->sink.tgid) {
-		NL_SET_ERR_MSG_ATTR(info->extack, pid_attr,
-				    "the target is the capture sink's own process: its stream could never drain");
-		return -EDEADLK;
-	}
 	err = ckpt_pin_mm(skb, task, s->sink.cred, &s->mm, &s->exec_id,
 			  info->extack);
 	if (err)
@@ -259,6 +267,36 @@ static int ckpt_stream_admit(struct ckpt_stream *s, struct sk_buff *skb,
 				    "the task is not stopped (set CKPT_CHECKPOINT_FLAGS_STOP to stop it)");
 		return -EBUSY;
 	}
+	return 0;
+}
+
+/* Everything about the target and the sink that admission must check. */
+static int ckpt_stream_admit(struct ckpt_stream *s, struct sk_buff *skb,
+			     struct genl_info *info, u32 flags)
+{
+	struct nlattr *pid_attr = info->attrs[CKPT_A_PID];
+	struct task_struct *task = s->task;
+	struct pid *claim;
+	int err;
+
+	/* Permission first (checked again with the sink's under the lock). */
+	err = ckpt_may_access(skb, task, info->extack);
+	if (err)
+		return err;
+	err = ckpt_sink_get(s->net, &s->sink, info->extack);
+	if (err)
+		return err;
+	if (task_tgid(task) == s->sink.tgid) {
+		NL_SET_ERR_MSG_ATTR(info->extack, pid_attr,
+				    "the target is the capture sink's own process: its stream could never drain");
+		return -EDEADLK;
+	}
+	if (s->zombie)
+		err = ckpt_zombie_admit(s, info, flags);
+	else
+		err = ckpt_live_admit(s, skb, info, flags);
+	if (err)
+		return err;
 	err = ckpt_stream_slot(s, info->extack);
 	if (err)
 		return err;
@@ -304,6 +342,8 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	/* The requester's (we run in its sendmsg()): the stream's memory is charged there. */
 	s->memcg = get_mem_cgroup_from_mm(current->mm);
 	s->stop = flags & CKPT_CHECKPOINT_FLAGS_STOP;
+	/* ckpt_get_target() let a zombie through only for this flag. */
+	s->zombie = (flags & CKPT_CHECKPOINT_FLAGS_ZOMBIE) && ckpt_task_zombie(task);
 	s->flags = flags;
 	s->crc = ~0U;
 
@@ -326,7 +366,7 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	if (err)
 		goto out_free;
 	/* Stopped by us only now that nothing can fail before the work runs. */
-	s->stop = s->stop && !ckpt_task_stopped(task);
+	s->stop = s->stop && !s->zombie && !ckpt_task_stopped(task);
 	if (s->stop)
 		send_sig(SIGSTOP, task, 1);
 	queue_work(ckpt_wq, &s->work);

@@ -1267,3 +1267,55 @@ t_restore_tree_pre_copy() {
 	pids+=($np $c $g)
 	pytree_restored || return 1
 }
+
+# Zombies in the tree (pytree.py --zombies: two children of the parent, one exit(5), one
+# killed by SIGTERM, not waited for): each image is its ids and status; restored with the
+# tree, each is the parent's zombie again, with its pid and status, and the parent's
+# waitpid reaps them. A zombie's image alone is refused, saying what it was.
+t_restore_tree_zombie() {
+	restore_listen || return 1
+	bg /usr/bin/python3 $here/pytree.py --zombies </dev/null >t.out 2>&1
+	T=$!
+	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
+	local ready c g crc imgs np got pre post i z1 z2 zimg
+	ready=$(grep -a '^ready' t.out)
+	read -r _ _ c g _ crc <<<"$ready"
+	read -r _ z1 z2 <<<"$(grep -a '^zombies' t.out)"
+	[[ -n $g && -n $z2 ]] || { why="ready line: $ready, zombies: $z1 $z2"; return 1; }
+	for i in $(seq 50); do [[ $(state $z1) == Z && $(state $z2) == Z ]] && break; sleep 0.1; done
+	[[ $(state $z1) == Z && $(state $z2) == Z ]] || { why="no zombies: $(state $z1) $(state $z2)"; return 1; }
+	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	out=$($CKPT_CLI checkpoint $T --tree --stop --wait $W/img 2>&1) || { why="checkpoint --tree with zombies: $out"; return 1; }
+	imgs=($(sed -n "s/^image //p" <<<"$out"))
+	((${#imgs[@]} == 5)) || { why="not five images: $out"; return 1; }
+	[[ $out == *" records 3 "*" pid $z1 zombie"$'\n'* && $out == *" pid $z2 zombie"$'\n'* ]] || { why="zombie lines: $out"; return 1; }
+	zimg=""
+	for i in "${imgs[@]}"; do
+		$CKPT_CLI show "$i" 2>&1 | grep -q "pid $z1 .*zombie (exited with 5)" && zimg=$i
+	done
+	[[ -n $zimg ]] || { why="ckpt show names no zombie of pid $z1 (exited with 5)"; return 1; }
+	for i in "${imgs[@]}"; do $CKPT_CLI show "$i" 2>&1 | grep -q "pid $z2 .*zombie (killed by signal 15)" && break; done ||
+		{ why="ckpt show names no zombie of pid $z2 killed by signal 15"; return 1; }
+	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	kill -9 $g $c $T
+	wait $T 2>/dev/null
+	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone && $(state $z1) == gone ]] && break; sleep 0.1; done
+	[[ $(state $c) == gone && $(state $g) == gone && $(state $z1) == gone ]] || { why="after kill: $(state $c) $(state $g) $(state $z1)"; return 1; }
+	out=$($CKPT_CLI restore "$zimg" 2>&1) && { why="restored a zombie alone: $out"; return 1; }
+	[[ $out == *"pid $z1 was a zombie (exited with 5): it comes back only with its parent"* ]] || { why="a zombie alone: $out"; return 1; }
+	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
+		[[ $out == *"tree of 3 processes (root pid $T) and 2 zombies, 3 pipes and 1 socketpair between them: restorable"* ]] ||
+		{ why="restore --check: $out"; return 1; }
+	mv t.out t.old && : >t.out
+	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore with zombies: $out"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	pids+=($np $c $g)
+	[[ $out == *": zombie pid $z1 (was $z1), child of pid $T, exited with 5"* &&
+		$out == *": zombie pid $z2 (was $z2), child of pid $T, killed by signal 15"* ]] || { why="zombie lines: $out"; return 1; }
+	got="$(state $z1) $(state $z2) $(awk '{print $4}' /proc/$z1/stat) $(awk '{print $4}' /proc/$z2/stat)"
+	[[ $got == "Z Z $T $T" ]] || { why="the zombies after the restore: $got, expected Z Z $T $T"; return 1; }
+	pytree_restored || return 1
+	wait_for t.out "^reaped $z2" 30 || { why="the parent did not reap its zombies: $(grep -a reaped t.out)"; return 1; }
+	got=$(tr -d '\0' <t.out | grep -a '^reaped' | paste -sd'|')
+	[[ $got == "reaped $c status 7|reaped $z1 status 5|reaped $z2 status -15" ]] || { why="reaped: '$got'"; return 1; }
+}

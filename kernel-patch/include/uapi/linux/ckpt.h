@@ -80,7 +80,8 @@
  *
  *   header                          meta: arch, page-size, release, time-ns
  *   task                            meta: pid, tgid, ppid, comm, uid, gid, euid, egid,
- *                                         [cwd, umask, personality, root, pgid, sid]
+ *                                         [cwd, umask, personality, root, pgid, sid,
+ *                                         exit-status]
  *     regs           (per thread)   meta: tid, [sigmask, rseq, rseq-len, rseq-sig,
  *                                         robust-list, clear-child-tid, sigpending,
  *                                         altstack-sp, altstack-size, altstack-flags]
@@ -126,6 +127,12 @@
  * sent as pages records, the others as parent-pages records, which the pre-copy holds.
  * The header records parent-crid. A restorer sends the pre-copy's pages for them: restart
  * refuses parent-pages records.
+ * Zombie: with CKPT_CHECKPOINT_FLAGS_ZOMBIE a process that has exited and not been waited
+ * for (every thread gone) is accepted: its stream is the header, the task record with
+ * exit-status (the wait(2) status its parent would get), and a trailer of zeros. The
+ * access checks are a live task's (with no mm, as ptrace's: the dumpable check has no
+ * mm to ask). A restorer makes it again inside its parent's restored tree; restart
+ * refuses exit-status. Without the flag a zombie is ESRCH, as before.
  *
  * Fields in [brackets] and record types 9 (sigactions), 10 (xstate), 11 (rlimits),
  * 12 (pipe), 13 (siginfo), 14 (shared-siginfo), 15 (shmem), 16 (fdinfo), 17 (unix),
@@ -229,7 +236,8 @@
  *               and the statistics)
  *   EACCES      the ptrace-equivalent access check refused the target, for the requester or
  *               for the sink's owner; or the target exec'd (restart commit, stream abort)
- *   ESRCH       no such pid in the caller's pid namespace, a zombie, or it exited
+ *   ESRCH       no such pid in the caller's pid namespace, a zombie (without the zombie
+ *               flag), exiting, or it exited (or was waited for)
  *   EBUSY       target not stopped (and no stop flag), did not stop within 2 s, a sink
  *               already registered, the target already in a checkpoint or restart, its
  *               exec_update_lock or mmap lock taken for 100 ms, or a committed session
@@ -284,7 +292,7 @@
  * @CKPT_RECORD_TYPE_TASK: The task, a root. Meta: pid, tgid, ppid (as seen in
  *   the requester's pid namespace), comm, uid, gid, euid, egid, and cwd,
  *   umask, personality, root, pgid and sid (absent in images of older
- *   modules). No data.
+ *   modules); exit-status in a zombie's image. No data.
  * @CKPT_RECORD_TYPE_REGS: One thread's general registers, child of task. Meta:
  *   tid, and sigmask, rseq, rseq-len, rseq-sig, robust-list, clear-child-tid,
  *   sigpending, altstack-sp, altstack-size, altstack-flags (absent in images
@@ -405,13 +413,21 @@ enum ckpt_record_type {
  *   memory that may change as it is read. Its use is as the parent of a later
  *   checkpoint of the stopped task that names it in parent-crid. Not with
  *   stop.
+ * @CKPT_CHECKPOINT_FLAGS_ZOMBIE: Accept a zombie: a process that has exited
+ *   and that its parent has not waited for (every thread gone). Its stream is
+ *   the header, the task record with exit-status, and the trailer: nothing
+ *   else is left of it. A restore of its parent's tree makes it again, so the
+ *   parent's wait(2) finds it. Without this flag a zombie is refused (ESRCH);
+ *   with it a live task is checkpointed as ever. Not with pre-copy or a
+ *   parent-crid; stop is ignored for a zombie.
  */
 enum ckpt_checkpoint_flags {
 	CKPT_CHECKPOINT_FLAGS_STOP = 1,
 	CKPT_CHECKPOINT_FLAGS_PRE_COPY = 2,
+	CKPT_CHECKPOINT_FLAGS_ZOMBIE = 4,
 
 	/* private: */
-	CKPT_CHECKPOINT_FLAGS_MASK = 3,
+	CKPT_CHECKPOINT_FLAGS_MASK = 7,
 };
 
 /**
@@ -624,6 +640,7 @@ enum {
 	CKPT_A_META_PGID,
 	CKPT_A_META_SID,
 	CKPT_A_META_FILE_ID,
+	CKPT_A_META_EXIT_STATUS,
 
 	__CKPT_A_META_MAX,
 	CKPT_A_META_MAX = (__CKPT_A_META_MAX - 1)
