@@ -253,8 +253,8 @@ extension RestoreRun {
         let sockets = TreePlan.sharedSocketInodes(facts)
         let files = TreePlan.sharedFileIDs(facts)
         if files.isEmpty, !TreePlan.openFilesHeldTwice(facts).isEmpty {
-            report(command, "warning: the tree's processes are another user's: an open file they shared (an fd inherited across "
-                   + "fork) is reopened in each of them, with that user's rights, each at its own offset")
+            report(command, "warning: the tree's processes are of more than one user: an open file they shared (an fd inherited "
+                   + "across fork) is reopened in each of them, with its own user's rights, each at its own offset")
         }
         var plans: [RestorePlan] = [], live: [Int] = []
         for (i, o) in opened.enumerated() where facts[i].zombie == nil {

@@ -265,9 +265,18 @@ import Testing
         #expect(plans[1].treeEnds.map(\.key) == [TreeEnds.key(file: 7)])
         let tree = try TreePlan(plans)
         #expect(tree.files == [SharedFile(fileID: 7, path: "/var/log/app.log", flags: O_WRONLY, position: 50)])
+        // A parent of the restorer's user and a child of another: two users, nothing shared.
         let strangerFacts = try RestorePlan.treeFacts(stranger)
         #expect(!strangerFacts.restorersOwn && TreePlan.sharedFileIDs([facts[0], strangerFacts]).isEmpty)
         #expect(TreePlan.openFilesHeldTwice([facts[0], strangerFacts]) == [7])
+        // Both of one other user: shared (the root opens it with that user's rights).
+        let (strangerParent, p4) = try image(10, parent: 1, extra: [log, other], uid: getuid() + 1)
+        defer { unlink(p4) }
+        let both = [try RestorePlan.treeFacts(strangerParent), strangerFacts]
+        #expect(TreePlan.sharedFileIDs(both) == [7])
+        let (thirdUser, p5) = try image(10, parent: 1, extra: [log], uid: getuid() + 2)
+        defer { unlink(p5) }
+        #expect(TreePlan.sharedFileIDs([try RestorePlan.treeFacts(thirdUser), strangerFacts]).isEmpty)
     }
 
     /// Within one image, fds of one open file (`2>&1`: the same `fileID`) are opened once:

@@ -35,6 +35,23 @@ enum TreeEnds {
         return [key(file: file.fileID): fd]
     }
 
+    /// `file` opened inside the tree's root stub, before it forks the others, with the
+    /// rights of the processes' user (`access`: another user's tree, whose files the
+    /// restorer's own open would reach with rights they never had), at its position, with
+    /// its status flags; inherited by every process forked after, as the restorer's are.
+    static func open(_ file: SharedFile, in remote: RemoteSyscalls, access: ProcessFileAccess) throws(RestoreError) -> [String: Int32] {
+        let clean = file.flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)
+        let fd = try access.open(file.path, flags: clean | O_NONBLOCK, held: file.identity,
+                                 what: "\(file.path) (an open file the tree's processes share)")
+        if file.position > 0 {
+            try remote.call("lseek \(file.path) to \(file.position)", Int32(CKPT_SYS_LSEEK), fd, file.position, UInt64(SEEK_SET))
+        }
+        if clean & O_NONBLOCK == 0 {
+            try remote.call("F_SETFL \(file.path)", Int32(CKPT_SYS_FCNTL), fd, UInt64(F_SETFL), UInt64(UInt32(bitPattern: clean)))
+        }
+        return [key(file: file.fileID): Int32(fd)]
+    }
+
     /// `pipe` made: its capacity, the bytes it held written back (while both ends are
     /// non-blocking: nothing waits), then each end's status flags.
     static func make(_ pipe: SharedPipe) throws(RestoreError) -> [String: Int32] {

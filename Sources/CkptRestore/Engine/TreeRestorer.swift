@@ -15,6 +15,8 @@ import SystemPackage
 ///  pipes, socketpairs and open files the processes share: made with what they held,
 ///    their flags, a file at its offset (TreeEnds; inherited)
 ///  the root: stub started, seized, cleared, setsid     root
+///    (another user's tree: the files it shares opened
+///    in the root with that user's rights, TreeEnds.open)
 ///  each other process, breadth first: clone3 inside     ├─ child (the image's pid)
 ///    its parent (traced by PTRACE_O_TRACEFORK), cleared │   └─ grandchild
 ///    (setsid if it led a session)
@@ -56,7 +58,12 @@ public struct TreeRestorer {
         defer { for fd in made.values { close(fd) } }
         for pipe in tree.pipes { made.merge(try TreeEnds.make(pipe)) { a, _ in a } }
         for pair in tree.sockets { made.merge(try TreeEnds.make(pair)) { a, _ in a } }
-        for file in tree.files { made.merge(try TreeEnds.make(file)) { a, _ in a } }
+        // The restorer's own processes' files the restorer opens; another user's, the root
+        // opens with that user's rights (below).
+        let filesByRestorer = tree.plans.allSatisfy { $0.task.idsAreTheRestorers }
+        if filesByRestorer {
+            for file in tree.files { made.merge(try TreeEnds.make(file)) { a, _ in a } }
+        }
         var restorers = self.restorers
         for i in restorers.indices { restorers[i].treeFDs = made }
         var processes: [Restorer.NewProcess] = []
@@ -65,6 +72,13 @@ public struct TreeRestorer {
         let placements = tree.placements
         var warnings = placements.map { $0.warning.map { [$0] } ?? [] }
         processes.append(try restorers[0].start { step(0, $0) })
+        if !filesByRestorer, !tree.files.isEmpty {
+            step(0, "opening \(tree.files.count) open file\(tree.files.count == 1 ? "" : "s") its tree shares, as uid \(tree.plans[0].task.euid)")
+            let access = try ProcessFileAccess.begin(processes[0].remote, task: tree.plans[0].task)
+            var opened: [String: Int32] = [:]
+            for file in tree.files { opened.merge(try TreeEnds.open(file, in: processes[0].remote, access: access)) { a, _ in a } }
+            for i in restorers.indices { restorers[i].treeFDs.merge(opened) { a, _ in a } }
+        }
         for i in restorers.indices.dropFirst() {
             guard let parent = tree.parents[i] else { preconditionFailure("TreePlan: a second root") }
             step(i, "forked by pid \(processes[parent].pid)")

@@ -15,6 +15,10 @@ public struct TreeFacts: Equatable, Sendable {
     public var fileIDs: Set<UInt64> = []
     /// Its process's ids are the restorer's (its paths are opened with the restorer's rights).
     public var restorersOwn = true
+    /// Whose rights its paths are opened with otherwise: its euid and egid
+    /// (`ProcessFileAccess`).
+    public var euid: UInt32 = 0
+    public var egid: UInt32 = 0
     /// The image is a zombie's (its ids and status only: not planned as a process).
     public var zombie: TreePlan.Zombie? = nil
     public struct Socket: Equatable, Sendable {
@@ -52,6 +56,6 @@ extension RestorePlan {
             TreePlan.Zombie(pid: task.tgid, ppid: task.ppid, pgid: task.pgid, sid: task.sid, status: WaitStatus($0))
         }
         return TreeFacts(pid: task.tgid, ppid: task.ppid, pipeNames: names, sockets: sockets, fileIDs: files,
-                         restorersOwn: task.idsAreTheRestorers, zombie: zombie)
+                         restorersOwn: task.idsAreTheRestorers, euid: task.euid, egid: task.egid, zombie: zombie)
     }
 }

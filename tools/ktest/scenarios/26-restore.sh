@@ -1272,6 +1272,39 @@ t_restore_tree_pre_copy() {
 # killed by SIGTERM, not waited for): each image is its ids and status; restored with the
 # tree, each is the parent's zombie again, with its pid and status, and the parent's
 # waitpid reaps them. A zombie's image alone is refused, saying what it was.
+# Another user's tree (pytree.py as uid 1000) restored by root: each process is uid 1000's
+# again, and the stdout parent and child shared (root's t.out: uid 1000 may not open it,
+# so it is opened because it is the very file the images hold) is one open file again,
+# opened once in the root stub with uid 1000's rights and inherited by the others.
+t_restore_tree_other_user() {
+	restore_listen || return 1
+	bg $AS_USER /usr/bin/python3 $here/pytree.py </dev/null >t.out 2>&1
+	T=$!
+	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
+	local ready c g crc imgs np got pre post i
+	ready=$(grep -a '^ready' t.out)
+	read -r _ _ c g _ crc <<<"$ready"
+	[[ -n $g ]] || { why="ready line: $ready"; return 1; }
+	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	out=$($CKPT_CLI checkpoint $T --tree --stop --wait $W/img 2>&1) || { why="checkpoint --tree: $out"; return 1; }
+	imgs=($(sed -n "s/^image //p" <<<"$out"))
+	((${#imgs[@]} == 3)) || { why="not three images: $out"; return 1; }
+	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	kill -9 $g $c $T
+	wait $T 2>/dev/null
+	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone ]] && break; sleep 0.1; done
+	# Emptied in place: the very file the images hold.
+	cp t.out t.old && : >t.out
+	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore: $out"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	pids+=($np $c $g)
+	# Its stdin (/dev/null) and stdout (t.out, with 2>&1).
+	[[ $out == *"opening 2 open files its tree shares, as uid 1000"* ]] || { why="no shared files opened as uid 1000: $out"; return 1; }
+	got=$(for p in $np $c $g; do awk '/^Uid:/ {print $2}' /proc/$p/status; done | paste -sd' ')
+	[[ $got == "1000 1000 1000" ]] || { why="uids after the restore: $got"; return 1; }
+	pytree_restored || return 1
+}
+
 t_restore_tree_zombie() {
 	restore_listen || return 1
 	bg /usr/bin/python3 $here/pytree.py --zombies </dev/null >t.out 2>&1
