@@ -1138,6 +1138,40 @@ t_restore_damaged_image() {
 # socketpair and a new one the child sends reach the parent, and the parent counts on from
 # its checkpointed count. Refused before any process exists: one image of the tree alone
 # (its pipes' other ends are another process's) and images that are not one tree.
+# pytree_start RUNNER [ARGS...]: pytree.py in the background under RUNNER (a command
+# prefix such as $AS_USER, or ""), with ARGS, its output in t.out; once the grandchild has
+# written thrice, sets T (the parent), c and g (child, grandchild), crc (of the bytes held
+# in a pipe) and pre (the parent's last count): the caller's locals. Sets why.
+pytree_start() {
+	bg $1 /usr/bin/python3 $here/pytree.py "${@:2}" </dev/null >t.out 2>&1
+	T=$!
+	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
+	local ready
+	ready=$(grep -a '^ready' t.out)
+	read -r _ _ c g _ crc <<<"$ready"
+	[[ -n $g ]] || { why="ready line: $ready"; return 1; }
+	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+}
+
+# pytree_checkpoint N OPTIONS...: ckpt checkpoint --tree OPTIONS of the tree pytree_start
+# started, waiting for the images; sets out, imgs (N of them, else fails) and post (the
+# parent's last count after it): the caller's locals. Sets why.
+pytree_checkpoint() {
+	out=$($CKPT_CLI checkpoint $T --tree "${@:2}" --wait $W/img 2>&1) || { why="checkpoint --tree ${*:2}: $out"; return 1; }
+	imgs=($(sed -n "s/^image //p" <<<"$out"))
+	((${#imgs[@]} == $1)) || { why="not $1 images: $out"; return 1; }
+	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+}
+
+# pytree_kill: the tree pytree_start started killed, and gone. Sets why.
+pytree_kill() {
+	local i
+	kill -9 $g $c $T
+	wait $T 2>/dev/null
+	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone ]] && break; sleep 0.1; done
+	[[ $(state $c) == gone && $(state $g) == gone ]] || { why="child $(state $c), grandchild $(state $g) after kill"; return 1; }
+}
+
 # The tree of pytree.py restored (root pid $np, was $T; child $c, grandchild $g): the
 # same pids and parents, groups and sessions, each counting on from between $pre and
 # $post, one shared stdout, and the socketpair's queued message and 3000 unread bytes
@@ -1186,24 +1220,12 @@ print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[1]), 0, 1, 2), ctypes.get
 
 t_restore_tree() {
 	restore_listen || return 1
-	bg /usr/bin/python3 $here/pytree.py </dev/null >t.out 2>&1
-	T=$!
-	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
-	local ready c g crc imgs np got pre post
-	ready=$(grep -a '^ready' t.out)
-	read -r _ _ c g _ crc <<<"$ready"
-	[[ -n $g ]] || { why="ready line: $ready"; return 1; }
-	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
-	out=$($CKPT_CLI checkpoint $T --tree --stop --wait $W/img 2>&1) || { why="checkpoint --tree: $out"; return 1; }
-	imgs=($(sed -n "s/^image //p" <<<"$out"))
-	((${#imgs[@]} == 3)) || { why="not three images: $out"; return 1; }
+	local c g crc imgs np got pre post
+	pytree_start "" || return 1
+	pytree_checkpoint 3 --stop || return 1
 	[[ $out == *" pid $T"$'\n'*" pid $c"$'\n'*" pid $g"$'\n'* ]] || { why="the crid lines do not name $T $c $g in order: $out"; return 1; }
-	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
-	kill -9 $g $c $T
-	wait $T 2>/dev/null
+	pytree_kill || return 1
 	local i
-	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone ]] && break; sleep 0.1; done
-	[[ $(state $c) == gone && $(state $g) == gone ]] || { why="child $(state $c), grandchild $(state $g) after kill"; return 1; }
 	out=$($CKPT_CLI restore "${imgs[1]}" 2>&1) && { why="restored the child's image alone: $out"; return 1; }
 	[[ $out == *"held by another process"* && $out != *starting* ]] || { why="the child alone: $out"; return 1; }
 	out=$($CKPT_CLI restore "${imgs[0]}" "${imgs[2]}" 2>&1) && { why="restored a parent and its grandchild: $out"; return 1; }
@@ -1236,28 +1258,16 @@ t_restore_tree() {
 # read as their checkpoints' parents) bring the tree back as --tree --stop's do.
 t_restore_tree_pre_copy() {
 	restore_listen || return 1
-	bg /usr/bin/python3 $here/pytree.py </dev/null >t.out 2>&1
-	T=$!
-	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
-	local ready c g crc imgs np got pre post i
-	ready=$(grep -a '^ready' t.out)
-	read -r _ _ c g _ crc <<<"$ready"
-	[[ -n $g ]] || { why="ready line: $ready"; return 1; }
-	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
-	out=$($CKPT_CLI checkpoint $T --tree --pre-copy --wait $W/img 2>&1) || { why="checkpoint --tree --pre-copy: $out"; return 1; }
+	local c g crc imgs np got pre post
+	pytree_start "" || return 1
+	pytree_checkpoint 6 --pre-copy || return 1
 	[[ $(grep -c '^pre-copy crid [0-9]* records' <<<"$out") == 3 ]] || { why="not three pre-copies: $out"; return 1; }
 	got=$(sed -n 's/^crid [0-9]* records .* parent [0-9]* dirty-ranges [0-9]* pid \([0-9]*\)$/\1/p' <<<"$out" | paste -sd' ')
 	[[ $got == "$T $c $g" ]] || { why="the checkpoints after the pre-copies name pids '$got', not $T $c $g: $out"; return 1; }
 	grep -q '^tree of 3 processes frozen-ms [0-9]*$' <<<"$out" || { why="no frozen-ms line: $out"; return 1; }
-	imgs=($(sed -n "s/^image //p" <<<"$out"))
-	((${#imgs[@]} == 6)) || { why="not six images: $out"; return 1; }
 	got="$(state $T) $(state $c) $(state $g)"
 	[[ $got != *T* ]] || { why="left stopped after the checkpoint: $got"; return 1; }
-	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
-	kill -9 $g $c $T
-	wait $T 2>/dev/null
-	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone ]] && break; sleep 0.1; done
-	[[ $(state $c) == gone && $(state $g) == gone ]] || { why="child $(state $c), grandchild $(state $g) after kill"; return 1; }
+	pytree_kill || return 1
 	# The grandchild's pre-copy without its checkpoint: refused as a pre-copy alone.
 	out=$($CKPT_CLI restore "${imgs[3]}" "${imgs[4]}" "${imgs[2]}" 2>&1) && { why="restored with a lone pre-copy: $out"; return 1; }
 	[[ $out == *"${imgs[2]}: refused: a pre-copy holds memory only"* && $out != *starting* ]] || { why="a lone pre-copy: $out"; return 1; }
@@ -1278,21 +1288,10 @@ t_restore_tree_pre_copy() {
 # opened once in the root stub with uid 1000's rights and inherited by the others.
 t_restore_tree_other_user() {
 	restore_listen || return 1
-	bg $AS_USER /usr/bin/python3 $here/pytree.py </dev/null >t.out 2>&1
-	T=$!
-	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
-	local ready c g crc imgs np got pre post i
-	ready=$(grep -a '^ready' t.out)
-	read -r _ _ c g _ crc <<<"$ready"
-	[[ -n $g ]] || { why="ready line: $ready"; return 1; }
-	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
-	out=$($CKPT_CLI checkpoint $T --tree --stop --wait $W/img 2>&1) || { why="checkpoint --tree: $out"; return 1; }
-	imgs=($(sed -n "s/^image //p" <<<"$out"))
-	((${#imgs[@]} == 3)) || { why="not three images: $out"; return 1; }
-	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
-	kill -9 $g $c $T
-	wait $T 2>/dev/null
-	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone ]] && break; sleep 0.1; done
+	local c g crc imgs np got pre post
+	pytree_start "$AS_USER" || return 1
+	pytree_checkpoint 3 --stop || return 1
+	pytree_kill || return 1
 	# Emptied in place: the very file the images hold.
 	cp t.out t.old && : >t.out
 	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore: $out"; return 1; }
@@ -1307,20 +1306,13 @@ t_restore_tree_other_user() {
 
 t_restore_tree_zombie() {
 	restore_listen || return 1
-	bg /usr/bin/python3 $here/pytree.py --zombies </dev/null >t.out 2>&1
-	T=$!
-	wait_for t.out '^gc 3$' 120 || { why="python: $(tail -3 t.out)"; return 1; }
-	local ready c g crc imgs np got pre post i z1 z2 zimg
-	ready=$(grep -a '^ready' t.out)
-	read -r _ _ c g _ crc <<<"$ready"
+	local c g crc imgs np got pre post i z1 z2 zimg
+	pytree_start "" --zombies || return 1
 	read -r _ z1 z2 <<<"$(grep -a '^zombies' t.out)"
-	[[ -n $g && -n $z2 ]] || { why="ready line: $ready, zombies: $z1 $z2"; return 1; }
+	[[ -n $z2 ]] || { why="zombies: $(grep -a '^zombies' t.out)"; return 1; }
 	for i in $(seq 50); do [[ $(state $z1) == Z && $(state $z2) == Z ]] && break; sleep 0.1; done
 	[[ $(state $z1) == Z && $(state $z2) == Z ]] || { why="no zombies: $(state $z1) $(state $z2)"; return 1; }
-	pre=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
-	out=$($CKPT_CLI checkpoint $T --tree --stop --wait $W/img 2>&1) || { why="checkpoint --tree with zombies: $out"; return 1; }
-	imgs=($(sed -n "s/^image //p" <<<"$out"))
-	((${#imgs[@]} == 5)) || { why="not five images: $out"; return 1; }
+	pytree_checkpoint 5 --stop || return 1
 	[[ $out == *" records 3 "*" pid $z1 zombie"$'\n'* && $out == *" pid $z2 zombie"$'\n'* ]] || { why="zombie lines: $out"; return 1; }
 	zimg=""
 	for i in "${imgs[@]}"; do
@@ -1329,11 +1321,9 @@ t_restore_tree_zombie() {
 	[[ -n $zimg ]] || { why="ckpt show names no zombie of pid $z1 (exited with 5)"; return 1; }
 	for i in "${imgs[@]}"; do $CKPT_CLI show "$i" 2>&1 | grep -q "pid $z2 .*zombie (killed by signal 15)" && break; done ||
 		{ why="ckpt show names no zombie of pid $z2 killed by signal 15"; return 1; }
-	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
-	kill -9 $g $c $T
-	wait $T 2>/dev/null
-	for i in $(seq 100); do [[ $(state $c) == gone && $(state $g) == gone && $(state $z1) == gone ]] && break; sleep 0.1; done
-	[[ $(state $c) == gone && $(state $g) == gone && $(state $z1) == gone ]] || { why="after kill: $(state $c) $(state $g) $(state $z1)"; return 1; }
+	pytree_kill || return 1
+	for i in $(seq 100); do [[ $(state $z1) == gone ]] && break; sleep 0.1; done
+	[[ $(state $z1) == gone ]] || { why="the zombie $z1 after its parent was killed: $(state $z1)"; return 1; }
 	out=$($CKPT_CLI restore "$zimg" 2>&1) && { why="restored a zombie alone: $out"; return 1; }
 	[[ $out == *"pid $z1 was a zombie (exited with 5): it comes back only with its parent"* ]] || { why="a zombie alone: $out"; return 1; }
 	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
