@@ -106,3 +106,34 @@ final class RestoreCheckTests: XCTestCase {
         XCTAssertTrue(b.stderr.contains("names crid 9 as its parent"), b.all)
     }
 }
+
+/// A zombie's image (header, task with exit-status, trailer: what the kernel streams for one)
+/// is an ordinary image to the inspecting commands.
+final class ZombieImageTests: XCTestCase {
+    func testAZombiesImageVerifiesListsAndShows() throws {
+        let dir = NSTemporaryDirectory() + "ckpt-zombie-image-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try ImageFixture("zombie", crid: 4, path: dir + "/4.ckpt")
+        _ = try f.record(.header(HeaderMeta(arch: "x86_64", pageSize: 4096, release: "6.12", timeNs: 1,
+                                            checkpointFlags: UInt32(CKPT_CHECKPOINT_FLAGS_ZOMBIE.rawValue))), parent: 0)
+        _ = try f.record(.task(TaskMeta(pid: 31, tgid: 31, ppid: 30, comm: "z", uid: getuid(), gid: getgid(), euid: geteuid(),
+                                        egid: getegid(), pgid: 30, sid: 30, exitStatus: 15)), parent: 0)
+        _ = try f.record(.trailer(TrailerMeta(nrThreads: 0, nrVMAs: 0, nrPagesTotal: 0, nrFiles: 0)), parent: 0)
+        let path = try f.finish().1
+        let v = try ckpt(["verify", path])
+        XCTAssertEqual(v.status, 0, v.all)
+        let l = try ckpt(["list", dir])
+        XCTAssertEqual(l.status, 0, l.all)
+        let row = l.stdout.split(separator: "\n").first { $0.hasPrefix("4 ") }
+        XCTAssertTrue(row?.hasSuffix("complete (zombie, killed by signal 15: restore it with its parent's tree)") == true, l.all)
+        let j = try ckpt(["list", dir, "--json"])
+        XCTAssertTrue(j.stdout.contains("\"exit_status\":15") || j.stdout.contains("\"exit_status\": 15"), j.all)
+        let s = try ckpt(["show", path])
+        XCTAssertEqual(s.status, 0, s.all)
+        XCTAssertTrue(s.stdout.contains("pid 31 tgid 31 ppid 30 pgid 30 sid 30") && s.stdout.contains("zombie (killed by signal 15)"), s.all)
+        let r = try ckpt(["restore", path, "--check"])
+        XCTAssertEqual(r.status, 1, r.all)
+        XCTAssertTrue(r.stderr.contains("pid 31 was a zombie (killed by signal 15): it comes back only with its parent"), r.all)
+    }
+}

@@ -30,6 +30,8 @@ struct ImageListing {
     /// A pre-copy (memory only), or the crid of the pre-copy this image needs (`--pre-copy`).
     var preCopy = false
     var parentCrid: UInt64?
+    /// A zombie's image (`--tree`): its wait status.
+    var zombie: WaitStatus? = nil
 
     /// Reads what it can of `path` (a `.ckpt`, `.failed` or `.partial` in `directory`):
     /// header, trailer and index of a complete image plus its task record (two small reads),
@@ -67,17 +69,20 @@ struct ImageListing {
     /// A published image: its file header, trailer, task record and header record.
     static func complete(_ name: String, _ reader: ImageReader) -> ImageListing {
         let source = try? reader.source()
+        let task = task(of: reader)
         return ImageListing(
-            file: name, crid: reader.header.crid, pid: reader.header.pid, comm: task(of: reader)?.comm,
+            file: name, crid: reader.header.crid, pid: reader.header.pid, comm: task?.comm,
             captureNs: reader.header.captureStartNs, size: reader.fileSize, records: reader.summary.records,
-            state: .complete, reason: nil, preCopy: source?.isPreCopy ?? false, parentCrid: source?.parentCrid)
+            state: .complete, reason: nil, preCopy: source?.isPreCopy ?? false, parentCrid: source?.parentCrid,
+            zombie: task?.exitStatus.map(WaitStatus.init))
     }
 
-    /// The STATE column: the state, what a pre-copy image is, the reason.
+    /// The STATE column: the state, what a pre-copy or a zombie's image is, the reason.
     var stateText: String {
         var text = state.rawValue
         if preCopy { text += " (pre-copy: restore the image taken after it)" }
         if let parentCrid { text += " (needs pre-copy \(parentCrid))" }
+        if let zombie { text += " (zombie, \(zombie): restore it with its parent's tree)" }
         return reason.map { "\(text): \($0)" } ?? text
     }
 
@@ -104,6 +109,7 @@ struct ImageListing {
             ("capture_time", captureNs > 0 ? .string(Format.time(ns: captureNs)) : .null),
             ("size", .uint(size)), ("records", .uint(records)), ("state", .string(state.rawValue)), ("reason", .optional(reason)),
             ("pre_copy", .bool(preCopy)), ("parent_crid", parentCrid.map { JSON.uint($0) } ?? .null),
+            ("exit_status", zombie.map { JSON.uint(UInt64($0.raw)) } ?? .null),
         ])
     }
 }
