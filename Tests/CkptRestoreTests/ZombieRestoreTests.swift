@@ -29,7 +29,7 @@ extension RemoteSyscallsTests {
         XCTAssertEqual(ckpt_prlimit(parent.pid, Int32(RLIMIT_CORE.rawValue), &core, nil), 0)
         for (status, expected) in [(WaitStatus(5 << 8), UInt32(5 << 8)), (WaitStatus(15), 15), (WaitStatus(0x80 | 11), 11)] {
             let zombie = TreePlan.Zombie(pid: 30, ppid: 10, status: status)
-            let made = try Restorer.makeZombie(zombie, placement: .init(), group: nil, from: parent, pids: .new)
+            let made = try Restorer.makeZombie(zombie, placement: .init(), groupLeader: nil, from: parent, pids: .new)
             let stat = try XCTUnwrap(String(contentsOfFile: "/proc/\(made.pid)/stat", encoding: .utf8))
             let fields = stat[stat.index(after: try XCTUnwrap(stat.lastIndex(of: ")")))...].split(whereSeparator: { $0 == " " || $0 == "\n" })
             XCTAssertEqual(fields[0], "Z", "\(status): \(stat)")

@@ -15,7 +15,7 @@ extension Restorer {
     /// (/proc/PID/stat's exit_code). The parent stub's SIGCHLD for it is taken back (the
     /// parent's pending signals are the image's, raised later); its mask is the image's
     /// once built. Returns the new zombie's pid and what differs from the image.
-    static func makeZombie(_ zombie: TreePlan.Zombie, placement: TreePlan.Placement, group: pid_t?,
+    static func makeZombie(_ zombie: TreePlan.Zombie, placement: TreePlan.Placement, groupLeader: pid_t?,
                            from parent: NewProcess, pids: PidPolicy) throws(RestoreError) -> (pid: pid_t, warnings: [String]) {
         var warnings: [String] = []
         // Its death must not stop the parent stub at a signal while we drive it.
@@ -28,12 +28,8 @@ extension Restorer {
             case .inherited: break
             case .own: try remote.call("setpgid(0, 0)", Int32(CKPT_SYS_SETPGID), 0, 0)
             case .of:
-                if let group {
-                    do throws(RestoreError) {
-                        try remote.call("setpgid(0, \(group))", Int32(CKPT_SYS_SETPGID), 0, UInt64(group))
-                    } catch let .remote(_, errno) where errno == .notPermitted {
-                        warnings.append("the zombie of pid \(zombie.pid) could not join process group \(group) (another session): it is in its parent's")
-                    }
+                if let groupLeader, let w = try joinGroup(of: groupLeader, remote, who: "the zombie of pid \(zombie.pid)") {
+                    warnings.append(w)
                 }
             }
             if let signal = zombie.status.signal {

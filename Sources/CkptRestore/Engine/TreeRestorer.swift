@@ -92,17 +92,8 @@ public struct TreeRestorer {
         }
         for i in restorers.indices {
             guard case let .of(leader) = placements[i].group else { continue }
-            let group = getpgid(processes[leader].pid)
-            guard group > 0 else {
-                throw .system(call: "getpgid \(processes[leader].pid)", errno: Errno(rawValue: errno))
-            }
-            do throws(RestoreError) {
-                try processes[i].remote.call("setpgid(0, \(group))", Int32(CKPT_SYS_SETPGID), 0, UInt64(group))
-            } catch let .remote(_, errno) where errno == .notPermitted {
-                // The group is in another session than this process's (the images put them
-                // in one, but the group's leader did not get its own session back): warned,
-                // as for a group no process of the tree led.
-                warnings[i].append("pid \(tree.plans[i].task.tgid) could not join process group \(group) (another session): it is in its parent's")
+            if let w = try Restorer.joinGroup(of: processes[leader].pid, processes[i].remote, who: "pid \(tree.plans[i].task.tgid)") {
+                warnings[i].append(w)
             }
         }
         // Zombies last: their parents' groups and sessions exist, and the fds they inherit
@@ -112,9 +103,9 @@ public struct TreeRestorer {
         for (z, zombie) in tree.zombies.enumerated() {
             let parent = tree.zombieParents[z]
             step(parent, "making its child \(zombie.pid) again, a zombie (\(zombie.status))")
-            var group: pid_t? = nil
-            if case let .of(leader) = zombiePlacements[z].group, case let g = getpgid(processes[leader].pid), g > 0 { group = g }
-            let made = try Restorer.makeZombie(zombie, placement: zombiePlacements[z], group: group, from: processes[parent],
+            var leader: pid_t? = nil
+            if case let .of(l) = zombiePlacements[z].group { leader = processes[l].pid }
+            let made = try Restorer.makeZombie(zombie, placement: zombiePlacements[z], groupLeader: leader, from: processes[parent],
                                                pids: restorers[parent].options.pids)
             zombies.append(made.pid)
             warnings[parent] += made.warnings + (zombiePlacements[z].warning.map { [$0] } ?? [])
@@ -135,5 +126,23 @@ public struct TreeRestorer {
         }
         finished = true
         return Made(processes: results, zombies: zombies)
+    }
+}
+
+extension Restorer {
+    /// The process `remote` drives (`who`, for the warning) joins the process group that
+    /// `leader` is in now. A group in another session than its own (the images put them in
+    /// one, but the group's leader did not get its own session back) is warned about, as
+    /// for a group no process of the tree led: it stays in its parent's. Returns the
+    /// warning, or nil.
+    static func joinGroup(of leader: pid_t, _ remote: RemoteSyscalls, who: String) throws(RestoreError) -> String? {
+        let group = getpgid(leader)
+        guard group > 0 else { throw .system(call: "getpgid \(leader)", errno: Errno(rawValue: errno)) }
+        do throws(RestoreError) {
+            try remote.call("setpgid(0, \(group))", Int32(CKPT_SYS_SETPGID), 0, UInt64(group))
+        } catch let .remote(_, errno) where errno == .notPermitted {
+            return "\(who) could not join process group \(group) (another session): it is in its parent's"
+        }
+        return nil
     }
 }
