@@ -33,7 +33,7 @@ public struct RestoreCommand: ParsableCommand {
               ckpt restore 7.ckpt 8.ckpt 9.ckpt                 # a tree (checkpoint --tree)
               ckpt restore /var/lib/ckpt/8.ckpt                 # of --pre-copy: 7.ckpt too
 
-            Several images: the processes of one tree (`ckpt checkpoint --tree`), in any order. They must make one tree by their pids and parents (else refused); pipes between them are made once and every process gets its ends of them again, with the bytes they held. The root is made as one process is, then each other process as a fork of its parent (with its pid when free), so it is its parent's child again; a process that led its session or process group leads it again, one in a group another process of the tree led joins it again. One `restored IMAGE: pid N (was M), child of ...` line per process; the last line is `restored pid ROOT`. Unix socketpairs and connections between them likewise, with the messages queued in them, and open files they shared (an fd inherited across fork: one offset; when they are your own processes). Zombies in the tree (children their parents had not waited for) are made again, each by its parent's fork, and exit as they did: the parent's wait finds them with their status (`restored IMAGE: zombie pid Z (was Z), child of pid P, exited with 5`); a zombie's image alone is refused. Refused for a tree: a pipe or socket whose other end is a process outside it, --inherit-fd and --parent. A failure kills every process made so far.
+            Several images: the processes of one tree (`ckpt checkpoint --tree`), in any order. They must make one tree by their pids and parents (else refused); pipes between them are made once and every process gets its ends of them again, with the bytes they held. The root is made as one process is, then each other process as a fork of its parent (with its pid when free), so it is its parent's child again; a process that led its session or process group leads it again, one in a group another process of the tree led joins it again. One `restored IMAGE: pid N (was M), child of ...` line per process; the last line is `restored pid ROOT`. Unix socketpairs and connections between them likewise, with the messages queued in them, and open files they shared (an fd inherited across fork: one offset; opened with their user's rights, or, when they are processes of several users, only while the path still names the very file they held: otherwise reopened in each, warned). Zombies in the tree (children their parents had not waited for) are made again, each by its parent's fork, and exit as they did: the parent's wait finds them with their status (`restored IMAGE: zombie pid Z (was Z), child of pid P, exited with 5`); a zombie's image alone is refused. Refused for a tree: a pipe or socket whose other end is a process outside it, --inherit-fd and --parent. A failure kills every process made so far.
 
             An image of `ckpt checkpoint --pre-copy` holds the pages written after the pre-copy; the others are read from the pre-copy image (its crid is in the image header; `<crid>.ckpt` beside the image unless --parent names it), each pre-copy record checked as it is read. A pre-copy image alone is refused (memory only, read while the process ran); given beside the image that names it (as `ckpt checkpoint --pre-copy --wait` lists both), it is read as that image's parent, not restored as a process.
 
@@ -252,9 +252,10 @@ extension RestoreRun {
         let shared = TreePlan.sharedPipeNames(facts.map(\.pipeNames))
         let sockets = TreePlan.sharedSocketInodes(facts)
         let files = TreePlan.sharedFileIDs(facts)
-        if files.isEmpty, !TreePlan.openFilesHeldTwice(facts).isEmpty {
-            report(command, "warning: the tree's processes are of more than one user: an open file they shared (an fd inherited "
-                   + "across fork) is reopened in each of them, with its own user's rights, each at its own offset")
+        for path in TreePlan.reopenedApart(facts, shared: files) {
+            report(command, "warning: \(path), an open file processes of more than one user shared (an fd inherited across fork), "
+                   + "is not the file they held now (another device or inode): it is reopened in each of them, with its own user's "
+                   + "rights, each at its own offset")
         }
         var plans: [RestorePlan] = [], live: [Int] = []
         for (i, o) in opened.enumerated() where facts[i].zombie == nil {
@@ -280,8 +281,9 @@ extension RestoreRun {
                 emit("\(opened[i].path): restorable: a zombie (\(tree.zombies[z].status)), child of pid \(tree.zombies[z].ppid)")
             }
             let zombies = tree.zombies.isEmpty ? "" : " and \(tree.zombies.count) zombie\(tree.zombies.count == 1 ? "" : "s")"
+            let files = tree.files.isEmpty ? "" : ", \(tree.files.count) open file\(tree.files.count == 1 ? "" : "s") they share"
             emit("tree of \(tree.plans.count) processes (root pid \(tree.plans[0].task.tgid))\(zombies), \(tree.pipes.count) pipe\(tree.pipes.count == 1 ? "" : "s") "
-                 + "and \(tree.sockets.count) socketpair\(tree.sockets.count == 1 ? "" : "s") between them: restorable")
+                 + "and \(tree.sockets.count) socketpair\(tree.sockets.count == 1 ? "" : "s") between them\(files): restorable")
             return
         }
         let restorer = TreeRestorer(tree: tree, readers: tree.order.map { opened[live[$0]].reader },

@@ -60,16 +60,19 @@ final class RestoreCheckTests: XCTestCase {
     /// its child is no refusal), said restorable with the tree's shape; images that are not
     /// one tree are refused as such, before any pipe of theirs is.
     func testCheckPlansSeveralImagesAsOneTree() throws {
-        let parent = try image(files: [FileMeta(fd: 1, fFlags: UInt32(O_WRONLY), pos: 0, path: "pipe:[88]")],
+        // Both hold one open file too (an inherited stdout): counted in the tree's line.
+        let null = FileMeta(fd: 2, fFlags: UInt32(O_WRONLY), pos: 0, path: "/dev/null", fileID: 0x5eed)
+        let parent = try image(files: [FileMeta(fd: 1, fFlags: UInt32(O_WRONLY), pos: 0, path: "pipe:[88]"), null],
                                pipes: [0: PipeMeta(size: 65536, bytes: 0)], pid: 70)
-        let child = try image(files: [FileMeta(fd: 0, fFlags: UInt32(O_RDONLY), pos: 0, path: "pipe:[88]")],
+        let child = try image(files: [FileMeta(fd: 0, fFlags: UInt32(O_RDONLY), pos: 0, path: "pipe:[88]"), null],
                               pipes: [0: PipeMeta(size: 65536, bytes: 0)], pid: 71, ppid: 70)
         let stranger = try image(pid: 90, ppid: 5)
         defer { for p in [parent, child, stranger] { unlink(p) } }
         let a = try ckpt(["restore", child, parent, "--check"])
         XCTAssertEqual(a.status, 0, a.all)
-        XCTAssertTrue(a.stdout.contains("\(parent): restorable: 1 thread, 1 mappings, 1 fds\n\(child): restorable"), a.all)
-        XCTAssertTrue(a.stdout.contains("tree of 2 processes (root pid 70), 1 pipe and 0 socketpairs between them: restorable"), a.all)
+        XCTAssertTrue(a.stdout.contains("\(parent): restorable: 1 thread, 1 mappings, 2 fds\n\(child): restorable"), a.all)
+        XCTAssertTrue(a.stdout.contains("tree of 2 processes (root pid 70), 1 pipe and 0 socketpairs between them, 1 open file they share: restorable"),
+                      a.all)
         let b = try ckpt(["restore", child, parent, stranger, "--check"])
         XCTAssertEqual(b.status, 1, b.all)
         XCTAssertTrue(b.stderr.contains("refused: images: they are not one process tree: 2 processes whose parent is not among them"), b.all)

@@ -246,8 +246,10 @@ import Testing
     }
 
     /// An open file several images hold (the same `fileID`: an fd inherited across fork) is
-    /// shared when every process is the restorer's user, and its fds planned as the tree's;
-    /// another user's processes reopen it each, as one restore does.
+    /// shared when every process is one user (opened by the restorer for its own, by the
+    /// root stub as another), and its fds planned as the tree's; processes of several users
+    /// share it only while its path names the very file the images recorded (opened by that
+    /// identity), else each reopens it, as one restore does.
     @Test func openFilesTheTreesProcessesShare() throws {
         let log = FileMeta(fd: 1, fFlags: UInt32(O_WRONLY), pos: 50, path: "/var/log/app.log", fileID: 7)
         let other = FileMeta(fd: 4, fFlags: UInt32(O_RDONLY), pos: 0, path: "/etc/hostname", fileID: 8)
@@ -265,18 +267,95 @@ import Testing
         #expect(plans[1].treeEnds.map(\.key) == [TreeEnds.key(file: 7)])
         let tree = try TreePlan(plans)
         #expect(tree.files == [SharedFile(fileID: 7, path: "/var/log/app.log", flags: O_WRONLY, position: 50)])
-        // A parent of the restorer's user and a child of another: two users, nothing shared.
+        #expect(tree.filesOpener == .restorer)
+        // A parent of the restorer's user and a child of another: two users. The image
+        // records no identity of the file: not shared, named for the warning.
         let strangerFacts = try RestorePlan.treeFacts(stranger)
-        #expect(!strangerFacts.restorersOwn && TreePlan.sharedFileIDs([facts[0], strangerFacts]).isEmpty)
+        #expect(!strangerFacts.restorersOwn && TreePlan.sharedFileIDs([facts[0], strangerFacts], isTheFile: { _, _ in true }).isEmpty)
         #expect(TreePlan.openFilesHeldTwice([facts[0], strangerFacts]) == [7])
-        // Both of one other user: shared (the root opens it with that user's rights).
+        #expect(TreePlan.reopenedApart([facts[0], strangerFacts], shared: []) == ["/var/log/app.log"])
+        // With its identity: shared while the path names that file (asked of `isTheFile`
+        // with the path and identity), opened by identity; reopened apart when not.
+        var known = log
+        known.identity = FileIdentity(inode: 44, device: 9, size: 0, mtimeNs: 0)
+        let (parentKnown, p6) = try image(10, parent: 1, extra: [known])
+        let (strangerKnown, p7) = try image(20, parent: 10, extra: [known], uid: getuid() + 1)
+        defer { for p in [p6, p7] { unlink(p) } }
+        let mixed = try [parentKnown, strangerKnown].map { r throws(RestoreError) in try RestorePlan.treeFacts(r) }
+        var asked: [String] = []
+        #expect(TreePlan.sharedFileIDs(mixed, isTheFile: { path, id in asked.append("\(path) \(id.device):\(id.inode)"); return true }) == [7])
+        #expect(asked == ["/var/log/app.log 9:44"])
+        #expect(TreePlan.sharedFileIDs(mixed, isTheFile: { _, _ in false }).isEmpty)
+        #expect(TreePlan.reopenedApart(mixed, shared: [7]).isEmpty)
+        let mixedPlans = try [parentKnown, strangerKnown].map { r throws(RestoreError) in try RestorePlan(r, shellJob: false, sharedFiles: [7]) }
+        #expect(try TreePlan(mixedPlans).filesOpener == .identity)
+        // Both of one other user: shared (the root opens it with that user's rights), whatever
+        // the path names now.
         let (strangerParent, p4) = try image(10, parent: 1, extra: [log, other], uid: getuid() + 1)
         defer { unlink(p4) }
         let both = [try RestorePlan.treeFacts(strangerParent), strangerFacts]
-        #expect(TreePlan.sharedFileIDs(both) == [7])
+        #expect(TreePlan.sharedFileIDs(both, isTheFile: { _, _ in false }) == [7])
+        let strangers = try [strangerParent, stranger].map { r throws(RestoreError) in try RestorePlan(r, shellJob: false, sharedFiles: [7]) }
+        #expect(try TreePlan(strangers).filesOpener == .processesUser)
         let (thirdUser, p5) = try image(10, parent: 1, extra: [log], uid: getuid() + 2)
         defer { unlink(p5) }
         #expect(TreePlan.sharedFileIDs([try RestorePlan.treeFacts(thirdUser), strangerFacts]).isEmpty)
+    }
+
+    /// Processes of several users' shared file (`TreeEnds.make(_:byIdentity:)`): opened as
+    /// the very file the images recorded, at its offset with its flags; refused when the path
+    /// names another file now (replaced, or a symlink to another put there) or the image
+    /// recorded none. Without `byIdentity` the path is opened whatever it names.
+    @Test func severalUsersSharedFileIsOpenedAsTheFileTheyHeld() throws {
+        let path = "/tmp/ckpt-byidentity-\(getpid())", other = path + ".other"
+        for p in [path, other] {
+            let fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
+            _ = write(fd, "0123456789", 10)
+            close(fd)
+        }
+        defer { for p in [path, other, path + ".moved"] { unlink(p) } }
+        var st = stat()
+        stat(path, &st)
+        let id = FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev), size: 10, mtimeNs: 0)
+        let file = SharedFile(fileID: 7, path: path, flags: O_WRONLY | O_APPEND, position: 3, identity: id)
+        let fd = try #require(try TreeEnds.make(file, byIdentity: true)[TreeEnds.key(file: 7)])
+        defer { close(fd) }
+        var got = stat()
+        fstat(fd, &got)
+        #expect(got.st_ino == st.st_ino && lseek(fd, 0, SEEK_CUR) == 3)
+        #expect(fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK) == O_WRONLY | O_APPEND)
+        // Replaced by another file: refused.
+        rename(path, path + ".moved")
+        rename(other, path)
+        #expect(refusal { () throws(RestoreError) in try TreeEnds.make(file, byIdentity: true) }.contains("it is not the file the processes held"))
+        // A symlink to the file held: that file. A symlink to another: refused.
+        unlink(path)
+        symlink(path + ".moved", path)
+        #expect(try TreeEnds.make(file, byIdentity: true).values.allSatisfy { close($0) == 0 })
+        unlink(path)
+        close(open(other, O_CREAT | O_WRONLY, 0o600))
+        symlink(other, path)
+        #expect(refusal { () throws(RestoreError) in try TreeEnds.make(file, byIdentity: true) }.contains("device \(id.device) inode \(id.inode) then"))
+        var unknown = file
+        unknown.identity = nil
+        #expect(refusal { () throws(RestoreError) in try TreeEnds.make(unknown, byIdentity: true) }.contains("the image does not record which file it was"))
+        #expect(try TreeEnds.make(unknown).values.allSatisfy { close($0) == 0 })
+    }
+
+    /// `SharedFile.isTheFile`: the device and inode at the path now, through symlinks.
+    @Test func aSharedFileIsTheFileByDeviceAndInode() throws {
+        let path = "/tmp/ckpt-isthefile-\(getpid())", link = path + ".link", other = path + ".other"
+        for p in [path, other] { close(open(p, O_CREAT | O_WRONLY, 0o600)) }
+        defer { for p in [path, link, other] { unlink(p) } }
+        symlink(path, link)
+        var st = stat()
+        stat(path, &st)
+        let id = FileIdentity(inode: UInt64(st.st_ino), device: UInt32(truncatingIfNeeded: st.st_dev), size: 0, mtimeNs: 0)
+        #expect(SharedFile.isTheFile(path, id) && SharedFile.isTheFile(link, id))
+        #expect(!SharedFile.isTheFile(other, id) && !SharedFile.isTheFile(path + ".gone", id))
+        var elsewhere = id
+        elsewhere.device &+= 1
+        #expect(!SharedFile.isTheFile(path, elsewhere))
     }
 
     /// Within one image, fds of one open file (`2>&1`: the same `fileID`) are opened once:

@@ -18,6 +18,9 @@
 # held and sends "held N crc X" on ctl; SIGUSR1 to the parent: it prints what ctl holds.
 # SIGUSR2 to the parent: it kills the child (SIGTERM, on which the child exits with status
 # 7) and waits for it (waitpid: only its parent can), then prints "reaped PID status S".
+# With --child-uid UID the child (and so the grandchild) takes that uid and gid right
+# after the fork (a root parent's worker of another user), keeping the stdout it shares
+# with the parent.
 # With --zombies the parent also forks two children that end at once, one with exit(5),
 # one killed by SIGTERM, and leaves them zombies ("zombies Z1 Z2" after the ready line)
 # until SIGUSR2, when it reaps them after the child ("reaped Z1 status 5", "reaped Z2
@@ -66,6 +69,11 @@ def grandchild():
 
 
 def child():
+    if "--child-uid" in sys.argv:
+        uid = int(sys.argv[sys.argv.index("--child-uid") + 1])
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
     os.close(feed_w)
     os.close(back_r)
     os.close(held_w)

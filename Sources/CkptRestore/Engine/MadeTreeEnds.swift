@@ -16,11 +16,15 @@ enum TreeEnds {
 
     /// `file` opened at its path (without `O_CREAT`, `O_TRUNC`, `O_EXCL`; non-blocking
     /// while it opens: a FIFO put at the path since would not wait), at its position, with
-    /// its status flags. Opened with the restorer's rights, which are the processes'
-    /// (`TreePlan.sharedFileIDs`).
-    static func make(_ file: SharedFile) throws(RestoreError) -> [String: Int32] {
+    /// its status flags. `byIdentity` false: opened with the restorer's rights, which are
+    /// the processes' (`SharedFile.Opener.restorer`). True (processes of several users,
+    /// `.identity`): what the path names is looked at through an `O_PATH` descriptor (which
+    /// opens nothing) and must be the device and inode the images recorded; then that object
+    /// and no other is opened, through `/proc/self/fd/N`, so every process gets the very file
+    /// it held and nothing a path swapped in since could name.
+    static func make(_ file: SharedFile, byIdentity: Bool = false) throws(RestoreError) -> [String: Int32] {
         let clean = file.flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)
-        let fd = Glibc.open(file.path, clean | O_NONBLOCK)
+        let fd = byIdentity ? try openTheFile(file, flags: clean | O_NONBLOCK) : Glibc.open(file.path, clean | O_NONBLOCK)
         guard fd >= 0 else { throw .system(call: "open \(file.path) (an open file the tree's processes share)", errno: Errno(rawValue: errno)) }
         if file.position > 0, lseek(fd, off_t(Int64(bitPattern: file.position)), SEEK_SET) < 0 {
             let e = Errno(rawValue: errno)
@@ -33,6 +37,28 @@ enum TreeEnds {
             throw .system(call: "F_SETFL \(file.path)", errno: e)
         }
         return [key(file: file.fileID): fd]
+    }
+
+    /// `file` opened with `flags` if its path names the device and inode it records (see
+    /// `make`).
+    private static func openTheFile(_ file: SharedFile, flags: Int32) throws(RestoreError) -> Int32 {
+        let what = "\(file.path) (an open file processes of several users share)"
+        guard let held = file.identity else {
+            throw .unsupported(what: what, why: "the image does not record which file it was")
+        }
+        let looked = Glibc.open(file.path, ckpt_o_path() | O_CLOEXEC)
+        guard looked >= 0 else { throw .system(call: "look at \(what) (O_PATH)", errno: Errno(rawValue: errno)) }
+        defer { close(looked) }
+        var st = stat()
+        guard fstat(looked, &st) == 0 else { throw .system(call: "fstat \(what)", errno: Errno(rawValue: errno)) }
+        let device = UInt32(truncatingIfNeeded: st.st_dev)
+        guard device == held.device, UInt64(st.st_ino) == held.inode else {
+            throw .unsupported(what: what, why: "it is not the file the processes held (device \(held.device) inode \(held.inode) then, "
+                               + "device \(device) inode \(st.st_ino) now): it changed since the restore looked at it")
+        }
+        let fd = Glibc.open("/proc/self/fd/\(looked)", flags)
+        guard fd >= 0 else { throw .system(call: "open \(what) through its O_PATH descriptor", errno: Errno(rawValue: errno)) }
+        return fd
     }
 
     /// `file` opened inside the tree's root stub, before it forks the others, with the

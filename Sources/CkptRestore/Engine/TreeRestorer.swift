@@ -13,7 +13,8 @@ import SystemPackage
 /// ```
 ///  restorer                                       the tree
 ///  pipes, socketpairs and open files the processes share: made with what they held,
-///    their flags, a file at its offset (TreeEnds; inherited)
+///    their flags, a file at its offset (several users': the very file they held,
+///    by its device and inode) (TreeEnds; inherited)
 ///  the root: stub started, seized, cleared, setsid     root
 ///    (another user's tree: the files it shares opened
 ///    in the root with that user's rights, TreeEnds.open)
@@ -58,11 +59,16 @@ public struct TreeRestorer {
         defer { for fd in made.values { close(fd) } }
         for pipe in tree.pipes { made.merge(try TreeEnds.make(pipe)) { a, _ in a } }
         for pair in tree.sockets { made.merge(try TreeEnds.make(pair)) { a, _ in a } }
-        // The restorer's own processes' files the restorer opens; another user's, the root
-        // opens with that user's rights (below).
-        let filesByRestorer = tree.plans.allSatisfy { $0.task.idsAreTheRestorers }
-        if filesByRestorer {
-            for file in tree.files { made.merge(try TreeEnds.make(file)) { a, _ in a } }
+        // The restorer's own processes' files and those processes of several users share
+        // (each the very file they held) the restorer opens; another user's, the root opens
+        // with that user's rights (below).
+        let opener = tree.filesOpener
+        if opener == .identity, !tree.files.isEmpty {
+            step(0, "opening \(tree.files.count) open file\(tree.files.count == 1 ? "" : "s") processes of several users share, "
+                 + "each the very file they held")
+        }
+        if opener != .processesUser {
+            for file in tree.files { made.merge(try TreeEnds.make(file, byIdentity: opener == .identity)) { a, _ in a } }
         }
         var restorers = self.restorers
         for i in restorers.indices { restorers[i].treeFDs = made }
@@ -72,7 +78,7 @@ public struct TreeRestorer {
         let placements = tree.placements
         var warnings = placements.map { $0.warning.map { [$0] } ?? [] }
         processes.append(try restorers[0].start { step(0, $0) })
-        if !filesByRestorer, !tree.files.isEmpty {
+        if opener == .processesUser, !tree.files.isEmpty {
             step(0, "opening \(tree.files.count) open file\(tree.files.count == 1 ? "" : "s") its tree shares, as uid \(tree.plans[0].task.euid)")
             let access = try ProcessFileAccess.begin(processes[0].remote, task: tree.plans[0].task)
             var opened: [String: Int32] = [:]

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CkptProtocol
 
 /// An fd of an open file another process of a restored tree holds too (an fd inherited
@@ -14,16 +17,37 @@ public struct SharedFileEnd: Equatable, Sendable {
 
 /// An open file of a restored tree that several of its processes share: opened once at its
 /// path with its flags and position (by the restorer for its own processes, by the root
-/// with their user's rights for another user's: `TreeEnds`), inherited by every process of
-/// the tree, placed at the fds of those that held it, so they write at one offset again.
+/// with their user's rights for another user's, by the restorer as the very file it was for
+/// several users': `Opener`, `TreeEnds`), inherited by every process of the tree, placed at
+/// the fds of those that held it, so they write at one offset again.
 public struct SharedFile: Equatable, Sendable {
     public var fileID: UInt64
     public var path: String
     public var flags: Int32
     public var position: UInt64
     /// The file the image says was open there (device, inode): what another user's open
-    /// may fall back to (`ProcessFileAccess`).
+    /// may fall back to (`ProcessFileAccess`), and what several users' must find (`Opener`).
     public var identity: FileIdentity? = nil
+
+    /// Who opens a tree's shared files.
+    public enum Opener: Equatable, Sendable {
+        /// The restorer, with its own rights: they are the processes'.
+        case restorer
+        /// The root stub, with the rights of the one user every process is
+        /// (`ProcessFileAccess`).
+        case processesUser
+        /// The restorer, by the file's identity (`TreeEnds.make(_:byIdentity:)`): the
+        /// processes are of several users, and each file is the very one they all held.
+        case identity
+    }
+
+    /// `path` names the file `identity` records now: the same device and inode (device
+    /// numbers are compared, unlike `RestorePlan.checkUnchanged`: the restorer's rights open
+    /// it for users who may not, and an inode number alone can be made to match).
+    public static func isTheFile(_ path: String, _ identity: FileIdentity) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && UInt32(truncatingIfNeeded: st.st_dev) == identity.device && UInt64(st.st_ino) == identity.inode
+    }
 }
 
 extension TreePlan {
@@ -37,19 +61,44 @@ extension TreePlan {
         return twice
     }
 
-    /// Those of `openFilesHeldTwice` the restore shares: all of them when every image is of
-    /// one user, the restorer's own (the restorer opens them itself: its rights are the
-    /// processes') or another (the root opens them with that user's rights before it forks
-    /// the others: `ProcessFileAccess`); none when the processes are of several users (each
-    /// fd is reopened in its process, with its own user's rights, as for one process).
-    public static func sharedFileIDs(_ facts: [TreeFacts]) -> Set<UInt64> {
-        oneUser(facts) ? openFilesHeldTwice(facts) : []
+    /// Those of `openFilesHeldTwice` the restore shares. When every image is of one user:
+    /// all of them, the restorer's own (the restorer opens them itself: its rights are the
+    /// processes') or another's (the root opens them with that user's rights before it
+    /// forks the others: `ProcessFileAccess`). When the processes are of several users:
+    /// those whose path still names the very file the images recorded (device and inode,
+    /// `isTheFile`), which the restorer opens by that identity (`SharedFile.Opener`): every
+    /// process that gets it held that very file, so no user's rights decide what it is.
+    /// The others are reopened in each process, with its own user's rights, as for one
+    /// process (`reopenedApart` names them for the warning).
+    public static func sharedFileIDs(_ facts: [TreeFacts],
+                                     isTheFile: (String, FileIdentity) -> Bool = SharedFile.isTheFile) -> Set<UInt64> {
+        let twice = openFilesHeldTwice(facts)
+        guard !oneUser(facts) else { return twice }
+        return twice.filter { id in
+            guard let file = facts.lazy.compactMap({ $0.openFiles[id] }).first, let identity = file.identity else { return false }
+            return isTheFile(file.path, identity)
+        }
+    }
+
+    /// The paths of the open files several images hold that `shared` leaves out.
+    public static func reopenedApart(_ facts: [TreeFacts], shared: Set<UInt64>) -> [String] {
+        openFilesHeldTwice(facts).subtracting(shared).sorted().compactMap { id in
+            facts.lazy.compactMap { $0.openFiles[id]?.path }.first
+        }
     }
 
     /// Every image's process opens paths with the same rights.
     static func oneUser(_ facts: [TreeFacts]) -> Bool {
         if facts.allSatisfy(\.restorersOwn) { return true }
         return facts.allSatisfy { !$0.restorersOwn && $0.euid == facts[0].euid && $0.egid == facts[0].egid }
+    }
+
+    /// Who opens the tree's shared files, and with whose rights (`TreeRestorer.run`).
+    public var filesOpener: SharedFile.Opener {
+        if plans.allSatisfy(\.task.idsAreTheRestorers) { return .restorer }
+        let first = plans[0].task
+        let one = plans.allSatisfy { !$0.task.idsAreTheRestorers && $0.task.euid == first.euid && $0.task.egid == first.egid }
+        return one ? .processesUser : .identity
     }
 
     /// Each shared open file once (its offset and flags are one: the first image's).

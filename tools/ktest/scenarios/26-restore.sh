@@ -1231,7 +1231,7 @@ t_restore_tree() {
 	out=$($CKPT_CLI restore "${imgs[0]}" "${imgs[2]}" 2>&1) && { why="restored a parent and its grandchild: $out"; return 1; }
 	[[ $out == *"not one process tree"* && $out != *starting* ]] || { why="parent and grandchild: $out"; return 1; }
 	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
-		[[ $out == *"tree of 3 processes (root pid $T), 3 pipes and 1 socketpair between them: restorable"* && $out != *starting* ]] ||
+		[[ $out == *"tree of 3 processes (root pid $T), 3 pipes and 1 socketpair between them, 2 open files they share: restorable"* && $out != *starting* ]] ||
 		{ why="restore --check: $out"; return 1; }
 	mv t.out t.old && : >t.out
 	out=$($CKPT_CLI restore "${imgs[2]}" "${imgs[0]}" "${imgs[1]}" 2>&1) || { why="restore: $out"; return 1; }
@@ -1304,6 +1304,47 @@ t_restore_tree_other_user() {
 	pytree_restored || return 1
 }
 
+# A root parent whose child (and grandchild) run as uid 1000 (pytree.py --child-uid 1000),
+# all writing into the stdout they share (root's t.out, which uid 1000 may not open),
+# restored by root: the shared files are opened once by the restorer as the very files the
+# images hold (device and inode) and inherited, so the tree writes at one offset again, each
+# process with its uid. With t.out replaced since, it is reopened in each process, warned.
+t_restore_tree_two_users() {
+	restore_listen || return 1
+	local c g crc imgs np got pre post i
+	pytree_start "" --child-uid 1000 || return 1
+	got="$(awk '/^Uid:/ {print $2}' /proc/$T/status) $(awk '/^Uid:/ {print $2}' /proc/$c/status) $(awk '/^Uid:/ {print $2}' /proc/$g/status)"
+	[[ $got == "0 1000 1000" ]] || { why="uids before the checkpoint: $got"; return 1; }
+	pytree_checkpoint 3 --stop || return 1
+	pytree_kill || return 1
+	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
+		[[ $out == *"3 pipes and 1 socketpair between them, 2 open files they share: restorable"* ]] ||
+		{ why="restore --check: $out"; return 1; }
+	cp t.out t.old && : >t.out
+	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore: $out"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	pids+=($np $c $g)
+	[[ $out == *"opening 2 open files processes of several users share, each the very file they held"* ]] ||
+		{ why="no shared files opened by identity: $out"; return 1; }
+	got=$(for p in $np $c $g; do awk '/^Uid:/ {print $2}' /proc/$p/status; done | paste -sd' ')
+	[[ $got == "0 1000 1000" ]] || { why="uids after the restore: $got"; return 1; }
+	pytree_restored || return 1
+	# t.out replaced by another file (uid 1000 may write it): not the file they held, so
+	# reopened in each process with its own user's rights, warned; the tree runs on.
+	kill -9 $g $c $np 2>/dev/null
+	for i in $(seq 100); do [[ $(state $np) == gone && $(state $c) == gone ]] && break; sleep 0.1; done
+	[[ $(state $np) == gone && $(state $c) == gone ]] || { why="the restored tree did not exit: $(state $np) $(state $c)"; return 1; }
+	mv t.out t.old2 && : >t.out && chmod 666 t.out
+	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore with t.out replaced: $out"; return 1; }
+	[[ $out == *"warning: $W/t.out, an open file processes of more than one user shared"*"is reopened in each of them"* &&
+		$out == *"opening 1 open file processes of several users share"* ]] || { why="t.out replaced: $out"; return 1; }
+	wait_for t.out '^echo' 30 || { why="no echo from the child after the second restore: $(tail -3 t.out)"; return 1; }
+	got=$(/usr/bin/python3 -c "import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[2]), 0, 1, 1), ctypes.get_errno())" $T $c)
+	[[ $got != "0 "* ]] || { why="kcmp(KCMP_FILE): parent and child share a stdout reopened apart: $got"; return 1; }
+}
+
 t_restore_tree_zombie() {
 	restore_listen || return 1
 	local c g crc imgs np got pre post i z1 z2 zimg
@@ -1327,7 +1368,7 @@ t_restore_tree_zombie() {
 	out=$($CKPT_CLI restore "$zimg" 2>&1) && { why="restored a zombie alone: $out"; return 1; }
 	[[ $out == *"pid $z1 was a zombie (exited with 5): it comes back only with its parent"* ]] || { why="a zombie alone: $out"; return 1; }
 	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
-		[[ $out == *"tree of 3 processes (root pid $T) and 2 zombies, 3 pipes and 1 socketpair between them: restorable"* ]] ||
+		[[ $out == *"tree of 3 processes (root pid $T) and 2 zombies, 3 pipes and 1 socketpair between them, 2 open files they share: restorable"* ]] ||
 		{ why="restore --check: $out"; return 1; }
 	mv t.out t.old && : >t.out
 	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore with zombies: $out"; return 1; }
