@@ -33,7 +33,7 @@ public struct RestoreCommand: ParsableCommand {
               ckpt restore 7.ckpt 8.ckpt 9.ckpt                 # a tree (checkpoint --tree)
               ckpt restore /var/lib/ckpt/8.ckpt                 # of --pre-copy: 7.ckpt too
 
-            Several images: the processes of one tree (`ckpt checkpoint --tree`), in any order. They must make one tree by their pids and parents (else refused); pipes between them are made once and every process gets its ends of them again, with the bytes they held. The root is made as one process is, then each other process as a fork of its parent (with its pid when free), so it is its parent's child again; a process that led its session or process group leads it again, one in a group another process of the tree led joins it again. One `restored IMAGE: pid N (was M), child of ...` line per process; the last line is `restored pid ROOT`. Unix socketpairs and connections between them likewise, with the messages queued in them, and open files they shared (an fd inherited across fork: one offset; opened with their user's rights, or, when they are processes of several users, only while the path still names the very file they held: otherwise reopened in each, warned). Zombies in the tree (children their parents had not waited for) are made again, each by its parent's fork, and exit as they did: the parent's wait finds them with their status (`restored IMAGE: zombie pid Z (was Z), child of pid P, exited with 5`); a zombie's image alone is refused. Refused for a tree: a pipe or socket whose other end is a process outside it, --inherit-fd and --parent. A failure kills every process made so far.
+            Several images: the processes of one tree (`ckpt checkpoint --tree`), in any order. They must make one tree by their pids and parents (else refused); pipes between them are made once and every process gets its ends of them again, with the bytes they held. The root is made as one process is, then each other process as a fork of its parent (with its pid when free), so it is its parent's child again; a process that led its session or process group leads it again, one in a group another process of the tree led joins it again. One `restored IMAGE: pid N (was M), child of ...` line per process; the last line is `restored pid ROOT`. Unix socketpairs and connections between them likewise, with the messages queued in them, and open files they shared (an fd inherited across fork: one offset; opened with their user's rights, or, when they are processes of several users, only while the path still names the very file they held: otherwise reopened in each, warned). Zombies in the tree (children their parents had not waited for) are made again, each by its parent's fork, and exit as they did: the parent's wait finds them with their status (`restored IMAGE: zombie pid Z (was Z), child of pid P, exited with 5`); a zombie's image alone is refused. With --inherit-fd N, the root's fd N and every process's fd N that is the same open file (inherited across fork: a service's stdout into journald, shared by its workers) are this command's fd N; a process's fd N of another file is its own. Refused for a tree: a pipe or socket whose other end is a process outside it, and --parent (a tree's pre-copies are given beside its checkpoints). A failure kills every process made so far.
 
             An image of `ckpt checkpoint --pre-copy` holds the pages written after the pre-copy; the others are read from the pre-copy image (its crid is in the image header; `<crid>.ckpt` beside the image unless --parent names it), each pre-copy record checked as it is read. A pre-copy image alone is refused (memory only, read while the process ran); given beside the image that names it (as `ckpt checkpoint --pre-copy --wait` lists both), it is read as that image's parent, not restored as a process.
 
@@ -58,7 +58,7 @@ public struct RestoreCommand: ParsableCommand {
     var unixClose = false
 
     @Option(name: .customLong("inherit-fd"),
-            help: ArgumentHelp("Give the process this command's own fds of these numbers in place of what the image had there, whatever it was (a pipe or socket to another process, a file, a terminal), as criu --inherit-fd: e.g. 1,2 for a service whose stdout and stderr went to a log reader or journald, restored under a unit or supervisor that gave ckpt restore new ones. Each must be open here; nothing of the image's is planned or refused for them.",
+            help: ArgumentHelp("Give the process this command's own fds of these numbers in place of what the image had there, whatever it was (a pipe or socket to another process, a file, a terminal), as criu --inherit-fd: e.g. 1,2 for a service whose stdout and stderr went to a log reader or journald, restored under a unit or supervisor that gave ckpt restore new ones. Each must be open here; nothing of the image's is planned or refused for them. For a tree: the root's fds, and each other process's fd of that number that is the same open file (inherited across fork).",
                                valueName: "fd,..."))
     var inheritFd = DescriptorList()
 
@@ -122,9 +122,6 @@ extension RestoreRun {
         var opened: [(path: String, reader: ImageReader, parent: ImageReader?)] = []
         if images.count > 1 {
             if parent != nil { throw failure(command, "--parent names one pre-copy: give it with one image", CkptExit.usage) }
-            if !inheritFDs.isEmpty {
-                throw failure(command, "--inherit-fd restores one process: a tree's processes are not given this command's fds", CkptExit.usage)
-            }
             for argument in images { opened.append(try open(argument)) }
             opened = try withoutPreCopies(opened)
             if opened.count > 1 {
@@ -246,9 +243,15 @@ extension RestoreRun {
         }
         // The tree's shape first: images that are not one tree are refused as such, not for
         // a pipe whose other end is in the image left out.
-        do throws(RestoreError) { _ = try TreePlan.shape(facts.map { ($0.pid, $0.ppid) }) } catch {
+        let root: TreeFacts
+        do throws(RestoreError) { root = facts[try TreePlan.shape(facts.map { ($0.pid, $0.ppid) }).order[0]] } catch {
             throw failure(command, "refused: \(error)", CkptExit.failed)
         }
+        // --inherit-fd: the root's fds of those numbers, and every process's fd of the same
+        // open file at the same number (inherited across fork), are this command's; what
+        // they held joins no pipe, socket or file shared in the tree.
+        let inherited = facts.map { $0.inherited(inheritFDs, root: root) }
+        facts = zip(facts, inherited).map { $0.without(fds: $1) }
         let shared = TreePlan.sharedPipeNames(facts.map(\.pipeNames))
         let sockets = TreePlan.sharedSocketInodes(facts)
         let files = TreePlan.sharedFileIDs(facts)
@@ -262,7 +265,7 @@ extension RestoreRun {
             live.append(i)
             do throws(RestoreError) {
                 plans.append(try RestorePlan(o.reader, shellJob: shellJob, tcpClose: tcpClose, unixClose: unixClose,
-                                             sharedPipes: shared, sharedSockets: sockets, sharedFiles: files))
+                                             inheritedFDs: inherited[i], sharedPipes: shared, sharedSockets: sockets, sharedFiles: files))
             } catch {
                 throw failure(command, "\(o.path): refused: \(error)", CkptExit.failed)
             }

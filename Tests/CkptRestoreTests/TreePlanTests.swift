@@ -342,6 +342,30 @@ import Testing
         #expect(try TreeEnds.make(unknown).values.allSatisfy { close($0) == 0 })
     }
 
+    /// `--inherit-fd` in a tree (`TreeFacts.inherited`, `without(fds:)`): the root's named
+    /// fds, and another process's fd of that number only when it is the same open file;
+    /// what a replaced fd held leaves the facts unless another fd holds it too.
+    @Test func inheritedFdsOfATree() throws {
+        func fd(_ id: UInt64?, pipe: String? = nil, socket: UInt64? = nil) -> TreeFacts.FD {
+            TreeFacts.FD(fileID: id, pipeName: pipe, socketInode: socket)
+        }
+        var root = TreeFacts(pid: 10, ppid: 1, pipeNames: ["pipe:[5]"], sockets: [77: TreeFacts.Socket(peer: 78, named: false)],
+                             fileIDs: [3], openFiles: [3: TreeFacts.OpenFile(path: "/log", identity: nil)])
+        root.fds = [1: fd(1, pipe: "pipe:[5]"), 2: fd(2, socket: 77), 4: fd(3)]
+        var child = TreeFacts(pid: 20, ppid: 10, pipeNames: ["pipe:[5]"])
+        child.fds = [1: fd(1, pipe: "pipe:[5]"), 2: fd(9), 6: fd(8, pipe: "pipe:[5]")]
+        #expect(root.inherited([1, 2, 4], root: root) == [1, 2, 4])
+        #expect(child.inherited([1, 2, 4], root: root) == [1])
+        var old = child
+        old.fds[1]?.fileID = nil
+        #expect(old.inherited([1, 2], root: root).isEmpty)
+        let rootLeft = root.without(fds: [1, 2, 4])
+        #expect(rootLeft.pipeNames.isEmpty && rootLeft.sockets.isEmpty && rootLeft.fileIDs.isEmpty && rootLeft.openFiles.isEmpty)
+        // The child's fd 6 is the pipe's other end: the pipe stays its.
+        #expect(child.without(fds: [1]).pipeNames == ["pipe:[5]"])
+        #expect(root.without(fds: []) == root)
+    }
+
     /// `SharedFile.isTheFile`: the device and inode at the path now, through symlinks.
     @Test func aSharedFileIsTheFileByDeviceAndInode() throws {
         let path = "/tmp/ckpt-isthefile-\(getpid())", link = path + ".link", other = path + ".other"

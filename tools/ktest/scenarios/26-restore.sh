@@ -1345,6 +1345,38 @@ print(libc.syscall(312, int(sys.argv[1]), int(sys.argv[2]), 0, 1, 1), ctypes.get
 	[[ $got != "0 "* ]] || { why="kcmp(KCMP_FILE): parent and child share a stdout reopened apart: $got"; return 1; }
 }
 
+# --inherit-fd 1,2 with a tree (a supervisor handing the restore a new stdout and stderr,
+# here one file, >t2.out 2>&1): the root's fds 1 and 2, and its child's and grandchild's
+# (the same open file, inherited across fork), are the command's, one open file, into which
+# the tree counts and echoes on; the file they had (t.out) is not opened.
+t_restore_tree_inherit_fd() {
+	restore_listen || return 1
+	local c g crc imgs np got pre post p i
+	pytree_start "" || return 1
+	pytree_checkpoint 3 --stop || return 1
+	pytree_kill || return 1
+	mv t.out t.old
+	$CKPT_CLI restore "${imgs[@]}" --inherit-fd 1,2 >t2.out 2>&1 || { why="restore --inherit-fd 1,2: $(cat t2.out)"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' t2.out)
+	pids+=($np $c $g)
+	[[ $np == "$T" ]] || { why="the root came back as '$np', not $T: $(cat t2.out)"; return 1; }
+	[[ ! -e t.out ]] || { why="the restore opened t.out, which --inherit-fd replaced"; return 1; }
+	for p in $np $c $g; do
+		got="$(readlink /proc/$p/fd/1) $(readlink /proc/$p/fd/2)"
+		[[ $got == "$W/t2.out $W/t2.out" ]] || { why="pid $p's fds 1 and 2: $got, not the command's $W/t2.out"; return 1; }
+	done
+	# One open file: the command's (KCMP_FILE 0), in the root at fds 1 and 2 and in the child.
+	got=$(/usr/bin/python3 -c "import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+r, c = int(sys.argv[1]), int(sys.argv[2])
+print(libc.syscall(312, r, c, 0, 1, 1), libc.syscall(312, r, r, 0, 1, 2))" $np $c)
+	[[ $got == "0 0" ]] || { why="kcmp(KCMP_FILE) root fd 1 / child fd 1, root fd 1 / fd 2: $got (0 0: one open file)"; return 1; }
+	wait_for t2.out '^echo' 30 || { why="no echo from the child into the command's stdout: $(tail -3 t2.out)"; return 1; }
+	wait_for t2.out '^gc' 30 || { why="no line from the grandchild into the command's stdout: $(tail -3 t2.out)"; return 1; }
+	for i in $(seq 100); do grep -aq '^child' t2.out && break; sleep 0.2; done
+	grep -aq '^child' t2.out || { why="the child wrote nothing into the command's stdout: $(tail -3 t2.out)"; return 1; }
+}
+
 t_restore_tree_zombie() {
 	restore_listen || return 1
 	local c g crc imgs np got pre post i z1 z2 zimg
