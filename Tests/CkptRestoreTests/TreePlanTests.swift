@@ -189,6 +189,18 @@ import Testing
         #expect(byPid[23]?.group == .inherited && byPid[23]?.warning?.contains("process group 99, which no process of the tree led") == true)
         #expect(byPid[24]?.warning == "pid 24 was in session 7, not its parent's: it is in its parent's session now")
         #expect(byPid[25] == TreePlan.Placement())
+
+        // A group a zombie led: a live process and another zombie join it (`.ofZombie`),
+        // the leading zombie made first whatever order the images came in.
+        let zombieTree = try TreePlan([plan(10, 1, pgid: 5, sid: 5), plan(26, 10, pgid: 40, sid: 5)], zombies: [
+            TreePlan.Zombie(pid: 41, ppid: 10, pgid: 40, sid: 5, status: WaitStatus(0)),
+            TreePlan.Zombie(pid: 40, ppid: 10, pgid: 40, sid: 5, status: WaitStatus(5 << 8)),
+            TreePlan.Zombie(pid: 42, ppid: 10, pgid: 42, sid: 5, status: WaitStatus(0)),
+        ])
+        #expect(zombieTree.placements[1] == TreePlan.Placement(group: .ofZombie(index: 1)))
+        #expect(zombieTree.zombiePlacements == [TreePlan.Placement(group: .ofZombie(index: 1)), TreePlan.Placement(group: .own),
+                                                TreePlan.Placement(group: .own)])
+        #expect(zombieTree.zombieOrder == [1, 2, 0])
     }
 
     /// A socketpair between a parent and its child (one end each), and one end both hold:

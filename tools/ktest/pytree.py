@@ -25,6 +25,9 @@
 # one killed by SIGTERM, and leaves them zombies ("zombies Z1 Z2" after the ready line)
 # until SIGUSR2, when it reaps them after the child ("reaped Z1 status 5", "reaped Z2
 # status -15").
+# With --zombie-group too, the exit(5) zombie led a process group of its own, and a
+# member process the parent forks once it is a zombie ("member M" after the zombies
+# line) is in that group, sleeping.
 import os
 import select
 import socket
@@ -116,14 +119,32 @@ ctl_child.close()
 ctl_parent.setblocking(False)
 reaped = []
 zombies = []
+member = None
 if "--zombies" in sys.argv:
     for end in ("exit", "signal"):
         z = os.fork()
         if z == 0:
             if end == "signal":
                 os.kill(os.getpid(), signal.SIGTERM)
+            if "--zombie-group" in sys.argv:
+                os.setpgid(0, 0)
             os._exit(5)
         zombies.append(z)
+    if "--zombie-group" in sys.argv:
+        # Once the exit(5) zombie is one (it led its group first), a member joins its group.
+        for _ in range(200):
+            with open(f"/proc/{zombies[0]}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        member = os.fork()
+        if member == 0:
+            for fd in (feed_w, back_r, held_w):
+                os.close(fd)
+            ctl_parent.close()
+            os.setpgid(0, zombies[0])
+            while True:
+                time.sleep(0.2)
 
 
 def on_usr2(sig, frame):
@@ -161,6 +182,8 @@ for _ in range(100):
 say(f"ready {os.getpid()} {pid} {gc} crc {zlib.crc32(payload):08x}")
 if zombies:
     say("zombies " + " ".join(map(str, zombies)))
+if member:
+    say(f"member {member}")
 pending = b""
 count = 0
 while True:

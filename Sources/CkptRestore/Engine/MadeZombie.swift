@@ -8,15 +8,25 @@ import SystemPackage
 extension Restorer {
     /// A zombie of a restored tree made again (`TreePlan.zombies`), as CRIU makes its
     /// zombies: forked inside its parent (with its pid when free), put back in its session
-    /// and group, then detached at an exit_group(code), or at a tgkill of itself with the
-    /// signal that ended it (its action made the default, not blocked, no core dumped:
-    /// the process is made non-dumpable first). Untraced when it dies, it is its parent's
-    /// zombie at once and the parent's wait(2) reads its status, which is checked here
-    /// (/proc/PID/stat's exit_code). The parent stub's SIGCHLD for it is taken back (the
+    /// and group (`forkZombie`); then, once the processes that joined a group it led have
+    /// joined it, detached at an exit_group(code), or at a tgkill of itself with the signal
+    /// that ended it (its action made the default, not blocked, no core dumped: the process
+    /// is made non-dumpable first) (`finishZombie`). Untraced when it dies, it is its
+    /// parent's zombie at once and the parent's wait(2) reads its status, which is checked
+    /// here (/proc/PID/stat's exit_code). The parent stub's SIGCHLD for it is taken back (the
     /// parent's pending signals are the image's, raised later); its mask is the image's
-    /// once built. Returns the new zombie's pid and what differs from the image.
-    static func makeZombie(_ zombie: TreePlan.Zombie, placement: TreePlan.Placement, groupLeader: pid_t?,
-                           from parent: NewProcess, pids: PidPolicy) throws(RestoreError) -> (pid: pid_t, warnings: [String]) {
+    /// once built.
+    struct PendingZombie {
+        let zombie: TreePlan.Zombie
+        let child: NewProcess
+        let parent: NewProcess
+        var warnings: [String]
+    }
+
+    /// The zombie forked by `parent` and placed; `groupLeader`: the pid whose group it joins
+    /// (`.of`, `.ofZombie`).
+    static func forkZombie(_ zombie: TreePlan.Zombie, placement: TreePlan.Placement, groupLeader: pid_t?,
+                           from parent: NewProcess, pids: PidPolicy) throws(RestoreError) -> PendingZombie {
         var warnings: [String] = []
         // Its death must not stop the parent stub at a signal while we drive it.
         try parent.tracee.setSignalMask(UInt64.max)
@@ -27,11 +37,30 @@ extension Restorer {
             switch placement.group {
             case .inherited: break
             case .own: try remote.call("setpgid(0, 0)", Int32(CKPT_SYS_SETPGID), 0, 0)
-            case .of:
+            case .of, .ofZombie:
                 if let groupLeader, let w = try joinGroup(of: groupLeader, remote, who: "the zombie of pid \(zombie.pid)") {
                     warnings.append(w)
                 }
             }
+        } catch {
+            child.kill()
+            throw error
+        }
+        return PendingZombie(zombie: zombie, child: child, parent: parent, warnings: warnings)
+    }
+
+    /// Both steps at once: a zombie no other process joins the group of.
+    static func makeZombie(_ zombie: TreePlan.Zombie, placement: TreePlan.Placement, groupLeader: pid_t?,
+                           from parent: NewProcess, pids: PidPolicy) throws(RestoreError) -> (pid: pid_t, warnings: [String]) {
+        try finishZombie(try forkZombie(zombie, placement: placement, groupLeader: groupLeader, from: parent, pids: pids))
+    }
+
+    /// `pending` exits as its image says; returns its pid and what differs from the image.
+    static func finishZombie(_ pending: PendingZombie) throws(RestoreError) -> (pid: pid_t, warnings: [String]) {
+        let (zombie, child, parent) = (pending.zombie, pending.child, pending.parent)
+        var warnings = pending.warnings
+        let remote = child.remote
+        do throws(RestoreError) {
             if let signal = zombie.status.signal {
                 try remote.call("prctl(PR_SET_DUMPABLE, 0)", Int32(CKPT_SYS_PRCTL), UInt64(CKPT_PR_SET_DUMPABLE), 0)
                 // struct sigaction (the kernel's) of zeros: SIG_DFL, no flags, empty mask.

@@ -21,9 +21,10 @@ import SystemPackage
 ///  each other process, breadth first: clone3 inside     ├─ child (the image's pid)
 ///    its parent (traced by PTRACE_O_TRACEFORK), cleared │   └─ grandchild
 ///    (setsid if it led a session)
-///  process groups as they were (TreePlan.placements)
-///  each zombie: forked by its parent, placed, detached     └─ zombie (exits again:
-///    at its exit_group or its signal (MadeZombie.swift)       its parent's to wait for)
+///  process groups as they were (TreePlan.placements): leaders, then each zombie forked
+///    by its parent and placed, then those joining a group;
+///    then each zombie detached at its exit_group or its      └─ zombie (exits again:
+///    signal (MadeZombie.swift)                                   its parent's to wait for)
 ///  the restorer's pipe ends closed
 ///  each process built as one restore builds it (Restorer.build), its ends of the shared
 ///    pipes and sockets dup2'd to its fds; then each let run (SIGCONT, detach)
@@ -92,29 +93,47 @@ public struct TreeRestorer {
             // Before its children are forked: they are born in its session, as they were.
             if placements[i].newSession { try processes[i].remote.call("setsid", Int32(CKPT_SYS_SETSID)) }
         }
-        // Groups once every process exists: the leaders first, then those joining them.
+        // Groups once every process exists: the leaders first, then the zombies (forked and
+        // placed: a group one led must exist for those joining it), then those joining.
         for i in restorers.indices where placements[i].group == .own {
             try processes[i].remote.call("setpgid(0, 0)", Int32(CKPT_SYS_SETPGID), 0, 0)
         }
+        let zombiePlacements = tree.zombiePlacements
+        var pending: [Int: Restorer.PendingZombie] = [:]
+        defer { for p in pending.values { p.child.kill() } }
+        for z in tree.zombieOrder {
+            let zombie = tree.zombies[z], parent = tree.zombieParents[z]
+            step(parent, "making its child \(zombie.pid) again, a zombie (\(zombie.status))")
+            var leader: pid_t? = nil
+            switch zombiePlacements[z].group {
+            case let .of(l): leader = processes[l].pid
+            case let .ofZombie(l): leader = pending[l]?.child.pid
+            case .inherited, .own: break
+            }
+            pending[z] = try Restorer.forkZombie(zombie, placement: zombiePlacements[z], groupLeader: leader, from: processes[parent],
+                                                 pids: restorers[parent].options.pids)
+        }
         for i in restorers.indices {
-            guard case let .of(leader) = placements[i].group else { continue }
-            if let w = try Restorer.joinGroup(of: processes[leader].pid, processes[i].remote, who: "pid \(tree.plans[i].task.tgid)") {
+            let leader: pid_t
+            switch placements[i].group {
+            case let .of(l): leader = processes[l].pid
+            case let .ofZombie(z):
+                guard let p = pending[z] else { preconditionFailure("TreePlan: a group of a zombie not made") }
+                leader = p.child.pid
+            case .inherited, .own: continue
+            }
+            if let w = try Restorer.joinGroup(of: leader, processes[i].remote, who: "pid \(tree.plans[i].task.tgid)") {
                 warnings[i].append(w)
             }
         }
-        // Zombies last: their parents' groups and sessions exist, and the fds they inherit
+        // The zombies exit last: the groups they led are joined, and the fds they inherited
         // from the restorer are closed again by their exits.
-        let zombiePlacements = tree.zombiePlacements
-        var zombies: [pid_t] = []
-        for (z, zombie) in tree.zombies.enumerated() {
-            let parent = tree.zombieParents[z]
-            step(parent, "making its child \(zombie.pid) again, a zombie (\(zombie.status))")
-            var leader: pid_t? = nil
-            if case let .of(l) = zombiePlacements[z].group { leader = processes[l].pid }
-            let made = try Restorer.makeZombie(zombie, placement: zombiePlacements[z], groupLeader: leader, from: processes[parent],
-                                               pids: restorers[parent].options.pids)
-            zombies.append(made.pid)
-            warnings[parent] += made.warnings + (zombiePlacements[z].warning.map { [$0] } ?? [])
+        var zombies = [pid_t](repeating: 0, count: tree.zombies.count)
+        for z in tree.zombieOrder {
+            guard let p = pending.removeValue(forKey: z) else { continue }
+            let made = try Restorer.finishZombie(p)
+            zombies[z] = made.pid
+            warnings[tree.zombieParents[z]] += made.warnings + (zombiePlacements[z].warning.map { [$0] } ?? [])
         }
         // Every process holds them now; the restorer's copies would keep a reader from
         // ever seeing the end of its pipe.

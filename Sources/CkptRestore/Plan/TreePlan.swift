@@ -159,6 +159,10 @@ public struct TreePlan: Sendable {
             /// The group of the tree's process `index` (in `plans`; 0 is the root's group,
             /// whichever process led it): `setpgid(0, that group)`.
             case of(index: Int)
+            /// The group the tree's zombie `index` (in `zombies`) led: joined while that
+            /// zombie is made and not yet exited (a zombie keeps its group alive until it is
+            /// reaped, but only a live leader can make it).
+            case ofZombie(index: Int)
         }
         public var group = Group.inherited
         /// Said when the image's session or group cannot be had again.
@@ -179,8 +183,17 @@ public struct TreePlan: Sendable {
     }
 
     /// The same for each of `zombies` (a zombie keeps the session and group it exited in).
+    /// `TreeRestorer` makes them in `zombieOrder`, so a zombie that leads a group exists
+    /// before any zombie joins it.
     public var zombiePlacements: [Placement] {
         zombies.indices.map { placement(zombies[$0].pid, pgid: zombies[$0].pgid, sid: zombies[$0].sid, parent: zombieParents[$0]) }
+    }
+
+    /// The order zombies are made in: those leading their own group (or none) first.
+    public var zombieOrder: [Int] {
+        let placements = zombiePlacements
+        let joining = zombies.indices.filter { if case .ofZombie = placements[$0].group { true } else { false } }
+        return zombies.indices.filter { !joining.contains($0) } + joining
     }
 
     /// Where process `pid` (of those ids, forked by `plans[parent]`) goes.
@@ -200,6 +213,8 @@ public struct TreePlan: Sendable {
             p.group = .own
         } else if let leader = plans.firstIndex(where: { $0.task.tgid == pgid }) {
             p.group = .of(index: leader)
+        } else if let leader = zombies.firstIndex(where: { $0.pid == pgid && $0.pgid == pgid }) {
+            p.group = .ofZombie(index: leader)
         } else if pgid == root.pgid {
             p.group = .of(index: 0)
         } else if pgid != plans[parent].task.pgid {

@@ -1278,10 +1278,6 @@ t_restore_tree_pre_copy() {
 	pytree_restored || return 1
 }
 
-# Zombies in the tree (pytree.py --zombies: two children of the parent, one exit(5), one
-# killed by SIGTERM, not waited for): each image is its ids and status; restored with the
-# tree, each is the parent's zombie again, with its pid and status, and the parent's
-# waitpid reaps them. A zombie's image alone is refused, saying what it was.
 # Another user's tree (pytree.py as uid 1000) restored by root: each process is uid 1000's
 # again, and the stdout parent and child shared (root's t.out: uid 1000 may not open it,
 # so it is opened because it is the very file the images hold) is one open file again,
@@ -1377,15 +1373,25 @@ print(libc.syscall(312, r, c, 0, 1, 1), libc.syscall(312, r, r, 0, 1, 2))" $np $
 	grep -aq '^child' t2.out || { why="the child wrote nothing into the command's stdout: $(tail -3 t2.out)"; return 1; }
 }
 
+# Zombies in the tree (pytree.py --zombies --zombie-group: two children of the parent, one
+# exit(5), one killed by SIGTERM, not waited for; the first led a process group, which a
+# live member process joined): each image is its ids and status; restored with the tree,
+# each is the parent's zombie again, with its pid and status, the member in the group the
+# zombie leads, and the parent's waitpid reaps them. A zombie's image alone is refused,
+# saying what it was.
 t_restore_tree_zombie() {
 	restore_listen || return 1
-	local c g crc imgs np got pre post i z1 z2 zimg
-	pytree_start "" --zombies || return 1
+	local c g crc imgs np got pre post i z1 z2 zimg m
+	pytree_start "" --zombies --zombie-group || return 1
 	read -r _ z1 z2 <<<"$(grep -a '^zombies' t.out)"
 	[[ -n $z2 ]] || { why="zombies: $(grep -a '^zombies' t.out)"; return 1; }
+	m=$(grep -a '^member' t.out | cut -d' ' -f2)
+	pids+=($m)
 	for i in $(seq 50); do [[ $(state $z1) == Z && $(state $z2) == Z ]] && break; sleep 0.1; done
 	[[ $(state $z1) == Z && $(state $z2) == Z ]] || { why="no zombies: $(state $z1) $(state $z2)"; return 1; }
-	pytree_checkpoint 5 --stop || return 1
+	got="$(awk '{print $5}' /proc/$z1/stat) $(awk '{print $5}' /proc/$m/stat 2>&1)"
+	[[ $got == "$z1 $z1" ]] || { why="the zombie $z1's group and its member $m's: $got"; return 1; }
+	pytree_checkpoint 6 --stop || return 1
 	[[ $out == *" records 3 "*" pid $z1 zombie"$'\n'* && $out == *" pid $z2 zombie"$'\n'* ]] || { why="zombie lines: $out"; return 1; }
 	zimg=""
 	for i in "${imgs[@]}"; do
@@ -1394,13 +1400,14 @@ t_restore_tree_zombie() {
 	[[ -n $zimg ]] || { why="ckpt show names no zombie of pid $z1 (exited with 5)"; return 1; }
 	for i in "${imgs[@]}"; do $CKPT_CLI show "$i" 2>&1 | grep -q "pid $z2 .*zombie (killed by signal 15)" && break; done ||
 		{ why="ckpt show names no zombie of pid $z2 killed by signal 15"; return 1; }
+	kill -9 $m
 	pytree_kill || return 1
-	for i in $(seq 100); do [[ $(state $z1) == gone ]] && break; sleep 0.1; done
+	for i in $(seq 100); do [[ $(state $z1) == gone && $(state $m) == gone ]] && break; sleep 0.1; done
 	[[ $(state $z1) == gone ]] || { why="the zombie $z1 after its parent was killed: $(state $z1)"; return 1; }
 	out=$($CKPT_CLI restore "$zimg" 2>&1) && { why="restored a zombie alone: $out"; return 1; }
 	[[ $out == *"pid $z1 was a zombie (exited with 5): it comes back only with its parent"* ]] || { why="a zombie alone: $out"; return 1; }
 	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
-		[[ $out == *"tree of 3 processes (root pid $T) and 2 zombies, 3 pipes and 1 socketpair between them, 2 open files they share: restorable"* ]] ||
+		[[ $out == *"tree of 4 processes (root pid $T) and 2 zombies, 3 pipes and 1 socketpair between them, 2 open files they share: restorable"* ]] ||
 		{ why="restore --check: $out"; return 1; }
 	mv t.out t.old && : >t.out
 	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore with zombies: $out"; return 1; }
@@ -1410,6 +1417,9 @@ t_restore_tree_zombie() {
 		$out == *": zombie pid $z2 (was $z2), child of pid $T, killed by signal 15"* ]] || { why="zombie lines: $out"; return 1; }
 	got="$(state $z1) $(state $z2) $(awk '{print $4}' /proc/$z1/stat) $(awk '{print $4}' /proc/$z2/stat)"
 	[[ $got == "Z Z $T $T" ]] || { why="the zombies after the restore: $got, expected Z Z $T $T"; return 1; }
+	# The member is in the group the zombie leads again (no warning: pytree_restored).
+	got="$(awk '{print $5}' /proc/$z1/stat) $(awk '{print $4, $5}' /proc/$m/stat 2>&1)"
+	[[ $got == "$z1 $T $z1" ]] || { why="the zombie $z1's group, its member $m's parent and group: $got"; return 1; }
 	pytree_restored || return 1
 	wait_for t.out "^reaped $z2" 30 || { why="the parent did not reap its zombies: $(grep -a reaped t.out)"; return 1; }
 	got=$(tr -d '\0' <t.out | grep -a '^reaped' | paste -sd'|')
