@@ -167,7 +167,9 @@ extension RestoreRun {
     }
 
     static func describe(_ plan: RestorePlan) -> String {
-        "\(plan.threads.count) thread\(plan.threads.count == 1 ? "" : "s"), \(plan.mappings.count) mappings, \(plan.descriptors.count) fds"
+        let inherited = plan.descriptors.compactMap { if case let .inherited(fd) = $0 { fd } else { nil } }
+        let mine = inherited.isEmpty ? "" : " (\(inherited.sorted().map(String.init).joined(separator: ",")): --inherit-fd)"
+        return "\(plan.threads.count) thread\(plan.threads.count == 1 ? "" : "s"), \(plan.mappings.count) mappings, \(plan.descriptors.count) fds" + mine
     }
 
     /// The image at `argument` (a path, a crid in --dir, a store URL): trusted (`checkTrusted`),

@@ -97,6 +97,10 @@ final class RestoreCheckTests: XCTestCase {
         let b = try ckpt(["restore", child, parent, own, "--inherit-fd", "1", "--check"])
         XCTAssertEqual(b.status, 0, b.all)
         XCTAssertTrue(b.stdout.contains("tree of 3 processes (root pid 80), 0 pipes and 0 socketpairs between them: restorable"), b.all)
+        // Which processes' fds are the command's: the root's and the child's, not the other child's.
+        XCTAssertTrue(b.stdout.contains("\(parent): restorable: 1 thread, 1 mappings, 1 fds (1: --inherit-fd)\n"), b.all)
+        XCTAssertTrue(b.stdout.contains("\(child): restorable: 1 thread, 1 mappings, 1 fds (1: --inherit-fd)\n"), b.all)
+        XCTAssertTrue(b.stdout.contains("\(own): restorable: 1 thread, 1 mappings, 1 fds\n"), b.all)
         // The child of another open file at fd 1 keeps its own: a pipe to the outside there is refused.
         let stranger = try image(files: [FileMeta(fd: 1, fFlags: UInt32(O_WRONLY), pos: 0, path: "pipe:[98]", fileID: 0x12)],
                                  pipes: [0: PipeMeta(size: 65536, bytes: 0)], pid: 83, ppid: 80)
