@@ -259,7 +259,8 @@ extension RestoreRun {
         let files = TreePlan.sharedFileIDs(facts)
         for path in TreePlan.reopenedApart(facts, shared: files) {
             report(command, "warning: \(path), an open file processes of more than one user shared (an fd inherited across fork), "
-                   + "is not the file they held now (another device or inode): it is reopened in each of them, with its own user's "
+                   + "is not the file they held now (another device or inode, or the image does not say which): it is reopened in "
+                   + "each of them, with its own user's "
                    + "rights, each at its own offset")
         }
         var plans: [RestorePlan] = [], live: [Int] = []
