@@ -1163,6 +1163,22 @@ pytree_checkpoint() {
 	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
 }
 
+# pytree_check TEXT: `ckpt restore --check` of all the images says TEXT and starts nothing.
+# Sets out and why.
+pytree_check() {
+	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) && [[ $out == *"$1"* && $out != *starting* ]] ||
+		{ why="restore --check: $out"; return 1; }
+}
+
+# pytree_restore [IMAGE...]: ckpt restore of the IMAGEs (all of imgs when none); sets out and
+# np (the root's new pid), adds the tree's pids to pids. Sets why.
+pytree_restore() {
+	(($#)) || set -- "${imgs[@]}"
+	out=$($CKPT_CLI restore "$@" 2>&1) || { why="restore: $out"; return 1; }
+	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
+	pids+=($np $c $g)
+}
+
 # pytree_kill: the tree pytree_start started killed, and gone. Sets why.
 pytree_kill() {
 	local i
@@ -1230,13 +1246,9 @@ t_restore_tree() {
 	[[ $out == *"held by another process"* && $out != *starting* ]] || { why="the child alone: $out"; return 1; }
 	out=$($CKPT_CLI restore "${imgs[0]}" "${imgs[2]}" 2>&1) && { why="restored a parent and its grandchild: $out"; return 1; }
 	[[ $out == *"not one process tree"* && $out != *starting* ]] || { why="parent and grandchild: $out"; return 1; }
-	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
-		[[ $out == *"tree of 3 processes (root pid $T), 3 pipes and 1 socketpair between them, 2 open files they share: restorable"* && $out != *starting* ]] ||
-		{ why="restore --check: $out"; return 1; }
+	pytree_check "tree of 3 processes (root pid $T), 3 pipes and 1 socketpair between them, 2 open files they share: restorable" || return 1
 	mv t.out t.old && : >t.out
-	out=$($CKPT_CLI restore "${imgs[2]}" "${imgs[0]}" "${imgs[1]}" 2>&1) || { why="restore: $out"; return 1; }
-	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
-	pids+=($np $c $g)
+	pytree_restore "${imgs[2]}" "${imgs[0]}" "${imgs[1]}" || return 1
 	pytree_restored || return 1
 	# Again through the kernel's restart session, left stopped: all three stay stopped
 	# until continued, then the parent counts on.
@@ -1272,9 +1284,7 @@ t_restore_tree_pre_copy() {
 	out=$($CKPT_CLI restore "${imgs[3]}" "${imgs[4]}" "${imgs[2]}" 2>&1) && { why="restored with a lone pre-copy: $out"; return 1; }
 	[[ $out == *"${imgs[2]}: refused: a pre-copy holds memory only"* && $out != *starting* ]] || { why="a lone pre-copy: $out"; return 1; }
 	mv t.out t.old && : >t.out
-	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore of the six images: $out"; return 1; }
-	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
-	pids+=($np $c $g)
+	pytree_restore || return 1
 	pytree_restored || return 1
 }
 
@@ -1290,9 +1300,7 @@ t_restore_tree_other_user() {
 	pytree_kill || return 1
 	# Emptied in place: the very file the images hold.
 	cp t.out t.old && : >t.out
-	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore: $out"; return 1; }
-	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
-	pids+=($np $c $g)
+	pytree_restore || return 1
 	# Its stdin (/dev/null) and stdout (t.out, with 2>&1).
 	[[ $out == *"opening 2 open files its tree shares, as uid 1000"* ]] || { why="no shared files opened as uid 1000: $out"; return 1; }
 	got=$(for p in $np $c $g; do awk '/^Uid:/ {print $2}' /proc/$p/status; done | paste -sd' ')
@@ -1313,13 +1321,9 @@ t_restore_tree_two_users() {
 	[[ $got == "0 1000 1000" ]] || { why="uids before the checkpoint: $got"; return 1; }
 	pytree_checkpoint 3 --stop || return 1
 	pytree_kill || return 1
-	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
-		[[ $out == *"3 pipes and 1 socketpair between them, 2 open files they share: restorable"* ]] ||
-		{ why="restore --check: $out"; return 1; }
+	pytree_check "3 pipes and 1 socketpair between them, 2 open files they share: restorable" || return 1
 	cp t.out t.old && : >t.out
-	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore: $out"; return 1; }
-	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
-	pids+=($np $c $g)
+	pytree_restore || return 1
 	[[ $out == *"opening 2 open files processes of several users share, each the very file they held"* ]] ||
 		{ why="no shared files opened by identity: $out"; return 1; }
 	got=$(for p in $np $c $g; do awk '/^Uid:/ {print $2}' /proc/$p/status; done | paste -sd' ')
@@ -1331,7 +1335,7 @@ t_restore_tree_two_users() {
 	for i in $(seq 100); do [[ $(state $np) == gone && $(state $c) == gone ]] && break; sleep 0.1; done
 	[[ $(state $np) == gone && $(state $c) == gone ]] || { why="the restored tree did not exit: $(state $np) $(state $c)"; return 1; }
 	mv t.out t.old2 && : >t.out && chmod 666 t.out
-	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore with t.out replaced: $out"; return 1; }
+	pytree_restore || return 1
 	[[ $out == *"warning: $W/t.out, an open file processes of more than one user shared"*"is reopened in each of them"* &&
 		$out == *"opening 1 open file processes of several users share"* ]] || { why="t.out replaced: $out"; return 1; }
 	wait_for t.out '^echo' 30 || { why="no echo from the child after the second restore: $(tail -3 t.out)"; return 1; }
@@ -1406,13 +1410,9 @@ t_restore_tree_zombie() {
 	[[ $(state $z1) == gone ]] || { why="the zombie $z1 after its parent was killed: $(state $z1)"; return 1; }
 	out=$($CKPT_CLI restore "$zimg" 2>&1) && { why="restored a zombie alone: $out"; return 1; }
 	[[ $out == *"pid $z1 was a zombie (exited with 5): it comes back only with its parent"* ]] || { why="a zombie alone: $out"; return 1; }
-	out=$($CKPT_CLI restore "${imgs[@]}" --check 2>&1) &&
-		[[ $out == *"tree of 4 processes (root pid $T) and 2 zombies, 3 pipes and 1 socketpair between them, 2 open files they share: restorable"* ]] ||
-		{ why="restore --check: $out"; return 1; }
+	pytree_check "tree of 4 processes (root pid $T) and 2 zombies, 3 pipes and 1 socketpair between them, 2 open files they share: restorable" || return 1
 	mv t.out t.old && : >t.out
-	out=$($CKPT_CLI restore "${imgs[@]}" 2>&1) || { why="restore with zombies: $out"; return 1; }
-	np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' <<<"$out")
-	pids+=($np $c $g)
+	pytree_restore || return 1
 	[[ $out == *": zombie pid $z1 (was $z1), child of pid $T, exited with 5"* &&
 		$out == *": zombie pid $z2 (was $z2), child of pid $T, killed by signal 15"* ]] || { why="zombie lines: $out"; return 1; }
 	got="$(state $z1) $(state $z2) $(awk '{print $4}' /proc/$z1/stat) $(awk '{print $4}' /proc/$z2/stat)"
