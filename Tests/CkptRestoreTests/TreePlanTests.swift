@@ -231,7 +231,7 @@ import Testing
         let parentSockets = [0: (unix(peer: 101, bytes: UInt64(framed.count)), framed)], childSockets = [0: (unix(peer: 100), [UInt8]())]
         let parentFacts = try image(10, 1, parentFiles, parentSockets).facts
         let childFacts = try image(20, 10, childFiles, childSockets).facts
-        #expect(parentFacts.sockets == [100: TreeFacts.Socket(peer: 101, named: false)])
+        #expect(parentFacts.sockets == [100: TreeFacts.Socket(inode: 100, peer: 101, named: false)])
         let shared = TreePlan.sharedSocketInodes([parentFacts, childFacts])
         #expect(shared == [100, 101])
         let parent = try #require(try image(10, 1, parentFiles, parentSockets, shared: shared).plan)
@@ -253,7 +253,8 @@ import Testing
         #expect(refusal { () throws(RestoreError) in try TreePlan([a, b]) }
             == "pid 10 fd 3 (socket:[100]): its peer (socket:[101]) is held by a process outside the restored tree")
         // A named peer (a listener's bound socket) is not a pair's end.
-        let named = TreeFacts(pid: 20, ppid: 10, pipeNames: [], sockets: [101: TreeFacts.Socket(peer: 0, named: true)])
+        let named = TreeFacts(pid: 20, ppid: 10, fds: [3: TreeFacts.FD(path: "socket:[101]",
+                                                                      socket: TreeFacts.Socket(inode: 101, peer: 0, named: true))])
         #expect(TreePlan.sharedSocketInodes([parentFacts, named]).isEmpty)
     }
 
@@ -358,14 +359,18 @@ import Testing
     /// fds, and another process's fd of that number only when it is the same open file;
     /// what a replaced fd held leaves the facts unless another fd holds it too.
     @Test func inheritedFdsOfATree() throws {
-        func fd(_ id: UInt64?, pipe: String? = nil, socket: UInt64? = nil) -> TreeFacts.FD {
-            TreeFacts.FD(fileID: id, pipeName: pipe, socketInode: socket)
-        }
-        var root = TreeFacts(pid: 10, ppid: 1, pipeNames: ["pipe:[5]"], sockets: [77: TreeFacts.Socket(peer: 78, named: false)],
-                             fileIDs: [3], openFiles: [3: TreeFacts.OpenFile(path: "/log", identity: nil)])
-        root.fds = [1: fd(1, pipe: "pipe:[5]"), 2: fd(2, socket: 77), 4: fd(3)]
-        var child = TreeFacts(pid: 20, ppid: 10, pipeNames: ["pipe:[5]"])
-        child.fds = [1: fd(1, pipe: "pipe:[5]"), 2: fd(9), 6: fd(8, pipe: "pipe:[5]")]
+        let log = FileIdentity(inode: 9, device: 1, size: 0, mtimeNs: 0)
+        let root = TreeFacts(pid: 10, ppid: 1, fds: [
+            1: TreeFacts.FD(fileID: 1, path: "pipe:[5]"),
+            2: TreeFacts.FD(fileID: 2, path: "socket:[77]", socket: TreeFacts.Socket(inode: 77, peer: 78, named: false)),
+            4: TreeFacts.FD(fileID: 3, path: "/log", identity: log),
+        ])
+        let child = TreeFacts(pid: 20, ppid: 10, fds: [
+            1: TreeFacts.FD(fileID: 1, path: "pipe:[5]"), 2: TreeFacts.FD(fileID: 9, path: "/other"),
+            6: TreeFacts.FD(fileID: 8, path: "pipe:[5]"),
+        ])
+        #expect(root.pipeNames == ["pipe:[5]"] && root.sockets.keys.sorted() == [77] && root.fileIDs == [3])
+        #expect(root.openFiles == [3: TreeFacts.OpenFile(path: "/log", identity: log)])
         #expect(root.inherited([1, 2, 4], root: root) == [1, 2, 4])
         #expect(child.inherited([1, 2, 4], root: root) == [1])
         var old = child
