@@ -8,7 +8,7 @@ import CkptProtocol
 import Foundation
 import XCTest
 
-/// A tree's zombie made again inside a real parent stub (`Restorer.makeZombie`).
+/// A tree's zombie made again inside a real parent stub (`Restorer.forkZombie`, `finishZombie`).
 extension RemoteSyscallsTests {
     /// The zombie is the parent stub's child, a zombie at once, with the status its parent's
     /// wait reads (an exit code; a signal, without a core dumped for it even when the signal
@@ -22,14 +22,15 @@ extension RemoteSyscallsTests {
         let parent = try restorer.start(step: { _ in })
         pid = parent.pid  // tearDown kills it
         // Cores allowed, so a zombie made by a signal that dumps core would dump one (and its
-        // status say so) if makeZombie did not make it non-dumpable first.
+        // status say so) if finishZombie did not make it non-dumpable first.
         var core = ckpt_rlimit()
         XCTAssertEqual(ckpt_prlimit(0, Int32(RLIMIT_CORE.rawValue), nil, &core), 0)
         core.soft = core.hard
         XCTAssertEqual(ckpt_prlimit(parent.pid, Int32(RLIMIT_CORE.rawValue), &core, nil), 0)
         for (status, expected) in [(WaitStatus(5 << 8), UInt32(5 << 8)), (WaitStatus(15), 15), (WaitStatus(0x80 | 11), 11)] {
             let zombie = TreePlan.Zombie(pid: 30, ppid: 10, status: status)
-            let made = try Restorer.makeZombie(zombie, placement: .init(), groupLeader: nil, from: parent, pids: .new)
+            let made = try Restorer.finishZombie(try Restorer.forkZombie(zombie, placement: .init(), groupLeader: nil, from: parent,
+                                                                        pids: .new))
             let stat = try XCTUnwrap(String(contentsOfFile: "/proc/\(made.pid)/stat", encoding: .utf8))
             let fields = stat[stat.index(after: try XCTUnwrap(stat.lastIndex(of: ")")))...].split(whereSeparator: { $0 == " " || $0 == "\n" })
             XCTAssertEqual(fields[0], "Z", "\(status): \(stat)")

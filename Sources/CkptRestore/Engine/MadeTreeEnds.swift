@@ -51,10 +51,9 @@ enum TreeEnds {
         defer { close(looked) }
         var st = stat()
         guard fstat(looked, &st) == 0 else { throw .system(call: "fstat \(what)", errno: Errno(rawValue: errno)) }
-        let device = UInt32(truncatingIfNeeded: st.st_dev)
-        guard device == held.device, UInt64(st.st_ino) == held.inode else {
-            throw .unsupported(what: what, why: "it is not the file the processes held (device \(held.device) inode \(held.inode) then, "
-                               + "device \(device) inode \(st.st_ino) now): it changed since the restore looked at it")
+        guard held.isFile(st) else {
+            throw .unsupported(what: what, why: "it is not the file the processes held (\(held.thenAndNow(st))): "
+                               + "it changed since the restore looked at it")
         }
         let fd = Glibc.open("/proc/self/fd/\(looked)", flags)
         guard fd >= 0 else { throw .system(call: "open \(what) through its O_PATH descriptor", errno: Errno(rawValue: errno)) }

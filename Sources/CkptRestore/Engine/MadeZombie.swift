@@ -49,12 +49,6 @@ extension Restorer {
         return PendingZombie(zombie: zombie, child: child, parent: parent, warnings: warnings)
     }
 
-    /// Both steps at once: a zombie no other process joins the group of.
-    static func makeZombie(_ zombie: TreePlan.Zombie, placement: TreePlan.Placement, groupLeader: pid_t?,
-                           from parent: NewProcess, pids: PidPolicy) throws(RestoreError) -> (pid: pid_t, warnings: [String]) {
-        try finishZombie(try forkZombie(zombie, placement: placement, groupLeader: groupLeader, from: parent, pids: pids))
-    }
-
     /// `pending` exits as its image says; returns its pid and what differs from the image.
     static func finishZombie(_ pending: PendingZombie) throws(RestoreError) -> (pid: pid_t, warnings: [String]) {
         let (zombie, child, parent) = (pending.zombie, pending.child, pending.parent)

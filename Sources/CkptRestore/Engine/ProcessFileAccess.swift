@@ -102,9 +102,9 @@ struct ProcessFileAccess {
             var st = stat()
             if stat("/proc/\(remote.tracee.pid)/fd/\(looked)", &st) != 0 {
                 failure = .system(call: "stat /proc/\(remote.tracee.pid)/fd/\(looked) (\(path))", errno: Errno(rawValue: errno))
-            } else if UInt32(truncatingIfNeeded: st.st_dev) != held.device || UInt64(st.st_ino) != held.inode {
+            } else if !held.isFile(st) {
                 failure = .unsupported(what: what, why: "uid \(user.uid) may not open \(path) (\(denied)), and it is not the file the process had open "
-                    + "(device \(held.device) inode \(held.inode) then, device \(UInt32(truncatingIfNeeded: st.st_dev)) inode \(st.st_ino) now): "
+                    + "(\(held.thenAndNow(st))): "
                     + "opened with the restorer's rights it would hand the process a file its user cannot open")
             } else {
                 opened = try remote.call("open \(what), the file the process held (uid \(user.uid) may not open it), through /proc/self/fd/\(looked)",

@@ -101,27 +101,22 @@ public struct TreeRestorer {
         let zombiePlacements = tree.zombiePlacements
         var pending: [Int: Restorer.PendingZombie] = [:]
         defer { for p in pending.values { p.child.kill() } }
+        // The pid whose group a placement joins (`zombieOrder` makes a zombie leader first).
+        func leader(_ group: TreePlan.Placement.Group) -> pid_t? {
+            switch group {
+            case let .of(l): processes[l].pid
+            case let .ofZombie(z): pending[z]?.child.pid
+            case .inherited, .own: nil
+            }
+        }
         for z in tree.zombieOrder {
             let zombie = tree.zombies[z], parent = tree.zombieParents[z]
             step(parent, "making its child \(zombie.pid) again, a zombie (\(zombie.status))")
-            var leader: pid_t? = nil
-            switch zombiePlacements[z].group {
-            case let .of(l): leader = processes[l].pid
-            case let .ofZombie(l): leader = pending[l]?.child.pid
-            case .inherited, .own: break
-            }
-            pending[z] = try Restorer.forkZombie(zombie, placement: zombiePlacements[z], groupLeader: leader, from: processes[parent],
-                                                 pids: restorers[parent].options.pids)
+            pending[z] = try Restorer.forkZombie(zombie, placement: zombiePlacements[z], groupLeader: leader(zombiePlacements[z].group),
+                                                 from: processes[parent], pids: restorers[parent].options.pids)
         }
         for i in restorers.indices {
-            let leader: pid_t
-            switch placements[i].group {
-            case let .of(l): leader = processes[l].pid
-            case let .ofZombie(z):
-                guard let p = pending[z] else { preconditionFailure("TreePlan: a group of a zombie not made") }
-                leader = p.child.pid
-            case .inherited, .own: continue
-            }
+            guard let leader = leader(placements[i].group) else { continue }
             if let w = try Restorer.joinGroup(of: leader, processes[i].remote, who: "pid \(tree.plans[i].task.tgid)") {
                 warnings[i].append(w)
             }

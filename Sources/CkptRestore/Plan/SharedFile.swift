@@ -41,12 +41,21 @@ public struct SharedFile: Equatable, Sendable {
         case identity
     }
 
+    /// Who opens the shared files of processes of these users (`restorersOwn`: the
+    /// restorer's ids; else their euid and egid): the restorer for its own, the root stub
+    /// for one other user, by identity for several.
+    static func opener(_ users: [(restorersOwn: Bool, euid: UInt32, egid: UInt32)]) -> Opener {
+        if users.allSatisfy(\.restorersOwn) { return .restorer }
+        guard let first = users.first else { return .restorer }
+        return users.allSatisfy { !$0.restorersOwn && $0.euid == first.euid && $0.egid == first.egid } ? .processesUser : .identity
+    }
+
     /// `path` names the file `identity` records now: the same device and inode (device
     /// numbers are compared, unlike `RestorePlan.checkUnchanged`: the restorer's rights open
     /// it for users who may not, and an inode number alone can be made to match).
     public static func isTheFile(_ path: String, _ identity: FileIdentity) -> Bool {
         var st = stat()
-        return stat(path, &st) == 0 && UInt32(truncatingIfNeeded: st.st_dev) == identity.device && UInt64(st.st_ino) == identity.inode
+        return stat(path, &st) == 0 && identity.isFile(st)
     }
 }
 
@@ -89,16 +98,12 @@ extension TreePlan {
 
     /// Every image's process opens paths with the same rights.
     static func oneUser(_ facts: [TreeFacts]) -> Bool {
-        if facts.allSatisfy(\.restorersOwn) { return true }
-        return facts.allSatisfy { !$0.restorersOwn && $0.euid == facts[0].euid && $0.egid == facts[0].egid }
+        SharedFile.opener(facts.map { ($0.restorersOwn, $0.euid, $0.egid) }) != .identity
     }
 
     /// Who opens the tree's shared files, and with whose rights (`TreeRestorer.run`).
     public var filesOpener: SharedFile.Opener {
-        if plans.allSatisfy(\.task.idsAreTheRestorers) { return .restorer }
-        let first = plans[0].task
-        let one = plans.allSatisfy { !$0.task.idsAreTheRestorers && $0.task.euid == first.euid && $0.task.egid == first.egid }
-        return one ? .processesUser : .identity
+        SharedFile.opener(plans.map { ($0.task.idsAreTheRestorers, $0.task.euid, $0.task.egid) })
     }
 
     /// Each shared open file once (its offset and flags are one: the first image's).
@@ -111,5 +116,17 @@ extension TreePlan {
             }
         }
         return files.values.sorted { $0.fileID < $1.fileID }
+    }
+}
+
+extension FileIdentity {
+    /// `st` (stat(2) of what a path names now) is this file: the same device and inode.
+    func isFile(_ st: stat) -> Bool {
+        UInt32(truncatingIfNeeded: st.st_dev) == device && UInt64(st.st_ino) == inode
+    }
+
+    /// This file and `st`'s, for a refusal: "device D inode I then, device D inode I now".
+    func thenAndNow(_ st: stat) -> String {
+        "device \(device) inode \(inode) then, device \(UInt32(truncatingIfNeeded: st.st_dev)) inode \(st.st_ino) now"
     }
 }
