@@ -13,8 +13,8 @@
  *       --slow-ms sleeps after every read, --stall-ms once after the 10th
  *       message, --die-after exits abruptly after that many messages,
  *       --grow-rcvbuf sets SO_RCVBUFFORCE to B after the first read.
- *   ckpt-ktest checkpoint PID [--stop] [--zombie] [--timeout MS] [--handle-signals]
- *                             [--mlock]
+ *   ckpt-ktest checkpoint PID [--stop] [--hold] [--zombie] [--timeout MS]
+ *                             [--handle-signals] [--mlock]
  *       the request is answered at once (crid); then wait for
  *       CKPT_CMD_CHECKPOINT_DONE on the same socket and print its result.
  *       --handle-signals catches SIGWINCH, SIGCHLD and SIGUSR1 (no
@@ -80,12 +80,14 @@ static int cmd_checkpoint(int argc, char **argv)
 	int fd, err, i;
 
 	if (argc < 1)
-		die("checkpoint PID [--stop] [--zombie] [--timeout MS] [--handle-signals] [--mlock]");
+		die("checkpoint PID [--stop] [--hold] [--zombie] [--timeout MS] [--handle-signals] [--mlock]");
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--stop")) {
 			flags |= CKPT_CHECKPOINT_FLAGS_STOP;
 		} else if (!strcmp(argv[i], "--zombie")) {
 			flags |= CKPT_CHECKPOINT_FLAGS_ZOMBIE;
+		} else if (!strcmp(argv[i], "--hold")) {
+			flags |= CKPT_CHECKPOINT_FLAGS_HOLD;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--handle-signals")) {
@@ -180,6 +182,7 @@ static int cmd_stats(void)
 		[CKPT_A_STATS_RESTART_REJECTS] = "restart-rejects",
 		[CKPT_A_STATS_FRAG_PAGES_NEW] = "frag-pages-new",
 		[CKPT_A_STATS_FRAG_PAGES_REUSED] = "frag-pages-reused",
+		[CKPT_A_STATS_HELD_BYTES] = "held-bytes",
 	};
 	struct msg *m = calloc(1, sizeof(*m)), *r = calloc(1, sizeof(*r));
 	struct nlattr *tb[MAXA], *st[MAXA];

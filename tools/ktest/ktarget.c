@@ -32,6 +32,12 @@
  * With RESERVE_GIB it also reserves that much PROT_READ|PROT_WRITE memory
  * and touches one page in its middle: a checkpoint must skip the rest
  * without visiting it page by page.
+ * With KTARGET_STILL=1 in its environment it prints "still" once set up and
+ * then waits in pause() for ever, writing no memory: SIGSTOP and SIGCONT
+ * restart the call without running any of its code, so an image taken while
+ * it was stopped still equals its memory after it was continued (the hold
+ * scenarios). (A python3 target is not still: run on, it changes its memory
+ * now and then.)
  */
 #include <fcntl.h>
 #include <fenv.h>
@@ -154,6 +160,11 @@ int main(int argc, char **argv)
 	memcpy(file + 64, "ktarget wrote this", 18);
 	memcpy(file + 2 * 4096 + 64, "and this", 8);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (getenv("KTARGET_STILL")) {
+		printf("still\n");
+		for (;;)
+			pause();
+	}
 
 	for (;;) {
 		counter++;

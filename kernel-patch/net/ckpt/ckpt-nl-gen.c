@@ -98,7 +98,7 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_EXIT_STATUS + 1] = {
 	[CKPT_A_META_SNDBUF] = { .type = NLA_U32, },
 	[CKPT_A_META_RCVBUF] = { .type = NLA_U32, },
 	[CKPT_A_META_PARENT_CRID] = { .type = NLA_U64, },
-	[CKPT_A_META_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x7),
+	[CKPT_A_META_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0xf),
 	[CKPT_A_META_DUMPABLE] = { .type = NLA_U32, },
 	[CKPT_A_META_SOCK_FAMILY] = { .type = NLA_U32, },
 	[CKPT_A_META_SOCK_PROTOCOL] = { .type = NLA_U32, },
@@ -124,7 +124,7 @@ static const struct nla_policy ckpt_sink_unregister_nl_policy[CKPT_A_PAD + 1] = 
 /* CKPT_CMD_CHECKPOINT - do */
 static const struct nla_policy ckpt_checkpoint_nl_policy[CKPT_A_DIRTY_RANGES + 1] = {
 	[CKPT_A_PID] = NLA_POLICY_MIN(NLA_U32, 1),
-	[CKPT_A_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x7),
+	[CKPT_A_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0xf),
 	[CKPT_A_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ckpt_a_timeout_ms_range),
 	[CKPT_A_PARENT_CRID] = { .type = NLA_U64, },
 	[CKPT_A_DIRTY_RANGES] = { .type = NLA_BINARY, },

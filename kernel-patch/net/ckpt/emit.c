@@ -20,11 +20,28 @@
  * requester's socket closed, and the stream's deadline, which bounds the
  * whole stream, not each message. A sink that keeps reading, however
  * slowly, loses nothing and only runs into the deadline.
+ *
+ * Checksums are made at delivery, not while a message is built
+ * (ckpt_msg_seal()): a fragment's data checksum and the stream's running
+ * checksum over meta and data, in the order the sink receives them.
+ *
+ * Holding (CKPT_CHECKPOINT_FLAGS_HOLD): while the stream reads a task it
+ * stopped, its messages go to a queue of its own (s->held) instead of
+ * waiting for the sink, and a second work item (ckpt_drain_work(), on
+ * ckpt_drain_wq) checksums and delivers them with the same backpressure.
+ * The task is continued as soon as it is read (stream.c), while the queue
+ * still drains: its freeze is the copy of its memory, not the sink's
+ * reading of it. What all streams hold together is bounded by
+ * hold_total_mib and charged to each requester like the rest of its
+ * stream; past that bound, or near its requester's memory cgroup limit
+ * (ckpt_hold_take()), a stream waits for its own queue as it would for
+ * the sink.
  */
 #include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
+#include <linux/memcontrol.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
 #include <linux/mm.h>
@@ -56,14 +73,21 @@
 #define CKPT_CTL_MAX	(4 * nla_total_size_64bit(sizeof(u64)) + \
 			 4 * nla_total_size(sizeof(u32)) + nla_total_size(128))
 
+/*
+ * The first abort wins. Two threads of one stream may abort it at once
+ * (the producer and its drainer): err and why are written before reason
+ * is published, under the stream's lock.
+ */
 void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
 		    const char *why)
 {
-	if (s->reason)
-		return;
-	s->reason = reason;
-	s->err = err;
-	s->why = why;
+	spin_lock(&s->abort_lock);
+	if (!s->reason) {
+		s->err = err;
+		s->why = why;
+		smp_store_release(&s->reason, reason);
+	}
+	spin_unlock(&s->abort_lock);
 }
 
 /*
@@ -72,7 +96,7 @@ void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
  */
 int ckpt_stream_check(struct ckpt_stream *s)
 {
-	if (s->reason)
+	if (smp_load_acquire(&s->reason))
 		return s->err;
 	if (READ_ONCE(ckpt_unloading))
 		ckpt_set_abort(s, CKPT_ABORT_REASON_UNLOAD, -ESHUTDOWN,
@@ -86,7 +110,7 @@ int ckpt_stream_check(struct ckpt_stream *s)
 	else if (time_after(jiffies, s->deadline))
 		ckpt_set_abort(s, CKPT_ABORT_REASON_SINK_TIMEOUT, -ETIMEDOUT,
 			       "the stream did not end within its timeout");
-	return s->reason ? s->err : 0;
+	return smp_load_acquire(&s->reason) ? s->err : 0;
 }
 
 /* Until the sink's queue has room: bounded by ckpt_stream_check(). */
@@ -125,8 +149,66 @@ int ckpt_sock_queue(struct sock *sk, struct sk_buff *skb)
 	return len;
 }
 
-/* Sends and consumes @skb; on failure marks the stream aborted. */
-static int ckpt_send(struct ckpt_stream *s, struct sk_buff *skb)
+/* The CRC-32C of a paged data attribute's bytes: the skb's page fragments. */
+static u32 ckpt_frags_crc(struct sk_buff *skb)
+{
+	u32 crc = ~0U;
+	int i;
+
+	for (i = 0; i < skb_shinfo(skb)->nr_frags; i++) {
+		const skb_frag_t *frag = &skb_shinfo(skb)->frags[i];
+		void *p = kmap_local_page(skb_frag_page(frag));
+
+		crc = ckpt_crc32c(crc, p + skb_frag_off(frag), skb_frag_size(frag));
+		kunmap_local(p);
+	}
+	return crc;
+}
+
+/*
+ * Checksums @skb before it is delivered. Its attributes are walked in the
+ * linear part: the meta nest's payload goes into the stream's checksum;
+ * CKPT_A_DATA, always the last (ckpt_frag_data(), ckpt_frag_pages()), is
+ * checksummed alone into the CKPT_A_DATA_CHECKSUM before it, then into the
+ * stream's. For CRC-32C crc(c, B) = shift(c, |B|) ^ crc(0, B), so with
+ * crc(~0, B) computed once, crc(c, B) = shift(c ^ ~0, |B|) ^ crc(~0, B):
+ * one multiplication (ckpt_crc32c_shift()), not a second pass over B.
+ * Messages without meta or data (begin, end) change nothing.
+ */
+static void ckpt_msg_seal(struct ckpt_stream *s, struct sk_buff *skb)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(skb);
+	struct nlattr *nla = genlmsg_data(nlmsg_data(nlh));
+	int rem = skb_headlen(skb) - ((void *)nla - (void *)nlh);
+	u32 *sum = NULL;
+
+	while (rem >= NLA_HDRLEN) {
+		u16 type = nla_type(nla);
+
+		if (type == CKPT_A_META) {
+			s->crc = ckpt_crc32c(s->crc, nla_data(nla), nla_len(nla));
+			s->bytes += nla_len(nla);
+		} else if (type == CKPT_A_DATA_CHECKSUM) {
+			sum = nla_data(nla);
+		} else if (type == CKPT_A_DATA) {
+			u32 len = nla_len(nla), crc;
+
+			/* In page fragments (beyond the linear part) or in the linear part. */
+			crc = skb_is_nonlinear(skb) ? ckpt_frags_crc(skb) :
+						      ckpt_crc32c(~0U, nla_data(nla), len);
+			if (!WARN_ON_ONCE(!sum))
+				*sum = ~crc;
+			s->crc = ckpt_crc32c_shift(s->crc ^ ~0U, len) ^ crc;
+			s->bytes += len;
+			return;
+		}
+		rem -= NLA_ALIGN(nla->nla_len);
+		nla = (void *)nla + NLA_ALIGN(nla->nla_len);
+	}
+}
+
+/* Seals, waits for room, delivers and consumes @skb; on failure marks the stream aborted. */
+static int ckpt_deliver(struct ckpt_stream *s, struct sk_buff *skb)
 {
 	int err = ckpt_sink_wait(s);
 
@@ -134,9 +216,140 @@ static int ckpt_send(struct ckpt_stream *s, struct sk_buff *skb)
 		kfree_skb(skb);
 		return err;
 	}
+	ckpt_msg_seal(s, skb);
 	ckpt_sock_queue(s->sink.sk, skb);
-	s->seq++;
 	return 0;
+}
+
+/* Bytes of messages all holding streams hold: at most hold_total_mib. */
+static atomic_long_t ckpt_held_total = ATOMIC_LONG_INIT(0);
+
+/*
+ * Pages the requester's memory cgroup can still be charged: the least room
+ * (limit less use) at any level of its hierarchy. A racy read, as
+ * mem_cgroup_margin() is: it only decides whether to hold.
+ */
+static unsigned long ckpt_memcg_room(struct mem_cgroup *memcg)
+{
+	unsigned long room = ULONG_MAX;
+	struct page_counter *c;
+
+	if (!memcg)		/* memory cgroups disabled */
+		return room;
+	for (c = &memcg->memory; c; c = c->parent) {
+		unsigned long max = READ_ONCE(c->max), use = page_counter_read(c);
+
+		room = min(room, max > use ? max - use : 0);
+	}
+	return room;
+}
+
+/*
+ * Room for @size more held bytes, taken, or false. Two bounds: all
+ * streams' held bytes within hold_total_mib, and the requester's memory
+ * cgroup left with room for what a stream needs without holding (twice
+ * its ring, for the pages the sink's queue still refers to, and
+ * CKPT_HOLD_SPARE for its other messages). The messages built under the
+ * task's locks cannot wait for the queue to drain when an allocation
+ * fails (ckpt_hold_relieve()), so holding stops before the cgroup is full.
+ */
+#define CKPT_HOLD_SPARE		(8UL << (20 - PAGE_SHIFT))
+static bool ckpt_hold_take(struct ckpt_stream *s, unsigned int size)
+{
+	long max = (long)READ_ONCE(ckpt_hold_total_mib) << 20;
+
+	if (ckpt_memcg_room(s->memcg) <
+	    (size >> PAGE_SHIFT) + 2UL * s->ring_max + CKPT_HOLD_SPARE)
+		return false;
+	if (atomic_long_add_return(size, &ckpt_held_total) <= max)
+		return true;
+	atomic_long_sub(size, &ckpt_held_total);
+	return false;
+}
+
+/*
+ * The drainer: delivers the held messages in order, checksumming each
+ * first. It is the only reader of the stream's checksum and byte count
+ * while messages are held, and stops with the stream: once it is aborted,
+ * every held message is freed undelivered. Re-queued by every hold, so a
+ * message held just after it found the queue empty is not left behind.
+ */
+void ckpt_drain_work(struct work_struct *work)
+{
+	struct ckpt_stream *s = container_of(work, struct ckpt_stream, drain);
+	struct sk_buff *skb;
+
+	while ((skb = skb_dequeue(&s->held))) {
+		unsigned int size = skb->truesize;
+
+		if (!ckpt_deliver(s, skb))
+			s->held_bytes += size;
+		atomic_long_sub(size, &ckpt_held_total);
+		/* Our writes above come before the producer sees the queue empty. */
+		atomic_dec_return_release(&s->held_nr);
+	}
+}
+
+/*
+ * Until the drainer has delivered (or, aborted, freed) every held message:
+ * bounded as its sink waits are, by the stream's deadline.
+ */
+int ckpt_hold_drain(struct ckpt_stream *s)
+{
+	flush_work(&s->drain);
+	if (WARN_ON_ONCE(atomic_read_acquire(&s->held_nr) && !s->reason))
+		return -EINVAL;
+	return ckpt_stream_check(s);
+}
+
+/*
+ * A page data allocation failed: a holding stream's own queue may be what
+ * fills its memory cgroup. Waits until the drainer delivered it and the
+ * sink's queue is back within its buffer (the sink frees what it reads),
+ * then says to try once more; false when the stream holds nothing. Only
+ * where no lock of the task is held: a page run's message and pages are
+ * made after the pages were pinned and the mmap lock dropped.
+ */
+static bool ckpt_hold_relieve(struct ckpt_stream *s)
+{
+	if (!s->holding || !atomic_read_acquire(&s->held_nr))
+		return false;
+	return !ckpt_hold_drain(s) && !ckpt_sink_wait(s);
+}
+
+/*
+ * Sends and consumes @skb; on failure marks the stream aborted. A holding
+ * stream queues it for the drainer while there is room; past the bound it
+ * waits, and sends it itself once its own queue is empty (the others'
+ * may stay full: their sinks bound them, not this stream).
+ */
+static int ckpt_send(struct ckpt_stream *s, struct sk_buff *skb)
+{
+	unsigned int us = 20;
+	int err;
+
+	while (s->holding) {
+		err = ckpt_stream_check(s);
+		if (err) {
+			kfree_skb(skb);
+			return err;
+		}
+		if (ckpt_hold_take(s, skb->truesize)) {
+			atomic_inc(&s->held_nr);
+			skb_queue_tail(&s->held, skb);
+			queue_work(ckpt_drain_wq, &s->drain);
+			s->seq++;
+			return 0;
+		}
+		if (!atomic_read_acquire(&s->held_nr))
+			break;
+		usleep_range(us, 2 * us);
+		us = min(2 * us, 2000U);
+	}
+	err = ckpt_deliver(s, skb);
+	if (!err)
+		s->seq++;
+	return err;
 }
 
 static struct sk_buff *ckpt_ctl_new(struct ckpt_stream *s, u8 cmd,
@@ -325,6 +538,8 @@ static int ckpt_frag_open(struct ckpt_stream *s, struct ckpt_rec *rec,
 		     SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) > CKPT_FRAG_BUF);
 
 	skb = genlmsg_new(size, CKPT_GFP_STREAM);
+	if (!skb && paged && ckpt_hold_relieve(s))
+		skb = genlmsg_new(size, CKPT_GFP_STREAM);
 	if (!skb)
 		goto nomem;
 	s->hdr = genlmsg_put(skb, 0, 0, &ckpt_nl_family, 0, CKPT_CMD_RECORD);
@@ -346,7 +561,6 @@ static int ckpt_frag_open(struct ckpt_stream *s, struct ckpt_rec *rec,
 	}
 	s->skb = skb;
 	s->data = NULL;
-	s->data_len = 0;
 	return 0;
 
 out_free_skb:
@@ -369,35 +583,18 @@ int ckpt_frag_begin_paged(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 	return ckpt_frag_open(s, rec, len, true);
 }
 
-/* Closes the meta nest; its payload is part of the stream's checksum. */
+/* Closes the meta nest (checksummed at delivery: ckpt_msg_seal()). */
 int ckpt_meta_end(struct ckpt_stream *s)
 {
 	if (WARN_ON_ONCE(!s->meta))
 		return -EINVAL;
 	nla_nest_end(s->skb, s->meta);
-	s->crc = ckpt_crc32c(s->crc, nla_data(s->meta), nla_len(s->meta));
-	s->bytes += nla_len(s->meta);
 	return 0;
 }
 
 /*
- * A fragment's data checksum: the CRC-32C of its data alone (@crc, from ~0,
- * not inverted) into its CKPT_A_DATA_CHECKSUM, and into the stream's
- * running checksum, so that one pass over the data makes both. For CRC-32C
- * crc(c, B) = shift(c, |B|) ^ crc(0, B), so crc(c, B) = shift(c ^ ~0, |B|)
- * ^ crc(~0, B): the shift is a multiplication (ckpt_crc32c_shift()), not a
- * pass over B.
- */
-static void ckpt_data_sum(struct ckpt_stream *s, u32 crc, u32 len)
-{
-	*s->data_sum = ~crc;
-	s->crc = ckpt_crc32c_shift(s->crc ^ ~0U, len) ^ crc;
-	s->bytes += len;
-}
-
-/*
  * Reserves @len data bytes in the message for the caller to fill, after the
- * data checksum's place (filled by ckpt_frag_send()).
+ * data checksum's place (filled at delivery: ckpt_msg_seal()).
  */
 void *ckpt_frag_data(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 {
@@ -407,9 +604,7 @@ void *ckpt_frag_data(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len)
 
 	if (WARN_ON_ONCE(!nla || s->data))
 		return NULL;
-	s->data_sum = nla_data(sum);
 	s->data = nla_data(nla);
-	s->data_len = len;
 	rec->offset += len;
 	return s->data;
 }
@@ -493,17 +688,16 @@ static struct page *ckpt_ring_page(struct ckpt_stream *s)
 
 /*
  * The data of a fragment begun with ckpt_frag_begin_paged(): @nr pages
- * copied from @src into ring pages, checksummed as they are copied, and
- * attached as the skb's page fragments. The data attribute is the
- * message's last; ckpt_frag_send() sets the message's length.
+ * copied from @src into ring pages and attached as the skb's page
+ * fragments (checksummed at delivery). The data attribute is the message's
+ * last; ckpt_frag_send() sets the message's length.
  */
 int ckpt_frag_pages(struct ckpt_stream *s, struct ckpt_rec *rec,
 		    struct page **src, unsigned int nr)
 {
 	struct sk_buff *skb = s->skb;
 	u32 len = nr << PAGE_SHIFT;
-	struct nlattr *nla, *sum;
-	u32 crc = ~0U;
+	struct nlattr *nla;
 	unsigned int i;
 
 	/* nla_len is 16 bits; MAX_SKB_FRAGS fragments fit an skb. */
@@ -513,28 +707,24 @@ int ckpt_frag_pages(struct ckpt_stream *s, struct ckpt_rec *rec,
 			 len > CKPT_FRAG_DATA || rec->offset + len > rec->data_len ||
 			 skb_tailroom(skb) < CKPT_DATA_SUM_SIZE + NLA_HDRLEN))
 		return -EMSGSIZE;
-	sum = nla_reserve(skb, CKPT_A_DATA_CHECKSUM, sizeof(u32));
-	s->data_sum = nla_data(sum);
+	nla_reserve(skb, CKPT_A_DATA_CHECKSUM, sizeof(u32));
 	nla = skb_put(skb, NLA_HDRLEN);
 	nla->nla_type = CKPT_A_DATA;
 	nla->nla_len = nla_attr_size(len);
 	for (i = 0; i < nr; i++) {
 		struct page *page = ckpt_ring_page(s);
-		void *to;
 
+		if (!page && ckpt_hold_relieve(s))
+			page = ckpt_ring_page(s);
 		if (!page) {
 			ckpt_set_abort(s, CKPT_ABORT_REASON_NOMEM, -ENOMEM,
 				       "no memory for a stream message");
 			return -ENOMEM;
 		}
-		to = kmap_local_page(page);
-		memcpy_from_page(to, src[i], 0, PAGE_SIZE);
-		crc = ckpt_crc32c(crc, to, PAGE_SIZE);
-		kunmap_local(to);
+		copy_highpage(page, src[i]);
 		get_page(page);
 		skb_add_rx_frag(skb, i, page, 0, PAGE_SIZE, PAGE_SIZE);
 	}
-	ckpt_data_sum(s, crc, len);
 	rec->offset += len;
 	return 0;
 }
@@ -543,9 +733,6 @@ int ckpt_frag_send(struct ckpt_stream *s)
 {
 	struct sk_buff *skb = s->skb;
 
-	if (s->data)
-		ckpt_data_sum(s, ckpt_crc32c(~0U, s->data, s->data_len),
-			      s->data_len);
 	s->skb = NULL;
 	genlmsg_end(skb, s->hdr);
 	/* genlmsg_end() counts the linear part; page fragments follow it. */

@@ -91,9 +91,12 @@ extern unsigned int ckpt_restart_total_mib;
 extern unsigned int ckpt_max_sessions;
 extern unsigned int ckpt_user_sessions;
 extern unsigned int ckpt_session_idle_ms;
+extern unsigned int ckpt_hold_total_mib;
 
 /* Streams run here; session expiry too. Drained at module exit. */
 extern struct workqueue_struct *ckpt_wq;
+/* Holding streams' drainers (emit.c): not ckpt_wq, which their streams wait on. */
+extern struct workqueue_struct *ckpt_drain_wq;
 
 /* Family-wide counters (main.c), reported by CKPT_CMD_STATS_GET. */
 struct ckpt_stats {
@@ -106,6 +109,7 @@ struct ckpt_stats {
 	atomic64_t restart_rejects;
 	atomic64_t frag_pages_new;
 	atomic64_t frag_pages_reused;
+	atomic64_t held_bytes;
 };
 
 extern struct ckpt_stats ckpt_stats;
@@ -274,6 +278,7 @@ struct ckpt_stream {
 	kuid_t uid;		/* the requester's, for the per-user cap */
 	bool admin;		/* the requester is the host's (ckpt_host_admin()) */
 	bool stop;		/* stop the task first, resume it after */
+	bool holding;		/* messages go to held[] while the task is read */
 	bool zombie;		/* the task is a zombie: ids and exit status only */
 	u32 flags;		/* the request's CKPT_CHECKPOINT_FLAGS_* */
 	u64 parent_crid;	/* the pre-copy this one builds on, or 0 */
@@ -286,6 +291,7 @@ struct ckpt_stream {
 	u64 records;
 	u64 bytes;
 	u32 crc;		/* running CRC-32C, not yet inverted */
+	spinlock_t abort_lock;	/* the first abort's reason, err and why */
 	u32 reason;		/* enum ckpt_abort_reason once aborted, else 0 */
 	int err;		/* errno of the abort */
 	const char *why;	/* the abort's reason, for the sink and requester */
@@ -293,9 +299,7 @@ struct ckpt_stream {
 	struct sk_buff *skb;	/* message being filled */
 	void *hdr;
 	struct nlattr *meta;
-	void *data;		/* this message's data, checksummed at send */
-	u32 *data_sum;		/* its CKPT_A_DATA_CHECKSUM's payload */
-	u32 data_len;
+	void *data;		/* this message's data in its linear part */
 	char *path;		/* PATH_MAX scratch for d_path() */
 	struct page **pages;	/* CKPT_PAGES_RUN_MAX page pointers */
 	struct page **ring;	/* page fragments' pages, ours (emit.c) */
@@ -304,6 +308,11 @@ struct ckpt_stream {
 	unsigned int ring_next;	/* the oldest, once ring_len == ring_max */
 	u64 ring_reused;	/* fragment pages taken back from the ring */
 	u64 ring_new;		/* fragment pages allocated */
+	/* Holding (emit.c): the drainer owns crc, bytes and held_bytes meanwhile. */
+	struct work_struct drain;
+	struct sk_buff_head held;	/* built, not yet delivered, in order */
+	atomic_t held_nr;	/* in held[] or being delivered by the drainer */
+	u64 held_bytes;		/* truesize delivered after being held */
 };
 
 /* precopy.c: which pages a checkpoint with a parent sends as data. */
@@ -318,6 +327,8 @@ void ckpt_stream_abort(struct ckpt_stream *s, u32 reason, int err,
 void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
 		    const char *why);
 int ckpt_stream_check(struct ckpt_stream *s);
+void ckpt_drain_work(struct work_struct *work);
+int ckpt_hold_drain(struct ckpt_stream *s);
 void ckpt_stream_done(struct ckpt_stream *s);
 void ckpt_rec_init(struct ckpt_stream *s, struct ckpt_rec *rec, u32 type,
 		   u32 parent, u64 data_len);

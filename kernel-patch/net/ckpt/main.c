@@ -69,6 +69,11 @@ module_param_named(fdinfo_helpers, ckpt_fdinfo_helpers, uint, 0644);
 MODULE_PARM_DESC(fdinfo_helpers,
 		 "Most threads reading an epoll's fdinfo at once (a stream waits for one only until its deadline)");
 
+unsigned int ckpt_hold_total_mib = 512;
+module_param_named(hold_total_mib, ckpt_hold_total_mib, uint, 0644);
+MODULE_PARM_DESC(hold_total_mib,
+		 "Most message bytes all streams with the hold flag may hold while their tasks go on, MiB (0: none)");
+
 struct ckpt_stats ckpt_stats;
 bool ckpt_unloading;
 

@@ -40,8 +40,10 @@
  * UNLOAD and destroy_workqueue() waits for them: each notices within one
  * wait step (2 ms) or one page run.
  */
+#include <linux/capability.h>
 #include <linux/jiffies.h>
 #include <linux/memcontrol.h>
+#include <linux/user_namespace.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -54,6 +56,16 @@
 #include "internal.h"
 
 struct workqueue_struct *ckpt_wq;
+struct workqueue_struct *ckpt_drain_wq;
+/*
+ * A holding stream produces at high priority (nice -20 kworkers) when its
+ * requester could raise its own so (CAP_SYS_NICE over the host): the task
+ * is stopped for exactly as long as its producer runs, while the drainer
+ * and the sink, which no task waits for any more, share what CPU is left
+ * (under qemu's TCG, 0.53 against 0.70 of CRIU's freeze: docs/benchmarks.md,
+ * session 38). Anyone else's on ckpt_wq: no priority it could not take.
+ */
+static struct workqueue_struct *ckpt_hold_wq;
 
 static LIST_HEAD(ckpt_streams);
 static DEFINE_SPINLOCK(ckpt_streams_lock);
@@ -91,6 +103,7 @@ static void ckpt_stream_free(struct ckpt_stream *s)
 		spin_unlock(&ckpt_streams_lock);
 	}
 	kfree_skb(s->skb);
+	skb_queue_purge(&s->held);	/* empty unless admission failed; the drainer has ended */
 	kfree(s->path);
 	kfree(s->pages);
 	ckpt_ring_free(s);
@@ -121,6 +134,7 @@ static void ckpt_stream_free(struct ckpt_stream *s)
 	atomic64_add(s->wait_ns, &ckpt_stats.wait_ns);
 	atomic64_add(s->ring_new, &ckpt_stats.frag_pages_new);
 	atomic64_add(s->ring_reused, &ckpt_stats.frag_pages_reused);
+	atomic64_add(s->held_bytes, &ckpt_stats.held_bytes);
 	if (s->reason)
 		atomic64_inc(&ckpt_stats.aborts);
 	kfree(s);
@@ -181,6 +195,19 @@ static void ckpt_stream_work(struct work_struct *work)
 		err = ckpt_wait_stopped(s);
 	if (!err)
 		err = ckpt_checkpoint_task(s, s->task);
+	/* Aborted first, so that a drainer frees what it holds instead of sending it. */
+	if (err)
+		ckpt_set_abort(s, ckpt_abort_reason(err, &why), err, why);
+	/* Read (or failed): the task goes on, while what is held drains. */
+	if (s->stop)
+		send_sig(SIGCONT, s->task, 1);
+	if (s->holding) {
+		int drained = ckpt_hold_drain(s);
+
+		s->holding = false;
+		if (!err)
+			err = drained;
+	}
 	if (!err)
 		err = ckpt_stream_end(s);
 	if (err) {
@@ -188,8 +215,6 @@ static void ckpt_stream_work(struct work_struct *work)
 
 		ckpt_stream_abort(s, reason, err, why);
 	}
-	if (s->stop)
-		send_sig(SIGCONT, s->task, 1);
 	ckpt_stream_done(s);
 	set_active_memcg(memcg);
 	ckpt_stream_free(s);
@@ -255,6 +280,11 @@ static int ckpt_live_admit(struct ckpt_stream *s, struct sk_buff *skb,
 	if ((flags & CKPT_CHECKPOINT_FLAGS_PRE_COPY) && (flags & CKPT_CHECKPOINT_FLAGS_STOP)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[CKPT_A_CHECKPOINT_FLAGS],
 				    "a pre-copy reads the running task: not with stop");
+		return -EINVAL;
+	}
+	if ((flags & CKPT_CHECKPOINT_FLAGS_HOLD) && !(flags & CKPT_CHECKPOINT_FLAGS_STOP)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[CKPT_A_CHECKPOINT_FLAGS],
+				    "hold ends the freeze early, which only a stream that stops the task can: set stop too");
 		return -EINVAL;
 	}
 	err = ckpt_dirty_parse(s, info);
@@ -330,6 +360,9 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	}
 	INIT_LIST_HEAD(&s->node);
 	INIT_WORK(&s->work, ckpt_stream_work);
+	INIT_WORK(&s->drain, ckpt_drain_work);
+	skb_queue_head_init(&s->held);
+	spin_lock_init(&s->abort_lock);
 	s->task = task;
 	s->net = get_net(genl_info_net(info));
 	s->cred = get_current_cred();
@@ -367,9 +400,13 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 		goto out_free;
 	/* Stopped by us only now that nothing can fail before the work runs. */
 	s->stop = s->stop && !s->zombie && !ckpt_task_stopped(task);
+	/* Holding shortens only a freeze we end; hold_total_mib 0 turns it off. */
+	s->holding = s->stop && (flags & CKPT_CHECKPOINT_FLAGS_HOLD) &&
+		     READ_ONCE(ckpt_hold_total_mib);
 	if (s->stop)
 		send_sig(SIGSTOP, task, 1);
-	queue_work(ckpt_wq, &s->work);
+	queue_work(s->holding && ns_capable_noaudit(&init_user_ns, CAP_SYS_NICE) ?
+		   ckpt_hold_wq : ckpt_wq, &s->work);
 	return 0;
 
 out_free:
@@ -381,12 +418,26 @@ out_free:
 int ckpt_stream_init(void)
 {
 	ckpt_wq = alloc_workqueue("ckpt", WQ_UNBOUND, 0);
-	return ckpt_wq ? 0 : -ENOMEM;
+	if (!ckpt_wq)
+		return -ENOMEM;
+	ckpt_hold_wq = alloc_workqueue("ckpt_hold", WQ_UNBOUND | WQ_HIGHPRI, 0);
+	ckpt_drain_wq = alloc_workqueue("ckpt_drain", WQ_UNBOUND, 0);
+	if (!ckpt_hold_wq || !ckpt_drain_wq) {
+		if (ckpt_hold_wq)
+			destroy_workqueue(ckpt_hold_wq);
+		if (ckpt_drain_wq)
+			destroy_workqueue(ckpt_drain_wq);
+		destroy_workqueue(ckpt_wq);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* After ckpt_unloading is set: every stream aborts, and we wait for them. */
 void ckpt_stream_exit(void)
 {
 	destroy_workqueue(ckpt_wq);
+	destroy_workqueue(ckpt_hold_wq);	/* each stream waited for its drainer */
+	destroy_workqueue(ckpt_drain_wq);
 	WARN_ON_ONCE(!list_empty(&ckpt_streams));
 }

@@ -168,8 +168,10 @@
  * accepts a stream only if its record count, bytes and checksum equal the end message's.
  *
  * CKPT_A_DATA_CHECKSUM is the CRC-32C (initial value ~0, final xor ~0) of the fragment's data
- * alone, computed as the kernel copied it into the message; the stream checksum is that
- * CRC combined into the running one, so both come from one pass. A sink may write it as the
+ * alone, computed from the kernel's copy when the message is delivered to the sink (so a
+ * held message, CKPT_CHECKPOINT_FLAGS_HOLD, is checksummed after its task was continued,
+ * from the copy taken while it was stopped); the stream checksum is that CRC combined into
+ * the running one, so both come from one pass. A sink may write it as the
  * data's checksum instead of computing its own (`ckpt listen --data-check after-publish`),
  * and check the bytes it wrote against it later. Streams of modules before it carry no
  * CKPT_A_DATA_CHECKSUM; a sink accepts both. A sink that refuses attributes it does not know
@@ -420,14 +422,25 @@ enum ckpt_record_type {
  *   parent's wait(2) finds it. Without this flag a zombie is refused (ESRCH);
  *   with it a live task is checkpointed as ever. Not with pre-copy or a
  *   parent-crid; stop is ignored for a zombie.
+ * @CKPT_CHECKPOINT_FLAGS_HOLD: With stop: continue the task as soon as it is
+ *   read, not when the sink has read its stream. Until then its messages are
+ *   held in kernel memory charged to the requester, and delivered in order
+ *   (with the same backpressure) while the task runs again. All streams
+ *   together hold at most the module's hold_total_mib, and a stream holds only
+ *   while its requester's memory cgroup keeps room for what it needs without
+ *   holding (twice its page ring and 8 MiB); past either, a stream waits for
+ *   its own messages to drain, as without the flag. Without stop (EINVAL) it
+ *   could not shorten anything; a task already stopped is left stopped, and
+ *   its stream does not hold.
  */
 enum ckpt_checkpoint_flags {
 	CKPT_CHECKPOINT_FLAGS_STOP = 1,
 	CKPT_CHECKPOINT_FLAGS_PRE_COPY = 2,
 	CKPT_CHECKPOINT_FLAGS_ZOMBIE = 4,
+	CKPT_CHECKPOINT_FLAGS_HOLD = 8,
 
 	/* private: */
-	CKPT_CHECKPOINT_FLAGS_MASK = 7,
+	CKPT_CHECKPOINT_FLAGS_MASK = 15,
 };
 
 /**
@@ -657,6 +670,7 @@ enum {
 	CKPT_A_STATS_RESTART_REJECTS,
 	CKPT_A_STATS_FRAG_PAGES_NEW,
 	CKPT_A_STATS_FRAG_PAGES_REUSED,
+	CKPT_A_STATS_HELD_BYTES,
 
 	__CKPT_A_STATS_MAX,
 	CKPT_A_STATS_MAX = (__CKPT_A_STATS_MAX - 1)
