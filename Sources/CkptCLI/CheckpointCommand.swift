@@ -21,9 +21,13 @@ public struct CheckpointCommand: ParsableCommand {
 
             The task must be stopped, or pass --stop: the kernel then stops it (SIGSTOP) for the checkpoint and resumes it afterwards on every path.
 
+            --hold (with --stop) resumes the process as soon as the kernel has read it, instead of when the listener has received all of it: the messages still on their way wait in kernel memory, charged to this command's memory cgroup, and reach the listener in order while the process runs. Its freeze is then the copy of its memory, not the listener's reading and writing of it. All holding checkpoints together hold at most the module's hold_total_mib (/sys/module/ckpt/parameters, 512 MiB by default); past that, or when this command's cgroup is full, the stream waits for the listener as without --hold. A module before session 38 refuses it.
+
             Examples:
               ckpt checkpoint 1234 --stop                     # prints `crid 7 records 9`
               ckpt checkpoint 1234 --stop --wait /var/lib/ckpt    # ... and `image PATH`
+              ckpt checkpoint 1234 --stop --hold --wait /var/lib/ckpt  # resumed once read,
+                                                        # while the listener still writes
               kill -STOP 1234; ckpt checkpoint 1234; kill -CONT 1234
               ckpt checkpoint 1234 --pre-copy --wait /var/lib/ckpt  # stopped only for what
                                                         # it writes meanwhile
@@ -46,6 +50,9 @@ public struct CheckpointCommand: ParsableCommand {
 
     @Flag(help: "Stop the process for the checkpoint and resume it afterwards (else it must already be stopped).")
     var stop = false
+
+    @Flag(help: "With --stop: resume the process once the kernel has read it, while its stream still drains to the listener from kernel memory (charged to this command; at most the module's hold_total_mib for all).")
+    var hold = false
 
     @Flag(help: "Copy the memory while the process runs, then stop it only for the pages it wrote meanwhile (two images; the second names the first as its parent).")
     var preCopy = false
@@ -76,8 +83,12 @@ public struct CheckpointCommand: ParsableCommand {
 
     /// The kernel's refusal in words an operator can act on, then its extack text as
     /// `Error: <text>` (`KernelRefusal`).
-    static func explain(_ error: TransportError, pid: Int32, stop: Bool) -> String {
+    static func explain(_ error: TransportError, pid: Int32, stop: Bool, hold: Bool = false) -> String {
         guard case let .kernel(errno, message, _, _) = error else { return "\(error)" }
+        // The flags policy's refusal of a bit it does not know (lib/nlattr.c).
+        if hold, errno == .invalidArgument, message?.contains("reserved bit set") == true {
+            return KernelRefusal.format("the loaded ckpt module does not know --hold (a module before session 38): load the current one, or drop --hold", extack: message)
+        }
         if let text = KernelRefusal.explain(errno, extack: message, pid: pid, action: .checkpoint, stopRequested: stop) {
             return KernelRefusal.format(text, extack: message)
         }
@@ -105,6 +116,7 @@ struct CheckpointRun: Equatable {
     var wait: String?
     var waitTimeout: Double
     var tree = false
+    var hold = false
 
     /// Why these options cannot run together (the command's `validate()` says it as a usage
     /// error), or nil.
@@ -113,6 +125,9 @@ struct CheckpointRun: Equatable {
         if let timeoutMs, timeoutMs == 0 { return "--timeout-ms must be positive" }
         if !(waitTimeout > 0) { return "--wait-timeout must be positive" }
         if preCopy && stop { return "--pre-copy stops the process itself (for the final copy only): drop --stop" }
+        if hold && tree { return "--hold resumes one process the kernel stopped; a tree is stopped and resumed by this command, all together: drop --hold" }
+        if hold && preCopy { return "--pre-copy's final copy is stopped and resumed by this command, not by the kernel: drop --hold" }
+        if hold && !stop { return "--hold resumes the process the kernel stopped for the checkpoint: add --stop" }
         return nil
     }
 }
@@ -121,7 +136,7 @@ extension CheckpointRun {
     /// From ArgumentParser's parse (an extension: the struct keeps its memberwise init).
     init(_ c: CheckpointCommand) {
         self.init(pid: c.pid, stop: c.stop, preCopy: c.preCopy, timeoutMs: c.timeoutMs, wait: c.wait,
-                  waitTimeout: c.waitTimeout, tree: c.tree)
+                  waitTimeout: c.waitTimeout, tree: c.tree, hold: c.hold)
     }
 
     func run() throws {
@@ -149,7 +164,8 @@ extension CheckpointRun {
             try runPreCopy(client, watch: watch)
             return
         }
-        let flags = stop ? UInt32(CKPT_CHECKPOINT_FLAGS_STOP.rawValue) : 0
+        var flags = stop ? UInt32(CKPT_CHECKPOINT_FLAGS_STOP.rawValue) : 0
+        if hold { flags |= UInt32(CKPT_CHECKPOINT_FLAGS_HOLD.rawValue) }
         let reply = try request(client, flags: flags)
         emit(CheckpointCommand.line(reply))
         if let watch { try waitForImage(watch, crid: reply.crid) }
@@ -160,7 +176,7 @@ extension CheckpointRun {
         do throws(TransportError) {
             return try client.checkpoint(pid: UInt32(pid), flags: flags, timeoutMs: timeoutMs ?? 0, parent: parent)
         } catch {
-            throw failure("checkpoint", CheckpointCommand.explain(error, pid: pid, stop: stop),
+            throw failure("checkpoint", CheckpointCommand.explain(error, pid: pid, stop: stop, hold: hold),
                           error.errno == nil ? CkptExit.ioError : CkptExit.failed)
         }
     }

@@ -11,6 +11,15 @@ final class KernelRefusalTests: XCTestCase {
         CheckpointCommand.explain(.kernel(errno: errno, message: extack, attributeOffset: nil, requestSeq: 1), pid: 42, stop: stop)
     }
 
+    /// An old module's flags policy refuses the hold bit with the policy's own words.
+    func testHoldOnAModuleThatDoesNotKnowIt() {
+        let text = CheckpointCommand.explain(.kernel(errno: .invalidArgument, message: "reserved bit set", attributeOffset: nil,
+                                                     requestSeq: 1), pid: 42, stop: true, hold: true)
+        XCTAssertEqual(text, "the loaded ckpt module does not know --hold (a module before session 38): load the current one, or drop --hold\n"
+                       + "Error: reserved bit set")
+        XCTAssertFalse(checkpoint(.invalidArgument, "reserved bit set").contains("--hold"), "without --hold the bit is not ours to name")
+    }
+
     func testEbusyIsToldApartByTheKernelsText() {
         XCTAssertEqual(checkpoint(.resourceBusy, "the task is not stopped (set CKPT_CHECKPOINT_FLAGS_STOP to stop it)"),
                        "pid 42 is not stopped: pass --stop, or kill -STOP 42 first (EBUSY)\n"

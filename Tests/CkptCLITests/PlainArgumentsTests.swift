@@ -138,5 +138,18 @@ final class PlainArgumentsTests: XCTestCase {
         XCTAssertNil(CheckpointRun(pid: 5, stop: false, preCopy: true, timeoutMs: nil, wait: nil, waitTimeout: 30, tree: true).invalid)
         XCTAssertEqual(CheckpointRun(pid: 5, stop: true, preCopy: true, timeoutMs: nil, wait: nil, waitTimeout: 30, tree: true).invalid,
                        "--pre-copy stops the process itself (for the final copy only): drop --stop")
+        // --hold: only where the kernel stops (and so resumes) the process.
+        XCTAssertNil(CheckpointRun(pid: 5, stop: true, preCopy: false, timeoutMs: nil, wait: nil, waitTimeout: 30, hold: true).invalid)
+        XCTAssertEqual(CheckpointRun(pid: 5, stop: false, preCopy: false, timeoutMs: nil, wait: nil, waitTimeout: 30, hold: true).invalid,
+                       "--hold resumes the process the kernel stopped for the checkpoint: add --stop")
+        XCTAssertEqual(CheckpointRun(pid: 5, stop: true, preCopy: false, timeoutMs: nil, wait: nil, waitTimeout: 30, tree: true, hold: true).invalid?
+                        .hasSuffix("drop --hold"), true)
+        XCTAssertEqual(CheckpointRun(pid: 5, stop: false, preCopy: true, timeoutMs: nil, wait: nil, waitTimeout: 30, hold: true).invalid?
+                        .hasSuffix("drop --hold"), true)
+        XCTAssertEqual(PlainArguments.checkpoint(["5", "--stop", "--hold"])?.hold, true)
+        XCTAssertNil(PlainArguments.checkpoint(["5", "--hold"]), "invalid: ArgumentParser says why")
+        XCTAssertThrowsError(try CheckpointCommand.parseAsRoot(["5", "--hold"])) { error in
+            XCTAssertTrue(CheckpointCommand.message(for: error).contains("add --stop"), CheckpointCommand.message(for: error))
+        }
     }
 }

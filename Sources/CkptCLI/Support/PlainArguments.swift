@@ -50,14 +50,14 @@ enum PlainArguments {
     }
 
     static func checkpoint(_ arguments: ArraySlice<String>) -> CheckpointRun? {
-        guard let t = Tokens(arguments, options: ["timeout-ms", "wait", "wait-timeout"], flags: ["stop", "pre-copy", "tree"]),
+        guard let t = Tokens(arguments, options: ["timeout-ms", "wait", "wait-timeout"], flags: ["stop", "pre-copy", "tree", "hold"]),
               let positional = t.positional, let pid = Int32(argument: positional),
               let timeoutMs = t.optional("timeout-ms", UInt32.self),
               let wait = t.optional("wait", String.self),
               let waitTimeout = t.value("wait-timeout", or: Double(30))
         else { return nil }
         let run = CheckpointRun(pid: pid, stop: t.has("stop"), preCopy: t.has("pre-copy"), timeoutMs: timeoutMs,
-                                wait: wait, waitTimeout: waitTimeout, tree: t.has("tree"))
+                                wait: wait, waitTimeout: waitTimeout, tree: t.has("tree"), hold: t.has("hold"))
         return run.invalid == nil ? run : nil
     }
 

@@ -85,6 +85,9 @@ public struct CkptStats: Equatable, Sendable {
     /// ring instead (the sink had read them).
     public var fragPagesNew: UInt64 = 0
     public var fragPagesReused: UInt64 = 0
+    /// Message bytes streams with the hold flag held while their task ran again (nil: a
+    /// module before session 38, which does not count them).
+    public var heldBytes: UInt64?
     public init() {}
 }
 
@@ -193,7 +196,7 @@ public enum ReplyDecoder {
             CKPT_A_STATS_FRAG_PAGES_REUSED)
         try s.parse(t.value(CKPT_A_STATS), baseOffset: t.offset(CKPT_A_STATS) + NetlinkLayout.attributeHeaderSize,
                     container: "CKPT_A_STATS", schema: AttributeSchema.stats,
-                    allowed: all.union(AttributeMask(CKPT_A_STATS_PAD)), depth: 1)
+                    allowed: all.union(AttributeMask(CKPT_A_STATS_PAD, CKPT_A_STATS_HELD_BYTES)), depth: 1)
         try s.require(all, schema: AttributeSchema.stats, offset: t.offset(CKPT_A_STATS))
         var r = CkptStats()
         r.streams = s.u64(CKPT_A_STATS_STREAMS)
@@ -205,6 +208,7 @@ public enum ReplyDecoder {
         r.restartRejects = s.u64(CKPT_A_STATS_RESTART_REJECTS)
         r.fragPagesNew = s.u64(CKPT_A_STATS_FRAG_PAGES_NEW)
         r.fragPagesReused = s.u64(CKPT_A_STATS_FRAG_PAGES_REUSED)
+        if s.has(CKPT_A_STATS_HELD_BYTES) { r.heldBytes = s.u64(CKPT_A_STATS_HELD_BYTES) }
         return r
     }
 }

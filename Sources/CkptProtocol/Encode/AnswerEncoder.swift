@@ -90,6 +90,7 @@ extension MessageEncoder {
         b.appendU64(CKPT_A_STATS_RESTART_REJECTS, s.restartRejects, padType: pad)
         b.appendU64(CKPT_A_STATS_FRAG_PAGES_NEW, s.fragPagesNew, padType: pad)
         b.appendU64(CKPT_A_STATS_FRAG_PAGES_REUSED, s.fragPagesReused, padType: pad)
+        if let held = s.heldBytes { b.appendU64(CKPT_A_STATS_HELD_BYTES, held, padType: pad) }
         b.endNest(nest)
         return b.endMessage(start)
     }
