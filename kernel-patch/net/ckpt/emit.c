@@ -85,6 +85,7 @@ void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
 	if (!s->reason) {
 		s->err = err;
 		s->why = why;
+		/* Pairs with the acquire in ckpt_stream_check(): err and why first. */
 		smp_store_release(&s->reason, reason);
 	}
 	spin_unlock(&s->abort_lock);
@@ -96,6 +97,7 @@ void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
  */
 int ckpt_stream_check(struct ckpt_stream *s)
 {
+	/* Pairs with ckpt_set_abort()'s release: a reason seen, its err is too. */
 	if (smp_load_acquire(&s->reason))
 		return s->err;
 	if (READ_ONCE(ckpt_unloading))
@@ -110,7 +112,7 @@ int ckpt_stream_check(struct ckpt_stream *s)
 	else if (time_after(jiffies, s->deadline))
 		ckpt_set_abort(s, CKPT_ABORT_REASON_SINK_TIMEOUT, -ETIMEDOUT,
 			       "the stream did not end within its timeout");
-	return smp_load_acquire(&s->reason) ? s->err : 0;
+	return smp_load_acquire(&s->reason) ? s->err : 0;	/* as above */
 }
 
 /* Until the sink's queue has room: bounded by ckpt_stream_check(). */
@@ -232,15 +234,17 @@ static atomic_long_t ckpt_held_total = ATOMIC_LONG_INIT(0);
 static unsigned long ckpt_memcg_room(struct mem_cgroup *memcg)
 {
 	unsigned long room = ULONG_MAX;
+#ifdef CONFIG_MEMCG
 	struct page_counter *c;
 
-	if (!memcg)		/* memory cgroups disabled */
+	if (!memcg)		/* memory cgroups disabled at boot */
 		return room;
 	for (c = &memcg->memory; c; c = c->parent) {
 		unsigned long max = READ_ONCE(c->max), use = page_counter_read(c);
 
 		room = min(room, max > use ? max - use : 0);
 	}
+#endif
 	return room;
 }
 
