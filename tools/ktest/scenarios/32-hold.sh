@@ -189,3 +189,44 @@ t_hold_restore() {
 	restore_and_ask check || return 1
 	[[ $got == "check ok "* ]] || { why="restored memory differs: $got ($(head -1 ck.out))"; return 1; }
 }
+
+# The producer runs at nice -20 only for a requester with CAP_SYS_NICE (root here), not for
+# one with CAP_CHECKPOINT_RESTORE alone: found by its name while it waits for room
+# (hold_total_mib 1 is full and the sink stalls); a kworker running a work item is named
+# after its workqueue: +ckpt_hold (high priority) or +ckpt.
+producer_nice() {	# producer_nice: "NAME NICE" of the stream's producer, or nothing
+	ps -e -o ni=,comm= | awk '$2 ~ /^kworker.*[+]ckpt(_hold)?$/ { print $2, $1; exit }'
+}
+t_hold_priority() {
+	local P=/sys/module/ckpt/parameters total who got c i want
+	total=$(cat $P/hold_total_mib)
+	echo 1 >$P/hold_total_mib
+	for who in root capuser; do
+		if [[ $who == root ]]; then
+			start_target t-$who.out 8
+			want="+ckpt_hold -20"
+		else
+			start_target t-$who.out 8 $AS_USER
+			want="+ckpt 0"
+		fi
+		start_sink sink-$who.out --rcvbuf 65536 --stall-ms 6000
+		if [[ $who == root ]]; then
+			$K checkpoint $T --stop --hold --timeout 60000 >ck.out 2>&1 &
+		else
+			$AS_CAPUSER $K checkpoint $T --stop --hold --timeout 60000 >ck.out 2>&1 &
+		fi
+		c=$!
+		wait_for sink-$who.out 'sink stalling' 10 || { echo $total >$P/hold_total_mib; why="$who: sink never stalled"; return 1; }
+		got=
+		for ((i = 0; i < 20; i++)); do
+			got=$(producer_nice)
+			[[ -n $got ]] && break
+			sleep 0.05
+		done
+		wait $c; wait $S
+		[[ $got == *"$want" ]] || { echo $total >$P/hold_total_mib; why="$who: the producer is '$got', not *$want"; return 1; }
+		grep -q 'stream crid=.* ok' sink-$who.out || { echo $total >$P/hold_total_mib; why="$who: $(cat sink-$who.out) $(cat ck.out)"; return 1; }
+		echo "$who: producer $got"
+	done
+	echo $total >$P/hold_total_mib
+}
