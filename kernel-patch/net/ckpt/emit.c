@@ -115,6 +115,13 @@ int ckpt_stream_check(struct ckpt_stream *s)
 	return smp_load_acquire(&s->reason) ? s->err : 0;	/* as above */
 }
 
+/* One step of a wait for the sink: 20 us at first, doubling up to 2 ms. */
+static void ckpt_wait_step(unsigned int *us)
+{
+	usleep_range(*us, 2 * *us);
+	*us = min(2 * *us, 2000U);
+}
+
 /* Until the sink's queue has room: bounded by ckpt_stream_check(). */
 static int ckpt_sink_wait(struct ckpt_stream *s)
 {
@@ -127,8 +134,7 @@ static int ckpt_sink_wait(struct ckpt_stream *s)
 	       atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf)) {
 		if (!t0)
 			t0 = ktime_get_ns();
-		usleep_range(us, 2 * us);
-		us = min(2 * us, 2000U);
+		ckpt_wait_step(&us);
 	}
 	if (t0)
 		s->wait_ns += ktime_get_ns() - t0;
@@ -347,8 +353,7 @@ static int ckpt_send(struct ckpt_stream *s, struct sk_buff *skb)
 		}
 		if (!atomic_read_acquire(&s->held_nr))
 			break;
-		usleep_range(us, 2 * us);
-		us = min(2 * us, 2000U);
+		ckpt_wait_step(&us);
 	}
 	err = ckpt_deliver(s, skb);
 	if (!err)

@@ -15,18 +15,38 @@ start_still_target() {
 	wait_for st.out '^still' 10 || { why="ktarget did not start: $(cat st.out)"; return 1; }
 }
 
+# checkpoint_into_stall OUT MS ARG...: a sink (its output in OUT) that stalls MS ms after its
+# 10th message and `$AS $K checkpoint $T ARG...` in the background (c; output in OUT.ck);
+# returns once the sink stalls. AS: the caller's prefix (a setpriv), or none.
+checkpoint_into_stall() {
+	local out=$1 ms=$2
+	shift 2
+	start_sink "$out" --rcvbuf 65536 --stall-ms "$ms"
+	${AS:-} $K checkpoint $T "$@" --timeout 60000 >"$out.ck" 2>&1 &
+	c=$!
+	wait_for "$out" 'sink stalling' 10 || { why="sink never stalled: $(cat "$out")"; return 1; }
+}
+
+# with_hold_total MIB CMD...: CMD with the module's hold_total_mib at MIB, put back after.
+with_hold_total() {
+	local param=/sys/module/ckpt/parameters/hold_total_mib old rc
+	old=$(cat $param)
+	echo "$1" >$param
+	"${@:2}"
+	rc=$?
+	echo "$old" >$param
+	return $rc
+}
+
 # The task runs again while a stalled sink still holds back most of its stream; without the
 # flag, the same stall keeps it stopped. Both images equal the task.
 t_hold_continues_early() {
 	local s0 s1 held c
 	start_still_target 16 || return 1
 	s0=$($K stats)
-	start_sink sink.out --rcvbuf 65536 --stall-ms 3000
-	$K checkpoint $T --stop --hold --timeout 60000 >ck.out 2>&1 &
-	c=$!
-	wait_for sink.out 'sink stalling' 10 || { why="sink never stalled: $(cat sink.out)"; return 1; }
+	checkpoint_into_stall sink.out 3000 --stop --hold || return 1
 	wait_state $T S 2 || { why="held: the task is $(state $T) during the sink's stall, not running again"; return 1; }
-	wait $c || { why="checkpoint: $(cat ck.out)"; return 1; }
+	wait $c || { why="checkpoint: $(cat sink.out.ck)"; return 1; }
 	wait $S || { why="sink: $(cat sink.out)"; return 1; }
 	grep -q 'stream crid=.* ok' sink.out || { why="sink: $(cat sink.out)"; return 1; }
 	v=$($K verify $(ls $W/s-*.img) $T) || { why="held image: $v"; return 1; }
@@ -36,13 +56,10 @@ t_hold_continues_early() {
 	echo "held $held bytes"
 
 	rm -f $W/s-*.img
-	start_sink sink2.out --rcvbuf 65536 --stall-ms 3000
-	$K checkpoint $T --stop --timeout 60000 >ck2.out 2>&1 &
-	c=$!
-	wait_for sink2.out 'sink stalling' 10 || { why="sink never stalled: $(cat sink2.out)"; return 1; }
+	checkpoint_into_stall sink2.out 3000 --stop || return 1
 	sleep 1
 	[[ $(state $T) == T ]] || { why="without hold: the task is $(state $T) during the sink's stall, not stopped"; return 1; }
-	wait $c || { why="checkpoint without hold: $(cat ck2.out)"; return 1; }
+	wait $c || { why="checkpoint without hold: $(cat sink2.out.ck)"; return 1; }
 	wait $S || { why="sink: $(cat sink2.out)"; return 1; }
 	v=$($K verify $(ls $W/s-*.img) $T) || { why="image without hold: $v"; return 1; }
 }
@@ -51,27 +68,17 @@ t_hold_continues_early() {
 # the sink stalls (it waits as without the flag), and its image is still whole. At 0 the
 # flag does nothing.
 t_hold_bound() {
-	local P=/sys/module/ckpt/parameters total c
-	total=$(cat $P/hold_total_mib)
 	start_still_target 16 || return 1
-	for mib in 1 0; do
-		rm -f $W/s-*.img
-		echo $mib >$P/hold_total_mib
-		start_sink sink.out --rcvbuf 65536 --stall-ms 2000
-		$K checkpoint $T --stop --hold --timeout 60000 >ck.out 2>&1 &
-		c=$!
-		wait_for sink.out 'sink stalling' 10 || { echo $total >$P/hold_total_mib; why="sink never stalled: $(cat sink.out)"; return 1; }
-		sleep 1
-		if [[ $(state $T) != T ]]; then
-			echo $total >$P/hold_total_mib
-			why="hold_total_mib $mib: the task is $(state $T) during the stall, not stopped"
-			return 1
-		fi
-		wait $c || { echo $total >$P/hold_total_mib; why="hold_total_mib $mib: $(cat ck.out)"; return 1; }
-		wait $S
-		v=$($K verify $(ls $W/s-*.img) $T) || { echo $total >$P/hold_total_mib; why="hold_total_mib $mib: $v"; return 1; }
-	done
-	echo $total >$P/hold_total_mib
+	with_hold_total 1 hold_bound_at 1 && with_hold_total 0 hold_bound_at 0
+}
+hold_bound_at() {	# hold_bound_at MIB: the checkpoint of $T, with hold_total_mib at MIB
+	rm -f $W/s-*.img
+	checkpoint_into_stall sink.out 2000 --stop --hold || return 1
+	sleep 1
+	[[ $(state $T) == T ]] || { why="hold_total_mib $1: the task is $(state $T) during the stall, not stopped"; return 1; }
+	wait $c || { why="hold_total_mib $1: $(cat sink.out.ck)"; return 1; }
+	wait $S
+	v=$($K verify $(ls $W/s-*.img) $T) || { why="hold_total_mib $1: $v"; return 1; }
 }
 
 # Refused without stop (a task stopped by someone else stays stopped: nothing to shorten);
@@ -116,28 +123,24 @@ t_hold_permissions() {
 # The sink dies while the stream holds: the stream aborts (sink-gone), what it held is
 # freed, the task runs, and a later held stream holds again (nothing stayed counted).
 t_hold_sink_dies() {
-	local P=/sys/module/ckpt/parameters total s0 s1
-	total=$(cat $P/hold_total_mib)
 	start_still_target 8 || return 1
 	start_sink sink.out --rcvbuf 65536 --slow-ms 5 --die-after 20
 	out=$($K checkpoint $T --stop --hold --timeout 60000) || true
 	expect_err "$out" EPIPE "sink went away" || return 1
 	sleep 0.3
 	[[ $(state $T) != T ]] || { why="task left stopped"; return 1; }
-	# 12 MiB: room for the 8 MiB target (and the interpreter's own memory) only if the
-	# dead stream's bytes, most of the target, were given back.
+	# 12 MiB: room for the 8 MiB target (and ktarget's other memory) only if the dead
+	# stream's bytes, most of the target, were given back.
 	rm -f $W/s-*.img
-	echo 12 >$P/hold_total_mib
-	s0=$($K stats)
-	start_sink sink2.out --rcvbuf 65536 --stall-ms 2000
-	$K checkpoint $T --stop --hold --timeout 60000 >ck.out 2>&1 &
-	local c=$!
-	wait_for sink2.out 'sink stalling' 10 || { echo $total >$P/hold_total_mib; why="sink never stalled"; return 1; }
-	wait_state $T S 2 || { echo $total >$P/hold_total_mib; why="after the dead stream the task is $(state $T), not running: its held bytes stayed counted"; return 1; }
-	wait $c; wait $S
-	echo $total >$P/hold_total_mib
+	with_hold_total 12 hold_again || return 1
 	grep -q 'stream crid=.* ok' sink2.out || { why="sink: $(cat sink2.out)"; return 1; }
 	v=$($K verify $(ls $W/s-*.img) $T) || { why="$v"; return 1; }
+}
+hold_again() {
+	checkpoint_into_stall sink2.out 2000 --stop --hold || return 1
+	wait_state $T S 2 || { why="after the dead stream the task is $(state $T), not running: its held bytes stayed counted"; return 1; }
+	wait $c
+	wait $S
 }
 
 # Charged to the requester: inside memory.max 24M (memory locked, as 12-memory-bounds
@@ -198,35 +201,23 @@ producer_nice() {	# producer_nice: "NAME NICE" of the stream's producer, or noth
 	ps -e -o ni=,comm= | awk '$2 ~ /^kworker.*[+]ckpt(_hold)?$/ { print $2, $1; exit }'
 }
 t_hold_priority() {
-	local P=/sys/module/ckpt/parameters total who got c i want
-	total=$(cat $P/hold_total_mib)
-	echo 1 >$P/hold_total_mib
-	for who in root capuser; do
-		if [[ $who == root ]]; then
-			start_target t-$who.out 8
-			want="+ckpt_hold -20"
-		else
-			start_target t-$who.out 8 $AS_USER
-			want="+ckpt 0"
-		fi
-		start_sink sink-$who.out --rcvbuf 65536 --stall-ms 6000
-		if [[ $who == root ]]; then
-			$K checkpoint $T --stop --hold --timeout 60000 >ck.out 2>&1 &
-		else
-			$AS_CAPUSER $K checkpoint $T --stop --hold --timeout 60000 >ck.out 2>&1 &
-		fi
-		c=$!
-		wait_for sink-$who.out 'sink stalling' 10 || { echo $total >$P/hold_total_mib; why="$who: sink never stalled"; return 1; }
-		got=
-		for ((i = 0; i < 20; i++)); do
-			got=$(producer_nice)
-			[[ -n $got ]] && break
-			sleep 0.05
-		done
-		wait $c; wait $S
-		[[ $got == *"$want" ]] || { echo $total >$P/hold_total_mib; why="$who: the producer is '$got', not *$want"; return 1; }
-		grep -q 'stream crid=.* ok' sink-$who.out || { echo $total >$P/hold_total_mib; why="$who: $(cat sink-$who.out) $(cat ck.out)"; return 1; }
-		echo "$who: producer $got"
+	start_target t-root.out 8
+	with_hold_total 1 hold_producer_is "+ckpt_hold -20" || { why="root: $why"; return 1; }
+	start_target t-capuser.out 8 $AS_USER
+	local AS=$AS_CAPUSER
+	with_hold_total 1 hold_producer_is "+ckpt 0" || { why="uid 1000 with CAP_CHECKPOINT_RESTORE: $why"; return 1; }
+}
+hold_producer_is() {	# hold_producer_is "+WQ NICE": checkpoints $T (as $AS) and looks
+	local got i
+	checkpoint_into_stall sink.out 6000 --stop --hold || return 1
+	for ((i = 0; i < 20; i++)); do
+		got=$(producer_nice)
+		[[ -n $got ]] && break
+		sleep 0.05
 	done
-	echo $total >$P/hold_total_mib
+	wait $c
+	wait $S
+	[[ $got == *"$1" ]] || { why="the producer is '$got', not *$1"; return 1; }
+	grep -q 'stream crid=.* ok' sink.out || { why="$(cat sink.out) $(cat sink.out.ck)"; return 1; }
+	echo "producer $got"
 }
