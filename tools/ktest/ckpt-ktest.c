@@ -183,6 +183,7 @@ static int cmd_stats(void)
 		[CKPT_A_STATS_FRAG_PAGES_NEW] = "frag-pages-new",
 		[CKPT_A_STATS_FRAG_PAGES_REUSED] = "frag-pages-reused",
 		[CKPT_A_STATS_HELD_BYTES] = "held-bytes",
+		[CKPT_A_STATS_HOLD_RESERVED_PAGES] = "hold-reserved-pages",
 	};
 	struct msg *m = calloc(1, sizeof(*m)), *r = calloc(1, sizeof(*r));
 	struct nlattr *tb[MAXA], *st[MAXA];

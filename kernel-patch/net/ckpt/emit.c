@@ -264,17 +264,98 @@ static unsigned long ckpt_memcg_room(struct mem_cgroup *memcg)
  * fails (ckpt_hold_relieve()), so holding stops before the cgroup is full.
  */
 #define CKPT_HOLD_SPARE		(8UL << (20 - PAGE_SHIFT))
+static unsigned long ckpt_hold_margin(struct ckpt_stream *s)
+{
+	return 2UL * s->ring_max + CKPT_HOLD_SPARE;
+}
+
+/*
+ * The stream's reserve (ckpt_hold_reserve()) is charged already and its
+ * credit counted in ckpt_held_total: a message whose pages came from it
+ * takes the credit first and counts the reserve's pages as room.
+ */
 static bool ckpt_hold_take(struct ckpt_stream *s, unsigned int size)
 {
 	long max = (long)READ_ONCE(ckpt_hold_total_mib) << 20;
+	long credit = min_t(long, s->hold_credit, size);
+	unsigned long need = (size >> PAGE_SHIFT) + ckpt_hold_margin(s);
 
-	if (ckpt_memcg_room(s->memcg) <
-	    (size >> PAGE_SHIFT) + 2UL * s->ring_max + CKPT_HOLD_SPARE)
+	/* Not room + reserve_nr: room is ULONG_MAX without memory cgroups. */
+	need -= min(need, s->reserve_nr);
+	if (ckpt_memcg_room(s->memcg) < need)
 		return false;
-	if (atomic_long_add_return(size, &ckpt_held_total) <= max)
+	if (credit == size ||
+	    atomic_long_add_return(size - credit, &ckpt_held_total) <= max) {
+		s->hold_credit -= credit;
 		return true;
-	atomic_long_sub(size, &ckpt_held_total);
+	}
+	atomic_long_sub(size - credit, &ckpt_held_total);
 	return false;
+}
+
+/*
+ * The pages a holding stream will copy its task's memory into, allocated
+ * before the task is stopped (stream.c), so that allocating them, and the
+ * zeroing of each new page (init_on_alloc), is not part of its freeze:
+ * under TCG that zeroing was most of the producer's time in the freeze
+ * (docs/benchmarks.md, session 39). As many as the task has anonymous and
+ * shared memory resident, within what the stream could hold anyway: the
+ * room left under hold_total_mib, which the reserve takes at once as the
+ * stream's credit, and under its requester's memory cgroup less the margin
+ * ckpt_hold_take() keeps. An estimate: pages it lacks are allocated in the
+ * freeze as without it; pages left over are freed once the task is read
+ * (ckpt_hold_unreserve()). Bounded in time like the stream: stops when it
+ * is aborted (deadline, unload, sink or requester gone).
+ */
+void ckpt_hold_reserve(struct ckpt_stream *s)
+{
+	long max = (long)READ_ONCE(ckpt_hold_total_mib) << 20;
+	long free = max - atomic_long_read(&ckpt_held_total);
+	unsigned long room = ckpt_memcg_room(s->memcg);
+	unsigned long margin = ckpt_hold_margin(s), want, i;
+
+	want = get_mm_counter(s->mm, MM_ANONPAGES) +
+	       get_mm_counter(s->mm, MM_SHMEMPAGES);
+	want = min(want, free > 0 ? (unsigned long)free >> PAGE_SHIFT : 0);
+	want = min(want, room > margin ? room - margin : 0);
+	if (!want)
+		return;
+	if (atomic_long_add_return(want << PAGE_SHIFT, &ckpt_held_total) > max) {
+		atomic_long_sub(want << PAGE_SHIFT, &ckpt_held_total);
+		return;		/* another stream took the room meanwhile */
+	}
+	s->hold_credit = want << PAGE_SHIFT;
+	for (i = 0; i < want; i++) {
+		struct page *page;
+
+		if (!(i % 256)) {
+			cond_resched();
+			if (ckpt_stream_check(s))
+				break;
+		}
+		page = alloc_page(CKPT_GFP_STREAM);
+		if (!page)
+			break;
+		list_add(&page->lru, &s->reserve);
+	}
+	s->reserve_nr = i;
+	s->reserved = i;
+	atomic_long_sub((want - i) << PAGE_SHIFT, &ckpt_held_total);
+	s->hold_credit -= (want - i) << PAGE_SHIFT;
+}
+
+/* Frees what is left of the reserve and gives back what is left of its credit. */
+void ckpt_hold_unreserve(struct ckpt_stream *s)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, &s->reserve, lru) {
+		list_del(&page->lru);
+		put_page(page);
+	}
+	s->reserve_nr = 0;
+	atomic_long_sub(s->hold_credit, &ckpt_held_total);
+	s->hold_credit = 0;
 }
 
 /*
@@ -661,13 +742,25 @@ void ckpt_ring_free(struct ckpt_stream *s)
 	kvfree(s->ring);
 }
 
+/* A new page for the ring: from the hold reserve while it lasts. */
+static struct page *ckpt_new_page(struct ckpt_stream *s)
+{
+	struct page *page = list_first_entry_or_null(&s->reserve, struct page, lru);
+
+	if (!page)
+		return alloc_page(CKPT_GFP_STREAM);
+	list_del(&page->lru);
+	s->reserve_nr--;
+	return page;
+}
+
 /* A page to fill for the next fragment: the ring's oldest, or a new one. */
 static struct page *ckpt_ring_page(struct ckpt_stream *s)
 {
 	struct page *page;
 
 	if (s->ring_len < s->ring_max) {
-		page = alloc_page(CKPT_GFP_STREAM);
+		page = ckpt_new_page(s);
 		if (page) {
 			s->ring[s->ring_len++] = page;
 			s->ring_new++;
@@ -683,7 +776,7 @@ static struct page *ckpt_ring_page(struct ckpt_stream *s)
 		smp_acquire__after_ctrl_dep();
 		s->ring_reused++;
 	} else {
-		page = alloc_page(CKPT_GFP_STREAM);
+		page = ckpt_new_page(s);
 		if (!page)
 			return NULL;
 		put_page(s->ring[s->ring_next]);	/* its skbs free it */

@@ -110,6 +110,7 @@ struct ckpt_stats {
 	atomic64_t frag_pages_new;
 	atomic64_t frag_pages_reused;
 	atomic64_t held_bytes;
+	atomic64_t hold_reserved;
 };
 
 extern struct ckpt_stats ckpt_stats;
@@ -313,6 +314,11 @@ struct ckpt_stream {
 	struct sk_buff_head held;	/* built, not yet delivered, in order */
 	atomic_t held_nr;	/* in held[] or being delivered by the drainer */
 	u64 held_bytes;		/* truesize delivered after being held */
+	/* Pages allocated before the stop (ckpt_hold_reserve()), not yet used. */
+	struct list_head reserve;	/* linked by page->lru */
+	unsigned long reserve_nr;
+	long hold_credit;	/* bytes of hold_total_mib taken for them */
+	u64 reserved;		/* pages the reserve was made of */
 };
 
 /* precopy.c: which pages a checkpoint with a parent sends as data. */
@@ -329,6 +335,8 @@ void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
 int ckpt_stream_check(struct ckpt_stream *s);
 void ckpt_drain_work(struct work_struct *work);
 int ckpt_hold_drain(struct ckpt_stream *s);
+void ckpt_hold_reserve(struct ckpt_stream *s);
+void ckpt_hold_unreserve(struct ckpt_stream *s);
 void ckpt_stream_done(struct ckpt_stream *s);
 void ckpt_rec_init(struct ckpt_stream *s, struct ckpt_rec *rec, u32 type,
 		   u32 parent, u64 data_len);

@@ -85,6 +85,7 @@ int ckpt_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 		{ CKPT_A_STATS_FRAG_PAGES_NEW, &ckpt_stats.frag_pages_new },
 		{ CKPT_A_STATS_FRAG_PAGES_REUSED, &ckpt_stats.frag_pages_reused },
 		{ CKPT_A_STATS_HELD_BYTES, &ckpt_stats.held_bytes },
+		{ CKPT_A_STATS_HOLD_RESERVED_PAGES, &ckpt_stats.hold_reserved },
 	};
 	struct nlattr *nest;
 	struct sk_buff *msg;

@@ -14,11 +14,13 @@
  *     (under exec_update_lock) -> native task? stopped (or SIGSTOP sent)?
  *   -> limits -> claim -> reply { crid }  (the doit returns: no lock kept)
  *
- * and a work item on ckpt_wq (an unbound workqueue, as kauditd's kernel
- * thread owns audit's slow sends) produces the stream, waiting for the
- * sink as long as the stream's deadline allows. A dump driven by the
- * reader (WireGuard's get-device) would send the records to the requester;
- * here they go to a separate sink, so the producer is the kernel's.
+ * (a holding stream's SIGSTOP is sent by its work, once the pages it will
+ * copy into are allocated: ckpt_hold_reserve()), and a work item on
+ * ckpt_wq (an unbound workqueue, as kauditd's kernel thread owns audit's
+ * slow sends) produces the stream, waiting for the sink as long as the
+ * stream's deadline allows. A dump driven by the reader (WireGuard's
+ * get-device) would send the records to the requester; here they go to a
+ * separate sink, so the producer is the kernel's.
  *
  * When the stream ended, the requester gets CKPT_CMD_CHECKPOINT_DONE on
  * the socket it asked from, with the request's nlmsg_seq. That socket is
@@ -135,6 +137,7 @@ static void ckpt_stream_free(struct ckpt_stream *s)
 	atomic64_add(s->ring_new, &ckpt_stats.frag_pages_new);
 	atomic64_add(s->ring_reused, &ckpt_stats.frag_pages_reused);
 	atomic64_add(s->held_bytes, &ckpt_stats.held_bytes);
+	atomic64_add(s->reserved, &ckpt_stats.hold_reserved);
 	if (s->reason)
 		atomic64_inc(&ckpt_stats.aborts);
 	kfree(s);
@@ -191,10 +194,17 @@ static void ckpt_stream_work(struct work_struct *work)
 	int err;
 
 	err = ckpt_stream_begin(s, pid_nr_ns(task_tgid(s->task), s->pid_ns));
+	/* A holding stream stops its task only once its pages are allocated. */
+	if (s->holding) {
+		if (!err)
+			ckpt_hold_reserve(s);
+		send_sig(SIGSTOP, s->task, 1);
+	}
 	if (!err && s->stop)
 		err = ckpt_wait_stopped(s);
 	if (!err)
 		err = ckpt_checkpoint_task(s, s->task);
+	ckpt_hold_unreserve(s);
 	/* Aborted first, so that a drainer frees what it holds instead of sending it. */
 	if (err)
 		ckpt_set_abort(s, ckpt_abort_reason(err, &why), err, why);
@@ -362,6 +372,7 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	INIT_WORK(&s->work, ckpt_stream_work);
 	INIT_WORK(&s->drain, ckpt_drain_work);
 	skb_queue_head_init(&s->held);
+	INIT_LIST_HEAD(&s->reserve);
 	spin_lock_init(&s->abort_lock);
 	s->task = task;
 	s->net = get_net(genl_info_net(info));
@@ -403,7 +414,7 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	/* Holding shortens only a freeze we end; hold_total_mib 0 turns it off. */
 	s->holding = s->stop && (flags & CKPT_CHECKPOINT_FLAGS_HOLD) &&
 		     READ_ONCE(ckpt_hold_total_mib);
-	if (s->stop)
+	if (s->stop && !s->holding)
 		send_sig(SIGSTOP, task, 1);
 	queue_work(s->holding && ns_capable_noaudit(&init_user_ns, CAP_SYS_NICE) ?
 		   ckpt_hold_wq : ckpt_wq, &s->work);
