@@ -42,7 +42,8 @@ public struct StatsCommand: ParsableCommand {
                          ("aborts", .uint(s.aborts)), ("wait_ns", .uint(s.waitNs)), ("restarts", .uint(s.restarts)),
                          ("restart_rejects", .uint(s.restartRejects)), ("frag_pages_new", .uint(s.fragPagesNew)),
                          ("frag_pages_reused", .uint(s.fragPagesReused)),
-                         ("held_bytes", s.heldBytes.map { .uint($0) } ?? .null)])
+                         ("held_bytes", s.heldBytes.map { .uint($0) } ?? .null),
+                         ("hold_reserved_pages", s.holdReservedPages.map { .uint($0) } ?? .null)])
             } ?? .null
             // The listener's file is JSON already: embedded as is.
             // (as a string if it is not an object: a file cut short by a crash stays valid JSON here).
@@ -60,7 +61,8 @@ public struct StatsCommand: ParsableCommand {
                     ["  aborts", "\(s.aborts)"], ["  waited on the listener", "\(Format.oneDecimal(Double(s.waitNs) / 1e6)) ms"],
                     ["  restarts", "\(s.restarts)"], ["  restarts rejected", "\(s.restartRejects)"],
                     ["  data pages allocated", "\(s.fragPagesNew)"], ["  data pages reused", "\(s.fragPagesReused)"],
-                ] + (s.heldBytes.map { [["  held while the process ran (--hold)", "\($0) (\(Format.size($0)))"]] } ?? [])) { emit(line) }
+                ] + (s.heldBytes.map { [["  held while the process ran (--hold)", "\($0) (\(Format.size($0)))"]] } ?? [])
+                  + (s.holdReservedPages.map { [["  data pages allocated before the stop (--hold)", "\($0)"]] } ?? [])) { emit(line) }
             } else if let kernelNote {
                 emit("kernel: \(kernelNote)")
             }

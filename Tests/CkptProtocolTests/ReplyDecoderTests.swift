@@ -176,12 +176,14 @@ import Testing
         #expect(s.streams == 1 && s.waitNs == 5 && s.restartRejects == 7)
         #expect(s.fragPagesNew == 8 && s.fragPagesReused == 9)
         #expect(s.heldBytes == nil, "a module before session 38 does not count held bytes")
+        #expect(s.holdReservedPages == nil, "nor one before session 39 reserved pages")
         var held = s
         held.heldBytes = 10
+        held.holdReservedPages = 11
         let b = MessageBuffer()
         MessageEncoder(messageType: 0x1c).statsReply(held, into: b)
         let again = try first(Array(b.bytes)) { m throws(ProtocolError) in try ReplyDecoder.stats(m) }
-        #expect(again.heldBytes == 10 && again.fragPagesReused == 9)
+        #expect(again.heldBytes == 10 && again.holdReservedPages == 11 && again.fragPagesReused == 9)
     }
 
     @Test func replyOfWrongCommand() throws {

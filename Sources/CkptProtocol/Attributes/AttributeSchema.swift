@@ -165,6 +165,7 @@ public enum AttributeSchema {
         (CKPT_A_STATS_FRAG_PAGES_NEW, "CKPT_A_STATS_FRAG_PAGES_NEW", .u64),
         (CKPT_A_STATS_FRAG_PAGES_REUSED, "CKPT_A_STATS_FRAG_PAGES_REUSED", .u64),
         (CKPT_A_STATS_HELD_BYTES, "CKPT_A_STATS_HELD_BYTES", .u64),
+        (CKPT_A_STATS_HOLD_RESERVED_PAGES, "CKPT_A_STATS_HOLD_RESERVED_PAGES", .u64),
     ])
 
     /// Name of a top-level attribute type for messages ("CKPT_A_CRID"), or "attribute N".

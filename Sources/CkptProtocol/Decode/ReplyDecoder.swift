@@ -88,6 +88,9 @@ public struct CkptStats: Equatable, Sendable {
     /// Message bytes streams with the hold flag held while their task ran again (nil: a
     /// module before session 38, which does not count them).
     public var heldBytes: UInt64?
+    /// Pages streams with the hold flag allocated before stopping their task (nil: a module
+    /// before session 39).
+    public var holdReservedPages: UInt64?
     public init() {}
 }
 
@@ -196,7 +199,8 @@ public enum ReplyDecoder {
             CKPT_A_STATS_FRAG_PAGES_REUSED)
         try s.parse(t.value(CKPT_A_STATS), baseOffset: t.offset(CKPT_A_STATS) + NetlinkLayout.attributeHeaderSize,
                     container: "CKPT_A_STATS", schema: AttributeSchema.stats,
-                    allowed: all.union(AttributeMask(CKPT_A_STATS_PAD, CKPT_A_STATS_HELD_BYTES)), depth: 1)
+                    allowed: all.union(AttributeMask(CKPT_A_STATS_PAD, CKPT_A_STATS_HELD_BYTES,
+                                                     CKPT_A_STATS_HOLD_RESERVED_PAGES)), depth: 1)
         try s.require(all, schema: AttributeSchema.stats, offset: t.offset(CKPT_A_STATS))
         var r = CkptStats()
         r.streams = s.u64(CKPT_A_STATS_STREAMS)
@@ -209,6 +213,7 @@ public enum ReplyDecoder {
         r.fragPagesNew = s.u64(CKPT_A_STATS_FRAG_PAGES_NEW)
         r.fragPagesReused = s.u64(CKPT_A_STATS_FRAG_PAGES_REUSED)
         if s.has(CKPT_A_STATS_HELD_BYTES) { r.heldBytes = s.u64(CKPT_A_STATS_HELD_BYTES) }
+        if s.has(CKPT_A_STATS_HOLD_RESERVED_PAGES) { r.holdReservedPages = s.u64(CKPT_A_STATS_HOLD_RESERVED_PAGES) }
         return r
     }
 }

@@ -91,6 +91,7 @@ extension MessageEncoder {
         b.appendU64(CKPT_A_STATS_FRAG_PAGES_NEW, s.fragPagesNew, padType: pad)
         b.appendU64(CKPT_A_STATS_FRAG_PAGES_REUSED, s.fragPagesReused, padType: pad)
         if let held = s.heldBytes { b.appendU64(CKPT_A_STATS_HELD_BYTES, held, padType: pad) }
+        if let reserved = s.holdReservedPages { b.appendU64(CKPT_A_STATS_HOLD_RESERVED_PAGES, reserved, padType: pad) }
         b.endNest(nest)
         return b.endMessage(start)
     }
