@@ -310,13 +310,13 @@ static bool ckpt_hold_take(struct ckpt_stream *s, unsigned int size)
 void ckpt_hold_reserve(struct ckpt_stream *s)
 {
 	long max = (long)READ_ONCE(ckpt_hold_total_mib) << 20;
-	long free = max - atomic_long_read(&ckpt_held_total);
+	long left = max - atomic_long_read(&ckpt_held_total);
 	unsigned long room = ckpt_memcg_room(s->memcg);
 	unsigned long margin = ckpt_hold_margin(s), want, i;
 
 	want = get_mm_counter(s->mm, MM_ANONPAGES) +
 	       get_mm_counter(s->mm, MM_SHMEMPAGES);
-	want = min(want, free > 0 ? (unsigned long)free >> PAGE_SHIFT : 0);
+	want = min(want, left > 0 ? (unsigned long)left >> PAGE_SHIFT : 0);
 	want = min(want, room > margin ? room - margin : 0);
 	if (!want)
 		return;
