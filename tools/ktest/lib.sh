@@ -21,7 +21,8 @@ cleanup_scenario() {
 	rm -f $W/*.img
 }
 state() { awk '{print $3}' /proc/$1/stat 2>/dev/null || echo gone; }
-# wait_for FILE PATTERN [SECONDS]: SECONDS counts 50 ms rounds (see below).
+# wait_for FILE PATTERN [SECONDS [PID]]: SECONDS counts 50 ms rounds (see below); with
+# PID, the wait also ends when PID is gone (the program that would write the line died).
 wait_for() {
 	# Rounds, not the clock: on the debug kernel under TCG a round takes far longer than
 	# its 50 ms, and the scenarios' waits (a Swift CLI starting, 20 s) rely on that slack
@@ -29,9 +30,19 @@ wait_for() {
 	local i
 	for ((i = 0; i < ${3:-10} * 20; i++)); do
 		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		[[ -z ${4:-} ]] || kill -0 "$4" 2>/dev/null || break
 		sleep 0.05
 	done
-	return 1
+	grep -q -- "$2" "$1" 2>/dev/null
+}
+# memcg NAME: a child memory cgroup of the cgroup2 root, mounted if it is not; sets $cg
+# to its path (each scenario then sets the limits it needs).
+memcg() {
+	local root=/sys/fs/cgroup
+	mountpoint -q $root || mount -t cgroup2 none $root || { why="no cgroup2"; return 1; }
+	echo +memory >$root/cgroup.subtree_control
+	cg=$root/$1
+	mkdir -p $cg
 }
 # wait_syscall PID NR [SECONDS]: until PID sleeps in system call NR (/proc/PID/syscall's
 # first field), e.g. 34, pause(2) on x86_64: a target that printed its line may still be

@@ -1,7 +1,7 @@
 # Issue 11.5: restart staging and checkpoint streams are charged to the caller's memory
 # cgroup, sessions are capped per uid and end when idle, and timeout-ms has a maximum.
 t_memory_bounds() {
-	local P=/sys/module/ckpt/parameters cg=/sys/fs/cgroup
+	local P=/sys/module/ckpt/parameters cg
 	start_target t.out 64
 	kill -STOP $T; sleep 0.2
 	start_sink sink.out
@@ -9,10 +9,9 @@ t_memory_bounds() {
 	wait $S
 	img=$(ls $W/s-*.img)
 	# Charged: inside a cgroup with memory.max 32M, staging 64 MiB fails.
-	mountpoint -q $cg || mount -t cgroup2 none $cg || { why="no cgroup2"; return 1; }
-	echo +memory >$cg/cgroup.subtree_control
-	mkdir -p $cg/ckpt-t && echo 32M >$cg/ckpt-t/memory.max && echo 0 >$cg/ckpt-t/memory.swap.max 2>/dev/null
-	out=$(sh -c "echo \$\$ >$cg/ckpt-t/cgroup.procs && exec $K restart $T $img --validate-only" 2>&1) || true
+	memcg ckpt-t || return 1
+	echo 32M >$cg/memory.max && echo 0 >$cg/memory.swap.max 2>/dev/null
+	out=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $K restart $T $img --validate-only" 2>&1) || true
 	expect_err "$out" ENOMEM "no memory to stage page data" || { why="64 MiB inside memory.max 32M: $why"; return 1; }
 	out=$($K restart $T $img --validate-only) || { why="outside the cgroup: $out"; return 1; }
 	# A stream is charged to its requester as well: asked from inside memory.max 8M, with
@@ -21,11 +20,11 @@ t_memory_bounds() {
 	# requester locks its memory: otherwise reclaim in the full cgroup evicts its pages,
 	# and its own fault to bring one back may invoke the OOM killer first (seen on the
 	# debug kernel): the stream's memory is the requester's, like any it allocates.
-	echo 8M >$cg/ckpt-t/memory.max
+	echo 8M >$cg/memory.max
 	start_sink sink2.out --rcvbuf 65536 --grow-rcvbuf 16777216 --stall-ms 3000
-	out=$(sh -c "echo \$\$ >$cg/ckpt-t/cgroup.procs && exec $K checkpoint $T --timeout 60000 --mlock" 2>&1) || true
+	out=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $K checkpoint $T --timeout 60000 --mlock" 2>&1) || true
 	wait $S
-	echo 32M >$cg/ckpt-t/memory.max
+	echo 32M >$cg/memory.max
 	expect_err "$out" ENOMEM "no memory for a stream message" || { why="a stream inside memory.max 8M: $why"; return 1; }
 	! dmesg | grep -q "invoked oom-killer" || { why="the OOM killer ran: $(dmesg | grep -m1 'invoked oom-killer')"; return 1; }
 	# Idle sessions end.

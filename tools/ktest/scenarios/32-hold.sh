@@ -154,10 +154,8 @@ hold_again() {
 # under hold_total_mib 24, so the second reserve is as large as the first only if the
 # first gave its share of the bound back.
 t_hold_reserve() {
-	local cg=/sys/fs/cgroup s0 s1 r1 i
-	mountpoint -q $cg || mount -t cgroup2 none $cg || { why="no cgroup2"; return 1; }
-	echo +memory >$cg/cgroup.subtree_control
-	mkdir -p $cg/ckpt-r
+	local cg s0 s1 r1
+	memcg ckpt-r || return 1
 	start_still_target 16 || return 1
 	s0=$($K stats)
 	hold_reserve_into sink.out || return 1
@@ -173,29 +171,24 @@ t_hold_reserve() {
 	mkdir -p $W/shm && mount -t tmpfs ckpt-reserve $W/shm || { why="mount tmpfs"; return 1; }
 	bg taskset -c 0 /usr/bin/python3 $here/pytmpfs.py $W/shm/file 16 >py.out 2>&1
 	T=$!
-	for ((i = 0; i < 1200; i++)); do	# rounds, not the clock (wait_for says why)
-		grep -q '^ready' py.out && break
-		kill -0 $T 2>/dev/null || break
-		sleep 0.05
-	done
-	grep -q '^ready' py.out || { why="pytmpfs.py did not start: $(cat py.out)"; umount -l $W/shm; return 1; }
+	wait_for py.out '^ready' 60 $T || { why="pytmpfs.py did not start: $(cat py.out)"; umount -l $W/shm; return 1; }
 	with_hold_total 24 hold_reserve_twice
 	local rc=$?
 	kill -9 $T; wait $T 2>/dev/null
 	umount -l $W/shm
 	return $rc
 }
-hold_reserve_into() {	# hold_reserve_into OUT: a held checkpoint of $T requested from cgroup ckpt-r
+hold_reserve_into() {	# hold_reserve_into OUT: a held checkpoint of $T requested from cgroup $cg
 	local cur i
 	rm -f $W/s-*.img
 	start_sink "$1"
-	out=$(sh -c "echo \$\$ >/sys/fs/cgroup/ckpt-r/cgroup.procs && exec $K checkpoint $T --stop --hold" 2>&1) ||
+	out=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $K checkpoint $T --stop --hold" 2>&1) ||
 		{ why="checkpoint: $out"; return 1; }
 	wait $S
 	grep -q 'stream crid=.* ok' "$1" || { why="sink: $(cat "$1")"; return 1; }
 	# The stream frees its ring just after it reported to the requester: rounds, not the clock.
 	for ((i = 0; i < 40; i++)); do
-		cur=$(cat /sys/fs/cgroup/ckpt-r/memory.current)
+		cur=$(cat $cg/memory.current)
 		((cur < 8 << 20)) && return 0
 		sleep 0.05
 	done
@@ -220,13 +213,12 @@ hold_reserve_twice() {
 # while the cgroup keeps room for a stream that does not hold, then waits for its own
 # queue to drain, and completes instead of failing with ENOMEM; no OOM killer runs.
 t_hold_memcg() {
-	local cg=/sys/fs/cgroup
+	local cg
 	start_still_target 64 || return 1
-	mountpoint -q $cg || mount -t cgroup2 none $cg || { why="no cgroup2"; return 1; }
-	echo +memory >$cg/cgroup.subtree_control
-	mkdir -p $cg/ckpt-h && echo 24M >$cg/ckpt-h/memory.max && echo 0 >$cg/ckpt-h/memory.swap.max 2>/dev/null
+	memcg ckpt-h || return 1
+	echo 24M >$cg/memory.max && echo 0 >$cg/memory.swap.max 2>/dev/null
 	start_sink sink.out --rcvbuf 262144 --stall-ms 1000
-	out=$(sh -c "echo \$\$ >$cg/ckpt-h/cgroup.procs && exec $K checkpoint $T --stop --hold --timeout 120000 --mlock" 2>&1) ||
+	out=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $K checkpoint $T --stop --hold --timeout 120000 --mlock" 2>&1) ||
 		{ why="checkpoint inside memory.max 24M: $out"; return 1; }
 	wait $S
 	grep -q 'stream crid=.* ok' sink.out || { why="sink: $(cat sink.out)"; return 1; }
