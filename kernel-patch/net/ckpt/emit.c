@@ -293,6 +293,41 @@ static bool ckpt_hold_take(struct ckpt_stream *s, unsigned int size)
 	return false;
 }
 
+/* Allocates up to @nr pages onto @list, checking the stream's end every 256. */
+static unsigned long ckpt_reserve_pages(struct ckpt_stream *s,
+					struct list_head *list, unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		struct page *page;
+
+		if (!(i % 256)) {
+			cond_resched();
+			if (ckpt_stream_check(s))
+				break;
+		}
+		page = alloc_page(CKPT_GFP_STREAM);
+		if (!page)
+			break;
+		list_add(&page->lru, list);
+	}
+	return i;
+}
+
+/*
+ * The second half of a large reserve, on another worker (ckpt_hold_reserve()
+ * waits for it): reserve_half_nr pages asked, reserve_half_nr allocated.
+ */
+void ckpt_reserve_work(struct work_struct *work)
+{
+	struct ckpt_stream *s = container_of(work, struct ckpt_stream, reserve_work);
+	struct mem_cgroup *memcg = set_active_memcg(s->memcg);
+
+	s->reserve_half_nr = ckpt_reserve_pages(s, &s->reserve_half, s->reserve_half_nr);
+	set_active_memcg(memcg);
+}
+
 /*
  * The pages a holding stream will copy its task's memory into, allocated
  * before the task is stopped (stream.c), so that allocating them, and the
@@ -306,13 +341,20 @@ static bool ckpt_hold_take(struct ckpt_stream *s, unsigned int size)
  * freeze as without it; pages left over are freed once the task is read
  * (ckpt_hold_unreserve()). Bounded in time like the stream: stops when it
  * is aborted (deadline, unload, sink or requester gone).
+ *
+ * The allocation is in the checkpoint's time before the freeze (the dump),
+ * so from CKPT_RESERVE_SPLIT pages on, with more than one CPU online, half
+ * of it runs on a second worker of the unbound drain queue (nothing is
+ * held yet, so no drainer of this stream needs it): the two zero their
+ * pages side by side where a CPU is free (docs/benchmarks.md, session 40).
  */
+#define CKPT_RESERVE_SPLIT	(8UL << (20 - PAGE_SHIFT))
 void ckpt_hold_reserve(struct ckpt_stream *s)
 {
 	long max = (long)READ_ONCE(ckpt_hold_total_mib) << 20;
 	long left = max - atomic_long_read(&ckpt_held_total);
 	unsigned long room = ckpt_memcg_room(s->memcg);
-	unsigned long margin = ckpt_hold_margin(s), want, i;
+	unsigned long margin = ckpt_hold_margin(s), want, half = 0, got;
 
 	want = get_mm_counter(s->mm, MM_ANONPAGES) +
 	       get_mm_counter(s->mm, MM_SHMEMPAGES);
@@ -325,23 +367,22 @@ void ckpt_hold_reserve(struct ckpt_stream *s)
 		return;		/* another stream took the room meanwhile */
 	}
 	s->hold_credit = want << PAGE_SHIFT;
-	for (i = 0; i < want; i++) {
-		struct page *page;
-
-		if (!(i % 256)) {
-			cond_resched();
-			if (ckpt_stream_check(s))
-				break;
-		}
-		page = alloc_page(CKPT_GFP_STREAM);
-		if (!page)
-			break;
-		list_add(&page->lru, &s->reserve);
+	if (want >= CKPT_RESERVE_SPLIT && num_online_cpus() > 1) {
+		half = want / 2;
+		s->reserve_half_nr = half;
+		queue_work(ckpt_drain_wq, &s->reserve_work);
 	}
-	s->reserve_nr = i;
-	s->reserved = i;
-	atomic_long_sub((want - i) << PAGE_SHIFT, &ckpt_held_total);
-	s->hold_credit -= (want - i) << PAGE_SHIFT;
+	got = ckpt_reserve_pages(s, &s->reserve, want - half);
+	if (half) {
+		/* Bounded: the worker stops at the stream's end as this loop does. */
+		flush_work(&s->reserve_work);
+		got += s->reserve_half_nr;
+		list_splice_init(&s->reserve_half, &s->reserve);
+	}
+	s->reserve_nr = got;
+	s->reserved = got;
+	atomic_long_sub((want - got) << PAGE_SHIFT, &ckpt_held_total);
+	s->hold_credit -= (want - got) << PAGE_SHIFT;
 }
 
 /* Frees what is left of the reserve and gives back what is left of its credit. */

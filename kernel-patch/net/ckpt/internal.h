@@ -317,6 +317,10 @@ struct ckpt_stream {
 	/* Pages allocated before the stop (ckpt_hold_reserve()), not yet used. */
 	struct list_head reserve;	/* linked by page->lru */
 	unsigned long reserve_nr;
+	/* The half a second worker allocates (ckpt_reserve_work()). */
+	struct work_struct reserve_work;
+	struct list_head reserve_half;	/* linked by page->lru */
+	unsigned long reserve_half_nr;	/* asked, then allocated */
 	long hold_credit;	/* bytes of hold_total_mib taken for them */
 	u64 reserved;		/* pages the reserve was made of */
 };
@@ -335,6 +339,7 @@ void ckpt_set_abort(struct ckpt_stream *s, u32 reason, int err,
 int ckpt_stream_check(struct ckpt_stream *s);
 void ckpt_drain_work(struct work_struct *work);
 int ckpt_hold_drain(struct ckpt_stream *s);
+void ckpt_reserve_work(struct work_struct *work);
 void ckpt_hold_reserve(struct ckpt_stream *s);
 void ckpt_hold_unreserve(struct ckpt_stream *s);
 void ckpt_stream_done(struct ckpt_stream *s);
