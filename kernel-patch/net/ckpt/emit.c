@@ -293,38 +293,45 @@ static bool ckpt_hold_take(struct ckpt_stream *s, unsigned int size)
 	return false;
 }
 
-/* Allocates up to @nr pages onto @list, checking the stream's end every 256. */
-static unsigned long ckpt_reserve_pages(struct ckpt_stream *s,
-					struct list_head *list, unsigned long nr)
+/*
+ * Allocates pages onto @list in chunks of CKPT_RESERVE_CHUNK claimed from
+ * s->reserve_todo, which the stream's work and its helper share: whichever
+ * has a CPU allocates more. Checks the stream's end before every chunk; an
+ * allocation that fails ends the reserve for both. Returns the pages added.
+ */
+#define CKPT_RESERVE_CHUNK	256
+static unsigned long ckpt_reserve_pages(struct ckpt_stream *s, struct list_head *list)
 {
-	unsigned long i;
+	unsigned long got = 0;
+	long todo;
 
-	for (i = 0; i < nr; i++) {
-		struct page *page;
+	while ((todo = atomic_long_fetch_sub(CKPT_RESERVE_CHUNK, &s->reserve_todo)) > 0) {
+		long i, n = min_t(long, todo, CKPT_RESERVE_CHUNK);
 
-		if (!(i % 256)) {
-			cond_resched();
-			if (ckpt_stream_check(s))
-				break;
-		}
-		page = alloc_page(CKPT_GFP_STREAM);
-		if (!page)
+		cond_resched();
+		if (ckpt_stream_check(s))
 			break;
-		list_add(&page->lru, list);
+		for (i = 0; i < n; i++) {
+			struct page *page = alloc_page(CKPT_GFP_STREAM);
+
+			if (!page) {
+				atomic_long_set(&s->reserve_todo, 0);
+				return got;
+			}
+			list_add(&page->lru, list);
+			got++;
+		}
 	}
-	return i;
+	return got;
 }
 
-/*
- * The second half of a large reserve, on another worker (ckpt_hold_reserve()
- * waits for it): reserve_half_nr pages asked, reserve_half_nr allocated.
- */
+/* The reserve's second worker (ckpt_hold_reserve()): its pages on reserve_helper. */
 void ckpt_reserve_work(struct work_struct *work)
 {
 	struct ckpt_stream *s = container_of(work, struct ckpt_stream, reserve_work);
 	struct mem_cgroup *memcg = set_active_memcg(s->memcg);
 
-	s->reserve_half_nr = ckpt_reserve_pages(s, &s->reserve_half, s->reserve_half_nr);
+	s->reserve_helper_nr = ckpt_reserve_pages(s, &s->reserve_helper);
 	set_active_memcg(memcg);
 }
 
@@ -343,10 +350,12 @@ void ckpt_reserve_work(struct work_struct *work)
  * is aborted (deadline, unload, sink or requester gone).
  *
  * The allocation is in the checkpoint's time before the freeze (the dump),
- * so from CKPT_RESERVE_SPLIT pages on, with more than one CPU online, half
- * of it runs on a second worker of the unbound drain queue (nothing is
- * held yet, so no drainer of this stream needs it): the two zero their
- * pages side by side where a CPU is free (docs/benchmarks.md, session 40).
+ * so from CKPT_RESERVE_SPLIT pages on, with more than one CPU online, a
+ * second worker shares it, one of the unbound drain queue (nothing is held
+ * yet, so no drainer of this stream needs it): the two zero their pages
+ * side by side where a CPU is free (docs/benchmarks.md, session 40). When
+ * this work has claimed the last chunk, it cancels a helper that has not
+ * started, or waits for the one chunk a running helper may still be on.
  */
 #define CKPT_RESERVE_SPLIT	(8UL << (20 - PAGE_SHIFT))
 void ckpt_hold_reserve(struct ckpt_stream *s)
@@ -354,7 +363,8 @@ void ckpt_hold_reserve(struct ckpt_stream *s)
 	long max = (long)READ_ONCE(ckpt_hold_total_mib) << 20;
 	long left = max - atomic_long_read(&ckpt_held_total);
 	unsigned long room = ckpt_memcg_room(s->memcg);
-	unsigned long margin = ckpt_hold_margin(s), want, half = 0, got;
+	unsigned long margin = ckpt_hold_margin(s), want, got;
+	bool helped;
 
 	want = get_mm_counter(s->mm, MM_ANONPAGES) +
 	       get_mm_counter(s->mm, MM_SHMEMPAGES);
@@ -367,17 +377,16 @@ void ckpt_hold_reserve(struct ckpt_stream *s)
 		return;		/* another stream took the room meanwhile */
 	}
 	s->hold_credit = want << PAGE_SHIFT;
-	if (want >= CKPT_RESERVE_SPLIT && num_online_cpus() > 1) {
-		half = want / 2;
-		s->reserve_half_nr = half;
-		queue_work(ckpt_drain_wq, &s->reserve_work);
-	}
-	got = ckpt_reserve_pages(s, &s->reserve, want - half);
-	if (half) {
-		/* Bounded: the worker stops at the stream's end as this loop does. */
-		flush_work(&s->reserve_work);
-		got += s->reserve_half_nr;
-		list_splice_init(&s->reserve_half, &s->reserve);
+	atomic_long_set(&s->reserve_todo, want);
+	s->reserve_helper_nr = 0;
+	helped = want >= CKPT_RESERVE_SPLIT && num_online_cpus() > 1 &&
+		 queue_work(ckpt_drain_wq, &s->reserve_work);
+	got = ckpt_reserve_pages(s, &s->reserve);
+	if (helped) {
+		if (!cancel_work(&s->reserve_work))
+			flush_work(&s->reserve_work);
+		got += s->reserve_helper_nr;
+		list_splice_init(&s->reserve_helper, &s->reserve);
 	}
 	s->reserve_nr = got;
 	s->reserved = got;

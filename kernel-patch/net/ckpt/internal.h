@@ -317,10 +317,11 @@ struct ckpt_stream {
 	/* Pages allocated before the stop (ckpt_hold_reserve()), not yet used. */
 	struct list_head reserve;	/* linked by page->lru */
 	unsigned long reserve_nr;
-	/* The half a second worker allocates (ckpt_reserve_work()). */
+	/* Shared with a second worker while it is made (ckpt_reserve_work()). */
+	atomic_long_t reserve_todo;	/* pages not yet claimed */
 	struct work_struct reserve_work;
-	struct list_head reserve_half;	/* linked by page->lru */
-	unsigned long reserve_half_nr;	/* asked, then allocated */
+	struct list_head reserve_helper;	/* the second worker's, linked by page->lru */
+	unsigned long reserve_helper_nr;	/* pages on it */
 	long hold_credit;	/* bytes of hold_total_mib taken for them */
 	u64 reserved;		/* pages the reserve was made of */
 };

@@ -374,7 +374,7 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	skb_queue_head_init(&s->held);
 	INIT_LIST_HEAD(&s->reserve);
 	INIT_WORK(&s->reserve_work, ckpt_reserve_work);
-	INIT_LIST_HEAD(&s->reserve_half);
+	INIT_LIST_HEAD(&s->reserve_helper);
 	spin_lock_init(&s->abort_lock);
 	s->task = task;
 	s->net = get_net(genl_info_net(info));
