@@ -17,14 +17,15 @@ public struct CheckpointCommand: ParsableCommand {
         _superCommandName: Ckpt.name,  // Ckpt.main parses it directly: see there
         abstract: "Checkpoint a process: the kernel streams it to the running `ckpt listen`.",
         discussion: """
-            The kernel admits the request (permission, target, sink) and answers with the stream's crid; it then reads the task and streams its records to the capture sink (`ckpt listen`, which must be running in this network namespace) and tells this command how the stream ended (CKPT_CMD_CHECKPOINT_DONE). The first line of output is `crid N records R bytes B checksum 0xC`; a stream the kernel aborted (the task exited or exec'd, the sink stalled or went away) exits 1 with the reason. Killing this command mid-stream aborts the stream.
+            The kernel admits the request (permission, target, sink) and answers with the stream's crid; it then reads the task and streams its records to the capture sink (`ckpt listen`, which must be running in this network namespace) and tells this command how the stream ended (CKPT_CMD_CHECKPOINT_DONE). The first line of output is `crid N records R bytes B checksum 0xC`, with --stop followed by `frozen-ms F`: how long the kernel kept the process stopped, its SIGSTOP to its SIGCONT (none from a module before session 40, or for a process stopped before the command); a stream the kernel aborted (the task exited or exec'd, the sink stalled or went away) exits 1 with the reason. Killing this command mid-stream aborts the stream.
 
             The task must be stopped, or pass --stop: the kernel then stops it (SIGSTOP) for the checkpoint and resumes it afterwards on every path.
 
             --hold (with --stop) resumes the process as soon as the kernel has read it, instead of when the listener has received all of it: the messages still on their way wait in kernel memory, charged to this command's memory cgroup, and reach the listener in order while the process runs. Its freeze is then the copy of its memory, not the listener's reading and writing of it. All holding checkpoints together hold at most the module's hold_total_mib (/sys/module/ckpt/parameters, 512 MiB by default), and a stream holds only while this command's memory cgroup keeps room for a stream that does not hold; past either, the rest of the stream waits for the listener as without --hold (the process then stays stopped until it has been read). The producer runs at nice -20 when this command has CAP_SYS_NICE. The kernel allocates the pages it will copy into before it stops the process (about the size of its memory, within the same bounds), so the process keeps running a little longer before its freeze, and what the copy did not use is freed once it has been read. A module before session 38 refuses it.
 
             Examples:
-              ckpt checkpoint 1234 --stop                     # prints `crid 7 records 9`
+              ckpt checkpoint 1234 --stop                     # prints `crid 7 records 9
+                                                        # ... frozen-ms 41`
               ckpt checkpoint 1234 --stop --wait /var/lib/ckpt    # ... and `image PATH`
               ckpt checkpoint 1234 --stop --hold --wait /var/lib/ckpt  # resumed once read,
                                                         # while the listener still writes
@@ -77,8 +78,11 @@ public struct CheckpointCommand: ParsableCommand {
 
     public func run() throws { try CheckpointRun(self).run() }
 
+    /// `crid N records R bytes B checksum C`, then `frozen-ms F` when the kernel stopped the
+    /// process (--stop, --hold): from its SIGSTOP to its SIGCONT, as the kernel measured it.
     static func line(_ reply: CheckpointReply) -> String {
         "crid \(reply.crid) records \(reply.summary.records) bytes \(reply.summary.bytes) checksum \(Format.checksum(reply.summary.checksum))"
+            + (reply.frozenNs.map { " frozen-ms \($0 / 1_000_000)" } ?? "")
     }
 
     /// The kernel's refusal in words an operator can act on, then its extack text as

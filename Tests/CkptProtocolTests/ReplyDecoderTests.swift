@@ -37,6 +37,63 @@ import Testing
         #expect(r == .completed(CheckpointReply(crid: 12, summary: StreamSummary(records: 8, bytes: 9000, checksum: 0xABCD))))
     }
 
+    /// frozen-ns (a module of session 40 that stopped the task) comes with the counts only.
+    @Test func checkpointDoneFrozen() throws {
+        let bytes = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
+            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
+            b.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD)
+            b.appendU64(CKPT_A_BYTES, 9000, padType: CKPT_A_PAD)
+            b.appendU32(CKPT_A_CHECKSUM, 0xABCD)
+            b.appendU64(CKPT_A_FROZEN_NS, 41_500_000, padType: CKPT_A_PAD)
+        }
+        let r = try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.checkpointDone(m) }
+        #expect(r == .completed(CheckpointReply(crid: 12, summary: StreamSummary(records: 8, bytes: 9000, checksum: 0xABCD),
+                                                frozenNs: 41_500_000)))
+        let aborted = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
+            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
+            b.appendU64(CKPT_A_FROZEN_NS, 41_500_000, padType: CKPT_A_PAD)
+            b.appendU32(CKPT_A_REASON, 2)
+            b.appendU32(CKPT_A_ERROR, 110)
+        }
+        let e = try first(aborted) { m -> ProtocolError? in
+            do throws(ProtocolError) { _ = try ReplyDecoder.checkpointDone(m); return nil } catch { return error }
+        }
+        #expect(e?.kind == .unknownAttribute && e?.field == "CKPT_A_FROZEN_NS")
+    }
+
+    /// A reply may carry an attribute a newer module added (a type past CKPT_A_MAX): skipped,
+    /// the rest decoded. A known attribute that does not belong in the reply is still refused.
+    @Test func replySkipsNewerAttributes() throws {
+        let newer = UInt16(CKPT_A_MAX + 1)
+        let done = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
+            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
+            b.appendU64(Int(newer), 7, padType: CKPT_A_PAD)
+            b.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD)
+            b.appendU64(CKPT_A_BYTES, 9000, padType: CKPT_A_PAD)
+            b.appendU32(CKPT_A_CHECKSUM, 0xABCD)
+        }
+        let r = try first(done) { m throws(ProtocolError) in try ReplyDecoder.checkpointDone(m) }
+        #expect(r == .completed(CheckpointReply(crid: 12, summary: StreamSummary(records: 8, bytes: 9000, checksum: 0xABCD))))
+        let stats = reply(CKPT_CMD_STATS_GET) { b in
+            let n = b.beginNest(CKPT_A_STATS)
+            for t in [CKPT_A_STATS_STREAMS, CKPT_A_STATS_RECORDS, CKPT_A_STATS_BYTES, CKPT_A_STATS_ABORTS,
+                      CKPT_A_STATS_WAIT_NS, CKPT_A_STATS_RESTARTS, CKPT_A_STATS_RESTART_REJECTS,
+                      CKPT_A_STATS_FRAG_PAGES_NEW, CKPT_A_STATS_FRAG_PAGES_REUSED, CKPT_A_STATS_MAX + 1] {
+                b.appendU64(t, 3, padType: CKPT_A_STATS_PAD)
+            }
+            b.endNest(n)
+        }
+        #expect(try first(stats) { m throws(ProtocolError) in try ReplyDecoder.stats(m) }.streams == 3)
+        let misplaced = reply(CKPT_CMD_CHECKPOINT) { b in
+            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
+            b.appendU32(CKPT_A_RSID, 4)
+        }
+        let e = try first(misplaced) { m -> ProtocolError? in
+            do throws(ProtocolError) { _ = try ReplyDecoder.checkpointAdmitted(m); return nil } catch { return error }
+        }
+        #expect(e?.kind == .unknownAttribute)
+    }
+
     @Test func checkpointDoneAborted() throws {
         let bytes = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
             b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)

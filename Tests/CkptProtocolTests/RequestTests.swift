@@ -133,8 +133,10 @@ import Testing
     @Test func fakeKernelRepliesDecode() throws {
         let b = MessageBuffer()
         let reply = CheckpointReply(crid: 5, summary: StreamSummary(records: 1, bytes: 2, checksum: 3))
+        let frozen = CheckpointReply(crid: 6, summary: StreamSummary(records: 1, bytes: 2, checksum: 3), frozenNs: 4)
         encoder.checkpointReply(crid: 5, into: b)
         encoder.checkpointDone(.completed(reply), into: b)
+        encoder.checkpointDone(.completed(frozen), into: b)
         let aborted = CheckpointOutcome.aborted(crid: 5, reason: UInt32(CKPT_ABORT_REASON_EXEC.rawValue),
                                                 message: "the task called execve()", errno: 13)
         encoder.checkpointDone(aborted, into: b)
@@ -152,6 +154,7 @@ import Testing
         var reader = NetlinkMessageReader(b.bytes)
         #expect(try ReplyDecoder.checkpointAdmitted(try #require(try reader.next())) == 5)
         #expect(try ReplyDecoder.checkpointDone(try #require(try reader.next())) == .completed(reply))
+        #expect(try ReplyDecoder.checkpointDone(try #require(try reader.next())) == .completed(frozen))
         #expect(try ReplyDecoder.checkpointDone(try #require(try reader.next())) == aborted)
         #expect(try ReplyDecoder.stats(try #require(try reader.next())) == stats)
         #expect(try ReplyDecoder.restartBegin(try #require(try reader.next())) == RestartBegun(rsid: 4, flags: 0))

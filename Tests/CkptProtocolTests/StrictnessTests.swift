@@ -38,6 +38,13 @@ import Testing
         #expect(events.count == 1)
     }
 
+    /// The stream refuses an attribute type newer than this build (a reply would skip it:
+    /// ReplyDecoderTests.replySkipsNewerAttributes): what an image is made of is never lost.
+    @Test func newerAttributeInStreamRefused() throws {
+        let bytes = begin { b in b.appendU32(CKPT_A_MAX + 1, 1) }
+        expectError(bytes, .unknownAttribute, offset: 48)
+    }
+
     // MARK: nlmsghdr
 
     @Test func truncatedMessageHeader() {

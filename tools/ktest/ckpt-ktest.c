@@ -143,9 +143,13 @@ static int cmd_checkpoint(int argc, char **argv)
 	if (!tb[CKPT_A_RECORDS] || !tb[CKPT_A_BYTES] || !tb[CKPT_A_CHECKSUM])
 		die("checkpoint-done without records/bytes/checksum");
 	printf("ok crid=%" PRIu64 " records=%" PRIu64 " bytes=%" PRIu64
-	       " checksum=%08x signals=%d\n", get_u64(tb[CKPT_A_CRID]),
+	       " checksum=%08x signals=%d", get_u64(tb[CKPT_A_CRID]),
 	       get_u64(tb[CKPT_A_RECORDS]), get_u64(tb[CKPT_A_BYTES]),
 	       get_u32(tb[CKPT_A_CHECKSUM]), (int)signals_handled);
+	/* Only when the kernel stopped the task (--stop, not stopped before). */
+	if (tb[CKPT_A_FROZEN_NS])
+		printf(" frozen_ns=%" PRIu64, get_u64(tb[CKPT_A_FROZEN_NS]));
+	printf("\n");
 	return 0;
 }
 

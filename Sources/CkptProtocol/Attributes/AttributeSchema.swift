@@ -59,6 +59,7 @@ public enum AttributeSchema {
         (CKPT_A_PARENT_CRID, "CKPT_A_PARENT_CRID", .u64),
         (CKPT_A_DIRTY_RANGES, "CKPT_A_DIRTY_RANGES", .binary),
         (CKPT_A_DATA_CHECKSUM, "CKPT_A_DATA_CHECKSUM", .u32),
+        (CKPT_A_FROZEN_NS, "CKPT_A_FROZEN_NS", .u64),
     ])
 
     /// `enum ckpt_meta` attributes (inside `CKPT_A_META`), index = type.

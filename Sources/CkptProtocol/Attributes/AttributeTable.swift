@@ -6,7 +6,8 @@
 /// 1. framing (`NetlinkAttributeReader`);
 /// 2. flags: `NLA_F_NET_BYTEORDER` never; `NLA_F_NESTED` exactly on nests; a nest flag on
 ///    an attribute inside a nest (depth >= 1) is `.nestingTooDeep`: ckpt's tree is 2 deep;
-/// 3. type known in the set and in `allowed`, else `.unknownAttribute`;
+/// 3. type known in the set and in `allowed`, else `.unknownAttribute` (with `.skipped`
+///    newer types, a type past every one this build knows is passed over instead);
 /// 4. no type twice (`CKPT_A_*_PAD` excepted), else `.duplicateAttribute`;
 /// 5. value size: u32 4, u64 8, pad 0, string NUL-terminated without interior NUL and
 ///    within its maximum.
@@ -34,14 +35,22 @@ public struct AttributeTable {
 
     public init() {}
 
+    /// What `parse` does with a type past the end of the set as this build knows it: one a
+    /// newer module added. The stream (what an image is made of) rejects it, since its
+    /// meaning would be lost; a reply to a request skips it, so that a module which says
+    /// more in a reply (checkpoint-done's frozen-ns, a new counter) does not break an
+    /// older CLI's command.
+    public enum NewerTypes: Sendable { case rejected, skipped }
+
     /// Walks `region` (at `baseOffset` in the datagram). On error, attributes read before
     /// the bad one stay in the table (callers use them to name the stream).
     public mutating func parse(
         _ region: UnsafeRawBufferPointer, baseOffset: Int, container: StaticString,
-        schema: [AttributeSpec?], allowed: AttributeMask, depth: Int
+        schema: [AttributeSpec?], allowed: AttributeMask, depth: Int, newer: NewerTypes = .rejected
     ) throws(ProtocolError) {
         var reader = NetlinkAttributeReader(region, baseOffset: baseOffset, container: container)
         while let attr = try reader.next() {
+            if newer == .skipped, Int(attr.type) >= schema.count { continue }
             if attr.flags & NetlinkLayout.netByteOrderFlag != 0 {
                 throw ProtocolError(
                     .badAttributeFlags, field: "\(AttributeSchema.name(schema, attr.type)): NLA_F_NET_BYTEORDER",

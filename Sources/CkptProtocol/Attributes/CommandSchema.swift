@@ -50,8 +50,8 @@ public struct CommandSchema: Sendable {
     /// aborted (which set is present is checked by `ReplyDecoder.checkpointDone`).
     public static let checkpointDone = CommandSchema(
         required: AttributeMask(CKPT_A_CRID),
-        optional: AttributeMask(CKPT_A_PAD, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM, CKPT_A_REASON,
-                                CKPT_A_MESSAGE, CKPT_A_ERROR))
+        optional: AttributeMask(CKPT_A_PAD, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM, CKPT_A_FROZEN_NS,
+                                CKPT_A_REASON, CKPT_A_MESSAGE, CKPT_A_ERROR))
     /// RESTART_FLAGS: absent from a module older than the session writer.
     public static let restartBeginReply = CommandSchema(
         required: AttributeMask(CKPT_A_RSID), optional: AttributeMask(CKPT_A_PAD, CKPT_A_RESTART_FLAGS))

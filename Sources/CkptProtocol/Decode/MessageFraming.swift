@@ -47,12 +47,13 @@ public enum MessageFraming {
     /// Walks the message's top-level attributes against `schema`; `.missingAttribute`
     /// points at the message header. On error the partial table annotates the stream.
     public static func attributes(
-        of message: NetlinkMessage, schema: CommandSchema, into table: inout AttributeTable
+        of message: NetlinkMessage, schema: CommandSchema, into table: inout AttributeTable,
+        newer: AttributeTable.NewerTypes = .rejected
     ) throws(ProtocolError) {
         let h = NetlinkLayout.genlHeaderSize
         let region = UnsafeRawBufferPointer(rebasing: message.payload[h...])
         try table.parse(region, baseOffset: message.payloadOffset + h, container: "message",
-                        schema: AttributeSchema.top, allowed: schema.allowed, depth: 0)
+                        schema: AttributeSchema.top, allowed: schema.allowed, depth: 0, newer: newer)
         try table.require(schema.required, schema: AttributeSchema.top, offset: message.offset)
     }
 

@@ -4,9 +4,13 @@ import CCkptUAPI
 public struct CheckpointReply: Equatable, Sendable {
     public var crid: UInt64
     public var summary: StreamSummary
-    public init(crid: UInt64, summary: StreamSummary) {
+    /// How long the kernel kept the process stopped (`CKPT_A_FROZEN_NS`): nil when it did
+    /// not stop it (no --stop, stopped already, the CLI stopped it) or for older modules.
+    public var frozenNs: UInt64?
+    public init(crid: UInt64, summary: StreamSummary, frozenNs: UInt64? = nil) {
         self.crid = crid
         self.summary = summary
+        self.frozenNs = frozenNs
     }
 }
 
@@ -94,7 +98,8 @@ public struct CkptStats: Equatable, Sendable {
     public init() {}
 }
 
-/// Decodes the kernel's replies to requests (one message each), strictly like the stream.
+/// Decodes the kernel's replies to requests (one message each), strictly like the stream,
+/// except that an attribute type newer than this build is skipped (`NewerTypes`).
 public enum ReplyDecoder {
     /// Checks framing and the reply schema of `command`; returns the attribute table.
     public static func attributes(_ message: NetlinkMessage, command: UInt8) throws(ProtocolError) -> AttributeTable {
@@ -104,7 +109,7 @@ public enum ReplyDecoder {
                                 value: UInt64(got), limit: UInt64(command))
         }
         var table = AttributeTable()
-        try MessageFraming.attributes(of: message, schema: schema, into: &table)
+        try MessageFraming.attributes(of: message, schema: schema, into: &table, newer: .skipped)
         return table
     }
 
@@ -122,7 +127,7 @@ public enum ReplyDecoder {
             for type in [CKPT_A_REASON, CKPT_A_ERROR] where !t.has(type) {
                 throw ProtocolError(.missingAttribute, field: AttributeSchema.topName(UInt16(type)), offset: message.payloadOffset)
             }
-            if let extra = counts.first(where: { t.has($0) }) {
+            if let extra = (counts + [CKPT_A_FROZEN_NS]).first(where: { t.has($0) }) {
                 throw ProtocolError(.unknownAttribute, field: AttributeSchema.topName(UInt16(extra)), offset: t.offset(extra))
             }
             let error = try errno(t)
@@ -133,7 +138,8 @@ public enum ReplyDecoder {
             throw ProtocolError(.missingAttribute, field: AttributeSchema.topName(UInt16(type)), offset: message.payloadOffset)
         }
         return .completed(CheckpointReply(crid: crid, summary: StreamSummary(
-            records: t.u64(CKPT_A_RECORDS), bytes: t.u64(CKPT_A_BYTES), checksum: t.u32(CKPT_A_CHECKSUM))))
+            records: t.u64(CKPT_A_RECORDS), bytes: t.u64(CKPT_A_BYTES), checksum: t.u32(CKPT_A_CHECKSUM)),
+            frozenNs: t.has(CKPT_A_FROZEN_NS) ? t.u64(CKPT_A_FROZEN_NS) : nil))
     }
 
     /// The session id (`CKPT_A_RSID`, >= 1).
@@ -200,7 +206,7 @@ public enum ReplyDecoder {
         try s.parse(t.value(CKPT_A_STATS), baseOffset: t.offset(CKPT_A_STATS) + NetlinkLayout.attributeHeaderSize,
                     container: "CKPT_A_STATS", schema: AttributeSchema.stats,
                     allowed: all.union(AttributeMask(CKPT_A_STATS_PAD, CKPT_A_STATS_HELD_BYTES,
-                                                     CKPT_A_STATS_HOLD_RESERVED_PAGES)), depth: 1)
+                                                     CKPT_A_STATS_HOLD_RESERVED_PAGES)), depth: 1, newer: .skipped)
         try s.require(all, schema: AttributeSchema.stats, offset: t.offset(CKPT_A_STATS))
         var r = CkptStats()
         r.streams = s.u64(CKPT_A_STATS_STREAMS)

@@ -21,6 +21,7 @@ extension MessageEncoder {
             b.appendU64(CKPT_A_RECORDS, reply.summary.records, padType: Self.pad)
             b.appendU64(CKPT_A_BYTES, reply.summary.bytes, padType: Self.pad)
             b.appendU32(CKPT_A_CHECKSUM, reply.summary.checksum)
+            if let frozen = reply.frozenNs { b.appendU64(CKPT_A_FROZEN_NS, frozen, padType: Self.pad) }
         case let .aborted(crid, reason, message, errno):
             b.appendU64(CKPT_A_CRID, crid, padType: Self.pad)
             b.appendU32(CKPT_A_REASON, reason)

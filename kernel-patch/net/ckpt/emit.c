@@ -616,7 +616,9 @@ void ckpt_stream_done(struct ckpt_stream *s)
 	else if (!bad)
 		bad = nla_put_u64_64bit(skb, CKPT_A_RECORDS, s->records, CKPT_A_PAD) ||
 		      nla_put_u64_64bit(skb, CKPT_A_BYTES, s->bytes, CKPT_A_PAD) ||
-		      nla_put_u32(skb, CKPT_A_CHECKSUM, ~s->crc);
+		      nla_put_u32(skb, CKPT_A_CHECKSUM, ~s->crc) ||
+		      (s->stop && nla_put_u64_64bit(skb, CKPT_A_FROZEN_NS,
+						    s->frozen_ns, CKPT_A_PAD));
 	if (WARN_ON_ONCE(bad)) {	/* CKPT_CTL_MAX covers these */
 		kfree_skb(skb);
 		return;

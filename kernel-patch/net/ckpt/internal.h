@@ -279,6 +279,8 @@ struct ckpt_stream {
 	kuid_t uid;		/* the requester's, for the per-user cap */
 	bool admin;		/* the requester is the host's (ckpt_host_admin()) */
 	bool stop;		/* stop the task first, resume it after */
+	u64 stopped_at;		/* ktime_get_ns() at our SIGSTOP */
+	u64 frozen_ns;		/* from it to our SIGCONT (checkpoint-done) */
 	bool holding;		/* messages go to held[] while the task is read */
 	bool zombie;		/* the task is a zombie: ids and exit status only */
 	u32 flags;		/* the request's CKPT_CHECKPOINT_FLAGS_* */

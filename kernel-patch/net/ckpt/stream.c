@@ -198,6 +198,7 @@ static void ckpt_stream_work(struct work_struct *work)
 	if (s->holding) {
 		if (!err)
 			ckpt_hold_reserve(s);
+		s->stopped_at = ktime_get_ns();
 		send_sig(SIGSTOP, s->task, 1);
 	}
 	if (!err && s->stop)
@@ -209,8 +210,10 @@ static void ckpt_stream_work(struct work_struct *work)
 	if (err)
 		ckpt_set_abort(s, ckpt_abort_reason(err, &why), err, why);
 	/* Read (or failed): the task goes on, while what is held drains. */
-	if (s->stop)
+	if (s->stop) {
 		send_sig(SIGCONT, s->task, 1);
+		s->frozen_ns = ktime_get_ns() - s->stopped_at;
+	}
 	if (s->holding) {
 		int drained = ckpt_hold_drain(s);
 
@@ -416,8 +419,10 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	/* Holding shortens only a freeze we end; hold_total_mib 0 turns it off. */
 	s->holding = s->stop && (flags & CKPT_CHECKPOINT_FLAGS_HOLD) &&
 		     READ_ONCE(ckpt_hold_total_mib);
-	if (s->stop && !s->holding)
+	if (s->stop && !s->holding) {
+		s->stopped_at = ktime_get_ns();
 		send_sig(SIGSTOP, task, 1);
+	}
 	queue_work(s->holding && ns_capable_noaudit(&init_user_ns, CAP_SYS_NICE) ?
 		   ckpt_hold_wq : ckpt_wq, &s->work);
 	return 0;

@@ -50,6 +50,8 @@ t_hold_continues_early() {
 	wait $S || { why="sink: $(cat sink.out)"; return 1; }
 	grep -q 'stream crid=.* ok' sink.out || { why="sink: $(cat sink.out)"; return 1; }
 	v=$($K verify $(ls $W/s-*.img) $T) || { why="held image: $v"; return 1; }
+	[[ $(cat sink.out.ck) =~ frozen_ns=([0-9]+) ]] || { why="held: no frozen-ns in $(cat sink.out.ck)"; return 1; }
+	local fh=${BASH_REMATCH[1]} fp
 	s1=$($K stats)
 	held=$(($(stat_of held-bytes "$s1") - $(stat_of held-bytes "$s0")))
 	((held >= 16 << 20)) || { why="stats held-bytes grew by $held, less than the 16 MiB target"; return 1; }
@@ -62,6 +64,12 @@ t_hold_continues_early() {
 	wait $c || { why="checkpoint without hold: $(cat sink2.out.ck)"; return 1; }
 	wait $S || { why="sink: $(cat sink2.out)"; return 1; }
 	v=$($K verify $(ls $W/s-*.img) $T) || { why="image without hold: $v"; return 1; }
+	# frozen-ns: without hold the task stayed stopped through the sink's 3 s stall; held,
+	# it ran again before the stall ended.
+	[[ $(cat sink2.out.ck) =~ frozen_ns=([0-9]+) ]] || { why="no frozen-ns in $(cat sink2.out.ck)"; return 1; }
+	fp=${BASH_REMATCH[1]}
+	echo "frozen-ns held $fh, not held $fp"
+	((fp >= 3000000000 && fh < fp)) || { why="frozen-ns held $fh, not held $fp: expected 3 s or more without hold, less with it"; return 1; }
 }
 
 # hold_total_mib bounds what all streams hold: at 1 MiB a 16 MiB target stays stopped while

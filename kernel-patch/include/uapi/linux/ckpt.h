@@ -38,8 +38,9 @@
  *                     or  CKPT_CMD_STREAM_ABORT { CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_REASON,
  *                                                [CKPT_A_MESSAGE] }
  *   kernel -> requester   CKPT_CMD_CHECKPOINT_DONE, nlmsg_seq = the request's:
- *                           { CKPT_A_CRID, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM }
- *                           after stream-end, or
+ *                           { CKPT_A_CRID, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM,
+ *                             [CKPT_A_FROZEN_NS] } after stream-end (CKPT_A_FROZEN_NS: how
+ *                           long the kernel kept the task stopped, when it stopped it), or
  *                           { CKPT_A_CRID, CKPT_A_REASON, CKPT_A_MESSAGE, CKPT_A_ERROR }
  *                           after stream-abort (CKPT_A_ERROR: a positive errno)
  *                         It may arrive before the request's ack; a client matches by seq.
@@ -561,6 +562,7 @@ enum {
 	CKPT_A_PARENT_CRID,
 	CKPT_A_DIRTY_RANGES,
 	CKPT_A_DATA_CHECKSUM,
+	CKPT_A_FROZEN_NS,
 
 	__CKPT_A_MAX,
 	CKPT_A_MAX = (__CKPT_A_MAX - 1)
