@@ -26,39 +26,20 @@ import Testing
         #expect(try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.checkpointAdmitted(m) } == 12)
     }
 
+    /// The counts, and frozen-ns when the kernel stopped the task (a module of session 40).
     @Test func checkpointDoneCompleted() throws {
-        let bytes = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
-            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
-            b.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD)
-            b.appendU64(CKPT_A_BYTES, 9000, padType: CKPT_A_PAD)
-            b.appendU32(CKPT_A_CHECKSUM, 0xABCD)
+        for frozen in [nil, 41_500_000] as [UInt64?] {
+            let bytes = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
+                b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
+                b.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD)
+                b.appendU64(CKPT_A_BYTES, 9000, padType: CKPT_A_PAD)
+                b.appendU32(CKPT_A_CHECKSUM, 0xABCD)
+                if let frozen { b.appendU64(CKPT_A_FROZEN_NS, frozen, padType: CKPT_A_PAD) }
+            }
+            let r = try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.checkpointDone(m) }
+            #expect(r == .completed(CheckpointReply(crid: 12, summary: StreamSummary(records: 8, bytes: 9000, checksum: 0xABCD),
+                                                    frozenNs: frozen)))
         }
-        let r = try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.checkpointDone(m) }
-        #expect(r == .completed(CheckpointReply(crid: 12, summary: StreamSummary(records: 8, bytes: 9000, checksum: 0xABCD))))
-    }
-
-    /// frozen-ns (a module of session 40 that stopped the task) comes with the counts only.
-    @Test func checkpointDoneFrozen() throws {
-        let bytes = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
-            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
-            b.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD)
-            b.appendU64(CKPT_A_BYTES, 9000, padType: CKPT_A_PAD)
-            b.appendU32(CKPT_A_CHECKSUM, 0xABCD)
-            b.appendU64(CKPT_A_FROZEN_NS, 41_500_000, padType: CKPT_A_PAD)
-        }
-        let r = try first(bytes) { m throws(ProtocolError) in try ReplyDecoder.checkpointDone(m) }
-        #expect(r == .completed(CheckpointReply(crid: 12, summary: StreamSummary(records: 8, bytes: 9000, checksum: 0xABCD),
-                                                frozenNs: 41_500_000)))
-        let aborted = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
-            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
-            b.appendU64(CKPT_A_FROZEN_NS, 41_500_000, padType: CKPT_A_PAD)
-            b.appendU32(CKPT_A_REASON, 2)
-            b.appendU32(CKPT_A_ERROR, 110)
-        }
-        let e = try first(aborted) { m -> ProtocolError? in
-            do throws(ProtocolError) { _ = try ReplyDecoder.checkpointDone(m); return nil } catch { return error }
-        }
-        #expect(e?.kind == .unknownAttribute && e?.field == "CKPT_A_FROZEN_NS")
     }
 
     /// A reply may carry an attribute a newer module added (a type past CKPT_A_MAX): skipped,
@@ -106,18 +87,21 @@ import Testing
                               message: "the stream did not end within its timeout", errno: 110))
     }
 
-    /// Counts and an error together, or an error without its reason, are protocol violations.
+    /// Counts (or frozen-ns) and an error together, or an error without its reason, are
+    /// protocol violations.
     @Test func checkpointDoneMixedOrPartial() throws {
-        let mixed = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
-            b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
-            b.appendU64(CKPT_A_RECORDS, 8, padType: CKPT_A_PAD)
-            b.appendU32(CKPT_A_REASON, 2)
-            b.appendU32(CKPT_A_ERROR, 110)
+        for (count, name) in [(CKPT_A_RECORDS, "CKPT_A_RECORDS"), (CKPT_A_FROZEN_NS, "CKPT_A_FROZEN_NS")] {
+            let mixed = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
+                b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
+                b.appendU64(count, 8, padType: CKPT_A_PAD)
+                b.appendU32(CKPT_A_REASON, 2)
+                b.appendU32(CKPT_A_ERROR, 110)
+            }
+            let e1 = try first(mixed) { m -> ProtocolError? in
+                do throws(ProtocolError) { _ = try ReplyDecoder.checkpointDone(m); return nil } catch { return error }
+            }
+            #expect(e1?.kind == .unknownAttribute && e1?.field == name)
         }
-        let e1 = try first(mixed) { m -> ProtocolError? in
-            do throws(ProtocolError) { _ = try ReplyDecoder.checkpointDone(m); return nil } catch { return error }
-        }
-        #expect(e1?.kind == .unknownAttribute && e1?.field == "CKPT_A_RECORDS")
         let partial = reply(CKPT_CMD_CHECKPOINT_DONE) { b in
             b.appendU64(CKPT_A_CRID, 12, padType: CKPT_A_PAD)
             b.appendU32(CKPT_A_ERROR, 110)
