@@ -87,8 +87,11 @@ extension CheckpointRun {
                 crids.append(reply.crid)
             }
         }
+        // How long this command kept the tree stopped (with --stop, the first SIGSTOP to the
+        // last SIGCONT); nothing when it stopped none (a tree stopped before it).
+        let stoppedAny = !stoppedHere.isEmpty
         resume()
-        if preCopy {
+        if preCopy || stoppedAny {
             emit("tree of \(tree.pids.count) processes frozen-ms \((monotonicNanoseconds() - frozenAt) / 1_000_000)")
         }
         if let watch {

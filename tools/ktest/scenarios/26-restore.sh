@@ -1240,6 +1240,7 @@ t_restore_tree() {
 	pytree_start "" || return 1
 	pytree_checkpoint 3 --stop || return 1
 	[[ $out == *" pid $T"$'\n'*" pid $c"$'\n'*" pid $g"$'\n'* ]] || { why="the crid lines do not name $T $c $g in order: $out"; return 1; }
+	grep -q '^tree of 3 processes frozen-ms [0-9]*$' <<<"$out" || { why="no frozen-ms line for the tree the command stopped: $out"; return 1; }
 	pytree_kill || return 1
 	local i
 	out=$($CKPT_CLI restore "${imgs[1]}" 2>&1) && { why="restored the child's image alone: $out"; return 1; }
