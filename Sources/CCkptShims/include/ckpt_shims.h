@@ -77,6 +77,22 @@ int ckpt_cpus_allowed(void);
  * the end of the file that writes then fill. 0, or -1 with errno. */
 int ckpt_fallocate_keep_size(int fd, long long offset, long long length);
 
+/* PAGEMAP_SCAN on a /proc/PID/pagemap descriptor (pagemap_scan.c): the kernel walks the
+ * page tables of [start, end) and fills @vec with the ranges whose pages are in every
+ * category of @category (CKPT_PAGE_IS_*, the kernel's PAGE_IS_* bits), adjacent ones
+ * joined, ascending. Returns how many (at most @vec_len) with *walk_end where the walk
+ * stopped (@end, or earlier when @vec filled: call again from there), or -1 with errno:
+ * ENOTTY before Linux 6.7 (no such ioctl), EINVAL for a category this kernel does not
+ * report (soft-dirty before 6.8). */
+struct ckpt_page_region {
+	uint64_t start;
+	uint64_t end;
+	uint64_t categories;
+};
+enum { CKPT_PAGE_IS_PRESENT = 1 << 3, CKPT_PAGE_IS_SOFT_DIRTY = 1 << 7 };
+long ckpt_pagemap_scan(int fd, uint64_t start, uint64_t end, uint64_t category,
+		       struct ckpt_page_region *vec, uint64_t vec_len, uint64_t *walk_end);
+
 /* Moves the calling thread to SCHED_IDLE (cpus.c): <sched.h> defines SCHED_IDLE only under
  * _GNU_SOURCE. 0, or -1 with errno. */
 int ckpt_sched_idle_self(void);

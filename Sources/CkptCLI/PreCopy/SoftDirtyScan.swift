@@ -8,13 +8,16 @@ import SystemPackage
 /// Which pages a process wrote since its soft-dirty bits were reset: the kernel's own
 /// tracking, as CRIU's pre-dump reads it. `reset` writes 4 to /proc/PID/clear_refs (every
 /// page write-protected and marked clean; the next write to a page marks it again); `scan`
-/// reads /proc/PID/maps and, per mapping, /proc/PID/pagemap, whose bit 55 is a page's
-/// soft-dirty bit (set too for a page of a mapping made since the reset).
+/// reads /proc/PID/maps and asks the kernel for the soft-dirty ranges (`PagemapScan`), or
+/// where it cannot answer (before Linux 6.8) reads /proc/PID/pagemap per mapping, whose bit
+/// 55 is a page's soft-dirty bit. Either way a page of a mapping made since the reset
+/// counts as written.
 struct SoftDirtyScan {
     static let pageSize: UInt64 = 4096
     static let softDirty: UInt64 = 1 << 55
-    /// A mapping larger than this is not scanned (its pagemap alone would be `size / 512`
-    /// bytes) but taken as written whole: its present pages are sent as data.
+    /// Read from pagemap, a mapping larger than this is not scanned (its pagemap alone would
+    /// be `size / 512` bytes) but taken as written whole: its present pages are sent as
+    /// data. PAGEMAP_SCAN scans every mapping.
     static let maxScan: UInt64 = 4 << 30
 
     struct Failure: Error, CustomStringConvertible {
@@ -76,9 +79,16 @@ struct SoftDirtyScan {
             throw Failure(what: "cannot open \(pagemap)", errno: error)
         }
         defer { _ = Syscall.close(fd) }
+        let mappings = Self.mappings(maps)
+        guard let low = mappings.first?.lowerBound, let high = mappings.last?.upperBound else { return [] }
+        do throws(Errno) {
+            if let ranges = try PagemapScan.regions(fd: fd, in: low..<high, category: PagemapScan.softDirty) {
+                return Self.coalesce(ranges, atMost: maxRanges)
+            }
+        } catch { throw Failure(what: "cannot scan \(pagemap) (PAGEMAP_SCAN)", errno: error) }
         var ranges: [Range<UInt64>] = []
         var words = [UInt64](repeating: 0, count: 8192)
-        for mapping in Self.mappings(maps) {
+        for mapping in mappings {
             if mapping.upperBound - mapping.lowerBound > Self.maxScan {
                 Self.append(mapping, to: &ranges)
                 continue

@@ -46,6 +46,29 @@ t_pre_copy_restore() {
 	[[ $got == "check ok "* ]] || { why="restored memory differs: $got ($line)"; return 1; }
 }
 
+# How the command finds the pages written since the pre-copy, while the process is
+# stopped: the kernel's PAGEMAP_SCAN where it reports soft-dirty ranges (6.8 and later:
+# 6.12 here), else /proc/PID/pagemap read 8 bytes a page (6.1: the ioctl is ENOTTY).
+# strace -y names each call's file; t_pre_copy_restore checks that what is found
+# restores the process exactly, on both kernels.
+t_pre_copy_scan() {
+	counting_python pywrites.py 16 || return 1
+	out=$(strace -f -qq -y -e trace=ioctl,pread64 -o $W/strace.txt $CKPT_CLI checkpoint $T --pre-copy --wait $W/img 2>&1) ||
+		{ why="checkpoint --pre-copy under strace: $out"; return 1; }
+	[[ $out == *"dirty-ranges "* ]] || { why="output: $out"; return 1; }
+	local on="[0-9]+</proc/$T/pagemap>" scans failed reads
+	scans=$(grep -cE "ioctl\($on, _IOC\(_IOC_READ\|_IOC_WRITE, 0x66, 0x10, 0x60\), 0x[0-9a-f]+\) = [0-9]+$" $W/strace.txt)
+	failed=$(grep -cE "ioctl\($on, _IOC\(_IOC_READ\|_IOC_WRITE, 0x66, 0x10, 0x60\), 0x[0-9a-f]+\) = -1 ENOTTY" $W/strace.txt)
+	reads=$(grep -cE "pread64\($on, " $W/strace.txt)
+	if [[ $(uname -r) == 6.1.* ]]; then
+		((failed >= 1 && scans == 0 && reads >= 1)) ||
+			{ why="6.1: PAGEMAP_SCAN ok $scans, ENOTTY $failed, pagemap reads $reads: $(grep -E "pagemap" $W/strace.txt | head -5)"; return 1; }
+	else
+		((scans >= 1 && failed == 0 && reads == 0)) ||
+			{ why="$(uname -r): PAGEMAP_SCAN ok $scans, ENOTTY $failed, pagemap reads $reads: $(grep -E "pagemap" $W/strace.txt | head -5)"; return 1; }
+	fi
+}
+
 # Without the pre-copy beside it, the checkpoint is refused by name before a process
 # exists; with --parent naming the moved pre-copy it restores.
 t_pre_copy_parent_elsewhere() {
