@@ -61,4 +61,13 @@ final class PagemapScanTests: XCTestCase {
         let low: UInt64 = 0x10000
         XCTAssertNil(try PagemapScan.regions(fd: fd, in: low..<low + 0x10000, category: 1 << 30))
     }
+
+    /// A range the kernel does not take as user addresses (above the largest user address)
+    /// is EFAULT there: no answer either, never the syscall layer's trap.
+    func testARangeTheKernelRefusesIsNoAnswer() throws {
+        let fd = try Syscall.openAt(AT_FDCWD, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
+        defer { _ = Syscall.close(fd) }
+        let high: UInt64 = 0xffff_ffff_ff60_0000  // the vsyscall page
+        XCTAssertNil(try PagemapScan.regions(fd: fd, in: high..<high + 0x1000, category: PagemapScan.present))
+    }
 }

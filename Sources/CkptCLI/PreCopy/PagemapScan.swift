@@ -17,9 +17,11 @@ enum PagemapScan {
 
     /// The ranges of `range` whose pages are all in `category`, page aligned, ascending,
     /// disjoint, touching ones joined; nil when this kernel has no PAGEMAP_SCAN (ENOTTY,
-    /// before 6.7) or does not report `category` (EINVAL: soft-dirty before 6.8), so the
-    /// caller reads pagemap instead. `batch` ranges are asked for per call; the walk goes on
-    /// from where a full batch stopped it.
+    /// before 6.7), does not report `category` (EINVAL: soft-dirty before 6.8) or refuses
+    /// the range (EFAULT: it checks `range` as user addresses, a rule the pagemap read does
+    /// not have), so the caller reads pagemap instead. Not a trap as the syscall layer's
+    /// EFAULT is: the caller holds a stopped process it must resume. `batch` ranges are
+    /// asked for per call; the walk goes on from where a full batch stopped it.
     static func regions(fd: Int32, in range: Range<UInt64>, category: UInt64,
                         batch: Int = 1024) throws(Errno) -> [Range<UInt64>]? {
         precondition(batch > 0)
@@ -34,7 +36,7 @@ enum PagemapScan {
             if n < 0 {
                 let e = errno
                 if e == EINTR { continue }
-                if e == ENOTTY || e == EINVAL { return nil }
+                if e == ENOTTY || e == EINVAL || e == EFAULT { return nil }
                 throw Syscall.failure("ioctl(PAGEMAP_SCAN)", e)
             }
             for r in regions[0..<n] {
