@@ -39,13 +39,7 @@ enum PagemapScan {
                 if e == ENOTTY || e == EINVAL || e == EFAULT { return nil }
                 throw Syscall.failure("ioctl(PAGEMAP_SCAN)", e)
             }
-            for r in regions[0..<n] {
-                if let last = out.last, last.upperBound == r.start {
-                    out[out.count - 1] = last.lowerBound..<r.end
-                } else {
-                    out.append(r.start..<r.end)
-                }
-            }
+            for r in regions[0..<n] { SoftDirtyScan.append(r.start..<r.end, to: &out) }
             // The kernel moves on or ends; should it not, the caller's pagemap read is the
             // answer rather than a loop or a partial one (a missed range is a stale page).
             guard walkEnd > start else { return nil }
