@@ -17,6 +17,8 @@
  *                             [--handle-signals] [--mlock]
  *       the request is answered at once (crid); then wait for
  *       CKPT_CMD_CHECKPOINT_DONE on the same socket and print its result.
+ *       A CKPT_CMD_CHECKPOINT_READ before it prints "read crid=N" at once
+ *       (--hold on a task stopped before the request: it has been read).
  *       --handle-signals catches SIGWINCH, SIGCHLD and SIGUSR1 (no
  *       SA_RESTART: the wait sees EINTR and goes on) and counts them.
  *       --mlock locks all of the requester's memory first (mlockall), so
@@ -49,6 +51,21 @@ static void count_signal(int sig)
 	signals_handled++;
 }
 
+/* CKPT_CMD_CHECKPOINT_READ: said at once, so a test sees when it came. */
+static int note_read(struct nlmsghdr *nh)
+{
+	struct nlattr *tb[MAXA];
+
+	if (nh->nlmsg_type != fam_id || gen_cmd(nh) != CKPT_CMD_CHECKPOINT_READ)
+		return 0;
+	parse(tb, gen_attrs(nh), gen_len(nh));
+	if (!tb[CKPT_A_CRID])
+		die("checkpoint-read without crid");
+	printf("read crid=%" PRIu64 "\n", get_u64(tb[CKPT_A_CRID]));
+	fflush(stdout);
+	return 1;
+}
+
 /* Receives until CKPT_CMD_CHECKPOINT_DONE for request @seq lands in @r. */
 static void wait_done(int fd, uint32_t seq, struct msg *r)
 {
@@ -63,6 +80,8 @@ static void wait_done(int fd, uint32_t seq, struct msg *r)
 		if (n < 0)
 			die("recv: %s", strerror(errno));
 		for (nh = (void *)rbuf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_seq == seq && note_read(nh))
+				continue;
 			if (nh->nlmsg_seq == seq && nh->nlmsg_type == fam_id &&
 			    gen_cmd(nh) == CKPT_CMD_CHECKPOINT_DONE) {
 				memcpy(r->buf, nh, nh->nlmsg_len);
@@ -111,6 +130,7 @@ static int cmd_checkpoint(int argc, char **argv)
 		put_u32(m, CKPT_A_CHECKPOINT_FLAGS, flags);
 	if (timeout)
 		put_u32(m, CKPT_A_TIMEOUT_MS, timeout);
+	request_event = note_read;
 	err = request(fd, m, r);
 	if (err) {
 		print_error(err);

@@ -54,6 +54,8 @@ void put(struct msg *m, int type, const void *data, size_t len);
 void parse(struct nlattr **tb, const void *p, int len);
 int nl_open(int rcvbuf);
 int request(int fd, struct msg *m, struct msg *reply);
+/* Set by a command: sees each reply-seq message first; nonzero: it took it (not the reply). */
+extern int (*request_event)(struct nlmsghdr *nh);
 int resolve_family(int fd);
 const char *errname(int err);
 void print_error(int err);

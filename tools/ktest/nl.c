@@ -113,6 +113,8 @@ uint32_t last_offs, last_miss;
  * Sends @m and reads until its ack. A reply message is copied to @reply.
  * Returns 0 or -errno; the extack text is in last_extack.
  */
+int (*request_event)(struct nlmsghdr *nh);
+
 int request(int fd, struct msg *m, struct msg *reply)
 {
 	static uint32_t seq = 1;
@@ -137,6 +139,8 @@ int request(int fd, struct msg *m, struct msg *reply)
 			if (nh->nlmsg_seq != m->nh.nlmsg_seq)
 				continue;
 			if (nh->nlmsg_type != NLMSG_ERROR) {
+				if (request_event && request_event(nh))
+					continue;
 				if (reply)
 					memcpy(reply->buf, nh, nh->nlmsg_len);
 				continue;

@@ -25,13 +25,14 @@
  * (ckpt_msg_seal()): a fragment's data checksum and the stream's running
  * checksum over meta and data, in the order the sink receives them.
  *
- * Holding (CKPT_CHECKPOINT_FLAGS_HOLD): while the stream reads a task it
- * stopped, its messages go to a queue of its own (s->held) instead of
+ * Holding (CKPT_CHECKPOINT_FLAGS_HOLD): while the stream reads a stopped
+ * task, its messages go to a queue of its own (s->held) instead of
  * waiting for the sink, and a second work item (ckpt_drain_work(), on
  * ckpt_drain_wq) checksums and delivers them with the same backpressure.
- * The task is continued as soon as it is read (stream.c), while the queue
- * still drains: its freeze is the copy of its memory, not the sink's
- * reading of it. What all streams hold together is bounded by
+ * The task is continued as soon as it is read (stream.c: by the kernel if
+ * it stopped the task, else by the requester on checkpoint-read), while
+ * the queue still drains: its freeze is the copy of its memory, not the
+ * sink's reading of it. What all streams hold together is bounded by
  * hold_total_mib and charged to each requester like the rest of its
  * stream; past that bound, or near its requester's memory cgroup limit
  * (ckpt_hold_take()), a stream waits for its own queue as it would for
@@ -620,6 +621,37 @@ void ckpt_stream_done(struct ckpt_stream *s)
 		      (s->stop && nla_put_u64_64bit(skb, CKPT_A_FROZEN_NS,
 						    s->frozen_ns, CKPT_A_PAD));
 	if (WARN_ON_ONCE(bad)) {	/* CKPT_CTL_MAX covers these */
+		kfree_skb(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	ckpt_sock_queue(sk, skb);
+}
+
+/*
+ * Tells the requester of a holding stream whose task it stopped itself that
+ * the task has been read: CKPT_CMD_CHECKPOINT_READ with the request's
+ * nlmsg_seq and the crid, for it to end its freeze while the rest of the
+ * stream waits in kernel memory. Dropped as checkpoint-done would be (the
+ * requester gone or its queue full): it then learns at checkpoint-done,
+ * as without holding.
+ */
+void ckpt_stream_read(struct ckpt_stream *s)
+{
+	struct sock *sk = s->req_sk;
+	struct sk_buff *skb;
+	void *hdr;
+
+	if (sock_flag(sk, SOCK_DEAD) ||
+	    atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf))
+		return;
+	skb = genlmsg_new(nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, s->req_seq, &ckpt_nl_family, 0,
+			  CKPT_CMD_CHECKPOINT_READ);
+	if (WARN_ON_ONCE(!hdr ||	/* sized above */
+			 nla_put_u64_64bit(skb, CKPT_A_CRID, s->crid, CKPT_A_PAD))) {
 		kfree_skb(skb);
 		return;
 	}

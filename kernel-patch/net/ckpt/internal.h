@@ -346,6 +346,7 @@ void ckpt_reserve_work(struct work_struct *work);
 void ckpt_hold_reserve(struct ckpt_stream *s);
 void ckpt_hold_unreserve(struct ckpt_stream *s);
 void ckpt_stream_done(struct ckpt_stream *s);
+void ckpt_stream_read(struct ckpt_stream *s);
 void ckpt_rec_init(struct ckpt_stream *s, struct ckpt_rec *rec, u32 type,
 		   u32 parent, u64 data_len);
 int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len);

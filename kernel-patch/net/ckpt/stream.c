@@ -198,8 +198,10 @@ static void ckpt_stream_work(struct work_struct *work)
 	if (s->holding) {
 		if (!err)
 			ckpt_hold_reserve(s);
-		s->stopped_at = ktime_get_ns();
-		send_sig(SIGSTOP, s->task, 1);
+		if (s->stop) {
+			s->stopped_at = ktime_get_ns();
+			send_sig(SIGSTOP, s->task, 1);
+		}
 	}
 	if (!err && s->stop)
 		err = ckpt_wait_stopped(s);
@@ -213,6 +215,8 @@ static void ckpt_stream_work(struct work_struct *work)
 	if (s->stop) {
 		send_sig(SIGCONT, s->task, 1);
 		s->frozen_ns = ktime_get_ns() - s->stopped_at;
+	} else if (s->holding && !err) {
+		ckpt_stream_read(s);	/* the requester's freeze to end */
 	}
 	if (s->holding) {
 		int drained = ckpt_hold_drain(s);
@@ -295,9 +299,9 @@ static int ckpt_live_admit(struct ckpt_stream *s, struct sk_buff *skb,
 				    "a pre-copy reads the running task: not with stop");
 		return -EINVAL;
 	}
-	if ((flags & CKPT_CHECKPOINT_FLAGS_HOLD) && !(flags & CKPT_CHECKPOINT_FLAGS_STOP)) {
+	if ((flags & CKPT_CHECKPOINT_FLAGS_HOLD) && (flags & CKPT_CHECKPOINT_FLAGS_PRE_COPY)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[CKPT_A_CHECKPOINT_FLAGS],
-				    "hold ends the freeze early, which only a stream that stops the task can: set stop too");
+				    "hold ends a freeze early, and a pre-copy reads a running task: not with pre-copy");
 		return -EINVAL;
 	}
 	err = ckpt_dirty_parse(s, info);
@@ -416,8 +420,12 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 		goto out_free;
 	/* Stopped by us only now that nothing can fail before the work runs. */
 	s->stop = s->stop && !s->zombie && !ckpt_task_stopped(task);
-	/* Holding shortens only a freeze we end; hold_total_mib 0 turns it off. */
-	s->holding = s->stop && (flags & CKPT_CHECKPOINT_FLAGS_HOLD) &&
+	/*
+	 * Holding shortens a freeze: ours (stop), or the requester's, which
+	 * checkpoint-read tells when to end (the task was stopped already:
+	 * admission refused it otherwise). hold_total_mib 0 turns it off.
+	 */
+	s->holding = !s->zombie && (flags & CKPT_CHECKPOINT_FLAGS_HOLD) &&
 		     READ_ONCE(ckpt_hold_total_mib);
 	if (s->stop && !s->holding) {
 		s->stopped_at = ktime_get_ns();

@@ -89,23 +89,55 @@ hold_bound_at() {	# hold_bound_at MIB: the checkpoint of $T, with hold_total_mib
 	v=$($K verify $(ls $W/s-*.img) $T) || { why="hold_total_mib $1: $v"; return 1; }
 }
 
-# Refused without stop (a task stopped by someone else stays stopped: nothing to shorten);
-# a task already stopped with stop set is left stopped and its stream holds nothing.
-t_hold_needs_stop() {
-	local s0 s1
-	start_target t.out 1
-	kill -STOP $T; wait_state $T T 2
-	start_sink sink.out
+# Without stop, for a task the requester stopped itself (a tree, a pre-copy's final copy):
+# the stream holds, and checkpoint-read tells the requester once the task has been read,
+# while the sink still stalls and before checkpoint-done; the kernel leaves the task
+# stopped (the requester continues it), and the image equals the task. Refused for a
+# running task (not stopped) and with pre-copy; no checkpoint-read when holding is off
+# (hold_total_mib 0), nor for stop on a task stopped before (which holds too, and is left
+# stopped).
+t_hold_requester_stopped() {
+	local s0 s1 held
+	start_still_target 16 || return 1
+	start_sink sink0.out
 	out=$($K checkpoint $T --hold) || true
-	expect_err "$out" EINVAL "set stop too" || return 1
+	expect_err "$out" EBUSY "not stopped" || { why="running task: $why"; return 1; }
+	out=$($K send checkpoint pid:u32=$T flags:u32=$((1 << 1 | 1 << 3))) || true
+	expect_err "$out" EINVAL "not with pre-copy" || { why="with pre-copy: $why"; return 1; }
+	kill $S; wait $S 2>/dev/null
+	kill -STOP $T; wait_state $T T 2 || { why="target did not stop"; return 1; }
 	s0=$($K stats)
-	out=$($K checkpoint $T --stop --hold) || { why="already stopped: $out"; return 1; }
-	wait $S
-	[[ $(state $T) == T ]] || { why="a task stopped before the request was continued"; return 1; }
+	checkpoint_into_stall sink.out 6000 --hold || return 1
+	wait_for sink.out.ck '^read crid=' 5 ||
+		{ why="no checkpoint-read during the sink's stall: $(cat sink.out.ck)"; return 1; }
+	kill -0 $c 2>/dev/null || { why="checkpoint-done came during the stall: $(cat sink.out.ck)"; return 1; }
+	[[ $(state $T) == T ]] || { why="the kernel continued a task the requester stopped: $(state $T)"; return 1; }
+	kill -CONT $T
+	wait $c || { why="checkpoint: $(cat sink.out.ck)"; return 1; }
+	wait $S || { why="sink: $(cat sink.out)"; return 1; }
+	[[ $(sed -n 1p sink.out.ck) == "read crid="* && $(sed -n 2p sink.out.ck) == "ok crid="* ]] ||
+		{ why="not checkpoint-read then checkpoint-done: $(cat sink.out.ck)"; return 1; }
+	local rc dc
+	rc=$(sed -n '1s/^read crid=\([0-9]*\)$/\1/p' sink.out.ck)
+	dc=$(sed -n '2s/^ok crid=\([0-9]*\) .*/\1/p' sink.out.ck)
+	[[ -n $rc && $rc == "$dc" ]] || { why="checkpoint-read names crid '$rc', checkpoint-done '$dc'"; return 1; }
+	v=$($K verify $(ls $W/s-*.img) $T) || { why="held image: $v"; return 1; }
 	s1=$($K stats)
-	[[ $(stat_of held-bytes "$s1") == $(stat_of held-bytes "$s0") &&
-	   $(stat_of hold-reserved-pages "$s1") == $(stat_of hold-reserved-pages "$s0") ]] ||
-		{ why="a stream of a task it did not stop held or reserved: $s0 -> $s1"; return 1; }
+	held=$(($(stat_of held-bytes "$s1") - $(stat_of held-bytes "$s0")))
+	((held >= 16 << 20)) || { why="stats held-bytes grew by $held, less than the 16 MiB target"; return 1; }
+	echo "held $held bytes for a task stopped by its requester"
+
+	kill -STOP $T; wait_state $T T 2
+	rm -f $W/s-*.img
+	start_sink sink2.out
+	out=$(with_hold_total 0 $K checkpoint $T --hold) || { why="hold_total_mib 0: $out"; return 1; }
+	wait $S
+	[[ $out == "ok crid="* && $out != *read* ]] || { why="hold_total_mib 0: $out"; return 1; }
+	start_sink sink3.out
+	out=$($K checkpoint $T --stop --hold) || { why="stop on a stopped task: $out"; return 1; }
+	wait $S
+	[[ $out == "read crid="*$'\n'"ok crid="* && $out != *frozen_ns* ]] || { why="stop on a stopped task: $out"; return 1; }
+	[[ $(state $T) == T ]] || { why="a task stopped before the request was continued"; return 1; }
 }
 
 # The flag changes no permission: nobody and root of a user namespace are refused as
@@ -128,6 +160,15 @@ t_hold_permissions() {
 	out=$($K checkpoint $T1 --stop --hold) || { why="root: $out"; return 1; }
 	wait $S
 	[[ $(grep -c 'stream crid=.* ok' sink.out) == 2 ]] || { why="sink: $(cat sink.out)"; return 1; }
+	# Without stop, of root's task stopped by root: refused as with it.
+	kill -STOP $T1; wait_state $T1 T 2 || { why="root's target did not stop"; return 1; }
+	for who in AS_NOBODY AS_USERNS_ROOT; do
+		out=$(${!who} $K checkpoint $T1 --hold) || true
+		expect_err "$out" EPERM "CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN" || { why="$who without stop: $why"; return 1; }
+	done
+	out=$($AS_CAPUSER $K checkpoint $T1 --hold) || true
+	expect_err "$out" EACCES "ptrace access check refused" || { why="other uid with cap, without stop: $why"; return 1; }
+	kill -CONT $T1
 }
 
 # The sink dies while the stream holds: the stream aborts (sink-gone), what it held is

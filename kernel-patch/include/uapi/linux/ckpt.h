@@ -37,6 +37,11 @@
  *                                                CKPT_A_BYTES, CKPT_A_CHECKSUM }
  *                     or  CKPT_CMD_STREAM_ABORT { CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_REASON,
  *                                                [CKPT_A_MESSAGE] }
+ *   kernel -> requester   CKPT_CMD_CHECKPOINT_READ { CKPT_A_CRID }, nlmsg_seq = the
+ *                         request's: only with CKPT_CHECKPOINT_FLAGS_HOLD on a task the
+ *                         requester stopped itself, once the kernel has read it, which may
+ *                         be while the sink still receives the records (they wait in kernel
+ *                         memory): the requester may continue the task now
  *   kernel -> requester   CKPT_CMD_CHECKPOINT_DONE, nlmsg_seq = the request's:
  *                           { CKPT_A_CRID, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM,
  *                             [CKPT_A_FROZEN_NS] } after stream-end (CKPT_A_FROZEN_NS: how
@@ -55,7 +60,9 @@
  * request handler, so a handler that waited for a slow sink would stall every generic
  * netlink family on the host. The request only admits the stream (permissions, target,
  * sink, limits) and replies with the crid; a kernel workqueue produces the stream, and the
- * requester learns the result from CKPT_CMD_CHECKPOINT_DONE on the socket it asked from.
+ * requester learns the result from CKPT_CMD_CHECKPOINT_DONE on the socket it asked from
+ * (before it, with the hold flag on a task the requester stopped itself,
+ * CKPT_CMD_CHECKPOINT_READ: the task is read, the requester may continue it).
  * That socket must stay open: when it closes (the requester exited or was killed) the
  * stream aborts with requester-gone. Signals the requester handles do not concern it.
  *
@@ -423,16 +430,19 @@ enum ckpt_record_type {
  *   parent's wait(2) finds it. Without this flag a zombie is refused (ESRCH);
  *   with it a live task is checkpointed as ever. Not with pre-copy or a
  *   parent-crid; stop is ignored for a zombie.
- * @CKPT_CHECKPOINT_FLAGS_HOLD: With stop: continue the task as soon as it is
- *   read, not when the sink has read its stream. Until then its messages are
- *   held in kernel memory charged to the requester, and delivered in order
- *   (with the same backpressure) while the task runs again. All streams
- *   together hold at most the module's hold_total_mib, and a stream holds only
- *   while its requester's memory cgroup keeps room for what it needs without
- *   holding (twice its page ring and 8 MiB); past either, a stream waits for
- *   its own messages to drain, as without the flag. Without stop (EINVAL) it
- *   could not shorten anything; a task already stopped is left stopped, and
- *   its stream does not hold.
+ * @CKPT_CHECKPOINT_FLAGS_HOLD: End the freeze as soon as the task is read, not
+ *   when the sink has read its stream. Until then its messages are held in
+ *   kernel memory charged to the requester, and delivered in order (with the
+ *   same backpressure) while the task runs again. With stop the kernel
+ *   continues the task once it is read; without stop the task must be stopped
+ *   already (by the requester, which stops a tree or a pre-copy's final copy
+ *   itself), and the kernel sends the requester checkpoint-read once it is
+ *   read, for it to continue the task. All streams together hold at most the
+ *   module's hold_total_mib, and a stream holds only while its requester's
+ *   memory cgroup keeps room for what it needs without holding (twice its page
+ *   ring and 8 MiB); past either, a stream waits for its own messages to
+ *   drain, as without the flag. Not with pre-copy (EINVAL: the task runs
+ *   anyway); ignored for a zombie (it has no memory to hold).
  */
 enum ckpt_checkpoint_flags {
 	CKPT_CHECKPOINT_FLAGS_STOP = 1,
@@ -695,6 +705,7 @@ enum {
 	CKPT_CMD_CHECKPOINT_DONE,
 	CKPT_CMD_RESTART_WRITTEN,
 	CKPT_CMD_RESTART_DONE,
+	CKPT_CMD_CHECKPOINT_READ,
 
 	__CKPT_CMD_MAX,
 	CKPT_CMD_MAX = (__CKPT_CMD_MAX - 1)
