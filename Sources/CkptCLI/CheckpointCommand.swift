@@ -37,11 +37,11 @@ public struct CheckpointCommand: ParsableCommand {
               ckpt checkpoint 1234 --tree --pre-copy --wait /var/lib/ckpt   # the same,
                                                         # stopped only for what they write
 
-            --tree checkpoints the process and every descendant, each into its own image (one `crid N ... pid P` line each, the process first, each parent before its children), while the whole tree is stopped: with --stop each is stopped (SIGSTOP) until no new process appears, and all are continued after the last stream (then `tree of N processes frozen-ms F`: the first SIGSTOP to the last SIGCONT). A zombie in the tree (a child its parent has not waited for) gets an image of its ids and exit status (`crid N ... pid P zombie`; a module before session 36 refuses it), and a restore makes it again for its parent to wait for; a zombie PID is refused. `ckpt restore` of all the images makes the tree again: each process forked by its parent, the pipes and Unix sockets between them shared again. With --pre-copy, each process of the running tree is pre-copied first (`pre-copy crid P ... pid X` lines), then the tree is stopped and each checkpoint streams only what that process wrote since (`crid N ... parent P dirty-ranges R pid X`), then `tree of N processes frozen-ms F`; restore the checkpoints (not the pre-copies, which are read beside them).
+            --tree checkpoints the process and every descendant, each into its own image (one `crid N ... pid P` line each, the process first, each parent before its children), while the whole tree is stopped: with --stop each is stopped (SIGSTOP) until no new process appears, and all are continued after the last stream (then `tree of N processes frozen-ms F`: the first SIGSTOP to the last SIGCONT). A zombie in the tree (a child its parent has not waited for) gets an image of its ids and exit status (`crid N ... pid P zombie`; a module before session 36 refuses it), and a restore makes it again for its parent to wait for; a zombie PID is refused. `ckpt restore` of all the images makes the tree again: each process forked by its parent, the pipes and Unix sockets between them shared again. With --pre-copy, each process of the running tree is pre-copied first (`pre-copy crid P ... pid X` lines), then the tree is stopped and each checkpoint streams only what that process wrote since (`crid N ... parent P dirty-ranges R pid X`), then `tree of N processes frozen-ms F`; restore the checkpoints (not the pre-copies, which are read beside them). With --hold the tree is continued once the kernel has read the last process, and the `crid` lines follow the `tree of` line as the streams end.
 
             A `ckpt listen` process is refused at once: the kernel would stream into the listener it stopped.
 
-            --pre-copy keeps the process running while most of its memory is copied, and stops it only for what it wrote meanwhile (CRIU's pre-dump, in one command): the soft-dirty bits are reset (/proc/PID/clear_refs), a pre-copy of the running process's memory is streamed (image 1, memory only), the process is stopped (SIGSTOP), the pages it wrote since are found (the kernel's PAGEMAP_SCAN on Linux 6.8 and later, else /proc/PID/pagemap read a page at a time), and the checkpoint proper is streamed (image 2): its written pages as data, the others as references to image 1; then the process continues. Output: `pre-copy crid P ...`, then `crid N ... parent P dirty-ranges R frozen-ms F` (F: SIGSTOP to SIGCONT, as this command saw it). Restore image 2: `ckpt restore` reads the pages it lacks from image 1 (P.ckpt beside it, or --parent). Needs write access to /proc/PID/clear_refs (root) and a kernel with soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY).
+            --pre-copy keeps the process running while most of its memory is copied, and stops it only for what it wrote meanwhile (CRIU's pre-dump, in one command): the soft-dirty bits are reset (/proc/PID/clear_refs), a pre-copy of the running process's memory is streamed (image 1, memory only), the process is stopped (SIGSTOP), the pages it wrote since are found (the kernel's PAGEMAP_SCAN on Linux 6.8 and later, else /proc/PID/pagemap read a page at a time), and the checkpoint proper is streamed (image 2): its written pages as data, the others as references to image 1; then the process continues. Output: `pre-copy crid P ...`, then `crid N ... parent P dirty-ranges R frozen-ms F` (F: SIGSTOP to SIGCONT, as this command saw it; with --hold the SIGCONT comes once the kernel has read the final copy). Restore image 2: `ckpt restore` reads the pages it lacks from image 1 (P.ckpt beside it, or --parent). Needs write access to /proc/PID/clear_refs (root) and a kernel with soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY).
 
             Exit codes: 0 checkpointed (and with --wait, the image is published); 1 the kernel refused (no such pid, not permitted, not stopped, no listener) or the pid is a listener, the capture failed (its reason is printed) or --wait timed out; 64 usage; 69 the ckpt module is not loaded; 74 netlink failed.
             """)
@@ -52,7 +52,7 @@ public struct CheckpointCommand: ParsableCommand {
     @Flag(help: "Stop the process for the checkpoint and resume it afterwards (else it must already be stopped).")
     var stop = false
 
-    @Flag(help: "With --stop: resume the process once the kernel has read it, while its stream still drains to the listener from kernel memory (charged to this command; at most the module's hold_total_mib for all).")
+    @Flag(help: "End the freeze once the kernel has read the process (with --stop; with --pre-copy, of its final copy; with --tree, of the whole tree), while its stream still drains to the listener from kernel memory (charged to this command; at most the module's hold_total_mib for all).")
     var hold = false
 
     @Flag(help: "Copy the memory while the process runs, then stop it only for the pages it wrote meanwhile (two images; the second names the first as its parent).")
@@ -93,6 +93,11 @@ public struct CheckpointCommand: ParsableCommand {
         if hold, errno == .invalidArgument, message?.contains("reserved bit set") == true {
             return KernelRefusal.format("the loaded ckpt module does not know --hold (a module before session 38): load the current one, or drop --hold", extack: message)
         }
+        // A module before session 42 holds only for a process it stops itself.
+        if hold, errno == .invalidArgument, message?.contains("set stop too") == true {
+            return KernelRefusal.format("the loaded ckpt module takes --hold only with --stop on one process, not with --tree or "
+                                        + "--pre-copy (a module before session 42): load the current one, or drop --hold", extack: message)
+        }
         if let text = KernelRefusal.explain(errno, extack: message, pid: pid, action: .checkpoint, stopRequested: stop) {
             return KernelRefusal.format(text, extack: message)
         }
@@ -129,9 +134,9 @@ struct CheckpointRun: Equatable {
         if let timeoutMs, timeoutMs == 0 { return "--timeout-ms must be positive" }
         if !(waitTimeout > 0) { return "--wait-timeout must be positive" }
         if preCopy && stop { return "--pre-copy stops the process itself (for the final copy only): drop --stop" }
-        if hold && tree { return "--hold resumes one process the kernel stopped; a tree is stopped and resumed by this command, all together: drop --hold" }
-        if hold && preCopy { return "--pre-copy's final copy is stopped and resumed by this command, not by the kernel: drop --hold" }
-        if hold && !stop { return "--hold resumes the process the kernel stopped for the checkpoint: add --stop" }
+        if hold && !stop && !preCopy {
+            return "--hold ends a freeze this command asks for as soon as the kernel has read the process: add --stop (or --pre-copy)"
+        }
         return nil
     }
 }
@@ -177,13 +182,45 @@ extension CheckpointRun {
 
     func request(_ client: GenlClient, flags: UInt32, parent: PreCopyParent? = nil, pid: Int32? = nil) throws -> CheckpointReply {
         let pid = pid ?? self.pid
+        return try finish(client, begin(client, flags: flags, parent: parent, pid: pid), pid: pid)
+    }
+
+    /// The request admitted (its crid known); its stream runs on in the kernel.
+    func begin(_ client: GenlClient, flags: UInt32, parent: PreCopyParent? = nil, pid: Int32) throws -> GenlClient.AdmittedCheckpoint {
         do throws(TransportError) {
-            return try client.checkpoint(pid: UInt32(pid), flags: flags, timeoutMs: timeoutMs ?? 0, parent: parent)
+            return try client.beginCheckpoint(pid: UInt32(pid), flags: flags, timeoutMs: timeoutMs ?? 0, parent: parent)
         } catch {
-            throw failure("checkpoint", CheckpointCommand.explain(error, pid: pid, stop: stop, hold: hold),
-                          error.errno == nil ? CkptExit.ioError : CkptExit.failed)
+            throw checkpointFailure(error, pid: pid)
         }
     }
+
+    /// With --hold, for a process this command stopped: returns once the kernel has read it
+    /// (checkpoint-read), or its stream ended first (a module or a setting that does not hold).
+    func awaitRead(_ client: GenlClient, _ started: GenlClient.AdmittedCheckpoint, pid: Int32) throws {
+        do throws(TransportError) {
+            _ = try client.awaitCheckpointRead(started)
+        } catch {
+            throw checkpointFailure(error, pid: pid)
+        }
+    }
+
+    /// The stream's end: its counts, or the kernel's reason it failed.
+    func finish(_ client: GenlClient, _ started: GenlClient.AdmittedCheckpoint, pid: Int32) throws -> CheckpointReply {
+        do throws(TransportError) {
+            return try client.awaitCheckpointDone(started)
+        } catch {
+            throw checkpointFailure(error, pid: pid)
+        }
+    }
+
+    private func checkpointFailure(_ error: TransportError, pid: Int32) -> Error {
+        failure("checkpoint", CheckpointCommand.explain(error, pid: pid, stop: stop, hold: hold),
+                error.errno == nil ? CkptExit.ioError : CkptExit.failed)
+    }
+
+    /// The hold flag when --hold asks for it: the kernel keeps the rest of the stream in its
+    /// memory once it has read the process, which this command then continues.
+    var holdFlag: UInt32 { hold ? UInt32(CKPT_CHECKPOINT_FLAGS_HOLD.rawValue) : 0 }
 
     /// `--pre-copy`: reset the soft-dirty bits, stream a pre-copy of the running process, stop
     /// it, read what it wrote since, stream the checkpoint with those ranges, resume it.
@@ -228,9 +265,21 @@ extension CheckpointRun {
         do throws(SoftDirtyScan.Failure) { ranges = try scan.scan() } catch {
             throw failure(command, "pid \(pid): \(error)", CkptExit.failed)
         }
-        let reply = try request(client, flags: 0, parent: PreCopyParent(crid: first.crid, ranges: ranges))
-        resume()
-        let frozenMs = (monotonicNanoseconds() - frozenAt) / 1_000_000
+        let started = try begin(client, flags: holdFlag, parent: PreCopyParent(crid: first.crid, ranges: ranges), pid: pid)
+        // With --hold the process goes on once the kernel has read it, before the listener
+        // has all of its stream.
+        let reply: CheckpointReply
+        let frozenMs: UInt64
+        if hold {
+            try awaitRead(client, started, pid: pid)
+            resume()
+            frozenMs = (monotonicNanoseconds() - frozenAt) / 1_000_000
+            reply = try finish(client, started, pid: pid)
+        } else {
+            reply = try finish(client, started, pid: pid)
+            resume()
+            frozenMs = (monotonicNanoseconds() - frozenAt) / 1_000_000
+        }
         emit(CheckpointCommand.line(reply) + " parent \(first.crid) dirty-ranges \(ranges.count) frozen-ms \(frozenMs)")
         if let watch {
             try waitForImage(watch, crid: first.crid)

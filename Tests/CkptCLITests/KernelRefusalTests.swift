@@ -20,6 +20,16 @@ final class KernelRefusalTests: XCTestCase {
         XCTAssertFalse(checkpoint(.invalidArgument, "reserved bit set").contains("--hold"), "without --hold the bit is not ours to name")
     }
 
+    /// A module before session 42 holds only for a process it stops itself: its refusal of
+    /// hold without stop (--tree, --pre-copy) names the module, not the options.
+    func testHoldWithoutStopOnAnOlderModule() {
+        let extack = "hold ends the freeze early, which only a stream that stops the task can: set stop too"
+        let text = CheckpointCommand.explain(.kernel(errno: .invalidArgument, message: extack, attributeOffset: nil,
+                                                     requestSeq: 1), pid: 42, stop: false, hold: true)
+        XCTAssertEqual(text, "the loaded ckpt module takes --hold only with --stop on one process, not with --tree or --pre-copy "
+                       + "(a module before session 42): load the current one, or drop --hold\nError: " + extack)
+    }
+
     func testEbusyIsToldApartByTheKernelsText() {
         XCTAssertEqual(checkpoint(.resourceBusy, "the task is not stopped (set CKPT_CHECKPOINT_FLAGS_STOP to stop it)"),
                        "pid 42 is not stopped: pass --stop, or kill -STOP 42 first (EBUSY)\n"

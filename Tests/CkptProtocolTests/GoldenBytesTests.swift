@@ -173,6 +173,25 @@ import Testing
         #expect(try ReplyDecoder.restartWritten(try #require(try reader.next())) == written)
     }
 
+    /// checkpoint-read: the crid, nlmsg_seq the checkpoint request's.
+    @Test func checkpointRead() throws {
+        let b = MessageBuffer()
+        MessageEncoder(messageType: 0x1c).checkpointRead(crid: 0x1_0000_0005, header: MessageHeader(seq: 9), into: b)
+        let expected: [UInt8] = [
+            // nlmsghdr: len 32, type 0x1c, flags 0, seq 9 (the checkpoint request's), pid 0
+            32, 0, 0, 0, 0x1c, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0,
+            // genlmsghdr: cmd 16 (CKPT_CMD_CHECKPOINT_READ), version 1
+            16, 1, 0, 0,
+            // @20 CKPT_A_CRID (6) u64, value at 24 is 8-aligned: no pad
+            12, 0, 6, 0, 5, 0, 0, 0, 1, 0, 0, 0,
+        ]
+        #expect(hex(Array(b.bytes)) == hex(expected))
+        var reader = NetlinkMessageReader(b.bytes)
+        let m = try #require(try reader.next())
+        #expect(m.seq == 9)
+        #expect(try ReplyDecoder.checkpointRead(m) == 0x1_0000_0005)
+    }
+
     /// restart-done of a failed writer: rsid, errno, reason; nlmsg_seq the commit's.
     @Test func restartDoneFailed() throws {
         let b = MessageBuffer()

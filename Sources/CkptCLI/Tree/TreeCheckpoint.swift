@@ -20,6 +20,10 @@ extension CheckpointRun {
     /// its pre-copy. A process forked after the pre-copies gets a whole checkpoint; one that
     /// exited meanwhile leaves its pre-copy unused (said on stderr).
     ///
+    /// With --hold each process's stream holds the rest of itself in kernel memory once the
+    /// kernel has read the process (checkpoint-read), so the tree is continued when the last
+    /// one has been read, not when the listener has all of them.
+    ///
     /// A zombie in the tree (a child that exited and that its parent has not waited for) is
     /// neither stopped nor pre-copied: its image is its ids and exit status (the kernel's
     /// zombie flag, asked only for a zombie, so older modules still take the rest), and a
@@ -67,24 +71,36 @@ extension CheckpointRun {
         for (p, crid) in preCopies.sorted(by: { $0.key < $1.key }) where !tree.pids.contains(p) {
             report(command, "pid \(p) left the tree after its pre-copy (crid \(crid)): that pre-copy is not needed")
         }
+        // One stream per process, in turn. With --hold the next starts once the kernel has
+        // read the last (its stream waits in kernel memory), and the lines come after the
+        // tree is continued; without, once the last stream has ended.
         var crids: [UInt64] = []
+        var waiting: [(started: GenlClient.AdmittedCheckpoint, pid: Int32, suffix: String)] = []
         for p in tree.pids {
             let zombie = ProcessTree.state(p) == "Z"
             if zombie, let crid = preCopies[p] {
                 report(command, "pid \(p) exited after its pre-copy (crid \(crid)): a zombie now, that pre-copy is not needed")
             }
+            let started: GenlClient.AdmittedCheckpoint
+            let suffix: String
             if !zombie, let parent = preCopies[p] {
                 let ranges: [Range<UInt64>]
                 do throws(SoftDirtyScan.Failure) { ranges = try SoftDirtyScan(pid: p).scan() } catch {
                     throw failure(command, "pid \(p): \(error)", CkptExit.failed)
                 }
-                let reply = try request(client, flags: 0, parent: PreCopyParent(crid: parent, ranges: ranges), pid: p)
-                emit(CheckpointCommand.line(reply) + " parent \(parent) dirty-ranges \(ranges.count) pid \(p)")
-                crids.append(reply.crid)
+                started = try begin(client, flags: holdFlag, parent: PreCopyParent(crid: parent, ranges: ranges), pid: p)
+                suffix = " parent \(parent) dirty-ranges \(ranges.count) pid \(p)"
             } else {
-                let reply = try request(client, flags: zombie ? UInt32(CKPT_CHECKPOINT_FLAGS_ZOMBIE.rawValue) : 0, pid: p)
-                emit(CheckpointCommand.line(reply) + " pid \(p)" + (zombie ? " zombie" : ""))
-                crids.append(reply.crid)
+                // A zombie has no memory to hold: the kernel ignores the flag for it.
+                started = try begin(client, flags: zombie ? UInt32(CKPT_CHECKPOINT_FLAGS_ZOMBIE.rawValue) : holdFlag, pid: p)
+                suffix = " pid \(p)" + (zombie ? " zombie" : "")
+            }
+            crids.append(started.crid)
+            if hold {
+                try awaitRead(client, started, pid: p)
+                waiting.append((started, p, suffix))
+            } else {
+                emit(CheckpointCommand.line(try finish(client, started, pid: p)) + suffix)
             }
         }
         // How long this command kept the tree stopped (with --stop, the first SIGSTOP to the
@@ -93,6 +109,9 @@ extension CheckpointRun {
         resume()
         if preCopy || stoppedAny {
             emit("tree of \(tree.pids.count) processes frozen-ms \((monotonicNanoseconds() - frozenAt) / 1_000_000)")
+        }
+        for h in waiting {
+            emit(CheckpointCommand.line(try finish(client, h.started, pid: h.pid)) + h.suffix)
         }
         if let watch {
             for p in tree.pids { if let crid = preCopies[p] { try waitForImage(watch, crid: crid) } }

@@ -52,6 +52,9 @@ public struct CommandSchema: Sendable {
         required: AttributeMask(CKPT_A_CRID),
         optional: AttributeMask(CKPT_A_PAD, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM, CKPT_A_FROZEN_NS,
                                 CKPT_A_REASON, CKPT_A_MESSAGE, CKPT_A_ERROR))
+    /// `CKPT_CMD_CHECKPOINT_READ`: a holding stream's task, stopped by its requester, has
+    /// been read; the requester may continue it.
+    public static let checkpointRead = CommandSchema(required: AttributeMask(CKPT_A_CRID), optional: pad)
     /// RESTART_FLAGS: absent from a module older than the session writer.
     public static let restartBeginReply = CommandSchema(
         required: AttributeMask(CKPT_A_RSID), optional: AttributeMask(CKPT_A_PAD, CKPT_A_RESTART_FLAGS))
@@ -82,12 +85,13 @@ public struct CommandSchema: Sendable {
     }
 
     /// The schema of a command's reply, or of an event the kernel sends a requester
-    /// (checkpoint-done, restart-written, restart-done); nil for commands answered by an
+    /// (checkpoint-read, checkpoint-done, restart-written, restart-done); nil for commands answered by an
     /// ack only.
     public static func reply(_ command: UInt8) -> CommandSchema? {
         switch Int(command) {
         case CKPT_CMD_CHECKPOINT: checkpointReply
         case CKPT_CMD_CHECKPOINT_DONE: checkpointDone
+        case CKPT_CMD_CHECKPOINT_READ: checkpointRead
         case CKPT_CMD_RESTART_BEGIN: restartBeginReply
         case CKPT_CMD_RESTART_COMMIT: restartCommitReply
         case CKPT_CMD_STATS_GET: statsReply

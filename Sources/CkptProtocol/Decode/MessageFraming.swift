@@ -90,6 +90,7 @@ public enum MessageFraming {
         case CKPT_CMD_CHECKPOINT_DONE: "CKPT_CMD_CHECKPOINT_DONE"
         case CKPT_CMD_RESTART_WRITTEN: "CKPT_CMD_RESTART_WRITTEN"
         case CKPT_CMD_RESTART_DONE: "CKPT_CMD_RESTART_DONE"
+        case CKPT_CMD_CHECKPOINT_READ: "CKPT_CMD_CHECKPOINT_READ"
         default: "command \(command)"
         }
     }

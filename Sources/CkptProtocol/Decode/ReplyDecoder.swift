@@ -118,6 +118,11 @@ public enum ReplyDecoder {
         try attributes(message, command: UInt8(CKPT_CMD_CHECKPOINT)).u64(CKPT_A_CRID)
     }
 
+    /// `CKPT_CMD_CHECKPOINT_READ`: the crid of the stream whose task has been read.
+    public static func checkpointRead(_ message: NetlinkMessage) throws(ProtocolError) -> UInt64 {
+        try attributes(message, command: UInt8(CKPT_CMD_CHECKPOINT_READ)).u64(CKPT_A_CRID)
+    }
+
     /// `CKPT_CMD_CHECKPOINT_DONE`: exactly one of the two attribute sets, complete.
     public static func checkpointDone(_ message: NetlinkMessage) throws(ProtocolError) -> CheckpointOutcome {
         let t = try attributes(message, command: UInt8(CKPT_CMD_CHECKPOINT_DONE))

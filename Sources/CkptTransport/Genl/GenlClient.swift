@@ -174,7 +174,10 @@ public final class GenlClient {
             replied.removeAll(keepingCapacity: true)
             let waiting = pending
             try receiveAnswers(into: &answers) { (m: NetlinkMessage) throws(ProtocolError) in
-                guard waiting.contains(m.seq) else { return }
+                guard waiting.contains(m.seq) else {
+                    _ = try events.keep(m)  // another checkpoint's, for its await
+                    return
+                }
                 try reply(m)
                 if replyEnds { replied.append(m.seq) }
             }
@@ -211,37 +214,81 @@ public final class GenlClient {
     /// aborts the stream (requester-gone). `admitted` runs once the crid is known.
     public func checkpoint(pid: UInt32, flags: UInt32 = 0, timeoutMs: UInt32 = 0, parent: PreCopyParent? = nil,
                            admitted: (UInt64) -> Void = { _ in }) throws(TransportError) -> CheckpointReply {
-        var crid: UInt64?
-        var outcome: CheckpointOutcome?
+        let started = try beginCheckpoint(pid: pid, flags: flags, timeoutMs: timeoutMs, parent: parent)
+        admitted(started.crid)
+        return try awaitCheckpointDone(started)
+    }
+
+    /// A checkpoint the kernel admitted and is producing: its request's nlmsg_seq (which the
+    /// kernel's checkpoint-read and checkpoint-done carry) and its crid.
+    public struct AdmittedCheckpoint: Equatable, Sendable {
+        public let seq: UInt32
+        public let crid: UInt64
+    }
+
+    /// Sends `CKPT_CMD_CHECKPOINT` and returns once the kernel admitted it (a refusal throws
+    /// `.kernel`). Its checkpoint-read and checkpoint-done are kept as they arrive, also
+    /// while this client waits for something else, until `awaitCheckpointDone` takes them:
+    /// several checkpoints may be outstanding on one client.
+    public func beginCheckpoint(pid: UInt32, flags: UInt32 = 0, timeoutMs: UInt32 = 0,
+                                parent: PreCopyParent? = nil) throws(TransportError) -> AdmittedCheckpoint {
         let seq = try send { h, b in
             encoder.checkpoint(pid: pid, flags: flags, timeoutMs: timeoutMs, parent: parent, header: h, into: b)
         }
-        let collect = { (m: NetlinkMessage) throws(ProtocolError) in
-            if try MessageFraming.command(of: m) == UInt8(CKPT_CMD_CHECKPOINT_DONE) {
-                outcome = try ReplyDecoder.checkpointDone(m)
-            } else {
-                crid = try ReplyDecoder.checkpointAdmitted(m)
-            }
-        }
+        events.expect(seq)
+        var crid: UInt64?
         var pending = [seq]
-        try awaitAcks(&pending, until: 0, reply: collect)
-        guard let crid else { throw .protocolViolation(Self.noReply(CKPT_CMD_CHECKPOINT)) }
-        admitted(crid)
-        // The done message may have come before the ack; if not, it follows. Read through the
-        // one reader; acks here answer nothing pending (the request's was taken above).
-        var answers: [Answer] = []
-        while outcome == nil {
-            try receiveAnswers(into: &answers) { (m: NetlinkMessage) throws(ProtocolError) in
-                if m.seq == seq { try collect(m) }
+        do throws(TransportError) {
+            try awaitAcks(&pending, until: 0) { (m: NetlinkMessage) throws(ProtocolError) in
+                if try !events.keep(m) { crid = try ReplyDecoder.checkpointAdmitted(m) }
             }
-            answers.removeAll(keepingCapacity: true)
+        } catch {
+            events.forget(seq)
+            throw error
         }
-        switch outcome! {
+        guard let crid else {
+            events.forget(seq)
+            throw .protocolViolation(Self.noReply(CKPT_CMD_CHECKPOINT))
+        }
+        return AdmittedCheckpoint(seq: seq, crid: crid)
+    }
+
+    /// Waits until the kernel has read the task of `checkpoint` (checkpoint-read, sent for a
+    /// stream with the hold flag whose task the requester stopped) or the stream ended,
+    /// whichever comes first. Returns true for the read, false when checkpoint-done came
+    /// without it (no holding: hold_total_mib 0, a module that never sends it, a stream
+    /// that failed first): the stream is over then, the task read or not to be.
+    public func awaitCheckpointRead(_ checkpoint: AdmittedCheckpoint) throws(TransportError) -> Bool {
+        try receiveCheckpointEvents { events.wasRead(checkpoint.seq) || events.outcome(checkpoint.seq) != nil }
+        return events.wasRead(checkpoint.seq)
+    }
+
+    /// Waits for checkpoint-done of `checkpoint` and returns its counts; an aborted stream
+    /// throws `.kernel` with the abort's errno and reason.
+    public func awaitCheckpointDone(_ checkpoint: AdmittedCheckpoint) throws(TransportError) -> CheckpointReply {
+        try receiveCheckpointEvents { events.outcome(checkpoint.seq) != nil }
+        let outcome = events.outcome(checkpoint.seq)!
+        events.forget(checkpoint.seq)
+        switch outcome {
         case let .completed(reply):
             return reply
         case let .aborted(_, reason, message, errno):
             throw .kernel(errno: Errno(rawValue: errno), message: "\(message) (abort reason \(reason))",
-                          attributeOffset: nil, requestSeq: seq)
+                          attributeOffset: nil, requestSeq: checkpoint.seq)
+        }
+    }
+
+    /// The events of this client's outstanding checkpoints.
+    private var events = CheckpointEvents()
+
+    /// Receives (through the one reader) until `satisfied`; acks here answer nothing pending.
+    private func receiveCheckpointEvents(until satisfied: () -> Bool) throws(TransportError) {
+        var answers: [Answer] = []
+        while !satisfied() {
+            try receiveAnswers(into: &answers) { (m: NetlinkMessage) throws(ProtocolError) in
+                _ = try events.keep(m)
+            }
+            answers.removeAll(keepingCapacity: true)
         }
     }
 

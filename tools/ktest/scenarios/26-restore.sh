@@ -1289,6 +1289,57 @@ t_restore_tree_pre_copy() {
 	pytree_restored || return 1
 }
 
+# --tree --stop --hold with the listener stopped (64 KiB socket buffer: a stream fills it at
+# once): each process's stream waits in kernel memory once the kernel has read it
+# (checkpoint-read), so the command continues the tree while no image is written yet; the
+# same without --hold leaves the tree stopped. Once the listener goes on, the three images
+# come and bring the tree back as --tree --stop's do.
+t_restore_tree_hold() {
+	mkdir -p $W/img
+	local L c g crc imgs np got pre post i ran=0 ck
+	bg $CKPT_CLI listen --dir $W/img --socket-buffer 65536 >l.out 2>l.log
+	L=$!
+	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	pytree_start "" || return 1
+	kill -STOP $L
+	$CKPT_CLI checkpoint $T --tree --stop --wait $W/img >ck0.out 2>&1 &
+	ck=$!
+	sleep 3
+	got="$(state $T) $(state $c) $(state $g)"
+	kill -CONT $L
+	wait $ck || { why="checkpoint --tree --stop: $(cat ck0.out)"; return 1; }
+	[[ $got == "T T T" ]] || { why="without --hold the tree ran ($got) while its streams waited for the stopped listener"; return 1; }
+	kill -STOP $L
+	$CKPT_CLI checkpoint $T --tree --stop --hold --wait $W/img >ck.out 2>&1 &
+	ck=$!
+	# Rounds, not the clock (lib.sh's wait_for says why): up to 60 of them.
+	for ((i = 0; i < 60 && !ran; i++)); do
+		sleep 0.5
+		kill -0 $ck 2>/dev/null || break
+		got="$(state $T) $(state $c) $(state $g)"
+		grep -q '^tree of 3 processes frozen-ms' ck.out && [[ $got != *T* ]] && ran=1
+	done
+	got="$(state $T) $(state $c) $(state $g)"
+	! grep -q '^image' ck.out || { kill -CONT $L; why="an image came from the stopped listener: $(cat ck.out)"; return 1; }
+	kill -CONT $L
+	((ran)) || { why="the tree was not continued while its held streams waited for the stopped listener (states $got): $(cat ck.out)"; return 1; }
+	wait $ck || { why="checkpoint --tree --stop --hold: $(cat ck.out)"; return 1; }
+	out=$(cat ck.out)
+	imgs=($(sed -n "s/^image //p" <<<"$out"))
+	((${#imgs[@]} == 3)) || { why="not 3 images: $out"; return 1; }
+	# The crid lines follow the frozen-ms line: the streams ended after the tree went on.
+	got=$(sed -n 's/^crid [0-9]* records .* pid \([0-9]*\)$/\1/p' <<<"$out" | paste -sd' ')
+	[[ $got == "$T $c $g" ]] || { why="the crid lines name pids '$got', not $T $c $g: $out"; return 1; }
+	[[ $(grep -n '^tree of' <<<"$out" | cut -d: -f1) -lt $(grep -n '^crid' <<<"$out" | head -1 | cut -d: -f1) ]] ||
+		{ why="the crid lines came before the tree was continued: $out"; return 1; }
+	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
+	pytree_kill || return 1
+	mv t.out t.old && : >t.out
+	pytree_restore || return 1
+	# It counted on while held: the restore starts from the count at the read, before $post.
+	pytree_restored || return 1
+}
+
 # Another user's tree (pytree.py as uid 1000) restored by root: each process is uid 1000's
 # again, and the stdout parent and child shared (root's t.out: uid 1000 may not open it,
 # so it is opened because it is the very file the images hold) is one open file again,

@@ -9,14 +9,19 @@
 # images), line (the checkpoint's output line) and out.
 pre_copy_to_images() {
 	out=$($CKPT_CLI checkpoint $1 --pre-copy --wait $W/img 2>&1) || { why="checkpoint --pre-copy: $out"; return 1; }
+	pre_copy_output "$out"
+}
+# pre_copy_output OUT: the images the output of `ckpt checkpoint --pre-copy --wait` names;
+# sets pre, img and line as pre_copy_to_images says.
+pre_copy_output() {
 	local pcrid crid
-	pcrid=$(sed -n 's/^pre-copy crid \([0-9]*\) .*/\1/p' <<<"$out")
-	line=$(grep '^crid ' <<<"$out")
+	pcrid=$(sed -n 's/^pre-copy crid \([0-9]*\) .*/\1/p' <<<"$1")
+	line=$(grep '^crid ' <<<"$1")
 	crid=$(sed -n 's/^crid \([0-9]*\) .* parent \([0-9]*\) dirty-ranges [0-9]* frozen-ms [0-9]*$/\1 \2/p' <<<"$line")
-	[[ -n $pcrid && $crid == *" $pcrid" ]] || { why="output: $out"; return 1; }
+	[[ -n $pcrid && $crid == *" $pcrid" ]] || { why="output: $1"; return 1; }
 	pre=$W/img/$pcrid.ckpt
 	img=$W/img/${crid% *}.ckpt
-	[[ -f $pre && -f $img ]] || { why="images $pre $img missing: $out"; return 1; }
+	[[ -f $pre && -f $img ]] || { why="images $pre $img missing: $1"; return 1; }
 }
 
 t_pre_copy_restore() {
@@ -42,6 +47,24 @@ t_pre_copy_restore() {
 	[[ $out == *"a pre-copy holds memory only"* ]] || { why="pre-copy alone: $out"; return 1; }
 	out=$($CKPT_CLI restore $img --parent $img 2>&1) && { why="restored with itself as parent: $out"; return 1; }
 	[[ $out == *"not a pre-copy"* ]] || { why="wrong --parent: $out"; return 1; }
+	restore_and_ask check || return 1
+	[[ $got == "check ok "* ]] || { why="restored memory differs: $got ($line)"; return 1; }
+}
+
+# --pre-copy --hold: the command continues the process once the kernel has read it for the
+# final copy (checkpoint-read), not once the listener has the final stream. pywrites.py
+# writes a page every millisecond: a process continued before it was read would leave an
+# image whose pages disagree with each other ("check bad" after the restore).
+t_pre_copy_hold() {
+	counting_python pywrites.py 32 || return 1
+	out=$($CKPT_CLI checkpoint $T --pre-copy --hold --wait $W/img 2>&1) || { why="checkpoint --pre-copy --hold: $out"; return 1; }
+	pre_copy_output "$out" || return 1
+	local before
+	before=$(grep -c '^count' t.out)
+	sleep 1
+	(($(grep -c '^count' t.out) > before)) || { why="the target stopped counting (state $(state $T))"; return 1; }
+	kill -9 $T
+	wait $T 2>/dev/null
 	restore_and_ask check || return 1
 	[[ $got == "check ok "* ]] || { why="restored memory differs: $got ($line)"; return 1; }
 }
