@@ -341,10 +341,13 @@ void ckpt_reserve_work(struct work_struct *work)
  * before the task is stopped (stream.c), so that allocating them, and the
  * zeroing of each new page (init_on_alloc), is not part of its freeze:
  * under TCG that zeroing was most of the producer's time in the freeze
- * (docs/benchmarks.md, session 39). As many as the task has anonymous and
- * shared memory resident, within what the stream could hold anyway: the
- * room left under hold_total_mib, which the reserve takes at once as the
- * stream's credit, and under its requester's memory cgroup less the margin
+ * (docs/benchmarks.md, session 39). A task its requester stopped is
+ * stopped already: there the allocation is part of the freeze. As many as
+ * the task has anonymous and shared memory resident (building on a
+ * pre-copy, no more anonymous pages than the dirty ranges span: no other
+ * is copied), within what the stream could hold anyway: the room left
+ * under hold_total_mib, which the reserve takes at once as the stream's
+ * credit, and under its requester's memory cgroup less the margin
  * ckpt_hold_take() keeps. An estimate: pages it lacks are allocated in the
  * freeze as without it; pages left over are freed once the task is read
  * (ckpt_hold_unreserve()). Bounded in time like the stream: stops when it
@@ -367,8 +370,10 @@ void ckpt_hold_reserve(struct ckpt_stream *s)
 	unsigned long margin = ckpt_hold_margin(s), want, got;
 	bool helped;
 
-	want = get_mm_counter(s->mm, MM_ANONPAGES) +
-	       get_mm_counter(s->mm, MM_SHMEMPAGES);
+	want = get_mm_counter(s->mm, MM_ANONPAGES);
+	if (s->dirty)	/* building on a pre-copy: only the written ranges are copied */
+		want = min(want, ckpt_dirty_pages(s));
+	want += get_mm_counter(s->mm, MM_SHMEMPAGES);	/* sent whole either way */
 	want = min(want, left > 0 ? (unsigned long)left >> PAGE_SHIFT : 0);
 	want = min(want, room > margin ? room - margin : 0);
 	if (!want)

@@ -330,6 +330,7 @@ struct ckpt_stream {
 
 /* precopy.c: which pages a checkpoint with a parent sends as data. */
 int ckpt_dirty_parse(struct ckpt_stream *s, struct genl_info *info);
+unsigned long ckpt_dirty_pages(const struct ckpt_stream *s);
 unsigned long ckpt_dirty_span(const struct ckpt_stream *s, unsigned long addr,
 			      unsigned long nr, bool *dirty);
 

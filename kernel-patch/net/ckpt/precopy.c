@@ -108,3 +108,14 @@ unsigned long ckpt_dirty_span(const struct ckpt_stream *s, unsigned long addr,
 	*dirty = false;
 	return ((r ? min(r->start, limit) : limit) - addr) >> PAGE_SHIFT;
 }
+
+/* Pages the dirty ranges span: what a checkpoint with a parent copies at most. */
+unsigned long ckpt_dirty_pages(const struct ckpt_stream *s)
+{
+	unsigned long pages = 0;
+	u32 i;
+
+	for (i = 0; i < s->nr_dirty; i++)
+		pages += (s->dirty[i].end - s->dirty[i].start) >> PAGE_SHIFT;
+	return pages;
+}
