@@ -15,8 +15,8 @@ import re
 import statistics
 import sys
 
-COLORS = {"ckpt": "#3b6ea8", "criu": "#c8772f", "ckpt-pc": "#8fb3dd", "criu-pd": "#e8b583", "ckpt-hold": "#5b9a68"}
-TOOLS = ("ckpt", "criu", "ckpt-pc", "criu-pd", "ckpt-hold")
+COLORS = {"ckpt": "#3b6ea8", "criu": "#c8772f", "ckpt-pc": "#8fb3dd", "criu-pd": "#e8b583", "ckpt-hold": "#5b9a68", "ckpt-pc-hold": "#a7d3b0"}
+TOOLS = ("ckpt", "criu", "ckpt-pc", "criu-pd", "ckpt-hold", "ckpt-pc-hold")
 STAGE_COLORS = ["#9fb7d6", "#3b6ea8", "#1f3d63"]
 
 
