@@ -91,7 +91,8 @@ extension CheckpointRun {
                 started = try begin(client, flags: holdFlag, parent: PreCopyParent(crid: parent, ranges: ranges), pid: p)
                 suffix = " parent \(parent) dirty-ranges \(ranges.count) pid \(p)"
             } else {
-                // A zombie has no memory to hold: the kernel ignores the flag for it.
+                // A zombie's request has no hold flag: it has no memory to hold, and its
+                // stream ends at once (awaitRead then returns at its checkpoint-done).
                 started = try begin(client, flags: zombie ? UInt32(CKPT_CHECKPOINT_FLAGS_ZOMBIE.rawValue) : holdFlag, pid: p)
                 suffix = " pid \(p)" + (zombie ? " zombie" : "")
             }
