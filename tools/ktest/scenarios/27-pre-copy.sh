@@ -11,6 +11,17 @@ pre_copy_to_images() {
 	out=$($CKPT_CLI checkpoint $1 --pre-copy --wait $W/img 2>&1) || { why="checkpoint --pre-copy: $out"; return 1; }
 	pre_copy_output "$out"
 }
+# counts_on_then_killed: the target $T counts on over a second (it was not left stopped),
+# then it is killed and gone. Sets why.
+counts_on_then_killed() {
+	local before
+	before=$(grep -c '^count' t.out)
+	sleep 1
+	(($(grep -c '^count' t.out) > before)) || { why="the target stopped counting (state $(state $T))"; return 1; }
+	kill -9 $T
+	wait $T 2>/dev/null
+	return 0	# wait's status is the kill's
+}
 # pre_copy_output OUT: the images the output of `ckpt checkpoint --pre-copy --wait` names;
 # sets pre, img and line as pre_copy_to_images says.
 pre_copy_output() {
@@ -36,12 +47,7 @@ t_pre_copy_restore() {
 		{ why="pre-copy $pre_bytes bytes, checkpoint $img_bytes bytes: $line"; return 1; }
 	records_in_image parent-pages 0 && { why="no parent-pages records in $img"; return 1; }
 	# It ran on after the pre-copy and after the checkpoint: not left stopped.
-	local before
-	before=$(grep -c '^count' t.out)
-	sleep 1
-	(($(grep -c '^count' t.out) > before)) || { why="the target stopped counting (state $(state $T))"; return 1; }
-	kill -9 $T
-	wait $T 2>/dev/null
+	counts_on_then_killed || return 1
 	# The pre-copy alone is refused, naming why; a wrong --parent too.
 	out=$($CKPT_CLI restore $pre 2>&1) && { why="restored the pre-copy alone: $out"; return 1; }
 	[[ $out == *"a pre-copy holds memory only"* ]] || { why="pre-copy alone: $out"; return 1; }
@@ -70,12 +76,7 @@ t_pre_copy_hold() {
 	reserved=$(($(stat_of hold-reserved-pages "$s1") - $(stat_of hold-reserved-pages "$s0")))
 	echo "reserved $reserved pages for the final copy of $anon anonymous pages ($line)"
 	((reserved < anon * 3 / 4)) || { why="reserved $reserved pages for the final copy, of $anon anonymous pages"; return 1; }
-	local before
-	before=$(grep -c '^count' t.out)
-	sleep 1
-	(($(grep -c '^count' t.out) > before)) || { why="the target stopped counting (state $(state $T))"; return 1; }
-	kill -9 $T
-	wait $T 2>/dev/null
+	counts_on_then_killed || return 1
 	restore_and_ask check || return 1
 	[[ $got == "check ok "* ]] || { why="restored memory differs: $got ($line)"; return 1; }
 }
