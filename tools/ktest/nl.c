@@ -108,13 +108,13 @@ int nl_open(int rcvbuf)
 
 char last_extack[512];
 uint32_t last_offs, last_miss;
-
-/*
- * Sends @m and reads until its ack. A reply message is copied to @reply.
- * Returns 0 or -errno; the extack text is in last_extack.
- */
 int (*request_event)(struct nlmsghdr *nh);
 
+/*
+ * Sends @m and reads until its ack. A reply message is copied to @reply
+ * (unless request_event takes it: an event of the request, not its reply).
+ * Returns 0 or -errno; the extack text is in last_extack.
+ */
 int request(int fd, struct msg *m, struct msg *reply)
 {
 	static uint32_t seq = 1;
