@@ -22,7 +22,7 @@ t_malformed() {
 EINVAL|missing required attribute CKPT_A_PID|checkpoint
 ERANGE|integer out of range|checkpoint pid:u32=0
 EINVAL|reserved bit set|checkpoint pid:u32=$T flags:u32=$unknown
-EINVAL|set stop too|checkpoint pid:u32=$T flags:u32=8
+EINVAL|not with pre-copy|checkpoint pid:u32=$T flags:u32=10
 EINVAL|not with stop|checkpoint pid:u32=$T flags:u32=3
 EINVAL|go together|checkpoint pid:u32=$T parent-crid:u64=5
 EINVAL|go together|checkpoint pid:u32=$T dirty-ranges:bin=16
