@@ -594,32 +594,46 @@ void ckpt_stream_abort(struct ckpt_stream *s, u32 reason, int err,
 }
 
 /*
- * Tells the requester how its checkpoint ended: CKPT_CMD_CHECKPOINT_DONE
- * with the request's nlmsg_seq, on the requesting socket itself. One small
- * message on a socket that receives nothing else: it is dropped only if
- * the requester left or let its queue fill, and then nobody waits for it.
+ * A message @cmd to the requester, on the requesting socket itself, with the
+ * request's nlmsg_seq and the crid; NULL when it would be dropped: the
+ * requester left or let its queue fill (the socket receives nothing but
+ * these), and then nobody waits for it.
  */
-void ckpt_stream_done(struct ckpt_stream *s)
+static struct sk_buff *ckpt_req_new(struct ckpt_stream *s, u8 cmd, void **hdr)
 {
 	struct sock *sk = s->req_sk;
+	struct sk_buff *skb;
+
+	if (sock_flag(sk, SOCK_DEAD) ||
+	    atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf))
+		return NULL;
+	skb = genlmsg_new(CKPT_CTL_MAX, GFP_KERNEL);
+	if (!skb)
+		return NULL;
+	*hdr = genlmsg_put(skb, 0, s->req_seq, &ckpt_nl_family, 0, cmd);
+	if (WARN_ON_ONCE(!*hdr ||	/* CKPT_CTL_MAX covers these */
+			 nla_put_u64_64bit(skb, CKPT_A_CRID, s->crid, CKPT_A_PAD))) {
+		kfree_skb(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+/* Tells the requester how its checkpoint ended: CKPT_CMD_CHECKPOINT_DONE. */
+void ckpt_stream_done(struct ckpt_stream *s)
+{
 	struct sk_buff *skb;
 	void *hdr;
 	int bad;
 
-	if (sock_flag(sk, SOCK_DEAD) ||
-	    atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf))
-		return;
-	skb = genlmsg_new(CKPT_CTL_MAX, GFP_KERNEL);
+	skb = ckpt_req_new(s, CKPT_CMD_CHECKPOINT_DONE, &hdr);
 	if (!skb)
 		return;
-	hdr = genlmsg_put(skb, 0, s->req_seq, &ckpt_nl_family, 0,
-			  CKPT_CMD_CHECKPOINT_DONE);
-	bad = !hdr || nla_put_u64_64bit(skb, CKPT_A_CRID, s->crid, CKPT_A_PAD);
-	if (!bad && s->reason)
+	if (s->reason)
 		bad = nla_put_u32(skb, CKPT_A_REASON, s->reason) ||
 		      nla_put_string(skb, CKPT_A_MESSAGE, s->why) ||
 		      nla_put_u32(skb, CKPT_A_ERROR, -s->err);
-	else if (!bad)
+	else
 		bad = nla_put_u64_64bit(skb, CKPT_A_RECORDS, s->records, CKPT_A_PAD) ||
 		      nla_put_u64_64bit(skb, CKPT_A_BYTES, s->bytes, CKPT_A_PAD) ||
 		      nla_put_u32(skb, CKPT_A_CHECKSUM, ~s->crc) ||
@@ -630,38 +644,25 @@ void ckpt_stream_done(struct ckpt_stream *s)
 		return;
 	}
 	genlmsg_end(skb, hdr);
-	ckpt_sock_queue(sk, skb);
+	ckpt_sock_queue(s->req_sk, skb);
 }
 
 /*
  * Tells the requester of a holding stream whose task it stopped itself that
- * the task has been read: CKPT_CMD_CHECKPOINT_READ with the request's
- * nlmsg_seq and the crid, for it to end its freeze while the rest of the
- * stream waits in kernel memory. Dropped as checkpoint-done would be (the
- * requester gone or its queue full): it then learns at checkpoint-done,
- * as without holding.
+ * the task has been read: CKPT_CMD_CHECKPOINT_READ, for it to end its
+ * freeze while the rest of the stream waits in kernel memory. If it is
+ * dropped, the requester learns at checkpoint-done, as without holding.
  */
 void ckpt_stream_read(struct ckpt_stream *s)
 {
-	struct sock *sk = s->req_sk;
 	struct sk_buff *skb;
 	void *hdr;
 
-	if (sock_flag(sk, SOCK_DEAD) ||
-	    atomic_read(&sk->sk_rmem_alloc) > READ_ONCE(sk->sk_rcvbuf))
-		return;
-	skb = genlmsg_new(nla_total_size_64bit(sizeof(u64)), GFP_KERNEL);
+	skb = ckpt_req_new(s, CKPT_CMD_CHECKPOINT_READ, &hdr);
 	if (!skb)
 		return;
-	hdr = genlmsg_put(skb, 0, s->req_seq, &ckpt_nl_family, 0,
-			  CKPT_CMD_CHECKPOINT_READ);
-	if (WARN_ON_ONCE(!hdr ||	/* sized above */
-			 nla_put_u64_64bit(skb, CKPT_A_CRID, s->crid, CKPT_A_PAD))) {
-		kfree_skb(skb);
-		return;
-	}
 	genlmsg_end(skb, hdr);
-	ckpt_sock_queue(sk, skb);
+	ckpt_sock_queue(s->req_sk, skb);
 }
 
 void ckpt_rec_init(struct ckpt_stream *s, struct ckpt_rec *rec, u32 type,
