@@ -9,7 +9,7 @@ import Testing
     let encoder = MessageEncoder(messageType: 0x1c)
     let done = CheckpointOutcome.completed(CheckpointReply(crid: 7, summary: StreamSummary(records: 3, bytes: 4096, checksum: 1)))
 
-    /// Feeds each message of `bytes` to `events`; returns what `keep` said of each.
+    /// Feeds each message `build` writes to `events`; returns what `keep` said of each.
     func feed(_ events: inout CheckpointEvents, _ build: (MessageBuffer) -> Void) throws -> [Bool] {
         let b = MessageBuffer()
         build(b)

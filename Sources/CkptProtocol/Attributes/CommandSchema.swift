@@ -85,8 +85,8 @@ public struct CommandSchema: Sendable {
     }
 
     /// The schema of a command's reply, or of an event the kernel sends a requester
-    /// (checkpoint-read, checkpoint-done, restart-written, restart-done); nil for commands answered by an
-    /// ack only.
+    /// (checkpoint-read, checkpoint-done, restart-written, restart-done); nil for commands
+    /// answered by an ack only.
     public static func reply(_ command: UInt8) -> CommandSchema? {
         switch Int(command) {
         case CKPT_CMD_CHECKPOINT: checkpointReply
