@@ -160,9 +160,10 @@ public final class GenlClient {
     }
 
     /// Receives until at most `until` of the `pending` seqs remain unacknowledged.
-    /// Acks for seqs not pending are ignored; so are messages of other seqs. With
-    /// `replyEnds` (a request sent without NLM_F_ACK) a reply answers its request. The first
-    /// rejection of a pending request throws `.kernel`.
+    /// Acks for seqs not pending are ignored; so are messages of other seqs, except the
+    /// checkpoint-read and checkpoint-done of outstanding checkpoints, kept for their
+    /// waiters. With `replyEnds` (a request sent without NLM_F_ACK) a reply answers its
+    /// request. The first rejection of a pending request throws `.kernel`.
     func awaitAcks(
         _ pending: inout [UInt32], until remaining: Int, replyEnds: Bool = false,
         reply: (NetlinkMessage) throws(ProtocolError) -> Void = { _ throws(ProtocolError) in }
