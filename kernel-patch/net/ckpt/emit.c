@@ -823,6 +823,7 @@ int ckpt_ring_alloc(struct ckpt_stream *s)
 	return s->ring ? 0 : -ENOMEM;
 }
 
+/* Drops the ring's pages (queued skbs keep theirs); may be called again. */
 void ckpt_ring_free(struct ckpt_stream *s)
 {
 	unsigned int i;
@@ -830,6 +831,8 @@ void ckpt_ring_free(struct ckpt_stream *s)
 	for (i = 0; i < s->ring_len; i++)
 		put_page(s->ring[i]);
 	kvfree(s->ring);
+	s->ring = NULL;
+	s->ring_len = 0;
 }
 
 /* A new page for the ring: from the hold reserve while it lasts. */

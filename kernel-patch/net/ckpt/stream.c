@@ -96,6 +96,23 @@ static int ckpt_stream_slot(struct ckpt_stream *s, struct netlink_ext_ack *extac
 	return err;
 }
 
+/*
+ * The memory a stream charged to its requester and needs no more once it
+ * has ended; may be called again. Pages already queued to the sink stay
+ * charged until the sink reads them.
+ */
+static void ckpt_stream_free_buffers(struct ckpt_stream *s)
+{
+	kfree_skb(s->skb);
+	s->skb = NULL;
+	skb_queue_purge(&s->held);	/* empty unless admission failed; the drainer has ended */
+	kfree(s->pages);
+	s->pages = NULL;
+	ckpt_ring_free(s);
+	kvfree(s->dirty);
+	s->dirty = NULL;
+}
+
 static void ckpt_stream_free(struct ckpt_stream *s)
 {
 	if (!list_empty(&s->node)) {
@@ -104,12 +121,8 @@ static void ckpt_stream_free(struct ckpt_stream *s)
 		ckpt_nr_streams--;
 		spin_unlock(&ckpt_streams_lock);
 	}
-	kfree_skb(s->skb);
-	skb_queue_purge(&s->held);	/* empty unless admission failed; the drainer has ended */
+	ckpt_stream_free_buffers(s);
 	kfree(s->path);
-	kfree(s->pages);
-	ckpt_ring_free(s);
-	kvfree(s->dirty);
 	if (s->claim)
 		ckpt_release(s->claim);
 	if (s->mm)
@@ -232,6 +245,8 @@ static void ckpt_stream_work(struct work_struct *work)
 
 		ckpt_stream_abort(s, reason, err, why);
 	}
+	/* Freed first: a requester in a full memory cgroup wakes with room. */
+	ckpt_stream_free_buffers(s);
 	ckpt_stream_done(s);
 	set_active_memcg(memcg);
 	ckpt_stream_free(s);

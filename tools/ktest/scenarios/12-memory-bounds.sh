@@ -20,9 +20,14 @@ t_memory_bounds() {
 	# requester locks its memory: otherwise reclaim in the full cgroup evicts its pages,
 	# and its own fault to bring one back may invoke the OOM killer first (seen on the
 	# debug kernel): the stream's memory is the requester's, like any it allocates.
+	# So is what it queued to the stalled sink, until the sink reads it: the requester
+	# writes its result over a tmpfs page filled from outside the cgroup, as a pipe
+	# would need a new page charged to the full cgroup (the OOM killer ran once, 6.1).
 	echo 8M >$cg/memory.max
 	start_sink sink2.out --rcvbuf 65536 --grow-rcvbuf 16777216 --stall-ms 3000
-	out=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $K checkpoint $T --timeout 60000 --mlock" 2>&1) || true
+	head -c 4096 /dev/zero >req.out
+	sh -c "echo \$\$ >$cg/cgroup.procs && exec $K checkpoint $T --timeout 60000 --mlock 1<>req.out 2>&1" || true
+	out=$(tr -d '\0' <req.out)
 	wait $S
 	echo 32M >$cg/memory.max
 	expect_err "$out" ENOMEM "no memory for a stream message" || { why="a stream inside memory.max 8M: $why"; return 1; }
