@@ -235,7 +235,7 @@ hold_reserve_into() {	# hold_reserve_into OUT: a held checkpoint of $T requested
 		{ why="checkpoint: $out"; return 1; }
 	wait $S
 	grep -q 'stream crid=.* ok' "$1" || { why="sink: $(cat "$1")"; return 1; }
-	# The stream frees its ring just after it reported to the requester: rounds, not the clock.
+	# The stream frees its ring before it reports, the rest of itself just after: rounds, not the clock.
 	for ((i = 0; i < 40; i++)); do
 		cur=$(cat $cg/memory.current)
 		((cur < 8 << 20)) && return 0
