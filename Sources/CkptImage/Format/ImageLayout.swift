@@ -62,8 +62,8 @@ public enum ImageLayout {
     public static let knownRecordFlags: UInt16 = recordFlagAlignedData
     public static let dataAlignment: UInt64 = 4096
     /// The writer sets the aligned-data flag on records with at least this much data: the
-    /// pad (up to 4095 bytes) is then at most 6 % of the record, about 0.4 % for the 1 MiB
-    /// page runs the kernel sends.
+    /// pad (up to 4095 bytes) is then at most 6 % of the record, about 0.025 % for the 16 MiB
+    /// page runs the kernel sends (`CKPT_PAGES_RUN_MAX`).
     public static let alignDataFrom: UInt64 = 64 * 1024
 
     // MARK: Index

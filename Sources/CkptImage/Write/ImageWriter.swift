@@ -44,7 +44,7 @@ import SystemPackage
 /// (docs/benchmarks.md, "Writes in whole blocks").
 ///
 /// Memory: the index is kept in memory until `finish`, 32 bytes per record (a 1 GiB image of
-/// 1 MiB page runs: ~32 KiB; a million small records: 32 MiB), plus a 68 KiB scratch; with
+/// 16 MiB page runs: ~2 KiB; a million small records: 32 MiB), plus a 68 KiB scratch; with
 /// `.readBack`, each complete record's offsets and CRCs of its head too, until
 /// `finish` (`UnsettledRecord`), and in the trailing check 8 bytes a record and 24 a chunk
 /// (a MiB of its data, or less), and the check's thread; with `.sender`, 32 bytes

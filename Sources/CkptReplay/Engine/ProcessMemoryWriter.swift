@@ -60,9 +60,9 @@ public final class ProcessMemoryWriter {
         public var processVMWrite: Bool
     }
 
-    /// Bytes per write: the kernel's page runs are records of up to 1 MiB, written with one
-    /// call each instead of one per 60 KiB (docs/benchmarks.md, "Run 23": fewer slow runs,
-    /// not a faster best run). A slot is this size only when the image cannot be mapped (a
+    /// Bytes per write: 1 MiB of a page run (a record of up to 16 MiB) in one call instead
+    /// of one per 60 KiB (docs/benchmarks.md, "Run 23", when runs were 1 MiB: fewer slow
+    /// runs, not a faster best run). A slot is this size only when the image cannot be mapped (a
     /// store); a mapped image's fragments are views of it.
     public let maxData: Int
     public let pipeDepth: Int

@@ -175,7 +175,7 @@ void ckpt_stages_free(struct ckpt_session *sess, struct list_head *stages)
 void ckpt_session_drop_target(struct ckpt_session *sess)
 {
 	ckpt_stages_free(sess, &sess->queue);
-	kfree(sess->pages);
+	kvfree(sess->pages);
 	sess->pages = NULL;
 	if (sess->mm)
 		mmdrop(sess->mm);
@@ -193,7 +193,7 @@ void ckpt_session_drop_target(struct ckpt_session *sess)
  * past its cgroup's limit it fails (no OOM kill, no splat). The data is
  * a second allocation: @len is whole pages, and the stage's header in
  * front of them would round kvmalloc()'s kmalloc attempt up to the next
- * order (a 1 MiB record would take, and be charged, 2 MiB).
+ * order (a 16 MiB record would take, and be charged, 32 MiB).
  */
 static struct ckpt_stage *ckpt_stage_new(unsigned long addr, size_t len)
 {
@@ -445,8 +445,8 @@ int ckpt_nl_restart_begin_doit(struct sk_buff *skb, struct genl_info *info)
 	if (info->attrs[CKPT_A_RESTART_FLAGS])
 		sess->flags = nla_get_u32(info->attrs[CKPT_A_RESTART_FLAGS]);
 	if (!(sess->flags & CKPT_RESTART_FLAGS_VALIDATE_ONLY)) {
-		sess->pages = kmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*sess->pages),
-					    GFP_KERNEL_ACCOUNT);
+		sess->pages = kvmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*sess->pages),
+					     GFP_KERNEL_ACCOUNT);
 		if (!sess->pages) {
 			ckpt_session_put(sess);
 			NL_SET_ERR_MSG(info->extack, "no memory for a restart session");

@@ -106,7 +106,7 @@ static void ckpt_stream_free_buffers(struct ckpt_stream *s)
 	kfree_skb(s->skb);
 	s->skb = NULL;
 	skb_queue_purge(&s->held);	/* empty unless admission failed; the drainer has ended */
-	kfree(s->pages);
+	kvfree(s->pages);
 	s->pages = NULL;
 	ckpt_ring_free(s);
 	kvfree(s->dirty);
@@ -419,8 +419,8 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	if (err)
 		goto out_free;
 	s->path = kmalloc(PATH_MAX, GFP_KERNEL_ACCOUNT);
-	s->pages = kmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*s->pages),
-				 GFP_KERNEL_ACCOUNT);
+	s->pages = kvmalloc_array(CKPT_PAGES_RUN_MAX, sizeof(*s->pages),
+				  GFP_KERNEL_ACCOUNT);
 	if (!s->path || !s->pages || ckpt_ring_alloc(s)) {
 		NL_SET_ERR_MSG(info->extack, "no memory for the stream");
 		err = -ENOMEM;
