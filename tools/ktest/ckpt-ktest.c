@@ -28,7 +28,8 @@
  *       --pause creates FILE after the last record and waits until it is
  *       removed before the commit (a test acts on the target meanwhile).
  *   ckpt-ktest getfamily NAME       time one CTRL_CMD_GETFAMILY
- *   ckpt-ktest verify IMAGE PID     compare with /proc/PID/maps and /proc/PID/mem
+ *   ckpt-ktest verify IMAGE PID     compare with /proc/PID/maps and /proc/PID/mem;
+ *       full_runs counts pages records of CKPT_PAGES_RUN_MAX pages
  *   ckpt-ktest stats
  *   ckpt-ktest send CMD [NAME:TYPE=VALUE]...   any request, e.g. malformed:
  *       TYPE is u8, u32, u64, str, bin (VALUE = length, zero bytes) or hex
@@ -236,6 +237,7 @@ static int cmd_verify(int argc, char **argv)
 	char path[64], line[1024], *img, *page_buf;
 	int nvma = 0, nmaps = 0, mem;
 	uint64_t pages = 0, pending_addr = 0, pending_left = 0;
+	unsigned int full_runs = 0;
 	struct nlmsghdr *nh;
 	FILE *maps;
 	size_t len;
@@ -287,6 +289,12 @@ static int cmd_verify(int argc, char **argv)
 				pending_addr = get_u64(meta[CKPT_A_META_ADDR]);
 				pending_left = get_u64(tb[CKPT_A_DATA_LEN]);
 				pages += pending_left / 4096;
+				if (pending_left / 4096 > CKPT_PAGES_RUN_MAX) {
+					printf("verify FAIL: a pages record of %" PRIu64
+					       " pages\n", pending_left / 4096);
+					return 1;
+				}
+				full_runs += pending_left / 4096 == CKPT_PAGES_RUN_MAX;
 			}
 			n = alen(tb[CKPT_A_DATA]);
 			if (pread(mem, page_buf, n, pending_addr +
@@ -304,7 +312,7 @@ static int cmd_verify(int argc, char **argv)
 			printf("verify FAIL: maps line not in image: %s", line);
 			return 1;
 		}
-	printf("verify ok vmas=%d pages=%" PRIu64 "\n", nvma, pages);
+	printf("verify ok vmas=%d pages=%" PRIu64 " full_runs=%u\n", nvma, pages, full_runs);
 	return 0;
 }
 
