@@ -62,8 +62,8 @@ public final class ProcessMemoryWriter {
 
     /// Bytes per write: 1 MiB of a page run (a record of up to 16 MiB) in one call instead
     /// of one per 60 KiB (docs/benchmarks.md, "Run 23", when runs were 1 MiB: fewer slow
-    /// runs, not a faster best run). A slot is this size only when the image cannot be mapped (a
-    /// store); a mapped image's fragments are views of it.
+    /// runs, not a faster best run). A slot is this size only when the image cannot be
+    /// mapped (a store); a mapped image's fragments are views of it.
     public let maxData: Int
     public let pipeDepth: Int
     /// Writer threads taking fragments from the one pipe.
