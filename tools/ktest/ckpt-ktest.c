@@ -236,7 +236,7 @@ static int cmd_verify(int argc, char **argv)
 {
 	char path[64], line[1024], *img, *page_buf;
 	int nvma = 0, nmaps = 0, mem;
-	uint64_t pages = 0, pending_addr = 0, pending_left = 0;
+	uint64_t pages = 0, pending_addr = 0;
 	unsigned int full_runs = 0;
 	struct nlmsghdr *nh;
 	FILE *maps;
@@ -286,15 +286,16 @@ static int cmd_verify(int argc, char **argv)
 			int n;
 
 			if (tb[CKPT_A_META]) {
+				uint64_t nr = get_u64(tb[CKPT_A_DATA_LEN]) / 4096;
+
 				pending_addr = get_u64(meta[CKPT_A_META_ADDR]);
-				pending_left = get_u64(tb[CKPT_A_DATA_LEN]);
-				pages += pending_left / 4096;
-				if (pending_left / 4096 > CKPT_PAGES_RUN_MAX) {
+				pages += nr;
+				if (nr > CKPT_PAGES_RUN_MAX) {
 					printf("verify FAIL: a pages record of %" PRIu64
-					       " pages\n", pending_left / 4096);
+					       " pages\n", nr);
 					return 1;
 				}
-				full_runs += pending_left / 4096 == CKPT_PAGES_RUN_MAX;
+				full_runs += nr == CKPT_PAGES_RUN_MAX;
 			}
 			n = alen(tb[CKPT_A_DATA]);
 			if (pread(mem, page_buf, n, pending_addr +

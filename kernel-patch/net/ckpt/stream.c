@@ -245,7 +245,7 @@ static void ckpt_stream_work(struct work_struct *work)
 
 		ckpt_stream_abort(s, reason, err, why);
 	}
-	/* Freed first: a requester in a full memory cgroup wakes with room. */
+	/* Before the requester wakes: it may allocate in the cgroup they fill. */
 	ckpt_stream_free_buffers(s);
 	ckpt_stream_done(s);
 	set_active_memcg(memcg);
