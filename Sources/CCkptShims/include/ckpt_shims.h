@@ -77,6 +77,10 @@ int ckpt_cpus_allowed(void);
  * the end of the file that writes then fill. 0, or -1 with errno. */
 int ckpt_fallocate_keep_size(int fd, long long offset, long long length);
 
+/* statfs(2)'s f_type for the file system `path` is on (TMPFS_MAGIC, ...), or -1 with errno
+ * (fs_magic.c: <sys/vfs.h> is not in Swift's Glibc module). */
+long long ckpt_fs_magic(const char *path);
+
 /* PAGEMAP_SCAN on a /proc/PID/pagemap descriptor (pagemap_scan.c): the kernel walks the
  * page tables of [start, end) and fills @vec with the ranges whose pages are in every
  * category of @category (CKPT_PAGE_IS_*, the kernel's PAGE_IS_* bits), adjacent ones

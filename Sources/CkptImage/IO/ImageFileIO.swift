@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CCkptShims
 import CkptSystem
 import SystemPackage
 
@@ -21,6 +22,18 @@ enum ImageFileIO {
     static func systemWritev(_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int32) -> Int {
         let n = writev(fd, iov, count)
         return n < 0 ? -Int(errno) : n
+    }
+
+    /// A `fallocate(2)` with `FALLOC_FL_KEEP_SIZE` (the file's size does not change): 0, or
+    /// the errno. A parameter so tests can stand in for a file system that refuses it.
+    typealias Allocate = (_ fd: Int32, _ offset: UInt64, _ length: UInt64) -> Int32
+
+    /// The real `fallocate(2)`, as an `Allocate`, retrying `EINTR`.
+    static func systemAllocate(_ fd: Int32, _ offset: UInt64, _ length: UInt64) -> Int32 {
+        while ckpt_fallocate_keep_size(fd, Int64(offset), Int64(length)) != 0 {
+            if errno != EINTR { return errno }
+        }
+        return 0
     }
 
     /// Writes every byte of `parts`, in order, with `writev(2)` at the descriptor's current

@@ -105,13 +105,18 @@ extension ImageDirectory {
         Syscall.close(file)
     }
 
-    /// Frees what a file written into a reserve did not fill: the blocks past its end
-    /// (`ftruncate` to its own size; its bytes do not change, so it may already be
-    /// published and read). Best effort: a file that keeps them is still correct.
+    /// Frees what a file written into a reserve, or allocated ahead, did not fill: the
+    /// blocks past its end (`ftruncate` to its own size; its bytes do not change, so it may
+    /// already be published and read). `ftruncate` sets the modification time even when the
+    /// size stays: it is put back, so an image's mtime still says when its bytes were last
+    /// written (the listener benchmark's end of data, too). Best effort: a file that keeps
+    /// the blocks is still correct.
     static func releaseSurplus(_ fd: Int32) {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return }
-        _ = ftruncate(fd, st.st_size)
+        guard fstat(fd, &st) == 0, ftruncate(fd, st.st_size) == 0 else { return }
+        let omit = (1 << 30) - 2  // UTIME_OMIT (<sys/stat.h>), a macro Swift does not import: the access time stays
+        var times = [timespec(tv_sec: 0, tv_nsec: omit), st.st_mtim]
+        _ = futimens(fd, &times)
     }
 
     /// The bytes `releaseSurplus` would free: the file's blocks past its end (0 when it

@@ -126,9 +126,9 @@ final class SpaceReserve: @unchecked Sendable {
         lock.signal()
     }
 
-    /// Frees the blocks the image open as `fd` (published, written into the reserve) did not
-    /// fill, on the reserve's thread before its next reserve, and closes `fd`; without the
-    /// thread (`.off`, or not started), here.
+    /// Frees the blocks the image open as `fd` (published, written into the reserve or
+    /// allocated ahead) did not fill, on the reserve's thread before its next reserve, and
+    /// closes `fd`; without the thread (`.off`, or not started), here.
     func release(_ fd: Int32) {
         guard thread != nil else {
             freeSurplus(fd)

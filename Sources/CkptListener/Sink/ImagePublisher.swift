@@ -53,7 +53,8 @@ final class ImagePublisher {
     /// `syncFile`: fsync(2); tests slow it down to show that the writer does not wait for it.
     /// `onPublished`: the largest image file of a batch just published, in bytes (the space
     /// reserve sizes itself by it). `releaseSurplus`: takes the descriptor of a published
-    /// image that was written into the reserve, to free its unfilled blocks and close it
+    /// image with blocks past its end (written into the reserve, or allocated ahead by its
+    /// writer), to free them and close it
     /// (`SpaceReserve.release`: off this thread, so the next image's name does not wait for
     /// it). `onChecked`, `onCorrupt`: an image checked after its publication verified, or
     /// did not (`PublishedImageCheck`).
@@ -121,7 +122,7 @@ extension ImagePublisher {
                 // Published first, and freed elsewhere: freeing a reserve's unfilled blocks
                 // (250 MiB of tmpfs took 100-200 ms under qemu TCG) is on no image's path,
                 // nor that of a pre-copy's second image, which finishes right after the first.
-                if f.file.reserved { releaseSurplus(f.file.fd) } else { Syscall.close(f.file.fd) }
+                if f.file.blocksPastEnd { releaseSurplus(f.file.fd) } else { Syscall.close(f.file.fd) }
                 published.append((f, name))
             }
             if published.isEmpty { return }

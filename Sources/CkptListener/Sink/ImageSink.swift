@@ -48,6 +48,10 @@ struct ImageFile: Sendable {
     /// Written into the space reserved for the next image: what it did not fill is freed
     /// once it is published or kept (`ImageDirectory.releaseSurplus`).
     var reserved = false
+    /// Its writer allocated blocks ahead of its writes: freed the same way.
+    var allocatedAhead = false
+    /// Blocks past its end may be allocated: `releaseSurplus` once it is settled.
+    var blocksPastEnd: Bool { reserved || allocatedAhead }
 }
 
 /// The image sink: takes the reassembler's actions in order and turns them into files
@@ -235,10 +239,8 @@ struct StreamSettler: Sendable {
     /// it. Best effort: on a full disk or a vanished directory some of it may not be possible,
     /// which is logged; nothing here stops the listener.
     func settleFailed(session: UInt64?, _ file: ImageFile, _ failure: StreamFailure) {
-        if file.reserved {
-            ImageDirectory.releaseSurplus(file.fd)
-            onReserveSpent()
-        }
+        if file.blocksPastEnd { ImageDirectory.releaseSurplus(file.fd) }
+        if file.reserved { onReserveSpent() }
         try? Syscall.sync(file.fd)
         Syscall.close(file.fd)
         var metadata = failureMetadata(failure)
@@ -295,6 +297,14 @@ final class SinkWriter {
         init(file: ImageFile, writer: StreamImageWriter) {
             self.file = file
             self.writer = writer
+        }
+
+        /// The file as it is handed on to be settled: whether its writer allocated ahead
+        /// is known only now.
+        var settling: ImageFile {
+            var f = file
+            f.allocatedAhead = writer.allocatedAhead
+            return f
         }
     }
 
@@ -371,7 +381,7 @@ final class SinkWriter {
             if let session {
                 guard let image = images.removeValue(forKey: session) else { return 0 }  // already failed here
                 try? image.writer.keepCompleteRecords()  // keep every byte that arrived, its records whole
-                parts.settler.settleFailed(session: session, image.file, failure)
+                parts.settler.settleFailed(session: session, image.settling, failure)
             } else {
                 parts.settler.settledWithoutImage(failure)
             }
@@ -410,7 +420,7 @@ final class SinkWriter {
             if op.endsRecord { try image.writer.endRecord() }
         } catch {
             images[op.session] = nil
-            parts.settler.ioFailure(session: op.session, image.file, errorText(error))
+            parts.settler.ioFailure(session: op.session, image.settling, errorText(error))
             return 0
         }
         image.file.bytes += UInt64(op.data.count)
@@ -425,7 +435,7 @@ final class SinkWriter {
                 try image.writer.flush()
             } catch {
                 images[session] = nil
-                parts.settler.ioFailure(session: session, image.file, errorText(error))
+                parts.settler.ioFailure(session: session, image.settling, errorText(error))
             }
         }
         dirty.removeAll(keepingCapacity: true)
@@ -445,15 +455,15 @@ final class SinkWriter {
                 // The data's checksum (or count) differs from the sender's: the stream's
                 // rule, not an I/O failure. No trailer was written.
                 let rule = FailureRule.summaryMismatch(sent: summary, received: image.writer.written)
-                parts.settler.settleFailed(session: session, image.file,
+                parts.settler.settleFailed(session: session, image.settling,
                                            StreamFailure(crid: crid, seq: seq, recordID: nil, rule: rule))
                 return
             }
         } catch {
-            parts.settler.ioFailure(session: session, image.file, errorText(error))
+            parts.settler.ioFailure(session: session, image.settling, errorText(error))
             return
         }
-        parts.publish.submit(ImagePublisher.Finished(session: session, crid: crid, summary: summary, file: image.file,
+        parts.publish.submit(ImagePublisher.Finished(session: session, crid: crid, summary: summary, file: image.settling,
                                                      dataCheckedAtEnd: image.writer.dataCheckedAtEnd,
                                                      deferredCheck: image.writer.takeDeferredCheck(),
                                                      endedAt: endedAt, finishedAt: monotonicNanoseconds()))

@@ -9,9 +9,13 @@ public enum ImageWriters {
     public static let standard: StreamImageWriterFactory = through(.writev)
 
     /// The image format, its bytes written by `path` (`ImageWritePath`), the data checked as
-    /// `dataCheck` says.
-    public static func through(_ path: ImageWritePath, dataCheck: DataCheck = .inline) -> StreamImageWriterFactory {
-        { fd, info in try ImageWriterAdapter(fd: fd, info: info, writePath: path, dataCheck: dataCheck) }
+    /// `dataCheck` says, the file's blocks allocated ahead of the writes in steps of up to
+    /// `allocateAhead` bytes (0: not; `ImageWriter`).
+    public static func through(_ path: ImageWritePath, dataCheck: DataCheck = .inline,
+                               allocateAhead: UInt64 = 0) -> StreamImageWriterFactory {
+        { fd, info in
+            try ImageWriterAdapter(fd: fd, info: info, writePath: path, dataCheck: dataCheck, allocateAhead: allocateAhead)
+        }
     }
 }
 
@@ -44,12 +48,12 @@ public enum DataCheck: String, Sendable, CaseIterable {
 final class ImageWriterAdapter: StreamImageWriter {
     private let writer: ImageWriter
 
-    init(fd: Int32, info: StreamImageInfo, writePath: ImageWritePath, dataCheck: DataCheck) throws {
+    init(fd: Int32, info: StreamImageInfo, writePath: ImageWritePath, dataCheck: DataCheck, allocateAhead: UInt64 = 0) throws {
         writer = try ImageWriter(
             fd: FileDescriptor(rawValue: fd),
             header: ImageHeader(crid: info.crid, pid: info.pid, captureStartNs: info.captureStartNs, host: info.host),
             path: info.fileName, coalesceBytes: Self.coalesceBytes, writePath: writePath,
-            dataChecksums: dataCheck.checksums, alignWrites: Self.alignWrites)
+            dataChecksums: dataCheck.checksums, alignWrites: Self.alignWrites, allocateAhead: allocateAhead)
     }
 
     /// Fragments are written in groups of up to ~1 MiB: one system call for many fragments,
@@ -77,6 +81,7 @@ final class ImageWriterAdapter: StreamImageWriter {
     var written: StreamSummary { writer.streamSummary }
     var dataCheckedAtEnd: UInt64? { writer.bytesCheckedAtFinish }
     func takeDeferredCheck() -> DeferredDataCheck? { writer.takeDeferredCheck() }
+    var allocatedAhead: Bool { writer.allocatedAhead }
 }
 
 /// An error's text for a failure reason: errno names spelled out (`ENOSPC`), so an

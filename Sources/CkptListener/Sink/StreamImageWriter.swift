@@ -32,11 +32,16 @@ public protocol StreamImageWriter: AnyObject {
     /// compared with the bytes written, which the listener runs after publishing the image
     /// (`--data-check after-publish`, `PublishedImageCheck`); nil when there is none.
     func takeDeferredCheck() -> DeferredDataCheck?
+    /// Blocks past the bytes written may be allocated (`ImageWriter`'s allocating ahead):
+    /// the sink frees them once the file is settled (`ImageDirectory.releaseSurplus`).
+    var allocatedAhead: Bool { get }
 }
 
 extension StreamImageWriter {
     /// A writer that never takes the sender's checksums.
     public func takeDeferredCheck() -> DeferredDataCheck? { nil }
+    /// A writer that never allocates ahead.
+    public var allocatedAhead: Bool { false }
 }
 
 /// What a new image starts with.

@@ -16,4 +16,5 @@ class ForwardingWriter: StreamImageWriter {
     var written: StreamSummary { inner.written }
     var dataCheckedAtEnd: UInt64? { inner.dataCheckedAtEnd }
     func takeDeferredCheck() -> DeferredDataCheck? { inner.takeDeferredCheck() }
+    var allocatedAhead: Bool { inner.allocatedAhead }
 }
