@@ -36,11 +36,14 @@ static void flush_writes(struct iovec *wiov, struct bstream **wst, int nw)
 		struct bstream *s = wst[i];
 		struct iovec v[WCAP];
 		int k = 0;
+		uint64_t bytes = 0;
 		for (int j = i; j < nw; j++)
 			if (wst[j] == s) {
+				bytes += wiov[j].iov_len;
 				v[k++] = wiov[j];
 				wst[j] = NULL;
 			}
+		allocate_for(s, bytes);
 		writev_all(s->fd, v, k);
 	}
 }

@@ -130,6 +130,7 @@ struct bstream {
 	int ended;
 	uint64_t bytes;
 	FILE *fp; /* libnl peer only */
+	uint64_t written, allocated; /* batched --allocate-ahead only */
 };
 
 struct btable {

@@ -14,7 +14,8 @@ import sys
 COLS = ["scenario", "contender", "frag", "bytes", "streams", "rep", "ok", "mbps", "msgps", "cpu_s_per_gb",
         "tail_s", "fsync_s", "rss_kib", "data_bytes", "messages", "other_cpu_pct", "send_mbps", "sender_cpu_s_per_gb",
         "note"]
-ORDER = ["limit", "batched", "libnl", "libnl_tuned", "ckpt", "ckpt_ref", "limit_offset72", "limit_coalesce4", "limit_coalesce16"]
+ORDER = ["limit", "batched", "libnl", "libnl_tuned", "ckpt", "ckpt_ref", "limit_offset72", "limit_coalesce4", "limit_coalesce16",
+         "batched_allocate"]
 
 
 def kv(line):
@@ -160,6 +161,13 @@ def table(a):
             if rf and best_c:
                 print(f"{scen} frag {frag}: ckpt_ref/best_c={rf / best_c:.2f}  ckpt/ckpt_ref={fmt(ck / rf if ck else None, '.2f')}"
                       f"  cpu ckpt_ref/best_c={fmt(g['ckpt_ref']['cpu'] / best_cpu if best_cpu else None, '.2f')}")
+            ba = g.get("batched_allocate", {}).get("mbps")
+            if ba and best_c:
+                # Not a best C receiver (the goals stay against limit and batched):
+                # what the same allocating ahead gives a C receiver.
+                print(f"{scen} frag {frag}: batched_allocate/best_c={ba / best_c:.2f}"
+                      f"  ckpt/batched_allocate={fmt(ck / ba if ck else None, '.2f')}"
+                      f"  cpu ckpt/batched_allocate={fmt(g['ckpt']['cpu'] / g['batched_allocate']['cpu'] if ck and g['batched_allocate']['cpu'] else None, '.2f')}")
             if not ck and best_c:
                 print(f"{scen} frag {frag}: best C {best_c:.0f} MB/s, libnl {fmt(ln, '.0f')} MB/s"
                       f"{f', best_c/libnl={best_c / ln:.2f}' if ln else ''}, libnl_tuned {fmt(lt, '.0f')} MB/s"
