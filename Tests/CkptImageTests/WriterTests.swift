@@ -212,7 +212,7 @@ import Glibc
 @Suite struct CoalescingWriterTests {
     /// Many small fragments (100 bytes each) so there is something to coalesce, and one
     /// record big enough to be page-aligned.
-    private static let records: [TestRecord] = sampleRecords(pages: 70_000).map { var r = $0; r.fragment = 100; return r }
+    private static let records: [TestRecord] = sampleRecords(pages: 1 << 20).map { var r = $0; r.fragment = 100; return r }
 
     @Test(arguments: [1, 4096, 128 * 1024]) func sameBytesFewerCalls(coalesceBytes: Int) throws {
         let dir = TempDir(), path = dir.file("ref.ckpt")

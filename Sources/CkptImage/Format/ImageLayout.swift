@@ -61,10 +61,26 @@ public enum ImageLayout {
     /// The only record flags a reader accepts.
     public static let knownRecordFlags: UInt16 = recordFlagAlignedData
     public static let dataAlignment: UInt64 = 4096
-    /// The writer sets the aligned-data flag on records with at least this much data: the
-    /// pad (up to 4095 bytes) is then at most 6 % of the record, about 0.025 % for the 16 MiB
-    /// page runs the kernel sends (`CKPT_PAGES_RUN_MAX`).
+    /// The writer sets the aligned-data flag on records with at least this much data whose
+    /// pad would be at most `alignedPadShare` of it (`alignsData`).
     public static let alignDataFrom: UInt64 = 64 * 1024
+    /// The largest pad, as a share of the data, the writer pays for aligned data: 1/256
+    /// (0.4 %), so every record of 1 MiB and more is aligned (a pad is at most 4095 bytes),
+    /// and one of 64 KiB-1 MiB only where its pad is that small. Aligning every record from
+    /// 64 KiB cost a 1 MiB python3 image 47 KB of pads for 13 such records, 1.2 % of it
+    /// (docs/benchmarks.md, session 44); the listener's writes end on 32 KiB boundaries of
+    /// the file whatever the records' alignment (`ImageWriter`'s `alignWrites`).
+    public static let alignedPadShare: UInt64 = 256
+
+    /// Whether the writer aligns the data of a record with `metaLength` bytes of meta and
+    /// `dataLength` of data at file offset `offset`: at least `alignDataFrom` of data, and
+    /// the pad that takes at most `dataLength / alignedPadShare`.
+    public static func alignsData(metaLength: UInt32, dataLength: UInt64, offset: UInt64) -> Bool {
+        guard dataLength >= alignDataFrom, offset <= UInt64.max / 4 else { return false }
+        let pad = dataStart(metaLength: metaLength, offset: offset, flags: recordFlagAlignedData)
+            - dataStart(metaLength: metaLength, offset: offset, flags: 0)
+        return pad <= dataLength / alignedPadShare
+    }
 
     // MARK: Index
 

@@ -10,8 +10,9 @@ import SystemPackage
 /// record as its fragments come (`beginRecord`, `appendData` per fragment, `endRecord`),
 /// then the index and trailer at `finish`. The listener never holds a record in memory.
 ///
-/// Records with 64 KiB of data or more get their data aligned to 4096 in the file (the
-/// aligned-data flag; `ImageLayout.recordFlagAlignedData` says why).
+/// Records with 1 MiB of data or more get their data aligned to 4096 in the file, and those
+/// of 64 KiB or more where the pad is small (the aligned-data flag;
+/// `ImageLayout.recordFlagAlignedData` says why, `ImageLayout.alignsData` when).
 ///
 /// Hot path, per fragment: one `writev(2)` of (the record's header and meta, if not yet
 /// written) + the fragment, straight from the caller's buffer + (padding and footer, if this
@@ -291,7 +292,8 @@ public final class ImageWriter {
             throw fail(.misuse(path: path, offset: bytesWritten, recordID: id, call: "beginRecord",
                                expected: "meta of at most \(ImageLayout.metaMaxLength) bytes", found: "\(meta.count) bytes"))
         }
-        let flags = dataLength >= ImageLayout.alignDataFrom ? ImageLayout.recordFlagAlignedData : 0
+        let flags = ImageLayout.alignsData(metaLength: UInt32(meta.count), dataLength: dataLength, offset: bytesWritten)
+            ? ImageLayout.recordFlagAlignedData : 0
         guard ImageLayout.recordSize(metaLength: UInt32(meta.count), dataLength: dataLength, offset: bytesWritten, flags: flags) != nil else {
             throw fail(.misuse(path: path, offset: bytesWritten, recordID: id, call: "beginRecord",
                                expected: "a data length that fits a file", found: "\(dataLength)"))
