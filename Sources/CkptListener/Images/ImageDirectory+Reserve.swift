@@ -97,8 +97,9 @@ extension ImageDirectory {
         unlinkat(fd, Self.halfMadeReserveName, 0)
     }
 
-    /// `releaseSurplus` of the file `name` in this directory (a leftover `.partial` that may
-    /// have been written into a reserve by a listener that was killed). Best effort.
+    /// `releaseSurplus` of the file `name` in this directory (a leftover `.partial` that a
+    /// listener that was killed may have written into a reserve or allocated ahead). Best
+    /// effort.
     func releaseSurplus(ofFile name: String) {
         guard let file = try? Syscall.openAt(fd, name, O_WRONLY | O_CLOEXEC, 0) else { return }
         Self.releaseSurplus(file)

@@ -30,7 +30,7 @@ struct LeftoverRecovery {
         for name in names {
             let crid = ImageDirectory.crid(ofName: name) ?? 0
             found += 1
-            directory.releaseSurplus(ofFile: name)  // written into a reserve: its unfilled blocks
+            directory.releaseSurplus(ofFile: name)  // written into a reserve or allocated ahead: its unfilled blocks
             if publishIfComplete(name, crid: crid) {
                 published += 1
                 continue
