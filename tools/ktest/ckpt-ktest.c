@@ -15,10 +15,16 @@
  *       --grow-rcvbuf sets SO_RCVBUFFORCE to B after the first read.
  *   ckpt-ktest checkpoint PID [--stop] [--hold] [--zombie] [--timeout MS]
  *                             [--handle-signals] [--mlock]
+ *                             [--await-go FILE [--go-twice]]
  *       the request is answered at once (crid); then wait for
  *       CKPT_CMD_CHECKPOINT_DONE on the same socket and print its result.
  *       A CKPT_CMD_CHECKPOINT_READ before it prints "read crid=N" at once
  *       (--hold on a task stopped before the request: it has been read).
+ *       --await-go sets the await-go flag; its CKPT_CMD_CHECKPOINT_RESERVED
+ *       prints "reserved crid=N pages=P", and once FILE is removed (the
+ *       test stops the task first) CKPT_CMD_CHECKPOINT_GO is sent on the
+ *       same socket (twice with --go-twice), each answer printed as
+ *       "go ok" or "go error errno=...".
  *       --handle-signals catches SIGWINCH, SIGCHLD and SIGUSR1 (no
  *       SA_RESTART: the wait sees EINTR and goes on) and counts them.
  *       --mlock locks all of the requester's memory first (mlockall), so
@@ -40,6 +46,7 @@
  * A failed request prints "error errno=NAME extack=\"...\"" and exits 1.
  */
 #define _GNU_SOURCE
+#include <poll.h>
 #include <sys/mman.h>
 
 #include "ktest.h"
@@ -52,22 +59,58 @@ static void count_signal(int sig)
 	signals_handled++;
 }
 
-/* CKPT_CMD_CHECKPOINT_READ: said at once, so a test sees when it came. */
-static int note_read(struct nlmsghdr *nh)
+/* --await-go: the go is sent once go_file is removed, go_times times. */
+static const char *go_file;
+static int go_times = 1, go_sent, reserved_seen;
+static uint64_t go_crid;
+
+/*
+ * CKPT_CMD_CHECKPOINT_READ and CKPT_CMD_CHECKPOINT_RESERVED: said at once,
+ * so a test sees when they came.
+ */
+static int note_event(struct nlmsghdr *nh)
 {
 	struct nlattr *tb[MAXA];
 
-	if (nh->nlmsg_type != fam_id || gen_cmd(nh) != CKPT_CMD_CHECKPOINT_READ)
+	if (nh->nlmsg_type != fam_id || (gen_cmd(nh) != CKPT_CMD_CHECKPOINT_READ &&
+					 gen_cmd(nh) != CKPT_CMD_CHECKPOINT_RESERVED))
 		return 0;
 	parse(tb, gen_attrs(nh), gen_len(nh));
 	if (!tb[CKPT_A_CRID])
-		die("checkpoint-read without crid");
-	printf("read crid=%" PRIu64 "\n", get_u64(tb[CKPT_A_CRID]));
+		die("checkpoint-read or -reserved without crid");
+	if (gen_cmd(nh) == CKPT_CMD_CHECKPOINT_READ) {
+		printf("read crid=%" PRIu64 "\n", get_u64(tb[CKPT_A_CRID]));
+	} else {
+		if (!tb[CKPT_A_RESERVED_PAGES])
+			die("checkpoint-reserved without reserved-pages");
+		go_crid = get_u64(tb[CKPT_A_CRID]);
+		reserved_seen = 1;
+		printf("reserved crid=%" PRIu64 " pages=%" PRIu64 "\n", go_crid,
+		       get_u64(tb[CKPT_A_RESERVED_PAGES]));
+	}
 	fflush(stdout);
 	return 1;
 }
 
-/* Receives until CKPT_CMD_CHECKPOINT_DONE for request @seq lands in @r. */
+/* CKPT_CMD_CHECKPOINT_GO for go_crid, on @fd; its ack comes to wait_done(). */
+static uint32_t send_go(int fd, uint32_t seq)
+{
+	struct msg *m = calloc(1, sizeof(*m));
+
+	msg_init(m, fam_id, CKPT_CMD_CHECKPOINT_GO, 0);
+	put_u64(m, CKPT_A_CRID, go_crid);
+	m->nh.nlmsg_seq = seq;
+	if (send(fd, m->buf, m->nh.nlmsg_len, 0) < 0)
+		die("send go: %s", strerror(errno));
+	free(m);
+	return seq;
+}
+
+/*
+ * Receives until CKPT_CMD_CHECKPOINT_DONE for request @seq lands in @r;
+ * with --await-go, sends the go meanwhile (seq + 1, + 2) and says how each
+ * was answered.
+ */
 static void wait_done(int fd, uint32_t seq, struct msg *r)
 {
 	static char rbuf[BUF_SIZE];
@@ -75,14 +118,37 @@ static void wait_done(int fd, uint32_t seq, struct msg *r)
 	int n;
 
 	for (;;) {
+		if (go_file && go_sent < go_times) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+
+			if (reserved_seen && access(go_file, F_OK)) {
+				while (go_sent < go_times)
+					send_go(fd, seq + 1 + go_sent++);
+				continue;
+			}
+			if (poll(&p, 1, 10) == 0)
+				continue;
+		}
 		n = recv(fd, rbuf, sizeof(rbuf), 0);
 		if (n < 0 && errno == EINTR)
 			continue;	/* a handled signal: the stream goes on */
 		if (n < 0)
 			die("recv: %s", strerror(errno));
 		for (nh = (void *)rbuf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
-			if (nh->nlmsg_seq == seq && note_read(nh))
+			if (nh->nlmsg_seq == seq && note_event(nh))
 				continue;
+			if (go_sent && nh->nlmsg_seq > seq && nh->nlmsg_seq <= seq + go_sent &&
+			    nh->nlmsg_type == NLMSG_ERROR) {
+				int err = ack_error(nh);
+
+				if (err) {
+					printf("go ");
+					print_error(err);
+				} else {
+					printf("go ok\n");
+				}
+				continue;
+			}
 			if (nh->nlmsg_seq == seq && nh->nlmsg_type == fam_id &&
 			    gen_cmd(nh) == CKPT_CMD_CHECKPOINT_DONE) {
 				memcpy(r->buf, nh, nh->nlmsg_len);
@@ -100,7 +166,7 @@ static int cmd_checkpoint(int argc, char **argv)
 	int fd, err, i;
 
 	if (argc < 1)
-		die("checkpoint PID [--stop] [--hold] [--zombie] [--timeout MS] [--handle-signals] [--mlock]");
+		die("checkpoint PID [--stop] [--hold] [--zombie] [--timeout MS] [--handle-signals] [--mlock] [--await-go FILE [--go-twice]]");
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--stop")) {
 			flags |= CKPT_CHECKPOINT_FLAGS_STOP;
@@ -108,6 +174,11 @@ static int cmd_checkpoint(int argc, char **argv)
 			flags |= CKPT_CHECKPOINT_FLAGS_ZOMBIE;
 		} else if (!strcmp(argv[i], "--hold")) {
 			flags |= CKPT_CHECKPOINT_FLAGS_HOLD;
+		} else if (!strcmp(argv[i], "--await-go") && i + 1 < argc) {
+			flags |= CKPT_CHECKPOINT_FLAGS_AWAIT_GO;
+			go_file = argv[++i];
+		} else if (!strcmp(argv[i], "--go-twice")) {
+			go_times = 2;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--handle-signals")) {
@@ -131,7 +202,7 @@ static int cmd_checkpoint(int argc, char **argv)
 		put_u32(m, CKPT_A_CHECKPOINT_FLAGS, flags);
 	if (timeout)
 		put_u32(m, CKPT_A_TIMEOUT_MS, timeout);
-	request_event = note_read;
+	request_event = note_event;
 	err = request(fd, m, r);
 	if (err) {
 		print_error(err);
@@ -338,6 +409,7 @@ static const struct { const char *name; int cmd; } cmd_names[] = {
 	{ "restart-record", CKPT_CMD_RESTART_RECORD },
 	{ "restart-commit", CKPT_CMD_RESTART_COMMIT },
 	{ "restart-abort", CKPT_CMD_RESTART_ABORT }, { "stats-get", CKPT_CMD_STATS_GET },
+	{ "checkpoint-go", CKPT_CMD_CHECKPOINT_GO },
 };
 
 static int cmd_send(int argc, char **argv)

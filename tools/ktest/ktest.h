@@ -59,6 +59,7 @@ extern int (*request_event)(struct nlmsghdr *nh);
 int resolve_family(int fd);
 const char *errname(int err);
 void print_error(int err);
+int ack_error(struct nlmsghdr *nh);
 const char *abort_reason_name(uint32_t reason);
 char *read_file(const char *path, size_t *len);
 

@@ -133,9 +133,6 @@ int request(int fd, struct msg *m, struct msg *reply)
 		if (n < 0)
 			die("recv: %s", strerror(errno));
 		for (nh = (void *)rbuf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
-			struct nlmsgerr *e;
-			struct nlattr *tb[MAXA];
-
 			if (nh->nlmsg_seq != m->nh.nlmsg_seq)
 				continue;
 			if (nh->nlmsg_type != NLMSG_ERROR) {
@@ -145,24 +142,35 @@ int request(int fd, struct msg *m, struct msg *reply)
 					memcpy(reply->buf, nh, nh->nlmsg_len);
 				continue;
 			}
-			e = NLMSG_DATA(nh);
-			if (nh->nlmsg_flags & NLM_F_ACK_TLVS) {
-				int off = NLMSG_HDRLEN + sizeof(*e);
-
-				if (!(nh->nlmsg_flags & NLM_F_CAPPED))
-					off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-				parse(tb, (char *)nh + off, nh->nlmsg_len - off);
-				if (tb[NLMSGERR_ATTR_MSG])
-					snprintf(last_extack, sizeof(last_extack), "%s",
-						 (char *)adata(tb[NLMSGERR_ATTR_MSG]));
-				if (tb[NLMSGERR_ATTR_OFFS])
-					last_offs = get_u32(tb[NLMSGERR_ATTR_OFFS]);
-				if (tb[NLMSGERR_ATTR_MISS_TYPE])
-					last_miss = get_u32(tb[NLMSGERR_ATTR_MISS_TYPE]);
-			}
-			return e->error;
+			return ack_error(nh);
 		}
 	}
+}
+
+/* An ack (NLMSG_ERROR): its error, its extack in last_extack, last_offs, last_miss. */
+int ack_error(struct nlmsghdr *nh)
+{
+	struct nlmsgerr *e = NLMSG_DATA(nh);
+	struct nlattr *tb[MAXA];
+
+	last_extack[0] = 0;
+	last_offs = 0;
+	last_miss = 0;
+	if (nh->nlmsg_flags & NLM_F_ACK_TLVS) {
+		int off = NLMSG_HDRLEN + sizeof(*e);
+
+		if (!(nh->nlmsg_flags & NLM_F_CAPPED))
+			off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+		parse(tb, (char *)nh + off, nh->nlmsg_len - off);
+		if (tb[NLMSGERR_ATTR_MSG])
+			snprintf(last_extack, sizeof(last_extack), "%s",
+				 (char *)adata(tb[NLMSGERR_ATTR_MSG]));
+		if (tb[NLMSGERR_ATTR_OFFS])
+			last_offs = get_u32(tb[NLMSGERR_ATTR_OFFS]);
+		if (tb[NLMSGERR_ATTR_MISS_TYPE])
+			last_miss = get_u32(tb[NLMSGERR_ATTR_MISS_TYPE]);
+	}
+	return e->error;
 }
 
 int resolve_family(int fd)

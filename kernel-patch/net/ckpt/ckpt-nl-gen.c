@@ -98,7 +98,7 @@ const struct nla_policy ckpt_meta_nl_policy[CKPT_A_META_EXIT_STATUS + 1] = {
 	[CKPT_A_META_SNDBUF] = { .type = NLA_U32, },
 	[CKPT_A_META_RCVBUF] = { .type = NLA_U32, },
 	[CKPT_A_META_PARENT_CRID] = { .type = NLA_U64, },
-	[CKPT_A_META_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0xf),
+	[CKPT_A_META_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1f),
 	[CKPT_A_META_DUMPABLE] = { .type = NLA_U32, },
 	[CKPT_A_META_SOCK_FAMILY] = { .type = NLA_U32, },
 	[CKPT_A_META_SOCK_PROTOCOL] = { .type = NLA_U32, },
@@ -124,7 +124,7 @@ static const struct nla_policy ckpt_sink_unregister_nl_policy[CKPT_A_PAD + 1] = 
 /* CKPT_CMD_CHECKPOINT - do */
 static const struct nla_policy ckpt_checkpoint_nl_policy[CKPT_A_DIRTY_RANGES + 1] = {
 	[CKPT_A_PID] = NLA_POLICY_MIN(NLA_U32, 1),
-	[CKPT_A_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0xf),
+	[CKPT_A_CHECKPOINT_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1f),
 	[CKPT_A_TIMEOUT_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ckpt_a_timeout_ms_range),
 	[CKPT_A_PARENT_CRID] = { .type = NLA_U64, },
 	[CKPT_A_DIRTY_RANGES] = { .type = NLA_BINARY, },
@@ -165,6 +165,11 @@ static const struct nla_policy ckpt_restart_abort_nl_policy[CKPT_A_RSID + 1] = {
 
 /* CKPT_CMD_STATS_GET - do */
 static const struct nla_policy ckpt_stats_get_nl_policy[CKPT_A_PAD + 1] = {
+};
+
+/* CKPT_CMD_CHECKPOINT_GO - do */
+static const struct nla_policy ckpt_checkpoint_go_nl_policy[CKPT_A_CRID + 1] = {
+	[CKPT_A_CRID] = { .type = NLA_U64, },
 };
 
 /* Ops table for ckpt */
@@ -223,6 +228,13 @@ static const struct genl_split_ops ckpt_nl_ops[] = {
 		.doit		= ckpt_nl_stats_get_doit,
 		.policy		= ckpt_stats_get_nl_policy,
 		.maxattr	= CKPT_A_PAD,
+		.flags		= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= CKPT_CMD_CHECKPOINT_GO,
+		.doit		= ckpt_nl_checkpoint_go_doit,
+		.policy		= ckpt_checkpoint_go_nl_policy,
+		.maxattr	= CKPT_A_CRID,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 };

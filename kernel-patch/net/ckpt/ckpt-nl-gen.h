@@ -22,6 +22,7 @@ int ckpt_nl_restart_record_doit(struct sk_buff *skb, struct genl_info *info);
 int ckpt_nl_restart_commit_doit(struct sk_buff *skb, struct genl_info *info);
 int ckpt_nl_restart_abort_doit(struct sk_buff *skb, struct genl_info *info);
 int ckpt_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info);
+int ckpt_nl_checkpoint_go_doit(struct sk_buff *skb, struct genl_info *info);
 
 extern struct genl_family ckpt_nl_family;
 

@@ -342,7 +342,9 @@ void ckpt_reserve_work(struct work_struct *work)
  * zeroing of each new page (init_on_alloc), is not part of its freeze:
  * under TCG that zeroing was most of the producer's time in the freeze
  * (docs/benchmarks.md, session 39). A task its requester stopped is
- * stopped already: there the allocation is part of the freeze. As many as
+ * stopped already, and there the allocation is part of the freeze, unless
+ * the request has await-go: then the task is stopped by its requester
+ * after checkpoint-reserved (a tree: stream.c). As many as
  * the task has anonymous and shared memory resident (building on a
  * pre-copy, no more anonymous pages than the dirty ranges span: no other
  * is copied), within what the stream could hold anyway: the room left
@@ -661,6 +663,29 @@ void ckpt_stream_read(struct ckpt_stream *s)
 	skb = ckpt_req_new(s, CKPT_CMD_CHECKPOINT_READ, &hdr);
 	if (!skb)
 		return;
+	genlmsg_end(skb, hdr);
+	ckpt_sock_queue(s->req_sk, skb);
+}
+
+/*
+ * Tells the requester of an await-go stream that its reserve is made
+ * (CKPT_CMD_CHECKPOINT_RESERVED, with the pages in it), for it to stop the
+ * task and give the go. If it is dropped, the requester's wait for it ends
+ * at checkpoint-done, when the stream's deadline has passed.
+ */
+void ckpt_stream_reserved(struct ckpt_stream *s)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = ckpt_req_new(s, CKPT_CMD_CHECKPOINT_RESERVED, &hdr);
+	if (!skb)
+		return;
+	if (WARN_ON_ONCE(nla_put_u64_64bit(skb, CKPT_A_RESERVED_PAGES, s->reserved,
+					   CKPT_A_PAD))) {	/* CKPT_CTL_MAX covers it */
+		kfree_skb(skb);
+		return;
+	}
 	genlmsg_end(skb, hdr);
 	ckpt_sock_queue(s->req_sk, skb);
 }

@@ -283,6 +283,10 @@ struct ckpt_stream {
 	u64 frozen_ns;		/* from it to our SIGCONT (checkpoint-done) */
 	bool holding;		/* messages go to held[] while the task is read */
 	bool zombie;		/* the task is a zombie: ids and exit status only */
+	/* await-go: read only after the requester's checkpoint-go (stream.c). */
+	bool await_go;
+	bool go;		/* given; set under ckpt_streams_lock */
+	wait_queue_head_t go_wait;
 	u32 flags;		/* the request's CKPT_CHECKPOINT_FLAGS_* */
 	u64 parent_crid;	/* the pre-copy this one builds on, or 0 */
 	struct ckpt_range *dirty;	/* with a parent: pages sent as data */
@@ -348,6 +352,8 @@ void ckpt_hold_reserve(struct ckpt_stream *s);
 void ckpt_hold_unreserve(struct ckpt_stream *s);
 void ckpt_stream_done(struct ckpt_stream *s);
 void ckpt_stream_read(struct ckpt_stream *s);
+void ckpt_stream_reserved(struct ckpt_stream *s);
+int ckpt_stream_go(struct sk_buff *skb, u64 crid, struct netlink_ext_ack *extack);
 void ckpt_rec_init(struct ckpt_stream *s, struct ckpt_rec *rec, u32 type,
 		   u32 parent, u64 data_len);
 int ckpt_frag_begin(struct ckpt_stream *s, struct ckpt_rec *rec, u32 len);

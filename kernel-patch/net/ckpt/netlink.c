@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Request handlers of the ckpt family: sink registration, checkpoint
- * admission and statistics. The stream itself is produced in stream.c,
+ * admission and its go, and statistics. The stream itself is produced in stream.c,
  * the restart handlers are in restart.c; policies and the ops table are
  * generated (ckpt-nl-gen.c) from the YNL spec. No handler here waits for
  * a peer: genl_rcv() holds cb_lock around each.
@@ -67,6 +67,14 @@ int ckpt_nl_checkpoint_doit(struct sk_buff *skb, struct genl_info *info)
 	if (IS_ERR(task))
 		return PTR_ERR(task);
 	return ckpt_stream_start(skb, info, task, flags, timeout_ms);
+}
+
+/* No capability: only the socket that requested the checkpoint finds it. */
+int ckpt_nl_checkpoint_go_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	if (CKPT_REQUIRE(info, CKPT_A_CRID))
+		return -EINVAL;
+	return ckpt_stream_go(skb, nla_get_u64(info->attrs[CKPT_A_CRID]), info->extack);
 }
 
 int ckpt_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)

@@ -15,7 +15,9 @@
  *   -> limits -> claim -> reply { crid }  (the doit returns: no lock kept)
  *
  * (a holding stream's SIGSTOP is sent by its work, once the pages it will
- * copy into are allocated: ckpt_hold_reserve()), and a work item on
+ * copy into are allocated: ckpt_hold_reserve(); with await-go the requester
+ * stops the task itself, between checkpoint-reserved and its go:
+ * ckpt_await_go()), and a work item on
  * ckpt_wq (an unbound workqueue, as kauditd's kernel thread owns audit's
  * slow sends) produces the stream, waiting for the sink as long as the
  * stream's deadline allows. A dump driven by the reader (WireGuard's
@@ -199,6 +201,30 @@ static int ckpt_wait_stopped(struct ckpt_stream *s)
 	return err;
 }
 
+/*
+ * await-go: the reserve is made; says so and waits for the requester's
+ * checkpoint-go (ckpt_stream_go()), within the stream's own bounds (its
+ * deadline, the requester's socket, the sink, unload). A task that exits
+ * meanwhile ends the stream at once, its reserve freed.
+ */
+static int ckpt_await_go(struct ckpt_stream *s)
+{
+	int err;
+
+	ckpt_stream_reserved(s);
+	/* Pairs with the release in ckpt_stream_go(). */
+	while (!(err = ckpt_stream_check(s)) && !smp_load_acquire(&s->go)) {
+		if (ckpt_task_exiting(s->task)) {
+			ckpt_set_abort(s, CKPT_ABORT_REASON_TASK_EXITED, -ESRCH,
+				       "the task exited before its go");
+			return -ESRCH;
+		}
+		wait_event_timeout(s->go_wait, smp_load_acquire(&s->go),
+				   msecs_to_jiffies(2));
+	}
+	return err;
+}
+
 static void ckpt_stream_work(struct work_struct *work)
 {
 	struct ckpt_stream *s = container_of(work, struct ckpt_stream, work);
@@ -216,7 +242,10 @@ static void ckpt_stream_work(struct work_struct *work)
 			send_sig(SIGSTOP, s->task, 1);
 		}
 	}
-	if (!err && s->stop)
+	if (!err && s->await_go)
+		err = ckpt_await_go(s);
+	/* Stopped by us, or by the requester before its go. */
+	if (!err && (s->stop || s->await_go))
 		err = ckpt_wait_stopped(s);
 	if (!err)
 		err = ckpt_checkpoint_task(s, s->task);
@@ -322,12 +351,45 @@ static int ckpt_live_admit(struct ckpt_stream *s, struct sk_buff *skb,
 	err = ckpt_dirty_parse(s, info);
 	if (err)
 		return err;
-	/* A pre-copy reads memory only, which a running task may change. */
-	if (!(flags & CKPT_CHECKPOINT_FLAGS_PRE_COPY) && !ckpt_task_stopped(task) &&
-	    !(flags & CKPT_CHECKPOINT_FLAGS_STOP)) {
+	/*
+	 * A pre-copy reads memory only, which a running task may change; with
+	 * await-go the requester stops the task before its go.
+	 */
+	if (!(flags & (CKPT_CHECKPOINT_FLAGS_PRE_COPY | CKPT_CHECKPOINT_FLAGS_STOP |
+		       CKPT_CHECKPOINT_FLAGS_AWAIT_GO)) && !ckpt_task_stopped(task)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, pid_attr,
 				    "the task is not stopped (set CKPT_CHECKPOINT_FLAGS_STOP to stop it)");
 		return -EBUSY;
+	}
+	return 0;
+}
+
+/* await-go's flags: what it comes with and what not. */
+static int ckpt_await_go_admit(struct genl_info *info, u32 flags)
+{
+	struct nlattr *attr = info->attrs[CKPT_A_CHECKPOINT_FLAGS];
+
+	if (!(flags & CKPT_CHECKPOINT_FLAGS_AWAIT_GO))
+		return 0;
+	if (!(flags & CKPT_CHECKPOINT_FLAGS_HOLD)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "await-go waits with the reserve of hold: set hold too");
+		return -EINVAL;
+	}
+	if (flags & CKPT_CHECKPOINT_FLAGS_STOP) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "with await-go the requester stops the task before its go: not with stop");
+		return -EINVAL;
+	}
+	if (flags & (CKPT_CHECKPOINT_FLAGS_PRE_COPY | CKPT_CHECKPOINT_FLAGS_ZOMBIE)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "await-go is for a live task its requester stops: not with pre-copy or zombie");
+		return -EINVAL;
+	}
+	if (info->attrs[CKPT_A_PARENT_CRID] || info->attrs[CKPT_A_DIRTY_RANGES]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "the written ranges are known only once the task is stopped: not with await-go");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -343,6 +405,9 @@ static int ckpt_stream_admit(struct ckpt_stream *s, struct sk_buff *skb,
 
 	/* Permission first (checked again with the sink's under the lock). */
 	err = ckpt_may_access(skb, task, info->extack);
+	if (err)
+		return err;
+	err = ckpt_await_go_admit(info, flags);
 	if (err)
 		return err;
 	err = ckpt_sink_get(s->net, &s->sink, info->extack);
@@ -398,6 +463,7 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	INIT_WORK(&s->reserve_work, ckpt_reserve_work);
 	INIT_LIST_HEAD(&s->reserve_helper);
 	spin_lock_init(&s->abort_lock);
+	init_waitqueue_head(&s->go_wait);
 	s->task = task;
 	s->net = get_net(genl_info_net(info));
 	s->cred = get_current_cred();
@@ -413,6 +479,7 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	/* ckpt_get_target() let a zombie through only for this flag. */
 	s->zombie = (flags & CKPT_CHECKPOINT_FLAGS_ZOMBIE) && ckpt_task_zombie(task);
 	s->flags = flags;
+	s->await_go = flags & CKPT_CHECKPOINT_FLAGS_AWAIT_GO;	/* admission checks the rest */
 	s->crc = ~0U;
 
 	err = ckpt_stream_admit(s, skb, info, flags);
@@ -429,7 +496,8 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	if (!timeout_ms)
 		timeout_ms = READ_ONCE(ckpt_timeout_ms);
 	s->deadline = jiffies + msecs_to_jiffies(timeout_ms);
-	s->crid = ckpt_next_crid();
+	/* Read by ckpt_stream_go() under ckpt_streams_lock; 0 (not yet) matches no go. */
+	WRITE_ONCE(s->crid, ckpt_next_crid());
 	err = ckpt_stream_reply(info, s->crid);
 	if (err)
 		goto out_free;
@@ -437,8 +505,9 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 	s->stop = s->stop && !s->zombie && !ckpt_task_stopped(task);
 	/*
 	 * Holding shortens a freeze: ours (stop), or the requester's, which
-	 * checkpoint-read tells when to end (the task was stopped already:
-	 * admission refused it otherwise). hold_total_mib 0 turns it off.
+	 * checkpoint-read tells when to end (the task was stopped already, or
+	 * will be before the go: admission refused it otherwise).
+	 * hold_total_mib 0 turns it off.
 	 */
 	s->holding = !s->zombie && (flags & CKPT_CHECKPOINT_FLAGS_HOLD) &&
 		     READ_ONCE(ckpt_hold_total_mib);
@@ -453,6 +522,46 @@ int ckpt_stream_start(struct sk_buff *skb, struct genl_info *info,
 out_free:
 	s->crid = 0;
 	ckpt_stream_free(s);
+	return err;
+}
+
+/*
+ * CKPT_CMD_CHECKPOINT_GO: the go of an await-go stream. A stream is looked
+ * for among those of the sending socket only (the socket that requested
+ * it, held by the stream), so no other socket, whatever its privilege,
+ * starts one or learns that it exists: ENOENT as for no stream at all. A
+ * stream stays on ckpt_streams until it is freed, so one found under the
+ * lock can be woken under it. Waits for nothing.
+ */
+int ckpt_stream_go(struct sk_buff *skb, u64 crid, struct netlink_ext_ack *extack)
+{
+	struct sock *sk = NETLINK_CB(skb).sk;
+	struct ckpt_stream *s;
+	int err = -ENOENT;
+
+	spin_lock(&ckpt_streams_lock);
+	list_for_each_entry(s, &ckpt_streams, node) {
+		if (!crid || READ_ONCE(s->crid) != crid || s->req_sk != sk)
+			continue;
+		if (!s->await_go) {
+			err = -EINVAL;
+		} else if (s->go) {
+			err = -EALREADY;
+		} else {
+			/* Pairs with the acquire in ckpt_await_go(). */
+			smp_store_release(&s->go, true);
+			wake_up(&s->go_wait);
+			err = 0;
+		}
+		break;
+	}
+	spin_unlock(&ckpt_streams_lock);
+	if (err == -ENOENT)
+		NL_SET_ERR_MSG(extack, "no checkpoint of this socket has that crid (ended, or never)");
+	else if (err == -EINVAL)
+		NL_SET_ERR_MSG(extack, "that checkpoint was not requested with await-go");
+	else if (err == -EALREADY)
+		NL_SET_ERR_MSG(extack, "that checkpoint had its go already");
 	return err;
 }
 

@@ -1330,8 +1330,15 @@ t_restore_tree_hold() {
 	# The crid lines follow the frozen-ms line: the streams ended after the tree went on.
 	got=$(sed -n 's/^crid [0-9]* records .* pid \([0-9]*\)$/\1/p' <<<"$out" | paste -sd' ')
 	[[ $got == "$T $c $g" ]] || { why="the crid lines name pids '$got', not $T $c $g: $out"; return 1; }
-	[[ $(grep -n '^tree of' <<<"$out" | cut -d: -f1) -lt $(grep -n '^crid' <<<"$out" | head -1 | cut -d: -f1) ]] ||
+	[[ $(grep -n '^tree of 3 processes frozen-ms' <<<"$out" | cut -d: -f1) -lt $(grep -n '^crid' <<<"$out" | head -1 | cut -d: -f1) ]] ||
 		{ why="the crid lines came before the tree was continued: $out"; return 1; }
+	# The pages the three streams hold were allocated before the stop (await-go): the
+	# three python3 processes' anonymous memory, a MiB or more.
+	got=$(sed -n 's/^tree of 3 processes reserved-pages \([0-9]*\)$/\1/p' <<<"$out")
+	echo "reserved $got pages for the tree"
+	((${got:-0} >= 256)) || { why="reserved-pages '${got}' for the tree: $out"; return 1; }
+	[[ $(grep -n '^tree of 3 processes reserved-pages' <<<"$out" | cut -d: -f1) -lt $(grep -n '^tree of 3 processes frozen-ms' <<<"$out" | cut -d: -f1) ]] ||
+		{ why="the reserve was not made before the stop: $out"; return 1; }
 	post=$(grep -a '^count' t.out | tail -1 | cut -d' ' -f2)
 	pytree_kill || return 1
 	mv t.out t.old && : >t.out

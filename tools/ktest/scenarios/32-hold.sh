@@ -334,3 +334,140 @@ hold_producer_is() {	# hold_producer_is "+WQ NICE": checkpoints $T (as $AS) and 
 	grep -q 'stream crid=.* ok' sink.out || { why="$(cat sink.out) $(cat sink.out.ck)"; return 1; }
 	echo "producer $got"
 }
+
+# await-go (stream.c): for a task its requester will stop itself (a tree), the reserve is
+# made while the task runs; checkpoint-reserved says so with its pages, and the stream
+# waits for the requester's go: nothing is read before it, the task is not stopped by the
+# kernel. The requester stops the task and gives the go; checkpoint-read comes, the kernel
+# leaves the task stopped, and the image equals the task. A second go is EALREADY.
+t_hold_await_go() {
+	local r
+	start_still_target 16 || return 1
+	start_sink sink.out
+	: >$W/go
+	$K checkpoint $T --hold --await-go $W/go --go-twice >ck.out 2>&1 &
+	c=$!
+	wait_for ck.out '^reserved crid=' 10 || { why="no checkpoint-reserved: $(cat ck.out)"; return 1; }
+	r=$(sed -n 's/^reserved crid=[0-9]* pages=\([0-9]*\)$/\1/p' ck.out)
+	# The heap's 4096 pages, less what the per-CPU rss counters may not have summed yet.
+	((r >= 4000)) || { why="reserved ${r:-no} pages for a 16 MiB heap: $(cat ck.out)"; return 1; }
+	[[ $(state $T) == S ]] || { why="the task is $(state $T) before its go, not running (S, in pause())"; return 1; }
+	sleep 0.5
+	! grep -q '^read' ck.out || { why="read before the go: $(cat ck.out)"; return 1; }
+	kill -STOP $T; wait_state $T T 2 || { why="target did not stop"; return 1; }
+	rm $W/go
+	wait_for ck.out '^read crid=' 10 || { why="no checkpoint-read after the go: $(cat ck.out)"; return 1; }
+	[[ $(state $T) == T ]] || { why="the kernel continued a task the requester stopped: $(state $T)"; return 1; }
+	kill -CONT $T
+	wait $c || { why="checkpoint: $(cat ck.out)"; return 1; }
+	wait $S || { why="sink: $(cat sink.out)"; return 1; }
+	grep -q '^go ok$' ck.out || { why="first go not ok: $(cat ck.out)"; return 1; }
+	out=$(grep '^go error' ck.out)
+	expect_err "$out" EALREADY "had its go already" || { why="second go: $why"; return 1; }
+	v=$($K verify $(ls $W/s-*.img) $T) || { why="image: $v"; return 1; }
+	echo "reserved $r pages while the task ran"
+}
+
+# await-go's refusals: without hold, with stop, pre-copy, zombie or a parent (EINVAL); the
+# permissions of any checkpoint (nobody and root of a user namespace EPERM, the capability
+# holder on another uid's task EACCES), checked first; the capability holder on its own
+# task is served. A go from any other socket, root's included, is ENOENT and starts
+# nothing; a go for a task not stopped fails the stream within 2 s (EBUSY).
+t_hold_await_go_refusals() {
+	local who crid
+	root_and_user_targets || return 1
+	out=$($K checkpoint $T1 --await-go $W/go) || true
+	expect_err "$out" EINVAL "set hold too" || { why="without hold: $why"; return 1; }
+	out=$($K checkpoint $T1 --stop --hold --await-go $W/go) || true
+	expect_err "$out" EINVAL "not with stop" || { why="with stop: $why"; return 1; }
+	out=$($K send checkpoint pid:u32=$T1 flags:u32=$((1 << 1 | 1 << 3 | 1 << 4))) || true
+	expect_err "$out" EINVAL "not with pre-copy or zombie" || { why="with pre-copy: $why"; return 1; }
+	out=$($K checkpoint $T1 --zombie --hold --await-go $W/go) || true
+	expect_err "$out" EINVAL "not with pre-copy or zombie" || { why="with zombie: $why"; return 1; }
+	out=$($K send checkpoint pid:u32=$T1 flags:u32=$((1 << 3 | 1 << 4)) parent-crid:u64=1 \
+		dirty-ranges:hex=00100000000000000020000000000000) || true
+	expect_err "$out" EINVAL "not with await-go" || { why="with a parent: $why"; return 1; }
+	for who in AS_NOBODY AS_USERNS_ROOT; do
+		out=$(${!who} $K checkpoint $T1 --hold --await-go $W/go) || true
+		expect_err "$out" EPERM "CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN" || { why="$who: $why"; return 1; }
+		out=$(${!who} $K checkpoint $T1 --stop --hold --await-go $W/go) || true
+		expect_err "$out" EPERM "CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN" || { why="$who, bad flags: $why"; return 1; }
+	done
+	out=$($AS_CAPUSER $K checkpoint $T1 --hold --await-go $W/go) || true
+	expect_err "$out" EACCES "ptrace access check refused" || { why="other uid with cap: $why"; return 1; }
+
+	# The capability holder's own task; the go tried from other sockets first.
+	: >$W/go
+	$AS_CAPUSER $K checkpoint $T2 --hold --await-go $W/go >ck.out 2>&1 &
+	c=$!
+	wait_for ck.out '^reserved crid=' 10 || { why="capability holder: no checkpoint-reserved: $(cat ck.out)"; return 1; }
+	crid=$(sed -n 's/^reserved crid=\([0-9]*\) .*/\1/p' ck.out)
+	out=$($K send checkpoint-go crid:u64=$crid) || true
+	expect_err "$out" ENOENT "no checkpoint of this socket" || { why="root's go from another socket: $why"; return 1; }
+	for who in AS_NOBODY AS_USERNS_ROOT AS_CAPUSER AS_USER; do
+		out=$(${!who} $K send checkpoint-go crid:u64=$crid) || true
+		expect_err "$out" ENOENT "no checkpoint of this socket" || { why="$who's go from another socket: $why"; return 1; }
+	done
+	sleep 0.3
+	! grep -q '^read' ck.out || { why="read after another socket's go: $(cat ck.out)"; return 1; }
+	kill -STOP $T2; wait_state $T2 T 2 || { why="uid 1000's target did not stop"; return 1; }
+	rm $W/go
+	wait $c || { why="capability holder's own task: $(cat ck.out)"; return 1; }
+	kill -CONT $T2
+
+	# A go for a running task: the stream waits 2 s for the stop, then fails; the task runs.
+	: >$W/go
+	$K checkpoint $T1 --hold --await-go $W/go >ck2.out 2>&1 &
+	c=$!
+	wait_for ck2.out '^reserved crid=' 10 || { why="no checkpoint-reserved: $(cat ck2.out)"; return 1; }
+	rm $W/go
+	wait $c && { why="a go for a running task was read: $(cat ck2.out)"; return 1; }
+	out=$(grep '^error' ck2.out)
+	expect_err "$out" EBUSY "did not stop within 2 s" || { why="go for a running task: $why"; return 1; }
+	[[ $(state $T1) != T ]] || { why="the kernel stopped a task it was not asked to"; return 1; }
+	wait $S
+	grep -q 'stream crid=.* ok' sink.out || { why="sink: $(cat sink.out)"; return 1; }
+}
+
+# What ends a stream waiting for its go: its deadline (ETIMEDOUT; the reserve, charged to
+# the requester, freed: its cgroup under 8 MiB after), its task exiting (ESRCH at once),
+# its requester gone (the task is then free for the next checkpoint).
+t_hold_await_go_ends() {
+	local cg cur i t0
+	memcg ckpt-g || return 1
+	start_still_target 16 || return 1
+	start_sink sink.out --streams 4
+	: >$W/go
+	out=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $K checkpoint $T --hold --await-go $W/go --timeout 1500" 2>&1) || true
+	[[ $out == *"reserved crid="* ]] || { why="no checkpoint-reserved: $out"; return 1; }
+	expect_err "$(grep '^error' <<<"$out")" ETIMEDOUT "within its timeout" || { why="no go: $why"; return 1; }
+	for ((i = 0; i < 40; i++)); do
+		cur=$(cat $cg/memory.current)
+		((cur < 8 << 20)) && break
+		sleep 0.05
+	done
+	((cur < 8 << 20)) || { why="the requester's cgroup holds $cur bytes after its stream waited out its go"; return 1; }
+	[[ $(state $T) == S ]] || { why="the task is $(state $T) after the stream ended, not running"; return 1; }
+
+	$K checkpoint $T --hold --await-go $W/go >ck.out 2>&1 &
+	c=$!
+	wait_for ck.out '^reserved crid=' 10 || { why="no checkpoint-reserved: $(cat ck.out)"; return 1; }
+	t0=$(date +%s%N)
+	kill -9 $T
+	wait $c && { why="the stream of an exited task completed: $(cat ck.out)"; return 1; }
+	expect_err "$(grep '^error' ck.out)" ESRCH "exited before its go" || { why="task exits: $why"; return 1; }
+	(($(ms_since $t0) < 1000)) || { why="the stream ended $(ms_since $t0) ms after its task exited"; return 1; }
+
+	start_still_target 4 || return 1
+	$K checkpoint $T --hold --await-go $W/go >ck2.out 2>&1 &
+	c=$!
+	wait_for ck2.out '^reserved crid=' 10 || { why="no checkpoint-reserved: $(cat ck2.out)"; return 1; }
+	kill -9 $c
+	wait $c 2>/dev/null
+	for ((i = 0; i < 20; i++)); do
+		out=$($K checkpoint $T --stop) && break
+		sleep 0.1
+	done
+	[[ $out == "ok crid="* ]] || { why="after the requester was killed: $out"; return 1; }
+	wait $S
+}

@@ -31,6 +31,13 @@
  *                                                [CKPT_A_TIMEOUT_MS] }
  *   kernel -> requester   reply { CKPT_A_CRID }, then the ack (or an error with extack:
  *                         the stream was not admitted and nothing is sent)
+ *   kernel -> requester   CKPT_CMD_CHECKPOINT_RESERVED { CKPT_A_CRID, CKPT_A_RESERVED_PAGES },
+ *                         nlmsg_seq = the request's: only with CKPT_CHECKPOINT_FLAGS_AWAIT_GO
+ *                         (and HOLD), once the pages the stream holds are allocated, the task
+ *                         still running; the stream then waits (within its timeout) for
+ *   requester -> kernel   CKPT_CMD_CHECKPOINT_GO { CKPT_A_CRID }, from the same socket, once
+ *                         the requester has stopped the task (and the rest of its tree); the
+ *                         kernel reads the task only then
  *   kernel -> sink        CKPT_CMD_STREAM_BEGIN { CKPT_A_CRID, CKPT_A_SEQ = 0, CKPT_A_PID }
  *   kernel -> sink        CKPT_CMD_RECORD       (one per record fragment, see below)
  *   kernel -> sink        CKPT_CMD_STREAM_END   { CKPT_A_CRID, CKPT_A_SEQ, CKPT_A_RECORDS,
@@ -255,7 +262,9 @@
  *   EAGAIN      too many streams or restart sessions (in all, or of this uid)
  *   ENOMEM      restart staging past the caller's memory cgroup limit
  *   ENOTCONN    checkpoint without a registered sink
- *   ENOENT      unknown restart session, or unregistering a socket that is not the sink
+ *   ENOENT      unknown restart session, unregistering a socket that is not the sink, or a
+ *               checkpoint-go naming no checkpoint of the sending socket
+ *   EALREADY    a second checkpoint-go for one checkpoint
  *   EOPNOTSUPP  kernel threads, and tasks of another architecture or ABI
  *   ENOSPC      restart image larger than restart_max_mib
  *   ETIMEDOUT   the stream did not end within its timeout (stream aborted)
@@ -443,15 +452,28 @@ enum ckpt_record_type {
  *   ring and 8 MiB); past either, a stream waits for its own messages to
  *   drain, as without the flag. Not with pre-copy (EINVAL: the task runs
  *   anyway); ignored for a zombie (it has no memory to hold).
+ * @CKPT_CHECKPOINT_FLAGS_AWAIT_GO: With hold, for a task the requester will
+ *   stop itself (a tree): the task need not be stopped yet. The stream
+ *   allocates the pages its hold copies into while the task runs, sends the
+ *   requester checkpoint-reserved, and then waits, within its deadline, for
+ *   the requester's checkpoint-go; only then, the task stopped by the
+ *   requester (within 2 s, else the stream fails), is it read. So the
+ *   allocation is outside the freeze, and the requester decides when the read
+ *   starts: after every process of its tree is stopped. The stream ends with
+ *   task-exited if the task exits before its go. Requires hold; not with stop,
+ *   pre-copy, zombie or parent-crid (the written ranges are known only once
+ *   the task is stopped). With hold_total_mib 0 nothing is reserved and the go
+ *   is awaited all the same.
  */
 enum ckpt_checkpoint_flags {
 	CKPT_CHECKPOINT_FLAGS_STOP = 1,
 	CKPT_CHECKPOINT_FLAGS_PRE_COPY = 2,
 	CKPT_CHECKPOINT_FLAGS_ZOMBIE = 4,
 	CKPT_CHECKPOINT_FLAGS_HOLD = 8,
+	CKPT_CHECKPOINT_FLAGS_AWAIT_GO = 16,
 
 	/* private: */
-	CKPT_CHECKPOINT_FLAGS_MASK = 15,
+	CKPT_CHECKPOINT_FLAGS_MASK = 31,
 };
 
 /**
@@ -573,6 +595,7 @@ enum {
 	CKPT_A_DIRTY_RANGES,
 	CKPT_A_DATA_CHECKSUM,
 	CKPT_A_FROZEN_NS,
+	CKPT_A_RESERVED_PAGES,
 
 	__CKPT_A_MAX,
 	CKPT_A_MAX = (__CKPT_A_MAX - 1)
@@ -706,6 +729,8 @@ enum {
 	CKPT_CMD_RESTART_WRITTEN,
 	CKPT_CMD_RESTART_DONE,
 	CKPT_CMD_CHECKPOINT_READ,
+	CKPT_CMD_CHECKPOINT_RESERVED,
+	CKPT_CMD_CHECKPOINT_GO,
 
 	__CKPT_CMD_MAX,
 	CKPT_CMD_MAX = (__CKPT_CMD_MAX - 1)
