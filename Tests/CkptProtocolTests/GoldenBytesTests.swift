@@ -192,6 +192,46 @@ import Testing
         #expect(try ReplyDecoder.checkpointRead(m) == 0x1_0000_0005)
     }
 
+    /// checkpoint-reserved: the crid and the reserve's pages, nlmsg_seq the checkpoint
+    /// request's; the second u64 padded onto 8 bytes as `nla_put_u64_64bit` does.
+    @Test func checkpointReserved() throws {
+        let b = MessageBuffer()
+        MessageEncoder(messageType: 0x1c).checkpointReserved(crid: 0x1_0000_0005, pages: 4100,
+                                                             header: MessageHeader(seq: 9), into: b)
+        let expected: [UInt8] = [
+            // nlmsghdr: len 48, type 0x1c, flags 0, seq 9 (the checkpoint request's), pid 0
+            48, 0, 0, 0, 0x1c, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0,
+            // genlmsghdr: cmd 17 (CKPT_CMD_CHECKPOINT_RESERVED), version 1
+            17, 1, 0, 0,
+            // @20 CKPT_A_CRID (6) u64, value at 24
+            12, 0, 6, 0, 5, 0, 0, 0, 1, 0, 0, 0,
+            // @32 CKPT_A_PAD (1), so that the next value is at 40
+            4, 0, 1, 0,
+            // @36 CKPT_A_RESERVED_PAGES (27) u64 4100
+            12, 0, 27, 0, 0x04, 0x10, 0, 0, 0, 0, 0, 0,
+        ]
+        #expect(hex(Array(b.bytes)) == hex(expected))
+        var reader = NetlinkMessageReader(b.bytes)
+        let m = try #require(try reader.next())
+        let got = try ReplyDecoder.checkpointReserved(m)
+        #expect(m.seq == 9 && got.crid == 0x1_0000_0005 && got.pages == 4100)
+    }
+
+    /// checkpoint-go: the crid only, acked, no pad (the kernel's strict policy rejects one).
+    @Test func checkpointGoRequest() {
+        let b = MessageBuffer()
+        MessageEncoder(messageType: 0x1c).checkpointGo(crid: 0x1_0000_0005, header: MessageHeader(seq: 3, portID: 0), into: b)
+        let expected: [UInt8] = [
+            // nlmsghdr: len 32, type 0x1c, flags 5 (NLM_F_REQUEST | NLM_F_ACK), seq 3, pid 0
+            32, 0, 0, 0, 0x1c, 0, 5, 0, 3, 0, 0, 0, 0, 0, 0, 0,
+            // genlmsghdr: cmd 18 (CKPT_CMD_CHECKPOINT_GO), version 1
+            18, 1, 0, 0,
+            // @20 CKPT_A_CRID (6) u64, value at 24 is 8-aligned
+            12, 0, 6, 0, 5, 0, 0, 0, 1, 0, 0, 0,
+        ]
+        #expect(hex(Array(b.bytes)) == hex(expected))
+    }
+
     /// restart-done of a failed writer: rsid, errno, reason; nlmsg_seq the commit's.
     @Test func restartDoneFailed() throws {
         let b = MessageBuffer()

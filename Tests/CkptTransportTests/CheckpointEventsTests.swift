@@ -36,6 +36,25 @@ import Testing
         #expect(!events.wasRead(9) && events.outcome(9) == nil)
     }
 
+    /// An await-go request: checkpoint-reserved is kept with its pages, then read and done;
+    /// one of another seq is not this request's, and forget drops it.
+    @Test func reservedThenReadThenDone() throws {
+        var events = CheckpointEvents()
+        events.expect(9)
+        #expect(events.reserved(9) == nil)
+        let kept = try feed(&events) { b in
+            encoder.checkpointReserved(crid: 7, pages: 4100, header: MessageHeader(seq: 9), into: b)
+            encoder.checkpointReserved(crid: 8, pages: 1, header: MessageHeader(seq: 10), into: b)
+            encoder.checkpointRead(crid: 7, header: MessageHeader(seq: 9), into: b)
+            encoder.checkpointDone(done, header: MessageHeader(seq: 9), into: b)
+        }
+        #expect(kept == [true, false, true, true])
+        #expect(events.reserved(9) == 4100 && events.reserved(10) == nil)
+        #expect(events.wasRead(9) && events.outcome(9) == done)
+        events.forget(9)
+        #expect(events.reserved(9) == nil)
+    }
+
     /// Two outstanding requests (a tree): the first's done arrives among the second's
     /// answers and is kept for the first; a done without a read (no holding) is kept too;
     /// a seq not expected, or forgotten, is not this keeper's.

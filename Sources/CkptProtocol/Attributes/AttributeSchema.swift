@@ -60,6 +60,7 @@ public enum AttributeSchema {
         (CKPT_A_DIRTY_RANGES, "CKPT_A_DIRTY_RANGES", .binary),
         (CKPT_A_DATA_CHECKSUM, "CKPT_A_DATA_CHECKSUM", .u32),
         (CKPT_A_FROZEN_NS, "CKPT_A_FROZEN_NS", .u64),
+        (CKPT_A_RESERVED_PAGES, "CKPT_A_RESERVED_PAGES", .u64),
     ])
 
     /// `enum ckpt_meta` attributes (inside `CKPT_A_META`), index = type.

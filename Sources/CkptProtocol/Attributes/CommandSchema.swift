@@ -41,6 +41,8 @@ public struct CommandSchema: Sendable {
         required: AttributeMask(CKPT_A_RSID, CKPT_A_SEQ, CKPT_A_RECORDS, CKPT_A_BYTES, CKPT_A_CHECKSUM),
         optional: AttributeMask())
     public static let restartAbortRequest = CommandSchema(required: AttributeMask(CKPT_A_RSID), optional: AttributeMask())
+    /// `CKPT_CMD_CHECKPOINT_GO`: read the task of this socket's await-go checkpoint now.
+    public static let checkpointGoRequest = CommandSchema(required: AttributeMask(CKPT_A_CRID), optional: AttributeMask())
     public static let emptyRequest = CommandSchema(required: AttributeMask(), optional: AttributeMask())
 
     // Kernel -> requester replies (u64s padded like every kernel message).
@@ -55,6 +57,10 @@ public struct CommandSchema: Sendable {
     /// `CKPT_CMD_CHECKPOINT_READ`: a holding stream's task, stopped by its requester, has
     /// been read; the requester may continue it.
     public static let checkpointRead = CommandSchema(required: AttributeMask(CKPT_A_CRID), optional: pad)
+    /// `CKPT_CMD_CHECKPOINT_RESERVED`: an await-go stream's reserve is allocated (its pages);
+    /// it waits for the requester's go.
+    public static let checkpointReserved = CommandSchema(
+        required: AttributeMask(CKPT_A_CRID, CKPT_A_RESERVED_PAGES), optional: pad)
     /// RESTART_FLAGS: absent from a module older than the session writer.
     public static let restartBeginReply = CommandSchema(
         required: AttributeMask(CKPT_A_RSID), optional: AttributeMask(CKPT_A_PAD, CKPT_A_RESTART_FLAGS))
@@ -80,18 +86,20 @@ public struct CommandSchema: Sendable {
         case CKPT_CMD_RESTART_RECORD: restartRecordRequest
         case CKPT_CMD_RESTART_COMMIT: restartCommitRequest
         case CKPT_CMD_RESTART_ABORT: restartAbortRequest
+        case CKPT_CMD_CHECKPOINT_GO: checkpointGoRequest
         default: nil
         }
     }
 
     /// The schema of a command's reply, or of an event the kernel sends a requester
-    /// (checkpoint-read, checkpoint-done, restart-written, restart-done); nil for commands
+    /// (checkpoint-read, -reserved, -done, restart-written, restart-done); nil for commands
     /// answered by an ack only.
     public static func reply(_ command: UInt8) -> CommandSchema? {
         switch Int(command) {
         case CKPT_CMD_CHECKPOINT: checkpointReply
         case CKPT_CMD_CHECKPOINT_DONE: checkpointDone
         case CKPT_CMD_CHECKPOINT_READ: checkpointRead
+        case CKPT_CMD_CHECKPOINT_RESERVED: checkpointReserved
         case CKPT_CMD_RESTART_BEGIN: restartBeginReply
         case CKPT_CMD_RESTART_COMMIT: restartCommitReply
         case CKPT_CMD_STATS_GET: statsReply

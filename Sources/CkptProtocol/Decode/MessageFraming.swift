@@ -91,6 +91,8 @@ public enum MessageFraming {
         case CKPT_CMD_RESTART_WRITTEN: "CKPT_CMD_RESTART_WRITTEN"
         case CKPT_CMD_RESTART_DONE: "CKPT_CMD_RESTART_DONE"
         case CKPT_CMD_CHECKPOINT_READ: "CKPT_CMD_CHECKPOINT_READ"
+        case CKPT_CMD_CHECKPOINT_RESERVED: "CKPT_CMD_CHECKPOINT_RESERVED"
+        case CKPT_CMD_CHECKPOINT_GO: "CKPT_CMD_CHECKPOINT_GO"
         default: "command \(command)"
         }
     }

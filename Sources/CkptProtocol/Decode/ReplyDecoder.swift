@@ -123,6 +123,13 @@ public enum ReplyDecoder {
         try attributes(message, command: UInt8(CKPT_CMD_CHECKPOINT_READ)).u64(CKPT_A_CRID)
     }
 
+    /// `CKPT_CMD_CHECKPOINT_RESERVED`: the crid of the await-go stream whose reserve is
+    /// allocated, and its pages.
+    public static func checkpointReserved(_ message: NetlinkMessage) throws(ProtocolError) -> (crid: UInt64, pages: UInt64) {
+        let t = try attributes(message, command: UInt8(CKPT_CMD_CHECKPOINT_RESERVED))
+        return (t.u64(CKPT_A_CRID), t.u64(CKPT_A_RESERVED_PAGES))
+    }
+
     /// `CKPT_CMD_CHECKPOINT_DONE`: exactly one of the two attribute sets, complete.
     public static func checkpointDone(_ message: NetlinkMessage) throws(ProtocolError) -> CheckpointOutcome {
         let t = try attributes(message, command: UInt8(CKPT_CMD_CHECKPOINT_DONE))

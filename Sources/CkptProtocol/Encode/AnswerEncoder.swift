@@ -39,6 +39,16 @@ extension MessageEncoder {
         return b.endMessage(start)
     }
 
+    /// `CKPT_CMD_CHECKPOINT_RESERVED`, sent with the request's nlmsg_seq.
+    @discardableResult
+    public func checkpointReserved(crid: UInt64, pages: UInt64, header: MessageHeader = .init(),
+                                   into b: MessageBuffer) -> Range<Int> {
+        let start = begin(CKPT_CMD_CHECKPOINT_RESERVED, header, defaultFlags: 0, into: b)
+        b.appendU64(CKPT_A_CRID, crid, padType: Self.pad)
+        b.appendU64(CKPT_A_RESERVED_PAGES, pages, padType: Self.pad)
+        return b.endMessage(start)
+    }
+
     @discardableResult
     /// `flags` nil: the reply of a module older than the session writer.
     public func restartBeginReply(rsid: UInt32, flags: UInt32? = 0, header: MessageHeader = .init(),

@@ -197,6 +197,14 @@ public struct MessageEncoder: Sendable {
         return b.endMessage(start)
     }
 
+    /// `CKPT_CMD_CHECKPOINT_GO { CRID }`: the go of an await-go checkpoint this socket asked for.
+    @discardableResult
+    public func checkpointGo(crid: UInt64, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
+        let start = begin(CKPT_CMD_CHECKPOINT_GO, header, defaultFlags: Self.requestFlags, into: b)
+        b.appendU64(CKPT_A_CRID, crid, padType: Self.pad)
+        return b.endMessage(start)
+    }
+
     @discardableResult
     public func restartAbort(rsid: UInt32, header: MessageHeader = .init(), into b: MessageBuffer) -> Range<Int> {
         let start = begin(CKPT_CMD_RESTART_ABORT, header, defaultFlags: Self.requestFlags, into: b)

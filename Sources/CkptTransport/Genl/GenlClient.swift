@@ -264,6 +264,20 @@ public final class GenlClient {
         return events.wasRead(checkpoint.seq)
     }
 
+    /// For a checkpoint requested with the await-go flag: waits until its reserve is made
+    /// (checkpoint-reserved) and returns its pages, or nil when the stream ended first
+    /// (checkpoint-done, which `awaitCheckpointDone` then returns or throws).
+    public func awaitCheckpointReserved(_ checkpoint: AdmittedCheckpoint) throws(TransportError) -> UInt64? {
+        try receiveCheckpointEvents { events.reserved(checkpoint.seq) != nil || events.outcome(checkpoint.seq) != nil }
+        return events.reserved(checkpoint.seq)
+    }
+
+    /// `CKPT_CMD_CHECKPOINT_GO`: the kernel reads the task of `checkpoint` (requested with
+    /// the await-go flag, on this socket) now; the caller has stopped it.
+    public func checkpointGo(_ checkpoint: AdmittedCheckpoint) throws(TransportError) {
+        try transact { h, b in encoder.checkpointGo(crid: checkpoint.crid, header: h, into: b) }
+    }
+
     /// Waits for checkpoint-done of `checkpoint` and returns its counts; an aborted stream
     /// throws `.kernel` with the abort's errno and reason.
     public func awaitCheckpointDone(_ checkpoint: AdmittedCheckpoint) throws(TransportError) -> CheckpointReply {
