@@ -37,7 +37,7 @@ public struct CheckpointCommand: ParsableCommand {
               ckpt checkpoint 1234 --tree --pre-copy --wait /var/lib/ckpt   # the same,
                                                         # stopped only for what they write
 
-            --tree checkpoints the process and every descendant, each into its own image (one `crid N ... pid P` line each, the process first, each parent before its children), while the whole tree is stopped: with --stop each is stopped (SIGSTOP) until no new process appears, and all are continued after the last stream (then `tree of N processes frozen-ms F`: the first SIGSTOP to the last SIGCONT). A zombie in the tree (a child its parent has not waited for) gets an image of its ids and exit status (`crid N ... pid P zombie`; a module before session 36 refuses it), and a restore makes it again for its parent to wait for; a zombie PID is refused. `ckpt restore` of all the images makes the tree again: each process forked by its parent, the pipes and Unix sockets between them shared again. With --pre-copy, each process of the running tree is pre-copied first (`pre-copy crid P ... pid X` lines), then the tree is stopped and each checkpoint streams only what that process wrote since (`crid N ... parent P dirty-ranges R pid X`), then `tree of N processes frozen-ms F`; restore the checkpoints (not the pre-copies, which are read beside them). With --hold the tree is continued once the kernel has read the last process, and the `crid` lines follow the `tree of` line as the streams end.
+            --tree checkpoints the process and every descendant, each into its own image (one `crid N ... pid P` line each, the process first, each parent before its children), while the whole tree is stopped: with --stop each is stopped (SIGSTOP) until no new process appears, and all are continued after the last stream (then `tree of N processes frozen-ms F`: the first SIGSTOP to the last SIGCONT). A zombie in the tree (a child its parent has not waited for) gets an image of its ids and exit status (`crid N ... pid P zombie`; a module before session 36 refuses it), and a restore makes it again for its parent to wait for; a zombie PID is refused. `ckpt restore` of all the images makes the tree again: each process forked by its parent, the pipes and Unix sockets between them shared again. With --pre-copy, each process of the running tree is pre-copied first (`pre-copy crid P ... pid X` lines), then the tree is stopped and each checkpoint streams only what that process wrote since (`crid N ... parent P dirty-ranges R pid X`), then `tree of N processes frozen-ms F`; restore the checkpoints (not the pre-copies, which are read beside them). With --hold the tree is continued once the kernel has read the last process, and the `crid` lines follow the `tree of` line as the streams end; with --stop --hold the kernel allocates the memory each process's stream holds before the tree is stopped (`tree of N processes reserved-pages P`), and reads each process only once the whole tree is stopped.
 
             A `ckpt listen` process is refused at once: the kernel would stream into the listener it stopped.
 
@@ -213,7 +213,7 @@ extension CheckpointRun {
         }
     }
 
-    private func checkpointFailure(_ error: TransportError, pid: Int32) -> Error {
+    func checkpointFailure(_ error: TransportError, pid: Int32) -> Error {
         failure("checkpoint", CheckpointCommand.explain(error, pid: pid, stop: stop, hold: hold),
                 error.errno == nil ? CkptExit.ioError : CkptExit.failed)
     }

@@ -22,7 +22,11 @@ extension CheckpointRun {
     ///
     /// With --hold each process's stream holds the rest of itself in kernel memory once the
     /// kernel has read the process (checkpoint-read), so the tree is continued when the last
-    /// one has been read, not when the listener has all of them.
+    /// one has been read, not when the listener has all of them. With --stop --hold the
+    /// streams are requested before the stop (`reserveAhead`), so the pages they hold are
+    /// allocated while the tree runs; each is read at its go, in turn, after the stop.
+    /// When the module's stream limits refuse a next stream (EAGAIN) while earlier ones of
+    /// this tree still drain, the oldest is waited for and the request made again.
     ///
     /// A zombie in the tree (a child that exited and that its parent has not waited for) is
     /// neither stopped nor pre-copied: its image is its ids and exit status (the kernel's
@@ -36,6 +40,7 @@ extension CheckpointRun {
         // Before any stream: a listener among them, a zombie root.
         try refuseUncheckpointable(tree)
         let preCopies = preCopy ? try preCopyTree(client, tree) : [:]
+        var ahead = hold && stop && !preCopy ? try reserveAhead(client, tree) : [:]
         // The processes are ours to resume from here: a ^C or a TERM waits until they are.
         var held = sigset_t(), previous = sigset_t()
         sigemptyset(&held)
@@ -75,7 +80,29 @@ extension CheckpointRun {
         // read the last (its stream waits in kernel memory), and the lines come after the
         // tree is continued; without, once the last stream has ended.
         var crids: [UInt64] = []
-        var waiting: [(started: GenlClient.AdmittedCheckpoint, pid: Int32, suffix: String)] = []
+        var waiting: [(started: GenlClient.AdmittedCheckpoint, pid: Int32, suffix: String, reply: CheckpointReply?)] = []
+        // A request the stream limits refuse while this tree's held streams drain: the
+        // oldest still draining is waited for (its line kept for later), then it is retried.
+        func beginAfterDrains(flags: UInt32, parent: PreCopyParent? = nil, pid p: Int32) throws -> GenlClient.AdmittedCheckpoint {
+            while true {
+                do throws(TransportError) {
+                    return try client.beginCheckpoint(pid: UInt32(p), flags: flags, timeoutMs: timeoutMs ?? 0, parent: parent)
+                } catch {
+                    guard error.errno == .resourceTemporarilyUnavailable,
+                          let i = waiting.firstIndex(where: { $0.reply == nil }) else { throw checkpointFailure(error, pid: p) }
+                    waiting[i].reply = try finish(client, waiting[i].started, pid: waiting[i].pid)
+                }
+            }
+        }
+        // A stream requested ahead whose process exited before the stop: ended (its kernel
+        // side ends it at once), so that a zombie's own request finds the process free.
+        func endAhead(_ p: Int32) {
+            guard let started = ahead.removeValue(forKey: p) else { return }
+            do throws(TransportError) {
+                try? client.checkpointGo(started)
+                _ = try client.awaitCheckpointDone(started)
+            } catch {}
+        }
         for p in tree.pids {
             let zombie = ProcessTree.state(p) == "Z"
             if zombie, let crid = preCopies[p] {
@@ -83,23 +110,28 @@ extension CheckpointRun {
             }
             let started: GenlClient.AdmittedCheckpoint
             let suffix: String
-            if !zombie, let parent = preCopies[p] {
+            if zombie { endAhead(p) }
+            if !zombie, let admitted = ahead.removeValue(forKey: p) {
+                try go(client, admitted, pid: p)
+                started = admitted
+                suffix = " pid \(p)"
+            } else if !zombie, let parent = preCopies[p] {
                 let ranges: [Range<UInt64>]
                 do throws(SoftDirtyScan.Failure) { ranges = try SoftDirtyScan(pid: p).scan() } catch {
                     throw failure(command, "pid \(p): \(error)", CkptExit.failed)
                 }
-                started = try begin(client, flags: holdFlag, parent: PreCopyParent(crid: parent, ranges: ranges), pid: p)
+                started = try beginAfterDrains(flags: holdFlag, parent: PreCopyParent(crid: parent, ranges: ranges), pid: p)
                 suffix = " parent \(parent) dirty-ranges \(ranges.count) pid \(p)"
             } else {
                 // A zombie's request has no hold flag: it has no memory to hold, and its
                 // stream ends at once (awaitRead then returns at its checkpoint-done).
-                started = try begin(client, flags: zombie ? UInt32(CKPT_CHECKPOINT_FLAGS_ZOMBIE.rawValue) : holdFlag, pid: p)
+                started = try beginAfterDrains(flags: zombie ? UInt32(CKPT_CHECKPOINT_FLAGS_ZOMBIE.rawValue) : holdFlag, pid: p)
                 suffix = " pid \(p)" + (zombie ? " zombie" : "")
             }
             crids.append(started.crid)
             if hold {
                 try awaitRead(client, started, pid: p)
-                waiting.append((started, p, suffix))
+                waiting.append((started, p, suffix, nil))
             } else {
                 emit(CheckpointCommand.line(try finish(client, started, pid: p)) + suffix)
             }
@@ -111,8 +143,12 @@ extension CheckpointRun {
         if preCopy || stoppedAny {
             emit("tree of \(tree.pids.count) processes frozen-ms \((monotonicNanoseconds() - frozenAt) / 1_000_000)")
         }
+        for p in Array(ahead.keys) {
+            report(command, "pid \(p) left the tree before it was stopped: no image of it")
+            endAhead(p)
+        }
         for h in waiting {
-            emit(CheckpointCommand.line(try finish(client, h.started, pid: h.pid)) + h.suffix)
+            emit(CheckpointCommand.line(try h.reply ?? finish(client, h.started, pid: h.pid)) + h.suffix)
         }
         if let watch {
             for p in tree.pids { if let crid = preCopies[p] { try waitForImage(watch, crid: crid) } }
