@@ -83,14 +83,23 @@ extension CheckpointRun {
         var waiting: [(started: GenlClient.AdmittedCheckpoint, pid: Int32, suffix: String, reply: CheckpointReply?)] = []
         // A request the stream limits refuse while this tree's held streams drain: the
         // oldest still draining is waited for (its line kept for later), then it is retried.
+        // The kernel gives a stream's slot back just after its checkpoint-done, so once
+        // none is left to wait for, a refusal is retried for up to 0.5 s.
         func beginAfterDrains(flags: UInt32, parent: PreCopyParent? = nil, pid p: Int32) throws -> GenlClient.AdmittedCheckpoint {
+            var waited = false, retries = 0
             while true {
                 do throws(TransportError) {
                     return try client.beginCheckpoint(pid: UInt32(p), flags: flags, timeoutMs: timeoutMs ?? 0, parent: parent)
                 } catch {
-                    guard error.errno == .resourceTemporarilyUnavailable,
-                          let i = waiting.firstIndex(where: { $0.reply == nil }) else { throw checkpointFailure(error, pid: p) }
-                    waiting[i].reply = try finish(client, waiting[i].started, pid: waiting[i].pid)
+                    guard error.errno == .resourceTemporarilyUnavailable else { throw checkpointFailure(error, pid: p) }
+                    if let i = waiting.firstIndex(where: { $0.reply == nil }) {
+                        waiting[i].reply = try finish(client, waiting[i].started, pid: waiting[i].pid)
+                        waited = true
+                        continue
+                    }
+                    guard waited, retries < 50 else { throw checkpointFailure(error, pid: p) }
+                    retries += 1
+                    usleep(10_000)
                 }
             }
         }

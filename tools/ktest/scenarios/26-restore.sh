@@ -1347,6 +1347,39 @@ t_restore_tree_hold() {
 	pytree_restored || return 1
 }
 
+# --tree --stop --hold past the module's stream limits (user_streams 2 for a tree of 3,
+# the listener stopped so that no held stream can drain): two streams are asked for
+# before the stop, the third after it, refused (EAGAIN) while the first two still hold
+# their task's stream; the command waits for the oldest to end (the tree stays stopped,
+# its third process not read) and asks again once the listener goes on: three images
+# that restore --check takes as the tree.
+t_restore_tree_hold_limit() {
+	mkdir -p $W/img
+	local L c g crc imgs np got pre post ck param=/sys/module/ckpt/parameters/user_streams old
+	bg $CKPT_CLI listen --dir $W/img --socket-buffer 65536 >l.out 2>l.log
+	L=$!
+	wait_for l.log 'listening' 20 || { why="listener: $(tail -3 l.log)"; return 1; }
+	pytree_start "" || return 1
+	old=$(cat $param)
+	echo 2 >$param
+	kill -STOP $L
+	$CKPT_CLI checkpoint $T --tree --stop --hold --wait $W/img >ck.out 2>&1 &
+	ck=$!
+	sleep 4
+	got="$(state $T) $(state $c) $(state $g)"
+	kill -CONT $L
+	wait $ck
+	local rc=$?
+	echo "$old" >$param
+	((rc == 0)) || { why="checkpoint --tree --stop --hold with user_streams 2: $(cat ck.out)"; return 1; }
+	[[ $got == "T T T" ]] || { why="the tree ran ($got) before its third process was read"; return 1; }
+	out=$(cat ck.out)
+	grep -q '^tree of 2 processes reserved-pages [0-9]*$' <<<"$out" || { why="not two streams asked for ahead: $out"; return 1; }
+	imgs=($(sed -n "s/^image //p" <<<"$out"))
+	((${#imgs[@]} == 3)) || { why="not 3 images: $out"; return 1; }
+	pytree_check "tree of 3 processes (root pid $T)" || return 1
+}
+
 # Another user's tree (pytree.py as uid 1000) restored by root: each process is uid 1000's
 # again, and the stdout parent and child shared (root's t.out: uid 1000 may not open it,
 # so it is opened because it is the very file the images hold) is one open file again,
