@@ -24,7 +24,9 @@
  *       prints "reserved crid=N pages=P", and once FILE is removed (the
  *       test stops the task first) CKPT_CMD_CHECKPOINT_GO is sent on the
  *       same socket (twice with --go-twice), each answer printed as
- *       "go ok" or "go error errno=...".
+ *       "go ok" or "go error errno=...". --go-now sends one go as soon
+ *       as the request is admitted, without the flag (its answer printed
+ *       the same way).
  *       --handle-signals catches SIGWINCH, SIGCHLD and SIGUSR1 (no
  *       SA_RESTART: the wait sees EINTR and goes on) and counts them.
  *       --mlock locks all of the requester's memory first (mlockall), so
@@ -61,7 +63,7 @@ static void count_signal(int sig)
 
 /* --await-go: the go is sent once go_file is removed, go_times times. */
 static const char *go_file;
-static int go_times = 1, go_sent, reserved_seen;
+static int go_times = 1, go_sent, reserved_seen, go_now;
 static uint64_t go_crid;
 
 /*
@@ -118,10 +120,10 @@ static void wait_done(int fd, uint32_t seq, struct msg *r)
 	int n;
 
 	for (;;) {
-		if (go_file && go_sent < go_times) {
+		if ((go_file || go_now) && go_sent < go_times) {
 			struct pollfd p = { .fd = fd, .events = POLLIN };
 
-			if (reserved_seen && access(go_file, F_OK)) {
+			if (go_now || (reserved_seen && access(go_file, F_OK))) {
 				while (go_sent < go_times)
 					send_go(fd, seq + 1 + go_sent++);
 				continue;
@@ -179,6 +181,8 @@ static int cmd_checkpoint(int argc, char **argv)
 			go_file = argv[++i];
 		} else if (!strcmp(argv[i], "--go-twice")) {
 			go_times = 2;
+		} else if (!strcmp(argv[i], "--go-now")) {
+			go_now = 1;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--handle-signals")) {
@@ -219,6 +223,8 @@ static int cmd_checkpoint(int argc, char **argv)
 		parse(tb, gen_attrs(&r->nh), gen_len(&r->nh));
 		if (gen_cmd(&r->nh) != CKPT_CMD_CHECKPOINT || !tb[CKPT_A_CRID])
 			die("checkpoint reply without crid");
+		if (go_now)
+			go_crid = get_u64(tb[CKPT_A_CRID]);
 		wait_done(fd, m->nh.nlmsg_seq, r);
 	}
 	parse(tb, gen_attrs(&r->nh), gen_len(&r->nh));

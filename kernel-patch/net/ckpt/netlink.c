@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Request handlers of the ckpt family: sink registration, checkpoint
- * admission and its go, and statistics. The stream itself is produced in stream.c,
- * the restart handlers are in restart.c; policies and the ops table are
- * generated (ckpt-nl-gen.c) from the YNL spec. No handler here waits for
- * a peer: genl_rcv() holds cb_lock around each.
+ * admission and its go, and statistics. The stream itself is produced in
+ * stream.c, the restart handlers are in restart.c; policies and the ops
+ * table are generated (ckpt-nl-gen.c) from the YNL spec. No handler here
+ * waits for a peer: genl_rcv() holds cb_lock around each.
  */
 #include <linux/capability.h>
 #include <linux/sched/task.h>

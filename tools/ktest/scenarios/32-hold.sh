@@ -366,6 +366,34 @@ t_hold_await_go() {
 	expect_err "$out" EALREADY "had its go already" || { why="second go: $why"; return 1; }
 	v=$($K verify $(ls $W/s-*.img) $T) || { why="image: $v"; return 1; }
 	echo "reserved $r pages while the task ran"
+
+	# A go for a checkpoint asked for without await-go, from its own socket: EINVAL, and
+	# the stream goes on as asked.
+	kill -STOP $T; wait_state $T T 2 || { why="target did not stop"; return 1; }
+	start_sink sink2.out
+	out=$($K checkpoint $T --hold --go-now 2>&1) || { why="checkpoint with a go it did not ask for: $out"; return 1; }
+	wait $S
+	expect_err "$(grep '^go error' <<<"$out")" EINVAL "not requested with await-go" || { why="go without await-go: $why"; return 1; }
+	[[ $out == *$'\n'"ok crid="* ]] || { why="the stream after a refused go: $out"; return 1; }
+
+	# hold_total_mib 0: nothing is reserved (pages=0) and the go is awaited all the same;
+	# nothing is held, so no checkpoint-read, and the stream completes.
+	local param=/sys/module/ckpt/parameters/hold_total_mib old rc=0
+	old=$(cat $param)
+	echo 0 >$param
+	start_sink sink3.out
+	: >$W/go
+	$K checkpoint $T --hold --await-go $W/go >ck3.out 2>&1 &
+	c=$!
+	wait_for ck3.out '^reserved crid=' 10 || rc=1
+	rm -f $W/go
+	wait $c || rc=1
+	echo "$old" >$param
+	wait $S
+	kill -CONT $T
+	((rc == 0)) || { why="hold_total_mib 0: $(cat ck3.out)"; return 1; }
+	grep -q '^reserved crid=[0-9]* pages=0$' ck3.out || { why="hold_total_mib 0 reserved pages: $(cat ck3.out)"; return 1; }
+	! grep -q '^read' ck3.out || { why="checkpoint-read with holding off: $(cat ck3.out)"; return 1; }
 }
 
 # await-go's refusals: without hold, with stop, pre-copy, zombie or a parent (EINVAL); the
