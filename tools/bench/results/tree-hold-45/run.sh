@@ -15,7 +15,7 @@ mkdir -p /tmp/img
 $cli listen --dir /tmp/img --reserve $((mib * (nchild + 1) + 64))M >/tmp/l.out 2>/tmp/l.log &
 for i in $(seq 200); do grep -q 'space reserved' /tmp/l.log && break; sleep 0.1; done
 grep -q 'space reserved' /tmp/l.log || { echo "listener: $(cat /tmp/l.log)"; exit 1; }
-python3 "$here/tree.py" "$mib" "$nchild" >/tmp/t.out 2>&1 &
+python3 "$here/../tree-hold-42/tree.py" "$mib" "$nchild" >/tmp/t.out 2>&1 &
 T=$!
 for i in $(seq 600); do grep -q ready /tmp/t.out && break; sleep 0.1; done
 grep -q ready /tmp/t.out || { echo "tree: $(cat /tmp/t.out)"; exit 1; }
