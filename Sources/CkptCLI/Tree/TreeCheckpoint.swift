@@ -83,21 +83,25 @@ extension CheckpointRun {
         var waiting: [(started: GenlClient.AdmittedCheckpoint, pid: Int32, suffix: String, reply: CheckpointReply?)] = []
         // A request the stream limits refuse while this tree's held streams drain: the
         // oldest still draining is waited for (its line kept for later), then it is retried.
-        // The kernel gives a stream's slot back just after its checkpoint-done, so once
-        // none is left to wait for, a refusal is retried for up to 0.5 s.
-        func beginAfterDrains(flags: UInt32, parent: PreCopyParent? = nil, pid p: Int32) throws -> GenlClient.AdmittedCheckpoint {
+        // The kernel gives a stream's slot, and its claim on the process, back just after
+        // its checkpoint-done, so once none is left to wait for, a refusal is retried for
+        // up to 0.5 s: EAGAIN after a wait here, EBUSY after `endAhead` ended this
+        // process's own stream (`afterEnd`).
+        func beginAfterDrains(flags: UInt32, parent: PreCopyParent? = nil, pid p: Int32,
+                              afterEnd: Bool = false) throws -> GenlClient.AdmittedCheckpoint {
             var waited = false, retries = 0
             while true {
                 do throws(TransportError) {
                     return try client.beginCheckpoint(pid: UInt32(p), flags: flags, timeoutMs: timeoutMs ?? 0, parent: parent)
                 } catch {
-                    guard error.errno == .resourceTemporarilyUnavailable else { throw checkpointFailure(error, pid: p) }
-                    if let i = waiting.firstIndex(where: { $0.reply == nil }) {
+                    let busy = afterEnd && error.errno == .resourceBusy
+                    guard error.errno == .resourceTemporarilyUnavailable || busy else { throw checkpointFailure(error, pid: p) }
+                    if !busy, let i = waiting.firstIndex(where: { $0.reply == nil }) {
                         waiting[i].reply = try finish(client, waiting[i].started, pid: waiting[i].pid)
                         waited = true
                         continue
                     }
-                    guard waited, retries < 50 else { throw checkpointFailure(error, pid: p) }
+                    guard waited || busy, retries < 50 else { throw checkpointFailure(error, pid: p) }
                     retries += 1
                     usleep(10_000)
                 }
@@ -105,12 +109,15 @@ extension CheckpointRun {
         }
         // A stream requested ahead whose process exited before the stop: ended (its kernel
         // side ends it at once), so that a zombie's own request finds the process free.
-        func endAhead(_ p: Int32) {
-            guard let started = ahead.removeValue(forKey: p) else { return }
+        // Returns whether there was one.
+        @discardableResult
+        func endAhead(_ p: Int32) -> Bool {
+            guard let started = ahead.removeValue(forKey: p) else { return false }
             do throws(TransportError) {
                 try? client.checkpointGo(started)
                 _ = try client.awaitCheckpointDone(started)
             } catch {}
+            return true
         }
         for p in tree.pids {
             let zombie = ProcessTree.state(p) == "Z"
@@ -119,7 +126,7 @@ extension CheckpointRun {
             }
             let started: GenlClient.AdmittedCheckpoint
             let suffix: String
-            if zombie { endAhead(p) }
+            let endedAhead = zombie && endAhead(p)
             if !zombie, let admitted = ahead.removeValue(forKey: p) {
                 try go(client, admitted, pid: p)
                 started = admitted
@@ -134,7 +141,8 @@ extension CheckpointRun {
             } else {
                 // A zombie's request has no hold flag: it has no memory to hold, and its
                 // stream ends at once (awaitRead then returns at its checkpoint-done).
-                started = try beginAfterDrains(flags: zombie ? UInt32(CKPT_CHECKPOINT_FLAGS_ZOMBIE.rawValue) : holdFlag, pid: p)
+                started = try beginAfterDrains(flags: zombie ? UInt32(CKPT_CHECKPOINT_FLAGS_ZOMBIE.rawValue) : holdFlag, pid: p,
+                                               afterEnd: endedAhead)
                 suffix = " pid \(p)" + (zombie ? " zombie" : "")
             }
             crids.append(started.crid)
