@@ -4,9 +4,9 @@ import CkptProtocol
 /// What the kernel has said so far about the checkpoints one requester socket has
 /// outstanding, by request nlmsg_seq: checkpoint-reserved (an await-go stream's reserve is
 /// made: its pages), checkpoint-read (its task has been read) and checkpoint-done (how its
-/// stream ended). They arrive on the requesting socket in any
-/// interleaving with other answers (a tree's next request's ack, another stream's done),
-/// so whoever reads that socket keeps them here until the waiter for that seq takes them.
+/// stream ended). They arrive on the requesting socket in any interleaving with other
+/// answers (a tree's next request's ack, another stream's done), so whoever reads that
+/// socket keeps them here until the waiter for that seq takes them.
 struct CheckpointEvents {
     private var outstanding: Set<UInt32> = []
     private var reads: Set<UInt32> = []
