@@ -723,6 +723,58 @@ static int ckpt_emit_run(struct ckpt_stream *s, u32 parent, unsigned long addr,
 	return 0;
 }
 
+/* Whether @page holds only zeros: most pages end the scan at their first word. */
+static bool ckpt_page_zero(struct page *page)
+{
+	void *p = kmap_local_page(page);
+	bool zero = !memchr_inv(p, 0, PAGE_SIZE);
+
+	kunmap_local(p);
+	return zero;
+}
+
+/*
+ * The run of @nr present pages at @addr in s->pages[] as data, its pages
+ * of zeros left out when @skip_zero: of an anonymous private mapping a
+ * page the image lacks reads as zero in the fresh mapping a restore makes,
+ * and `ckpt replay --pid` puts such a page of its twin back to zero. The
+ * caller's choice (ckpt_emit_vma()): never in a pre-copy, whose pages a
+ * later checkpoint's parent-pages records name. Each page is scanned
+ * once. Shifts s->pages[] for each part: ckpt_emit_run() reads from its
+ * start. Counts the data pages.
+ */
+static int ckpt_emit_data(struct ckpt_stream *s, u32 parent,
+			  unsigned long addr, unsigned int nr, bool skip_zero,
+			  struct ckpt_counts *c)
+{
+	struct page **pages = s->pages;
+	unsigned int i, end;
+	bool zero, next;
+	int err = 0;
+
+	if (!skip_zero) {
+		c->pages += nr;
+		return ckpt_emit_run(s, parent, addr, nr);
+	}
+	zero = ckpt_page_zero(pages[0]);
+	for (i = 0; !err && i < nr; i = end, zero = next) {
+		next = zero;
+		for (end = i + 1; end < nr; end++) {
+			next = ckpt_page_zero(pages[end]);
+			if (next != zero)
+				break;
+		}
+		if (zero)
+			continue;
+		s->pages = pages + i;
+		err = ckpt_emit_run(s, parent, addr + ((unsigned long)i << PAGE_SHIFT),
+				    end - i);
+		s->pages = pages;
+		c->pages += end - i;
+	}
+	return err;
+}
+
 static int ckpt_parent_meta(struct ckpt_stream *s, void *arg)
 {
 	const unsigned long *run = arg;	/* address, pages */
@@ -732,14 +784,15 @@ static int ckpt_parent_meta(struct ckpt_stream *s, void *arg)
 }
 
 /*
- * The run of @nr present pages at @addr in s->pages[]: as data, or, in a
- * checkpoint with a parent, cut where the dirty ranges say, clean parts as
- * parent-pages records (ckpt_dirty_span()). Shifts s->pages[] for each
- * part: ckpt_emit_run() reads from its start. Counts the data pages only
- * (the trailer's nr-pages-total).
+ * The run of @nr present pages at @addr in s->pages[]: as data
+ * (ckpt_emit_data()), or, in a checkpoint with a parent, cut where the
+ * dirty ranges say, clean parts as parent-pages records (ckpt_dirty_span()):
+ * a clean page is not read, so not checked for zeros either. Shifts
+ * s->pages[] for each part. Counts the data pages only (the trailer's
+ * nr-pages-total).
  */
 static int ckpt_emit_split(struct ckpt_stream *s, u32 parent,
-			   unsigned long addr, unsigned int nr,
+			   unsigned long addr, unsigned int nr, bool skip_zero,
 			   struct ckpt_counts *c)
 {
 	struct page **pages = s->pages;
@@ -753,9 +806,8 @@ static int ckpt_emit_split(struct ckpt_stream *s, u32 parent,
 		n = ckpt_dirty_span(s, addr, nr - done, &dirty);
 		if (dirty) {
 			s->pages = pages + done;
-			err = ckpt_emit_run(s, parent, addr, n);
+			err = ckpt_emit_data(s, parent, addr, n, skip_zero, c);
 			s->pages = pages;
-			c->pages += n;
 		} else {
 			run[0] = addr;
 			run[1] = n;
@@ -862,11 +914,12 @@ static long ckpt_pages_alike(bool file_vma, struct page **pages, long nr,
  * page), and stops a run at the first such hole. An untouched mapping
  * costs no data. Of a private file mapping, pages without a page table
  * entry are skipped unread (ckpt_pte_span()): FOLL_DUMP would fault them
- * in from the file.
+ * in from the file. With @skip_zero, pages of zeros are left out too
+ * (ckpt_emit_data()).
  */
 static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 			   u32 parent, unsigned long start, unsigned long end,
-			   bool file_vma, struct ckpt_counts *c)
+			   bool file_vma, bool skip_zero, struct ckpt_counts *c)
 {
 	unsigned long addr = start, limit, nr;
 	struct vm_area_struct *vma;
@@ -929,7 +982,7 @@ static int ckpt_emit_pages(struct ckpt_stream *s, struct mm_struct *mm,
 		 * them at once: one lookup per batch, not one per page.
 		 */
 		run = ckpt_pages_alike(file_vma, s->pages, got, true);
-		err = run ? ckpt_emit_split(s, parent, addr, run, c) : 0;
+		err = run ? ckpt_emit_split(s, parent, addr, run, skip_zero, c) : 0;
 		done = run ?: ckpt_pages_alike(file_vma, s->pages, got, false);
 		for (i = 0; i < got; i++)
 			put_page(s->pages[i]);
@@ -1017,7 +1070,7 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	vm_flags_t flags;
 	struct file *shmem = NULL;
 	char *path = NULL;
-	bool dumped, file_vma, copied;
+	bool dumped, file_vma, copied, skip_zero;
 	pgoff_t pgoff;
 	int err;
 
@@ -1047,6 +1100,13 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	 * would also read in file pages the task never touched).
 	 */
 	copied = !file_vma || vma->anon_vma;
+	/*
+	 * A page of zeros is data only where leaving it out would change what
+	 * a restore reads (a file's bytes, shared memory, a special mapping)
+	 * or a later checkpoint names it (a pre-copy's pages).
+	 */
+	skip_zero = vma_is_anonymous(vma) && !(flags & VM_SHARED) &&
+		    !(s->flags & CKPT_CHECKPOINT_FLAGS_PRE_COPY);
 	pgoff = vma->vm_pgoff;
 	if (dumped && ckpt_vma_anon_shmem(vma))
 		shmem = get_file(vma->vm_file);
@@ -1077,7 +1137,8 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 		if (shmem)
 			err = ckpt_emit_shmem(s, shmem, rec.id, start, end, pgoff, c);
 		else if (dumped && copied)
-			err = ckpt_emit_pages(s, mm, rec.id, start, end, file_vma, c);
+			err = ckpt_emit_pages(s, mm, rec.id, start, end, file_vma,
+					      skip_zero, c);
 	}
 	if (shmem)
 		fput(shmem);

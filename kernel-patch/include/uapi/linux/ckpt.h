@@ -133,7 +133,11 @@
  * process has (of a file mapping, those it changed); of shared memory that no path reaches
  * (shared anonymous memory, memfd, SysV shm, a deleted tmpfs file: a shmem record), the
  * pages the object holds in the vma's range, read from the object without allocating its
- * holes. Other shared mappings (a named file, a device) carry no pages.
+ * holes. Other shared mappings (a named file, a device) carry no pages. Of an anonymous
+ * private mapping, a page that holds only zeros is left out as well: a restorer's fresh
+ * mapping reads zero where the image has no page, as for a page never touched (streams of
+ * older modules send such pages; readers need not tell). A pre-copy sends them: a later
+ * checkpoint's parent-pages records may name them.
  * Pre-copy: a checkpoint request with CKPT_CHECKPOINT_FLAGS_PRE_COPY reads a running task's
  * memory only (header with checkpoint-flags, task, mm { vma { shmem, pages } }, trailer). A
  * later request for the stopped task may name it in CKPT_A_PARENT_CRID with the address
