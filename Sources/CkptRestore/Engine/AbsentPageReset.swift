@@ -8,8 +8,9 @@ import CkptSystem
 import SystemPackage
 
 /// The last step of `ckpt replay --pid`: pages the image does not hold (untouched at the
-/// checkpoint) but the target now has a copy of are put back as they were then: zero in an
-/// anonymous mapping, the file's bytes in a private file mapping.
+/// checkpoint, or an anonymous mapping's pages of zeros, which the kernel leaves out) but
+/// the target now has a copy of are put back as they were then: zero in an anonymous
+/// mapping, the file's bytes in a private file mapping.
 ///
 /// The kernel's restart writes the image's pages; it knows nothing of pages the image lacks.
 /// Which pages the target holds comes from /proc/PID/pagemap: present and not a file page
