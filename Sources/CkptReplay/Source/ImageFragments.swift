@@ -158,7 +158,8 @@ struct ImageFragments {
     }
 
     /// The pre-copy's pages for one parent-pages record: a pages record per pre-copy record
-    /// its range meets, data read from the pre-copy straight into the fragment buffers.
+    /// its range meets, data read from the pre-copy straight into the fragment buffers;
+    /// nothing for the pages of zeros the pre-copy left out.
     private func emitParentPages(
         _ entry: ImageIndexEntry, _ metaView: UnsafeRawBufferPointer, from parent: ParentImagePages,
         renumber: inout Renumbering, buffer nextBuffer: () throws -> UnsafeMutableRawBufferPointer,
@@ -169,7 +170,13 @@ struct ImageFragments {
         var address = p.addr
         let end = p.addr + UInt64(p.nrPages) * pageSize
         while address < end {
-            let runEnd = min(end, try parent.seek(address, recordID: entry.id))
+            let runEnd: UInt64
+            switch try parent.seek(address, recordID: entry.id) {
+            case let .zeros(until):
+                address = min(end, until)   // left out of the pre-copy: the fresh mapping's zeros
+                continue
+            case let .data(until): runEnd = min(end, until)
+            }
             let length = runEnd - address
             let (id, vma) = renumber.added(parent: entry.parent, pages: length / pageSize)
             let meta = RecordMeta.pages(PagesMeta(addr: address, nrPages: UInt32(length / pageSize))).encodedPayload(padded: false)
