@@ -735,13 +735,13 @@ static bool ckpt_page_zero(struct page *page)
 
 /*
  * The run of @nr present pages at @addr in s->pages[] as data, its pages
- * of zeros left out when @skip_zero: of an anonymous private mapping a
- * page the image lacks reads as zero in the fresh mapping a restore makes,
- * and `ckpt replay --pid` puts such a page of its twin back to zero. The
- * caller's choice (ckpt_emit_vma()): never in a pre-copy, whose pages a
- * later checkpoint's parent-pages records name. Each page is scanned
- * once. Shifts s->pages[] for each part: ckpt_emit_run() reads from its
- * start. Counts the data pages.
+ * of zeros left out when @skip_zero (ckpt_emit_vma(): an anonymous private
+ * mapping): a page the image lacks reads as zero in the fresh mapping a
+ * restore makes, `ckpt replay --pid` puts such a page of its twin back to
+ * zero, and a restorer fills a parent-pages record's pages that a pre-copy
+ * left out so with nothing. Each page is scanned once. Shifts s->pages[]
+ * for each part: ckpt_emit_run() reads from its start. Counts the data
+ * pages.
  */
 static int ckpt_emit_data(struct ckpt_stream *s, u32 parent,
 			  unsigned long addr, unsigned int nr, bool skip_zero,
@@ -1102,11 +1102,9 @@ static int ckpt_emit_vma(struct ckpt_stream *s, struct mm_struct *mm,
 	copied = !file_vma || vma->anon_vma;
 	/*
 	 * A page of zeros is data only where leaving it out would change what
-	 * a restore reads (a file's bytes, shared memory, a special mapping)
-	 * or a later checkpoint names it (a pre-copy's pages).
+	 * a restore reads: a file's bytes, shared memory, a special mapping.
 	 */
-	skip_zero = vma_is_anonymous(vma) && !(flags & VM_SHARED) &&
-		    !(s->flags & CKPT_CHECKPOINT_FLAGS_PRE_COPY);
+	skip_zero = vma_is_anonymous(vma) && !(flags & VM_SHARED);
 	pgoff = vma->vm_pgoff;
 	if (dumped && ckpt_vma_anon_shmem(vma))
 		shmem = get_file(vma->vm_file);

@@ -136,15 +136,16 @@
  * holes. Other shared mappings (a named file, a device) carry no pages. Of an anonymous
  * private mapping, a page that holds only zeros is left out as well: a restorer's fresh
  * mapping reads zero where the image has no page, as for a page never touched (streams of
- * older modules send such pages; readers need not tell). A pre-copy sends them: a later
- * checkpoint's parent-pages records may name them.
+ * older modules send such pages). A pre-copy leaves them out too, so a later checkpoint's
+ * parent-pages record may name pages of an anonymous private mapping that the pre-copy
+ * does not hold: they are zero. (Readers of older releases refuse such a pair.)
  * Pre-copy: a checkpoint request with CKPT_CHECKPOINT_FLAGS_PRE_COPY reads a running task's
  * memory only (header with checkpoint-flags, task, mm { vma { shmem, pages } }, trailer). A
  * later request for the stopped task may name it in CKPT_A_PARENT_CRID with the address
  * ranges written since (CKPT_A_DIRTY_RANGES, from the soft-dirty bits the requester reset
  * before the pre-copy and read after stopping the task): present pages in the ranges are
- * sent as pages records, the others as parent-pages records, which the pre-copy holds.
- * The header records parent-crid. A restorer sends the pre-copy's pages for them: restart
+ * sent as pages records, the others as parent-pages records, which the pre-copy holds
+ * (but for its pages of zeros, above). The header records parent-crid. A restorer sends the pre-copy's pages for them: restart
  * refuses parent-pages records.
  * Zombie: with CKPT_CHECKPOINT_FLAGS_ZOMBIE a process that has exited and not been waited
  * for (every thread gone) is accepted: its stream is the header, the task record with
