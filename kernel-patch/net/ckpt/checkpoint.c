@@ -723,7 +723,7 @@ static int ckpt_emit_run(struct ckpt_stream *s, u32 parent, unsigned long addr,
 	return 0;
 }
 
-/* Whether @page holds only zeros: most pages end the scan at their first word. */
+/* Whether @page holds only zeros: the scan ends at the first byte that is not. */
 static bool ckpt_page_zero(struct page *page)
 {
 	void *p = kmap_local_page(page);

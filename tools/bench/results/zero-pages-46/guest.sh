@@ -2,8 +2,9 @@
 # A target half of whose memory is pages of zeros, ckpt against CRIU (session 46, one-off):
 # python3 fills 64 MiB with non-zero bytes, then writes zeros over its first 32 MiB (pages
 # present, all zeros: a buffer cleared for reuse). ckpt checkpoints one copy (--stop) and
-# restores it after killing it; CRIU dumps a second copy (--leave-running). Each prints
-# the data's CRC-32 when it starts and on SIGUSR1, so the restored copy's can be compared.
+# restores it after killing it; CRIU dumps a second copy (--leave-running); ckpt
+# checkpoints a third with --pre-copy and restores it. Each prints the data's CRC-32 when
+# it starts and on SIGUSR1, so the restored copies' can be compared.
 # Run: tools/qemu/run-guest --kernel 6.12 --mem 2048 --share /var/tmp/zero46 -- \
 #        bash /work/main/tools/bench/results/zero-pages-46/guest.sh
 set -u
@@ -27,7 +28,7 @@ say()
 while True:
     time.sleep(0.1)
 '
-for t in 1 2; do
+for t in 1 2 3; do
 	: >/tmp/t$t.log
 	setsid /usr/bin/python3 -c "$target" /tmp/t$t.log </dev/null >/dev/null 2>&1 &
 	pid=$!
@@ -42,6 +43,17 @@ for t in 1 2; do
 		np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' $OUT/ckpt-restore.out)
 		sleep 1; kill -USR1 $np; sleep 2
 		cp /tmp/t1.log $OUT/ckpt-target.log
+		kill -9 $np
+	elif [ $t = 3 ]; then
+		$CK checkpoint $pid --pre-copy --wait /tmp/ckpt-img >$OUT/pc.out 2>&1
+		pcrid=$(sed -n 's/^pre-copy crid \([0-9]*\) .*/\1/p' $OUT/pc.out)
+		crid=$(sed -n 's/^crid \([0-9]*\) .*/\1/p' $OUT/pc.out)
+		ls -l /tmp/ckpt-img/$pcrid.ckpt /tmp/ckpt-img/$crid.ckpt >$OUT/pc-size.txt
+		kill -9 $pid; sleep 0.5
+		$CK restore /tmp/ckpt-img/$crid.ckpt >$OUT/pc-restore.out 2>&1
+		np=$(sed -n 's/^restored pid \([0-9]*\)$/\1/p' $OUT/pc-restore.out)
+		sleep 1; kill -USR1 $np; sleep 2
+		cp /tmp/t3.log $OUT/pc-target.log
 		kill -9 $np
 	else
 		criu dump -t $pid -D /tmp/criu-img --leave-running -v0 >$OUT/criu.out 2>&1
