@@ -5,8 +5,7 @@
 # zeros (the process's own copy: leaving it out would read the file's "F"s). It prints
 # "zero-target anon 0xA file 0xF" (the mappings' addresses), "ready", then counts
 # "count N" every 0.1 s. On SIGUSR1 it prints "zeros" and each page's state: "A", "zero",
-# "B", "F" (every byte that one), or "mixed". On SIGUSR2 it writes a "y" into both pages
-# of zeros (what `ckpt replay --pid` must put back) and prints "dirtied".
+# "B", "F" (every byte that one), or "mixed".
 import ctypes
 import mmap
 import os
@@ -46,12 +45,6 @@ def on_usr1(sig, frame):
     say("zeros " + " ".join(pages))
 
 
-def on_usr2(sig, frame):
-    anon[P:P + 1] = b"y"
-    fmap[0:1] = b"y"
-    say("dirtied")
-
-
 address = lambda m: ctypes.addressof(ctypes.c_char.from_buffer(m))
 say(f"zero-target anon {address(anon):#x} file {address(fmap):#x}")
-count_forever({signal.SIGUSR1: on_usr1, signal.SIGUSR2: on_usr2})
+count_forever({signal.SIGUSR1: on_usr1})

@@ -319,8 +319,10 @@ pyzero_started() {
 # (checkpoint.c ckpt_emit_data): it reads as zero in the fresh mapping a restore makes,
 # as a page never touched does. pyzero.py's anonymous page written and zeroed again is
 # not in the image, its other written pages are; the page of zeros of its private file
-# mapping is (left out, it would read the file's "F"s). Replayed into the original after
-# it wrote into both (SIGUSR2), and restored both ways, every page reads as it did.
+# mapping is (left out, it would read the file's "F"s). Restored both ways, every page
+# reads as it did. (A replay into the original python3 is not tried: `ckpt replay --pid`
+# rolls back memory only, under an interpreter that ran on, which crashed it in one CI
+# run; replay-resets-absent-pages covers the replay of pages the image lacks.)
 t_restore_pages_of_zeros() {
 	local anon fmap at want="zeros A zero B zero zero F" by
 	pyzero_started || return 1
@@ -328,16 +330,6 @@ t_restore_pages_of_zeros() {
 	image_pages_at $img $anon $((anon + 4096)) $((anon + 8192)) $((anon + 12288)) $fmap $((fmap + 4096)) || return 1
 	[[ $at == "pages none pages none pages none" ]] ||
 		{ why="anonymous pages A, zeros, B, untouched and the file mapping's zeros, F: $at, expected pages none pages none pages none"; return 1; }
-	kill -USR2 $T
-	wait_for t.out '^dirtied' 10 || { why="no 'dirtied' after SIGUSR2 (state $(state $T))"; return 1; }
-	kill -STOP $T
-	sleep 0.2
-	out=$($CKPT_CLI replay $img --pid $T 2>&1) || { why="replay: $out"; return 1; }
-	kill -CONT $T
-	kill -USR1 $T
-	wait_for t.out '^zeros' 10 || { why="no zeros line after the replay (state $(state $T))"; return 1; }
-	got=$(tr -d '\0' <t.out | grep -a '^zeros' | tail -1)
-	[[ $got == "$want" ]] || { why="replayed: $got, expected $want ($out)"; return 1; }
 	kill -9 $T
 	wait $T 2>/dev/null
 	for by in process kernel; do
