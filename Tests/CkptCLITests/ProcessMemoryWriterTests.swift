@@ -134,7 +134,7 @@ final class ProcessMemoryWriterTests: XCTestCase {
 
     func testAVmaTheCallerRefusesGetsNoPages() throws {
         XCTAssertThrowsError(try ProcessMemoryWriter().write(try image(records()), pid: getpid(),
-                                                            acceptsPages: { $0.vmFlags & 0x2 != 0 })) { e in
+                                                            acceptsPages: { $0.vmFlags & VMFlags.write != 0 })) { e in
             guard case let .pagesRefused(id, _, why)? = e as? ReplayError else { return XCTFail("\(e)") }
             XCTAssertEqual(id, 8)
             XCTAssertTrue(why.contains("does not write"), why)

@@ -44,11 +44,10 @@ enum Format {
         return "0x" + String(repeating: "0", count: 8 - s.count) + s
     }
 
-    /// `rw-p` from the kernel's vm_flags (VM_READ 1, VM_WRITE 2, VM_EXEC 4, VM_SHARED 8), as
-    /// /proc/PID/maps writes it.
+    /// `rw-p` from the kernel's vm_flags, as /proc/PID/maps writes it.
     static func vmFlags(_ flags: UInt64) -> String {
-        (flags & 1 != 0 ? "r" : "-") + (flags & 2 != 0 ? "w" : "-") + (flags & 4 != 0 ? "x" : "-")
-            + (flags & 8 != 0 ? "s" : "p")
+        (flags & VMFlags.read != 0 ? "r" : "-") + (flags & VMFlags.write != 0 ? "w" : "-")
+            + (flags & VMFlags.exec != 0 ? "x" : "-") + (flags & VMFlags.shared != 0 ? "s" : "p")
     }
 
     /// A unix or inet record's sock-flags as words ("named,rights", "reuseaddr,nodelay"),

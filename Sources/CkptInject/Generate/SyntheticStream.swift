@@ -100,7 +100,8 @@ public struct SyntheticStream: Sendable {
             let start = address
             let end = start + sizePages * page
             address = end + UInt64(rng.int(1...64)) * page
-            let flags: UInt64 = isWritable ? 0x3 | 0x70 /* READ|WRITE|MAY* */ : 0x5 | 0x70
+            let may = VMFlags.mayRead | VMFlags.mayWrite | VMFlags.mayExec
+            let flags = isWritable ? VMFlags.read | VMFlags.write | may : VMFlags.read | VMFlags.exec | may
             let path: String? = isWritable ? nil : "/usr/lib/x86_64-linux-gnu/libsynth\(v).so"
             let vma = add(.vma(VMAMeta(start: start, end: end, vmFlags: flags, pgoff: isWritable ? 0 : UInt64(v), path: path)),
                           parent: mm)

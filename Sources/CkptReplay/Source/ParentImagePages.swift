@@ -37,8 +37,6 @@ final class ParentImagePages {
     /// The address the last `seek` asked for: requests ascend.
     private var asked: UInt64 = 0
     private let scratch: UnsafeMutableRawBufferPointer
-    /// VM_SHARED of a vma's `vm_flags`.
-    private static let sharedFlag: UInt64 = 0x8
 
     init(reader: ImageReader, scratchSize: Int = 64 * 1024) {
         self.reader = reader
@@ -72,7 +70,7 @@ final class ParentImagePages {
             }
             switch decoded {
             case let .pages(p): current = (p.addr, p.addr + entry.dataLength, p.addr)
-            case let .vma(v) where v.path == nil && v.vmFlags & Self.sharedFlag == 0: anonymous.append((v.start, v.end))
+            case let .vma(v) where v.isAnonymousPrivate: anonymous.append((v.start, v.end))
             default: break
             }
         }

@@ -487,7 +487,7 @@ public struct Restorer {
             case let .sharedFile(p):
                 // Writable only when the original's file was (VM_MAYWRITE): mprotect can
                 // then make it writable again, as it could before.
-                (path, flags) = (p, m.meta.vmFlags & VMAKind.mayWrite != 0 ? O_RDWR : O_RDONLY)
+                (path, flags) = (p, m.meta.vmFlags & VMFlags.mayWrite != 0 ? O_RDWR : O_RDONLY)
             default: continue
             }
             let key = "\(flags) \(path)"
@@ -506,7 +506,7 @@ public struct Restorer {
             let what = "mapping \(RestorePlan.describe(m))"
             let prot = UInt64(VMAKind.prot(m.meta.vmFlags))
             var flags = MAP_PRIVATE | MAP_FIXED
-            if m.meta.vmFlags & VMAKind.noReserve != 0 { flags |= MAP_NORESERVE }
+            if m.meta.vmFlags & VMFlags.noReserve != 0 { flags |= MAP_NORESERVE }
             switch m.kind {
             case .vvar:
                 // The vDSO brings its data pages: it must come right after them.

@@ -434,7 +434,7 @@ public struct RestorePlan: Sendable {
             throw .unsupported(what: "mapping \(describe(m))",
                                why: "a SysV shared memory segment: a new segment would have another id than the one the process uses")
         }
-        if m.hasPages, m.meta.vmFlags & VMAKind.write == 0 {
+        if m.hasPages, m.meta.vmFlags & VMFlags.write == 0 {
             throw .unsupported(what: "mapping \(describe(m))",
                                why: "read-only shared memory with pages in the image: the kernel writes shared memory only through a writable mapping")
         }

@@ -34,29 +34,24 @@ public enum VMAKind: Equatable, Sendable {
     /// modules older than the shmem record.
     case shared
 
-    static let read: UInt64 = 0x1, write: UInt64 = 0x2, exec: UInt64 = 0x4, sharedBit: UInt64 = 0x8
-    static let mayWrite: UInt64 = 0x20
-    static let growsDown: UInt64 = 0x100, pfnMap: UInt64 = 0x400, io: UInt64 = 0x4000
-    static let noReserve: UInt64 = 0x20_0000, dontExpand: UInt64 = 0x4_0000, mixedMap: UInt64 = 0x1000_0000
-
     public init(_ vma: VMAMeta) {
         let f = vma.vmFlags
-        if f & Self.sharedBit != 0 {
+        if f & VMFlags.shared != 0 {
             // Every unnamed shmem object (shared anonymous memory, shm, memfd) and a
             // deleted file has a path ending in " (deleted)".
             if let path = vma.path, path.hasPrefix("/"), !path.hasSuffix(" (deleted)"),
-               f & (Self.pfnMap | Self.io | Self.mixedMap) == 0 {
+               f & (VMFlags.pfnMap | VMFlags.io | VMFlags.mixedMap) == 0 {
                 self = .sharedFile(path: path)
             } else {
                 self = .shared
             }
         } else if let path = vma.path {
             self = .file(path: path)
-        } else if f & (Self.pfnMap | Self.io | Self.mixedMap) != 0 {
+        } else if f & (VMFlags.pfnMap | VMFlags.io | VMFlags.mixedMap) != 0 {
             self = .vvar
-        } else if f & Self.exec != 0, f & Self.dontExpand != 0 {
+        } else if f & VMFlags.exec != 0, f & VMFlags.dontExpand != 0 {
             self = .vdso
-        } else if f & Self.growsDown != 0 {
+        } else if f & VMFlags.growsDown != 0 {
             self = .stack
         } else {
             self = .anonymous
@@ -86,9 +81,9 @@ public enum VMAKind: Equatable, Sendable {
     /// mmap(2)'s prot for these vm_flags.
     public static func prot(_ vmFlags: UInt64) -> Int32 {
         var p: Int32 = PROT_NONE
-        if vmFlags & read != 0 { p |= PROT_READ }
-        if vmFlags & write != 0 { p |= PROT_WRITE }
-        if vmFlags & exec != 0 { p |= PROT_EXEC }
+        if vmFlags & VMFlags.read != 0 { p |= PROT_READ }
+        if vmFlags & VMFlags.write != 0 { p |= PROT_WRITE }
+        if vmFlags & VMFlags.exec != 0 { p |= PROT_EXEC }
         return p
     }
 }
