@@ -171,4 +171,71 @@ final class RemoteSyscallsTests: XCTestCase {
         }
         XCTAssertEqual(openFiles().count, before)
     }
+
+    /// The file `path` holds, read by the test.
+    func contents(_ path: String) -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        var out: [UInt8] = [], buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { return out }
+            out += buf[0..<n]
+        }
+    }
+
+    func testACallsDataIsWhereItsArgumentPoints() throws {
+        let remote = try stub()
+        let results = try remote.calls([
+            .init("chdir /tmp", Int32(SYS_chdir), pointingAt: Array("/tmp".utf8) + [0], in: 0, 0),
+            .init("getpid", Int32(SYS_getpid)),
+            .init("prctl(PR_SET_NAME)", Int32(SYS_prctl), pointingAt: Array("ckpt-batched".utf8) + [0], in: 1, UInt64(PR_SET_NAME), 0),
+        ])
+        XCTAssertEqual(results, [0, UInt64(pid), 0])
+        var target = [CChar](repeating: 0, count: 256)
+        let n = readlink("/proc/\(pid)/cwd", &target, 255)
+        XCTAssertEqual(String(decoding: target[0..<max(n, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self), "/tmp")
+        XCTAssertEqual(contents("/proc/\(pid)/comm"), Array("ckpt-batched\n".utf8))
+    }
+
+    /// Writes of 1,000 distinct bytes each, more than one scratch area holds: several stops,
+    /// each call's bytes where its argument points (the file holds them in order).
+    func testDataOfMoreCallsThanOneScratchAreaHolds() throws {
+        let remote = try stub()
+        let (dir, paths) = try files(1)
+        defer { remove(dir, paths) }
+        let fd = try XCTUnwrap(try remote.open([(paths[0], O_WRONLY, "open")]).first)
+        let chunks = (0..<10).map { i in (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7 + i * 31) } }
+        let results = try remote.calls(chunks.enumerated().map { i, c in
+            .init("write \(i)", Int32(SYS_write), pointingAt: c, in: 1, fd, 0, UInt64(c.count))
+        })
+        XCTAssertEqual(results, [UInt64](repeating: 1000, count: 10))
+        XCTAssertEqual(contents(paths[0]), chunks.flatMap { $0 })
+    }
+
+    /// A call whose data fits no batch runs alone (its data at the scratch area's start);
+    /// one longer than the scratch area is refused, and nothing after it runs.
+    func testACallWhoseDataFitsNoBatchRunsAloneAndALongerOneIsRefused() throws {
+        let remote = try stub()
+        let (dir, paths) = try files(1)
+        defer { remove(dir, paths) }
+        let fd = try XCTUnwrap(try remote.open([(paths[0], O_WRONLY, "open")]).first)
+        let big = (0..<(RemoteSyscalls.scratchSize - 64)).map { UInt8(truncatingIfNeeded: $0 * 13) }
+        let small = Array("after".utf8)
+        let results = try remote.calls([
+            .init("write small", Int32(SYS_write), pointingAt: small, in: 1, fd, 0, UInt64(small.count)),
+            .init("write big", Int32(SYS_write), pointingAt: big, in: 1, fd, 0, UInt64(big.count)),
+            .init("write small again", Int32(SYS_write), pointingAt: small, in: 1, fd, 0, UInt64(small.count)),
+        ])
+        XCTAssertEqual(results, [UInt64(small.count), UInt64(big.count), UInt64(small.count)])
+        XCTAssertEqual(contents(paths[0]), small + big + small)
+        let tooBig = [UInt8](repeating: 1, count: RemoteSyscalls.scratchSize + 1)
+        XCTAssertThrowsError(try remote.calls([
+            .init("write too big", Int32(SYS_write), pointingAt: tooBig, in: 1, fd, 0, UInt64(tooBig.count)),
+            .init("write small last", Int32(SYS_write), pointingAt: small, in: 1, fd, 0, UInt64(small.count)),
+        ])) { error in
+            guard case .unsupported = error as? RestoreError else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(contents(paths[0]), small + big + small, "a call after the refused one ran")
+    }
 }

@@ -282,6 +282,10 @@ public struct Restorer {
         try setCredentials(remote)
         step("restoring \(plan.threads.count) thread\(plan.threads.count == 1 ? "" : "s")")
         let tracees = try makeThreads(remote)
+        // Last of the calls that need the process's memory (batch tables, a thread's
+        // sigaltstack and queued siginfo): a process that is not dumpable keeps out a
+        // restorer without CAP_SYS_PTRACE, its own user (scenario restore-credentials).
+        try restoreDumpable(remote)
         try remote.unmapGadgetPage()
         for (t, thread) in zip(tracees, plan.threads) {
             warnings += try restoreThreadState(t, thread)
@@ -609,18 +613,22 @@ public struct Restorer {
         words.append(UInt64(UInt32(truncatingIfNeeded: exeFD)) << 32)  // auxv_size 0, exe_fd
         var bytes: [UInt8] = []
         for w in words { bytes += withUnsafeBytes(of: w.littleEndian, Array.init) }
-        let at = remote.scratch + 1024
-        try remote.tracee.write(bytes, at: at)
-        try remote.call("prctl(CKPT_PR_SET_MM_MAP)", Int32(CKPT_SYS_PRCTL), UInt64(CKPT_PR_SET_MM), UInt64(CKPT_PR_SET_MM_MAP), at,
-                        UInt64(bytes.count), 0)
-        if exeFD != UInt64.max { try remote.call("close", Int32(CKPT_SYS_CLOSE), exeFD) }
-        try remote.call("prctl(CKPT_PR_SET_NAME)", Int32(CKPT_SYS_PRCTL), UInt64(CKPT_PR_SET_NAME), try remote.string(plan.task.comm))
+        typealias Call = RemoteSyscalls.Call
+        // One stop of the process for all of them, in this order (the batch loop).
+        var list = [Call("prctl(CKPT_PR_SET_MM_MAP)", Int32(CKPT_SYS_PRCTL), pointingAt: bytes, in: 2,
+                         UInt64(CKPT_PR_SET_MM), UInt64(CKPT_PR_SET_MM_MAP), 0, UInt64(bytes.count), 0)]
+        if exeFD != UInt64.max { list.append(Call("close", Int32(CKPT_SYS_CLOSE), exeFD)) }
+        list.append(Call("prctl(CKPT_PR_SET_NAME)", Int32(CKPT_SYS_PRCTL), pointingAt: Array(plan.task.comm.utf8) + [0], in: 1,
+                         UInt64(CKPT_PR_SET_NAME), 0))
         // Older images have neither: the restorer's stay.
-        if let cwd = plan.task.cwd { try remote.call("chdir \(cwd)\(access.asWhom)", Int32(CKPT_SYS_CHDIR), try remote.string(cwd)) }
-        if let umask = plan.task.umask { try remote.call("umask \(String(umask, radix: 8))", Int32(CKPT_SYS_UMASK), UInt64(umask)) }
-        if let p = plan.task.personality {
-            try remote.call("personality \(hex(UInt64(p)))", Int32(CKPT_SYS_PERSONALITY), UInt64(p))
+        if let cwd = plan.task.cwd {
+            list.append(Call("chdir \(cwd)\(access.asWhom)", Int32(CKPT_SYS_CHDIR), pointingAt: Array(cwd.utf8) + [0], in: 0, 0))
         }
+        if let umask = plan.task.umask { list.append(Call("umask \(String(umask, radix: 8))", Int32(CKPT_SYS_UMASK), UInt64(umask))) }
+        if let p = plan.task.personality {
+            list.append(Call("personality \(hex(UInt64(p)))", Int32(CKPT_SYS_PERSONALITY), UInt64(p)))
+        }
+        try remote.calls(list)
     }
 
     /// Each pipe between the process's own fds: made with pipe2 in the new process, moved
@@ -682,9 +690,9 @@ public struct Restorer {
             throw .mismatch("fd \(fd) (--inherit-fd): the new process did not inherit it from ckpt restore")
         }
         for fd in objects.values { keep.insert(Int32(fd)) }
-        for fd in stubFDs where !keep.contains(fd) {
-            try remote.call("close fd \(fd)", Int32(CKPT_SYS_CLOSE), UInt64(fd))
-        }
+        try remote.calls(stubFDs.filter { !keep.contains($0) }.sorted().map { fd in
+            .init("close fd \(fd)", Int32(CKPT_SYS_CLOSE), UInt64(fd))
+        })
         for d in plan.descriptors {
             // An fd of an open file an earlier fd has: the same open file again (one offset).
             if let first = plan.sameOpenFile[d.fd] {
@@ -731,7 +739,7 @@ public struct Restorer {
             // One stop of the process for all of them (the gadget page's batch loop).
             if !then.isEmpty { try remote.calls(then) }
         }
-        for memfd in objects.values { try remote.call("close", Int32(CKPT_SYS_CLOSE), memfd) }
+        try remote.calls(objects.values.sorted().map { .init("close", Int32(CKPT_SYS_CLOSE), $0) })
     }
 
     static func openDescriptors(_ pid: pid_t) -> [Int32] {
@@ -780,8 +788,9 @@ public struct Restorer {
         for thread in plan.threads.dropFirst() {
                 let t = try Tracee.clonedThread(try cloneThread(leader, thread))
             tracees.append(t)
-            try setThreadPointers(RemoteSyscalls(tracee: t, base: try t.getRegisters(), gadget: leader.gadget), thread,
-                                  tgid: leader.tracee.pid)
+            // The same address space: the leader's gadget page, with its batch loop.
+            try setThreadPointers(RemoteSyscalls(tracee: t, base: try t.getRegisters(), gadget: leader.gadget,
+                                                 batchLoop: leader.batchLoop), thread, tgid: leader.tracee.pid)
         }
         return tracees
     }
@@ -811,26 +820,30 @@ public struct Restorer {
 
     func setThreadPointers(_ remote: RemoteSyscalls, _ thread: ThreadPlan, tgid: pid_t) throws(RestoreError) {
         let who = "thread \(thread.tid)"
+        typealias Call = RemoteSyscalls.Call
+        var list: [Call] = []
         if let head = thread.robustList, head != 0 {
-            try remote.call("set_robust_list(\(hex(head))) for \(who)", Int32(CKPT_SYS_SET_ROBUST_LIST), head,
-                            UInt64(CKPT_ROBUST_LIST_HEAD_SIZE))
+            list.append(Call("set_robust_list(\(hex(head))) for \(who)", Int32(CKPT_SYS_SET_ROBUST_LIST), head,
+                             UInt64(CKPT_ROBUST_LIST_HEAD_SIZE)))
         }
         if let ctid = thread.clearChildTid, ctid != 0 {
-            try remote.call("set_tid_address(\(hex(ctid))) for \(who)", Int32(CKPT_SYS_SET_TID_ADDRESS), ctid)
+            list.append(Call("set_tid_address(\(hex(ctid))) for \(who)", Int32(CKPT_SYS_SET_TID_ADDRESS), ctid))
         }
         if let r = thread.rseq {
-            try remote.call("rseq(\(hex(r.address)), \(r.length)) for \(who)", Int32(CKPT_SYS_RSEQ), r.address,
-                            UInt64(r.length), 0, UInt64(r.signature))
+            list.append(Call("rseq(\(hex(r.address)), \(r.length)) for \(who)", Int32(CKPT_SYS_RSEQ), r.address,
+                             UInt64(r.length), 0, UInt64(r.signature)))
         }
-        if let q = thread.queue { try queueSignals(remote, q, process: false, tgid: tgid) }
+        // In the same stop as the calls above, before the queued signals: none is
+        // delivered before the thread's image mask is set, last (`queueSignals`).
         if let a = thread.altstack {
-            let at = remote.scratch + 3328
             var ss = [UInt8](repeating: 0, count: 64)
             let n = ckpt_remote_stack_t(&ss, ss.count, a.sp, a.size, Int32(bitPattern: a.flags))
             guard n > 0 else { throw .mismatch("stack_t does not fit 64 bytes") }
-            try remote.tracee.write(Array(ss.prefix(n)), at: at)
-            try remote.call("sigaltstack(\(hex(a.sp)), \(a.size)) for \(who)", Int32(CKPT_SYS_SIGALTSTACK), at, 0)
+            list.append(Call("sigaltstack(\(hex(a.sp)), \(a.size)) for \(who)", Int32(CKPT_SYS_SIGALTSTACK),
+                             pointingAt: Array(ss.prefix(n)), in: 0, 0, 0))
         }
+        try remote.calls(list)
+        if let q = thread.queue { try queueSignals(remote, q, process: false, tgid: tgid) }
     }
 
     /// Queued signals with their siginfo, oldest first, queued again from inside the thread:
@@ -941,7 +954,6 @@ public struct Restorer {
             try remote.call("setresgid(\(t.gid), \(t.egid))", Int32(CKPT_SYS_SETRESGID), UInt64(t.gid), UInt64(t.egid), UInt64(t.egid))
             try remote.call("setresuid(\(t.uid), \(t.euid))", Int32(CKPT_SYS_SETRESUID), UInt64(t.uid), UInt64(t.euid), UInt64(t.euid))
         }
-        try restoreDumpable(remote)
     }
 
     /// The address space's dumpable mode as the image has it (who may ptrace the process

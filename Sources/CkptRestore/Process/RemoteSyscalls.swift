@@ -25,6 +25,11 @@ struct RemoteSyscalls {
     /// Runs syscall `nr`; returns its result, or throws `.remote(step, errno)`.
     @discardableResult
     func call(_ step: String, _ nr: Int32, _ args: UInt64...) throws(RestoreError) -> UInt64 {
+        try run(step, nr, args)
+    }
+
+    /// `call` with the arguments as an array.
+    private func run(_ step: String, _ nr: Int32, _ args: [UInt64]) throws(RestoreError) -> UInt64 {
         var regs = base
         let slots = [Self.rdi, Self.rsi, Self.rdx, Self.r10, Self.r8, Self.r9]
         for (i, a) in args.enumerated() { regs[slots[i]] = a }
@@ -53,15 +58,27 @@ struct RemoteSyscalls {
         try tracee.detach()
     }
 
-    /// One call of a batch: what `call` takes.
+    /// One call of a batch: what `call` takes, and optionally bytes one of its arguments
+    /// points to (a path, a struct), which the batch writes beside its table.
     struct Call {
         let step: String
         let nr: Int32
         let args: [UInt64]
+        /// What argument `slot` points to; empty: no argument points into the batch.
+        let data: [UInt8]
+        let slot: Int
         init(_ step: String, _ nr: Int32, _ args: UInt64...) {
             precondition(args.count <= 6)
-            (self.step, self.nr, self.args) = (step, nr, args)
+            (self.step, self.nr, self.args, self.data, self.slot) = (step, nr, args, [], 0)
         }
+        /// A call whose argument `slot` is set to the address of `data` in the process (the
+        /// value given for that argument is replaced).
+        init(_ step: String, _ nr: Int32, pointingAt data: [UInt8], in slot: Int, _ args: UInt64...) {
+            precondition(args.count <= 6 && slot < args.count && !data.isEmpty)
+            (self.step, self.nr, self.args, self.data, self.slot) = (step, nr, args, data, slot)
+        }
+        /// The bytes of the scratch area its data takes in a batch (8-aligned: structs).
+        var dataSpace: Int { (data.count + 7) & ~7 }
     }
 
     /// The batch loop's table fits the scratch area: 64 bytes per call and one for its end.
@@ -70,81 +87,97 @@ struct RemoteSyscalls {
     /// call of a batch (mmap, munmap, arch_prctl, close) returns it.
     static let notRun: UInt64 = 0x8000_0000_0000_0001
 
-    /// Runs `list` in order, `batchMax` calls per stop-and-resume of the process (the
-    /// gadget page's batch loop, `StubProgram.batchLoop`), instead of one stop each: under
-    /// ptrace each stop costs a register write, a resume, a wait and a register read, and
-    /// two context switches. Returns each result;
-    /// the first call that fails throws `.remote(its step, errno)`, and the calls after it
-    /// are not run, as with one `call` after another. Uses the whole scratch area.
+    /// Runs `list` in order, as many calls per stop-and-resume of the process as the
+    /// scratch area holds with their data (the gadget page's batch loop,
+    /// `StubProgram.batchLoop`), instead of one stop each: under ptrace each stop costs a
+    /// register write, a resume, a wait and a register read, and two context switches.
+    /// Returns each result; the first call that fails throws `.remote(its step, errno)`,
+    /// and the calls after it are not run, as with one `call` after another. A call whose
+    /// data does not fit beside a table of one runs alone through the gadget, its data at
+    /// the scratch area's start (`.unsupported` if longer than the area). Uses the whole
+    /// scratch area.
     @discardableResult
     func calls(_ list: [Call]) throws(RestoreError) -> [UInt64] {
         var results: [UInt64] = []
         results.reserveCapacity(list.count)
-        var at = 0
-        while at < list.count {
-            let chunk = list[at..<min(at + Self.batchMax, list.count)]
-            results += try batch(chunk, trailing: [])
-            at += chunk.count
-        }
-        return results
-    }
-
-    /// Opens each file (`open(path, flags | O_CLOEXEC)`) in the process, in order, as many
-    /// per stop as the scratch area holds: the batch table, then the NUL-terminated paths
-    /// right after it. Returns the descriptors in order; the first open that fails throws
-    /// `.remote(its step, errno)` and the opens after it are not run (those before it stay
-    /// open, as with one `call` after another). A path that does not fit beside a table
-    /// of one is `.unsupported`, before anything is opened.
-    func open(_ files: [(path: String, flags: Int32, step: String)]) throws(RestoreError) -> [UInt64] {
-        var results: [UInt64] = []
-        results.reserveCapacity(files.count)
-        var pending: [(bytes: [UInt8], flags: Int32, step: String)] = []
-        var pathBytes = 0
+        var pending: ArraySlice<Call> = list[list.startIndex..<list.startIndex]
+        var space = 0
         func flush() throws(RestoreError) {
             guard !pending.isEmpty else { return }
-            var at = scratch + UInt64((pending.count + 1) * 64)
-            var calls: [Call] = []
-            var trailing: [UInt8] = []
-            for f in pending {
-                calls.append(Call(f.step, Int32(CKPT_SYS_OPEN), at, UInt64(f.flags | O_CLOEXEC), 0))
-                trailing += f.bytes
-                at += UInt64(f.bytes.count)
-            }
-            results += try batch(calls[...], trailing: trailing)
-            pending.removeAll()
-            pathBytes = 0
+            results += try batch(pending)
+            pending = list[pending.endIndex..<pending.endIndex]
+            space = 0
         }
-        for f in files where 2 * 64 + f.path.utf8.count + 1 > Self.scratchSize {
-            throw .unsupported(what: "path \(f.path)", why: "longer than the restorer's scratch page")
-        }
-        for f in files {
-            let bytes = Array(f.path.utf8) + [0]
-            if (pending.count + 2) * 64 + pathBytes + bytes.count > Self.scratchSize || pending.count == Self.batchMax {
+        for i in list.indices {
+            let c = list[i]
+            if 2 * 64 + c.dataSpace > Self.scratchSize {
                 try flush()
+                results.append(try alone(c))
+                pending = list[(i + 1)..<(i + 1)]
+                continue
             }
-            pending.append((bytes, f.flags, f.step))
-            pathBytes += bytes.count
+            if (pending.count + 2) * 64 + space + c.dataSpace > Self.scratchSize || pending.count == Self.batchMax {
+                try flush()
+                pending = list[i..<i]
+            }
+            pending = list[pending.startIndex..<(i + 1)]
+            space += c.dataSpace
         }
         try flush()
         return results
     }
 
+    /// `c` through the gadget, its data at the scratch area's start.
+    private func alone(_ c: Call) throws(RestoreError) -> UInt64 {
+        guard c.data.count <= Self.scratchSize else {
+            throw .unsupported(what: c.step, why: "its argument is longer than the restorer's scratch page")
+        }
+        var args = c.args
+        if !c.data.isEmpty {
+            try tracee.write(c.data, at: scratch)
+            args[c.slot] = scratch
+        }
+        return try run(c.step, c.nr, args)
+    }
+
+    /// Opens each file (`open(path, flags | O_CLOEXEC)`) in the process, in order, as many
+    /// per stop as the scratch area holds (`calls`: the paths beside the table). Returns
+    /// the descriptors in order; the first open that fails throws `.remote(its step,
+    /// errno)` and the opens after it are not run (those before it stay open, as with one
+    /// `call` after another). A path that does not fit beside a table of one is
+    /// `.unsupported`, before anything is opened.
+    func open(_ files: [(path: String, flags: Int32, step: String)]) throws(RestoreError) -> [UInt64] {
+        for f in files where 2 * 64 + f.path.utf8.count + 1 > Self.scratchSize {
+            throw .unsupported(what: "path \(f.path)", why: "longer than the restorer's scratch page")
+        }
+        return try calls(files.map { f in
+            Call(f.step, Int32(CKPT_SYS_OPEN), pointingAt: Array(f.path.utf8) + [0], in: 0, 0, UInt64(f.flags | O_CLOEXEC), 0)
+        })
+    }
+
     /// Bytes of the gadget's page past its code: the batch table and what follows it.
     static let scratchSize = 4096 - 64
 
-    /// One stop of the batch loop: `chunk` (at most `batchMax` calls) as its table at
-    /// `scratch`, `trailing` written right after the table's end entry (the arguments the
-    /// calls point to), in one write.
-    private func batch(_ chunk: ArraySlice<Call>, trailing: [UInt8]) throws(RestoreError) -> [UInt64] {
+    /// One stop of the batch loop: `chunk` as its table at `scratch`, each call's data
+    /// right after the table's end entry (8-aligned), in one write.
+    private func batch(_ chunk: ArraySlice<Call>) throws(RestoreError) -> [UInt64] {
         guard batchLoop else { throw .mismatch("a batch of remote calls before the restorer's gadget page was made") }
-        precondition(!chunk.isEmpty && chunk.count <= Self.batchMax && (chunk.count + 1) * 64 + trailing.count <= Self.scratchSize)
         var table: [UInt64] = []
         table.reserveCapacity((chunk.count + 1) * 8)
+        var trailing: [UInt8] = []
+        var at = scratch + UInt64((chunk.count + 1) * 64)
         for c in chunk {
+            var args = c.args
+            if !c.data.isEmpty {
+                args[c.slot] = at
+                trailing += c.data + [UInt8](repeating: 0, count: c.dataSpace - c.data.count)
+                at += UInt64(c.dataSpace)
+            }
             table.append(UInt64(c.nr))
-            table += c.args + [UInt64](repeating: 0, count: 6 - c.args.count)
+            table += args + [UInt64](repeating: 0, count: 6 - args.count)
             table.append(Self.notRun)
         }
+        precondition(!chunk.isEmpty && chunk.count <= Self.batchMax && (chunk.count + 1) * 64 + trailing.count <= Self.scratchSize)
         table += [UInt64.max] + [UInt64](repeating: 0, count: 7)  // nr -1: the end
         try tracee.write(table.flatMap { w in withUnsafeBytes(of: w.littleEndian, Array.init) } + trailing, at: scratch)
         var regs = base

@@ -999,15 +999,19 @@ t_restore_credentials() {
 
 	# A process that made itself non-dumpable (as ssh-agent does), restored by its own user
 	# (with CAP_CHECKPOINT_RESTORE, which setting the executable needs) from a stub that
-	# starts dumpable: non-dumpable again (its /proc files root's).
+	# starts dumpable: non-dumpable again (its /proc files root's). It has an alternate
+	# signal stack (faulthandler's): the restorer writes the thread's stack_t into it, which
+	# it could not once the process was no longer dumpable (the mode is set last).
 	local u=$d/u secret=$d/secret py=$d/u/py.out
 	mkdir $u && chown 1000:1000 $u && echo 'root only' >$secret && chmod 600 $secret
 	setpriv --reuid 1000 --regid 1000 --clear-groups touch $py || { why="uid 1000 cannot make $py"; return 1; }
-	bg setpriv --reuid 1000 --regid 1000 --clear-groups /usr/bin/python3 -c \
+	bg setpriv --reuid 1000 --regid 1000 --clear-groups /usr/bin/python3 -X faulthandler -c \
 		'import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); print("ready", flush=True); time.sleep(600)' </dev/null >>$py 2>&1
 	T=$!
 	wait_for $py '^ready' 30 || { why="python: $(cat $py)"; return 1; }
 	checkpoint_to_image $T || return 1
+	$CKPT_CLI show $img | grep -q " altstack 0x" ||
+		{ why="python -X faulthandler: no alternate signal stack in the image: $($CKPT_CLI show $img | grep -m1 thread)"; return 1; }
 	install -m 644 $img $d/py.ckpt
 	kill -9 $T; wait $T 2>/dev/null
 	out=$($AS_CAPUSER $CKPT_CLI restore $d/py.ckpt 2>&1) || { why="uid 1000 restoring its own: $(tr "\n" " " <<<"$out")"; return 1; }
