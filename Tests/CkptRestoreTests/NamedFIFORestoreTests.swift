@@ -26,17 +26,7 @@ extension RemoteSyscallsTests {
     }
 
     /// Everything the FIFO holds now, read through a non-blocking reader of our own.
-    func drain(_ path: String) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NONBLOCK)
-        guard fd >= 0 else { return [] }
-        defer { close(fd) }
-        var out: [UInt8] = [], buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { return out }
-            out += buf[0..<n]
-        }
-    }
+    func drain(_ path: String) -> [UInt8] { readAll(closing: open(path, O_RDONLY | O_NONBLOCK)) }
 
     func restoreFIFOs(_ plan: RestorePlan, _ reader: ImageReader) throws -> [String] {
         let remote = try stub()

@@ -173,16 +173,7 @@ final class RemoteSyscallsTests: XCTestCase {
     }
 
     /// The file `path` holds, read by the test.
-    func contents(_ path: String) -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        defer { close(fd) }
-        var out: [UInt8] = [], buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { return out }
-            out += buf[0..<n]
-        }
-    }
+    func contents(_ path: String) -> [UInt8] { readAll(closing: open(path, O_RDONLY)) }
 
     func testACallsDataIsWhereItsArgumentPoints() throws {
         let remote = try stub()
