@@ -44,5 +44,11 @@ import CkptProtocol
         #expect(VMAMeta(start: 0, end: 4096, vmFlags: VMFlags.read | VMFlags.write, pgoff: 0).isAnonymousPrivate)
         #expect(!VMAMeta(start: 0, end: 4096, vmFlags: VMFlags.read | VMFlags.shared, pgoff: 0).isAnonymousPrivate)
         #expect(!VMAMeta(start: 0, end: 4096, vmFlags: VMFlags.read, pgoff: 0, path: "/bin/true").isAnonymousPrivate)
+        // The vDSO and vvar: no path, not shared, special mappings (flags as 6.12 gives them).
+        let may = VMFlags.mayRead | VMFlags.mayWrite | VMFlags.mayExec
+        #expect(!VMAMeta(start: 0, end: 8192, vmFlags: VMFlags.read | VMFlags.exec | may | VMFlags.dontExpand,
+                         pgoff: 0).isAnonymousPrivate)
+        #expect(!VMAMeta(start: 0, end: 16384, vmFlags: VMFlags.read | VMFlags.dontExpand | VMFlags.pfnMap | VMFlags.io,
+                         pgoff: 0).isAnonymousPrivate)
     }
 }

@@ -18,7 +18,12 @@ public enum VMFlags {
 }
 
 extension VMAMeta {
-    /// Anonymous private memory (no backing file, not shared): where an image has no page
-    /// of it, the page reads as zero (the kernel leaves pages of zeros out of such vmas).
-    public var isAnonymousPrivate: Bool { path == nil && vmFlags & VMFlags.shared == 0 }
+    /// Anonymous private memory, what the kernel leaves pages of zeros out of
+    /// (`vma_is_anonymous()`, not `VM_SHARED`): no backing file, not shared, and not a
+    /// special mapping (the vDSO and vvar, which have no path either, are `VM_DONTEXPAND`,
+    /// vvar also `VM_PFNMAP`/`VM_IO`/`VM_MIXEDMAP`). Where an image has no page of it, the
+    /// page reads as zero.
+    public var isAnonymousPrivate: Bool {
+        path == nil && vmFlags & (VMFlags.shared | VMFlags.dontExpand | VMFlags.pfnMap | VMFlags.io | VMFlags.mixedMap) == 0
+    }
 }

@@ -30,7 +30,7 @@ final class ParentImagePages {
     private var records: ImageRecordIterator
     /// The open pages record: its address range and the address of its next unread byte.
     private var current: (start: UInt64, end: UInt64, next: UInt64)?
-    /// The pre-copy's anonymous private mappings walked past so far: no path, not shared.
+    /// The pre-copy's anonymous private mappings walked past so far (`VMAMeta.isAnonymousPrivate`).
     private var anonymous: [(start: UInt64, end: UInt64)] = []
     /// The walk reached the pre-copy's last record.
     private var exhausted = false
