@@ -78,6 +78,9 @@ public struct RestoreCommand: ParsableCommand {
                                valueName: "kernel|process"))
     var memoryBy: Restorer.MemoryPath = .process
 
+    @Flag(help: "Begin each progress line on stderr with the wall-clock time it was written (seconds since the epoch, to the microsecond), the first when the command starts reading (`reading IMAGE`) and the last when it is done (`done`), to see where a restore's time goes.")
+    var timings = false
+
     @Flag(inversion: .prefixedNo,
           help: "Verify the whole image (file checksum, index, trailer) in a separate pass before starting. Without it each record's checksum is checked as its pages are written, and the structure and the trailer's counts as they are reached; a damaged record then fails the restore midway and the half-made process is killed (exit 65 either way).")
     var verify = false
@@ -105,17 +108,21 @@ struct RestoreRun: Equatable {
     var pid: Restorer.PidPolicy
     var memoryBy: Restorer.MemoryPath
     var verify: Bool
+    var timings: Bool
 }
 
 extension RestoreRun {
     /// From ArgumentParser's parse (an extension: the struct keeps its memberwise init).
     init(_ c: RestoreCommand) {
         self.init(images: c.images, dir: c.location.dir, stopped: c.stopped, shellJob: c.shellJob,
-                  tcpClose: c.tcpClose, unixClose: c.unixClose, inheritFDs: c.inheritFd.fds, check: c.check, progress: c.progress.progress, parent: c.parent, pid: c.pid, memoryBy: c.memoryBy, verify: c.verify)
+                  tcpClose: c.tcpClose, unixClose: c.unixClose, inheritFDs: c.inheritFd.fds, check: c.check, progress: c.progress.progress, parent: c.parent, pid: c.pid, memoryBy: c.memoryBy, verify: c.verify,
+                  timings: c.timings)
     }
 
     func run() throws {
         let command = "restore"
+        let stamp = StepTimes(enabled: timings)
+        if timings { writeStderr("ckpt restore: \(stamp.prefix)reading \(images.joined(separator: " "))\n") }
         // First, before this command opens anything: an fd closed here would be the number
         // its next open gets, and the process would inherit that file instead.
         if let why = DescriptorList(inheritFDs).prepareForInheritance() { throw failure(command, why, CkptExit.usage) }
@@ -125,7 +132,7 @@ extension RestoreRun {
             for argument in images { opened.append(try open(argument)) }
             opened = try withoutPreCopies(opened)
             if opened.count > 1 {
-                try runTree(opened)
+                try runTree(opened, stamp)
                 return
             }
         } else {
@@ -142,19 +149,21 @@ extension RestoreRun {
         if check {
             try checkIDsAndModule([plan], [image])
             emit("\(image): restorable: " + Self.describe(plan))
+            if timings { writeStderr("ckpt restore: \(stamp.prefix)done\n") }
             return
         }
         let restorer = Restorer(plan: plan, reader: reader, replayer: try replayer(),
                                 options: options, parent: parentReader)
         let bar = ProgressBar(label: "writing memory", enabled: ProgressOptions.enabled(progress))
         do throws(RestoreError) {
-            let r = try restorer.run(step: { bar.finish(); writeStderr("ckpt restore: \($0)\n") },
+            let r = try restorer.run(step: { bar.finish(); writeStderr("ckpt restore: \(stamp.prefix)\($0)\n") },
                                      progress: { bar.update($0, $1) })
             bar.finish()
             for w in r.warnings { writeStderr("ckpt restore: warning: \(w)\n") }
             emit("restored \(image): \(plan.mappings.count) mappings, \(plan.descriptors.count) fds, "
                  + "\(r.memoryBytes) bytes written by \(r.memoryCall)")
             emit("restored pid \(r.pid)")
+            if timings { writeStderr("ckpt restore: \(stamp.prefix)done\n") }
         } catch {
             bar.finish()
             if case .image = error { throw failure(command, "\(image): damaged: \(error)", CkptExit.dataError) }
@@ -235,7 +244,7 @@ extension RestoreRun {
 
     /// Several images: one process tree (`ckpt checkpoint --tree`), planned together
     /// (`TreePlan`: one root, pipes between them) and made by forks from its root.
-    func runTree(_ opened: [(path: String, reader: ImageReader, parent: ImageReader?)]) throws {
+    func runTree(_ opened: [(path: String, reader: ImageReader, parent: ImageReader?)], _ stamp: StepTimes) throws {
         let command = "restore"
         var facts: [TreeFacts] = []
         for o in opened {
@@ -290,6 +299,7 @@ extension RestoreRun {
             let files = tree.files.isEmpty ? "" : ", \(tree.files.count) open file\(tree.files.count == 1 ? "" : "s") they share"
             emit("tree of \(tree.plans.count) processes (root pid \(tree.plans[0].task.tgid))\(zombies), \(tree.pipes.count) pipe\(tree.pipes.count == 1 ? "" : "s") "
                  + "and \(tree.sockets.count) socketpair\(tree.sockets.count == 1 ? "" : "s") between them\(files): restorable")
+            if timings { writeStderr("ckpt restore: \(stamp.prefix)done\n") }
             return
         }
         let restorer = TreeRestorer(tree: tree, readers: tree.order.map { opened[live[$0]].reader },
@@ -299,7 +309,7 @@ extension RestoreRun {
         do throws(RestoreError) {
             made = try restorer.run(step: { i, what in
                 bar.finish()
-                writeStderr("ckpt restore: pid \(tree.plans[i].task.tgid): \(what)\n")
+                writeStderr("ckpt restore: \(stamp.prefix)pid \(tree.plans[i].task.tgid): \(what)\n")
             }, progress: { bar.update($0, $1) })
             bar.finish()
         } catch {
@@ -321,6 +331,7 @@ extension RestoreRun {
                  + "\(results[tree.zombieParents[z]].pid), \(zombie.status)")
         }
         emit("restored pid \(results[0].pid)")
+        if timings { writeStderr("ckpt restore: \(stamp.prefix)done\n") }
     }
 }
 

@@ -65,6 +65,7 @@ final class PlainArgumentsTests: XCTestCase {
             ["/tmp/8.ckpt", "--parent=/tmp/7.ckpt", "--verify", "--progress", "never"],
             ["s3://bucket/host/7.ckpt", "--no-verify", "--pid=new", "--dir=/x"],
             ["/tmp/9.ckpt", "--inherit-fd", "1,2"], ["/tmp/9.ckpt", "--inherit-fd=0"], ["/tmp/9.ckpt", "--check"],
+            ["/tmp/9.ckpt", "--timings"],
         ]
         for arguments in common {
             XCTAssertEqual(compareRestore(arguments).plain, true, "\(arguments)")
@@ -94,7 +95,7 @@ final class PlainArgumentsTests: XCTestCase {
             ["--memory-by", "kernel"], ["--memory-by=process"], ["--memory-by", "both"],
             ["--inherit-fd", "1"], ["--inherit-fd", "1,2,1"], ["--inherit-fd=3,0"], ["--inherit-fd", "1,,2"], ["--inherit-fd", "x"],
             ["--inherit-fd", "-1"], ["--inherit-fd=-1"], ["--inherit-fd", "2147483648"], ["--inherit-fd="],
-            ["--check"], ["--check=yes"],
+            ["--check"], ["--check=yes"], ["--timings"], ["--timings=1"],
         ]
         agree(pool, positional: "/tmp/8.ckpt", seed: 24, compareRestore)
     }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCkptUAPI
+@testable import CkptCLI
 import CkptImage
 import CkptProtocol
 import CkptTestSupport
@@ -54,6 +55,43 @@ final class RestoreCheckTests: XCTestCase {
         let d = try ckpt(["restore", piped, "--check", "--inherit-fd", "1,2"])
         XCTAssertEqual(d.status, 1, d.all)
         XCTAssertTrue(d.stderr.contains("refused: --inherit-fd 2: the image has no fd 2 (its fds: 1)"), d.all)
+    }
+
+    /// --timings: each progress line begins with the wall-clock time it was written, from
+    /// `reading IMAGE` at the start to `done`, in order and within this test's own clock;
+    /// without it, no stamped line (the plain restore's stderr is unchanged).
+    func testTimingsStampTheFirstAndLastLinesWithTheWallClock() throws {
+        let good = try image()
+        defer { unlink(good) }
+        let before = Date().timeIntervalSince1970
+        let a = try ckpt(["restore", good, "--check", "--timings"])
+        let after = Date().timeIntervalSince1970
+        XCTAssertEqual(a.status, 0, a.all)
+        let lines = a.stderr.split(separator: "\n").filter { $0.hasPrefix("ckpt restore: ") && !$0.contains(": warning: ") }
+        XCTAssertEqual(lines.count, 2, a.all)
+        var times: [Double] = []
+        for (line, what) in zip(lines, ["reading \(good)", "done"]) {
+            let words = line.dropFirst("ckpt restore: ".count).split(separator: " ", maxSplits: 1)
+            XCTAssertEqual(words.count, 2, String(line))
+            XCTAssertEqual(words.last.map(String.init), what, String(line))
+            let stamp = String(words[0])
+            XCTAssertEqual(stamp.split(separator: ".").last?.count, 6, "six decimals: \(line)")
+            times.append(try XCTUnwrap(Double(stamp), String(line)))
+        }
+        XCTAssertLessThanOrEqual(times[0], times[1])
+        XCTAssertGreaterThanOrEqual(times[0], before.rounded(.down) - 1)
+        XCTAssertLessThanOrEqual(times[1], after + 1)
+        let b = try ckpt(["restore", good, "--check"])
+        XCTAssertEqual(b.status, 0, b.all)
+        XCTAssertFalse(b.stderr.split(separator: "\n").contains { $0.hasPrefix("ckpt restore: ") && $0.dropFirst(14).first?.isNumber == true }, b.all)
+    }
+
+    func testStepTimesFormatsSecondsToTheMicrosecondPadded() {
+        XCTAssertEqual(StepTimes.format(1_765_115_123_000_042_999), "1765115123.000042")
+        XCTAssertEqual(StepTimes.format(1_765_115_123_987_654_321), "1765115123.987654")
+        XCTAssertEqual(StepTimes.format(999), "0.000000")
+        XCTAssertEqual(StepTimes(enabled: false).prefix, "")
+        XCTAssertTrue(StepTimes(enabled: true).prefix.hasSuffix(" "))
     }
 
     /// Several images are one process tree: planned together (a pipe between a parent and

@@ -35,7 +35,7 @@ enum PlainArguments {
 
     static func restore(_ arguments: ArraySlice<String>) -> RestoreRun? {
         guard let t = Tokens(arguments, options: ["dir", "progress", "parent", "pid", "memory-by", "inherit-fd"],
-                             flags: ["stopped", "shell-job", "tcp-close", "unix-close", "verify", "no-verify", "check"]),
+                             flags: ["stopped", "shell-job", "tcp-close", "unix-close", "verify", "no-verify", "check", "timings"]),
               let image = t.positional, !(t.has("verify") && t.has("no-verify")),
               let dir = t.value("dir", or: defaultImageDirectory),
               let progress = t.value("progress", or: ProgressOptions.Mode.auto),
@@ -46,7 +46,8 @@ enum PlainArguments {
         else { return nil }
         return RestoreRun(images: [image], dir: dir, stopped: t.has("stopped"), shellJob: t.has("shell-job"),
                           tcpClose: t.has("tcp-close"), unixClose: t.has("unix-close"), inheritFDs: inherit.fds, check: t.has("check"),
-                          progress: progress, parent: parent, pid: pid, memoryBy: memoryBy, verify: t.has("verify"))
+                          progress: progress, parent: parent, pid: pid, memoryBy: memoryBy, verify: t.has("verify"),
+                          timings: t.has("timings"))
     }
 
     static func checkpoint(_ arguments: ArraySlice<String>) -> CheckpointRun? {

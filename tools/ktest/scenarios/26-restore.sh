@@ -116,8 +116,20 @@ t_restore_new_process() {
 	# A fresh file at the same path: what the new process writes is all it holds.
 	mv t.out t.old && : >t.out
 	local np
-	restore_image $img || return 1
+	restore_image $img --timings || return 1
 	wait_for t.out 'tick' 10 || { why="the restored process printed nothing"; return 1; }
+	# --timings: every progress line stamped with the wall clock, in order, from `reading
+	# IMAGE` to `done`, the steps between (the new process, the memory) among them.
+	local stamped
+	stamped=$(grep '^ckpt restore: ' <<<"$out" | grep -v ': warning: ' | awk -v img="$img" '
+		{ if (!match($3, /^[0-9]+\.[0-9][0-9][0-9][0-9][0-9][0-9]$/)) { print "unstamped: " $0; bad = 1; exit }
+		  if ($3 + 0 < last) { print "out of order: " $0; bad = 1; exit }
+		  last = $3 + 0; n++; sub(/^ckpt restore: [^ ]+ /, ""); step[n] = $0 }
+		END { if (bad) exit
+		      if (n < 4 || step[1] != "reading " img || step[n] != "done") { print n " stamped lines, first \"" step[1] "\", last \"" step[n] "\""; exit }
+		      for (i = 1; i <= n; i++) if (step[i] ~ /^(starting the new process|writing memory)/) k++
+		      print (k == 2 ? "ok" : "without the new process or the memory step") }')
+	[[ $stamped == ok ]] || { why="restore --timings: $stamped: $out"; return 1; }
 	sleep 0.5
 	local first
 	first=$(tr -d '\0' <t.out | sed -n 's/^tick \([0-9]*\) heap \([0-9]*\) stack \([0-9]*\)$/\1 \2 \3/p' | head -1)
