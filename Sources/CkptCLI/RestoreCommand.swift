@@ -122,7 +122,7 @@ extension RestoreRun {
     func run() throws {
         let command = "restore"
         let stamp = StepTimes(enabled: timings)
-        if timings { writeStderr("ckpt restore: \(stamp.prefix)reading \(images.joined(separator: " "))\n") }
+        stamp.mark("reading \(images.joined(separator: " "))")
         // First, before this command opens anything: an fd closed here would be the number
         // its next open gets, and the process would inherit that file instead.
         if let why = DescriptorList(inheritFDs).prepareForInheritance() { throw failure(command, why, CkptExit.usage) }
@@ -149,7 +149,7 @@ extension RestoreRun {
         if check {
             try checkIDsAndModule([plan], [image])
             emit("\(image): restorable: " + Self.describe(plan))
-            if timings { writeStderr("ckpt restore: \(stamp.prefix)done\n") }
+            stamp.mark("done")
             return
         }
         let restorer = Restorer(plan: plan, reader: reader, replayer: try replayer(),
@@ -163,7 +163,7 @@ extension RestoreRun {
             emit("restored \(image): \(plan.mappings.count) mappings, \(plan.descriptors.count) fds, "
                  + "\(r.memoryBytes) bytes written by \(r.memoryCall)")
             emit("restored pid \(r.pid)")
-            if timings { writeStderr("ckpt restore: \(stamp.prefix)done\n") }
+            stamp.mark("done")
         } catch {
             bar.finish()
             if case .image = error { throw failure(command, "\(image): damaged: \(error)", CkptExit.dataError) }
@@ -299,7 +299,7 @@ extension RestoreRun {
             let files = tree.files.isEmpty ? "" : ", \(tree.files.count) open file\(tree.files.count == 1 ? "" : "s") they share"
             emit("tree of \(tree.plans.count) processes (root pid \(tree.plans[0].task.tgid))\(zombies), \(tree.pipes.count) pipe\(tree.pipes.count == 1 ? "" : "s") "
                  + "and \(tree.sockets.count) socketpair\(tree.sockets.count == 1 ? "" : "s") between them\(files): restorable")
-            if timings { writeStderr("ckpt restore: \(stamp.prefix)done\n") }
+            stamp.mark("done")
             return
         }
         let restorer = TreeRestorer(tree: tree, readers: tree.order.map { opened[live[$0]].reader },
@@ -331,7 +331,7 @@ extension RestoreRun {
                  + "\(results[tree.zombieParents[z]].pid), \(zombie.status)")
         }
         emit("restored pid \(results[0].pid)")
-        if timings { writeStderr("ckpt restore: \(stamp.prefix)done\n") }
+        stamp.mark("done")
     }
 }
 

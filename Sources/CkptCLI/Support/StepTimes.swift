@@ -12,6 +12,12 @@ struct StepTimes {
     /// "1765115123.456789 " now, or "" when not enabled.
     var prefix: String { enabled ? Self.format(wallClockNanoseconds()) + " " : "" }
 
+    /// `ckpt restore: TIME what` on stderr when enabled: the lines only --timings prints
+    /// (`reading IMAGE` first, `done` last).
+    func mark(_ what: String) {
+        if enabled { writeStderr("ckpt restore: \(prefix)\(what)\n") }
+    }
+
     /// Nanoseconds since the epoch as seconds with six decimals (truncated, not rounded).
     static func format(_ nanoseconds: UInt64) -> String {
         let us = nanoseconds / 1000
