@@ -4,8 +4,9 @@ import CkptSystem
 /// was written, seconds since the epoch to the microsecond (`CLOCK_REALTIME`: the clock of
 /// bash's `$EPOCHREALTIME` and of other logs), so where a restore's time went is read off its
 /// lines and joined with the caller's own clock. tools/bench/vs-criu takes its restore stages
-/// from them: reading the lines as they came, through a FIFO with a loop in bash beside the
-/// restore, had cost the 1 MiB restore ~11 % (docs/benchmarks.md, session 49).
+/// from them: reading the lines as they came (a FIFO to a loop in bash beside the restore,
+/// its stdout captured by `$(...)`) had cost the 1 MiB restore ~11 % (docs/benchmarks.md,
+/// session 49).
 struct StepTimes {
     let enabled: Bool
 
