@@ -77,6 +77,42 @@ final class BufferPoolTests: XCTestCase {
         XCTAssertEqual(pool.inUse, 0)
     }
 
+    /// The writer's batch release: each buffer as `release` would, a buffer twice for two
+    /// writes into it; a stall ended once, the clock read once for it.
+    func testReleaseOfABatchEndsAStallOnceAndFreesABufferAtItsLastReference() {
+        var pool = BufferPoolStateMachine(count: 3, resumeAt: 2)
+        var reads = 0
+        func clock() -> UInt64 { reads += 1; return 90 }
+        guard case let .use(a) = pool.acquire(now: 0), case let .use(b) = pool.acquire(now: 0),
+              case let .use(c) = pool.acquire(now: 0) else { return XCTFail() }
+        pool.retain(a)  // a second write into a
+        XCTAssertEqual(pool.acquire(now: 40), .stall)
+        XCTAssertEqual(pool.release(contentsOf: [], now: clock()), .none)
+        XCTAssertEqual(pool.release(contentsOf: [a, b], now: clock()), .none, "a still has a write: one free, below 2")
+        XCTAssertEqual(reads, 0)
+        XCTAssertEqual(pool.release(contentsOf: [a, c], now: clock()), .resumeReader(stalledNs: 50))
+        XCTAssertEqual(reads, 1)
+        XCTAssertEqual(pool.inUse, 0)
+        XCTAssertFalse(pool.isStalled)
+    }
+
+    /// The locked form wakes a reader stalled in `acquire`.
+    func testLockedBatchReleaseWakesTheStalledReader() {
+        let pool = BufferPool(count: 2, size: 4096, resumeAt: 2)
+        let a = pool.acquire(deadlineNs: .max)!
+        let b = pool.acquire(deadlineNs: .max)!
+        let releaser = JoinableThread {
+            usleep(50_000)
+            pool.release(contentsOf: [a, b])
+        }
+        let c = pool.acquire(deadlineNs: monotonicNanoseconds() + 5_000_000_000)
+        releaser.join()
+        XCTAssertNotNil(c)
+        XCTAssertEqual(pool.snapshot().stalls, 1)
+        pool.release(c!)
+        XCTAssertEqual(pool.snapshot().inUse, 0)
+    }
+
     func testDefaultLowWatermarkIsAQuarter() {
         XCTAssertEqual(BufferPoolStateMachine(count: 64).resumeAt, 16)
         XCTAssertEqual(BufferPoolStateMachine(count: 2).resumeAt, 1)

@@ -87,7 +87,12 @@ public final class ImageWriter {
     private let fd: FileDescriptor
 
     /// Bytes in the file so far (a begun record's header and meta count once written).
-    public private(set) var bytesWritten: UInt64 = 0
+    public var bytesWritten: UInt64 { written }
+    /// `bytesWritten`'s storage. Private, so the whole-module optimizer sees every access
+    /// to it and checks their exclusivity when compiling, not at run time: a public stored
+    /// property of a class is checked at run time on every write and read, here twice per
+    /// fragment.
+    private var written: UInt64 = 0
     /// Complete records written.
     public var recordsWritten: UInt64 { UInt64(index.count / ImageLayout.indexEntrySize) }
 
@@ -176,7 +181,7 @@ public final class ImageWriter {
     /// (`beginRecord` and `finish` flush first).
     private let coalesceBytes: Int
     private var queuedParts = 0
-    private var queuedBytes: UInt64 { bytesWritten - inFile - UInt64(kept) }
+    private var queuedBytes: UInt64 { written - inFile - UInt64(kept) }
     private static let maxQueuedParts = 64
     /// The system call; tests replace it (short writes, EINTR, errors).
     private let writevCall: ImageFileIO.Writev
@@ -559,7 +564,7 @@ public final class ImageWriter {
         add(a)
         add(b)
         add(c)
-        bytesWritten += UInt64(total)
+        written += UInt64(total)
         if coalesceBytes == 0 || queuedBytes >= UInt64(coalesceBytes) || queuedParts > Self.maxQueuedParts {
             try flush()
         }
@@ -580,7 +585,7 @@ public final class ImageWriter {
         }
         guard queuedParts > 0 || (all && kept > 0) else { return }
         defer { queuedParts = 0 }
-        let end = bytesWritten
+        let end = written
         let cut = alignWrites == 0 || all ? end : end & ~UInt64(alignWrites - 1)
         if cut <= inFile {
             // No block boundary past what is in the file: keep all of it for the next write.
@@ -601,7 +606,7 @@ public final class ImageWriter {
         do {
             try ImageFileIO.writeAll(fd, iov, count: last + 1, offset: inFile, path: path, writev: writevCall)
         } catch {
-            bytesWritten = inFile  // what is surely in the file
+            written = inFile  // what is surely in the file
             kept = 0
             throw fail(error)
         }

@@ -233,15 +233,14 @@ public final class Listener {
                 case let .datagrams(n):
                     // One clock reading per batch: stream timeouts count in 100 ms ticks.
                     let receivedAt = monotonicNanoseconds()
-                    // Counted in locals and added once per batch: each update of a
-                    // property of this class is a run-time exclusivity check.
-                    var bytes = 0, messages: UInt64 = 0
-                    for k in 0..<n {
-                        let d = received[k]
-                        bytes += d.count
-                        retains[k] = process(buffer: slots[k], count: d.count, truncated: d.truncated,
-                                             senderPort: d.senderPort, now: receivedAt, messages: &messages)
-                    }
+                    // The batch's state goes in as arguments, inout where it changes: each
+                    // access to a stored property of this class is a run-time exclusivity
+                    // check, once per batch so, not once per message.
+                    var counts = BatchCounts()
+                    process(batch: n, received: received, slots: slots, now: receivedAt, counts: &counts,
+                            retains: &retains, reassembler: &reassembler, outbox: &outbox)
+                    let bytes = counts.bytes, messages = counts.messages
+                    unflushed += counts.ops
                     lastMessageNs = receivedAt
                     stats.datagrams += UInt64(n)
                     stats.bytesReceived += UInt64(bytes)
@@ -285,13 +284,39 @@ public final class Listener {
 
     private func stopRequested() -> Bool { stopHandle.isRequested }
 
+    /// What a batch adds to `stats` and `unflushed`, added by the caller once per batch.
+    private struct BatchCounts {
+        var bytes = 0
+        var messages: UInt64 = 0
+        /// Ops queued in the outbox.
+        var ops = 0
+    }
+
+    /// The first `n` datagrams of a `recvmmsg` batch (`received[k]` in pool buffer
+    /// `slots[k]`), received at `now`: `retains[k]` becomes how many writes point into
+    /// `slots[k]`. The reassembler and the outbox come in inout, so that their run-time
+    /// exclusivity checks are the caller's one per batch; nothing called from here may
+    /// touch `self.reassembler` or `self.outbox` (that would be an overlapping access,
+    /// which traps).
+    private func process(batch n: Int, received: [ReceivedDatagram], slots: [Int], now: UInt64,
+                         counts: inout BatchCounts, retains: inout [Int32],
+                         reassembler: inout Reassembler, outbox: inout [SinkOp]) {
+        for k in 0..<n {
+            let d = received[k]
+            counts.bytes += d.count
+            retains[k] = process(buffer: slots[k], count: d.count, truncated: d.truncated, senderPort: d.senderPort,
+                                 now: now, counts: &counts, reassembler: &reassembler, outbox: &outbox)
+        }
+    }
+
     /// One datagram in pool buffer `buffer`, received at `now`: decode it and act on each
     /// stream message.
     ///
-    /// Returns how many writes point into `buffer`; adds the stream messages it held to
-    /// `messages` (the caller counts datagrams, bytes and messages into `stats`).
+    /// Returns how many writes point into `buffer`; adds the stream messages it held and the
+    /// ops it queued to `counts` (the caller counts datagrams, bytes and messages into `stats`).
     private func process(buffer: Int, count: Int, truncated: Bool, senderPort: UInt32, now: UInt64,
-                         messages: inout UInt64) -> Int32 {
+                         counts: inout BatchCounts, reassembler: inout Reassembler,
+                         outbox: inout [SinkOp]) -> Int32 {
         if truncated {
             // Its stream will also see the lost message as a sequence gap.
             malformed("datagram truncated: longer than the \(pool.size)-byte pool buffer (--buffer-size)")
@@ -306,15 +331,15 @@ public final class Listener {
         var writes: Int32 = 0
         do {
             try decoder.decode(datagram: datagram, expectedType: source.messageType) { event in
-                messages += 1
+                counts.messages += 1
                 let action = reassembler.receive(event, now: clock)
                 if case .write = action { writes += 1 }
-                dispatch(action, buffer: buffer)
+                if queue(action, buffer: buffer, into: &outbox) { counts.ops += 1 }
             }
         } catch let error as ProtocolError {
             malformed("\(error)")
             if let crid = error.crid, let action = reassembler.malformed(crid: crid, seq: error.seq, "\(error)") {
-                dispatch(action, buffer: buffer)
+                if queue(action, buffer: buffer, into: &outbox) { counts.ops += 1 }
             }
         } catch {
             malformed("\(error)")
@@ -325,9 +350,15 @@ public final class Listener {
     /// Queues the op of `action` in the outbox (the writer gets it at the next
     /// `submitOutbox`); a `.write` needs `buffer`, which the caller counts as retained.
     private func dispatch(_ action: ReassemblyAction, buffer: Int?) {
+        if queue(action, buffer: buffer, into: &outbox) { unflushed += 1 }
+    }
+
+    /// `dispatch` into `outbox`, for the receive batch (which holds the outbox): true when
+    /// it queued an op (the caller adds it to `unflushed`).
+    private func queue(_ action: ReassemblyAction, buffer: Int?, into outbox: inout [SinkOp]) -> Bool {
         switch action {
         case .none:
-            return
+            return false
         case let .open(session, crid, pid):
             stats.begun += 1
             outbox.append(.open(session: session, info: StreamImageInfo(
@@ -339,7 +370,7 @@ public final class Listener {
         case let .fail(session, failure):
             outbox.append(.fail(session: session, failure))
         }
-        unflushed += 1
+        return true
     }
 
     private func malformed(_ what: String) {

@@ -81,32 +81,28 @@ public final class BufferPool: @unchecked Sendable {
     /// back empty the reader is out of buffers and must `acquire` (and stall) for one.
     /// O(`slots.count` + `target`).
     public func recycle(_ slots: inout [Int], used: Int, retains: [Int32], target: Int) {
-        lock.withLock {
-            var kept = 0
-            for k in 0..<slots.count {
-                let index = slots[k]
-                if k < used, retains[k] > 0 {
-                    state.retain(index, count: retains[k])
-                    _ = state.release(index, now: 0)  // still referenced by writes: frees nothing, wakes no one
-                    continue
-                }
-                slots[kept] = index
-                kept += 1
-            }
-            slots.removeLast(slots.count - kept)
-            while slots.count < target, let next = state.tryAcquire() { slots.append(next) }
-        }
+        // One call into `state` per batch, not one per slot: each access to a stored
+        // property of this class is a run-time exclusivity check.
+        lock.withLock { state.recycle(&slots, used: used, retains: retains, target: target) }
     }
 
     /// Up to `target` buffers in `slots` (see `recycle`), one lock round trip.
     public func topUp(_ slots: inout [Int], target: Int) {
-        lock.withLock {
-            while slots.count < target, let next = state.tryAcquire() { slots.append(next) }
-        }
+        lock.withLock { state.topUp(&slots, target: target) }
     }
 
     public func release(_ index: Int) {
         let action = lock.withLock { state.release(index, now: monotonicNanoseconds()) }
+        switch action {
+        case .none: break
+        case .resumeReader: lock.broadcast()
+        }
+    }
+
+    /// `release` of every buffer in `indices` (the writer's batch), one lock round trip.
+    public func release(contentsOf indices: [Int]) {
+        guard !indices.isEmpty else { return }
+        let action = lock.withLock { state.release(contentsOf: indices, now: monotonicNanoseconds()) }
         switch action {
         case .none: break
         case .resumeReader: lock.broadcast()

@@ -15,7 +15,8 @@
 ///
 /// A buffer is referenced once by the receive loop while it decodes, and once by each write
 /// that points into it; it is free again when the last reference is released.
-/// Every method is O(1).
+/// Every method is O(1), but the batch forms (`recycle`, `topUp`, `release(contentsOf:)`),
+/// O(the batch).
 public struct BufferPoolStateMachine: Sendable {
     public enum AcquireAction: Equatable, Sendable {
         /// Receive into buffer `index` (its reference count is now 1).
@@ -86,6 +87,43 @@ public struct BufferPoolStateMachine: Sendable {
     public mutating func retain(_ index: Int, count: Int32 = 1) {
         precondition(references[index] > 0, "retain of free buffer \(index)")
         references[index] += count
+    }
+
+    /// The state half of `BufferPool.recycle` (which documents it): the reader's `slots`,
+    /// the first `used` of them decoded, `retains[k]` writes pointing into `slots[k]`. A used
+    /// slot that writes point into goes to them (the reader's reference becomes theirs, so
+    /// it cannot become free here); the rest are kept; then topped up to `target`.
+    /// O(`slots.count` + `target`).
+    public mutating func recycle(_ slots: inout [Int], used: Int, retains: [Int32], target: Int) {
+        var kept = 0
+        for k in 0..<slots.count {
+            let index = slots[k]
+            if k < used, retains[k] > 0 {
+                precondition(references[index] > 0, "recycle of free buffer \(index)")
+                references[index] += retains[k] - 1
+                continue
+            }
+            slots[kept] = index
+            kept += 1
+        }
+        slots.removeLast(slots.count - kept)
+        topUp(&slots, target: target)
+    }
+
+    /// Free buffers into `slots` until it holds `target` (fewer when the pool runs low,
+    /// without recording a stall: the reader still holds what it has).
+    public mutating func topUp(_ slots: inout [Int], target: Int) {
+        while slots.count < target, let next = tryAcquire() { slots.append(next) }
+    }
+
+    /// `release` of each of `indices` in turn; `.resumeReader` if one of them ended a stall.
+    public mutating func release(contentsOf indices: [Int], now: @autoclosure () -> UInt64) -> ReleaseAction {
+        var resumed = ReleaseAction.none
+        for index in indices {
+            let action = release(index, now: now())
+            if case .resumeReader = action { resumed = action }
+        }
+        return resumed
     }
 
     /// True when only one holder (the reader) references `index`, so it may be reused as is.

@@ -314,8 +314,17 @@ final class SinkWriter {
     private var images: [UInt64: OpenImage] = [:]
     /// Pool buffers written from but perhaps only queued by a coalescing writer, and the
     /// sessions whose writers may have queued parts: `flushWrites` writes, then releases.
-    private var held: [Int] = []
-    private var dirty: [UInt64] = []
+    /// And the image the last write went to, so that a batch's run of writes to one stream
+    /// looks it up in `images` once: nil whenever `images` changes.
+    struct Unflushed {
+        var held: [Int] = []
+        var dirty: [UInt64] = []
+        var last: (session: UInt64, image: OpenImage)?
+    }
+    /// Empty between batches; kept for its arrays' capacity. A batch takes it into a local
+    /// and passes that on inout: each access to a stored property of this class is a
+    /// run-time exclusivity check, and the ops of a batch would pay three each.
+    private var unflushed = Unflushed()
     /// Flush after this many writes even within a batch, so the pool is not held for long.
     private let holdAtMost: Int
     /// The writer thread's: 48 of the default 64 buffers, so that while it writes, the
@@ -327,8 +336,8 @@ final class SinkWriter {
     init(_ parts: Parts, holdAtMost: Int) {
         self.parts = parts
         self.holdAtMost = holdAtMost
-        held.reserveCapacity(parts.pool.count)
-        dirty.reserveCapacity(parts.pool.count)
+        unflushed.held.reserveCapacity(parts.pool.count)
+        unflushed.dirty.reserveCapacity(parts.pool.count)
     }
 
     /// Takes batches until the queue is closed and empty.
@@ -344,6 +353,12 @@ final class SinkWriter {
     /// buffers; empties `batch`, keeping its capacity.
     func write(batch: inout [SinkOp]) {
         guard !batch.isEmpty else { return }
+        var pending = Unflushed()  // empty arrays: no allocation
+        swap(&pending, &unflushed)
+        defer {
+            pending.last = nil  // no image kept alive between batches
+            swap(&pending, &unflushed)  // emptied by flushWrites, its capacity kept
+        }
         var written: UInt64 = 0
         for op in batch {
             switch op {
@@ -355,25 +370,26 @@ final class SinkWriter {
                 written = 0
             case .open, .write: break
             }
-            written += process(op)
+            written += process(op, &pending)
         }
         batch.removeAll(keepingCapacity: true)
-        flushWrites()
+        flushWrites(&pending)
         if written > 0 { parts.counters.bytesWritten.add(written, ordering: .relaxed) }
     }
 
     /// Runs one op; returns the data bytes it wrote.
-    private func process(_ op: SinkOp) -> UInt64 {
+    private func process(_ op: SinkOp, _ pending: inout Unflushed) -> UInt64 {
+        if case .write = op {} else { pending.last = nil }  // every other op may change `images`
         switch op {
         case let .open(session, info):
             open(session: session, info: info)
         case let .write(write, buffer):
             // The writer may only have queued the fragment (coalescing): the buffer is
             // released after the flush.
-            let n = self.write(write)
-            held.append(buffer)
-            if dirty.last != write.session { dirty.append(write.session) }
-            if held.count >= holdAtMost { flushWrites() }
+            let n = self.write(write, &pending)
+            pending.held.append(buffer)
+            if pending.dirty.last != write.session { pending.dirty.append(write.session) }
+            if pending.held.count >= holdAtMost { flushWrites(&pending) }
             return n
         case let .complete(session, crid, summary, seq):
             complete(session: session, crid: crid, summary: summary, seq: seq)
@@ -409,8 +425,15 @@ final class SinkWriter {
         }
     }
 
-    private func write(_ op: WriteOp) -> UInt64 {
-        guard let image = images[op.session] else { return 0 }  // failed by the writer earlier
+    private func write(_ op: WriteOp, _ pending: inout Unflushed) -> UInt64 {
+        let image: OpenImage
+        if let last = pending.last, last.session == op.session {
+            image = last.image
+        } else {
+            guard let found = images[op.session] else { return 0 }  // failed by the writer earlier
+            image = found
+            pending.last = (op.session, found)
+        }
         do {
             if let head = op.head {
                 image.file.lastRecordID = head.id
@@ -420,6 +443,7 @@ final class SinkWriter {
             if op.endsRecord { try image.writer.endRecord() }
         } catch {
             images[op.session] = nil
+            pending.last = nil
             parts.settler.ioFailure(session: op.session, image.settling, errorText(error))
             return 0
         }
@@ -428,19 +452,20 @@ final class SinkWriter {
     }
 
     /// Writes what the writers queued, then releases the buffers it came from.
-    private func flushWrites() {
-        for session in dirty {
+    private func flushWrites(_ pending: inout Unflushed) {
+        for session in pending.dirty {
             guard let image = images[session] else { continue }  // settled: its writer flushed or failed
             do {
                 try image.writer.flush()
             } catch {
                 images[session] = nil
+                pending.last = nil
                 parts.settler.ioFailure(session: session, image.settling, errorText(error))
             }
         }
-        dirty.removeAll(keepingCapacity: true)
-        for buffer in held { parts.pool.release(buffer) }
-        held.removeAll(keepingCapacity: true)
+        pending.dirty.removeAll(keepingCapacity: true)
+        parts.pool.release(contentsOf: pending.held)
+        pending.held.removeAll(keepingCapacity: true)
     }
 
     /// Finishes a verified stream: index and trailer (after the writer's own check of the
