@@ -233,9 +233,9 @@ public final class Listener {
                 case let .datagrams(n):
                     // One clock reading per batch: stream timeouts count in 100 ms ticks.
                     let receivedAt = monotonicNanoseconds()
-                    // The batch's state goes in as arguments, inout where it changes: each
-                    // access to a stored property of this class is a run-time exclusivity
-                    // check, once per batch so, not once per message.
+                    // The batch's state goes in as arguments, inout where it changes, so
+                    // the run-time exclusivity check that each access to a stored property
+                    // of this class costs is paid once per batch, not once per message.
                     var counts = BatchCounts()
                     process(batch: n, received: received, slots: slots, now: receivedAt, counts: &counts,
                             retains: &retains, reassembler: &reassembler, outbox: &outbox)
