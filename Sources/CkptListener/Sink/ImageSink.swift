@@ -494,15 +494,3 @@ final class SinkWriter {
                                                      endedAt: endedAt, finishedAt: monotonicNanoseconds()))
     }
 }
-
-/// Stands in for a writer that could not be made, so the failure path is the usual one.
-private final class NoWriter: StreamImageWriter {
-    func beginRecord(_ head: RecordHead) throws {}
-    func appendData(_ bytes: UnsafeRawBufferPointer, checksum: UInt32?) throws {}
-    func endRecord() throws {}
-    func flush() throws {}
-    func keepCompleteRecords() throws {}
-    func finish(summary: StreamSummary) throws {}
-    var written: StreamSummary { StreamSummary(records: 0, bytes: 0, checksum: 0) }
-    var dataCheckedAtEnd: UInt64? { nil }
-}
