@@ -99,8 +99,7 @@ public struct BufferPoolStateMachine: Sendable {
         for k in 0..<slots.count {
             let index = slots[k]
             if k < used, retains[k] > 0 {
-                precondition(references[index] > 0, "recycle of free buffer \(index)")
-                references[index] += retains[k] - 1
+                retain(index, count: retains[k] - 1)  // the writes', less the reader's reference
                 continue
             }
             slots[kept] = index

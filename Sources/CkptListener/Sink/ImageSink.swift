@@ -312,10 +312,10 @@ final class SinkWriter {
     /// Streams with an open image. A session missing here has settled (or failed on the
     /// writer's side): its remaining ops are dropped, their buffers released.
     private var images: [UInt64: OpenImage] = [:]
-    /// Pool buffers written from but perhaps only queued by a coalescing writer, and the
-    /// sessions whose writers may have queued parts: `flushWrites` writes, then releases.
-    /// And the image the last write went to, so that a batch's run of writes to one stream
-    /// looks it up in `images` once: nil whenever `images` changes.
+    /// A batch's pool buffers written from but perhaps only queued by a coalescing writer,
+    /// and the sessions whose writers may have queued parts (`flushWrites` writes, then
+    /// releases); and the image the last write went to, so that a run of writes to one
+    /// stream looks it up in `images` once (nil whenever `images` changes).
     struct Unflushed {
         var held: [Int] = []
         var dirty: [UInt64] = []
