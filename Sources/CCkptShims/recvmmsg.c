@@ -12,11 +12,12 @@ struct ckpt_mmsg_vec {
 	unsigned int n;
 	struct mmsghdr *hdr;
 	struct iovec *iov;
-	/* Each slot's sender address (msg_name): the netlink sender's port id. */
+	/* Each slot's sender address (msg_name): the netlink sender's port id; NULL when
+	 * the vector was allocated without senders. */
 	struct sockaddr_nl *name;
 };
 
-struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n)
+struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n, int senders)
 {
 	struct ckpt_mmsg_vec *v = calloc(1, sizeof(*v));
 
@@ -25,15 +26,15 @@ struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n)
 	v->n = n;
 	v->hdr = calloc(n, sizeof(*v->hdr));
 	v->iov = calloc(n, sizeof(*v->iov));
-	v->name = calloc(n, sizeof(*v->name));
-	if (!v->hdr || !v->iov || !v->name) {
+	v->name = senders ? calloc(n, sizeof(*v->name)) : NULL;
+	if (!v->hdr || !v->iov || (senders && !v->name)) {
 		ckpt_mmsg_free(v);
 		return NULL;
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		v->hdr[i].msg_hdr.msg_iov = &v->iov[i];
 		v->hdr[i].msg_hdr.msg_iovlen = 1;
-		v->hdr[i].msg_hdr.msg_name = &v->name[i];
+		v->hdr[i].msg_hdr.msg_name = v->name ? &v->name[i] : NULL;
 	}
 	return v;
 }
@@ -66,8 +67,10 @@ int ckpt_mmsg_recv_n(int fd, struct ckpt_mmsg_vec *v, unsigned int n, int flags)
 	for (unsigned int i = 0; i < n; i++) {
 		v->hdr[i].msg_len = 0;
 		v->hdr[i].msg_hdr.msg_flags = 0;
-		v->hdr[i].msg_hdr.msg_namelen = sizeof(v->name[i]);
-		v->name[i].nl_pid = 0;
+		if (v->name) {
+			v->hdr[i].msg_hdr.msg_namelen = sizeof(v->name[i]);
+			v->name[i].nl_pid = 0;
+		}
 	}
 	return recvmmsg(fd, v->hdr, n, flags, NULL);
 }

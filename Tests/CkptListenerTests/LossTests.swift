@@ -23,10 +23,10 @@ final class LossTests: XCTestCase {
         var a = EncodedStream(crid: 1).messages
         let b = EncodedStream(crid: 2).messages
         a.remove(at: 4)  // what ENOBUFS cost stream 1
-        var steps: [ScriptedSource.Step] = a.prefix(4).map { .datagram($0, senderPort: 9) }
+        var steps: [ScriptedSource.Step] = a.prefix(4).map { .datagram($0) }
         steps.append(.overrun)
-        steps += b.map { .datagram($0, senderPort: 9) }  // stream 2 began after the loss
-        steps += a.dropFirst(4).map { .datagram($0, senderPort: 9) }
+        steps += b.map { .datagram($0) }  // stream 2 began after the loss
+        steps += a.dropFirst(4).map { .datagram($0) }
         let (outcome, files) = try run(ScriptedSource(steps), exitAfter: 2)
         XCTAssertEqual(outcome.stats.overruns, 1)
         XCTAssertEqual(outcome.stats.completed, 1)
@@ -38,22 +38,11 @@ final class LossTests: XCTestCase {
 
     func testTruncatedDatagramFailsItsStreamAsAGap() throws {
         let stream = EncodedStream(crid: 3, runs: 1, pagesPerRun: 16, fragment: 30_000)
-        let steps: [ScriptedSource.Step] = stream.messages.map { .datagram($0, senderPort: 9) }
+        let steps: [ScriptedSource.Step] = stream.messages.map { .datagram($0) }
         let (outcome, files) = try run(ScriptedSource(steps), exitAfter: 1, bufferSize: 16_384)
         XCTAssertGreaterThan(outcome.stats.malformedDatagrams, 0)
         XCTAssertEqual(outcome.stats.failuresByRule, ["sequence-gap": 1])
         XCTAssertEqual(files.names(), ["3.failed", "3.failed.reason"])
-    }
-
-    func testOnlyTheKernelMaySendToTheGenlSink() throws {
-        let stream = EncodedStream(crid: 4)
-        var steps: [ScriptedSource.Step] = [.datagram(stream.messages[0], senderPort: 0)]
-        steps.append(.datagram(stream.messages[1], senderPort: 777))  // forged: ignored
-        steps += stream.messages.dropFirst().map { .datagram($0, senderPort: 0) }
-        let (outcome, files) = try run(ScriptedSource(steps, kernelOnly: true), exitAfter: 1)
-        XCTAssertEqual(outcome.stats.malformedDatagrams, 1)
-        XCTAssertEqual(outcome.stats.completed, 1)
-        XCTAssertEqual(files.names(), ["4.ckpt"])
     }
 
     func testMalformedMessageFailsOnlyItsStream() throws {
@@ -63,8 +52,8 @@ final class LossTests: XCTestCase {
         let b = EncodedStream(crid: 6).messages
         var steps: [ScriptedSource.Step] = []
         for i in 0..<max(a.count, b.count) {
-            if i < a.count { steps.append(.datagram(a[i], senderPort: 9)) }
-            if i < b.count { steps.append(.datagram(b[i], senderPort: 9)) }
+            if i < a.count { steps.append(.datagram(a[i])) }
+            if i < b.count { steps.append(.datagram(b[i])) }
         }
         let (outcome, files) = try run(ScriptedSource(steps), exitAfter: 2)
         XCTAssertEqual(outcome.stats.completed, 1)

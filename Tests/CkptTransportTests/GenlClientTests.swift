@@ -13,6 +13,19 @@ import Testing
         #expect(client.portID != 0)
     }
 
+    /// Only the kernel may send to a client's socket (the sink's among them): another
+    /// process's unicast to its port is refused at the sender and never queued.
+    @Test func otherProcessesCannotSendToTheClient() throws {
+        let client = try GenlClient(family: "nlctrl")
+        let forger = try NetlinkSocket(family: .generic)
+        try forger.bind()
+        let refused: TransportError? = [UInt8](repeating: 0, count: 20).withUnsafeBytes { (bytes) -> TransportError? in
+            do throws(TransportError) { try forger.send(bytes, toPort: client.portID); return nil } catch { return error }
+        }
+        #expect(refused?.errno == .connectionRefused, "the forger's send: \(String(describing: refused))")
+        #expect(try client.socket.waitReadable(timeoutMilliseconds: 0) == false)
+    }
+
     @Test func missingFamilyIsATypedError() {
         #expect(throws: TransportError.familyNotFound("ckpt")) { _ = try GenlClient(family: "ckpt") }
         #expect(TransportError.familyNotFound("ckpt").description.contains("is the module loaded?"))

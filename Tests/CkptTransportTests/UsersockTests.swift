@@ -99,7 +99,7 @@ import Testing
             let bytes = [UInt8](repeating: UInt8(n), count: n)
             try bytes.withUnsafeBytes { try sender.send($0, toPort: port) }
         }
-        let batch = ReceiveBatch(capacity: 4)
+        let batch = ReceiveBatch(capacity: 4, senders: true)
         let buffers = (0..<4).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8) }
         defer { buffers.forEach { $0.deallocate() } }
         for (i, b) in buffers.enumerated() { batch.setBuffer(i, b) }
@@ -118,6 +118,43 @@ import Testing
         #expect(batch.isTruncated(0) && batch.length(0) == 64)
         #expect(try receiver.receive(batch) == 1)
         #expect(batch.length(0) == 10)
+    }
+
+    /// Without senders the kernel copies no address out, and the datagrams are the same.
+    @Test func recvmmsgWithoutSendersReceivesTheSame() throws {
+        let (sender, receiver, port) = try pair()
+        for n in [10, 20] {
+            try [UInt8](repeating: UInt8(n), count: n).withUnsafeBytes { try sender.send($0, toPort: port) }
+        }
+        let batch = ReceiveBatch(capacity: 4, senders: false)
+        let buffers = (0..<4).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8) }
+        defer { buffers.forEach { $0.deallocate() } }
+        for (i, b) in buffers.enumerated() { batch.setBuffer(i, b) }
+        #expect(try receiver.waitReadable(timeoutMilliseconds: 1000))
+        #expect(try receiver.receive(batch) == 2)
+        #expect([batch.length(0), batch.length(1)] == [10, 20])
+        #expect(buffers[1][19] == 20)
+    }
+
+    /// `acceptOnly(fromPort:)`: what another port sent before is discarded, what it sends
+    /// after is refused at its send (ECONNREFUSED) and never queued; the chosen port's
+    /// datagrams still arrive. (`GenlClient` does this with port 0, the kernel.)
+    @Test func acceptOnlyRefusesEveryOtherSender() throws {
+        let (stranger, receiver, port) = try pair()
+        let peer = try NetlinkSocket(family: .usersock)
+        try peer.bind()
+        try [UInt8](repeating: 1, count: 16).withUnsafeBytes { try stranger.send($0, toPort: port) }
+        try receiver.acceptOnly(fromPort: try peer.localPortID())
+        let refused: TransportError? = [UInt8](repeating: 2, count: 16).withUnsafeBytes { (bytes) -> TransportError? in
+            do throws(TransportError) { try stranger.send(bytes, toPort: port); return nil } catch { return error }
+        }
+        #expect(refused?.errno == .connectionRefused, "the stranger's send: \(String(describing: refused))")
+        try [UInt8](repeating: 3, count: 24).withUnsafeBytes { try peer.send($0, toPort: port) }
+        try withBuffer { raw in
+            let got = try receiver.receive(into: raw, timeoutMilliseconds: 1000)
+            #expect(got?.count == 24 && raw[0] == 3, "the stranger's first datagram was discarded")
+            #expect(try receiver.receiveMessage(into: raw, blocking: false) == nil)
+        }
     }
 
     @Test func nonBlockingSendToFullReceiverReportsWouldBlock() throws {

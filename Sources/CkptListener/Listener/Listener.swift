@@ -304,8 +304,8 @@ public final class Listener {
         for k in 0..<n {
             let d = received[k]
             counts.bytes += d.count
-            retains[k] = process(buffer: slots[k], count: d.count, truncated: d.truncated, senderPort: d.senderPort,
-                                 now: now, counts: &counts, reassembler: &reassembler, outbox: &outbox)
+            retains[k] = process(buffer: slots[k], count: d.count, truncated: d.truncated, now: now,
+                                 counts: &counts, reassembler: &reassembler, outbox: &outbox)
         }
     }
 
@@ -314,16 +314,12 @@ public final class Listener {
     ///
     /// Returns how many writes point into `buffer`; adds the stream messages it held and the
     /// ops it queued to `counts` (the caller counts datagrams, bytes and messages into `stats`).
-    private func process(buffer: Int, count: Int, truncated: Bool, senderPort: UInt32, now: UInt64,
+    private func process(buffer: Int, count: Int, truncated: Bool, now: UInt64,
                          counts: inout BatchCounts, reassembler: inout Reassembler,
                          outbox: inout [SinkOp]) -> Int32 {
         if truncated {
             // Its stream will also see the lost message as a sequence gap.
             malformed("datagram truncated: longer than the \(pool.size)-byte pool buffer (--buffer-size)")
-            return 0
-        }
-        if source.kernelOnly, senderPort != 0 {
-            malformed("datagram from port \(senderPort) ignored: only the kernel sends streams to the sink")
             return 0
         }
         let clock = now - stalledAtTickNs

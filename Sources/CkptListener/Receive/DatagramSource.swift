@@ -1,9 +1,8 @@
 /// What one non-blocking receive produced.
 public enum ReceiveOutcome: Equatable, Sendable {
     /// `count` bytes landed in the buffer. `truncated`: the datagram was longer than the
-    /// buffer (MSG_TRUNC) and its tail is gone. `senderPort`: the sender's netlink port id
-    /// (0 for the kernel).
-    case datagram(count: Int, truncated: Bool, senderPort: UInt32)
+    /// buffer (MSG_TRUNC) and its tail is gone.
+    case datagram(count: Int, truncated: Bool)
     /// Nothing queued (EAGAIN).
     case wouldBlock
     /// ENOBUFS: the socket overflowed and the kernel dropped messages (loss).
@@ -15,12 +14,10 @@ public enum ReceiveOutcome: Equatable, Sendable {
 public struct ReceivedDatagram: Equatable, Sendable {
     public var count: Int
     public var truncated: Bool
-    public var senderPort: UInt32
 
-    public init(count: Int, truncated: Bool, senderPort: UInt32) {
+    public init(count: Int, truncated: Bool) {
         self.count = count
         self.truncated = truncated
-        self.senderPort = senderPort
     }
 }
 
@@ -35,15 +32,14 @@ public enum BatchOutcome: Equatable, Sendable {
 }
 
 /// A netlink socket the listener reads stream messages from: the `ckpt` genl family's sink
-/// socket or a NETLINK_USERSOCK socket. Nothing above this knows which.
+/// socket or a NETLINK_USERSOCK socket. Nothing above this knows which. Who may send is
+/// the source's to enforce (the sink's socket is connected to the kernel, which refuses
+/// every other sender), so datagrams come without their sender.
 public protocol DatagramSource: AnyObject {
     /// For poll(2).
     var fileDescriptor: Int32 { get }
     /// The `nlmsg_type` stream messages carry: the family id, or `CKPT_USERSOCK_TYPE`.
     var messageType: UInt16 { get }
-    /// True when only the kernel (port 0) may send stream messages (genl: another process
-    /// could otherwise unicast forged streams to the sink's port).
-    var kernelOnly: Bool { get }
     /// For logs: `genl family ckpt (id 30), port 1234` / `usersock port 1234`.
     var description: String { get }
     /// Receives one datagram without blocking.
@@ -63,9 +59,9 @@ extension DatagramSource {
         switch try receive(into: first) {
         case .wouldBlock: return .wouldBlock
         case .overrun: return .overrun
-        case let .datagram(count, truncated, senderPort):
+        case let .datagram(count, truncated):
             received.removeAll(keepingCapacity: true)
-            received.append(ReceivedDatagram(count: count, truncated: truncated, senderPort: senderPort))
+            received.append(ReceivedDatagram(count: count, truncated: truncated))
             return .datagrams(1)
         }
     }

@@ -15,10 +15,11 @@ public final class NetlinkSource: DatagramSource {
     private let client: GenlClient?
     public let portID: UInt32
     public let messageType: UInt16
-    public let kernelOnly: Bool
     public let description: String
-    /// The `recvmmsg` vector, reused by every batch receive.
-    private let batch = ReceiveBatch(capacity: NetlinkSource.maxBatch)
+    /// The `recvmmsg` vector, reused by every batch receive. No senders: the sink's socket
+    /// takes datagrams only from the kernel (`GenlClient` connects it), a usersock socket
+    /// from anyone, so the address the kernel would copy out per datagram tells nothing.
+    private let batch = ReceiveBatch(capacity: NetlinkSource.maxBatch, senders: false)
     /// The most datagrams one batch receive takes.
     public static let maxBatch = 64
 
@@ -29,7 +30,6 @@ public final class NetlinkSource: DatagramSource {
         self.client = client
         self.portID = portID
         self.messageType = messageType
-        kernelOnly = client != nil
         self.description = description
     }
 
@@ -45,7 +45,9 @@ public final class NetlinkSource: DatagramSource {
     }
 
     /// Resolves the `ckpt` family, registers this socket as the namespace's capture sink
-    /// (`CKPT_CMD_SINK_REGISTER`); the stream then arrives on the same socket.
+    /// (`CKPT_CMD_SINK_REGISTER`); the stream then arrives on the same socket, which is
+    /// connected to the kernel: another process's unicast to the sink's port is refused
+    /// (ECONNREFUSED) before it is queued.
     /// Throws `SinkUnavailable` when the family is missing or refuses us (EPERM, EBUSY:
     /// another sink), `TransportError` for other socket failures.
     public static func genlSink(receiveBuffer: Int) throws -> NetlinkSource {
@@ -67,11 +69,11 @@ public final class NetlinkSource: DatagramSource {
     public func receive(into buffer: UnsafeMutableRawBufferPointer) throws -> ReceiveOutcome {
         do {
             guard let received = try socket.receiveMessage(into: buffer, blocking: false) else { return .wouldBlock }
-            return .datagram(count: received.count, truncated: false, senderPort: received.senderPort)
+            return .datagram(count: received.count, truncated: false)
         } catch .overrun {
             return .overrun
         } catch let .truncated(capacity, _) {
-            return .datagram(count: capacity, truncated: true, senderPort: 0)
+            return .datagram(count: capacity, truncated: true)
         }
     }
 
@@ -89,7 +91,7 @@ public final class NetlinkSource: DatagramSource {
         if n == 0 { return .wouldBlock }
         received.removeAll(keepingCapacity: true)
         for k in 0..<n {
-            received.append(ReceivedDatagram(count: batch.length(k), truncated: batch.isTruncated(k), senderPort: batch.senderPort(k)))
+            received.append(ReceivedDatagram(count: batch.length(k), truncated: batch.isTruncated(k)))
         }
         return .datagrams(n)
     }

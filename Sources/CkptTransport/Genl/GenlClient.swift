@@ -25,7 +25,9 @@ import SystemPackage
 /// Never send `CKPT_CMD_CHECKPOINT` from the sink's own socket: its checkpoint-done answer
 /// would arrive among stream messages. Use one client as sink and another as requester.
 ///
-/// Sockets are enabled for `NETLINK_EXT_ACK` and `NETLINK_CAP_ACK`. Not thread-safe.
+/// Sockets are connected to the kernel (`NetlinkSocket.acceptOnly(fromPort: 0)`: the kernel
+/// refuses other senders) and enabled for `NETLINK_EXT_ACK` and `NETLINK_CAP_ACK`. Not
+/// thread-safe.
 public final class GenlClient {
     private let nl: OpaquePointer
     /// The libnl socket's descriptor, for raw I/O and poll (owned by libnl, closed in deinit).
@@ -51,6 +53,15 @@ public final class GenlClient {
         if connected < 0 {
             nl_socket_free(nl)
             throw Self.libnlError("genl_connect", connected)
+        }
+        // Only the kernel may send to this socket: it may become the capture sink, whose
+        // port a process with CAP_NET_ADMIN over the network namespace (root) could
+        // otherwise unicast forged stream messages to (others get EPERM from the family).
+        do {
+            try NetlinkSocket(borrowing: nl_socket_get_fd(nl)).acceptOnly(fromPort: 0)
+        } catch {
+            nl_socket_free(nl)
+            throw error
         }
         let id = genl_ctrl_resolve(nl, family)
         if id < 0 {
@@ -133,8 +144,8 @@ public final class GenlClient {
     /// The one ack reader (`awaitAcks` and CkptReplay's `GenlRestartLink` both use it):
     /// receives one datagram from the kernel, waiting up to `timeoutMilliseconds`, appends its
     /// `NLMSG_ERROR` answers to `answers` in order, and hands the family's other messages to
-    /// `reply`. Datagrams from other ports are ignored; a signal while waiting without a
-    /// timeout returns with nothing appended.
+    /// `reply`. Everything received is the kernel's (the socket is connected to it); a
+    /// signal while waiting without a timeout returns with nothing appended.
     public func receiveAnswers(
         into answers: inout [Answer],
         reply: (NetlinkMessage) throws(ProtocolError) -> Void = { _ throws(ProtocolError) in }
@@ -143,7 +154,6 @@ public final class GenlClient {
             if timeoutMilliseconds < 0 { return }  // a signal: the caller waits again
             throw .timedOut("an answer from family \(familyName)")
         }
-        guard received.senderPort == 0 else { return }  // only the kernel answers requests
         var reader = NetlinkMessageReader(UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<received.count]))
         do throws(ProtocolError) {
             while let m = try reader.next() {

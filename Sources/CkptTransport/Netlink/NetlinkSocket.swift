@@ -68,6 +68,24 @@ public final class NetlinkSocket {
         try Sys.bind(fileDescriptor, portID: portID, groups: groups)
     }
 
+    /// `connect`s to `port` (0: the kernel) and discards what was queued before. From then
+    /// on the kernel refuses, with ECONNREFUSED to the sender, every unicast to this socket
+    /// from another port (af_netlink.c, `netlink_getsockbyportid`), so everything received
+    /// comes from `port`. Needs no privilege; sends may still name any destination.
+    public func acceptOnly(fromPort port: UInt32) throws(TransportError) {
+        try Sys.connect(fileDescriptor, portID: port)
+        // Queued between bind and connect, by anyone: nothing was asked for yet.
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024 + 4096, alignment: 8)
+        defer { scratch.deallocate() }
+        while true {
+            do {
+                guard try receiveMessage(into: scratch, blocking: false) != nil else { return }
+            } catch .truncated, .overrun {
+                continue
+            }
+        }
+    }
+
     /// The bound port id (`getsockname`).
     public func localPortID() throws(TransportError) -> UInt32 { try Sys.localPortID(fileDescriptor) }
 

@@ -38,6 +38,19 @@ enum Sys {
         if r != 0 { throw check("bind", "netlink port \(portID)", errno) }
     }
 
+    /// `connect(fd, sockaddr_nl{nl_pid: portID})`.
+    static func connect(_ fd: Int32, portID: UInt32) throws(TransportError) {
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        address.nl_pid = portID
+        let r = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+            }
+        }
+        if r != 0 { throw check("connect", "netlink port \(portID)", errno) }
+    }
+
     /// `getsockname(fd)`: the bound `sockaddr_nl`'s `nl_pid`.
     static func localPortID(_ fd: Int32) throws(TransportError) -> UInt32 {
         var address = sockaddr_nl()

@@ -4,23 +4,21 @@ import Glibc
 import CCkptUAPI
 @testable import CkptListener
 
-/// A `DatagramSource` that plays a script: datagrams (with a sender port, possibly longer
-/// than the pool buffer) and ENOBUFS overruns, which no userspace sender can cause on a
+/// A `DatagramSource` that plays a script: datagrams (possibly longer than the pool buffer) and ENOBUFS overruns, which no userspace sender can cause on a
 /// real socket (a user sender blocks; only kernel senders drop).
 final class ScriptedSource: DatagramSource {
     enum Step {
-        case datagram([UInt8], senderPort: UInt32)
+        case datagram([UInt8])
         case overrun
     }
 
     let fileDescriptor: Int32
     private let writeEnd: Int32
     private var steps: [Step]
-    let kernelOnly: Bool
     var messageType: UInt16 { UInt16(CKPT_USERSOCK_TYPE) }
     var description: String { "scripted" }
 
-    init(_ steps: [Step], kernelOnly: Bool = false) {
+    init(_ steps: [Step]) {
         var fds: [Int32] = [0, 0]
         pipe(&fds)
         fileDescriptor = fds[0]
@@ -28,7 +26,6 @@ final class ScriptedSource: DatagramSource {
         var byte: UInt8 = 1
         write(writeEnd, &byte, 1)  // always readable: poll never waits, receive decides
         self.steps = steps.reversed()
-        self.kernelOnly = kernelOnly
     }
 
     func receive(into buffer: UnsafeMutableRawBufferPointer) throws -> ReceiveOutcome {
@@ -39,10 +36,10 @@ final class ScriptedSource: DatagramSource {
         switch step {
         case .overrun:
             return .overrun
-        case let .datagram(bytes, port):
+        case let .datagram(bytes):
             let n = min(bytes.count, buffer.count)
             buffer.copyBytes(from: bytes[0..<n])
-            return .datagram(count: n, truncated: bytes.count > buffer.count, senderPort: port)
+            return .datagram(count: n, truncated: bytes.count > buffer.count)
         }
     }
 
