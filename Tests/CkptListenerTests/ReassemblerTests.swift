@@ -110,6 +110,34 @@ final class ReassemblerTests: XCTestCase {
         XCTAssertNil(failure(stream(9), &r))
     }
 
+    /// The reassembler remembers the last message's stream and slot: a stream removed any
+    /// way (its writer failed, it completed) is never reached through them, even once
+    /// another stream has its slot.
+    func testRemovedStreamIsNotReachedThroughTheRememberedSlot() {
+        var r = reassembler()
+        let a = stream(7), b = stream(8), c = stream(9)
+        var session: UInt64 = 0
+        for event in a.prefix(3) {
+            if case let .open(s, _, _) = r.receive(event, now: 0) { session = s }
+        }
+        r.writerFailed(session: session)
+        guard case .open = r.receive(b[0], now: 0) else { return XCTFail("b did not open") }  // a's slot
+        guard case .none = r.receive(a[3], now: 0) else { return XCTFail("a's message reached another stream") }
+        var completed = false
+        for event in b.dropFirst() {
+            switch r.receive(event, now: 0) {
+            case .complete: completed = true
+            case let .fail(_, failure): XCTFail("b: \(failure)")
+            default: break
+            }
+        }
+        XCTAssertTrue(completed)
+        guard case .open = r.receive(c[0], now: 0) else { return XCTFail("c did not open") }  // b's slot
+        guard case let .fail(_, stale) = r.receive(b[1], now: 0) else { return XCTFail("b's message reached c") }
+        XCTAssertEqual(stale.crid, 8)
+        XCTAssertNil(failure(Array(c.dropFirst()), &r))
+    }
+
     // MARK: stream framing
 
     func testBeginMustBeSeqZero() {
