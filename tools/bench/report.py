@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rows and tables for tools/bench/run (stdlib only; matplotlib only for --plot).
+"""Rows and tables for tools/bench/run, and its plot as an SVG (stdlib only).
 
   report.py row ...     one TSV row from a run's files (sender output, receiver output,
                         /usr/bin/time output, image directory)
@@ -200,37 +200,71 @@ def table(a):
             print(f"ratios: ckpt/best_c=n/a ckpt/libnl=n/a rss_mib=n/a{extra}")
 
 
+COLORS = {"limit": "#555555", "batched": "#c8772f", "libnl": "#5b9a68", "libnl_tuned": "#a7d3b0", "ckpt": "#3b6ea8",
+          "ckpt_ref": "#8fb3dd"}
+
+
+def esc(text):
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def plot(S, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print(f"plot: matplotlib missing, {path} not written", file=sys.stderr)
-        return
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    """MB/s by fragment size, one line per contender (median, bar min..max), one stream:
+    an SVG written with the standard library only (this machine has no matplotlib), every
+    number drawn also in the point's tooltip. Nothing to draw: no file, and says so."""
     frags = sorted({int(k[1]) for k in S if k[0] == "single"})
-    styles = {"limit": "o-", "batched": "s-", "libnl": "^-", "libnl_tuned": "v--", "ckpt": "D-"}
+    lines = []
     for c in ORDER:
-        pts = [(f, S[k]) for f in frags for k in S if k[0] == "single" and int(k[1]) == f and k[4] == c and S[k]["mbps"]]
-        if not pts:
-            continue
-        xs = [p[0] / 1024 for p in pts]
-        ys = [p[1]["mbps"] for p in pts]
-        err = [[p[1]["mbps"] - p[1]["lo"] for p in pts], [p[1]["hi"] - p[1]["mbps"] for p in pts]]
-        ax.errorbar(xs, ys, yerr=err, fmt=styles.get(c, "o-"), capsize=3, label=c)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks([f / 1024 for f in frags])
-    ax.set_xticklabels([f"{f // 1024}" if f % 1024 == 0 else f"{round(f / 1024)} ({f} B)" for f in frags])
-    ax.set_xlabel("fragment size (KiB of data per message)")
-    ax.set_ylabel("payload MB/s (median, bars min..max)")
-    size = {k[2] for k in S if k[0] == "single"}
-    ax.set_title(f"ckpt capture into new files, 1 stream of {', '.join(sorted(size))}")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
+        pts = [(int(k[1]), S[k]) for k in S if k[0] == "single" and k[4] == c and S[k]["mbps"]]
+        if pts:
+            lines.append((c, sorted(pts, key=lambda p: p[0])))
+    if not lines:
+        print(f"plot: no single-stream results, {path} not written", file=sys.stderr)
+        return
+    W, H, L, R, T, B = 720, 420, 70, 130, 40, 55
+    top = max(p[1]["hi"] or p[1]["mbps"] for _, pts in lines for p in pts) * 1.1
+    x_of = {f: L + (W - L - R) * (i + 0.5) / len(frags) for i, f in enumerate(frags)}
+
+    def y(v):
+        return T + (H - T - B) * (1 - v / top)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{W}" height="{H}" fill="white"/>']
+    size = ", ".join(sorted({k[2] for k in S if k[0] == "single"}))
+    out.append(f'<text x="{W / 2}" y="22" text-anchor="middle" font-size="14">'
+               f'ckpt capture into new files, 1 stream of {esc(size)}</text>')
+    step = 10 ** max(0, len(str(int(top))) - 1)
+    if top / step < 4:
+        step //= 2 if step >= 2 else 1
+    v = 0
+    while v <= top:
+        out.append(f'<line x1="{L}" x2="{W - R}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e4e4e4"/>')
+        out.append(f'<text x="{L - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>')
+        v += step
+    out.append(f'<line x1="{L}" x2="{L}" y1="{T}" y2="{H - B}" stroke="black"/>')
+    out.append(f'<line x1="{L}" x2="{W - R}" y1="{H - B}" y2="{H - B}" stroke="black"/>')
+    for f, x in x_of.items():
+        label = f"{f // 1024}" if f % 1024 == 0 else f"{round(f / 1024)} ({f} B)"
+        out.append(f'<text x="{x:.1f}" y="{H - B + 16}" text-anchor="middle">{label}</text>')
+    out.append(f'<text x="{(L + W - R) / 2}" y="{H - 12}" text-anchor="middle">fragment size (KiB of data per message)</text>')
+    out.append(f'<text transform="translate(16 {(T + H - B) / 2}) rotate(-90)" text-anchor="middle">'
+               f'payload MB/s (median, bars min..max)</text>')
+    for i, (c, pts) in enumerate(lines):
+        color = COLORS.get(c, "#999999")
+        out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
+                   + " ".join(f"{x_of[f]:.1f},{y(r['mbps']):.1f}" for f, r in pts) + '"/>')
+        for f, r in pts:
+            x = x_of[f]
+            lo, hi = r["lo"] or r["mbps"], r["hi"] or r["mbps"]
+            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y(lo):.1f}" y2="{y(hi):.1f}" stroke="{color}"/>')
+            out.append(f'<circle cx="{x:.1f}" cy="{y(r["mbps"]):.1f}" r="3.5" fill="{color}">'
+                       f'<title>{esc(c)} {f} B: {r["mbps"]:.0f} MB/s ({lo:.0f}..{hi:.0f})</title></circle>')
+        ly = T + 18 * i
+        out.append(f'<line x1="{W - R + 12}" x2="{W - R + 32}" y1="{ly + 6}" y2="{ly + 6}" stroke="{color}" stroke-width="2"/>')
+        out.append(f'<text x="{W - R + 38}" y="{ly + 10}">{esc(c)}</text>')
+    out.append("</svg>")
+    with open(path, "w") as fh:
+        fh.write("\n".join(out) + "\n")
     print(f"plot: {path}", file=sys.stderr)
 
 
