@@ -24,7 +24,7 @@ final class PublishTests: XCTestCase {
         let settled = Settled()
         let gate = DispatchSemaphore(value: 0)
         let sink = ImageSink(
-            directory: directory, pool: BufferPool(count: 2, size: 4096), logger: Logger(label: "test"),
+            directory: directory, pool: BufferPool(count: 2, size: 4096), logger: Logger(label: "test"), host: "h",
             makeWriter: { fd, info in RecordingWriter(try ImageWriters.standard(fd, info), seen: seen) },
             onSettled: { settled.add($0) }, onWriterFailure: { _ in }, writer: writer,
             syncFile: { fd throws(Errno) in
@@ -35,7 +35,7 @@ final class PublishTests: XCTestCase {
         let empty = StreamSummary(records: 0, bytes: 0, checksum: 0)
         sink.start()
         for session in UInt64(1)...3 {
-            sink.submit(.open(session: session, info: StreamImageInfo(crid: 40 + session, pid: 1, captureStartNs: 0, host: "h")))
+            sink.submit(.open(session: session, stream: StreamStart(crid: 40 + session, pid: 1, captureStartNs: 0)))
             sink.submit(.complete(session: session, crid: 40 + session, summary: empty, seq: 1))
             sink.flush()
         }

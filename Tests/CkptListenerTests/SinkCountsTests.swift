@@ -21,7 +21,7 @@ final class SinkCountsTests: XCTestCase {
         let pool = BufferPool(count: 2, size: 4096)
         let box = SinkBox()
         let sink = ImageSink(
-            directory: directory, pool: pool, logger: Logger(label: "test"),
+            directory: directory, pool: pool, logger: Logger(label: "test"), host: "h",
             makeWriter: { _, info in CountingWriter(slow: info.crid == 52, box: box) },
             onSettled: { settled in if settled.crid == 51 { box.settled(writtenThen: box.sink?.bytesWritten ?? 0) } },
             onWriterFailure: { _ in }, writer: writer)
@@ -33,10 +33,10 @@ final class SinkCountsTests: XCTestCase {
         let summary = StreamSummary(records: 0, bytes: 4096, checksum: 0)
         // One batch: stream 51 written and completed, then a slow write of stream 52. 51 is
         // published while 52's write still runs.
-        sink.submit(.open(session: 1, info: StreamImageInfo(crid: 51, pid: 1, captureStartNs: 0, host: "h")))
+        sink.submit(.open(session: 1, stream: StreamStart(crid: 51, pid: 1, captureStartNs: 0)))
         sink.submit(.write(WriteOp(session: 1, crid: 51, head: nil, data: data(first), endsRecord: false), buffer: first))
         sink.submit(.complete(session: 1, crid: 51, summary: summary, seq: 2))
-        sink.submit(.open(session: 2, info: StreamImageInfo(crid: 52, pid: 1, captureStartNs: 0, host: "h")))
+        sink.submit(.open(session: 2, stream: StreamStart(crid: 52, pid: 1, captureStartNs: 0)))
         sink.submit(.write(WriteOp(session: 2, crid: 52, head: nil, data: data(second), endsRecord: false), buffer: second))
         sink.flush()
         try waitFor { box.writtenWhenSettled != nil }

@@ -29,7 +29,7 @@ final class SinkHoldTests: XCTestCase {
         let log = Recorded<WriterEvent>()
         let gate = DispatchSemaphore(value: 0), entered = DispatchSemaphore(value: 0)
         let sink = ImageSink(
-            directory: directory, pool: pool, logger: Logger(label: "test"),
+            directory: directory, pool: pool, logger: Logger(label: "test"), host: "h",
             makeWriter: { _, info in
                 info.crid == 60 ? FlushCountingWriter(log: Recorded(), gate: (entered, gate))
                     : FlushCountingWriter(log: log, gate: nil)
@@ -43,13 +43,13 @@ final class SinkHoldTests: XCTestCase {
             sink.submit(.write(WriteOp(session: session, crid: crid, head: nil, data: data, endsRecord: false), buffer: buffer))
         }
         if writer == .thread {
-            sink.submit(.open(session: 2, info: StreamImageInfo(crid: 60, pid: 1, captureStartNs: 0, host: "h")))
+            sink.submit(.open(session: 2, stream: StreamStart(crid: 60, pid: 1, captureStartNs: 0)))
             try write(session: 2, crid: 60)
             sink.flush()
             // The writer thread took that batch alone and waits at `gate` in its write.
             XCTAssertEqual(entered.wait(timeout: .now() + 5), .success)
         }
-        sink.submit(.open(session: 1, info: StreamImageInfo(crid: 61, pid: 1, captureStartNs: 0, host: "h")))
+        sink.submit(.open(session: 1, stream: StreamStart(crid: 61, pid: 1, captureStartNs: 0)))
         for _ in 0..<fragments { try write(session: 1, crid: 61) }
         sink.flush()
         gate.signal()

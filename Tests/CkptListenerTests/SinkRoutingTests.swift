@@ -24,13 +24,13 @@ final class SinkRoutingTests: XCTestCase {
         let pool = BufferPool(count: 16, size: 4096)
         let log = Recorded<String>()
         let sink = ImageSink(
-            directory: directory, pool: pool, logger: Logger(label: "test"),
+            directory: directory, pool: pool, logger: Logger(label: "test"), host: "h",
             makeWriter: { _, info in TaggingWriter(crid: info.crid, failAtAppend: info.crid == 71 ? 3 : nil, log: log) },
             onSettled: { _ in }, onWriterFailure: { _ in }, writer: writer)
         sink.start()
         defer { sink.stop() }
         func open(_ session: UInt64, crid: UInt64) {
-            sink.submit(.open(session: session, info: StreamImageInfo(crid: crid, pid: 1, captureStartNs: 0, host: "h")))
+            sink.submit(.open(session: session, stream: StreamStart(crid: crid, pid: 1, captureStartNs: 0)))
         }
         func write(_ session: UInt64, crid: UInt64, tag: UInt8) throws {
             let buffer = try XCTUnwrap(pool.acquire(deadlineNs: monotonicNanoseconds() + 1_000_000_000))
@@ -48,7 +48,7 @@ final class SinkRoutingTests: XCTestCase {
         try write(1, crid: 71, tag: 5)  // so this is dropped
         try write(2, crid: 72, tag: 6)
         try write(3, crid: 73, tag: 7)
-        sink.submit(.fail(session: 3, StreamFailure(crid: 73, seq: 9, recordID: nil, rule: .malformed("test"))))
+        sink.submit(sink.failOp(session: 3, StreamFailure(crid: 73, seq: 9, recordID: nil, rule: .malformed("test"))))
         try write(3, crid: 73, tag: 8)  // dropped: 73 failed
         try write(2, crid: 72, tag: 9)
         sink.flush()

@@ -50,7 +50,6 @@ public final class Listener {
     private let feedback = Feedback()
     /// What other threads may hold of the listener: `requestStop()`.
     public let stopHandle: StopHandle
-    private let host: String
     private let decoder = StreamDecoder()
 
     // Receive-thread state.
@@ -94,10 +93,10 @@ public final class Listener {
         }
         var name = [UInt8](repeating: 0, count: 256)
         gethostname(&name, name.count - 1)
-        host = String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+        let host = String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
         let feedback = self.feedback
         sink = ImageSink(
-            directory: directory, pool: pool, logger: logger, makeWriter: makeWriter,
+            directory: directory, pool: pool, logger: logger, host: host, makeWriter: makeWriter,
             onSettled: { [published = configuration.publishedImage] in
                 feedback.settled($0)
                 // An image checked after publication is handed on once it was (`onChecked`).
@@ -357,14 +356,14 @@ public final class Listener {
             return false
         case let .open(session, crid, pid):
             stats.begun += 1
-            outbox.append(.open(session: session, info: StreamImageInfo(
-                crid: crid, pid: pid, captureStartNs: wallClockNanoseconds(), host: host)))
+            outbox.append(.open(session: session, stream: StreamStart(
+                crid: crid, pid: pid, captureStartNs: wallClockNanoseconds())))
         case let .write(op):
             outbox.append(.write(op, buffer: buffer!))
         case let .complete(session, crid, summary, seq):
             outbox.append(.complete(session: session, crid: crid, summary: summary, seq: seq))
         case let .fail(session, failure):
-            outbox.append(.fail(session: session, failure))
+            outbox.append(sink.failOp(session: session, failure))
         }
         return true
     }

@@ -6,7 +6,7 @@ import CkptProtocol
 ///
 /// `@unchecked Sendable`, sound because `meta` points into a pool buffer that the listener
 /// retains for the op carrying it and nothing writes until the writer has released it.
-public struct RecordHead: @unchecked Sendable {
+public struct RecordHead: @unchecked Sendable, BitwiseCopyable {
     public var type: RecordType
     public var id: UInt32
     public var parent: UInt32
@@ -20,7 +20,7 @@ public struct RecordHead: @unchecked Sendable {
 ///
 /// `@unchecked Sendable`, sound for the same reason as `RecordHead`: the buffer under `data`
 /// stays retained and unwritten until the writer thread releases it.
-public struct WriteOp: @unchecked Sendable {
+public struct WriteOp: @unchecked Sendable, BitwiseCopyable {
     public var session: UInt64
     public var crid: UInt64
     public var head: RecordHead?

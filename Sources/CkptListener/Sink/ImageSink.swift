@@ -9,13 +9,63 @@ import CkptSystem
 import SystemPackage
 
 /// Work for the image sink, queued by the receive loop in stream order.
-public enum SinkOp: Sendable {
-    case open(session: UInt64, info: StreamImageInfo)
+///
+/// Plain bytes (`BitwiseCopyable`, which the compiler checks): an op a fragment passes
+/// through the outbox, the writer's queue and its batch, and an op of plain bytes is copied
+/// and dropped as such. With strings in `.open` and `.fail`, every op, a `.write` too, was
+/// copied and destroyed through a switch over the cases (~145 instructions a 4 KiB message,
+/// callgrind, session 51). So the host comes from the sink, and a failure is parked with it
+/// (`ImageSink.failOp`).
+public enum SinkOp: Sendable, BitwiseCopyable {
+    case open(session: UInt64, stream: StreamStart)
     /// `buffer` is the pool buffer `write`'s pointers are into; released once written.
     case write(WriteOp, buffer: Int)
     /// `summary` is the sender's; the writer checks its checksum. `seq`: the end message.
     case complete(session: UInt64, crid: UInt64, summary: StreamSummary, seq: UInt32)
-    case fail(session: UInt64?, StreamFailure)
+    case fail(session: UInt64?, ParkedFailure)
+}
+
+/// A new stream as `.open` carries it; the writer adds the sink's host for the image's header.
+public struct StreamStart: Sendable, BitwiseCopyable {
+    public var crid: UInt64
+    public var pid: UInt32
+    /// Wall-clock time the stream began, ns since the epoch.
+    public var captureStartNs: UInt64
+
+    public init(crid: UInt64, pid: UInt32, captureStartNs: UInt64) {
+        self.crid = crid
+        self.pid = pid
+        self.captureStartNs = captureStartNs
+    }
+}
+
+/// A `StreamFailure` parked with the sink by `ImageSink.failOp`, taken by the writer when it
+/// runs the `.fail` op.
+public struct ParkedFailure: Sendable, BitwiseCopyable {
+    fileprivate let key: UInt64
+}
+
+/// The parked failures: a handful per failed stream, so one lock each is nothing.
+final class FailureParking: Sendable {
+    private let state = Mutex<(next: UInt64, parked: [UInt64: StreamFailure])>((0, [:]))
+
+    func park(_ failure: StreamFailure) -> ParkedFailure {
+        state.withLock {
+            $0.next += 1
+            $0.parked[$0.next] = failure
+            return ParkedFailure(key: $0.next)
+        }
+    }
+
+    /// Each parked failure is taken once: its `.fail` op runs once.
+    func take(_ parked: ParkedFailure) -> StreamFailure {
+        guard let failure = state.withLock({ $0.parked.removeValue(forKey: parked.key) }) else {
+            preconditionFailure("parked failure \(parked.key) taken twice or never parked")
+        }
+        return failure
+    }
+
+    var count: Int { state.withLock { $0.parked.count } }
 }
 
 /// How a stream ended, once its file is settled.
@@ -96,8 +146,9 @@ public final class ImageSink {
     private var inlineWriter: SinkWriter?
     private var inlineBatch: [SinkOp] = []
 
+    /// `host`: this machine's name, written into each image's header.
     public init(
-        directory: ImageDirectory, pool: BufferPool, logger: Logger,
+        directory: ImageDirectory, pool: BufferPool, logger: Logger, host: String,
         makeWriter: @escaping StreamImageWriterFactory,
         onSettled: @escaping Settled, onWriterFailure: @escaping @Sendable (UInt64) -> Void,
         writer: Writer, reserve reservePolicy: ReservePolicy = .off,
@@ -126,8 +177,17 @@ public final class ImageSink {
         parts = SinkWriter.Parts(
             queue: WorkQueue(capacity: capacity), queueCapacity: capacity, publish: publisher.queue,
             directory: directory, pool: pool, logger: logger, makeWriter: makeWriter, settler: settler,
-            counters: SinkCounters(), reserve: reserve)
+            counters: SinkCounters(), reserve: reserve, host: host, failures: FailureParking())
     }
+
+    /// The op that fails `session` (nil: a stream that never had an image here) with
+    /// `failure`, which is parked with the sink until the writer runs the op. Submit it.
+    public func failOp(session: UInt64?, _ failure: StreamFailure) -> SinkOp {
+        .fail(session: session, parts.failures.park(failure))
+    }
+
+    /// Failures parked by `failOp` whose ops have not run yet.
+    var parkedFailures: Int { parts.failures.count }
 
     public func start() {
         reserve.start()
@@ -287,6 +347,9 @@ final class SinkWriter {
         let settler: StreamSettler
         let counters: SinkCounters
         let reserve: SpaceReserve
+        /// This machine's name, for each image's header.
+        let host: String
+        let failures: FailureParking
     }
 
     /// A class, so the write of each fragment finds it with one lookup and updates it in
@@ -381,8 +444,8 @@ final class SinkWriter {
     private func process(_ op: SinkOp, _ pending: inout Unflushed) -> UInt64 {
         if case .write = op {} else { pending.last = nil }  // every other op may change `images`
         switch op {
-        case let .open(session, info):
-            open(session: session, info: info)
+        case let .open(session, stream):
+            open(session: session, stream: stream)
         case let .write(write, buffer):
             // The writer may only have queued the fragment (coalescing): the buffer is
             // released after the flush.
@@ -393,7 +456,8 @@ final class SinkWriter {
             return n
         case let .complete(session, crid, summary, seq):
             complete(session: session, crid: crid, summary: summary, seq: seq)
-        case let .fail(session, failure):
+        case let .fail(session, parked):
+            let failure = parts.failures.take(parked)
             if let session {
                 guard let image = images.removeValue(forKey: session) else { return 0 }  // already failed here
                 try? image.writer.keepCompleteRecords()  // keep every byte that arrived, its records whole
@@ -405,15 +469,16 @@ final class SinkWriter {
         return 0
     }
 
-    private func open(session: UInt64, info: StreamImageInfo) {
+    private func open(session: UInt64, stream: StreamStart) {
         let created: (fd: Int32, name: String, reserved: Bool)
         do {
-            created = try parts.directory.createPartial(crid: info.crid, fromReserve: parts.reserve.policy != .off)
+            created = try parts.directory.createPartial(crid: stream.crid, fromReserve: parts.reserve.policy != .off)
         } catch {
-            parts.settler.failWithoutFile(session: session, crid: info.crid, error)
+            parts.settler.failWithoutFile(session: session, crid: stream.crid, error)
             return
         }
-        var info = info
+        var info = StreamImageInfo(crid: stream.crid, pid: stream.pid, captureStartNs: stream.captureStartNs,
+                                   host: parts.host)
         info.fileName = created.name
         let file = ImageFile(crid: info.crid, fd: created.fd, name: created.name, reserved: created.reserved)
         do {

@@ -75,7 +75,7 @@ public enum StreamEvent {
 
 /// A stream's totals: record count, bytes (meta payload + data of every record) and the
 /// CRC-32C of those bytes in order (`CKPT_A_RECORDS`, `CKPT_A_BYTES`, `CKPT_A_CHECKSUM`).
-public struct StreamSummary: Equatable, Sendable {
+public struct StreamSummary: Equatable, Sendable, BitwiseCopyable {
     public var records: UInt64
     public var bytes: UInt64
     public var checksum: UInt32

@@ -4,7 +4,7 @@ import CCkptUAPI
 ///
 /// The raw values come from the header; this file only names them and states where each
 /// type may stand in the record tree.
-public enum RecordType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
+public enum RecordType: UInt32, Sendable, BitwiseCopyable, CaseIterable, CustomStringConvertible {
     case header
     case task
     case regs
