@@ -12,12 +12,9 @@ struct ckpt_mmsg_vec {
 	unsigned int n;
 	struct mmsghdr *hdr;
 	struct iovec *iov;
-	/* Each slot's sender address (msg_name): the netlink sender's port id; NULL when
-	 * the vector was allocated without senders. */
-	struct sockaddr_nl *name;
 };
 
-struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n, int senders)
+struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n)
 {
 	struct ckpt_mmsg_vec *v = calloc(1, sizeof(*v));
 
@@ -26,15 +23,14 @@ struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n, int senders)
 	v->n = n;
 	v->hdr = calloc(n, sizeof(*v->hdr));
 	v->iov = calloc(n, sizeof(*v->iov));
-	v->name = senders ? calloc(n, sizeof(*v->name)) : NULL;
-	if (!v->hdr || !v->iov || (senders && !v->name)) {
+	if (!v->hdr || !v->iov) {
 		ckpt_mmsg_free(v);
 		return NULL;
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		v->hdr[i].msg_hdr.msg_iov = &v->iov[i];
 		v->hdr[i].msg_hdr.msg_iovlen = 1;
-		v->hdr[i].msg_hdr.msg_name = v->name ? &v->name[i] : NULL;
+		/* No msg_name: no sender address is copied out per datagram. */
 	}
 	return v;
 }
@@ -45,7 +41,6 @@ void ckpt_mmsg_free(struct ckpt_mmsg_vec *v)
 		return;
 	free(v->hdr);
 	free(v->iov);
-	free(v->name);
 	free(v);
 }
 
@@ -67,10 +62,6 @@ int ckpt_mmsg_recv_n(int fd, struct ckpt_mmsg_vec *v, unsigned int n, int flags)
 	for (unsigned int i = 0; i < n; i++) {
 		v->hdr[i].msg_len = 0;
 		v->hdr[i].msg_hdr.msg_flags = 0;
-		if (v->name) {
-			v->hdr[i].msg_hdr.msg_namelen = sizeof(v->name[i]);
-			v->name[i].nl_pid = 0;
-		}
 	}
 	return recvmmsg(fd, v->hdr, n, flags, NULL);
 }
@@ -83,9 +74,4 @@ size_t ckpt_mmsg_len(const struct ckpt_mmsg_vec *v, unsigned int i)
 int ckpt_mmsg_flags(const struct ckpt_mmsg_vec *v, unsigned int i)
 {
 	return v->hdr[i].msg_hdr.msg_flags;
-}
-
-unsigned int ckpt_mmsg_sender(const struct ckpt_mmsg_vec *v, unsigned int i)
-{
-	return v->name[i].nl_pid;
 }

@@ -2,7 +2,7 @@ import Logging
 import XCTest
 @testable import CkptListener
 
-/// ENOBUFS, truncation and forged senders, through the whole listener with a scripted socket.
+/// ENOBUFS and truncation, through the whole listener with a scripted socket.
 final class LossTests: XCTestCase {
     private func run(_ source: ScriptedSource, exitAfter: Int, bufferSize: Int = 64 * 1024 + 4096)
         throws -> (Listener.Outcome, ListenerHarnessFiles)

@@ -42,10 +42,10 @@ uint32_t ckpt_crc32c_update_portable(uint32_t crc, const void *data, size_t len)
 
 /* recvmmsg(2) batches (recvmmsg.c): Swift cannot see struct mmsghdr / recvmmsg(),
  * which glibc declares only under _GNU_SOURCE. An opaque vector of n slots, each one
- * iovec; ckpt_mmsg_recv returns recvmmsg's result (-1 with errno set on failure). */
+ * iovec and no sender address; ckpt_mmsg_recv returns recvmmsg's result (-1 with errno
+ * set on failure). */
 struct ckpt_mmsg_vec;
-/* senders: 0 asks no sender addresses (msg_name NULL: the kernel copies none out). */
-struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n, int senders);
+struct ckpt_mmsg_vec *ckpt_mmsg_alloc(unsigned int n);
 void ckpt_mmsg_free(struct ckpt_mmsg_vec *v);
 void ckpt_mmsg_set(struct ckpt_mmsg_vec *v, unsigned int i, void *base, size_t len);
 int ckpt_mmsg_recv(int fd, struct ckpt_mmsg_vec *v, int flags);
@@ -53,9 +53,6 @@ int ckpt_mmsg_recv(int fd, struct ckpt_mmsg_vec *v, int flags);
 int ckpt_mmsg_recv_n(int fd, struct ckpt_mmsg_vec *v, unsigned int n, int flags);
 size_t ckpt_mmsg_len(const struct ckpt_mmsg_vec *v, unsigned int i);
 int ckpt_mmsg_flags(const struct ckpt_mmsg_vec *v, unsigned int i);
-/* Slot i's sender: the netlink port id from its sockaddr_nl (0: the kernel); only for a
- * vector allocated with senders. */
-unsigned int ckpt_mmsg_sender(const struct ckpt_mmsg_vec *v, unsigned int i);
 
 /* Holes in a file (holes.c): glibc declares fallocate() and SEEK_DATA/SEEK_HOLE only
  * under _GNU_SOURCE, which Swift's Glibc module does not see. `ckpt replay --pid` makes

@@ -114,7 +114,7 @@ public struct Reassembler {
     private var slotOfCrid: [UInt64: Int] = [:]
     /// The slot of the last message's stream (`lastCrid`), -1 for none: a stream's messages
     /// mostly come one after another, and this skips the hash of `slotOfCrid` for them
-    /// (~80 instructions a message). `remove` forgets it, so it never names a freed slot.
+    /// (~140 instructions a message). `remove` forgets it, so it never names a freed slot.
     private var lastCrid: UInt64 = 0
     private var lastSlot = -1
     private var nextSession: UInt64 = 1

@@ -16,10 +16,10 @@ public final class NetlinkSource: DatagramSource {
     public let portID: UInt32
     public let messageType: UInt16
     public let description: String
-    /// The `recvmmsg` vector, reused by every batch receive. No senders: the sink's socket
-    /// takes datagrams only from the kernel (`GenlClient` connects it), a usersock socket
-    /// from anyone, so the address the kernel would copy out per datagram tells nothing.
-    private let batch = ReceiveBatch(capacity: NetlinkSource.maxBatch, senders: false)
+    /// The `recvmmsg` vector, reused by every batch receive. It asks no senders: the sink's
+    /// socket takes datagrams only from the kernel (`GenlClient` connects it), a usersock
+    /// socket from anyone.
+    private let batch = ReceiveBatch(capacity: NetlinkSource.maxBatch)
     /// The most datagrams one batch receive takes.
     public static let maxBatch = 64
 

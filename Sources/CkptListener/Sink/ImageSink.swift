@@ -25,18 +25,13 @@ public enum SinkOp: Sendable, BitwiseCopyable {
     case fail(session: UInt64?, ParkedFailure)
 }
 
-/// A new stream as `.open` carries it; the writer adds the sink's host for the image's header.
+/// A new stream as `.open` carries it; the writer adds the sink's host for the image's
+/// header. (Made by the listener: its memberwise init is the module's.)
 public struct StreamStart: Sendable, BitwiseCopyable {
     public var crid: UInt64
     public var pid: UInt32
     /// Wall-clock time the stream began, ns since the epoch.
     public var captureStartNs: UInt64
-
-    public init(crid: UInt64, pid: UInt32, captureStartNs: UInt64) {
-        self.crid = crid
-        self.pid = pid
-        self.captureStartNs = captureStartNs
-    }
 }
 
 /// A `StreamFailure` parked with the sink by `ImageSink.failOp`, taken by the writer when it

@@ -13,20 +13,17 @@ import CCkptShims
 /// ```
 /// Contract: set the slots' buffers (`setBuffer`) before a receive; after it, slots
 /// `0 ..< n` hold one datagram each, `length(i)` bytes. A datagram longer than its buffer
-/// is flagged by `isTruncated(i)` (its tail is gone). Not thread-safe.
+/// is flagged by `isTruncated(i)` (its tail is gone). No sender is asked for (the kernel
+/// copies no address out per datagram): the listener's sink socket takes datagrams only
+/// from the kernel (`NetlinkSocket.acceptOnly`), a usersock one from anyone. Not thread-safe.
 public final class ReceiveBatch {
     public let capacity: Int
-    /// Whether receives ask each datagram's sender (`senderPort`). Without, the kernel
-    /// copies no address out per datagram: for a socket that has no use for it (one
-    /// `connect`ed to its only sender, or one that takes streams from anyone).
-    public let senders: Bool
     private let vector: OpaquePointer
 
-    public init(capacity: Int, senders: Bool) {
+    public init(capacity: Int) {
         precondition(capacity >= 1)
         self.capacity = capacity
-        self.senders = senders
-        guard let v = ckpt_mmsg_alloc(UInt32(capacity), senders ? 1 : 0) else { fatalError("out of memory for \(capacity) mmsghdr") }
+        guard let v = ckpt_mmsg_alloc(UInt32(capacity)) else { fatalError("out of memory for \(capacity) mmsghdr") }
         vector = v
     }
 
@@ -43,13 +40,6 @@ public final class ReceiveBatch {
 
     /// True when slot `i`'s datagram did not fit its buffer.
     public func isTruncated(_ i: Int) -> Bool { ckpt_mmsg_flags(vector, UInt32(i)) & Int32(MSG_TRUNC) != 0 }
-
-    /// The netlink port id slot `i`'s datagram came from (0: the kernel). Only for a batch
-    /// made with `senders`.
-    public func senderPort(_ i: Int) -> UInt32 {
-        precondition(senders, "ReceiveBatch made without senders")
-        return ckpt_mmsg_sender(vector, UInt32(i))
-    }
 
     /// `recvmmsg(fd, vec, slots, flags, NULL)` into the first `slots` slots (default: all);
     /// retries EINTR; 0 on EAGAIN; ENOBUFS is `.overrun`.
