@@ -1022,8 +1022,9 @@ t_restore_credentials() {
 	T=$!
 	wait_for $py '^ready' 30 || { why="python: $(cat $py)"; return 1; }
 	checkpoint_to_image $T || return 1
-	$CKPT_CLI show $img | grep -q " altstack 0x" ||
-		{ why="python -X faulthandler: no alternate signal stack in the image: $($CKPT_CLI show $img | grep -m1 thread)"; return 1; }
+	out=$($CKPT_CLI show $img)
+	grep -q " altstack 0x" <<<"$out" ||
+		{ why="python -X faulthandler: no alternate signal stack in the image: $(grep -m1 ' tid ' <<<"$out")"; return 1; }
 	install -m 644 $img $d/py.ckpt
 	kill -9 $T; wait $T 2>/dev/null
 	out=$($AS_CAPUSER $CKPT_CLI restore $d/py.ckpt 2>&1) || { why="uid 1000 restoring its own: $(tr "\n" " " <<<"$out")"; return 1; }
@@ -1048,7 +1049,7 @@ t_restore_credentials() {
 	out=$($CKPT_CLI restore $img 2>&1) && { why="restored with $u/mine a symlink to root's $secret: $out"; return 1; }
 	[[ $out == *"uid 1000 may not open $u/mine"*"it is not the file the process had open"* ]] ||
 		{ why="the swapped file: $out"; return 1; }
-	if ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -q -- "-> $secret\$"; then
+	if grep -q -- "-> $secret\$" <<<"$(ls -l /proc/[0-9]*/fd/ 2>/dev/null)"; then
 		why="a process holds $secret after the refused restore: $(ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -- "$secret")"
 		return 1
 	fi
@@ -1556,10 +1557,10 @@ t_restore_tree_zombie() {
 	[[ $out == *" records 3 "*" pid $z1 zombie"$'\n'* && $out == *" pid $z2 zombie"$'\n'* ]] || { why="zombie lines: $out"; return 1; }
 	zimg=""
 	for i in "${imgs[@]}"; do
-		$CKPT_CLI show "$i" 2>&1 | grep -q "pid $z1 .*zombie (exited with 5)" && zimg=$i
+		grep -q "pid $z1 .*zombie (exited with 5)" <<<"$($CKPT_CLI show "$i" 2>&1)" && zimg=$i
 	done
 	[[ -n $zimg ]] || { why="ckpt show names no zombie of pid $z1 (exited with 5)"; return 1; }
-	for i in "${imgs[@]}"; do $CKPT_CLI show "$i" 2>&1 | grep -q "pid $z2 .*zombie (killed by signal 15)" && break; done ||
+	for i in "${imgs[@]}"; do grep -q "pid $z2 .*zombie (killed by signal 15)" <<<"$($CKPT_CLI show "$i" 2>&1)" && break; done ||
 		{ why="ckpt show names no zombie of pid $z2 killed by signal 15"; return 1; }
 	kill -9 $m
 	pytree_kill || return 1
