@@ -26,29 +26,29 @@ enum Sys {
 
     /// `bind(fd, sockaddr_nl{nl_pid: portID, nl_groups: groups})`.
     static func bind(_ fd: Int32, portID: UInt32, groups: UInt32) throws(TransportError) {
-        var address = sockaddr_nl()
-        address.nl_family = sa_family_t(AF_NETLINK)
-        address.nl_pid = portID
-        address.nl_groups = groups
-        let r = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
-            }
-        }
+        let r = withNetlinkAddress(port: portID, groups: groups) { Glibc.bind(fd, $0, $1) }
         if r != 0 { throw check("bind", "netlink port \(portID)", errno) }
     }
 
     /// `connect(fd, sockaddr_nl{nl_pid: portID})`.
     static func connect(_ fd: Int32, portID: UInt32) throws(TransportError) {
+        let r = withNetlinkAddress(port: portID) { Glibc.connect(fd, $0, $1) }
+        if r != 0 { throw check("connect", "netlink port \(portID)", errno) }
+    }
+
+    /// `sockaddr_nl{nl_pid: port, nl_groups: groups}` as the `sockaddr` and length that
+    /// bind, connect and sendto take, for the duration of `body`.
+    @inline(__always)
+    private static func withNetlinkAddress<R>(
+        port: UInt32, groups: UInt32 = 0, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R
+    ) -> R {
         var address = sockaddr_nl()
         address.nl_family = sa_family_t(AF_NETLINK)
-        address.nl_pid = portID
-        let r = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
-            }
+        address.nl_pid = port
+        address.nl_groups = groups
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_nl>.size)) }
         }
-        if r != 0 { throw check("connect", "netlink port \(portID)", errno) }
     }
 
     /// `getsockname(fd)`: the bound `sockaddr_nl`'s `nl_pid`.
@@ -112,15 +112,9 @@ enum Sys {
     static func send(
         _ fd: Int32, _ bytes: UnsafeRawBufferPointer, toPort port: UInt32, groups: UInt32 = 0, flags: Int32
     ) throws(TransportError) -> Bool {
-        var address = sockaddr_nl()
-        address.nl_family = sa_family_t(AF_NETLINK)
-        address.nl_pid = port
-        address.nl_groups = groups
         while true {
-            let n = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.sendto(fd, bytes.baseAddress, bytes.count, flags, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
-                }
+            let n = withNetlinkAddress(port: port, groups: groups) {
+                Glibc.sendto(fd, bytes.baseAddress, bytes.count, flags, $0, $1)
             }
             if n >= 0 { return true }
             switch errno {
