@@ -137,7 +137,10 @@ public final class ImageWriter {
     /// Some fragment's data went into the image's CRCs unchecked, on its sender's checksum:
     /// until the image is read back and verified, nothing here has compared those bytes
     /// with it.
-    public private(set) var usedSenderChecksums = false
+    /// (Private storage behind a computed property: a public stored one is checked for
+    /// exclusive access at run time on every write, once a fragment here.)
+    public var usedSenderChecksums: Bool { sawSenderChecksum }
+    private var sawSenderChecksum = false
     /// The sender's checksums are folded in with their length's shift, made once per length.
     private var shifts = CRC32CCombine.ShiftCache()
     /// `senderChecksums`: each complete record with data, for the check behind the writer.
@@ -336,12 +339,19 @@ public final class ImageWriter {
                                found: "\(bytes.count)"))
         }
         if bytes.count == 0 { return }
+        // The running CRC and the shift cache are copied out and back (plain values): a
+        // mutating call on the stored property itself would hold an access across the
+        // call, which Swift checks at run time (~100 instructions a fragment).
+        var crc = dataCRC
         if senderChecksums, let checksum {
-            dataCRC.append(crc: checksum, shift: shifts.shift(length: bytes.count))
-            usedSenderChecksums = true
+            var cache = shifts
+            crc.append(crc: checksum, shift: cache.shift(length: bytes.count))
+            shifts = cache
+            sawSenderChecksum = true
         } else if !checkDataAtFinish {
-            dataCRC.update(bytes)
+            crc.update(bytes)
         }
+        dataCRC = crc
         dataWritten += UInt64(bytes.count)
         let last = dataWritten == record.dataLength
         let tailCount = last ? buildTail() : 0
@@ -502,7 +512,7 @@ public final class ImageWriter {
     /// data stood on the sender's word; else the trailing check just ends.
     private func deferDataCheck() throws(ImageError) {
         defer { trailing = nil }
-        guard usedSenderChecksums else {
+        guard sawSenderChecksum else {
             trailing?.cancel()
             return
         }
