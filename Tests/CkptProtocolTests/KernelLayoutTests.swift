@@ -111,13 +111,10 @@ import Testing
         let records = RecordFastPathTests().compare(valid).table
         var rng = SystemRandomNumberGenerator()
         var fastTotal = 0, refused = 0, prefixes = 0
+        let fastPath = RecordFastPathTests()
         for round in 0..<4000 {
-            var bytes = valid
-            for _ in 0..<Int.random(in: 1...3, using: &rng) {
-                let i = Int.random(in: 0..<bytes.count, using: &rng)
-                bytes[i] = round % 2 == 0 ? UInt8.random(in: 0...255, using: &rng) : bytes[i] ^ (1 << UInt8.random(in: 0...7, using: &rng))
-            }
-            let (fast, table) = RecordFastPathTests().compare(bytes)
+            let bytes = fastPath.mutant(of: valid, round: round, using: &rng)
+            let (fast, table) = fastPath.compare(bytes)
             fastTotal += fast
             refused += table < records ? 1 : 0
             payloads(bytes) { p in prefixes += KernelLayout.prefix(p) == nil ? 0 : 1 }

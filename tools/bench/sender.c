@@ -93,12 +93,8 @@ static void nla_str(struct mb *m, int type, const char *s) { nla(m, type, s, str
 /* nla_put_u64_64bit as the x86-64 kernel runs it: no pad attribute (the kernel puts one
  * only where unaligned access is slow), so a record message is laid out as the kernel's
  * are and the listener reads it at fixed offsets (RecordFastPath's KernelLayout) as it
- * does the kernel's. padtype is kept to say which pad the kernel would use elsewhere. */
-static void nla_u64(struct mb *m, int type, int padtype, uint64_t v)
-{
-	(void)padtype;
-	nla(m, type, &v, 8);
-}
+ * does the kernel's. */
+static void nla_u64(struct mb *m, int type, uint64_t v) { nla(m, type, &v, 8); }
 
 static size_t nest_begin(struct mb *m, int type)
 {
@@ -142,13 +138,13 @@ static struct {
 static void rec_head(struct mb *m, struct stream *s, uint32_t type, uint32_t id, uint32_t parent, uint64_t dlen,
 		     uint64_t doff)
 {
-	nla_u64(m, CKPT_A_CRID, CKPT_A_PAD, s->crid);
+	nla_u64(m, CKPT_A_CRID, s->crid);
 	nla_u32(m, CKPT_A_SEQ, s->seq);
 	nla_u32(m, CKPT_A_REC_TYPE, type);
 	nla_u32(m, CKPT_A_REC_ID, id);
 	nla_u32(m, CKPT_A_REC_PARENT, parent);
-	nla_u64(m, CKPT_A_DATA_LEN, CKPT_A_PAD, dlen);
-	nla_u64(m, CKPT_A_DATA_OFFSET, CKPT_A_PAD, doff);
+	nla_u64(m, CKPT_A_DATA_LEN, dlen);
+	nla_u64(m, CKPT_A_DATA_OFFSET, doff);
 }
 
 /* Closes a META nest: counts and checksums its payload (the record's meta bytes). */
@@ -170,7 +166,7 @@ static void next_message(struct stream *s, struct mb *m, const void **data, size
 	switch (s->phase) {
 	case P_BEGIN:
 		mb_begin(m, CKPT_CMD_STREAM_BEGIN);
-		nla_u64(m, CKPT_A_CRID, CKPT_A_PAD, s->crid);
+		nla_u64(m, CKPT_A_CRID, s->crid);
 		nla_u32(m, CKPT_A_SEQ, s->seq);
 		nla_u32(m, CKPT_A_PID, getpid());
 		s->phase = P_HEADER;
@@ -182,7 +178,7 @@ static void next_message(struct stream *s, struct mb *m, const void **data, size
 		nla_str(m, CKPT_A_META_ARCH, "x86_64");
 		nla_u32(m, CKPT_A_META_PAGE_SIZE, PAGE);
 		nla_str(m, CKPT_A_META_RELEASE, cfg.uts.release);
-		nla_u64(m, CKPT_A_META_TIME_NS, CKPT_A_META_PAD, now_ns(CLOCK_REALTIME));
+		nla_u64(m, CKPT_A_META_TIME_NS, now_ns(CLOCK_REALTIME));
 		meta_end(m, s, nest);
 		s->phase = P_TASK;
 		break;
@@ -210,7 +206,7 @@ static void next_message(struct stream *s, struct mb *m, const void **data, size
 					 CKPT_A_META_START_STACK, CKPT_A_META_ARG_START, CKPT_A_META_ARG_END,
 					 CKPT_A_META_ENV_START, CKPT_A_META_ENV_END };
 		for (unsigned i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-			nla_u64(m, f[i], CKPT_A_META_PAD, 0x400000ull + i * 0x10000ull);
+			nla_u64(m, f[i], 0x400000ull + i * 0x10000ull);
 		meta_end(m, s, nest);
 		s->phase = P_VMA;
 		break;
@@ -219,10 +215,10 @@ static void next_message(struct stream *s, struct mb *m, const void **data, size
 		mb_begin(m, CKPT_CMD_RECORD);
 		rec_head(m, s, CKPT_RECORD_TYPE_VMA, 4, 3, 0, 0);
 		nest = nest_begin(m, CKPT_A_META);
-		nla_u64(m, CKPT_A_META_START, CKPT_A_META_PAD, VMA_START);
-		nla_u64(m, CKPT_A_META_END, CKPT_A_META_PAD, VMA_START + s->total_pages * PAGE);
-		nla_u64(m, CKPT_A_META_VM_FLAGS, CKPT_A_META_PAD, 0x33); /* read write mayread maywrite */
-		nla_u64(m, CKPT_A_META_PGOFF, CKPT_A_META_PAD, 0);
+		nla_u64(m, CKPT_A_META_START, VMA_START);
+		nla_u64(m, CKPT_A_META_END, VMA_START + s->total_pages * PAGE);
+		nla_u64(m, CKPT_A_META_VM_FLAGS, 0x33); /* read write mayread maywrite */
+		nla_u64(m, CKPT_A_META_PGOFF, 0);
 		meta_end(m, s, nest);
 		s->next_id = 5;
 		s->phase = s->total_pages ? P_PAGES : P_TRAILER;
@@ -244,7 +240,7 @@ static void next_message(struct stream *s, struct mb *m, const void **data, size
 		rec_head(m, s, CKPT_RECORD_TYPE_PAGES, s->rec_id, 4, s->data_len, s->data_off);
 		if (first) {
 			nest = nest_begin(m, CKPT_A_META);
-			nla_u64(m, CKPT_A_META_ADDR, CKPT_A_META_PAD, s->addr);
+			nla_u64(m, CKPT_A_META_ADDR, s->addr);
 			nla_u32(m, CKPT_A_META_NR_PAGES, s->nr_pages);
 			meta_end(m, s, nest);
 		}
@@ -272,17 +268,17 @@ static void next_message(struct stream *s, struct mb *m, const void **data, size
 		nest = nest_begin(m, CKPT_A_META);
 		nla_u32(m, CKPT_A_META_NR_THREADS, 0);
 		nla_u32(m, CKPT_A_META_NR_VMAS, 1);
-		nla_u64(m, CKPT_A_META_NR_PAGES_TOTAL, CKPT_A_META_PAD, s->total_pages);
+		nla_u64(m, CKPT_A_META_NR_PAGES_TOTAL, s->total_pages);
 		nla_u32(m, CKPT_A_META_NR_FILES, 0);
 		meta_end(m, s, nest);
 		s->phase = P_END;
 		break;
 	case P_END:
 		mb_begin(m, CKPT_CMD_STREAM_END);
-		nla_u64(m, CKPT_A_CRID, CKPT_A_PAD, s->crid);
+		nla_u64(m, CKPT_A_CRID, s->crid);
 		nla_u32(m, CKPT_A_SEQ, s->seq);
-		nla_u64(m, CKPT_A_RECORDS, CKPT_A_PAD, s->records);
-		nla_u64(m, CKPT_A_BYTES, CKPT_A_PAD, s->bytes);
+		nla_u64(m, CKPT_A_RECORDS, s->records);
+		nla_u64(m, CKPT_A_BYTES, s->bytes);
 		nla_u32(m, CKPT_A_CHECKSUM, ~s->crc);
 		s->phase = P_DONE;
 		break;
